@@ -1,0 +1,49 @@
+# Thin wrapper around CMake. `make demo` and `make test` install what is missing (Debian 12, as root).
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
+CTEST_ARGS ?=
+
+.PHONY: all deps build asan fuzz test test-unit test-asan test-fuzz demo bench clean
+
+all: build
+
+deps:
+	@bash .ci/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCH_SANITIZE=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+fuzz: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCH_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+test-unit: build
+	@cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)
+
+test-asan: asan
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure $(CTEST_ARGS)
+
+test-fuzz: fuzz
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Everything CI runs: the suite in a normal build, again under ASan+UBSan, then a short bounded fuzz run.
+test: test-unit test-asan test-fuzz
+	@echo "make test: all suites passed"
+
+demo: build
+	@./$(BUILD)/centro-harness run scenarios/smoke.json
+
+bench: build
+	@bash tests/bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,113 @@
+/* Tests of the core helpers: URL parsing (virtual directories, schemes, errors), percent and form coding. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "ch_buf.h"
+#include "ch_rng.h"
+#include "ch_test.h"
+#include "ch_url.h"
+
+static void test_core_url_virtual_directory(void) {
+  struct ch_url u;
+  struct ch_buf err = CH_BUF_INIT;
+  CU_ASSERT_EQUAL_FATAL(ch_url_parse("http://localhost/Centro/", &u, &err), 0);
+  CH_ASSERT_STR(u.scheme, "http");
+  CH_ASSERT_STR(u.host, "localhost");
+  CU_ASSERT_EQUAL(u.port, 80);
+  CH_ASSERT_STR(u.path, "/Centro");
+  CU_ASSERT_FALSE(u.tls);
+  ch_url_free(&u);
+  CU_ASSERT_EQUAL_FATAL(ch_url_parse("wss://[::1]:8443", &u, &err), 0);
+  CH_ASSERT_STR(u.scheme, "https");
+  CH_ASSERT_STR(u.host, "::1");
+  CU_ASSERT_EQUAL(u.port, 8443);
+  CH_ASSERT_STR(u.path, "");
+  CU_ASSERT_TRUE(u.tls);
+  struct ch_buf o = CH_BUF_INIT;
+  ch_url_origin(&u, &o);
+  CH_ASSERT_STR(o.data, "https://[::1]:8443");
+  ch_buf_free(&o);
+  ch_url_free(&u);
+  ch_buf_free(&err);
+}
+
+static void test_core_url_errors_name_what_was_found(void) {
+  struct ch_url u;
+  struct ch_buf err = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_url_parse("ftp://x/", &u, &err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.data, "ftp://x/"));
+  ch_buf_reset(&err);
+  CU_ASSERT_EQUAL(ch_url_parse("http://h:99999/", &u, &err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.data, "port"));
+  ch_buf_reset(&err);
+  CU_ASSERT_EQUAL(ch_url_parse("http://h/x?a=1", &u, &err), -EINVAL);
+  ch_buf_reset(&err);
+  CU_ASSERT_EQUAL(ch_url_parse("localhost", &u, &err), -EINVAL);
+  ch_buf_reset(&err);
+  /* credentials in a URL are refused and never echoed */
+  CU_ASSERT_EQUAL(ch_url_parse("http://user:secret@h/", &u, &err), -EINVAL);
+  CU_ASSERT_PTR_NULL(strstr(err.data, "secret"));
+  ch_buf_free(&err);
+}
+
+static void test_core_pct_encode_matches_encodeURIComponent(void) {
+  struct ch_buf b = CH_BUF_INIT;
+  ch_pct_encode(&b, "[{\"name\":\"parthub\"}]", 20);
+  CH_ASSERT_STR(b.data, "%5B%7B%22name%22%3A%22parthub%22%7D%5D"); /* protocol doc section 12 CDATA */
+  ch_buf_reset(&b);
+  ch_pct_encode(&b, "a+b/c=d e", 9);
+  CH_ASSERT_STR(b.data, "a%2Bb%2Fc%3Dd%20e");
+  ch_buf_free(&b);
+}
+
+static void test_core_form_get_decodes_plus_and_escapes(void) {
+  const char *form = "messageId=d-5A1F00C3-B%2C0%7CC%2C0&groupsToken=AQ%2B%2F%3D&data=a+b&flag";
+  struct ch_buf v = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_form_get(form, strlen(form), "messageId", &v), 1);
+  CH_ASSERT_STR(v.data, "d-5A1F00C3-B,0|C,0");
+  CU_ASSERT_EQUAL(ch_form_get(form, strlen(form), "groupsToken", &v), 1);
+  CH_ASSERT_STR(v.data, "AQ+/=");
+  CU_ASSERT_EQUAL(ch_form_get(form, strlen(form), "data", &v), 1);
+  CH_ASSERT_STR(v.data, "a b");
+  CU_ASSERT_EQUAL(ch_form_get(form, strlen(form), "flag", &v), 1);
+  CH_ASSERT_STR(v.data, "");
+  CU_ASSERT_EQUAL(ch_form_get(form, strlen(form), "missing", &v), 0);
+  CU_ASSERT_EQUAL(ch_form_get("x=%4", 4, "x", &v), -EINVAL);
+  CU_ASSERT_EQUAL(ch_form_get("x=%zz", 5, "x", &v), -EINVAL);
+  ch_buf_free(&v);
+}
+
+static void test_core_buf_printf_grows(void) {
+  struct ch_buf b = CH_BUF_INIT;
+  for (int i = 0; i < 1000; i++)
+    ch_buf_printf(&b, "%04d", i);
+  CU_ASSERT_EQUAL(b.len, 4000);
+  CU_ASSERT_EQUAL(memcmp(b.data + 3996, "0999", 4), 0);
+  char *s = ch_buf_steal(&b);
+  CU_ASSERT_PTR_NULL(b.data);
+  free(s);
+}
+
+static void test_core_rng_is_deterministic_per_seed(void) {
+  struct ch_rng a, b, c;
+  ch_rng_seed(&a, 42);
+  ch_rng_seed(&b, 42);
+  ch_rng_seed(&c, 43);
+  int same = 1, differ = 0;
+  for (int i = 0; i < 100; i++) {
+    uint64_t x = ch_rng_next(&a), y = ch_rng_next(&b), z = ch_rng_next(&c);
+    same &= x == y;
+    differ |= x != z;
+  }
+  CU_ASSERT_TRUE(same);
+  CU_ASSERT_TRUE(differ);
+}
+
+int main(void) {
+  CU_TestInfo tests[] = {
+      CH_TEST(test_core_url_virtual_directory),        CH_TEST(test_core_url_errors_name_what_was_found),
+      CH_TEST(test_core_pct_encode_matches_encodeURIComponent), CH_TEST(test_core_form_get_decodes_plus_and_escapes),
+      CH_TEST(test_core_buf_printf_grows),             CH_TEST(test_core_rng_is_deterministic_per_seed),
+      CU_TEST_INFO_NULL};
+  return ch_test_run("core", tests);
+}

@@ -1,0 +1,111 @@
+/* ch_server: the reference Centro endpoint, an ASP.NET SignalR 2.4-compatible server hosting ResourceEventHub and
+   JobEventHub (see harness/server/README.md). It runs on its own thread with its own libuv loop; everything it
+   owns lives in struct ch_server, so several servers can run in one process (tests do). */
+#ifndef CH_SERVER_H
+#define CH_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ch_buf.h"
+
+/* Hubs, as a bit set for struct ch_server_token.hubs. */
+enum ch_hub {
+  CH_HUB_RESOURCE = 1u << 0, /* ResourceEventHub: SubscribeToPart / UnsubscribeFromPart */
+  CH_HUB_JOB = 1u << 1,      /* JobEventHub: SubscribeToPipeline / UnsubscribeFromPipeline */
+};
+#define CH_HUB_ALL (CH_HUB_RESOURCE | CH_HUB_JOB)
+
+/* Fault injection: each is one realistic way a Centro server can be wrong. Bit n of ch_server_opts.faults enables
+   fault n. The table (ch_fault_info) says which check family of the conformance catalogue must notice it. */
+enum ch_fault {
+  CH_FAULT_NEG_MISSING_FIELD,  /* negotiate omits TransportConnectTimeout */
+  CH_FAULT_PROTOCOL_ECHO,      /* ProtocolVersion echoes clientProtocol instead of clamping ("2.1") */
+  CH_FAULT_INIT_NO_S,          /* the init message lacks "S":1 */
+  CH_FAULT_START_BAD_RESPONSE, /* /start answers {"Response":"ok"} */
+  CH_FAULT_INVOKE_NUMERIC_ID,  /* hub completions carry I as a number */
+  CH_FAULT_DROP_UPDATES,       /* every 10th Update to a connection is lost */
+  CH_FAULT_DUPLICATE_UPDATES,  /* every 10th Update to a connection is sent twice */
+  CH_FAULT_REORDER_UPDATES,    /* Updates to a connection are delivered in swapped pairs */
+  CH_FAULT_SLOW_UPDATES,       /* every Update is held 300 ms before it is sent */
+  CH_FAULT_LEAK_KEYS,          /* an Update reaches every subscriber of the hub, not only those of its key */
+  CH_FAULT_IGNORE_UNSUBSCRIBE, /* Unsubscribe* completes but the connection stays in the group */
+  CH_FAULT_AUTH_STATUS_SWAP,   /* 403 for a missing/unknown token, 401 for a user not allowed on the hub */
+  CH_FAULT_NO_KEEPALIVE,       /* no keep-alives on any transport */
+  CH_FAULT_NO_REPLAY,          /* reconnect/poll with messageId does not replay missed messages */
+  CH_FAULT_IGNORE_GROUPS_TOKEN, /* groupsToken is ignored on reconnect/poll: groups are lost */
+  CH_FAULT_COUNT
+};
+
+struct ch_fault_info {
+  enum ch_fault fault;
+  const char *name;        /* command-line name, e.g. "drop-updates" */
+  const char *family;      /* check family that must fail: NEG PROTO INIT START INVOKE DELIVERY DUP ORDER LATENCY
+                              ISOLATION UNSUB AUTH KEEPALIVE REPLAY GROUPS */
+  const char *description; /* one line for `serve --help` */
+};
+
+/* The table of all faults, CH_FAULT_COUNT entries in enum order. */
+const struct ch_fault_info *ch_fault_table(void);
+/* NULL for an out-of-range value. */
+const char *ch_fault_name(enum ch_fault f);
+/* 0, or -EINVAL for an unknown name (exact, case-sensitive match). */
+int ch_fault_parse(const char *name, enum ch_fault *out);
+
+/* One accepted bearer token. NULL lists (with n == 0) mean "all". The strings are copied by ch_server_new. */
+struct ch_server_token {
+  const char *token;
+  const char *user;
+  const char *const *parts;     /* part keys the user may subscribe to; NULL = all */
+  size_t n_parts;
+  const char *const *pipelines; /* pipeline ids the user may subscribe to; NULL = all */
+  size_t n_pipelines;
+  unsigned hubs;                /* bit set of enum ch_hub the user may connect to; 0 = all */
+};
+
+struct ch_server_opts {
+  const char *listen_host;  /* default "127.0.0.1" */
+  int port;                 /* 0 = a free port (read it back with ch_server_port) */
+  const char *base;         /* "" (endpoint /signalr) or e.g. "/Centro" (endpoint /Centro/signalr) */
+  const char *control_host; /* default "127.0.0.1" */
+  int control_port;         /* 0 = a free port; -1 = no control API */
+  const struct ch_server_token *tokens; /* none: authorization is off and every request is anonymous */
+  size_t n_tokens;
+  unsigned faults;          /* bit set: 1u << enum ch_fault */
+  double keepalive_s;       /* 0 = default 10; keep-alive period on every transport */
+  double disconnect_timeout_s;        /* 0 = default 30 */
+  double connection_timeout_s;        /* 0 = default 110; long-poll hold time */
+  double transport_connect_timeout_s; /* 0 = default 5 */
+  bool no_websockets;       /* TryWebSockets false, and WebSocket upgrades are refused */
+  size_t replay_buffer;     /* messages kept per connection for replay; 0 = default 1000 */
+  size_t max_queue;         /* unsent messages per connection before the oldest fall out; 0 = replay_buffer */
+  int processes;            /* ch_server_main only: N processes sharing the port (SO_REUSEPORT); 0/1 = one */
+  bool reuse_port;          /* set SO_REUSEPORT on the listening socket (used by --processes) */
+  bool quiet;               /* no log lines on stderr */
+};
+
+struct ch_server;
+
+/* Validates opts and copies them; does not bind. Returns 0, -EINVAL (bad opts) or -ENOMEM. */
+int ch_server_new(const struct ch_server_opts *opts, struct ch_server **out);
+/* Binds, starts the server thread and returns once both ports listen. -EADDRINUSE when the port is taken, another
+   negative errno-style code on other failures (the server is then not running, ch_server_free still applies). */
+int ch_server_start(struct ch_server *s);
+/* The bound ports (valid after a successful start). ch_server_control_port is -1 without a control API. */
+int ch_server_port(const struct ch_server *s);
+int ch_server_control_port(const struct ch_server *s);
+/* Stops the loop and joins the thread. Thread-safe and idempotent; a no-op when not started. */
+void ch_server_stop(struct ch_server *s);
+/* Stops if needed and frees. NULL is fine. */
+void ch_server_free(struct ch_server *s);
+
+/* Tokens file: one token per line, `TOKEN USER [parts=K1,K2] [pipelines=P1,P2] [hubs=ResourceEventHub,JobEventHub]`;
+   blank lines and lines starting with '#' are ignored; an omitted list means "all". Returns 0 and an array the caller
+   frees with ch_server_tokens_free, or -EINVAL with a message in err (never containing a token) or -errno. */
+int ch_server_tokens_load(const char *path, struct ch_server_token **out, size_t *n, struct ch_buf *err);
+void ch_server_tokens_free(struct ch_server_token *t, size_t n);
+
+/* `centro-harness serve ...`: argv[0] is "serve". Runs until SIGINT/SIGTERM. Returns an enum ch_exit value. */
+int ch_server_main(int argc, char **argv);
+
+#endif /* CH_SERVER_H */

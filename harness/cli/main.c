@@ -1,0 +1,60 @@
+/* centro-harness: command dispatcher. Each command lives in the area that owns it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ch_checks.h"
+#include "ch_exit.h"
+#include "ch_report.h"
+#include "ch_runner.h"
+#include "ch_scenario.h"
+#include "ch_server.h"
+
+struct cli_command {
+  const char *name;
+  int (*main)(int argc, char **argv);
+  const char *summary;
+};
+
+static const struct cli_command cli_commands[] = {
+    {"run", ch_run_main, "run a scenario file against a target (or the embedded reference endpoint)"},
+    {"check", ch_check_main, "run the conformance catalogue against a target"},
+    {"validate", ch_validate_main, "check a scenario file without running it"},
+    {"serve", ch_server_main, "run the reference Centro endpoint"},
+    {"report", ch_report_main, "re-render a report.json as HTML, JUnit or a terminal summary"},
+    {"merge", ch_merge_main, "merge the report.json files of the shards of one run"},
+};
+
+static void cli_usage(FILE *f) {
+  fprintf(f, "Usage: centro-harness <command> [OPTIONS] ...\n\nCommands:\n");
+  for (size_t i = 0; i < sizeof cli_commands / sizeof cli_commands[0]; i++)
+    fprintf(f, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
+  fprintf(f, "\n'centro-harness <command> --help' describes a command's options.\n"
+             "\nExit codes:\n"
+             "  0  everything passed\n"
+             "  1  a conformance check failed\n"
+             "  2  a threshold failed (and no check did)\n"
+             "  3  invalid input (usage, scenario file, token file)\n"
+             "  4  the run could not be carried out (target unreachable, port in use, out of file descriptors)\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    cli_usage(stderr);
+    fprintf(stderr, "exit 3: no command given\n");
+    return CH_EXIT_INPUT;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    cli_usage(stdout);
+    return CH_EXIT_OK;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("centro-harness %s\n", CH_VERSION);
+    return CH_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof cli_commands / sizeof cli_commands[0]; i++)
+    if (!strcmp(argv[1], cli_commands[i].name))
+      return cli_commands[i].main(argc - 1, argv + 1);
+  cli_usage(stderr);
+  fprintf(stderr, "exit 3: unknown command '%s'\n", argv[1]);
+  return CH_EXIT_INPUT;
+}

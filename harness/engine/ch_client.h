@@ -1,0 +1,210 @@
+/* ch_client: one SignalR 2.x (classic) hub connection on one worker: negotiate -> connect -> init -> start ->
+   connected (invocations, receive channel, keep-alive monitoring, reconnect) -> stop (close + abort) -> closed.
+   Every function runs on the owning worker's thread (ch_engine.h), except ch_client_free and the getters after
+   ch_engine_stop. Protocol references are to shared/protocol/signalr-classic.md.
+
+   Callbacks may call ch_client_invoke/stop/drop on their own client; ch_client_free is allowed only from on_state
+   with CH_CLIENT_CLOSED (or later). Spans handed to callbacks are valid only during the call. */
+#ifndef CH_CLIENT_H
+#define CH_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ch_buf.h"
+#include "ch_url.h"
+
+struct ch_client;
+struct ch_worker;
+
+enum ch_transport_kind {
+  CH_TRANSPORT_WEBSOCKETS = 0,
+  CH_TRANSPORT_SERVER_SENT_EVENTS, /* not implemented yet: ch_client_new returns -ENOTSUP */
+  CH_TRANSPORT_LONG_POLLING,       /* not implemented yet: ch_client_new returns -ENOTSUP */
+  CH_TRANSPORT_AUTO,               /* webSockets for now */
+};
+/* "webSockets", "serverSentEvents", "longPolling", "auto" (the wire names). */
+const char *ch_transport_name(enum ch_transport_kind k);
+/* Parses a wire name case-insensitively; -EINVAL when unknown. */
+int ch_transport_parse(const char *s, enum ch_transport_kind *out);
+
+enum ch_auth_mode {
+  CH_AUTH_NONE = 0,
+  CH_AUTH_HEADER, /* `Authorization: <auth_value>` on every HTTP request and on the WebSocket upgrade */
+  CH_AUTH_QUERY,  /* `<auth_query_name>=<auth_value, URL-encoded>` on every request URL */
+};
+
+enum ch_client_state {
+  CH_CLIENT_NEW = 0,
+  CH_CLIENT_QUEUED,       /* waiting for a slot in the worker's connect window */
+  CH_CLIENT_NEGOTIATING,  /* GET /negotiate in flight */
+  CH_CLIENT_CONNECTING,   /* TCP + TLS + WebSocket upgrade */
+  CH_CLIENT_INITIALIZING, /* socket open, waiting for the init message (S:1 with M) */
+  CH_CLIENT_STARTING,     /* GET /start in flight */
+  CH_CLIENT_CONNECTED,
+  CH_CLIENT_RECONNECTING, /* transport lost; /reconnect attempts within DisconnectTimeout */
+  CH_CLIENT_STOPPING,     /* closing the transport, POST /abort in flight */
+  CH_CLIENT_CLOSED,       /* terminal; every handle released; ch_client_free allowed */
+};
+const char *ch_client_state_name(enum ch_client_state s);
+
+/* Why a client ended. Stable names (ch_failure_name) are used in reports. */
+enum ch_failure_category {
+  CH_FAIL_NONE = 0,
+  CH_FAIL_NEGOTIATE,      /* HTTP error, redirect, non-JSON, missing/mistyped field, unsupported protocol version */
+  CH_FAIL_CONNECT,        /* TCP/TLS/upgrade failed or refused */
+  CH_FAIL_INIT_TIMEOUT,   /* no init message within TransportConnectTimeout */
+  CH_FAIL_START,          /* /start failed or answered something other than "started" */
+  CH_FAIL_WS_PROTOCOL,    /* binary frame, message larger than the limit */
+  CH_FAIL_BAD_MESSAGE,    /* a received message that is not a valid persistent/hub response, or carries E */
+  CH_FAIL_CONNECTION_LOST,/* socket closed by the server/network and reconnect disabled or not possible */
+  CH_FAIL_RECONNECT,      /* could not reconnect within DisconnectTimeout */
+  CH_FAIL_LOCAL,          /* local resources: out of memory, descriptors, bind failure */
+  CH_FAIL_CANCELLED,      /* the engine stopped */
+};
+const char *ch_failure_name(enum ch_failure_category c);
+
+struct ch_client_failure {
+  enum ch_failure_category category;
+  char message[192]; /* short, e.g. "negotiate: HTTP 500"; never contains credentials */
+};
+
+/* Events that are not state changes. */
+enum ch_client_event {
+  CH_EVENT_KEEPALIVE_SLOW = 0, /* nothing received for 2/3 of KeepAliveTimeout (once per silence) */
+  CH_EVENT_KEEPALIVE_LOST,     /* nothing received for KeepAliveTimeout: the transport is dropped, reconnect */
+  CH_EVENT_RECONNECTING,
+  CH_EVENT_RECONNECTED,
+  CH_EVENT_GROUPS_TOKEN,       /* a new G token was stored */
+  CH_EVENT_SERVER_SHUTDOWN,    /* a persistent response carried T:1 */
+};
+const char *ch_client_event_name(enum ch_client_event e);
+
+/* One hub message from M of a persistent response (protocol §3.2). Spans point into the received frame. */
+struct ch_client_msg {
+  const char *hub;    size_t hub_len;    /* H, raw JSON string content (escapes not decoded) */
+  const char *method; size_t method_len; /* M, likewise */
+  const char *args;   size_t args_len;   /* A, the raw JSON array text; "[]" when absent */
+  int hub_index;      /* index into ch_client_opts.hubs matched case-insensitively; -1 when none matches */
+  uint32_t index;     /* position inside its batch */
+};
+
+/* The completion of one invocation (protocol §3.4). */
+struct ch_completion {
+  uint64_t id;        /* I */
+  int status;         /* 0: a response arrived (check error/hub_error); -ETIMEDOUT; -ECONNRESET: the transport was
+                         lost (reconnecting); -ECANCELED: the client stopped or closed */
+  const char *result; size_t result_len; /* R raw JSON; NULL when absent (void method) */
+  const char *error;  size_t error_len;  /* E decoded; NULL when absent */
+  bool hub_error;                        /* H:true (HubException) */
+  const char *data;   size_t data_len;   /* D raw JSON; NULL when absent */
+  uint64_t sent_ns, rtt_ns;              /* monotonic; rtt_ns 0 unless status == 0 */
+};
+
+enum ch_trace_dir { CH_TRACE_OUT = 0, CH_TRACE_IN };
+enum ch_trace_channel {
+  CH_TRACE_NEGOTIATE = 0, /* request line (URL) out, status + body in */
+  CH_TRACE_CONNECT,       /* WebSocket upgrade URL out, handshake result in */
+  CH_TRACE_RECONNECT,
+  CH_TRACE_START,
+  CH_TRACE_ABORT,
+  CH_TRACE_TRANSPORT,     /* frames on the receive channel and invocations sent */
+};
+const char *ch_trace_channel_name(enum ch_trace_channel c);
+
+typedef void (*ch_client_state_cb)(struct ch_client *c, enum ch_client_state s, const struct ch_client_failure *f,
+                                   void *user);
+typedef void (*ch_client_message_cb)(struct ch_client *c, const struct ch_client_msg *m, uint64_t recv_ns,
+                                     void *user);
+typedef void (*ch_client_event_cb)(struct ch_client *c, enum ch_client_event e, void *user);
+/* Bytes already redacted: credentials (Authorization value, the query token) never reach this hook. */
+typedef void (*ch_client_trace_cb)(struct ch_client *c, enum ch_trace_dir dir, enum ch_trace_channel ch,
+                                   const char *bytes, size_t len, void *user);
+typedef void (*ch_invoke_done_cb)(struct ch_client *c, const struct ch_completion *r, void *arg);
+
+struct ch_client_opts {
+  const struct ch_url *target;   /* base URL, e.g. http://localhost/Centro (copied) */
+  const char *const *hubs;       /* hub names as the user wrote them (copied); connectionData order */
+  size_t hub_count;
+  enum ch_transport_kind transport;
+  const char *client_protocol;   /* NULL: "2.1"; also "2.0", "1.5", "1.4" */
+  enum ch_auth_mode auth;
+  const char *auth_value;        /* header: the full value ("Bearer xyz"); query: the token */
+  const char *auth_query_name;   /* NULL: "access_token" */
+  unsigned source_index;         /* picks engine source address index % count (ignored when none) */
+  uint32_t http_timeout_ms;      /* 0: 30000; negotiate, start, abort each */
+  uint32_t invoke_timeout_ms;    /* 0: 30000 */
+  uint32_t connect_timeout_ms;   /* 0: TransportConnectTimeout from negotiate (init must arrive within it) */
+  uint32_t reconnect_delay_ms;   /* 0: 2000 (as the official clients) */
+  bool no_reconnect;             /* true: a lost transport ends the client (CH_FAIL_CONNECTION_LOST) */
+  ch_client_state_cb on_state;
+  ch_client_message_cb on_message;
+  ch_client_event_cb on_event;
+  ch_client_trace_cb on_trace;   /* NULL: no transcript (no cost) */
+  void *user;
+};
+
+/* Per-phase monotonic timestamps (ns, 0 = not reached). */
+struct ch_client_times {
+  uint64_t created, negotiate_start, negotiate_end, connect_start, connect_end /* WS open */, init_end,
+      start_end /* connected */, closed;
+  uint64_t reconnect_start, reconnect_end; /* the last reconnect */
+  uint64_t last_rx;                         /* last frame that counts as keep-alive activity */
+};
+
+struct ch_client_counters {
+  uint64_t msgs_in, bytes_in;   /* frames on the receive channel */
+  uint64_t hub_msgs_in;         /* elements of M dispatched */
+  uint64_t keepalives_in;
+  uint64_t msgs_out, bytes_out; /* invocations sent */
+  uint64_t invocations_ok, invocations_error, invocations_timeout, invocations_lost;
+  uint32_t reconnects, keepalive_slow, keepalive_lost;
+};
+
+/* Validated negotiate response (protocol §2). */
+struct ch_negotiation {
+  const char *url;              /* Url */
+  const char *connection_id;
+  const char *protocol_version;
+  double keepalive_timeout_s;   /* 0 when null (keep-alive disabled) */
+  double disconnect_timeout_s, connection_timeout_s, transport_connect_timeout_s, long_poll_delay_s;
+  bool try_websockets;
+};
+
+/* Validates and copies opts; registers the client with its worker (state NEW). -EINVAL (bad option), -ENOTSUP
+   (transport not implemented), -ENOMEM. Must run on w's thread. */
+int ch_client_new(struct ch_worker *w, const struct ch_client_opts *opts, struct ch_client **out);
+/* NEW -> QUEUED/NEGOTIATING ... -> CONNECTED. -EALREADY unless NEW. Failures arrive as on_state(CLOSED, failure). */
+int ch_client_start(struct ch_client *c);
+/* Sends {"H":hub,"M":method,"A":args_json,"I":"<id>"} with a per-connection increasing id. args_json must be a JSON
+   array ("[]" when NULL). -ENOTCONN unless CONNECTED, -EINVAL, -ENOMEM; on error done never fires. *id_out may be
+   NULL. */
+int ch_client_invoke(struct ch_client *c, const char *hub, const char *method, const char *args_json,
+                     ch_invoke_done_cb done, void *arg, uint64_t *id_out);
+/* Graceful stop: fails pending invocations (-ECANCELED), closes the transport, POSTs /abort (when a connection
+   token exists), then on_state(CLOSED, NULL). Idempotent; a no-op once CLOSED. */
+void ch_client_stop(struct ch_client *c);
+/* Abrupt: closes the socket without a close frame and without /abort. The client then reconnects (unless
+   no_reconnect). -ENOTCONN unless CONNECTED. */
+int ch_client_drop(struct ch_client *c);
+/* Only when CLOSED (or NEW). Safe from the CLOSED callback and after ch_engine_stop. */
+void ch_client_free(struct ch_client *c);
+
+enum ch_client_state ch_client_state(const struct ch_client *c);
+const struct ch_client_failure *ch_client_failure(const struct ch_client *c); /* NULL if none */
+const struct ch_client_times *ch_client_times(const struct ch_client *c);
+const struct ch_client_counters *ch_client_counters(const struct ch_client *c);
+/* NULL before a valid negotiate response. */
+const struct ch_negotiation *ch_client_negotiation(const struct ch_client *c);
+/* Raw bodies kept as evidence (NULL, 0 when none). The negotiate body is kept even when it failed validation. */
+const char *ch_client_negotiate_body(const struct ch_client *c, size_t *len);
+const char *ch_client_start_body(const struct ch_client *c, size_t *len);
+const char *ch_client_cursor(const struct ch_client *c);       /* last C; NULL if none */
+const char *ch_client_groups_token(const struct ch_client *c); /* last G; NULL if none */
+enum ch_transport_kind ch_client_transport(const struct ch_client *c);
+struct ch_worker *ch_client_worker(const struct ch_client *c);
+void *ch_client_user(const struct ch_client *c);
+uint32_t ch_client_pending_invocations(const struct ch_client *c);
+
+#endif /* CH_CLIENT_H */

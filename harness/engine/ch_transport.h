@@ -1,0 +1,61 @@
+/* ch_transport: the receive-channel transports behind one ops interface. WebSockets is ch_ws.c; serverSentEvents
+   and longPolling go in their own files later and register in ch_transport_ops_for (ch_transport.c).
+
+   A transport object belongs to one client for the client's whole life and carries one connection at a time:
+   open -> events.opened -> events.message* -> events.closed, then it may be opened again (reconnect). After
+   events.closed the transport holds no socket, timer or request. Events run on the worker's thread and are never
+   called from inside open/send/close (the client may be mid-update). */
+#ifndef CH_TRANSPORT_H
+#define CH_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ch_client.h"
+
+struct ch_transport;
+
+struct ch_transport_events {
+  /* The receive channel is established (WebSocket open; SSE/long-polling response started). */
+  void (*opened)(void *owner);
+  /* One complete text message of the receive channel (a frame; an SSE data block; a long-poll body). */
+  void (*message)(void *owner, const char *p, size_t n, uint64_t recv_ns);
+  /* The connection ended. cat is CH_FAIL_NONE after a requested close, otherwise why it ended (CH_FAIL_CONNECT
+     before opened, CH_FAIL_CONNECTION_LOST or CH_FAIL_WS_PROTOCOL after); why is a short message. */
+  void (*closed)(void *owner, enum ch_failure_category cat, const char *why);
+  /* Optional: redacted bytes for the transcript. */
+  void (*trace)(void *owner, enum ch_trace_dir dir, enum ch_trace_channel ch, const char *p, size_t n);
+};
+
+struct ch_transport_open {
+  const char *host;         /* as in the base URL (no brackets) */
+  int port;
+  bool tls;
+  const char *path;         /* path + query of /connect or /reconnect, already encoded */
+  const char *auth_header;  /* NULL or the full Authorization header value */
+  const char *source_addr;  /* NULL or a local address to bind */
+  enum ch_trace_channel trace_channel; /* CH_TRACE_CONNECT or CH_TRACE_RECONNECT */
+  const char *trace_url;    /* the redacted URL for the transcript */
+};
+
+struct ch_transport_ops {
+  const char *name; /* wire name: "webSockets" */
+  int (*create)(struct ch_worker *w, const struct ch_transport_events *ev, void *owner, struct ch_transport **out);
+  /* Starts a connection. 0: events follow (at least closed); <0: nothing started, no event. */
+  int (*open)(struct ch_transport *t, const struct ch_transport_open *o);
+  /* Queues one text message. -ENOTCONN when not open. */
+  int (*send)(struct ch_transport *t, const char *p, size_t n);
+  /* Ends the connection: gracefully (close frame / request end) or abruptly (socket dropped). closed follows
+     (asynchronously) unless nothing is open. */
+  void (*close)(struct ch_transport *t, bool abrupt);
+  bool (*is_open)(const struct ch_transport *t);  /* a connection exists (connecting or open) */
+  /* Only when no connection exists. */
+  void (*destroy)(struct ch_transport *t);
+};
+
+/* NULL when the kind is not implemented. CH_TRANSPORT_AUTO maps to webSockets. */
+const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport_kind k);
+extern const struct ch_transport_ops ch_ws_transport_ops;
+
+#endif /* CH_TRANSPORT_H */

@@ -13,21 +13,11 @@
 #include <stdint.h>
 
 #include "ch_buf.h"
+#include "ch_signalr.h" /* enum ch_transport, struct ch_hub_msg, struct ch_span */
 #include "ch_url.h"
 
 struct ch_client;
 struct ch_worker;
-
-enum ch_transport_kind {
-  CH_TRANSPORT_WEBSOCKETS = 0,
-  CH_TRANSPORT_SERVER_SENT_EVENTS, /* not implemented yet: ch_client_new returns -ENOTSUP */
-  CH_TRANSPORT_LONG_POLLING,       /* not implemented yet: ch_client_new returns -ENOTSUP */
-  CH_TRANSPORT_AUTO,               /* webSockets for now */
-};
-/* "webSockets", "serverSentEvents", "longPolling", "auto" (the wire names). */
-const char *ch_transport_name(enum ch_transport_kind k);
-/* Parses a wire name case-insensitively; -EINVAL when unknown. */
-int ch_transport_parse(const char *s, enum ch_transport_kind *out);
 
 enum ch_auth_mode {
   CH_AUTH_NONE = 0,
@@ -81,15 +71,6 @@ enum ch_client_event {
 };
 const char *ch_client_event_name(enum ch_client_event e);
 
-/* One hub message from M of a persistent response (protocol §3.2). Spans point into the received frame. */
-struct ch_client_msg {
-  const char *hub;    size_t hub_len;    /* H, raw JSON string content (escapes not decoded) */
-  const char *method; size_t method_len; /* M, likewise */
-  const char *args;   size_t args_len;   /* A, the raw JSON array text; "[]" when absent */
-  int hub_index;      /* index into ch_client_opts.hubs matched case-insensitively; -1 when none matches */
-  uint32_t index;     /* position inside its batch */
-};
-
 /* The completion of one invocation (protocol §3.4). */
 struct ch_completion {
   uint64_t id;        /* I */
@@ -115,8 +96,11 @@ const char *ch_trace_channel_name(enum ch_trace_channel c);
 
 typedef void (*ch_client_state_cb)(struct ch_client *c, enum ch_client_state s, const struct ch_client_failure *f,
                                    void *user);
-typedef void (*ch_client_message_cb)(struct ch_client *c, const struct ch_client_msg *m, uint64_t recv_ns,
-                                     void *user);
+/* One invocation from M of a persistent response (protocol §3.2): m->hub/method/args are spans into the received
+   frame (string tokens with quotes; see ch_json.h). hub_index is the index into ch_client_opts.hubs matching H
+   case-insensitively, -1 when none does. Progress and non-hub elements of M are counted, not dispatched. */
+typedef void (*ch_client_message_cb)(struct ch_client *c, const struct ch_hub_msg *m, int hub_index,
+                                     uint64_t recv_ns, void *user);
 typedef void (*ch_client_event_cb)(struct ch_client *c, enum ch_client_event e, void *user);
 /* Bytes already redacted: credentials (Authorization value, the query token) never reach this hook. */
 typedef void (*ch_client_trace_cb)(struct ch_client *c, enum ch_trace_dir dir, enum ch_trace_channel ch,
@@ -127,7 +111,7 @@ struct ch_client_opts {
   const struct ch_url *target;   /* base URL, e.g. http://localhost/Centro (copied) */
   const char *const *hubs;       /* hub names as the user wrote them (copied); connectionData order */
   size_t hub_count;
-  enum ch_transport_kind transport;
+  enum ch_transport transport; /* webSockets only for now: others give -ENOTSUP */
   const char *client_protocol;   /* NULL: "2.1"; also "2.0", "1.5", "1.4" */
   enum ch_auth_mode auth;
   const char *auth_value;        /* header: the full value ("Bearer xyz"); query: the token */
@@ -138,6 +122,7 @@ struct ch_client_opts {
   uint32_t connect_timeout_ms;   /* 0: TransportConnectTimeout from negotiate (init must arrive within it) */
   uint32_t reconnect_delay_ms;   /* 0: 2000 (as the official clients) */
   bool no_reconnect;             /* true: a lost transport ends the client (CH_FAIL_CONNECTION_LOST) */
+  bool invoke_id_as_string;      /* send "I":"0" (.NET) instead of "I":0 (JS) */
   ch_client_state_cb on_state;
   ch_client_message_cb on_message;
   ch_client_event_cb on_event;
@@ -160,16 +145,6 @@ struct ch_client_counters {
   uint64_t msgs_out, bytes_out; /* invocations sent */
   uint64_t invocations_ok, invocations_error, invocations_timeout, invocations_lost;
   uint32_t reconnects, keepalive_slow, keepalive_lost;
-};
-
-/* Validated negotiate response (protocol §2). */
-struct ch_negotiation {
-  const char *url;              /* Url */
-  const char *connection_id;
-  const char *protocol_version;
-  double keepalive_timeout_s;   /* 0 when null (keep-alive disabled) */
-  double disconnect_timeout_s, connection_timeout_s, transport_connect_timeout_s, long_poll_delay_s;
-  bool try_websockets;
 };
 
 /* Validates and copies opts; registers the client with its worker (state NEW). -EINVAL (bad option), -ENOTSUP
@@ -195,14 +170,14 @@ enum ch_client_state ch_client_state(const struct ch_client *c);
 const struct ch_client_failure *ch_client_failure(const struct ch_client *c); /* NULL if none */
 const struct ch_client_times *ch_client_times(const struct ch_client *c);
 const struct ch_client_counters *ch_client_counters(const struct ch_client *c);
-/* NULL before a valid negotiate response. */
-const struct ch_negotiation *ch_client_negotiation(const struct ch_client *c);
+/* NULL before a valid negotiate response (connection_token inside: never log it). */
+const struct ch_negotiate *ch_client_negotiation(const struct ch_client *c);
 /* Raw bodies kept as evidence (NULL, 0 when none). The negotiate body is kept even when it failed validation. */
 const char *ch_client_negotiate_body(const struct ch_client *c, size_t *len);
 const char *ch_client_start_body(const struct ch_client *c, size_t *len);
 const char *ch_client_cursor(const struct ch_client *c);       /* last C; NULL if none */
 const char *ch_client_groups_token(const struct ch_client *c); /* last G; NULL if none */
-enum ch_transport_kind ch_client_transport(const struct ch_client *c);
+enum ch_transport ch_client_transport(const struct ch_client *c);
 struct ch_worker *ch_client_worker(const struct ch_client *c);
 void *ch_client_user(const struct ch_client *c);
 uint32_t ch_client_pending_invocations(const struct ch_client *c);

@@ -10,10 +10,10 @@
 
 /* Descriptors one connected client holds in steady state on a transport (webSockets 1; SSE and long polling 2:
    the receive request and a send request). */
-unsigned ch_limits_fds_per_client(enum ch_transport_kind t);
+unsigned ch_limits_fds_per_client(enum ch_transport t);
 /* Descriptors a run needs: clients * per-client + per-worker overhead (loop, curl cache, connect window) + a fixed
    reserve for files, logs and the reference server. */
-size_t ch_limits_fds_needed(size_t clients, enum ch_transport_kind t, unsigned workers, unsigned connect_window);
+size_t ch_limits_fds_needed(size_t clients, enum ch_transport t, unsigned workers, unsigned connect_window);
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit, then checks `needed`. Returns 0, or -EMFILE with a message
    in msg naming the numbers and the remedies (`ulimit -n`, `--processes N`), or -errno if getrlimit fails. */
 int ch_limits_prepare(size_t needed, struct ch_buf *msg);

@@ -54,8 +54,8 @@ struct ch_transport_ops {
   void (*destroy)(struct ch_transport *t);
 };
 
-/* NULL when the kind is not implemented. CH_TRANSPORT_AUTO maps to webSockets. */
-const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport_kind k);
+/* NULL when the transport is not implemented yet. */
+const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport t);
 extern const struct ch_transport_ops ch_ws_transport_ops;
 
 #endif /* CH_TRANSPORT_H */

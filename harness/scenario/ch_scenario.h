@@ -1,0 +1,279 @@
+/* ch_scenario: the typed model of a scenario file, its loader and validator.
+ *
+ * A scenario file (scenarios/README.md, scenarios/schema.json) is JSON. ch_scenario_load reads it, applies the
+ * `--set PATH=VALUE` overrides to the JSON tree, then validates everything into the structs below, with every
+ * default applied: the runner never looks at JSON and never has to guess a default. Every error names the file, the
+ * JSON path (or line and column for syntax errors), what was expected and what was found; all errors are collected,
+ * one per line. A loaded scenario is immutable and may be shared read-only between worker threads.
+ */
+#ifndef CH_SCENARIO_H
+#define CH_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ch_buf.h"
+#include "ch_rng.h"
+#include "ch_template.h"
+#include "ch_threshold.h"
+#include "ch_url.h"
+
+enum ch_hub {
+  CH_HUB_RESOURCE, /* "ResourceEventHub": SubscribeToPart / UnsubscribeFromPart, Update(ResourceUpdateModel) */
+  CH_HUB_JOB,      /* "JobEventHub": SubscribeToPipeline / UnsubscribeFromPipeline, Update(MiniJob) */
+};
+
+enum ch_transport {
+  CH_TRANSPORT_WEBSOCKETS,       /* "webSockets" */
+  CH_TRANSPORT_SERVER_SENT_EVENTS, /* "serverSentEvents" */
+  CH_TRANSPORT_LONG_POLLING,     /* "longPolling" */
+  CH_TRANSPORT_COUNT,
+};
+
+enum ch_auth_mode {
+  CH_AUTH_NONE,   /* "none": no credentials sent */
+  CH_AUTH_HEADER, /* "header": Authorization: <scheme> <token> on every request, including the WS upgrade */
+  CH_AUTH_QUERY,  /* "query": <query_param>=<token> appended to every request's query string */
+};
+
+enum ch_token_source {
+  CH_TOKEN_NONE,    /* no token configured in the file (the CLI may still give one) */
+  CH_TOKEN_LITERAL, /* "token": the value itself */
+  CH_TOKEN_ENV,     /* "token_env": the name of an environment variable */
+  CH_TOKEN_FILE,    /* "token_file": one token per line; client i uses line i mod n */
+};
+
+struct ch_auth {
+  enum ch_auth_mode mode;     /* default: "header" when a token source is given, else "none" */
+  char *scheme;               /* default "Bearer" */
+  char *query_param;          /* default "access_token" */
+  enum ch_token_source source;
+  char *token;                /* CH_TOKEN_LITERAL: a credential. Never log it. */
+  char *token_env;            /* CH_TOKEN_ENV: the variable's name */
+  char *token_file;           /* CH_TOKEN_FILE: the path, already resolved against the scenario's folder */
+};
+
+struct ch_target {
+  char *url;                  /* NULL: the embedded reference endpoint (started by the runner) */
+  struct ch_url parsed;       /* valid only when url != NULL */
+  bool insecure;              /* skip TLS certificate verification (default false) */
+  char *ca_file;              /* NULL or a path resolved against the scenario's folder */
+  struct ch_auth auth;
+  char **bad_tokens;          /* credentials that the target must reject (401/403); never log them */
+  size_t n_bad_tokens;
+};
+
+/* Which credentials a population connects with. */
+enum ch_credentials {
+  CH_CREDENTIALS_VALID, /* "valid" (default): the target's auth */
+  CH_CREDENTIALS_BAD,   /* "bad": client i uses bad_tokens[i mod n] in the target's auth mode; expects rejection */
+  CH_CREDENTIALS_NONE,  /* "none": no credentials at all; expects rejection when the target requires auth */
+};
+
+/* Where a population's subscription keys come from, and how each client picks its share. */
+enum ch_pick {
+  CH_PICK_ALL,         /* "all": every client subscribes to every key */
+  CH_PICK_ROUND_ROBIN, /* "round_robin": client i gets keys (i*per_client + j) mod n_keys */
+  CH_PICK_UNIFORM,     /* "uniform": per_client distinct keys, uniformly at random */
+  CH_PICK_ZIPF,        /* "zipf": per_client distinct keys, P(rank k) proportional to 1/k^zipf_s */
+};
+
+struct ch_subscribe {
+  char **keys;                /* the key universe, materialised at load (from "keys", "range" or "key_count") */
+  size_t n_keys;              /* 0: the population subscribes to nothing */
+  enum ch_pick pick;          /* "generator"; default "all" for keys/range, "round_robin" for key_count */
+  size_t per_client;          /* keys per client (default 1); n_keys for CH_PICK_ALL */
+  double zipf_s;              /* default 1.1 */
+  double *zipf_cdf;           /* CH_PICK_ZIPF: cumulative probabilities by rank, n_keys entries, built once */
+};
+
+struct ch_ramp {
+  double rate;                /* clients started per second; 0 = no limit */
+  uint64_t duration_ns;       /* alternatively: spread the starts evenly over this time; 0 = unused */
+};
+
+struct ch_population {
+  char *name;                 /* unique; default "clients<i>" */
+  size_t count;               /* >= 1 */
+  enum ch_hub hub;            /* default ResourceEventHub */
+  const char *hub_name;       /* "ResourceEventHub" or "JobEventHub" (static) */
+  bool transport_auto;        /* "auto": try transports[] in order, like the JS client */
+  enum ch_transport transports[CH_TRANSPORT_COUNT]; /* one entry for a fixed transport */
+  size_t n_transports;
+  char *client_protocol;      /* default "2.1" */
+  struct ch_ramp ramp;
+  struct ch_subscribe subscribe;
+  char **source_addresses;    /* local addresses to bind, client i uses [i mod n]; none = the OS chooses */
+  size_t n_source_addresses;
+  enum ch_credentials credentials;
+  char *key_pointer;          /* JSON Pointer to the key in Update's argument: correlation.key or the hub default
+                                 ("/PartKey" for ResourceEventHub, "/PipeId" for JobEventHub) */
+  size_t first_client;        /* global index of this population's first client (populations in file order) */
+};
+
+enum ch_phase_type {
+  CH_PHASE_CONNECT,        /* "connect": negotiate + connect + start every client, ramped; "timeout" */
+  CH_PHASE_SUBSCRIBE,      /* "subscribe": invoke Subscribe for each client's keys; "timeout" */
+  CH_PHASE_HOLD,           /* "hold": keep connections open; "duration" required */
+  CH_PHASE_TRIGGER,        /* "trigger": send triggers; ends after "duration" or when trigger.count are sent */
+  CH_PHASE_UNSUBSCRIBE,    /* "unsubscribe": invoke Unsubscribe, wait for the acknowledgements; "timeout" */
+  CH_PHASE_VERIFY_SILENCE, /* "verify_silence": trigger the unsubscribed keys; nothing may arrive; "duration" */
+  CH_PHASE_DROP_RECONNECT, /* "drop_reconnect": drop "fraction" of connections; they must reconnect; "timeout" */
+  CH_PHASE_DISCONNECT,     /* "disconnect": abort every connection cleanly; "timeout" */
+  CH_PHASE_TYPE_COUNT,
+};
+
+struct ch_phase {
+  enum ch_phase_type type;
+  char *name;                 /* default: the type's name */
+  uint64_t duration_ns;       /* hold / verify_silence (required), trigger (0 = until count sent) */
+  uint64_t timeout_ns;        /* connect / subscribe / unsubscribe / drop_reconnect / disconnect; default 30s */
+  double fraction;            /* drop_reconnect: 0 < f <= 1, default 1 */
+  int population;             /* index into scenario.populations, or -1 for every population (default) */
+};
+
+enum ch_trigger_type {
+  CH_TRIGGER_NONE,      /* "none": passive observation, nothing is sent */
+  CH_TRIGGER_REFERENCE, /* "reference": the reference endpoint's publish API (embedded or a running `serve`) */
+  CH_TRIGGER_HTTP,      /* "http": a templated HTTP request sent with libcurl */
+};
+
+enum ch_arrival {
+  CH_ARRIVAL_CONSTANT, /* "constant" (default): one trigger every 1/rate seconds */
+  CH_ARRIVAL_POISSON,  /* "poisson": exponential gaps with mean 1/rate, from the scenario seed */
+};
+
+struct ch_http_header {
+  char *name;
+  struct ch_template *value;
+};
+
+struct ch_http_trigger {
+  char *method;               /* default "POST" */
+  struct ch_template *url;    /* placeholder values are percent-encoded */
+  struct ch_http_header *headers;
+  size_t n_headers;
+  struct ch_template *body;   /* NULL: no body */
+  uint64_t timeout_ns;        /* default 10s */
+  int expect_status_min, expect_status_max; /* default 200..299: other statuses are trigger errors */
+};
+
+struct ch_trigger {
+  enum ch_trigger_type type;  /* default "reference" when the target is embedded, "none" otherwise */
+  double rate;                /* triggers per second, open model (intended send times are kept); default 10 */
+  enum ch_arrival arrival;
+  uint64_t count;             /* 0 = unlimited (the phase duration decides) */
+  bool keys_subscribed;       /* "keys": "subscribed" (default): round-robin over the union of subscribed keys */
+  char **keys;                /* otherwise the listed keys, round-robin */
+  size_t n_keys;
+  char *payload_json;         /* "reference": extra fields merged into the Update model (a JSON object text) */
+  int event_type;             /* "reference": ResourceUpdateEventType / JobStatus value, default 1 */
+  struct ch_http_trigger http; /* valid when type == CH_TRIGGER_HTTP */
+};
+
+/* JSON Pointers (RFC 6901) into the argument of Update, validated at load. NULL = not used. */
+struct ch_correlation {
+  char *key;                  /* NULL: the hub default (see ch_population.key_pointer) */
+  char *sequence;             /* default "/HarnessSeq" (the reference endpoint's sequence number) */
+  char *nonce;                /* default NULL; set it when an HTTP trigger sends {{nonce}} */
+  char *server_time_us;       /* default "/HarnessSentUs" (server send time, µs since the Unix epoch) */
+};
+
+enum ch_delivery {
+  CH_DELIVERY_EXACTLY_ONCE,  /* "exactly_once" (default): missing and duplicate Updates are both failures */
+  CH_DELIVERY_AT_LEAST_ONCE, /* "at_least_once": duplicates allowed */
+  CH_DELIVERY_ANY,           /* "any": delivery is only measured, not checked */
+};
+
+struct ch_expect {
+  enum ch_delivery delivery;
+  bool in_order;              /* default true: per key and subscriber, sequence numbers increase */
+  uint64_t deadline_ns;       /* default 5s: an Update later than this counts as missing */
+  uint64_t unsubscribe_grace_ns; /* default 1s: Updates after an acknowledged unsubscribe + grace are failures */
+  bool isolation;             /* default true: an Update for a key the client did not subscribe to is a failure */
+  bool rejection;             /* default true: populations with bad/none credentials must be refused (401/403) */
+};
+
+enum ch_capacity_dim {
+  CH_CAPACITY_SUBSCRIBERS_PER_KEY, /* "subscribers_per_key" */
+  CH_CAPACITY_KEYS,                /* "keys" */
+  CH_CAPACITY_TRIGGER_RATE,        /* "trigger_rate" */
+};
+
+struct ch_capacity {
+  bool enabled;               /* the file has a "capacity" object */
+  enum ch_capacity_dim step_what;
+  double start, step, max;    /* start <= max, step > 0 */
+  uint64_t step_duration_ns;  /* required */
+  struct ch_threshold *slo;   /* the first step that breaks one of these ends the search */
+  size_t n_slo;
+};
+
+struct ch_scenario {
+  char *path;                 /* as given ("<string>" for ch_scenario_from_json_string) */
+  char *dir;                  /* folder of path, for relative token_file / ca_file */
+  char *name;                 /* default: the file name without .json */
+  char *description;          /* default "" */
+  uint64_t seed;              /* default 1; --seed overrides through --set seed=N */
+  unsigned workers;           /* worker threads, 0 = one per CPU (default) */
+  unsigned processes;         /* default 1 */
+  struct ch_target target;
+  struct ch_population *populations;
+  size_t n_populations;
+  size_t total_clients;       /* sum of the counts */
+  struct ch_phase *phases;
+  size_t n_phases;
+  struct ch_trigger trigger;
+  struct ch_correlation correlation;
+  struct ch_expect expect;
+  struct ch_threshold *thresholds;
+  size_t n_thresholds;
+  struct ch_capacity capacity;
+};
+
+/**
+ * Loads and validates a scenario file.
+ * @param path   the file; a missing or unreadable file is an error naming it
+ * @param sets   "PATH=VALUE" overrides (dotted path, numeric array indexes, e.g. "clients.0.count=5000"); VALUE is
+ *               parsed as JSON when it parses, else taken as a string
+ * @param err    receives every error, one per line ("FILE: $.clients[0].count: expected ..., found ...")
+ * @return 0, -EINVAL (invalid input: exit code 3), -ENOENT (missing file), -ENOMEM. *out is set only on 0.
+ */
+int ch_scenario_load(const char *path, const char *const *sets, size_t nsets, struct ch_scenario **out,
+                     struct ch_buf *err);
+/* The same from a string; `name` stands for the file name in messages and relative paths resolve against ".". */
+int ch_scenario_from_json_string(const char *json, size_t len, const char *name, const char *const *sets,
+                                 size_t nsets, struct ch_scenario **out, struct ch_buf *err);
+void ch_scenario_free(struct ch_scenario *s);
+
+/* Static names used in files and reports. */
+const char *ch_transport_name(enum ch_transport t);
+const char *ch_phase_type_name(enum ch_phase_type t);
+const char *ch_hub_name(enum ch_hub h);
+/* The hub's server methods: "SubscribeToPart"/"UnsubscribeFromPart" or "SubscribeToPipeline"/"UnsubscribeFrom..". */
+const char *ch_hub_subscribe_method(enum ch_hub h);
+const char *ch_hub_unsubscribe_method(enum ch_hub h);
+
+/* Seeds rng for one client so that its choices depend only on (scenario seed, population, client), never on which
+   worker runs it or in which order clients start. */
+void ch_scenario_client_rng(const struct ch_scenario *s, size_t population, size_t client_index, struct ch_rng *rng);
+
+/**
+ * The keys client `client_index` (0-based within the population) subscribes to, as indexes into
+ * p->subscribe.keys, deterministic for a given rng state (seed it with ch_scenario_client_rng).
+ * @param out  room for max entries; *n receives how many were written (min(per_client, max), n_keys for "all")
+ * @return 0, or -ENOSPC when max is smaller than the number of keys this client needs.
+ */
+int ch_scenario_client_keys(const struct ch_population *p, size_t client_index, struct ch_rng *rng, size_t *out,
+                            size_t max, size_t *n);
+/* How many keys each client of p subscribes to (the `max` ch_scenario_client_keys needs). */
+size_t ch_scenario_keys_per_client(const struct ch_population *p);
+
+/**
+ * `centro-harness validate SCENARIO.json [--set PATH=VALUE]...`: prints "FILE: valid (N clients in K populations,
+ * M phases)" and returns 0, or prints the errors to stderr and returns CH_EXIT_INPUT (3). argv[0] is "validate".
+ */
+int ch_validate_main(int argc, char **argv);
+
+#endif /* CH_SCENARIO_H */

@@ -19,76 +19,79 @@
 #include "ch_threshold.h"
 #include "ch_url.h"
 
-enum ch_hub {
-  CH_HUB_RESOURCE, /* "ResourceEventHub": SubscribeToPart / UnsubscribeFromPart, Update(ResourceUpdateModel) */
-  CH_HUB_JOB,      /* "JobEventHub": SubscribeToPipeline / UnsubscribeFromPipeline, Update(MiniJob) */
+enum ch_scn_hub {
+  CH_SCN_HUB_RESOURCE, /* "ResourceEventHub": SubscribeToPart / UnsubscribeFromPart, Update(ResourceUpdateModel) */
+  CH_SCN_HUB_JOB,      /* "JobEventHub": SubscribeToPipeline / UnsubscribeFromPipeline, Update(MiniJob) */
 };
 
-enum ch_transport {
-  CH_TRANSPORT_WEBSOCKETS,       /* "webSockets" */
-  CH_TRANSPORT_SERVER_SENT_EVENTS, /* "serverSentEvents" */
-  CH_TRANSPORT_LONG_POLLING,     /* "longPolling" */
-  CH_TRANSPORT_COUNT,
+/* Same values as enum ch_transport of ch_signalr.h (proto), so the runner may cast; scenario does not depend on proto.
+   Names here carry ch_scn_/CH_SCN_ so that this header can be included next to proto, engine and server headers. */
+enum ch_scn_transport {
+  CH_SCN_WEBSOCKETS = 0, /* "webSockets" */
+  CH_SCN_SSE,            /* "serverSentEvents" */
+  CH_SCN_LONGPOLLING,    /* "longPolling" */
+  CH_SCN_TRANSPORT_COUNT,
 };
 
-enum ch_auth_mode {
-  CH_AUTH_NONE,   /* "none": no credentials sent */
-  CH_AUTH_HEADER, /* "header": Authorization: <scheme> <token> on every request, including the WS upgrade */
-  CH_AUTH_QUERY,  /* "query": <query_param>=<token> appended to every request's query string */
+/* Same order as enum ch_auth_mode of the engine's ch_client.h. */
+enum ch_scn_auth_mode {
+  CH_SCN_AUTH_NONE,   /* "none": no credentials sent */
+  CH_SCN_AUTH_HEADER, /* "header": Authorization: <scheme> <token> on every request, including the WS upgrade */
+  CH_SCN_AUTH_QUERY,  /* "query": <query_param>=<token> appended to every request's query string */
 };
 
-enum ch_token_source {
-  CH_TOKEN_NONE,    /* no token configured in the file (the CLI may still give one) */
-  CH_TOKEN_LITERAL, /* "token": the value itself */
-  CH_TOKEN_ENV,     /* "token_env": the name of an environment variable */
-  CH_TOKEN_FILE,    /* "token_file": one token per line; client i uses line i mod n */
+enum ch_scn_token_source {
+  CH_SCN_TOKEN_NONE,    /* no token configured in the file (the CLI may still give one) */
+  CH_SCN_TOKEN_LITERAL, /* "token": the value itself */
+  CH_SCN_TOKEN_ENV,     /* "token_env": the name of an environment variable */
+  CH_SCN_TOKEN_FILE,    /* "token_file": one token per line; client i uses line i mod n */
 };
 
-struct ch_auth {
-  enum ch_auth_mode mode;     /* default: "header" when a token source is given, else "none" */
+struct ch_scn_auth {
+  enum ch_scn_auth_mode mode;     /* default: "header" when a token source is given, else "none" */
   char *scheme;               /* default "Bearer" */
   char *query_param;          /* default "access_token" */
-  enum ch_token_source source;
-  char *token;                /* CH_TOKEN_LITERAL: a credential. Never log it. */
-  char *token_env;            /* CH_TOKEN_ENV: the variable's name */
-  char *token_file;           /* CH_TOKEN_FILE: the path, already resolved against the scenario's folder */
+  enum ch_scn_token_source source;
+  char *token;                /* CH_SCN_TOKEN_LITERAL: a credential. Never log it. */
+  char *token_env;            /* CH_SCN_TOKEN_ENV: the variable's name */
+  char *token_file;           /* CH_SCN_TOKEN_FILE: the path, already resolved against the scenario's folder */
 };
 
-struct ch_target {
+struct ch_scn_target {
   char *url;                  /* NULL: the embedded reference endpoint (started by the runner) */
   struct ch_url parsed;       /* valid only when url != NULL */
   bool insecure;              /* skip TLS certificate verification (default false) */
   char *ca_file;              /* NULL or a path resolved against the scenario's folder */
-  struct ch_auth auth;
+  struct ch_scn_auth auth;
   char **bad_tokens;          /* credentials that the target must reject (401/403); never log them */
   size_t n_bad_tokens;
 };
 
 /* Which credentials a population connects with. */
-enum ch_credentials {
-  CH_CREDENTIALS_VALID, /* "valid" (default): the target's auth */
-  CH_CREDENTIALS_BAD,   /* "bad": client i uses bad_tokens[i mod n] in the target's auth mode; expects rejection */
-  CH_CREDENTIALS_NONE,  /* "none": no credentials at all; expects rejection when the target requires auth */
+enum ch_scn_credentials {
+  CH_SCN_CRED_VALID, /* "valid" (default): the target's auth */
+  CH_SCN_CRED_BAD,   /* "bad": client i uses bad_tokens[i mod n] in the target's auth mode; expects rejection */
+  CH_SCN_CRED_NONE,  /* "none": no credentials at all; expects rejection when the target requires auth */
 };
 
 /* Where a population's subscription keys come from, and how each client picks its share. */
-enum ch_pick {
-  CH_PICK_ALL,         /* "all": every client subscribes to every key */
-  CH_PICK_ROUND_ROBIN, /* "round_robin": client i gets keys (i*per_client + j) mod n_keys */
-  CH_PICK_UNIFORM,     /* "uniform": per_client distinct keys, uniformly at random */
-  CH_PICK_ZIPF,        /* "zipf": per_client distinct keys, P(rank k) proportional to 1/k^zipf_s */
+enum ch_scn_pick {
+  CH_SCN_PICK_ALL,         /* "all": every client subscribes to every key */
+  CH_SCN_PICK_ROUND_ROBIN, /* "round_robin": client i gets keys (i*per_client + j) mod n_keys */
+  CH_SCN_PICK_UNIFORM,     /* "uniform": per_client distinct keys, uniformly at random */
+  CH_SCN_PICK_ZIPF,        /* "zipf": per_client distinct keys, P(rank k) proportional to 1/k^zipf_s */
 };
 
-struct ch_subscribe {
+struct ch_scn_subscribe {
   char **keys;                /* the key universe, materialised at load (from "keys", "range" or "key_count") */
   size_t n_keys;              /* 0: the population subscribes to nothing */
-  enum ch_pick pick;          /* "generator"; default "all" for keys/range, "round_robin" for key_count */
-  size_t per_client;          /* keys per client (default 1); n_keys for CH_PICK_ALL */
+  enum ch_scn_pick pick;          /* "generator"; default "all" for keys/range, "round_robin" for key_count */
+  size_t per_client;          /* keys per client (default 1); n_keys for CH_SCN_PICK_ALL */
   double zipf_s;              /* default 1.1 */
-  double *zipf_cdf;           /* CH_PICK_ZIPF: cumulative probabilities by rank, n_keys entries, built once */
+  double *zipf_cdf;           /* CH_SCN_PICK_ZIPF: cumulative probabilities by rank, n_keys entries, built once */
 };
 
-struct ch_ramp {
+struct ch_scn_ramp {
   double rate;                /* clients started per second; 0 = no limit */
   uint64_t duration_ns;       /* alternatively: spread the starts evenly over this time; 0 = unused */
 };
@@ -96,36 +99,36 @@ struct ch_ramp {
 struct ch_population {
   char *name;                 /* unique; default "clients<i>" */
   size_t count;               /* >= 1 */
-  enum ch_hub hub;            /* default ResourceEventHub */
+  enum ch_scn_hub hub;            /* default ResourceEventHub */
   const char *hub_name;       /* "ResourceEventHub" or "JobEventHub" (static) */
   bool transport_auto;        /* "auto": try transports[] in order, like the JS client */
-  enum ch_transport transports[CH_TRANSPORT_COUNT]; /* one entry for a fixed transport */
+  enum ch_scn_transport transports[CH_SCN_TRANSPORT_COUNT]; /* one entry for a fixed transport */
   size_t n_transports;
   char *client_protocol;      /* default "2.1" */
-  struct ch_ramp ramp;
-  struct ch_subscribe subscribe;
+  struct ch_scn_ramp ramp;
+  struct ch_scn_subscribe subscribe;
   char **source_addresses;    /* local addresses to bind, client i uses [i mod n]; none = the OS chooses */
   size_t n_source_addresses;
-  enum ch_credentials credentials;
+  enum ch_scn_credentials credentials;
   char *key_pointer;          /* JSON Pointer to the key in Update's argument: correlation.key or the hub default
                                  ("/PartKey" for ResourceEventHub, "/PipeId" for JobEventHub) */
   size_t first_client;        /* global index of this population's first client (populations in file order) */
 };
 
-enum ch_phase_type {
-  CH_PHASE_CONNECT,        /* "connect": negotiate + connect + start every client, ramped; "timeout" */
-  CH_PHASE_SUBSCRIBE,      /* "subscribe": invoke Subscribe for each client's keys; "timeout" */
-  CH_PHASE_HOLD,           /* "hold": keep connections open; "duration" required */
-  CH_PHASE_TRIGGER,        /* "trigger": send triggers; ends after "duration" or when trigger.count are sent */
-  CH_PHASE_UNSUBSCRIBE,    /* "unsubscribe": invoke Unsubscribe, wait for the acknowledgements; "timeout" */
-  CH_PHASE_VERIFY_SILENCE, /* "verify_silence": trigger the unsubscribed keys; nothing may arrive; "duration" */
-  CH_PHASE_DROP_RECONNECT, /* "drop_reconnect": drop "fraction" of connections; they must reconnect; "timeout" */
-  CH_PHASE_DISCONNECT,     /* "disconnect": abort every connection cleanly; "timeout" */
-  CH_PHASE_TYPE_COUNT,
+enum ch_scn_phase_type {
+  CH_SCN_PHASE_CONNECT,        /* "connect": negotiate + connect + start every client, ramped; "timeout" */
+  CH_SCN_PHASE_SUBSCRIBE,      /* "subscribe": invoke Subscribe for each client's keys; "timeout" */
+  CH_SCN_PHASE_HOLD,           /* "hold": keep connections open; "duration" required */
+  CH_SCN_PHASE_TRIGGER,        /* "trigger": send triggers; ends after "duration" or when trigger.count are sent */
+  CH_SCN_PHASE_UNSUBSCRIBE,    /* "unsubscribe": invoke Unsubscribe, wait for the acknowledgements; "timeout" */
+  CH_SCN_PHASE_VERIFY_SILENCE, /* "verify_silence": trigger the unsubscribed keys; nothing may arrive; "duration" */
+  CH_SCN_PHASE_DROP_RECONNECT, /* "drop_reconnect": drop "fraction" of connections; they must reconnect; "timeout" */
+  CH_SCN_PHASE_DISCONNECT,     /* "disconnect": abort every connection cleanly; "timeout" */
+  CH_SCN_PHASE_TYPE_COUNT,
 };
 
-struct ch_phase {
-  enum ch_phase_type type;
+struct ch_scn_phase {
+  enum ch_scn_phase_type type;
   char *name;                 /* default: the type's name */
   uint64_t duration_ns;       /* hold / verify_silence (required), trigger (0 = until count sent) */
   uint64_t timeout_ns;        /* connect / subscribe / unsubscribe / drop_reconnect / disconnect; default 30s */
@@ -133,61 +136,61 @@ struct ch_phase {
   int population;             /* index into scenario.populations, or -1 for every population (default) */
 };
 
-enum ch_trigger_type {
-  CH_TRIGGER_NONE,      /* "none": passive observation, nothing is sent */
-  CH_TRIGGER_REFERENCE, /* "reference": the reference endpoint's publish API (embedded or a running `serve`) */
-  CH_TRIGGER_HTTP,      /* "http": a templated HTTP request sent with libcurl */
+enum ch_scn_trigger_type {
+  CH_SCN_TRIGGER_NONE,      /* "none": passive observation, nothing is sent */
+  CH_SCN_TRIGGER_REFERENCE, /* "reference": the reference endpoint's publish API (embedded or a running `serve`) */
+  CH_SCN_TRIGGER_HTTP,      /* "http": a templated HTTP request sent with libcurl */
 };
 
-enum ch_arrival {
-  CH_ARRIVAL_CONSTANT, /* "constant" (default): one trigger every 1/rate seconds */
-  CH_ARRIVAL_POISSON,  /* "poisson": exponential gaps with mean 1/rate, from the scenario seed */
+enum ch_scn_arrival {
+  CH_SCN_ARRIVAL_CONSTANT, /* "constant" (default): one trigger every 1/rate seconds */
+  CH_SCN_ARRIVAL_POISSON,  /* "poisson": exponential gaps with mean 1/rate, from the scenario seed */
 };
 
-struct ch_http_header {
+struct ch_scn_http_header {
   char *name;
   struct ch_template *value;
 };
 
-struct ch_http_trigger {
+struct ch_scn_http_trigger {
   char *method;               /* default "POST" */
   struct ch_template *url;    /* placeholder values are percent-encoded */
-  struct ch_http_header *headers;
+  struct ch_scn_http_header *headers;
   size_t n_headers;
   struct ch_template *body;   /* NULL: no body */
   uint64_t timeout_ns;        /* default 10s */
   int expect_status_min, expect_status_max; /* default 200..299: other statuses are trigger errors */
 };
 
-struct ch_trigger {
-  enum ch_trigger_type type;  /* default "reference" when the target is embedded, "none" otherwise */
+struct ch_scn_trigger {
+  enum ch_scn_trigger_type type;  /* default "reference" when the target is embedded, "none" otherwise */
   double rate;                /* triggers per second, open model (intended send times are kept); default 10 */
-  enum ch_arrival arrival;
+  enum ch_scn_arrival arrival;
   uint64_t count;             /* 0 = unlimited (the phase duration decides) */
   bool keys_subscribed;       /* "keys": "subscribed" (default): round-robin over the union of subscribed keys */
   char **keys;                /* otherwise the listed keys, round-robin */
   size_t n_keys;
   char *payload_json;         /* "reference": extra fields merged into the Update model (a JSON object text) */
   int event_type;             /* "reference": ResourceUpdateEventType / JobStatus value, default 1 */
-  struct ch_http_trigger http; /* valid when type == CH_TRIGGER_HTTP */
+  struct ch_scn_http_trigger http; /* valid when type == CH_SCN_TRIGGER_HTTP */
 };
 
 /* JSON Pointers (RFC 6901) into the argument of Update, validated at load. NULL = not used. */
-struct ch_correlation {
+struct ch_scn_correlation {
   char *key;                  /* NULL: the hub default (see ch_population.key_pointer) */
   char *sequence;             /* default "/HarnessSeq" (the reference endpoint's sequence number) */
   char *nonce;                /* default NULL; set it when an HTTP trigger sends {{nonce}} */
   char *server_time_us;       /* default "/HarnessSentUs" (server send time, µs since the Unix epoch) */
 };
 
-enum ch_delivery {
-  CH_DELIVERY_EXACTLY_ONCE,  /* "exactly_once" (default): missing and duplicate Updates are both failures */
-  CH_DELIVERY_AT_LEAST_ONCE, /* "at_least_once": duplicates allowed */
-  CH_DELIVERY_ANY,           /* "any": delivery is only measured, not checked */
+enum ch_scn_delivery {
+  CH_SCN_DELIVERY_EXACTLY_ONCE,  /* "exactly_once" (default): missing and duplicate Updates are both failures */
+  CH_SCN_DELIVERY_AT_LEAST_ONCE, /* "at_least_once": duplicates allowed */
+  CH_SCN_DELIVERY_ANY,           /* "any": delivery is only measured, not checked */
 };
 
-struct ch_expect {
-  enum ch_delivery delivery;
+struct ch_scn_expect {
+  enum ch_scn_delivery delivery;
   bool in_order;              /* default true: per key and subscriber, sequence numbers increase */
   uint64_t deadline_ns;       /* default 5s: an Update later than this counts as missing */
   uint64_t unsubscribe_grace_ns; /* default 1s: Updates after an acknowledged unsubscribe + grace are failures */
@@ -195,18 +198,18 @@ struct ch_expect {
   bool rejection;             /* default true: populations with bad/none credentials must be refused (401/403) */
 };
 
-enum ch_capacity_dim {
-  CH_CAPACITY_SUBSCRIBERS_PER_KEY, /* "subscribers_per_key" */
-  CH_CAPACITY_KEYS,                /* "keys" */
-  CH_CAPACITY_TRIGGER_RATE,        /* "trigger_rate" */
+enum ch_scn_capacity_dim {
+  CH_SCN_CAPACITY_SUBSCRIBERS_PER_KEY, /* "subscribers_per_key" */
+  CH_SCN_CAPACITY_KEYS,                /* "keys" */
+  CH_SCN_CAPACITY_TRIGGER_RATE,        /* "trigger_rate" */
 };
 
-struct ch_capacity {
+struct ch_scn_capacity {
   bool enabled;               /* the file has a "capacity" object */
-  enum ch_capacity_dim step_what;
+  enum ch_scn_capacity_dim step_what;
   double start, step, max;    /* start <= max, step > 0 */
   uint64_t step_duration_ns;  /* required */
-  struct ch_threshold *slo;   /* the first step that breaks one of these ends the search */
+  struct ch_scn_threshold *slo;   /* the first step that breaks one of these ends the search */
   size_t n_slo;
 };
 
@@ -218,18 +221,18 @@ struct ch_scenario {
   uint64_t seed;              /* default 1; --seed overrides through --set seed=N */
   unsigned workers;           /* worker threads, 0 = one per CPU (default) */
   unsigned processes;         /* default 1 */
-  struct ch_target target;
+  struct ch_scn_target target;
   struct ch_population *populations;
   size_t n_populations;
   size_t total_clients;       /* sum of the counts */
-  struct ch_phase *phases;
+  struct ch_scn_phase *phases;
   size_t n_phases;
-  struct ch_trigger trigger;
-  struct ch_correlation correlation;
-  struct ch_expect expect;
-  struct ch_threshold *thresholds;
+  struct ch_scn_trigger trigger;
+  struct ch_scn_correlation correlation;
+  struct ch_scn_expect expect;
+  struct ch_scn_threshold *thresholds;
   size_t n_thresholds;
-  struct ch_capacity capacity;
+  struct ch_scn_capacity capacity;
 };
 
 /**
@@ -248,12 +251,12 @@ int ch_scenario_from_json_string(const char *json, size_t len, const char *name,
 void ch_scenario_free(struct ch_scenario *s);
 
 /* Static names used in files and reports. */
-const char *ch_transport_name(enum ch_transport t);
-const char *ch_phase_type_name(enum ch_phase_type t);
-const char *ch_hub_name(enum ch_hub h);
+const char *ch_scn_transport_name(enum ch_scn_transport t);
+const char *ch_scn_phase_type_name(enum ch_scn_phase_type t);
+const char *ch_scn_hub_name(enum ch_scn_hub h);
 /* The hub's server methods: "SubscribeToPart"/"UnsubscribeFromPart" or "SubscribeToPipeline"/"UnsubscribeFrom..". */
-const char *ch_hub_subscribe_method(enum ch_hub h);
-const char *ch_hub_unsubscribe_method(enum ch_hub h);
+const char *ch_scn_hub_subscribe_method(enum ch_scn_hub h);
+const char *ch_scn_hub_unsubscribe_method(enum ch_scn_hub h);
 
 /* Seeds rng for one client so that its choices depend only on (scenario seed, population, client), never on which
    worker runs it or in which order clients start. */

@@ -10,12 +10,12 @@
 
 #include "ch_buf.h"
 
-enum ch_threshold_op { CH_OP_LT, CH_OP_LE, CH_OP_GT, CH_OP_GE, CH_OP_EQ, CH_OP_NE };
+enum ch_scn_threshold_op { CH_SCN_OP_LT, CH_SCN_OP_LE, CH_SCN_OP_GT, CH_SCN_OP_GE, CH_SCN_OP_EQ, CH_SCN_OP_NE };
 
-struct ch_threshold {
+struct ch_scn_threshold {
   char *expr;                 /* as written, for reports */
   char *metric;               /* e.g. "update_latency.p99" */
-  enum ch_threshold_op op;
+  enum ch_scn_threshold_op op;
   double value;               /* durations in ns, percentages as fractions */
   bool is_duration;           /* the metric is a latency in ns (reports print it as a duration) */
 };
@@ -23,25 +23,25 @@ struct ch_threshold {
 struct ch_metrics;
 
 /**
- * Parses one expression into t (owning its strings; release with ch_threshold_clear).
+ * Parses one expression into t (owning its strings; release with ch_scn_threshold_clear).
  * @param err  on failure "expected ..., found ..." (the caller prefixes file and path)
  * @return 0, -EINVAL (bad syntax, unknown metric, a duration for a metric that is not a latency, or a bare number
  *         for a latency), -ENOMEM.
  */
-int ch_threshold_parse(const char *expr, struct ch_threshold *t, struct ch_buf *err);
-void ch_threshold_clear(struct ch_threshold *t);
+int ch_scn_threshold_parse(const char *expr, struct ch_scn_threshold *t, struct ch_buf *err);
+void ch_scn_threshold_clear(struct ch_scn_threshold *t);
 
 /* Compares an observed value: sets *pass. */
-bool ch_threshold_check(const struct ch_threshold *t, double observed);
+bool ch_scn_threshold_check(const struct ch_scn_threshold *t, double observed);
 
 /**
  * Looks the metric up in m (the run total) and compares.
  * @return 0 (with *observed and *pass set), -ENOENT (metric unknown to m), -ENOMEM.
  */
-int ch_threshold_eval(const struct ch_threshold *t, const struct ch_metrics *m, double *observed, bool *pass);
+int ch_scn_threshold_eval(const struct ch_scn_threshold *t, const struct ch_metrics *m, double *observed, bool *pass);
 
-const char *ch_threshold_op_name(enum ch_threshold_op op);
+const char *ch_scn_threshold_op_name(enum ch_scn_threshold_op op);
 /* Formats a metric value for a report: durations as "12.3ms", fractions as numbers. Appends to out. */
-int ch_threshold_format_value(const struct ch_threshold *t, double v, struct ch_buf *out);
+int ch_scn_threshold_format_value(const struct ch_scn_threshold *t, double v, struct ch_buf *out);
 
 #endif /* CH_THRESHOLD_H */

@@ -8,7 +8,7 @@
 
 #include "ch_buf.h"
 
-struct ch_auth;
+struct ch_scn_auth;
 
 /* The command line's credential options (at most one may be set; NULL = not given). They override the file. */
 struct ch_token_cli {
@@ -28,7 +28,7 @@ struct ch_tokens {
  * (named, with the line of an invalid entry but never its content), a token containing control characters.
  * @return 0, -EINVAL, -ENOENT (missing file), -ENOMEM. out is empty on error.
  */
-int ch_tokens_resolve(const struct ch_auth *auth, const struct ch_token_cli *cli, struct ch_tokens *out,
+int ch_tokens_resolve(const struct ch_scn_auth *auth, const struct ch_token_cli *cli, struct ch_tokens *out,
                       struct ch_buf *err);
 /* The token of client i (tokens[i mod n]), or NULL when there is none. */
 const char *ch_tokens_for_client(const struct ch_tokens *t, size_t client_index);

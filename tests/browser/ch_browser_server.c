@@ -1,0 +1,77 @@
+/* ch_browser_server: starts the reference endpoint in-process (ch_server.h) on free loopback ports for the browser
+   tests, prints {"port":N,"control_port":M} on one stdout line, and runs until stdin reaches EOF or SIGTERM/SIGINT.
+   The bearer token comes from the environment (CH_BROWSER_TOKEN), never from argv, so it stays out of `ps`.
+   Reading stdin to EOF ties the server's life to the node script that spawned it: if that dies, so does this. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "ch_server.h"
+
+int main(int argc, char **argv) {
+  const char *token = getenv("CH_BROWSER_TOKEN");
+  if (!token || !*token) {
+    fprintf(stderr, "ch_browser_server: CH_BROWSER_TOKEN is not set\n");
+    return 3;
+  }
+  /* Optional argv[1]: keep-alive period in seconds (the tests keep the default). */
+  double keepalive = argc > 1 ? strtod(argv[1], NULL) : 0;
+
+  struct ch_server_token tok = {.token = token, .user = "browser-proof"};
+  struct ch_server_opts opts = {
+      .listen_host = "127.0.0.1",
+      .port = 0,
+      .base = "",
+      .control_host = "127.0.0.1",
+      .control_port = 0,
+      .tokens = &tok,
+      .n_tokens = 1,
+      .keepalive_s = keepalive,
+  };
+  /* Block the stop signals before the server thread starts so only this thread sees them (sigwait below). */
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+  struct ch_server *s = NULL;
+  int rc = ch_server_new(&opts, &s);
+  if (rc == 0)
+    rc = ch_server_start(s);
+  if (rc != 0) {
+    fprintf(stderr, "ch_browser_server: cannot start the reference endpoint: %s\n", strerror(-rc));
+    ch_server_free(s);
+    return 4;
+  }
+  printf("{\"port\":%d,\"control_port\":%d}\n", ch_server_port(s), ch_server_control_port(s));
+  fflush(stdout);
+
+  /* Wait for EOF on stdin or a stop signal, whichever comes first. */
+  int sfd = signalfd(-1, &stop, SFD_CLOEXEC);
+  struct pollfd pf[2] = {{.fd = 0, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+  char buf[256];
+  for (;;) {
+    int n = poll(pf, sfd >= 0 ? 2 : 1, -1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 || (pf[1].revents & POLLIN))
+      break;
+    if (pf[0].revents) {
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r == 0 || (r < 0 && errno != EINTR))
+        break;
+    }
+  }
+  if (sfd >= 0)
+    close(sfd);
+  ch_server_stop(s);
+  ch_server_free(s);
+  return 0;
+}

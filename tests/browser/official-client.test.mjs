@@ -1,0 +1,338 @@
+// Proof of the reference endpoint with clients nobody here wrote:
+//  1. the official ASP.NET SignalR 2.4.3 JS client (npm signalr + jquery) in headless Debian Chromium, once per
+//     transport (webSockets, serverSentEvents, longPolling): connect with a token (qs access_token), subscribe,
+//     receive published Updates in HarnessSeq order, unsubscribe and receive no more, survive a server-side drop by
+//     reconnecting with its groups intact;
+//  2. npm node-signalr over WebSockets with an Authorization header: connect, subscribe, receive an Update.
+// Prints one line per step, a summary line "N passed, M failed", and exits non-zero on any failure. Bounded: every
+// wait has a timeout and the whole run is cut at --timeout seconds (default 90).
+//
+// Usage: node official-client.test.mjs --server <ch_browser_server> [--transports a,b] [--timeout S] [--verbose]
+import crypto from 'node:crypto';
+import { chromium } from 'playwright-core';
+import { Client as SignalrClient } from 'node-signalr';
+
+import { control, startEndpoint } from './lib/endpoint.mjs';
+import { startProxy } from './lib/proxy.mjs';
+
+const ALL_TRANSPORTS = ['webSockets', 'serverSentEvents', 'longPolling'];
+const HUB = 'ResourceEventHub';
+const WAIT_MS = 15000; // one step's wait; a reconnect needs 2-3 s of client back-off plus a little
+
+function parseArgs(argv) {
+  const a = { server: null, transports: ALL_TRANSPORTS, timeout: 90, verbose: false, nodeSignalr: true };
+  for (let i = 2; i < argv.length; i++) {
+    const k = argv[i];
+    if (k === '--server') a.server = argv[++i];
+    else if (k === '--transports') a.transports = argv[++i].split(',').filter(Boolean);
+    else if (k === '--timeout') a.timeout = Number(argv[++i]);
+    else if (k === '--verbose') a.verbose = true;
+    else if (k === '--no-node-signalr') a.nodeSignalr = false;
+    else throw new Error(`unknown argument ${k}`);
+  }
+  if (!a.server) throw new Error('--server <ch_browser_server binary> is required');
+  for (const t of a.transports) {
+    if (!ALL_TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}`);
+  }
+  return a;
+}
+
+const args = parseArgs(process.argv);
+// A fresh random token per run; it is replaced by <token> in everything this script prints.
+const TOKEN = crypto.randomBytes(24).toString('base64url');
+const redact = (s) => String(s).split(TOKEN).join('<token>');
+
+let passed = 0;
+let failed = 0;
+function report(ok, name, detail) {
+  if (ok) passed++;
+  else failed++;
+  console.log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? ` - ${redact(detail)}` : ''}`);
+}
+
+class StepError extends Error {}
+function expect(cond, msg) {
+  if (!cond) throw new StepError(msg);
+}
+
+/** Runs fn as a named step: PASS/FAIL line; a failure skips the rest of its scenario (returns false). */
+async function step(name, fn) {
+  try {
+    const detail = await fn();
+    report(true, name, detail);
+    return true;
+  } catch (e) {
+    report(false, name, e instanceof StepError ? e.message : (e && e.stack) || String(e));
+    return false;
+  }
+}
+
+function withTimeout(promise, ms, what) {
+  let t;
+  return Promise.race([
+    promise.finally(() => clearTimeout(t)),
+    new Promise((_, reject) => { t = setTimeout(() => reject(new StepError(`${what}: no result within ${ms} ms`)), ms); }),
+  ]);
+}
+
+// ---- control API -------------------------------------------------------------------------------------------------
+
+function makeControl(port) {
+  return {
+    /** Publishes n Updates for a part key; resolves with the control API's answer body. */
+    async publish(key, n = 1) {
+      const r = await control(port, '/publish', { hub: HUB, key, count: n });
+      expect(r.status >= 200 && r.status < 300, `POST /publish ${key} x${n}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    },
+    /** Drops the server side of a connection (no abort): the client must reconnect by itself. */
+    async drop(connectionId) {
+      const r = await control(port, '/drop', { connectionId });
+      expect(r.status >= 200 && r.status < 300, `POST /drop: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    },
+  };
+}
+
+// ---- checks on received Updates -----------------------------------------------------------------------------------
+
+/** Updates of one key, in arrival order, as their HarnessSeq numbers. */
+function seqsOf(updates, key) {
+  return updates.filter((u) => u && u.PartKey === key).map((u) => u.HarnessSeq);
+}
+
+function expectConsecutive(seqs, from, to, what) {
+  const want = [];
+  for (let s = from; s <= to; s++) want.push(s);
+  expect(JSON.stringify(seqs) === JSON.stringify(want),
+    `${what}: HarnessSeq ${JSON.stringify(seqs)}, expected ${JSON.stringify(want)}`);
+}
+
+// ---- the official client, one transport ---------------------------------------------------------------------------
+
+async function officialScenario(browser, proxyPort, ctl, transport, partA, partB) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const log = [];
+  page.on('console', (m) => log.push(`[console.${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  const name = (s) => `official/${transport}: ${s}`;
+  const updates = () => page.evaluate(() => window.chTest.updates);
+  const waitFor = (fn, arg, what) => page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 })
+    .catch(() => { throw new StepError(`${what} (timed out after ${WAIT_MS} ms)`); });
+  const countOf = (key) => page.evaluate((k) => window.chTest.updates.filter((u) => u && u.PartKey === k).length, key);
+  let connId = null;
+  let errorsBefore = 0; // client errors expected up to here (a drop reports one on some transports)
+  let ok = true;
+
+  try {
+    ok = await step(name('connect with a token'), async () => {
+      await page.goto(`http://127.0.0.1:${proxyPort}/`);
+      const r = await withTimeout(page.evaluate((o) => window.chTest.start(o),
+        { url: '/signalr', token: TOKEN, hub: HUB, transport }), WAIT_MS, 'start');
+      expect(r.transport === transport, `connected over ${r.transport}, wanted ${transport}`);
+      expect(r.state === 'connected', `state ${r.state}`);
+      connId = r.id;
+      return `transport ${r.transport}`;
+    });
+
+    ok = ok && await step(name(`subscribe to parts ${partA} and ${partB}`), async () => {
+      await withTimeout(page.evaluate((p) => window.chTest.invoke('SubscribeToPart', p), partA), WAIT_MS, 'SubscribeToPart');
+      await withTimeout(page.evaluate((p) => window.chTest.invoke('SubscribeToPart', p), partB), WAIT_MS, 'SubscribeToPart');
+    });
+
+    ok = ok && await step(name('receive published Updates in order'), async () => {
+      await ctl.publish(partA, 5);
+      await ctl.publish(partB, 1);
+      await waitFor((k) => window.chTest.updates.filter((u) => u && u.PartKey === k).length >= 5, partA,
+        `5 Updates for ${partA}`);
+      await waitFor((k) => window.chTest.updates.some((u) => u && u.PartKey === k), partB, `1 Update for ${partB}`);
+      const u = await updates();
+      expect(u.every((x) => x && (x.PartKey === partA || x.PartKey === partB)),
+        `an Update for another part arrived: ${JSON.stringify(u.find((x) => !x || (x.PartKey !== partA && x.PartKey !== partB)))}`);
+      expectConsecutive(seqsOf(u, partA), 1, 5, partA);
+      expectConsecutive(seqsOf(u, partB), 1, 1, partB);
+      return `${partA} HarnessSeq 1..5, ${partB} HarnessSeq 1`;
+    });
+
+    ok = ok && await step(name(`unsubscribe from ${partA}, then receive none of its Updates`), async () => {
+      await withTimeout(page.evaluate((p) => window.chTest.invoke('UnsubscribeFromPart', p), partA), WAIT_MS,
+        'UnsubscribeFromPart');
+      // A's Updates are published before B's: once B's arrives on this one connection, A's would have too.
+      await ctl.publish(partA, 3);
+      await ctl.publish(partB, 1);
+      await waitFor((k) => window.chTest.updates.filter((u) => u && u.PartKey === k).length >= 2, partB,
+        `the 2nd Update for ${partB}`);
+      const u = await updates();
+      expectConsecutive(seqsOf(u, partA), 1, 5, `${partA} after unsubscribe`);
+      expectConsecutive(seqsOf(u, partB), 1, 2, partB);
+      return `${partA} stayed at 5 Updates while ${partB} got HarnessSeq 2`;
+    });
+
+    ok = ok && await step(name('server-side drop: the client reconnects'), async () => {
+      const before = await page.evaluate(() => window.chTest.info());
+      expect(before.state === 'connected', `state before drop: ${before.state}`);
+      expect(before.errors.length === 0, `client errors before the drop: ${before.errors.join(' | ')}`);
+      await ctl.drop(connId);
+      await waitFor(() => window.chTest.events.includes('reconnecting'), undefined, 'no reconnecting event after the drop');
+      await waitFor(() => window.chTest.events.includes('reconnected') && window.chTest.connection.state === 1,
+        undefined, 'no reconnected event after the drop');
+      const after = await page.evaluate(() => window.chTest.info());
+      expect(after.id === connId, 'the connection id changed: the client started a new connection');
+      expect(after.transport === transport, `reconnected over ${after.transport}`);
+      errorsBefore = after.errors.length;
+      return `events ${after.events.join(',')}`;
+    });
+
+    ok = ok && await step(name('after the drop: groups intact, delivery resumes'), async () => {
+      await ctl.publish(partA, 1);
+      await ctl.publish(partB, 3);
+      await waitFor((k) => window.chTest.updates.filter((u) => u && u.PartKey === k).length >= 5, partB,
+        `Updates 3..5 for ${partB} after reconnecting`);
+      const u = await updates();
+      expectConsecutive(seqsOf(u, partB), 1, 5, `${partB} across the drop`);
+      expectConsecutive(seqsOf(u, partA), 1, 5, `${partA} (unsubscribed) across the drop`);
+      return `${partB} HarnessSeq 1..5 exactly once`;
+    });
+
+    if (ok) {
+      await step(name('stop'), async () => {
+        await page.evaluate(() => window.chTest.stop());
+        await waitFor(() => window.chTest.connection.state === 4, undefined, 'state is not disconnected');
+        const info = await page.evaluate(() => window.chTest.info());
+        const late = info.errors.slice(errorsBefore);
+        expect(late.length === 0, `client errors after reconnecting: ${late.join(' | ')}`);
+      });
+    }
+  } finally {
+    if (!ok || args.verbose) {
+      console.log(`--- client log (${transport}, last 40 lines) ---`);
+      for (const l of log.slice(-40)) console.log(redact(l));
+    }
+    await context.close().catch(() => {});
+  }
+}
+
+/** The official client with a wrong token must fail to start (negotiate is refused). */
+async function officialBadToken(browser, proxyPort) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await step('official/webSockets: a wrong token is refused', async () => {
+      await page.goto(`http://127.0.0.1:${proxyPort}/`);
+      const r = await withTimeout(page.evaluate((o) => window.chTest.start(o).then(() => 'started', (e) => e.message),
+        { url: '/signalr', token: `wrong-${TOKEN.slice(0, 4)}x`, hub: HUB, transport: 'webSockets' }), WAIT_MS, 'start');
+      expect(r !== 'started', 'the client connected with a wrong token');
+      return r;
+    });
+  } finally {
+    await context.close().catch(() => {});
+  }
+}
+
+// ---- node-signalr ------------------------------------------------------------------------------------------------
+
+async function nodeSignalrScenario(port, ctl, part) {
+  const name = (s) => `node-signalr/webSockets: ${s}`;
+  const client = new SignalrClient(`http://127.0.0.1:${port}/signalr`, [HUB]);
+  client.headers.Authorization = `Bearer ${TOKEN}`;
+  client.reconnectDelayTime = 1000;
+  client.requestTimeout = 5000;
+  const got = [];
+  const errors = [];
+  let onUpdate = null;
+  client.connection.hub.on(HUB, 'Update', (u) => { got.push(u); if (onUpdate) onUpdate(); });
+  client.on('error', (e) => errors.push(`${e.code}: ${e.message}`));
+  try {
+    let ok = await step(name('connect with an Authorization header'), async () => {
+      const connected = new Promise((resolve) => client.on('connected', resolve));
+      client.start();
+      await withTimeout(connected, WAIT_MS, `connect (errors: ${errors.join(' | ') || 'none'})`);
+    });
+    ok = ok && await step(name(`subscribe to part ${part} and receive Updates`), async () => {
+      await withTimeout(client.connection.hub.call(HUB, 'SubscribeToPart', part), WAIT_MS, 'SubscribeToPart');
+      const arrived = new Promise((resolve) => {
+        onUpdate = () => { if (got.length >= 2) resolve(); };
+      });
+      await ctl.publish(part, 2);
+      await withTimeout(arrived, WAIT_MS, `2 Updates (got ${got.length})`);
+      expect(got.every((u) => u && u.PartKey === part), `wrong PartKey: ${JSON.stringify(got)}`);
+      expectConsecutive(got.map((u) => u.HarnessSeq), 1, 2, part);
+      return `HarnessSeq 1..2`;
+    });
+  } finally {
+    client.end();
+  }
+
+  // Without the header the same client must be refused at negotiate (401), not connected anonymously.
+  const anon = new SignalrClient(`http://127.0.0.1:${port}/signalr`, [HUB]);
+  try {
+    await step(name('no Authorization header is refused'), async () => {
+      const first = new Promise((resolve) => {
+        anon.on('connected', () => resolve('connected'));
+        anon.on('error', (e) => resolve(e.code));
+      });
+      anon.start();
+      const r = await withTimeout(first, WAIT_MS, 'negotiate');
+      expect(r === 'UNAUTHORIZED', `expected UNAUTHORIZED (401), got ${r}`);
+      return 'HTTP 401';
+    });
+  } finally {
+    anon.end();
+  }
+}
+
+// ---- main --------------------------------------------------------------------------------------------------------
+
+async function main() {
+  const t0 = Date.now();
+  let endpoint = null;
+  let proxy = null;
+  let browser = null;
+  try {
+    endpoint = await startEndpoint(args.server, TOKEN);
+    const ctl = makeControl(endpoint.controlPort);
+    proxy = await startProxy({ host: '127.0.0.1', port: endpoint.port });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, timeout: 30000 });
+    console.log(`endpoint 127.0.0.1:${endpoint.port} (control ${endpoint.controlPort}), page proxy 127.0.0.1:${proxy.port}, ` +
+      `Chromium ${browser.version()}`);
+
+    // Distinct realistic part keys per scenario so no run sees another's Updates.
+    let key = 1882708;
+    for (const t of args.transports) {
+      await officialScenario(browser, proxy.port, ctl, t, String(key), String(key + 1));
+      key += 10;
+    }
+    await officialBadToken(browser, proxy.port);
+    if (args.nodeSignalr) await nodeSignalrScenario(endpoint.port, ctl, String(key));
+  } catch (e) {
+    report(false, 'setup', (e && e.stack) || String(e));
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    if (proxy) await proxy.close();
+    if (endpoint) {
+      const r = await endpoint.stop();
+      if (failed || args.verbose) {
+        const err = endpoint.stderr().trim();
+        if (err) console.log(`--- endpoint stderr (last 40 lines) ---\n${redact(err.split('\n').slice(-40).join('\n'))}`);
+      }
+      if (r.code !== 0) report(false, 'endpoint shutdown', `exit code ${r.code}, signal ${r.sig}`);
+    }
+  }
+  console.log(`browser proof: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed === 0 && passed > 0 ? 0 : 1;
+}
+
+const overall = setTimeout(() => {
+  console.log(`FAIL overall timeout: the run did not finish within ${args.timeout} s`);
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+}, args.timeout * 1000);
+
+main().then((code) => {
+  clearTimeout(overall);
+  process.exitCode = code;
+  // node-signalr or a half-closed socket may hold the loop open; everything we own is closed by now.
+  setTimeout(() => process.exit(code), 200).unref();
+});

@@ -1,0 +1,511 @@
+/* ch_json scanner: validation, iteration, member lookup and JSON Pointer. Strings and numbers: ch_json_str.c. */
+#include "ch_json.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "ch_json_internal.h"
+
+struct ch_span ch_span_cstr(const char *s) { return (struct ch_span){s, s ? strlen(s) : 0}; }
+
+static bool json_is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+const char *ch__json_skip_ws(const char *p, const char *end) {
+  while (p < end && json_is_ws(*p))
+    p++;
+  return p;
+}
+
+struct ch_span ch_span_trim(struct ch_span s) {
+  if (!s.p)
+    return s;
+  const char *p = s.p, *end = s.p + s.n;
+  p = ch__json_skip_ws(p, end);
+  while (end > p && json_is_ws(end[-1]))
+    end--;
+  return (struct ch_span){p, (size_t)(end - p)};
+}
+
+enum ch_json_kind ch_json_kind(struct ch_span v) {
+  if (!v.p)
+    return CH_JSON_INVALID;
+  const char *p = ch__json_skip_ws(v.p, v.p + v.n);
+  if (p == v.p + v.n)
+    return CH_JSON_INVALID;
+  switch (*p) {
+  case '"': return CH_JSON_STRING;
+  case '{': return CH_JSON_OBJECT;
+  case '[': return CH_JSON_ARRAY;
+  case 't': return CH_JSON_TRUE;
+  case 'f': return CH_JSON_FALSE;
+  case 'n': return CH_JSON_NULL;
+  default: return (*p == '-' || (*p >= '0' && *p <= '9')) ? CH_JSON_NUMBER : CH_JSON_INVALID;
+  }
+}
+
+const char *ch_json_kind_name(enum ch_json_kind k) {
+  switch (k) {
+  case CH_JSON_STRING: return "string";
+  case CH_JSON_NUMBER: return "number";
+  case CH_JSON_OBJECT: return "object";
+  case CH_JSON_ARRAY: return "array";
+  case CH_JSON_TRUE: return "true";
+  case CH_JSON_FALSE: return "false";
+  case CH_JSON_NULL: return "null";
+  default: return "invalid";
+  }
+}
+
+/* Byte classes inside strings: 0 plain ASCII, 1 quote/backslash/control (needs a look), 2 non-ASCII lead. */
+static const unsigned char json_str_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+int ch__json_hex(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+size_t ch__utf8_valid_len(const unsigned char *p, const unsigned char *end) {
+  unsigned c = p[0];
+  size_t need;
+  unsigned lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    need = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 2;
+    if (c == 0xE0)
+      lo = 0xA0;
+    else if (c == 0xED)
+      hi = 0x9F; /* no UTF-16 surrogates encoded in UTF-8 */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 3;
+    if (c == 0xF0)
+      lo = 0x90;
+    else if (c == 0xF4)
+      hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if ((size_t)(end - p) <= need)
+    return 0;
+  if (p[1] < lo || p[1] > hi)
+    return 0;
+  for (size_t i = 2; i <= need; i++)
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+  return need + 1;
+}
+
+/* Scans a string starting at its opening quote; returns the byte after the closing quote or NULL. */
+const char *ch__json_scan_string(const char *p, const char *end, const char **why) {
+  p++;
+  for (;;) {
+    while (p < end && json_str_class[(unsigned char)*p] == 0)
+      p++;
+    if (p >= end) {
+      *why = "unterminated string";
+      return NULL;
+    }
+    unsigned char c = (unsigned char)*p;
+    if (c == '"')
+      return p + 1;
+    if (c == '\\') {
+      if (end - p < 2) {
+        *why = "unterminated string";
+        return NULL;
+      }
+      char e = p[1];
+      if (e == 'u') {
+        if (end - p < 6) {
+          *why = "unterminated string";
+          return NULL;
+        }
+        for (int i = 2; i < 6; i++)
+          if (ch__json_hex(p[i]) < 0) {
+            *why = "invalid \\u escape";
+            return NULL;
+          }
+        p += 6;
+      } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+        p += 2;
+      } else {
+        *why = "invalid escape in string";
+        return NULL;
+      }
+    } else if (c < 0x20) {
+      *why = "control character in string";
+      return NULL;
+    } else {
+      size_t l = ch__utf8_valid_len((const unsigned char *)p, (const unsigned char *)end);
+      if (!l) {
+        *why = "invalid UTF-8 in string";
+        return NULL;
+      }
+      p += l;
+    }
+  }
+}
+
+static bool json_digit(char c) { return c >= '0' && c <= '9'; }
+
+const char *ch__json_scan_number(const char *p, const char *end, const char **why) {
+  if (p < end && *p == '-')
+    p++;
+  if (p >= end || !json_digit(*p)) {
+    *why = "invalid number";
+    return NULL;
+  }
+  if (*p == '0') {
+    p++;
+  } else {
+    while (p < end && json_digit(*p))
+      p++;
+  }
+  if (p < end && *p == '.') {
+    p++;
+    if (p >= end || !json_digit(*p)) {
+      *why = "invalid number";
+      return NULL;
+    }
+    while (p < end && json_digit(*p))
+      p++;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    p++;
+    if (p < end && (*p == '+' || *p == '-'))
+      p++;
+    if (p >= end || !json_digit(*p)) {
+      *why = "invalid number";
+      return NULL;
+    }
+    while (p < end && json_digit(*p))
+      p++;
+  }
+  if (p < end && json_digit(*p)) {
+    *why = "invalid number"; /* leading zero such as 01 */
+    return NULL;
+  }
+  return p;
+}
+
+static const char *json_scan_lit(const char *p, const char *end, const char *lit, size_t n, const char **why) {
+  if ((size_t)(end - p) < n || memcmp(p, lit, n)) {
+    *why = (size_t)(end - p) < n && !memcmp(p, lit, (size_t)(end - p)) ? "unexpected end" : "invalid literal";
+    return NULL;
+  }
+  return p + n;
+}
+
+/* Scans one value at p (no leading whitespace). depth counts the containers already open. */
+const char *ch__json_scan_value(const char *p, const char *end, int depth, const char **why) {
+  if (p >= end) {
+    *why = "unexpected end";
+    return NULL;
+  }
+  switch (*p) {
+  case '"': return ch__json_scan_string(p, end, why);
+  case 't': return json_scan_lit(p, end, "true", 4, why);
+  case 'f': return json_scan_lit(p, end, "false", 5, why);
+  case 'n': return json_scan_lit(p, end, "null", 4, why);
+  case '{':
+  case '[': {
+    bool obj = *p == '{';
+    char close = obj ? '}' : ']';
+    if (depth >= CH_JSON_MAX_DEPTH) {
+      *why = "nesting deeper than 64";
+      return NULL;
+    }
+    p = ch__json_skip_ws(p + 1, end);
+    if (p < end && *p == close)
+      return p + 1;
+    for (;;) {
+      if (obj) {
+        if (p >= end || *p != '"') {
+          *why = p >= end ? "unexpected end" : "expected a string key";
+          return NULL;
+        }
+        p = ch__json_scan_string(p, end, why);
+        if (!p)
+          return NULL;
+        p = ch__json_skip_ws(p, end);
+        if (p >= end || *p != ':') {
+          *why = p >= end ? "unexpected end" : "expected ':'";
+          return NULL;
+        }
+        p = ch__json_skip_ws(p + 1, end);
+      }
+      p = ch__json_scan_value(p, end, depth + 1, why);
+      if (!p)
+        return NULL;
+      p = ch__json_skip_ws(p, end);
+      if (p >= end) {
+        *why = "unexpected end";
+        return NULL;
+      }
+      if (*p == close)
+        return p + 1;
+      if (*p != ',') {
+        *why = obj ? "expected ',' or '}'" : "expected ',' or ']'";
+        return NULL;
+      }
+      p = ch__json_skip_ws(p + 1, end);
+    }
+  }
+  default:
+    if (*p == '-' || json_digit(*p))
+      return ch__json_scan_number(p, end, why);
+    *why = "unexpected character";
+    return NULL;
+  }
+}
+
+static int json_fail(struct ch_json_err *err, const char *base, const char *at, const char *why) {
+  if (err) {
+    err->pos = (size_t)(at - base);
+    err->msg = why;
+  }
+  return -EBADMSG;
+}
+
+/* Finds where scanning failed, for the error position: rescans byte by byte is too costly, so callers pass the
+   furthest point known; here we report the value start (good enough for short reasons). */
+int ch_json_skip(struct ch_span s, struct ch_span *value, struct ch_json_err *err) {
+  if (!s.p)
+    return json_fail(err, s.p, s.p, "no input");
+  const char *end = s.p + s.n;
+  const char *p = ch__json_skip_ws(s.p, end);
+  const char *why = NULL;
+  const char *q = ch__json_scan_value(p, end, 0, &why);
+  if (!q)
+    return json_fail(err, s.p, p, why);
+  if (value)
+    *value = (struct ch_span){p, (size_t)(q - p)};
+  return 0;
+}
+
+int ch_json_parse(struct ch_span s, struct ch_span *value, struct ch_json_err *err) {
+  struct ch_span v;
+  int rc = ch_json_skip(s, &v, err);
+  if (rc)
+    return rc;
+  const char *end = s.p + s.n, *q = ch__json_skip_ws(v.p + v.n, end);
+  if (q != end)
+    return json_fail(err, s.p, q, "trailing data after the value");
+  if (value)
+    *value = v;
+  return 0;
+}
+
+static int json_iter_begin(struct ch_span s, struct ch_json_iter *it, char open) {
+  memset(it, 0, sizeof *it);
+  if (!s.p) {
+    it->state = -1;
+    it->err.msg = "no input";
+    return -EINVAL;
+  }
+  const char *end = s.p + s.n, *p = ch__json_skip_ws(s.p, end);
+  if (p >= end || *p != open) {
+    it->state = -1;
+    it->err.msg = open == '{' ? "not an object" : "not an array";
+    return -EINVAL;
+  }
+  it->p = p + 1;
+  it->end = end;
+  return 0;
+}
+
+int ch_json_obj_begin(struct ch_span obj, struct ch_json_iter *it) { return json_iter_begin(obj, it, '{'); }
+int ch_json_arr_begin(struct ch_span arr, struct ch_json_iter *it) { return json_iter_begin(arr, it, '['); }
+
+static int json_iter_fail(struct ch_json_iter *it, const char *why) {
+  it->state = -1;
+  it->err.msg = why;
+  return -EBADMSG;
+}
+
+/* Shared step: positions at the next member start; returns 1 member follows, 0 end, <0 error. */
+static int json_iter_step(struct ch_json_iter *it, char close) {
+  if (it->state == 2)
+    return 0;
+  if (it->state < 0)
+    return -EBADMSG;
+  const char *p = ch__json_skip_ws(it->p, it->end);
+  if (p >= it->end)
+    return json_iter_fail(it, "unexpected end");
+  if (it->state == 1) {
+    if (*p == close) {
+      it->state = 2;
+      it->p = p + 1;
+      return 0;
+    }
+    if (*p != ',')
+      return json_iter_fail(it, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    p = ch__json_skip_ws(p + 1, it->end);
+  } else if (*p == close) {
+    it->state = 2;
+    it->p = p + 1;
+    return 0;
+  }
+  it->p = p;
+  return 1;
+}
+
+int ch_json_obj_next(struct ch_json_iter *it, struct ch_span *key, struct ch_span *value) {
+  int rc = json_iter_step(it, '}');
+  if (rc <= 0)
+    return rc;
+  const char *p = it->p, *why = NULL;
+  if (p >= it->end || *p != '"')
+    return json_iter_fail(it, p >= it->end ? "unexpected end" : "expected a string key");
+  const char *q = ch__json_scan_string(p, it->end, &why);
+  if (!q)
+    return json_iter_fail(it, why);
+  *key = (struct ch_span){p, (size_t)(q - p)};
+  q = ch__json_skip_ws(q, it->end);
+  if (q >= it->end || *q != ':')
+    return json_iter_fail(it, q >= it->end ? "unexpected end" : "expected ':'");
+  p = ch__json_skip_ws(q + 1, it->end);
+  q = ch__json_scan_value(p, it->end, 1, &why);
+  if (!q)
+    return json_iter_fail(it, why);
+  *value = (struct ch_span){p, (size_t)(q - p)};
+  it->p = q;
+  it->state = 1;
+  return 1;
+}
+
+int ch_json_arr_next(struct ch_json_iter *it, struct ch_span *value) {
+  int rc = json_iter_step(it, ']');
+  if (rc <= 0)
+    return rc;
+  const char *why = NULL, *p = it->p;
+  const char *q = ch__json_scan_value(p, it->end, 1, &why);
+  if (!q)
+    return json_iter_fail(it, why);
+  *value = (struct ch_span){p, (size_t)(q - p)};
+  it->p = q;
+  it->state = 1;
+  return 1;
+}
+
+int ch_json_arr_count(struct ch_span arr, size_t *count) {
+  struct ch_json_iter it;
+  struct ch_span v;
+  size_t n = 0;
+  int rc = ch_json_arr_begin(arr, &it);
+  if (rc)
+    return rc;
+  while ((rc = ch_json_arr_next(&it, &v)) == 1)
+    n++;
+  if (rc < 0)
+    return rc;
+  *count = n;
+  return 0;
+}
+
+static int json_obj_get(struct ch_span obj, const char *key, struct ch_span *value, bool ci) {
+  struct ch_json_iter it;
+  struct ch_span k, v;
+  size_t kl = strlen(key);
+  int rc = ch_json_obj_begin(obj, &it);
+  if (rc)
+    return rc;
+  while ((rc = ch_json_obj_next(&it, &k, &v)) == 1) {
+    if (ci ? ch_json_str_eq_ci(k, key, kl) : ch_json_str_eq(k, key, kl)) {
+      *value = v;
+      return 1;
+    }
+  }
+  return rc;
+}
+
+int ch_json_obj_get(struct ch_span obj, const char *key, struct ch_span *value) {
+  return json_obj_get(obj, key, value, false);
+}
+
+int ch_json_obj_get_ci(struct ch_span obj, const char *key, struct ch_span *value) {
+  return json_obj_get(obj, key, value, true);
+}
+
+/* One reference token of a pointer, decoded (~0 -> ~, ~1 -> /) into tok. Returns its length or -EINVAL. */
+static int json_ptr_token(const char **pp, char *tok, size_t cap) {
+  const char *p = *pp;
+  size_t n = 0;
+  while (*p && *p != '/') {
+    char c = *p++;
+    if (c == '~') {
+      if (*p == '0')
+        c = '~';
+      else if (*p == '1')
+        c = '/';
+      else
+        return -EINVAL;
+      p++;
+    }
+    if (n + 1 >= cap)
+      return -EINVAL;
+    tok[n++] = c;
+  }
+  tok[n] = '\0';
+  *pp = p;
+  return (int)n;
+}
+
+int ch_json_pointer(struct ch_span doc, const char *ptr, struct ch_span *value) {
+  if (!ptr || (*ptr && *ptr != '/'))
+    return -EINVAL;
+  struct ch_span cur;
+  int rc = ch_json_skip(doc, &cur, NULL);
+  if (rc)
+    return rc;
+  char tok[256];
+  while (*ptr) {
+    ptr++;
+    int tl = json_ptr_token(&ptr, tok, sizeof tok);
+    if (tl < 0)
+      return tl;
+    enum ch_json_kind k = ch_json_kind(cur);
+    if (k == CH_JSON_OBJECT) {
+      struct ch_span v;
+      rc = json_obj_get(cur, tok, &v, false);
+      if (rc <= 0)
+        return rc;
+      cur = v;
+    } else if (k == CH_JSON_ARRAY) {
+      if (tl == 0 || (tl > 1 && tok[0] == '0') || tl > 9)
+        return 0;
+      size_t idx = 0;
+      for (int i = 0; i < tl; i++) {
+        if (!json_digit(tok[i]))
+          return 0;
+        idx = idx * 10 + (size_t)(tok[i] - '0');
+      }
+      struct ch_json_iter it;
+      struct ch_span v;
+      ch_json_arr_begin(cur, &it);
+      size_t i = 0;
+      while ((rc = ch_json_arr_next(&it, &v)) == 1 && i < idx)
+        i++;
+      if (rc <= 0)
+        return rc;
+      cur = v;
+    } else {
+      return 0;
+    }
+  }
+  *value = cur;
+  return 1;
+}

@@ -33,6 +33,11 @@ function forwardHeaders(h, host) {
 }
 
 function serveStatic(req, res) {
+  if (req.url === '/favicon.ico') { // keep the browser's own request away from the endpoint's logs
+    res.writeHead(204);
+    res.end();
+    return true;
+  }
   const entry = STATIC[new URL(req.url, 'http://x').pathname];
   if (!entry || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
   const body = fs.readFileSync(path.join(root, entry[0]));
@@ -66,9 +71,10 @@ export async function startProxy(target) {
       ur.on('aborted', () => res.destroy());
       ur.on('error', () => res.destroy());
     });
-    up.on('error', () => {
+    up.on('error', (e) => {
       stats.upstreamErrors++;
-      if (!res.headersSent) {
+      // Only an endpoint that is not there at all gets a 502; a reset mid-request is passed on as a reset.
+      if (!res.headersSent && e.code === 'ECONNREFUSED') {
         res.writeHead(502, { 'content-type': 'text/plain' });
         res.end('proxy: endpoint unreachable');
       } else {

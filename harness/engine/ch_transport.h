@@ -1,4 +1,5 @@
-/* ch_transport: the receive-channel transports behind one ops interface. WebSockets is ch_ws.c; serverSentEvents
+/* ch_transport: the receive-channel transports behind one ops interface (struct ch_channel: "ch_transport" is
+   already the name of ch_proto's enum, and C shares one tag namespace). WebSockets is ch_ws.c; serverSentEvents
    and longPolling go in their own files later and register in ch_transport_ops_for (ch_transport.c).
 
    A transport object belongs to one client for the client's whole life and carries one connection at a time:
@@ -14,7 +15,15 @@
 
 #include "ch_client.h"
 
-struct ch_transport;
+struct ch_transport_events;
+
+/* The common head of every transport object; implementations embed it first. */
+struct ch_channel {
+  const struct ch_transport_ops *ops;
+  struct ch_worker *worker;
+  const struct ch_transport_events *ev;
+  void *owner; /* the client */
+};
 
 struct ch_transport_events {
   /* The receive channel is established (WebSocket open; SSE/long-polling response started). */
@@ -30,6 +39,7 @@ struct ch_transport_events {
 
 struct ch_transport_open {
   const char *host;         /* as in the base URL (no brackets) */
+  const char *host_header;  /* Host header value: host, or [v6]:port / host:port for a non-default port */
   int port;
   bool tls;
   const char *path;         /* path + query of /connect or /reconnect, already encoded */
@@ -41,17 +51,20 @@ struct ch_transport_open {
 
 struct ch_transport_ops {
   const char *name; /* wire name: "webSockets" */
-  int (*create)(struct ch_worker *w, const struct ch_transport_events *ev, void *owner, struct ch_transport **out);
+  int (*create)(struct ch_worker *w, const struct ch_transport_events *ev, void *owner, struct ch_channel **out);
   /* Starts a connection. 0: events follow (at least closed); <0: nothing started, no event. */
-  int (*open)(struct ch_transport *t, const struct ch_transport_open *o);
+  int (*open)(struct ch_channel *t, const struct ch_transport_open *o);
   /* Queues one text message. -ENOTCONN when not open. */
-  int (*send)(struct ch_transport *t, const char *p, size_t n);
+  int (*send)(struct ch_channel *t, const char *p, size_t n);
   /* Ends the connection: gracefully (close frame / request end) or abruptly (socket dropped). closed follows
      (asynchronously) unless nothing is open. */
-  void (*close)(struct ch_transport *t, bool abrupt);
-  bool (*is_open)(const struct ch_transport *t);  /* a connection exists (connecting or open) */
+  void (*close)(struct ch_channel *t, bool abrupt);
+  bool (*is_open)(const struct ch_channel *t);  /* a connection exists (connecting or open) */
+  /* Forgets the connection at once without any further event; the worker tears the socket down later. Used when
+     the client must end now (engine stopping, stuck close). */
+  void (*detach)(struct ch_channel *t);
   /* Only when no connection exists. */
-  void (*destroy)(struct ch_transport *t);
+  void (*destroy)(struct ch_channel *t);
 };
 
 /* NULL when the transport is not implemented yet. */

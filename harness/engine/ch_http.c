@@ -1,0 +1,339 @@
+/* ch_http: curl multi on the worker's libuv loop. See ch_http.h. */
+#include "ch_http.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ch_clock.h"
+#include "ch_worker.h"
+
+#define HTTP_DEFAULT_MAX_BODY (1u << 20)
+#define HTTP_MAX_CACHED_CONNS 32
+
+struct ch_http_req {
+  struct ch_link link;
+  struct ch_worker *w;
+  CURL *easy;
+  struct curl_slist *headers;
+  struct ch_buf body;
+  size_t max_body;
+  bool too_big;
+  bool streaming;
+  ch_http_data_cb on_data;
+  ch_http_done_cb done;
+  void *arg;
+  uint64_t start_ns;
+  char *iface; /* "host!<addr>" for CURLOPT_INTERFACE */
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+struct http_sock {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  struct ch_worker *w;
+};
+
+static void http_check_done(struct ch_worker *w);
+
+static void http_sock_closed(uv_handle_t *h) { free(h->data); }
+
+static void http_poll_cb(uv_poll_t *p, int status, int events) {
+  struct http_sock *s = p->data;
+  int flags = 0;
+  if (status < 0)
+    flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
+  int running;
+  struct ch_worker *w = s->w;
+  curl_multi_socket_action(w->multi, s->fd, flags, &running);
+  http_check_done(w);
+}
+
+static int http_socket_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void *socketp) {
+  (void)easy;
+  struct ch_worker *w = userp;
+  struct http_sock *s = socketp;
+  if (action == CURL_POLL_REMOVE) {
+    if (s) {
+      uv_poll_stop(&s->poll);
+      uv_close((uv_handle_t *)&s->poll, http_sock_closed);
+      curl_multi_assign(w->multi, fd, NULL);
+    }
+    return 0;
+  }
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s)
+      return -1;
+    s->fd = fd;
+    s->w = w;
+    if (uv_poll_init_socket(&w->loop, &s->poll, fd) != 0) {
+      free(s);
+      return -1;
+    }
+    s->poll.data = s;
+    curl_multi_assign(w->multi, fd, s);
+  }
+  int ev = 0;
+  if (action == CURL_POLL_IN || action == CURL_POLL_INOUT)
+    ev |= UV_READABLE;
+  if (action == CURL_POLL_OUT || action == CURL_POLL_INOUT)
+    ev |= UV_WRITABLE;
+  uv_poll_start(&s->poll, ev, http_poll_cb);
+  return 0;
+}
+
+static void http_timer_fire(uv_timer_t *t) {
+  struct ch_worker *w = t->data;
+  int running;
+  curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  http_check_done(w);
+}
+
+static int http_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+  (void)multi;
+  struct ch_worker *w = userp;
+  if (timeout_ms < 0) {
+    uv_timer_stop(&w->curl_timer);
+  } else {
+    /* Never call socket_action from inside this callback: a zero timeout becomes 1 ms (multi-uv.c). */
+    uv_timer_start(&w->curl_timer, http_timer_fire, timeout_ms == 0 ? 1 : (uint64_t)timeout_ms, 0);
+  }
+  return 0;
+}
+
+int ch__http_worker_init(struct ch_worker *w) {
+  ch__list_init(&w->reqs);
+  w->multi = curl_multi_init();
+  if (!w->multi)
+    return -ENOMEM;
+  if (uv_timer_init(&w->loop, &w->curl_timer) != 0)
+    return -EIO;
+  w->curl_timer_init = true;
+  w->curl_timer.data = w;
+  unsigned window = w->eng->opts.connect_window;
+  curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+  curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+  curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+  curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+  /* Bound the idle keep-alive cache: otherwise it holds descriptors the clients need. */
+  curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_CACHED_CONNS);
+  curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)(window * 2 + 16));
+  w->easy_pool_cap = window < 16 ? 16 : window;
+  w->easy_pool = calloc(w->easy_pool_cap, sizeof *w->easy_pool);
+  return w->easy_pool ? 0 : -ENOMEM;
+}
+
+static void http_req_release(struct ch_http_req *r) {
+  struct ch_worker *w = r->w;
+  ch__list_del(&r->link);
+  curl_multi_remove_handle(w->multi, r->easy);
+  if (!w->stopping && w->easy_pool_n < w->easy_pool_cap) {
+    curl_easy_reset(r->easy);
+    w->easy_pool[w->easy_pool_n++] = r->easy;
+  } else {
+    curl_easy_cleanup(r->easy);
+  }
+  curl_slist_free_all(r->headers);
+  ch_buf_free(&r->body);
+  free(r->iface);
+  free(r);
+}
+
+void ch__http_worker_shutdown(struct ch_worker *w) {
+  while (!ch__list_empty(&w->reqs))
+    http_req_release(ch__container_of(w->reqs.next, struct ch_http_req, link));
+  for (size_t i = 0; i < w->easy_pool_n; i++)
+    curl_easy_cleanup(w->easy_pool[i]);
+  w->easy_pool_n = 0;
+  free(w->easy_pool);
+  w->easy_pool = NULL;
+  if (w->multi) {
+    curl_multi_cleanup(w->multi); /* its REMOVE callbacks close our polls */
+    w->multi = NULL;
+  }
+  if (w->curl_timer_init) {
+    uv_timer_stop(&w->curl_timer);
+    uv_close((uv_handle_t *)&w->curl_timer, NULL);
+    w->curl_timer_init = false;
+  }
+}
+
+static size_t http_write_cb(char *p, size_t size, size_t nmemb, void *arg) {
+  struct ch_http_req *r = arg;
+  size_t n = size * nmemb;
+  if (r->on_data)
+    return r->on_data(r, p, n, r->arg) == 0 ? n : 0;
+  if (r->body.len + n > r->max_body) {
+    r->too_big = true;
+    return 0;
+  }
+  return ch_buf_append(&r->body, p, n) == 0 ? n : 0;
+}
+
+static void http_finish(struct ch_http_req *r, CURLcode code) {
+  struct ch_http_result res;
+  memset(&res, 0, sizeof res);
+  res.curl_code = (int)code;
+  res.error = code == CURLE_OK ? NULL : (r->errbuf[0] ? r->errbuf : curl_easy_strerror(code));
+  if (r->too_big)
+    res.error = "body larger than the limit";
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
+  char *ct = NULL, *loc = NULL;
+  curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+  curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &loc);
+  res.content_type = ct;
+  res.location = loc;
+  res.body = r->on_data ? NULL : (r->body.data ? r->body.data : "");
+  res.body_len = r->body.len;
+  res.body_too_big = r->too_big;
+  res.start_ns = r->start_ns;
+  res.end_ns = ch_now_ns();
+  curl_off_t conn_us = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &conn_us);
+  if (conn_us > 0)
+    res.connect_ns = r->start_ns + (uint64_t)conn_us * 1000u;
+  r->done(r, &res, r->arg);
+  http_req_release(r);
+}
+
+static void http_check_done(struct ch_worker *w) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(w->multi, &left))) {
+    if (m->msg != CURLMSG_DONE)
+      continue;
+    struct ch_http_req *r = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    if (r)
+      http_finish(r, m->data.result);
+  }
+}
+
+int ch_http_start(struct ch_worker *w, const struct ch_http_opts *o, struct ch_http_req **out) {
+  if (out)
+    *out = NULL;
+  if (!o || !o->url || !o->done)
+    return -EINVAL;
+  if (w->stopping)
+    return -ESHUTDOWN;
+  struct ch_http_req *r = calloc(1, sizeof *r);
+  if (!r)
+    return -ENOMEM;
+  r->w = w;
+  ch__list_init(&r->link);
+  r->easy = w->easy_pool_n ? w->easy_pool[--w->easy_pool_n] : curl_easy_init();
+  if (!r->easy) {
+    free(r);
+    return -ENOMEM;
+  }
+  r->max_body = o->max_body ? o->max_body : HTTP_DEFAULT_MAX_BODY;
+  r->on_data = o->on_data;
+  r->done = o->done;
+  r->arg = o->arg;
+  CURL *e = r->easy;
+  int rc = 0;
+  struct ch_buf hb = CH_BUF_INIT;
+  if (o->auth_header) {
+    if (ch_buf_printf(&hb, "Authorization: %s", o->auth_header) < 0)
+      rc = -ENOMEM;
+    else if (!(r->headers = curl_slist_append(r->headers, hb.data)))
+      rc = -ENOMEM;
+    ch_buf_reset(&hb);
+  }
+  if (!rc && o->accept) {
+    struct curl_slist *h;
+    if (ch_buf_printf(&hb, "Accept: %s", o->accept) < 0 || !(h = curl_slist_append(r->headers, hb.data)))
+      rc = -ENOMEM;
+    else
+      r->headers = h;
+    ch_buf_reset(&hb);
+  }
+  if (!rc && o->post) {
+    struct curl_slist *h = curl_slist_append(r->headers, "Expect:");
+    if (h)
+      r->headers = h;
+    if (h && o->content_type) {
+      if (ch_buf_printf(&hb, "Content-Type: %s", o->content_type) < 0 || !(h = curl_slist_append(r->headers, hb.data)))
+        h = NULL;
+      else
+        r->headers = h;
+    }
+    if (!h)
+      rc = -ENOMEM;
+  }
+  ch_buf_free(&hb);
+  if (!rc && o->source_addr) {
+    size_t n = strlen(o->source_addr) + 6;
+    if (!(r->iface = malloc(n)))
+      rc = -ENOMEM;
+    else
+      snprintf(r->iface, n, "host!%s", o->source_addr);
+  }
+  if (rc) {
+    curl_slist_free_all(r->headers);
+    curl_easy_cleanup(r->easy);
+    free(r->iface);
+    free(r);
+    return rc;
+  }
+  const struct ch_engine *eng = w->eng;
+  curl_easy_setopt(e, CURLOPT_URL, o->url);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "centro-harness/" CH_VERSION);
+  if (r->headers)
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+  if (o->timeout_ms)
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
+  if (o->connect_timeout_ms || o->timeout_ms)
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(o->connect_timeout_ms ? o->connect_timeout_ms : o->timeout_ms));
+  if (o->post) {
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(o->body ? o->body_len : 0));
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, o->body ? o->body : "");
+  }
+  if (eng->opts.insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (eng->ca_file)
+    curl_easy_setopt(e, CURLOPT_CAINFO, eng->ca_file);
+  if (r->iface)
+    curl_easy_setopt(e, CURLOPT_INTERFACE, r->iface);
+  r->start_ns = ch_now_ns();
+  ch__list_push(&w->reqs, &r->link);
+  if (curl_multi_add_handle(w->multi, e) != CURLM_OK) {
+    ch__list_del(&r->link);
+    curl_slist_free_all(r->headers);
+    curl_easy_cleanup(r->easy);
+    free(r->iface);
+    free(r);
+    return -ENOMEM;
+  }
+  if (out)
+    *out = r;
+  return 0;
+}
+
+void ch_http_cancel(struct ch_http_req *r) {
+  if (r)
+    http_req_release(r);
+}
+
+size_t ch_http_in_flight(const struct ch_worker *w) {
+  size_t n = 0;
+  for (const struct ch_link *l = w->reqs.next; l != &w->reqs; l = l->next)
+    n++;
+  return n;
+}

@@ -1,0 +1,13 @@
+/* ch_transport: which transports exist. serverSentEvents and longPolling register here when implemented. */
+#include "ch_transport.h"
+
+#include <stddef.h>
+
+const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport t) {
+  switch (t) {
+  case CH_TRANSPORT_WEBSOCKETS:
+    return &ch_ws_transport_ops;
+  default:
+    return NULL;
+  }
+}

@@ -1,0 +1,336 @@
+/* `centro-harness check`: options, the run, report.json/junit.xml/report.html, the summary and the last line. */
+#include <cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "ch_checks.h"
+#include "ch_clock.h"
+#include "ch_exit.h"
+#include "ch_report.h"
+
+#define DEFAULT_SCENARIO "scenarios/conformance.json"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: centro-harness check [OPTIONS]\n"
+          "\n"
+          "Runs the conformance catalogue (scenarios/conformance.json) against a SignalR 2.x target. Without --target\n"
+          "it starts the reference endpoint on a free loopback port and drives it through its control API.\n"
+          "\n"
+          "Options:\n"
+          "  --target URL          base URL, e.g. http://localhost/Centro (\"/signalr\" is appended unless the path\n"
+          "                        already ends in it); default: the embedded reference endpoint\n"
+          "  --token TOKEN         credential sent as \"Authorization: Bearer TOKEN\" (or give \"Scheme TOKEN\");\n"
+          "                        a second --token is another user's (for the 403 replay check)\n"
+          "  --token2 TOKEN        the other user's credential\n"
+          "  --token-file FILE     first line: the main credential, second line (optional): the other user's\n"
+          "  --bad-token TOKEN     a token the target must refuse with 401 (default: a random one)\n"
+          "  --hub NAME            ResourceEventHub (default) or JobEventHub; the other one is used for isolation\n"
+          "  --key KEY             part key / pipeline id to subscribe to (default: a random numeric key)\n"
+          "  --key2 KEY            a second allowed key for isolation checks (default: KEY followed by 0)\n"
+          "  --forbidden-key KEY   a key the main user may not subscribe to (AUTH-007 is skipped without it)\n"
+          "  --trigger FILE        JSON HTTP request template that makes the target push an Update:\n"
+          "                        {\"method\",\"url\",\"headers\":{},\"body\",\"expect_status\":[min,max],\"timeout_ms\",\n"
+          "                         \"correlation\":{\"nonce\":PTR,\"sequence\":PTR,\"key\":PTR}} with placeholders\n"
+          "                        {{key}} {{seq}} {{nonce}} {{now_ms}}. Without it delivery checks run passively\n"
+          "                        (DEL-001) or are skipped, never passed.\n"
+          "  --transport LIST      webSockets,serverSentEvents,longPolling (ws,sse,lp); default: every one offered\n"
+          "  --only LIST           check ids, id prefixes or families to run (e.g. NEG,AUTH-006,delivery)\n"
+          "  --timeout-ms N        per-probe timeout (default 5000)\n"
+          "  --passive-ms N        how long DEL-001 waits without a trigger (default 3000)\n"
+          "  --max-latency-ms N    DEL-008 bound on the median trigger-to-Update latency (default 250)\n"
+          "  --report-dir DIR      where report.json, junit.xml, report.html and transcripts/ go\n"
+          "                        (default reports/check-<UTC time>)\n"
+          "  --scenario FILE       scenario file recorded in the report (default " DEFAULT_SCENARIO ")\n"
+          "  --seed N              seed for keys and nonces (default: from the clock; printed in the report)\n"
+          "  --fault NAME          embedded endpoint only: start it with this fault (see `serve --help`)\n"
+          "  --list                print the catalogue and exit\n"
+          "  -v, --verbose         print each result as it happens\n"
+          "  -h, --help            this text\n"
+          "\n"
+          "Exit codes:\n"
+          "  0  everything passed (skipped checks do not fail a run)\n"
+          "  1  a conformance check failed\n"
+          "  3  invalid input (usage, trigger file, token file, scenario file)\n"
+          "  4  the run could not be carried out (target unreachable, port in use, out of file descriptors)\n"
+          "The last line printed says which, e.g. \"exit 1: conformance check failed (3 of 41)\".\n");
+}
+
+static void list_catalogue(void) {
+  size_t n;
+  const struct ch_check_def *c = ch_checks_catalogue(&n);
+  for (size_t i = 0; i < n; i++)
+    printf("%-9s %-10s %-6s %s\n", c[i].id, c[i].family, c[i].section, c[i].description);
+}
+
+static char *read_line(FILE *f) {
+  char buf[4096];
+  if (!fgets(buf, sizeof buf, f))
+    return NULL;
+  buf[strcspn(buf, "\r\n")] = '\0';
+  return buf[0] ? strdup(buf) : NULL;
+}
+
+/* A scenario file that exists must be a JSON object; its name and seed go into the report. */
+static int read_scenario(const char *path, bool explicit_path, char **name, uint64_t *seed, struct ch_buf *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    if (!explicit_path)
+      return 0; /* the built-in catalogue needs nothing from it */
+    ch_buf_printf(err, "scenario %s: %s", path, strerror(errno));
+    return -EINVAL;
+  }
+  struct ch_buf t = CH_BUF_INIT;
+  char tmp[4096];
+  size_t n;
+  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+    ch_buf_append(&t, tmp, n);
+  fclose(f);
+  int rc = 0;
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithOpts(t.data ? t.data : "", &end, 0);
+  if (!cJSON_IsObject(j)) {
+    ch_buf_printf(err, "scenario %s: expected a JSON object (error near byte %ld)", path,
+                  end && t.data ? (long)(end - t.data) : 0L);
+    rc = -EINVAL;
+  } else {
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(j, "name");
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(j, "seed");
+    if (cJSON_IsString(nm))
+      *name = strdup(nm->valuestring);
+    if (cJSON_IsNumber(sd) && !*seed)
+      *seed = (uint64_t)sd->valuedouble;
+  }
+  cJSON_Delete(j);
+  ch_buf_free(&t);
+  return rc;
+}
+
+static int build_report(const struct ch_checks_opts *o, const struct ch_checks_results *r, const char *scenario,
+                        const char *scenario_path, int code, const char *last, uint64_t t0, char **argv, int argc,
+                        struct ch_report **out) {
+  struct ch_report *rep;
+  int rc = ch_report_new(&rep);
+  if (rc)
+    return rc;
+  const char *secrets[] = {o->token, o->token2, o->bad_token};
+  for (size_t i = 0; i < 3; i++)
+    if (secrets[i]) {
+      ch_report_add_secret(rep, secrets[i]);
+      const char *sp = strchr(secrets[i], ' ');
+      if (sp)
+        ch_report_add_secret(rep, sp + 1);
+    }
+  ch_report_set(&rep->scenario, scenario);
+  ch_report_set(&rep->scenario_path, scenario_path);
+  ch_report_set_target(rep, o->target ? o->target : "embedded reference endpoint");
+  ch_report_set(&rep->exit_reason, last);
+  rep->seed = o->seed;
+  rep->exit_code = code;
+  rep->start_wall_ns = t0;
+  rep->end_wall_ns = ch_wall_ns();
+  /* the options that reproduce the run (credential values are never recorded) */
+  for (int i = 1; i < argc; i++) {
+    bool secret = i > 1 && (!strcmp(argv[i - 1], "--token") || !strcmp(argv[i - 1], "--token2") ||
+                            !strcmp(argv[i - 1], "--bad-token"));
+    if (!strncmp(argv[i], "--token=", 8) || !strncmp(argv[i], "--token2=", 9) || !strncmp(argv[i], "--bad-token=", 12))
+      secret = true;
+    ch_report_add_override(rep, secret ? "[REDACTED]" : argv[i]);
+  }
+  for (size_t i = 0; i < r->n; i++) {
+    const struct ch_check_result *x = &r->items[i];
+    struct ch_buf ev = CH_BUF_INIT;
+    if (x->message && x->message[0])
+      ch_buf_puts(&ev, x->message);
+    if (x->evidence && x->evidence[0])
+      ch_buf_printf(&ev, "%s%s", ev.len ? "\n" : "", x->evidence);
+    if (x->transcript_path)
+      ch_buf_printf(&ev, "%stranscript: %s", ev.len ? "\n" : "", x->transcript_path);
+    struct ch_check c = {(char *)x->def->id,
+                         (char *)x->def->description,
+                         (char *)x->def->section,
+                         (char *)x->transport,
+                         ev.data,
+                         x->status == CH_CHECK_PASS   ? CH_RESULT_PASS
+                         : x->status == CH_CHECK_FAIL ? CH_RESULT_FAIL
+                                                      : CH_RESULT_SKIP,
+                         x->duration_ns};
+    ch_report_add_check(rep, &c);
+    ch_buf_free(&ev);
+  }
+  *out = rep;
+  return 0;
+}
+
+static void print_summary(const struct ch_checks_results *r, FILE *f) {
+  for (size_t i = 0; i < r->n; i++) {
+    const struct ch_check_result *x = &r->items[i];
+    const char *st = x->status == CH_CHECK_PASS ? "pass" : x->status == CH_CHECK_FAIL ? "FAIL" : "skip";
+    fprintf(f, "%s  %-8s %-16s %s%s%s\n", st, x->def->id, x->transport ? x->transport : "-", x->def->description,
+            x->status != CH_CHECK_PASS && x->message[0] ? ": " : "", x->status != CH_CHECK_PASS ? x->message : "");
+    if (x->status == CH_CHECK_FAIL) {
+      const char *p = x->evidence;
+      while (p && *p) {
+        size_t n = strcspn(p, "\n");
+        fprintf(f, "        %.*s\n", (int)n, p);
+        p += n + (p[n] == '\n');
+      }
+      if (x->transcript_path)
+        fprintf(f, "        transcript: %s\n", x->transcript_path);
+    }
+  }
+  fprintf(f, "checks: %u passed, %u failed, %u skipped\n", r->passed, r->failed, r->skipped);
+}
+
+static long num_arg(const char *s, bool *bad) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (*end || v < 0)
+    *bad = true;
+  return v;
+}
+
+int ch_check_main(int argc, char **argv) {
+  enum {
+    O_TARGET = 256, O_TOKEN, O_TOKEN2, O_TOKEN_FILE, O_BAD, O_HUB, O_KEY, O_KEY2, O_FORBID, O_TRIGGER, O_TRANSPORT,
+    O_ONLY, O_TIMEOUT, O_PASSIVE, O_LAT, O_REPORT, O_SCEN, O_SEED, O_FAULT, O_LIST
+  };
+  static const struct option lo[] = {
+      {"target", required_argument, 0, O_TARGET},       {"token", required_argument, 0, O_TOKEN},
+      {"token2", required_argument, 0, O_TOKEN2},       {"token-file", required_argument, 0, O_TOKEN_FILE},
+      {"bad-token", required_argument, 0, O_BAD},       {"hub", required_argument, 0, O_HUB},
+      {"key", required_argument, 0, O_KEY},             {"key2", required_argument, 0, O_KEY2},
+      {"forbidden-key", required_argument, 0, O_FORBID}, {"trigger", required_argument, 0, O_TRIGGER},
+      {"transport", required_argument, 0, O_TRANSPORT}, {"only", required_argument, 0, O_ONLY},
+      {"timeout-ms", required_argument, 0, O_TIMEOUT},  {"passive-ms", required_argument, 0, O_PASSIVE},
+      {"max-latency-ms", required_argument, 0, O_LAT},  {"report-dir", required_argument, 0, O_REPORT},
+      {"scenario", required_argument, 0, O_SCEN},       {"seed", required_argument, 0, O_SEED},
+      {"fault", required_argument, 0, O_FAULT},         {"list", no_argument, 0, O_LIST},
+      {"verbose", no_argument, 0, 'v'},                 {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  struct ch_checks_opts o = {0};
+  const char *token_file = NULL, *scenario_path = DEFAULT_SCENARIO;
+  bool bad = false, scen_given = false;
+  char *file_tok1 = NULL, *file_tok2 = NULL, *scen_name = NULL, *report_dir = NULL;
+  struct ch_buf err = CH_BUF_INIT, last = CH_BUF_INIT;
+  struct ch_checks_results res = {0};
+  int code = CH_EXIT_INPUT, c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+    switch (c) {
+    case O_TARGET: o.target = optarg; break;
+    case O_TOKEN:
+      if (!o.token)
+        o.token = optarg;
+      else
+        o.token2 = optarg;
+      break;
+    case O_TOKEN2: o.token2 = optarg; break;
+    case O_TOKEN_FILE: token_file = optarg; break;
+    case O_BAD: o.bad_token = optarg; break;
+    case O_HUB: o.hub = optarg; break;
+    case O_KEY: o.key = optarg; break;
+    case O_KEY2: o.key2 = optarg; break;
+    case O_FORBID: o.forbidden_key = optarg; break;
+    case O_TRIGGER: o.trigger_file = optarg; break;
+    case O_TRANSPORT:
+      if (ch_tmask_parse(optarg, &o.transports) != 0) {
+        ch_buf_printf(&err, "--transport: expected webSockets, serverSentEvents or longPolling, found '%s'", optarg);
+        bad = true;
+      }
+      break;
+    case O_ONLY: o.only = optarg; break;
+    case O_TIMEOUT: o.timeout_ms = num_arg(optarg, &bad); break;
+    case O_PASSIVE: o.passive_wait_ms = num_arg(optarg, &bad); break;
+    case O_LAT: o.max_latency_ms = num_arg(optarg, &bad); break;
+    case O_REPORT: o.report_dir = optarg; break;
+    case O_SCEN: scenario_path = optarg, scen_given = true; break;
+    case O_SEED: o.seed = strtoull(optarg, NULL, 10); break;
+    case O_FAULT: o.fault = optarg; break;
+    case O_LIST: list_catalogue(); return CH_EXIT_OK;
+    case 'v': o.verbose = 1; break;
+    case 'h': usage(stdout); return CH_EXIT_OK;
+    default:
+      ch_buf_printf(&err, "unknown or incomplete option '%s'", argv[optind - 1]);
+      bad = true;
+    }
+    if (bad)
+      break;
+  }
+  if (!bad && optind < argc) {
+    ch_buf_printf(&err, "unexpected argument '%s'", argv[optind]);
+    bad = true;
+  }
+  if (!bad && o.fault && o.target) {
+    ch_buf_puts(&err, "--fault applies to the embedded endpoint only (no --target)");
+    bad = true;
+  }
+  if (!bad && token_file) {
+    FILE *f = fopen(token_file, "r");
+    if (!f) {
+      ch_buf_printf(&err, "token file %s: %s", token_file, strerror(errno));
+      bad = true;
+    } else {
+      file_tok1 = read_line(f);
+      file_tok2 = read_line(f);
+      fclose(f);
+      if (!file_tok1) {
+        ch_buf_printf(&err, "token file %s: the first line must hold the credential", token_file);
+        bad = true;
+      }
+      if (!o.token)
+        o.token = file_tok1;
+      if (!o.token2)
+        o.token2 = file_tok2;
+    }
+  }
+  if (!bad && read_scenario(scenario_path, scen_given, &scen_name, &o.seed, &err) != 0)
+    bad = true;
+  if (bad) {
+    usage(stderr);
+    fprintf(stderr, "exit 3: invalid input (%s)\n", err.data ? err.data : "usage");
+    goto out;
+  }
+  if (!o.seed)
+    o.seed = ch_wall_ns() / 1000u;
+  uint64_t t0 = ch_wall_ns();
+  if (!o.report_dir) {
+    struct ch_buf d = CH_BUF_INIT;
+    ch_report_default_dir("reports", "check", t0, &d);
+    report_dir = ch_buf_steal(&d);
+    ch_buf_free(&d);
+    o.report_dir = report_dir;
+  }
+  int rc = ch_checks_run(&o, &res);
+  code = ch_checks_exit_code(&res, rc, &last);
+  if (rc == 0 || rc != -EINVAL) {
+    struct ch_report *rep = NULL;
+    if (build_report(&o, &res, scen_name ? scen_name : "conformance", scenario_path, code, last.data, t0, argv, argc,
+                     &rep) == 0) {
+      ch_buf_reset(&err);
+      if (ch_report_write_dir(rep, o.report_dir, &err) != 0)
+        fprintf(stderr, "check: could not write the report: %s\n", err.data ? err.data : "");
+      else
+        printf("report: %s/report.json (junit.xml, report.html)\n", o.report_dir);
+      ch_report_free(rep);
+    }
+  }
+  print_summary(&res, stdout);
+  printf("%s\n", last.data);
+  fflush(stdout);
+out:
+  ch_checks_results_free(&res);
+  free(file_tok1);
+  free(file_tok2);
+  free(scen_name);
+  free(report_dir);
+  ch_buf_free(&err);
+  ch_buf_free(&last);
+  return code;
+}

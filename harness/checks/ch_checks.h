@@ -1,0 +1,104 @@
+/* ch_checks: the conformance catalogue and the `centro-harness check` command.
+   Every check is a precise, sequential protocol probe run on the calling thread (libcurl easy for HTTP, a small
+   blocking WebSocket client over a curl CONNECT_ONLY connection); none of this is load. */
+#ifndef CH_CHECKS_H
+#define CH_CHECKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ch_buf.h"
+
+/* Transports, as a bit mask. */
+enum ch_transport_bit {
+  CH_T_WS = 1u << 0,   /* webSockets */
+  CH_T_SSE = 1u << 1,  /* serverSentEvents */
+  CH_T_LP = 1u << 2,   /* longPolling */
+  CH_T_ALL = CH_T_WS | CH_T_SSE | CH_T_LP,
+};
+
+/* "webSockets", "serverSentEvents", "longPolling" (NULL for anything else). */
+const char *ch_tmask_name(unsigned bit);
+/* Parses a comma-separated list of transport names (case-insensitive; "ws", "sse", "lp" and "all" too). */
+int ch_tmask_parse(const char *s, unsigned *mask);
+
+/* One entry of the catalogue: a stable id, what it enforces and where the protocol doc says so.
+   transports == 0: the check is transport-independent and runs once; otherwise once per offered transport. */
+struct ch_check_def {
+  const char *id;          /* "NEG-001" */
+  const char *family;      /* "negotiate", "lifecycle", "invoke", "delivery", "auth", "keepalive", "reconnect" */
+  const char *description; /* one line */
+  const char *section;     /* protocol-doc section, e.g. "§2" */
+  unsigned transports;
+};
+
+/* The catalogue, in run order. Never NULL; *n gets the count. */
+const struct ch_check_def *ch_checks_catalogue(size_t *n);
+/* NULL when the id is unknown. */
+const struct ch_check_def *ch_check_find(const char *id);
+
+enum ch_check_status { CH_CHECK_PASS = 0, CH_CHECK_FAIL = 1, CH_CHECK_SKIP = 2 };
+
+/* One result: a catalogue entry on one transport (transport NULL when transport-independent). */
+struct ch_check_result {
+  const struct ch_check_def *def;
+  const char *transport;
+  enum ch_check_status status;
+  char *message;  /* one line: why it failed or was skipped ("" when passed) */
+  char *evidence; /* request + response excerpt + expectation, credentials redacted; may be "" */
+  char *transcript_path; /* JSON Lines wire transcript kept for a failure, relative to the report dir, or NULL */
+  uint64_t duration_ns;
+};
+
+struct ch_checks_results {
+  struct ch_check_result *items;
+  size_t n, cap;
+  unsigned passed, failed, skipped;
+  int run_error;          /* 0, or negative errno-style: the run could not be carried out (exit 4) */
+  char run_error_msg[256];
+};
+
+void ch_checks_results_free(struct ch_checks_results *r);
+
+/* How the target makes an Update happen. */
+enum ch_trigger_kind {
+  CH_TRIGGER_NONE = 0, /* passive: wait for the target's own updates, or skip */
+  CH_TRIGGER_EMBEDDED, /* the embedded reference endpoint's control API (POST /publish) */
+  CH_TRIGGER_HTTP,     /* --trigger FILE: an HTTP request template */
+};
+
+struct ch_checks_opts {
+  const char *target;       /* base URL (…/signalr appended when the path does not end in it); NULL = embedded */
+  const char *token;        /* main user credential: "Bearer abc" or just "abc" (Bearer assumed) */
+  const char *token2;       /* another user's credential, for the 403 replay check */
+  const char *bad_token;    /* a token the target must refuse (401); a made-up one when NULL */
+  const char *hub;          /* "ResourceEventHub", "JobEventHub" or NULL for both */
+  const char *key;          /* the part key / pipeline id to subscribe to; a fresh one when NULL */
+  const char *key2;         /* a second key the main user may subscribe to (isolation); key + "0" when NULL */
+  long max_latency_ms;      /* DEL-008 bound on the median trigger-to-Update latency; 0 = 250 */
+  const char *forbidden_key;/* a key the main user may not subscribe to; the check is skipped when NULL */
+  const char *trigger_file; /* JSON HTTP request template; NULL = passive (or the embedded control API) */
+  unsigned transports;      /* 0 = every transport the target offers */
+  const char *only;         /* comma-separated check ids or families to run; NULL = all */
+  long timeout_ms;          /* per probe; 0 = 5000 */
+  long passive_wait_ms;     /* how long delivery checks wait without a trigger; 0 = 3000 */
+  const char *report_dir;   /* where failing transcripts go (the report files are written by ch_check_main) */
+  uint64_t seed;            /* keys and nonces; 0 = from the clock */
+  int verbose;
+  /* Embedded endpoint only (target == NULL): which fault to start it with (NULL = conformant). */
+  const char *fault;
+};
+
+/* Runs the catalogue against opts->target (or an embedded reference endpoint) and appends results to out.
+   Returns 0 when the run was carried out (see out->failed), -EINVAL on invalid options or trigger file, or another
+   negative code when the run could not be carried out (target unreachable, port in use; out->run_error_msg says). */
+int ch_checks_run(const struct ch_checks_opts *opts, struct ch_checks_results *out);
+
+/* The exit code for a finished run (enum ch_exit) and the last line to print, e.g.
+   "exit 1: conformance check failed (3 of 41)". */
+int ch_checks_exit_code(const struct ch_checks_results *r, int run_rc, struct ch_buf *last_line);
+
+/* `centro-harness check …` (argv[0] is "check"). Prints the summary and the last line; returns the exit code. */
+int ch_check_main(int argc, char **argv);
+
+#endif /* CH_CHECKS_H */

@@ -1,0 +1,632 @@
+/* A SignalR probe session: negotiate, connect on one transport, start, invoke, receive, abort, reconnect.
+   Everything is blocking with deadlines; the receive channel of serverSentEvents is a curl multi stream pumped
+   only while the session waits, which is enough because the server buffers what it sends meanwhile. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ch_chk.h"
+#include "ch_clock.h"
+#include "ch_url.h"
+
+static long left_ms(uint64_t deadline) {
+  uint64_t now = ch_now_ns();
+  return now >= deadline ? 0 : (long)((deadline - now) / 1000000u) + 1;
+}
+
+static uint64_t deadline_in(long ms) { return ch_now_ns() + (uint64_t)(ms > 0 ? ms : 0) * 1000000u; }
+
+cJSON *ch_chk_json(const char *s) {
+  if (!s)
+    return NULL;
+  while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+    s++;
+  return cJSON_Parse(s);
+}
+
+static void q_push(struct ch_msgq *q, const char *s) {
+  if (q->n == q->cap) {
+    size_t cap = q->cap ? q->cap * 2 : 16;
+    char **items = malloc(cap * sizeof *items);
+    if (!items)
+      return;
+    for (size_t i = 0; i < q->n; i++)
+      items[i] = q->items[(q->head + i) % q->cap];
+    free(q->items);
+    q->items = items;
+    q->cap = cap;
+    q->head = 0;
+  }
+  char *c = strdup(s);
+  if (!c)
+    return;
+  q->items[(q->head + q->n++) % q->cap] = c;
+}
+
+static char *q_pop(struct ch_msgq *q) {
+  if (!q->n)
+    return NULL;
+  char *s = q->items[q->head];
+  q->head = (q->head + 1) % q->cap;
+  q->n--;
+  return s;
+}
+
+static void q_free(struct ch_msgq *q) {
+  char *s;
+  while ((s = q_pop(q)))
+    free(s);
+  free(q->items);
+  memset(q, 0, sizeof *q);
+}
+
+void ch_sess_init(struct ch_sess *s, struct ch_chk_ctx *cx, unsigned transport, const char *auth,
+                  const struct ch_chk_hub *hub) {
+  memset(s, 0, sizeof *s);
+  s->cx = cx;
+  s->transport = transport;
+  s->auth = auth;
+  s->hub = hub;
+  s->ws.fd = CURL_SOCKET_BAD;
+  s->last = (struct ch_http)CH_HTTP_INIT;
+  snprintf(s->client, sizeof s->client, "c%u", ++cx->nclients);
+  struct ch_buf cd = CH_BUF_INIT, enc = CH_BUF_INIT;
+  ch_buf_printf(&cd, "[{\"name\":\"%s\"}]", hub->name);
+  ch_pct_encode(&enc, cd.data, cd.len);
+  s->cdata = ch_buf_steal(&enc);
+  ch_buf_free(&cd);
+  ch_buf_free(&enc);
+}
+
+static void set_str(char **dst, const char *v) {
+  free(*dst);
+  *dst = v ? strdup(v) : NULL;
+}
+
+/* Tracks C and G of a persistent response. */
+static void track(struct ch_sess *s, const cJSON *j) {
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "C");
+  const cJSON *g = cJSON_GetObjectItemCaseSensitive(j, "G");
+  if (cJSON_IsString(c) && c->valuestring[0])
+    set_str(&s->cursor, c->valuestring);
+  if (cJSON_IsString(g)) {
+    set_str(&s->groups, g->valuestring);
+    ch_chk_secret_add(s->cx, g->valuestring);
+  }
+}
+
+int ch_sess_negotiate(struct ch_sess *s) {
+  struct ch_buf url = CH_BUF_INIT;
+  ch_buf_printf(&url, "%s/negotiate?clientProtocol=2.1&connectionData=%s", s->cx->base, s->cdata);
+  snprintf(s->last_url, sizeof s->last_url, "%s", url.data);
+  s->last_method = "GET";
+  int rc = ch_chk_http(s->cx, s->client, "GET", url.data, s->auth, NULL, 0, &s->last);
+  ch_buf_free(&url);
+  if (rc)
+    return rc;
+  if (s->last.status != 200)
+    return -EACCES;
+  cJSON_Delete(s->negotiate);
+  s->negotiate = ch_chk_json(s->last.body.data);
+  const cJSON *tok = cJSON_GetObjectItemCaseSensitive(s->negotiate, "ConnectionToken");
+  const cJSON *u = cJSON_GetObjectItemCaseSensitive(s->negotiate, "Url");
+  const cJSON *ka = cJSON_GetObjectItemCaseSensitive(s->negotiate, "KeepAliveTimeout");
+  if (!cJSON_IsString(tok) || !tok->valuestring[0])
+    return -EPROTO;
+  ch_chk_secret_add(s->cx, tok->valuestring);
+  struct ch_buf enc = CH_BUF_INIT;
+  ch_pct_encode(&enc, tok->valuestring, strlen(tok->valuestring));
+  free(s->token_enc);
+  s->token_enc = ch_buf_steal(&enc);
+  ch_buf_free(&enc);
+  /* Url is what connect uses; fall back to our own path when it is missing (NEG-003 reports that) */
+  set_str(&s->url_path, cJSON_IsString(u) && u->valuestring[0] == '/' ? u->valuestring : s->cx->path);
+  s->ka_timeout = cJSON_IsNumber(ka) ? ka->valuedouble : 0;
+  return 0;
+}
+
+int ch_sess_url(struct ch_sess *s, struct ch_buf *out, const char *cmd, bool use_base, const char *extra) {
+  ch_buf_reset(out);
+  if (use_base)
+    ch_buf_printf(out, "%s/%s", s->cx->base, cmd);
+  else
+    ch_buf_printf(out, "%s%s/%s", s->cx->origin, s->url_path ? s->url_path : s->cx->path, cmd);
+  return ch_buf_printf(out, "?transport=%s&clientProtocol=2.1&connectionToken=%s&connectionData=%s%s",
+                       ch_tmask_name(s->transport), s->token_enc ? s->token_enc : "", s->cdata, extra ? extra : "");
+}
+
+/* ---- serverSentEvents stream ---- */
+
+static size_t sse_body(char *p, size_t sz, size_t nm, void *ud) {
+  struct ch_sess *s = ud;
+  ch_buf_append(&s->sse_buf, p, sz * nm);
+  return sz * nm;
+}
+
+/* Pops one complete event's data from sse_buf into out. 1 when one was there. */
+static int sse_take(struct ch_sess *s, struct ch_buf *out) {
+  char *d = s->sse_buf.data;
+  if (!d)
+    return 0;
+  size_t n = s->sse_buf.len, end = 0, next = 0;
+  for (size_t i = 0; i + 1 < n; i++) {
+    if (d[i] == '\n' && d[i + 1] == '\n') {
+      end = i, next = i + 2;
+      break;
+    }
+    if (i + 3 < n && memcmp(d + i, "\r\n\r\n", 4) == 0) {
+      end = i, next = i + 4;
+      break;
+    }
+  }
+  if (!next)
+    return 0;
+  ch_buf_reset(out);
+  size_t i = 0;
+  while (i < end) {
+    size_t e = i;
+    while (e < end && d[e] != '\n' && d[e] != '\r')
+      e++;
+    if (e - i >= 5 && memcmp(d + i, "data:", 5) == 0) {
+      size_t a = i + 5 + (e - i > 5 && d[i + 5] == ' ');
+      if (out->len)
+        ch_buf_putc(out, '\n');
+      ch_buf_append(out, d + a, e - a);
+    }
+    i = e;
+    while (i < end && (d[i] == '\n' || d[i] == '\r'))
+      i++;
+  }
+  if (!out->data)
+    ch_buf_puts(out, "");
+  ch_chk_tx(s->cx, s->client, "in", "sse", out->data, out->len);
+  memmove(d, d + next, n - next);
+  s->sse_buf.len = n - next;
+  d[s->sse_buf.len] = '\0';
+  return 1;
+}
+
+/* Pumps the stream until an event is available or the deadline. 1 event, 0 timeout, -EPIPE stream ended. */
+static int sse_next(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
+  for (;;) {
+    if (sse_take(s, out))
+      return 1;
+    if (!s->sse_open)
+      return -EPIPE;
+    int running = 0;
+    curl_multi_perform(s->multi, &running);
+    int left;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(s->multi, &left))) {
+      if (m->msg == CURLMSG_DONE) {
+        s->last.cc = m->data.result;
+        s->sse_open = false;
+      }
+    }
+    curl_easy_getinfo(s->sse, CURLINFO_RESPONSE_CODE, &s->last.status);
+    if (s->last.status && s->last.status != 200) {
+      /* not a stream: keep the answer as evidence */
+      while (s->sse_open && left_ms(deadline)) {
+        curl_multi_poll(s->multi, NULL, 0, (int)left_ms(deadline), NULL);
+        curl_multi_perform(s->multi, &running);
+        if (!running)
+          s->sse_open = false;
+      }
+      ch_buf_reset(&s->last.body);
+      ch_buf_append(&s->last.body, s->sse_buf.data ? s->sse_buf.data : "", s->sse_buf.len);
+      ch_chk_tx(s->cx, s->client, "in", "sse", s->sse_buf.data ? s->sse_buf.data : "", s->sse_buf.len);
+      return -EACCES;
+    }
+    if (sse_take(s, out))
+      return 1;
+    if (!s->sse_open || !running) {
+      s->sse_open = false;
+      return -EPIPE;
+    }
+    long ms = left_ms(deadline);
+    if (ms == 0)
+      return 0;
+    curl_multi_poll(s->multi, NULL, 0, (int)(ms < 100 ? ms : 100), NULL);
+  }
+}
+
+static void sse_close(struct ch_sess *s) {
+  if (s->sse) {
+    curl_multi_remove_handle(s->multi, s->sse);
+    curl_easy_cleanup(s->sse);
+    s->sse = NULL;
+  }
+  if (s->multi) {
+    curl_multi_cleanup(s->multi);
+    s->multi = NULL;
+  }
+  curl_slist_free_all(s->sse_hdrs);
+  s->sse_hdrs = NULL;
+  ch_buf_free(&s->sse_buf);
+  s->sse_open = false;
+}
+
+static int sse_open(struct ch_sess *s, const char *url) {
+  s->multi = curl_multi_init();
+  s->sse = curl_easy_init();
+  if (!s->multi || !s->sse)
+    return -ENOMEM;
+  if (s->auth)
+    s->sse_hdrs = curl_slist_append(s->sse_hdrs, s->auth);
+  s->sse_hdrs = curl_slist_append(s->sse_hdrs, "Accept: text/event-stream");
+  curl_easy_setopt(s->sse, CURLOPT_URL, url);
+  curl_easy_setopt(s->sse, CURLOPT_HTTPHEADER, s->sse_hdrs);
+  curl_easy_setopt(s->sse, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(s->sse, CURLOPT_CONNECTTIMEOUT_MS, s->cx->timeout_ms);
+  curl_easy_setopt(s->sse, CURLOPT_WRITEFUNCTION, sse_body);
+  curl_easy_setopt(s->sse, CURLOPT_WRITEDATA, s);
+  curl_easy_setopt(s->sse, CURLOPT_USERAGENT, "centro-harness-check/" CH_VERSION);
+  ch_chk_tx(s->cx, s->client, "out", "sse", url, strlen(url));
+  curl_multi_add_handle(s->multi, s->sse);
+  s->sse_open = true;
+  s->last.status = 0;
+  return 0;
+}
+
+/* ---- receive ---- */
+
+static bool is_keepalive(const char *p) {
+  while (*p == ' ' || *p == '\r' || *p == '\n' || *p == '\t')
+    p++;
+  if (!*p)
+    return true;
+  if (*p != '{')
+    return false;
+  p++;
+  while (*p == ' ')
+    p++;
+  if (*p != '}')
+    return false;
+  p++;
+  while (*p == ' ' || *p == '\r' || *p == '\n')
+    p++;
+  return !*p;
+}
+
+static void note_keepalive(struct ch_sess *s) {
+  s->keepalives++;
+  s->last_ka_ns = ch_now_ns();
+}
+
+/* Reads one raw frame/event/poll body from the receive channel. 1/0/negative like ch_sess_recv. */
+static int recv_raw(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
+  switch (s->transport) {
+  case CH_T_WS:
+    return ch_ws_recv(&s->ws, s->cx, s->client, left_ms(deadline), out);
+  case CH_T_SSE:
+    return sse_next(s, deadline, out);
+  default: {
+    long ms = left_ms(deadline);
+    if (ms == 0)
+      return 0;
+    struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT, enc = CH_BUF_INIT;
+    ch_sess_url(s, &url, "poll", false, NULL);
+    if (s->cursor) {
+      ch_pct_encode(&enc, s->cursor, strlen(s->cursor));
+      ch_buf_printf(&body, "messageId=%s", enc.data);
+    }
+    if (s->groups) {
+      ch_buf_reset(&enc);
+      ch_pct_encode(&enc, s->groups, strlen(s->groups));
+      ch_buf_printf(&body, "%sgroupsToken=%s", body.len ? "&" : "", enc.data);
+    }
+    struct ch_http res = CH_HTTP_INIT;
+    int rc = ch_chk_http(s->cx, s->client, "POST", url.data, s->auth, body.data ? body.data : "", ms, &res);
+    ch_buf_free(&url);
+    ch_buf_free(&body);
+    ch_buf_free(&enc);
+    if (rc == -ETIMEDOUT) {
+      if (res.first_body_ns)
+        note_keepalive(s); /* spaces arrived in the held poll */
+      ch_http_free(&res);
+      return 0;
+    }
+    if (rc == 0 && res.status != 200) {
+      ch_http_free(&s->last);
+      s->last = res;
+      return -EACCES;
+    }
+    if (rc) {
+      ch_http_free(&res);
+      return -EPIPE;
+    }
+    if (res.body.len && res.body.data[0] == ' ')
+      note_keepalive(s);
+    ch_buf_reset(out);
+    ch_buf_append(out, res.body.data ? res.body.data : "", res.body.len);
+    ch_http_free(&res);
+    return 1;
+  }
+  }
+}
+
+int ch_sess_recv(struct ch_sess *s, long timeout_ms, struct ch_buf *out) {
+  char *q = q_pop(&s->q);
+  if (q) {
+    ch_buf_reset(out);
+    ch_buf_puts(out, q);
+    free(q);
+    return 1;
+  }
+  uint64_t deadline = deadline_in(timeout_ms);
+  for (;;) {
+    int rc = recv_raw(s, deadline, out);
+    if (rc <= 0)
+      return rc;
+    if (is_keepalive(out->data ? out->data : "")) {
+      note_keepalive(s);
+      continue;
+    }
+    if (s->transport == CH_T_SSE && strcmp(out->data, "initialized") == 0)
+      continue;
+    cJSON *j = ch_chk_json(out->data);
+    if (!j)
+      return -EBADMSG;
+    bool hub_response = cJSON_GetObjectItemCaseSensitive(j, "I") && !cJSON_GetObjectItemCaseSensitive(j, "C");
+    if (!hub_response)
+      track(s, j);
+    cJSON_Delete(j);
+    if (hub_response)
+      continue; /* a stray completion: invoke collects its own */
+    return 1;
+  }
+}
+
+int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
+  struct ch_buf url = CH_BUF_INIT, extra = CH_BUF_INIT, enc = CH_BUF_INIT, body = CH_BUF_INIT;
+  const char *cmd = reconnect ? "reconnect" : "connect";
+  if (reconnect && s->transport != CH_T_LP) {
+    if (s->groups) {
+      ch_pct_encode(&enc, s->groups, strlen(s->groups));
+      ch_buf_printf(&extra, "&groupsToken=%s", enc.data);
+    }
+    if (s->cursor) {
+      ch_buf_reset(&enc);
+      ch_pct_encode(&enc, s->cursor, strlen(s->cursor));
+      ch_buf_printf(&extra, "&messageId=%s", enc.data);
+    }
+  } else if (reconnect) {
+    if (s->cursor) {
+      ch_pct_encode(&enc, s->cursor, strlen(s->cursor));
+      ch_buf_printf(&body, "messageId=%s", enc.data);
+    }
+    if (s->groups) {
+      ch_buf_reset(&enc);
+      ch_pct_encode(&enc, s->groups, strlen(s->groups));
+      ch_buf_printf(&body, "%sgroupsToken=%s", body.len ? "&" : "", enc.data);
+    }
+  }
+  ch_sess_url(s, &url, cmd, false, extra.data);
+  snprintf(s->last_url, sizeof s->last_url, "%s", url.data);
+  uint64_t deadline = deadline_in(s->cx->timeout_ms);
+  int rc = 0;
+  ch_buf_reset(init);
+  switch (s->transport) {
+  case CH_T_WS:
+    s->last_method = "GET (WebSocket upgrade)";
+    rc = ch_ws_open(&s->ws, s->cx, s->client, url.data, s->auth, s->cx->timeout_ms);
+    if (rc == -EACCES) {
+      s->last.status = s->ws.status;
+      ch_buf_reset(&s->last.body);
+      ch_buf_append(&s->last.body, s->ws.head.data, s->ws.head.len);
+    }
+    break;
+  case CH_T_SSE:
+    s->last_method = "GET";
+    rc = sse_open(s, url.data);
+    break;
+  default:
+    s->last_method = "POST";
+    rc = ch_chk_http(s->cx, s->client, "POST", url.data, s->auth, body.data ? body.data : "", 0, &s->last);
+    if (rc == 0 && s->last.status != 200)
+      rc = -EACCES;
+    if (rc == 0) {
+      ch_buf_append(init, s->last.body.data ? s->last.body.data : "", s->last.body.len);
+      if (!reconnect || !is_keepalive(init->data)) {
+        cJSON *j = ch_chk_json(init->data);
+        if (j)
+          track(s, j);
+        cJSON_Delete(j);
+        if (reconnect && j)
+          q_push(&s->q, init->data); /* replayed messages come in the reconnect answer */
+      }
+    }
+    break;
+  }
+  ch_buf_free(&url);
+  ch_buf_free(&extra);
+  ch_buf_free(&enc);
+  ch_buf_free(&body);
+  if (rc)
+    return rc;
+  s->connected = true;
+  if (s->transport == CH_T_LP || reconnect) {
+    if (s->transport == CH_T_SSE && reconnect) {
+      /* wait for the stream to open ("initialized") so later publishes are after the reconnect */
+      struct ch_buf ev = CH_BUF_INIT;
+      int r;
+      while ((r = sse_next(s, deadline, &ev)) == 1) {
+        if (strcmp(ev.data, "initialized") == 0)
+          break;
+        if (!is_keepalive(ev.data))
+          q_push(&s->q, ev.data);
+      }
+      ch_buf_free(&ev);
+      if (r < 0)
+        return r;
+    }
+    return 0;
+  }
+  /* ws/sse: the init message is the first non-keep-alive frame/event */
+  for (;;) {
+    rc = recv_raw(s, deadline, init);
+    if (rc == 0)
+      return -ETIMEDOUT;
+    if (rc < 0)
+      return rc;
+    if (is_keepalive(init->data)) {
+      note_keepalive(s);
+      continue;
+    }
+    if (s->transport == CH_T_SSE && strcmp(init->data, "initialized") == 0)
+      continue;
+    cJSON *j = ch_chk_json(init->data);
+    if (j)
+      track(s, j);
+    cJSON_Delete(j);
+    return 0;
+  }
+}
+
+int ch_sess_start(struct ch_sess *s, struct ch_buf *body) {
+  struct ch_buf url = CH_BUF_INIT;
+  ch_sess_url(s, &url, "start", true, NULL);
+  snprintf(s->last_url, sizeof s->last_url, "%s", url.data);
+  s->last_method = "GET";
+  int rc = ch_chk_http(s->cx, s->client, "GET", url.data, s->auth, NULL, 0, &s->last);
+  ch_buf_free(&url);
+  if (rc)
+    return rc;
+  if (body) {
+    ch_buf_reset(body);
+    ch_buf_append(body, s->last.body.data ? s->last.body.data : "", s->last.body.len);
+  }
+  return s->last.status == 200 ? 0 : -EACCES;
+}
+
+/* Whether a hub response's I equals id (compared as text, quotes removed). */
+static bool id_matches(const cJSON *i, const char *id) {
+  char tmp[32];
+  const char *v = NULL;
+  if (cJSON_IsString(i))
+    v = i->valuestring;
+  else if (cJSON_IsNumber(i)) {
+    snprintf(tmp, sizeof tmp, "%.0f", i->valuedouble);
+    v = tmp;
+  }
+  return v && strcmp(v, id) == 0;
+}
+
+int ch_sess_invoke(struct ch_sess *s, const char *hub, const char *method, const char *args_json, const char *id_json,
+                   struct ch_buf *out) {
+  struct ch_buf inv = CH_BUF_INIT;
+  ch_buf_printf(&inv, "{\"H\":\"%s\",\"M\":\"%s\",\"A\":%s,\"I\":%s}", hub, method, args_json, id_json);
+  char id[32];
+  snprintf(id, sizeof id, "%.*s", (int)strcspn(id_json + (id_json[0] == '"'), "\""), id_json + (id_json[0] == '"'));
+  ch_buf_reset(out);
+  int rc;
+  if (s->transport == CH_T_WS) {
+    s->last_method = "WebSocket frame";
+    snprintf(s->last_url, sizeof s->last_url, "%s", inv.data);
+    ch_chk_tx(s->cx, s->client, "out", "ws", inv.data, inv.len);
+    rc = ch_ws_send_text(&s->ws, s->cx, inv.data, inv.len);
+    uint64_t deadline = deadline_in(s->cx->timeout_ms);
+    while (rc == 0) {
+      int r = ch_ws_recv(&s->ws, s->cx, s->client, left_ms(deadline), out);
+      if (r == 0) {
+        rc = -ETIMEDOUT;
+        break;
+      }
+      if (r < 0) {
+        rc = r;
+        break;
+      }
+      if (is_keepalive(out->data)) {
+        note_keepalive(s);
+        continue;
+      }
+      cJSON *j = ch_chk_json(out->data);
+      if (!j)
+        continue;
+      const cJSON *i = cJSON_GetObjectItemCaseSensitive(j, "I");
+      bool mine = i && !cJSON_GetObjectItemCaseSensitive(j, "C") && id_matches(i, id);
+      if (!i || cJSON_GetObjectItemCaseSensitive(j, "C")) {
+        track(s, j);
+        q_push(&s->q, out->data);
+      }
+      cJSON_Delete(j);
+      if (mine)
+        break;
+    }
+    ch_buf_reset(&s->last.body);
+    ch_buf_append(&s->last.body, out->data ? out->data : "", out->len);
+    s->last.status = 0;
+  } else {
+    struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT, enc = CH_BUF_INIT;
+    ch_sess_url(s, &url, "send", true, NULL);
+    ch_pct_encode(&enc, inv.data, inv.len);
+    ch_buf_printf(&body, "data=%s", enc.data);
+    snprintf(s->last_url, sizeof s->last_url, "%s\n\n%s", url.data, body.data);
+    s->last_method = "POST";
+    rc = ch_chk_http(s->cx, s->client, "POST", url.data, s->auth, body.data, 0, &s->last);
+    if (rc == 0 && s->last.status != 200)
+      rc = -EACCES;
+    if (rc == 0)
+      ch_buf_append(out, s->last.body.data ? s->last.body.data : "", s->last.body.len);
+    ch_buf_free(&url);
+    ch_buf_free(&body);
+    ch_buf_free(&enc);
+  }
+  ch_buf_free(&inv);
+  return rc;
+}
+
+int ch_sess_abort(struct ch_sess *s, struct ch_http *res) {
+  struct ch_buf url = CH_BUF_INIT;
+  ch_sess_url(s, &url, "abort", true, NULL);
+  snprintf(s->last_url, sizeof s->last_url, "%s", url.data);
+  s->last_method = "POST";
+  int rc = ch_chk_http(s->cx, s->client, "POST", url.data, s->auth, "", 0, res);
+  ch_buf_free(&url);
+  return rc;
+}
+
+void ch_sess_drop(struct ch_sess *s) {
+  ch_ws_close(&s->ws);
+  sse_close(s);
+  s->connected = false;
+}
+
+void ch_sess_free(struct ch_sess *s) {
+  ch_sess_drop(s);
+  q_free(&s->q);
+  free(s->cdata);
+  free(s->token_enc);
+  free(s->url_path);
+  free(s->cursor);
+  free(s->groups);
+  cJSON_Delete(s->negotiate);
+  ch_http_free(&s->last);
+  memset(s, 0, sizeof *s);
+}
+
+void ch_sess_fail_evidence(struct ch_sess *s, struct ch_buf *ev, const char *expected) {
+  ch_chk_evidence(s->cx, ev, s->last_method ? s->last_method : "?", s->last_url, &s->last, expected);
+}
+
+int ch_sess_open(struct ch_sess *s, struct ch_buf *ev) {
+  struct ch_buf init = CH_BUF_INIT;
+  int rc = ch_sess_negotiate(s);
+  if (rc) {
+    ch_sess_fail_evidence(s, ev, "negotiate 200 with a ConnectionToken");
+    goto out;
+  }
+  rc = ch_sess_connect(s, false, &init);
+  if (rc) {
+    ch_sess_fail_evidence(s, ev, rc == -ETIMEDOUT ? "an init message within the probe timeout" : "connect accepted");
+    goto out;
+  }
+  rc = ch_sess_start(s, NULL);
+  if (rc)
+    ch_sess_fail_evidence(s, ev, "start answered 200");
+out:
+  ch_buf_free(&init);
+  return rc;
+}

@@ -1,0 +1,310 @@
+/* Triggers: how a check makes the target push an Update for a key. Either the embedded reference endpoint's control
+   API, or an HTTP request template from --trigger FILE:
+     {"method":"POST", "url":"https://host/api/parts/{{key}}/touch",
+      "headers":{"Content-Type":"application/json"}, "body":"{\"note\":\"{{nonce}}\",\"n\":{{seq}}}",
+      "expect_status":[200,299], "timeout_ms":10000,
+      "correlation":{"nonce":"/Note","sequence":"/N","key":"/PartKey"}}
+   Placeholders {{key}} {{seq}} {{nonce}} {{now_ms}} (ch_template); correlation values are JSON Pointers into the
+   Update's argument. Header values are never printed (they usually carry credentials). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ch_chk.h"
+#include "ch_clock.h"
+#include "ch_template.h"
+
+struct ch_chk_trigger {
+  bool embedded;
+  char *control;           /* embedded: http://127.0.0.1:port */
+  char *method;
+  struct ch_template *url, *body;
+  char **hdr_names;
+  struct ch_template **hdr_values;
+  size_t n_hdrs;
+  long status_min, status_max;
+  long timeout_ms;
+  char *ptr_nonce, *ptr_seq, *ptr_key;
+};
+
+static void trigger_free(struct ch_chk_trigger *t) {
+  if (!t)
+    return;
+  free(t->control);
+  free(t->method);
+  ch_template_free(t->url);
+  ch_template_free(t->body);
+  for (size_t i = 0; i < t->n_hdrs; i++) {
+    free(t->hdr_names[i]);
+    ch_template_free(t->hdr_values[i]);
+  }
+  free(t->hdr_names);
+  free(t->hdr_values);
+  free(t->ptr_nonce);
+  free(t->ptr_seq);
+  free(t->ptr_key);
+  free(t);
+}
+
+void ch_chk_trigger_free(struct ch_chk_ctx *cx) {
+  trigger_free(cx->trigger);
+  cx->trigger = NULL;
+}
+
+static char *dup_ptr(const cJSON *o, const char *name, struct ch_buf *err, int *rc) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+  if (!v)
+    return NULL;
+  if (!cJSON_IsString(v) || (v->valuestring[0] && v->valuestring[0] != '/')) {
+    ch_buf_printf(err, "trigger: correlation.%s: expected a JSON Pointer string starting with '/'", name);
+    *rc = -EINVAL;
+    return NULL;
+  }
+  return strdup(v->valuestring);
+}
+
+int ch_chk_trigger_load(struct ch_chk_ctx *cx, const char *path, struct ch_buf *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    ch_buf_printf(err, "trigger: cannot read %s: %s", path, strerror(errno));
+    return -EINVAL;
+  }
+  struct ch_buf text = CH_BUF_INIT;
+  char tmp[4096];
+  size_t n;
+  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && text.len < (1u << 20))
+    ch_buf_append(&text, tmp, n);
+  fclose(f);
+  cJSON *j = cJSON_Parse(text.data ? text.data : "");
+  ch_buf_free(&text);
+  int rc = 0;
+  struct ch_chk_trigger *t = calloc(1, sizeof *t);
+  if (!t) {
+    cJSON_Delete(j);
+    return -ENOMEM;
+  }
+  t->status_min = 200, t->status_max = 299, t->timeout_ms = 10000;
+  if (!cJSON_IsObject(j)) {
+    ch_buf_printf(err, "trigger: %s: expected a JSON object", path);
+    rc = -EINVAL;
+    goto out;
+  }
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "method");
+  const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "url");
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "body");
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "headers");
+  const cJSON *es = cJSON_GetObjectItemCaseSensitive(j, "expect_status");
+  const cJSON *to = cJSON_GetObjectItemCaseSensitive(j, "timeout_ms");
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "correlation");
+  if (!cJSON_IsString(u)) {
+    ch_buf_printf(err, "trigger: %s: \"url\": expected a string", path);
+    rc = -EINVAL;
+    goto out;
+  }
+  t->method = strdup(cJSON_IsString(m) ? m->valuestring : "POST");
+  if ((rc = ch_template_compile(u->valuestring, CH_TEMPLATE_URL, &t->url, err)) != 0)
+    goto out;
+  if (b && !cJSON_IsString(b)) {
+    ch_buf_printf(err, "trigger: %s: \"body\": expected a string", path);
+    rc = -EINVAL;
+    goto out;
+  }
+  if (b && (rc = ch_template_compile(b->valuestring, CH_TEMPLATE_RAW, &t->body, err)) != 0)
+    goto out;
+  if (h && !cJSON_IsObject(h)) {
+    ch_buf_printf(err, "trigger: %s: \"headers\": expected an object of strings", path);
+    rc = -EINVAL;
+    goto out;
+  }
+  size_t nh = (size_t)cJSON_GetArraySize(h);
+  if (nh) {
+    t->hdr_names = calloc(nh, sizeof *t->hdr_names);
+    t->hdr_values = calloc(nh, sizeof *t->hdr_values);
+    if (!t->hdr_names || !t->hdr_values) {
+      rc = -ENOMEM;
+      goto out;
+    }
+  }
+  for (const cJSON *e = h ? h->child : NULL; e; e = e->next) {
+    if (!cJSON_IsString(e)) {
+      ch_buf_printf(err, "trigger: %s: headers.%s: expected a string", path, e->string);
+      rc = -EINVAL;
+      goto out;
+    }
+    t->hdr_names[t->n_hdrs] = strdup(e->string);
+    if ((rc = ch_template_compile(e->valuestring, CH_TEMPLATE_RAW, &t->hdr_values[t->n_hdrs], err)) != 0)
+      goto out;
+    t->n_hdrs++;
+    if (strncasecmp(e->valuestring, "Bearer ", 7) == 0)
+      ch_chk_secret_add(cx, e->valuestring + 7);
+    ch_chk_secret_add(cx, e->valuestring);
+  }
+  if (cJSON_IsArray(es) && cJSON_GetArraySize(es) == 2) {
+    t->status_min = (long)cJSON_GetArrayItem(es, 0)->valuedouble;
+    t->status_max = (long)cJSON_GetArrayItem(es, 1)->valuedouble;
+  }
+  if (cJSON_IsNumber(to) && to->valuedouble > 0)
+    t->timeout_ms = (long)to->valuedouble;
+  if (c && !cJSON_IsObject(c)) {
+    ch_buf_printf(err, "trigger: %s: \"correlation\": expected an object of JSON Pointers", path);
+    rc = -EINVAL;
+    goto out;
+  }
+  t->ptr_nonce = dup_ptr(c, "nonce", err, &rc);
+  t->ptr_seq = dup_ptr(c, "sequence", err, &rc);
+  t->ptr_key = dup_ptr(c, "key", err, &rc);
+out:
+  cJSON_Delete(j);
+  if (rc) {
+    trigger_free(t);
+    return rc;
+  }
+  cx->trigger = t;
+  return 0;
+}
+
+int ch_chk_trigger_embedded(struct ch_chk_ctx *cx, const char *control_base) {
+  struct ch_chk_trigger *t = calloc(1, sizeof *t);
+  if (!t)
+    return -ENOMEM;
+  t->embedded = true;
+  t->control = strdup(control_base);
+  t->ptr_seq = strdup("/HarnessSeq");
+  t->ptr_nonce = strdup("/HarnessNonce");
+  t->status_min = 200, t->status_max = 299, t->timeout_ms = 5000;
+  if (!t->control || !t->ptr_seq || !t->ptr_nonce) {
+    trigger_free(t);
+    return -ENOMEM;
+  }
+  cx->trigger = t;
+  return 0;
+}
+
+int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const char *key, uint64_t seq,
+                   const char *nonce, struct ch_buf *err) {
+  struct ch_chk_trigger *t = cx->trigger;
+  if (!t)
+    return -ENOTSUP;
+  struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT;
+  struct ch_http res = CH_HTTP_INIT;
+  int rc;
+  if (t->embedded) {
+    ch_buf_printf(&url, "%s/publish", t->control);
+    (void)seq; /* the endpoint numbers Updates itself (HarnessSeq) */
+    ch_buf_printf(&body, "{\"hub\":\"%s\",\"key\":\"%s\",\"payload\":{\"HarnessNonce\":\"%s\"}}", hub->name,
+                  key, nonce);
+    rc = ch_chk_http(cx, "trigger", "POST", url.data, "Content-Type: application/json", body.data, t->timeout_ms,
+                     &res);
+  } else {
+    struct ch_template_vars v = {key, seq, nonce, ch_wall_ns() / 1000000u};
+    ch_template_render(t->url, &v, &url);
+    if (t->body)
+      ch_template_render(t->body, &v, &body);
+    /* custom headers and method need their own easy setup */
+    CURL *e = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    struct ch_buf line = CH_BUF_INIT;
+    for (size_t i = 0; i < t->n_hdrs; i++) {
+      ch_buf_reset(&line);
+      ch_buf_printf(&line, "%s: ", t->hdr_names[i]);
+      ch_template_render(t->hdr_values[i], &v, &line);
+      hl = curl_slist_append(hl, line.data);
+    }
+    ch_buf_free(&line);
+    CURL *saved = cx->easy;
+    cx->easy = e;
+    curl_easy_reset(e);
+    /* ch_chk_http resets the handle; headers go through the auth slot as one pre-joined block is not possible, so
+       send with our own options here */
+    curl_easy_setopt(e, CURLOPT_URL, url.data);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->method);
+    if (hl)
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
+    if (t->body) {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.data ? body.data : "");
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)body.len);
+    }
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, NULL);
+    FILE *sink = fopen("/dev/null", "wb");
+    if (sink)
+      curl_easy_setopt(e, CURLOPT_WRITEDATA, sink);
+    ch_chk_tx(cx, "trigger", "out", "http", url.data, url.len);
+    CURLcode cc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &res.status);
+    res.cc = cc;
+    if (sink)
+      fclose(sink);
+    curl_slist_free_all(hl);
+    cx->easy = saved;
+    curl_easy_cleanup(e);
+    rc = cc == CURLE_OK ? 0 : cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
+  }
+  if (rc == 0 && (res.status < t->status_min || res.status > t->status_max))
+    rc = -EPROTO;
+  if (rc) {
+    struct ch_buf red = CH_BUF_INIT;
+    ch_chk_redact(cx, url.data ? url.data : "", url.len, &red);
+    if (res.status)
+      ch_buf_printf(err, "trigger %s %s answered %ld (expected %ld-%ld)", t->embedded ? "POST" : t->method, red.data,
+                    res.status, t->status_min, t->status_max);
+    else
+      ch_buf_printf(err, "trigger %s %s failed: %s", t->embedded ? "POST" : t->method, red.data,
+                    curl_easy_strerror(res.cc));
+    ch_buf_free(&red);
+  }
+  ch_buf_free(&url);
+  ch_buf_free(&body);
+  ch_http_free(&res);
+  return rc;
+}
+
+/* RFC 6901 pointer resolution on a cJSON tree. */
+static const cJSON *json_pointer(const cJSON *root, const char *ptr) {
+  if (!ptr || !*ptr)
+    return root;
+  const cJSON *cur = root;
+  const char *p = ptr;
+  char tok[128];
+  while (cur && *p == '/') {
+    p++;
+    size_t n = 0;
+    while (*p && *p != '/' && n + 1 < sizeof tok) {
+      if (p[0] == '~' && p[1] == '0')
+        tok[n++] = '~', p += 2;
+      else if (p[0] == '~' && p[1] == '1')
+        tok[n++] = '/', p += 2;
+      else
+        tok[n++] = *p++;
+    }
+    tok[n] = '\0';
+    if (cJSON_IsArray(cur)) {
+      char *end;
+      long i = strtol(tok, &end, 10);
+      cur = (*end || i < 0) ? NULL : cJSON_GetArrayItem(cur, (int)i);
+    } else
+      cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
+  }
+  return cur;
+}
+
+bool ch_chk_update_matches(struct ch_chk_ctx *cx, const cJSON *arg, const char *nonce, uint64_t *seq_out) {
+  struct ch_chk_trigger *t = cx->trigger;
+  if (seq_out) {
+    const cJSON *s = json_pointer(arg, t && t->ptr_seq ? t->ptr_seq : "/HarnessSeq");
+    *seq_out = cJSON_IsNumber(s) ? (uint64_t)s->valuedouble
+               : cJSON_IsString(s) ? strtoull(s->valuestring, NULL, 10)
+                                   : 0;
+  }
+  if (!nonce || !t || !t->ptr_nonce)
+    return true;
+  const cJSON *v = json_pointer(arg, t->ptr_nonce);
+  return cJSON_IsString(v) && strstr(v->valuestring, nonce) != NULL;
+}
+
+void ch_chk_nonce(struct ch_chk_ctx *cx, char out[24]) {
+  snprintf(out, 24, "n-%016llx", (unsigned long long)ch_rng_next(&cx->rng));
+}

@@ -156,10 +156,14 @@ static void reason_add(struct ch_metrics_group *g, const char *text, uint64_t n)
   g->reasons[g->n_reasons++].count = n;
 }
 
-void ch_metrics_fail(struct ch_metrics_group *g, const char *reason) {
-  reason_add(g, reason ? reason : "unknown", 1);
-  g->counters[CH_CNT_ERRORS]++;
+void ch_metrics_fail_n(struct ch_metrics_group *g, const char *reason, uint64_t n) {
+  if (!n)
+    return;
+  reason_add(g, reason ? reason : "unknown", n);
+  g->counters[CH_CNT_ERRORS] += n;
 }
+
+void ch_metrics_fail(struct ch_metrics_group *g, const char *reason) { ch_metrics_fail_n(g, reason, 1); }
 
 void ch_metrics_group_add(struct ch_metrics_group *dst, const struct ch_metrics_group *src) {
   for (int i = 0; i < CH_LAT_COUNT; i++)

@@ -137,6 +137,8 @@ void ch_metrics_connected(struct ch_metrics_group *g, int delta);
 /* A failure with its reason (e.g. "negotiate: HTTP 500", "connect: ECONNREFUSED"); bumps CH_CNT_ERRORS too.
    Never pass text containing a credential. Linear search over <= 32 reasons: not for per-message use. */
 void ch_metrics_fail(struct ch_metrics_group *g, const char *reason);
+/* The same for n failures at once. */
+void ch_metrics_fail_n(struct ch_metrics_group *g, const char *reason, uint64_t n);
 
 /* Closes the second ending at wall_ns: appends (or, within the same second, adds to) a time series point. Call
    about once per second from the worker's timer. @return 0 or -ENOMEM. */

@@ -1,0 +1,31 @@
+/* ch_report_int: helpers shared by the report renderers (not part of the public API). */
+#ifndef CH_REPORT_INT_H
+#define CH_REPORT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ch_buf.h"
+#include "ch_report.h"
+
+/* Appends s escaped for XML/HTML text and attributes (& < > " '), dropping control characters XML 1.0 forbids and
+   replacing invalid UTF-8 bytes with U+FFFD. NULL appends nothing. */
+int ch__xml_escape(struct ch_buf *b, const char *s);
+/* Length of the valid UTF-8 sequence at p (1 for ASCII, including NUL), 0 when invalid. */
+size_t ch__utf8_seq(const unsigned char *p);
+/* Appends s with invalid UTF-8 bytes replaced by U+FFFD (JSON output must be valid UTF-8). */
+int ch__utf8_clean(struct ch_buf *b, const char *s);
+/* Replaces every registered secret in out[from..] by "[REDACTED]". */
+int ch__report_scrub(const struct ch_report *r, struct ch_buf *out, size_t from);
+/* Formats ns as a short human duration: "850ns", "12.3us", "4.56ms", "1.23s", "2m03s". */
+void ch__fmt_dur(char *buf, size_t n, double ns);
+/* Formats a count compactly: "950", "12.3k", "4.56M". */
+void ch__fmt_count(char *buf, size_t n, double v);
+/* ISO-8601 UTC "2026-11-27T23:50:00Z" for a wall time in ns (empty string for 0). */
+void ch__fmt_time(char *buf, size_t n, uint64_t wall_ns);
+/* Whether a metric name is a latency (value in ns). */
+int ch__metric_is_latency(const char *name);
+/* Formats a metric value in its natural unit (durations for latencies, % for delivery_ratio, else a number). */
+void ch__fmt_metric(char *buf, size_t n, const char *metric, double v);
+
+#endif /* CH_REPORT_INT_H */

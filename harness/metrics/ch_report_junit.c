@@ -1,0 +1,129 @@
+/* junit.xml: one testcase per conformance check and per threshold, in the common JUnit XML dialect that GitLab,
+   Jenkins and GitHub test reporters read (testsuites > testsuite > testcase > failure|skipped). */
+#include <string.h>
+
+#include "ch_report.h"
+#include "ch_report_int.h"
+
+static double secs(uint64_t ns) { return (double)ns / 1e9; }
+
+/* The failure message attribute: the first line of the evidence, bounded. */
+static int message_attr(struct ch_buf *b, const char *evidence) {
+  char line[512];
+  size_t n = evidence ? strcspn(evidence, "\r\n") : 0;
+  if (n >= sizeof line)
+    n = sizeof line - 1;
+  /* do not cut a UTF-8 sequence in half */
+  while (n && ((unsigned char)evidence[n] & 0xc0) == 0x80)
+    n--;
+  memcpy(line, evidence ? evidence : "", n);
+  line[n] = '\0';
+  return ch__xml_escape(b, line);
+}
+
+static int suite_checks(const struct ch_report *r, struct ch_buf *b, const char *ts) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < r->n_checks; i++)
+    total += r->checks[i].duration_ns;
+  int rc = ch_buf_printf(b,
+                         "  <testsuite name=\"conformance\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" "
+                         "time=\"%.3f\" timestamp=\"%s\">\n",
+                         r->n_checks, ch_report_count_checks(r, CH_RESULT_FAIL),
+                         ch_report_count_checks(r, CH_RESULT_SKIP), secs(total), ts);
+  for (size_t i = 0; i < r->n_checks && !rc; i++) {
+    const struct ch_check *c = &r->checks[i];
+    rc = ch_buf_puts(b, "    <testcase classname=\"conformance.");
+    rc = rc ? rc : ch__xml_escape(b, c->transport ? c->transport : "any");
+    rc = rc ? rc : ch_buf_puts(b, "\" name=\"");
+    rc = rc ? rc : ch__xml_escape(b, c->id);
+    rc = rc ? rc : ch_buf_puts(b, " ");
+    rc = rc ? rc : ch__xml_escape(b, c->description);
+    rc = rc ? rc : ch_buf_printf(b, "\" time=\"%.3f\"", secs(c->duration_ns));
+    if (rc)
+      break;
+    if (c->result == CH_RESULT_PASS) {
+      rc = ch_buf_puts(b, "/>\n");
+      continue;
+    }
+    if (c->result == CH_RESULT_SKIP) {
+      rc = ch_buf_puts(b, ">\n      <skipped message=\"");
+      rc = rc ? rc : message_attr(b, c->evidence ? c->evidence : "skipped");
+      rc = rc ? rc : ch_buf_puts(b, "\"/>\n    </testcase>\n");
+      continue;
+    }
+    rc = ch_buf_puts(b, ">\n      <failure type=\"conformance\" message=\"");
+    rc = rc ? rc : message_attr(b, c->evidence ? c->evidence : "failed");
+    rc = rc ? rc : ch_buf_puts(b, "\">");
+    rc = rc ? rc : ch__xml_escape(b, c->id);
+    rc = rc ? rc : ch_buf_puts(b, ": ");
+    rc = rc ? rc : ch__xml_escape(b, c->description);
+    if (c->section) {
+      rc = rc ? rc : ch_buf_puts(b, "\nProtocol section: ");
+      rc = rc ? rc : ch__xml_escape(b, c->section);
+    }
+    if (c->transport) {
+      rc = rc ? rc : ch_buf_puts(b, "\nTransport: ");
+      rc = rc ? rc : ch__xml_escape(b, c->transport);
+    }
+    rc = rc ? rc : ch_buf_puts(b, "\nEvidence: ");
+    rc = rc ? rc : ch__xml_escape(b, c->evidence ? c->evidence : "(none recorded)");
+    rc = rc ? rc : ch_buf_puts(b, "</failure>\n    </testcase>\n");
+  }
+  return rc ? rc : ch_buf_puts(b, "  </testsuite>\n");
+}
+
+static int suite_thresholds(const struct ch_report *r, struct ch_buf *b, const char *ts) {
+  int rc = ch_buf_printf(b,
+                         "  <testsuite name=\"thresholds\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"0\" "
+                         "time=\"0\" timestamp=\"%s\">\n",
+                         r->n_thresholds, ch_report_count_thresholds(r, CH_RESULT_FAIL), ts);
+  for (size_t i = 0; i < r->n_thresholds && !rc; i++) {
+    const struct ch_threshold *t = &r->thresholds[i];
+    rc = ch_buf_puts(b, "    <testcase classname=\"thresholds\" name=\"");
+    rc = rc ? rc : ch__xml_escape(b, t->expression);
+    rc = rc ? rc : ch_buf_puts(b, "\" time=\"0\"");
+    if (rc)
+      break;
+    if (t->result != CH_RESULT_FAIL) {
+      rc = ch_buf_puts(b, "/>\n");
+      continue;
+    }
+    char obs[64], msg[160];
+    if (t->has_observed)
+      ch__fmt_metric(obs, sizeof obs, t->metric ? t->metric : "", t->observed);
+    else
+      snprintf(obs, sizeof obs, "no value");
+    snprintf(msg, sizeof msg, "observed %s", obs);
+    rc = ch_buf_puts(b, ">\n      <failure type=\"threshold\" message=\"");
+    rc = rc ? rc : ch__xml_escape(b, msg);
+    rc = rc ? rc : ch_buf_puts(b, ", expected ");
+    rc = rc ? rc : ch__xml_escape(b, t->expression);
+    rc = rc ? rc : ch_buf_puts(b, "\">Threshold ");
+    rc = rc ? rc : ch__xml_escape(b, t->expression);
+    rc = rc ? rc : ch_buf_puts(b, " failed: ");
+    rc = rc ? rc : ch__xml_escape(b, msg);
+    rc = rc ? rc : ch_buf_printf(b, " (raw value %.17g)", t->observed);
+    rc = rc ? rc : ch_buf_puts(b, "</failure>\n    </testcase>\n");
+  }
+  return rc ? rc : ch_buf_puts(b, "  </testsuite>\n");
+}
+
+int ch_report_junit(const struct ch_report *r, struct ch_buf *out) {
+  size_t from = out->len;
+  char ts[40];
+  ch__fmt_time(ts, sizeof ts, r->start_wall_ns);
+  if (!ts[0])
+    snprintf(ts, sizeof ts, "1970-01-01T00:00:00Z");
+  ts[strlen(ts) - 1] = '\0'; /* JUnit timestamps carry no zone designator */
+  size_t tests = r->n_checks + r->n_thresholds;
+  size_t failures = ch_report_count_checks(r, CH_RESULT_FAIL) + ch_report_count_thresholds(r, CH_RESULT_FAIL);
+  double dur = r->end_wall_ns > r->start_wall_ns ? secs(r->end_wall_ns - r->start_wall_ns) : 0;
+  int rc = ch_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"centro-harness ");
+  rc = rc ? rc : ch__xml_escape(out, r->scenario ? r->scenario : "run");
+  rc = rc ? rc : ch_buf_printf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"%.3f\">\n",
+                               tests, failures, ch_report_count_checks(r, CH_RESULT_SKIP), dur);
+  rc = rc ? rc : suite_checks(r, out, ts);
+  rc = rc ? rc : suite_thresholds(r, out, ts);
+  rc = rc ? rc : ch_buf_puts(out, "</testsuites>\n");
+  return rc ? rc : ch__report_scrub(r, out, from);
+}

@@ -1,4 +1,4 @@
-/* The conformance catalogue: stable ids, one line each, the protocol-doc section each one enforces. Ids are never
+/* The conformance catalogue and the verdict of a run (exit code, last line): stable ids, one line each, the protocol-doc section each one enforces. Ids are never
    renumbered; a retired check keeps its id out of use. */
 #include <errno.h>
 #include <stdlib.h>
@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "ch_checks.h"
+#include "ch_exit.h"
 
 static const struct ch_check_def catalogue[] = {
     /* negotiate (§1-§2): pure HTTP */
@@ -111,4 +112,24 @@ void ch_checks_results_free(struct ch_checks_results *r) {
   }
   free(r->items);
   memset(r, 0, sizeof *r);
+}
+
+int ch_checks_exit_code(const struct ch_checks_results *r, int run_rc, struct ch_buf *last_line) {
+  int code;
+  size_t total = r->passed + r->failed + r->skipped;
+  if (run_rc == -EINVAL) {
+    code = CH_EXIT_INPUT;
+    ch_buf_printf(last_line, "exit 3: invalid input (%s)", r->run_error_msg);
+  } else if (run_rc) {
+    code = CH_EXIT_RUN;
+    ch_buf_printf(last_line, "exit 4: the run could not be carried out (%s)", r->run_error_msg);
+  } else if (r->failed) {
+    code = CH_EXIT_CHECK_FAILED;
+    ch_buf_printf(last_line, "exit 1: conformance check failed (%u of %zu)", r->failed, total);
+  } else {
+    code = CH_EXIT_OK;
+    ch_buf_printf(last_line, "exit 0: all conformance checks passed (%u passed, %u skipped, of %zu)", r->passed,
+                  r->skipped, total);
+  }
+  return code;
 }

@@ -317,23 +317,3 @@ out:
   ch_buf_free(&err);
   return rc;
 }
-
-int ch_checks_exit_code(const struct ch_checks_results *r, int run_rc, struct ch_buf *last_line) {
-  int code;
-  size_t total = r->passed + r->failed + r->skipped;
-  if (run_rc == -EINVAL) {
-    code = CH_EXIT_INPUT;
-    ch_buf_printf(last_line, "exit 3: invalid input (%s)", r->run_error_msg);
-  } else if (run_rc) {
-    code = CH_EXIT_RUN;
-    ch_buf_printf(last_line, "exit 4: the run could not be carried out (%s)", r->run_error_msg);
-  } else if (r->failed) {
-    code = CH_EXIT_CHECK_FAILED;
-    ch_buf_printf(last_line, "exit 1: conformance check failed (%u of %zu)", r->failed, total);
-  } else {
-    code = CH_EXIT_OK;
-    ch_buf_printf(last_line, "exit 0: all conformance checks passed (%u passed, %u skipped, of %zu)", r->passed,
-                  r->skipped, total);
-  }
-  return code;
-}

@@ -10,6 +10,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <libwebsockets.h>
+
 #include "ch_worker.h"
 
 #define ENGINE_MAX_WORKERS 256
@@ -197,6 +199,8 @@ int ch_engine_start(struct ch_engine *e, struct ch_buf *err) {
   if (e->started)
     return -EALREADY;
   e->started = true;
+  /* lws logging is process-wide: keep errors only (its NOTICE lines at context creation are noise here). */
+  lws_set_log_level(LLL_ERR, NULL);
   int rc = 0;
   unsigned i;
   for (i = 0; i < e->n_workers; i++) {

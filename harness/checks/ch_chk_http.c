@@ -33,6 +33,8 @@ static const char *const secret_params[] = {"connectionToken=", "groupsToken=", 
 int ch_chk_redact(const struct ch_chk_ctx *cx, const char *s, size_t n, struct ch_buf *out) {
   size_t i = 0;
   int rc = ch_buf_reserve(out, n);
+  if (rc == 0)
+    out->data[out->len] = '\0';
   while (rc == 0 && i < n) {
     size_t skip = 0;
     for (size_t k = 0; k < cx->nsecrets && !skip; k++) {

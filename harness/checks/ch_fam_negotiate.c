@@ -179,6 +179,8 @@ void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *ou
     ch_buf_reset(&ev);
     if (!try_ws) {
       ch_chk_result(cx, out, "NEG-005", 0, CH_CHECK_PASS, NULL, "TryWebSockets is false: webSockets not offered");
+    } else if (!(cx->transports & CH_T_WS)) {
+      ch_chk_result(cx, out, "NEG-005", 0, CH_CHECK_SKIP, NULL, "webSockets not among the transports asked for");
     } else {
       struct ch_sess s;
       struct ch_buf init = CH_BUF_INIT;

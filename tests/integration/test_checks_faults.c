@@ -1,0 +1,205 @@
+/* Proof that the conformance checks work: against the embedded reference endpoint started with each fault of the
+   server's fault table, the check that enforces that part of the protocol fails; against the conformant endpoint
+   every check passes, 20 times in a row. One case runs the real binary for the exit code and the last line. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ch_checks.h"
+#include "ch_exit.h"
+#include "ch_server.h"
+#include "ch_test.h"
+
+/* The server's fault families → the catalogue check that must fail. */
+static const struct {
+  const char *family, *check;
+} fault_checks[] = {
+    {"NEG", "NEG-001"},       {"PROTO", "NEG-002"},     {"INIT", "CON-001"},     {"START", "CON-002"},
+    {"INVOKE", "INV-001"},    {"DELIVERY", "DEL-007"},  {"DUP", "DEL-006"},      {"ORDER", "DEL-005"},
+    {"LATENCY", "DEL-008"},   {"ISOLATION", "DEL-003"}, {"UNSUB", "DEL-002"},    {"AUTH", "AUTH-001"},
+    {"KEEPALIVE", "KA-001"},  {"REPLAY", "REC-001"},    {"GROUPS", "REC-002"},
+};
+
+static const char *check_for(const char *family) {
+  for (size_t i = 0; i < sizeof fault_checks / sizeof fault_checks[0]; i++)
+    if (strcmp(fault_checks[i].family, family) == 0)
+      return fault_checks[i].check;
+  return NULL;
+}
+
+static void print_failures(const struct ch_checks_results *r) {
+  for (size_t i = 0; i < r->n; i++)
+    if (r->items[i].status == CH_CHECK_FAIL)
+      fprintf(stderr, "  FAIL %s %s: %s\n%s\n", r->items[i].def->id, r->items[i].transport ? r->items[i].transport : "",
+              r->items[i].message, r->items[i].evidence);
+  if (r->run_error)
+    fprintf(stderr, "  run error: %s\n", r->run_error_msg);
+}
+
+static void test_conformant_endpoint_passes_every_check_20_times(void) {
+  for (int i = 0; i < 20; i++) {
+    struct ch_checks_opts o = {0};
+    struct ch_checks_results r = {0};
+    o.seed = (uint64_t)i + 1;
+    int rc = ch_checks_run(&o, &r);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(r.failed, 0);
+    CU_ASSERT_TRUE(r.passed >= 60); /* every check on every transport it applies to */
+    if (rc || r.failed) {
+      fprintf(stderr, "conformant run %d:\n", i);
+      print_failures(&r);
+      ch_checks_results_free(&r);
+      break;
+    }
+    ch_checks_results_free(&r);
+  }
+}
+
+static void test_each_fault_fails_its_check(void) {
+  const struct ch_fault_info *ft = ch_fault_table();
+  for (unsigned f = 0; f < CH_FAULT_COUNT; f++) {
+    const char *id = check_for(ft[f].family);
+    if (!id) {
+      fprintf(stderr, "fault %s: family %s has no check mapped\n", ft[f].name, ft[f].family);
+      CU_FAIL("a fault family without a check");
+      continue;
+    }
+    struct ch_checks_opts o = {0};
+    struct ch_checks_results r = {0};
+    o.fault = ft[f].name;
+    o.only = id;
+    o.seed = 7;
+    int rc = ch_checks_run(&o, &r);
+    CU_ASSERT_EQUAL(rc, 0);
+    bool failed = false;
+    for (size_t i = 0; i < r.n; i++)
+      failed |= r.items[i].status == CH_CHECK_FAIL && strcmp(r.items[i].def->id, id) == 0;
+    if (!failed) {
+      fprintf(stderr, "fault %s did not make %s fail (%u passed, %u skipped)\n", ft[f].name, id, r.passed,
+              r.skipped);
+      for (size_t i = 0; i < r.n; i++)
+        fprintf(stderr, "  %s %s %d %s\n", r.items[i].def->id, r.items[i].transport ? r.items[i].transport : "",
+                r.items[i].status, r.items[i].message);
+    }
+    CU_ASSERT_TRUE(failed);
+    /* every failure carries evidence */
+    for (size_t i = 0; i < r.n; i++)
+      if (r.items[i].status == CH_CHECK_FAIL)
+        CU_ASSERT_TRUE(r.items[i].evidence[0] || r.items[i].message[0]);
+    ch_checks_results_free(&r);
+  }
+}
+
+/* A loopback port with nothing listening: bind port 0, read it back, close. */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t l = sizeof a;
+  int port = -1;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+/* Runs the binary with args; returns its exit status and its last stdout line. */
+static int run_binary(const char *const *args, char *last, size_t n) {
+  int pfd[2];
+  if (pipe(pfd))
+    return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pfd[1], 1);
+    int dn = open("/dev/null", O_WRONLY);
+    dup2(dn, 2);
+    close(pfd[0]);
+    execv(CH_BINARY, (char *const *)args);
+    _exit(127);
+  }
+  close(pfd[1]);
+  char buf[65536];
+  size_t len = 0;
+  ssize_t r;
+  while ((r = read(pfd[0], buf + len, sizeof buf - 1 - len)) > 0 && len < sizeof buf - 1)
+    len += (size_t)r;
+  close(pfd[0]);
+  buf[len] = '\0';
+  while (len && buf[len - 1] == '\n')
+    buf[--len] = '\0';
+  char *nl = strrchr(buf, '\n');
+  snprintf(last, n, "%s", nl ? nl + 1 : buf);
+  int st;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static bool file_has(const char *path, const char *needle) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return false;
+  static char buf[1 << 20];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return strstr(buf, needle) != NULL;
+}
+
+static void test_binary_exit_codes_last_line_and_report(void) {
+  if (access(CH_BINARY, X_OK) != 0) {
+    fprintf(stderr, "(skipped: %s not built)\n", CH_BINARY);
+    return;
+  }
+  char dir[] = "/tmp/ch-check-XXXXXX", last[512], path[600];
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+  const char *a1[] = {CH_BINARY, "check", "--fault", "init-no-s", "--only", "CON-001", "--report-dir", dir,
+                      "--token", "cli-secret-token", NULL};
+  CU_ASSERT_EQUAL(run_binary(a1, last, sizeof last), CH_EXIT_CHECK_FAILED);
+  CU_ASSERT_EQUAL(strncmp(last, "exit 1: conformance check failed (", 34), 0);
+  snprintf(path, sizeof path, "%s/report.json", dir);
+  CU_ASSERT_TRUE(file_has(path, "CON-001"));
+  CU_ASSERT_FALSE(file_has(path, "cli-secret-token"));
+  snprintf(path, sizeof path, "%s/junit.xml", dir);
+  CU_ASSERT_TRUE(file_has(path, "CON-001"));
+  /* the failing client's wire transcript is kept, credentials redacted */
+  snprintf(path, sizeof path, "%s/transcripts/CON-001-webSockets.jsonl", dir);
+  CU_ASSERT_TRUE(file_has(path, "\"dir\":\"in\""));
+  CU_ASSERT_FALSE(file_has(path, "alice-"));
+  CU_ASSERT_FALSE(file_has(path, "cli-secret-token"));
+
+  const char *a2[] = {CH_BINARY, "check", "--only", "NEG,CON-003", "--report-dir", dir, NULL};
+  CU_ASSERT_EQUAL(run_binary(a2, last, sizeof last), CH_EXIT_OK);
+  CU_ASSERT_EQUAL(strncmp(last, "exit 0:", 7), 0);
+
+  char target[64];
+  snprintf(target, sizeof target, "http://127.0.0.1:%d/Centro", free_port());
+  const char *a3[] = {CH_BINARY, "check", "--target", target, "--report-dir", dir, "--timeout-ms", "2000", NULL};
+  CU_ASSERT_EQUAL(run_binary(a3, last, sizeof last), CH_EXIT_RUN);
+  CU_ASSERT_EQUAL(strncmp(last, "exit 4:", 7), 0);
+
+  const char *a4[] = {CH_BINARY, "check", "--transport", "carrierPigeon", NULL};
+  CU_ASSERT_EQUAL(run_binary(a4, last, sizeof last), CH_EXIT_INPUT);
+  const char *a5[] = {CH_BINARY, "check", "--target", "http://127.0.0.1:1/", "--trigger", "/nonexistent.json", NULL};
+  CU_ASSERT_EQUAL(run_binary(a5, last, sizeof last), CH_EXIT_INPUT);
+  CU_ASSERT_EQUAL(strncmp(last, "exit 3:", 7), 0);
+
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+int main(void) {
+  CU_TestInfo tests[] = {CH_TEST(test_each_fault_fails_its_check),
+                         CH_TEST(test_conformant_endpoint_passes_every_check_20_times),
+                         CH_TEST(test_binary_exit_codes_last_line_and_report), CU_TEST_INFO_NULL};
+  return ch_test_run("checks-faults", tests);
+}

@@ -240,6 +240,13 @@ int ch_negotiate_parse(const char *body, size_t n, struct ch_negotiate *out, str
     rc = neg_fail(err, "Url does not start with '/'%s%s", "", "");
     goto fail;
   }
+  for (const char *c = out->url; *c; c++) {
+    if (*c == '?' || *c == '#' || (unsigned char)*c <= ' ' || *c == 0x7f) {
+      rc = neg_fail(err, "Url is not a plain path (it has a query, fragment, space or control character)%s%s", "",
+                    "");
+      goto fail;
+    }
+  }
   if (!out->connection_token[0]) {
     rc = neg_fail(err, "ConnectionToken is empty%s%s", "", "");
     goto fail;

@@ -81,7 +81,7 @@ struct ch_negotiate {
   unsigned present;           /* CH_NEG_* bits */
 };
 
-/* Parses a negotiate response body. Required: Url (a string starting with '/'), ConnectionToken (non-empty string),
+/* Parses a negotiate response body. Required: Url (a path starting with '/', without '?', '#', spaces or controls), ConnectionToken (non-empty string),
    ConnectionId (string), KeepAliveTimeout (number > 0, or null = keep-alive disabled), DisconnectTimeout and
    ConnectionTimeout (numbers > 0), TryWebSockets (bool), ProtocolVersion (non-empty string). Optional, with
    defaults: TransportConnectTimeout (5.0), LongPollDelay (0.0) (numbers >= 0). Unknown fields are ignored.

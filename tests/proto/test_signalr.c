@@ -102,6 +102,8 @@ static void test_signalr_negotiate_errors(void) {
              "negotiate: ConnectionToken is empty");
   neg_expect("{\"Url\":\"signalr\",\"ConnectionToken\":\"SECRET\",\"KeepAliveTimeout\":20," NEG_OK_TAIL "}",
              "negotiate: Url does not start with '/'");
+  neg_expect("{\"Url\":\"/signalr?x=1\",\"ConnectionToken\":\"SECRET\",\"KeepAliveTimeout\":20," NEG_OK_TAIL "}",
+             "negotiate: Url is not a plain path (it has a query, fragment, space or control character)");
   neg_expect("{\"Url\":\"/signalr\",\"ConnectionToken\":\"SECRET\",\"KeepAliveTimeout\":0," NEG_OK_TAIL "}",
              "negotiate: KeepAliveTimeout must be greater than 0");
   neg_expect("{\"Url\":\"/signalr\",\"ConnectionToken\":\"SECRET\",\"KeepAliveTimeout\":1e999," NEG_OK_TAIL "}",

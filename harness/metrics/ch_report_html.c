@@ -11,7 +11,7 @@
 #define W 760
 #define H 260
 #define ML 64
-#define MR 16
+#define MR 44
 #define MT 28
 #define MB 40
 
@@ -30,7 +30,7 @@ static double nice_ceil(double v) {
   if (!(v > 0))
     return 1;
   double p = pow(10, floor(log10(v)));
-  const double steps[] = {1, 2, 2.5, 5, 10};
+  const double steps[] = {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10};
   for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
     if (steps[i] * p >= v * (1 - 1e-12))
       return steps[i] * p;
@@ -65,7 +65,9 @@ static void chart(struct ch_buf *b, const char *id, const char *title, const cha
   for (int i = 0; i <= 4; i++) {
     double y = MT + ph - ph * i / 4.0;
     ch_buf_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", ML, y, ML + pw, y);
-    ch_buf_printf(b, "<text x=\"%d\" y=\"%.1f\" class=\"yt\">%.4g</text>", ML - 6, y + 4, ymax * i / 4.0);
+    char lab[32];
+    ch__fmt_count(lab, sizeof lab, ymax * i / 4.0);
+    ch_buf_printf(b, "<text x=\"%d\" y=\"%.1f\" class=\"yt\">%s</text>", ML - 6, y + 4, lab);
   }
   ch_buf_printf(b, "<text x=\"14\" y=\"%.1f\" class=\"yl\" transform=\"rotate(-90 14 %.1f)\">", MT + ph / 2,
                 MT + ph / 2);
@@ -188,7 +190,7 @@ static int series_charts(struct ch_buf *b, const struct ch_metrics *m) {
 }
 
 static const char css[] =
-    "body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;"
+    "*{box-sizing:border-box}body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;"
     "padding:16px;color:#222}h1{font-size:22px;margin:8px 0}h2{font-size:17px;border-bottom:1px solid #ddd;"
     "padding-bottom:4px;margin-top:28px}table{border-collapse:collapse;margin:8px 0;width:100%}"
     "td,th{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}th{background:#f4f4f4}"
@@ -198,7 +200,7 @@ static const char css[] =
     ".res-fail{color:#c62828;font-weight:600}.res-skip{color:#777}pre{white-space:pre-wrap;margin:0;"
     "font:12px ui-monospace,monospace}.tiles{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0}"
     ".tile{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:130px}.tile b{display:block;"
-    "font-size:20px}figure{margin:10px 0}svg.chart{max-width:100%;height:auto;background:#fff}"
+    "font-size:20px}figure{margin:10px 0}svg.chart{width:100%;max-width:900px;height:auto;background:#fff}.scroll{overflow-x:auto}"
     ".grid{stroke:#eee}.frame{fill:none;stroke:#999}.ct{font-weight:600;font-size:13px}"
     ".yt{font-size:11px;text-anchor:end;fill:#555}.xt{font-size:11px;text-anchor:middle;fill:#555}"
     ".xl,.yl{font-size:11px;text-anchor:middle;fill:#333}.lg{font-size:11px}.nodata{fill:#999;text-anchor:middle}"
@@ -374,7 +376,7 @@ static void transport_section(struct ch_buf *b, const struct ch_report *r, const
     td_num(b, (double)g->counters[CH_CNT_BYTES_IN]);
     ch_buf_puts(b, "</tr>");
   }
-  ch_buf_puts(b, "</table>");
+  ch_buf_puts(b, "</table></div>");
   if (t->counters[CH_CNT_ERRORS]) {
     ch_buf_puts(b, "<h2>Failures by reason</h2><table id=\"failures-table\"><tr><th>population</th><th>transport</th>"
                    "<th>reason</th><th>count</th></tr>");
@@ -413,7 +415,8 @@ int ch_report_html(const struct ch_report *r, struct ch_buf *out) {
     return -ENOMEM;
   size_t from = out->len;
   struct ch_buf *b = out;
-  bool ok = r->exit_code == 0;
+  bool ok = r->exit_code == 0 && !ch_report_count_checks(r, CH_RESULT_FAIL) &&
+            !ch_report_count_thresholds(r, CH_RESULT_FAIL);
   ch_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                  "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
                  "'unsafe-inline'; script-src 'unsafe-inline'\">"

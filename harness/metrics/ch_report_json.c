@@ -339,7 +339,7 @@ static int rd_group(struct jr *j, const cJSON *o, struct ch_metrics *m) {
   free(pop), free(tr);
   if (rc)
     return rc;
-  uint64_t v;
+  uint64_t v = 0;
   /* failures first: re-adding them bumps the errors counter, which the counters below then overwrite */
   const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "failures"), *e;
   if (f && !cJSON_IsArray(f))
@@ -476,7 +476,7 @@ static int rd_report(struct jr *j, const cJSON *root, struct ch_report *r) {
   if (!cJSON_IsObject(run))
     return jr_fail(j, "run", "missing or not an object");
   j->where = "run";
-  uint64_t v;
+  uint64_t v = 0;
   int rc = rd_str(j, run, "scenario", &r->scenario);
   rc = rc ? rc : rd_str(j, run, "scenario_path", &r->scenario_path);
   rc = rc ? rc : rd_str(j, run, "target", &r->target);

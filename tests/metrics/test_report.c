@@ -216,7 +216,6 @@ static void test_report_html_is_self_contained(void) {
   struct ch_report *r = make_report(0);
   struct ch_buf h = CH_BUF_INIT;
   CU_ASSERT_EQUAL(ch_report_html(r, &h), 0);
-  CU_ASSERT_PTR_NULL(strstr(h.data, "http://") == NULL ? NULL : strstr(strstr(h.data, "http://"), "src="));
   CU_ASSERT_PTR_NULL(strstr(h.data, "<link"));
   CU_ASSERT_PTR_NULL(strstr(h.data, " src="));
   CU_ASSERT_PTR_NULL(strstr(h.data, "@import"));
@@ -370,7 +369,7 @@ static void test_report_cli_report_and_merge(void) {
   CU_ASSERT_EQUAL(m->shards, 2);
   ch_report_free(m);
   char *h = slurp(html, NULL);
-  CU_ASSERT_PTR_NOT_NULL(h && strstr(h, "chart-percentiles"));
+  CU_ASSERT(h && strstr(h, "chart-percentiles") != NULL);
   free(h);
   char *rargv[] = {"report", out, NULL};
   CU_ASSERT_EQUAL(ch_report_main(2, rargv), CH_EXIT_OK); /* writes report.html + junit.xml next to it */

@@ -1,0 +1,694 @@
+/* The scenario loader: file, syntax, overrides, then the top-level sections (target, trigger, correlation,
+   expect, thresholds, capacity). Populations and phases are in ch_scenario_clients.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ch_scenario.h"
+#include "ch_scn_check.h"
+
+#define SCN_FILE_MAX (16u << 20) /* a scenario is a page of JSON; anything this big is a mistake */
+
+/* ------------------------------------------------------------------------------------------------- names */
+
+static const char *const scn_transport_names[] = {"webSockets", "serverSentEvents", "longPolling", NULL};
+static const char *const scn_phase_names[] = {"connect", "subscribe",      "hold",           "trigger",
+                                              "unsubscribe", "verify_silence", "drop_reconnect", "disconnect",
+                                              NULL};
+
+const char *ch_scn_transport_name(enum ch_scn_transport t) {
+  return (unsigned)t < CH_SCN_TRANSPORT_COUNT ? scn_transport_names[t] : "?";
+}
+const char *ch_scn_phase_type_name(enum ch_scn_phase_type t) {
+  return (unsigned)t < CH_SCN_PHASE_TYPE_COUNT ? scn_phase_names[t] : "?";
+}
+const char *ch_scn_hub_name(enum ch_scn_hub h) { return h == CH_SCN_HUB_JOB ? "JobEventHub" : "ResourceEventHub"; }
+const char *ch_scn_hub_subscribe_method(enum ch_scn_hub h) {
+  return h == CH_SCN_HUB_JOB ? "SubscribeToPipeline" : "SubscribeToPart";
+}
+const char *ch_scn_hub_unsubscribe_method(enum ch_scn_hub h) {
+  return h == CH_SCN_HUB_JOB ? "UnsubscribeFromPipeline" : "UnsubscribeFromPart";
+}
+
+/* ------------------------------------------------------------------------------------------------- target */
+
+static void scn_auth(struct ch__scn_ctx *c, const cJSON *t, struct ch_scn_auth *a) {
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(t, "auth");
+  size_t mark = ch__scn_push_key(c, "auth");
+  a->scheme = ch__scn_strdup(c, "Bearer");
+  a->query_param = ch__scn_strdup(c, "access_token");
+  if (o && !cJSON_IsObject(o) && !cJSON_IsNull(o))
+    ch__scn_fail(c, o, false, "an object with mode, scheme, token / token_env / token_file, query_param");
+  if (!cJSON_IsObject(o)) {
+    ch__scn_pop(c, mark);
+    return;
+  }
+  static const char *const keys[] = {"mode", "scheme", "token", "token_env", "token_file", "query_param", NULL};
+  ch__scn_check_keys(c, o, keys);
+  int sources = 0;
+  const cJSON *tok = cJSON_GetObjectItemCaseSensitive(o, "token");
+  if (tok) {
+    size_t m2 = ch__scn_push_key(c, "token");
+    if (cJSON_IsString(tok) && *tok->valuestring) {
+      a->token = ch__scn_strdup(c, tok->valuestring);
+      a->source = CH_SCN_TOKEN_LITERAL;
+      sources++;
+    } else if (!cJSON_IsNull(tok)) {
+      ch__scn_fail(c, tok, true, "a non-empty string (prefer token_env or token_file: files get shared)");
+    }
+    ch__scn_pop(c, m2);
+  }
+  if (ch__scn_string(c, o, "token_env", false, NULL, &a->token_env)) {
+    a->source = CH_SCN_TOKEN_ENV;
+    sources++;
+  }
+  if (ch__scn_file(c, o, "token_file", &a->token_file)) {
+    a->source = CH_SCN_TOKEN_FILE;
+    sources++;
+  } else if (cJSON_GetObjectItemCaseSensitive(o, "token_file") &&
+             !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "token_file"))) {
+    sources++; /* reported already; still counts against "only one source" being confusing twice */
+  }
+  if (sources > 1)
+    ch__scn_failf(c, o, "expected at most one of token, token_env and token_file, found %d", sources);
+  static const char *const modes[] = {"none", "header", "query", NULL};
+  int mode;
+  if (!ch__scn_enum(c, o, "mode", false, modes, sources ? CH_SCN_AUTH_HEADER : CH_SCN_AUTH_NONE, &mode) ||
+      mode != CH_SCN_AUTH_NONE || !sources) {
+    a->mode = (enum ch_scn_auth_mode)mode;
+  } else {
+    a->mode = CH_SCN_AUTH_NONE;
+    ch__scn_failf(c, o, "expected no token source with mode \"none\", found one (remove it or set mode)");
+  }
+  free(a->scheme);
+  ch__scn_string(c, o, "scheme", false, "Bearer", &a->scheme);
+  free(a->query_param);
+  if (ch__scn_string(c, o, "query_param", false, "access_token", &a->query_param) && a->query_param &&
+      (!*a->query_param || strpbrk(a->query_param, "&=?# "))) {
+    size_t m2 = ch__scn_push_key(c, "query_param");
+    ch__scn_fail(c, cJSON_GetObjectItemCaseSensitive(o, "query_param"), false,
+                 "a query parameter name without '&', '=', '?', '#' or spaces");
+    ch__scn_pop(c, m2);
+  }
+  if (a->scheme && strpbrk(a->scheme, " \r\n\t")) {
+    size_t m2 = ch__scn_push_key(c, "scheme");
+    ch__scn_fail(c, cJSON_GetObjectItemCaseSensitive(o, "scheme"), false, "a scheme word such as \"Bearer\"");
+    ch__scn_pop(c, m2);
+  }
+  ch__scn_pop(c, mark);
+}
+
+static void scn_target(struct ch__scn_ctx *c, const cJSON *root, struct ch_scn_target *t) {
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "target");
+  size_t mark = ch__scn_push_key(c, "target");
+  if (o && !cJSON_IsObject(o) && !cJSON_IsNull(o))
+    ch__scn_fail(c, o, false, "an object (or null for the embedded reference endpoint)");
+  if (!cJSON_IsObject(o)) {
+    ch__scn_pop(c, mark);
+    scn_auth(c, NULL, &t->auth);
+    return;
+  }
+  static const char *const keys[] = {"url", "insecure", "ca_file", "auth", "bad_tokens", NULL};
+  ch__scn_check_keys(c, o, keys);
+  if (ch__scn_string(c, o, "url", false, NULL, &t->url) && t->url) {
+    struct ch_buf e = CH_BUF_INIT;
+    if (ch_url_parse(t->url, &t->parsed, &e)) {
+      size_t m2 = ch__scn_push_key(c, "url");
+      /* ch_url_parse's message already says "expected ..., found ..." (and redacts credentials) */
+      ch__scn_failf(c, cJSON_GetObjectItemCaseSensitive(o, "url"), "%s", e.data ? e.data : "expected a URL");
+      ch__scn_pop(c, m2);
+      free(t->url);
+      t->url = NULL;
+    }
+    ch_buf_free(&e);
+  }
+  ch__scn_bool(c, o, "insecure", false, &t->insecure);
+  ch__scn_file(c, o, "ca_file", &t->ca_file);
+  scn_auth(c, o, &t->auth);
+  const cJSON *bad = cJSON_GetObjectItemCaseSensitive(o, "bad_tokens");
+  if (bad) {
+    size_t m2 = ch__scn_push_key(c, "bad_tokens");
+    if (!cJSON_IsArray(bad)) {
+      ch__scn_fail(c, bad, true, "an array of token strings");
+    } else {
+      size_t n = (size_t)cJSON_GetArraySize(bad), i = 0;
+      t->bad_tokens = calloc(n ? n : 1, sizeof *t->bad_tokens);
+      if (!t->bad_tokens)
+        c->oom = true;
+      for (const cJSON *it = bad->child; it && t->bad_tokens; it = it->next, i++) {
+        size_t m3 = ch__scn_push_index(c, i);
+        if (cJSON_IsString(it) && *it->valuestring)
+          t->bad_tokens[t->n_bad_tokens++] = ch__scn_strdup(c, it->valuestring);
+        else
+          ch__scn_fail(c, it, true, "a non-empty token string");
+        ch__scn_pop(c, m3);
+      }
+    }
+    ch__scn_pop(c, m2);
+  }
+  ch__scn_pop(c, mark);
+}
+
+/* ------------------------------------------------------------------------------------------------- trigger */
+
+static bool scn_header_name_ok(const char *s) {
+  if (!*s)
+    return false;
+  for (; *s; s++)
+    if (!(((*s | 32) >= 'a' && (*s | 32) <= 'z') || (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
+      return false;
+  return true;
+}
+
+static struct ch_template *scn_template(struct ch__scn_ctx *c, const cJSON *v, const char *src,
+                                        enum ch_template_escape esc) {
+  struct ch_template *t = NULL;
+  struct ch_buf e = CH_BUF_INIT;
+  int rc = ch_template_compile(src, esc, &t, &e);
+  if (rc == -ENOMEM)
+    c->oom = true;
+  else if (rc)
+    ch__scn_failf(c, v, "%s", e.data ? e.data : "expected a valid template");
+  ch_buf_free(&e);
+  return t;
+}
+
+static void scn_http(struct ch__scn_ctx *c, const cJSON *o, struct ch_scn_http_trigger *h) {
+  static const char *const keys[] = {"method", "url", "headers", "body", "timeout", "expect_status", NULL};
+  ch__scn_check_keys(c, o, keys);
+  static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
+  int m;
+  ch__scn_enum(c, o, "method", false, methods, 1, &m);
+  h->method = ch__scn_strdup(c, methods[m]);
+  char *url = NULL;
+  if (ch__scn_string(c, o, "url", true, NULL, &url) && url) {
+    size_t mark = ch__scn_push_key(c, "url");
+    const cJSON *uv = cJSON_GetObjectItemCaseSensitive(o, "url");
+    const char *host = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
+    if (!host || !*host || *host == '/' || *host == '{')
+      ch__scn_fail(c, uv, false, "an absolute http:// or https:// URL with a literal host (placeholders after it)");
+    else
+      h->url = scn_template(c, uv, url, CH_TEMPLATE_URL);
+    ch__scn_pop(c, mark);
+  }
+  free(url);
+  const cJSON *hs = cJSON_GetObjectItemCaseSensitive(o, "headers");
+  if (hs) {
+    size_t mark = ch__scn_push_key(c, "headers");
+    if (!cJSON_IsObject(hs)) {
+      ch__scn_fail(c, hs, false, "an object of header names to string values");
+    } else {
+      size_t n = (size_t)cJSON_GetArraySize(hs);
+      h->headers = calloc(n ? n : 1, sizeof *h->headers);
+      if (!h->headers)
+        c->oom = true;
+      for (const cJSON *it = hs->child; it && h->headers; it = it->next) {
+        size_t m2 = ch__scn_push_key(c, it->string);
+        if (!scn_header_name_ok(it->string))
+          ch__scn_failf(c, it, "expected a header name (letters, digits, '-'), found \"%.60s\"", it->string);
+        else if (!cJSON_IsString(it) || strpbrk(it->valuestring, "\r\n"))
+          ch__scn_fail(c, it, true, "a header value: a string on one line");
+        else {
+          struct ch_scn_http_header *hd = &h->headers[h->n_headers];
+          hd->name = ch__scn_strdup(c, it->string);
+          hd->value = scn_template(c, it, it->valuestring, CH_TEMPLATE_RAW);
+          if (hd->name && hd->value)
+            h->n_headers++;
+          else {
+            free(hd->name);
+            ch_template_free(hd->value);
+            hd->name = NULL, hd->value = NULL;
+          }
+        }
+        ch__scn_pop(c, m2);
+      }
+    }
+    ch__scn_pop(c, mark);
+  }
+  const cJSON *body = cJSON_GetObjectItemCaseSensitive(o, "body");
+  if (body && !cJSON_IsNull(body)) {
+    size_t mark = ch__scn_push_key(c, "body");
+    if (cJSON_IsString(body)) {
+      h->body = scn_template(c, body, body->valuestring, CH_TEMPLATE_RAW);
+    } else if (cJSON_IsObject(body) || cJSON_IsArray(body)) {
+      /* JSON bodies: placeholders sit inside JSON strings, so their values are JSON-escaped */
+      char *text = cJSON_PrintUnformatted(body);
+      if (!text)
+        c->oom = true;
+      else
+        h->body = scn_template(c, body, text, CH_TEMPLATE_JSON);
+      free(text);
+    } else {
+      ch__scn_fail(c, body, false, "a string, a JSON object or array, or null");
+    }
+    ch__scn_pop(c, mark);
+  }
+  ch__scn_duration(c, o, "timeout", false, 10000000000ull, &h->timeout_ns);
+  h->expect_status_min = 200, h->expect_status_max = 299;
+  const cJSON *es = cJSON_GetObjectItemCaseSensitive(o, "expect_status");
+  if (es) {
+    size_t mark = ch__scn_push_key(c, "expect_status");
+    const cJSON *lo = cJSON_IsArray(es) && cJSON_GetArraySize(es) == 2 ? es->child : es;
+    const cJSON *hi = cJSON_IsArray(es) && cJSON_GetArraySize(es) == 2 ? es->child->next : es;
+    if (cJSON_IsNumber(lo) && cJSON_IsNumber(hi) && lo->valuedouble >= 100 && hi->valuedouble <= 599 &&
+        lo->valuedouble <= hi->valuedouble && lo->valuedouble == (int)lo->valuedouble &&
+        hi->valuedouble == (int)hi->valuedouble)
+      h->expect_status_min = (int)lo->valuedouble, h->expect_status_max = (int)hi->valuedouble;
+    else
+      ch__scn_fail(c, es, false, "an HTTP status (100-599) or a range [low, high]");
+    ch__scn_pop(c, mark);
+  }
+}
+
+static void scn_trigger(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s) {
+  struct ch_scn_trigger *t = &s->trigger;
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "trigger");
+  size_t mark = ch__scn_push_key(c, "trigger");
+  t->keys_subscribed = true;
+  t->rate = 10;
+  t->event_type = 1;
+  t->type = s->target.url ? CH_SCN_TRIGGER_NONE : CH_SCN_TRIGGER_REFERENCE;
+  if (o && !cJSON_IsObject(o))
+    ch__scn_fail(c, o, false, "an object with type, rate, count, keys, payload, http");
+  if (!cJSON_IsObject(o)) {
+    ch__scn_pop(c, mark);
+    return;
+  }
+  static const char *const keys[] = {"type", "rate", "arrival", "count", "keys", "payload", "event_type", "http",
+                                     NULL};
+  ch__scn_check_keys(c, o, keys);
+  static const char *const types[] = {"none", "reference", "http", NULL};
+  int type;
+  ch__scn_enum(c, o, "type", false, types, (int)t->type, &type);
+  t->type = (enum ch_scn_trigger_type)type;
+  ch__scn_rate(c, o, "rate", false, 10, &t->rate);
+  static const char *const arrivals[] = {"constant", "poisson", NULL};
+  int arr;
+  ch__scn_enum(c, o, "arrival", false, arrivals, 0, &arr);
+  t->arrival = (enum ch_scn_arrival)arr;
+  ch__scn_uint(c, o, "count", false, 0, 1ull << 40, 0, &t->count);
+  uint64_t ev;
+  ch__scn_uint(c, o, "event_type", false, 0, 7, 1, &ev);
+  t->event_type = (int)ev;
+  const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "keys");
+  if (k) {
+    size_t m2 = ch__scn_push_key(c, "keys");
+    if (cJSON_IsString(k) && !strcmp(k->valuestring, "subscribed")) {
+      t->keys_subscribed = true;
+    } else if (cJSON_IsArray(k) && cJSON_GetArraySize(k) > 0) {
+      t->keys_subscribed = false;
+      t->keys = calloc((size_t)cJSON_GetArraySize(k), sizeof *t->keys);
+      if (!t->keys)
+        c->oom = true;
+      size_t i = 0;
+      for (const cJSON *it = k->child; it && t->keys; it = it->next, i++) {
+        size_t m3 = ch__scn_push_index(c, i);
+        if (cJSON_IsString(it) && *it->valuestring)
+          t->keys[t->n_keys++] = ch__scn_strdup(c, it->valuestring);
+        else
+          ch__scn_fail(c, it, false, "a non-empty key string");
+        ch__scn_pop(c, m3);
+      }
+    } else {
+      ch__scn_fail(c, k, false, "\"subscribed\" or a non-empty array of keys");
+    }
+    ch__scn_pop(c, m2);
+  }
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "payload");
+  if (p) {
+    size_t m2 = ch__scn_push_key(c, "payload");
+    if (!cJSON_IsObject(p))
+      ch__scn_fail(c, p, false, "an object of fields merged into the Update model");
+    else if (t->type != CH_SCN_TRIGGER_REFERENCE)
+      ch__scn_failf(c, p, "expected no payload: it is only used with trigger type \"reference\"");
+    else if (!(t->payload_json = cJSON_PrintUnformatted(p)))
+      c->oom = true;
+    ch__scn_pop(c, m2);
+  }
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "http");
+  size_t m2 = ch__scn_push_key(c, "http");
+  if (t->type == CH_SCN_TRIGGER_HTTP) {
+    if (!h)
+      ch__scn_fail(c, NULL, false, "an object describing the HTTP request (trigger type \"http\")");
+    else if (!cJSON_IsObject(h))
+      ch__scn_fail(c, h, false, "an object with method, url, headers, body");
+    else
+      scn_http(c, h, &t->http);
+  } else if (h) {
+    ch__scn_failf(c, h, "expected no http object: it is only used with trigger type \"http\"");
+  }
+  ch__scn_pop(c, m2);
+  ch__scn_pop(c, mark);
+}
+
+/* ------------------------------------------------------------------------------------------------- correlation */
+
+static void scn_correlation(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s) {
+  struct ch_scn_correlation *k = &s->correlation;
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "correlation");
+  size_t mark = ch__scn_push_key(c, "correlation");
+  bool ref = s->trigger.type == CH_SCN_TRIGGER_REFERENCE;
+  if (o && !cJSON_IsObject(o))
+    ch__scn_fail(c, o, false, "an object with key, sequence, nonce, server_time_us (JSON Pointers)");
+  const cJSON *obj = cJSON_IsObject(o) ? o : NULL;
+  if (obj) {
+    static const char *const keys[] = {"key", "sequence", "nonce", "server_time_us", NULL};
+    ch__scn_check_keys(c, obj, keys);
+  }
+  ch__scn_pointer(c, obj, "key", NULL, &k->key);
+  ch__scn_pointer(c, obj, "sequence", ref ? "/HarnessSeq" : NULL, &k->sequence);
+  ch__scn_pointer(c, obj, "nonce", NULL, &k->nonce);
+  ch__scn_pointer(c, obj, "server_time_us", ref ? "/HarnessSentUs" : NULL, &k->server_time_us);
+  const struct ch_scn_http_trigger *h = &s->trigger.http;
+  if (s->trigger.type == CH_SCN_TRIGGER_HTTP && h->url) {
+    bool uses_nonce = false, uses_seq = false;
+    const struct ch_template *parts[2] = {h->url, h->body};
+    for (size_t i = 0; i < 2; i++)
+      if (parts[i])
+        uses_nonce |= ch_template_uses(parts[i], "nonce"), uses_seq |= ch_template_uses(parts[i], "seq");
+    for (size_t i = 0; i < h->n_headers; i++)
+      uses_nonce |= ch_template_uses(h->headers[i].value, "nonce"),
+          uses_seq |= ch_template_uses(h->headers[i].value, "seq");
+    if (k->nonce && !uses_nonce)
+      ch__scn_failf(c, o, "expected trigger.http to send {{nonce}} since correlation.nonce is set, found no "
+                          "{{nonce}} in its url, headers or body");
+    if (k->sequence && !uses_seq && !k->nonce)
+      ch__scn_failf(c, o, "expected trigger.http to send {{seq}} since correlation.sequence is set, found no "
+                          "{{seq}} in its url, headers or body");
+  }
+  ch__scn_pop(c, mark);
+}
+
+/* ------------------------------------------------------------------------------------------------- expect */
+
+static void scn_expect(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s) {
+  struct ch_scn_expect *e = &s->expect;
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "expect");
+  size_t mark = ch__scn_push_key(c, "expect");
+  if (o && !cJSON_IsObject(o))
+    ch__scn_fail(c, o, false, "an object with delivery, in_order, deadline, unsubscribe_grace, isolation");
+  const cJSON *obj = cJSON_IsObject(o) ? o : NULL;
+  if (obj) {
+    static const char *const keys[] = {"delivery",  "in_order",  "deadline", "unsubscribe_grace",
+                                       "isolation", "rejection", NULL};
+    ch__scn_check_keys(c, obj, keys);
+  }
+  static const char *const deliveries[] = {"exactly_once", "at_least_once", "any", NULL};
+  int d;
+  ch__scn_enum(c, obj, "delivery", false, deliveries, 0, &d);
+  e->delivery = (enum ch_scn_delivery)d;
+  ch__scn_bool(c, obj, "in_order", true, &e->in_order);
+  ch__scn_duration(c, obj, "deadline", false, 5000000000ull, &e->deadline_ns);
+  ch__scn_duration(c, obj, "unsubscribe_grace", false, 1000000000ull, &e->unsubscribe_grace_ns);
+  ch__scn_bool(c, obj, "isolation", true, &e->isolation);
+  ch__scn_bool(c, obj, "rejection", true, &e->rejection);
+  if (e->deadline_ns == 0) {
+    size_t m2 = ch__scn_push_key(c, "deadline");
+    ch__scn_fail(c, cJSON_GetObjectItemCaseSensitive(obj, "deadline"), false, "a deadline longer than 0");
+    ch__scn_pop(c, m2);
+  }
+  const struct ch_scn_correlation *k = &s->correlation;
+  if (e->delivery != CH_SCN_DELIVERY_ANY && s->trigger.type != CH_SCN_TRIGGER_NONE && !k->sequence && !k->nonce)
+    ch__scn_failf(c, obj, "expected correlation.sequence or correlation.nonce to check delivery (or delivery "
+                          "\"any\"), found neither");
+  ch__scn_pop(c, mark);
+}
+
+/* ------------------------------------------------------------------------------------------------- thresholds */
+
+static struct ch_scn_threshold *scn_thresholds(struct ch__scn_ctx *c, const cJSON *obj, const char *key,
+                                               size_t *n_out) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, key);
+  *n_out = 0;
+  if (!a)
+    return NULL;
+  size_t mark = ch__scn_push_key(c, key);
+  struct ch_scn_threshold *ts = NULL;
+  if (!cJSON_IsArray(a)) {
+    ch__scn_fail(c, a, false, "an array of threshold strings such as \"update_latency.p99 < 250ms\"");
+  } else {
+    ts = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof *ts);
+    if (!ts)
+      c->oom = true;
+    size_t i = 0;
+    for (const cJSON *it = a->child; it && ts; it = it->next, i++) {
+      size_t m2 = ch__scn_push_index(c, i);
+      if (!cJSON_IsString(it)) {
+        ch__scn_fail(c, it, false, "a threshold string such as \"update_latency.p99 < 250ms\"");
+      } else {
+        struct ch_buf e = CH_BUF_INIT;
+        int rc = ch_scn_threshold_parse(it->valuestring, &ts[*n_out], &e);
+        if (rc == -ENOMEM)
+          c->oom = true;
+        else if (rc)
+          ch__scn_failf(c, it, "%s", e.data ? e.data : "expected a threshold");
+        else
+          (*n_out)++;
+        ch_buf_free(&e);
+      }
+      ch__scn_pop(c, m2);
+    }
+  }
+  ch__scn_pop(c, mark);
+  return ts;
+}
+
+static void scn_capacity(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s) {
+  struct ch_scn_capacity *k = &s->capacity;
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "capacity");
+  if (!o || cJSON_IsNull(o))
+    return;
+  size_t mark = ch__scn_push_key(c, "capacity");
+  if (!cJSON_IsObject(o)) {
+    ch__scn_fail(c, o, false, "an object with vary, start, step, max, step_duration, slo");
+    ch__scn_pop(c, mark);
+    return;
+  }
+  k->enabled = true;
+  static const char *const keys[] = {"vary", "start", "step", "max", "step_duration", "slo", NULL};
+  ch__scn_check_keys(c, o, keys);
+  static const char *const dims[] = {"subscribers_per_key", "keys", "trigger_rate", NULL};
+  int d;
+  ch__scn_enum(c, o, "vary", true, dims, 0, &d);
+  k->step_what = (enum ch_scn_capacity_dim)d;
+  ch__scn_number(c, o, "start", true, 0, 1e9, true, 1, &k->start);
+  ch__scn_number(c, o, "step", true, 0, 1e9, true, 1, &k->step);
+  if (ch__scn_number(c, o, "max", true, 0, 1e9, true, 1, &k->max) && k->max < k->start) {
+    size_t m2 = ch__scn_push_key(c, "max");
+    ch__scn_failf(c, cJSON_GetObjectItemCaseSensitive(o, "max"), "expected max >= start (%g), found %g", k->start,
+                  k->max);
+    ch__scn_pop(c, m2);
+  }
+  ch__scn_duration(c, o, "step_duration", true, 0, &k->step_duration_ns);
+  k->slo = scn_thresholds(c, o, "slo", &k->n_slo);
+  if (!cJSON_GetObjectItemCaseSensitive(o, "slo")) {
+    size_t m2 = ch__scn_push_key(c, "slo");
+    ch__scn_fail(c, NULL, false, "an array of SLO thresholds that end the search (this key is required)");
+    ch__scn_pop(c, m2);
+  }
+  ch__scn_pop(c, mark);
+}
+
+/* ------------------------------------------------------------------------------------------------- root */
+
+static char *scn_default_name(const char *path) {
+  const char *b = strrchr(path, '/');
+  b = b ? b + 1 : path;
+  size_t n = strlen(b);
+  if (n > 5 && !strcmp(b + n - 5, ".json"))
+    n -= 5;
+  return strndup(b, n);
+}
+
+static void scn_root(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s) {
+  if (!cJSON_IsObject(root)) {
+    ch__scn_fail(c, root, false, "a JSON object at the top level");
+    return;
+  }
+  static const char *const keys[] = {"$schema", "name",   "description", "seed",       "workers",     "processes",
+                                     "target",  "clients", "phases",     "trigger",    "correlation", "expect",
+                                     "thresholds", "capacity", NULL};
+  ch__scn_check_keys(c, root, keys);
+  char *schema = NULL;
+  ch__scn_string(c, root, "$schema", false, NULL, &schema);
+  free(schema);
+  if (ch__scn_string(c, root, "name", false, NULL, &s->name) && s->name && !*s->name) {
+    size_t m = ch__scn_push_key(c, "name");
+    ch__scn_fail(c, cJSON_GetObjectItemCaseSensitive(root, "name"), false, "a non-empty name");
+    ch__scn_pop(c, m);
+  }
+  if (!s->name && !(s->name = scn_default_name(s->path)))
+    c->oom = true;
+  ch__scn_string(c, root, "description", false, "", &s->description);
+  ch__scn_uint(c, root, "seed", false, 0, 1ull << 53, 1, &s->seed);
+  uint64_t v;
+  ch__scn_uint(c, root, "workers", false, 0, 256, 0, &v);
+  s->workers = (unsigned)v;
+  ch__scn_uint(c, root, "processes", false, 1, 64, 1, &v);
+  s->processes = (unsigned)v;
+  scn_target(c, root, &s->target);
+  /* trigger before correlation (defaults depend on its type), populations after correlation (key pointers) */
+  scn_trigger(c, root, s);
+  scn_correlation(c, root, s);
+  ch__scn_populations(c, root, s);
+  ch__scn_phases(c, root, s);
+  scn_expect(c, root, s);
+  s->thresholds = scn_thresholds(c, root, "thresholds", &s->n_thresholds);
+  scn_capacity(c, root, s);
+}
+
+/* ------------------------------------------------------------------------------------------------- entry points */
+
+static int scn_load(const char *json, size_t len, const char *path, const char *const *sets, size_t nsets,
+                    struct ch_scenario **out, struct ch_buf *err) {
+  *out = NULL;
+  struct ch_scenario *s = calloc(1, sizeof *s);
+  if (!s)
+    return -ENOMEM;
+  s->path = strdup(path);
+  const char *slash = strrchr(path, '/');
+  s->dir = slash ? strndup(path, (size_t)(slash - path + (slash == path))) : strdup(".");
+  if (!s->path || !s->dir) {
+    ch_scenario_free(s);
+    return -ENOMEM;
+  }
+  struct ch__scn_ctx c = {.file = path, .dir = s->dir, .err = err};
+  if (ch_buf_puts(&c.path, "$")) {
+    ch_scenario_free(s);
+    return -ENOMEM;
+  }
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+  if (!root) {
+    size_t off = end && end >= json && end <= json + len ? (size_t)(end - json) : len;
+    ch__scn_syntax_error(&c, json, len, off);
+  } else {
+    /* anything but whitespace after the value is an error too (cJSON would stop silently) */
+    size_t off = end ? (size_t)(end - json) : len;
+    size_t at = off;
+    while (at < len && (json[at] == ' ' || json[at] == '\t' || json[at] == '\n' || json[at] == '\r'))
+      at++;
+    if (at < len)
+      ch__scn_syntax_error(&c, json, len, at);
+  }
+  if (root && !c.n_errors) {
+    ch__scn_apply_sets(&c, root, sets, nsets);
+    scn_root(&c, root, s);
+  }
+  cJSON_Delete(root);
+  for (size_t i = 0; i < c.n_set_nodes; i++)
+    free(c.set_nodes[i].path);
+  free(c.set_nodes);
+  ch_buf_free(&c.path);
+  if (c.oom) {
+    ch_scenario_free(s);
+    return -ENOMEM;
+  }
+  if (c.n_errors) {
+    ch_scenario_free(s);
+    return -EINVAL;
+  }
+  *out = s;
+  return 0;
+}
+
+int ch_scenario_from_json_string(const char *json, size_t len, const char *name, const char *const *sets,
+                                 size_t nsets, struct ch_scenario **out, struct ch_buf *err) {
+  return scn_load(json, len, name ? name : "<string>", sets, nsets, out, err);
+}
+
+int ch_scenario_load(const char *path, const char *const *sets, size_t nsets, struct ch_scenario **out,
+                     struct ch_buf *err) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    int e = errno;
+    if (err)
+      ch_buf_printf(err, "%s: cannot open the scenario file: %s\n", path, strerror(e));
+    return e == ENOENT ? -ENOENT : -EINVAL;
+  }
+  struct ch_buf data = CH_BUF_INIT;
+  char chunk[8192];
+  size_t got;
+  int rc = 0;
+  while (!rc && (got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if (data.len + got > SCN_FILE_MAX) {
+      if (err)
+        ch_buf_printf(err, "%s: expected a scenario file under %u MiB, found a larger file\n", path,
+                      SCN_FILE_MAX >> 20);
+      rc = -EINVAL;
+    } else if (ch_buf_append(&data, chunk, got)) {
+      rc = -ENOMEM;
+    }
+  }
+  if (!rc && ferror(f)) {
+    if (err)
+      ch_buf_printf(err, "%s: cannot read the scenario file\n", path);
+    rc = -EINVAL;
+  }
+  fclose(f);
+  if (!rc)
+    rc = scn_load(data.data ? data.data : "", data.len, path, sets, nsets, out, err);
+  ch_buf_free(&data);
+  return rc;
+}
+
+static void scn_free_strv(char **v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(v[i]);
+  free(v);
+}
+
+void ch_scenario_free(struct ch_scenario *s) {
+  if (!s)
+    return;
+  free(s->path);
+  free(s->dir);
+  free(s->name);
+  free(s->description);
+  struct ch_scn_target *t = &s->target;
+  if (t->url)
+    ch_url_free(&t->parsed);
+  free(t->url);
+  free(t->ca_file);
+  free(t->auth.scheme);
+  free(t->auth.query_param);
+  if (t->auth.token) /* a credential: wipe before freeing */
+    memset(t->auth.token, 0, strlen(t->auth.token));
+  free(t->auth.token);
+  free(t->auth.token_env);
+  free(t->auth.token_file);
+  for (size_t i = 0; i < t->n_bad_tokens; i++)
+    if (t->bad_tokens[i])
+      memset(t->bad_tokens[i], 0, strlen(t->bad_tokens[i]));
+  scn_free_strv(t->bad_tokens, t->n_bad_tokens);
+  for (size_t i = 0; i < s->n_populations; i++)
+    ch__scn_population_free(&s->populations[i]);
+  free(s->populations);
+  for (size_t i = 0; i < s->n_phases; i++)
+    free(s->phases[i].name);
+  free(s->phases);
+  struct ch_scn_trigger *g = &s->trigger;
+  scn_free_strv(g->keys, g->n_keys);
+  free(g->payload_json);
+  free(g->http.method);
+  ch_template_free(g->http.url);
+  ch_template_free(g->http.body);
+  for (size_t i = 0; i < g->http.n_headers; i++) {
+    free(g->http.headers[i].name);
+    ch_template_free(g->http.headers[i].value);
+  }
+  free(g->http.headers);
+  free(s->correlation.key);
+  free(s->correlation.sequence);
+  free(s->correlation.nonce);
+  free(s->correlation.server_time_us);
+  for (size_t i = 0; i < s->n_thresholds; i++)
+    ch_scn_threshold_clear(&s->thresholds[i]);
+  free(s->thresholds);
+  for (size_t i = 0; i < s->capacity.n_slo; i++)
+    ch_scn_threshold_clear(&s->capacity.slo[i]);
+  free(s->capacity.slo);
+  free(s);
+}

@@ -111,6 +111,33 @@ static int read_scenario(const char *path, bool explicit_path, char **name, uint
   return rc;
 }
 
+int ch_checks_to_report(const struct ch_checks_results *r, struct ch_report *rep) {
+  int rc = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    const struct ch_check_result *x = &r->items[i];
+    struct ch_buf ev = CH_BUF_INIT;
+    if (x->message && x->message[0])
+      ch_buf_puts(&ev, x->message);
+    if (x->evidence && x->evidence[0])
+      ch_buf_printf(&ev, "%s%s", ev.len ? "\n" : "", x->evidence);
+    if (x->transcript_path)
+      ch_buf_printf(&ev, "%stranscript: %s", ev.len ? "\n" : "", x->transcript_path);
+    struct ch_check c = {(char *)x->def->id,
+                         (char *)x->def->description,
+                         (char *)x->def->section,
+                         (char *)x->transport,
+                         ev.data,
+                         x->status == CH_CHECK_PASS   ? CH_RESULT_PASS
+                         : x->status == CH_CHECK_FAIL ? CH_RESULT_FAIL
+                                                      : CH_RESULT_SKIP,
+                         x->duration_ns};
+    if (rc == 0)
+      rc = ch_report_add_check(rep, &c);
+    ch_buf_free(&ev);
+  }
+  return rc;
+}
+
 static int build_report(const struct ch_checks_opts *o, const struct ch_checks_results *r, const char *scenario,
                         const char *scenario_path, int code, const char *last, uint64_t t0, char **argv, int argc,
                         struct ch_report **out) {
@@ -142,27 +169,7 @@ static int build_report(const struct ch_checks_opts *o, const struct ch_checks_r
       secret = true;
     ch_report_add_override(rep, secret ? "[REDACTED]" : argv[i]);
   }
-  for (size_t i = 0; i < r->n; i++) {
-    const struct ch_check_result *x = &r->items[i];
-    struct ch_buf ev = CH_BUF_INIT;
-    if (x->message && x->message[0])
-      ch_buf_puts(&ev, x->message);
-    if (x->evidence && x->evidence[0])
-      ch_buf_printf(&ev, "%s%s", ev.len ? "\n" : "", x->evidence);
-    if (x->transcript_path)
-      ch_buf_printf(&ev, "%stranscript: %s", ev.len ? "\n" : "", x->transcript_path);
-    struct ch_check c = {(char *)x->def->id,
-                         (char *)x->def->description,
-                         (char *)x->def->section,
-                         (char *)x->transport,
-                         ev.data,
-                         x->status == CH_CHECK_PASS   ? CH_RESULT_PASS
-                         : x->status == CH_CHECK_FAIL ? CH_RESULT_FAIL
-                                                      : CH_RESULT_SKIP,
-                         x->duration_ns};
-    ch_report_add_check(rep, &c);
-    ch_buf_free(&ev);
-  }
+  ch_checks_to_report(r, rep);
   *out = rep;
   return 0;
 }

@@ -98,6 +98,11 @@ int ch_checks_run(const struct ch_checks_opts *opts, struct ch_checks_results *o
    "exit 1: conformance check failed (3 of 41)". */
 int ch_checks_exit_code(const struct ch_checks_results *r, int run_rc, struct ch_buf *last_line);
 
+struct ch_report;
+/* Appends every result to a report (metrics area) as a ch_check: message, evidence and the transcript path go into
+   its evidence text. Returns 0 or -ENOMEM. */
+int ch_checks_to_report(const struct ch_checks_results *r, struct ch_report *rep);
+
 /* `centro-harness check …` (argv[0] is "check"). Prints the summary and the last line; returns the exit code. */
 int ch_check_main(int argc, char **argv);
 

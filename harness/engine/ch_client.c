@@ -281,7 +281,7 @@ void ch__hs_release(struct ch_worker *w) {
 
 /* Accepts ProtocolVersion as the .NET 2.4 client does (1.4 <= v <= 2.1, numerically), which also covers the JS
    2.4.3 set "1.5", "2.0", "2.1". */
-static bool cl_protocol_acceptable(const char *v) {
+bool ch_client_protocol_acceptable(const char *v) {
   unsigned part[4] = {0, 0, 0, 0};
   int n = 0;
   const char *p = v;
@@ -356,7 +356,7 @@ static void cl_negotiate_done(struct ch_http_req *r, const struct ch_http_result
     ch__client_shutdown(c, CH_FAIL_NEGOTIATE, "negotiate: RedirectUrl (Azure SignalR Service) is not supported");
     return;
   }
-  if (!cl_protocol_acceptable(c->neg.protocol_version)) {
+  if (!ch_client_protocol_acceptable(c->neg.protocol_version)) {
     ch__client_shutdown(c, CH_FAIL_NEGOTIATE, "negotiate: ProtocolVersion \"%.16s\" not accepted by client %s",
                         c->neg.protocol_version, c->client_protocol);
     return;

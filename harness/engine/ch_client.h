@@ -32,7 +32,7 @@ enum ch_client_state {
   CH_CLIENT_CONNECTING,   /* TCP + TLS + WebSocket upgrade */
   CH_CLIENT_INITIALIZING, /* socket open, waiting for the init message (S:1 with M) */
   CH_CLIENT_STARTING,     /* GET /start in flight */
-  CH_CLIENT_CONNECTED,
+  CH_CLIENT_CONNECTED,    /* also entered again after a successful reconnect (RECONNECTING -> CONNECTED) */
   CH_CLIENT_RECONNECTING, /* transport lost; /reconnect attempts within DisconnectTimeout */
   CH_CLIENT_STOPPING,     /* closing the transport, POST /abort in flight */
   CH_CLIENT_CLOSED,       /* terminal; every handle released; ch_client_free allowed */
@@ -146,6 +146,11 @@ struct ch_client_counters {
   uint64_t invocations_ok, invocations_error, invocations_timeout, invocations_lost;
   uint32_t reconnects, keepalive_slow, keepalive_lost;
 };
+
+/* The ProtocolVersion acceptance of the official clients: .NET 2.4 accepts 1.4 <= v <= 2.1 (compared as versions,
+   so "1.4.0" too), which covers JS 2.4.3's exact set "1.5", "2.0", "2.1". Anything else ends the client at
+   negotiate. */
+bool ch_client_protocol_acceptable(const char *server_version);
 
 /* Validates and copies opts; registers the client with its worker (state NEW). -EINVAL (bad option), -ENOTSUP
    (transport not implemented), -ENOMEM. Must run on w's thread. */

@@ -85,10 +85,12 @@ function makeControl(port) {
       expect(r.status >= 200 && r.status < 300, `POST /publish ${key} x${n}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
       return r.body;
     },
-    /** Drops the server side of a connection (no abort): the client must reconnect by itself. */
-    async drop(connectionId) {
-      const r = await control(port, '/drop', { connectionId });
+    /** Drops the server side of every live transport connection (no abort, state kept): a network failure as the
+     *  clients see it. Only the scenario's own connection is live at that point. */
+    async drop() {
+      const r = await control(port, '/drop', {});
       expect(r.status >= 200 && r.status < 300, `POST /drop: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+      expect(r.body && r.body.dropped >= 1, `POST /drop dropped no connection: ${JSON.stringify(r.body)}`);
       return r.body;
     },
   };
@@ -173,7 +175,7 @@ async function officialScenario(browser, proxyPort, ctl, transport, partA, partB
       const before = await page.evaluate(() => window.chTest.info());
       expect(before.state === 'connected', `state before drop: ${before.state}`);
       expect(before.errors.length === 0, `client errors before the drop: ${before.errors.join(' | ')}`);
-      await ctl.drop(connId);
+      await ctl.drop();
       // On long polling a reset before any response byte is invisible: Chromium silently retries a request that
       // failed that way on a reused keep-alive socket. The endpoint must flush a held poll's headers first (LPT).
       const hint = transport === 'longPolling' ? ' (did the endpoint reset a held poll before sending its headers?)' : '';

@@ -90,7 +90,13 @@ void ch_chk_result(struct ch_chk_ctx *cx, struct ch_checks_results *out, const c
   va_start(ap, fmt);
   ch_buf_vprintf(&msg, fmt, ap);
   va_end(ap);
-  ch_chk_redact(cx, msg.data ? msg.data : "", msg.len, &red);
+  /* a passing check keeps its message only when it is a note (format starting with '+') */
+  if (st == CH_CHECK_PASS && fmt[0] != '+')
+    ch_buf_reset(&msg);
+  const char *m = msg.data ? msg.data : "";
+  if (*m == '+')
+    m++;
+  ch_chk_redact(cx, m, strlen(m), &red);
   r->message = red.data ? ch_buf_steal(&red) : strdup("");
   r->evidence = strdup(evidence && evidence->data ? evidence->data : "");
   if (st == CH_CHECK_FAIL)

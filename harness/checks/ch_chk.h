@@ -176,7 +176,9 @@ bool ch_chk_update_matches(struct ch_chk_ctx *cx, const cJSON *arg, const char *
 /* ---- families: each appends its results ---- */
 typedef void (*ch_chk_family_cb)(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 
-/* Result helpers: record a result for def on transport (NULL = none). fmt is the one-line message. */
+/* Result helpers: record a result for def on transport (0 = none). fmt is the one-line message: why it failed or
+   was skipped. A passing result drops it (so callers can pass one format for both outcomes) unless fmt starts with
+   '+', which marks a note worth keeping (the '+' is not kept). */
 void ch_chk_result(struct ch_chk_ctx *cx, struct ch_checks_results *out, const char *id, unsigned transport,
                    enum ch_check_status st, const struct ch_buf *evidence, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));

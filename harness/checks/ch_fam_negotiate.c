@@ -66,12 +66,12 @@ static void check_neg001(struct ch_chk_ctx *cx, struct ch_checks_results *out, c
     for (size_t i = 0; i < sizeof neg_fields / sizeof neg_fields[0]; i++) {
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, neg_fields[i].name);
       if (!v)
-        ch_buf_printf(&why, "%s%s missing", why.len ? "; " : "", neg_fields[i].name);
+        ch_buf_printf(&why, "%s%s missing", "; ", neg_fields[i].name);
       else if (!jt_ok(v, neg_fields[i].type))
-        ch_buf_printf(&why, "%s%s is not %s", why.len ? "; " : "", neg_fields[i].name, jt_name(neg_fields[i].type));
+        ch_buf_printf(&why, "%s%s is not %s", "; ", neg_fields[i].name, jt_name(neg_fields[i].type));
     }
     if (cJSON_GetObjectItemCaseSensitive(j, "availableTransports"))
-      ch_buf_printf(&why, "%savailableTransports present (an ASP.NET Core answer)", why.len ? "; " : "");
+      ch_buf_printf(&why, "%savailableTransports present (an ASP.NET Core answer)", "; ");
   }
   if (why.len)
     ch_chk_evidence(cx, &ev, "GET", url, res,
@@ -104,7 +104,7 @@ static void check_protocols(struct ch_chk_ctx *cx, struct ch_checks_results *out
       char exp[96];
       snprintf(exp, sizeof exp, "\"ProtocolVersion\":\"%s\" for clientProtocol %s", cps[i][1],
                cps[i][0] ? cps[i][0] : "(missing)");
-      ch_buf_printf(&why, "%sclientProtocol %s gave %s%s%s", why.len ? "; " : "", cps[i][0] ? cps[i][0] : "(missing)",
+      ch_buf_printf(&why, "%sclientProtocol %s gave %s%s%s", "; ", cps[i][0] ? cps[i][0] : "(missing)",
                     cJSON_IsString(pv) ? "\"" : "", cJSON_IsString(pv) ? pv->valuestring : "no ProtocolVersion",
                     cJSON_IsString(pv) ? "\"" : "");
       ch_chk_evidence(cx, &ev, "GET", url.data, &res, exp);
@@ -132,7 +132,7 @@ static void expect_status(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
   if (rc)
     ch_chk_result(cx, out, id, 0, CH_CHECK_FAIL, &ev, "no answer (%s)", curl_easy_strerror(res.cc));
   else
-    ch_chk_result(cx, out, id, 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev, ok ? "" : "answered %ld", res.status);
+    ch_chk_result(cx, out, id, 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,"answered %ld", res.status);
   ch_http_free(&res);
   ch_buf_free(&ev);
 }
@@ -157,7 +157,7 @@ void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *ou
       snprintf(exp, sizeof exp, "\"Url\":\"%s\" (the endpoint path, virtual directory included)", cx->path);
       ch_chk_evidence(cx, &ev, "GET", url.data, &res, exp);
     }
-    ch_chk_result(cx, out, "NEG-003", 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev, ok ? "" : "Url is %s%s%s",
+    ch_chk_result(cx, out, "NEG-003", 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,"Url is %s%s%s",
                   cJSON_IsString(u) ? "\"" : "", cJSON_IsString(u) ? u->valuestring : "missing",
                   cJSON_IsString(u) ? "\"" : "");
   }
@@ -178,7 +178,7 @@ void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *ou
     ch_chk_begin(cx);
     ch_buf_reset(&ev);
     if (!try_ws) {
-      ch_chk_result(cx, out, "NEG-005", 0, CH_CHECK_PASS, NULL, "TryWebSockets is false: webSockets not offered");
+      ch_chk_result(cx, out, "NEG-005", 0, CH_CHECK_PASS, NULL, "+TryWebSockets is false: webSockets not offered");
     } else if (!(cx->transports & CH_T_WS)) {
       ch_chk_result(cx, out, "NEG-005", 0, CH_CHECK_SKIP, NULL, "webSockets not among the transports asked for");
     } else {
@@ -191,7 +191,7 @@ void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *ou
       if (r)
         ch_sess_fail_evidence(&s, &ev, "101 Switching Protocols, since negotiate said TryWebSockets: true");
       ch_chk_result(cx, out, "NEG-005", 0, r ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev,
-                    r ? "TryWebSockets is true but the WebSocket connect failed (%s)" : "", strerror(-r));
+                    "TryWebSockets is true but the WebSocket connect failed (%s)", strerror(-r));
       ch_sess_free(&s);
       ch_buf_free(&init);
     }
@@ -209,7 +209,7 @@ void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *ou
     ch_buf_reset(&ev);
     if (!ok)
       ch_chk_evidence(cx, &ev, "GET", url.data, &res, "200 {\"Response\":\"pong\"}");
-    ch_chk_result(cx, out, "CON-003", 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev, ok ? "" : "ping answered %ld",
+    ch_chk_result(cx, out, "CON-003", 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,"ping answered %ld",
                   res.status);
     cJSON_Delete(p);
   }

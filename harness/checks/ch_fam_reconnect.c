@@ -54,7 +54,7 @@ static void keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
                        "least every %.1f s",
                   ka->valuedouble, seen, (double)(ch_now_ns() - start) / 1e9, ch_tmask_name(t), ka->valuedouble);
   ch_chk_result(cx, out, "KA-001", t, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,
-                ok ? "" : "no keep-alive within KeepAliveTimeout (%.1f s)", ka->valuedouble);
+"no keep-alive within KeepAliveTimeout (%.1f s)", ka->valuedouble);
 done: {
   struct ch_http res = CH_HTTP_INIT;
   if (s.connected)
@@ -121,7 +121,7 @@ static void reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
   ch_chk_nonce(cx, pre);
   if (ch_chk_publish(cx, s.hub, cx->key, ++cx->seq, pre, &err) || !got_nonce(cx, &s, pre, cx->timeout_ms, NULL)) {
     if (w1)
-      ch_chk_result(cx, out, "REC-001", t, CH_CHECK_SKIP, NULL, "no Update before the drop%s%s", err.len ? ": " : "",
+      ch_chk_result(cx, out, "REC-001", t, CH_CHECK_SKIP, NULL, "no Update before the drop%s%s", ": ",
                     err.len ? err.data : "");
     if (w2)
       ch_chk_result(cx, out, "REC-002", t, CH_CHECK_SKIP, NULL, "no Update before the drop");
@@ -153,7 +153,7 @@ static void reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
     struct ch_buf red = CH_BUF_INIT;
     ch_chk_redact(cx, ev.data ? ev.data : "", ev.len, &red);
     ch_chk_result(cx, out, "REC-001", t, n == 3 ? CH_CHECK_PASS : CH_CHECK_FAIL, &red,
-                  n == 3 ? "" : "%d of 3 missed Updates replayed", n);
+"%d of 3 missed Updates replayed", n);
     ch_buf_free(&red);
   }
   if (w2) {
@@ -170,7 +170,7 @@ static void reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
                            "expected: the subscription restored from the groups token",
                       cx->key, cx->timeout_ms);
       ch_chk_result(cx, out, "REC-002", t, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,
-                    ok ? "" : "the subscription was lost across the reconnect");
+"the subscription was lost across the reconnect");
     }
   }
 done: {

@@ -155,7 +155,7 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
     ch_buf_reset(&ev);
     if (!ok)
       ch_sess_fail_evidence(&s, &ev, "200 {\"Response\":\"started\"}");
-    ch_chk_result(cx, out, "CON-002", t, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev, ok ? "" : "start answered %ld%s",
+    ch_chk_result(cx, out, "CON-002", t, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,"start answered %ld%s",
                   s.last.status, rc == 0 ? " without Response \"started\"" : "");
     cJSON_Delete(j);
   }

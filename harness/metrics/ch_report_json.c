@@ -10,6 +10,10 @@
 #include "ch_report.h"
 #include "ch_report_int.h"
 
+#define CH_REPORT_MAX_GROUPS 256
+#define CH_STR2(x) #x
+#define CH_STR(x) CH_STR2(x)
+
 /* ---- writer ---- */
 
 struct jw {
@@ -400,6 +404,10 @@ static int rd_metrics(struct jr *j, const cJSON *mo, struct ch_metrics *m) {
       break;
     snprintf(where, sizeof where, "metrics.groups[%d]", i++);
     j->where = where;
+    if (i > CH_REPORT_MAX_GROUPS) { /* each group holds ~370 KiB of histograms: bound what a file can demand */
+      rc = jr_fail(j, "", "too many groups (at most " CH_STR(CH_REPORT_MAX_GROUPS) ")");
+      break;
+    }
     rc = cJSON_IsObject(e) ? rd_group(j, e, m) : jr_fail(j, "", "expected an object");
   }
   j->where = "metrics";

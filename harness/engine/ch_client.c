@@ -751,6 +751,8 @@ int ch_client_new(struct ch_worker *w, const struct ch_client_opts *o, struct ch
   for (size_t i = 0; i < o->hub_count; i++)
     if (!o->hubs[i] || !*o->hubs[i])
       return -EINVAL;
+  if (o->target->tls && !w->eng->opts.tls)
+    return -ENOTSUP; /* the engine was created without TLS (ch_engine_opts.tls) */
   if (w->stopping)
     return -ESHUTDOWN;
   struct ch_client *c = calloc(1, sizeof *c);

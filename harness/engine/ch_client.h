@@ -153,7 +153,8 @@ struct ch_client_counters {
 bool ch_client_protocol_acceptable(const char *server_version);
 
 /* Validates and copies opts; registers the client with its worker (state NEW). -EINVAL (bad option), -ENOTSUP
-   (transport not implemented), -ENOMEM. Must run on w's thread. */
+   (transport not implemented, or an https/wss target on an engine created without tls), -ENOMEM. Must run on w's
+   thread. */
 int ch_client_new(struct ch_worker *w, const struct ch_client_opts *opts, struct ch_client **out);
 /* NEW -> QUEUED/NEGOTIATING ... -> CONNECTED. -EALREADY unless NEW. Failures arrive as on_state(CLOSED, failure). */
 int ch_client_start(struct ch_client *c);

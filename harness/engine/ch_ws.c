@@ -212,7 +212,10 @@ int ch__ws_worker_init(struct ch_worker *w, struct ch_buf *err) {
   const struct ch_engine *e = w->eng;
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  /* lws 4.1.6 keeps the OpenSSL ex_data index that tags its client SSL_CTX in a process-wide variable that every
+     TLS-enabled context overwrites, so all but the last context leak their client SSL_CTX at destroy. TLS is
+     therefore set up only when the run needs it (e->opts.tls). */
+  info.options = LWS_SERVER_OPTION_LIBUV | (e->opts.tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
   w->foreign_loops[0] = &w->loop;
   info.foreign_loops = w->foreign_loops;
   info.port = CONTEXT_PORT_NO_LISTEN;

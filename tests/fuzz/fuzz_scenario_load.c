@@ -1,0 +1,58 @@
+/* libFuzzer target: bytes as a scenario file. Lines at the start of the form "--set PATH=VALUE\n" are taken as
+   overrides first, so the override path code is fuzzed too. A scenario that loads is then exercised: key assignment
+   for a few clients of each population and rendering of the HTTP trigger templates. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ch_scenario.h"
+
+#define FUZZ_MAX_SETS 4
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char *text = malloc(size + 1);
+  if (!text)
+    return 0;
+  memcpy(text, data, size);
+  text[size] = '\0';
+  const char *sets[FUZZ_MAX_SETS];
+  size_t nsets = 0, off = 0;
+  while (nsets < FUZZ_MAX_SETS && size - off > 6 && !strncmp(text + off, "--set ", 6)) {
+    char *nl = memchr(text + off, '\n', size - off);
+    if (!nl)
+      break;
+    *nl = '\0';
+    sets[nsets++] = text + off + 6;
+    off = (size_t)(nl - text) + 1;
+  }
+  struct ch_scenario *s = NULL;
+  struct ch_buf err = CH_BUF_INIT;
+  if (ch_scenario_from_json_string(text + off, size - off, "fuzz.json", sets, nsets, &s, &err) == 0) {
+    size_t keys[64], n;
+    for (size_t p = 0; p < s->n_populations; p++) {
+      const struct ch_population *pop = &s->populations[p];
+      for (size_t c = 0; c < pop->count && c < 4; c++) {
+        struct ch_rng rng;
+        ch_scenario_client_rng(s, p, c, &rng);
+        if (ch_scenario_client_keys(pop, c, &rng, keys, 64, &n) == 0)
+          for (size_t i = 0; i < n; i++)
+            if (keys[i] >= pop->subscribe.n_keys)
+              abort();
+      }
+    }
+    if (s->trigger.type == CH_SCN_TRIGGER_HTTP && s->trigger.http.url) {
+      struct ch_buf out = CH_BUF_INIT;
+      struct ch_template_vars v = {.key = "k\"/ &", .seq = 7, .nonce = "n", .now_ms = 1};
+      ch_template_render(s->trigger.http.url, &v, &out);
+      if (s->trigger.http.body)
+        ch_template_render(s->trigger.http.body, &v, &out);
+      ch_buf_free(&out);
+    }
+    ch_scenario_free(s);
+  } else if (!err.data || !err.len) {
+    abort(); /* a refusal always says why */
+  }
+  ch_buf_free(&err);
+  free(text);
+  return 0;
+}

@@ -188,6 +188,21 @@ int ch_metrics_total(const struct ch_metrics *m, struct ch_metrics_group **out) 
   return 0;
 }
 
+void ch_metrics_clear(struct ch_metrics *m) {
+  for (size_t i = 0; i < m->n_groups; i++) {
+    struct ch_metrics_group *g = m->groups[i];
+    for (int l = 0; l < CH_LAT_COUNT; l++)
+      ch_hist_init(&g->lat[l]);
+    memset(g->counters, 0, sizeof g->counters);
+    for (size_t k = 0; k <= CH_METRICS_REASONS; k++)
+      g->reasons[k].count = 0;
+    g->n_reasons = 0;
+    g->connected_peak = g->connected;
+  }
+  ch_hist_init(m->second);
+  m->last_msgs_in = m->last_msgs_out = m->last_errors = 0; /* counters restart from zero */
+}
+
 /* ---- time series ---- */
 
 static int series_reserve(struct ch_series_point **arr, size_t *cap, size_t need) {

@@ -140,6 +140,10 @@ void ch_metrics_fail(struct ch_metrics_group *g, const char *reason);
 /* The same for n failures at once. */
 void ch_metrics_fail_n(struct ch_metrics_group *g, const char *reason, uint64_t n);
 
+/* Ends a warm-up: empties every histogram, counter and failure table but keeps the groups (pointers held by
+   clients stay valid), the connected gauges (the peak restarts from the current value) and the time series. */
+void ch_metrics_clear(struct ch_metrics *m);
+
 /* Closes the second ending at wall_ns: appends (or, within the same second, adds to) a time series point. Call
    about once per second from the worker's timer. @return 0 or -ENOMEM. */
 int ch_metrics_tick(struct ch_metrics *m, uint64_t wall_ns);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ch_report.h"
 #include "ch_report_int.h"
@@ -212,4 +213,17 @@ void ch_progress_from_metrics(const struct ch_metrics *m, struct ch_progress *p)
     p->p50_ns = s->p50_ns;
     p->p99_ns = s->p99_ns;
   }
+}
+
+bool ch_progress_live(FILE *f) {
+  const char *ci = getenv("CI");
+  return f && isatty(fileno(f)) && !(ci && *ci);
+}
+
+bool ch_progress_due(uint64_t now_ns, uint64_t *last_ns, bool live) {
+  uint64_t every = live ? 1000000000ull : 10000000000ull;
+  if (*last_ns && now_ns - *last_ns < every)
+    return false;
+  *last_ns = now_ns ? now_ns : 1;
+  return true;
 }

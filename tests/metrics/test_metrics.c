@@ -205,6 +205,39 @@ static void test_metrics_series_grows_beyond_initial_capacity(void) {
   ch_metrics_free(m);
 }
 
+static void test_metrics_clear_ends_warm_up_keeping_groups(void) {
+  struct ch_metrics *m;
+  ch_metrics_new(&m);
+  struct ch_metrics_group *g;
+  ch_metrics_group(m, "p", "webSockets", &g);
+  ch_metrics_connected(g, 1);
+  ch_metrics_connected(g, 1);
+  ch_metrics_connected(g, -1);
+  ch_metrics_count(g, CH_CNT_MESSAGES_IN, 100);
+  ch_metrics_record(g, CH_LAT_UPDATE, 5 * MS);
+  ch_metrics_fail(g, "warm-up failure");
+  ch_metrics_tick(m, 10 * S);
+  ch_metrics_clear(m);
+  CU_ASSERT_PTR_EQUAL(ch_metrics_find(m, "p", "webSockets"), g);
+  CU_ASSERT_EQUAL(g->lat[CH_LAT_UPDATE].count, 0);
+  CU_ASSERT_EQUAL(g->counters[CH_CNT_MESSAGES_IN], 0);
+  CU_ASSERT_EQUAL(g->counters[CH_CNT_ERRORS], 0);
+  CU_ASSERT_EQUAL(g->n_reasons, 0);
+  CU_ASSERT_EQUAL(g->connected, 1);
+  CU_ASSERT_EQUAL(g->connected_peak, 1);
+  /* the series continues with correct per-second deltas */
+  ch_metrics_count(g, CH_CNT_MESSAGES_IN, 7);
+  CU_ASSERT_EQUAL(ch_metrics_tick(m, 11 * S), 0);
+  CU_ASSERT_EQUAL(m->n_series, 2);
+  CU_ASSERT_EQUAL(m->series[1].messages_in, 7);
+  /* open-model correction through a group feeds both the histogram and the second */
+  CU_ASSERT_TRUE(ch_metrics_record_corrected(g, CH_LAT_UPDATE, 50 * MS, 10 * MS));
+  CU_ASSERT_EQUAL(g->lat[CH_LAT_UPDATE].count, 5);
+  ch_metrics_tick(m, 12 * S);
+  CU_ASSERT_EQUAL(m->series[2].deliveries, 5);
+  ch_metrics_free(m);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_metrics_group_lookup_is_stable),
                          CH_TEST(test_metrics_lookup_names),
@@ -212,6 +245,7 @@ int main(void) {
                          CH_TEST(test_metrics_merge_of_workers),
                          CH_TEST(test_metrics_time_series_per_second),
                          CH_TEST(test_metrics_series_grows_beyond_initial_capacity),
+                         CH_TEST(test_metrics_clear_ends_warm_up_keeping_groups),
                          CU_TEST_INFO_NULL};
   return ch_test_run("metrics", tests);
 }

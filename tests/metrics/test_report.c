@@ -193,6 +193,8 @@ static void test_report_junit_is_well_formed_with_counts(void) {
   CU_ASSERT_EQUAL(count_of(x.data, "<failure "), 2);   /* WS-004 and delivery_ratio */
   CU_ASSERT_EQUAL(count_of(x.data, "<skipped "), 1);
   CU_ASSERT_PTR_NOT_NULL(strstr(x.data, "<testsuites name=\"centro-harness smoke\" tests=\"5\" failures=\"2\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(x.data, "<testsuite name=\"conformance\" tests=\"3\" failures=\"1\" errors=\"0\" "
+                                        "skipped=\"1\""));
   CU_ASSERT_PTR_NOT_NULL(strstr(x.data, "server closes on &lt;bad&gt; &quot;frame&quot; &amp; keeps others"));
   CU_ASSERT_PTR_NOT_NULL(strstr(x.data, "Evidence: got 1006 after 3.2s"));
   CU_ASSERT_PTR_NOT_NULL(strstr(x.data, "observed 99.9%, expected delivery_ratio &gt;= 99.99%"));
@@ -202,8 +204,9 @@ static void test_report_junit_is_well_formed_with_counts(void) {
   path_in(p, sizeof p, tmpdir, "junit.xml");
   CU_ASSERT_EQUAL(ch_report_write_junit(r, p, &err), 0);
   if (access("/usr/bin/xmllint", X_OK) == 0) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "/usr/bin/xmllint --noout '%s' 2>&1", p);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "/usr/bin/xmllint --noout --schema '%s/tests/metrics/junit.xsd' '%s' 2>&1",
+             CH_SOURCE_DIR, p);
     CU_ASSERT_EQUAL(system(cmd), 0);
   } else {
     fprintf(stderr, "note: xmllint not installed (package libxml2-utils); XML only checked by counts\n");
@@ -342,6 +345,15 @@ static void test_report_summary_and_progress(void) {
   CU_ASSERT_PTR_NULL(strchr(line, '\n'));
   char tiny[8];
   CU_ASSERT_EQUAL(ch_progress_format(&p, false, tiny, sizeof tiny), 7);
+  uint64_t last = 0;
+  CU_ASSERT_TRUE(ch_progress_due(5 * S, &last, false));
+  CU_ASSERT_FALSE(ch_progress_due(14 * S, &last, false));
+  CU_ASSERT_TRUE(ch_progress_due(15 * S, &last, false)); /* plain lines every 10 s */
+  CU_ASSERT_FALSE(ch_progress_due(15 * S + 999 * MS, &last, true));
+  CU_ASSERT_TRUE(ch_progress_due(16 * S, &last, true)); /* live line every second */
+  FILE *devnull = fopen("/dev/null", "w");
+  CU_ASSERT_FALSE(ch_progress_live(devnull));
+  fclose(devnull);
   ch_progress_from_metrics(r->metrics, &p);
   CU_ASSERT_EQUAL(p.connected, 10);
   CU_ASSERT_EQUAL(p.messages_per_s, 150);

@@ -9,6 +9,9 @@
 
 #include "ch_duration.h"
 #include "ch_exit.h"
+#if __has_include("ch_metrics.h")
+#include "ch_metrics.h"
+#endif
 #include "ch_scenario.h"
 #include "ch_template.h"
 #include "ch_test.h"
@@ -209,6 +212,38 @@ static void test_threshold_parse_units(void) {
   ch_buf_free(&err);
 }
 
+static void test_threshold_eval_against_metrics(void) {
+#if __has_include("ch_metrics.h")
+  struct ch_metrics *m = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_new(&m), 0);
+  struct ch_metrics_group *g = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_group(m, "parts", "webSockets", &g), 0);
+  for (uint64_t i = 1; i <= 100; i++)
+    ch_metrics_record(g, CH_LAT_UPDATE, i * 1000000ull); /* 1..100 ms */
+  ch_metrics_count(g, CH_CNT_CONNECT_ERRORS, 2);
+  struct ch_scn_threshold t;
+  struct ch_buf err = CH_BUF_INIT;
+  double v;
+  bool pass;
+  CU_ASSERT_EQUAL_FATAL(ch_scn_threshold_parse("update_latency.p99 < 250ms", &t, &err), 0);
+  CU_ASSERT_EQUAL(ch_scn_threshold_eval(&t, m, &v, &pass), 0);
+  CU_ASSERT_TRUE(pass);
+  CU_ASSERT_TRUE(v > 95e6 && v < 101e6);
+  ch_scn_threshold_clear(&t);
+  CU_ASSERT_EQUAL_FATAL(ch_scn_threshold_parse("update_latency.p50 <= 10ms", &t, &err), 0);
+  CU_ASSERT_EQUAL(ch_scn_threshold_eval(&t, m, &v, &pass), 0);
+  CU_ASSERT_FALSE(pass);
+  ch_scn_threshold_clear(&t);
+  CU_ASSERT_EQUAL_FATAL(ch_scn_threshold_parse("connect_errors == 0", &t, &err), 0);
+  CU_ASSERT_EQUAL(ch_scn_threshold_eval(&t, m, &v, &pass), 0);
+  CU_ASSERT_FALSE(pass);
+  CU_ASSERT_DOUBLE_EQUAL(v, 2, 1e-9);
+  ch_scn_threshold_clear(&t);
+  ch_buf_free(&err);
+  ch_metrics_free(m);
+#endif
+}
+
 /* ------------------------------------------------------------------------------------------------- durations */
 
 static void test_duration_parse_and_format(void) {
@@ -386,6 +421,7 @@ int main(void) {
       CH_TEST(test_template_render_and_escapes),
       CH_TEST(test_template_errors),
       CH_TEST(test_threshold_parse_units),
+      CH_TEST(test_threshold_eval_against_metrics),
       CH_TEST(test_duration_parse_and_format),
       CH_TEST(test_tokens_sources_and_secrecy),
       CH_TEST(test_validate_command),

@@ -1,0 +1,756 @@
+/* The SignalR endpoint on libwebsockets' server role: request validation (auth, transport, tokens), negotiate,
+   start, send, ping, abort, and the three receive channels (WebSocket, SSE stream, held long poll), all written
+   from the WRITEABLE callbacks so nothing ever blocks the loop. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ch_clock.h"
+#include "ch_srv.h"
+
+static const char TXT_UNKNOWN_TRANSPORT[] = "Protocol error: Unknown transport.";
+static const char TXT_MISSING_TOKEN[] = "Protocol error: Missing connection token.";
+static const char TXT_BAD_TOKEN[] = "The ConnectionId is in the incorrect format.";
+static const char TXT_USER_CHANGED[] =
+    "Unrecognized user identity.  The user identity cannot change during an active SignalR connection.";
+static const char TXT_NOT_WS[] = "Not a valid web socket request.";
+static const char CT_JSON[] = "application/json; charset=UTF-8";
+
+enum pss_kind { P_IDLE, P_BODY, P_WS, P_SSE, P_LP };
+
+struct pss {
+  enum pss_kind kind;
+  struct ch_srv_conn *conn;       /* the receive channel this wsi carries, if any */
+  bool ending;                    /* replaced/aborted: write the last bytes and close */
+  bool params_on;
+  struct ch_srv_params params;
+  struct ch_buf body;
+  char *path;
+  char *bearer;
+  char final_cursor[48];
+  struct ch_buf wsrx;             /* WS message reassembly */
+  const struct ch_server_token *tok;
+};
+
+size_t ch_srv_http_pss_size(void) { return sizeof(struct pss); }
+
+/* A validated request. */
+struct vreq {
+  enum ch_srv_cmd cmd;
+  enum ch_srv_transport tr;
+  size_t endpoint_len;
+  unsigned hubs;                  /* hubs the user may use (all when auth is off) */
+  const struct ch_server_token *tok;
+  char conn_id[37];
+};
+
+static void pss_release(struct pss *p) {
+  if (p->params_on)
+    ch_srv_params_free(&p->params);
+  p->params_on = false;
+  ch_buf_free(&p->body);
+  ch_buf_free(&p->wsrx);
+  free(p->path);
+  p->path = NULL;
+  free(p->bearer);
+  p->bearer = NULL;
+}
+
+static struct ch_server *srv_of(struct lws *wsi) { return lws_context_user(lws_get_context(wsi)); }
+
+/* Detaches the receive channel from its connection (the connection stays, for reconnects). */
+static void detach(struct ch_server *s, struct pss *p, struct lws *wsi) {
+  struct ch_srv_conn *c = p->conn;
+  if (!c)
+    return;
+  p->conn = NULL;
+  if (c->wsi == wsi) {
+    c->wsi = NULL;
+    c->tr = CH_SRV_TR_NONE;
+    c->last_seen_ns = ch_now_ns();
+    c->ka_pending = c->end_pending = c->init_pending = false;
+    ch_buf_reset(&c->replies);
+    c->replies_off = 0;
+    if (c->remove_pending)
+      ch_srv_conn_remove(s, c);
+  }
+}
+
+void ch_srv_detach_pss(void *pss) {
+  struct pss *p = pss;
+  if (p)
+    p->conn = NULL;
+}
+
+void ch_srv_end_receive(struct ch_server *s, struct ch_srv_conn *c) {
+  if (!c->wsi)
+    return;
+  c->end_pending = true;
+  ch_srv_conn_kick(s, c);
+}
+
+void ch_srv_conn_kick(struct ch_server *s, struct ch_srv_conn *c) {
+  (void)s;
+  if (c->wsi)
+    lws_callback_on_writable(c->wsi);
+}
+
+/* ---- snapshots of the request ---- */
+
+static int snapshot(struct pss *p, struct lws *wsi, const char *path) {
+  pss_release(p);
+  ch_srv_params_init(&p->params);
+  p->params_on = true;
+  p->path = strdup(path ? path : "");
+  if (!p->path)
+    return -ENOMEM;
+  char frag[8192];
+  for (int i = 0; i < CH_SRV_MAX_PARAMS; i++) {
+    int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (n < 0)
+      break;
+    if (ch_srv_params_add_frag(&p->params, frag, (size_t)n))
+      return -ENOMEM;
+  }
+  char auth[1024];
+  int n = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+  if (n > 7 && strncasecmp(auth, "Bearer ", 7) == 0) {
+    const char *t = auth + 7;
+    while (*t == ' ')
+      t++;
+    p->bearer = strdup(t);
+  }
+  return 0;
+}
+
+static const struct ch_server_token *find_token(struct ch_server *s, const char *t) {
+  if (!t)
+    return NULL;
+  for (size_t i = 0; i < s->n_tokens; i++)
+    if (strcmp(s->tokens[i].token, t) == 0)
+      return &s->tokens[i];
+  return NULL;
+}
+
+/* Validates like PersistentConnection.ProcessRequest. On rejection returns the HTTP status and sets *text. */
+static unsigned validate(struct ch_server *s, struct pss *p, bool upgrade, struct vreq *v, const char **text) {
+  *text = "";
+  memset(v, 0, sizeof *v);
+  v->cmd = ch_srv_route(s->base, p->path, strlen(p->path), &v->endpoint_len);
+  if (v->cmd == CH_SRV_CMD_NONE)
+    return 404;
+  if (ch_srv_param(&p->params, "callback", NULL))
+    return 403; /* JSONP is disabled */
+  size_t cdlen;
+  const char *cd = ch_srv_param(&p->params, "connectionData", &cdlen);
+  unsigned listed = 0;
+  char bad[64];
+  if (ch_srv_connection_data_parse(cd, cd ? cdlen : 0, &listed, bad, sizeof bad))
+    return 500; /* unknown or duplicate hub, bad JSON: the exception escapes ProcessRequest */
+  v->hubs = CH_HUB_ALL;
+  if (s->n_tokens) {
+    const char *t = p->bearer ? p->bearer : ch_srv_param(&p->params, "access_token", NULL);
+    v->tok = find_token(s, t);
+    bool swap = ch_srv_fault(s, CH_FAULT_AUTH_STATUS_SWAP);
+    if (!v->tok)
+      return swap ? 403 : 401;
+    v->hubs = v->tok->hubs ? v->tok->hubs : CH_HUB_ALL;
+    if (listed && !(listed & v->hubs))
+      return swap ? 401 : 403;
+  }
+  if (v->cmd == CH_SRV_CMD_NEGOTIATE || v->cmd == CH_SRV_CMD_PING || v->cmd == CH_SRV_CMD_HUBS)
+    return 0;
+  size_t n;
+  const char *tr = ch_srv_param(&p->params, "transport", &n);
+  v->tr = ch_srv_transport_parse(tr, tr ? n : 0);
+  if (v->tr == CH_SRV_TR_NONE || (v->tr == CH_SRV_TR_WS && s->o.no_websockets)) {
+    *text = TXT_UNKNOWN_TRANSPORT;
+    return 400;
+  }
+  const char *ct = ch_srv_param(&p->params, "connectionToken", &n);
+  if (!ct || !n) {
+    *text = TXT_MISSING_TOKEN;
+    return 400;
+  }
+  char *user = NULL;
+  if (ch_srv_conn_token_parse(s->conn_key, ct, n, v->conn_id, &user)) {
+    *text = TXT_BAD_TOKEN;
+    return 400;
+  }
+  const char *me = v->tok ? v->tok->user : "";
+  int same = strcasecmp(user, me) == 0;
+  free(user);
+  if (!same) {
+    *text = TXT_USER_CHANGED;
+    return 403;
+  }
+  bool receive = v->cmd == CH_SRV_CMD_CONNECT || v->cmd == CH_SRV_CMD_RECONNECT || v->cmd == CH_SRV_CMD_POLL ||
+                 v->cmd == CH_SRV_CMD_OTHER;
+  if (v->tr == CH_SRV_TR_WS && (v->cmd == CH_SRV_CMD_SEND || (receive && !upgrade))) {
+    *text = TXT_NOT_WS;
+    return 400;
+  }
+  if (upgrade && (v->tr != CH_SRV_TR_WS || !receive)) {
+    *text = TXT_NOT_WS;
+    return 400;
+  }
+  return 0;
+}
+
+/* ---- responses ---- */
+
+static int finish(struct lws *wsi, struct pss *p) {
+  pss_release(p);
+  p->kind = P_IDLE;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int reply_and_finish(struct ch_server *s, struct lws *wsi, struct pss *p, unsigned status, const char *ctype,
+                            const char *body, size_t len) {
+  if (status >= 400)
+    s->st.rejected++;
+  if (ch_srv_reply(wsi, status, ctype, body, len))
+    return -1;
+  return finish(wsi, p);
+}
+
+static void new_uuid(struct ch_server *s, char out[37]) {
+  uint64_t a = ch_rng_next(&s->rng), b = ch_rng_next(&s->rng);
+  a = (a & ~0xf000ull) | 0x4000ull;                         /* version 4 */
+  b = (b & 0x3fffffffffffffffull) | 0x8000000000000000ull; /* variant */
+  snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
+           (unsigned)a & 0xffff, (unsigned)(b >> 48), (unsigned long long)(b & 0xffffffffffffull));
+}
+
+static void put_seconds(struct ch_buf *b, const char *name, double v) {
+  /* Newtonsoft writes whole doubles with ".0" */
+  if (v == (double)(long long)v)
+    ch_buf_printf(b, ",\"%s\":%lld.0", name, (long long)v);
+  else
+    ch_buf_printf(b, ",\"%s\":%g", name, v);
+}
+
+static int negotiate(struct ch_server *s, struct lws *wsi, struct pss *p, const struct vreq *v) {
+  char id[37];
+  new_uuid(s, id);
+  struct ch_buf tok = CH_BUF_INIT, b = CH_BUF_INIT;
+  ch_srv_conn_token_make(s->conn_key, id, v->tok ? v->tok->user : "", &tok);
+  /* ProtocolVersion: System.Version parse clamped to [1.2, 2.0], echoed as Version.ToString() */
+  const char *cp = ch_srv_param(&p->params, "clientProtocol", NULL);
+  char ver[32] = "1.2";
+  if (cp && ch_srv_fault(s, CH_FAULT_PROTOCOL_ECHO)) {
+    snprintf(ver, sizeof ver, "%s", cp);
+  } else if (cp) {
+    unsigned part[4] = {0};
+    int np = 0, ok = 1;
+    const char *q = cp;
+    while (ok && np < 4) {
+      char *end;
+      if (*q < '0' || *q > '9') {
+        ok = 0;
+        break;
+      }
+      unsigned long x = strtoul(q, &end, 10);
+      if (x > 2147483647ul) {
+        ok = 0;
+        break;
+      }
+      part[np++] = (unsigned)x;
+      if (*end == '.')
+        q = end + 1;
+      else {
+        ok = *end == 0;
+        break;
+      }
+    }
+    if (ok && np >= 2) {
+      double vv = part[0] + part[1] / 1000.0; /* compare major.minor(.build.rev) */
+      if (part[0] < 1 || (part[0] == 1 && part[1] < 2))
+        snprintf(ver, sizeof ver, "1.2");
+      else if (vv > 2.0 || (part[0] == 2 && part[1] == 0 && np > 2 && (part[2] || (np > 3 && part[3]))))
+        snprintf(ver, sizeof ver, "2.0");
+      else
+        snprintf(ver, sizeof ver, "%.*s", (int)(sizeof ver - 1), cp);
+    }
+  }
+  ch_buf_puts(&b, "{\"Url\":");
+  ch_srv_json_str(&b, p->path, v->endpoint_len);
+  ch_buf_puts(&b, ",\"ConnectionToken\":");
+  ch_srv_json_str(&b, tok.data, tok.len);
+  ch_buf_printf(&b, ",\"ConnectionId\":\"%s\"", id);
+  put_seconds(&b, "KeepAliveTimeout", 2 * (double)s->keepalive_ns / 1e9);
+  put_seconds(&b, "DisconnectTimeout", (double)s->disconnect_ns / 1e9);
+  put_seconds(&b, "ConnectionTimeout", (double)s->conn_timeout_ns / 1e9);
+  ch_buf_printf(&b, ",\"TryWebSockets\":%s", s->o.no_websockets ? "false" : "true");
+  ch_buf_printf(&b, ",\"ProtocolVersion\":");
+  ch_srv_json_str(&b, ver, strlen(ver));
+  if (!ch_srv_fault(s, CH_FAULT_NEG_MISSING_FIELD))
+    put_seconds(&b, "TransportConnectTimeout", s->o.transport_connect_timeout_s);
+  ch_buf_puts(&b, ",\"LongPollDelay\":0.0}");
+  s->st.negotiates++;
+  int rc = tok.data && b.data ? reply_and_finish(s, wsi, p, 200, CT_JSON, b.data, b.len) : -1;
+  ch_buf_free(&tok);
+  ch_buf_free(&b);
+  return rc;
+}
+
+static int send_hubs_js(struct ch_server *s, struct lws *wsi, struct pss *p, const struct vreq *v) {
+  const char *js = ch_srv_proxy_js(), *at = strstr(js, "\"/signalr\"");
+  struct ch_buf b = CH_BUF_INIT;
+  ch_buf_append(&b, js, (size_t)(at - js) + 1);
+  ch_buf_append(&b, p->path, v->endpoint_len);
+  ch_buf_puts(&b, at + 9);
+  int rc = b.data ? reply_and_finish(s, wsi, p, 200, "application/javascript; charset=UTF-8", b.data, b.len) : -1;
+  ch_buf_free(&b);
+  return rc;
+}
+
+/* ---- receive channels ---- */
+
+static void cursor_of(struct ch_server *s, uint64_t seq, char *out, size_t cap) {
+  ch_srv_cursor_format(out, cap, s->prefix, seq);
+}
+
+int ch_srv_build_response(struct ch_server *s, struct ch_srv_conn *c, bool init, size_t *n_msgs) {
+  struct ch_buf *b = &s->scratch;
+  ch_srv_conn_skip_lost(s, c);
+  size_t pending = ch_srv_conn_pending(c), k = 0, bytes = 0;
+  uint64_t from = c->sent_seq;
+  while (k < pending && k < CH_SRV_BATCH_MAX && bytes < CH_SRV_BATCH_BYTES)
+    bytes += ch_srv_conn_msg(c, from + ++k)->len + 1;
+  char cur[48];
+  cursor_of(s, from + k, cur, sizeof cur);
+  int rc = ch_buf_printf(b, "{\"C\":\"%s\"", cur);
+  if (!rc && init && !ch_srv_fault(s, CH_FAULT_INIT_NO_S))
+    rc = ch_buf_puts(b, ",\"S\":1");
+  if (!rc && c->g_pending && c->gtoken) {
+    rc = ch_buf_puts(b, ",\"G\":");
+    if (!rc)
+      rc = ch_srv_json_str(b, c->gtoken, strlen(c->gtoken));
+  }
+  if (!rc)
+    rc = ch_buf_reserve(b, bytes + 16);
+  if (rc)
+    return rc;
+  c->g_pending = false;
+  ch_buf_puts(b, ",\"M\":[");
+  for (size_t i = 1; i <= k; i++) {
+    struct ch_srv_msg *m = ch_srv_conn_msg(c, from + i);
+    if (i > 1)
+      b->data[b->len++] = ',';
+    memcpy(b->data + b->len, m->data, m->len);
+    b->len += m->len;
+  }
+  b->data[b->len] = 0;
+  ch_buf_puts(b, "]}");
+  c->sent_seq = from + k;
+  *n_msgs = k;
+  if (k) {
+    s->st.deliveries += k;
+    s->st.pushes++;
+  }
+  return 0;
+}
+
+static bool has_data(struct ch_srv_conn *c) {
+  return c->init_pending || c->g_pending || ch_srv_conn_pending(c) > 0;
+}
+
+/* scratch := LWS_PRE bytes of room + prefix */
+static void scratch_start(struct ch_server *s, const char *prefix) {
+  ch_buf_reset(&s->scratch);
+  ch_buf_reserve(&s->scratch, LWS_PRE + 256);
+  memset(s->scratch.data, 0, LWS_PRE);
+  s->scratch.len = LWS_PRE;
+  ch_buf_puts(&s->scratch, prefix);
+}
+
+static int write_scratch(struct ch_server *s, struct lws *wsi, enum lws_write_protocol proto) {
+  size_t n = s->scratch.len - LWS_PRE;
+  int w = lws_write(wsi, (unsigned char *)s->scratch.data + LWS_PRE, n, proto);
+  return w < (int)n ? -1 : 0;
+}
+
+static int ws_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
+  struct ch_srv_conn *c = p->conn;
+  if (p->ending || !c || c->end_pending) {
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+    return -1;
+  }
+  size_t nm;
+  if (has_data(c)) {
+    bool init = c->init_pending;
+    c->init_pending = false;
+    scratch_start(s, "");
+    if (ch_srv_build_response(s, c, init, &nm) || write_scratch(s, wsi, LWS_WRITE_TEXT))
+      return -1;
+  } else if (c->replies_off < c->replies.len) {
+    const char *r = c->replies.data + c->replies_off;
+    size_t n = strlen(r);
+    scratch_start(s, "");
+    ch_buf_append(&s->scratch, r, n);
+    c->replies_off += n + 1;
+    if (c->replies_off >= c->replies.len) {
+      ch_buf_reset(&c->replies);
+      c->replies_off = 0;
+    }
+    if (write_scratch(s, wsi, LWS_WRITE_TEXT))
+      return -1;
+  } else if (c->ka_pending) {
+    c->ka_pending = false;
+    s->st.keepalives++;
+    scratch_start(s, "{}");
+    if (write_scratch(s, wsi, LWS_WRITE_TEXT))
+      return -1;
+  } else {
+    return 0;
+  }
+  if (has_data(c) || c->replies_off < c->replies.len || c->ka_pending)
+    lws_callback_on_writable(wsi);
+  return 0;
+}
+
+static int sse_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
+  struct ch_srv_conn *c = p->conn;
+  if (p->ending || !c || c->end_pending)
+    return -1;
+  size_t nm;
+  if (has_data(c)) {
+    bool init = c->init_pending;
+    c->init_pending = false;
+    scratch_start(s, "data: ");
+    if (ch_srv_build_response(s, c, init, &nm) || ch_buf_puts(&s->scratch, "\r\n\r\n") ||
+        write_scratch(s, wsi, LWS_WRITE_HTTP))
+      return -1;
+  } else if (c->ka_pending) {
+    c->ka_pending = false;
+    s->st.keepalives++;
+    scratch_start(s, "data: {}\n\n");
+    if (write_scratch(s, wsi, LWS_WRITE_HTTP))
+      return -1;
+  } else {
+    return 0;
+  }
+  if (has_data(c) || c->ka_pending)
+    lws_callback_on_writable(wsi);
+  return 0;
+}
+
+static int lp_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
+  struct ch_srv_conn *c = p->conn;
+  size_t nm;
+  if (p->ending || !c) {
+    /* replaced by a newer request or aborted: answer with an empty response at the last cursor */
+    scratch_start(s, "");
+    ch_buf_printf(&s->scratch, "{\"C\":\"%s\",\"M\":[]}", p->final_cursor);
+    if (write_scratch(s, wsi, LWS_WRITE_HTTP_FINAL))
+      return -1;
+    return finish(wsi, p);
+  }
+  bool timed_out = ch_now_ns() >= c->rx_deadline_ns;
+  if (has_data(c) || c->end_pending || timed_out) {
+    bool init = c->init_pending;
+    c->init_pending = false;
+    scratch_start(s, "");
+    if (ch_srv_build_response(s, c, init, &nm) || write_scratch(s, wsi, LWS_WRITE_HTTP_FINAL))
+      return -1;
+    detach(s, p, wsi);
+    return finish(wsi, p);
+  }
+  if (c->ka_pending) {
+    c->ka_pending = false;
+    s->st.keepalives++;
+    scratch_start(s, " ");
+    if (write_scratch(s, wsi, LWS_WRITE_HTTP))
+      return -1;
+  }
+  return 0;
+}
+
+/* Writes streaming response headers (no length: the connection closes after the response). */
+static int stream_headers(struct lws *wsi, const char *ctype) {
+  unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *q = start, *end = buf + sizeof buf - 1;
+  if (lws_add_http_common_headers(wsi, 200, ctype, LWS_ILLEGAL_HTTP_CONTENT_LEN, &q, end) ||
+      lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                  (const unsigned char *)"nosniff", 7, &q, end) ||
+      lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:", (const unsigned char *)"no-cache",
+                                  8, &q, end) ||
+      lws_finalize_write_http_header(wsi, start, &q, end))
+    return -1;
+  return 0;
+}
+
+/* Attaches a receive request (connect/reconnect/poll) to its connection, ending any older channel. */
+static struct ch_srv_conn *attach(struct ch_server *s, struct lws *wsi, struct pss *p, const struct vreq *v) {
+  struct ch_srv_conn *c = ch_srv_conn_get(s, v->conn_id, v->tok ? v->tok->user : "");
+  if (!c)
+    return NULL;
+  c->hubs = v->hubs;
+  c->remove_pending = false;
+  if (c->wsi && c->wsi != wsi) {
+    struct lws *old = c->wsi;
+    struct pss *op = lws_wsi_user(old);
+    if (op) {
+      op->ending = true;
+      cursor_of(s, c->sent_seq, op->final_cursor, sizeof op->final_cursor);
+      op->conn = NULL;
+    }
+    c->wsi = NULL;
+    lws_callback_on_writable(old);
+  }
+  size_t n;
+  const char *gt = ch_srv_param(&p->params, "groupsToken", &n);
+  const char *mid = ch_srv_param(&p->params, "messageId", NULL);
+  if (v->cmd == CH_SRV_CMD_CONNECT) {
+    if (gt)
+      ch_srv_conn_restore_groups(s, c, gt, n);
+    c->init_pending = true;
+    c->sent_seq = c->head_seq;
+  } else {
+    ch_srv_conn_restore_groups(s, c, gt, gt ? n : 0);
+    uint64_t seq;
+    if (mid && !ch_srv_fault(s, CH_FAULT_NO_REPLAY) &&
+        ch_srv_cursor_parse(s->prefix, mid, strlen(mid), &seq) == 0 && seq <= c->head_seq)
+      c->sent_seq = seq;
+    else
+      c->sent_seq = c->head_seq; /* a foreign or bad cursor: deliver from now */
+  }
+  if (gt)
+    c->g_pending = false;
+  c->tr = v->tr;
+  c->wsi = wsi;
+  c->ka_pending = c->end_pending = false;
+  c->rx_deadline_ns = ch_now_ns() + s->conn_timeout_ns;
+  c->last_seen_ns = ch_now_ns();
+  p->conn = c;
+  p->tok = v->tok;
+  return c;
+}
+
+static int receive(struct ch_server *s, struct lws *wsi, struct pss *p, const struct vreq *v) {
+  if (!attach(s, wsi, p, v))
+    return reply_and_finish(s, wsi, p, 500, NULL, "", 0);
+  const char *ctype = v->tr == CH_SRV_TR_SSE ? "text/event-stream" : CT_JSON;
+  p->kind = v->tr == CH_SRV_TR_SSE ? P_SSE : P_LP;
+  if (stream_headers(wsi, ctype))
+    return -1;
+  if (v->tr == CH_SRV_TR_SSE) {
+    scratch_start(s, "data: initialized\n\n");
+    if (write_scratch(s, wsi, LWS_WRITE_HTTP))
+      return -1;
+  }
+  /* keep the held response alive: no header-table idle timeout, no pending timeout */
+  pss_release(p);
+  lws_http_headers_detach(wsi);
+  lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+/* ---- request dispatch ---- */
+
+static int handle(struct ch_server *s, struct lws *wsi, struct pss *p) {
+  struct vreq v;
+  const char *text;
+  if (p->body.len)
+    ch_srv_params_parse_form(&p->params, p->body.data, p->body.len); /* query first, then the form */
+  unsigned st = validate(s, p, false, &v, &text);
+  if (st)
+    return reply_and_finish(s, wsi, p, st, NULL, text, strlen(text));
+  switch (v.cmd) {
+  case CH_SRV_CMD_NEGOTIATE:
+    return negotiate(s, wsi, p, &v);
+  case CH_SRV_CMD_PING:
+    return reply_and_finish(s, wsi, p, 200, CT_JSON, "{ \"Response\": \"pong\" }", 23);
+  case CH_SRV_CMD_HUBS:
+    return send_hubs_js(s, wsi, p, &v);
+  case CH_SRV_CMD_START: {
+    struct ch_srv_conn *c = ch_srv_conn_get(s, v.conn_id, v.tok ? v.tok->user : "");
+    if (c) {
+      c->started = true;
+      c->hubs = v.hubs;
+    }
+    if (ch_srv_fault(s, CH_FAULT_START_BAD_RESPONSE))
+      return reply_and_finish(s, wsi, p, 200, CT_JSON, "{\"Response\":\"ok\"}", 17);
+    return reply_and_finish(s, wsi, p, 200, CT_JSON, "{ \"Response\": \"started\" }", 25);
+  }
+  case CH_SRV_CMD_SEND: {
+    size_t n;
+    const char *data = ch_srv_param(&p->params, "data", &n);
+    struct ch_srv_conn *c = ch_srv_conn_get(s, v.conn_id, v.tok ? v.tok->user : "");
+    struct ch_buf out = CH_BUF_INIT;
+    int rc;
+    if (c)
+      c->hubs = v.hubs;
+    if (!c || !data || ch_srv_invoke(s, c, v.tok, data, n, &out) || !out.data)
+      rc = reply_and_finish(s, wsi, p, 500, NULL, "", 0);
+    else
+      rc = reply_and_finish(s, wsi, p, 200, CT_JSON, out.data, out.len);
+    ch_buf_free(&out);
+    return rc;
+  }
+  case CH_SRV_CMD_ABORT: {
+    struct ch_srv_conn *c = ch_srv_conn_find(s, v.conn_id);
+    if (c) {
+      if (c->wsi) {
+        c->remove_pending = true; /* OnDisconnected(stopCalled: true) once the receive channel ended */
+        ch_srv_end_receive(s, c);
+      } else {
+        ch_srv_conn_remove(s, c);
+      }
+    }
+    return reply_and_finish(s, wsi, p, 200, "text/plain", "", 0);
+  }
+  default:
+    return receive(s, wsi, p, &v);
+  }
+}
+
+static int ws_receive(struct ch_server *s, struct lws *wsi, struct pss *p, const void *in, size_t len) {
+  if (lws_frame_is_binary(wsi))
+    return -1; /* the server has no binary handler: the socket is dropped */
+  if (p->wsrx.len + len > CH_SRV_MAX_WS_MESSAGE)
+    return -1;
+  if (ch_buf_append(&p->wsrx, in, len))
+    return -1;
+  if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+    return 0;
+  struct ch_srv_conn *c = p->conn;
+  if (c) {
+    size_t before = c->replies.len;
+    /* a malformed invocation is only logged by a real server: no response frame */
+    if (ch_srv_invoke(s, c, p->tok, p->wsrx.data, p->wsrx.len, &c->replies) == 0) {
+      if (ch_buf_putc(&c->replies, 0))
+        return -1;
+      lws_callback_on_writable(wsi);
+    } else {
+      c->replies.len = before;
+    }
+  }
+  ch_buf_reset(&p->wsrx);
+  return 0;
+}
+
+static int ws_established(struct ch_server *s, struct lws *wsi, struct pss *p) {
+  char path[1024];
+  struct vreq v;
+  const char *text;
+  if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0 || snapshot(p, wsi, path))
+    return -1;
+  unsigned st = validate(s, p, true, &v, &text);
+  if (st || !attach(s, wsi, p, &v)) {
+    pss_release(p);
+    return -1;
+  }
+  pss_release(p);
+  p->kind = P_WS;
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+int ch_srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+  struct pss *p = user;
+  struct ch_server *s;
+  if (wsi && lws_get_opaque_user_data(wsi))
+    return ch_srv_control_callback(wsi, reason, user, in, len); /* a socket accepted on the control port */
+  switch (reason) {
+  case LWS_CALLBACK_HTTP: {
+    s = srv_of(wsi);
+    if (snapshot(p, wsi, in))
+      return -1;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)) {
+      p->kind = P_BODY; /* answered at BODY_COMPLETION */
+      return 0;
+    }
+    return handle(s, wsi, p);
+  }
+  case LWS_CALLBACK_HTTP_BODY:
+    if (p->kind == P_BODY && len) {
+      if (p->body.len + len > 1024 * 1024)
+        return -1;
+      if (ch_buf_append(&p->body, in, len))
+        return -1;
+    }
+    return 0;
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    if (p->kind != P_BODY)
+      return 0;
+    p->kind = P_IDLE;
+    return handle(srv_of(wsi), wsi, p);
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+    s = srv_of(wsi);
+    char path[1024];
+    struct vreq v;
+    const char *text;
+    struct pss tmp; /* no session memory exists yet at this point */
+    memset(&tmp, 0, sizeof tmp);
+    if (!in || strcasecmp(in, "websocket") != 0)
+      return -1;
+    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0 || snapshot(&tmp, wsi, path)) {
+      pss_release(&tmp);
+      return -1;
+    }
+    unsigned st = validate(s, &tmp, true, &v, &text);
+    pss_release(&tmp);
+    if (!st)
+      return 0;
+    s->st.rejected++;
+    return ch_srv_reply(wsi, st, NULL, text, strlen(text)) ? -1 : 1;
+  }
+  case LWS_CALLBACK_ESTABLISHED:
+    return ws_established(srv_of(wsi), wsi, p);
+  case LWS_CALLBACK_RECEIVE:
+    return ws_receive(srv_of(wsi), wsi, p, in, len);
+  case LWS_CALLBACK_SERVER_WRITEABLE:
+    return ws_writeable(srv_of(wsi), wsi, p);
+  case LWS_CALLBACK_HTTP_WRITEABLE:
+    s = srv_of(wsi);
+    if (p->kind == P_SSE)
+      return sse_writeable(s, wsi, p);
+    if (p->kind == P_LP)
+      return lp_writeable(s, wsi, p);
+    return 0;
+  case LWS_CALLBACK_CLOSED:
+  case LWS_CALLBACK_CLOSED_HTTP:
+  case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+  case LWS_CALLBACK_WSI_DESTROY:
+    if (p) {
+      detach(srv_of(wsi), p, wsi);
+      pss_release(p);
+      p->kind = P_IDLE;
+    }
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* ---- the global heartbeat ---- */
+
+void ch_srv_tick(struct ch_server *s) {
+  uint64_t now = ch_now_ns();
+  bool ka = !ch_srv_fault(s, CH_FAULT_NO_KEEPALIVE) && now - s->last_ka_ns >= s->keepalive_ns - s->keepalive_ns / 4;
+  if (ka)
+    s->last_ka_ns = now;
+  uint64_t gone = s->disconnect_ns + s->keepalive_ns / 2;
+  for (size_t b = 0; b < s->conn_buckets; b++) {
+    struct ch_srv_conn *c = s->conns[b], *next;
+    for (; c; c = next) {
+      next = c->next;
+      if (c->held)
+        ch_srv_conn_flush_held(s, c); /* reorder fault: an odd message out still goes, late */
+      if (c->wsi) {
+        if (ka) {
+          c->ka_pending = true;
+          lws_callback_on_writable(c->wsi);
+        } else if (c->tr == CH_SRV_TR_LP && now >= c->rx_deadline_ns) {
+          lws_callback_on_writable(c->wsi);
+        }
+      } else if (now - c->last_seen_ns > gone) {
+        ch_srv_conn_remove(s, c); /* OnDisconnected(stopCalled: false) */
+      }
+    }
+  }
+}

@@ -279,8 +279,13 @@ int ch_metrics_tick(struct ch_metrics *m, uint64_t wall_ns) {
   p->deliveries += m->second->count;
   m->last_msgs_in = in, m->last_msgs_out = out, m->last_errors = errors;
   int rc = 0;
-  if (m->second->count)
+  uint64_t n = m->second->count;
+  if (n) {
+    atomic_store_explicit(&m->pub_p50_ns, ch_hist_value_at(m->second, 50), memory_order_relaxed);
+    atomic_store_explicit(&m->pub_p99_ns, ch_hist_value_at(m->second, 99), memory_order_relaxed);
     rc = point_merge_hist(p, m->second, NULL);
+  }
+  atomic_store_explicit(&m->pub_deliveries, n, memory_order_relaxed);
   ch_hist_init(m->second);
   return rc;
 }

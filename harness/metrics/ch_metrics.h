@@ -12,6 +12,7 @@
 #ifndef CH_METRICS_H
 #define CH_METRICS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,6 +100,8 @@ struct ch_metrics {
   struct ch_metrics_group **groups;
   size_t n_series, cap_series;
   struct ch_series_point *series;
+  /* Published by ch_metrics_tick for other threads (progress line); read with relaxed atomic loads. */
+  _Atomic uint64_t pub_p50_ns, pub_p99_ns, pub_deliveries; /* Update delivery in the last closed second */
   /* State of the second being measured (private): */
   struct ch_hist *second;
   uint64_t last_msgs_in, last_msgs_out, last_errors;

@@ -110,21 +110,32 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
   if (r->n_checks) {
     ch_buf_printf(b, "\n  checks: %zu passed, %zu failed, %zu skipped\n", ch_report_count_checks(r, CH_RESULT_PASS),
                   ch_report_count_checks(r, CH_RESULT_FAIL), ch_report_count_checks(r, CH_RESULT_SKIP));
-    for (size_t i = 0; i < r->n_checks; i++) {
-      const struct ch_check *c = &r->checks[i];
-      ch_buf_printf(b, "    %-4s %-10s ", c->result == CH_RESULT_PASS ? "ok" : c->result == CH_RESULT_FAIL ? "FAIL" : "skip",
-                    c->id);
-      term_str(b, c->description);
-      if (c->transport) {
-        ch_buf_puts(b, " [");
-        term_str(b, c->transport);
-        ch_buf_putc(b, ']');
+    /* failures first (with evidence), then skips; passes are listed only when there are few */
+    size_t passed = ch_report_count_checks(r, CH_RESULT_PASS);
+    for (int pass = 0; pass < 3; pass++) {
+      enum ch_result want = pass == 0 ? CH_RESULT_FAIL : pass == 1 ? CH_RESULT_SKIP : CH_RESULT_PASS;
+      if (want == CH_RESULT_PASS && passed > 30) {
+        ch_buf_printf(b, "    (%zu passed checks not listed: see report.html or junit.xml)\n", passed);
+        break;
       }
-      ch_buf_putc(b, '\n');
-      if (c->result == CH_RESULT_FAIL && c->evidence) {
-        ch_buf_puts(b, "         evidence: ");
-        term_str(b, c->evidence);
+      for (size_t i = 0; i < r->n_checks; i++) {
+        const struct ch_check *c = &r->checks[i];
+        if (c->result != want)
+          continue;
+        ch_buf_printf(b, "    %-4s %-10s ", want == CH_RESULT_PASS ? "ok" : want == CH_RESULT_FAIL ? "FAIL" : "skip",
+                      c->id);
+        term_str(b, c->description);
+        if (c->transport) {
+          ch_buf_puts(b, " [");
+          term_str(b, c->transport);
+          ch_buf_putc(b, ']');
+        }
         ch_buf_putc(b, '\n');
+        if (want != CH_RESULT_PASS && c->evidence) {
+          ch_buf_puts(b, want == CH_RESULT_FAIL ? "         evidence: " : "         reason: ");
+          term_str(b, c->evidence);
+          ch_buf_putc(b, '\n');
+        }
       }
     }
   }

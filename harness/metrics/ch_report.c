@@ -393,11 +393,17 @@ int ch_report_merge(struct ch_report *dst, const struct ch_report *src, struct c
     }
   }
   for (size_t i = 0; i < src->n_thresholds && !rc; i++) {
-    int have = 0;
-    for (size_t j = 0; j < dst->n_thresholds; j++)
-      have |= !strcmp(dst->thresholds[j].expression, src->thresholds[i].expression);
-    if (!have)
+    struct ch_threshold *d = NULL;
+    for (size_t j = 0; j < dst->n_thresholds && !d; j++)
+      if (!strcmp(dst->thresholds[j].expression, src->thresholds[i].expression))
+        d = &dst->thresholds[j];
+    if (!d)
       rc = ch_report_add_threshold(dst, &src->thresholds[i]);
+    else if (worse(src->thresholds[i].result, d->result)) { /* kept if the expression cannot be re-evaluated */
+      d->result = src->thresholds[i].result;
+      d->observed = src->thresholds[i].observed;
+      d->has_observed = src->thresholds[i].has_observed;
+    }
   }
   for (size_t i = 0; i < src->n_notes && !rc; i++) {
     int have = 0; /* shards of one run usually carry the same notes */

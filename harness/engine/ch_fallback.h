@@ -32,8 +32,8 @@ struct ch_fb_kind {
   void (*cancel)(struct ch_fb *t);
   /* True while a receive request is in flight (closed waits for it to be gone). */
   bool (*busy)(const struct ch_fb *t);
-  /* Forget per-connection state once closed was decided (buffers may be freed). */
-  void (*reset)(struct ch_fb *t);
+  /* Forget per-connection state (final: also what lives across connections, before the free). */
+  void (*reset)(struct ch_fb *t, bool final);
 };
 
 struct ch_fb_send {
@@ -113,7 +113,8 @@ struct ch_sse_rx {
 int ch_sse_rx_init(struct ch_sse_rx *rx, size_t max_event);
 /* 0 or the sticky error (message in rx->err: safe to log, never contains stream bytes). */
 int ch_sse_rx_feed(struct ch_sse_rx *rx, const char *p, size_t n);
-/* Takes the next queued event: 1 with *p/*n (valid until the next call of feed/next/reset), 0 when empty. */
+/* Takes the next queued event: 1 with the event in *p and *n (valid until the next feed, next or reset call),
+   0 when empty. */
 int ch_sse_rx_next(struct ch_sse_rx *rx, const char **p, size_t *n);
 void ch_sse_rx_reset(struct ch_sse_rx *rx);
 void ch_sse_rx_free(struct ch_sse_rx *rx);

@@ -7,6 +7,10 @@ const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport t) {
   switch (t) {
   case CH_TRANSPORT_WEBSOCKETS:
     return &ch_ws_transport_ops;
+  case CH_TRANSPORT_SSE:
+    return &ch_sse_transport_ops;
+  case CH_TRANSPORT_LONGPOLLING:
+    return &ch_lp_transport_ops;
   default:
     return NULL;
   }

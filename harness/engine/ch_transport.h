@@ -47,6 +47,12 @@ struct ch_transport_open {
   const char *source_addr;  /* NULL or a local address to bind */
   enum ch_trace_channel trace_channel; /* CH_TRACE_CONNECT or CH_TRACE_RECONNECT */
   const char *trace_url;    /* the redacted URL for the transcript */
+  /* serverSentEvents and longPolling (ignored by webSockets): */
+  const char *send_url;     /* absolute URL of POST /send (hub invocations; the response body is the completion) */
+  const char *poll_url;     /* longPolling: absolute URL of POST /poll */
+  const char *message_id;   /* longPolling reconnect: the last C and G, sent in the form body (NULL = none) */
+  const char *groups_token;
+  uint32_t poll_timeout_ms; /* longPolling: request timeout, ConnectionTimeout + 10 s (0 = 120 s) */
 };
 
 struct ch_transport_ops {
@@ -70,5 +76,7 @@ struct ch_transport_ops {
 /* NULL when the transport is not implemented yet. */
 const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport t);
 extern const struct ch_transport_ops ch_ws_transport_ops;
+extern const struct ch_transport_ops ch_sse_transport_ops; /* ch_sse_transport.c */
+extern const struct ch_transport_ops ch_lp_transport_ops;  /* ch_lp_transport.c */
 
 #endif /* CH_TRANSPORT_H */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "ch_scenario.h"
 #include "ch_test.h"
 
@@ -397,6 +399,50 @@ static void test_scenario_http_trigger(void) {
   ch_buf_free(&err);
 }
 
+/* Every key that scenarios/schema.json allows is one the loader knows (and the loader knows no key the schema lacks:
+   a key missing from the schema would make editors flag valid files). */
+static void check_keys_known(const cJSON *props, const char *prefix, size_t nexpected) {
+  size_t n = 0;
+  for (const cJSON *it = props ? props->child : NULL; it; it = it->next, n++) {
+    char set[160];
+    snprintf(set, sizeof set, "%s%s=null", prefix, it->string);
+    const char *sets[] = {set};
+    struct ch_buf err = CH_BUF_INIT;
+    struct ch_scenario *s = load("{" MIN_CLIENTS "," MIN_PHASES ",\"target\":{},\"trigger\":{},"
+                                 "\"expect\":{},\"correlation\":{}}", sets, 1, &err);
+    if (err.data && strstr(err.data, "unknown key"))
+      fprintf(stderr, "\nschema key %s%s unknown to the loader: %s", prefix, it->string, err.data);
+    CU_ASSERT_PTR_NULL(err.data ? strstr(err.data, "unknown key") : NULL);
+    ch_scenario_free(s);
+    ch_buf_free(&err);
+  }
+  CU_ASSERT_EQUAL(n, nexpected);
+}
+
+static void test_scenario_schema_matches_loader(void) {
+  FILE *f = fopen(CH_SOURCE_DIR "/scenarios/schema.json", "rb");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  static char text[65536];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = '\0';
+  cJSON *schema = cJSON_Parse(text);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(schema);
+  const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");
+  check_keys_known(props, "", 14);
+  const cJSON *target = cJSON_GetObjectItemCaseSensitive(props, "target");
+  check_keys_known(cJSON_GetObjectItemCaseSensitive(target, "properties"), "target.", 5);
+  const cJSON *pop = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(props, "clients"), "items");
+  check_keys_known(cJSON_GetObjectItemCaseSensitive(pop, "properties"), "clients.0.", 9);
+  const cJSON *trig = cJSON_GetObjectItemCaseSensitive(props, "trigger");
+  check_keys_known(cJSON_GetObjectItemCaseSensitive(trig, "properties"), "trigger.", 8);
+  const cJSON *exp = cJSON_GetObjectItemCaseSensitive(props, "expect");
+  check_keys_known(cJSON_GetObjectItemCaseSensitive(exp, "properties"), "expect.", 6);
+  const cJSON *cor = cJSON_GetObjectItemCaseSensitive(props, "correlation");
+  check_keys_known(cJSON_GetObjectItemCaseSensitive(cor, "properties"), "correlation.", 4);
+  cJSON_Delete(schema);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {
       CH_TEST(test_scenario_shipped_files_load),
@@ -416,6 +462,7 @@ int main(void) {
       CH_TEST(test_scenario_subscribe_sources),
       CH_TEST(test_scenario_source_addresses),
       CH_TEST(test_scenario_http_trigger),
+      CH_TEST(test_scenario_schema_matches_loader),
       CU_TEST_INFO_NULL,
   };
   return ch_test_run("scenario", tests);

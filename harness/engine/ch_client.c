@@ -314,6 +314,7 @@ static void cl_negotiate_done(struct ch_http_req *r, const struct ch_http_result
   struct ch_client *c = arg;
   c->http = NULL;
   c->times.negotiate_end = res->end_ns;
+  c->times.negotiate_connected = res->connect_ns;
   ch_buf_reset(&c->neg_body);
   if (res->body && res->body_len)
     ch_buf_append(&c->neg_body, res->body, res->body_len);

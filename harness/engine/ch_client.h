@@ -132,8 +132,8 @@ struct ch_client_opts {
 
 /* Per-phase monotonic timestamps (ns, 0 = not reached). */
 struct ch_client_times {
-  uint64_t created, negotiate_start, negotiate_end, connect_start, connect_end /* WS open */, init_end,
-      start_end /* connected */, closed;
+  uint64_t created, negotiate_start, negotiate_connected /* TCP(+TLS) of the negotiate request; 0 if reused */,
+      negotiate_end, connect_start, connect_end /* WS open */, init_end, start_end /* connected */, closed;
   uint64_t reconnect_start, reconnect_end; /* the last reconnect */
   uint64_t last_rx;                         /* last frame that counts as keep-alive activity */
 };

@@ -274,6 +274,14 @@ int ch_scenario_client_keys(const struct ch_population *p, size_t client_index, 
 size_t ch_scenario_keys_per_client(const struct ch_population *p);
 
 /**
+ * The keys at least one client subscribes to (over every population, or only population `only` when >= 0), each
+ * once, sorted by strcmp: what `"keys": "subscribed"` triggers round-robin. The strings belong to the scenario;
+ * free only the array. Deterministic (it replays ch_scenario_client_keys with ch_scenario_client_rng).
+ * @return 0 or -ENOMEM. *n may be 0 (then *keys is NULL).
+ */
+int ch_scenario_subscribed_keys(const struct ch_scenario *s, int only, const char ***keys, size_t *n);
+
+/**
  * `centro-harness validate SCENARIO.json [--set PATH=VALUE]...`: prints "FILE: valid (N clients in K populations,
  * M phases)" and returns 0, or prints the errors to stderr and returns CH_EXIT_INPUT (3). argv[0] is "validate".
  */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ch_scenario.h"
 #include "ch_scn_check.h"
@@ -94,5 +95,67 @@ int ch_scenario_client_keys(const struct ch_population *p, size_t client_index, 
     break;
   }
   *n = want;
+  return 0;
+}
+
+static int keys_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int ch_scenario_subscribed_keys(const struct ch_scenario *s, int only, const char ***keys, size_t *n) {
+  *keys = NULL;
+  *n = 0;
+  size_t total = 0;
+  for (size_t p = 0; p < s->n_populations; p++)
+    if (only < 0 || (size_t)only == p)
+      total += s->populations[p].subscribe.n_keys;
+  if (!total)
+    return 0;
+  const char **out = malloc(total * sizeof *out);
+  if (!out)
+    return -ENOMEM;
+  size_t m = 0;
+  for (size_t p = 0; p < s->n_populations; p++) {
+    const struct ch_population *pop = &s->populations[p];
+    size_t nk = pop->subscribe.n_keys, per = ch_scenario_keys_per_client(pop);
+    if ((only >= 0 && (size_t)only != p) || !nk)
+      continue;
+    bool every = pop->subscribe.pick == CH_SCN_PICK_ALL ||
+                 (pop->subscribe.pick == CH_SCN_PICK_ROUND_ROBIN && (uint64_t)pop->count * per >= nk);
+    if (every) {
+      for (size_t k = 0; k < nk; k++)
+        out[m++] = pop->subscribe.keys[k];
+      continue;
+    }
+    /* random picks (or too few clients for round-robin to cover every key): replay them */
+    bool *used = calloc(nk, sizeof *used);
+    size_t *pick = malloc(per * sizeof *pick);
+    if (!used || !pick) {
+      free(used);
+      free(pick);
+      free(out);
+      return -ENOMEM;
+    }
+    for (size_t c = 0; c < pop->count; c++) {
+      struct ch_rng rng;
+      size_t got;
+      ch_scenario_client_rng(s, p, c, &rng);
+      if (ch_scenario_client_keys(pop, c, &rng, pick, per, &got) == 0)
+        for (size_t i = 0; i < got; i++)
+          used[pick[i]] = true;
+    }
+    for (size_t k = 0; k < nk; k++)
+      if (used[k])
+        out[m++] = pop->subscribe.keys[k];
+    free(used);
+    free(pick);
+  }
+  qsort(out, m, sizeof *out, keys_cmp);
+  size_t u = 0;
+  for (size_t i = 0; i < m; i++)
+    if (!u || strcmp(out[u - 1], out[i]))
+      out[u++] = out[i];
+  *keys = out;
+  *n = u;
   return 0;
 }

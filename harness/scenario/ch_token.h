@@ -30,7 +30,8 @@ struct ch_tokens {
  */
 int ch_tokens_resolve(const struct ch_scn_auth *auth, const struct ch_token_cli *cli, struct ch_tokens *out,
                       struct ch_buf *err);
-/* The token of client i (tokens[i mod n]), or NULL when there is none. */
+/* The token of client i (tokens[i mod n]), or NULL when there is none. i is the client's global index
+   (ch_population.first_client + index within the population), so a token file is shared across populations. */
 const char *ch_tokens_for_client(const struct ch_tokens *t, size_t client_index);
 /* Wipes and frees the tokens. */
 void ch_tokens_free(struct ch_tokens *t);

@@ -122,6 +122,30 @@ static void test_keys_zipf_skew_plausible(void) {
   ch_scenario_free(s);
 }
 
+static void test_keys_subscribed_union(void) {
+  struct ch_scenario *s = load("{\"clients\":[{\"count\":2,\"subscribe\":{\"key_count\":5,\"prefix\":\"k\"}},"
+                               "{\"count\":3,\"subscribe\":{\"keys\":[\"k4\",\"z\"]}},"
+                               "{\"count\":1,\"subscribe\":{\"key_count\":1000,\"prefix\":\"u\","
+                               "\"generator\":\"uniform\",\"per_client\":2}}]," PHASES "}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  const char **keys;
+  size_t n;
+  CU_ASSERT_EQUAL_FATAL(ch_scenario_subscribed_keys(s, -1, &keys, &n), 0);
+  /* k0, k1 (round-robin over 2 clients), k4 and z (shared k4 once), two of u0..u999 */
+  CU_ASSERT_EQUAL_FATAL(n, 6);
+  CH_ASSERT_STR(keys[0], "k0");
+  CH_ASSERT_STR(keys[1], "k1");
+  CH_ASSERT_STR(keys[2], "k4");
+  CU_ASSERT_EQUAL(keys[3][0], 'u');
+  CU_ASSERT_EQUAL(keys[4][0], 'u');
+  CH_ASSERT_STR(keys[5], "z");
+  free(keys);
+  CU_ASSERT_EQUAL_FATAL(ch_scenario_subscribed_keys(s, 1, &keys, &n), 0);
+  CU_ASSERT_EQUAL(n, 2);
+  free(keys);
+  ch_scenario_free(s);
+}
+
 /* ------------------------------------------------------------------------------------------------- templates */
 
 static void test_template_render_and_escapes(void) {
@@ -418,6 +442,7 @@ int main(void) {
       CH_TEST(test_keys_round_robin_and_all),
       CH_TEST(test_keys_deterministic_per_seed),
       CH_TEST(test_keys_zipf_skew_plausible),
+      CH_TEST(test_keys_subscribed_union),
       CH_TEST(test_template_render_and_escapes),
       CH_TEST(test_template_errors),
       CH_TEST(test_threshold_parse_units),

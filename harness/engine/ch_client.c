@@ -308,6 +308,7 @@ bool ch_client_protocol_acceptable(const char *v) {
 }
 
 static void cl_connect(struct ch_client *c, bool reconnect);
+static bool cl_fallback(struct ch_client *c);
 
 static void cl_negotiate_done(struct ch_http_req *r, const struct ch_http_result *res, void *arg) {
   (void)r;
@@ -363,6 +364,8 @@ static void cl_negotiate_done(struct ch_http_req *r, const struct ch_http_result
     return;
   }
   if (c->transport == CH_TRANSPORT_WEBSOCKETS && !c->neg.try_websockets) {
+    if (cl_fallback(c))
+      return; /* auto: skip webSockets as the official clients do */
     ch__client_shutdown(c, CH_FAIL_NEGOTIATE, "negotiate: TryWebSockets is false (no WebSockets on the server)");
     return;
   }
@@ -410,8 +413,14 @@ static uint64_t cl_connect_timeout_ns(const struct ch_client *c) {
 /* Opens the transport on /connect or /reconnect. Returns 0 or a negative code (no event follows). */
 static int cl_open_transport(struct ch_client *c, bool reconnect) {
   struct ch_url_params p = cl_params(c);
-  struct ch_buf url = CH_BUF_INIT;
+  struct ch_buf url = CH_BUF_INIT, send_url = CH_BUF_INIT, poll_url = CH_BUF_INIT;
   int rc = ch_url_build(&url, reconnect ? CH_REQ_RECONNECT : CH_REQ_CONNECT, &p);
+  /* serverSentEvents and longPolling send hub invocations as POST /send; long polling also needs /poll */
+  if (rc == 0 && c->transport != CH_TRANSPORT_WEBSOCKETS)
+    rc = ch_url_build(&send_url, CH_REQ_SEND, &p);
+  if (rc == 0 && c->transport == CH_TRANSPORT_LONGPOLLING)
+    rc = ch_url_build(&poll_url, CH_REQ_POLL, &p);
+  double poll_s = c->neg.connection_timeout + 10; /* the JS XHR timeout */
   if (rc == 0) {
     const char *path = strstr(url.data, "://");
     path = path ? strchr(path + 3, '/') : NULL;
@@ -426,7 +435,12 @@ static int cl_open_transport(struct ch_client *c, bool reconnect) {
                                     .auth_header = c->auth_header,
                                     .source_addr = c->source_addr,
                                     .trace_channel = reconnect ? CH_TRACE_RECONNECT : CH_TRACE_CONNECT,
-                                    .trace_url = NULL};
+                                    .trace_url = NULL,
+                                    .send_url = send_url.data,
+                                    .poll_url = poll_url.data,
+                                    .message_id = p.message_id,
+                                    .groups_token = p.groups_token,
+                                    .poll_timeout_ms = poll_s > 10 && poll_s < 3600 ? (uint32_t)(poll_s * 1000) : 0};
       c->reconnect_attempt = reconnect;
       rc = c->tops->open(c->tr, &o);
       if (rc == 0)
@@ -434,6 +448,8 @@ static int cl_open_transport(struct ch_client *c, bool reconnect) {
     }
   }
   ch_buf_free(&url);
+  ch_buf_free(&send_url);
+  ch_buf_free(&poll_url);
   return rc;
 }
 
@@ -501,7 +517,8 @@ static void cl_tr_opened(void *owner) {
   uint64_t now = ch_now_ns();
   if (c->on_trace)
     ch__client_trace(c, CH_TRACE_IN, c->reconnect_attempt ? CH_TRACE_RECONNECT : CH_TRACE_CONNECT,
-                     "HTTP 101 Switching Protocols", 28, false);
+                     c->transport == CH_TRANSPORT_WEBSOCKETS ? "HTTP 101 Switching Protocols" : "HTTP 200",
+                     c->transport == CH_TRANSPORT_WEBSOCKETS ? 28 : 8, false);
   cl_slot_release(c);
   if (c->state == CH_CLIENT_CONNECTING) {
     c->times.connect_end = now;
@@ -534,9 +551,14 @@ static void cl_tr_closed(void *owner, enum ch_failure_category cat, const char *
   c->dropping = false;
   switch (c->state) {
   case CH_CLIENT_CONNECTING:
+    if (cl_fallback(c))
+      break;
     ch__client_shutdown(c, cat == CH_FAIL_NONE ? CH_FAIL_CONNECT : cat, "%s", why[0] ? why : "connect: failed");
     break;
   case CH_CLIENT_INITIALIZING:
+    if (cl_fallback(c))
+      break;
+    /* fall through */
   case CH_CLIENT_STARTING:
     ch__client_shutdown(c, cat == CH_FAIL_NONE || cat == CH_FAIL_CONNECTION_LOST ? CH_FAIL_CONNECT : cat,
                         "connect: connection closed before the client was started (%.120s)", why);
@@ -577,6 +599,27 @@ static const struct ch_transport_events cl_tr_events = {
     .closed = cl_tr_closed,
     .trace = NULL,
 };
+
+/* auto_transport: move on to the next transport in the official clients' order (webSockets, serverSentEvents,
+   longPolling) with the same negotiation. True when the client did (a new connect is under way, or it ended). */
+static bool cl_fallback(struct ch_client *c) {
+  if (!c->auto_transport || c->transport == CH_TRANSPORT_LONGPOLLING)
+    return false;
+  enum ch_transport next = c->transport == CH_TRANSPORT_WEBSOCKETS ? CH_TRANSPORT_SSE : CH_TRANSPORT_LONGPOLLING;
+  const struct ch_transport_ops *ops = ch_transport_ops_for(next);
+  struct ch_channel *tr = NULL;
+  if (!ops || ops->create(c->w, &cl_tr_events, c, &tr) != 0)
+    return false;
+  if (c->tops->is_open(c->tr))
+    c->tops->detach(c->tr);
+  c->tops->destroy(c->tr);
+  c->tops = ops;
+  c->tr = tr;
+  c->transport = next;
+  c->counters.transport_fallbacks++;
+  cl_connect(c, false);
+  return true;
+}
 
 /* ---------------------------------------------------------------- start */
 
@@ -658,6 +701,8 @@ static void cl_timer_cb(uv_timer_t *t) {
   case CH_CLIENT_CONNECTING:
   case CH_CLIENT_INITIALIZING:
     if (c->init_deadline && now >= c->init_deadline) {
+      if (cl_fallback(c))
+        return;
       double s = (double)cl_connect_timeout_ns(c) / 1e9;
       if (c->state == CH_CLIENT_CONNECTING)
         ch__client_shutdown(c, CH_FAIL_CONNECT, "connect: %s not open within %.1f s", c->tops->name, s);
@@ -739,7 +784,8 @@ int ch_client_new(struct ch_worker *w, const struct ch_client_opts *o, struct ch
   *out = NULL;
   if (!w || !o || !o->target || !o->target->host || !o->target->scheme || (o->hub_count && !o->hubs))
     return -EINVAL;
-  const struct ch_transport_ops *tops = ch_transport_ops_for(o->transport);
+  const struct ch_transport_ops *tops =
+      ch_transport_ops_for(o->auto_transport ? CH_TRANSPORT_WEBSOCKETS : o->transport);
   if (!tops)
     return -ENOTSUP;
   const char *proto = o->client_protocol ? o->client_protocol : CH_PROTOCOL_DEFAULT;
@@ -767,7 +813,8 @@ int ch_client_new(struct ch_worker *w, const struct ch_client_opts *o, struct ch
   c->on_event = o->on_event;
   c->on_trace = o->on_trace;
   c->user = o->user;
-  c->transport = o->transport;
+  c->transport = o->auto_transport ? CH_TRANSPORT_WEBSOCKETS : o->transport;
+  c->auto_transport = o->auto_transport;
   c->tops = tops;
   c->http_timeout_ms = o->http_timeout_ms ? o->http_timeout_ms : 30000;
   c->invoke_timeout_ms = o->invoke_timeout_ms ? o->invoke_timeout_ms : 30000;

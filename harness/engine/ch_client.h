@@ -111,7 +111,11 @@ struct ch_client_opts {
   const struct ch_url *target;   /* base URL, e.g. http://localhost/Centro (copied) */
   const char *const *hubs;       /* hub names as the user wrote them (copied); connectionData order */
   size_t hub_count;
-  enum ch_transport transport; /* webSockets only for now: others give -ENOTSUP */
+  enum ch_transport transport;   /* webSockets, serverSentEvents or longPolling */
+  bool auto_transport;           /* true: as the official clients, webSockets, then serverSentEvents, then longPolling
+                                    (transport ignored): TryWebSockets false skips webSockets; a transport that fails
+                                    or whose init misses TransportConnectTimeout falls back to the next, with the same
+                                    negotiation. ch_client_transport tells the one in use. */
   const char *client_protocol;   /* NULL: "2.1"; also "2.0", "1.5", "1.4" */
   enum ch_auth_mode auth;
   const char *auth_value;        /* header: the full value ("Bearer xyz"); query: the token */
@@ -145,6 +149,7 @@ struct ch_client_counters {
   uint64_t msgs_out, bytes_out; /* invocations sent */
   uint64_t invocations_ok, invocations_error, invocations_timeout, invocations_lost;
   uint32_t reconnects, keepalive_slow, keepalive_lost;
+  uint32_t transport_fallbacks; /* auto_transport: transports given up before the one in use */
 };
 
 /* The ProtocolVersion acceptance of the official clients: .NET 2.4 accepts 1.4 <= v <= 2.1 (compared as versions,

@@ -33,6 +33,7 @@ struct ch_client {
   enum ch_transport transport;
   uint32_t http_timeout_ms, invoke_timeout_ms, connect_timeout_ms, reconnect_delay_ms;
   bool no_reconnect, id_as_string;
+  bool auto_transport;  /* fall back webSockets -> serverSentEvents -> longPolling (cl_fallback) */
   struct ch_url target;
   char *client_protocol;
   char **hubs;

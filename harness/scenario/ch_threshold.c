@@ -3,10 +3,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ch_duration.h"
+#include "ch_scn_check.h"
 
 /* ch_metrics is written in parallel; until its library exists in the build, a local copy of its documented names
    keeps validation working and evaluation reports -ENOSYS. */
@@ -17,10 +19,10 @@
 #define THR_HAVE_METRICS 0
 #endif
 
-static const char *const thr_latencies[] = {"negotiate",          "tcp_connect",        "connect",
-                                            "init",               "start",              "invoke_subscribe",
-                                            "invoke_unsubscribe", "update_latency",     "fanout_completion",
-                                            "reconnect"};
+static const char *const thr_latencies[] = {"negotiate",          "tcp_connect",    "connect",
+                                            "init",               "start",          "invoke_subscribe",
+                                            "invoke_unsubscribe", "update_latency", "fanout_completion",
+                                            "reconnect",          NULL};
 
 /* A latency metric "<latency>.<stat>" whose stat is itself in ns (not count or overflow), or the window "duration". */
 static bool thr_is_duration_metric(const char *name) {
@@ -30,29 +32,30 @@ static bool thr_is_duration_metric(const char *name) {
   if (!dot)
     return false;
   bool lat = false;
-  for (size_t i = 0; i < sizeof thr_latencies / sizeof thr_latencies[0]; i++)
+  for (size_t i = 0; thr_latencies[i]; i++)
     lat |= strlen(thr_latencies[i]) == (size_t)(dot - name) && !strncmp(name, thr_latencies[i], (size_t)(dot - name));
   return lat && strcmp(dot + 1, "count") && strcmp(dot + 1, "overflow");
 }
+
+static const char *const thr_plain[] = {
+    "clients_connected", "connect_errors",    "disconnects",        "reconnects",          "errors",
+    "updates_expected",  "updates_received",  "updates_missing",    "updates_duplicate",   "updates_out_of_order",
+    "updates_unexpected", "triggers",         "invoke_errors",      "messages_in",         "messages_out",
+    "bytes_in",          "bytes_out",         "connected_peak",     "delivery_ratio",      "messages_per_second",
+    "updates_per_second", "error_rate",       "duration",           NULL};
 
 static bool thr_name_known(const char *name) {
 #if THR_HAVE_METRICS
   return ch_metrics_name_known(name);
 #else
-  static const char *const plain[] = {
-      "clients_connected", "connect_errors",   "disconnects",        "reconnects",         "errors",
-      "updates_expected",  "updates_received", "updates_missing",    "updates_duplicate",  "updates_out_of_order",
-      "updates_unexpected", "triggers",        "invoke_errors",      "messages_in",        "messages_out",
-      "bytes_in",          "bytes_out",        "connected_peak",     "delivery_ratio",     "messages_per_second",
-      "updates_per_second", "error_rate",      "duration"};
-  for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
-    if (!strcmp(name, plain[i]))
+  for (size_t i = 0; thr_plain[i]; i++)
+    if (!strcmp(name, thr_plain[i]))
       return true;
   const char *dot = strchr(name, '.');
   if (!dot)
     return false;
   bool lat = false;
-  for (size_t i = 0; i < sizeof thr_latencies / sizeof thr_latencies[0]; i++)
+  for (size_t i = 0; thr_latencies[i]; i++)
     lat |= strlen(thr_latencies[i]) == (size_t)(dot - name) && !strncmp(name, thr_latencies[i], (size_t)(dot - name));
   const char *st = dot + 1;
   if (!lat)
@@ -66,6 +69,32 @@ static bool thr_name_known(const char *name) {
   double pct = strtod(st + 1, &end);
   return !*end && isdigit((unsigned char)st[1]) && pct >= 0 && pct <= 100;
 #endif
+}
+
+/* A likely intended name for an unknown metric: the closest latency (keeping the stat) or counter, or NULL. */
+static const char *thr_suggest(const char *name, char *buf, size_t n) {
+  const char *dot = strchr(name, '.');
+  if (dot) {
+    char head[129];
+    size_t hl = (size_t)(dot - name) < sizeof head ? (size_t)(dot - name) : sizeof head - 1;
+    memcpy(head, name, hl);
+    head[hl] = '\0';
+    const char *s = ch__scn_suggest(head, thr_latencies);
+    if (s) {
+      snprintf(buf, n, "%s%s", s, dot);
+      if (thr_name_known(buf))
+        return buf;
+    }
+    /* a known latency with a bad stat */
+    for (size_t i = 0; thr_latencies[i]; i++)
+      if (!strcmp(head, thr_latencies[i])) {
+        snprintf(buf, n, "%s.p99", head);
+        return buf;
+      }
+    return NULL;
+  }
+  const char *s = ch__scn_suggest(name, thr_plain);
+  return s ? s : NULL;
 }
 
 static const char *thr_known_names(void) {
@@ -127,7 +156,11 @@ int ch_scn_threshold_parse(const char *expr, struct ch_scn_threshold *t, struct 
   memcpy(metric, m0, mlen);
   metric[mlen] = '\0';
   if (!thr_name_known(metric)) {
-    if (err)
+    char sug[160];
+    const char *s = thr_suggest(metric, sug, sizeof sug);
+    if (err && s)
+      ch_buf_printf(err, "expected a known metric, found \"%s\" in \"%s\" (did you mean \"%s\"?)", metric, expr, s);
+    else if (err)
       ch_buf_printf(err, "expected a known metric (%s), found \"%s\" in \"%s\"", thr_known_names(), metric, expr);
     return -EINVAL;
   }

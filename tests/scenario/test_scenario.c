@@ -213,7 +213,10 @@ static void test_scenario_error_urls_hubs_phases(void) {
 
 static void test_scenario_error_thresholds(void) {
   expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"thresholds\":[\"update_latncy.p99 < 250ms\"]}", NULL, 0,
-               "$.thresholds[0]: expected a known metric", "found \"update_latncy.p99\"", NULL);
+               "$.thresholds[0]: expected a known metric", "found \"update_latncy.p99\"",
+               "did you mean \"update_latency.p99\"");
+  expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"thresholds\":[\"conect_errors == 0\"]}", NULL, 0,
+               "$.thresholds[0]: expected a known metric", "did you mean \"connect_errors\"", NULL);
   expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"thresholds\":[\"update_latency.p99 < 250\"]}", NULL, 0,
                "$.thresholds[0]", "duration with a unit", NULL);
   expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"thresholds\":[\"delivery_ratio => 0.9\"]}", NULL, 0,

@@ -103,6 +103,9 @@ static void chart(struct ch_buf *b, const char *id, const char *title, const cha
         ch_buf_printf(b, "%s%.1f,%.1f", i ? " " : "", ML + pw * lines[l].x[i] / xmax,
                       MT + ph - ph * lines[l].y[i] / ymax);
       ch_buf_puts(b, "\"/>");
+      if (lines[l].n == 1) /* a single point draws no line: mark it */
+        ch_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>", ML + pw * lines[l].x[0] / xmax,
+                      MT + ph - ph * lines[l].y[0] / ymax, color);
     }
     /* legend */
     double lx = ML + 8 + (double)(l % 4) * 170, ly = MT + 14 + (double)(l / 4) * 14;

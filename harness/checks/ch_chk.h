@@ -154,6 +154,10 @@ int ch_sess_invoke(struct ch_sess *s, const char *hub, const char *method, const
 /* The next persistent response (keep-alives counted, not returned). 1 got one, 0 timeout, negative on error. */
 int ch_sess_recv(struct ch_sess *s, long timeout_ms, struct ch_buf *out);
 int ch_sess_abort(struct ch_sess *s, struct ch_http *res);
+/* Long polling rebuilds a connection's groups from the groupsToken of every poll (§4.3): after a subscription change
+   this polls until the new G arrives and once more carrying it, queueing what came meanwhile, so Updates published
+   next reach the connection. A no-op on the other transports. */
+int ch_sess_settle(struct ch_sess *s);
 /* Drops the receive channel without abort (to reconnect later). */
 void ch_sess_drop(struct ch_sess *s);
 void ch_sess_free(struct ch_sess *s);

@@ -29,6 +29,8 @@ void ch_chk_secret_add(struct ch_chk_ctx *cx, const char *s) {
 
 /* Query/form names whose values are credentials or credential-bound. */
 static const char *const secret_params[] = {"connectionToken=", "groupsToken=", "access_token=", NULL};
+/* JSON members whose string values are credential-bound (negotiate bodies, persistent responses). */
+static const char *const secret_members[] = {"\"ConnectionToken\":\"", "\"G\":\"", "\"AccessToken\":\"", NULL};
 
 int ch_chk_redact(const struct ch_chk_ctx *cx, const char *s, size_t n, struct ch_buf *out) {
   size_t i = 0;
@@ -57,6 +59,18 @@ int ch_chk_redact(const struct ch_chk_ctx *cx, const char *s, size_t n, struct c
         if (rc == 0 && e > i + l)
           rc = ch_buf_puts(out, CH_REDACTED);
         skip = e - i;
+      }
+    }
+    for (const char *const *p = secret_members; *p && !skip; p++) {
+      size_t l = strlen(*p);
+      if (l <= n - i && memcmp(s + i, *p, l) == 0) {
+        size_t e = i + l;
+        while (e < n && s[e] != '"')
+          e += s[e] == '\\' ? 2 : 1;
+        rc = ch_buf_append(out, s + i, l);
+        if (rc == 0)
+          rc = ch_buf_puts(out, CH_REDACTED);
+        skip = (e < n ? e : n) - i;
       }
     }
     if (!skip && n - i >= 14 && strncasecmp(s + i, "Authorization:", 14) == 0) {

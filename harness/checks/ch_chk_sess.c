@@ -347,14 +347,8 @@ static int recv_raw(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
   }
 }
 
-int ch_sess_recv(struct ch_sess *s, long timeout_ms, struct ch_buf *out) {
-  char *q = q_pop(&s->q);
-  if (q) {
-    ch_buf_reset(out);
-    ch_buf_puts(out, q);
-    free(q);
-    return 1;
-  }
+/* The next persistent response from the channel itself (not the queue). */
+static int recv_fresh(struct ch_sess *s, long timeout_ms, struct ch_buf *out) {
   uint64_t deadline = deadline_in(timeout_ms);
   for (;;) {
     int rc = recv_raw(s, deadline, out);
@@ -377,6 +371,46 @@ int ch_sess_recv(struct ch_sess *s, long timeout_ms, struct ch_buf *out) {
       continue; /* a stray completion: invoke collects its own */
     return 1;
   }
+}
+
+int ch_sess_recv(struct ch_sess *s, long timeout_ms, struct ch_buf *out) {
+  char *q = q_pop(&s->q);
+  if (q) {
+    ch_buf_reset(out);
+    ch_buf_puts(out, q);
+    free(q);
+    return 1;
+  }
+  return recv_fresh(s, timeout_ms, out);
+}
+
+int ch_sess_settle(struct ch_sess *s) {
+  if (s->transport != CH_T_LP || !s->connected)
+    return 0;
+  char *g0 = s->groups ? strdup(s->groups) : NULL;
+  struct ch_buf m = CH_BUF_INIT;
+  uint64_t deadline = deadline_in(s->cx->timeout_ms < 1000 ? s->cx->timeout_ms : 1000);
+  int rc = 0;
+  /* 1: the poll that brings the new groups token */
+  while (ch_now_ns() < deadline) {
+    bool changed = s->groups && (!g0 || strcmp(g0, s->groups) != 0);
+    if (changed)
+      break;
+    rc = recv_fresh(s, left_ms(deadline), &m);
+    if (rc < 0)
+      break;
+    if (rc == 1)
+      q_push(&s->q, m.data);
+  }
+  /* 2: a poll that carries it, so the server rebuilds the groups from it now; it is held, so cut it short */
+  if (rc >= 0) {
+    rc = recv_fresh(s, 150, &m);
+    if (rc == 1)
+      q_push(&s->q, m.data);
+  }
+  free(g0);
+  ch_buf_free(&m);
+  return rc < 0 ? rc : 0;
 }
 
 int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {

@@ -122,6 +122,8 @@ static bool invoke_ok(struct ch_sess *s, const char *method, const char *key, in
   int rc = ch_sess_invoke(s, s->hub->name, method, args, idj, &comp);
   cJSON *j = rc == 0 ? ch_chk_json(comp.data) : NULL;
   bool ok = cJSON_IsObject(j) && !cJSON_GetObjectItemCaseSensitive(j, "E");
+  if (ok)
+    ch_sess_settle(s);
   if (!ok) {
     char exp[128];
     snprintf(exp, sizeof exp, "%s(\"%s\") to complete without E", method, key);

@@ -66,13 +66,15 @@ done: {
   ch_buf_free(&m);
 }
 
-/* Receives until an Update carrying nonce arrives. */
-static bool got_nonce(struct ch_chk_ctx *cx, struct ch_sess *s, const char *nonce, long timeout_ms,
-                      struct ch_buf *seen) {
+/* Receives until Updates carrying each of the n nonces arrived (found[i] set) or the timeout; returns how many. */
+static int got_nonces(struct ch_chk_ctx *cx, struct ch_sess *s, const char (*nonces)[24], int n, bool *found,
+                      long timeout_ms, struct ch_buf *seen) {
   uint64_t deadline = ch_now_ns() + (uint64_t)timeout_ms * 1000000u;
   struct ch_buf m = CH_BUF_INIT;
-  bool found = false;
-  while (!found && ch_now_ns() < deadline) {
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    k += found[i];
+  while (k < n && ch_now_ns() < deadline) {
     int rc = ch_sess_recv(s, (long)((deadline - ch_now_ns()) / 1000000u) + 1, &m);
     if (rc < 0 && rc != -EBADMSG)
       break;
@@ -82,15 +84,23 @@ static bool got_nonce(struct ch_chk_ctx *cx, struct ch_sess *s, const char *nonc
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "M")) {
       const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(e, "A"), 0);
-      if (a && ch_chk_update_matches(cx, a, nonce, NULL))
-        found = true;
+      for (int i = 0; a && i < n; i++)
+        if (!found[i] && ch_chk_update_matches(cx, a, nonces[i], NULL))
+          found[i] = true, k++;
     }
     if (seen && seen->len < 600)
       ch_buf_printf(seen, "\n  %.200s", m.data);
     cJSON_Delete(j);
   }
   ch_buf_free(&m);
-  return found;
+  return k;
+}
+
+static bool got_nonce(struct ch_chk_ctx *cx, struct ch_sess *s, const char *nonce, long timeout_ms) {
+  char one[1][24];
+  bool f = false;
+  snprintf(one[0], sizeof one[0], "%s", nonce);
+  return got_nonces(cx, s, (const char(*)[24])one, 1, &f, timeout_ms, NULL) == 1;
 }
 
 static void reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsigned t) {
@@ -117,9 +127,10 @@ static void reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
       ch_chk_result(cx, out, "REC-002", t, CH_CHECK_SKIP, &ev, "could not connect and subscribe");
     goto done;
   }
+  ch_sess_settle(&s);
   /* one Update received before the drop makes the cursor and the groups token current */
   ch_chk_nonce(cx, pre);
-  if (ch_chk_publish(cx, s.hub, cx->key, ++cx->seq, pre, &err) || !got_nonce(cx, &s, pre, cx->timeout_ms, NULL)) {
+  if (ch_chk_publish(cx, s.hub, cx->key, ++cx->seq, pre, &err) || !got_nonce(cx, &s, pre, cx->timeout_ms)) {
     if (w1)
       ch_chk_result(cx, out, "REC-001", t, CH_CHECK_SKIP, NULL, "no Update before the drop%s%s", ": ",
                     err.len ? err.data : "");
@@ -142,9 +153,8 @@ static void reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
     goto done;
   }
   if (w1) {
-    int n = 0;
-    for (int i = 0; i < 3; i++)
-      n += got_nonce(cx, &s, missed[i], i ? 500 : cx->timeout_ms, &seen);
+    bool found[3] = {false, false, false};
+    int n = got_nonces(cx, &s, (const char(*)[24])missed, 3, found, cx->timeout_ms, &seen);
     ch_buf_reset(&ev);
     if (n < 3)
       ch_buf_printf(&ev, "request: %s (reconnect with messageId and groupsToken)\nreceived after reconnect:%s\n"
@@ -164,7 +174,7 @@ static void reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
     if (ch_chk_publish(cx, s.hub, cx->key, ++cx->seq, after, &err)) {
       ch_chk_result(cx, out, "REC-002", t, CH_CHECK_SKIP, NULL, "%s", err.data);
     } else {
-      bool ok = got_nonce(cx, &s, after, cx->timeout_ms, NULL);
+      bool ok = got_nonce(cx, &s, after, cx->timeout_ms);
       if (!ok)
         ch_buf_printf(&ev, "after a reconnect with groupsToken, an Update for key %s did not arrive within %ld ms\n"
                            "expected: the subscription restored from the groups token",

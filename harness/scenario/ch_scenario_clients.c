@@ -10,7 +10,8 @@
 
 #define SCN_MAX_CLIENTS 10000000u /* per population and in total: beyond what one fd table could hold anyway */
 #define SCN_MAX_KEYS 1000000u     /* key universe of one population (materialised at load) */
-#define SCN_MAX_ADDRS 65536u
+#define SCN_MAX_KEYS_TOTAL 2000000u /* over all populations */
+#define SCN_MAX_ADDRS 65536u       /* per population and in total */
 #define SCN_MAX_POPULATIONS 64u
 
 static const char *const scn_protocols[] = {"2.1", "2.0", "1.5", "1.4", NULL}; /* those ch_signalr speaks */
@@ -33,6 +34,50 @@ static void scn_keys_push(struct ch__scn_ctx *c, struct ch_scn_subscribe *sub, c
     return;
   }
   sub->keys[sub->n_keys++] = k;
+}
+
+struct scn_keyref {
+  const char *key;
+  size_t index; /* position in the key list, for the message */
+};
+
+static int scn_keyref_cmp(const void *a, const void *b) {
+  const struct scn_keyref *x = a, *y = b;
+  int r = strcmp(x->key, y->key);
+  return r ? r : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Reports keys listed more than once (sorting, not comparing every pair: lists may be long). */
+static void scn_keys_unique(struct ch__scn_ctx *c, const cJSON *list, struct ch_scn_subscribe *sub) {
+  struct scn_keyref *r = malloc((sub->n_keys ? sub->n_keys : 1) * sizeof *r);
+  if (!r) {
+    c->oom = true;
+    return;
+  }
+  for (size_t i = 0; i < sub->n_keys; i++)
+    r[i] = (struct scn_keyref){sub->keys[i], i};
+  qsort(r, sub->n_keys, sizeof *r, scn_keyref_cmp);
+  size_t reported = 0;
+  for (size_t i = 1; i < sub->n_keys && reported < 10; i++)
+    if (!strcmp(r[i].key, r[i - 1].key)) {
+      size_t m = ch__scn_push_index(c, r[i].index);
+      ch__scn_failf(c, list, "expected each key once, found \"%.60s\" again (also at [%zu])", r[i].key,
+                    r[i - 1].index);
+      ch__scn_pop(c, m);
+      reported++;
+    }
+  free(r);
+}
+
+/* Reserves n keys of the scenario-wide budget; reports and returns false when it would be exceeded. */
+static bool scn_key_budget(struct ch__scn_ctx *c, const cJSON *at, uint64_t n) {
+  if (c->keys_total + n > SCN_MAX_KEYS_TOTAL) {
+    ch__scn_failf(c, at, "expected at most %u keys over all populations, found %llu more than that allows",
+                  SCN_MAX_KEYS_TOTAL, (unsigned long long)(c->keys_total + n - SCN_MAX_KEYS_TOTAL));
+    return false;
+  }
+  c->keys_total += (size_t)n;
+  return true;
 }
 
 static void scn_subscribe(struct ch__scn_ctx *c, const cJSON *pop, struct ch_scn_subscribe *sub) {
@@ -67,25 +112,19 @@ static void scn_subscribe(struct ch__scn_ctx *c, const cJSON *pop, struct ch_scn
     size_t n = cJSON_IsArray(kl) ? (size_t)cJSON_GetArraySize(kl) : 0;
     if (!n || n > SCN_MAX_KEYS) {
       ch__scn_fail(c, kl, false, "a non-empty array of key strings");
-    } else if (!(sub->keys = calloc(n, sizeof *sub->keys))) {
+    } else if (scn_key_budget(c, kl, n) && !(sub->keys = calloc(n, sizeof *sub->keys))) {
       c->oom = true;
-    } else {
+    } else if (sub->keys) {
       size_t i = 0;
       for (const cJSON *it = kl->child; it; it = it->next, i++) {
         size_t m2 = ch__scn_push_index(c, i);
-        if (!cJSON_IsString(it) || !scn_key_ok(it->valuestring)) {
+        if (!cJSON_IsString(it) || !scn_key_ok(it->valuestring))
           ch__scn_fail(c, it, false, "a key: a string of 1 to 256 characters without control characters");
-        } else {
-          bool dup = false;
-          for (size_t j = 0; j < sub->n_keys && !dup; j++)
-            dup = !strcmp(sub->keys[j], it->valuestring);
-          if (dup)
-            ch__scn_failf(c, it, "expected each key once, found \"%.60s\" again", it->valuestring);
-          else
-            scn_keys_push(c, sub, strdup(it->valuestring));
-        }
+        else
+          scn_keys_push(c, sub, strdup(it->valuestring));
         ch__scn_pop(c, m2);
       }
+      scn_keys_unique(c, kl, sub);
     }
     ch__scn_pop(c, m);
   } else if (rg) {
@@ -106,7 +145,7 @@ static void scn_subscribe(struct ch__scn_ctx *c, const cJSON *pop, struct ch_scn
                       "expected to >= from (%llu) and at most %u keys, found %llu", (unsigned long long)from,
                       SCN_MAX_KEYS, (unsigned long long)to);
         ch__scn_pop(c, m2);
-      } else if (okf && okt && prefix && strlen(prefix) <= 200) {
+      } else if (okf && okt && prefix && strlen(prefix) <= 200 && scn_key_budget(c, rg, to - from + 1)) {
         if (!(sub->keys = calloc((size_t)(to - from + 1), sizeof *sub->keys)))
           c->oom = true;
         for (uint64_t k = from; sub->keys && k <= to && !c->oom; k++) {
@@ -125,7 +164,8 @@ static void scn_subscribe(struct ch__scn_ctx *c, const cJSON *pop, struct ch_scn
     uint64_t n;
     char *prefix = NULL;
     ch__scn_string(c, o, "prefix", false, "key-", &prefix);
-    if (ch__scn_uint(c, o, "key_count", true, 1, SCN_MAX_KEYS, 1, &n) && prefix && strlen(prefix) <= 200) {
+    if (ch__scn_uint(c, o, "key_count", true, 1, SCN_MAX_KEYS, 1, &n) && prefix && strlen(prefix) <= 200 &&
+        scn_key_budget(c, kc, n)) {
       if (!(sub->keys = calloc((size_t)n, sizeof *sub->keys)))
         c->oom = true;
       for (uint64_t k = 0; sub->keys && k < n && !c->oom; k++) {
@@ -169,8 +209,12 @@ static void scn_subscribe(struct ch__scn_ctx *c, const cJSON *pop, struct ch_scn
 /* ------------------------------------------------------------------------------------------------- addresses */
 
 static void scn_addr_push(struct ch__scn_ctx *c, struct ch_population *p, size_t *cap, const char *a) {
-  if (p->n_source_addresses >= SCN_MAX_ADDRS)
+  if (c->addrs_total >= SCN_MAX_ADDRS) {
+    if (c->addrs_total++ == SCN_MAX_ADDRS) /* say it once */
+      ch__scn_failf(c, NULL, "expected at most %u source addresses over all populations", SCN_MAX_ADDRS);
     return;
+  }
+  c->addrs_total++;
   if (p->n_source_addresses == *cap) {
     size_t nc = *cap ? *cap * 2 : 8;
     char **v = realloc(p->source_addresses, nc * sizeof *v);

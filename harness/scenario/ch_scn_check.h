@@ -27,6 +27,8 @@ struct ch__scn_ctx {
   struct ch_buf path;    /* "$.clients[0].count" */
   struct ch__scn_set_node *set_nodes;
   size_t n_set_nodes;
+  size_t keys_total;     /* keys materialised so far over all populations (bounded: memory) */
+  size_t addrs_total;    /* source addresses likewise */
 };
 
 /* Path handling: push returns the length to pop back to. */

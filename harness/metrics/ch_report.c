@@ -223,29 +223,53 @@ int ch_report_set_target(struct ch_report *r, const char *url) {
   return rc;
 }
 
-int ch__report_scrub(const struct ch_report *r, struct ch_buf *out, size_t from) {
-  for (size_t s = 0; s < r->n_secrets; s++) {
-    const char *sec = r->secrets[s];
-    size_t sl = strlen(sec);
-    if (!out->data || !memmem(out->data + from, out->len - from, sec, sl))
-      continue;
-    struct ch_buf n = CH_BUF_INIT;
-    const char *p = out->data + from, *end = out->data + out->len, *hit;
-    int rc = ch_buf_append(&n, out->data, from);
-    while (!rc && (hit = memmem(p, (size_t)(end - p), sec, sl))) {
-      rc = ch_buf_append(&n, p, (size_t)(hit - p));
-      rc = rc ? rc : ch_buf_puts(&n, "[REDACTED]");
-      p = hit + sl;
-    }
-    rc = rc ? rc : ch_buf_append(&n, p, (size_t)(end - p));
-    if (rc) {
-      ch_buf_free(&n);
-      return rc;
-    }
-    ch_buf_free(out);
-    *out = n;
+/* Replaces every occurrence of sec in out[from..]. */
+static int scrub_one(struct ch_buf *out, size_t from, const char *sec, size_t sl) {
+  if (!out->data || sl == 0 || !memmem(out->data + from, out->len - from, sec, sl))
+    return 0;
+  struct ch_buf n = CH_BUF_INIT;
+  const char *p = out->data + from, *end = out->data + out->len, *hit;
+  int rc = ch_buf_append(&n, out->data, from);
+  while (!rc && (hit = memmem(p, (size_t)(end - p), sec, sl))) {
+    rc = ch_buf_append(&n, p, (size_t)(hit - p));
+    rc = rc ? rc : ch_buf_puts(&n, "[REDACTED]");
+    p = hit + sl;
   }
+  rc = rc ? rc : ch_buf_append(&n, p, (size_t)(end - p));
+  if (rc) {
+    ch_buf_free(&n);
+    return rc;
+  }
+  ch_buf_free(out);
+  *out = n;
   return 0;
+}
+
+int ch__report_scrub(const struct ch_report *r, struct ch_buf *out, size_t from) {
+  struct ch_buf esc = CH_BUF_INIT;
+  int rc = 0;
+  for (size_t s = 0; s < r->n_secrets && !rc; s++) {
+    const char *sec = r->secrets[s];
+    rc = scrub_one(out, from, sec, strlen(sec));
+    /* the same secret as the XML/HTML and JSON writers would have escaped it */
+    ch_buf_reset(&esc);
+    rc = rc ? rc : ch__xml_escape(&esc, sec);
+    if (!rc && esc.data && strcmp(esc.data, sec))
+      rc = scrub_one(out, from, esc.data, esc.len);
+    ch_buf_reset(&esc);
+    for (const char *c = sec; *c && !rc; c++)
+      rc = *c == '"' || *c == '\\' ? ch_buf_printf(&esc, "\\%c", *c) : ch_buf_putc(&esc, *c);
+    if (!rc && esc.data && strcmp(esc.data, sec))
+      rc = scrub_one(out, from, esc.data, esc.len);
+  }
+  ch_buf_free(&esc);
+  return rc;
+}
+
+int ch__report_scrub_str(const struct ch_report *r, const char *s, struct ch_buf *out) {
+  size_t from = out->len;
+  int rc = ch_buf_puts(out, s ? s : "");
+  return rc ? rc : ch__report_scrub(r, out, from);
 }
 
 /* ---- thresholds ---- */

@@ -17,6 +17,8 @@ size_t ch__utf8_seq(const unsigned char *p);
 int ch__utf8_clean(struct ch_buf *b, const char *s);
 /* Replaces every registered secret in out[from..] by "[REDACTED]". */
 int ch__report_scrub(const struct ch_report *r, struct ch_buf *out, size_t from);
+/* Appends s with every registered secret replaced (use before truncating text, so no prefix of a secret survives). */
+int ch__report_scrub_str(const struct ch_report *r, const char *s, struct ch_buf *out);
 /* Formats ns as a short human duration: "850ns", "12.3us", "4.56ms", "1.23s", "2m03s". */
 void ch__fmt_dur(char *buf, size_t n, double ns);
 /* Formats a count compactly: "950", "12.3k", "4.56M". */

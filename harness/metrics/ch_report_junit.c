@@ -1,5 +1,6 @@
 /* junit.xml: one testcase per conformance check and per threshold, in the common JUnit XML dialect that GitLab,
    Jenkins and GitHub test reporters read (testsuites > testsuite > testcase > failure|skipped). */
+#include <errno.h>
 #include <string.h>
 
 #include "ch_report.h"
@@ -7,17 +8,23 @@
 
 static double secs(uint64_t ns) { return (double)ns / 1e9; }
 
-/* The failure message attribute: the first line of the evidence, bounded. */
-static int message_attr(struct ch_buf *b, const char *evidence) {
+/* The failure message attribute: the first line of the evidence, bounded. Secrets are replaced before cutting, so
+   no prefix of a secret can survive the cut. */
+static int message_attr(const struct ch_report *r, struct ch_buf *b, const char *evidence) {
+  struct ch_buf clean = CH_BUF_INIT;
+  if (ch__report_scrub_str(r, evidence, &clean))
+    return -ENOMEM;
+  const char *e = clean.data;
   char line[512];
-  size_t n = evidence ? strcspn(evidence, "\r\n") : 0;
+  size_t n = strcspn(e, "\r\n");
   if (n >= sizeof line)
     n = sizeof line - 1;
   /* do not cut a UTF-8 sequence in half */
-  while (n && ((unsigned char)evidence[n] & 0xc0) == 0x80)
+  while (n && ((unsigned char)e[n] & 0xc0) == 0x80)
     n--;
-  memcpy(line, evidence ? evidence : "", n);
+  memcpy(line, e, n);
   line[n] = '\0';
+  ch_buf_free(&clean);
   return ch__xml_escape(b, line);
 }
 
@@ -47,12 +54,12 @@ static int suite_checks(const struct ch_report *r, struct ch_buf *b, const char 
     }
     if (c->result == CH_RESULT_SKIP) {
       rc = ch_buf_puts(b, ">\n      <skipped message=\"");
-      rc = rc ? rc : message_attr(b, c->evidence ? c->evidence : "skipped");
+      rc = rc ? rc : message_attr(r, b, c->evidence ? c->evidence : "skipped");
       rc = rc ? rc : ch_buf_puts(b, "\"/>\n    </testcase>\n");
       continue;
     }
     rc = ch_buf_puts(b, ">\n      <failure type=\"conformance\" message=\"");
-    rc = rc ? rc : message_attr(b, c->evidence ? c->evidence : "failed");
+    rc = rc ? rc : message_attr(r, b, c->evidence ? c->evidence : "failed");
     rc = rc ? rc : ch_buf_puts(b, "\">");
     rc = rc ? rc : ch__xml_escape(b, c->id);
     rc = rc ? rc : ch_buf_puts(b, ": ");

@@ -399,6 +399,33 @@ static void test_report_cli_report_and_merge(void) {
   ch_report_free(a), ch_report_free(b);
 }
 
+static void test_report_secrets_never_leak_escaped_or_cut(void) {
+  struct ch_report *r;
+  ch_report_new(&r);
+  const char *odd = "tok&en\"with<odd>chars";
+  ch_report_add_secret(r, odd);
+  ch_report_add_secret(r, "abc"); /* too short to scrub safely: ignored */
+  ch_report_add_secret(r, SECRET);
+  char evidence[700];
+  memset(evidence, 'x', 500);
+  snprintf(evidence + 500, sizeof evidence - 500, "%s then %s", SECRET, odd); /* the 512-byte cut falls in it */
+  struct ch_check c = {"AUTH-001", (char *)odd, NULL, NULL, evidence, CH_RESULT_FAIL, 0};
+  ch_report_add_check(r, &c);
+  ch_report_add_note(r, odd);
+  struct ch_buf out[3] = {CH_BUF_INIT, CH_BUF_INIT, CH_BUF_INIT};
+  CU_ASSERT_EQUAL(ch_report_json(r, &out[0]), 0);
+  CU_ASSERT_EQUAL(ch_report_junit(r, &out[1]), 0);
+  CU_ASSERT_EQUAL(ch_report_html(r, &out[2]), 0);
+  for (int i = 0; i < 3; i++) {
+    CU_ASSERT_PTR_NULL(strstr(out[i].data, "tok&en"));
+    CU_ASSERT_PTR_NULL(strstr(out[i].data, "tok&amp;en"));
+    CU_ASSERT_PTR_NULL(strstr(out[i].data, "eyJhbGciOiJI")); /* not even a prefix of the token */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out[i].data, "[REDACTED]"));
+    ch_buf_free(&out[i]);
+  }
+  ch_report_free(r);
+}
+
 static void test_report_default_dir_name(void) {
   struct ch_buf b = CH_BUF_INIT;
   CU_ASSERT_EQUAL(ch_report_default_dir(NULL, "fan out/1", 1800000000ull * S, &b), 0);
@@ -419,6 +446,7 @@ int main(void) {
                          CH_TEST(test_report_bad_files_are_rejected_clearly),
                          CH_TEST(test_report_summary_and_progress),
                          CH_TEST(test_report_cli_report_and_merge),
+                         CH_TEST(test_report_secrets_never_leak_escaped_or_cut),
                          CH_TEST(test_report_default_dir_name),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("report", tests);

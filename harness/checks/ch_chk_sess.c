@@ -270,6 +270,134 @@ static int sse_open(struct ch_sess *s, const char *url) {
   return 0;
 }
 
+/* ---- long polling: one poll is always held, like the JS client, so subscription changes made by /send travel
+   as a groups token on the held poll (the server rebuilds groups from the token of every poll, §4.3) ---- */
+
+static void note_keepalive(struct ch_sess *s);
+
+static size_t lp_body(char *p, size_t sz, size_t nm, void *ud) {
+  struct ch_sess *s = ud;
+  size_t n = sz * nm, i = 0;
+  while (i < n && p[i] == ' ')
+    i++;
+  if (n && i == n)
+    note_keepalive(s); /* a keep-alive space written into the held poll */
+  ch_buf_append(&s->sse_buf, p, n);
+  return n;
+}
+
+/* Starts a held request (poll, or reconnect) carrying the latest messageId and groupsToken in the form body, and
+   pumps until it is written, so the server holds it before anything else this session sends. */
+static int lp_start(struct ch_sess *s, const char *cmd) {
+  struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT, enc = CH_BUF_INIT;
+  if (!s->multi && !(s->multi = curl_multi_init()))
+    return -ENOMEM;
+  if (s->sse) {
+    curl_multi_remove_handle(s->multi, s->sse);
+    curl_easy_cleanup(s->sse);
+  }
+  if (!(s->sse = curl_easy_init()))
+    return -ENOMEM;
+  if (!s->sse_hdrs) {
+    if (s->auth)
+      s->sse_hdrs = curl_slist_append(s->sse_hdrs, s->auth);
+    s->sse_hdrs = curl_slist_append(s->sse_hdrs, "Content-Type: application/x-www-form-urlencoded; charset=UTF-8");
+  }
+  ch_sess_url(s, &url, cmd, false, NULL);
+  if (s->cursor) {
+    ch_pct_encode(&enc, s->cursor, strlen(s->cursor));
+    ch_buf_printf(&body, "messageId=%s", enc.data);
+  }
+  if (s->groups) {
+    ch_buf_reset(&enc);
+    ch_pct_encode(&enc, s->groups, strlen(s->groups));
+    ch_buf_printf(&body, "%sgroupsToken=%s", body.len ? "&" : "", enc.data);
+  }
+  snprintf(s->last_url, sizeof s->last_url, "%s\n\n%s", url.data, body.data ? body.data : "");
+  s->last_method = "POST";
+  ch_buf_reset(&s->sse_buf);
+  curl_easy_setopt(s->sse, CURLOPT_URL, url.data);
+  curl_easy_setopt(s->sse, CURLOPT_HTTPHEADER, s->sse_hdrs);
+  curl_easy_setopt(s->sse, CURLOPT_POST, 1L);
+  curl_easy_setopt(s->sse, CURLOPT_COPYPOSTFIELDS, body.data ? body.data : "");
+  curl_easy_setopt(s->sse, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(s->sse, CURLOPT_CONNECTTIMEOUT_MS, s->cx->timeout_ms);
+  curl_easy_setopt(s->sse, CURLOPT_WRITEFUNCTION, lp_body);
+  curl_easy_setopt(s->sse, CURLOPT_WRITEDATA, s);
+  curl_easy_setopt(s->sse, CURLOPT_USERAGENT, "centro-harness-check/" CH_VERSION);
+  ch_chk_tx(s->cx, s->client, "out", "http", s->last_url, strlen(s->last_url));
+  curl_multi_add_handle(s->multi, s->sse);
+  s->sse_open = true;
+  ch_buf_free(&url);
+  ch_buf_free(&body);
+  ch_buf_free(&enc);
+  uint64_t deadline = deadline_in(200);
+  long sent = 0;
+  int running = 1;
+  while (running && ch_now_ns() < deadline) {
+    curl_multi_perform(s->multi, &running);
+    curl_easy_getinfo(s->sse, CURLINFO_REQUEST_SIZE, &sent);
+    if (sent > 0)
+      break;
+    curl_multi_poll(s->multi, NULL, 0, 5, NULL);
+  }
+  /* the request is on the wire; give the server a moment to take it before this session sends anything else */
+  uint64_t settle = deadline_in(10);
+  while (running && ch_now_ns() < settle) {
+    curl_multi_poll(s->multi, NULL, 0, (int)left_ms(settle), NULL);
+    curl_multi_perform(s->multi, &running);
+  }
+  return 0;
+}
+
+/* Pumps the held poll. 1 with its body in out (the next poll already held), 0 timeout, negative on failure. */
+static int lp_next(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
+  for (;;) {
+    if (!s->sse_open) {
+      int rc = lp_start(s, "poll");
+      if (rc)
+        return rc;
+    }
+    int running = 0, left;
+    curl_multi_perform(s->multi, &running);
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(s->multi, &left))) {
+      if (m->msg != CURLMSG_DONE)
+        continue;
+      CURLcode cc = m->data.result;
+      long st = 0;
+      curl_easy_getinfo(s->sse, CURLINFO_RESPONSE_CODE, &st);
+      s->sse_open = false;
+      struct ch_buf line = CH_BUF_INIT;
+      if (cc == CURLE_OK)
+        ch_buf_printf(&line, "%ld\n\n%s", st, s->sse_buf.data ? s->sse_buf.data : "");
+      else
+        ch_buf_printf(&line, "error: %s", curl_easy_strerror(cc));
+      ch_chk_tx(s->cx, s->client, "in", "http", line.data, line.len);
+      ch_buf_free(&line);
+      if (cc != CURLE_OK || st != 200) {
+        s->last.status = st;
+        s->last.cc = cc;
+        ch_buf_reset(&s->last.body);
+        ch_buf_append(&s->last.body, s->sse_buf.data ? s->sse_buf.data : "", s->sse_buf.len);
+        return cc == CURLE_OK ? -EACCES : -EPIPE;
+      }
+      ch_buf_reset(out);
+      ch_buf_append(out, s->sse_buf.data ? s->sse_buf.data : "", s->sse_buf.len);
+      cJSON *j = ch_chk_json(out->data);
+      if (j)
+        track(s, j); /* the next poll carries the new cursor and groups token */
+      cJSON_Delete(j);
+      lp_start(s, "poll");
+      return 1;
+    }
+    long ms = left_ms(deadline);
+    if (ms == 0)
+      return 0;
+    curl_multi_poll(s->multi, NULL, 0, (int)(ms < 100 ? ms : 100), NULL);
+  }
+}
+
 /* ---- receive ---- */
 
 static bool is_keepalive(const char *p) {
@@ -302,48 +430,8 @@ static int recv_raw(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
     return ch_ws_recv(&s->ws, s->cx, s->client, left_ms(deadline), out);
   case CH_T_SSE:
     return sse_next(s, deadline, out);
-  default: {
-    long ms = left_ms(deadline);
-    if (ms == 0)
-      return 0;
-    struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT, enc = CH_BUF_INIT;
-    ch_sess_url(s, &url, "poll", false, NULL);
-    if (s->cursor) {
-      ch_pct_encode(&enc, s->cursor, strlen(s->cursor));
-      ch_buf_printf(&body, "messageId=%s", enc.data);
-    }
-    if (s->groups) {
-      ch_buf_reset(&enc);
-      ch_pct_encode(&enc, s->groups, strlen(s->groups));
-      ch_buf_printf(&body, "%sgroupsToken=%s", body.len ? "&" : "", enc.data);
-    }
-    struct ch_http res = CH_HTTP_INIT;
-    int rc = ch_chk_http(s->cx, s->client, "POST", url.data, s->auth, body.data ? body.data : "", ms, &res);
-    ch_buf_free(&url);
-    ch_buf_free(&body);
-    ch_buf_free(&enc);
-    if (rc == -ETIMEDOUT) {
-      if (res.first_body_ns)
-        note_keepalive(s); /* spaces arrived in the held poll */
-      ch_http_free(&res);
-      return 0;
-    }
-    if (rc == 0 && res.status != 200) {
-      ch_http_free(&s->last);
-      s->last = res;
-      return -EACCES;
-    }
-    if (rc) {
-      ch_http_free(&res);
-      return -EPIPE;
-    }
-    if (res.body.len && res.body.data[0] == ' ')
-      note_keepalive(s);
-    ch_buf_reset(out);
-    ch_buf_append(out, res.body.data ? res.body.data : "", res.body.len);
-    ch_http_free(&res);
-    return 1;
-  }
+  default:
+    return lp_next(s, deadline, out);
   }
 }
 
@@ -391,20 +479,11 @@ int ch_sess_settle(struct ch_sess *s) {
   struct ch_buf m = CH_BUF_INIT;
   uint64_t deadline = deadline_in(s->cx->timeout_ms < 1000 ? s->cx->timeout_ms : 1000);
   int rc = 0;
-  /* 1: the poll that brings the new groups token */
-  while (ch_now_ns() < deadline) {
-    bool changed = s->groups && (!g0 || strcmp(g0, s->groups) != 0);
-    if (changed)
-      break;
+  /* the held poll ends with the new groups token; the next one (already held by lp_next) carries it */
+  while (ch_now_ns() < deadline && !(s->groups && (!g0 || strcmp(g0, s->groups) != 0))) {
     rc = recv_fresh(s, left_ms(deadline), &m);
     if (rc < 0)
       break;
-    if (rc == 1)
-      q_push(&s->q, m.data);
-  }
-  /* 2: a poll that carries it, so the server rebuilds the groups from it now; it is held, so cut it short */
-  if (rc >= 0) {
-    rc = recv_fresh(s, 150, &m);
     if (rc == 1)
       q_push(&s->q, m.data);
   }
@@ -414,7 +493,7 @@ int ch_sess_settle(struct ch_sess *s) {
 }
 
 int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
-  struct ch_buf url = CH_BUF_INIT, extra = CH_BUF_INIT, enc = CH_BUF_INIT, body = CH_BUF_INIT;
+  struct ch_buf url = CH_BUF_INIT, extra = CH_BUF_INIT, enc = CH_BUF_INIT;
   const char *cmd = reconnect ? "reconnect" : "connect";
   if (reconnect && s->transport != CH_T_LP) {
     if (s->groups) {
@@ -425,16 +504,6 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
       ch_buf_reset(&enc);
       ch_pct_encode(&enc, s->cursor, strlen(s->cursor));
       ch_buf_printf(&extra, "&messageId=%s", enc.data);
-    }
-  } else if (reconnect) {
-    if (s->cursor) {
-      ch_pct_encode(&enc, s->cursor, strlen(s->cursor));
-      ch_buf_printf(&body, "messageId=%s", enc.data);
-    }
-    if (s->groups) {
-      ch_buf_reset(&enc);
-      ch_pct_encode(&enc, s->groups, strlen(s->groups));
-      ch_buf_printf(&body, "%sgroupsToken=%s", body.len ? "&" : "", enc.data);
     }
   }
   ch_sess_url(s, &url, cmd, false, extra.data);
@@ -457,27 +526,28 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
     rc = sse_open(s, url.data);
     break;
   default:
+    if (reconnect) {
+      /* held like a poll: the replay (or nothing) comes through ch_sess_recv */
+      rc = lp_start(s, "reconnect");
+      break;
+    }
     s->last_method = "POST";
-    rc = ch_chk_http(s->cx, s->client, "POST", url.data, s->auth, body.data ? body.data : "", 0, &s->last);
+    rc = ch_chk_http(s->cx, s->client, "POST", url.data, s->auth, "", 0, &s->last);
     if (rc == 0 && s->last.status != 200)
       rc = -EACCES;
     if (rc == 0) {
       ch_buf_append(init, s->last.body.data ? s->last.body.data : "", s->last.body.len);
-      if (!reconnect || !is_keepalive(init->data)) {
-        cJSON *j = ch_chk_json(init->data);
-        if (j)
-          track(s, j);
-        cJSON_Delete(j);
-        if (reconnect && j)
-          q_push(&s->q, init->data); /* replayed messages come in the reconnect answer */
-      }
+      cJSON *j = ch_chk_json(init->data);
+      if (j)
+        track(s, j);
+      cJSON_Delete(j);
+      rc = lp_start(s, "poll");
     }
     break;
   }
   ch_buf_free(&url);
   ch_buf_free(&extra);
   ch_buf_free(&enc);
-  ch_buf_free(&body);
   if (rc)
     return rc;
   s->connected = true;
@@ -594,6 +664,8 @@ int ch_sess_invoke(struct ch_sess *s, const char *hub, const char *method, const
     s->last.status = 0;
   } else {
     struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT, enc = CH_BUF_INIT;
+    if (s->transport == CH_T_LP && s->connected && !s->sse_open)
+      lp_start(s, "poll");
     ch_sess_url(s, &url, "send", true, NULL);
     ch_pct_encode(&enc, inv.data, inv.len);
     ch_buf_printf(&body, "data=%s", enc.data);

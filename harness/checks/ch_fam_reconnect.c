@@ -28,7 +28,7 @@ static void keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
   /* the interval between keep-alives must not exceed KeepAliveTimeout (the clients' reconnect threshold); the first
      one may come any time in the first period. 10% + 100 ms slack absorbs scheduling. */
   uint64_t kat = (uint64_t)(ka->valuedouble * 1e9), slack = kat / 10 + 100000000u;
-  unsigned need = t == CH_T_LP ? 1 : 2;
+  unsigned need = 2;
   uint64_t start = ch_now_ns(), prev = start, worst = 0;
   unsigned seen = 0, base = s.keepalives;
   while (seen < need) {
@@ -36,7 +36,7 @@ static void keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
     if (now - prev > kat + slack)
       break;
     long ms = (long)((prev + kat + slack - now) / 1000000u) + 1;
-    int rc = ch_sess_recv(&s, t == CH_T_LP ? ms : (ms < 50 ? ms : 50), &m);
+    int rc = ch_sess_recv(&s, ms < 50 ? ms : 50, &m);
     if (rc < 0 && rc != -EBADMSG)
       break;
     if (s.keepalives != base) {

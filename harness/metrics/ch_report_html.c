@@ -434,13 +434,19 @@ int ch_report_html(const struct ch_report *r, struct ch_buf *out) {
   summary_section(b, r, t);
   checks_section(b, r);
   thresholds_section(b, r);
-  ch_buf_puts(b, "<section id=\"latency\"><h2>Latency</h2>");
-  latency_table(b, t);
-  int rc = percentile_chart(b, t);
-  ch_buf_puts(b, "</section>\n<section id=\"timeseries\"><h2>Over time</h2>");
-  rc = rc ? rc : series_charts(b, r->metrics);
-  ch_buf_puts(b, "</section>\n");
-  transport_section(b, r, t);
+  int rc = 0;
+  if (!r->metrics->n_groups && !r->metrics->n_series) {
+    ch_buf_puts(b, "<section id=\"latency\"><h2>Load metrics</h2><p>No load metrics in this run (conformance checks "
+                   "only).</p></section>\n");
+  } else {
+    ch_buf_puts(b, "<section id=\"latency\"><h2>Latency</h2>");
+    latency_table(b, t);
+    rc = percentile_chart(b, t);
+    ch_buf_puts(b, "</section>\n<section id=\"timeseries\"><h2>Over time</h2>");
+    rc = rc ? rc : series_charts(b, r->metrics);
+    ch_buf_puts(b, "</section>\n");
+    transport_section(b, r, t);
+  }
   if (r->n_notes) {
     ch_buf_puts(b, "<section id=\"notes\"><h2>Notes</h2><ul>");
     for (size_t i = 0; i < r->n_notes; i++) {

@@ -45,27 +45,7 @@ static void lat_row(struct ch_buf *b, const char *name, const struct ch_hist *h)
   ch_buf_putc(b, '\n');
 }
 
-static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_metrics_group *t) {
-  const struct ch_metrics *m = r->metrics;
-  char s1[40], s2[40];
-  double dur = r->end_wall_ns > r->start_wall_ns ? (double)(r->end_wall_ns - r->start_wall_ns) : 0;
-  ch__fmt_dur(s1, sizeof s1, dur);
-  ch_buf_printf(b, "\n  scenario: %s   target: %s   seed: %llu\n", r->scenario ? r->scenario : "-",
-                r->target ? r->target : "-", (unsigned long long)r->seed);
-  ch__fmt_time(s2, sizeof s2, r->start_wall_ns);
-  ch_buf_printf(b, "  started: %s   duration: %s   shards: %u   harness: %s\n\n", s2[0] ? s2 : "-", s1, r->shards,
-                r->harness_version ? r->harness_version : "-");
-  int any = 0;
-  for (int i = 0; i < CH_LAT_COUNT; i++)
-    any |= t->lat[i].count || t->lat[i].overflow;
-  if (any) {
-    ch_buf_printf(b, "  %-22s%10s %10s %10s %10s %10s %10s\n", "latency (ms)", "count", "p50", "p90", "p99", "p99.9",
-                  "max");
-    for (int i = 0; i < CH_LAT_COUNT; i++)
-      if (t->lat[i].count || t->lat[i].overflow)
-        lat_row(b, ch_lat_name(i), &t->lat[i]);
-    ch_buf_putc(b, '\n');
-  }
+static void counters_block(struct ch_buf *b, const struct ch_metrics *m, const struct ch_metrics_group *t) {
   double v;
   ch_buf_puts(b, "  counters\n");
   for (int i = 0; i < CH_CNT_COUNT; i++) {
@@ -95,6 +75,31 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
       }
     }
   }
+}
+
+static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_metrics_group *t) {
+  const struct ch_metrics *m = r->metrics;
+  char s1[40], s2[40];
+  double dur = r->end_wall_ns > r->start_wall_ns ? (double)(r->end_wall_ns - r->start_wall_ns) : 0;
+  ch__fmt_dur(s1, sizeof s1, dur);
+  ch_buf_printf(b, "\n  scenario: %s   target: %s   seed: %llu\n", r->scenario ? r->scenario : "-",
+                r->target ? r->target : "-", (unsigned long long)r->seed);
+  ch__fmt_time(s2, sizeof s2, r->start_wall_ns);
+  ch_buf_printf(b, "  started: %s   duration: %s   shards: %u   harness: %s\n\n", s2[0] ? s2 : "-", s1, r->shards,
+                r->harness_version ? r->harness_version : "-");
+  int any = 0;
+  for (int i = 0; i < CH_LAT_COUNT; i++)
+    any |= t->lat[i].count || t->lat[i].overflow;
+  if (any) {
+    ch_buf_printf(b, "  %-22s%10s %10s %10s %10s %10s %10s\n", "latency (ms)", "count", "p50", "p90", "p99", "p99.9",
+                  "max");
+    for (int i = 0; i < CH_LAT_COUNT; i++)
+      if (t->lat[i].count || t->lat[i].overflow)
+        lat_row(b, ch_lat_name(i), &t->lat[i]);
+    ch_buf_putc(b, '\n');
+  }
+  if (m->n_groups) /* a conformance-only run has no load metrics */
+    counters_block(b, m, t);
   if (m->n_groups > 1 || (m->n_groups == 1 && m->groups[0]->population[0])) {
     ch_buf_printf(b, "\n  %-20s %-18s %9s %9s %8s %11s %11s\n", "population", "transport", "connected", "errors",
                   "updates", "update p50", "update p99");

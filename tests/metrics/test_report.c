@@ -233,6 +233,23 @@ static void test_report_html_is_self_contained(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(h.data, "negotiate: HTTP 500"));
   ch_buf_free(&h);
   ch_report_free(r);
+  /* a conformance-only report (the check command) has no load sections and no counters in its summary */
+  ch_report_new(&r);
+  struct ch_check c = {"NEG-001", "negotiate", NULL, NULL, NULL, CH_RESULT_PASS, 0};
+  ch_report_add_check(r, &c);
+  CU_ASSERT_EQUAL(ch_report_html(r, &h), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(h.data, "conformance checks only"));
+  CU_ASSERT_PTR_NULL(strstr(h.data, "chart-percentiles"));
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  ch_report_print_summary(r, f);
+  fclose(f);
+  CU_ASSERT_PTR_NULL(strstr(text, "counters"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "checks: 1 passed"));
+  free(text);
+  ch_buf_free(&h);
+  ch_report_free(r);
 }
 
 static void test_report_merge_of_shards(void) {

@@ -2,6 +2,7 @@
 #include "ch_json.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "ch_json_internal.h"
@@ -110,9 +111,23 @@ size_t ch__utf8_valid_len(const unsigned char *p, const unsigned char *end) {
 }
 
 /* Scans a string starting at its opening quote; returns the byte after the closing quote or NULL. */
+/* Non-zero when any of the 8 bytes of w is < 0x20, '"', '\\' or >= 0x80 (SWAR: 8 bytes per step). */
+static uint64_t json_swar_special(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+  return ((w - ones * 0x20) | (q - ones) | (b - ones) | w) & high;
+}
+
 const char *ch__json_scan_string(const char *p, const char *end, const char **why) {
   p++;
   for (;;) {
+    while (end - p >= 8) {
+      uint64_t w;
+      memcpy(&w, p, 8);
+      if (json_swar_special(w))
+        break;
+      p += 8;
+    }
     while (p < end && json_str_class[(unsigned char)*p] == 0)
       p++;
     if (p >= end) {
@@ -272,6 +287,70 @@ const char *ch__json_scan_value(const char *p, const char *end, int depth, const
   }
 }
 
+/* Non-zero when any of the 8 bytes of w is '"' or '\\'. */
+static uint64_t json_swar_quote(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+  return (((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+}
+
+const char *ch__json_fast_string(const char *p, const char *end) {
+  p++;
+  while (p < end) {
+    while (end - p >= 8) {
+      uint64_t w;
+      memcpy(&w, p, 8);
+      if (json_swar_quote(w))
+        break;
+      p += 8;
+    }
+    while (p < end && *p != '"' && *p != '\\')
+      p++;
+    if (p >= end)
+      break;
+    if (*p == '"')
+      return p + 1;
+    if (end - p < 2)
+      break;
+    p += 2; /* a backslash: the escaped byte cannot end the string */
+  }
+  return NULL;
+}
+
+/* Bytes that end a number or literal: , } ] and whitespace. */
+static bool json_scalar_end(char c) { return c == ',' || c == '}' || c == ']' || json_is_ws(c); }
+
+const char *ch__json_fast_skip(const char *p, const char *end) {
+  if (p >= end)
+    return NULL;
+  if (*p == '"')
+    return ch__json_fast_string(p, end);
+  if (*p != '{' && *p != '[') {
+    const char *q = p;
+    while (q < end && !json_scalar_end(*q))
+      q++;
+    return q > p ? q : NULL;
+  }
+  size_t depth = 0;
+  while (p < end) {
+    char c = *p;
+    if (c == '"') {
+      p = ch__json_fast_string(p, end);
+      if (!p)
+        return NULL;
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0)
+        return p + 1;
+    }
+    p++;
+  }
+  return NULL;
+}
+
 static int json_fail(struct ch_json_err *err, const char *base, const char *at, const char *why) {
   if (err) {
     err->pos = (size_t)(at - base);
@@ -328,6 +407,7 @@ static int json_iter_begin(struct ch_span s, struct ch_json_iter *it, char open)
 }
 
 int ch_json_obj_begin(struct ch_span obj, struct ch_json_iter *it) { return json_iter_begin(obj, it, '{'); }
+
 int ch_json_arr_begin(struct ch_span arr, struct ch_json_iter *it) { return json_iter_begin(arr, it, '['); }
 
 static int json_iter_fail(struct ch_json_iter *it, const char *why) {
@@ -363,6 +443,13 @@ static int json_iter_step(struct ch_json_iter *it, char close) {
   return 1;
 }
 
+int ch__json_iter_peek(struct ch_json_iter *it, char close) {
+  int rc = json_iter_step(it, close);
+  if (rc == 1)
+    it->state = 0; /* positioned at the element: the next step must not expect a comma */
+  return rc;
+}
+
 int ch_json_obj_next(struct ch_json_iter *it, struct ch_span *key, struct ch_span *value) {
   int rc = json_iter_step(it, '}');
   if (rc <= 0)
@@ -370,17 +457,17 @@ int ch_json_obj_next(struct ch_json_iter *it, struct ch_span *key, struct ch_spa
   const char *p = it->p, *why = NULL;
   if (p >= it->end || *p != '"')
     return json_iter_fail(it, p >= it->end ? "unexpected end" : "expected a string key");
-  const char *q = ch__json_scan_string(p, it->end, &why);
+  const char *q = it->trusted ? ch__json_fast_string(p, it->end) : ch__json_scan_string(p, it->end, &why);
   if (!q)
-    return json_iter_fail(it, why);
+    return json_iter_fail(it, why ? why : "unterminated string");
   *key = (struct ch_span){p, (size_t)(q - p)};
   q = ch__json_skip_ws(q, it->end);
   if (q >= it->end || *q != ':')
     return json_iter_fail(it, q >= it->end ? "unexpected end" : "expected ':'");
   p = ch__json_skip_ws(q + 1, it->end);
-  q = ch__json_scan_value(p, it->end, 1, &why);
+  q = it->trusted ? ch__json_fast_skip(p, it->end) : ch__json_scan_value(p, it->end, 1, &why);
   if (!q)
-    return json_iter_fail(it, why);
+    return json_iter_fail(it, why ? why : "unexpected end");
   *value = (struct ch_span){p, (size_t)(q - p)};
   it->p = q;
   it->state = 1;
@@ -392,9 +479,9 @@ int ch_json_arr_next(struct ch_json_iter *it, struct ch_span *value) {
   if (rc <= 0)
     return rc;
   const char *why = NULL, *p = it->p;
-  const char *q = ch__json_scan_value(p, it->end, 1, &why);
+  const char *q = it->trusted ? ch__json_fast_skip(p, it->end) : ch__json_scan_value(p, it->end, 1, &why);
   if (!q)
-    return json_iter_fail(it, why);
+    return json_iter_fail(it, why ? why : "unexpected end");
   *value = (struct ch_span){p, (size_t)(q - p)};
   it->p = q;
   it->state = 1;
@@ -416,13 +503,14 @@ int ch_json_arr_count(struct ch_span arr, size_t *count) {
   return 0;
 }
 
-static int json_obj_get(struct ch_span obj, const char *key, struct ch_span *value, bool ci) {
+static int json_obj_get(struct ch_span obj, const char *key, size_t kl, struct ch_span *value, bool ci,
+                        bool trusted) {
   struct ch_json_iter it;
   struct ch_span k, v;
-  size_t kl = strlen(key);
   int rc = ch_json_obj_begin(obj, &it);
   if (rc)
     return rc;
+  it.trusted = trusted;
   while ((rc = ch_json_obj_next(&it, &k, &v)) == 1) {
     if (ci ? ch_json_str_eq_ci(k, key, kl) : ch_json_str_eq(k, key, kl)) {
       *value = v;
@@ -433,11 +521,11 @@ static int json_obj_get(struct ch_span obj, const char *key, struct ch_span *val
 }
 
 int ch_json_obj_get(struct ch_span obj, const char *key, struct ch_span *value) {
-  return json_obj_get(obj, key, value, false);
+  return json_obj_get(obj, key, strlen(key), value, false, false);
 }
 
 int ch_json_obj_get_ci(struct ch_span obj, const char *key, struct ch_span *value) {
-  return json_obj_get(obj, key, value, true);
+  return json_obj_get(obj, key, strlen(key), value, true, false);
 }
 
 /* One reference token of a pointer, decoded (~0 -> ~, ~1 -> /) into tok. Returns its length or -EINVAL. */
@@ -471,20 +559,82 @@ int ch_json_pointer(struct ch_span doc, const char *ptr, struct ch_span *value) 
   int rc = ch_json_skip(doc, &cur, NULL);
   if (rc)
     return rc;
+  return ch__json_pointer_trusted(cur, ptr, value);
+}
+
+/* Trusted walk helpers: p is at the container's opening bracket; on success return the start of the member's value
+   (an open-ended position: the value is only measured at the end of the walk). NULL when absent, *bad when the
+   text is not valid JSON after all. */
+static const char *json_walk_obj(const char *p, const char *end, const char *tok, size_t tl, bool *bad) {
+  p = ch__json_skip_ws(p + 1, end);
+  if (p < end && *p == '}')
+    return NULL;
+  for (;;) {
+    if (p >= end || *p != '"')
+      break;
+    const char *q = ch__json_fast_string(p, end);
+    if (!q)
+      break;
+    struct ch_span key = {p, (size_t)(q - p)};
+    q = ch__json_skip_ws(q, end);
+    if (q >= end || *q != ':')
+      break;
+    const char *v = ch__json_skip_ws(q + 1, end);
+    if (ch_json_str_eq(key, tok, tl))
+      return v;
+    q = ch__json_fast_skip(v, end);
+    if (!q)
+      break;
+    q = ch__json_skip_ws(q, end);
+    if (q < end && *q == '}')
+      return NULL;
+    if (q >= end || *q != ',')
+      break;
+    p = ch__json_skip_ws(q + 1, end);
+  }
+  *bad = true;
+  return NULL;
+}
+
+static const char *json_walk_arr(const char *p, const char *end, size_t idx, bool *bad) {
+  p = ch__json_skip_ws(p + 1, end);
+  if (p < end && *p == ']')
+    return NULL;
+  for (size_t i = 0;; i++) {
+    if (i == idx)
+      return p < end ? p : NULL;
+    const char *q = ch__json_fast_skip(p, end);
+    if (!q)
+      break;
+    q = ch__json_skip_ws(q, end);
+    if (q < end && *q == ']')
+      return NULL;
+    if (q >= end || *q != ',')
+      break;
+    p = ch__json_skip_ws(q + 1, end);
+  }
+  *bad = true;
+  return NULL;
+}
+
+int ch__json_pointer_trusted(struct ch_span doc, const char *ptr, struct ch_span *value) {
+  if (!ptr || (*ptr && *ptr != '/'))
+    return -EINVAL;
+  if (!doc.p)
+    return -EBADMSG;
+  const char *end = doc.p + doc.n, *cur = ch__json_skip_ws(doc.p, end);
+  bool bad = false;
   char tok[256];
   while (*ptr) {
     ptr++;
     int tl = json_ptr_token(&ptr, tok, sizeof tok);
     if (tl < 0)
       return tl;
-    enum ch_json_kind k = ch_json_kind(cur);
-    if (k == CH_JSON_OBJECT) {
-      struct ch_span v;
-      rc = json_obj_get(cur, tok, &v, false);
-      if (rc <= 0)
-        return rc;
-      cur = v;
-    } else if (k == CH_JSON_ARRAY) {
+    if (cur >= end)
+      return -EBADMSG;
+    if (*cur == '{') {
+      cur = json_walk_obj(cur, end, tok, (size_t)tl, &bad);
+    } else if (*cur == '[') {
       if (tl == 0 || (tl > 1 && tok[0] == '0') || tl > 9)
         return 0;
       size_t idx = 0;
@@ -493,19 +643,16 @@ int ch_json_pointer(struct ch_span doc, const char *ptr, struct ch_span *value) 
           return 0;
         idx = idx * 10 + (size_t)(tok[i] - '0');
       }
-      struct ch_json_iter it;
-      struct ch_span v;
-      ch_json_arr_begin(cur, &it);
-      size_t i = 0;
-      while ((rc = ch_json_arr_next(&it, &v)) == 1 && i < idx)
-        i++;
-      if (rc <= 0)
-        return rc;
-      cur = v;
+      cur = json_walk_arr(cur, end, idx, &bad);
     } else {
       return 0;
     }
+    if (!cur)
+      return bad ? -EBADMSG : 0;
   }
-  *value = cur;
+  const char *q = ch__json_fast_skip(cur, end);
+  if (!q)
+    return -EBADMSG;
+  *value = (struct ch_span){cur, (size_t)(q - cur)};
   return 1;
 }

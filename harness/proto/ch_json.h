@@ -70,6 +70,7 @@ struct ch_json_iter {
   const char *p;
   const char *end;
   int state; /* 0 first, 1 after a member, 2 done, -1 failed */
+  bool trusted; /* internal: the span was validated already, so members are skipped without re-validation */
   struct ch_json_err err;
 };
 int ch_json_obj_begin(struct ch_span obj, struct ch_json_iter *it);
@@ -112,7 +113,9 @@ int ch_json_num_double(struct ch_span num, double *out);
 int ch_json_num_int64(struct ch_span num, int64_t *out);
 
 /* JSON Pointer (RFC 6901): `ptr` is "" (the whole document) or "/a/0/b~1c". Array indexes are decimal without
-   leading zeros. Returns 1 found (value set), 0 absent, -EINVAL bad pointer syntax, -EBADMSG malformed document. */
+   leading zeros; reference tokens up to 255 bytes. The document (one value at the start of doc) is validated once,
+   then walked without re-validation. Returns 1 found (value set), 0 absent, -EINVAL bad pointer syntax, -EBADMSG
+   malformed document. */
 int ch_json_pointer(struct ch_span doc, const char *ptr, struct ch_span *value);
 
 #endif /* CH_JSON_H */

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "ch_json.h"
+
 const char *ch__json_skip_ws(const char *p, const char *end);
 int ch__json_hex(char c);
 /* Length (2-4) of the valid UTF-8 sequence of a non-ASCII lead byte at p, or 0 when invalid or truncated. */
@@ -12,5 +14,14 @@ size_t ch__utf8_valid_len(const unsigned char *p, const unsigned char *end);
 const char *ch__json_scan_string(const char *p, const char *end, const char **why);
 const char *ch__json_scan_number(const char *p, const char *end, const char **why);
 const char *ch__json_scan_value(const char *p, const char *end, int depth, const char **why);
+/* Skips one value of text that was validated before, without checking it again (bounded by end: never reads past
+   it, returns NULL if the text is not what validation would have accepted). */
+const char *ch__json_fast_skip(const char *p, const char *end);
+const char *ch__json_fast_string(const char *p, const char *end);
+/* Positions the iterator at the start of its next member without scanning it (1), or reports the end (0) or an
+   error (<0); close is '}' or ']'. The following *_next call then scans that member. */
+int ch__json_iter_peek(struct ch_json_iter *it, char close);
+/* ch_json_pointer on a value validated before (no validation pass first). */
+int ch__json_pointer_trusted(struct ch_span doc, const char *ptr, struct ch_span *value);
 
 #endif /* CH_JSON_INTERNAL_H */

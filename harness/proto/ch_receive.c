@@ -167,8 +167,10 @@ int ch_recv_decode(const char *p, size_t n, bool long_poll, struct ch_recv *out,
 }
 
 void ch_recv_msgs_begin(const struct ch_recv *r, struct ch_msg_iter *it) {
-  if (r->has_m && ch_json_arr_begin(r->m, &it->it) == 0)
+  if (r->has_m && ch_json_arr_begin(r->m, &it->it) == 0) {
+    it->it.trusted = true; /* ch_recv_decode validated the whole frame */
     return;
+  }
   memset(it, 0, sizeof *it);
   it->it.state = 2; /* nothing to iterate */
 }
@@ -197,20 +199,29 @@ static int msg_progress(struct ch_span pv, struct ch_hub_msg *out, const char **
 
 int ch_recv_msgs_next(struct ch_msg_iter *it, struct ch_hub_msg *out, const char **reason) {
   struct ch_span el;
-  int rc = ch_json_arr_next(&it->it, &el);
+  int rc = ch__json_iter_peek(&it->it, ']');
   if (rc == 0)
     return 0;
   if (rc < 0)
     return recv_fail(reason, "receive: M is not JSON");
   memset(out, 0, sizeof *out);
-  out->raw = el;
   out->kind = CH_MSG_OTHER;
-  if (el.p[0] != '{')
-    return 1;
+  bool inline_obj = it->it.trusted && *it->it.p == '{';
+  if (!inline_obj) {
+    if (ch_json_arr_next(&it->it, &el) != 1)
+      return recv_fail(reason, "receive: M is not JSON");
+    out->raw = el;
+    if (el.p[0] != '{')
+      return 1;
+  } else {
+    /* a validated frame: walk the element's members directly, measuring the element on the way (one pass) */
+    el = (struct ch_span){it->it.p, (size_t)(it->it.end - it->it.p)};
+  }
   struct ch_json_iter o;
   struct ch_span k, v, h = CH_SPAN_NULL, m = CH_SPAN_NULL, a = CH_SPAN_NULL, s = CH_SPAN_NULL, i = CH_SPAN_NULL,
                        p = CH_SPAN_NULL;
   ch_json_obj_begin(el, &o);
+  o.trusted = it->it.trusted;
   while ((rc = ch_json_obj_next(&o, &k, &v)) == 1) {
     switch (recv_key(k)) {
     case 'H': h = v; break;
@@ -224,6 +235,11 @@ int ch_recv_msgs_next(struct ch_msg_iter *it, struct ch_hub_msg *out, const char
   }
   if (rc < 0)
     return recv_fail(reason, "receive: M is not JSON");
+  if (inline_obj) {
+    out->raw = (struct ch_span){el.p, (size_t)(o.p - el.p)};
+    it->it.p = o.p;
+    it->it.state = 1;
+  }
   if (p.p && i.p) {
     rc = msg_progress(p, out, reason);
     return rc ? rc : 1;
@@ -245,6 +261,7 @@ int ch_recv_msgs_next(struct ch_msg_iter *it, struct ch_hub_msg *out, const char
   if (s.p && !recv_is_null(s) && ch_json_kind(s) != CH_JSON_OBJECT)
     return recv_fail(reason, "receive: S of an invocation is not an object");
   out->kind = CH_MSG_INVOCATION;
+  out->validated = it->it.trusted;
   out->hub = h;
   out->method = m;
   out->args = a;
@@ -258,4 +275,10 @@ bool ch_hub_msg_is(const struct ch_hub_msg *m, const char *hub, const char *meth
   if (!ch_json_str_eq_ci(m->hub, hub, strlen(hub)))
     return false;
   return !method || ch_json_str_eq_ci(m->method, method, strlen(method));
+}
+
+int ch_hub_msg_pointer(const struct ch_hub_msg *m, const char *ptr, struct ch_span *value) {
+  if (m->kind != CH_MSG_INVOCATION)
+    return 0;
+  return m->validated ? ch__json_pointer_trusted(m->args, ptr, value) : ch_json_pointer(m->args, ptr, value);
 }

@@ -148,19 +148,23 @@ struct ch_hub_msg {
   struct ch_span state;  /* S (object), absent usually */
   struct ch_span progress_id;   /* P.I (string or number token) */
   struct ch_span progress_data; /* P.D (any value) */
+  bool validated;               /* from a frame ch_recv_decode validated (lets ch_hub_msg_pointer skip a pass) */
 };
 
 struct ch_msg_iter {
   struct ch_json_iter it;
 };
 
-/* Iterates the M array of a decoded persistent response (an absent M iterates as empty). next returns 1 with a
+/* Iterates the M array of a persistent response decoded by ch_recv_decode (an absent M iterates as empty). next returns 1 with a
    message, 0 at the end, -EBADMSG with *reason ("receive: H is not a string", "receive: A is not an array",
    "receive: invocation without H", ...) on a malformed element. */
 void ch_recv_msgs_begin(const struct ch_recv *r, struct ch_msg_iter *it);
 int ch_recv_msgs_next(struct ch_msg_iter *it, struct ch_hub_msg *out, const char **reason);
 /* True when m is an invocation of hub/method, both compared ASCII case-insensitively (method may be NULL = any). */
 bool ch_hub_msg_is(const struct ch_hub_msg *m, const char *hub, const char *method);
+/* JSON Pointer into the arguments array of an invocation: "/0/PartKey" is the PartKey of the first argument.
+   Same results as ch_json_pointer(m->args, ...), without re-validating a frame ch_recv_decode already checked. */
+int ch_hub_msg_pointer(const struct ch_hub_msg *m, const char *ptr, struct ch_span *value);
 
 /* ---------------------------------------------------------------- encoders (sections 1.2, 3.3) */
 

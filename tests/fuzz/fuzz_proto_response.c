@@ -19,21 +19,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc != -EBADMSG || !why || strncmp(why, "receive: ", 9))
       abort();
   } else if (r.kind == CH_RECV_PERSISTENT) {
-    struct ch_msg_iter it;
-    struct ch_hub_msg m;
+    /* the fast (trusted) walk of a validated frame and the validating walk must agree exactly */
+    struct ch_msg_iter it, slow;
+    struct ch_hub_msg m, ms;
+    const char *why2 = NULL;
     ch_recv_msgs_begin(&r, &it);
-    int k, guard = 0;
+    ch_recv_msgs_begin(&r, &slow);
+    slow.it.trusted = false;
+    int k, k2, guard = 0;
+    static const char *const ptrs[] = {"/0/PartKey", "/0", "/1/a~1b/0", "", "/0/EventType/x"};
     while ((k = ch_recv_msgs_next(&it, &m, &why)) == 1 && guard++ < 100000) {
+      k2 = ch_recv_msgs_next(&slow, &ms, &why2);
+      if (k2 != 1 || m.kind != ms.kind || m.raw.p != ms.raw.p || m.raw.n != ms.raw.n || m.args.n != ms.args.n ||
+          m.hub.n != ms.hub.n || m.progress_data.n != ms.progress_data.n)
+        abort();
       if (m.raw.p < p || m.raw.p + m.raw.n > p + n)
         abort(); /* spans stay inside the frame */
+      if (ch_json_parse(m.raw, NULL, NULL))
+        abort();
       if (m.kind == CH_MSG_INVOCATION) {
-        struct ch_span v;
         (void)ch_hub_msg_is(&m, "ResourceEventHub", "Update");
-        (void)ch_json_pointer(m.args, "/0/PartKey", &v);
         if (ch_json_kind(m.hub) != CH_JSON_STRING || ch_json_kind(m.args) != CH_JSON_ARRAY)
           abort();
+        for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) {
+          struct ch_span a = {NULL, 0}, b = {NULL, 0};
+          int ra = ch_hub_msg_pointer(&m, ptrs[i], &a), rb = ch_json_pointer(m.args, ptrs[i], &b);
+          if (ra != rb || a.p != b.p || a.n != b.n)
+            abort();
+        }
       }
     }
+    if (k == 0 && ch_recv_msgs_next(&slow, &ms, &why2) != 0)
+      abort();
     if (k < 0 && (!why || strncmp(why, "receive: ", 9)))
       abort();
   } else if (r.kind == CH_RECV_HUB_RESPONSE) {

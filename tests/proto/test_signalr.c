@@ -244,6 +244,19 @@ static void test_signalr_receive_push_batches(void) {
   struct ch_span v;
   CU_ASSERT_EQUAL(ch_json_pointer(m.args, "/0/PartId", &v), 1);
   CU_ASSERT_TRUE(ch_json_str_eqz(v, "P-1001"));
+  CU_ASSERT_EQUAL(ch_hub_msg_pointer(&m, "/0/PartId", &v), 1);
+  CU_ASSERT_TRUE(ch_json_str_eqz(v, "P-1001"));
+  CU_ASSERT_EQUAL(ch_hub_msg_pointer(&m, "/0/Price", &v), 1);
+  CU_ASSERT_EQUAL(v.n, 4);
+  CU_ASSERT_EQUAL(ch_hub_msg_pointer(&m, "/0/Missing", &v), 0);
+  CU_ASSERT_EQUAL(ch_hub_msg_pointer(&m, "/1", &v), 0);
+  CU_ASSERT_EQUAL(ch_hub_msg_pointer(&m, "/0/Qty/x", &v), 0);
+  CU_ASSERT_EQUAL(ch_hub_msg_pointer(&m, "", &v), 1);
+  CU_ASSERT_EQUAL(v.n, m.args.n);
+  CU_ASSERT_EQUAL(ch_hub_msg_pointer(&m, "0", &v), -EINVAL);
+  /* the element span is exact even though the walk measured it on the way */
+  CU_ASSERT_EQUAL(ch_json_parse(m.raw, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(m.raw.p[m.raw.n - 1], '}');
   CU_ASSERT_EQUAL_FATAL(ch_recv_msgs_next(&it, &m, &why), 1);
   CU_ASSERT_TRUE(ch_hub_msg_is(&m, "PartHub", "Update"));
   CU_ASSERT_EQUAL(ch_json_kind(m.state), CH_JSON_OBJECT);

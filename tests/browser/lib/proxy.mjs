@@ -52,12 +52,15 @@ function serveStatic(req, res) {
  */
 export async function startProxy(target) {
   const upstreamHost = `${target.host}:${target.port}`;
-  const stats = { http: 0, upgrades: 0, upstreamErrors: 0 };
+  const stats = { http: 0, upgrades: 0, upstreamErrors: 0, commands: {} };
   const sockets = new Set();
 
   const server = http.createServer((req, res) => {
     if (serveStatic(req, res)) return;
     stats.http++;
+    // Count SignalR commands (the last path segment: negotiate, connect, poll, reconnect, send, ...).
+    const cmd = new URL(req.url, 'http://x').pathname.split('/').pop();
+    stats.commands[cmd] = (stats.commands[cmd] || 0) + 1;
     const up = http.request({
       host: target.host, port: target.port, method: req.method, path: req.url,
       headers: forwardHeaders(req.headers, upstreamHost), agent: false,

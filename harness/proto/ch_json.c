@@ -118,7 +118,7 @@ static uint64_t json_swar_special(uint64_t w) {
   return ((w - ones * 0x20) | (q - ones) | (b - ones) | w) & high;
 }
 
-const char *ch__json_scan_string(const char *p, const char *end, const char **why) {
+const char *ch__json_scan_string(const char *p, const char *end, struct ch__json_why *why) {
   p++;
   for (;;) {
     while (end - p >= 8) {
@@ -131,7 +131,7 @@ const char *ch__json_scan_string(const char *p, const char *end, const char **wh
     while (p < end && json_str_class[(unsigned char)*p] == 0)
       p++;
     if (p >= end) {
-      *why = "unterminated string";
+      why->msg = "unterminated string", why->at = p;
       return NULL;
     }
     unsigned char c = (unsigned char)*p;
@@ -139,34 +139,34 @@ const char *ch__json_scan_string(const char *p, const char *end, const char **wh
       return p + 1;
     if (c == '\\') {
       if (end - p < 2) {
-        *why = "unterminated string";
+        why->msg = "unterminated string", why->at = p;
         return NULL;
       }
       char e = p[1];
       if (e == 'u') {
         if (end - p < 6) {
-          *why = "unterminated string";
+          why->msg = "unterminated string", why->at = p;
           return NULL;
         }
         for (int i = 2; i < 6; i++)
           if (ch__json_hex(p[i]) < 0) {
-            *why = "invalid \\u escape";
+            why->msg = "invalid \\u escape", why->at = p;
             return NULL;
           }
         p += 6;
       } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
         p += 2;
       } else {
-        *why = "invalid escape in string";
+        why->msg = "invalid escape in string", why->at = p;
         return NULL;
       }
     } else if (c < 0x20) {
-      *why = "control character in string";
+      why->msg = "control character in string", why->at = p;
       return NULL;
     } else {
       size_t l = ch__utf8_valid_len((const unsigned char *)p, (const unsigned char *)end);
       if (!l) {
-        *why = "invalid UTF-8 in string";
+        why->msg = "invalid UTF-8 in string", why->at = p;
         return NULL;
       }
       p += l;
@@ -176,11 +176,11 @@ const char *ch__json_scan_string(const char *p, const char *end, const char **wh
 
 static bool json_digit(char c) { return c >= '0' && c <= '9'; }
 
-const char *ch__json_scan_number(const char *p, const char *end, const char **why) {
+const char *ch__json_scan_number(const char *p, const char *end, struct ch__json_why *why) {
   if (p < end && *p == '-')
     p++;
   if (p >= end || !json_digit(*p)) {
-    *why = "invalid number";
+    why->msg = "invalid number", why->at = p;
     return NULL;
   }
   if (*p == '0') {
@@ -192,7 +192,7 @@ const char *ch__json_scan_number(const char *p, const char *end, const char **wh
   if (p < end && *p == '.') {
     p++;
     if (p >= end || !json_digit(*p)) {
-      *why = "invalid number";
+      why->msg = "invalid number", why->at = p;
       return NULL;
     }
     while (p < end && json_digit(*p))
@@ -203,31 +203,33 @@ const char *ch__json_scan_number(const char *p, const char *end, const char **wh
     if (p < end && (*p == '+' || *p == '-'))
       p++;
     if (p >= end || !json_digit(*p)) {
-      *why = "invalid number";
+      why->msg = "invalid number", why->at = p;
       return NULL;
     }
     while (p < end && json_digit(*p))
       p++;
   }
   if (p < end && json_digit(*p)) {
-    *why = "invalid number"; /* leading zero such as 01 */
+    why->msg = "invalid number", why->at = p; /* leading zero such as 01 */
     return NULL;
   }
   return p;
 }
 
-static const char *json_scan_lit(const char *p, const char *end, const char *lit, size_t n, const char **why) {
+static const char *json_scan_lit(const char *p, const char *end, const char *lit, size_t n,
+                                  struct ch__json_why *why) {
   if ((size_t)(end - p) < n || memcmp(p, lit, n)) {
-    *why = (size_t)(end - p) < n && !memcmp(p, lit, (size_t)(end - p)) ? "unexpected end" : "invalid literal";
+    bool short_input = (size_t)(end - p) < n && !memcmp(p, lit, (size_t)(end - p));
+    why->msg = short_input ? "unexpected end" : "invalid literal", why->at = p;
     return NULL;
   }
   return p + n;
 }
 
 /* Scans one value at p (no leading whitespace). depth counts the containers already open. */
-const char *ch__json_scan_value(const char *p, const char *end, int depth, const char **why) {
+const char *ch__json_scan_value(const char *p, const char *end, int depth, struct ch__json_why *why) {
   if (p >= end) {
-    *why = "unexpected end";
+    why->msg = "unexpected end", why->at = p;
     return NULL;
   }
   switch (*p) {
@@ -240,7 +242,7 @@ const char *ch__json_scan_value(const char *p, const char *end, int depth, const
     bool obj = *p == '{';
     char close = obj ? '}' : ']';
     if (depth >= CH_JSON_MAX_DEPTH) {
-      *why = "nesting deeper than 64";
+      why->msg = "nesting deeper than 64", why->at = p;
       return NULL;
     }
     p = ch__json_skip_ws(p + 1, end);
@@ -249,7 +251,7 @@ const char *ch__json_scan_value(const char *p, const char *end, int depth, const
     for (;;) {
       if (obj) {
         if (p >= end || *p != '"') {
-          *why = p >= end ? "unexpected end" : "expected a string key";
+          why->msg = p >= end ? "unexpected end" : "expected a string key", why->at = p;
           return NULL;
         }
         p = ch__json_scan_string(p, end, why);
@@ -257,7 +259,7 @@ const char *ch__json_scan_value(const char *p, const char *end, int depth, const
           return NULL;
         p = ch__json_skip_ws(p, end);
         if (p >= end || *p != ':') {
-          *why = p >= end ? "unexpected end" : "expected ':'";
+          why->msg = p >= end ? "unexpected end" : "expected ':'", why->at = p;
           return NULL;
         }
         p = ch__json_skip_ws(p + 1, end);
@@ -267,13 +269,13 @@ const char *ch__json_scan_value(const char *p, const char *end, int depth, const
         return NULL;
       p = ch__json_skip_ws(p, end);
       if (p >= end) {
-        *why = "unexpected end";
+        why->msg = "unexpected end", why->at = p;
         return NULL;
       }
       if (*p == close)
         return p + 1;
       if (*p != ',') {
-        *why = obj ? "expected ',' or '}'" : "expected ',' or ']'";
+        why->msg = obj ? "expected ',' or '}'" : "expected ',' or ']'", why->at = p;
         return NULL;
       }
       p = ch__json_skip_ws(p + 1, end);
@@ -282,7 +284,7 @@ const char *ch__json_scan_value(const char *p, const char *end, int depth, const
   default:
     if (*p == '-' || json_digit(*p))
       return ch__json_scan_number(p, end, why);
-    *why = "unexpected character";
+    why->msg = "unexpected character", why->at = p;
     return NULL;
   }
 }
@@ -359,17 +361,15 @@ static int json_fail(struct ch_json_err *err, const char *base, const char *at, 
   return -EBADMSG;
 }
 
-/* Finds where scanning failed, for the error position: rescans byte by byte is too costly, so callers pass the
-   furthest point known; here we report the value start (good enough for short reasons). */
 int ch_json_skip(struct ch_span s, struct ch_span *value, struct ch_json_err *err) {
   if (!s.p)
     return json_fail(err, s.p, s.p, "no input");
   const char *end = s.p + s.n;
   const char *p = ch__json_skip_ws(s.p, end);
-  const char *why = NULL;
+  struct ch__json_why why = {NULL, p};
   const char *q = ch__json_scan_value(p, end, 0, &why);
   if (!q)
-    return json_fail(err, s.p, p, why);
+    return json_fail(err, s.p, why.at, why.msg);
   if (value)
     *value = (struct ch_span){p, (size_t)(q - p)};
   return 0;
@@ -454,12 +454,13 @@ int ch_json_obj_next(struct ch_json_iter *it, struct ch_span *key, struct ch_spa
   int rc = json_iter_step(it, '}');
   if (rc <= 0)
     return rc;
-  const char *p = it->p, *why = NULL;
+  const char *p = it->p;
+  struct ch__json_why why = {NULL, NULL};
   if (p >= it->end || *p != '"')
     return json_iter_fail(it, p >= it->end ? "unexpected end" : "expected a string key");
   const char *q = it->trusted ? ch__json_fast_string(p, it->end) : ch__json_scan_string(p, it->end, &why);
   if (!q)
-    return json_iter_fail(it, why ? why : "unterminated string");
+    return json_iter_fail(it, why.msg ? why.msg : "unterminated string");
   *key = (struct ch_span){p, (size_t)(q - p)};
   q = ch__json_skip_ws(q, it->end);
   if (q >= it->end || *q != ':')
@@ -467,7 +468,7 @@ int ch_json_obj_next(struct ch_json_iter *it, struct ch_span *key, struct ch_spa
   p = ch__json_skip_ws(q + 1, it->end);
   q = it->trusted ? ch__json_fast_skip(p, it->end) : ch__json_scan_value(p, it->end, 1, &why);
   if (!q)
-    return json_iter_fail(it, why ? why : "unexpected end");
+    return json_iter_fail(it, why.msg ? why.msg : "unexpected end");
   *value = (struct ch_span){p, (size_t)(q - p)};
   it->p = q;
   it->state = 1;
@@ -478,10 +479,11 @@ int ch_json_arr_next(struct ch_json_iter *it, struct ch_span *value) {
   int rc = json_iter_step(it, ']');
   if (rc <= 0)
     return rc;
-  const char *why = NULL, *p = it->p;
+  const char *p = it->p;
+  struct ch__json_why why = {NULL, NULL};
   const char *q = it->trusted ? ch__json_fast_skip(p, it->end) : ch__json_scan_value(p, it->end, 1, &why);
   if (!q)
-    return json_iter_fail(it, why ? why : "unexpected end");
+    return json_iter_fail(it, why.msg ? why.msg : "unexpected end");
   *value = (struct ch_span){p, (size_t)(q - p)};
   it->p = q;
   it->state = 1;

@@ -10,10 +10,15 @@ const char *ch__json_skip_ws(const char *p, const char *end);
 int ch__json_hex(char c);
 /* Length (2-4) of the valid UTF-8 sequence of a non-ASCII lead byte at p, or 0 when invalid or truncated. */
 size_t ch__utf8_valid_len(const unsigned char *p, const unsigned char *end);
+/* Why and where a scan failed. */
+struct ch__json_why {
+  const char *msg;
+  const char *at;
+};
 /* Each scanner starts at the first byte of its token and returns the byte after it, or NULL with *why set. */
-const char *ch__json_scan_string(const char *p, const char *end, const char **why);
-const char *ch__json_scan_number(const char *p, const char *end, const char **why);
-const char *ch__json_scan_value(const char *p, const char *end, int depth, const char **why);
+const char *ch__json_scan_string(const char *p, const char *end, struct ch__json_why *why);
+const char *ch__json_scan_number(const char *p, const char *end, struct ch__json_why *why);
+const char *ch__json_scan_value(const char *p, const char *end, int depth, struct ch__json_why *why);
 /* Skips one value of text that was validated before, without checking it again (bounded by end: never reads past
    it, returns NULL if the text is not what validation would have accepted). */
 const char *ch__json_fast_skip(const char *p, const char *end);

@@ -233,7 +233,7 @@ fail:
 static bool num_is_token(struct ch_span num) {
   if (!num.p || !num.n)
     return false;
-  const char *why = NULL;
+  struct ch__json_why why;
   const char *q = ch__json_scan_number(num.p, num.p + num.n, &why);
   return q == num.p + num.n;
 }

@@ -112,7 +112,11 @@ int ch_negotiate_parse(const char *body, size_t n, struct ch_negotiate *out, str
   struct ch_span doc;
   if (ch_json_parse(s, &doc, &jerr)) {
     memset(out, 0, sizeof *out);
-    return neg_fail(err, "body is not JSON (%s)%s", jerr.msg ? jerr.msg : "malformed", "");
+    if (err) {
+      ch_buf_printf(err, "negotiate: body is not JSON (%s at byte %zu)", jerr.msg ? jerr.msg : "malformed",
+                    jerr.pos + (size_t)(s.p - body));
+    }
+    return -EBADMSG;
   }
   if (ch_json_kind(doc) != CH_JSON_OBJECT) {
     memset(out, 0, sizeof *out);

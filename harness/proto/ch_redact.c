@@ -130,7 +130,8 @@ int ch_redact_json(struct ch_buf *out, const char *s, size_t n, const char *cred
       p++;
       continue;
     }
-    const char *why, *q = ch__json_scan_string(p, end, &why);
+    struct ch__json_why why;
+    const char *q = ch__json_scan_string(p, end, &why);
     if (!q)
       break; /* cannot happen on valid JSON */
     struct ch_span key = {p, (size_t)(q - p)};

@@ -41,6 +41,17 @@ static void test_json_rejects_malformed_documents(void) {
   }
   struct ch_json_err e;
   CU_ASSERT_EQUAL(ch_json_parse(S("[1, 2, x]"), NULL, &e), -EBADMSG);
+  CU_ASSERT_EQUAL(e.pos, 7);
+  CH_ASSERT_STR(e.msg, "unexpected character");
+  CU_ASSERT_EQUAL(ch_json_parse(S(" {\"a\":\"b\\q\"}"), NULL, &e), -EBADMSG);
+  CU_ASSERT_EQUAL(e.pos, 8);
+  CH_ASSERT_STR(e.msg, "invalid escape in string");
+  CU_ASSERT_EQUAL(ch_json_parse(S("{\"a\":1} x"), NULL, &e), -EBADMSG);
+  CU_ASSERT_EQUAL(e.pos, 8);
+  CH_ASSERT_STR(e.msg, "trailing data after the value");
+  CU_ASSERT_EQUAL(ch_json_parse(S("[1,2"), NULL, &e), -EBADMSG);
+  CU_ASSERT_EQUAL(e.pos, 4);
+  CH_ASSERT_STR(e.msg, "unexpected end");
   CU_ASSERT_EQUAL(ch_json_parse((struct ch_span){NULL, 0}, NULL, &e), -EBADMSG);
 }
 

@@ -73,8 +73,8 @@ static void test_signalr_negotiate_errors(void) {
   neg_expect(" \r\n", "negotiate: body is empty");
   neg_expect("<!DOCTYPE html><html><body>500 - Internal server error.</body></html>", "negotiate: HTML error page");
   neg_expect("\n<html>", "negotiate: HTML error page");
-  neg_expect("Bad Request", "negotiate: body is not JSON (unexpected character)");
-  neg_expect("{\"Url\":\"/signalr\",\"ConnectionToken\":\"SECRET", "negotiate: body is not JSON (unterminated string)");
+  neg_expect("Bad Request", "negotiate: body is not JSON (unexpected character at byte 0)");
+  neg_expect("{\"Url\":\"/signalr\",\"ConnectionToken\":\"SECRET", "negotiate: body is not JSON (unterminated string at byte 43)");
   neg_expect("[1]", "negotiate: body is a JSON array, expected an object");
   neg_expect("{\"negotiateVersion\":1,\"connectionId\":\"x\",\"availableTransports\":[]}",
              "negotiate: availableTransports present (an ASP.NET Core server, not classic SignalR)");

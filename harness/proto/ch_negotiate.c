@@ -1,5 +1,6 @@
 /* Negotiate body parsing (protocol/signalr-classic.md section 2), protocol versions (1.3) and transport names. */
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,15 +62,31 @@ bool ch_protocol_uses_start(const char *client_protocol) {
 
 /* ------------------------------------------------------------------------------------------------ negotiate */
 
-static int neg_fail(struct ch_buf *err, const char *fmt, const char *a, const char *b) {
+/* Appends "negotiate: <message>" to err. Messages name fields and JSON kinds only, never values (tokens). */
+__attribute__((format(printf, 2, 3))) static int neg_fail(struct ch_buf *err, const char *fmt, ...) {
   if (err) {
+    va_list ap;
+    va_start(ap, fmt);
     ch_buf_puts(err, "negotiate: ");
-    ch_buf_printf(err, fmt, a, b);
+    ch_buf_vprintf(err, fmt, ap);
+    va_end(ap);
   }
   return -EBADMSG;
 }
 
-static const char *neg_kind(struct ch_span v) { return ch_json_kind_name(ch_json_kind(v)); }
+/* "a string", "an array", "null", ... for messages such as "X is a string, expected a number". */
+static const char *neg_a_kind(enum ch_json_kind k) {
+  switch (k) {
+  case CH_JSON_STRING: return "a string";
+  case CH_JSON_NUMBER: return "a number";
+  case CH_JSON_OBJECT: return "an object";
+  case CH_JSON_ARRAY: return "an array";
+  case CH_JSON_TRUE:
+  case CH_JSON_FALSE: return "a boolean";
+  case CH_JSON_NULL: return "null";
+  default: return "invalid";
+  }
+}
 
 /* Copies a string member (already known to be a string token) into *dst, replacing an earlier value. */
 static int neg_string(struct ch_span v, const char *name, char **dst, struct ch_buf *err) {
@@ -79,54 +96,46 @@ static int neg_string(struct ch_span v, const char *name, char **dst, struct ch_
     rc = -ENOMEM;
   if (rc) {
     ch_buf_free(&b);
-    return rc == -ENOMEM ? rc : neg_fail(err, "%s has an invalid string escape%s", name, "");
+    return rc == -ENOMEM ? rc : neg_fail(err, "%s has an invalid string escape", name);
   }
   if (memchr(b.data, '\0', b.len)) {
     ch_buf_free(&b);
-    return neg_fail(err, "%s contains a NUL character%s", name, "");
+    return neg_fail(err, "%s contains a NUL character", name);
   }
   free(*dst);
   *dst = ch_buf_steal(&b);
   return 0;
 }
 
-/* Field table: type checks are done by the helpers above; required ones are checked after the walk. */
+/* Field table: types are checked during the walk; required fields after it. */
+#define CH_NEG_NULLABLE (CH_NEG_REDIRECT_URL | CH_NEG_ERROR | CH_NEG_WEBSOCKET_SERVER_URL)
 enum neg_type { NEG_STR, NEG_NUM, NEG_NUM_OR_NULL, NEG_BOOL, NEG_PRESENCE };
 
 int ch_negotiate_parse(const char *body, size_t n, struct ch_negotiate *out, struct ch_buf *err) {
   memset(out, 0, sizeof *out);
-  out->transport_connect_timeout = 5.0;
   struct ch_span s = ch_span_trim((struct ch_span){body, body ? n : 0});
   /* a UTF-8 BOM before the JSON is tolerated */
   if (s.n >= 3 && !memcmp(s.p, "\xEF\xBB\xBF", 3))
     s = ch_span_trim((struct ch_span){s.p + 3, s.n - 3});
-  if (!s.n) {
-    memset(out, 0, sizeof *out);
-    return neg_fail(err, "body is empty%s%s", "", "");
-  }
-  if (s.p[0] == '<') {
-    memset(out, 0, sizeof *out);
-    return neg_fail(err, "HTML error page%s%s", "", "");
-  }
+  if (!s.n)
+    return neg_fail(err, "body is empty");
+  if (s.p[0] == '<')
+    return neg_fail(err, "HTML error page");
   struct ch_json_err jerr = {0, NULL};
   struct ch_span doc;
   if (ch_json_parse(s, &doc, &jerr)) {
-    memset(out, 0, sizeof *out);
     if (err) {
       ch_buf_printf(err, "negotiate: body is not JSON (%s at byte %zu)", jerr.msg ? jerr.msg : "malformed",
                     jerr.pos + (size_t)(s.p - body));
     }
     return -EBADMSG;
   }
-  if (ch_json_kind(doc) != CH_JSON_OBJECT) {
-    memset(out, 0, sizeof *out);
-    return neg_fail(err, "body is a JSON %s, expected an object%s", neg_kind(doc), "");
-  }
+  if (ch_json_kind(doc) != CH_JSON_OBJECT)
+    return neg_fail(err, "body is a JSON %s, expected an object", ch_json_kind_name(ch_json_kind(doc)));
   struct ch_span tmp;
-  if (ch_json_obj_get_ci(doc, "availableTransports", &tmp) == 1) {
-    memset(out, 0, sizeof *out);
-    return neg_fail(err, "availableTransports present (an ASP.NET Core server, not classic SignalR)%s%s", "", "");
-  }
+  if (ch_json_obj_get_ci(doc, "availableTransports", &tmp) == 1)
+    return neg_fail(err, "availableTransports present (an ASP.NET Core server, not classic SignalR)");
+  out->transport_connect_timeout = 5.0; /* the server default when the field is absent */
   static const struct {
     const char *name;
     enum neg_type type;
@@ -164,15 +173,10 @@ int ch_negotiate_parse(const char *body, size_t n, struct ch_negotiate *out, str
       enum ch_json_kind kind = ch_json_kind(v);
       switch (fields[f].type) {
       case NEG_STR:
-        if (kind == CH_JSON_NULL && (fields[f].bit & (CH_NEG_REDIRECT_URL | CH_NEG_ERROR | CH_NEG_WEBSOCKET_SERVER_URL)))
+        if (kind == CH_JSON_NULL && (fields[f].bit & CH_NEG_NULLABLE))
           goto next_member; /* null = absent for the optional ones */
         if (kind != CH_JSON_STRING) {
-          rc = neg_fail(err, "%s is %s, expected a string", name,
-                        kind == CH_JSON_NULL ? "null" : kind == CH_JSON_TRUE || kind == CH_JSON_FALSE
-                                                            ? "a boolean"
-                                                        : kind == CH_JSON_ARRAY  ? "an array"
-                                                        : kind == CH_JSON_OBJECT ? "an object"
-                                                                                 : "a number");
+          rc = neg_fail(err, "%s is %s, expected a string", name, neg_a_kind(kind));
           goto fail;
         }
         if ((rc = neg_string(v, name, strs[f], err)))
@@ -186,21 +190,12 @@ int ch_negotiate_parse(const char *body, size_t n, struct ch_negotiate *out, str
           break;
         }
         if (kind != CH_JSON_NUMBER) {
-          rc = neg_fail(err, "%s is %s", name,
-                        fields[f].type == NEG_NUM_OR_NULL
-                            ? (kind == CH_JSON_STRING ? "a string, expected a number or null"
-                               : kind == CH_JSON_ARRAY ? "an array, expected a number or null"
-                               : kind == CH_JSON_OBJECT ? "an object, expected a number or null"
-                                                        : "a boolean, expected a number or null")
-                            : (kind == CH_JSON_STRING   ? "a string, expected a number"
-                               : kind == CH_JSON_NULL   ? "null, expected a number"
-                               : kind == CH_JSON_ARRAY  ? "an array, expected a number"
-                               : kind == CH_JSON_OBJECT ? "an object, expected a number"
-                                                        : "a boolean, expected a number"));
+          rc = neg_fail(err, "%s is %s, expected a number%s", name, neg_a_kind(kind),
+                        fields[f].type == NEG_NUM_OR_NULL ? " or null" : "");
           goto fail;
         }
         if (ch_json_num_double(v, nums[f]) || !isfinite(*nums[f])) {
-          rc = neg_fail(err, "%s is out of range%s", name, "");
+          rc = neg_fail(err, "%s is out of range", name);
           goto fail;
         }
         if (fields[f].type == NEG_NUM_OR_NULL)
@@ -208,10 +203,7 @@ int ch_negotiate_parse(const char *body, size_t n, struct ch_negotiate *out, str
         break;
       case NEG_BOOL:
         if (kind != CH_JSON_TRUE && kind != CH_JSON_FALSE) {
-          rc = neg_fail(err, "%s is %s, expected true or false", name,
-                        kind == CH_JSON_STRING ? "a string" : kind == CH_JSON_NUMBER ? "a number"
-                                                            : kind == CH_JSON_NULL   ? "null"
-                                                                                     : "not a boolean");
+          rc = neg_fail(err, "%s is %s, expected true or false", name, neg_a_kind(kind));
           goto fail;
         }
         out->try_websockets = kind == CH_JSON_TRUE;
@@ -228,7 +220,7 @@ int ch_negotiate_parse(const char *body, size_t n, struct ch_negotiate *out, str
     }
   }
   if (rc < 0) {
-    rc = neg_fail(err, "body is not JSON%s%s", "", "");
+    rc = neg_fail(err, "body is not JSON");
     goto fail;
   }
   /* An Azure redirect or error body carries none of the connection fields. */
@@ -236,41 +228,39 @@ int ch_negotiate_parse(const char *body, size_t n, struct ch_negotiate *out, str
     return 0;
   for (size_t f = 0; f < 8; f++) {
     if (!(out->present & fields[f].bit)) {
-      rc = neg_fail(err, "%s missing%s", fields[f].name, "");
+      rc = neg_fail(err, "%s missing", fields[f].name);
       goto fail;
     }
   }
   if (out->url[0] != '/') {
-    rc = neg_fail(err, "Url does not start with '/'%s%s", "", "");
+    rc = neg_fail(err, "Url does not start with '/'");
     goto fail;
   }
   for (const char *c = out->url; *c; c++) {
     if (*c == '?' || *c == '#' || (unsigned char)*c <= ' ' || *c == 0x7f) {
-      rc = neg_fail(err, "Url is not a plain path (it has a query, fragment, space or control character)%s%s", "",
-                    "");
+      rc = neg_fail(err, "Url is not a plain path (it has a query, fragment, space or control character)");
       goto fail;
     }
   }
   if (!out->connection_token[0]) {
-    rc = neg_fail(err, "ConnectionToken is empty%s%s", "", "");
+    rc = neg_fail(err, "ConnectionToken is empty");
     goto fail;
   }
   if (!out->protocol_version[0]) {
-    rc = neg_fail(err, "ProtocolVersion is empty%s%s", "", "");
+    rc = neg_fail(err, "ProtocolVersion is empty");
     goto fail;
   }
   if (!out->keep_alive_disabled && !(out->keep_alive_timeout > 0)) {
-    rc = neg_fail(err, "KeepAliveTimeout must be greater than 0%s%s", "", "");
+    rc = neg_fail(err, "KeepAliveTimeout must be greater than 0");
     goto fail;
   }
   if (!(out->disconnect_timeout > 0) || !(out->connection_timeout > 0)) {
-    rc = neg_fail(err, "%s must be greater than 0%s", out->disconnect_timeout > 0 ? "ConnectionTimeout"
-                                                                                   : "DisconnectTimeout", "");
+    rc = neg_fail(err, "%s must be greater than 0",
+                  out->disconnect_timeout > 0 ? "ConnectionTimeout" : "DisconnectTimeout");
     goto fail;
   }
   if (out->transport_connect_timeout < 0 || out->long_poll_delay < 0) {
-    rc = neg_fail(err, "%s is negative%s", out->long_poll_delay < 0 ? "LongPollDelay" : "TransportConnectTimeout",
-                  "");
+    rc = neg_fail(err, "%s is negative", out->long_poll_delay < 0 ? "LongPollDelay" : "TransportConnectTimeout");
     goto fail;
   }
   return 0;

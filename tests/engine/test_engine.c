@@ -146,8 +146,8 @@ static void client_validation_task(struct ch_worker *w, void *arg) {
   const char *hubs[] = {"ResourceEventHub", "JobEventHub"};
   struct ch_client_opts o = {.target = &url, .hubs = hubs, .hub_count = 2, .on_state = on_state_noop};
   struct ch_client *c = NULL;
-  o.transport = CH_TRANSPORT_LONGPOLLING;
-  ps->client_rc[0] = ch_client_new(w, &o, &c); /* not implemented yet */
+  o.transport = (enum ch_transport)42;
+  ps->client_rc[0] = ch_client_new(w, &o, &c); /* no such transport */
   o.transport = CH_TRANSPORT_WEBSOCKETS;
   o.client_protocol = "1.3";
   ps->client_rc[1] = ch_client_new(w, &o, &c);

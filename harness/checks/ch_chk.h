@@ -39,6 +39,7 @@ struct ch_chk_ctx {
   size_t nhubs;
   char key[64], key2[64];
   long timeout_ms, passive_ms;
+  long grace_ms; /* how long silence checks keep listening after their fence Update */
   unsigned transports; /* asked for, narrowed by what negotiate offers */
   struct ch_chk_trigger *trigger; /* NULL: passive */
   uint64_t seq;                   /* Update sequence numbers for the trigger */
@@ -128,6 +129,7 @@ struct ch_sess {
   struct ch_buf sse_buf;
   struct curl_slist *sse_hdrs;
   bool sse_open;
+  uint64_t lp_sent_ns;    /* when the held long poll's request was written */
   struct ch_msgq q;       /* persistent responses received while waiting for something else */
   int next_id;
   bool connected;

@@ -341,13 +341,21 @@ static int lp_start(struct ch_sess *s, const char *cmd) {
       break;
     curl_multi_poll(s->multi, NULL, 0, 5, NULL);
   }
+  s->lp_sent_ns = ch_now_ns();
+  return 0;
+}
+
+/* Before a /send: the held poll must have reached the server, or a group change could race it. */
+static void lp_hold(struct ch_sess *s) {
+  if (!s->sse_open)
+    lp_start(s, "poll");
   /* the request is on the wire; give the server a moment to take it before this session sends anything else */
-  uint64_t settle = deadline_in(10);
-  while (running && ch_now_ns() < settle) {
+  uint64_t settle = s->lp_sent_ns + 10000000u;
+  int running = 1;
+  while (running && s->sse_open && ch_now_ns() < settle) {
     curl_multi_poll(s->multi, NULL, 0, (int)left_ms(settle), NULL);
     curl_multi_perform(s->multi, &running);
   }
-  return 0;
 }
 
 /* Pumps the held poll. 1 with its body in out (the next poll already held), 0 timeout, negative on failure. */
@@ -664,8 +672,8 @@ int ch_sess_invoke(struct ch_sess *s, const char *hub, const char *method, const
     s->last.status = 0;
   } else {
     struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT, enc = CH_BUF_INIT;
-    if (s->transport == CH_T_LP && s->connected && !s->sse_open)
-      lp_start(s, "poll");
+    if (s->transport == CH_T_LP && s->connected)
+      lp_hold(s);
     ch_sess_url(s, &url, "send", true, NULL);
     ch_pct_encode(&enc, inv.data, inv.len);
     ch_buf_printf(&body, "data=%s", enc.data);

@@ -12,7 +12,6 @@
 #include "ch_clock.h"
 
 #define BURST 20
-#define GRACE_MS 150
 
 struct upd {
   char *arg;  /* A[0] serialised */
@@ -194,7 +193,7 @@ static void burst(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct c
       break;
   }
   if (seen == BURST)
-    drain(s, &l, GRACE_MS); /* late duplicates */
+    drain(s, &l, cx->grace_ms); /* late duplicates */
   for (; scanned < l.n; scanned++)
     for (int i = 0; i < BURST; i++)
       if (is_pub(cx, &l.v[scanned], h, cx->key, nonces[i])) {
@@ -279,7 +278,7 @@ static void silence(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct
   }
   long f = wait_for(cx, s, &l, 0, s->hub, cx->key, fn, cx->timeout_ms);
   if (f >= 0)
-    drain(s, &l, GRACE_MS);
+    drain(s, &l, cx->grace_ms);
   long x = -1;
   for (size_t i = 0; i < l.n && x < 0; i++)
     if (is_pub(cx, &l.v[i], xh, xkey, xn))
@@ -381,7 +380,7 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
         size_t from = l.n;
         long f = wait_for(cx, &s, &l, from, s.hub, cx->key2, fn, cx->timeout_ms);
         if (f >= 0)
-          drain(&s, &l, GRACE_MS);
+          drain(&s, &l, cx->grace_ms);
         long x = -1;
         for (size_t i = from; i < l.n && x < 0; i++)
           if (is_pub(cx, &l.v[i], s.hub, cx->key, xn))

@@ -20,14 +20,25 @@ int main(int argc, char **argv) {
     fprintf(stderr, "ch_browser_server: CH_BROWSER_TOKEN is not set\n");
     return 3;
   }
-  /* Optional argv[1]: keep-alive period in seconds (the tests keep the default). */
-  double keepalive = argc > 1 ? strtod(argv[1], NULL) : 0;
+  /* Options: --base PATH (endpoint at PATH/signalr, e.g. /Centro), --keepalive SECONDS. */
+  const char *base = "";
+  double keepalive = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--base") == 0 && i + 1 < argc) {
+      base = argv[++i];
+    } else if (strcmp(argv[i], "--keepalive") == 0 && i + 1 < argc) {
+      keepalive = strtod(argv[++i], NULL);
+    } else {
+      fprintf(stderr, "usage: ch_browser_server [--base PATH] [--keepalive SECONDS] (token in CH_BROWSER_TOKEN)\n");
+      return 3;
+    }
+  }
 
   struct ch_server_token tok = {.token = token, .user = "browser-proof"};
   struct ch_server_opts opts = {
       .listen_host = "127.0.0.1",
       .port = 0,
-      .base = "",
+      .base = base,
       .control_host = "127.0.0.1",
       .control_port = 0,
       .tokens = &tok,

@@ -16,7 +16,6 @@ import { control, startEndpoint } from './lib/endpoint.mjs';
 import { startProxy } from './lib/proxy.mjs';
 
 const ALL_TRANSPORTS = ['webSockets', 'serverSentEvents', 'longPolling'];
-const HUB = 'ResourceEventHub';
 const WAIT_MS = 15000; // one step's wait; a reconnect needs 2-3 s of client back-off plus a little
 
 function parseArgs(argv) {
@@ -75,14 +74,23 @@ function withTimeout(promise, ms, what) {
   ]);
 }
 
+// ---- hubs --------------------------------------------------------------------------------------------------------
+
+// What differs between Centro's two hubs: their subscribe methods and the Update field naming the key.
+const RESOURCE = { hub: 'ResourceEventHub', sub: 'SubscribeToPart', unsub: 'UnsubscribeFromPart', field: 'PartKey',
+  noun: 'part' };
+const JOB = { hub: 'JobEventHub', sub: 'SubscribeToPipeline', unsub: 'UnsubscribeFromPipeline', field: 'PipeId',
+  noun: 'pipeline' };
+
 // ---- control API -------------------------------------------------------------------------------------------------
 
 function makeControl(port) {
   return {
-    /** Publishes n Updates for a part key; resolves with the control API's answer body. */
-    async publish(key, n = 1) {
-      const r = await control(port, '/publish', { hub: HUB, key, count: n });
-      expect(r.status >= 200 && r.status < 300, `POST /publish ${key} x${n}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+    /** Publishes n Updates for a key of a hub; resolves with the control API's answer body. */
+    async publish(hub, key, n = 1) {
+      const r = await control(port, '/publish', { hub: hub.hub, key, count: n });
+      expect(r.status >= 200 && r.status < 300,
+        `POST /publish ${hub.hub} ${key} x${n}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
       return r.body;
     },
     /** Drops the server side of every live transport connection (no abort, state kept): a network failure as the
@@ -98,9 +106,9 @@ function makeControl(port) {
 
 // ---- checks on received Updates -----------------------------------------------------------------------------------
 
-/** Updates of one key, in arrival order, as their HarnessSeq numbers. */
-function seqsOf(updates, key) {
-  return updates.filter((u) => u && u.PartKey === key).map((u) => u.HarnessSeq);
+/** HarnessSeq numbers of one key's Updates, in arrival order. */
+function seqsOf(updates, field, key) {
+  return updates.filter((u) => u && u[field] === key).map((u) => u.HarnessSeq);
 }
 
 function expectConsecutive(seqs, from, to, what) {
@@ -112,64 +120,69 @@ function expectConsecutive(seqs, from, to, what) {
 
 // ---- the official client, one transport ---------------------------------------------------------------------------
 
-async function officialScenario(browser, proxy, ctl, transport, partA, partB) {
-  const proxyPort = proxy.port;
+/**
+ * The full scenario on one hub and transport. ep: {proxy, ctl, path, label}, where path is the endpoint path the
+ * page connects to (same-origin through the proxy). keyA/keyB: two keys of the hub nobody else uses.
+ */
+async function officialScenario(browser, ep, hub, transport, keyA, keyB) {
+  const { proxy, ctl } = ep;
   const context = await browser.newContext();
   const page = await context.newPage();
   const log = [];
   page.on('console', (m) => log.push(`[console.${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
-  const name = (s) => `official/${transport}: ${s}`;
+  const name = (s) => `official/${transport}${ep.label}: ${hub.hub}: ${s}`;
   const updates = () => page.evaluate(() => window.chTest.updates);
   const waitFor = (fn, arg, what) => page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 })
     .catch(() => { throw new StepError(`${what} (timed out after ${WAIT_MS} ms)`); });
-  const countOf = (key) => page.evaluate((k) => window.chTest.updates.filter((u) => u && u.PartKey === k).length, key);
+  const waitCount = (key, n, what) => waitFor(
+    (a) => window.chTest.updates.filter((u) => u && u[a.f] === a.k).length >= a.n, { f: hub.field, k: key, n }, what);
+  const invoke = (method, key) => withTimeout(
+    page.evaluate((a) => window.chTest.invoke(a.m, a.k), { m: method, k: key }), WAIT_MS, method);
+  const seqs = (u, key) => seqsOf(u, hub.field, key);
   let connId = null;
   let errorsBefore = 0; // client errors expected up to here (a drop reports one on some transports)
   let ok = true;
 
   try {
     ok = await step(name('connect with a token'), async () => {
-      await page.goto(`http://127.0.0.1:${proxyPort}/`);
+      await page.goto(`http://127.0.0.1:${proxy.port}/`);
       const r = await withTimeout(page.evaluate((o) => window.chTest.start(o),
-        { url: '/signalr', token: TOKEN, hub: HUB, transport }), WAIT_MS, 'start');
+        { url: ep.path, token: TOKEN, hub: hub.hub, transport }), WAIT_MS, 'start');
       expect(r.transport === transport, `connected over ${r.transport}, wanted ${transport}`);
       expect(r.state === 'connected', `state ${r.state}`);
       connId = r.id;
       return `transport ${r.transport}`;
     });
 
-    ok = ok && await step(name(`subscribe to parts ${partA} and ${partB}`), async () => {
-      await withTimeout(page.evaluate((p) => window.chTest.invoke('SubscribeToPart', p), partA), WAIT_MS, 'SubscribeToPart');
-      await withTimeout(page.evaluate((p) => window.chTest.invoke('SubscribeToPart', p), partB), WAIT_MS, 'SubscribeToPart');
+    ok = ok && await step(name(`subscribe to ${hub.noun}s ${keyA} and ${keyB}`), async () => {
+      await invoke(hub.sub, keyA);
+      await invoke(hub.sub, keyB);
     });
 
     ok = ok && await step(name('receive published Updates in order'), async () => {
-      await ctl.publish(partA, 5);
-      await ctl.publish(partB, 1);
-      await waitFor((k) => window.chTest.updates.filter((u) => u && u.PartKey === k).length >= 5, partA,
-        `5 Updates for ${partA}`);
-      await waitFor((k) => window.chTest.updates.some((u) => u && u.PartKey === k), partB, `1 Update for ${partB}`);
+      await ctl.publish(hub, keyA, 5);
+      await ctl.publish(hub, keyB, 1);
+      await waitCount(keyA, 5, `5 Updates for ${keyA}`);
+      await waitCount(keyB, 1, `1 Update for ${keyB}`);
       const u = await updates();
-      expect(u.every((x) => x && (x.PartKey === partA || x.PartKey === partB)),
-        `an Update for another part arrived: ${JSON.stringify(u.find((x) => !x || (x.PartKey !== partA && x.PartKey !== partB)))}`);
-      expectConsecutive(seqsOf(u, partA), 1, 5, partA);
-      expectConsecutive(seqsOf(u, partB), 1, 1, partB);
-      return `${partA} HarnessSeq 1..5, ${partB} HarnessSeq 1`;
+      const stray = u.find((x) => !x || (x[hub.field] !== keyA && x[hub.field] !== keyB));
+      expect(stray === undefined, `an Update for another ${hub.noun} arrived: ${JSON.stringify(stray)}`);
+      expectConsecutive(seqs(u, keyA), 1, 5, keyA);
+      expectConsecutive(seqs(u, keyB), 1, 1, keyB);
+      return `${hub.field} ${keyA} HarnessSeq 1..5, ${keyB} HarnessSeq 1`;
     });
 
-    ok = ok && await step(name(`unsubscribe from ${partA}, then receive none of its Updates`), async () => {
-      await withTimeout(page.evaluate((p) => window.chTest.invoke('UnsubscribeFromPart', p), partA), WAIT_MS,
-        'UnsubscribeFromPart');
+    ok = ok && await step(name(`unsubscribe from ${keyA}, then receive none of its Updates`), async () => {
+      await invoke(hub.unsub, keyA);
       // A's Updates are published before B's: once B's arrives on this one connection, A's would have too.
-      await ctl.publish(partA, 3);
-      await ctl.publish(partB, 1);
-      await waitFor((k) => window.chTest.updates.filter((u) => u && u.PartKey === k).length >= 2, partB,
-        `the 2nd Update for ${partB}`);
+      await ctl.publish(hub, keyA, 3);
+      await ctl.publish(hub, keyB, 1);
+      await waitCount(keyB, 2, `the 2nd Update for ${keyB}`);
       const u = await updates();
-      expectConsecutive(seqsOf(u, partA), 1, 5, `${partA} after unsubscribe`);
-      expectConsecutive(seqsOf(u, partB), 1, 2, partB);
-      return `${partA} stayed at 5 Updates while ${partB} got HarnessSeq 2`;
+      expectConsecutive(seqs(u, keyA), 1, 5, `${keyA} after unsubscribe`);
+      expectConsecutive(seqs(u, keyB), 1, 2, keyB);
+      return `${keyA} stayed at 5 Updates while ${keyB} got HarnessSeq 2`;
     });
 
     ok = ok && await step(name('server-side drop: the client reconnects'), async () => {
@@ -206,14 +219,13 @@ async function officialScenario(browser, proxy, ctl, transport, partA, partB) {
     });
 
     ok = ok && await step(name('after the drop: groups intact, delivery resumes'), async () => {
-      await ctl.publish(partA, 1);
-      await ctl.publish(partB, 3);
-      await waitFor((k) => window.chTest.updates.filter((u) => u && u.PartKey === k).length >= 5, partB,
-        `Updates 3..5 for ${partB} after reconnecting`);
+      await ctl.publish(hub, keyA, 1);
+      await ctl.publish(hub, keyB, 3);
+      await waitCount(keyB, 5, `Updates 3..5 for ${keyB} after reconnecting`);
       const u = await updates();
-      expectConsecutive(seqsOf(u, partB), 1, 5, `${partB} across the drop`);
-      expectConsecutive(seqsOf(u, partA), 1, 5, `${partA} (unsubscribed) across the drop`);
-      return `${partB} HarnessSeq 1..5 exactly once`;
+      expectConsecutive(seqs(u, keyB), 1, 5, `${keyB} across the drop`);
+      expectConsecutive(seqs(u, keyA), 1, 5, `${keyA} (unsubscribed) across the drop`);
+      return `${keyB} HarnessSeq 1..5 exactly once`;
     });
 
     if (ok) {
@@ -227,7 +239,7 @@ async function officialScenario(browser, proxy, ctl, transport, partA, partB) {
     }
   } finally {
     if (!ok || args.verbose) {
-      console.log(`--- client log (${transport}, last 40 lines) ---`);
+      console.log(`--- client log (${transport}${ep.label}, ${hub.hub}, last 40 lines) ---`);
       for (const l of log.slice(-40)) console.log(redact(l));
     }
     await context.close().catch(() => {});
@@ -242,7 +254,7 @@ async function officialBadToken(browser, proxyPort) {
     await step('official/webSockets: a wrong token is refused', async () => {
       await page.goto(`http://127.0.0.1:${proxyPort}/`);
       const r = await withTimeout(page.evaluate((o) => window.chTest.start(o).then(() => 'started', (e) => e.message),
-        { url: '/signalr', token: `wrong-${TOKEN.slice(0, 4)}x`, hub: HUB, transport: 'webSockets' }), WAIT_MS, 'start');
+        { url: '/signalr', token: `wrong-${TOKEN.slice(0, 4)}x`, hub: RESOURCE.hub, transport: 'webSockets' }), WAIT_MS, 'start');
       expect(r !== 'started', 'the client connected with a wrong token');
       return r;
     });
@@ -254,6 +266,7 @@ async function officialBadToken(browser, proxyPort) {
 // ---- node-signalr ------------------------------------------------------------------------------------------------
 
 async function nodeSignalrScenario(port, ctl, part) {
+  const HUB = RESOURCE.hub;
   const name = (s) => `node-signalr/webSockets: ${s}`;
   const client = new SignalrClient(`http://127.0.0.1:${port}/signalr`, [HUB]);
   client.headers.Authorization = `Bearer ${TOKEN}`;
@@ -275,7 +288,7 @@ async function nodeSignalrScenario(port, ctl, part) {
       const arrived = new Promise((resolve) => {
         onUpdate = () => { if (got.length >= 2) resolve(); };
       });
-      await ctl.publish(part, 2);
+      await ctl.publish(RESOURCE, part, 2);
       await withTimeout(arrived, WAIT_MS, `2 Updates (got ${got.length})`);
       expect(got.every((u) => u && u.PartKey === part), `wrong PartKey: ${JSON.stringify(got)}`);
       expectConsecutive(got.map((u) => u.HarnessSeq), 1, 2, part);
@@ -305,40 +318,66 @@ async function nodeSignalrScenario(port, ctl, part) {
 
 // ---- main --------------------------------------------------------------------------------------------------------
 
+/** Starts one endpoint (base path "" or e.g. "/Centro") with its page proxy. */
+async function startSite(base, label) {
+  const endpoint = await startEndpoint(args.server, TOKEN, { base });
+  const site = { endpoint, ctl: makeControl(endpoint.controlPort), path: `${base}/signalr`, label, proxy: null };
+  try {
+    site.proxy = await startProxy({ host: '127.0.0.1', port: endpoint.port });
+  } catch (e) {
+    await endpoint.stop();
+    throw e;
+  }
+  console.log(`endpoint 127.0.0.1:${endpoint.port}${site.path} (control ${endpoint.controlPort}), ` +
+    `page proxy 127.0.0.1:${site.proxy.port}`);
+  return site;
+}
+
+async function stopSite(site) {
+  await site.proxy.close();
+  const r = await site.endpoint.stop();
+  if (failed || args.verbose) {
+    const err = site.endpoint.stderr().trim();
+    if (err) {
+      console.log(`--- endpoint${site.label} stderr (last 40 lines) ---`);
+      console.log(redact(err.split('\n').slice(-40).join('\n')));
+    }
+  }
+  if (r.code !== 0) report(false, `endpoint${site.label} shutdown`, `exit code ${r.code}, signal ${r.sig}`);
+}
+
 async function main() {
   const t0 = Date.now();
-  let endpoint = null;
-  let proxy = null;
+  const sites = [];
   let browser = null;
   try {
-    endpoint = await startEndpoint(args.server, TOKEN);
-    const ctl = makeControl(endpoint.controlPort);
-    proxy = await startProxy({ host: '127.0.0.1', port: endpoint.port });
+    const main = await startSite('', '');
+    sites.push(main);
+    // Real Centro servers live under a virtual directory (http://host/Centro/signalr): negotiate's Url must follow.
+    const centro = await startSite('/Centro', ' /Centro');
+    sites.push(centro);
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, timeout: 30000 });
-    console.log(`endpoint 127.0.0.1:${endpoint.port} (control ${endpoint.controlPort}), page proxy 127.0.0.1:${proxy.port}, ` +
-      `Chromium ${browser.version()}`);
+    console.log(`Chromium ${browser.version()}`);
 
-    // Distinct realistic part keys per scenario so no run sees another's Updates.
-    let key = 1882708;
+    // Distinct realistic keys per scenario so no scenario sees another's Updates.
+    let part = 1882708;
     for (const t of args.transports) {
-      await officialScenario(browser, proxy, ctl, t, String(key), String(key + 1));
-      key += 10;
+      await officialScenario(browser, main, RESOURCE, t, String(part), String(part + 1));
+      part += 10;
     }
-    await officialBadToken(browser, proxy.port);
-    if (args.nodeSignalr) await nodeSignalrScenario(endpoint.port, ctl, String(key));
+    if (args.transports.includes('serverSentEvents')) {
+      await officialScenario(browser, main, JOB, 'serverSentEvents', '3f2b6c1e-8d4a-4f7e-9b21-0c5d7a9e4b13', '12');
+    }
+    if (args.transports.includes('longPolling')) {
+      await officialScenario(browser, centro, RESOURCE, 'longPolling', '2001544', '2001545');
+    }
+    await officialBadToken(browser, main.proxy.port);
+    if (args.nodeSignalr) await nodeSignalrScenario(main.endpoint.port, main.ctl, String(part));
   } catch (e) {
     report(false, 'setup', (e && e.stack) || String(e));
   } finally {
     if (browser) await browser.close().catch(() => {});
-    if (proxy) await proxy.close();
-    if (endpoint) {
-      const r = await endpoint.stop();
-      if (failed || args.verbose) {
-        const err = endpoint.stderr().trim();
-        if (err) console.log(`--- endpoint stderr (last 40 lines) ---\n${redact(err.split('\n').slice(-40).join('\n'))}`);
-      }
-      if (r.code !== 0) report(false, 'endpoint shutdown', `exit code ${r.code}, signal ${r.sig}`);
-    }
+    for (const site of sites) await stopSite(site);
   }
   console.log(`browser proof: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`${passed} passed, ${failed} failed`);

@@ -7,9 +7,9 @@ import readline from 'node:readline';
  * Spawns the launcher with the token in its environment and resolves with {port, controlPort, stop()} once it
  * printed its ports. Its stderr is kept (not printed) so a failing run can show it; it never contains the token.
  */
-export function startEndpoint(binary, token, { timeoutMs = 15000 } = {}) {
+export function startEndpoint(binary, token, { base = '', timeoutMs = 15000 } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, [], {
+    const child = spawn(binary, base ? ['--base', base] : [], {
       env: { ...process.env, CH_BROWSER_TOKEN: token },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

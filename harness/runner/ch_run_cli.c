@@ -1,0 +1,343 @@
+/* `centro-harness run`: options, the report folder, the summary, the exit code and its last line; --processes runs
+   shards in forked processes and merges their reports into one. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ch_clock.h"
+#include "ch_exit.h"
+#include "ch_report.h"
+#include "ch_runner.h"
+#include "ch_scenario.h"
+
+static const char run_usage[] =
+    "Usage: centro-harness run SCENARIO.json [OPTIONS]\n"
+    "\n"
+    "Runs a scenario file (scenarios/README.md) against its target, or against the embedded reference endpoint\n"
+    "when the scenario has no target.url and no --target is given.\n"
+    "\n"
+    "Options:\n"
+    "  --target URL            base URL of the service, e.g. https://staging/Centro (default: the scenario's)\n"
+    "  --token TOKEN           credential for every client (overrides the scenario's)\n"
+    "  --token-env VAR         read the credential from the environment variable VAR\n"
+    "  --token-file FILE       one credential per line; client i uses line i mod n\n"
+    "  --set PATH=VALUE        override a scenario value, e.g. --set clients.0.count=5000 (repeatable)\n"
+    "  --seed N                seed for key choice, jitter and client order (default: the scenario's, 1)\n"
+    "  --workers N             worker threads (default: the scenario's, else one per CPU)\n"
+    "  --processes N           run the clients in N processes (shards) and merge their results (default 1)\n"
+    "  --source-addresses S    local addresses to spread connections over: 127.0.0.2-127.0.0.40 or a,b,c\n"
+    "  --insecure              do not verify TLS certificates\n"
+    "  --ca-file FILE          CA certificates to verify the target with\n"
+    "  --report-dir DIR        where to write report.json, junit.xml, report.html\n"
+    "                          (default: reports/<scenario>-<UTC time>)\n"
+    "  --quiet                 no progress line and no summary table\n"
+    "  --help                  this text\n"
+    "\n"
+    "Durations in scenario files are written 250ms, 2s, 1.5m, 1h.\n"
+    "\n"
+    "Exit codes: 0 passed, 1 a check failed, 2 a threshold failed, 3 invalid input, 4 run not carried out.\n"
+    "\n"
+    "Examples:\n"
+    "  $ centro-harness run scenarios/smoke.json\n"
+    "      the smoke scenario against the embedded reference endpoint\n"
+    "  $ centro-harness run scenarios/fanout-1k.json --target https://staging.example/Centro --token-env CENTRO_TOKEN\n"
+    "      1000 subscribers of one part against a staging server\n";
+
+static int run_fail(int code, const char *what, const char *detail) {
+  fprintf(stderr, "%s%s%s\n", what, detail && *detail ? ": " : "", detail ? detail : "");
+  fprintf(stderr, "exit %d: %s\n", code, code == CH_EXIT_INPUT ? "invalid input" : "run could not be carried out");
+  return code;
+}
+
+static void run_exit_line(const struct ch_report *rep, int code, const char *why, struct ch_buf *out) {
+  size_t nc = rep->n_checks, fc = ch_report_count_checks(rep, CH_RESULT_FAIL);
+  size_t nt = rep->n_thresholds, ft = ch_report_count_thresholds(rep, CH_RESULT_FAIL);
+  switch (code) {
+  case CH_EXIT_OK:
+    ch_buf_printf(out, "exit 0: passed (%zu checks, %zu skipped; %zu thresholds)", nc,
+                  ch_report_count_checks(rep, CH_RESULT_SKIP), nt);
+    break;
+  case CH_EXIT_CHECK_FAILED:
+    ch_buf_printf(out, "exit 1: conformance check failed (%zu of %zu)", fc, nc);
+    break;
+  case CH_EXIT_THRESHOLD:
+    ch_buf_printf(out, "exit 2: threshold failed (%zu of %zu)", ft, nt);
+    break;
+  case CH_EXIT_INPUT:
+    ch_buf_printf(out, "exit 3: invalid input: %s", why && *why ? why : "see above");
+    break;
+  default:
+    ch_buf_printf(out, "exit 4: run could not be carried out: %s", why && *why ? why : "see above");
+    break;
+  }
+  /* The reason is one line. */
+  for (char *p = out->data; p && *p; p++)
+    if (*p == '\n')
+      *p = ' ';
+}
+
+/* Runs shard k of n in a child process; the child writes its report.json into dir/shard-k. */
+static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, unsigned n, const char *dir,
+                      struct ch_report *rep, struct ch_buf *err) {
+  pid_t *pids = calloc(n, sizeof *pids);
+  if (!pids)
+    return CH_EXIT_RUN;
+  fflush(NULL);
+  for (unsigned k = 0; k < n; k++) {
+    pid_t pid = fork();
+    if (pid < 0) {
+      ch_buf_printf(err, "fork: %s", strerror(errno));
+      n = k;
+      break;
+    }
+    if (pid == 0) {
+      struct ch_run_opts co = *o;
+      co.shard_index = k;
+      co.shard_count = n;
+      co.quiet = true;
+      struct ch_report *r = NULL;
+      struct ch_buf e = CH_BUF_INIT, path = CH_BUF_INIT;
+      if (ch_report_new(&r))
+        _exit(CH_EXIT_RUN);
+      ch_report_set(&r->scenario, s->name);
+      r->seed = s->seed;
+      int code = ch_run_execute(&co, s, r, &e);
+      r->exit_code = code;
+      if (e.data)
+        ch_report_set(&r->exit_reason, e.data);
+      ch_buf_printf(&path, "%s/shard-%u", dir, k);
+      mkdir(path.data, 0755);
+      ch_buf_puts(&path, "/report.json");
+      struct ch_buf we = CH_BUF_INIT;
+      if (ch_report_write_json(r, path.data, &we))
+        fprintf(stderr, "shard %u: %s\n", k, we.data ? we.data : "cannot write its report");
+      _exit(code);
+    }
+    pids[k] = pid;
+  }
+  int worst = CH_EXIT_OK;
+  for (unsigned k = 0; k < n; k++) {
+    int st = 0;
+    waitpid(pids[k], &st, 0);
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : CH_EXIT_RUN;
+    if (code == CH_EXIT_RUN || code == CH_EXIT_INPUT)
+      worst = code;
+    struct ch_buf path = CH_BUF_INIT, e = CH_BUF_INIT;
+    ch_buf_printf(&path, "%s/shard-%u/report.json", dir, k);
+    struct ch_report *sr = NULL;
+    if (ch_report_read_json(path.data, &sr, &e) == 0) {
+      ch_report_merge(rep, sr, &e); /* metrics losslessly, checks keep the worse result */
+      if (sr->exit_reason && (code == CH_EXIT_RUN || code == CH_EXIT_INPUT) && !err->len)
+        ch_buf_puts(err, sr->exit_reason);
+      ch_report_free(sr);
+    } else {
+      ch_buf_printf(err, "shard %u wrote no report (exit %d)", k, code);
+      worst = CH_EXIT_RUN;
+    }
+    ch_buf_free(&path);
+    ch_buf_free(&e);
+  }
+  free(pids);
+  rep->shards = n;
+  if (worst != CH_EXIT_OK)
+    return worst;
+  /* Thresholds are judged on the merged metrics, never per shard. */
+  rep->n_thresholds = 0;
+  for (size_t i = 0; i < s->n_thresholds; i++) {
+    struct ch_buf te = CH_BUF_INIT;
+    ch_report_eval_threshold(rep, s->thresholds[i].expr, &te);
+    ch_buf_free(&te);
+  }
+  if (ch_report_count_checks(rep, CH_RESULT_FAIL))
+    return CH_EXIT_CHECK_FAILED;
+  if (ch_report_count_thresholds(rep, CH_RESULT_FAIL))
+    return CH_EXIT_THRESHOLD;
+  return CH_EXIT_OK;
+}
+
+int ch_run_main(int argc, char **argv) {
+  enum { O_TARGET = 256, O_TOKEN, O_TOKEN_ENV, O_TOKEN_FILE, O_SET, O_SEED, O_WORKERS, O_PROCESSES, O_SRC, O_INSECURE,
+         O_CA, O_REPORT_DIR, O_QUIET, O_HELP };
+  static const struct option longopts[] = {
+      {"target", required_argument, NULL, O_TARGET},     {"token", required_argument, NULL, O_TOKEN},
+      {"token-env", required_argument, NULL, O_TOKEN_ENV}, {"token-file", required_argument, NULL, O_TOKEN_FILE},
+      {"set", required_argument, NULL, O_SET},           {"seed", required_argument, NULL, O_SEED},
+      {"workers", required_argument, NULL, O_WORKERS},   {"processes", required_argument, NULL, O_PROCESSES},
+      {"source-addresses", required_argument, NULL, O_SRC}, {"insecure", no_argument, NULL, O_INSECURE},
+      {"ca-file", required_argument, NULL, O_CA},        {"report-dir", required_argument, NULL, O_REPORT_DIR},
+      {"quiet", no_argument, NULL, O_QUIET},             {"help", no_argument, NULL, O_HELP},
+      {NULL, 0, NULL, 0}};
+  struct ch_run_opts o = {0};
+  o.barrier_in = o.barrier_out = -1;
+  const char **sets = calloc((size_t)argc + 2, sizeof *sets);
+  char **owned = calloc(2, sizeof *owned);
+  size_t n_sets = 0;
+  int tokens_given = 0, code = CH_EXIT_INPUT;
+  struct ch_scenario *s = NULL;
+  struct ch_report *rep = NULL;
+  struct ch_buf err = CH_BUF_INIT, dir = CH_BUF_INIT, line = CH_BUF_INIT;
+  if (!sets || !owned) {
+    code = run_fail(CH_EXIT_RUN, "out of memory", NULL);
+    goto out;
+  }
+  optind = 1;
+  opterr = 0;
+  for (int c; (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1;) {
+    char *end = NULL;
+    long v;
+    switch (c) {
+    case O_TARGET:
+      free(owned[0]);
+      owned[0] = malloc(strlen(optarg) + 16);
+      if (!owned[0]) {
+        code = run_fail(CH_EXIT_RUN, "out of memory", NULL);
+        goto out;
+      }
+      sprintf(owned[0], "target.url=%s", optarg);
+      sets[n_sets++] = owned[0];
+      break;
+    case O_TOKEN: o.token = optarg, tokens_given++; break;
+    case O_TOKEN_ENV: o.token_env = optarg, tokens_given++; break;
+    case O_TOKEN_FILE: o.token_file = optarg, tokens_given++; break;
+    case O_SET:
+      if (!strchr(optarg, '=')) {
+        fprintf(stderr, "--set: expected PATH=VALUE, found \"%s\"\n", optarg);
+        code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
+        goto out;
+      }
+      sets[n_sets++] = optarg;
+      break;
+    case O_SEED:
+      strtoull(optarg, &end, 10);
+      if (!*optarg || *end || optarg[0] == '-') {
+        fprintf(stderr, "--seed: expected a non-negative integer, found \"%s\"\n", optarg);
+        code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
+        goto out;
+      }
+      free(owned[1]);
+      owned[1] = malloc(strlen(optarg) + 8);
+      if (!owned[1]) {
+        code = run_fail(CH_EXIT_RUN, "out of memory", NULL);
+        goto out;
+      }
+      sprintf(owned[1], "seed=%s", optarg);
+      sets[n_sets++] = owned[1];
+      break;
+    case O_WORKERS:
+    case O_PROCESSES:
+      v = strtol(optarg, &end, 10);
+      if (!*optarg || *end || v < 1 || v > 1024) {
+        fprintf(stderr, "--%s: expected an integer from 1 to 1024, found \"%s\"\n",
+                c == O_WORKERS ? "workers" : "processes", optarg);
+        code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
+        goto out;
+      }
+      *(c == O_WORKERS ? &o.workers : &o.processes) = (unsigned)v;
+      break;
+    case O_SRC: o.source_addresses = optarg; break;
+    case O_INSECURE: o.insecure = true; break;
+    case O_CA: o.ca_file = optarg; break;
+    case O_REPORT_DIR: o.report_dir = optarg; break;
+    case O_QUIET: o.quiet = true; break;
+    case O_HELP:
+      fputs(run_usage, stdout);
+      code = CH_EXIT_OK;
+      goto out;
+    case ':':
+      fprintf(stderr, "%s: expected a value after it\n", argv[optind - 1]);
+      code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
+      goto out;
+    default:
+      fprintf(stderr, "unknown option \"%s\" (see centro-harness run --help)\n", argv[optind - 1]);
+      code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
+      goto out;
+    }
+  }
+  if (optind != argc - 1) {
+    fputs(run_usage, stderr);
+    code = run_fail(CH_EXIT_INPUT, optind >= argc ? "no scenario file given" : "more than one scenario file given",
+                    NULL);
+    goto out;
+  }
+  if (tokens_given > 1) {
+    code = run_fail(CH_EXIT_INPUT, "--token, --token-env and --token-file exclude each other", NULL);
+    goto out;
+  }
+  o.scenario_path = argv[optind];
+  o.sets = sets;
+  o.n_sets = n_sets;
+  int rc = ch_scenario_load(o.scenario_path, sets, n_sets, &s, &err);
+  if (rc) {
+    fprintf(stderr, "%s", err.data ? err.data : "");
+    if (err.len && err.data[err.len - 1] != '\n')
+      fputc('\n', stderr);
+    code = run_fail(rc == -ENOMEM ? CH_EXIT_RUN : CH_EXIT_INPUT, "the scenario is not valid", o.scenario_path);
+    goto out;
+  }
+  if (ch_report_new(&rep)) {
+    code = run_fail(CH_EXIT_RUN, "out of memory", NULL);
+    goto out;
+  }
+  ch_report_set(&rep->scenario, s->name);
+  ch_report_set(&rep->scenario_path, o.scenario_path);
+  rep->seed = s->seed;
+  for (size_t i = 0; i < n_sets; i++)
+    ch_report_add_override(rep, sets[i]);
+  uint64_t started = ch_wall_ns();
+  if (o.report_dir)
+    ch_buf_puts(&dir, o.report_dir);
+  else
+    ch_report_default_dir("reports", s->name, started, &dir);
+  unsigned procs = o.processes ? o.processes : s->processes;
+  if (!o.quiet)
+    fprintf(stderr, "centro-harness %s: scenario %s, %zu clients%s, seed %llu\n", CH_VERSION, s->name,
+            s->total_clients, s->target.url ? "" : " against the embedded reference endpoint",
+            (unsigned long long)s->seed);
+  ch_buf_reset(&err);
+  if (procs > 1) {
+    struct ch_buf e2 = CH_BUF_INIT;
+    if (ch_report_write_dir(rep, dir.data, &e2)) { /* creates the folder the shards write into */
+      code = run_fail(CH_EXIT_RUN, "cannot create the report folder", e2.data);
+      ch_buf_free(&e2);
+      goto out;
+    }
+    ch_buf_free(&e2);
+    code = run_shards(&o, s, procs, dir.data, rep, &err);
+  } else {
+    code = ch_run_execute(&o, s, rep, &err);
+  }
+  rep->exit_code = code;
+  run_exit_line(rep, code, err.data, &line);
+  const char *reason = strchr(line.data, ':'); /* the report shows the code itself */
+  ch_report_set(&rep->exit_reason, reason ? reason + 2 : line.data);
+  if (!o.quiet)
+    ch_report_print_summary(rep, stdout);
+  struct ch_buf we = CH_BUF_INIT;
+  if (ch_report_write_dir(rep, dir.data, &we))
+    fprintf(stderr, "report: %s\n", we.data ? we.data : "cannot be written");
+  else
+    printf("report: %s/report.html\n", dir.data);
+  ch_buf_free(&we);
+  if ((code == CH_EXIT_RUN || code == CH_EXIT_INPUT) && err.data)
+    fprintf(stderr, "%s\n", err.data);
+  printf("%s\n", line.data);
+out:
+  fflush(stdout);
+  if (owned) {
+    free(owned[0]);
+    free(owned[1]);
+  }
+  free(owned);
+  free(sets);
+  ch_scenario_free(s);
+  ch_report_free(rep);
+  ch_buf_free(&err);
+  ch_buf_free(&dir);
+  ch_buf_free(&line);
+  return code;
+}

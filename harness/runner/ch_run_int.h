@@ -1,0 +1,149 @@
+/* Internals shared by the runner's files: the run context (shared, read-mostly) and one worker's part of it. */
+#ifndef CH_RUN_INT_H
+#define CH_RUN_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "ch_client.h"
+#include "ch_delivery.h"
+#include "ch_engine.h"
+#include "ch_metrics.h"
+#include "ch_rng.h"
+#include "ch_runner.h"
+#include "ch_scenario.h"
+#include "ch_token.h"
+#include "ch_trigger.h"
+
+/* The key universe of a run: every key any population can subscribe to or any trigger names. Read-only once the
+   run starts, so workers look keys up without locks. */
+struct run_keys {
+  char **names;
+  size_t n;
+  uint32_t *slots; /* open addressing: index+1, 0 = empty */
+  size_t nslots;
+};
+int run_keys_add(struct run_keys *k, const char *name, size_t len, uint32_t *idx);
+/* -1 when unknown. */
+long run_keys_find(const struct run_keys *k, const char *name, size_t len);
+void run_keys_free(struct run_keys *k);
+
+enum run_tphase_kind { RUN_TP_TRIGGER, RUN_TP_SILENCE, RUN_TP_DROP };
+
+/* The triggers of one phase: trigger j (0 <= j < n) changes key order[j % K] and carries that key's sequence number
+   base[key] + j / K + 1. Written by the main thread before the phase starts; read-only afterwards. */
+struct run_tphase {
+  enum run_tphase_kind kind;
+  uint32_t first; /* index of trigger 0 in run.trig */
+  uint32_t n, K;
+  uint32_t *order; /* K key indexes */
+  int32_t *pos;    /* per key: its position in order, or -1 */
+  uint32_t *base;  /* per key: the last sequence number before this phase */
+  uint64_t start_ns, end_ns; /* monotonic: phase start (subscription state is judged at start) and end */
+};
+
+struct run_worker;
+
+/* Per client, per subscribed key. */
+struct run_sub {
+  uint32_t key;
+  uint64_t sub_sent_ns, sub_ack_ns;     /* 0 = not sent / not acknowledged */
+  uint64_t unsub_sent_ns, unsub_ack_ns;
+  bool sub_failed;
+  struct ch_delivery dl;
+  uint32_t after_unsub;                 /* Updates received later than unsubscribe ack + grace */
+};
+
+struct run_client {
+  struct ch_client *c;
+  struct run_worker *w;
+  uint32_t pop, index;                  /* population; global client index */
+  struct ch_metrics_group *g;           /* (population, transport) */
+  struct run_sub *subs;
+  uint32_t n_subs;
+  bool started, connected, closed, dropped, reconnected, bad_creds;
+  bool waiting;                         /* has an outstanding operation in the current phase */
+  struct ch_client_failure failure;     /* copy of the final failure, if any */
+  uint32_t unexpected;                  /* Updates for keys this client never subscribed to */
+  uint32_t invalid;                     /* Updates whose key/sequence could not be read */
+};
+
+struct run_worker {
+  struct ch_run *run;
+  struct ch_worker *w;
+  unsigned index;
+  struct ch_metrics *m;
+  struct run_client **clients;          /* this worker's clients (pointers stable) */
+  size_t n_clients;
+  size_t next_start;                    /* connect ramp position */
+  size_t ramp_started;
+  uint64_t ramp_t0;
+  uv_timer_t ramp, tick;
+  bool timers_open;
+  double ramp_rate;                     /* clients per second on this worker; 0 = all at once */
+  long pending;                         /* operations of the current phase still outstanding */
+  int phase;                            /* index of the phase being executed */
+  enum ch_scn_phase_type phase_type;
+  int phase_pop;                        /* -1 all */
+  bool phase_reported;
+  uint64_t *fan_last;                   /* per trigger: the latest receive time on this worker */
+  uint64_t late;                        /* Updates later than the deadline */
+  struct ch_buf scratch;
+  /* progress, published once a second for the main thread */
+  _Atomic uint64_t p_connected, p_msgs, p_errors;
+  _Atomic uint64_t p_updates;           /* first receipts of Updates, live (relaxed) */
+};
+
+struct ch_run {
+  const struct ch_scenario *s;
+  const struct ch_run_opts *o;
+  struct ch_url target;                 /* effective target */
+  bool embedded;
+  char control_base[96];                /* "http://127.0.0.1:PORT" of the reference endpoint's control API */
+  struct ch_tokens tokens;
+  const char *hub_names[2];
+  struct ch_engine *engine;
+  unsigned n_workers;
+  struct run_worker **workers;
+  struct run_keys keys;
+  uint64_t wall_minus_mono;             /* wall clock - monotonic clock, ns, taken once */
+  uint64_t t0, progress_at, progress_msgs; /* run start; last progress line (main thread) */
+  uint64_t run_id;                      /* prefix of this run's trigger nonces ("<run_id hex>-<index>") */
+  /* Triggers: preallocated for the whole run, filled phase by phase by the main thread. */
+  struct ch_trig *trig;
+  size_t n_trig, cap_trig;
+  struct run_tphase *tphases;
+  _Atomic size_t n_tphases; /* published with release after the phase is filled */
+  size_t cap_tphases;
+  uint32_t *key_seq;                    /* per key: the last sequence number used (main thread) */
+  bool *key_subscribed;                 /* per key: some client subscribes to it */
+  uint8_t *key_hub;                     /* per key: enum ch_scn_hub of the first population naming it */
+  uint32_t *subs_per_key;               /* per key: clients with valid credentials subscribing to it */
+  uint64_t trig_interval_ns;            /* open-model interval (for reports) */
+  /* Phase barrier: workers report completion of the current phase. */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  unsigned workers_done;
+  int phase;
+};
+
+/* Worker side (ch_run_worker.c). Each runs on the worker's thread through ch_engine_post. */
+void run_worker_setup(struct ch_worker *w, void *arg);   /* arg: struct run_worker */
+/* The task that starts a phase on a worker; freed by the worker. */
+struct run_phase_task {
+  struct run_worker *rw;
+  int phase;
+  enum ch_scn_phase_type type;
+  int pop;         /* -1: every population */
+  double fraction; /* drop_reconnect */
+};
+void run_worker_phase(struct ch_worker *w, void *arg);   /* arg: struct run_phase_task (freed) */
+void run_worker_teardown(struct ch_worker *w, void *arg);
+/* Looks up the trigger of (key, seq); -1 when the run did not send it. */
+long run_trigger_index(const struct ch_run *r, uint32_t key, uint32_t seq);
+/* Tells the main thread that this worker finished its part of the current phase (once per phase). */
+void run_worker_report_done(struct run_worker *rw);
+
+#endif /* CH_RUN_INT_H */

@@ -1,0 +1,501 @@
+/* The runner's work on one worker thread: creating and starting its clients, invoking Subscribe/Unsubscribe,
+   dropping and stopping them, and judging every received Update as it arrives (the hot path: no allocation, no
+   lock, no cJSON). Everything here runs on the worker's own thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ch_clock.h"
+#include "ch_json.h"
+#include "ch_run_int.h"
+#include "ch_signalr.h"
+
+static void rw_check_done(struct run_worker *rw) {
+  if (rw->pending <= 0 && rw->next_start >= rw->n_clients)
+    run_worker_report_done(rw);
+}
+
+/* The client no longer has an outstanding operation in this phase. */
+static void rc_settle(struct run_client *rc) {
+  if (!rc->waiting)
+    return;
+  rc->waiting = false;
+  rc->w->pending--;
+  rw_check_done(rc->w);
+}
+
+static bool rc_in_phase(const struct run_client *rc) { return rc->w->phase_pop < 0 || rc->w->phase_pop == (int)rc->pop; }
+
+static uint64_t span_ns(uint64_t a, uint64_t b) { return a && b > a ? b - a : 0; }
+
+/* ---- client callbacks ---- */
+
+static void rc_on_state(struct ch_client *c, enum ch_client_state st, const struct ch_client_failure *f, void *user) {
+  struct run_client *rc = user;
+  struct run_worker *rw = rc->w;
+  (void)c;
+  if (st == CH_CLIENT_CONNECTED && !rc->connected) {
+    rc->connected = true;
+    const struct ch_client_times *t = ch_client_times(rc->c);
+    ch_metrics_record(rc->g, CH_LAT_NEGOTIATE, span_ns(t->negotiate_start, t->negotiate_end));
+    ch_metrics_record(rc->g, CH_LAT_CONNECT, span_ns(t->connect_start, t->connect_end));
+    ch_metrics_record(rc->g, CH_LAT_INIT, span_ns(t->connect_end, t->init_end));
+    ch_metrics_record(rc->g, CH_LAT_START, span_ns(t->init_end, t->start_end));
+    ch_metrics_count(rc->g, CH_CNT_CONNECTS, 1);
+    ch_metrics_connected(rc->g, +1);
+    if (rw->phase_type == CH_SCN_PHASE_CONNECT)
+      rc_settle(rc);
+    return;
+  }
+  if (st != CH_CLIENT_CLOSED || rc->closed)
+    return;
+  rc->closed = true;
+  bool cancelled = f && f->category == CH_FAIL_CANCELLED;
+  if (f && f->category != CH_FAIL_NONE && !cancelled)
+    rc->failure = *f;
+  if (rc->connected) {
+    ch_metrics_connected(rc->g, -1);
+    if (f && f->category != CH_FAIL_NONE && !cancelled) {
+      ch_metrics_count(rc->g, CH_CNT_DISCONNECTS, 1);
+      ch_metrics_fail(rc->g, f->message);
+    }
+  } else if (!rc->bad_creds && f && !cancelled) {
+    /* Clients given bad credentials are meant to be refused: that is judged by the auth check, not an error. */
+    ch_metrics_count(rc->g, CH_CNT_CONNECT_ERRORS, 1);
+    ch_metrics_fail(rc->g, f->category != CH_FAIL_NONE ? f->message : "closed before connecting");
+  }
+  rc_settle(rc);
+}
+
+static struct run_sub *rc_find_sub(struct run_client *rc, uint32_t key) {
+  for (uint32_t i = 0; i < rc->n_subs; i++)
+    if (rc->subs[i].key == key)
+      return &rc->subs[i];
+  return NULL;
+}
+
+long run_trigger_index(const struct ch_run *r, uint32_t key, uint32_t seq) {
+  size_t n = atomic_load_explicit(&r->n_tphases, memory_order_acquire);
+  for (size_t i = 0; i < n; i++) {
+    const struct run_tphase *p = &r->tphases[i];
+    int32_t pos = p->pos[key];
+    if (pos < 0 || seq <= p->base[key])
+      continue;
+    uint64_t j = (uint64_t)(seq - p->base[key] - 1) * p->K + (uint32_t)pos;
+    if (j < p->n)
+      return (long)(p->first + j);
+  }
+  return -1;
+}
+
+/* Reads the string at ptr in arg and finds it in the key table; -1 when absent or unknown. */
+static long rc_read_key(struct run_worker *rw, struct ch_span arg, const char *ptr) {
+  struct ch_span v;
+  if (ch_json_pointer(arg, ptr, &v) != 1)
+    return -1;
+  if (ch_json_kind(v) == CH_JSON_NUMBER) /* numeric part keys are sometimes sent as numbers */
+    return run_keys_find(&rw->run->keys, v.p, v.n);
+  if (ch_json_kind(v) != CH_JSON_STRING)
+    return -1;
+  if (!ch_json_str_has_escape(v)) {
+    struct ch_span in = ch_json_str_inner(v);
+    return run_keys_find(&rw->run->keys, in.p, in.n);
+  }
+  ch_buf_reset(&rw->scratch);
+  if (ch_json_str_unescape(v, &rw->scratch))
+    return -1;
+  return run_keys_find(&rw->run->keys, rw->scratch.data, rw->scratch.len);
+}
+
+static bool rc_read_int(struct ch_span arg, const char *ptr, int64_t *out) {
+  struct ch_span v;
+  if (!ptr || ch_json_pointer(arg, ptr, &v) != 1)
+    return false;
+  if (ch_json_kind(v) == CH_JSON_STRING) { /* a sequence echoed back as a string */
+    struct ch_span in = ch_json_str_inner(v);
+    return ch_json_num_int64(in, out) == 0;
+  }
+  return ch_json_kind(v) == CH_JSON_NUMBER && ch_json_num_int64(v, out) == 0;
+}
+
+/* Nonces are "<run id, 16 hex digits>-<trigger index>"; a nonce of another run (another shard or tool) is not ours. */
+static long rc_read_nonce(struct ch_span arg, const char *ptr, size_t n_trig, uint64_t run_id) {
+  struct ch_span v;
+  if (!ptr || ch_json_pointer(arg, ptr, &v) != 1 || ch_json_kind(v) != CH_JSON_STRING)
+    return -1;
+  struct ch_span in = ch_json_str_inner(v);
+  char want[20];
+  snprintf(want, sizeof want, "%016llx-", (unsigned long long)run_id);
+  if (in.n <= 17 || memcmp(in.p, want, 17))
+    return -1;
+  size_t i = 17;
+  long idx = 0;
+  for (size_t k = i; k < in.n; k++) {
+    if (in.p[k] < '0' || in.p[k] > '9' || idx > 100000000)
+      return -1;
+    idx = idx * 10 + (in.p[k] - '0');
+  }
+  return (size_t)idx < n_trig ? idx : -1;
+}
+
+static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int hub_index, uint64_t recv_ns,
+                          void *user) {
+  struct run_client *rc = user;
+  struct run_worker *rw = rc->w;
+  const struct ch_run *r = rw->run;
+  (void)c;
+  ch_metrics_count(rc->g, CH_CNT_MESSAGES_IN, 1);
+  if (m->kind != CH_MSG_INVOCATION || hub_index < 0 || !ch_json_str_eq_ci(m->method, "Update", 6))
+    return;
+  struct ch_json_iter it;
+  struct ch_span arg;
+  if (ch_json_arr_begin(m->args, &it) || ch_json_arr_next(&it, &arg) != 1) {
+    rc->invalid++;
+    return;
+  }
+  const struct ch_scn_correlation *cor = &r->s->correlation;
+  long key = -1, idx = -1;
+  int64_t seq = 0;
+  if (cor->nonce) {
+    idx = rc_read_nonce(arg, cor->nonce, r->n_trig, r->run_id);
+    if (idx >= 0) {
+      key = r->trig[idx].key;
+      seq = r->trig[idx].seq;
+    }
+  } else {
+    key = rc_read_key(rw, arg, r->s->populations[rc->pop].key_pointer);
+    if (key >= 0 && rc_read_int(arg, cor->sequence, &seq) && seq > 0 && seq <= UINT32_MAX)
+      idx = run_trigger_index(r, (uint32_t)key, (uint32_t)seq);
+  }
+  struct run_sub *sub = key >= 0 ? rc_find_sub(rc, (uint32_t)key) : NULL;
+  if (!sub) {
+    /* Isolation: an Update for a key this client never subscribed to (or one we cannot even read). */
+    if (key < 0)
+      rc->invalid++;
+    else
+      rc->unexpected++;
+    ch_metrics_count(rc->g, CH_CNT_UPDATES_UNEXPECTED, 1);
+    return;
+  }
+  if (seq > 0 && seq <= UINT32_MAX) {
+    switch (ch_delivery_record(&sub->dl, (uint32_t)seq)) {
+    case CH_DELIVERY_DUPLICATE:
+      ch_metrics_count(rc->g, CH_CNT_UPDATES_DUPLICATE, 1);
+      return; /* a copy says nothing new about latency */
+    case CH_DELIVERY_LATE:
+      ch_metrics_count(rc->g, CH_CNT_UPDATES_OUT_OF_ORDER, 1);
+      break;
+    case CH_DELIVERY_INVALID:
+      rc->invalid++;
+      break;
+    case CH_DELIVERY_NEW:
+      break;
+    }
+    atomic_fetch_add_explicit(&rw->p_updates, 1, memory_order_relaxed);
+  } else if (cor->sequence || cor->nonce) {
+    rc->invalid++;
+  }
+  if (sub->unsub_ack_ns && recv_ns > sub->unsub_ack_ns + r->s->expect.unsubscribe_grace_ns) {
+    sub->after_unsub++;
+    ch_metrics_count(rc->g, CH_CNT_UPDATES_UNEXPECTED, 1);
+  }
+  uint64_t lat = 0;
+  if (idx >= 0) {
+    uint64_t due = r->trig[idx].intended_ns;
+    lat = recv_ns > due ? recv_ns - due : 0;
+    if (rw->fan_last && rw->fan_last[idx] < recv_ns)
+      rw->fan_last[idx] = recv_ns;
+  } else {
+    int64_t sent_us;
+    if (rc_read_int(arg, cor->server_time_us, &sent_us) && sent_us > 0) {
+      uint64_t recv_wall = recv_ns + r->wall_minus_mono, sent = (uint64_t)sent_us * 1000u;
+      lat = recv_wall > sent ? recv_wall - sent : 0;
+    }
+  }
+  if (lat) {
+    ch_metrics_record(rc->g, CH_LAT_UPDATE, lat);
+    if (lat > r->s->expect.deadline_ns)
+      rw->late++;
+  }
+}
+
+static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user) {
+  struct run_client *rc = user;
+  if (e == CH_EVENT_RECONNECTED) {
+    const struct ch_client_times *t = ch_client_times(c);
+    ch_metrics_count(rc->g, CH_CNT_RECONNECTS, 1);
+    ch_metrics_record(rc->g, CH_LAT_RECONNECT, span_ns(t->reconnect_start, t->reconnect_end));
+    if (rc->dropped && !rc->reconnected) {
+      rc->reconnected = true;
+      rc_settle(rc);
+    }
+  } else if (e == CH_EVENT_RECONNECTING && !rc->dropped) {
+    ch_metrics_count(rc->g, CH_CNT_DISCONNECTS, 1);
+  } else if (e == CH_EVENT_KEEPALIVE_LOST) {
+    ch_metrics_fail(rc->g, "keep-alive: nothing received within KeepAliveTimeout");
+  }
+}
+
+/* ---- starting clients ---- */
+
+static void rc_start(struct run_worker *rw, struct run_client *rc) {
+  const struct ch_run *r = rw->run;
+  const struct ch_scenario *s = r->s;
+  const struct ch_population *p = &s->populations[rc->pop];
+  const struct ch_scn_auth *a = &s->target.auth;
+  struct ch_client_opts co = {0};
+  co.target = &r->target;
+  co.hubs = &p->hub_name;
+  co.hub_count = 1;
+  co.transport = (enum ch_transport)p->transports[0];
+  co.client_protocol = p->client_protocol;
+  co.source_index = rc->index;
+  co.on_state = rc_on_state;
+  co.on_message = rc_on_message;
+  co.on_event = rc_on_event;
+  co.user = rc;
+  const char *token = NULL;
+  if (p->credentials == CH_SCN_CRED_VALID)
+    token = ch_tokens_for_client(&r->tokens, rc->index);
+  else if (p->credentials == CH_SCN_CRED_BAD && s->target.n_bad_tokens)
+    token = s->target.bad_tokens[rc->index % s->target.n_bad_tokens];
+  ch_buf_reset(&rw->scratch);
+  if (token && a->mode == CH_SCN_AUTH_HEADER) {
+    ch_buf_printf(&rw->scratch, "%s %s", a->scheme, token);
+    co.auth = CH_AUTH_HEADER;
+    co.auth_value = rw->scratch.data;
+  } else if (token && a->mode == CH_SCN_AUTH_QUERY) {
+    co.auth = CH_AUTH_QUERY;
+    co.auth_value = token;
+    co.auth_query_name = a->query_param;
+  }
+  rc->started = true;
+  int rc_new = ch_metrics_group(rw->m, p->name, ch_transport_name(co.transport), &rc->g);
+  if (!rc_new)
+    rc_new = ch_client_new(rw->w, &co, &rc->c);
+  ch_buf_reset(&rw->scratch); /* the header value (a credential) is not kept around */
+  if (rc_new || ch_client_start(rc->c)) {
+    rc->closed = true;
+    rc->failure.category = CH_FAIL_LOCAL;
+    snprintf(rc->failure.message, sizeof rc->failure.message, "client could not be created (%s)",
+             strerror(rc_new < 0 ? -rc_new : EINVAL));
+    if (rc->g) {
+      ch_metrics_count(rc->g, CH_CNT_CONNECT_ERRORS, 1);
+      ch_metrics_fail(rc->g, rc->failure.message);
+    }
+    rc_settle(rc);
+  }
+}
+
+static void rw_ramp_cb(uv_timer_t *t) {
+  struct run_worker *rw = t->data;
+  /* Start every client due by now, so timer granularity and jitter never lower the rate. */
+  double elapsed = (double)(ch_now_ns() - rw->ramp_t0) / 1e9;
+  size_t due = (size_t)(elapsed * rw->ramp_rate) + 1;
+  while (rw->next_start < rw->n_clients && rw->ramp_started < due) {
+    struct run_client *rc = rw->clients[rw->next_start++];
+    if (rc->waiting && !rc->started) {
+      rw->ramp_started++;
+      rc_start(rw, rc);
+    }
+  }
+  if (rw->next_start >= rw->n_clients) {
+    uv_timer_stop(&rw->ramp);
+    rw_check_done(rw);
+  }
+}
+
+/* ---- phases ---- */
+
+static void rc_invoke_done(struct ch_client *c, const struct ch_completion *res, void *arg) {
+  struct run_client *rc = ch_client_user(c);
+  struct run_sub *sub = arg;
+  bool unsub = sub->unsub_sent_ns != 0;
+  if (res->status == 0 && !res->error) {
+    uint64_t ack = res->sent_ns + res->rtt_ns;
+    if (unsub)
+      sub->unsub_ack_ns = ack;
+    else
+      sub->sub_ack_ns = ack;
+    ch_metrics_record(rc->g, unsub ? CH_LAT_INVOKE_UNSUBSCRIBE : CH_LAT_INVOKE_SUBSCRIBE, res->rtt_ns);
+  } else {
+    if (!unsub)
+      sub->sub_failed = true;
+    ch_metrics_count(rc->g, CH_CNT_INVOKE_ERRORS, 1);
+    char why[CH_METRICS_REASON_MAX];
+    if (res->error)
+      snprintf(why, sizeof why, "%s: hub error: %.*s", unsub ? "unsubscribe" : "subscribe", (int)res->error_len,
+               res->error);
+    else
+      snprintf(why, sizeof why, "%s: %s", unsub ? "unsubscribe" : "subscribe",
+               res->status == -ETIMEDOUT ? "no completion before the invocation timeout" : "connection lost");
+    ch_metrics_fail(rc->g, why);
+  }
+  rc->w->pending--;
+  rw_check_done(rc->w);
+}
+
+static void rc_invoke_all(struct run_worker *rw, struct run_client *rc, bool unsub) {
+  const struct ch_run *r = rw->run;
+  const struct ch_population *p = &r->s->populations[rc->pop];
+  const char *method = unsub ? ch_scn_hub_unsubscribe_method(p->hub) : ch_scn_hub_subscribe_method(p->hub);
+  for (uint32_t i = 0; i < rc->n_subs; i++) {
+    struct run_sub *sub = &rc->subs[i];
+    if (unsub && !sub->sub_ack_ns)
+      continue;
+    const char *name = r->keys.names[sub->key];
+    ch_buf_reset(&rw->scratch);
+    ch_buf_putc(&rw->scratch, '[');
+    ch_json_append_str(&rw->scratch, name, strlen(name));
+    ch_buf_putc(&rw->scratch, ']');
+    uint64_t now = ch_now_ns();
+    if (unsub)
+      sub->unsub_sent_ns = now;
+    else
+      sub->sub_sent_ns = now;
+    if (ch_client_invoke(rc->c, p->hub_name, method, rw->scratch.data, rc_invoke_done, sub, NULL) == 0) {
+      rw->pending++;
+    } else {
+      ch_metrics_count(rc->g, CH_CNT_INVOKE_ERRORS, 1);
+      ch_metrics_fail(rc->g, unsub ? "unsubscribe: could not send" : "subscribe: could not send");
+      if (!unsub)
+        sub->sub_failed = true;
+    }
+  }
+}
+
+void run_worker_phase(struct ch_worker *w, void *arg) {
+  struct run_phase_task *task = arg;
+  struct run_worker *rw = task->rw;
+  (void)w;
+  rw->phase = task->phase;
+  rw->phase_type = task->type;
+  rw->phase_pop = task->pop;
+  rw->phase_reported = false;
+  rw->pending = 0;
+  rw->next_start = rw->n_clients;
+  for (size_t i = 0; i < rw->n_clients; i++)
+    rw->clients[i]->waiting = false;
+  switch (task->type) {
+  case CH_SCN_PHASE_CONNECT:
+    for (size_t i = 0; i < rw->n_clients; i++) {
+      struct run_client *rc = rw->clients[i];
+      if (rc_in_phase(rc) && !rc->started) {
+        rc->waiting = true;
+        rw->pending++;
+      }
+    }
+    if (rw->ramp_rate > 0) {
+      uint64_t every_ms = rw->ramp_rate >= 1000 ? 1 : (uint64_t)(1000.0 / rw->ramp_rate);
+      rw->next_start = 0;
+      rw->ramp_started = 0;
+      rw->ramp_t0 = ch_now_ns();
+      uv_timer_start(&rw->ramp, rw_ramp_cb, 0, every_ms ? every_ms : 1);
+    } else {
+      for (size_t i = 0; i < rw->n_clients; i++)
+        if (rw->clients[i]->waiting)
+          rc_start(rw, rw->clients[i]);
+      rw->next_start = rw->n_clients;
+    }
+    break;
+  case CH_SCN_PHASE_SUBSCRIBE:
+  case CH_SCN_PHASE_UNSUBSCRIBE:
+    for (size_t i = 0; i < rw->n_clients; i++) {
+      struct run_client *rc = rw->clients[i];
+      if (rc_in_phase(rc) && rc->c && ch_client_state(rc->c) == CH_CLIENT_CONNECTED)
+        rc_invoke_all(rw, rc, task->type == CH_SCN_PHASE_UNSUBSCRIBE);
+    }
+    break;
+  case CH_SCN_PHASE_DROP_RECONNECT:
+    for (size_t i = 0; i < rw->n_clients; i++) {
+      struct run_client *rc = rw->clients[i];
+      if (!rc_in_phase(rc) || !rc->c || ch_client_state(rc->c) != CH_CLIENT_CONNECTED)
+        continue;
+      struct ch_rng rng;
+      const struct ch_population *p = &rw->run->s->populations[rc->pop];
+      ch_scenario_client_rng(rw->run->s, rc->pop, rc->index - p->first_client, &rng);
+      ch_rng_next(&rng); /* not the same draw as key choice */
+      if (ch_rng_unit(&rng) >= task->fraction)
+        continue;
+      rc->dropped = true;
+      rc->reconnected = false;
+      rc->waiting = true;
+      rw->pending++;
+      if (ch_client_drop(rc->c)) {
+        rc->waiting = false;
+        rw->pending--;
+        rc->dropped = false;
+      }
+    }
+    break;
+  case CH_SCN_PHASE_DISCONNECT:
+    for (size_t i = 0; i < rw->n_clients; i++) {
+      struct run_client *rc = rw->clients[i];
+      if (rc_in_phase(rc) && rc->c && !rc->closed) {
+        rc->waiting = true;
+        rw->pending++;
+      }
+    }
+    for (size_t i = 0; i < rw->n_clients; i++)
+      if (rw->clients[i]->waiting)
+        ch_client_stop(rw->clients[i]->c);
+    break;
+  default:
+    break;
+  }
+  free(task);
+  rw_check_done(rw);
+}
+
+/* ---- set-up and tear-down ---- */
+
+static void rw_tick_cb(uv_timer_t *t) {
+  struct run_worker *rw = t->data;
+  ch_metrics_tick(rw->m, ch_wall_ns());
+  uint64_t connected = 0, msgs = 0, errors = 0;
+  for (size_t i = 0; i < rw->m->n_groups; i++) {
+    const struct ch_metrics_group *g = rw->m->groups[i];
+    connected += g->connected > 0 ? (uint64_t)g->connected : 0;
+    msgs += g->counters[CH_CNT_MESSAGES_IN];
+    errors += g->counters[CH_CNT_ERRORS];
+  }
+  atomic_store_explicit(&rw->p_connected, connected, memory_order_relaxed);
+  atomic_store_explicit(&rw->p_msgs, msgs, memory_order_relaxed);
+  atomic_store_explicit(&rw->p_errors, errors, memory_order_relaxed);
+}
+
+void run_worker_setup(struct ch_worker *w, void *arg) {
+  struct run_worker *rw = arg;
+  rw->w = w;
+  uv_timer_init(ch_worker_loop(w), &rw->ramp);
+  uv_timer_init(ch_worker_loop(w), &rw->tick);
+  rw->ramp.data = rw->tick.data = rw;
+  rw->timers_open = true;
+  uv_timer_start(&rw->tick, rw_tick_cb, 1000, 1000);
+  run_worker_report_done(rw);
+}
+
+void run_worker_teardown(struct ch_worker *w, void *arg) {
+  struct run_worker *rw = arg;
+  (void)w;
+  if (rw->timers_open) {
+    rw->timers_open = false;
+    uv_close((uv_handle_t *)&rw->ramp, NULL);
+    uv_close((uv_handle_t *)&rw->tick, NULL);
+  }
+  rw_tick_cb(&rw->tick); /* the last partial second */
+  rw->phase_reported = false;
+  run_worker_report_done(rw);
+}
+
+void run_worker_report_done(struct run_worker *rw) {
+  if (rw->phase_reported)
+    return;
+  rw->phase_reported = true;
+  struct ch_run *r = rw->run;
+  pthread_mutex_lock(&r->mu);
+  r->workers_done++;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+}

@@ -1,0 +1,42 @@
+/* ch_runner: `centro-harness run SCENARIO.json`: executes a scenario's timeline against a target (or the embedded
+   reference endpoint) with the client engine, judges delivery, evaluates thresholds and writes the report. */
+#ifndef CH_RUNNER_H
+#define CH_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ch_buf.h"
+
+struct ch_report;
+struct ch_scenario;
+
+struct ch_run_opts {
+  const char *scenario_path;
+  const char *const *sets;  /* --set PATH=VALUE, as given (plus --target/--seed folded in by the CLI) */
+  size_t n_sets;
+  const char *token, *token_env, *token_file; /* at most one */
+  const char *report_dir;   /* NULL: reports/<scenario>-<UTC time> */
+  unsigned workers;         /* 0: the scenario's, else one per CPU */
+  unsigned processes;       /* 0: the scenario's */
+  bool insecure;            /* --insecure (also from the scenario) */
+  const char *ca_file;
+  const char *source_addresses;
+  bool quiet;               /* no progress line, no summary */
+  bool no_report;           /* do not write report files */
+  /* Shards (--processes): this process runs clients with index % shard_count == shard_index. */
+  unsigned shard_index, shard_count;
+  int barrier_in, barrier_out; /* shard only: pipe ends for phase barriers with the parent; -1 otherwise */
+};
+
+/**
+ * Runs the scenario (already loaded) and fills report (checks, thresholds, metrics, run info).
+ * @return an enum ch_exit value; on CH_EXIT_RUN or CH_EXIT_INPUT, err says why.
+ */
+int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, struct ch_report *report,
+                   struct ch_buf *err);
+
+/* `centro-harness run SCENARIO.json [options]`: argv[0] is "run". Returns an enum ch_exit value. */
+int ch_run_main(int argc, char **argv);
+
+#endif /* CH_RUNNER_H */

@@ -1,0 +1,198 @@
+#include "ch_trigger.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ch_clock.h"
+
+struct trig_req {
+  CURL *easy;
+  struct curl_slist *headers;
+  struct ch_buf body_in;
+  struct ch_trigger_request req;
+  size_t index;
+};
+
+struct ch_trigger_sender {
+  struct ch_trigger_opts o;
+  pthread_t thread;
+  atomic_bool cancel;
+  struct ch_trigger_result res;
+};
+
+static size_t trig_write(char *p, size_t sz, size_t n, void *ud) {
+  struct ch_buf *b = ud;
+  if (b->len + sz * n > 65536) /* responses are only checked, never kept whole */
+    return sz * n;
+  return ch_buf_append(b, p, sz * n) ? 0 : sz * n;
+}
+
+static void trig_req_free(struct trig_req *r) {
+  if (!r)
+    return;
+  if (r->easy)
+    curl_easy_cleanup(r->easy);
+  curl_slist_free_all(r->headers);
+  ch_buf_free(&r->body_in);
+  ch_buf_free(&r->req.url);
+  ch_buf_free(&r->req.body);
+  for (size_t i = 0; i < r->req.n_headers; i++)
+    free(r->req.headers[i]);
+  free(r->req.headers);
+  free(r);
+}
+
+static void trig_fail(struct ch_trigger_sender *s, const char *why) {
+  s->res.failed++;
+  if (!s->res.first_error[0])
+    snprintf(s->res.first_error, sizeof s->res.first_error, "%s", why);
+}
+
+static struct trig_req *trig_make(struct ch_trigger_sender *s, size_t i) {
+  struct trig_req *r = calloc(1, sizeof *r);
+  if (!r)
+    return NULL;
+  r->index = i;
+  r->req.method = "POST";
+  if (s->o.build(s->o.user, i, &s->o.plan[i], &r->req) != 0 || !r->req.url.data || !(r->easy = curl_easy_init())) {
+    trig_req_free(r);
+    return NULL;
+  }
+  for (size_t h = 0; h < r->req.n_headers; h++)
+    r->headers = curl_slist_append(r->headers, r->req.headers[h]);
+  CURL *e = r->easy;
+  curl_easy_setopt(e, CURLOPT_URL, r->req.url.data);
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->req.method);
+  if (r->req.body.data) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->req.body.data);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)r->req.body.len);
+  } else if (!strcmp(r->req.method, "GET")) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, trig_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &r->body_in);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(s->o.timeout_ns / 1000000u));
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+  if (s->o.insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (s->o.ca_file)
+    curl_easy_setopt(e, CURLOPT_CAINFO, s->o.ca_file);
+  return r;
+}
+
+static void trig_done(struct ch_trigger_sender *s, CURLM *m, CURLMsg *msg) {
+  struct trig_req *r = NULL;
+  curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+  long status = 0;
+  curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+  /* The URL in evidence is the template's rendering without its query string, which may carry credentials. */
+  char why[256];
+  int ul = (int)strcspn(r->req.url.data, "?");
+  if (msg->data.result != CURLE_OK) {
+    snprintf(why, sizeof why, "trigger failed: %s (%s %.*s)", curl_easy_strerror(msg->data.result), r->req.method, ul,
+             r->req.url.data);
+    trig_fail(s, why);
+  } else if (status < s->o.status_min || status > s->o.status_max) {
+    snprintf(why, sizeof why, "trigger failed: %s %.*s answered HTTP %ld", r->req.method, ul, r->req.url.data, status);
+    trig_fail(s, why);
+  } else {
+    const char *bad = s->o.check_body ? s->o.check_body(s->o.user, r->index, r->body_in.data ? r->body_in.data : "",
+                                                        r->body_in.len)
+                                      : NULL;
+    if (bad) {
+      snprintf(why, sizeof why, "trigger answer unexpected: %s", bad);
+      trig_fail(s, why);
+    } else {
+      s->res.ok++;
+    }
+  }
+  curl_multi_remove_handle(m, msg->easy_handle);
+  trig_req_free(r);
+}
+
+static void *trig_thread(void *arg) {
+  struct ch_trigger_sender *s = arg;
+  CURLM *m = curl_multi_init();
+  unsigned cap = s->o.max_in_flight ? s->o.max_in_flight : 256;
+  size_t next = 0;
+  int running = 0;
+  unsigned in_flight = 0;
+  while (m) {
+    uint64_t now = ch_now_ns();
+    bool cancel = atomic_load(&s->cancel);
+    while (!cancel && next < s->o.n && s->o.plan[next].intended_ns <= now && in_flight < cap) {
+      struct trig_req *r = trig_make(s, next);
+      atomic_store_explicit(&s->o.plan[next].sent_ns, ch_now_ns(), memory_order_release);
+      s->res.sent++;
+      if (!r || curl_multi_add_handle(m, r->easy) != CURLM_OK) {
+        trig_req_free(r);
+        trig_fail(s, "trigger request could not be built");
+      } else {
+        in_flight++;
+      }
+      next++;
+    }
+    curl_multi_perform(m, &running);
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m, &left)))
+      if (msg->msg == CURLMSG_DONE) {
+        trig_done(s, m, msg);
+        in_flight--;
+      }
+    if ((next >= s->o.n || cancel) && in_flight == 0)
+      break;
+    int wait_ms = 50;
+    if (!cancel && next < s->o.n && in_flight < cap) {
+      uint64_t due = s->o.plan[next].intended_ns;
+      now = ch_now_ns();
+      wait_ms = due <= now ? 0 : (int)((due - now) / 1000000u);
+      if (wait_ms > 50)
+        wait_ms = 50;
+    }
+    if (wait_ms > 0)
+      curl_multi_poll(m, NULL, 0, wait_ms, NULL);
+  }
+  curl_multi_cleanup(m);
+  return NULL;
+}
+
+int ch_trigger_start(const struct ch_trigger_opts *o, struct ch_trigger_sender **out, struct ch_buf *err) {
+  if (!o->build || (o->n && !o->plan)) {
+    ch_buf_puts(err, "trigger: no request builder");
+    return -EINVAL;
+  }
+  struct ch_trigger_sender *s = calloc(1, sizeof *s);
+  if (!s)
+    return -ENOMEM;
+  s->o = *o;
+  if (!s->o.timeout_ns)
+    s->o.timeout_ns = 10000000000u;
+  if (!s->o.status_min && !s->o.status_max)
+    s->o.status_min = 200, s->o.status_max = 299;
+  int rc = pthread_create(&s->thread, NULL, trig_thread, s);
+  if (rc) {
+    free(s);
+    ch_buf_printf(err, "trigger: cannot start a thread: %s", strerror(rc));
+    return -rc;
+  }
+  *out = s;
+  return 0;
+}
+
+void ch_trigger_cancel(struct ch_trigger_sender *s) { atomic_store(&s->cancel, true); }
+
+void ch_trigger_join(struct ch_trigger_sender *s, struct ch_trigger_result *res) {
+  pthread_join(s->thread, NULL);
+  if (res)
+    *res = s->res;
+  free(s);
+}

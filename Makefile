@@ -6,26 +6,29 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 CTEST_ARGS ?=
 
-.PHONY: all deps build asan fuzz test test-unit test-asan test-fuzz demo bench clean
+.PHONY: all deps deps-test build asan fuzz test test-unit test-asan test-fuzz demo bench clean
 
 all: build
 
 deps:
-	@bash .ci/install-deps.sh
+	@bash .ci/install-deps.sh build
+
+deps-test:
+	@bash .ci/install-deps.sh test
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-asan: deps
+asan: deps-test
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCH_SANITIZE=ON -DCMAKE_C_COMPILER=clang >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-fuzz: deps
+fuzz: deps-test
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCH_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
-test-unit: build
+test-unit: deps-test build
 	@cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)
 
 test-asan: asan

@@ -89,6 +89,11 @@ struct ch_scn_subscribe {
   size_t per_client;          /* keys per client (default 1); n_keys for CH_SCN_PICK_ALL */
   double zipf_s;              /* default 1.1 */
   double *zipf_cdf;           /* CH_SCN_PICK_ZIPF: cumulative probabilities by rank, n_keys entries, built once */
+  /* How the universe was written (for ch_scenario_to_json): a list, or prefix + from .. from + n_keys - 1. */
+  bool generated;             /* "range" or "key_count" */
+  bool is_range;              /* "range" (from/to) rather than "key_count" (from 0) */
+  char *prefix;
+  uint64_t from;
 };
 
 struct ch_scn_ramp {
@@ -282,8 +287,16 @@ size_t ch_scenario_keys_per_client(const struct ch_population *p);
 int ch_scenario_subscribed_keys(const struct ch_scenario *s, int only, const char ***keys, size_t *n);
 
 /**
+ * The effective scenario as JSON, every default filled in, in the file format (it loads back to the same
+ * scenario). Credentials (token, bad_tokens) are replaced by "[REDACTED]"; token_env and token_file are kept.
+ * For reports and `validate --print`. Appends to out. @return 0 or -ENOMEM.
+ */
+int ch_scenario_to_json(const struct ch_scenario *s, struct ch_buf *out);
+
+/**
  * `centro-harness validate SCENARIO.json [--set PATH=VALUE]...`: prints "FILE: valid (N clients in K populations,
  * M phases)" and returns 0, or prints the errors to stderr and returns CH_EXIT_INPUT (3). argv[0] is "validate".
+ * With --print, also prints each valid scenario with its defaults filled in (ch_scenario_to_json).
  */
 int ch_validate_main(int argc, char **argv);
 

@@ -148,6 +148,9 @@ static void scn_subscribe(struct ch__scn_ctx *c, const cJSON *pop, struct ch_scn
       } else if (okf && okt && prefix && strlen(prefix) <= 200 && scn_key_budget(c, rg, to - from + 1)) {
         if (!(sub->keys = calloc((size_t)(to - from + 1), sizeof *sub->keys)))
           c->oom = true;
+        sub->generated = sub->is_range = true;
+        sub->from = from;
+        sub->prefix = ch__scn_strdup(c, prefix);
         for (uint64_t k = from; sub->keys && k <= to && !c->oom; k++) {
           char buf[256];
           snprintf(buf, sizeof buf, "%s%llu", prefix, (unsigned long long)k);
@@ -168,6 +171,8 @@ static void scn_subscribe(struct ch__scn_ctx *c, const cJSON *pop, struct ch_scn
         scn_key_budget(c, kc, n)) {
       if (!(sub->keys = calloc((size_t)n, sizeof *sub->keys)))
         c->oom = true;
+      sub->generated = true;
+      sub->prefix = ch__scn_strdup(c, prefix);
       for (uint64_t k = 0; sub->keys && k < n && !c->oom; k++) {
         char buf[256];
         snprintf(buf, sizeof buf, "%s%llu", prefix, (unsigned long long)k);
@@ -438,6 +443,7 @@ void ch__scn_population_free(struct ch_population *p) {
     free(p->subscribe.keys[i]);
   free(p->subscribe.keys);
   free(p->subscribe.zipf_cdf);
+  free(p->subscribe.prefix);
   for (size_t i = 0; i < p->n_source_addresses; i++)
     free(p->source_addresses[i]);
   free(p->source_addresses);

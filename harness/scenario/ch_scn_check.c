@@ -412,7 +412,7 @@ bool ch__scn_file(struct ch__scn_ctx *c, const cJSON *obj, const char *key, char
   *out = NULL;
   if (v && cJSON_IsString(v) && *v->valuestring) {
     struct ch_buf p = CH_BUF_INIT;
-    if (v->valuestring[0] == '/' || !c->dir || !*c->dir)
+    if (v->valuestring[0] == '/' || !c->dir || !*c->dir || !strcmp(c->dir, "."))
       ch_buf_puts(&p, v->valuestring);
     else
       ch_buf_printf(&p, "%s/%s", c->dir, v->valuestring);

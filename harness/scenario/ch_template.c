@@ -160,6 +160,7 @@ int ch_template_render(const struct ch_template *t, const struct ch_template_var
 }
 
 const char *ch_template_source(const struct ch_template *t) { return t->src; }
+enum ch_template_escape ch_template_escape_of(const struct ch_template *t) { return t->escape; }
 
 bool ch_template_uses(const struct ch_template *t, const char *name) {
   for (size_t i = 0; i < t->n; i++)

@@ -36,8 +36,9 @@ int ch_template_compile(const char *src, enum ch_template_escape escape, struct 
                         struct ch_buf *err);
 /* Appends the rendering to out. @return 0 or -ENOMEM. */
 int ch_template_render(const struct ch_template *t, const struct ch_template_vars *v, struct ch_buf *out);
-/* The source text as given. */
+/* The source text as given, and the escaping it was compiled with. */
 const char *ch_template_source(const struct ch_template *t);
+enum ch_template_escape ch_template_escape_of(const struct ch_template *t);
 /* True when the template uses {{name}} ("key", "seq", "nonce", "now_ms"). */
 bool ch_template_uses(const struct ch_template *t, const char *name);
 void ch_template_free(struct ch_template *t);

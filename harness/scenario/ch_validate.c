@@ -14,6 +14,7 @@ static void validate_usage(FILE *f) {
              "Options:\n"
              "  --set PATH=VALUE   override a value first, e.g. --set clients.0.count=5000 (VALUE is JSON or a string)\n"
              "  --seed N           same as --set seed=N\n"
+             "  --print            also print each valid scenario with every default filled in (tokens redacted)\n"
              "  -h, --help         this text\n\n"
              "Exit codes: 0 every file is valid, 3 a file is invalid or missing (errors on stderr).\n");
 }
@@ -23,6 +24,7 @@ int ch_validate_main(int argc, char **argv) {
   char **owned = calloc((size_t)argc + 1, sizeof *owned);
   const char **files = calloc((size_t)argc + 1, sizeof *files);
   size_t nsets = 0, nfiles = 0, nowned = 0;
+  bool print = false;
   int rc = CH_EXIT_OK;
   if (!sets || !owned || !files) {
     fprintf(stderr, "validate: out of memory\n");
@@ -53,6 +55,8 @@ int ch_validate_main(int argc, char **argv) {
         owned[nowned++] = s;
         sets[nsets++] = s;
       }
+    } else if (!strcmp(a, "--print")) {
+      print = true;
     } else if (!strncmp(a, "--set=", 6)) {
       sets[nsets++] = a + 6;
     } else if (a[0] == '-' && a[1]) {
@@ -77,6 +81,12 @@ int ch_validate_main(int argc, char **argv) {
     if (r == 0) {
       printf("%s: valid (%zu clients in %zu population%s, %zu phase%s)\n", files[f], s->total_clients,
              s->n_populations, s->n_populations == 1 ? "" : "s", s->n_phases, s->n_phases == 1 ? "" : "s");
+      struct ch_buf text = CH_BUF_INIT;
+      if (print && ch_scenario_to_json(s, &text) == 0)
+        printf("%s\n", text.data);
+      else if (print)
+        rc = CH_EXIT_RUN;
+      ch_buf_free(&text);
       ch_scenario_free(s);
     } else {
       if (r == -ENOMEM)

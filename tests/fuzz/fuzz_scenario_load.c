@@ -1,6 +1,7 @@
 /* libFuzzer target: bytes as a scenario file. Lines at the start of the form "--set PATH=VALUE\n" are taken as
    overrides first, so the override path code is fuzzed too. A scenario that loads is then exercised: key assignment
-   for a few clients of each population and rendering of the HTTP trigger templates. */
+   for a few clients of each population, rendering of the HTTP trigger templates, and the effective-scenario JSON,
+   which must load back to the same scenario (same JSON again). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ch_template_render(s->trigger.http.body, &v, &out);
       ch_buf_free(&out);
     }
+    struct ch_buf a = CH_BUF_INIT, b = CH_BUF_INIT, e2 = CH_BUF_INIT;
+    struct ch_scenario *s2 = NULL;
+    if (ch_scenario_to_json(s, &a) == 0) {
+      if (ch_scenario_from_json_string(a.data, a.len, "fuzz.json", NULL, 0, &s2, &e2) != 0)
+        abort(); /* the effective scenario must be a valid scenario */
+      if (ch_scenario_to_json(s2, &b) == 0 && strcmp(a.data, b.data))
+        abort();
+    }
+    ch_scenario_free(s2);
+    ch_buf_free(&a);
+    ch_buf_free(&b);
+    ch_buf_free(&e2);
     ch_scenario_free(s);
   } else if (!err.data || !err.len) {
     abort(); /* a refusal always says why */

@@ -402,6 +402,60 @@ static void test_scenario_http_trigger(void) {
   ch_buf_free(&err);
 }
 
+/* The effective scenario loads back to itself, with credentials redacted. */
+static void roundtrip(struct ch_scenario *s) {
+  struct ch_buf a = CH_BUF_INIT, b = CH_BUF_INIT, err = CH_BUF_INIT;
+  CU_ASSERT_EQUAL_FATAL(ch_scenario_to_json(s, &a), 0);
+  struct ch_scenario *s2 = NULL;
+  int rc = ch_scenario_from_json_string(a.data, a.len, "again.json", NULL, 0, &s2, &err);
+  if (rc)
+    fprintf(stderr, "\n%s\n%s", a.data, err.data ? err.data : "");
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  CU_ASSERT_EQUAL(ch_scenario_to_json(s2, &b), 0);
+  CH_ASSERT_STR(a.data, b.data ? b.data : "");
+  CU_ASSERT_EQUAL(s2->total_clients, s->total_clients);
+  ch_scenario_free(s2);
+  ch_buf_free(&a);
+  ch_buf_free(&b);
+  ch_buf_free(&err);
+}
+
+static void test_scenario_to_json_roundtrip(void) {
+  for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++) {
+    char path[256];
+    snprintf(path, sizeof path, CH_SOURCE_DIR "/scenarios/%s.json", shipped[i]);
+    struct ch_scenario *s = NULL;
+    struct ch_buf err = CH_BUF_INIT;
+    CU_ASSERT_EQUAL_FATAL(ch_scenario_load(path, NULL, 0, &s, &err), 0);
+    roundtrip(s);
+    ch_scenario_free(s);
+    ch_buf_free(&err);
+  }
+  struct ch_buf err = CH_BUF_INIT;
+  struct ch_scenario *s =
+      load("{\"target\":{\"url\":\"https://h/C\",\"auth\":{\"token\":\"s3cr3t\",\"mode\":\"query\"},"
+           "\"bad_tokens\":[\"b4d\"]},\"clients\":[{\"count\":2,\"transport\":[\"longPolling\",\"webSockets\"],"
+           "\"ramp\":{\"duration\":\"1500ms\"},\"subscribe\":{\"range\":{\"prefix\":\"P\",\"from\":5,\"to\":9},"
+           "\"generator\":\"zipf\",\"per_client\":2,\"zipf_s\":0.7},\"source_addresses\":\"10.0.0.1-10.0.0.3\","
+           "\"credentials\":\"bad\"}],\"phases\":[{\"type\":\"connect\"},{\"type\":\"trigger\",\"duration\":"
+           "\"1m30s\"},{\"type\":\"drop_reconnect\",\"fraction\":0.25}],\"trigger\":{\"type\":\"http\",\"rate\":"
+           "\"30/m\",\"http\":{\"url\":\"https://h/api/{{key}}\",\"headers\":{\"X-N\":\"{{nonce}}\"},\"body\":"
+           "{\"n\":\"{{nonce}}\"},\"expect_status\":204}},\"correlation\":{\"nonce\":\"/N\"},"
+           "\"thresholds\":[\"error_rate < 1%\"],\"capacity\":{\"vary\":\"keys\",\"start\":1,\"step\":1,"
+           "\"max\":4,\"step_duration\":\"2s\",\"slo\":[\"delivery_ratio >= 0.99\"]}}",
+           NULL, 0, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  roundtrip(s);
+  struct ch_buf text = CH_BUF_INIT;
+  ch_scenario_to_json(s, &text);
+  CU_ASSERT_PTR_NULL(strstr(text.data, "s3cr3t"));
+  CU_ASSERT_PTR_NULL(strstr(text.data, "b4d"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text.data, "\"1500ms\""));
+  ch_buf_free(&text);
+  ch_scenario_free(s);
+  ch_buf_free(&err);
+}
+
 /* Every key that scenarios/schema.json allows is one the loader knows (and the loader knows no key the schema lacks:
    a key missing from the schema would make editors flag valid files). */
 static void check_keys_known(const cJSON *props, const char *prefix, size_t nexpected) {
@@ -466,6 +520,7 @@ int main(void) {
       CH_TEST(test_scenario_source_addresses),
       CH_TEST(test_scenario_http_trigger),
       CH_TEST(test_scenario_schema_matches_loader),
+      CH_TEST(test_scenario_to_json_roundtrip),
       CU_TEST_INFO_NULL,
   };
   return ch_test_run("scenario", tests);

@@ -1,0 +1,298 @@
+/* ch_scenario_to_json: the effective scenario (defaults filled in) in the file format, credentials redacted. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "ch_scenario.h"
+
+#define SJ_REDACTED "[REDACTED]"
+
+/* Exact, so that the output loads back to the same value: the largest unit that divides ns. */
+static const char *sj_duration(uint64_t ns, char *buf, size_t n) {
+  static const struct {
+    const char *unit;
+    uint64_t ns;
+  } u[] = {{"h", 3600000000000ull}, {"m", 60000000000ull}, {"s", 1000000000ull}, {"ms", 1000000ull}, {"us", 1000ull}};
+  for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
+    if (ns && ns % u[i].ns == 0) {
+      snprintf(buf, n, "%llu%s", (unsigned long long)(ns / u[i].ns), u[i].unit);
+      return buf;
+    }
+  snprintf(buf, n, ns ? "%lluns" : "0s", (unsigned long long)ns);
+  return buf;
+}
+
+/* Every add below may fail on memory; the tree is checked once at the end through this flag. */
+struct sj {
+  bool oom;
+};
+
+static cJSON *sj_check(struct sj *j, cJSON *v) {
+  if (!v)
+    j->oom = true;
+  return v;
+}
+
+static void sj_str(struct sj *j, cJSON *o, const char *k, const char *v) {
+  sj_check(j, v ? cJSON_AddStringToObject(o, k, v) : cJSON_AddNullToObject(o, k));
+}
+static void sj_num(struct sj *j, cJSON *o, const char *k, double v) { sj_check(j, cJSON_AddNumberToObject(o, k, v)); }
+static void sj_bool(struct sj *j, cJSON *o, const char *k, bool v) { sj_check(j, cJSON_AddBoolToObject(o, k, v)); }
+static void sj_dur(struct sj *j, cJSON *o, const char *k, uint64_t ns) {
+  char buf[40];
+  sj_str(j, o, k, sj_duration(ns, buf, sizeof buf));
+}
+static cJSON *sj_obj(struct sj *j, cJSON *o, const char *k) { return sj_check(j, cJSON_AddObjectToObject(o, k)); }
+static cJSON *sj_arr(struct sj *j, cJSON *o, const char *k) { return sj_check(j, cJSON_AddArrayToObject(o, k)); }
+static void sj_push_str(struct sj *j, cJSON *a, const char *v) {
+  cJSON *s = sj_check(j, cJSON_CreateString(v));
+  if (s && !cJSON_AddItemToArray(a, s)) {
+    cJSON_Delete(s);
+    j->oom = true;
+  }
+}
+
+static void sj_target(struct sj *j, cJSON *root, const struct ch_scenario *s) {
+  const struct ch_scn_target *t = &s->target;
+  cJSON *o = sj_obj(j, root, "target");
+  if (!o)
+    return;
+  sj_str(j, o, "url", t->url);
+  sj_bool(j, o, "insecure", t->insecure);
+  if (t->ca_file)
+    sj_str(j, o, "ca_file", t->ca_file);
+  cJSON *a = sj_obj(j, o, "auth");
+  if (a) {
+    static const char *const modes[] = {"none", "header", "query"};
+    sj_str(j, a, "mode", modes[t->auth.mode]);
+    sj_str(j, a, "scheme", t->auth.scheme);
+    sj_str(j, a, "query_param", t->auth.query_param);
+    if (t->auth.source == CH_SCN_TOKEN_LITERAL)
+      sj_str(j, a, "token", SJ_REDACTED);
+    else if (t->auth.source == CH_SCN_TOKEN_ENV)
+      sj_str(j, a, "token_env", t->auth.token_env);
+    else if (t->auth.source == CH_SCN_TOKEN_FILE)
+      sj_str(j, a, "token_file", t->auth.token_file);
+  }
+  cJSON *b = sj_arr(j, o, "bad_tokens");
+  for (size_t i = 0; b && i < t->n_bad_tokens; i++)
+    sj_push_str(j, b, SJ_REDACTED);
+}
+
+static void sj_subscribe(struct sj *j, cJSON *o, const struct ch_scn_subscribe *sub) {
+  static const char *const picks[] = {"all", "round_robin", "uniform", "zipf"};
+  if (!sub->n_keys)
+    return;
+  cJSON *so = sj_obj(j, o, "subscribe");
+  if (!so)
+    return;
+  if (sub->generated && sub->is_range) {
+    cJSON *r = sj_obj(j, so, "range");
+    if (r) {
+      sj_str(j, r, "prefix", sub->prefix);
+      sj_num(j, r, "from", (double)sub->from);
+      sj_num(j, r, "to", (double)(sub->from + sub->n_keys - 1));
+    }
+  } else if (sub->generated) {
+    sj_num(j, so, "key_count", (double)sub->n_keys);
+    sj_str(j, so, "prefix", sub->prefix);
+  } else {
+    cJSON *k = sj_arr(j, so, "keys");
+    for (size_t i = 0; k && i < sub->n_keys; i++)
+      sj_push_str(j, k, sub->keys[i]);
+  }
+  sj_str(j, so, "generator", picks[sub->pick]);
+  if (sub->pick != CH_SCN_PICK_ALL)
+    sj_num(j, so, "per_client", (double)sub->per_client);
+  if (sub->pick == CH_SCN_PICK_ZIPF)
+    sj_num(j, so, "zipf_s", sub->zipf_s);
+}
+
+static void sj_population(struct sj *j, cJSON *o, const struct ch_population *p) {
+  static const char *const creds[] = {"valid", "bad", "none"};
+  sj_str(j, o, "name", p->name);
+  sj_num(j, o, "count", (double)p->count);
+  sj_str(j, o, "hub", p->hub_name);
+  bool default_auto = p->transport_auto && p->n_transports == CH_SCN_TRANSPORT_COUNT;
+  for (size_t i = 0; default_auto && i < p->n_transports; i++)
+    default_auto = p->transports[i] == (enum ch_scn_transport)i;
+  if (default_auto) {
+    sj_str(j, o, "transport", "auto");
+  } else if (p->transport_auto) {
+    cJSON *a = sj_arr(j, o, "transport");
+    for (size_t i = 0; a && i < p->n_transports; i++)
+      sj_push_str(j, a, ch_scn_transport_name(p->transports[i]));
+  } else {
+    sj_str(j, o, "transport", ch_scn_transport_name(p->transports[0]));
+  }
+  sj_str(j, o, "client_protocol", p->client_protocol);
+  if (p->ramp.rate > 0 || p->ramp.duration_ns) {
+    cJSON *r = sj_obj(j, o, "ramp");
+    if (r && p->ramp.rate > 0)
+      sj_num(j, r, "rate", p->ramp.rate);
+    else if (r)
+      sj_dur(j, r, "duration", p->ramp.duration_ns);
+  }
+  sj_subscribe(j, o, &p->subscribe);
+  if (p->n_source_addresses) {
+    cJSON *a = sj_arr(j, o, "source_addresses");
+    for (size_t i = 0; a && i < p->n_source_addresses; i++)
+      sj_push_str(j, a, p->source_addresses[i]);
+  }
+  sj_str(j, o, "credentials", creds[p->credentials]);
+}
+
+static void sj_phase(struct sj *j, cJSON *o, const struct ch_scenario *s, const struct ch_scn_phase *ph) {
+  sj_str(j, o, "type", ch_scn_phase_type_name(ph->type));
+  sj_str(j, o, "name", ph->name);
+  if (ph->population >= 0)
+    sj_str(j, o, "clients", s->populations[ph->population].name);
+  switch (ph->type) {
+  case CH_SCN_PHASE_HOLD:
+  case CH_SCN_PHASE_VERIFY_SILENCE:
+    sj_dur(j, o, "duration", ph->duration_ns);
+    break;
+  case CH_SCN_PHASE_TRIGGER:
+    if (ph->duration_ns)
+      sj_dur(j, o, "duration", ph->duration_ns);
+    break;
+  case CH_SCN_PHASE_DROP_RECONNECT:
+    sj_num(j, o, "fraction", ph->fraction);
+    sj_dur(j, o, "timeout", ph->timeout_ns);
+    break;
+  default:
+    sj_dur(j, o, "timeout", ph->timeout_ns);
+    break;
+  }
+}
+
+static void sj_trigger(struct sj *j, cJSON *root, const struct ch_scenario *s) {
+  static const char *const types[] = {"none", "reference", "http"};
+  const struct ch_scn_trigger *t = &s->trigger;
+  cJSON *o = sj_obj(j, root, "trigger");
+  if (!o)
+    return;
+  sj_str(j, o, "type", types[t->type]);
+  sj_num(j, o, "rate", t->rate);
+  sj_str(j, o, "arrival", t->arrival == CH_SCN_ARRIVAL_POISSON ? "poisson" : "constant");
+  sj_num(j, o, "count", (double)t->count);
+  if (t->keys_subscribed) {
+    sj_str(j, o, "keys", "subscribed");
+  } else {
+    cJSON *k = sj_arr(j, o, "keys");
+    for (size_t i = 0; k && i < t->n_keys; i++)
+      sj_push_str(j, k, t->keys[i]);
+  }
+  sj_num(j, o, "event_type", t->event_type);
+  if (t->payload_json) {
+    cJSON *p = cJSON_Parse(t->payload_json);
+    if (!p || !cJSON_AddItemToObject(o, "payload", p)) {
+      cJSON_Delete(p);
+      j->oom = true;
+    }
+  }
+  if (t->type != CH_SCN_TRIGGER_HTTP || !t->http.url)
+    return;
+  const struct ch_scn_http_trigger *h = &t->http;
+  cJSON *ho = sj_obj(j, o, "http");
+  if (!ho)
+    return;
+  sj_str(j, ho, "method", h->method);
+  sj_str(j, ho, "url", ch_template_source(h->url));
+  cJSON *hs = sj_obj(j, ho, "headers");
+  for (size_t i = 0; hs && i < h->n_headers; i++)
+    sj_str(j, hs, h->headers[i].name, ch_template_source(h->headers[i].value));
+  if (h->body && ch_template_escape_of(h->body) == CH_TEMPLATE_JSON) {
+    cJSON *b = cJSON_Parse(ch_template_source(h->body)); /* a JSON body stays JSON (its escaping depends on it) */
+    if (!b || !cJSON_AddItemToObject(ho, "body", b)) {
+      cJSON_Delete(b);
+      j->oom = true;
+    }
+  } else if (h->body) {
+    sj_str(j, ho, "body", ch_template_source(h->body));
+  }
+  sj_dur(j, ho, "timeout", h->timeout_ns);
+  cJSON *st = sj_arr(j, ho, "expect_status");
+  cJSON *lo = sj_check(j, cJSON_CreateNumber(h->expect_status_min)), *hi = sj_check(j, cJSON_CreateNumber(h->expect_status_max));
+  if (!st || !lo || !hi || !cJSON_AddItemToArray(st, lo) || !cJSON_AddItemToArray(st, hi)) {
+    j->oom = true;
+  }
+}
+
+static void sj_thresholds(struct sj *j, cJSON *o, const char *k, const struct ch_scn_threshold *t, size_t n) {
+  cJSON *a = sj_arr(j, o, k);
+  for (size_t i = 0; a && i < n; i++)
+    sj_push_str(j, a, t[i].expr);
+}
+
+int ch_scenario_to_json(const struct ch_scenario *s, struct ch_buf *out) {
+  struct sj j = {false};
+  cJSON *root = cJSON_CreateObject();
+  if (!root)
+    return -ENOMEM;
+  sj_str(&j, root, "name", s->name);
+  sj_str(&j, root, "description", s->description);
+  sj_num(&j, root, "seed", (double)s->seed);
+  sj_num(&j, root, "workers", s->workers);
+  sj_num(&j, root, "processes", s->processes);
+  sj_target(&j, root, s);
+  cJSON *pops = sj_arr(&j, root, "clients");
+  for (size_t i = 0; pops && i < s->n_populations; i++) {
+    cJSON *o = sj_check(&j, cJSON_CreateObject());
+    if (o && !cJSON_AddItemToArray(pops, o)) {
+      cJSON_Delete(o);
+      o = NULL, j.oom = true;
+    }
+    if (o)
+      sj_population(&j, o, &s->populations[i]);
+  }
+  cJSON *phases = sj_arr(&j, root, "phases");
+  for (size_t i = 0; phases && i < s->n_phases; i++) {
+    cJSON *o = sj_check(&j, cJSON_CreateObject());
+    if (o && !cJSON_AddItemToArray(phases, o)) {
+      cJSON_Delete(o);
+      o = NULL, j.oom = true;
+    }
+    if (o)
+      sj_phase(&j, o, s, &s->phases[i]);
+  }
+  sj_trigger(&j, root, s);
+  cJSON *c = sj_obj(&j, root, "correlation");
+  if (c) {
+    sj_str(&j, c, "key", s->correlation.key);
+    sj_str(&j, c, "sequence", s->correlation.sequence);
+    sj_str(&j, c, "nonce", s->correlation.nonce);
+    sj_str(&j, c, "server_time_us", s->correlation.server_time_us);
+  }
+  static const char *const deliveries[] = {"exactly_once", "at_least_once", "any"};
+  cJSON *e = sj_obj(&j, root, "expect");
+  if (e) {
+    sj_str(&j, e, "delivery", deliveries[s->expect.delivery]);
+    sj_bool(&j, e, "in_order", s->expect.in_order);
+    sj_dur(&j, e, "deadline", s->expect.deadline_ns);
+    sj_dur(&j, e, "unsubscribe_grace", s->expect.unsubscribe_grace_ns);
+    sj_bool(&j, e, "isolation", s->expect.isolation);
+    sj_bool(&j, e, "rejection", s->expect.rejection);
+  }
+  sj_thresholds(&j, root, "thresholds", s->thresholds, s->n_thresholds);
+  if (s->capacity.enabled) {
+    static const char *const dims[] = {"subscribers_per_key", "keys", "trigger_rate"};
+    cJSON *k = sj_obj(&j, root, "capacity");
+    if (k) {
+      sj_str(&j, k, "vary", dims[s->capacity.step_what]);
+      sj_num(&j, k, "start", s->capacity.start);
+      sj_num(&j, k, "step", s->capacity.step);
+      sj_num(&j, k, "max", s->capacity.max);
+      sj_dur(&j, k, "step_duration", s->capacity.step_duration_ns);
+      sj_thresholds(&j, k, "slo", s->capacity.slo, s->capacity.n_slo);
+    }
+  }
+  char *text = j.oom ? NULL : cJSON_Print(root);
+  cJSON_Delete(root);
+  int rc = text ? ch_buf_puts(out, text) : -ENOMEM;
+  free(text);
+  return rc ? -ENOMEM : 0;
+}

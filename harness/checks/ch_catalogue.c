@@ -1,5 +1,5 @@
-/* The conformance catalogue and the verdict of a run (exit code, last line): stable ids, one line each, the protocol-doc section each one enforces. Ids are never
-   renumbered; a retired check keeps its id out of use. */
+/* The conformance catalogue and the verdict of a run (exit code, last line): stable ids, one line each, the
+   protocol-doc section each one enforces. Ids are never renumbered; a retired check keeps its id out of use. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,8 @@
 static const struct ch_check_def catalogue[] = {
     /* negotiate (§1-§2): pure HTTP */
     {"NEG-001", "negotiate", "negotiate answers 200 JSON with the ten fields and their types", "§2", 0},
-    {"NEG-002", "negotiate", "ProtocolVersion is clientProtocol clamped to [1.2, 2.0] for each clientProtocol", "§1.3", 0},
+    {"NEG-002", "negotiate", "ProtocolVersion is clientProtocol clamped to [1.2, 2.0] for each clientProtocol", "§1.3",
+     0},
     {"NEG-003", "negotiate", "Url is the endpoint path, virtual directory included", "§2", 0},
     {"NEG-004", "negotiate", "an unknown hub in connectionData is refused (HTTP 500)", "§2", 0},
     {"NEG-005", "negotiate", "TryWebSockets is true only when the WebSocket upgrade works", "§2", 0},
@@ -30,7 +31,8 @@ static const struct ch_check_def catalogue[] = {
     {"INV-004", "invoke", "a wrong argument count is answered with E, no R", "§9", CH_T_ALL},
     {"INV-005", "invoke", "hub and method names are matched case-insensitively", "§3.3", CH_T_ALL},
     /* delivery (§3.1, §3.2) */
-    {"DEL-001", "delivery", "after subscribe, an Update for the key is delivered (H, M=Update, A[0] correlated)", "§3.2", CH_T_ALL},
+    {"DEL-001", "delivery", "after subscribe, an Update for the key is delivered (H, M=Update, A[0] correlated)",
+     "§3.2", CH_T_ALL},
     {"DEL-002", "delivery", "after unsubscribe, no Update for the key arrives", "§3.2", CH_T_ALL},
     {"DEL-003", "delivery", "an Update for another key is not delivered (isolation between keys)", "§3.2", CH_T_ALL},
     {"DEL-004", "delivery", "an Update on the other hub is not delivered (isolation between hubs)", "§1.4", CH_T_ALL},
@@ -47,7 +49,8 @@ static const struct ch_check_def catalogue[] = {
     {"AUTH-006", "auth", "a connection token replayed by another user is answered 403", "§6", 0},
     {"AUTH-007", "auth", "subscribing to a forbidden key is rejected", "§6", 0},
     /* keep-alive (§7) */
-    {"KA-001", "keepalive", "keep-alives arrive at least once per KeepAliveTimeout", "§7", CH_T_WS | CH_T_SSE | CH_T_LP},
+    {"KA-001", "keepalive", "keep-alives arrive at least once per KeepAliveTimeout", "§7",
+     CH_T_WS | CH_T_SSE | CH_T_LP},
     /* reconnect (§8) */
     {"REC-001", "reconnect", "reconnect with messageId replays the Updates missed while away", "§8", CH_T_ALL},
     {"REC-002", "reconnect", "reconnect with groupsToken restores the subscriptions", "§8", CH_T_ALL},

@@ -35,7 +35,8 @@ static void usage(FILE *f) {
           "  --key2 KEY            a second allowed key for isolation checks (default: KEY followed by 0)\n"
           "  --forbidden-key KEY   a key the main user may not subscribe to (AUTH-007 is skipped without it)\n"
           "  --trigger FILE        JSON HTTP request template that makes the target push an Update:\n"
-          "                        {\"method\",\"url\",\"headers\":{},\"body\",\"expect_status\":[min,max],\"timeout_ms\",\n"
+          "                        "
+          "{\"method\",\"url\",\"headers\":{},\"body\",\"expect_status\":[min,max],\"timeout_ms\",\n"
           "                         \"correlation\":{\"nonce\":PTR,\"sequence\":PTR,\"key\":PTR}} with placeholders\n"
           "                        {{key}} {{seq}} {{nonce}} {{now_ms}}. Without it delivery checks run passively\n"
           "                        (DEL-001) or are skipped, never passed.\n"
@@ -204,22 +205,50 @@ static long num_arg(const char *s, bool *bad) {
 
 int ch_check_main(int argc, char **argv) {
   enum {
-    O_TARGET = 256, O_TOKEN, O_TOKEN2, O_TOKEN_FILE, O_BAD, O_HUB, O_KEY, O_KEY2, O_FORBID, O_TRIGGER, O_TRANSPORT,
-    O_ONLY, O_TIMEOUT, O_PASSIVE, O_LAT, O_REPORT, O_SCEN, O_SEED, O_FAULT, O_LIST
+    O_TARGET = 256,
+    O_TOKEN,
+    O_TOKEN2,
+    O_TOKEN_FILE,
+    O_BAD,
+    O_HUB,
+    O_KEY,
+    O_KEY2,
+    O_FORBID,
+    O_TRIGGER,
+    O_TRANSPORT,
+    O_ONLY,
+    O_TIMEOUT,
+    O_PASSIVE,
+    O_LAT,
+    O_REPORT,
+    O_SCEN,
+    O_SEED,
+    O_FAULT,
+    O_LIST
   };
-  static const struct option lo[] = {
-      {"target", required_argument, 0, O_TARGET},       {"token", required_argument, 0, O_TOKEN},
-      {"token2", required_argument, 0, O_TOKEN2},       {"token-file", required_argument, 0, O_TOKEN_FILE},
-      {"bad-token", required_argument, 0, O_BAD},       {"hub", required_argument, 0, O_HUB},
-      {"key", required_argument, 0, O_KEY},             {"key2", required_argument, 0, O_KEY2},
-      {"forbidden-key", required_argument, 0, O_FORBID}, {"trigger", required_argument, 0, O_TRIGGER},
-      {"transport", required_argument, 0, O_TRANSPORT}, {"only", required_argument, 0, O_ONLY},
-      {"timeout-ms", required_argument, 0, O_TIMEOUT},  {"passive-ms", required_argument, 0, O_PASSIVE},
-      {"max-latency-ms", required_argument, 0, O_LAT},  {"report-dir", required_argument, 0, O_REPORT},
-      {"scenario", required_argument, 0, O_SCEN},       {"seed", required_argument, 0, O_SEED},
-      {"fault", required_argument, 0, O_FAULT},         {"list", no_argument, 0, O_LIST},
-      {"verbose", no_argument, 0, 'v'},                 {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
+  static const struct option lo[] = {{"target", required_argument, 0, O_TARGET},
+                                     {"token", required_argument, 0, O_TOKEN},
+                                     {"token2", required_argument, 0, O_TOKEN2},
+                                     {"token-file", required_argument, 0, O_TOKEN_FILE},
+                                     {"bad-token", required_argument, 0, O_BAD},
+                                     {"hub", required_argument, 0, O_HUB},
+                                     {"key", required_argument, 0, O_KEY},
+                                     {"key2", required_argument, 0, O_KEY2},
+                                     {"forbidden-key", required_argument, 0, O_FORBID},
+                                     {"trigger", required_argument, 0, O_TRIGGER},
+                                     {"transport", required_argument, 0, O_TRANSPORT},
+                                     {"only", required_argument, 0, O_ONLY},
+                                     {"timeout-ms", required_argument, 0, O_TIMEOUT},
+                                     {"passive-ms", required_argument, 0, O_PASSIVE},
+                                     {"max-latency-ms", required_argument, 0, O_LAT},
+                                     {"report-dir", required_argument, 0, O_REPORT},
+                                     {"scenario", required_argument, 0, O_SCEN},
+                                     {"seed", required_argument, 0, O_SEED},
+                                     {"fault", required_argument, 0, O_FAULT},
+                                     {"list", no_argument, 0, O_LIST},
+                                     {"verbose", no_argument, 0, 'v'},
+                                     {"help", no_argument, 0, 'h'},
+                                     {0, 0, 0, 0}};
   struct ch_checks_opts o = {0};
   const char *token_file = NULL, *scenario_path = DEFAULT_SCENARIO;
   bool bad = false, scen_given = false;
@@ -263,9 +292,7 @@ int ch_check_main(int argc, char **argv) {
     case O_LIST: list_catalogue(); return CH_EXIT_OK;
     case 'v': o.verbose = 1; break;
     case 'h': usage(stdout); return CH_EXIT_OK;
-    default:
-      ch_buf_printf(&err, "unknown or incomplete option '%s'", argv[optind - 1]);
-      bad = true;
+    default: ch_buf_printf(&err, "unknown or incomplete option '%s'", argv[optind - 1]); bad = true;
     }
     if (bad)
       break;

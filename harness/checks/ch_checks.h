@@ -11,9 +11,9 @@
 
 /* Transports, as a bit mask. */
 enum ch_transport_bit {
-  CH_T_WS = 1u << 0,   /* webSockets */
-  CH_T_SSE = 1u << 1,  /* serverSentEvents */
-  CH_T_LP = 1u << 2,   /* longPolling */
+  CH_T_WS = 1u << 0,  /* webSockets */
+  CH_T_SSE = 1u << 1, /* serverSentEvents */
+  CH_T_LP = 1u << 2,  /* longPolling */
   CH_T_ALL = CH_T_WS | CH_T_SSE | CH_T_LP,
 };
 
@@ -44,8 +44,8 @@ struct ch_check_result {
   const struct ch_check_def *def;
   const char *transport;
   enum ch_check_status status;
-  char *message;  /* one line: why it failed or was skipped ("" when passed) */
-  char *evidence; /* request + response excerpt + expectation, credentials redacted; may be "" */
+  char *message;         /* one line: why it failed or was skipped ("" when passed) */
+  char *evidence;        /* request + response excerpt + expectation, credentials redacted; may be "" */
   char *transcript_path; /* JSON Lines wire transcript kept for a failure, relative to the report dir, or NULL */
   uint64_t duration_ns;
 };
@@ -54,7 +54,7 @@ struct ch_checks_results {
   struct ch_check_result *items;
   size_t n, cap;
   unsigned passed, failed, skipped;
-  int run_error;          /* 0, or negative errno-style: the run could not be carried out (exit 4) */
+  int run_error; /* 0, or negative errno-style: the run could not be carried out (exit 4) */
   char run_error_msg[256];
 };
 
@@ -68,22 +68,22 @@ enum ch_trigger_kind {
 };
 
 struct ch_checks_opts {
-  const char *target;       /* base URL (…/signalr appended when the path does not end in it); NULL = embedded */
-  const char *token;        /* main user credential: "Bearer abc" or just "abc" (Bearer assumed) */
-  const char *token2;       /* another user's credential, for the 403 replay check */
-  const char *bad_token;    /* a token the target must refuse (401); a made-up one when NULL */
-  const char *hub;          /* "ResourceEventHub", "JobEventHub" or NULL for both */
-  const char *key;          /* the part key / pipeline id to subscribe to; a fresh one when NULL */
-  const char *key2;         /* a second key the main user may subscribe to (isolation); key + "0" when NULL */
-  long max_latency_ms;      /* DEL-008 bound on the median trigger-to-Update latency; 0 = 250 */
-  const char *forbidden_key;/* a key the main user may not subscribe to; the check is skipped when NULL */
-  const char *trigger_file; /* JSON HTTP request template; NULL = passive (or the embedded control API) */
-  unsigned transports;      /* 0 = every transport the target offers */
-  const char *only;         /* comma-separated check ids or families to run; NULL = all */
-  long timeout_ms;          /* per probe; 0 = 5000 */
-  long passive_wait_ms;     /* how long delivery checks wait without a trigger; 0 = 3000 */
-  const char *report_dir;   /* where failing transcripts go (the report files are written by ch_check_main) */
-  uint64_t seed;            /* keys and nonces; 0 = from the clock */
+  const char *target;        /* base URL (…/signalr appended when the path does not end in it); NULL = embedded */
+  const char *token;         /* main user credential: "Bearer abc" or just "abc" (Bearer assumed) */
+  const char *token2;        /* another user's credential, for the 403 replay check */
+  const char *bad_token;     /* a token the target must refuse (401); a made-up one when NULL */
+  const char *hub;           /* "ResourceEventHub", "JobEventHub" or NULL for both */
+  const char *key;           /* the part key / pipeline id to subscribe to; a fresh one when NULL */
+  const char *key2;          /* a second key the main user may subscribe to (isolation); key + "0" when NULL */
+  long max_latency_ms;       /* DEL-008 bound on the median trigger-to-Update latency; 0 = 250 */
+  const char *forbidden_key; /* a key the main user may not subscribe to; the check is skipped when NULL */
+  const char *trigger_file;  /* JSON HTTP request template; NULL = passive (or the embedded control API) */
+  unsigned transports;       /* 0 = every transport the target offers */
+  const char *only;          /* comma-separated check ids or families to run; NULL = all */
+  long timeout_ms;           /* per probe; 0 = 5000 */
+  long passive_wait_ms;      /* how long delivery checks wait without a trigger; 0 = 3000 */
+  const char *report_dir;    /* where failing transcripts go (the report files are written by ch_check_main) */
+  uint64_t seed;             /* keys and nonces; 0 = from the clock */
   int verbose;
   /* Embedded endpoint only (target == NULL): which fault to start it with (NULL = conformant). */
   const char *fault;

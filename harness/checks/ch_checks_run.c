@@ -14,8 +14,7 @@
 #include "ch_server.h"
 #include "ch_url.h"
 
-static const struct ch_chk_hub hub_resource = {"ResourceEventHub", "SubscribeToPart", "UnsubscribeFromPart",
-                                               "PartKey"};
+static const struct ch_chk_hub hub_resource = {"ResourceEventHub", "SubscribeToPart", "UnsubscribeFromPart", "PartKey"};
 static const struct ch_chk_hub hub_job = {"JobEventHub", "SubscribeToPipeline", "UnsubscribeFromPipeline", "PipeId"};
 
 bool ch_chk_selected(const struct ch_chk_ctx *cx, const char *id) {
@@ -111,7 +110,10 @@ void ch_chk_result(struct ch_chk_ctx *cx, struct ch_checks_results *out, const c
     out->skipped++;
   if (cx->opts->verbose)
     fprintf(stderr, "check: %-8s %-16s %s %s\n", id, r->transport ? r->transport : "",
-            st == CH_CHECK_PASS ? "pass" : st == CH_CHECK_FAIL ? "FAIL" : "skip", r->message);
+            st == CH_CHECK_PASS   ? "pass"
+            : st == CH_CHECK_FAIL ? "FAIL"
+                                  : "skip",
+            r->message);
 }
 
 /* "<scheme> <token>" → the header line; a bare token gets "Bearer". */
@@ -310,7 +312,7 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
       goto out;
   }
   static const ch_chk_family_cb families[] = {
-      ch_chk_family_negotiate, ch_chk_family_lifecycle, ch_chk_family_invoke,   ch_chk_family_delivery,
+      ch_chk_family_negotiate, ch_chk_family_lifecycle, ch_chk_family_invoke,    ch_chk_family_delivery,
       ch_chk_family_auth,      ch_chk_family_keepalive, ch_chk_family_reconnect,
   };
   for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)

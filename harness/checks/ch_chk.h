@@ -19,9 +19,9 @@ struct ch_chk_trigger; /* ch_chk_trigger.c */
 
 /* A hub as the checks drive it: its name and its subscribe/unsubscribe methods. */
 struct ch_chk_hub {
-  const char *name;  /* "ResourceEventHub" */
-  const char *sub;   /* "SubscribeToPart" */
-  const char *unsub; /* "UnsubscribeFromPart" */
+  const char *name;      /* "ResourceEventHub" */
+  const char *sub;       /* "SubscribeToPart" */
+  const char *unsub;     /* "UnsubscribeFromPart" */
   const char *key_field; /* the Update argument's field holding the key, e.g. "PartKey" */
 };
 
@@ -39,8 +39,8 @@ struct ch_chk_ctx {
   size_t nhubs;
   char key[64], key2[64];
   long timeout_ms, passive_ms;
-  long grace_ms; /* how long silence checks keep listening after their fence Update */
-  unsigned transports; /* asked for, narrowed by what negotiate offers */
+  long grace_ms;                  /* how long silence checks keep listening after their fence Update */
+  unsigned transports;            /* asked for, narrowed by what negotiate offers */
   struct ch_chk_trigger *trigger; /* NULL: passive */
   uint64_t seq;                   /* Update sequence numbers for the trigger */
   struct ch_rng rng;
@@ -48,7 +48,7 @@ struct ch_chk_ctx {
   char *secrets[CH_CHK_MAX_SECRETS];
   size_t nsecrets;
   /* per check */
-  struct ch_buf tx;   /* JSON Lines transcript of the current check */
+  struct ch_buf tx; /* JSON Lines transcript of the current check */
   uint64_t t0_ns;
   unsigned nclients;
 };
@@ -73,7 +73,10 @@ struct ch_http {
   char err[CURL_ERROR_SIZE];
 };
 
-#define CH_HTTP_INIT {0, {0}, false, CH_BUF_INIT, 0, CURLE_OK, {0}}
+#define CH_HTTP_INIT                                                                                                   \
+  {                                                                                                                    \
+    0, {0}, false, CH_BUF_INIT, 0, CURLE_OK, { 0 }                                                                     \
+  }
 
 /* Sends one request; auth is a full header line or NULL; body NULL for none (a POST gets an empty body).
    Returns 0 when a response arrived (any status), -ETIMEDOUT, or -ECONNREFUSED/-EHOSTUNREACH for the rest. */
@@ -113,29 +116,29 @@ struct ch_msgq {
 
 struct ch_sess {
   struct ch_chk_ctx *cx;
-  unsigned transport;     /* one CH_T_* bit */
-  const char *auth;       /* header line or NULL */
+  unsigned transport; /* one CH_T_* bit */
+  const char *auth;   /* header line or NULL */
   const struct ch_chk_hub *hub;
   char client[16];
-  char *cdata;            /* percent-encoded connectionData */
-  char *token_enc;        /* percent-encoded ConnectionToken */
-  char *url_path;         /* the negotiate Url */
-  double ka_timeout;      /* KeepAliveTimeout seconds, 0 when null */
-  char *cursor, *groups;  /* last C and G */
-  cJSON *negotiate;       /* the parsed negotiate body */
+  char *cdata;           /* percent-encoded connectionData */
+  char *token_enc;       /* percent-encoded ConnectionToken */
+  char *url_path;        /* the negotiate Url */
+  double ka_timeout;     /* KeepAliveTimeout seconds, 0 when null */
+  char *cursor, *groups; /* last C and G */
+  cJSON *negotiate;      /* the parsed negotiate body */
   struct ch_ws ws;
-  CURLM *multi;           /* serverSentEvents stream */
+  CURLM *multi; /* serverSentEvents stream */
   CURL *sse;
   struct ch_buf sse_buf;
   struct curl_slist *sse_hdrs;
   bool sse_open;
-  uint64_t lp_sent_ns;    /* when the held long poll's request was written */
-  struct ch_msgq q;       /* persistent responses received while waiting for something else */
+  uint64_t lp_sent_ns; /* when the held long poll's request was written */
+  struct ch_msgq q;    /* persistent responses received while waiting for something else */
   int next_id;
   bool connected;
-  uint64_t last_ka_ns;    /* when the last keep-alive arrived */
+  uint64_t last_ka_ns; /* when the last keep-alive arrived */
   unsigned keepalives;
-  struct ch_http last;    /* the last HTTP exchange, for evidence */
+  struct ch_http last; /* the last HTTP exchange, for evidence */
   char last_url[1024];
   const char *last_method;
 };
@@ -176,6 +179,8 @@ void ch_chk_trigger_free(struct ch_chk_ctx *cx);
 /* Makes the target push an Update for (hub, key) carrying seq and nonce. 0, or negative with err set. */
 int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const char *key, uint64_t seq,
                    const char *nonce, struct ch_buf *err);
+/* "trigger: POST http://…/publish …" for evidence (redacted). */
+void ch_chk_trigger_describe(const struct ch_chk_ctx *cx, struct ch_buf *out);
 /* Whether an Update argument carries the nonce (and, if seq_out, its sequence number). */
 bool ch_chk_update_matches(struct ch_chk_ctx *cx, const cJSON *arg, const char *nonce, uint64_t *seq_out);
 

@@ -434,12 +434,9 @@ static void note_keepalive(struct ch_sess *s) {
 /* Reads one raw frame/event/poll body from the receive channel. 1/0/negative like ch_sess_recv. */
 static int recv_raw(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
   switch (s->transport) {
-  case CH_T_WS:
-    return ch_ws_recv(&s->ws, s->cx, s->client, left_ms(deadline), out);
-  case CH_T_SSE:
-    return sse_next(s, deadline, out);
-  default:
-    return lp_next(s, deadline, out);
+  case CH_T_WS: return ch_ws_recv(&s->ws, s->cx, s->client, left_ms(deadline), out);
+  case CH_T_SSE: return sse_next(s, deadline, out);
+  default: return lp_next(s, deadline, out);
   }
 }
 

@@ -18,7 +18,7 @@
 
 struct ch_chk_trigger {
   bool embedded;
-  char *control;           /* embedded: http://127.0.0.1:port */
+  char *control; /* embedded: http://127.0.0.1:port */
   char *method;
   struct ch_template *url, *body;
   char **hdr_names;
@@ -193,10 +193,9 @@ int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const ch
   if (t->embedded) {
     ch_buf_printf(&url, "%s/publish", t->control);
     (void)seq; /* the endpoint numbers Updates itself (HarnessSeq) */
-    ch_buf_printf(&body, "{\"hub\":\"%s\",\"key\":\"%s\",\"payload\":{\"HarnessNonce\":\"%s\"}}", hub->name,
-                  key, nonce);
-    rc = ch_chk_http(cx, "trigger", "POST", url.data, "Content-Type: application/json", body.data, t->timeout_ms,
-                     &res);
+    ch_buf_printf(&body, "{\"hub\":\"%s\",\"key\":\"%s\",\"payload\":{\"HarnessNonce\":\"%s\"}}", hub->name, key,
+                  nonce);
+    rc = ch_chk_http(cx, "trigger", "POST", url.data, "Content-Type: application/json", body.data, t->timeout_ms, &res);
   } else {
     struct ch_template_vars v = {key, seq, nonce, ch_wall_ns() / 1000000u};
     ch_template_render(t->url, &v, &url);
@@ -295,7 +294,7 @@ bool ch_chk_update_matches(struct ch_chk_ctx *cx, const cJSON *arg, const char *
   struct ch_chk_trigger *t = cx->trigger;
   if (seq_out) {
     const cJSON *s = json_pointer(arg, t && t->ptr_seq ? t->ptr_seq : "/HarnessSeq");
-    *seq_out = cJSON_IsNumber(s) ? (uint64_t)s->valuedouble
+    *seq_out = cJSON_IsNumber(s)   ? (uint64_t)s->valuedouble
                : cJSON_IsString(s) ? strtoull(s->valuestring, NULL, 10)
                                    : 0;
   }
@@ -307,4 +306,19 @@ bool ch_chk_update_matches(struct ch_chk_ctx *cx, const cJSON *arg, const char *
 
 void ch_chk_nonce(struct ch_chk_ctx *cx, char out[24]) {
   snprintf(out, 24, "n-%016llx", (unsigned long long)ch_rng_next(&cx->rng));
+}
+
+void ch_chk_trigger_describe(const struct ch_chk_ctx *cx, struct ch_buf *out) {
+  const struct ch_chk_trigger *t = cx->trigger;
+  if (!t) {
+    ch_buf_puts(out, "trigger: none (passive)");
+    return;
+  }
+  struct ch_buf u = CH_BUF_INIT;
+  if (t->embedded)
+    ch_buf_printf(&u, "trigger: POST %s/publish (the embedded endpoint's control API)", t->control);
+  else
+    ch_buf_printf(&u, "trigger: %s %s", t->method, ch_template_source(t->url));
+  ch_chk_redact(cx, u.data, u.len, out);
+  ch_buf_free(&u);
 }

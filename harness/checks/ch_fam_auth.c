@@ -24,8 +24,8 @@ static void neg_status(struct ch_chk_ctx *cx, struct ch_checks_results *out, con
     snprintf(exp, sizeof exp, "401 for %s", what);
     ch_chk_evidence(cx, &ev, "GET", url.data, &res, exp);
   }
-  ch_chk_result(cx, out, id, 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,"negotiate with %s answered %ld",
-                what, res.status);
+  ch_chk_result(cx, out, id, 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev, "negotiate with %s answered %ld", what,
+                res.status);
   ch_http_free(&res);
   ch_buf_free(&url);
   ch_buf_free(&ev);
@@ -51,9 +51,7 @@ static void connect_without_credentials(struct ch_chk_ctx *cx, struct ch_checks_
   if (!ok)
     ch_sess_fail_evidence(&s, &ev, "401 for a connect without credentials");
   ch_chk_result(cx, out, "AUTH-002", t, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,
-rc == 0 ? "connect without credentials was accepted"
-                          : "connect without credentials answered %ld",
-                st);
+                rc == 0 ? "connect without credentials was accepted" : "connect without credentials answered %ld", st);
 done:
   ch_sess_free(&s);
   ch_buf_free(&ev);
@@ -81,7 +79,7 @@ static void replay_other_user(struct ch_chk_ctx *cx, struct ch_checks_results *o
   if (!ok)
     ch_sess_fail_evidence(&s, &ev, "403 Unrecognized user identity (the token belongs to another user)");
   ch_chk_result(cx, out, "AUTH-006", 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,
-rc == 0 ? "another user's connection token was accepted" : "the replayed token answered %ld",
+                rc == 0 ? "another user's connection token was accepted" : "the replayed token answered %ld",
                 s.last.status);
 done:
   ch_sess_free(&s);
@@ -111,7 +109,7 @@ static void forbidden_key(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
     ch_sess_fail_evidence(&s, &ev, exp);
   }
   ch_chk_result(cx, out, "AUTH-007", 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,
-"subscribing to forbidden key %s was accepted", key);
+                "subscribing to forbidden key %s was accepted", key);
   cJSON_Delete(j);
   struct ch_http res = CH_HTTP_INIT;
   ch_sess_abort(&s, &res);

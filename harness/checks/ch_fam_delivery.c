@@ -14,7 +14,7 @@
 #define BURST 20
 
 struct upd {
-  char *arg;  /* A[0] serialised */
+  char *arg; /* A[0] serialised */
   char hub[48];
   uint64_t t_ns;
 };
@@ -133,10 +133,19 @@ static bool invoke_ok(struct ch_sess *s, const char *method, const char *key, in
   return ok;
 }
 
+/* The subscription and trigger behind a delivery verdict. */
+static void evidence_setup(struct ch_buf *ev, const struct ch_chk_ctx *cx, const struct ch_sess *s) {
+  if (ev->len)
+    ch_buf_putc(ev, '\n');
+  ch_buf_printf(ev, "session: %s on %s, connectionData [{\"name\":\"%s\"}], subscribed with %s(\"%s\")\n",
+                s->client, ch_tmask_name(s->transport), s->hub->name, s->hub->sub, cx->key);
+  ch_chk_trigger_describe(cx, ev);
+}
+
 static void evidence_updates(struct ch_buf *ev, const struct ch_chk_ctx *cx, const struct updlist *l, size_t from,
                              const char *expected) {
   struct ch_buf tmp = CH_BUF_INIT;
-  ch_buf_printf(&tmp, "%sreceived %zu Update(s):", "\n", l->n - from);
+  ch_buf_printf(&tmp, "%sreceived %zu Update(s):", ev->len ? "\n" : "", l->n - from);
   for (size_t i = from; i < l->n && i < from + 4; i++)
     ch_buf_printf(&tmp, "\n  %s %.200s", l->v[i].hub, l->v[i].arg);
   ch_buf_printf(&tmp, "\nexpected: %s", expected);
@@ -217,6 +226,7 @@ static void burst(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct c
       for (int i = 0; i < norder; i++)
         ch_buf_printf(&ev, " %d", order[i] + 1);
       ch_buf_puts(&ev, "\nexpected: increasing");
+      evidence_setup(&ev, cx, s);
     }
     ch_chk_result(cx, out, "DEL-005", t, bad >= 0 ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev,
                   "Update %d arrived after a later one", bad >= 0 ? order[bad] + 1 : 0);
@@ -228,9 +238,9 @@ static void burst(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct c
       for (int i = 0; i < BURST; i++)
         ch_buf_printf(&ev, " %d", got[i]);
       ch_buf_puts(&ev, "\nexpected: each exactly once");
+      evidence_setup(&ev, cx, s);
     }
-    ch_chk_result(cx, out, "DEL-006", t, dups ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev,
-                  "%d duplicate Update(s)", dups);
+    ch_chk_result(cx, out, "DEL-006", t, dups ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev, "%d duplicate Update(s)", dups);
   }
   if (ch_chk_selected(cx, "DEL-007")) {
     ch_buf_reset(&ev);
@@ -240,9 +250,10 @@ static void burst(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct c
         if (!got[i])
           ch_buf_printf(&ev, " %d", i + 1);
       ch_buf_printf(&ev, "\nexpected: all %d within %ld ms of the previous one", BURST, quiet);
+      evidence_setup(&ev, cx, s);
     }
-    ch_chk_result(cx, out, "DEL-007", t, seen < BURST ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev,
-                  "%d of %d Updates lost", BURST - seen, BURST);
+    ch_chk_result(cx, out, "DEL-007", t, seen < BURST ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev, "%d of %d Updates lost",
+                  BURST - seen, BURST);
   }
   if (ch_chk_selected(cx, "DEL-008")) {
     long bound = cx->opts->max_latency_ms > 0 ? cx->opts->max_latency_ms : 250;
@@ -256,8 +267,10 @@ static void burst(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct c
       if (!ok)
         ch_buf_printf(&ev, "%d Updates: median %.1f ms, max %.1f ms after the trigger\nexpected: median <= %ld ms",
                       nlat, med, max, bound);
+      if (!ok)
+        evidence_setup(&ev, cx, s);
       ch_chk_result(cx, out, "DEL-008", t, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,
-"median latency %.1f ms exceeds %ld ms", med, bound);
+                    "median latency %.1f ms exceeds %ld ms", med, bound);
     }
   }
 done:
@@ -267,8 +280,8 @@ done:
 }
 
 /* Publishes the forbidden Update, then a fence on (fh, fkey) that s must receive; fails if the forbidden one came. */
-static void silence(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct ch_sess *s, unsigned t,
-                    const char *id, const struct ch_chk_hub *xh, const char *xkey, const char *what) {
+static void silence(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct ch_sess *s, unsigned t, const char *id,
+                    const struct ch_chk_hub *xh, const char *xkey, const char *what) {
   char xn[24], fn[24];
   struct ch_buf err = CH_BUF_INIT, ev = CH_BUF_INIT;
   struct updlist l = {0};
@@ -286,6 +299,7 @@ static void silence(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct
   if (x >= 0) {
     char exp[160];
     snprintf(exp, sizeof exp, "no Update for %s key %s (%s)", xh->name, xkey, what);
+    evidence_setup(&ev, cx, s);
     evidence_updates(&ev, cx, &l, 0, exp);
     ch_chk_result(cx, out, id, t, CH_CHECK_FAIL, &ev, "an Update for %s key %s was delivered (%s)", xh->name, xkey,
                   what);
@@ -305,8 +319,8 @@ static bool want(struct ch_chk_ctx *cx, const char *id, unsigned t) {
 }
 
 static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsigned t) {
-  static const char *const ids[] = {"DEL-001", "DEL-003", "DEL-004", "DEL-005", "DEL-006",
-                                    "DEL-007", "DEL-008", "DEL-002"};
+  static const char *const ids[] = {"DEL-001", "DEL-003", "DEL-004", "DEL-005",
+                                    "DEL-006", "DEL-007", "DEL-008", "DEL-002"};
   const size_t nids = sizeof ids / sizeof ids[0];
   bool any = false;
   for (size_t i = 0; i < nids; i++)
@@ -330,8 +344,8 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
       if (i >= 0)
         ch_chk_result(cx, out, "DEL-001", t, CH_CHECK_PASS, NULL, "+passively observed an Update for key %s", cx->key);
       else
-        ch_chk_result(cx, out, "DEL-001", t, CH_CHECK_SKIP, NULL,
-                      "no trigger and no Update for key %s within %ld ms", cx->key, cx->passive_ms);
+        ch_chk_result(cx, out, "DEL-001", t, CH_CHECK_SKIP, NULL, "no trigger and no Update for key %s within %ld ms",
+                      cx->key, cx->passive_ms);
     }
     for (size_t i = 1; i < nids; i++)
       if (want(cx, ids[i], t))
@@ -347,8 +361,9 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
       ch_buf_reset(&ev);
       if (i < 0) {
         char exp[160];
-        snprintf(exp, sizeof exp, "{\"H\":\"%s\",\"M\":\"Update\",\"A\":[{…\"%s\":\"%s\"…}]} within %ld ms", s.hub->name,
-                 s.hub->key_field, cx->key, cx->timeout_ms);
+        snprintf(exp, sizeof exp, "{\"H\":\"%s\",\"M\":\"Update\",\"A\":[{…\"%s\":\"%s\"…}]} within %ld ms",
+                 s.hub->name, s.hub->key_field, cx->key, cx->timeout_ms);
+        evidence_setup(&ev, cx, &s);
         evidence_updates(&ev, cx, &l, 0, exp);
       }
       ch_chk_result(cx, out, "DEL-001", t, i < 0 ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev,
@@ -389,16 +404,21 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
         if (x >= 0) {
           char exp[128];
           snprintf(exp, sizeof exp, "no Update for key %s after %s completed", cx->key, s.hub->unsub);
+          evidence_setup(&ev, cx, &s);
           evidence_updates(&ev, cx, &l, from, exp);
         }
-        ch_chk_result(cx, out, "DEL-002", t, x >= 0 ? CH_CHECK_FAIL : f < 0 ? CH_CHECK_SKIP : CH_CHECK_PASS, &ev,
+        ch_chk_result(cx, out, "DEL-002", t,
+                      x >= 0  ? CH_CHECK_FAIL
+                      : f < 0 ? CH_CHECK_SKIP
+                              : CH_CHECK_PASS,
+                      &ev,
                       x >= 0 ? "an Update for key %s arrived after unsubscribe"
                              : "the fence Update for key %s did not arrive",
                       x >= 0 ? cx->key : cx->key2);
       }
     }
   }
-done: {
+done : {
   struct ch_http res = CH_HTTP_INIT;
   if (s.connected)
     ch_sess_abort(&s, &res);

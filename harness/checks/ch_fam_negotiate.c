@@ -66,20 +66,19 @@ static void check_neg001(struct ch_chk_ctx *cx, struct ch_checks_results *out, c
     for (size_t i = 0; i < sizeof neg_fields / sizeof neg_fields[0]; i++) {
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, neg_fields[i].name);
       if (!v)
-        ch_buf_printf(&why, "%s%s missing", "; ", neg_fields[i].name);
+        ch_buf_printf(&why, "%s%s missing", why.len ? "; " : "", neg_fields[i].name);
       else if (!jt_ok(v, neg_fields[i].type))
-        ch_buf_printf(&why, "%s%s is not %s", "; ", neg_fields[i].name, jt_name(neg_fields[i].type));
+        ch_buf_printf(&why, "%s%s is not %s", why.len ? "; " : "", neg_fields[i].name, jt_name(neg_fields[i].type));
     }
     if (cJSON_GetObjectItemCaseSensitive(j, "availableTransports"))
-      ch_buf_printf(&why, "%savailableTransports present (an ASP.NET Core answer)", "; ");
+      ch_buf_printf(&why, "%savailableTransports present (an ASP.NET Core answer)", why.len ? "; " : "");
   }
   if (why.len)
     ch_chk_evidence(cx, &ev, "GET", url, res,
                     "200 application/json with Url, ConnectionToken, ConnectionId (strings), KeepAliveTimeout "
                     "(number or null), DisconnectTimeout, ConnectionTimeout (numbers), TryWebSockets (bool), "
                     "ProtocolVersion (string), TransportConnectTimeout, LongPollDelay (numbers)");
-  ch_chk_result(cx, out, "NEG-001", 0, why.len ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev, "%s",
-                why.len ? why.data : "");
+  ch_chk_result(cx, out, "NEG-001", 0, why.len ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev, "%s", why.len ? why.data : "");
   cJSON_Delete(j);
   ch_buf_free(&ev);
   ch_buf_free(&why);
@@ -104,7 +103,7 @@ static void check_protocols(struct ch_chk_ctx *cx, struct ch_checks_results *out
       char exp[96];
       snprintf(exp, sizeof exp, "\"ProtocolVersion\":\"%s\" for clientProtocol %s", cps[i][1],
                cps[i][0] ? cps[i][0] : "(missing)");
-      ch_buf_printf(&why, "%sclientProtocol %s gave %s%s%s", "; ", cps[i][0] ? cps[i][0] : "(missing)",
+      ch_buf_printf(&why, "%sclientProtocol %s gave %s%s%s", why.len ? "; " : "", cps[i][0] ? cps[i][0] : "(missing)",
                     cJSON_IsString(pv) ? "\"" : "", cJSON_IsString(pv) ? pv->valuestring : "no ProtocolVersion",
                     cJSON_IsString(pv) ? "\"" : "");
       ch_chk_evidence(cx, &ev, "GET", url.data, &res, exp);
@@ -132,7 +131,7 @@ static void expect_status(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
   if (rc)
     ch_chk_result(cx, out, id, 0, CH_CHECK_FAIL, &ev, "no answer (%s)", curl_easy_strerror(res.cc));
   else
-    ch_chk_result(cx, out, id, 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,"answered %ld", res.status);
+    ch_chk_result(cx, out, id, 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev, "answered %ld", res.status);
   ch_http_free(&res);
   ch_buf_free(&ev);
 }
@@ -157,7 +156,7 @@ void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *ou
       snprintf(exp, sizeof exp, "\"Url\":\"%s\" (the endpoint path, virtual directory included)", cx->path);
       ch_chk_evidence(cx, &ev, "GET", url.data, &res, exp);
     }
-    ch_chk_result(cx, out, "NEG-003", 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,"Url is %s%s%s",
+    ch_chk_result(cx, out, "NEG-003", 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev, "Url is %s%s%s",
                   cJSON_IsString(u) ? "\"" : "", cJSON_IsString(u) ? u->valuestring : "missing",
                   cJSON_IsString(u) ? "\"" : "");
   }
@@ -209,8 +208,7 @@ void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *ou
     ch_buf_reset(&ev);
     if (!ok)
       ch_chk_evidence(cx, &ev, "GET", url.data, &res, "200 {\"Response\":\"pong\"}");
-    ch_chk_result(cx, out, "CON-003", 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,"ping answered %ld",
-                  res.status);
+    ch_chk_result(cx, out, "CON-003", 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev, "ping answered %ld", res.status);
     cJSON_Delete(p);
   }
   /* CON-005/6/7 need a real connection token to vary one parameter at a time */
@@ -235,10 +233,10 @@ void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *ou
         if (out->n && out->items[out->n - 1].status == CH_CHECK_PASS) {
           /* the unknown-name half: replace the passing result by the combined one */
           out->n--, out->passed--;
-          free(out->items[out->n].message), free(out->items[out->n].evidence),
-              free(out->items[out->n].transcript_path);
+          free(out->items[out->n].message), free(out->items[out->n].evidence), free(out->items[out->n].transcript_path);
           ch_buf_reset(&url);
-          ch_buf_printf(&url, "%s/start?transport=carrierPigeon&clientProtocol=2.1&connectionToken=%s&connectionData=%s",
+          ch_buf_printf(&url,
+                        "%s/start?transport=carrierPigeon&clientProtocol=2.1&connectionToken=%s&connectionData=%s",
                         cx->base, s.token_enc, s.cdata);
           expect_status(cx, out, "CON-005", url.data, cx->auth, 400, "400 Protocol error: Unknown transport.");
         }

@@ -50,12 +50,13 @@ static void keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
   }
   bool ok = seen >= need && worst <= kat + slack;
   if (!ok)
-    ch_buf_printf(&ev, "negotiated KeepAliveTimeout %.1f s; saw %u keep-alive(s) in %.2f s on %s\nexpected: one at "
-                       "least every %.1f s",
+    ch_buf_printf(&ev,
+                  "negotiated KeepAliveTimeout %.1f s; saw %u keep-alive(s) in %.2f s on %s\nexpected: one at "
+                  "least every %.1f s",
                   ka->valuedouble, seen, (double)(ch_now_ns() - start) / 1e9, ch_tmask_name(t), ka->valuedouble);
   ch_chk_result(cx, out, "KA-001", t, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,
-"no keep-alive within KeepAliveTimeout (%.1f s)", ka->valuedouble);
-done: {
+                "no keep-alive within KeepAliveTimeout (%.1f s)", ka->valuedouble);
+done : {
   struct ch_http res = CH_HTTP_INIT;
   if (s.connected)
     ch_sess_abort(&s, &res);
@@ -132,7 +133,7 @@ static void reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
   ch_chk_nonce(cx, pre);
   if (ch_chk_publish(cx, s.hub, cx->key, ++cx->seq, pre, &err) || !got_nonce(cx, &s, pre, cx->timeout_ms)) {
     if (w1)
-      ch_chk_result(cx, out, "REC-001", t, CH_CHECK_SKIP, NULL, "no Update before the drop%s%s", ": ",
+      ch_chk_result(cx, out, "REC-001", t, CH_CHECK_SKIP, NULL, "no Update before the drop%s%s", err.len ? ": " : "",
                     err.len ? err.data : "");
     if (w2)
       ch_chk_result(cx, out, "REC-002", t, CH_CHECK_SKIP, NULL, "no Update before the drop");
@@ -157,13 +158,14 @@ static void reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
     int n = got_nonces(cx, &s, (const char(*)[24])missed, 3, found, cx->timeout_ms, &seen);
     ch_buf_reset(&ev);
     if (n < 3)
-      ch_buf_printf(&ev, "request: %s (reconnect with messageId and groupsToken)\nreceived after reconnect:%s\n"
-                         "expected: the 3 Updates published while disconnected",
+      ch_buf_printf(&ev,
+                    "request: %s (reconnect with messageId and groupsToken)\nreceived after reconnect:%s\n"
+                    "expected: the 3 Updates published while disconnected",
                     s.last_url, seen.len ? seen.data : " nothing");
     struct ch_buf red = CH_BUF_INIT;
     ch_chk_redact(cx, ev.data ? ev.data : "", ev.len, &red);
     ch_chk_result(cx, out, "REC-001", t, n == 3 ? CH_CHECK_PASS : CH_CHECK_FAIL, &red,
-"%d of 3 missed Updates replayed", n);
+                  "%d of 3 missed Updates replayed", n);
     ch_buf_free(&red);
   }
   if (w2) {
@@ -176,14 +178,15 @@ static void reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
     } else {
       bool ok = got_nonce(cx, &s, after, cx->timeout_ms);
       if (!ok)
-        ch_buf_printf(&ev, "after a reconnect with groupsToken, an Update for key %s did not arrive within %ld ms\n"
-                           "expected: the subscription restored from the groups token",
+        ch_buf_printf(&ev,
+                      "after a reconnect with groupsToken, an Update for key %s did not arrive within %ld ms\n"
+                      "expected: the subscription restored from the groups token",
                       cx->key, cx->timeout_ms);
       ch_chk_result(cx, out, "REC-002", t, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,
-"the subscription was lost across the reconnect");
+                    "the subscription was lost across the reconnect");
     }
   }
-done: {
+done : {
   struct ch_http res = CH_HTTP_INIT;
   if (s.connected)
     ch_sess_abort(&s, &res);

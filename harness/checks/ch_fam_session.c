@@ -16,8 +16,8 @@ static bool want(struct ch_chk_ctx *cx, const char *id, unsigned t) {
   return d && (d->transports & t) && (cx->transports & t) && ch_chk_selected(cx, id);
 }
 
-static void skip_all(struct ch_chk_ctx *cx, struct ch_checks_results *out, const char *const *ids, size_t n,
-                     unsigned t, const struct ch_buf *ev, const char *why) {
+static void skip_all(struct ch_chk_ctx *cx, struct ch_checks_results *out, const char *const *ids, size_t n, unsigned t,
+                     const struct ch_buf *ev, const char *why) {
   for (size_t i = 0; i < n; i++)
     if (want(cx, ids[i], t))
       ch_chk_result(cx, out, ids[i], t, CH_CHECK_SKIP, ev, "%s", why);
@@ -63,8 +63,8 @@ static void invoke_check(struct ch_chk_ctx *cx, struct ch_checks_results *out, s
   else if (!cJSON_IsObject(j))
     ch_buf_puts(&why, "the completion is not a JSON object");
   else if (check_id_type && !cJSON_IsString(i))
-    ch_buf_printf(&why, "I is %s, expected the string \"%s\"", i ? (cJSON_IsNumber(i) ? "a number" : "not a string")
-                                                                 : "missing", ids);
+    ch_buf_printf(&why, "I is %s, expected the string \"%s\"",
+                  i ? (cJSON_IsNumber(i) ? "a number" : "not a string") : "missing", ids);
   else if (!i || (cJSON_IsString(i) && strcmp(i->valuestring, ids) != 0))
     ch_buf_printf(&why, "I does not echo the invocation id %s", ids);
   else if (expect_error && !cJSON_IsString(e))
@@ -88,8 +88,7 @@ static void invoke_check(struct ch_chk_ctx *cx, struct ch_checks_results *out, s
       ch_sess_fail_evidence(s, &ev, expected);
     }
   }
-  ch_chk_result(cx, out, id, s->transport, why.len ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev, "%s",
-                why.len ? why.data : "");
+  ch_chk_result(cx, out, id, s->transport, why.len ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev, "%s", why.len ? why.data : "");
   cJSON_Delete(j);
   ch_buf_free(&comp);
   ch_buf_free(&ev);
@@ -105,8 +104,8 @@ static void lower(char *d, const char *s, size_t n) {
 }
 
 static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsigned t) {
-  static const char *const ids[] = {"CON-001", "CON-002", "INV-001", "INV-002", "INV-003",
-                                    "INV-004", "INV-005", "CON-004"};
+  static const char *const ids[] = {"CON-001", "CON-002", "INV-001", "INV-002",
+                                    "INV-003", "INV-004", "INV-005", "CON-004"};
   bool any = false;
   for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
     any |= want(cx, ids[i], t);
@@ -139,7 +138,9 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
       ch_buf_free(&red);
     }
     ch_chk_result(cx, out, "CON-001", t, rc || why ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev, "%s",
-                  rc ? (rc == -ETIMEDOUT ? "no init message within the timeout" : "connect failed") : why ? why : "");
+                  rc    ? (rc == -ETIMEDOUT ? "no init message within the timeout" : "connect failed")
+                  : why ? why
+                        : "");
   }
   if (rc) {
     ch_buf_reset(&ev);
@@ -155,8 +156,8 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
     ch_buf_reset(&ev);
     if (!ok)
       ch_sess_fail_evidence(&s, &ev, "200 {\"Response\":\"started\"}");
-    ch_chk_result(cx, out, "CON-002", t, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,"start answered %ld%s",
-                  s.last.status, rc == 0 ? " without Response \"started\"" : "");
+    ch_chk_result(cx, out, "CON-002", t, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev, "start answered %ld%s", s.last.status,
+                  rc == 0 ? " without Response \"started\"" : "");
     cJSON_Delete(j);
   }
   char args[96];

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "ch_chk.h"
 #include "ch_checks.h"
+#include "ch_chk.h"
 #include "ch_exit.h"
 #include "ch_test.h"
 

@@ -205,7 +205,8 @@ static void test_ws_connection_refused(void) {
 }
 
 int main(void) {
-  CU_TestInfo tests[] = {CH_TEST(test_ws_upgrade_fragments_ping_and_close), CH_TEST(test_ws_refused_upgrade_reports_status),
-                         CH_TEST(test_ws_connection_refused), CU_TEST_INFO_NULL};
+  CU_TestInfo tests[] = {CH_TEST(test_ws_upgrade_fragments_ping_and_close),
+                         CH_TEST(test_ws_refused_upgrade_reports_status), CH_TEST(test_ws_connection_refused),
+                         CU_TEST_INFO_NULL};
   return ch_test_run("checks-ws", tests);
 }

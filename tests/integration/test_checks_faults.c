@@ -22,10 +22,10 @@
 static const struct {
   const char *family, *check;
 } fault_checks[] = {
-    {"NEG", "NEG-001"},       {"PROTO", "NEG-002"},     {"INIT", "CON-001"},     {"START", "CON-002"},
-    {"INVOKE", "INV-001"},    {"DELIVERY", "DEL-007"},  {"DUP", "DEL-006"},      {"ORDER", "DEL-005"},
-    {"LATENCY", "DEL-008"},   {"ISOLATION", "DEL-003"}, {"UNSUB", "DEL-002"},    {"AUTH", "AUTH-001"},
-    {"KEEPALIVE", "KA-001"},  {"REPLAY", "REC-001"},    {"GROUPS", "REC-002"},
+    {"NEG", "NEG-001"},      {"PROTO", "NEG-002"},     {"INIT", "CON-001"},   {"START", "CON-002"},
+    {"INVOKE", "INV-001"},   {"DELIVERY", "DEL-007"},  {"DUP", "DEL-006"},    {"ORDER", "DEL-005"},
+    {"LATENCY", "DEL-008"},  {"ISOLATION", "DEL-003"}, {"UNSUB", "DEL-002"},  {"AUTH", "AUTH-001"},
+    {"KEEPALIVE", "KA-001"}, {"REPLAY", "REC-001"},    {"GROUPS", "REC-002"},
 };
 
 static const char *check_for(const char *family) {
@@ -84,8 +84,7 @@ static void test_each_fault_fails_its_check(void) {
     for (size_t i = 0; i < r.n; i++)
       failed |= r.items[i].status == CH_CHECK_FAIL && strcmp(r.items[i].def->id, id) == 0;
     if (!failed) {
-      fprintf(stderr, "fault %s did not make %s fail (%u passed, %u skipped)\n", ft[f].name, id, r.passed,
-              r.skipped);
+      fprintf(stderr, "fault %s did not make %s fail (%u passed, %u skipped)\n", ft[f].name, id, r.passed, r.skipped);
       for (size_t i = 0; i < r.n; i++)
         fprintf(stderr, "  %s %s %d %s\n", r.items[i].def->id, r.items[i].transport ? r.items[i].transport : "",
                 r.items[i].status, r.items[i].message);
@@ -162,8 +161,8 @@ static void test_binary_exit_codes_last_line_and_report(void) {
   }
   char dir[] = "/tmp/ch-check-XXXXXX", last[512], path[600];
   CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-  const char *a1[] = {CH_BINARY, "check", "--fault", "init-no-s", "--only", "CON-001", "--report-dir", dir,
-                      "--token", "cli-secret-token", NULL};
+  const char *a1[] = {CH_BINARY,      "check", "--fault", "init-no-s",        "--only", "CON-001",
+                      "--report-dir", dir,     "--token", "cli-secret-token", NULL};
   CU_ASSERT_EQUAL(run_binary(a1, last, sizeof last), CH_EXIT_CHECK_FAILED);
   CU_ASSERT_EQUAL(strncmp(last, "exit 1: conformance check failed (", 34), 0);
   snprintf(path, sizeof path, "%s/report.json", dir);

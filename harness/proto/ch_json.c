@@ -555,13 +555,16 @@ static int json_ptr_token(const char **pp, char *tok, size_t cap) {
 }
 
 int ch_json_pointer(struct ch_span doc, const char *ptr, struct ch_span *value) {
-  if (!ptr || (*ptr && *ptr != '/'))
-    return -EINVAL;
-  struct ch_span cur;
-  int rc = ch_json_skip(doc, &cur, NULL);
-  if (rc)
+  struct ch_span v;
+  int rc = ch__json_pointer_trusted(doc, ptr, &v);
+  if (rc != 1)
     return rc;
-  return ch__json_pointer_trusted(cur, ptr, value);
+  /* the walk only followed the structure; the value handed out is fully validated */
+  struct ch_span checked;
+  if (ch_json_skip(v, &checked, NULL) || checked.n != v.n)
+    return -EBADMSG;
+  *value = v;
+  return 1;
 }
 
 /* Trusted walk helpers: p is at the container's opening bracket; on success return the start of the member's value

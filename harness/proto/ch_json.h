@@ -113,9 +113,10 @@ int ch_json_num_double(struct ch_span num, double *out);
 int ch_json_num_int64(struct ch_span num, int64_t *out);
 
 /* JSON Pointer (RFC 6901): `ptr` is "" (the whole document) or "/a/0/b~1c". Array indexes are decimal without
-   leading zeros; reference tokens up to 255 bytes. The document (one value at the start of doc) is validated once,
-   then walked without re-validation. Returns 1 found (value set), 0 absent, -EINVAL bad pointer syntax, -EBADMSG
-   malformed document. */
+   leading zeros; reference tokens up to 255 bytes. Fast: it follows the structure along the path (never reading
+   outside doc) and fully validates only the value it returns, so call ch_json_parse first when the rest of the
+   document must be valid too (ch_recv_decode has done that for frame spans). Returns 1 found (value set, a valid
+   JSON value), 0 absent, -EINVAL bad pointer syntax, -EBADMSG malformed along the path or in the value. */
 int ch_json_pointer(struct ch_span doc, const char *ptr, struct ch_span *value);
 
 #endif /* CH_JSON_H */

@@ -20,7 +20,7 @@ static char recv_key(struct ch_span k) {
 
 /* The fields we look at, collected before interpretation: S and T mean different things in hub responses. */
 struct recv_raw {
-  struct ch_span c, s, t, g, l, m, i, r, e, h, d;
+  struct ch_span c, s, t, g, l, m, i, r, e, h, d, p;
 };
 
 static int recv_fail(const char **reason, const char *why) {
@@ -68,6 +68,11 @@ static int recv_hub_response(const struct recv_raw *raw, struct ch_recv *out, co
       return recv_fail(reason, "receive: S is not an object");
     out->state = raw->s;
   }
+  if (raw->p.p && !recv_is_null(raw->p)) {
+    if (ch_json_kind(raw->p) != CH_JSON_OBJECT)
+      return recv_fail(reason, "receive: P is not an object");
+    out->progress = raw->p;
+  }
   /* C, G, L and M mean nothing in a hub response */
   out->unknown += (raw->c.p != NULL) + (raw->g.p != NULL) + (raw->l.p != NULL) + (raw->m.p != NULL);
   return 0;
@@ -105,7 +110,7 @@ static int recv_persistent(const struct recv_raw *raw, struct ch_recv *out, cons
     out->m = raw->m;
     out->has_m = true;
   }
-  out->unknown += (raw->r.p != NULL) + (raw->h.p != NULL) + (raw->d.p != NULL);
+  out->unknown += (raw->r.p != NULL) + (raw->h.p != NULL) + (raw->d.p != NULL) + (raw->p.p != NULL);
   return 0;
 }
 
@@ -148,6 +153,7 @@ int ch_recv_decode(const char *p, size_t n, bool long_poll, struct ch_recv *out,
     case 'E': slot = &raw.e; break;
     case 'H': slot = &raw.h; break;
     case 'D': slot = &raw.d; break;
+    case 'P': slot = &raw.p; break;
     default: out->unknown++; break;
     }
     if (slot)
@@ -218,8 +224,7 @@ int ch_recv_msgs_next(struct ch_msg_iter *it, struct ch_hub_msg *out, const char
     el = (struct ch_span){it->it.p, (size_t)(it->it.end - it->it.p)};
   }
   struct ch_json_iter o;
-  struct ch_span k, v, h = CH_SPAN_NULL, m = CH_SPAN_NULL, a = CH_SPAN_NULL, s = CH_SPAN_NULL, i = CH_SPAN_NULL,
-                       p = CH_SPAN_NULL;
+  struct ch_span k, v, h = CH_SPAN_NULL, m = CH_SPAN_NULL, a = CH_SPAN_NULL, s = CH_SPAN_NULL, p = CH_SPAN_NULL;
   ch_json_obj_begin(el, &o);
   o.trusted = it->it.trusted;
   while ((rc = ch_json_obj_next(&o, &k, &v)) == 1) {
@@ -228,7 +233,6 @@ int ch_recv_msgs_next(struct ch_msg_iter *it, struct ch_hub_msg *out, const char
     case 'M': m = v; break;
     case 'A': a = v; break;
     case 'S': s = v; break;
-    case 'I': i = v; break;
     case 'P': p = v; break;
     default: break;
     }
@@ -240,7 +244,7 @@ int ch_recv_msgs_next(struct ch_msg_iter *it, struct ch_hub_msg *out, const char
     it->it.p = o.p;
     it->it.state = 1;
   }
-  if (p.p && i.p) {
+  if (p.p && !recv_is_null(p)) {
     rc = msg_progress(p, out, reason);
     return rc ? rc : 1;
   }

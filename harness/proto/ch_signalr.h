@@ -123,6 +123,7 @@ struct ch_recv {
   struct ch_span d;  /* HubException error data */
   struct ch_span st; /* "T" stack trace of a hub response */
   struct ch_span state; /* "S" caller state object of a hub response */
+  struct ch_span progress; /* "P" of a hub response: {"I":"0","D":...} a progress update (JS checks P before I) */
   unsigned unknown;  /* count of members with keys not listed above (ignored, like the clients do) */
 };
 
@@ -134,7 +135,7 @@ int ch_recv_decode(const char *p, size_t n, bool long_poll, struct ch_recv *out,
 
 enum ch_msg_kind {
   CH_MSG_INVOCATION = 1, /* {H,M,A[,S]} a hub method invocation */
-  CH_MSG_PROGRESS,       /* {"I":"P|0","P":{"I":"0","D":...}} */
+  CH_MSG_PROGRESS,       /* {"I":"P|0","P":{"I":"0","D":...}} (recognised by its P object, as JS does) */
   CH_MSG_OTHER,          /* any other JSON value (a PersistentConnection message): see raw */
 };
 

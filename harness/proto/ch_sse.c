@@ -77,6 +77,14 @@ static int sse_end_line(struct ch_sse *s) {
   return rc;
 }
 
+/* The first CR or LF in [p, end), or end (memchr is vectorised: data lines are long). */
+static const char *sse_line_end(const char *p, const char *end) {
+  const char *lf = memchr(p, '\n', (size_t)(end - p));
+  const char *lim = lf ? lf : end;
+  const char *cr = memchr(p, '\r', (size_t)(lim - p));
+  return cr ? cr : lim;
+}
+
 int ch_sse_feed(struct ch_sse *s, const char *p, size_t n) {
   if (s->failed)
     return s->failed;
@@ -127,9 +135,7 @@ int ch_sse_feed(struct ch_sse *s, const char *p, size_t n) {
       }
       /* fall through */
     case SSE_VALUE: {
-      const char *q = p;
-      while (q < end && *q != '\r' && *q != '\n')
-        q++;
+      const char *q = sse_line_end(p, end);
       int rc = sse_data(s, p, (size_t)(q - p));
       if (rc)
         return rc;
@@ -137,8 +143,7 @@ int ch_sse_feed(struct ch_sse *s, const char *p, size_t n) {
       break;
     }
     default: /* SSE_SKIP */
-      while (p < end && *p != '\r' && *p != '\n')
-        p++;
+      p = sse_line_end(p, end);
       break;
     }
   }

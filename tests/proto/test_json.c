@@ -266,6 +266,17 @@ static void test_json_pointer(void) {
   CU_ASSERT_EQUAL(ch_json_pointer(S(doc), "M", &v), -EINVAL);
   CU_ASSERT_EQUAL(ch_json_pointer(S(doc), "/m~2n", &v), -EINVAL);
   CU_ASSERT_EQUAL(ch_json_pointer(S("{\"a\":"), "/a", &v), -EBADMSG);
+  CU_ASSERT_EQUAL(ch_json_pointer(S("{\"a\":[1,2"), "/a", &v), -EBADMSG);
+  CU_ASSERT_EQUAL(ch_json_pointer(S("{\"a\":{\"b\":tru}}"), "/a", &v), -EBADMSG);
+  CU_ASSERT_EQUAL(ch_json_pointer(S("{\"a\":{\"b\":\"x\\q\"}}"), "/a/b", &v), -EBADMSG);
+  CU_ASSERT_EQUAL(ch_json_pointer(S("[\"x"), "/0", &v), -EBADMSG);
+  CU_ASSERT_EQUAL(ch_json_pointer(S("  {\"a\" : [ 1 , {\"b\" :  \"c\" } ] }  "), "/a/1/b", &v), 1);
+  CU_ASSERT_TRUE(ch_json_str_eqz(v, "c"));
+  /* only the path and the returned value are validated, as documented */
+  CU_ASSERT_EQUAL(ch_json_pointer(S("{\"a\":1,\"b\":tru}"), "/a", &v), 1);
+  CU_ASSERT_EQUAL(ch_json_pointer(S("{\"a\":1,\"b\":tru}"), "/b", &v), -EBADMSG);
+  CU_ASSERT_EQUAL(ch_json_pointer(S("{\"a\":[1,2"), "/a/1", &v), 1); /* the unclosed tail is never reached */
+  CU_ASSERT_EQUAL(v.n, 1);
 }
 
 int main(void) {

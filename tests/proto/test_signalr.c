@@ -300,6 +300,14 @@ static void test_signalr_receive_hub_responses(void) {
   CU_ASSERT_EQUAL(ch_json_kind(r.d), CH_JSON_OBJECT);
   CU_ASSERT_TRUE(ch_json_str_eqz(r.st, "at x"));
   CU_ASSERT_EQUAL(ch_json_kind(r.state), CH_JSON_OBJECT);
+  /* a progress update that arrives as a hub response (JS looks at P first) */
+  CU_ASSERT_EQUAL(decode("{\"I\":\"P|4\",\"P\":{\"I\":\"4\",\"D\":50}}", false, &r, &why), 0);
+  CU_ASSERT_EQUAL(r.kind, CH_RECV_HUB_RESPONSE);
+  struct ch_span v;
+  CU_ASSERT_EQUAL(ch_json_pointer(r.progress, "/D", &v), 1);
+  CU_ASSERT_EQUAL(v.n, 2);
+  CU_ASSERT_EQUAL(decode("{\"I\":\"P|4\",\"P\":3}", false, &r, &why), -EBADMSG);
+  CH_ASSERT_STR(why, "receive: P is not an object");
 }
 
 static void recv_expect(const char *frame, const char *msg) {

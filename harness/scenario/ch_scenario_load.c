@@ -87,13 +87,15 @@ static void scn_auth(struct ch__scn_ctx *c, const cJSON *t, struct ch_scn_auth *
   if (ch__scn_string(c, o, "query_param", false, "access_token", &a->query_param) && a->query_param &&
       (!*a->query_param || strpbrk(a->query_param, "&=?# "))) {
     size_t m2 = ch__scn_push_key(c, "query_param");
-    ch__scn_fail(c, cJSON_GetObjectItemCaseSensitive(o, "query_param"), false,
+    ch__scn_fail(c, cJSON_GetObjectItemCaseSensitive(o, "query_param"), true,
                  "a query parameter name without '&', '=', '?', '#' or spaces");
     ch__scn_pop(c, m2);
   }
   if (a->scheme && strpbrk(a->scheme, " \r\n\t")) {
     size_t m2 = ch__scn_push_key(c, "scheme");
-    ch__scn_fail(c, cJSON_GetObjectItemCaseSensitive(o, "scheme"), false, "a scheme word such as \"Bearer\"");
+    /* "Bearer abc..." here is a token in the wrong place: never echo it */
+    ch__scn_fail(c, cJSON_GetObjectItemCaseSensitive(o, "scheme"), true,
+                 "a scheme word such as \"Bearer\" (the token goes in token, token_env or token_file)");
     ch__scn_pop(c, m2);
   }
   ch__scn_pop(c, mark);
@@ -113,7 +115,18 @@ static void scn_target(struct ch__scn_ctx *c, const cJSON *root, struct ch_scn_t
   ch__scn_check_keys(c, o, keys);
   if (ch__scn_string(c, o, "url", false, NULL, &t->url) && t->url) {
     struct ch_buf e = CH_BUF_INIT;
-    if (ch_url_parse(t->url, &t->parsed, &e)) {
+    const char *q = strpbrk(t->url, "?#");
+    if (q) {
+      /* a query string may carry a credential (access_token=...): say so without echoing it */
+      size_t m2 = ch__scn_push_key(c, "url");
+      ch__scn_failf(c, cJSON_GetObjectItemCaseSensitive(o, "url"),
+                    "expected a base URL without query string or fragment (credentials go in target.auth), found "
+                    "\"%.*s%c...\"",
+                    (int)(q - t->url > 200 ? 200 : q - t->url), t->url, *q);
+      ch__scn_pop(c, m2);
+      free(t->url);
+      t->url = NULL;
+    } else if (ch_url_parse(t->url, &t->parsed, &e)) {
       size_t m2 = ch__scn_push_key(c, "url");
       /* ch_url_parse's message already says "expected ..., found ..." (and redacts credentials) */
       ch__scn_failf(c, cJSON_GetObjectItemCaseSensitive(o, "url"), "%s", e.data ? e.data : "expected a URL");
@@ -186,10 +199,14 @@ static void scn_http(struct ch__scn_ctx *c, const cJSON *o, struct ch_scn_http_t
     size_t mark = ch__scn_push_key(c, "url");
     const cJSON *uv = cJSON_GetObjectItemCaseSensitive(o, "url");
     const char *host = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
-    if (!host || !*host || *host == '/' || *host == '{')
-      ch__scn_fail(c, uv, false, "an absolute http:// or https:// URL with a literal host (placeholders after it)");
-    else
+    if (!host || !*host || *host == '/' || *host == '{') {
+      size_t shown = strcspn(url, "?"); /* the query may hold an API key: not echoed */
+      ch__scn_failf(c, uv, "expected an absolute http:// or https:// URL with a literal host (placeholders after "
+                           "it), found \"%.*s%s\"",
+                    (int)(shown > 200 ? 200 : shown), url, url[shown] ? "?..." : "");
+    } else {
       h->url = scn_template(c, uv, url, CH_TEMPLATE_URL);
+    }
     ch__scn_pop(c, mark);
   }
   free(url);

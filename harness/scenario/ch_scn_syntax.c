@@ -172,7 +172,11 @@ static void sx_describe(const struct sx *x, char *out, size_t n) {
     size_t e = x->pos;
     while (e < x->len && e - x->pos < 20 && (isalnum((unsigned char)x->s[e]) || x->s[e] == '_'))
       e++;
-    snprintf(out, n, "'%.*s'", (int)(e - x->pos), x->s + x->pos);
+    /* a short word is a typo worth showing ("tru"); a long one may be an unquoted credential: show its start */
+    if (e - x->pos <= 6)
+      snprintf(out, n, "'%.*s'", (int)(e - x->pos), x->s + x->pos);
+    else
+      snprintf(out, n, "'%c...' (an unquoted word)", x->s[x->pos]);
   } else if (ch < 0x20 || ch >= 0x7f) {
     snprintf(out, n, "byte 0x%02x", ch);
   } else {

@@ -270,6 +270,17 @@ static void test_scenario_tokens_never_in_errors(void) {
   CU_ASSERT_PTR_NULL(strstr(err.data, "s3cr3t"));
   CU_ASSERT_PTR_NOT_NULL(strstr(err.data, "$.target.auth"));
   CU_ASSERT_PTR_NOT_NULL(strstr(err.data, "$.target.bad_tokens[1]"));
+  /* a token in the target URL's query string, in the scheme, or unquoted is not echoed either */
+  s = load("{\"target\":{\"url\":\"https://h/Centro?access_token=s3cr3t-q\",\"auth\":{\"scheme\":"
+           "\"Bearer s3cr3t-s\"}}," MIN_CLIENTS "," MIN_PHASES "}", NULL, 0, &err);
+  CU_ASSERT_PTR_NULL(s);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.data, "$.target.url: expected a base URL without query string"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.data, "$.target.auth.scheme"));
+  CU_ASSERT_PTR_NULL(strstr(err.data, "s3cr3t"));
+  s = load("{\"target\":{\"auth\":{\"token\":s3cr3tvalue}}}", NULL, 0, &err);
+  CU_ASSERT_PTR_NULL(s);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.data, "syntax error"));
+  CU_ASSERT_PTR_NULL(strstr(err.data, "s3cr3t"));
   /* also when the token comes from --set */
   const char *sets[] = {"target.auth.token=7777777"};
   s = load("{\"target\":{\"auth\":{\"mode\":\"header\"}}," MIN_CLIENTS "," MIN_PHASES "}", sets, 1, &err);

@@ -177,7 +177,9 @@ static void burst(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct c
   }
   /* collect until every nonce was seen or nothing new came for a while */
   int got[BURST] = {0}, order[BURST * 2], norder = 0, dups = 0, seen = 0;
-  uint64_t lat[BURST];
+  /* latency counts from the publish, or from when this session started listening if that was later: the burst is
+     published before receiving, and publishing itself must not count against the target */
+  uint64_t lat[BURST], listen_ns = ch_now_ns();
   int nlat = 0;
   long quiet = cx->timeout_ms < 1500 ? cx->timeout_ms : 1500;
   size_t scanned = 0;
@@ -191,7 +193,7 @@ static void burst(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct c
           dups++;
         else {
           seen++;
-          lat[nlat++] = l.v[scanned].t_ns - pub_ns[i];
+          lat[nlat++] = l.v[scanned].t_ns - (pub_ns[i] > listen_ns ? pub_ns[i] : listen_ns);
         }
         if (norder < BURST * 2)
           order[norder++] = i;

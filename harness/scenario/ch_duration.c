@@ -25,6 +25,8 @@ static int dur_fail(struct ch_buf *err, const char *s, const char *hint) {
 static const char *dur_number(const char *p, double *out) {
   const char *start = p;
   double v = 0;
+  if (!isdigit((unsigned char)*p))
+    return NULL; /* ".5s" is refused, like the schema does */
   while (isdigit((unsigned char)*p))
     v = v * 10 + (*p++ - '0');
   if (*p == '.') {

@@ -2,7 +2,18 @@
 
    Pure code: no sockets, no threads, no globals. The receive decoder (ch_recv_decode and the message iterator) is
    the hot path: it never allocates and returns spans into the caller's frame. Error reasons are static strings that
-   never contain input bytes, so they are safe to log (tokens can never leak through them). */
+   never contain input bytes, so they are safe to log (tokens can never leak through them).
+
+   Typical receive loop (one WebSocket text frame, SSE event data or long-poll body):
+     struct ch_recv r; const char *why;
+     if (ch_recv_decode(p, n, is_long_poll, &r, &why)) -> protocol error `why`
+     r.kind == CH_RECV_KEEPALIVE: refresh the keep-alive timer
+     r.kind == CH_RECV_HUB_RESPONSE: r.i is the id ("0" or 0), r.r the result, r.e the error
+     r.kind == CH_RECV_PERSISTENT: store r.c (messageId) and r.g (groupsToken) with ch_json_str_unescape;
+       r.s == 1 && r.has_m is the init message; then
+       struct ch_msg_iter it; struct ch_hub_msg m;
+       for (ch_recv_msgs_begin(&r, &it); ch_recv_msgs_next(&it, &m, &why) == 1;)
+         if (ch_hub_msg_is(&m, "ResourceEventHub", "Update")) ch_hub_msg_pointer(&m, "/0/PartKey", &v); */
 #ifndef CH_SIGNALR_H
 #define CH_SIGNALR_H
 

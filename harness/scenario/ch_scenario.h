@@ -85,7 +85,7 @@ enum ch_scn_pick {
 struct ch_scn_subscribe {
   char **keys;                /* the key universe, materialised at load (from "keys", "range" or "key_count") */
   size_t n_keys;              /* 0: the population subscribes to nothing */
-  enum ch_scn_pick pick;          /* "generator"; default "all" for keys/range, "round_robin" for key_count */
+  enum ch_scn_pick pick;      /* "generator"; default "all" for keys/range, "round_robin" for key_count */
   size_t per_client;          /* keys per client (default 1); n_keys for CH_SCN_PICK_ALL */
   double zipf_s;              /* default 1.1 */
   double *zipf_cdf;           /* CH_SCN_PICK_ZIPF: cumulative probabilities by rank, n_keys entries, built once */

@@ -315,7 +315,8 @@ static void scn_transport(struct ch__scn_ctx *c, const cJSON *pop, struct ch_pop
       for (size_t j = 0; t >= 0 && j < p->n_transports; j++)
         dup |= p->transports[j] == (enum ch_scn_transport)t;
       if (t < 0 || dup)
-        ch__scn_fail(c, it, false, dup ? "each transport once" : "\"webSockets\", \"serverSentEvents\" or \"longPolling\"");
+        ch__scn_fail(c, it, false,
+                     dup ? "each transport once" : "\"webSockets\", \"serverSentEvents\" or \"longPolling\"");
       else
         p->transports[p->n_transports++] = (enum ch_scn_transport)t;
       ch__scn_pop(c, m);
@@ -352,7 +353,8 @@ static void scn_ramp(struct ch__scn_ctx *c, const cJSON *pop, struct ch_populati
   } else {
     static const char *const keys[] = {"rate", "duration", NULL};
     ch__scn_check_keys(c, o, keys);
-    bool r = cJSON_GetObjectItemCaseSensitive(o, "rate") != NULL, d = cJSON_GetObjectItemCaseSensitive(o, "duration") != NULL;
+    bool r = cJSON_GetObjectItemCaseSensitive(o, "rate") != NULL;
+    bool d = cJSON_GetObjectItemCaseSensitive(o, "duration") != NULL;
     if (r == d)
       ch__scn_failf(c, o, "expected exactly one of rate and duration, found %s", r ? "both" : "neither");
     ch__scn_rate(c, o, "rate", false, 0, &p->ramp.rate);

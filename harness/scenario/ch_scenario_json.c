@@ -216,9 +216,13 @@ static void sj_trigger(struct sj *j, cJSON *root, const struct ch_scenario *s) {
   }
   sj_dur(j, ho, "timeout", h->timeout_ns);
   cJSON *st = sj_arr(j, ho, "expect_status");
-  cJSON *lo = sj_check(j, cJSON_CreateNumber(h->expect_status_min)), *hi = sj_check(j, cJSON_CreateNumber(h->expect_status_max));
-  if (!st || !lo || !hi || !cJSON_AddItemToArray(st, lo) || !cJSON_AddItemToArray(st, hi)) {
-    j->oom = true;
+  int codes[2] = {h->expect_status_min, h->expect_status_max};
+  for (int i = 0; st && i < 2; i++) {
+    cJSON *n = sj_check(j, cJSON_CreateNumber(codes[i]));
+    if (n && !cJSON_AddItemToArray(st, n)) {
+      cJSON_Delete(n);
+      j->oom = true;
+    }
   }
 }
 

@@ -77,7 +77,11 @@ static void scn_describe(struct ch_buf *b, const cJSON *v, bool secret) {
     }
     ch_buf_puts(b, s[n] ? "...\"" : "\"");
   } else if (secret) {
-    ch_buf_puts(b, cJSON_IsNumber(v) ? "a number (value not shown)" : cJSON_IsArray(v) ? "an array" : cJSON_IsObject(v) ? "an object" : cJSON_IsNull(v) ? "null" : "a boolean");
+    ch_buf_puts(b, cJSON_IsNumber(v)   ? "a number (value not shown)"
+                   : cJSON_IsArray(v)  ? "an array"
+                   : cJSON_IsObject(v) ? "an object"
+                   : cJSON_IsNull(v)   ? "null"
+                                       : "a boolean");
   } else if (cJSON_IsNumber(v)) {
     ch_buf_printf(b, "%.17g", v->valuedouble);
   } else if (cJSON_IsBool(v)) {

@@ -424,7 +424,8 @@ static void test_validate_command(void) {
   const char *bad[] = {"validate", CH_SOURCE_DIR "/scenarios/smoke.json", "--set", "clients.0.count=ten",
                        "--seed", "5"};
   CU_ASSERT_EQUAL(run_validate(bad, 6, &out, &err), CH_EXIT_INPUT);
-  CU_ASSERT_PTR_NOT_NULL(strstr(err.data ? err.data : "", "smoke.json: $.clients[0].count: expected a positive integer"));
+  CU_ASSERT_PTR_NOT_NULL(
+      strstr(err.data ? err.data : "", "smoke.json: $.clients[0].count: expected a positive integer"));
   ch_buf_reset(&err);
   const char *missing[] = {"validate", "/nonexistent.json"};
   CU_ASSERT_EQUAL(run_validate(missing, 2, &out, &err), CH_EXIT_INPUT);

@@ -575,6 +575,9 @@ static int scn_load(const char *json, size_t len, const char *path, const char *
     ch_scenario_free(s);
     return -ENOMEM;
   }
+  /* Windows editors often start UTF-8 files with a byte order mark; JSON parsers do not expect one */
+  if (len >= 3 && !memcmp(json, "\xEF\xBB\xBF", 3))
+    json += 3, len -= 3;
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
   if (!root) {

@@ -232,6 +232,12 @@ static void test_scenario_error_syntax_line_and_column(void) {
   expect_error("{\"clients\": [", NULL, 0, "syntax error", "found the end of the file", NULL);
   expect_error("{} x", NULL, 0, "t.json:1:4: syntax error", "end of the file after the top-level value", NULL);
   expect_error("{ // comment\n}", NULL, 0, "t.json:1:3: syntax error", "without comments", NULL);
+  /* a UTF-8 byte order mark (Windows editors) is accepted */
+  struct ch_buf err = CH_BUF_INIT;
+  struct ch_scenario *s = load("\xEF\xBB\xBF{" MIN_CLIENTS "," MIN_PHASES "}", NULL, 0, &err);
+  CU_ASSERT_PTR_NOT_NULL(s);
+  ch_scenario_free(s);
+  ch_buf_free(&err);
 }
 
 static void test_scenario_error_missing_file(void) {

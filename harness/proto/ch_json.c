@@ -434,6 +434,8 @@ static int json_iter_step(struct ch_json_iter *it, char close) {
     if (*p != ',')
       return json_iter_fail(it, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
     p = ch__json_skip_ws(p + 1, it->end);
+    if (p < it->end && *p == close)
+      return json_iter_fail(it, "trailing comma");
   } else if (*p == close) {
     it->state = 2;
     it->p = p + 1;

@@ -137,6 +137,10 @@ static void test_json_object_and_array_iteration(void) {
   CU_ASSERT_EQUAL(ch_json_obj_next(&it, &k, &v), -EBADMSG);
   CU_ASSERT_EQUAL(ch_json_arr_begin(S("[]"), &ai), 0);
   CU_ASSERT_EQUAL(ch_json_arr_next(&ai, &v), 0);
+  CU_ASSERT_EQUAL(ch_json_arr_begin(S("[1,]"), &ai), 0);
+  CU_ASSERT_EQUAL(ch_json_arr_next(&ai, &v), 1);
+  CU_ASSERT_EQUAL(ch_json_arr_next(&ai, &v), -EBADMSG);
+  CH_ASSERT_STR(ai.err.msg, "trailing comma");
 }
 
 static void test_json_member_lookup(void) {

@@ -276,6 +276,47 @@ static void test_signalr_receive_push_batches(void) {
   CU_ASSERT_EQUAL(ch_recv_msgs_next(&it, &m, &why), 0);
 }
 
+static void test_signalr_receive_big_long_poll_batch(void) {
+  /* long polling batches up to 5000 messages per topic; the body may start with keep-alive spaces */
+  struct ch_buf b = CH_BUF_INIT;
+  ch_buf_puts(&b, "          {\"C\":\"d-1-B,1388\",\"M\":[");
+  for (int i = 0; i < 5000; i++)
+    ch_buf_printf(&b, "%s{\"H\":\"%s\",\"M\":\"Update\",\"A\":[{\"PartKey\":\"%d\",\"Qty\":%d}]}", i ? "," : "",
+                  i % 2 ? "ResourceEventHub" : "resourceeventhub", 1882708 + i, i);
+  ch_buf_puts(&b, "]}");
+  struct ch_recv r;
+  const char *why;
+  CU_ASSERT_EQUAL_FATAL(ch_recv_decode(b.data, b.len, true, &r, &why), 0);
+  struct ch_msg_iter it;
+  struct ch_hub_msg m;
+  int n = 0, ok = 0, rc;
+  int64_t sum = 0;
+  ch_recv_msgs_begin(&r, &it);
+  while ((rc = ch_recv_msgs_next(&it, &m, &why)) == 1) {
+    struct ch_span v;
+    int64_t q;
+    if (ch_hub_msg_is(&m, "ResourceEventHub", "update") && ch_hub_msg_pointer(&m, "/0/Qty", &v) == 1 &&
+        ch_json_num_int64(v, &q) == 0 && q == n) {
+      ok++;
+      sum += q;
+    }
+    n++;
+  }
+  CU_ASSERT_EQUAL(rc, 0);
+  CU_ASSERT_EQUAL(n, 5000);
+  CU_ASSERT_EQUAL(ok, 5000);
+  CU_ASSERT_EQUAL(sum, 4999 * 5000 / 2);
+  size_t cnt = 0;
+  CU_ASSERT_EQUAL(ch_json_arr_count(r.m, &cnt), 0);
+  CU_ASSERT_EQUAL(cnt, 5000);
+  /* out-of-range numbers in S and L are refused */
+  CU_ASSERT_EQUAL(decode("{\"C\":\"x\",\"S\":1e400,\"M\":[]}", false, &r, &why), -EBADMSG);
+  CH_ASSERT_STR(why, "receive: S is not a number");
+  CU_ASSERT_EQUAL(decode("{\"C\":\"x\",\"L\":99999999999999999999,\"M\":[]}", false, &r, &why), -EBADMSG);
+  CH_ASSERT_STR(why, "receive: L is not a non-negative integer");
+  ch_buf_free(&b);
+}
+
 static void test_signalr_receive_hub_responses(void) {
   struct ch_recv r;
   const char *why;
@@ -566,6 +607,7 @@ int main(void) {
                          CH_TEST(test_signalr_protocol_acceptance),
                          CH_TEST(test_signalr_receive_init_group_and_keepalive),
                          CH_TEST(test_signalr_receive_push_batches),
+                         CH_TEST(test_signalr_receive_big_long_poll_batch),
                          CH_TEST(test_signalr_receive_hub_responses),
                          CH_TEST(test_signalr_receive_malformed),
                          CH_TEST(test_signalr_encode_invocation),

@@ -5,7 +5,10 @@
       "expect_status":[200,299], "timeout_ms":10000,
       "correlation":{"nonce":"/Note","sequence":"/N","key":"/PartKey"}}
    Placeholders {{key}} {{seq}} {{nonce}} {{now_ms}} (ch_template); correlation values are JSON Pointers into the
-   Update's argument. Header values are never printed (they usually carry credentials). */
+   Update's argument. Header values are never printed (they usually carry credentials).
+   The file may also be an array of such requests, each with "hub": "ResourceEventHub" | "JobEventHub"; a request
+   without "hub" publishes on the main hub (--hub). Checks that need a hub without a request are skipped. The first
+   correlation given applies to every request. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,8 @@
 #include "ch_template.h"
 
 struct ch_chk_trigger {
+  struct ch_chk_trigger *next; /* the request for another hub */
+  char *hub;                   /* NULL: the main hub */
   bool embedded;
   char *control; /* embedded: http://127.0.0.1:port */
   char *method;
@@ -32,6 +37,8 @@ struct ch_chk_trigger {
 static void trigger_free(struct ch_chk_trigger *t) {
   if (!t)
     return;
+  trigger_free(t->next);
+  free(t->hub);
   free(t->control);
   free(t->method);
   ch_template_free(t->url);
@@ -65,32 +72,27 @@ static char *dup_ptr(const cJSON *o, const char *name, struct ch_buf *err, int *
   return strdup(v->valuestring);
 }
 
-int ch_chk_trigger_load(struct ch_chk_ctx *cx, const char *path, struct ch_buf *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    ch_buf_printf(err, "trigger: cannot read %s: %s", path, strerror(errno));
-    return -EINVAL;
-  }
-  struct ch_buf text = CH_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && text.len < (1u << 20))
-    ch_buf_append(&text, tmp, n);
-  fclose(f);
-  cJSON *j = cJSON_Parse(text.data ? text.data : "");
-  ch_buf_free(&text);
+static int parse_request(struct ch_chk_ctx *cx, const cJSON *j, const char *path, struct ch_buf *err,
+                         struct ch_chk_trigger **outp) {
   int rc = 0;
   struct ch_chk_trigger *t = calloc(1, sizeof *t);
-  if (!t) {
-    cJSON_Delete(j);
+  if (!t)
     return -ENOMEM;
-  }
   t->status_min = 200, t->status_max = 299, t->timeout_ms = 10000;
   if (!cJSON_IsObject(j)) {
     ch_buf_printf(err, "trigger: %s: expected a JSON object", path);
     rc = -EINVAL;
     goto out;
   }
+  const cJSON *hb = cJSON_GetObjectItemCaseSensitive(j, "hub");
+  if (hb && !(cJSON_IsString(hb) && (strcasecmp(hb->valuestring, "ResourceEventHub") == 0 ||
+                                     strcasecmp(hb->valuestring, "JobEventHub") == 0))) {
+    ch_buf_printf(err, "trigger: %s: \"hub\": expected ResourceEventHub or JobEventHub", path);
+    rc = -EINVAL;
+    goto out;
+  }
+  if (hb)
+    t->hub = strdup(hb->valuestring);
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "method");
   const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "url");
   const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "body");
@@ -156,12 +158,53 @@ int ch_chk_trigger_load(struct ch_chk_ctx *cx, const char *path, struct ch_buf *
   t->ptr_seq = dup_ptr(c, "sequence", err, &rc);
   t->ptr_key = dup_ptr(c, "key", err, &rc);
 out:
-  cJSON_Delete(j);
   if (rc) {
     trigger_free(t);
     return rc;
   }
-  cx->trigger = t;
+  *outp = t;
+  return 0;
+}
+
+int ch_chk_trigger_load(struct ch_chk_ctx *cx, const char *path, struct ch_buf *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    ch_buf_printf(err, "trigger: cannot read %s: %s", path, strerror(errno));
+    return -EINVAL;
+  }
+  struct ch_buf text = CH_BUF_INIT;
+  char tmp[4096];
+  size_t n;
+  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && text.len < (1u << 20))
+    ch_buf_append(&text, tmp, n);
+  fclose(f);
+  cJSON *j = cJSON_Parse(text.data ? text.data : "");
+  ch_buf_free(&text);
+  struct ch_chk_trigger *head = NULL, **tail = &head;
+  int rc = 0;
+  if (cJSON_IsArray(j) && cJSON_GetArraySize(j) > 0) {
+    const cJSON *e;
+    cJSON_ArrayForEach(e, j) {
+      if ((rc = parse_request(cx, e, path, err, tail)) != 0)
+        break;
+      tail = &(*tail)->next;
+    }
+  } else {
+    rc = parse_request(cx, j, path, err, tail);
+  }
+  cJSON_Delete(j);
+  if (rc) {
+    trigger_free(head);
+    return rc;
+  }
+  /* the first correlation given applies to all */
+  for (struct ch_chk_trigger *t = head->next; t; t = t->next) {
+    if (!head->ptr_nonce && t->ptr_nonce)
+      head->ptr_nonce = strdup(t->ptr_nonce);
+    if (!head->ptr_seq && t->ptr_seq)
+      head->ptr_seq = strdup(t->ptr_seq);
+  }
+  cx->trigger = head;
   return 0;
 }
 
@@ -185,6 +228,14 @@ int ch_chk_trigger_embedded(struct ch_chk_ctx *cx, const char *control_base) {
 int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const char *key, uint64_t seq,
                    const char *nonce, struct ch_buf *err) {
   struct ch_chk_trigger *t = cx->trigger;
+  if (t && !t->embedded) {
+    /* the request for this hub: named, or unnamed when it is the main hub */
+    for (; t; t = t->next)
+      if (t->hub ? strcasecmp(t->hub, hub->name) == 0 : hub == cx->hubs[0])
+        break;
+    if (!t)
+      ch_buf_printf(err, "the trigger file has no request for %s", hub->name);
+  }
   if (!t)
     return -ENOTSUP;
   struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT;

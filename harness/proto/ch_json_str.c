@@ -1,5 +1,6 @@
 /* ch_json strings and numbers: comparison without allocation, unescaping, escaping, number conversion. */
 #include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,14 +239,72 @@ static bool num_is_token(struct ch_span num) {
   return q == num.p + num.n;
 }
 
+/* Exact for decimal mantissas below 2^53 scaled by 10^-22..10^22: both operands are exact doubles, so one IEEE
+   multiplication or division rounds correctly (Clinger's fast path). Returns false when it does not apply. */
+static bool num_fast_double(struct ch_span num, double *out) {
+  static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const char *p = num.p, *end = num.p + num.n;
+  bool neg = *p == '-';
+  if (neg)
+    p++;
+  uint64_t m = 0;
+  int digits = 0, exp10 = 0;
+  for (; p < end && *p >= '0' && *p <= '9'; p++) {
+    if (m || *p != '0')
+      digits++;
+    m = m * 10 + (uint64_t)(*p - '0');
+    if (digits > 15)
+      return false;
+  }
+  if (p < end && *p == '.') {
+    for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
+      if (m || *p != '0')
+        digits++;
+      m = m * 10 + (uint64_t)(*p - '0');
+      exp10--;
+      if (digits > 15)
+        return false;
+    }
+  }
+  if (p < end) { /* exponent */
+    p++;
+    bool eneg = *p == '-';
+    if (*p == '+' || *p == '-')
+      p++;
+    int e = 0;
+    for (; p < end; p++) {
+      if (e > 1000)
+        return false;
+      e = e * 10 + (*p - '0');
+    }
+    exp10 += eneg ? -e : e;
+  }
+  if (exp10 < -22 || exp10 > 22)
+    return false;
+  double v = (double)m;
+  v = exp10 < 0 ? v / pow10[-exp10] : v * pow10[exp10];
+  *out = neg ? -v : v;
+  return true;
+}
+
 int ch_json_num_double(struct ch_span num, double *out) {
   if (!num_is_token(num))
     return -EINVAL;
+  if (num_fast_double(num, out))
+    return 0;
   char tmp[401];
   if (num.n >= sizeof tmp)
     return -ERANGE;
   memcpy(tmp, num.p, num.n);
   tmp[num.n] = '\0';
+  /* strtod follows LC_NUMERIC: JSON always uses '.', so use the locale's decimal point if it differs */
+  const char *dp = localeconv()->decimal_point;
+  if (dp && dp[0] && dp[0] != '.' && !dp[1]) {
+    char *dot = strchr(tmp, '.');
+    if (dot)
+      *dot = dp[0];
+  }
   double v = strtod(tmp, NULL);
   if (isinf(v))
     return -ERANGE;

@@ -223,6 +223,18 @@ static void test_json_numbers(void) {
   CU_ASSERT_EQUAL(ch_json_num_double(S("1 "), &d), -EINVAL);
   CU_ASSERT_EQUAL(ch_json_num_double(S("0x10"), &d), -EINVAL);
   CU_ASSERT_EQUAL(ch_json_num_double(S("NaN"), &d), -EINVAL);
+  /* the fast path and strtod agree, including where the fast path gives up */
+  const char *nums[] = {"0",       "-0",        "0.1",      "12.5",     "123456789012345", "1234567890123456",
+                        "1e22",    "1e23",      "1.5e-22",  "1.5e-23",  "0.50000000",      "-3.14159e2",
+                        "2E+3",    "9007199254740993", "0.0635377640154799133830183159", "1e-400", "4.9e-324",
+                        "1.7976931348623157e308", "0.000000000000000000000000000001"};
+  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+    CU_ASSERT_EQUAL(ch_json_num_double(S(nums[i]), &d), 0);
+    double want = strtod(nums[i], NULL);
+    if (d != want)
+      printf("\n%s: %.17g != %.17g\n", nums[i], d, want);
+    CU_ASSERT_EQUAL(memcmp(&d, &want, sizeof d), 0);
+  }
 
   int64_t v;
   CU_ASSERT_EQUAL(ch_json_num_int64(S("20"), &v), 0);

@@ -139,6 +139,19 @@ int ch_checks_to_report(const struct ch_checks_results *r, struct ch_report *rep
   return rc;
 }
 
+int ch_checks_run_report(const struct ch_checks_opts *opts, struct ch_report *rep) {
+  struct ch_checks_results r = {0};
+  struct ch_buf line = CH_BUF_INIT;
+  int rc = ch_checks_run(opts, &r);
+  ch_checks_to_report(&r, rep);
+  int code = ch_checks_exit_code(&r, rc, &line);
+  if (code != 0)
+    ch_report_add_note(rep, line.data);
+  ch_checks_results_free(&r);
+  ch_buf_free(&line);
+  return rc ? rc : code;
+}
+
 static int build_report(const struct ch_checks_opts *o, const struct ch_checks_results *r, const char *scenario,
                         const char *scenario_path, int code, const char *last, uint64_t t0, char **argv, int argc,
                         struct ch_report **out) {

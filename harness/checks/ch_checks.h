@@ -102,6 +102,10 @@ struct ch_report;
 /* Appends every result to a report (metrics area) as a ch_check: message, evidence and the transcript path go into
    its evidence text. Returns 0 or -ENOMEM. */
 int ch_checks_to_report(const struct ch_checks_results *r, struct ch_report *rep);
+/* ch_checks_run + ch_checks_to_report, for the runner: returns a negative code when the run could not be carried
+   out (as ch_checks_run), else the exit code (0 or CH_EXIT_CHECK_FAILED); a note with the verdict is added on
+   failure. */
+int ch_checks_run_report(const struct ch_checks_opts *opts, struct ch_report *rep);
 
 /* `centro-harness check …` (argv[0] is "check"). Prints the summary and the last line; returns the exit code. */
 int ch_check_main(int argc, char **argv);

@@ -200,7 +200,6 @@ void ch_chk_begin(struct ch_chk_ctx *cx);
 
 void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_lifecycle(struct ch_chk_ctx *cx, struct ch_checks_results *out);
-void ch_chk_family_invoke(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_delivery(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_auth(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out);

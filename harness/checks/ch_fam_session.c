@@ -227,13 +227,8 @@ done:
   ch_buf_free(&body);
 }
 
+/* The lifecycle and invocation checks share one connection per transport. */
 void ch_chk_family_lifecycle(struct ch_chk_ctx *cx, struct ch_checks_results *out) {
   for (size_t i = 0; i < 3; i++)
     one_transport(cx, out, tbits[i]);
-}
-
-/* The invocation checks run inside the lifecycle session (one connection per transport). */
-void ch_chk_family_invoke(struct ch_chk_ctx *cx, struct ch_checks_results *out) {
-  (void)cx;
-  (void)out;
 }

@@ -147,15 +147,10 @@ static void lp_done(struct ch_http_req *r, const struct ch_http_result *res, voi
   }
   uint64_t now = ch_now_ns();
   if (!t->body_nonblank) {
-    if (!up && !t->fb.reconnect) {
-      ch__fb_end(&t->fb, CH_FAIL_CONNECT, "lp: the connect response is empty");
-      return;
-    }
-    /* only keep-alive whitespace: poll again */
-    if (!ch__fb_emit_opened(&t->fb))
-      return;
-    t->next_poll_at = now;
-    ch__fb_arm(&t->fb, now);
+    /* A server always ends a poll with a JSON object; a body of nothing or keep-alive spaces means the response
+       was cut (a close-delimited body looks complete to HTTP). JS fails to parse it and reconnects. */
+    snprintf(why, sizeof why, "lp: the %s response ended without a message (connection closed?)", what);
+    ch__fb_end(&t->fb, up ? CH_FAIL_CONNECTION_LOST : CH_FAIL_CONNECT, why);
     return;
   }
   /* Track C and G (echoed in the next poll), L and T. A body that does not decode goes to the client as it is:

@@ -92,16 +92,17 @@ struct ch_negotiate {
   unsigned present;           /* CH_NEG_* bits */
 };
 
-/* Parses a negotiate response body. Required: Url (a path starting with '/', without '?', '#', spaces or controls), ConnectionToken (non-empty string),
-   ConnectionId (string), KeepAliveTimeout (number > 0, or null = keep-alive disabled), DisconnectTimeout and
-   ConnectionTimeout (numbers > 0), TryWebSockets (bool), ProtocolVersion (non-empty string). Optional, with
-   defaults: TransportConnectTimeout (5.0), LongPollDelay (0.0) (numbers >= 0). Unknown fields are ignored.
-   A body with RedirectUrl or Error parses (fields above then optional) so the caller can report it.
+/* Parses a negotiate response body. Required: Url (a path starting with '/', without '?', '#', spaces or
+   controls), ConnectionToken (non-empty string), ConnectionId (string), KeepAliveTimeout (number > 0, or null =
+   keep-alive disabled), DisconnectTimeout and ConnectionTimeout (numbers > 0), TryWebSockets (bool),
+   ProtocolVersion (non-empty string). Optional, with defaults: TransportConnectTimeout (5.0), LongPollDelay (0.0)
+   (numbers >= 0). Unknown fields are ignored; a repeated field: the last wins. A body with RedirectUrl or Error
+   parses (the fields above are then optional) so the caller can report it.
    On failure returns -EBADMSG (or -ENOMEM), leaves *out zeroed, and appends to err (if not NULL) one short message
-   such as "negotiate: body is not JSON", "negotiate: ConnectionToken missing",
+   such as "negotiate: body is not JSON (unexpected character at byte 0)", "negotiate: ConnectionToken missing",
    "negotiate: KeepAliveTimeout is a string, expected a number or null", "negotiate: HTML error page",
-   "negotiate: availableTransports present (an ASP.NET Core server, not classic SignalR)". Messages never contain
-   the token. */
+   "negotiate: availableTransports present (an ASP.NET Core server, not classic SignalR)". Messages name fields and
+   JSON kinds only: never a value, so never the token. */
 int ch_negotiate_parse(const char *body, size_t n, struct ch_negotiate *out, struct ch_buf *err);
 void ch_negotiate_free(struct ch_negotiate *neg);
 
@@ -167,9 +168,10 @@ struct ch_msg_iter {
   struct ch_json_iter it;
 };
 
-/* Iterates the M array of a persistent response decoded by ch_recv_decode (an absent M iterates as empty). next returns 1 with a
-   message, 0 at the end, -EBADMSG with *reason ("receive: H is not a string", "receive: A is not an array",
-   "receive: invocation without H", ...) on a malformed element. */
+/* Iterates the M array of a persistent response decoded by ch_recv_decode (an absent M iterates as empty). next
+   returns 1 with a message, 0 at the end, -EBADMSG with *reason ("receive: H is not a string", "receive: A is not
+   an array", "receive: invocation without H", ...) on a malformed element; the iterator has then moved past that
+   element, so the caller may count it and go on. */
 void ch_recv_msgs_begin(const struct ch_recv *r, struct ch_msg_iter *it);
 int ch_recv_msgs_next(struct ch_msg_iter *it, struct ch_hub_msg *out, const char **reason);
 /* True when m is an invocation of hub/method, both compared ASCII case-insensitively (method may be NULL = any). */

@@ -1,4 +1,5 @@
-/* Incremental text/event-stream parser (section 4.2: SignalR writes "data: ...\r\n\r\n", keep-alives "data: {}\n\n"). */
+/* Incremental text/event-stream parser (section 4.2: SignalR writes "data: ...\r\n\r\n", keep-alives
+   "data: {}\n\n"). */
 #include "ch_sse.h"
 
 #include <errno.h>

@@ -74,7 +74,8 @@ static void test_signalr_negotiate_errors(void) {
   neg_expect("<!DOCTYPE html><html><body>500 - Internal server error.</body></html>", "negotiate: HTML error page");
   neg_expect("\n<html>", "negotiate: HTML error page");
   neg_expect("Bad Request", "negotiate: body is not JSON (unexpected character at byte 0)");
-  neg_expect("{\"Url\":\"/signalr\",\"ConnectionToken\":\"SECRET", "negotiate: body is not JSON (unterminated string at byte 43)");
+  neg_expect("{\"Url\":\"/signalr\",\"ConnectionToken\":\"SECRET",
+             "negotiate: body is not JSON (unterminated string at byte 43)");
   neg_expect("[1]", "negotiate: body is a JSON array, expected an object");
   neg_expect("{\"negotiateVersion\":1,\"connectionId\":\"x\",\"availableTransports\":[]}",
              "negotiate: availableTransports present (an ASP.NET Core server, not classic SignalR)");
@@ -225,7 +226,8 @@ static void test_signalr_receive_init_group_and_keepalive(void) {
 }
 
 static void test_signalr_receive_push_batches(void) {
-  const char *t5 = "{\"C\":\"d-5A1F00C3-B,0|C,0|D,2|E,1\",\"M\":[{\"H\":\"PartHub\",\"M\":\"Update\",\"A\":[{\"PartId\":"
+  const char *t5 = "{\"C\":\"d-5A1F00C3-B,0|C,0|D,2|E,1\",\"M\":[{\"H\":\"PartHub\",\"M\":\"Update\",\"A\":"
+                   "[{\"PartId\":"
                    "\"P-1001\",\"Qty\":7,\"Price\":12.5}]},{\"H\":\"parthub\",\"M\":\"update\",\"A\":[{\"PartId\":"
                    "\"P-1002\"}],\"S\":{\"x\":1}},{\"H\":\"OtherHub\",\"M\":\"Ping\",\"A\":[]},"
                    "{\"I\":\"P|0\",\"P\":{\"I\":\"0\",\"D\":42}},\"raw\"]}";
@@ -315,6 +317,21 @@ static void test_signalr_receive_big_long_poll_batch(void) {
   CU_ASSERT_EQUAL(decode("{\"C\":\"x\",\"L\":99999999999999999999,\"M\":[]}", false, &r, &why), -EBADMSG);
   CH_ASSERT_STR(why, "receive: L is not a non-negative integer");
   ch_buf_free(&b);
+}
+
+static void test_signalr_receive_bad_element_does_not_stop_the_batch(void) {
+  const char *f = "{\"C\":\"x\",\"M\":[{\"H\":\"h\",\"M\":\"m\"},{\"H\":\"h\",\"M\":\"m\",\"A\":[1]}]}";
+  struct ch_recv r;
+  const char *why;
+  CU_ASSERT_EQUAL_FATAL(decode(f, false, &r, &why), 0);
+  struct ch_msg_iter it;
+  struct ch_hub_msg m;
+  ch_recv_msgs_begin(&r, &it);
+  CU_ASSERT_EQUAL(ch_recv_msgs_next(&it, &m, &why), -EBADMSG);
+  CH_ASSERT_STR(why, "receive: invocation without A");
+  CU_ASSERT_EQUAL(ch_recv_msgs_next(&it, &m, &why), 1);
+  CU_ASSERT_TRUE(ch_hub_msg_is(&m, "H", "M"));
+  CU_ASSERT_EQUAL(ch_recv_msgs_next(&it, &m, &why), 0);
 }
 
 static void test_signalr_receive_hub_responses(void) {
@@ -551,7 +568,8 @@ static void test_signalr_urls_match_the_js_client(void) {
   CU_ASSERT_EQUAL_FATAL(ch_url_parse("http://[::1]:8080", &base, NULL), 0);
   struct ch_url_params q = {.base = &base, .endpoint = "/rt", .transport = CH_TRANSPORT_WEBSOCKETS,
                             .connection_token = "t", .tid = -1};
-  url_expect(CH_REQ_CONNECT, &q, "ws://[::1]:8080/rt/connect?transport=webSockets&clientProtocol=2.1&connectionToken=t");
+  url_expect(CH_REQ_CONNECT, &q,
+             "ws://[::1]:8080/rt/connect?transport=webSockets&clientProtocol=2.1&connectionToken=t");
   ch_buf_free(&b);
   ch_url_free(&base);
 }
@@ -608,6 +626,7 @@ int main(void) {
                          CH_TEST(test_signalr_receive_init_group_and_keepalive),
                          CH_TEST(test_signalr_receive_push_batches),
                          CH_TEST(test_signalr_receive_big_long_poll_batch),
+                         CH_TEST(test_signalr_receive_bad_element_does_not_stop_the_batch),
                          CH_TEST(test_signalr_receive_hub_responses),
                          CH_TEST(test_signalr_receive_malformed),
                          CH_TEST(test_signalr_encode_invocation),

@@ -38,7 +38,8 @@ static void sse_expect(const char *stream, const char *want, int events) {
   ch_buf_free(&c.all);
 }
 
-#define T5_JSON "{\"C\":\"d-5A1F00C3-B,0|C,0|D,2|E,1\",\"M\":[{\"H\":\"PartHub\",\"M\":\"Update\",\"A\":[{\"Qty\":7}]}]}"
+#define T5_JSON                                                                                                     \
+  "{\"C\":\"d-5A1F00C3-B,0|C,0|D,2|E,1\",\"M\":[{\"H\":\"PartHub\",\"M\":\"Update\",\"A\":[{\"Qty\":7}]}]}"
 /* Section 4.2: "initialized" and keep-alives end in \n\n, messages in \r\n\r\n (Windows WriteLine). */
 static const char sse_transcript[] = "data: initialized\n\n"
                                      "data: {\"C\":\"d-5A1F00C3-B,0|C,0|D,1\",\"S\":1,\"M\":[]}\r\n\r\n"

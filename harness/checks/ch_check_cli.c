@@ -184,6 +184,16 @@ static int build_report(const struct ch_checks_opts *o, const struct ch_checks_r
     ch_report_add_override(rep, secret ? "[REDACTED]" : argv[i]);
   }
   ch_checks_to_report(r, rep);
+  if (r->endpoint[0]) {
+    struct ch_buf n = CH_BUF_INIT;
+    ch_buf_printf(&n, "endpoint: %s; transports:", r->endpoint);
+    for (unsigned b = CH_T_WS; b <= CH_T_LP; b <<= 1)
+      if (r->transports & b)
+        ch_buf_printf(&n, " %s", ch_tmask_name(b));
+    ch_report_add_note(rep, n.data);
+    ch_report_add_note(rep, r->trigger);
+    ch_buf_free(&n);
+  }
   *out = rep;
   return 0;
 }

@@ -54,7 +54,10 @@ struct ch_checks_results {
   struct ch_check_result *items;
   size_t n, cap;
   unsigned passed, failed, skipped;
-  int run_error; /* 0, or negative errno-style: the run could not be carried out (exit 4) */
+  unsigned transports; /* the transports checked (asked for and offered) */
+  char endpoint[256];  /* the SignalR endpoint checked, redacted */
+  char trigger[256];   /* how Updates were caused, redacted */
+  int run_error;       /* 0, or negative errno-style: the run could not be carried out (exit 4) */
   char run_error_msg[256];
 };
 

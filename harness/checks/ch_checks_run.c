@@ -317,6 +317,16 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
   };
   for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
     families[i](&cx, out);
+  {
+    struct ch_buf b = CH_BUF_INIT;
+    out->transports = cx.transports;
+    ch_chk_redact(&cx, cx.base, strlen(cx.base), &b);
+    snprintf(out->endpoint, sizeof out->endpoint, "%s", b.data);
+    ch_buf_reset(&b);
+    ch_chk_trigger_describe(&cx, &b);
+    snprintf(out->trigger, sizeof out->trigger, "%s", b.data);
+    ch_buf_free(&b);
+  }
 out:
   if (rc) {
     out->run_error = rc;

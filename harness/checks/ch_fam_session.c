@@ -198,7 +198,13 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
       bad = "abort did not answer 200";
     else if (res.body.len)
       bad = "abort answered with a non-empty body";
-    else if (t != CH_T_LP) {
+    else if (t == CH_T_LP) {
+      /* the held poll must be answered (with a final {"C":…,"M":[]}) instead of being held on */
+      struct ch_buf m = CH_BUF_INIT;
+      if (ch_sess_recv(&s, cx->timeout_ms, &m) == 0)
+        bad = "the held poll was not answered after abort";
+      ch_buf_free(&m);
+    } else {
       /* the receive must end: the socket closes / the stream finishes */
       struct ch_buf m = CH_BUF_INIT;
       uint64_t deadline = ch_now_ns() + (uint64_t)cx->timeout_ms * 1000000u;

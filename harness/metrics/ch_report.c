@@ -366,6 +366,17 @@ static int eval_into(const struct ch_report *r, const char *expression, struct c
   rc = ch_metrics_lookup(r->metrics, metric->data, &v);
   if (rc && rc != -ENOENT)
     return rc;
+  /* A percentile (or min, max, mean) of no samples at all was not observed: such a threshold fails instead of
+     passing on a zero, since a run that measured nothing proved nothing. */
+  const char *dot = strchr(metric->data, '.');
+  if (!rc && dot && strcmp(dot, ".count") && strcmp(dot, ".overflow")) {
+    struct ch_buf cnt = CH_BUF_INIT;
+    double n = 0;
+    ch_buf_printf(&cnt, "%.*s.count", (int)(dot - metric->data), metric->data);
+    if (cnt.data && ch_metrics_lookup(r->metrics, cnt.data, &n) == 0 && n == 0)
+      rc = -ENOENT;
+    ch_buf_free(&cnt);
+  }
   t->has_observed = rc == 0;
   t->observed = rc == 0 ? v : 0;
   t->result = rc == 0 && compare(v, op, limit) ? CH_RESULT_PASS : CH_RESULT_FAIL;

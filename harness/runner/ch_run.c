@@ -686,9 +686,9 @@ static void tally_note(struct ch_buf *b, unsigned *n, const char *fmt, ...) {
     return;
   va_list ap;
   va_start(ap, fmt);
+  ch_buf_puts(b, "; ");
   ch_buf_vprintf(b, fmt, ap);
   va_end(ap);
-  ch_buf_putc(b, '\n');
 }
 
 static void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally *t) {
@@ -793,17 +793,17 @@ static void run_checks(struct ch_run *r, const struct run_outcome *o, struct run
 #define EV(...) (ch_buf_reset(&ev), ch_buf_printf(&ev, __VA_ARGS__), ev.data)
   run_add_check(rep, "RUN-CONNECT", "every client with valid credentials connected (negotiate, connect, init, start)",
                 t->connected == t->valid ? CH_RESULT_PASS : CH_RESULT_FAIL,
-                EV("%llu of %llu connected\n%s", (unsigned long long)t->connected, (unsigned long long)t->valid,
+                EV("%llu of %llu connected%s", (unsigned long long)t->connected, (unsigned long long)t->valid,
                    t->ev_connect.data ? t->ev_connect.data : ""));
   if (t->bad && e->rejection)
     run_add_check(rep, "RUN-AUTH", "clients with bad or missing credentials were refused with 401 or 403",
                   t->bad_connected || t->bad_wrong_status ? CH_RESULT_FAIL : CH_RESULT_PASS,
-                  EV("%llu clients with bad credentials: %llu connected, %llu refused with another status\n%s",
+                  EV("%llu clients with bad credentials: %llu connected, %llu refused with another status%s",
                      (unsigned long long)t->bad, (unsigned long long)t->bad_connected,
                      (unsigned long long)t->bad_wrong_status, t->ev_auth.data ? t->ev_auth.data : ""));
   if (o->had_subscribe)
     run_add_check(rep, "RUN-SUBSCRIBE", "every Subscribe invocation completed without a hub error",
-                  t->sub_failed ? CH_RESULT_FAIL : CH_RESULT_PASS,
+                  !t->connected ? CH_RESULT_SKIP : t->sub_failed ? CH_RESULT_FAIL : CH_RESULT_PASS,
                   EV("%llu of %llu subscriptions failed (see failures by reason)", (unsigned long long)t->sub_failed,
                      (unsigned long long)t->subs));
   if (s->trigger.type != CH_SCN_TRIGGER_NONE && (o->had_triggers || o->had_silence || o->had_drop))
@@ -811,25 +811,27 @@ static void run_checks(struct ch_run *r, const struct run_outcome *o, struct run
                   o->trig.failed ? CH_RESULT_FAIL : CH_RESULT_PASS,
                   EV("%llu sent, %llu failed%s%s", (unsigned long long)o->trig.sent, (unsigned long long)o->trig.failed,
                      o->trig.first_error[0] ? "; first: " : "", o->trig.first_error));
-  bool delivery = o->had_triggers && e->delivery != CH_SCN_DELIVERY_ANY;
+  bool delivery = o->had_triggers && e->delivery != CH_SCN_DELIVERY_ANY && t->expected;
   const char *no_trig = s->trigger.type == CH_SCN_TRIGGER_NONE
                             ? "skipped: no trigger (passive run); delivery cannot be judged"
-                            : "skipped: no trigger phase produced Updates";
+                        : !o->had_triggers ? "skipped: no trigger phase produced Updates"
+                                           : "skipped: no Update was expected (no subscriber was connected and "
+                                             "subscribed during a trigger phase)";
   run_add_check(rep, "RUN-DELIVERY", "every subscriber received every Update triggered for its keys",
                 !delivery ? CH_RESULT_SKIP : t->missing ? CH_RESULT_FAIL : CH_RESULT_PASS,
                 !delivery ? no_trig
-                          : EV("%llu expected, %llu missing\n%s", (unsigned long long)t->expected,
+                          : EV("%llu expected, %llu missing%s", (unsigned long long)t->expected,
                                (unsigned long long)t->missing, t->ev_delivery.data ? t->ev_delivery.data : ""));
   if (e->delivery == CH_SCN_DELIVERY_EXACTLY_ONCE)
     run_add_check(rep, "RUN-DUPLICATE", "no subscriber received the same Update twice",
                   !delivery ? CH_RESULT_SKIP : t->dups ? CH_RESULT_FAIL : CH_RESULT_PASS,
                   !delivery ? no_trig
-                            : EV("%llu duplicates\n%s", (unsigned long long)t->dups, t->ev_dup.data ? t->ev_dup.data : ""));
+                            : EV("%llu duplicates%s", (unsigned long long)t->dups, t->ev_dup.data ? t->ev_dup.data : ""));
   if (e->in_order)
     run_add_check(rep, "RUN-ORDER", "per subscriber and key, Updates arrived in sequence order",
                   !delivery ? CH_RESULT_SKIP : t->ooo ? CH_RESULT_FAIL : CH_RESULT_PASS,
                   !delivery ? no_trig
-                            : EV("%llu out of order\n%s", (unsigned long long)t->ooo, t->ev_order.data ? t->ev_order.data : ""));
+                            : EV("%llu out of order%s", (unsigned long long)t->ooo, t->ev_order.data ? t->ev_order.data : ""));
   uint64_t late = 0;
   for (unsigned i = 0; i < r->n_workers; i++)
     late += r->workers[i]->late;
@@ -838,14 +840,17 @@ static void run_checks(struct ch_run *r, const struct run_outcome *o, struct run
                 !delivery ? no_trig : EV("%llu Updates later than %.3f s", (unsigned long long)late, e->deadline_ns / 1e9));
   if (e->isolation)
     run_add_check(rep, "RUN-ISOLATION", "no client received an Update for a key it did not subscribe to",
-                  t->unexpected ? CH_RESULT_FAIL : CH_RESULT_PASS,
-                  EV("%llu Updates for keys not subscribed\n%s", (unsigned long long)t->unexpected,
+                  !t->connected ? CH_RESULT_SKIP : t->unexpected ? CH_RESULT_FAIL : CH_RESULT_PASS,
+                  EV("%llu Updates for keys not subscribed%s", (unsigned long long)t->unexpected,
                      t->ev_isolation.data ? t->ev_isolation.data : ""));
   if (o->had_unsubscribe)
     run_add_check(rep, "RUN-UNSUBSCRIBE", "nothing arrived after an acknowledged unsubscribe plus the grace time",
-                  !o->had_silence ? CH_RESULT_SKIP : t->after_unsub ? CH_RESULT_FAIL : CH_RESULT_PASS,
-                  !o->had_silence ? "skipped: no verify_silence phase triggered the unsubscribed keys"
-                                  : EV("%llu Updates after unsubscribe\n%s", (unsigned long long)t->after_unsub,
+                  !o->had_silence || !t->connected ? CH_RESULT_SKIP
+                  : t->after_unsub                 ? CH_RESULT_FAIL
+                                                   : CH_RESULT_PASS,
+                  !o->had_silence || !t->connected ? "skipped: no verify_silence phase triggered keys that connected "
+                                                     "clients had unsubscribed"
+                                  : EV("%llu Updates after unsubscribe%s", (unsigned long long)t->after_unsub,
                                        t->ev_unsub.data ? t->ev_unsub.data : ""));
   if (o->had_drop) {
     run_add_check(rep, "RUN-RECONNECT", "every dropped connection reconnected (without negotiating again)",
@@ -854,7 +859,7 @@ static void run_checks(struct ch_run *r, const struct run_outcome *o, struct run
     run_add_check(rep, "RUN-REPLAY", "Updates published while connections were down were replayed after reconnect",
                   !t->replay_expected ? CH_RESULT_SKIP : t->replay_missing ? CH_RESULT_FAIL : CH_RESULT_PASS,
                   !t->replay_expected ? "skipped: no trigger during the drop"
-                                      : EV("%llu expected, %llu missing\n%s", (unsigned long long)t->replay_expected,
+                                      : EV("%llu expected, %llu missing%s", (unsigned long long)t->replay_expected,
                                            (unsigned long long)t->replay_missing, t->ev_replay.data ? t->ev_replay.data : ""));
   }
   if (t->invalid)
@@ -956,9 +961,12 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     code = CH_EXIT_INPUT;
     goto done;
   }
+  r->auth_mode = s->target.auth.mode;
+  if (r->auth_mode == CH_SCN_AUTH_NONE && (o->token || o->token_env || o->token_file))
+    r->auth_mode = CH_SCN_AUTH_HEADER; /* a token on the command line is meant to be sent */
   r->embedded = s->target.url == NULL;
   if (r->embedded) {
-    if (!r->tokens.n && s->target.auth.mode != CH_SCN_AUTH_NONE && run_make_token(&r->tokens)) {
+    if (!r->tokens.n && r->auth_mode != CH_SCN_AUTH_NONE && run_make_token(&r->tokens)) {
       ch_buf_puts(err, "cannot make a credential for the embedded endpoint");
       goto done;
     }

@@ -103,6 +103,7 @@ struct ch_run {
   bool embedded;
   char control_base[96];                /* "http://127.0.0.1:PORT" of the reference endpoint's control API */
   struct ch_tokens tokens;
+  enum ch_scn_auth_mode auth_mode;      /* the file's, or header mode when only the command line gives a token */
   const char *hub_names[2];
   struct ch_engine *engine;
   unsigned n_workers;

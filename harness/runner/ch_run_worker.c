@@ -261,11 +261,11 @@ static void rc_start(struct run_worker *rw, struct run_client *rc) {
   else if (p->credentials == CH_SCN_CRED_BAD && s->target.n_bad_tokens)
     token = s->target.bad_tokens[rc->index % s->target.n_bad_tokens];
   ch_buf_reset(&rw->scratch);
-  if (token && a->mode == CH_SCN_AUTH_HEADER) {
+  if (token && r->auth_mode == CH_SCN_AUTH_HEADER) {
     ch_buf_printf(&rw->scratch, "%s %s", a->scheme, token);
     co.auth = CH_AUTH_HEADER;
     co.auth_value = rw->scratch.data;
-  } else if (token && a->mode == CH_SCN_AUTH_QUERY) {
+  } else if (token && r->auth_mode == CH_SCN_AUTH_QUERY) {
     co.auth = CH_AUTH_QUERY;
     co.auth_value = token;
     co.auth_query_name = a->query_param;

@@ -1,0 +1,94 @@
+/* ch_spawn: runs the built centro-harness binary with a deadline and captures its output, for tests that assert what
+   users see (exit codes, last lines, report files). */
+#ifndef CH_SPAWN_H
+#define CH_SPAWN_H
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct ch_spawn_result {
+  int code;       /* exit status, or -1 when killed at the deadline or not started */
+  char *out;      /* stdout + stderr, NUL-terminated (free it) */
+  size_t len;
+};
+
+/* Reads a whole file (NULL when missing). */
+static inline char *ch_slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *p = malloc((size_t)n + 1);
+  if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+    free(p);
+    p = NULL;
+  }
+  fclose(f);
+  if (p) {
+    p[n] = '\0';
+    if (len)
+      *len = (size_t)n;
+  }
+  return p;
+}
+
+/* argv[0] is ignored (the binary is CH_BINARY). Kills the child after timeout_s. */
+static inline struct ch_spawn_result ch_spawn(char *const argv[], int timeout_s) {
+  struct ch_spawn_result r = {-1, NULL, 0};
+  char tmpl[] = "/tmp/ch-spawn-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0)
+    return r;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    setenv("CI", "true", 1); /* plain progress lines */
+    execv(CH_BINARY, argv);
+    _exit(127);
+  }
+  close(fd);
+  int st = 0;
+  time_t end = time(NULL) + timeout_s;
+  while (pid > 0) {
+    pid_t w = waitpid(pid, &st, WNOHANG);
+    if (w == pid) {
+      r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+      break;
+    }
+    if (time(NULL) >= end) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      break;
+    }
+    struct timespec ts = {0, 20000000}; /* polling a child's exit, not synchronising with it */
+    nanosleep(&ts, NULL);
+  }
+  r.out = ch_slurp(tmpl, &r.len);
+  if (!r.out)
+    r.out = calloc(1, 1);
+  unlink(tmpl);
+  return r;
+}
+
+/* The last non-empty line of the output. */
+static inline const char *ch_last_line(const struct ch_spawn_result *r, char *buf, size_t n) {
+  size_t e = r->len;
+  while (e && (r->out[e - 1] == '\n' || r->out[e - 1] == '\r'))
+    e--;
+  size_t b = e;
+  while (b && r->out[b - 1] != '\n')
+    b--;
+  snprintf(buf, n, "%.*s", (int)(e - b), r->out + b);
+  return buf;
+}
+
+#endif /* CH_SPAWN_H */

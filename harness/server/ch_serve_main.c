@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -276,7 +277,14 @@ int ch_server_main(int argc, char **argv) {
   pid_t kids[MAX_PROCESSES];
   int relay[MAX_PROCESSES];
   int nkids = 0;
+  uint64_t keys[5];
   if (nproc > 1) {
+    if (getrandom(keys, sizeof keys, 0) != (ssize_t)sizeof keys) {
+      fputs("centro-harness serve: no randomness for the shared token keys\n", stderr);
+      rc = CH_EXIT_RUN;
+      free(all);
+      goto out;
+    }
     /* bind first so every process joins the same port, then fork before any thread exists */
     struct ch_server *probe;
     struct ch_server_opts po = o;
@@ -322,6 +330,7 @@ int ch_server_main(int argc, char **argv) {
         int crc = ch_server_new(&co, &s);
         if (!crc) {
           s->cmd_fd = pfd[0];
+          ch__server_share_keys(s, keys);
           crc = ch_server_start(s);
         }
         if (!crc)
@@ -340,6 +349,7 @@ int ch_server_main(int argc, char **argv) {
   int src = ch_server_new(&o, &s);
   if (!src) {
     if (inherited >= 0) {
+      ch__server_share_keys(s, keys);
       s->inherited_fd = inherited;
       inherited = -1;
       s->relay_fds = malloc((size_t)(nkids ? nkids : 1) * sizeof(int));

@@ -266,12 +266,14 @@ static int setup(struct ch_server *s) {
     for (int i = 0; i < 5; i++)
       rnd[i] = ch_now_ns() * 0x9e3779b97f4a7c15ull + (uint64_t)i * 0x632be59bd9b4e019ull + (uint64_t)getpid();
   }
-  s->conn_key[0] = rnd[0];
-  s->conn_key[1] = rnd[1];
-  s->groups_key[0] = rnd[2];
-  s->groups_key[1] = rnd[3];
-  ch_rng_seed(&s->rng, rnd[4]);
-  snprintf(s->prefix, sizeof s->prefix, "%X", (unsigned)(rnd[4] >> 32));
+  if (!s->keys_set) {
+    s->conn_key[0] = rnd[0];
+    s->conn_key[1] = rnd[1];
+    s->groups_key[0] = rnd[2];
+    s->groups_key[1] = rnd[3];
+    snprintf(s->prefix, sizeof s->prefix, "%X", (unsigned)(rnd[4] >> 32));
+  }
+  ch_rng_seed(&s->rng, rnd[4] ^ (uint64_t)getpid());
   int rc;
   if (s->inherited_fd >= 0) {
     s->listen_fd = s->inherited_fd;
@@ -381,6 +383,15 @@ static void thread_main(void *arg) {
   uv_sem_post(&s->ready);
   uv_run(&s->loop, UV_RUN_DEFAULT);
   teardown(s);
+}
+
+void ch__server_share_keys(struct ch_server *s, const uint64_t keys[5]) {
+  s->conn_key[0] = keys[0];
+  s->conn_key[1] = keys[1];
+  s->groups_key[0] = keys[2];
+  s->groups_key[1] = keys[3];
+  snprintf(s->prefix, sizeof s->prefix, "%X", (unsigned)(keys[4] >> 32));
+  s->keys_set = true;
 }
 
 int ch_server_start(struct ch_server *s) {

@@ -135,6 +135,7 @@ struct ch_server {
   struct ch_buf cmd_buf;
   /* identity and keys */
   char prefix[12];
+  bool keys_set;            /* keys and prefix given by ch_server_main (shared by --processes siblings) */
   uint64_t conn_key[2], groups_key[2];
   struct ch_rng rng;
   /* state */
@@ -204,6 +205,8 @@ void ch_srv_relay(struct ch_server *s, const char *body, size_t len);
 
 /* ch_server.c */
 int ch__listen_port(int fd, int *port_out);
+/* Token keys and cursor prefix shared by the --processes siblings (tokens from one process open in another). */
+void ch__server_share_keys(struct ch_server *s, const uint64_t keys[5]);
 int ch__bind_listen(const char *host, int port, bool reuse_port, int *fd_out, int *port_out);
 
 /* ch_srv_reply.c: small HTTP helpers */

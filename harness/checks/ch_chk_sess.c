@@ -350,7 +350,7 @@ static void lp_hold(struct ch_sess *s) {
   if (!s->sse_open)
     lp_start(s, "poll");
   /* the request is on the wire; give the server a moment to take it before this session sends anything else */
-  uint64_t settle = s->lp_sent_ns + 10000000u;
+  uint64_t settle = s->lp_sent_ns + 25000000u;
   int running = 1;
   while (running && s->sse_open && ch_now_ns() < settle) {
     curl_multi_poll(s->multi, NULL, 0, (int)left_ms(settle), NULL);

@@ -26,8 +26,10 @@ static void keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
     goto done;
   }
   /* the interval between keep-alives must not exceed KeepAliveTimeout (the clients' reconnect threshold); the first
-     one may come any time in the first period. 10% + 100 ms slack absorbs scheduling. */
+     one may come any time in the first period. 10% + 100 ms (at least 250 ms) of slack absorbs scheduling. */
   uint64_t kat = (uint64_t)(ka->valuedouble * 1e9), slack = kat / 10 + 100000000u;
+  if (slack < 250000000u)
+    slack = 250000000u; /* scheduling noise on a loaded machine, not the target's cadence */
   unsigned need = 2;
   uint64_t start = ch_now_ns(), prev = start, worst = 0;
   unsigned seen = 0, base = s.keepalives;

@@ -1,4 +1,5 @@
 /* Redaction of credentials for evidence and traces: tokens must never reach a log, report or error message. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -37,26 +38,21 @@ int ch_redact(struct ch_buf *out, const char *s, size_t n, const char *cred_name
   size_t start = out->len;
   int rc = ch_buf_reserve(out, n);
   const char *p = s, *end = s + n;
-  bool line_start = true;
   while (!rc && p < end) {
-    if (line_start) {
-      const char *q = p;
-      while (q < end && (*q == ' ' || *q == '\t'))
-        q++;
-      size_t hl = redact_header_prefix(q, (size_t)(end - q));
-      if (hl) {
-        const char *eol = q;
-        while (eol < end && *eol != '\r' && *eol != '\n')
-          eol++;
-        rc = ch_buf_append(out, p, (size_t)(q - p) + hl);
-        if (!rc)
-          rc = ch_buf_puts(out, " " REDACTED);
-        p = eol;
-        line_start = false;
-        continue;
-      }
+    /* a credential header anywhere a word starts ("Authorization: ...", "> Authorization: ..." in curl traces):
+       everything after its colon up to the end of the line */
+    bool word_start = p == s || !(isalnum((unsigned char)p[-1]) || p[-1] == '-' || p[-1] == '_');
+    size_t hl = word_start ? redact_header_prefix(p, (size_t)(end - p)) : 0;
+    if (hl) {
+      const char *eol = p + hl;
+      while (eol < end && *eol != '\r' && *eol != '\n')
+        eol++;
+      rc = ch_buf_append(out, p, hl);
+      if (!rc)
+        rc = ch_buf_puts(out, " " REDACTED);
+      p = eol;
+      continue;
     }
-    line_start = false;
     /* a parameter starts at the beginning, or after '?', '&' or whitespace */
     bool at_param = p == s || p[-1] == '?' || p[-1] == '&' || p[-1] == ' ' || p[-1] == '\n';
     if (at_param) {
@@ -74,8 +70,6 @@ int ch_redact(struct ch_buf *out, const char *s, size_t n, const char *cred_name
         continue;
       }
     }
-    if (*p == '\n')
-      line_start = true;
     rc = ch_buf_putc(out, *p++);
   }
   if (!rc && !out->data)
@@ -93,6 +87,9 @@ static bool redact_is_secret_key(struct ch_span key, const char *cred_name) {
                                      "access_token", "messageToken"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (ch_json_str_eqz(key, keys[i]))
+      return true;
+  for (size_t i = 0; i < sizeof redact_headers / sizeof redact_headers[0]; i++)
+    if (ch_json_str_eq_ci(key, redact_headers[i], strlen(redact_headers[i])))
       return true;
   return cred_name && ch_json_str_eq_ci(key, cred_name, strlen(cred_name));
 }

@@ -245,13 +245,15 @@ struct ch_url_params {
    (missing base, token for a request that needs it, poll on a non-long-polling transport) or -ENOMEM. */
 int ch_url_build(struct ch_buf *out, enum ch_request req, const struct ch_url_params *p);
 
-/* Copies a URL, query string, form body or header line to out with secret values replaced by "[redacted]": the
-   values of connectionToken, groupsToken, access_token and cred_name (if not NULL) parameters, and the value of an
-   "Authorization:" header (whole line after the colon). Anything else is copied unchanged. */
+/* Copies a URL, query string, form body, header block or trace text to out with secret values replaced by
+   "[redacted]": the values of the connectionToken, groupsToken, access_token and cred_name (if not NULL)
+   parameters, and everything after the colon of an Authorization, Proxy-Authorization, Cookie or Set-Cookie header
+   up to the end of its line (also inside curl-style "> " trace lines). Anything else is copied unchanged. */
 int ch_redact(struct ch_buf *out, const char *s, size_t n, const char *cred_name);
-/* Copies a JSON text with the string values of the members ConnectionToken, AccessToken, G and the cred_name
-   redacted (e.g. for a negotiate body or a frame kept as evidence). Non-JSON input is copied with nothing
-   redacted only when it contains none of those names; otherwise it is replaced by "[redacted non-JSON body]". */
+/* Copies a JSON text with the string values of the members ConnectionToken, AccessToken, G, groupsToken,
+   connectionToken, access_token, cred_name and the credential header names redacted (e.g. for a negotiate body or
+   a frame kept as evidence). Non-JSON input is copied unchanged only when it mentions none of "token",
+   "authorization", "G" or cred_name; otherwise it is replaced by "[redacted non-JSON body]". */
 int ch_redact_json(struct ch_buf *out, const char *s, size_t n, const char *cred_name);
 
 #endif /* CH_SIGNALR_H */

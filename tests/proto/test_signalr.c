@@ -599,6 +599,10 @@ static void test_signalr_redaction(void) {
   redact_expect("GET /signalr/start?connectionToken=abc HTTP/1.1", NULL,
                 "GET /signalr/start?connectionToken=[redacted] HTTP/1.1");
   redact_expect("no secrets here", NULL, "no secrets here");
+  redact_expect("> GET /x HTTP/1.1\r\n> Authorization: Bearer abc\r\n> Cookie: s=1\r\n", NULL,
+                "> GET /x HTTP/1.1\r\n> Authorization: [redacted]\r\n> Cookie: [redacted]\r\n");
+  redact_expect("X-Not-Authorization: keep", NULL, "X-Not-Authorization: keep");
+  redact_expect("headers {Authorization: Bearer abc}", NULL, "headers {Authorization: [redacted]");
 
   struct ch_buf b = CH_BUF_INIT;
   CU_ASSERT_EQUAL(ch_redact_json(&b, T1_BODY, strlen(T1_BODY), NULL), 0);
@@ -612,6 +616,10 @@ static void test_signalr_redaction(void) {
   ch_buf_reset(&b);
   CU_ASSERT_EQUAL(ch_redact_json(&b, "{\"ConnectionToken\":\"abc", 23, NULL), 0);
   CH_ASSERT_STR(b.data, "[redacted non-JSON body]");
+  ch_buf_reset(&b);
+  const char *h = "{\"authorization\":\"Bearer abc\",\"n\":1}";
+  CU_ASSERT_EQUAL(ch_redact_json(&b, h, strlen(h), NULL), 0);
+  CH_ASSERT_STR(b.data, "{\"authorization\":\"[redacted]\",\"n\":1}");
   ch_buf_reset(&b);
   CU_ASSERT_EQUAL(ch_redact_json(&b, "Bad Request", 11, NULL), 0);
   CH_ASSERT_STR(b.data, "Bad Request");

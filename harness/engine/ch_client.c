@@ -788,6 +788,8 @@ int ch_client_new(struct ch_worker *w, const struct ch_client_opts *o, struct ch
       ch_transport_ops_for(o->auto_transport ? CH_TRANSPORT_WEBSOCKETS : o->transport);
   if (!tops)
     return -ENOTSUP;
+  if (tops == &ch_wsraw_transport_ops && w->eng->opts.ws_lws_framing)
+    tops = &ch_ws_transport_ops;
   const char *proto = o->client_protocol ? o->client_protocol : CH_PROTOCOL_DEFAULT;
   if (!ch_protocol_is_supported(proto))
     return -EINVAL;

@@ -40,7 +40,9 @@ struct ch_engine_opts {
   size_t max_message_bytes;        /* 0: 1 MiB; a larger received message ends its client ("ws: message larger...") */
   size_t max_http_body_bytes;      /* 0: 1 MiB; a larger negotiate/start body ends its client */
   unsigned connect_window;         /* 0: 64; negotiates + WebSocket handshakes in flight per worker */
-  unsigned ws_rx_buffer;           /* 0: 1024; lws rx buffer per connection (memory per client) */
+  unsigned ws_rx_buffer;           /* 0: 1024; lws rx buffer per connection (only with ws_lws_framing) */
+  bool ws_lws_framing;             /* use lws's own WebSocket client (per-byte frame parser, ~4x slower on receive)
+                                      instead of our framing over an lws raw socket (the default) */
   unsigned max_fds;                /* 0: RLIMIT_NOFILE soft limit; sizes lws's fd tables */
   ch_engine_log_cb log;            /* NULL: diagnostics dropped */
   void *log_user;

@@ -6,7 +6,7 @@
 const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport t) {
   switch (t) {
   case CH_TRANSPORT_WEBSOCKETS:
-    return &ch_ws_transport_ops;
+    return &ch_wsraw_transport_ops; /* ch_ws_transport_ops with ch_engine_opts.ws_lws_framing */
   case CH_TRANSPORT_SSE:
     return &ch_sse_transport_ops;
   case CH_TRANSPORT_LONGPOLLING:

@@ -75,7 +75,8 @@ struct ch_transport_ops {
 
 /* NULL when the transport is not implemented yet. */
 const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport t);
-extern const struct ch_transport_ops ch_ws_transport_ops;
+extern const struct ch_transport_ops ch_ws_transport_ops;    /* lws's WebSocket client (ch_ws.c) */
+extern const struct ch_transport_ops ch_wsraw_transport_ops; /* our framing on an lws raw socket (ch_wsraw.c) */
 extern const struct ch_transport_ops ch_sse_transport_ops; /* ch_sse_transport.c */
 extern const struct ch_transport_ops ch_lp_transport_ops;  /* ch_lp_transport.c */
 

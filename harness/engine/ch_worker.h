@@ -100,6 +100,9 @@ static inline void ch__list_del(struct ch_link *n) {
 int ch__http_worker_init(struct ch_worker *w);
 void ch__http_worker_shutdown(struct ch_worker *w); /* cancels every request, cleans the multi up */
 
+/* ch_wsraw.c: fills the lws protocol entry of the raw-framing WebSocket transport */
+void ch__wsraw_protocol_fill(struct lws_protocols *p);
+
 /* ch_ws.c */
 int ch__ws_worker_init(struct ch_worker *w, struct ch_buf *err);
 void ch__ws_worker_destroy_begin(struct ch_worker *w);

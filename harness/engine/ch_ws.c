@@ -103,6 +103,8 @@ static int ws_receive(struct ch_ws *t, struct lws *wsi, const char *in, size_t l
   return rc;
 }
 
+int ch__wsraw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
   (void)user;
   struct ch_ws *t = wsi ? lws_get_opaque_user_data(wsi) : NULL;
@@ -197,13 +199,27 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
   }
 }
 
+/* Both protocols' callback: a wsi's opaque user data is a transport object whose ops say which implementation owns
+   it (lws may deliver the last callbacks of a raw wsi to the first protocol of the vhost). */
+int ch__ws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+  const struct ch_channel *b = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+  if (b && b->ops == &ch_wsraw_transport_ops)
+    return ch__wsraw_callback(wsi, reason, user, in, len);
+  if (b && b->ops != &ch_ws_transport_ops)
+    return 0;
+  if (!b && reason == LWS_CALLBACK_RAW_RX)
+    return -1;
+  return ws_callback(wsi, reason, user, in, len);
+}
+
 int ch__ws_protocols_new(struct ch_engine *e) {
-  struct lws_protocols *p = calloc(2, sizeof *p);
+  struct lws_protocols *p = calloc(3, sizeof *p);
   if (!p)
     return -ENOMEM;
   p[0].name = WS_PROTOCOL_NAME;
-  p[0].callback = ws_callback;
+  p[0].callback = ch__ws_dispatch;
   p[0].rx_buffer_size = e->opts.ws_rx_buffer;
+  ch__wsraw_protocol_fill(&p[1]);
   e->protocols = p;
   return 0;
 }

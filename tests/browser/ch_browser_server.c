@@ -21,15 +21,22 @@ int main(int argc, char **argv) {
     return 3;
   }
   /* Options: --base PATH (endpoint at PATH/signalr, e.g. /Centro), --keepalive SECONDS. */
+  /* --fault NAME (repeatable) injects a server fault, to see the browser test catch it. */
   const char *base = "";
   double keepalive = 0;
+  unsigned faults = 0;
   for (int i = 1; i < argc; i++) {
+    enum ch_fault f;
     if (strcmp(argv[i], "--base") == 0 && i + 1 < argc) {
       base = argv[++i];
     } else if (strcmp(argv[i], "--keepalive") == 0 && i + 1 < argc) {
       keepalive = strtod(argv[++i], NULL);
+    } else if (strcmp(argv[i], "--fault") == 0 && i + 1 < argc && ch_fault_parse(argv[i + 1], &f) == 0) {
+      faults |= 1u << f;
+      i++;
     } else {
-      fprintf(stderr, "usage: ch_browser_server [--base PATH] [--keepalive SECONDS] (token in CH_BROWSER_TOKEN)\n");
+      fprintf(stderr, "usage: ch_browser_server [--base PATH] [--keepalive SECONDS] [--fault NAME]... "
+                      "(token in CH_BROWSER_TOKEN)\n");
       return 3;
     }
   }
@@ -44,6 +51,7 @@ int main(int argc, char **argv) {
       .tokens = &tok,
       .n_tokens = 1,
       .keepalive_s = keepalive,
+      .faults = faults,
   };
   /* Block the stop signals before the server thread starts so only this thread sees them (sigwait below). */
   sigset_t stop;

@@ -8,6 +8,7 @@
 // wait has a timeout and the whole run is cut at --timeout seconds (default 90).
 //
 // Usage: node official-client.test.mjs --server <ch_browser_server> [--transports a,b] [--timeout S] [--verbose]
+//        [--no-node-signalr] [--fault NAME]... (inject a server fault: the run must then fail)
 import crypto from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { Client as SignalrClient } from 'node-signalr';
@@ -19,7 +20,7 @@ const ALL_TRANSPORTS = ['webSockets', 'serverSentEvents', 'longPolling'];
 const WAIT_MS = 15000; // one step's wait; a reconnect needs 2-3 s of client back-off plus a little
 
 function parseArgs(argv) {
-  const a = { server: null, transports: ALL_TRANSPORTS, timeout: 90, verbose: false, nodeSignalr: true };
+  const a = { server: null, transports: ALL_TRANSPORTS, timeout: 90, verbose: false, nodeSignalr: true, faults: [] };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--server') a.server = argv[++i];
@@ -27,6 +28,7 @@ function parseArgs(argv) {
     else if (k === '--timeout') a.timeout = Number(argv[++i]);
     else if (k === '--verbose') a.verbose = true;
     else if (k === '--no-node-signalr') a.nodeSignalr = false;
+    else if (k === '--fault') a.faults.push(argv[++i]); // self-check: the run must then fail
     else throw new Error(`unknown argument ${k}`);
   }
   if (!a.server) throw new Error('--server <ch_browser_server binary> is required');
@@ -192,6 +194,8 @@ async function officialScenario(browser, ep, hub, transport, keyA, keyB) {
       const polls = () => (proxy.stats.commands.poll || 0) + (proxy.stats.commands.reconnect || 0);
       const pollsBefore = polls();
       await ctl.drop();
+      // Published while the client is cut off (it waits 2-3 s before reconnecting): must be replayed, not lost.
+      await ctl.publish(hub, keyB, 2);
       if (transport === 'longPolling') {
         // A long poll whose connection dies either fails (the client goes reconnecting and sends /reconnect after
         // 3 s) or, when the endpoint's poll body is delimited by the connection close, ends as an empty 200 that
@@ -218,14 +222,20 @@ async function officialScenario(browser, ep, hub, transport, keyA, keyB) {
       return `events ${after.events.join(',')}`;
     });
 
+    ok = ok && await step(name('Updates published during the outage are replayed'), async () => {
+      await waitCount(keyB, 4, `Updates 3..4 for ${keyB}, published while the client was cut off`);
+      expectConsecutive(seqs(await updates(), keyB), 1, 4, `${keyB} after reconnecting`);
+      return `${keyB} HarnessSeq 3..4 arrived after reconnecting`;
+    });
+
     ok = ok && await step(name('after the drop: groups intact, delivery resumes'), async () => {
       await ctl.publish(hub, keyA, 1);
       await ctl.publish(hub, keyB, 3);
-      await waitCount(keyB, 5, `Updates 3..5 for ${keyB} after reconnecting`);
+      await waitCount(keyB, 7, `Updates 5..7 for ${keyB} after reconnecting`);
       const u = await updates();
-      expectConsecutive(seqs(u, keyB), 1, 5, `${keyB} across the drop`);
+      expectConsecutive(seqs(u, keyB), 1, 7, `${keyB} across the drop`);
       expectConsecutive(seqs(u, keyA), 1, 5, `${keyA} (unsubscribed) across the drop`);
-      return `${keyB} HarnessSeq 1..5 exactly once`;
+      return `${keyB} HarnessSeq 1..7 exactly once`;
     });
 
     if (ok) {
@@ -320,7 +330,7 @@ async function nodeSignalrScenario(port, ctl, part) {
 
 /** Starts one endpoint (base path "" or e.g. "/Centro") with its page proxy. */
 async function startSite(base, label) {
-  const endpoint = await startEndpoint(args.server, TOKEN, { base });
+  const endpoint = await startEndpoint(args.server, TOKEN, { base, faults: args.faults });
   const site = { endpoint, ctl: makeControl(endpoint.controlPort), path: `${base}/signalr`, label, proxy: null };
   try {
     site.proxy = await startProxy({ host: '127.0.0.1', port: endpoint.port });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CTest entry point: setup, then the official-client and node-signalr proof against the reference endpoint.
-# $1: the ch_browser_server binary.
+# $1: the ch_browser_server binary; further arguments go to the node script.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bash "$here/setup.sh"
-exec node "$here/official-client.test.mjs" --server "$1"
+server="$1"; shift
+exec node "$here/official-client.test.mjs" --server "$server" "$@"

@@ -427,9 +427,13 @@ static struct ch_srv_msg *build_update(struct ch_server *s, unsigned hub, const 
     if (cJSON_IsObject(extra)) {
       while ((f = extra->child)) {
         cJSON_DetachItemViaPointer(extra, f);
-        if (cJSON_GetObjectItemCaseSensitive(model, f->string))
-          cJSON_ReplaceItemInObjectCaseSensitive(model, f->string, f);
-        else
+        if (cJSON_GetObjectItemCaseSensitive(model, f->string)) {
+          /* cJSON frees the replacement's own name before copying the one given: pass a copy */
+          char *name = strdup(f->string);
+          if (!name || !cJSON_ReplaceItemInObjectCaseSensitive(model, name, f))
+            cJSON_Delete(f);
+          free(name);
+        } else
           cJSON_AddItemToObject(model, f->string, f);
       }
     }

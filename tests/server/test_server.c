@@ -519,6 +519,221 @@ static void test_server_delivery_faults(void) {
   fx_stop(&f);
 }
 
+
+/* A WebSocket subscriber on `key`; returns the fd after the subscription completed (init frame consumed). */
+static int ws_subscriber(struct fx *f, const char *key, struct ch_buf *fr, char *tok, size_t cap) {
+  char target[1024], inv[256];
+  if (!negotiate(f, CDATA_RES, NULL, tok, cap))
+    return -1;
+  snprintf(target, sizeof target, "/signalr/connect?transport=webSockets&connectionToken=%s&connectionData=%s", tok,
+           CDATA_RES);
+  int fd = ws_open(f->port, target, NULL, NULL);
+  if (fd < 0)
+    return -1;
+  snprintf(inv, sizeof inv, "{\"H\":\"resourceeventhub\",\"M\":\"SubscribeToPart\",\"A\":[\"%s\"],\"I\":0}", key);
+  ws_send(fd, inv);
+  if (!ws_recv_match(fd, fr, "{\"I\":\"0\"}", 3000)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Reads frames for up to ms and appends every HarnessSeq value seen (in order) to seqs. */
+static int collect_seqs(int fd, struct ch_buf *fr, int *seqs, int cap, int ms) {
+  int n = 0;
+  for (int i = 0; i < 200; i++) {
+    int op = ws_recv(fd, fr, ms);
+    if (op <= 0 || op == 8)
+      break;
+    for (const char *p = fr->data; (p = strstr(p, "\"HarnessSeq\":")); p++)
+      if (n < cap)
+        seqs[n++] = atoi(p + 13);
+  }
+  return n;
+}
+
+static int start_with_fault(struct fx *f, enum ch_fault fl, double keepalive) {
+  struct ch_server_opts o = {.faults = 1u << fl, .keepalive_s = keepalive};
+  return fx_start(f, &o);
+}
+
+static void test_server_delivery_fault_family(void) {
+  struct fx f;
+  struct ch_buf fr = CH_BUF_INIT;
+  char tok[512];
+  int seqs[64], n;
+  /* duplicates: 20 published, 22 delivered, a seq repeats */
+  CU_ASSERT_EQUAL_FATAL(start_with_fault(&f, CH_FAULT_DUPLICATE_UPDATES, 0), 0);
+  int a = ws_subscriber(&f, "K", &fr, tok, sizeof tok);
+  CU_ASSERT_FATAL(a >= 0);
+  publish(&f, "ResourceEventHub", "K", 20);
+  n = collect_seqs(a, &fr, seqs, 64, 300);
+  CU_ASSERT_EQUAL(n, 22);
+  close(a);
+  fx_stop(&f);
+  /* reordering: pairs arrive swapped */
+  CU_ASSERT_EQUAL_FATAL(start_with_fault(&f, CH_FAULT_REORDER_UPDATES, 0), 0);
+  a = ws_subscriber(&f, "K", &fr, tok, sizeof tok);
+  CU_ASSERT_FATAL(a >= 0);
+  publish(&f, "ResourceEventHub", "K", 4);
+  n = collect_seqs(a, &fr, seqs, 64, 300);
+  CU_ASSERT_TRUE(n == 4 && seqs[0] == 2 && seqs[1] == 1 && seqs[2] == 4 && seqs[3] == 3);
+  close(a);
+  fx_stop(&f);
+  /* leak-keys: a subscriber of another part gets it */
+  CU_ASSERT_EQUAL_FATAL(start_with_fault(&f, CH_FAULT_LEAK_KEYS, 0), 0);
+  a = ws_subscriber(&f, "other", &fr, tok, sizeof tok);
+  CU_ASSERT_FATAL(a >= 0);
+  publish(&f, "ResourceEventHub", "K", 1);
+  CU_ASSERT_TRUE(ws_recv_match(a, &fr, "\"PartKey\":\"K\"", 2000));
+  close(a);
+  fx_stop(&f);
+  /* ignore-unsubscribe: still delivered after UnsubscribeFromPart completed */
+  CU_ASSERT_EQUAL_FATAL(start_with_fault(&f, CH_FAULT_IGNORE_UNSUBSCRIBE, 0), 0);
+  a = ws_subscriber(&f, "K", &fr, tok, sizeof tok);
+  CU_ASSERT_FATAL(a >= 0);
+  ws_send(a, "{\"H\":\"resourceeventhub\",\"M\":\"UnsubscribeFromPart\",\"A\":[\"K\"],\"I\":1}");
+  CU_ASSERT_TRUE(ws_recv_match(a, &fr, "{\"I\":\"1\"}", 3000));
+  publish(&f, "ResourceEventHub", "K", 1);
+  CU_ASSERT_TRUE(ws_recv_match(a, &fr, "\"HarnessSeq\":1", 2000));
+  close(a);
+  fx_stop(&f);
+  /* slow-updates: nothing within 150 ms, then it arrives with HarnessSentUs >= 300 ms old */
+  CU_ASSERT_EQUAL_FATAL(start_with_fault(&f, CH_FAULT_SLOW_UPDATES, 0), 0);
+  a = ws_subscriber(&f, "K", &fr, tok, sizeof tok);
+  CU_ASSERT_FATAL(a >= 0);
+  publish(&f, "ResourceEventHub", "K", 1);
+  CU_ASSERT_EQUAL(ws_recv(a, &fr, 150), 0);
+  CU_ASSERT_TRUE(ws_recv_match(a, &fr, "\"HarnessSeq\":1", 2000));
+  close(a);
+  fx_stop(&f);
+  ch_buf_free(&fr);
+}
+
+static void test_server_keepalive_and_replay_faults(void) {
+  struct fx f;
+  struct ch_buf fr = CH_BUF_INIT;
+  char tok[512], target[2400], cur[128], g[512], cenc[256], genc[600];
+  /* without the fault a WebSocket gets {} within two periods; with it, never */
+  CU_ASSERT_EQUAL_FATAL(fx_start(&f, &(struct ch_server_opts){.keepalive_s = 0.2}), 0);
+  int a = ws_subscriber(&f, "K", &fr, tok, sizeof tok);
+  CU_ASSERT_TRUE(ws_recv_match(a, &fr, "{}", 1000));
+  close(a);
+  fx_stop(&f);
+  CU_ASSERT_EQUAL_FATAL(start_with_fault(&f, CH_FAULT_NO_KEEPALIVE, 0.2), 0);
+  a = ws_subscriber(&f, "K", &fr, tok, sizeof tok);
+  CU_ASSERT_FALSE(ws_recv_match(a, &fr, "{}", 700));
+  close(a);
+  fx_stop(&f);
+  /* no-replay and ignore-groups-token: reconnect after a drop with messageId and groupsToken */
+  for (int k = 0; k < 2; k++) {
+    CU_ASSERT_EQUAL_FATAL(start_with_fault(&f, k ? CH_FAULT_IGNORE_GROUPS_TOKEN : CH_FAULT_NO_REPLAY, 0), 0);
+    CU_ASSERT_TRUE_FATAL(negotiate(&f, CDATA_RES, NULL, tok, sizeof tok));
+    snprintf(target, sizeof target, "/signalr/connect?transport=webSockets&connectionToken=%s&connectionData=%s",
+             tok, CDATA_RES);
+    a = ws_open(f.port, target, NULL, NULL);
+    CU_ASSERT_FATAL(a >= 0);
+    ws_send(a, "{\"H\":\"resourceeventhub\",\"M\":\"SubscribeToPart\",\"A\":[\"K\"],\"I\":0}");
+    CU_ASSERT_TRUE_FATAL(ws_recv_match(a, &fr, "\"G\":\"", 3000));
+    CU_ASSERT_TRUE(json_str(fr.data, "G", g, sizeof g));
+    CU_ASSERT_TRUE(json_str(fr.data, "C", cur, sizeof cur));
+    struct resp r;
+    http_req(f.cport, "POST", "/drop", NULL, "{}", &r);
+    resp_free(&r);
+    close(a);
+    publish(&f, "ResourceEventHub", "K", 2);
+    pct(cur, cenc, sizeof cenc);
+    pct(g, genc, sizeof genc);
+    snprintf(target, sizeof target,
+             "/signalr/reconnect?transport=webSockets&groupsToken=%s&messageId=%s&connectionToken=%s&connectionData=%s",
+             genc, cenc, tok, CDATA_RES);
+    a = ws_open(f.port, target, NULL, NULL);
+    CU_ASSERT_FATAL(a >= 0);
+    if (k == 0) {
+      /* no replay of 1 and 2, but the groups survive: 3 arrives */
+      CU_ASSERT_FALSE(ws_recv_match(a, &fr, "\"HarnessSeq\":1", 300));
+      publish(&f, "ResourceEventHub", "K", 1);
+      CU_ASSERT_TRUE(ws_recv_match(a, &fr, "\"HarnessSeq\":3", 2000));
+    } else {
+      /* the replay comes, but later Updates do not: the groups are gone */
+      CU_ASSERT_TRUE(ws_recv_match(a, &fr, "\"HarnessSeq\":2", 2000));
+      publish(&f, "ResourceEventHub", "K", 1);
+      CU_ASSERT_FALSE(ws_recv_match(a, &fr, "\"HarnessSeq\":3", 400));
+    }
+    close(a);
+    fx_stop(&f);
+  }
+  ch_buf_free(&fr);
+}
+
+static void test_server_publish_rate_and_bad_control_input(void) {
+  struct fx f;
+  struct ch_buf fr = CH_BUF_INIT;
+  char tok[512];
+  CU_ASSERT_EQUAL_FATAL(fx_start(&f, &(struct ch_server_opts){0}), 0);
+  int a = ws_subscriber(&f, "1882708", &fr, tok, sizeof tok);
+  CU_ASSERT_FATAL(a >= 0);
+  struct resp r;
+  http_req(f.cport, "POST", "/publish", NULL,
+           "{\"hub\":\"ResourceEventHub\",\"key\":\"1882708\",\"count\":3,\"rate\":20,\"payload\":{\"EventType\":5,\"Extra\":\"x\"}}",
+           &r);
+  CU_ASSERT_EQUAL(r.status, 200);
+  CH_ASSERT_STR(r.body.data, "{\"published\":3,\"first_seq\":1,\"subscribers\":1}");
+  resp_free(&r);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int seqs[8];
+  CU_ASSERT_TRUE(ws_recv_match(a, &fr, "\"HarnessSeq\":1", 2000));
+  CU_ASSERT_PTR_NOT_NULL(strstr(fr.data, "\"EventType\":5"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(fr.data, "\"Extra\":\"x\""));
+  int n = collect_seqs(a, &fr, seqs, 8, 400);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  CU_ASSERT_EQUAL(n, 2);
+  double el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  CU_ASSERT_TRUE(el >= 0.08); /* 3 messages at 20/s span at least 100 ms */
+  const char *bad[] = {"", "[]", "{\"hub\":\"Nope\",\"key\":\"1\"}", "{\"hub\":\"JobEventHub\"}",
+                       "{\"hub\":\"JobEventHub\",\"key\":\"1\",\"count\":0}",
+                       "{\"hub\":\"JobEventHub\",\"key\":\"1\",\"rate\":-1}",
+                       "{\"hub\":\"JobEventHub\",\"key\":\"1\",\"payload\":3}"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    http_req(f.cport, "POST", "/publish", NULL, bad[i], &r);
+    CU_ASSERT_EQUAL(r.status, 400);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body.data, "\"error\":"));
+    resp_free(&r);
+  }
+  http_req(f.cport, "GET", "/nope", NULL, NULL, &r);
+  CU_ASSERT_EQUAL(r.status, 404);
+  resp_free(&r);
+  http_req(f.cport, "POST", "/reset-stats", NULL, "", &r);
+  CU_ASSERT_EQUAL(r.status, 200);
+  resp_free(&r);
+  close(a);
+  ch_buf_free(&fr);
+  fx_stop(&f);
+}
+
+static void test_server_long_poll_abort_ends_held_poll(void) {
+  struct fx f;
+  CU_ASSERT_EQUAL_FATAL(fx_start(&f, &(struct ch_server_opts){0}), 0);
+  char tok[512], target[1024];
+  CU_ASSERT_TRUE_FATAL(negotiate(&f, CDATA_RES, NULL, tok, sizeof tok));
+  snprintf(target, sizeof target, "/signalr/poll?transport=longPolling&connectionToken=%s&connectionData=%s", tok, CDATA_RES);
+  int fd = tcp_connect(f.port);
+  http_send_req(fd, "POST", target, NULL, "");
+  struct ch_buf raw = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(read_for(fd, &raw, 300), 0); /* held */
+  struct resp r;
+  snprintf(target, sizeof target, "/signalr/abort?transport=longPolling&connectionToken=%s", tok);
+  http_req(f.port, "POST", target, NULL, "", &r);
+  CU_ASSERT_EQUAL(r.status, 200);
+  resp_free(&r);
+  CU_ASSERT_TRUE(read_until(fd, &raw, "\",\"M\":[]}", 3000));
+  close(fd);
+  ch_buf_free(&raw);
+  fx_stop(&f);
+}
+
 static void test_server_fault_table(void) {
   const struct ch_fault_info *t = ch_fault_table();
   for (unsigned i = 0; i < CH_FAULT_COUNT; i++) {
@@ -562,6 +777,10 @@ int main(void) {
       CH_TEST(test_server_faults_change_what_they_should),
       CH_TEST(test_server_delivery_faults),
       CH_TEST(test_server_port_in_use),
+      CH_TEST(test_server_delivery_fault_family),
+      CH_TEST(test_server_keepalive_and_replay_faults),
+      CH_TEST(test_server_publish_rate_and_bad_control_input),
+      CH_TEST(test_server_long_poll_abort_ends_held_poll),
       CU_TEST_INFO_NULL,
   };
   return ch_test_run("server", tests);

@@ -150,7 +150,7 @@ int ch_server_main(int argc, char **argv) {
   size_t n_file = 0;
   int rc = CH_EXIT_OK, c;
   struct ch_buf err = CH_BUF_INIT;
-  optind = 1;
+  optind = 0; /* glibc: full re-initialisation, so the function can run more than once per process */
   opterr = 0;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     enum ch_fault fl;

@@ -53,8 +53,8 @@ int ch_redact(struct ch_buf *out, const char *s, size_t n, const char *cred_name
       p = eol;
       continue;
     }
-    /* a parameter starts at the beginning, or after '?', '&' or whitespace */
-    bool at_param = p == s || p[-1] == '?' || p[-1] == '&' || p[-1] == ' ' || p[-1] == '\n';
+    /* a parameter starts at the beginning, or after '?', '&', whitespace, a quote or a separator */
+    bool at_param = p == s || (p[-1] && strchr("?& \t\r\n\"';,(", p[-1]));
     if (at_param) {
       const char *eq = p;
       while (eq < end && *eq != '=' && !redact_value_end(*eq) && *eq != '?')

@@ -602,6 +602,9 @@ static void test_signalr_redaction(void) {
   redact_expect("> GET /x HTTP/1.1\r\n> Authorization: Bearer abc\r\n> Cookie: s=1\r\n", NULL,
                 "> GET /x HTTP/1.1\r\n> Authorization: [redacted]\r\n> Cookie: [redacted]\r\n");
   redact_expect("X-Not-Authorization: keep", NULL, "X-Not-Authorization: keep");
+  redact_expect("{\"url\":\"connectionToken=abc\",\"q\":'access_token=x'}", NULL,
+                "{\"url\":\"connectionToken=[redacted]\",\"q\":'access_token=[redacted]'}");
+  redact_expect("myconnectionToken=abc", NULL, "myconnectionToken=abc");
   redact_expect("headers {Authorization: Bearer abc}", NULL, "headers {Authorization: [redacted]");
 
   struct ch_buf b = CH_BUF_INIT;

@@ -570,7 +570,10 @@ static void wsr_detach(struct ch_channel *base) {
   struct ch_wsr *t = (struct ch_wsr *)base;
   if (t->wsi) {
     lws_set_opaque_user_data(t->wsi, NULL);
-    lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    /* When the worker stops, lws_context_destroy closes every wsi anyway: scheduling a kill for each would walk
+       lws 4.1's sorted timer list once per socket (O(n^2) at 19k sockets). */
+    if (!t->base.worker->stopping)
+      lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     t->wsi = NULL;
   }
   ch_buf_free(&t->req);

@@ -56,6 +56,46 @@ bool ch_protocol_accepts(const char *client_protocol, const char *server_version
   return want && server_version && !strcmp(want, server_version);
 }
 
+bool ch_protocol_js_accepts(const char *v) {
+  return v && (!strcmp(v, "1.5") || !strcmp(v, "2.0") || !strcmp(v, "2.1"));
+}
+
+/* System.Version.TryParse: 2 to 4 dot-separated non-negative int32 components; absent ones compare as -1. */
+static bool proto_parse_version(const char *s, long comp[4]) {
+  int n = 0;
+  for (int i = 0; i < 4; i++)
+    comp[i] = -1;
+  while (n < 4) {
+    if (*s < '0' || *s > '9')
+      return false;
+    long v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+      v = v * 10 + (*s - '0');
+      if (v > 2147483647L)
+        return false;
+    }
+    comp[n++] = v;
+    if (!*s)
+      break;
+    if (*s++ != '.')
+      return false;
+  }
+  return !*s && n >= 2;
+}
+
+static int proto_cmp(const long a[4], const long b[4]) {
+  for (int i = 0; i < 4; i++)
+    if (a[i] != b[i])
+      return a[i] < b[i] ? -1 : 1;
+  return 0;
+}
+
+bool ch_protocol_net_accepts(const char *v) {
+  static const long lo[4] = {1, 4, -1, -1}, hi[4] = {2, 1, -1, -1};
+  long c[4];
+  return v && proto_parse_version(v, c) && proto_cmp(c, lo) >= 0 && proto_cmp(c, hi) <= 0;
+}
+
 bool ch_protocol_uses_start(const char *client_protocol) {
   return ch_protocol_is_supported(client_protocol); /* all of ours are >= 1.4 */
 }

@@ -50,6 +50,10 @@ const char *ch_protocol_expected(const char *client_protocol);
    string: "2.0" is accepted, "2.00" or "2" is not). This is stricter than both real clients (JS 2.4.3 accepts exactly
    "1.5"/"2.0"/"2.1"; .NET accepts 1.4 <= v <= 2.1) and is what a conformant 2.4 server does. */
 bool ch_protocol_accepts(const char *client_protocol, const char *server_version);
+/* What the real 2.4.3 clients would say to a server's ProtocolVersion, for reports: JS accepts exactly "1.5", "2.0"
+   or "2.1"; .NET parses it as System.Version and accepts 1.4 <= v <= 2.1 ("2.1.0" is above 2.1 there). */
+bool ch_protocol_js_accepts(const char *server_version);
+bool ch_protocol_net_accepts(const char *server_version);
 /* Whether /start follows the init message: from 1.4 on, i.e. for every protocol we support. */
 bool ch_protocol_uses_start(const char *client_protocol);
 

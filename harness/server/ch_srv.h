@@ -100,6 +100,7 @@ struct ch_srv_stats {
   uint64_t invocations;
   uint64_t drops;           /* messages that fell out of a connection's buffer unsent */
   uint64_t rejected;        /* requests answered 4xx/5xx */
+  uint64_t last_fanout_ns;  /* build + queue + direct writes of the last immediate publish */
 };
 
 struct ch_server {
@@ -145,6 +146,7 @@ struct ch_server {
   size_t group_buckets, n_groups;
   struct ch_srv_pubjob *jobs;
   uint32_t publish_mark;
+  bool deferring;           /* inside a publish: WebSocket writes wait for the flush at its end */
   uint64_t tick_n;
   uint64_t last_ka_ns;
   struct ch_buf scratch;    /* frame building, LWS_PRE bytes reserved in front */
@@ -165,6 +167,8 @@ void ch_srv_conn_restore_groups(struct ch_server *s, struct ch_srv_conn *c, cons
 int ch_srv_conn_groups_token(struct ch_server *s, struct ch_srv_conn *c);
 /* Ensures a receive channel wakes up to write (no-op without a live channel). */
 void ch_srv_conn_kick(struct ch_server *s, struct ch_srv_conn *c);
+/* Writes pending messages now when the channel allows it (an idle WebSocket), else kicks. */
+void ch_srv_conn_flush(struct ch_server *s, struct ch_srv_conn *c);
 /* Messages [first, last] still in the ring starting after `after`: returns how many can be written. */
 size_t ch_srv_conn_pending(const struct ch_srv_conn *c);
 void ch_srv_conn_flush_held(struct ch_server *s, struct ch_srv_conn *c);

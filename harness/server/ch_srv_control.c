@@ -42,13 +42,14 @@ static void stats_json(struct ch_server *s, struct ch_buf *out) {
                 "{\"pid\":%ld,\"connections\":{\"webSockets\":%zu,\"serverSentEvents\":%zu,\"longPolling\":%zu,"
                 "\"live\":%zu,\"known\":%zu,\"total\":%llu},\"subscriptions\":%zu,\"negotiates\":%llu,"
                 "\"invocations\":%llu,\"publishes\":%llu,\"pushes\":%llu,\"deliveries\":%llu,\"keepalives\":%llu,"
-                "\"dropped_messages\":%llu,\"rejected\":%llu}",
+                "\"dropped_messages\":%llu,\"rejected\":%llu,\"last_fanout_us\":%llu}",
                 (long)getpid(), n_ws, n_sse, n_lp, n_ws + n_sse + n_lp, s->n_conns,
                 (unsigned long long)s->st.connections_total, ch_srv_count_subscriptions(s),
                 (unsigned long long)s->st.negotiates, (unsigned long long)s->st.invocations,
                 (unsigned long long)s->st.publishes, (unsigned long long)s->st.pushes,
                 (unsigned long long)s->st.deliveries, (unsigned long long)s->st.keepalives,
-                (unsigned long long)s->st.drops, (unsigned long long)s->st.rejected);
+                (unsigned long long)s->st.drops, (unsigned long long)s->st.rejected,
+                (unsigned long long)(s->st.last_fanout_ns / 1000u));
 }
 
 /* Drops up to `count` live transport connections (all when count < 0) without forgetting their state. */

@@ -412,6 +412,28 @@ static int ws_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
   return 0;
 }
 
+void ch_srv_conn_flush(struct ch_server *s, struct ch_srv_conn *c) {
+  if (!c->wsi)
+    return;
+  struct pss *p = lws_wsi_user(c->wsi);
+  if (c->tr != CH_SRV_TR_WS || !p || p->kind != P_WS || p->ending || c->init_pending || c->end_pending ||
+      c->replies_off < c->replies.len || lws_partial_buffered(c->wsi)) {
+    ch_srv_conn_kick(s, c);
+    return;
+  }
+  size_t nm;
+  if (!has_data(c))
+    return;
+  scratch_start(s, "");
+  if (ch_srv_build_response(s, c, false, &nm) || write_scratch(s, c->wsi, LWS_WRITE_TEXT)) {
+    c->end_pending = true; /* the WRITEABLE callback closes it */
+    ch_srv_conn_kick(s, c);
+    return;
+  }
+  if (has_data(c) || c->ka_pending)
+    ch_srv_conn_kick(s, c);
+}
+
 static int sse_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
   struct ch_srv_conn *c = p->conn;
   if (p->ending || !c || c->end_pending)

@@ -350,7 +350,23 @@ static void conn_push(struct ch_server *s, struct ch_srv_conn *c, struct ch_srv_
     if (ch_srv_fault(s, CH_FAULT_DUPLICATE_UPDATES) && c->fault_n % 10 == 0)
       conn_append(s, c, m);
   }
-  ch_srv_conn_kick(s, c);
+  if (!s->deferring || c->tr != CH_SRV_TR_WS)
+    ch_srv_conn_kick(s, c); /* WebSockets are flushed once the publish is complete (flush_members) */
+}
+
+/* Writes what a publish left for its subscribers: WebSockets directly (one send per subscriber, no poll round
+   trip), the others through their WRITEABLE callbacks. */
+static void flush_members(struct ch_server *s, unsigned hub, const char *key) {
+  if (ch_srv_fault(s, CH_FAULT_LEAK_KEYS)) {
+    for (size_t b = 0; b < s->group_buckets; b++)
+      for (struct ch_srv_group *g = s->groups[b]; g; g = g->next)
+        for (size_t i = 0; g->hub == hub && i < g->n; i++)
+          ch_srv_conn_flush(s, g->members[i]);
+    return;
+  }
+  struct ch_srv_group *g = ch_srv_group_get(s, hub, key, false);
+  for (size_t i = 0; g && i < g->n; i++)
+    ch_srv_conn_flush(s, g->members[i]);
 }
 
 void ch_srv_conn_flush_held(struct ch_server *s, struct ch_srv_conn *c) {
@@ -517,10 +533,13 @@ static void job_run(uv_timer_t *t) {
     double n = el * j->rate + 1;
     due = n >= (double)j->count ? j->count : (uint64_t)n;
   }
+  s->deferring = true;
   while (j->done < due) {
     ch_srv_publish_one(s, j->hub, j->key, j->first_seq + j->done, j->payload);
     j->done++;
   }
+  s->deferring = false;
+  flush_members(s, j->hub, j->key);
   if (j->done >= j->count) {
     uv_timer_stop(t);
     job_unlink(s, j);
@@ -592,8 +611,13 @@ int ch_srv_publish_request(struct ch_server *s, const char *body, size_t len, st
   char *payload = cJSON_IsObject(p) ? cJSON_PrintUnformatted(p) : NULL;
   bool delay = ch_srv_fault(s, CH_FAULT_SLOW_UPDATES);
   if (rate == 0 && !delay) {
+    uint64_t t0 = ch_now_ns();
+    s->deferring = true;
     for (uint64_t i = 0; i < n; i++)
       ch_srv_publish_one(s, hub, key, first + i, payload);
+    s->deferring = false;
+    flush_members(s, hub, key);
+    s->st.last_fanout_ns = ch_now_ns() - t0;
     free(payload);
   } else {
     struct ch_srv_pubjob *j = calloc(1, sizeof *j);

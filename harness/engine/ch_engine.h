@@ -39,7 +39,8 @@ struct ch_engine_opts {
   size_t source_addr_count;
   size_t max_message_bytes;        /* 0: 1 MiB; a larger received message ends its client ("ws: message larger...") */
   size_t max_http_body_bytes;      /* 0: 1 MiB; a larger negotiate/start body ends its client */
-  unsigned connect_window;         /* 0: 64; negotiates + WebSocket handshakes in flight per worker */
+  unsigned connect_window;         /* 0: 16; negotiates + WebSocket handshakes in flight per worker (a client holds
+                                      a slot from GET /negotiate until its socket is open, reconnects included) */
   unsigned ws_rx_buffer;           /* 0: 1024; lws rx buffer per connection (only with ws_lws_framing) */
   bool ws_lws_framing;             /* use lws's own WebSocket client (per-byte frame parser, ~4x slower on receive)
                                       instead of our framing over an lws raw socket (the default) */

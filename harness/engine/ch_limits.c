@@ -24,7 +24,7 @@ size_t ch_limits_fds_needed(size_t clients, enum ch_transport t, unsigned worker
   if (!workers)
     workers = 1;
   if (!connect_window)
-    connect_window = 64;
+    connect_window = 16; /* the engine's default */
   /* During the handshake a client also holds its negotiate/start HTTP connection: at most connect_window per
      worker at once. */
   return clients * ch_limits_fds_per_client(t) + (size_t)workers * (FDS_PER_WORKER + connect_window) + FDS_RESERVE;

@@ -13,7 +13,7 @@
 unsigned ch_limits_fds_per_client(enum ch_transport t);
 /* Descriptors a run needs: clients * per-client + per-worker overhead (loop, curl cache, connect window) + a fixed
    reserve for files, logs and the reference server. */
-size_t ch_limits_fds_needed(size_t clients, enum ch_transport t, unsigned workers, unsigned connect_window);
+size_t ch_limits_fds_needed(size_t clients, enum ch_transport t, unsigned workers, unsigned connect_window /* 0: 16 */);
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit, then checks `needed`. Returns 0, or -EMFILE with a message
    in msg naming the numbers and the remedies (`ulimit -n`, `--processes N`), or -errno if getrlimit fails. */
 int ch_limits_prepare(size_t needed, struct ch_buf *msg);

@@ -366,7 +366,11 @@ async function main() {
     // Real Centro servers live under a virtual directory (http://host/Centro/signalr): negotiate's Url must follow.
     const centro = await startSite('/Centro', ' /Centro');
     sites.push(centro);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, timeout: 30000 });
+    // Debian's chromium, never a downloaded one. This network is closed: no background or QUIC traffic.
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium', headless: true, timeout: 30000,
+      args: ['--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update'],
+    });
     console.log(`Chromium ${browser.version()}`);
 
     // Distinct realistic keys per scenario so no scenario sees another's Updates.

@@ -292,7 +292,8 @@ static int setup(struct ch_server *s) {
   s->loop_on = true;
   lws_set_log_level(LLL_ERR, lws_log_emit);
   size_t pss = ch_srv_http_pss_size() > ch_srv_control_pss_size() ? ch_srv_http_pss_size() : ch_srv_control_pss_size();
-  s->protos[0] = (struct lws_protocols){"signalr", ch_srv_http_callback, pss, 4096, 0, NULL, 0};
+  /* a small rx buffer: invocations are tiny; larger messages arrive in pieces and are reassembled */
+  s->protos[0] = (struct lws_protocols){"signalr", ch_srv_http_callback, pss, 1024, 0, NULL, 0};
   memset(&s->retry, 0, sizeof s->retry); /* no lws validity pings: O(n) timer inserts, and we beat ourselves */
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);

@@ -734,6 +734,42 @@ static void test_server_long_poll_abort_ends_held_poll(void) {
   fx_stop(&f);
 }
 
+
+static void test_server_no_websockets_hubs_proxy_and_ping_auth(void) {
+  struct ch_server_token toks[] = {{.token = "tk", .user = "u"}};
+  struct fx f;
+  struct ch_server_opts o = {.no_websockets = true, .tokens = toks, .n_tokens = 1, .base = "/Centro"};
+  CU_ASSERT_EQUAL_FATAL(fx_start(&f, &o), 0);
+  struct resp r;
+  char target[1024], tok[512], v[512];
+  http_req(f.port, "GET", "/Centro/signalr/negotiate?clientProtocol=2.1&access_token=tk", NULL, NULL, &r);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body.data, "\"TryWebSockets\":false"));
+  CU_ASSERT_TRUE(json_str(r.body.data, "ConnectionToken", v, sizeof v));
+  pct(v, tok, sizeof tok);
+  resp_free(&r);
+  snprintf(target, sizeof target, "/Centro/signalr/connect?transport=webSockets&connectionToken=%s&access_token=tk", tok);
+  int fd = ws_open(f.port, target, NULL, &r);
+  CU_ASSERT_EQUAL(fd, -1);
+  CU_ASSERT_EQUAL(r.status, 400);
+  CH_ASSERT_STR(r.body.data, "Protocol error: Unknown transport.");
+  resp_free(&r);
+  http_req(f.port, "GET", "/Centro/signalr/ping?_=1", NULL, NULL, &r);
+  CU_ASSERT_EQUAL(r.status, 401);
+  resp_free(&r);
+  http_req(f.port, "GET", "/Centro/signalr/hubs", "Authorization: Bearer tk\r\n", NULL, &r);
+  CU_ASSERT_EQUAL(r.status, 200);
+  CU_ASSERT_TRUE(resp_header(&r, "content-type", v, sizeof v) && strncmp(v, "application/javascript", 22) == 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body.data, "$.hubConnection(\"/Centro/signalr\", { useDefaultPath: false })"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body.data, "proxies['resourceEventHub'] = this.createHubProxy('resourceEventHub');"));
+  resp_free(&r);
+  /* an upgrade with a bad token is refused with an ordinary HTTP answer before the handshake */
+  int g = ws_open(f.port, "/Centro/signalr/connect?transport=webSockets&connectionToken=Zm9v&access_token=tk", NULL, &r);
+  CU_ASSERT_EQUAL(g, -1);
+  CU_ASSERT_EQUAL(r.status, 400);
+  resp_free(&r);
+  fx_stop(&f);
+}
+
 static void test_server_fault_table(void) {
   const struct ch_fault_info *t = ch_fault_table();
   for (unsigned i = 0; i < CH_FAULT_COUNT; i++) {
@@ -781,6 +817,7 @@ int main(void) {
       CH_TEST(test_server_keepalive_and_replay_faults),
       CH_TEST(test_server_publish_rate_and_bad_control_input),
       CH_TEST(test_server_long_poll_abort_ends_held_poll),
+      CH_TEST(test_server_no_websockets_hubs_proxy_and_ping_auth),
       CU_TEST_INFO_NULL,
   };
   return ch_test_run("server", tests);

@@ -82,6 +82,7 @@ struct hostile {
   uv_mutex_t lock;
   struct hs_conn *conns;
   int auth_seen_header, auth_seen_query; /* under lock */
+  int peers_127_0_0_2, peers_127_0_0_3;  /* connections from each --source-addresses address */
 };
 
 static int hs_write(int fd, const void *p, size_t n) {
@@ -372,9 +373,15 @@ static void hs_main(void *arg) {
       continue;
     if (p[1].revents)
       break;
-    int fd = accept(s->lfd, NULL, NULL);
+    struct sockaddr_in peer;
+    socklen_t pl = sizeof peer;
+    int fd = accept(s->lfd, (struct sockaddr *)&peer, &pl);
     if (fd < 0)
       continue;
+    uv_mutex_lock(&s->lock);
+    s->peers_127_0_0_2 += ntohl(peer.sin_addr.s_addr) == 0x7f000002;
+    s->peers_127_0_0_3 += ntohl(peer.sin_addr.s_addr) == 0x7f000003;
+    uv_mutex_unlock(&s->lock);
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct hs_conn *c = calloc(1, sizeof *c);
@@ -428,7 +435,8 @@ struct case_spec {
   enum auth_kind auth;
   enum ch_failure_category want; /* CH_FAIL_NONE: must connect, invoke, receive and stop cleanly */
   const char *want_msg;          /* substring of the failure message */
-  int action;                    /* 0 invoke+stop, 1 drop then stop after reconnect, 2 wait for keep-alive loss */
+  int action; /* 0 invoke+stop, 1 drop then stop after reconnect, 2 wait for keep-alive loss, 3 an invocation that
+                 never completes (times out), 4 stop right after start */
   bool raw_only;                 /* lws's own client tolerates it: only checked with our framing */
 };
 
@@ -440,7 +448,7 @@ struct case_run {
   enum ch_failure_category got;
   char got_msg[200];
   int invocations_done, hub_ok, hub_error_ok, updates, others, groups_events, reconnecting, reconnected;
-  int ka_slow, ka_lost;
+  int ka_slow, ka_lost, timeouts;
   bool secret_leaked;
   struct run *run;
 };
@@ -453,6 +461,11 @@ struct run {
 
 static void on_done(struct ch_client *c, const struct ch_completion *r, void *arg) {
   struct case_run *cr = arg;
+  if (cr->spec->action == 3) {
+    cr->timeouts += r->status == -ETIMEDOUT && r->rtt_ns == 0;
+    ch_client_stop(c);
+    return;
+  }
   cr->invocations_done++;
   if (r->status == 0 && r->result && r->result_len == 2 && !memcmp(r->result, "42", 2))
     cr->hub_ok++;
@@ -475,6 +488,10 @@ static void on_state(struct ch_client *c, enum ch_client_state s, const struct c
       cr->connected_seen = true;
       if (cr->spec->action == 2)
         return; /* wait for the keep-alive loss */
+      if (cr->spec->action == 3) {
+        CU_ASSERT_EQUAL(ch_client_invoke(c, "TestHub", "Never", "[]", on_done, cr, NULL), 0);
+        return;
+      }
       CU_ASSERT_EQUAL(ch_client_invoke(c, "TestHub", "Echo", "[\"1882708\"]", on_done, cr, NULL), 0);
       CU_ASSERT_EQUAL(ch_client_invoke(c, "TestHub", "Fail", "[]", on_done, cr, NULL), 0);
     } else {
@@ -546,6 +563,8 @@ static void start_clients(struct ch_worker *w, void *arg) {
                                .transport = CH_TRANSPORT_WEBSOCKETS,
                                .http_timeout_ms = 5000,
                                .reconnect_delay_ms = 50,
+                               .invoke_timeout_ms = cr->spec->action == 3 ? 200 : 0,
+                               .source_index = (unsigned)i,
                                .on_state = on_state,
                                .on_message = on_message,
                                .on_event = on_event,
@@ -561,6 +580,8 @@ static void start_clients(struct ch_worker *w, void *arg) {
     int rc = ch_client_new(w, &o, &cr->client);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     CU_ASSERT_EQUAL(ch_client_start(cr->client), 0);
+    if (cr->spec->action == 4)
+      ch_client_stop(cr->client); /* while negotiating: closes without /abort, no failure */
   }
 }
 
@@ -585,6 +606,8 @@ static const struct case_spec cases[] = {
     {"silent", AUTH_NONE, CH_FAIL_NONE, "", 2, false},
     {"ok", AUTH_NONE, CH_FAIL_NONE, "", 0, false},
     {"frag", AUTH_NONE, CH_FAIL_NONE, "", 0, false},
+    {"ok", AUTH_NONE, CH_FAIL_NONE, "", 3, false},
+    {"ok", AUTH_NONE, CH_FAIL_NONE, "", 4, false},
     {"badaccept", AUTH_NONE, CH_FAIL_CONNECT, "connect:", 0, false},
     {"masked", AUTH_NONE, CH_FAIL_WS_PROTOCOL, "ws: masked frame", 0, true},
 };
@@ -594,8 +617,13 @@ static void run_hostile(bool lws_framing) {
   struct hostile hs;
   CU_ASSERT_EQUAL_FATAL(hs_start(&hs), 0);
   struct ch_engine *e = NULL;
-  struct ch_engine_opts eo = {
-      .workers = 1, .max_message_bytes = MAX_MSG, .connect_window = 4, .ws_lws_framing = lws_framing};
+  static const char *const src[] = {"127.0.0.2", "127.0.0.3"};
+  struct ch_engine_opts eo = {.workers = 1,
+                              .max_message_bytes = MAX_MSG,
+                              .connect_window = 4,
+                              .ws_lws_framing = lws_framing,
+                              .source_addrs = src,
+                              .source_addr_count = 2};
   CU_ASSERT_EQUAL_FATAL(ch_engine_new(&eo, &e, NULL), 0);
   CU_ASSERT_EQUAL_FATAL(ch_engine_start(e, NULL), 0);
   struct run run = {.closed = 0};
@@ -655,6 +683,10 @@ static void run_hostile(bool lws_framing) {
       CU_ASSERT_EQUAL(cr->reconnecting, 1);
       CU_ASSERT_EQUAL(cr->reconnected, 1);
     }
+    if (sp->action == 3)
+      CU_ASSERT_EQUAL(cr->timeouts, 1);
+    if (sp->action == 4)
+      CU_ASSERT_EQUAL(ch_client_times(cr->client)->negotiate_end, 0);
     if (sp->action == 2) {
       CU_ASSERT_EQUAL(cr->ka_slow, 1);
       CU_ASSERT_EQUAL(cr->ka_lost, 1);
@@ -663,6 +695,9 @@ static void run_hostile(bool lws_framing) {
   }
   CU_ASSERT_TRUE(hs.auth_seen_header >= 3); /* negotiate, connect, start (+ abort) */
   CU_ASSERT_TRUE(hs.auth_seen_query >= 3);
+  /* every connection (HTTP and WebSocket) came from one of the two source addresses */
+  CU_ASSERT_TRUE(hs.peers_127_0_0_2 > 10);
+  CU_ASSERT_TRUE(hs.peers_127_0_0_3 > 10);
   for (size_t i = 0; i < N_CASES; i++) {
     ch_client_free(runs[i].client);
     ch_url_free(&runs[i].url);

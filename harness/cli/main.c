@@ -17,6 +17,7 @@ struct cli_command {
 
 static const struct cli_command cli_commands[] = {
     {"run", ch_run_main, "run a scenario file against a target (or the embedded reference endpoint)"},
+    {"capacity", ch_capacity_main, "step a scenario's load until an SLO breaks and report the knee"},
     {"check", ch_check_main, "run the conformance catalogue against a target"},
     {"validate", ch_validate_main, "check a scenario file without running it"},
     {"serve", ch_server_main, "run the reference Centro endpoint"},

@@ -160,7 +160,7 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
   return CH_EXIT_OK;
 }
 
-int ch_run_main(int argc, char **argv) {
+int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli *c) {
   enum { O_TARGET = 256, O_TOKEN, O_TOKEN_ENV, O_TOKEN_FILE, O_SET, O_SEED, O_WORKERS, O_PROCESSES, O_SRC, O_INSECURE,
          O_CA, O_REPORT_DIR, O_QUIET, O_HELP };
   static const struct option longopts[] = {
@@ -172,25 +172,24 @@ int ch_run_main(int argc, char **argv) {
       {"ca-file", required_argument, NULL, O_CA},        {"report-dir", required_argument, NULL, O_REPORT_DIR},
       {"quiet", no_argument, NULL, O_QUIET},             {"help", no_argument, NULL, O_HELP},
       {NULL, 0, NULL, 0}};
-  struct ch_run_opts o = {0};
-  o.barrier_in = o.barrier_out = -1;
-  const char **sets = calloc((size_t)argc + 2, sizeof *sets);
-  char **owned = calloc(2, sizeof *owned);
+  memset(c, 0, sizeof *c);
+  struct ch_run_opts *op = &c->o;
+  op->barrier_in = op->barrier_out = -1;
+  c->sets = calloc((size_t)argc + 2, sizeof *c->sets);
+  const char **sets = c->sets;
+  char **owned = c->owned;
   size_t n_sets = 0;
   int tokens_given = 0, code = CH_EXIT_INPUT;
-  struct ch_scenario *s = NULL;
-  struct ch_report *rep = NULL;
-  struct ch_buf err = CH_BUF_INIT, dir = CH_BUF_INIT, line = CH_BUF_INIT;
-  if (!sets || !owned) {
+  if (!sets) {
     code = run_fail(CH_EXIT_RUN, "out of memory", NULL);
     goto out;
   }
   optind = 1;
   opterr = 0;
-  for (int c; (c = getopt_long(argc, argv, ":", longopts, NULL)) != -1;) {
+  for (int opt; (opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1;) {
     char *end = NULL;
     long v;
-    switch (c) {
+    switch (opt) {
     case O_TARGET:
       free(owned[0]);
       owned[0] = malloc(strlen(optarg) + 16);
@@ -201,9 +200,9 @@ int ch_run_main(int argc, char **argv) {
       sprintf(owned[0], "target.url=%s", optarg);
       sets[n_sets++] = owned[0];
       break;
-    case O_TOKEN: o.token = optarg, tokens_given++; break;
-    case O_TOKEN_ENV: o.token_env = optarg, tokens_given++; break;
-    case O_TOKEN_FILE: o.token_file = optarg, tokens_given++; break;
+    case O_TOKEN: op->token = optarg, tokens_given++; break;
+    case O_TOKEN_ENV: op->token_env = optarg, tokens_given++; break;
+    case O_TOKEN_FILE: op->token_file = optarg, tokens_given++; break;
     case O_SET:
       if (!strchr(optarg, '=')) {
         fprintf(stderr, "--set: expected PATH=VALUE, found \"%s\"\n", optarg);
@@ -233,19 +232,19 @@ int ch_run_main(int argc, char **argv) {
       v = strtol(optarg, &end, 10);
       if (!*optarg || *end || v < 1 || v > 1024) {
         fprintf(stderr, "--%s: expected an integer from 1 to 1024, found \"%s\"\n",
-                c == O_WORKERS ? "workers" : "processes", optarg);
+                opt == O_WORKERS ? "workers" : "processes", optarg);
         code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
         goto out;
       }
-      *(c == O_WORKERS ? &o.workers : &o.processes) = (unsigned)v;
+      *(opt == O_WORKERS ? &op->workers : &op->processes) = (unsigned)v;
       break;
-    case O_SRC: o.source_addresses = optarg; break;
-    case O_INSECURE: o.insecure = true; break;
-    case O_CA: o.ca_file = optarg; break;
-    case O_REPORT_DIR: o.report_dir = optarg; break;
-    case O_QUIET: o.quiet = true; break;
+    case O_SRC: op->source_addresses = optarg; break;
+    case O_INSECURE: op->insecure = true; break;
+    case O_CA: op->ca_file = optarg; break;
+    case O_REPORT_DIR: op->report_dir = optarg; break;
+    case O_QUIET: op->quiet = true; break;
     case O_HELP:
-      fputs(run_usage, stdout);
+      fputs(usage, stdout);
       code = CH_EXIT_OK;
       goto out;
     case ':':
@@ -253,13 +252,13 @@ int ch_run_main(int argc, char **argv) {
       code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
       goto out;
     default:
-      fprintf(stderr, "unknown option \"%s\" (see centro-harness run --help)\n", argv[optind - 1]);
+      fprintf(stderr, "unknown option \"%s\" (see --help)\n", argv[optind - 1]);
       code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
       goto out;
     }
   }
   if (optind != argc - 1) {
-    fputs(run_usage, stderr);
+    fputs(usage, stderr);
     code = run_fail(CH_EXIT_INPUT, optind >= argc ? "no scenario file given" : "more than one scenario file given",
                     NULL);
     goto out;
@@ -268,9 +267,32 @@ int ch_run_main(int argc, char **argv) {
     code = run_fail(CH_EXIT_INPUT, "--token, --token-env and --token-file exclude each other", NULL);
     goto out;
   }
-  o.scenario_path = argv[optind];
-  o.sets = sets;
-  o.n_sets = n_sets;
+  op->scenario_path = argv[optind];
+  op->sets = sets;
+  op->n_sets = c->n_sets = n_sets;
+  return -1;
+out:
+  return code;
+}
+
+void ch_run_cli_free(struct ch_run_cli *c) {
+  free(c->owned[0]);
+  free(c->owned[1]);
+  free(c->sets);
+  memset(c, 0, sizeof *c);
+}
+
+int ch_run_main(int argc, char **argv) {
+  struct ch_run_cli cli;
+  struct ch_scenario *s = NULL;
+  struct ch_report *rep = NULL;
+  struct ch_buf err = CH_BUF_INIT, dir = CH_BUF_INIT, line = CH_BUF_INIT;
+  int code = ch_run_cli_parse(argc, argv, run_usage, &cli);
+  struct ch_run_opts o = cli.o;
+  const char **sets = cli.sets;
+  size_t n_sets = cli.n_sets;
+  if (code >= 0)
+    goto out;
   int rc = ch_scenario_load(o.scenario_path, sets, n_sets, &s, &err);
   if (rc) {
     fprintf(stderr, "%s", err.data ? err.data : "");
@@ -328,12 +350,7 @@ int ch_run_main(int argc, char **argv) {
   printf("%s\n", line.data);
 out:
   fflush(stdout);
-  if (owned) {
-    free(owned[0]);
-    free(owned[1]);
-  }
-  free(owned);
-  free(sets);
+  ch_run_cli_free(&cli);
   ch_scenario_free(s);
   ch_report_free(rep);
   ch_buf_free(&err);

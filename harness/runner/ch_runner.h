@@ -38,5 +38,20 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
 
 /* `centro-harness run SCENARIO.json [options]`: argv[0] is "run". Returns an enum ch_exit value. */
 int ch_run_main(int argc, char **argv);
+/* `centro-harness capacity SCENARIO.json [options]`: steps the scenario's "capacity" dimension until an SLO breaks
+   and reports the knee. Same options as run. Returns an enum ch_exit value. */
+int ch_capacity_main(int argc, char **argv);
+
+/* The options run and capacity share. */
+struct ch_run_cli {
+  struct ch_run_opts o;
+  const char **sets; /* --set values plus target.url=/seed= folded in */
+  size_t n_sets;
+  char *owned[2];
+};
+/* Parses argv (argv[0] is the command); prints usage errors. Returns -1 to go on, else the exit code to return
+   (0 after --help). Free with ch_run_cli_free either way. */
+int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli *c);
+void ch_run_cli_free(struct ch_run_cli *c);
 
 #endif /* CH_RUNNER_H */

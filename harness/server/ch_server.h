@@ -78,7 +78,8 @@ struct ch_server_opts {
   double transport_connect_timeout_s; /* 0 = default 5 */
   bool no_websockets;       /* TryWebSockets false, and WebSocket upgrades are refused */
   size_t replay_buffer;     /* messages kept per connection for replay; 0 = default 1000 */
-  size_t max_queue;         /* unsent messages per connection before the oldest fall out; 0 = replay_buffer */
+  size_t max_queue;         /* unsent messages a live channel may lag behind before the oldest are skipped; 0 = no
+                               bound but the replay buffer */
   int processes;            /* ch_server_main only: N processes sharing the port (SO_REUSEPORT); 0/1 = one */
   bool reuse_port;          /* set SO_REUSEPORT on the listening socket (used by --processes) */
   bool quiet;               /* no log lines on stderr */

@@ -327,6 +327,11 @@ static int conn_append(struct ch_server *s, struct ch_srv_conn *c, struct ch_srv
   c->ring[c->head_seq & (c->ring_cap - 1)] = m;
   m->refs++;
   c->ring_count++;
+  if (c->wsi && s->o.max_queue && c->head_seq - c->sent_seq > s->o.max_queue) {
+    /* a live channel that cannot keep up: the oldest unsent messages are skipped (still replayable) */
+    s->st.drops += c->head_seq - c->sent_seq - s->o.max_queue;
+    c->sent_seq = c->head_seq - s->o.max_queue;
+  }
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ch_clock.h"
@@ -869,6 +870,50 @@ static void run_checks(struct ch_run *r, const struct run_outcome *o, struct run
   ch_buf_free(&ev);
 }
 
+/* A client failed when it ended with a failure, got in with bad credentials, or saw loss, copies, disorder or
+   Updates it should not have. */
+static bool run_client_failed(const struct run_client *rc) {
+  if (rc->bad_creds)
+    return rc->connected;
+  if (rc->failure.category != CH_FAIL_NONE || !rc->connected || rc->unexpected || rc->invalid)
+    return true;
+  for (uint32_t k = 0; k < rc->n_subs; k++)
+    if (rc->subs[k].sub_failed || rc->subs[k].dl.duplicates || rc->subs[k].dl.out_of_order || rc->subs[k].after_unsub)
+      return true;
+  return false;
+}
+
+static void run_write_transcripts(struct ch_run *r, struct ch_report *rep) {
+  if (!r->o->report_dir)
+    return;
+  size_t written = 0;
+  struct ch_buf path = CH_BUF_INIT;
+  for (unsigned i = 0; i < r->n_workers; i++)
+    for (size_t c = 0; c < r->workers[i]->n_clients; c++) {
+      struct run_client *rc = r->workers[i]->clients[c];
+      if (!rc->trace.len || !run_client_failed(rc) || written >= 100)
+        continue;
+      ch_buf_reset(&path);
+      ch_buf_printf(&path, "%s/transcripts", r->o->report_dir);
+      mkdir(r->o->report_dir, 0755);
+      mkdir(path.data, 0755);
+      ch_buf_printf(&path, "/client-%u.jsonl", rc->index);
+      FILE *f = fopen(path.data, "w");
+      if (!f)
+        continue;
+      fwrite(rc->trace.data, 1, rc->trace.len, f);
+      fclose(f);
+      written++;
+    }
+  if (written) {
+    ch_buf_reset(&path);
+    ch_buf_printf(&path, "wire transcripts of %zu failing clients in transcripts/ (JSON Lines, credentials redacted)",
+                  written);
+    ch_report_add_note(rep, path.data);
+  }
+  ch_buf_free(&path);
+}
+
 /* ---- one run ---- */
 
 static void run_free(struct ch_run *r) {
@@ -885,6 +930,7 @@ static void run_free(struct ch_run *r) {
       for (uint32_t k = 0; k < rc->n_subs; k++)
         ch_delivery_free(&rc->subs[k].dl);
       free(rc->subs);
+      ch_buf_free(&rc->trace);
       free(rc);
     }
     free(rw->clients);
@@ -1099,6 +1145,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   for (unsigned i = 0; i < r->n_workers; i++)
     for (size_t c = 0; c < r->workers[i]->n_clients; c++)
       run_judge_client(r, r->workers[i]->clients[c], &tally);
+  run_write_transcripts(r, rep);
   struct ch_metrics *m = NULL;
   if (ch_metrics_new(&m))
     goto oom;
@@ -1137,8 +1184,11 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     ch_buf_free(&terr);
   }
   if (run_unreachable(r, &tally)) {
-    ch_buf_printf(err, "the target could not be reached: no client connected (%s)",
-                  tally.ev_connect.data ? tally.ev_connect.data : "");
+    /* The first client's failure says why; the report names the others. */
+    const char *first = tally.ev_connect.data ? tally.ev_connect.data + 2 : "";
+    const char *next = strstr(first, "; ");
+    ch_buf_printf(err, "the target could not be reached: no client connected (%.*s)",
+                  (int)(next ? (size_t)(next - first) : strlen(first)), first);
     code = CH_EXIT_RUN;
   } else if (ch_report_count_checks(rep, CH_RESULT_FAIL)) {
     code = CH_EXIT_CHECK_FAILED;

@@ -315,6 +315,7 @@ int ch_run_main(int argc, char **argv) {
     ch_buf_puts(&dir, o.report_dir);
   else
     ch_report_default_dir("reports", s->name, started, &dir);
+  o.report_dir = dir.data; /* transcripts of failing clients go next to the report */
   unsigned procs = o.processes ? o.processes : s->processes;
   if (!o.quiet)
     fprintf(stderr, "centro-harness %s: scenario %s, %zu clients%s, seed %llu\n", CH_VERSION, s->name,

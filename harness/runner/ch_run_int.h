@@ -67,6 +67,7 @@ struct run_client {
   bool waiting;                         /* has an outstanding operation in the current phase */
   struct ch_client_failure failure;     /* copy of the final failure, if any */
   uint32_t unexpected;                  /* Updates for keys this client never subscribed to */
+  struct ch_buf trace;                  /* JSON Lines transcript (redacted by the engine), capped; see RUN_TRACE_MAX */
   uint32_t invalid;                     /* Updates whose key/sequence could not be read */
 };
 
@@ -129,6 +130,11 @@ struct ch_run {
   unsigned workers_done;
   int phase;
 };
+
+/* Transcripts are kept per client, up to this many bytes each, in runs of at most RUN_TRACE_CLIENTS clients; the
+   transcripts of failing clients are written to <report dir>/transcripts/client-<index>.jsonl. */
+#define RUN_TRACE_MAX 16384
+#define RUN_TRACE_CLIENTS 2000
 
 /* Worker side (ch_run_worker.c). Each runs on the worker's thread through ch_engine_post. */
 void run_worker_setup(struct ch_worker *w, void *arg);   /* arg: struct run_worker */

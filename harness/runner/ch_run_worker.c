@@ -237,6 +237,23 @@ static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user)
   }
 }
 
+/* One JSON line per event: time since the run started, client, direction, channel and the (already redacted)
+   bytes. The cap keeps a long-lived client's transcript to its beginning, where failures to connect show. */
+static void rc_on_trace(struct ch_client *c, enum ch_trace_dir dir, enum ch_trace_channel ch, const char *bytes,
+                        size_t len, void *user) {
+  struct run_client *rc = user;
+  (void)c;
+  if (rc->trace.len >= RUN_TRACE_MAX)
+    return;
+  if (len > 2048)
+    len = 2048;
+  ch_buf_printf(&rc->trace, "{\"t_ms\":%.3f,\"client\":%u,\"dir\":\"%s\",\"channel\":\"%s\",\"bytes\":",
+                (double)(ch_now_ns() - rc->w->run->t0) / 1e6, rc->index, dir == CH_TRACE_OUT ? "out" : "in",
+                ch_trace_channel_name(ch));
+  ch_json_append_str(&rc->trace, bytes, len);
+  ch_buf_puts(&rc->trace, "}\n");
+}
+
 /* ---- starting clients ---- */
 
 static void rc_start(struct run_worker *rw, struct run_client *rc) {
@@ -254,6 +271,8 @@ static void rc_start(struct run_worker *rw, struct run_client *rc) {
   co.on_state = rc_on_state;
   co.on_message = rc_on_message;
   co.on_event = rc_on_event;
+  if (r->s->total_clients <= RUN_TRACE_CLIENTS)
+    co.on_trace = rc_on_trace;
   co.user = rc;
   const char *token = NULL;
   if (p->credentials == CH_SCN_CRED_VALID)

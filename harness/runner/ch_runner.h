@@ -16,7 +16,7 @@ struct ch_run_opts {
   const char *const *sets;  /* --set PATH=VALUE, as given (plus --target/--seed folded in by the CLI) */
   size_t n_sets;
   const char *token, *token_env, *token_file; /* at most one */
-  const char *report_dir;   /* NULL: reports/<scenario>-<UTC time> */
+  const char *report_dir;   /* NULL: reports/<scenario>-<UTC time>; the runner writes transcripts/ into it */
   unsigned workers;         /* 0: the scenario's, else one per CPU */
   unsigned processes;       /* 0: the scenario's */
   bool insecure;            /* --insecure (also from the scenario) */

@@ -34,9 +34,14 @@ static uint64_t span_ns(uint64_t a, uint64_t b) { return a && b > a ? b - a : 0;
 static void rc_on_state(struct ch_client *c, enum ch_client_state st, const struct ch_client_failure *f, void *user) {
   struct run_client *rc = user;
   struct run_worker *rw = rc->w;
-  (void)c;
   if (st == CH_CLIENT_CONNECTED && !rc->connected) {
     rc->connected = true;
+    if (rw->run->s->populations[rc->pop].transport_auto) {
+      struct ch_metrics_group *g = NULL;
+      if (!ch_metrics_group(rw->m, rw->run->s->populations[rc->pop].name, ch_transport_name(ch_client_transport(c)),
+                            &g))
+        rc->g = g;
+    }
     const struct ch_client_times *t = ch_client_times(rc->c);
     ch_metrics_record(rc->g, CH_LAT_NEGOTIATE, span_ns(t->negotiate_start, t->negotiate_end));
     ch_metrics_record(rc->g, CH_LAT_CONNECT, span_ns(t->connect_start, t->connect_end));
@@ -266,6 +271,7 @@ static void rc_start(struct run_worker *rw, struct run_client *rc) {
   co.hubs = &p->hub_name;
   co.hub_count = 1;
   co.transport = (enum ch_transport)p->transports[0];
+  co.auto_transport = p->transport_auto;
   co.client_protocol = p->client_protocol;
   co.source_index = rc->index;
   co.on_state = rc_on_state;
@@ -290,7 +296,8 @@ static void rc_start(struct run_worker *rw, struct run_client *rc) {
     co.auth_query_name = a->query_param;
   }
   rc->started = true;
-  int rc_new = ch_metrics_group(rw->m, p->name, ch_transport_name(co.transport), &rc->g);
+  /* An auto client is counted under "auto" until it knows the transport it ended up on. */
+  int rc_new = ch_metrics_group(rw->m, p->name, p->transport_auto ? "auto" : ch_transport_name(co.transport), &rc->g);
   if (!rc_new)
     rc_new = ch_client_new(rw->w, &co, &rc->c);
   ch_buf_reset(&rw->scratch); /* the header value (a credential) is not kept around */

@@ -549,8 +549,11 @@ static void wsr_close(struct ch_channel *base, bool abrupt) {
   if (abrupt || t->phase != WSR_OPEN) {
     t->closing = true;
     t->kill = true;
-    if (!t->in_cb)
+    if (!t->in_cb) {
+      /* outside lws's callbacks a timer set now is only looked at when lws next services something: wake it */
       lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+      lws_cancel_service(base->worker->lws);
+    }
     return;
   }
   if (t->closing)
@@ -572,8 +575,10 @@ static void wsr_detach(struct ch_channel *base) {
     lws_set_opaque_user_data(t->wsi, NULL);
     /* When the worker stops, lws_context_destroy closes every wsi anyway: scheduling a kill for each would walk
        lws 4.1's sorted timer list once per socket (O(n^2) at 19k sockets). */
-    if (!t->base.worker->stopping)
+    if (!t->base.worker->stopping) {
       lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+      lws_cancel_service(t->base.worker->lws);
+    }
     t->wsi = NULL;
   }
   ch_buf_free(&t->req);

@@ -325,7 +325,7 @@ static void hs_conn_main(void *arg) {
                "\"ConnectionTimeout\":110.0,\"TryWebSockets\":true,\"ProtocolVersion\":\"2.0\","
                "\"TransportConnectTimeout\":5.0,\"LongPollDelay\":0.0}");
     else {
-      double tct = !strcmp(mode, "noinit") ? 0.5 : 5.0;
+      double tct = !strcmp(mode, "noinit") || !strcmp(mode, "masked") ? 0.5 : 5.0;
       double ka = !strcmp(mode, "silent") ? 0.6 : 20.0;
       hs_negotiate_body(body, sizeof body, mode, tct, ka, 3.0);
       hs_reply(fd, 200, "application/json; charset=UTF-8", body);
@@ -503,6 +503,9 @@ static void on_state(struct ch_client *c, enum ch_client_state s, const struct c
     snprintf(cr->got_msg, sizeof cr->got_msg, "%s", f ? f->message : "");
     if (strstr(cr->got_msg, SECRET))
       cr->secret_leaked = true;
+    if (getenv("CH_TEST_VERBOSE"))
+      fprintf(stderr, "closed %-10s %-16s at %.3f s: %s\n", cr->spec->mode, ch_failure_name(cr->got),
+              (double)(ch_client_times(c)->closed - ch_client_times(c)->created) / 1e9, cr->got_msg);
     uv_mutex_lock(&cr->run->lock);
     cr->closed = true;
     cr->run->closed++;
@@ -646,7 +649,12 @@ static void run_hostile(bool lws_framing) {
     uv_cond_timedwait(&run.cond, &run.lock, 200000000ull);
   int closed = run.closed;
   uv_mutex_unlock(&run.lock);
+  uint64_t t_stop = ch_now_ns();
+  if (getenv("CH_TEST_VERBOSE"))
+    fprintf(stderr, "all closed after %.3f s\n", (double)(t_stop - (deadline - 20000000000ull)) / 1e9);
   ch_engine_stop(e);
+  if (getenv("CH_TEST_VERBOSE"))
+    fprintf(stderr, "engine stop %.3f s\n", (double)(ch_now_ns() - t_stop) / 1e9);
   CU_ASSERT_EQUAL(closed, (int)N_CASES);
   for (size_t i = 0; i < N_CASES; i++) {
     struct case_run *cr = &runs[i];
@@ -703,7 +711,10 @@ static void run_hostile(bool lws_framing) {
     ch_url_free(&runs[i].url);
   }
   ch_engine_free(e);
+  t_stop = ch_now_ns();
   hs_stop(&hs);
+  if (getenv("CH_TEST_VERBOSE"))
+    fprintf(stderr, "server stop %.3f s\n", (double)(ch_now_ns() - t_stop) / 1e9);
   uv_mutex_destroy(&run.lock);
   uv_cond_destroy(&run.cond);
 }

@@ -86,6 +86,18 @@ void ch__client_init_received(struct ch_client *c);
 void ch__client_trace(struct ch_client *c, enum ch_trace_dir dir, enum ch_trace_channel ch, const char *p, size_t n,
                       bool json);
 
+/* ch_client.c (shared with ch_client_phase.c) */
+void ch__client_trace_http_in(struct ch_client *c, enum ch_trace_channel ch, const struct ch_http_result *res);
+void ch__client_slot_release(struct ch_client *c);
+struct ch_url_params ch__client_params(struct ch_client *c);
+/* STOPPING and nothing left in flight: CLOSED. */
+void ch__client_maybe_finish(struct ch_client *c);
+
+/* ch_client_phase.c */
+void ch__client_negotiate(struct ch_client *c);
+void ch__client_timer_cb(uv_timer_t *t);
+extern const struct ch_transport_events ch__client_tr_events;
+
 /* ch_client_rx.c */
 void ch__client_rx(void *owner, const char *p, size_t n, uint64_t recv_ns);
 /* Fails every invocation in flight with status (callbacks run); stops early if the client ended meanwhile. */

@@ -30,8 +30,6 @@ struct ch_fb_kind {
   void (*work)(struct ch_fb *t, uint64_t now);
   /* Cancel the receive request(s); never called from inside a curl callback. */
   void (*cancel)(struct ch_fb *t);
-  /* True while a receive request is in flight (closed waits for it to be gone). */
-  bool (*busy)(const struct ch_fb *t);
   /* Forget per-connection state (final: also what lives across connections, before the free). */
   void (*reset)(struct ch_fb *t, bool final);
 };

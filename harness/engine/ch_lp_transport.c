@@ -217,8 +217,6 @@ static void lp_cancel(struct ch_fb *fb) {
   }
 }
 
-static bool lp_busy(const struct ch_fb *fb) { return ((const struct ch_lp_tr *)fb)->req != NULL; }
-
 static void lp_reset(struct ch_fb *fb, bool final) {
   struct ch_lp_tr *t = (struct ch_lp_tr *)fb;
   t->next_poll_at = t->settle_at = 0;
@@ -232,7 +230,7 @@ static void lp_reset(struct ch_fb *fb, bool final) {
   }
 }
 
-static const struct ch_fb_kind lp_kind = {.work = lp_work, .cancel = lp_cancel, .busy = lp_busy, .reset = lp_reset};
+static const struct ch_fb_kind lp_kind = {.work = lp_work, .cancel = lp_cancel, .reset = lp_reset};
 
 static int lp_create(struct ch_worker *w, const struct ch_transport_events *ev, void *owner,
                      struct ch_channel **out) {

@@ -193,8 +193,6 @@ static void sse_cancel(struct ch_fb *fb) {
   }
 }
 
-static bool sse_busy(const struct ch_fb *fb) { return ((const struct ch_sse_tr *)fb)->req != NULL; }
-
 static void sse_reset(struct ch_fb *fb, bool final) {
   struct ch_sse_tr *t = (struct ch_sse_tr *)fb;
   t->over = false;
@@ -210,7 +208,7 @@ static void sse_reset(struct ch_fb *fb, bool final) {
 }
 
 static const struct ch_fb_kind sse_kind = {
-    .work = sse_work, .cancel = sse_cancel, .busy = sse_busy, .reset = sse_reset};
+    .work = sse_work, .cancel = sse_cancel, .reset = sse_reset};
 
 static int sse_create(struct ch_worker *w, const struct ch_transport_events *ev, void *owner,
                       struct ch_channel **out) {

@@ -51,6 +51,7 @@ struct mock {
   /* behaviour */
   bool try_websockets;
   double transport_connect_timeout;
+  double keepalive_timeout; /* 0 = 20 s */
   int send_status;    /* 0 = 200 with a completion */
   mock_script sse, lp;
   void *user;
@@ -215,10 +216,10 @@ static bool mock_dispatch(struct mock_req *r) {
     atomic_fetch_add(&m->negotiates, 1);
     char body[512];
     snprintf(body, sizeof body,
-             "{\"Url\":\"/signalr\",\"ConnectionToken\":\"tok+/=\",\"ConnectionId\":\"id1\",\"KeepAliveTimeout\":20.0,"
+             "{\"Url\":\"/signalr\",\"ConnectionToken\":\"tok+/=\",\"ConnectionId\":\"id1\",\"KeepAliveTimeout\":%.1f,"
              "\"DisconnectTimeout\":30.0,\"ConnectionTimeout\":110.0,\"TryWebSockets\":%s,\"ProtocolVersion\":\"2.0\","
              "\"TransportConnectTimeout\":%.1f,\"LongPollDelay\":0.0}",
-             m->try_websockets ? "true" : "false", m->transport_connect_timeout ? m->transport_connect_timeout : 5.0);
+             m->keepalive_timeout ? m->keepalive_timeout : 20.0, m->try_websockets ? "true" : "false", m->transport_connect_timeout ? m->transport_connect_timeout : 5.0);
     mock_reply(r->fd, 200, "application/json; charset=UTF-8", body);
     return true;
   }

@@ -72,6 +72,16 @@ static bool sse_not_json(struct mock_req *r) {
   return false;
 }
 
+/* init, then silence: no keep-alive */
+static bool sse_silent_after_init(struct mock_req *r) {
+  mock_stream_head(r->fd, 200, "text/event-stream");
+  mock_puts(r->fd, "data: initialized\n\n");
+  if (!r->reconnect)
+    mock_puts(r->fd, "data: {\"C\":\"c1\",\"S\":1,\"M\":[]}\n\n");
+  mock_hold(r);
+  return false;
+}
+
 /* ---------------------------------------------------------------- tests */
 
 static void test_sse_connects_receives_and_invokes(void) {
@@ -119,6 +129,24 @@ static void test_sse_reconnects_with_message_id_after_stream_end(void) {
   fx_stop_client(&f);
   CU_ASSERT_FALSE(f.o.failed);
   CU_ASSERT_EQUAL(f.o.counters.reconnects, 1);
+  fx_finish(&f);
+}
+
+static void test_sse_keepalive_timeout_drops_and_reconnects(void) {
+  struct fx f;
+  memset(&f, 0, sizeof f);
+  f.m.sse = sse_silent_after_init;
+  f.m.keepalive_timeout = 0.6;
+  f.o.transport = CH_TRANSPORT_SSE;
+  CU_ASSERT_FATAL(fx_start(&f, 0));
+  CU_ASSERT(obs_wait(&f.o, &f.o.reconnected, 1, MOCK_WAIT_MS));
+  CU_ASSERT(atomic_load(&f.m.sse_reconnects) >= 1);
+  uv_mutex_lock(&f.m.lock);
+  CU_ASSERT_PTR_NOT_NULL(strstr(f.m.last_reconnect_target, "messageId=c1"));
+  uv_mutex_unlock(&f.m.lock);
+  fx_stop_client(&f);
+  CU_ASSERT_FALSE(f.o.failed);
+  CU_ASSERT(f.o.counters.keepalive_lost >= 1);
   fx_finish(&f);
 }
 
@@ -260,6 +288,7 @@ int main(void) {
                          CH_TEST(test_sse_rx_refuses_other_first_event_and_floods),
                          CH_TEST(test_sse_connects_receives_and_invokes),
                          CH_TEST(test_sse_reconnects_with_message_id_after_stream_end),
+                         CH_TEST(test_sse_keepalive_timeout_drops_and_reconnects),
                          CH_TEST(test_sse_answer_without_initialized_fails_connect),
                          CH_TEST(test_sse_oversize_event_ends_the_client),
                          CH_TEST(test_sse_event_that_is_not_json_ends_the_client),

@@ -264,7 +264,7 @@ int ch_client_new(struct ch_worker *w, const struct ch_client_opts *o, struct ch
   if (!w || !o || !o->target || !o->target->host || !o->target->scheme || (o->hub_count && !o->hubs))
     return -EINVAL;
   const struct ch_transport_ops *tops =
-      ch_transport_ops_for(o->auto_transport ? CH_TRANSPORT_WEBSOCKETS : o->transport);
+      ch_transport_ops_for(o->transport);
   if (!tops)
     return -ENOTSUP;
   if (tops == &ch_wsraw_transport_ops && w->eng->opts.ws_lws_framing)
@@ -294,7 +294,7 @@ int ch_client_new(struct ch_worker *w, const struct ch_client_opts *o, struct ch
   c->on_event = o->on_event;
   c->on_trace = o->on_trace;
   c->user = o->user;
-  c->transport = o->auto_transport ? CH_TRANSPORT_WEBSOCKETS : o->transport;
+  c->transport = o->transport;
   c->auto_transport = o->auto_transport;
   c->tops = tops;
   c->http_timeout_ms = o->http_timeout_ms ? o->http_timeout_ms : 30000;

@@ -112,10 +112,11 @@ struct ch_client_opts {
   const char *const *hubs;       /* hub names as the user wrote them (copied); connectionData order */
   size_t hub_count;
   enum ch_transport transport;   /* webSockets, serverSentEvents or longPolling */
-  bool auto_transport;           /* true: as the official clients, webSockets, then serverSentEvents, then longPolling
-                                    (transport ignored): TryWebSockets false skips webSockets; a transport that fails
-                                    or whose init misses TransportConnectTimeout falls back to the next, with the same
-                                    negotiation. ch_client_transport tells the one in use. */
+  bool auto_transport;           /* true: as the official clients, webSockets, then serverSentEvents, then longPolling,
+                                    starting at `transport` (webSockets for all three): TryWebSockets false skips
+                                    webSockets; a transport that fails or whose init misses TransportConnectTimeout
+                                    falls back to the next, with the same negotiation. ch_client_transport tells the
+                                    one in use. */
   const char *client_protocol;   /* NULL: "2.1"; also "2.0", "1.5", "1.4" */
   enum ch_auth_mode auth;
   const char *auth_value;        /* header: the full value ("Bearer xyz"); query: the token */

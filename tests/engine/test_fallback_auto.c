@@ -1,5 +1,5 @@
 /* Automatic transport selection (auto_transport) as the official clients do it: webSockets, then serverSentEvents,
-   then longPolling, with one negotiation. TryWebSockets false skips webSockets; a refused upgrade, a refused or
+   then longPolling (from the transport given), with one negotiation. TryWebSockets false skips webSockets; a refused upgrade, a refused or
    broken event stream, or an init that misses TransportConnectTimeout moves on to the next transport; the transport
    in use and the number of fallbacks are recorded. */
 #include "test_fallback_mock.h"
@@ -82,6 +82,23 @@ static void test_auto_last_transport_failing_ends_the_client(void) {
   fx_finish(&f);
 }
 
+static void test_auto_starting_at_sse_never_tries_websockets(void) {
+  struct fx f;
+  memset(&f, 0, sizeof f);
+  f.m.try_websockets = true;
+  f.m.lp = lp_ok; /* SSE refused (404) */
+  f.o.auto_transport = true;
+  f.o.transport = CH_TRANSPORT_SSE;
+  CU_ASSERT_FATAL(fx_start(&f, 0));
+  CU_ASSERT(obs_wait(&f.o, &f.o.connected, 1, MOCK_WAIT_MS));
+  fx_stop_client(&f);
+  CU_ASSERT_FALSE(f.o.failed);
+  CU_ASSERT_EQUAL(f.o.final_transport, CH_TRANSPORT_LONGPOLLING);
+  CU_ASSERT_EQUAL(f.o.counters.transport_fallbacks, 1);
+  CU_ASSERT_EQUAL(atomic_load(&f.m.ws_connects), 0);
+  fx_finish(&f);
+}
+
 static void test_fixed_transport_does_not_fall_back(void) {
   struct fx f;
   memset(&f, 0, sizeof f);
@@ -103,6 +120,7 @@ int main(void) {
                          CH_TEST(test_auto_refused_upgrade_and_stream_land_on_long_polling),
                          CH_TEST(test_auto_init_timeout_falls_back),
                          CH_TEST(test_auto_last_transport_failing_ends_the_client),
+                         CH_TEST(test_auto_starting_at_sse_never_tries_websockets),
                          CH_TEST(test_fixed_transport_does_not_fall_back),
                          CU_TEST_INFO_NULL};
   return ch_test_run("fallback_auto", tests);

@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# `make bench`: the benchmarks behind the speed and memory targets, with a table at the end, also written as
+# reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
+# Environment: BENCH_ONLY="micro density multi intake fanout transports" (a subset, in that order),
+#              BENCH_MP_SIZES="60000 100000" (multi-process sizes), BENCH_DENSITY=19000.
+# Every server and harness process started here is ended by its pid on exit; every wait is bounded.
+set -uo pipefail
+
+build=${1:-build}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root" || exit 4
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+only=${BENCH_ONLY:-micro density multi intake fanout transports}
+mp_sizes=${BENCH_MP_SIZES:-60000 100000}
+density_n=${BENCH_DENSITY:-19000}
+scn="$root/tests/bench/scenarios"
+
+echo "bench: building in $build"
+cmake -S "$root" -B "$build" >/dev/null || exit 4
+cmake --build "$build" --target centro-harness benchmarks -j 2 >/dev/null || {
+  echo "bench: build failed" >&2
+  exit 4
+}
+H="$build/centro-harness"
+P="$build/tests/bench_probe"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+work="$root/reports/bench-$stamp"
+mkdir -p "$work"
+out_json="$root/reports/bench-$stamp.json"
+
+# ---- process bookkeeping: every pid we start is remembered and ended on exit ----
+pids=()
+remember() { pids+=("$@"); }
+children_of() { cat /proc/"$1"/task/*/children 2>/dev/null; }
+end_pid() { # TERM, then KILL after 5 s; only pids we started (and the children they forked)
+  local p=$1 kids i
+  kids=$(children_of "$p")
+  kill -TERM "$p" $kids 2>/dev/null
+  for i in $(seq 50); do
+    kill -0 "$p" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$p" $kids 2>/dev/null
+  wait "$p" 2>/dev/null
+}
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do
+    kill -0 "$p" 2>/dev/null && end_pid "$p"
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_serve NPROC: a reference endpoint in its own process(es); sets SRV_PID SRV_URL SRV_PORT SRV_CP
+start_serve() {
+  local n=$1 f="$work/serve-$RANDOM.out" i
+  "$H" serve --processes "$n" --quiet >"$f" 2>"$f.err" &
+  SRV_PID=$!
+  remember "$SRV_PID"
+  for i in $(seq 100); do
+    grep -q '^listening on' "$f" 2>/dev/null && break
+    sleep 0.1
+  done
+  SRV_URL=$(sed -n 's/^listening on \(http:[^ ,]*\)\/signalr.*/\1/p' "$f")
+  SRV_PORT=$(sed -n 's/^listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$f")
+  SRV_CP=$(sed -n 's/.*control on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$f")
+  if [ -z "$SRV_URL" ] || [ -z "$SRV_CP" ]; then
+    echo "bench: serve did not start: $(cat "$f.err")" >&2
+    return 1
+  fi
+  if [ "$n" -gt 1 ]; then # the siblings bind the port after the first line: wait until every one is there
+    for i in $(seq 50); do
+      [ "$(children_of "$SRV_PID" | wc -w)" -ge $((n - 1)) ] && break
+      sleep 0.1
+    done
+    sleep 0.3
+  fi
+}
+stop_serve() { end_pid "$SRV_PID"; }
+stats() { curl -s -m 5 "http://127.0.0.1:$SRV_CP/stats"; }
+
+# Results: "key value" lines, turned into the JSON and the table at the end.
+res="$work/results.txt"
+: >"$res"
+put() { echo "$1 $2" >>"$res"; }
+get() { awk -v k="$1" '$1==k{v=$2} END{print (v==""?"-":v)}' "$res"; }
+num() { awk -v v="$1" 'BEGIN{ if (v ~ /^-?[0-9.eE+]+$/) printf "%.'"${2:-0}"'f", v; else print "-" }'; }
+want() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
+clk=$(getconf CLK_TCK)
+
+# density_analyse TSV N: from the samples (wall rss fds cpu procs top), the connect phase is where the summed fd
+# count climbs from idle+1% to idle+99% of N; baseline RSS is the last sample before it (harness holding ~0
+# clients), hold RSS the middle sample of the plateau. Prints: base_kb hold_kb per_client_kib rate t_connect
+# harness_cpu_us_per_handshake
+density_analyse() {
+  awk -v N="$2" -v k="$clk" '
+    { t[NR]=$1; r[NR]=$2; f[NR]=$3; u[NR]=$4 }
+    END {
+      # idle: the most frequent descriptor count before the connect phase (the plateau with ~0 clients)
+      for (i=1;i<=NR;i++) if (f[i] < 0.005*N) c[f[i]]++
+      best=0; for (v in c) if (c[v] > best) { best=c[v]; idle=v+0 }
+      for (i=1;i<=NR;i++) if (f[i] >= idle+0.01*N) { a=i; break }
+      for (i=a;i<=NR;i++) if (f[i] >= idle+0.99*N) { b=i; break }
+      for (i=b;i<=NR;i++) if (f[i] >= idle+0.99*N) e=i; else break
+      if (!a || !b) { print "- - - - - -"; exit }
+      base=r[1]; for (i=1;i<a;i++) if (f[i]==idle) base=r[i]
+      m=int((b+e)/2); hold=r[m]
+      dt=t[b]-t[a]; rate=(dt>0)?0.98*N/dt:0
+      printf "%d %d %.2f %.0f %.2f %.0f\n", base, hold, (hold-base)/N, rate, dt, (u[b]-u[a])/k*1e6/(0.98*N)
+    }' "$1"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+if want micro; then
+  echo "== micro: decode and metrics hot paths"
+  "$build/tests/bench_proto" 2000000 | tee "$work/proto.txt"
+  "$build/tests/bench_metrics" | tee "$work/metrics.txt"
+  put proto_ws_ns_per_msg "$(sed -n 's/^ws frame.*: \([0-9]*\) CPU ns\/msg.*/\1/p' "$work/proto.txt")"
+  put proto_sse_ns_per_msg "$(sed -n 's/^sse event.*: \([0-9]*\) CPU ns\/msg.*/\1/p' "$work/proto.txt")"
+  put metrics_record_ns "$(sed -n 's/^record (metrics group.*: \([0-9.]*\) ns\/sample/\1/p' "$work/metrics.txt")"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+if want density; then
+  echo "== density: $density_n WebSocket clients in ONE harness process (server: 2 processes, SO_REUSEPORT)"
+  start_serve 2 || exit 4
+  d="$work/density"
+  "$H" run "$scn/density.json" --target "$SRV_URL" --set "clients.1.count=$density_n" --quiet \
+    --source-addresses 127.0.0.2-127.0.0.40 \
+    --report-dir "$d" >"$work/density.log" 2>&1 &
+  hp=$!
+  remember "$hp"
+  "$P" watch "$hp" "$work/density.tsv" 50 300
+  wait "$hp"
+  rc=$?
+  stop_serve
+  read -r base hold per rate dt cpu_hs < <(density_analyse "$work/density.tsv" "$density_n")
+  peak=$("$P" json "$d/report.json" /metrics/total/connected_peak)
+  errs=$("$P" json "$d/report.json" /metrics/total/counters/connect_errors)
+  start_p50=$("$P" json "$d/report.json" /metrics/total/latency/start/p50_ns)
+  echo "exit $rc; connected peak $peak (1 idle + $density_n), connect errors $errs; baseline RSS $base KiB," \
+    "hold RSS $hold KiB => $per KiB/client; handshakes $rate/s (1%..99% of the clients in $dt s)," \
+    "harness CPU $cpu_hs us per handshake"
+  put density_clients "$((peak - 1))"
+  put density_connect_errors "$errs"
+  put density_rss_base_kib "$base"
+  put density_rss_hold_kib "$hold"
+  put density_kib_per_client "$per"
+  put density_handshakes_per_s "$rate"
+  put density_cpu_us_per_handshake "$cpu_hs"
+  put density_exit "$rc"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+if want multi; then
+  for n in $mp_sizes; do
+    shards=$(((n + 16999) / 17000))        # <= 17k clients per harness process (20k descriptors each)
+    sp=$(((n + 14999) / 15000))            # <= 15k connections per server process
+    [ "$shards" -lt 2 ] && shards=2
+    echo "== multi: $n WebSocket clients, $shards harness processes (--processes), $sp server processes," \
+      "--source-addresses 127.0.0.2-127.0.0.40"
+    start_serve "$sp" || exit 4
+    d="$work/multi-$n"
+    "$H" run "$scn/density.json" --target "$SRV_URL" --set "clients.1.count=$((n - 1))" --processes "$shards" \
+      --source-addresses 127.0.0.2-127.0.0.40 --set phases.3.duration=3s --set phases.2.timeout=90s --quiet \
+      --report-dir "$d" >"$work/multi-$n.log" 2>&1 &
+    hp=$!
+    remember "$hp"
+    "$P" watch "$hp" "$work/multi-$n.tsv" 100 400
+    wait "$hp"
+    rc=$?
+    stop_serve
+    read -r base hold per rate dt cpu_hs < <(density_analyse "$work/multi-$n.tsv" "$n")
+    conn=$("$P" json "$d/report.json" /metrics/total/counters/clients_connected)
+    errs=$("$P" json "$d/report.json" /metrics/total/counters/connect_errors)
+    echo "exit $rc; connected $conn of $n, connect errors $errs; summed harness RSS $hold KiB (before connecting" \
+      "$base KiB) => $per KiB/client; handshakes $rate/s; harness CPU $cpu_hs us per handshake"
+    put "multi${n}_connected" "$conn"
+    put "multi${n}_connect_errors" "$errs"
+    put "multi${n}_rss_hold_kib" "$hold"
+    put "multi${n}_kib_per_client" "$per"
+    put "multi${n}_handshakes_per_s" "$rate"
+    put "multi${n}_cpu_us_per_handshake" "$cpu_hs"
+    put "multi${n}_shards" "$shards"
+    put "multi${n}_exit" "$rc"
+    tail -3 "$work/multi-$n.log" | sed 's/^/  /'
+  done
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+if want intake; then
+  echo "== intake: 1000 WebSocket subscribers on 2 keys, one harness worker thread, publishes of 50 Updates"
+  start_serve 1 || exit 4
+  d="$work/intake"
+  "$P" watch "$SRV_PID" "$work/intake-srv.tsv" 100 120 &
+  wp=$!
+  remember "$wp"
+  "$H" run "$scn/intake.json" --target "$SRV_URL" --workers 1 --quiet \
+    --set "trigger.http.url=http://127.0.0.1:$SRV_CP/publish" --report-dir "$d" >"$work/intake.log" 2>&1 &
+  hp=$!
+  remember "$hp"
+  "$P" watch "$hp" "$work/intake.tsv" 100 120
+  wait "$hp"
+  rc=$?
+  stats >"$work/intake-stats.json"
+  stop_serve
+  wait "$wp" 2>/dev/null
+  "$P" series "$d/report.json" >"$work/intake-series.txt"
+  upd=$("$P" json "$d/report.json" /metrics/total/latency/update_latency/count)
+  p50=$("$P" json "$d/report.json" /metrics/total/latency/update_latency/p50_ns)
+  p99=$("$P" json "$d/report.json" /metrics/total/latency/update_latency/p99_ns)
+  read -r sdel sdrop < <(printf '%s\n%s\n' "$("$P" json "$work/intake-stats.json" /deliveries)" \
+    "$("$P" json "$work/intake-stats.json" /dropped_messages)" | paste -sd' ')
+  # The window: from the first to the last second with deliveries in the report's series.
+  read -r w0 w1 < <(awk '$4>0{ if(!a) a=$1; b=$1+1 } END{print a, b}' "$work/intake-series.txt")
+  # CPU of the harness (all threads, and its busiest thread: the worker) and of the server inside the window.
+  cpu_in() { awk -v a="$2" -v b="$3" -v c="$4" '$1>=a && !x {x=$c} $1<=b {y=$c} END{print y-x}' "$1"; }
+  h_cpu=$(cpu_in "$work/intake.tsv" "$w0" "$w1" 4)
+  h_top=$(cpu_in "$work/intake.tsv" "$w0" "$w1" 6)
+  s_cpu=$(cpu_in "$work/intake-srv.tsv" "$w0" "$w1" 4)
+  awk -v u="$upd" -v hc="$h_cpu" -v ht="$h_top" -v sc="$s_cpu" -v w0="$w0" -v w1="$w1" -v k="$clk" \
+    -v sd="$sdel" -v dr="$sdrop" -v p50="$p50" -v p99="$p99" 'BEGIN{
+      secs=w1-w0; hcs=hc/k; hts=ht/k; scs=sc/k
+      printf "Updates recorded %d in %d s = %.0f/s wall; harness CPU %.2f s (worker thread %.2f s) => %.2f CPU s per million, %.0f Updates per worker-thread CPU second\n", u, secs, u/secs, hcs, hts, hcs*1e6/u, u/hts
+      printf "server: %d deliveries, %d dropped (slow consumer), CPU %.2f s in the window (%.0f%% of a core); harness worker thread %.0f%% of a core; latency p50 %.1f ms p99 %.1f ms\n", sd, dr, scs, 100*scs/secs, 100*hts/secs, p50/1e6, p99/1e6
+    }' 2>/dev/null | tee "$work/intake.txt"
+  put intake_updates "$upd"
+  put intake_updates_per_s_wall "$(awk -v u="$upd" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", u/(b-a)}')"
+  put intake_updates_per_worker_cpu_s "$(awk -v u="$upd" -v t="$h_top" -v k="$clk" 'BEGIN{printf "%.0f", t>0?u/(t/k):0}')"
+  put intake_cpu_s_per_million "$(awk -v u="$upd" -v t="$h_cpu" -v k="$clk" 'BEGIN{printf "%.2f", u>0?(t/k)*1e6/u:0}')"
+  put intake_worker_core_pct "$(awk -v t="$h_top" -v k="$clk" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", 100*(t/k)/(b-a)}')"
+  put intake_server_core_pct "$(awk -v t="$s_cpu" -v k="$clk" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", 100*(t/k)/(b-a)}')"
+  put intake_server_deliveries "$sdel"
+  put intake_server_dropped "$sdrop"
+  put intake_latency_p99_ms "$(awk -v v="$p99" 'BEGIN{printf "%.1f", v/1e6}')"
+  put intake_exit "$rc"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+if want fanout; then
+  for cnt in 1 10; do
+    pubs=$((cnt == 1 ? 20 : 10))
+    echo "== server fan-out: one server process, 10000 WebSocket subscribers (raw epoll reader), $pubs publishes x count $cnt"
+    start_serve 1 || exit 4
+    timeout 180 "$build/tests/bench_server_fanout" 10000 "$pubs" "$cnt" "$SRV_PORT" "$SRV_CP" \
+      >"$work/fanout-$cnt.txt" 2>&1
+    rc=$?
+    stop_serve
+    grep -v '^stats:' "$work/fanout-$cnt.txt"
+    put "fanout_count${cnt}_deliveries_per_s" "$(sed -n 's/.*= \([0-9]*\) deliveries\/s/\1/p' "$work/fanout-$cnt.txt")"
+    put "fanout_count${cnt}_exit" "$rc"
+  done
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+if want transports; then
+  for t in webSockets serverSentEvents longPolling; do
+    echo "== transport $t: 10000 clients in one harness process, 10 keys, 20 publishes/s (20,000 Updates/s offered)"
+    start_serve 1 || exit 4
+    d="$work/transport-$t"
+    "$H" run "$scn/transport.json" --target "$SRV_URL" --set "clients.0.transport=$t" --quiet \
+      --set "trigger.http.url=http://127.0.0.1:$SRV_CP/publish" --report-dir "$d" >"$work/transport-$t.log" 2>&1 &
+    hp=$!
+    remember "$hp"
+    "$P" watch "$hp" "$work/transport-$t.tsv" 100 300
+    wait "$hp"
+    rc=$?
+    stop_serve
+    "$P" series "$d/report.json" >"$work/transport-$t-series.txt"
+    conn=$("$P" json "$d/report.json" /metrics/total/counters/clients_connected)
+    exp=$("$P" json "$d/report.json" /metrics/total/counters/updates_expected)
+    got=$("$P" json "$d/report.json" /metrics/total/counters/updates_received)
+    p99=$("$P" json "$d/report.json" /metrics/total/latency/update_latency/p99_ns)
+    read -r w0 w1 < <(awk '$4>0{ if(!a) a=$1; b=$1+1 } END{print a, b}' "$work/transport-$t-series.txt")
+    rss=$(awk '$2>m{m=$2} END{print m}' "$work/transport-$t.tsv")
+    cpu=$(awk -v a="$w0" -v b="$w1" '$1>=a && !x {x=$4} $1<=b {y=$4} END{print y-x}' "$work/transport-$t.tsv")
+    rate=$(awk -v u="$got" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", (b>a)?u/(b-a):0}')
+    echo "exit $rc; connected $conn; Updates $got of $exp expected, $rate/s over $((w1 - w0)) s; latency p99" \
+      "$(num "$(awk -v v="$p99" 'BEGIN{print v/1e6}')" 1) ms; peak RSS $rss KiB;" \
+      "harness CPU $(awk -v c="$cpu" -v k="$clk" 'BEGIN{printf "%.2f", c/k}') s in the window"
+    put "tr_${t}_connected" "$conn"
+    put "tr_${t}_expected" "$exp"
+    put "tr_${t}_received" "$got"
+    put "tr_${t}_updates_per_s" "$rate"
+    put "tr_${t}_p99_ms" "$(awk -v v="$p99" 'BEGIN{printf "%.1f", v/1e6}')"
+    put "tr_${t}_rss_kib" "$rss"
+    put "tr_${t}_exit" "$rc"
+  done
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# The table and the JSON file.
+row() { printf '%-34s %-26s %-22s %s\n' "$1" "$2" "$3" "$4"; }
+ok() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN{ if (v !~ /^[0-9.]+$/) {print "n/a"; exit}
+  if ((op==">=" && v+0>=t+0) || (op=="<=" && v+0<=t+0)) print "met"; else print "NOT met" }'; }
+echo
+echo "== results ($(nproc) CPUs, $(free -g | awk '/^Mem:/{print $2}') GiB; $stamp)"
+row "measure" "value" "target" "verdict"
+if want density; then
+  row "1 clients held, one process" "$(get density_clients)" ">= 19000" "$(ok "$(get density_clients)" 19000 '>=')"
+  row "1 harness RSS per client" "$(get density_kib_per_client) KiB" "<= 10 KiB (goal 8)" \
+    "$(ok "$(get density_kib_per_client)" 10 '<=')"
+  row "1 handshakes per second" "$(get density_handshakes_per_s)/s" ">= 5000/s" \
+    "$(ok "$(get density_handshakes_per_s)" 5000 '>=')"
+fi
+if want multi; then
+  for n in $mp_sizes; do
+    row "1 multi-process $n ($(get "multi${n}_shards") shards)" "$(get "multi${n}_connected") connected" "$n" \
+      "$(ok "$(get "multi${n}_connected")" "$n" '>=')"
+    row "  summed RSS per client" "$(get "multi${n}_kib_per_client") KiB" "<= 10 KiB" \
+      "$(ok "$(get "multi${n}_kib_per_client")" 10 '<=')"
+    row "  handshakes per second" "$(get "multi${n}_handshakes_per_s")/s" ">= 5000/s" \
+      "$(ok "$(get "multi${n}_handshakes_per_s")" 5000 '>=')"
+  done
+fi
+if want intake; then
+  row "2 Updates per worker-thread CPU s" "$(get intake_updates_per_worker_cpu_s)" ">= 500000" \
+    "$(ok "$(get intake_updates_per_worker_cpu_s)" 500000 '>=')"
+  row "2 Updates per second (wall)" "$(get intake_updates_per_s_wall)" ">= 500000" \
+    "$(ok "$(get intake_updates_per_s_wall)" 500000 '>=')"
+  row "2 CPU s per million Updates" "$(get intake_cpu_s_per_million)" "<= 2" "$(ok "$(get intake_cpu_s_per_million)" 2 '<=')"
+  row "  worker / server core use" "$(get intake_worker_core_pct)% / $(get intake_server_core_pct)%" "" ""
+fi
+if want fanout; then
+  row "3 server fan-out, count 1" "$(get fanout_count1_deliveries_per_s)/s" ">= 500000/s" \
+    "$(ok "$(get fanout_count1_deliveries_per_s)" 500000 '>=')"
+  row "3 server fan-out, count 10" "$(get fanout_count10_deliveries_per_s)/s" ">= 500000/s" \
+    "$(ok "$(get fanout_count10_deliveries_per_s)" 500000 '>=')"
+fi
+if want transports; then
+  for t in webSockets serverSentEvents longPolling; do
+    row "4 $t 10k clients" "$(get "tr_${t}_connected") conn" "10000" "$(ok "$(get "tr_${t}_connected")" 10000 '>=')"
+    row "  $t Updates/s" "$(get "tr_${t}_updates_per_s")/s" "$(get "tr_${t}_received")/$(get "tr_${t}_expected")" \
+      "p99 $(get "tr_${t}_p99_ms") ms"
+  done
+fi
+if want micro; then
+  row "micro: WS frame decode" "$(get proto_ws_ns_per_msg) ns/msg" "" ""
+  row "micro: latency record" "$(get metrics_record_ns) ns" "" ""
+fi
+{
+  echo "{"
+  echo "  \"format\": \"centro-harness-bench\", \"version\": 1, \"time\": \"$stamp\","
+  echo "  \"machine\": {\"nproc\": $(nproc), \"mem_gib\": $(free -g | awk '/^Mem:/{print $2}'), \"kernel\": \"$(uname -r)\"},"
+  echo "  \"details\": \"reports/bench-$stamp/\","
+  echo "  \"results\": {"
+  awk '{ v=$2; if (v !~ /^-?[0-9]+(\.[0-9]+)?$/) v="\"" v "\""; printf "%s    \"%s\": %s", (NR>1?",\n":""), $1, v } END{print ""}' "$res"
+  echo "  }"
+  echo "}"
+} >"$out_json"
+echo "written: reports/bench-$stamp.json (logs, reports and samples in reports/bench-$stamp/)"

@@ -262,10 +262,17 @@ bool ch__fb_is_open(const struct ch_channel *base) { return ((const struct ch_fb
 
 void ch__fb_detach(struct ch_channel *base) { fb_forget((struct ch_fb *)base); }
 
+/* The URLs may carry a query-string credential: wiped before the memory is returned. */
+static void fb_wipe(struct ch_buf *b) {
+  if (b->data)
+    memset(b->data, 0, b->cap);
+  ch_buf_free(b);
+}
+
 static void fb_free(struct ch_fb *t) {
   t->kind->reset(t, true);
-  ch_buf_free(&t->url);
-  ch_buf_free(&t->send_url);
+  fb_wipe(&t->url);
+  fb_wipe(&t->send_url);
   free(t->sends);
   free(t);
 }

@@ -224,6 +224,8 @@ static void lp_reset(struct ch_fb *fb, bool final) {
   t->body_nonblank = t->too_big = false;
   ch_buf_free(&t->body);
   if (final) {
+    if (t->poll_url.data)
+      memset(t->poll_url.data, 0, t->poll_url.cap); /* may carry a query-string credential */
     ch_buf_free(&t->poll_url);
     ch_buf_free(&t->cursor);
     ch_buf_free(&t->groups);

@@ -175,6 +175,18 @@ static void test_lp_refused_connect_fails_with_status(void) {
   fx_finish(&f);
 }
 
+static void test_lp_engine_stop_with_a_held_poll_cancels_cleanly(void) {
+  struct fx f;
+  fx_lp(&f, NULL);
+  CU_ASSERT_FATAL(fx_start(&f, 0));
+  CU_ASSERT(obs_wait(&f.o, &f.o.hub_msgs, 1, MOCK_WAIT_MS));
+  ch_engine_stop(f.e); /* the client is still connected, its second poll held */
+  CU_ASSERT_EQUAL(f.o.closed, 1);
+  CU_ASSERT(f.o.failed);
+  CU_ASSERT_EQUAL(f.o.fail.category, CH_FAIL_CANCELLED);
+  fx_finish(&f);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_lp_connects_polls_with_tokens_and_invokes),
                          CH_TEST(test_lp_honours_the_L_delay),
@@ -182,6 +194,7 @@ int main(void) {
                          CH_TEST(test_lp_server_shutdown_T1_reconnects),
                          CH_TEST(test_lp_body_not_json_ends_the_client),
                          CH_TEST(test_lp_refused_connect_fails_with_status),
+                         CH_TEST(test_lp_engine_stop_with_a_held_poll_cancels_cleanly),
                          CU_TEST_INFO_NULL};
   return ch_test_run("fallback_lp", tests);
 }

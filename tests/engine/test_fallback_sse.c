@@ -220,6 +220,20 @@ static void test_sse_send_body_not_json_ends_the_client(void) {
   fx_finish(&f);
 }
 
+static void test_sse_engine_stop_with_an_open_stream_cancels_cleanly(void) {
+  struct fx f;
+  memset(&f, 0, sizeof f);
+  f.m.sse = sse_good;
+  f.o.transport = CH_TRANSPORT_SSE;
+  f.o.invoke_on_connect = true;
+  CU_ASSERT_FATAL(fx_start(&f, 0));
+  CU_ASSERT(obs_wait(&f.o, &f.o.hub_msgs, 1, MOCK_WAIT_MS));
+  ch_engine_stop(f.e);
+  CU_ASSERT_EQUAL(f.o.closed, 1);
+  CU_ASSERT_EQUAL(f.o.fail.category, CH_FAIL_CANCELLED);
+  fx_finish(&f);
+}
+
 /* ---------------------------------------------------------------- ch_sse_rx without the network */
 
 static void rx_collect(struct ch_sse_rx *rx, struct ch_buf *out) {
@@ -294,6 +308,7 @@ int main(void) {
                          CH_TEST(test_sse_event_that_is_not_json_ends_the_client),
                          CH_TEST(test_sse_failed_send_completes_with_error),
                          CH_TEST(test_sse_send_body_not_json_ends_the_client),
+                         CH_TEST(test_sse_engine_stop_with_an_open_stream_cancels_cleanly),
                          CU_TEST_INFO_NULL};
   return ch_test_run("fallback_sse", tests);
 }

@@ -267,7 +267,9 @@ int ch_client_new(struct ch_worker *w, const struct ch_client_opts *o, struct ch
       ch_transport_ops_for(o->transport);
   if (!tops)
     return -ENOTSUP;
-  if (tops == &ch_wsraw_transport_ops && w->eng->opts.ws_lws_framing)
+  /* lws 4.1.6 miscounts the libuv handles of a raw TLS client connection, so a context that carried one never
+     finishes its destroy (the worker never exits): wss uses lws's own WebSocket client. */
+  if (tops == &ch_wsraw_transport_ops && (w->eng->opts.ws_lws_framing || o->target->tls))
     tops = &ch_ws_transport_ops;
   const char *proto = o->client_protocol ? o->client_protocol : CH_PROTOCOL_DEFAULT;
   if (!ch_protocol_is_supported(proto))

@@ -42,8 +42,9 @@ struct ch_engine_opts {
   unsigned connect_window;         /* 0: 16; negotiates + WebSocket handshakes in flight per worker (a client holds
                                       a slot from GET /negotiate until its socket is open, reconnects included) */
   unsigned ws_rx_buffer;           /* 0: 1024; lws rx buffer per connection (only with ws_lws_framing) */
-  bool ws_lws_framing;             /* use lws's own WebSocket client (per-byte frame parser, ~4x slower on receive)
-                                      instead of our framing over an lws raw socket (the default) */
+  bool ws_lws_framing;             /* use lws's own WebSocket client (per-byte frame parser, ~3x slower on receive)
+                                      instead of our framing over an lws raw socket (the default for ws://; wss://
+                                      always uses lws's client: lws 4.1.6 cannot tear down raw TLS sockets on uv) */
   unsigned max_fds;                /* 0: RLIMIT_NOFILE soft limit; sizes lws's fd tables */
   ch_engine_log_cb log;            /* NULL: diagnostics dropped */
   void *log_user;

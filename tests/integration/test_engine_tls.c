@@ -1,0 +1,317 @@
+/* https/wss: a small lws TLS server in the test (self-signed certificate for 127.0.0.1, embedded below) answers
+   negotiate/start/abort and the WebSocket upgrade. Verification is on by default (the self-signed server is refused
+   at negotiate), --ca-file with the certificate trusts it, --insecure skips verification; both TLS clients then
+   connect, invoke over wss and stop. */
+#include <errno.h>
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "ch_client.h"
+#include "ch_clock.h"
+#include "ch_engine.h"
+#include "ch_test.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CH_TEST_LSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CH_TEST_LSAN 1
+#endif
+#ifdef CH_TEST_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+/* A throwaway test-only certificate and key (P-256, CN and SAN 127.0.0.1, valid until 2126). Not a credential. */
+static const char test_cert[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBmjCCAUGgAwIBAgIUQulp28QKfyCA+mlQYgLvRUY8X5wwCgYIKoZIzj0EAwIw\n"
+    "FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTEyODAwMTA0NloYDzIxMjYxMTA0\n"
+    "MDAxMDQ2WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO\n"
+    "PQMBBwNCAASIh1pAdS6Poc/iBQARFXprnULos33FRopW8ML5AP8Fct2hgtNaMxwg\n"
+    "mOr+cnqtMtDbpIlI+KBf85EBG6aaNYDVo28wbTAdBgNVHQ4EFgQUwivoqM80zIkg\n"
+    "93KFqiloYaCANXEwHwYDVR0jBBgwFoAUwivoqM80zIkg93KFqiloYaCANXEwDwYD\n"
+    "VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZI\n"
+    "zj0EAwIDRwAwRAIgMGoVV6XWXfzLjxuyIwlT4mIOanIkNeRm2DAqM+Jlw8ICIA5x\n"
+    "Ww7qNmwY0pNKgAYXyn1z+RY5ePSWpnMVYzerIKHP\n"
+    "-----END CERTIFICATE-----\n";
+static const char test_key[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgRo4k3+hvI9POuXcE\n"
+    "DK8f0dHTCTqQaQ85MVXq91+fNnihRANCAASIh1pAdS6Poc/iBQARFXprnULos33F\n"
+    "RopW8ML5AP8Fct2hgtNaMxwgmOr+cnqtMtDbpIlI+KBf85EBG6aaNYDV\n"
+    "-----END PRIVATE KEY-----\n";
+
+/* ---------------------------------------------------------------- the TLS server (its own thread and context) */
+
+struct tls_srv {
+  struct lws_context *ctx;
+  uv_thread_t th;
+  volatile int stop;
+  int port;
+};
+
+struct tls_pss {
+  char out[4][256];
+  int n_out;
+};
+
+static int srv_http(struct lws *wsi, const char *uri) {
+  const char *body;
+  char neg[512];
+  if (strstr(uri, "/negotiate")) {
+    snprintf(neg, sizeof neg,
+             "{\"Url\":\"/tls/signalr\",\"ConnectionToken\":\"AQAA+tls/tok==\",\"ConnectionId\":\"c1\","
+             "\"KeepAliveTimeout\":20.0,\"DisconnectTimeout\":30.0,\"ConnectionTimeout\":110.0,"
+             "\"TryWebSockets\":true,\"ProtocolVersion\":\"2.0\",\"TransportConnectTimeout\":5.0,"
+             "\"LongPollDelay\":0.0}");
+    body = neg;
+  } else if (strstr(uri, "/start")) {
+    body = "{ \"Response\": \"started\" }";
+  } else {
+    body = "";
+  }
+  unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start, *end = &buf[sizeof buf - 1];
+  size_t n = strlen(body);
+  if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json; charset=UTF-8", n, &p, end) ||
+      lws_finalize_write_http_header(wsi, start, &p, end))
+    return 1;
+  if (n) {
+    memcpy(start, body, n);
+    if (lws_write(wsi, start, n, LWS_WRITE_HTTP_FINAL) != (int)n)
+      return 1;
+  }
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+  struct tls_pss *ps = user;
+  switch (reason) {
+  case LWS_CALLBACK_HTTP:
+    return srv_http(wsi, in);
+  case LWS_CALLBACK_ESTABLISHED:
+    ps->n_out = 0;
+    snprintf(ps->out[ps->n_out++], sizeof ps->out[0], "{\"C\":\"d-1-B,0\",\"S\":1,\"M\":[]}");
+    lws_callback_on_writable(wsi);
+    return 0;
+  case LWS_CALLBACK_RECEIVE: {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%.*s", (int)(len < 255 ? len : 255), (const char *)in);
+    const char *i = strstr(msg, "\"I\":");
+    if (i && ps->n_out < 4) {
+      i += 4;
+      if (*i == '"')
+        i++;
+      snprintf(ps->out[ps->n_out++], sizeof ps->out[0], "{\"R\":42,\"I\":\"%ld\"}", strtol(i, NULL, 10));
+      lws_callback_on_writable(wsi);
+    }
+    return 0;
+  }
+  case LWS_CALLBACK_SERVER_WRITEABLE:
+    if (ps->n_out) {
+      unsigned char buf[LWS_PRE + 256];
+      size_t n = strlen(ps->out[0]);
+      memcpy(buf + LWS_PRE, ps->out[0], n);
+      if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
+        return -1;
+      memmove(ps->out[0], ps->out[1], sizeof ps->out[0] * 3);
+      if (--ps->n_out)
+        lws_callback_on_writable(wsi);
+    }
+    return 0;
+  default:
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+  }
+}
+
+static const struct lws_protocols srv_protocols[] = {
+    {"signalr", srv_cb, sizeof(struct tls_pss), 4096, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+static void srv_main(void *arg) {
+  struct tls_srv *s = arg;
+  while (!s->stop)
+    lws_service(s->ctx, 0);
+}
+
+static int srv_start(struct tls_srv *s) {
+  memset(s, 0, sizeof *s);
+  lws_set_log_level(LLL_ERR, NULL);
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.port = 0;
+  info.iface = "127.0.0.1";
+  info.protocols = srv_protocols;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.server_ssl_cert_mem = test_cert;
+  info.server_ssl_cert_mem_len = (unsigned)strlen(test_cert);
+  info.server_ssl_private_key_mem = test_key;
+  info.server_ssl_private_key_mem_len = (unsigned)strlen(test_key);
+  info.gid = -1;
+  info.uid = -1;
+#ifdef CH_TEST_LSAN
+  /* lws 4.1.6 tags client SSL_CTXs with a process-wide ex_data index that the next TLS context overwrites, so this
+     context's (unused) client SSL_CTX cannot be found at destroy: a library leak, not ours. */
+  __lsan_disable();
+#endif
+  s->ctx = lws_create_context(&info);
+#ifdef CH_TEST_LSAN
+  __lsan_enable();
+#endif
+  if (!s->ctx)
+    return -1;
+  s->port = lws_get_vhost_listen_port(lws_get_vhost_by_name(s->ctx, "default"));
+  return uv_thread_create(&s->th, srv_main, s);
+}
+
+static void srv_stop(struct tls_srv *s) {
+  s->stop = 1;
+  lws_cancel_service(s->ctx);
+  uv_thread_join(&s->th);
+  lws_context_destroy(s->ctx);
+}
+
+/* ---------------------------------------------------------------- clients */
+
+struct tls_run {
+  uv_mutex_t lock;
+  uv_cond_t cond;
+  struct ch_url url;
+  struct ch_client *c;
+  bool closed;
+  int results;
+  enum ch_failure_category got;
+  char msg[200];
+};
+
+static void on_done(struct ch_client *c, const struct ch_completion *r, void *arg) {
+  struct tls_run *t = arg;
+  if (r->status == 0 && r->result && r->result_len == 2 && !memcmp(r->result, "42", 2))
+    t->results++;
+  ch_client_stop(c);
+}
+
+static void on_state(struct ch_client *c, enum ch_client_state s, const struct ch_client_failure *f, void *user) {
+  struct tls_run *t = user;
+  if (s == CH_CLIENT_CONNECTED)
+    CU_ASSERT_EQUAL(ch_client_invoke(c, "TestHub", "Echo", "[]", on_done, t, NULL), 0);
+  if (s == CH_CLIENT_CLOSED) {
+    uv_mutex_lock(&t->lock);
+    t->got = f ? f->category : CH_FAIL_NONE;
+    snprintf(t->msg, sizeof t->msg, "%s", f ? f->message : "");
+    t->closed = true;
+    uv_cond_signal(&t->cond);
+    uv_mutex_unlock(&t->lock);
+  }
+}
+
+static void start_task(struct ch_worker *w, void *arg) {
+  struct tls_run *t = arg;
+  static const char *const hubs[] = {"TestHub"};
+  struct ch_client_opts o = {
+      .target = &t->url, .hubs = hubs, .hub_count = 1, .http_timeout_ms = 5000, .on_state = on_state, .user = t};
+  CU_ASSERT_EQUAL_FATAL(ch_client_new(w, &o, &t->c), 0);
+  CU_ASSERT_EQUAL(ch_client_start(t->c), 0);
+}
+
+/* One client through an engine with these TLS options; fills *t. */
+static void run_one(int port, const char *ca_file, bool insecure, struct tls_run *t) {
+  memset(t, 0, sizeof *t);
+  uv_mutex_init(&t->lock);
+  uv_cond_init(&t->cond);
+  char u[64];
+  snprintf(u, sizeof u, "https://127.0.0.1:%d/tls", port);
+  CU_ASSERT_EQUAL_FATAL(ch_url_parse(u, &t->url, NULL), 0);
+  struct ch_engine *e = NULL;
+  struct ch_engine_opts eo = {.workers = 1, .tls = true, .ca_file = ca_file, .insecure = insecure};
+  CU_ASSERT_EQUAL_FATAL(ch_engine_new(&eo, &e, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_engine_start(e, NULL), 0);
+  CU_ASSERT_EQUAL(ch_engine_post(e, 0, start_task, t), 0);
+  uint64_t deadline = ch_now_ns() + 15000000000ull;
+  uv_mutex_lock(&t->lock);
+  while (!t->closed && ch_now_ns() < deadline)
+    uv_cond_timedwait(&t->cond, &t->lock, 100000000ull);
+  uv_mutex_unlock(&t->lock);
+  CU_ASSERT_TRUE(t->closed);
+  ch_engine_stop(e);
+  ch_client_free(t->c);
+  ch_engine_free(e);
+  ch_url_free(&t->url);
+  uv_mutex_destroy(&t->lock);
+  uv_cond_destroy(&t->cond);
+}
+
+static void test_engine_tls_verification_ca_file_and_insecure(void) {
+  struct tls_srv srv;
+  CU_ASSERT_EQUAL_FATAL(srv_start(&srv), 0);
+  char ca[] = "/tmp/ch_engine_tls_ca_XXXXXX";
+  int fd = mkstemp(ca);
+  CU_ASSERT_TRUE_FATAL(fd >= 0);
+  CU_ASSERT_EQUAL(write(fd, test_cert, strlen(test_cert)), (ssize_t)strlen(test_cert));
+  close(fd);
+
+  struct tls_run t;
+  run_one(srv.port, NULL, false, &t); /* verification on, certificate unknown */
+  CU_ASSERT_EQUAL(t.got, CH_FAIL_NEGOTIATE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.msg, "certificate"));
+  if (t.got != CH_FAIL_NEGOTIATE)
+    fprintf(stderr, "\nverify: %s %s\n", ch_failure_name(t.got), t.msg);
+
+  run_one(srv.port, ca, false, &t); /* --ca-file */
+  if (t.got != CH_FAIL_NONE)
+    fprintf(stderr, "\nca-file: %s %s\n", ch_failure_name(t.got), t.msg);
+  CU_ASSERT_EQUAL(t.got, CH_FAIL_NONE);
+  CU_ASSERT_EQUAL(t.results, 1);
+
+  run_one(srv.port, NULL, true, &t); /* --insecure */
+  if (t.got != CH_FAIL_NONE)
+    fprintf(stderr, "\ninsecure: %s %s\n", ch_failure_name(t.got), t.msg);
+  CU_ASSERT_EQUAL(t.got, CH_FAIL_NONE);
+  CU_ASSERT_EQUAL(t.results, 1);
+
+  unlink(ca);
+  srv_stop(&srv);
+}
+
+struct new_rc {
+  struct ch_url url;
+  int rc;
+  uv_sem_t done;
+};
+
+static void try_new(struct ch_worker *w, void *arg) {
+  struct new_rc *n = arg;
+  struct ch_client_opts o = {.target = &n->url};
+  struct ch_client *c = NULL;
+  n->rc = ch_client_new(w, &o, &c);
+  if (n->rc == 0)
+    ch_client_free(c);
+  uv_sem_post(&n->done);
+}
+
+static void test_engine_tls_target_needs_tls_engine(void) {
+  /* an https target on an engine created without tls is refused up front, not at connect time */
+  struct new_rc n = {.rc = 1};
+  uv_sem_init(&n.done, 0);
+  CU_ASSERT_EQUAL_FATAL(ch_url_parse("https://127.0.0.1:9/x", &n.url, NULL), 0);
+  struct ch_engine *e = NULL;
+  struct ch_engine_opts eo = {.workers = 1};
+  CU_ASSERT_EQUAL_FATAL(ch_engine_new(&eo, &e, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_engine_start(e, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_engine_post(e, 0, try_new, &n), 0);
+  uv_sem_wait(&n.done);
+  CU_ASSERT_EQUAL(n.rc, -ENOTSUP);
+  ch_engine_free(e);
+  ch_url_free(&n.url);
+  uv_sem_destroy(&n.done);
+}
+
+int main(void) {
+  CU_TestInfo tests[] = {CH_TEST(test_engine_tls_verification_ca_file_and_insecure),
+                         CH_TEST(test_engine_tls_target_needs_tls_engine), CU_TEST_INFO_NULL};
+  return ch_test_run("engine_tls", tests);
+}

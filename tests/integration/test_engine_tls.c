@@ -169,10 +169,14 @@ static int srv_start(struct tls_srv *s) {
 }
 
 static void srv_stop(struct tls_srv *s) {
+  uint64_t t0 = ch_now_ns();
   s->stop = 1;
   lws_cancel_service(s->ctx);
   uv_thread_join(&s->th);
+  uint64_t t1 = ch_now_ns();
   lws_context_destroy(s->ctx);
+  if (getenv("CH_TEST_VERBOSE"))
+    fprintf(stderr, "server: join %.3f s, destroy %.3f s\n", (double)(t1 - t0) / 1e9, (double)(ch_now_ns() - t1) / 1e9);
 }
 
 /* ---------------------------------------------------------------- clients */
@@ -237,7 +241,13 @@ static void run_one(int port, const char *ca_file, bool insecure, struct tls_run
     uv_cond_timedwait(&t->cond, &t->lock, 100000000ull);
   uv_mutex_unlock(&t->lock);
   CU_ASSERT_TRUE(t->closed);
+  if (getenv("CH_TEST_VERBOSE") && t->c)
+    fprintf(stderr, "\nclient closed after %.3f s (%s)\n",
+            (double)(ch_client_times(t->c)->closed - ch_client_times(t->c)->created) / 1e9, t->msg);
+  uint64_t t0 = ch_now_ns();
   ch_engine_stop(e);
+  if (getenv("CH_TEST_VERBOSE"))
+    fprintf(stderr, "engine stop %.3f s\n", (double)(ch_now_ns() - t0) / 1e9);
   ch_client_free(t->c);
   ch_engine_free(e);
   ch_url_free(&t->url);

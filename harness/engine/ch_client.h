@@ -175,7 +175,8 @@ void ch_client_stop(struct ch_client *c);
 /* Abrupt: closes the socket without a close frame and without /abort. The client then reconnects (unless
    no_reconnect). -ENOTCONN unless CONNECTED. */
 int ch_client_drop(struct ch_client *c);
-/* Only when CLOSED (or NEW). Safe from the CLOSED callback and after ch_engine_stop. */
+/* Only when CLOSED (or NEW): from the client's own CLOSED callback, from a posted task, or after ch_engine_stop.
+   Never free another client from inside a callback (the engine may be walking its worker's client list). */
 void ch_client_free(struct ch_client *c);
 
 enum ch_client_state ch_client_state(const struct ch_client *c);

@@ -241,6 +241,8 @@ static long wsr_frames(struct ch_wsr *t, const char *p, size_t n) {
         wsr_set_fail(t, CH_FAIL_WS_PROTOCOL, "ws: new message inside a fragmented one");
         return -1;
       }
+      if (t->closing)
+        break; /* nobody listens any more */
       if (fin && !t->in_frag) {
         if (wsr_deliver(t, pl, (size_t)len))
           return -1;
@@ -321,7 +323,8 @@ static int wsr_rx(struct ch_wsr *t, const char *p, size_t n) {
         lws_callback_on_writable(t->wsi);
     }
   }
-  if (t->phase == WSR_OPEN && off < len && !t->closing) {
+  if (t->phase == WSR_OPEN && off < len) {
+    /* also while closing: the server's answer to our close frame ends the connection at once */
     long c = wsr_frames(t, buf + off, len - off);
     if (c < 0)
       return -1;

@@ -30,6 +30,7 @@ struct pss {
   char *path;
   char *bearer;
   char final_cursor[48];
+  bool chunked;                   /* SSE/LP body in HTTP/1.1 chunks, like IIS (no buffering, no length) */
   struct ch_buf wsrx;             /* WS message reassembly */
   const struct ch_server_token *tok;
 };
@@ -358,19 +359,41 @@ static bool has_data(struct ch_srv_conn *c) {
   return c->init_pending || c->g_pending || ch_srv_conn_pending(c) > 0;
 }
 
-/* scratch := LWS_PRE bytes of room + prefix */
+/* The payload starts at SCR_OFF: LWS_PRE for WebSocket framing, plus room for a chunk-size line. */
+#define SCR_OFF (LWS_PRE + 16)
+
 static void scratch_start(struct ch_server *s, const char *prefix) {
   ch_buf_reset(&s->scratch);
-  ch_buf_reserve(&s->scratch, LWS_PRE + 256);
-  memset(s->scratch.data, 0, LWS_PRE);
-  s->scratch.len = LWS_PRE;
+  ch_buf_reserve(&s->scratch, SCR_OFF + 256);
+  memset(s->scratch.data, 0, SCR_OFF);
+  s->scratch.len = SCR_OFF;
   ch_buf_puts(&s->scratch, prefix);
 }
 
 static int write_scratch(struct ch_server *s, struct lws *wsi, enum lws_write_protocol proto) {
-  size_t n = s->scratch.len - LWS_PRE;
-  int w = lws_write(wsi, (unsigned char *)s->scratch.data + LWS_PRE, n, proto);
+  size_t n = s->scratch.len - SCR_OFF;
+  int w = lws_write(wsi, (unsigned char *)s->scratch.data + SCR_OFF, n, proto);
   return w < (int)n ? -1 : 0;
+}
+
+/* Writes the scratch payload on an HTTP stream, as one chunk when chunked; `last` ends the body. */
+static int write_stream(struct ch_server *s, struct lws *wsi, struct pss *p, bool last) {
+  if (!p->chunked)
+    return write_scratch(s, wsi, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+  size_t n = s->scratch.len - SCR_OFF;
+  char head[16];
+  int hl = snprintf(head, sizeof head, "%zx\r\n", n);
+  if (ch_buf_puts(&s->scratch, last ? "\r\n0\r\n\r\n" : "\r\n"))
+    return -1;
+  unsigned char *start = (unsigned char *)s->scratch.data + SCR_OFF - hl;
+  memcpy(start, head, (size_t)hl);
+  size_t total = s->scratch.len - (SCR_OFF - (size_t)hl);
+  if (!n && !last)
+    return 0; /* an empty chunk would end the body */
+  if (!n)
+    start += hl + 2, total -= (size_t)hl + 2; /* only the terminating 0 chunk */
+  int w = lws_write(wsi, start, total, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+  return w < (int)total ? -1 : 0;
 }
 
 static int ws_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
@@ -444,13 +467,13 @@ static int sse_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
     c->init_pending = false;
     scratch_start(s, "data: ");
     if (ch_srv_build_response(s, c, init, &nm) || ch_buf_puts(&s->scratch, "\r\n\r\n") ||
-        write_scratch(s, wsi, LWS_WRITE_HTTP))
+        write_stream(s, wsi, p, false))
       return -1;
   } else if (c->ka_pending) {
     c->ka_pending = false;
     s->st.keepalives++;
     scratch_start(s, "data: {}\n\n");
-    if (write_scratch(s, wsi, LWS_WRITE_HTTP))
+    if (write_stream(s, wsi, p, false))
       return -1;
   } else {
     return 0;
@@ -467,7 +490,7 @@ static int lp_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
     /* replaced by a newer request or aborted: answer with an empty response at the last cursor */
     scratch_start(s, "");
     ch_buf_printf(&s->scratch, "{\"C\":\"%s\",\"M\":[]}", p->final_cursor);
-    if (write_scratch(s, wsi, LWS_WRITE_HTTP_FINAL))
+    if (write_stream(s, wsi, p, true))
       return -1;
     return finish(wsi, p);
   }
@@ -476,7 +499,7 @@ static int lp_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
     bool init = c->init_pending;
     c->init_pending = false;
     scratch_start(s, "");
-    if (ch_srv_build_response(s, c, init, &nm) || write_scratch(s, wsi, LWS_WRITE_HTTP_FINAL))
+    if (ch_srv_build_response(s, c, init, &nm) || write_stream(s, wsi, p, true))
       return -1;
     detach(s, p, wsi);
     return finish(wsi, p);
@@ -485,17 +508,27 @@ static int lp_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
     c->ka_pending = false;
     s->st.keepalives++;
     scratch_start(s, " ");
-    if (write_scratch(s, wsi, LWS_WRITE_HTTP))
+    if (write_stream(s, wsi, p, false))
       return -1;
   }
   return 0;
 }
 
-/* Writes streaming response headers (no length: the connection closes after the response). */
-static int stream_headers(struct lws *wsi, const char *ctype) {
+/* Writes streaming response headers: chunked for HTTP/1.1 (the connection stays usable afterwards), else no length
+   and the connection closes after the response. */
+static int stream_headers(struct lws *wsi, const char *ctype, bool chunked) {
   unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *q = start, *end = buf + sizeof buf - 1;
-  if (lws_add_http_common_headers(wsi, 200, ctype, LWS_ILLEGAL_HTTP_CONTENT_LEN, &q, end) ||
-      lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+  if (chunked) {
+    if (lws_add_http_header_status(wsi, 200, &q, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (const unsigned char *)ctype,
+                                     (int)strlen(ctype), &q, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, (const unsigned char *)"chunked", 7, &q,
+                                     end))
+      return -1;
+  } else if (lws_add_http_common_headers(wsi, 200, ctype, LWS_ILLEGAL_HTTP_CONTENT_LEN, &q, end)) {
+    return -1;
+  }
+  if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
                                   (const unsigned char *)"nosniff", 7, &q, end) ||
       lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:", (const unsigned char *)"no-cache",
                                   8, &q, end) ||
@@ -556,11 +589,13 @@ static int receive(struct ch_server *s, struct lws *wsi, struct pss *p, const st
     return reply_and_finish(s, wsi, p, 500, NULL, "", 0);
   const char *ctype = v->tr == CH_SRV_TR_SSE ? "text/event-stream" : CT_JSON;
   p->kind = v->tr == CH_SRV_TR_SSE ? P_SSE : P_LP;
-  if (stream_headers(wsi, ctype))
+  char ver[16] = "";
+  p->chunked = lws_hdr_copy(wsi, ver, sizeof ver, WSI_TOKEN_HTTP) > 7 && ver[5] == '1' && ver[7] == '1';
+  if (stream_headers(wsi, ctype, p->chunked))
     return -1;
   if (v->tr == CH_SRV_TR_SSE) {
     scratch_start(s, "data: initialized\n\n");
-    if (write_scratch(s, wsi, LWS_WRITE_HTTP))
+    if (write_stream(s, wsi, p, false))
       return -1;
   }
   /* keep the held response alive: no header-table idle timeout, no pending timeout */

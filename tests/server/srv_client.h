@@ -118,6 +118,23 @@ static inline int http_send_req(int fd, const char *method, const char *target, 
   return rc;
 }
 
+/* Decodes the complete chunks of a chunked body (an incomplete tail is left out). */
+static inline void dechunk(const char *b, size_t n, struct ch_buf *out) {
+  size_t i = 0;
+  while (i < n) {
+    char *end;
+    unsigned long len = strtoul(b + i, &end, 16);
+    const char *crlf = memchr(b + i, '\n', n - i);
+    if (!crlf || end == b + i)
+      return;
+    size_t data = (size_t)(crlf - b) + 1;
+    if (len == 0 || data + len + 2 > n)
+      return;
+    ch_buf_append(out, b + data, len);
+    i = data + len + 2;
+  }
+}
+
 /* Splits raw response bytes into status, head and body. */
 static inline void resp_parse(struct resp *r, const struct ch_buf *raw) {
   r->status = 0;
@@ -129,7 +146,11 @@ static inline void resp_parse(struct resp *r, const struct ch_buf *raw) {
   if (!e)
     return;
   ch_buf_append(&r->head, raw->data, (size_t)(e - raw->data) + 2);
-  ch_buf_append(&r->body, e + 4, raw->len - (size_t)(e + 4 - raw->data));
+  const char *te = strcasestr(r->head.data, "\r\ntransfer-encoding: chunked");
+  if (te)
+    dechunk(e + 4, raw->len - (size_t)(e + 4 - raw->data), &r->body);
+  else
+    ch_buf_append(&r->body, e + 4, raw->len - (size_t)(e + 4 - raw->data));
   if (!r->body.data)
     ch_buf_puts(&r->body, "");
   sscanf(raw->data, "HTTP/1.%*d %d", &r->status);

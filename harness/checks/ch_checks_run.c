@@ -198,7 +198,8 @@ static int embedded_start(struct embedded *em, const struct ch_checks_opts *o, s
   so.n_tokens = 2;
   so.keepalive_s = 0.1;
   so.disconnect_timeout_s = 6;
-  so.connection_timeout_s = 2;
+  /* long polls stay held for the default 110 s: a poll the server ends while this prober is busy elsewhere only
+     costs time */
   so.transport_connect_timeout_s = 2;
   so.quiet = true;
   if (o->fault) {

@@ -346,7 +346,17 @@ static int lp_start(struct ch_sess *s, const char *cmd) {
 }
 
 /* Before a /send: the held poll must have reached the server, or a group change could race it. */
+static int lp_next(struct ch_sess *s, uint64_t deadline, struct ch_buf *out);
+static bool is_keepalive(const char *p);
+
 static void lp_hold(struct ch_sess *s) {
+  /* a poll the server already answered (a message, a timeout) is taken now, so the one held carries the latest
+     groups token: otherwise the next poll would bring a stale token after this /send changed the groups */
+  struct ch_buf m = CH_BUF_INIT;
+  while (lp_next(s, ch_now_ns(), &m) == 1)
+    if (!is_keepalive(m.data ? m.data : ""))
+      q_push(&s->q, m.data);
+  ch_buf_free(&m);
   if (!s->sse_open)
     lp_start(s, "poll");
   /* the request is on the wire; give the server a moment to take it before this session sends anything else */

@@ -75,7 +75,7 @@ static void test_each_fault_fails_its_check(void) {
     struct ch_checks_opts o = {0};
     struct ch_checks_results r = {0};
     o.fault = ft[f].name;
-    o.only = id;
+    o.only = ch_check_find(id)->family; /* the whole family runs; the mapped check must be among its failures */
     o.seed = 7;
     o.timeout_ms = 1000; /* a fault makes checks wait for what never comes: keep those waits short */
     int rc = ch_checks_run(&o, &r);
@@ -90,6 +90,9 @@ static void test_each_fault_fails_its_check(void) {
                 r.items[i].status, r.items[i].message);
     }
     CU_ASSERT_TRUE(failed);
+    struct ch_buf line = CH_BUF_INIT;
+    CU_ASSERT_EQUAL(ch_checks_exit_code(&r, rc, &line), CH_EXIT_CHECK_FAILED);
+    ch_buf_free(&line);
     /* every failure carries evidence */
     for (size_t i = 0; i < r.n; i++)
       if (r.items[i].status == CH_CHECK_FAIL)

@@ -268,7 +268,9 @@ uint64_t ch__client_connected_tick(struct ch_client *c, uint64_t now) {
   if (c->state != CH_CLIENT_CONNECTED)
     return 0;
   uint64_t next = ch__client_pending_deadline(c);
-  if (c->have_neg && !c->neg.keep_alive_disabled && c->neg.keep_alive_timeout > 0) {
+  /* Long polling has no keep-alive monitoring on the official clients (protocol §7): its loss shows as a failed poll. */
+  if (c->have_neg && !c->neg.keep_alive_disabled && c->neg.keep_alive_timeout > 0 &&
+      c->transport != CH_TRANSPORT_LONGPOLLING) {
     uint64_t ka = (uint64_t)(c->neg.keep_alive_timeout * 1e9);
     uint64_t slow_at = c->times.last_rx + ka * 2 / 3, lost_at = c->times.last_rx + ka;
     if (now >= lost_at) {

@@ -121,9 +121,12 @@ int ch__http_worker_init(struct ch_worker *w) {
   curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
   curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
   curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
-  /* Bound the idle keep-alive cache: otherwise it holds descriptors the clients need. */
-  curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_CACHED_CONNS);
-  curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)(window * 2 + 16));
+  /* curl 7.88 counts busy connections against MAXCONNECTS and walks them all whenever a request ends, and a per-host
+     cap would park every SSE stream and held poll beyond it: so no host cap, a cache as large as the descriptor
+     budget, and streams on connections of their own that never enter the cache (ch_http_start). */
+  unsigned max_fds = w->eng->opts.max_fds ? w->eng->opts.max_fds : 20000;
+  curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)(max_fds > HTTP_MAX_CACHED_CONNS ? max_fds
+                                                                                          : HTTP_MAX_CACHED_CONNS));
   w->easy_pool_cap = window < 16 ? 16 : window;
   w->easy_pool = calloc(w->easy_pool_cap, sizeof *w->easy_pool);
   return w->easy_pool ? 0 : -ENOMEM;
@@ -238,6 +241,8 @@ int ch_http_start(struct ch_worker *w, const struct ch_http_opts *o, struct ch_h
   r->arg = o->arg;
   CURL *e = r->easy;
   int rc = 0;
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, o->on_data ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, o->on_data ? 1L : 0L);
   struct ch_buf hb = CH_BUF_INIT;
   if (o->auth_header) {
     if (ch_buf_printf(&hb, "Authorization: %s", o->auth_header) < 0)

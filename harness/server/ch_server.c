@@ -419,9 +419,9 @@ int ch_server_port(const struct ch_server *s) { return s ? s->port : -1; }
 int ch_server_control_port(const struct ch_server *s) { return s ? s->control_port : -1; }
 
 void ch_server_stop(struct ch_server *s) {
-  if (!s || !s->started)
+  /* the exchange makes concurrent or repeated stops join the thread once */
+  if (!s || !__atomic_exchange_n(&s->started, false, __ATOMIC_ACQ_REL))
     return;
-  s->started = false;
   uv_async_send(&s->stop_async);
   uv_thread_join(&s->thread);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -305,6 +306,14 @@ int ch_server_main(int argc, char **argv) {
     }
     inherited = lfd;
     fflush(NULL);
+    /* siblings report on this pipe once they listen, so the first line is printed when every process is ready */
+    int ready[2] = {-1, -1};
+    if (pipe(ready)) {
+      rc = CH_EXIT_RUN;
+      free(all);
+      close(lfd);
+      goto out;
+    }
     for (int i = 1; i < nproc; i++) {
       int pfd[2];
       if (pipe(pfd))
@@ -319,6 +328,7 @@ int ch_server_main(int argc, char **argv) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         close(pfd[1]);
         close(lfd);
+        close(ready[0]);
         for (int k = 0; k < nkids; k++)
           close(relay[k]);
         struct ch_server_opts co = o;
@@ -333,6 +343,10 @@ int ch_server_main(int argc, char **argv) {
           ch__server_share_keys(s, keys);
           crc = ch_server_start(s);
         }
+        char st = crc ? 'x' : 'r';
+        if (write(ready[1], &st, 1) != 1)
+          crc = -EIO;
+        close(ready[1]);
         if (!crc)
           wait_for_signal();
         ch_server_free(s);
@@ -344,6 +358,18 @@ int ch_server_main(int argc, char **argv) {
       relay[nkids] = pfd[1];
       nkids++;
     }
+    close(ready[1]);
+    int up = 0;
+    for (int i = 0; i < nkids; i++) {
+      struct pollfd pf = {ready[0], POLLIN, 0};
+      char st;
+      if (poll(&pf, 1, 10000) <= 0 || read(ready[0], &st, 1) != 1)
+        break;
+      up += st == 'r';
+    }
+    close(ready[0]);
+    if (up < nkids)
+      fprintf(stderr, "centro-harness serve: only %d of %d sibling processes started\n", up, nkids);
   }
   struct ch_server *s = NULL;
   int src = ch_server_new(&o, &s);

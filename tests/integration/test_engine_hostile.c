@@ -354,12 +354,13 @@ static void hs_conn_main(void *arg) {
     else {
       double tct = !strcmp(mode, "noinit") || !strcmp(mode, "masked") || !strncmp(mode, "garbage", 7) ? 0.5 : 5.0;
       double ka = !strcmp(mode, "silent") ? 0.6 : 20.0;
-      hs_negotiate_body(body, sizeof body, mode, tct, ka, 3.0);
+      hs_negotiate_body(body, sizeof body, mode, tct, ka, !strcmp(mode, "noreconn") ? 0.5 : 3.0);
       hs_reply(fd, 200, "application/json; charset=UTF-8", body);
     }
   } else if (!strcmp(cmd, "connect") || !strcmp(cmd, "reconnect")) {
     char key[128];
-    if (!strcmp(mode, "ws401") || !hs_header(req, "Sec-WebSocket-Key", key, sizeof key)) {
+    if (!strcmp(mode, "ws401") || (!strcmp(mode, "noreconn") && !strcmp(cmd, "reconnect")) ||
+        !hs_header(req, "Sec-WebSocket-Key", key, sizeof key)) {
       hs_printf(fd, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       goto out;
     }
@@ -463,7 +464,7 @@ struct case_spec {
   enum ch_failure_category want; /* CH_FAIL_NONE: must connect, invoke, receive and stop cleanly */
   const char *want_msg;          /* substring of the failure message */
   int action; /* 0 invoke+stop, 1 drop then stop after reconnect, 2 wait for keep-alive loss, 3 an invocation that
-                 never completes (times out), 4 stop right after start */
+                 never completes (times out), 4 stop right after start, 5 drop, reconnect refused */
   bool raw_only;                 /* lws's own client tolerates it: only checked with our framing */
   bool any_failure;              /* garbage: any failure category will do, but it must fail (and not crash) */
 };
@@ -501,7 +502,7 @@ static void on_done(struct ch_client *c, const struct ch_completion *r, void *ar
       !strncmp(r->data, "{\"code\":404}", r->data_len))
     cr->hub_error_ok++;
   if (cr->invocations_done == 2) {
-    if (cr->spec->action == 1) {
+    if (cr->spec->action == 1 || cr->spec->action == 5) {
       CU_ASSERT_EQUAL(ch_client_drop(c), 0);
     } else {
       ch_client_stop(c);
@@ -639,6 +640,7 @@ static const struct case_spec cases[] = {
     {"frag", AUTH_NONE, CH_FAIL_NONE, "", 0, false, false},
     {"ok", AUTH_NONE, CH_FAIL_NONE, "", 3, false, false},
     {"ok", AUTH_NONE, CH_FAIL_NONE, "", 4, false, false},
+    {"noreconn", AUTH_NONE, CH_FAIL_RECONNECT, "reconnect: could not reconnect within 0.5 s", 5, false, false},
     {"badaccept", AUTH_NONE, CH_FAIL_CONNECT, "connect:", 0, false, false},
     {"masked", AUTH_NONE, CH_FAIL_WS_PROTOCOL, "ws: masked frame", 0, true, false},
     {"garbage1", AUTH_NONE, CH_FAIL_NONE, "", 0, false, true},
@@ -728,6 +730,10 @@ static void run_hostile(bool lws_framing) {
       CU_ASSERT_EQUAL(k->msgs_out, 2);
       CU_ASSERT_EQUAL(k->invocations_ok, 1);
       CU_ASSERT_EQUAL(k->invocations_error, 1);
+    }
+    if (sp->action == 5) {
+      CU_ASSERT_TRUE(cr->reconnecting == 1 && cr->reconnected == 0);
+      CU_ASSERT_TRUE(ch_client_counters(cr->client)->invocations_ok == 1);
     }
     if (sp->action == 1) {
       CU_ASSERT_EQUAL(cr->reconnecting, 1);

@@ -146,13 +146,7 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
   rep->shards = n;
   if (worst != CH_EXIT_OK)
     return worst;
-  /* Thresholds are judged on the merged metrics, never per shard. */
-  rep->n_thresholds = 0;
-  for (size_t i = 0; i < s->n_thresholds; i++) {
-    struct ch_buf te = CH_BUF_INIT;
-    ch_report_eval_threshold(rep, s->thresholds[i].expr, &te);
-    ch_buf_free(&te);
-  }
+  /* ch_report_merge judged the thresholds again on the merged metrics: never per shard. */
   if (ch_report_count_checks(rep, CH_RESULT_FAIL))
     return CH_EXIT_CHECK_FAILED;
   if (ch_report_count_thresholds(rep, CH_RESULT_FAIL))

@@ -1056,7 +1056,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   if (workers > shard_clients && shard_clients)
     workers = (unsigned)shard_clients;
   struct ch_buf msg = CH_BUF_INIT;
-  size_t need = ch_limits_fds_needed(shard_clients, (enum ch_transport)s->populations[0].transports[0], workers, 64) +
+  size_t need = ch_limits_fds_needed(shard_clients, (enum ch_transport)s->populations[0].transports[0], workers, 0) +
                 (srv ? shard_clients + 64 : 0);
   if (ch_limits_prepare(need, &msg)) {
     ch_buf_puts(err, msg.data ? msg.data : "not enough file descriptors");
@@ -1067,6 +1067,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
 
   struct ch_engine_opts eo = {0};
   eo.workers = workers;
+  eo.tls = r->target.tls; /* only then: each TLS context costs memory lws 4.1 never gives back */
   eo.insecure = o->insecure || s->target.insecure;
   eo.ca_file = o->ca_file ? o->ca_file : s->target.ca_file;
   eo.log = run_engine_log;

@@ -9,8 +9,14 @@
      bench_probe series FILE
          prints report.json's per-second series as lines "t connected messages_in deliveries".
      bench_probe cpu PID
-         prints utime+stime of PID in seconds (all its threads). */
+         prints utime+stime of PID in seconds (all its threads).
+     bench_probe stats CONTROL_PORT PID OUT.tsv [INTERVAL_MS=100]
+         while PID lives, GETs the reference server's /stats on 127.0.0.1:CONTROL_PORT and writes
+         "wall_s deliveries publishes dropped_messages" lines (the server's own count of Update deliveries). */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -217,6 +223,62 @@ static int cmd_json(int argc, char **argv) {
   return 0;
 }
 
+static long long stat_field(const char *body, const char *name) {
+  char key[64];
+  snprintf(key, sizeof key, "\"%s\":", name);
+  const char *p = strstr(body, key);
+  return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+/* One GET /stats over a fresh loopback connection (bounded by a 2 s receive timeout). */
+static int get_stats(int port, char *buf, size_t cap) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return -1;
+  struct timeval tv = {2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  static const char req[] = "GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  size_t n = 0;
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && send(fd, req, sizeof req - 1, 0) == (ssize_t)(sizeof req - 1)) {
+    ssize_t r;
+    while (n < cap - 1 && (r = recv(fd, buf + n, cap - 1 - n, 0)) > 0)
+      n += (size_t)r;
+  }
+  close(fd);
+  buf[n] = 0;
+  return n ? 0 : -1;
+}
+
+static int cmd_stats(int argc, char **argv) {
+  if (argc < 5)
+    return 3;
+  int port = atoi(argv[2]);
+  long pid = atol(argv[3]);
+  long interval = argc > 5 ? atol(argv[5]) : 100;
+  if (interval < 10)
+    interval = 10;
+  FILE *out = fopen(argv[4], "w");
+  if (!out) {
+    perror(argv[4]);
+    return 4;
+  }
+  uint64_t t0 = ch_now_ns();
+  while (kill((pid_t)pid, 0) == 0 && ch_now_ns() - t0 < 600000000000ull) {
+    char buf[4096];
+    if (get_stats(port, buf, sizeof buf) == 0) {
+      fprintf(out, "%.3f %lld %lld %lld\n", (double)ch_wall_ns() / 1e9, stat_field(buf, "deliveries"),
+              stat_field(buf, "publishes"), stat_field(buf, "dropped_messages"));
+      fflush(out);
+    }
+    struct timespec ts = {interval / 1000, (interval % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  fclose(out);
+  return 0;
+}
+
 static int cmd_series(const char *file) {
   struct ch_buf b = CH_BUF_INIT;
   FILE *f = fopen(file, "r");
@@ -244,6 +306,8 @@ static int cmd_series(const char *file) {
 }
 
 int main(int argc, char **argv) {
+  if (argc >= 5 && !strcmp(argv[1], "stats"))
+    return cmd_stats(argc, argv);
   if (argc == 3 && !strcmp(argv[1], "series"))
     return cmd_series(argv[2]);
   if (argc >= 3 && !strcmp(argv[1], "watch"))
@@ -257,6 +321,6 @@ int main(int argc, char **argv) {
     printf("%.3f\n", (double)t / (double)sysconf(_SC_CLK_TCK));
     return 0;
   }
-  fprintf(stderr, "usage: bench_probe watch PID OUT.tsv [INTERVAL_MS] [MAX_S] | json FILE|- POINTER... | cpu PID\n");
+  fprintf(stderr, "usage: bench_probe watch PID OUT.tsv [INTERVAL_MS] [MAX_S] | json FILE|- POINTER... | cpu PID | stats CPORT PID OUT [MS]\n");
   return 3;
 }

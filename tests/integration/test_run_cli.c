@@ -120,6 +120,16 @@ static void test_run_unreachable_target_exits_4(void) {
   expect_exit("scenarios/smoke.json", extra, 4, "exit 4: run could not be carried out");
 }
 
+static void test_run_refuses_a_run_beyond_the_descriptor_limit(void) {
+  /* 30,000 clients cannot fit one process here (20,000 descriptors at most): refused up front with the remedies. */
+  const char *extra[] = {"--set", "clients.0.count=30000", NULL};
+  struct ch_spawn_result r = run_scenario("scenarios/smoke.json", extra, 60);
+  CU_ASSERT_EQUAL(r.code, 4);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "ulimit -n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "--processes"));
+  free(r.out);
+}
+
 static struct ch_spawn_result run_capacity(const char *const extra[]) {
   char *argv[24];
   int n = 0;
@@ -161,6 +171,7 @@ int main(void) {
                          CH_TEST(test_run_threshold_failure_exits_2),
                          CH_TEST(test_run_invalid_scenario_exits_3_naming_file_and_path),
                          CH_TEST(test_run_unreachable_target_exits_4),
+                         CH_TEST(test_run_refuses_a_run_beyond_the_descriptor_limit),
                          CH_TEST(test_capacity_reports_the_knee),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("run_cli", tests);

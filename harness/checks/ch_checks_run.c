@@ -313,7 +313,7 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
       goto out;
   }
   static const ch_chk_family_cb families[] = {
-      ch_chk_family_negotiate, ch_chk_family_lifecycle,    ch_chk_family_delivery,
+      ch_chk_family_negotiate, ch_chk_family_lifecycle, ch_chk_family_delivery,
       ch_chk_family_auth,      ch_chk_family_keepalive, ch_chk_family_reconnect,
   };
   for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)

@@ -166,6 +166,8 @@ int ch_sess_settle(struct ch_sess *s);
 /* Drops the receive channel without abort (to reconnect later). */
 void ch_sess_drop(struct ch_sess *s);
 void ch_sess_free(struct ch_sess *s);
+/* Aborts the connection when it is up (so the target is left clean), then frees. */
+void ch_sess_end(struct ch_sess *s);
 
 /* Evidence for the session's last exchange. */
 void ch_sess_fail_evidence(struct ch_sess *s, struct ch_buf *ev, const char *expected);
@@ -185,6 +187,9 @@ void ch_chk_trigger_describe(const struct ch_chk_ctx *cx, struct ch_buf *out);
 bool ch_chk_update_matches(struct ch_chk_ctx *cx, const cJSON *arg, const char *nonce, uint64_t *seq_out);
 
 /* ---- families: each appends its results ---- */
+/* The transports in run order. */
+static const unsigned ch_chk_transports[3] = {CH_T_WS, CH_T_SSE, CH_T_LP};
+
 typedef void (*ch_chk_family_cb)(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 
 /* Result helpers: record a result for def on transport (0 = none). fmt is the one-line message: why it failed or

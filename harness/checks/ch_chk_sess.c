@@ -137,6 +137,22 @@ int ch_sess_url(struct ch_sess *s, struct ch_buf *out, const char *cmd, bool use
                        ch_tmask_name(s->transport), s->token_enc ? s->token_enc : "", s->cdata, extra ? extra : "");
 }
 
+/* The reconnect/poll parameters: "&groupsToken=G&messageId=C" for a query (the JS order), "messageId=C&groupsToken=G"
+   for a long-polling form body. Absent values are left out. */
+static void append_tokens(const struct ch_sess *s, struct ch_buf *out, bool query) {
+  const char *names[2] = {query ? "groupsToken" : "messageId", query ? "messageId" : "groupsToken"};
+  const char *vals[2] = {query ? s->groups : s->cursor, query ? s->cursor : s->groups};
+  struct ch_buf enc = CH_BUF_INIT;
+  for (int i = 0; i < 2; i++) {
+    if (!vals[i])
+      continue;
+    ch_buf_reset(&enc);
+    ch_pct_encode(&enc, vals[i], strlen(vals[i]));
+    ch_buf_printf(out, "%s%s=%s", query || out->len ? "&" : "", names[i], enc.data);
+  }
+  ch_buf_free(&enc);
+}
+
 /* ---- serverSentEvents stream ---- */
 
 static size_t sse_body(char *p, size_t sz, size_t nm, void *ud) {
@@ -289,7 +305,7 @@ static size_t lp_body(char *p, size_t sz, size_t nm, void *ud) {
 /* Starts a held request (poll, or reconnect) carrying the latest messageId and groupsToken in the form body, and
    pumps until it is written, so the server holds it before anything else this session sends. */
 static int lp_start(struct ch_sess *s, const char *cmd) {
-  struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT, enc = CH_BUF_INIT;
+  struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT;
   if (!s->multi && !(s->multi = curl_multi_init()))
     return -ENOMEM;
   if (s->sse) {
@@ -304,15 +320,7 @@ static int lp_start(struct ch_sess *s, const char *cmd) {
     s->sse_hdrs = curl_slist_append(s->sse_hdrs, "Content-Type: application/x-www-form-urlencoded; charset=UTF-8");
   }
   ch_sess_url(s, &url, cmd, false, NULL);
-  if (s->cursor) {
-    ch_pct_encode(&enc, s->cursor, strlen(s->cursor));
-    ch_buf_printf(&body, "messageId=%s", enc.data);
-  }
-  if (s->groups) {
-    ch_buf_reset(&enc);
-    ch_pct_encode(&enc, s->groups, strlen(s->groups));
-    ch_buf_printf(&body, "%sgroupsToken=%s", body.len ? "&" : "", enc.data);
-  }
+  append_tokens(s, &body, false);
   snprintf(s->last_url, sizeof s->last_url, "%s\n\n%s", url.data, body.data ? body.data : "");
   s->last_method = "POST";
   ch_buf_reset(&s->sse_buf);
@@ -330,7 +338,6 @@ static int lp_start(struct ch_sess *s, const char *cmd) {
   s->sse_open = true;
   ch_buf_free(&url);
   ch_buf_free(&body);
-  ch_buf_free(&enc);
   uint64_t deadline = deadline_in(200);
   long sent = 0;
   int running = 1;
@@ -508,19 +515,10 @@ int ch_sess_settle(struct ch_sess *s) {
 }
 
 int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
-  struct ch_buf url = CH_BUF_INIT, extra = CH_BUF_INIT, enc = CH_BUF_INIT;
+  struct ch_buf url = CH_BUF_INIT, extra = CH_BUF_INIT;
   const char *cmd = reconnect ? "reconnect" : "connect";
-  if (reconnect && s->transport != CH_T_LP) {
-    if (s->groups) {
-      ch_pct_encode(&enc, s->groups, strlen(s->groups));
-      ch_buf_printf(&extra, "&groupsToken=%s", enc.data);
-    }
-    if (s->cursor) {
-      ch_buf_reset(&enc);
-      ch_pct_encode(&enc, s->cursor, strlen(s->cursor));
-      ch_buf_printf(&extra, "&messageId=%s", enc.data);
-    }
-  }
+  if (reconnect && s->transport != CH_T_LP)
+    append_tokens(s, &extra, true);
   ch_sess_url(s, &url, cmd, false, extra.data);
   snprintf(s->last_url, sizeof s->last_url, "%s", url.data);
   uint64_t deadline = deadline_in(s->cx->timeout_ms);
@@ -562,7 +560,6 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
   }
   ch_buf_free(&url);
   ch_buf_free(&extra);
-  ch_buf_free(&enc);
   if (rc)
     return rc;
   s->connected = true;
@@ -713,6 +710,15 @@ void ch_sess_drop(struct ch_sess *s) {
   ch_ws_close(&s->ws);
   sse_close(s);
   s->connected = false;
+}
+
+void ch_sess_end(struct ch_sess *s) {
+  if (s->connected) {
+    struct ch_http res = CH_HTTP_INIT;
+    ch_sess_abort(s, &res);
+    ch_http_free(&res);
+  }
+  ch_sess_free(s);
 }
 
 void ch_sess_free(struct ch_sess *s) {

@@ -111,11 +111,8 @@ static void forbidden_key(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
   ch_chk_result(cx, out, "AUTH-007", 0, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,
                 "subscribing to forbidden key %s was accepted", key);
   cJSON_Delete(j);
-  struct ch_http res = CH_HTTP_INIT;
-  ch_sess_abort(&s, &res);
-  ch_http_free(&res);
 done:
-  ch_sess_free(&s);
+  ch_sess_end(&s);
   ch_buf_free(&ev);
   ch_buf_free(&comp);
 }
@@ -124,14 +121,13 @@ void ch_chk_family_auth(struct ch_chk_ctx *cx, struct ch_checks_results *out) {
   if (ch_chk_selected(cx, "AUTH-001"))
     neg_status(cx, out, "AUTH-001", NULL, "no credentials");
   bool have = cx->auth != NULL;
-  static const unsigned tb[] = {CH_T_WS, CH_T_SSE, CH_T_LP};
   for (size_t i = 0; i < 3; i++) {
-    if (!(cx->transports & tb[i]) || !ch_chk_selected(cx, "AUTH-002"))
+    if (!(cx->transports & ch_chk_transports[i]) || !ch_chk_selected(cx, "AUTH-002"))
       continue;
     if (have)
-      connect_without_credentials(cx, out, tb[i]);
+      connect_without_credentials(cx, out, ch_chk_transports[i]);
     else
-      ch_chk_result(cx, out, "AUTH-002", tb[i], CH_CHECK_SKIP, NULL, "needs a credential (--token)");
+      ch_chk_result(cx, out, "AUTH-002", ch_chk_transports[i], CH_CHECK_SKIP, NULL, "needs a credential (--token)");
   }
   if (ch_chk_selected(cx, "AUTH-003"))
     neg_status(cx, out, "AUTH-003", "Authorization: Bearer", "a malformed credential (scheme without a token)");

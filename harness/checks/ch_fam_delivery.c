@@ -137,8 +137,8 @@ static bool invoke_ok(struct ch_sess *s, const char *method, const char *key, in
 static void evidence_setup(struct ch_buf *ev, const struct ch_chk_ctx *cx, const struct ch_sess *s) {
   if (ev->len)
     ch_buf_putc(ev, '\n');
-  ch_buf_printf(ev, "session: %s on %s, connectionData [{\"name\":\"%s\"}], subscribed with %s(\"%s\")\n",
-                s->client, ch_tmask_name(s->transport), s->hub->name, s->hub->sub, cx->key);
+  ch_buf_printf(ev, "session: %s on %s, connectionData [{\"name\":\"%s\"}], subscribed with %s(\"%s\")\n", s->client,
+                ch_tmask_name(s->transport), s->hub->name, s->hub->sub, cx->key);
   ch_chk_trigger_describe(cx, ev);
 }
 
@@ -420,20 +420,14 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
       }
     }
   }
-done : {
-  struct ch_http res = CH_HTTP_INIT;
-  if (s.connected)
-    ch_sess_abort(&s, &res);
-  ch_http_free(&res);
-}
-  ch_sess_free(&s);
+done:
+  ch_sess_end(&s);
   ul_free(&l);
   ch_buf_free(&ev);
   ch_buf_free(&err);
 }
 
 void ch_chk_family_delivery(struct ch_chk_ctx *cx, struct ch_checks_results *out) {
-  static const unsigned tb[] = {CH_T_WS, CH_T_SSE, CH_T_LP};
   for (size_t i = 0; i < 3; i++)
-    one_transport(cx, out, tb[i]);
+    one_transport(cx, out, ch_chk_transports[i]);
 }

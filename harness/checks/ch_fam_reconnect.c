@@ -9,8 +9,6 @@
 #include "ch_chk.h"
 #include "ch_clock.h"
 
-static const unsigned tb[] = {CH_T_WS, CH_T_SSE, CH_T_LP};
-
 static void keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsigned t) {
   struct ch_sess s;
   struct ch_buf ev = CH_BUF_INIT, m = CH_BUF_INIT;
@@ -58,13 +56,8 @@ static void keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
                   ka->valuedouble, seen, (double)(ch_now_ns() - start) / 1e9, ch_tmask_name(t), ka->valuedouble);
   ch_chk_result(cx, out, "KA-001", t, ok ? CH_CHECK_PASS : CH_CHECK_FAIL, &ev,
                 "no keep-alive within KeepAliveTimeout (%.1f s)", ka->valuedouble);
-done : {
-  struct ch_http res = CH_HTTP_INIT;
-  if (s.connected)
-    ch_sess_abort(&s, &res);
-  ch_http_free(&res);
-}
-  ch_sess_free(&s);
+done:
+  ch_sess_end(&s);
   ch_buf_free(&ev);
   ch_buf_free(&m);
 }
@@ -188,13 +181,8 @@ static void reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsi
                     "the subscription was lost across the reconnect");
     }
   }
-done : {
-  struct ch_http res = CH_HTTP_INIT;
-  if (s.connected)
-    ch_sess_abort(&s, &res);
-  ch_http_free(&res);
-}
-  ch_sess_free(&s);
+done:
+  ch_sess_end(&s);
   ch_buf_free(&ev);
   ch_buf_free(&err);
   ch_buf_free(&comp);
@@ -204,12 +192,12 @@ done : {
 
 void ch_chk_family_keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out) {
   for (size_t i = 0; i < 3; i++)
-    if ((cx->transports & tb[i]) && ch_chk_selected(cx, "KA-001"))
-      keepalive(cx, out, tb[i]);
+    if ((cx->transports & ch_chk_transports[i]) && ch_chk_selected(cx, "KA-001"))
+      keepalive(cx, out, ch_chk_transports[i]);
 }
 
 void ch_chk_family_reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out) {
   for (size_t i = 0; i < 3; i++)
-    if ((cx->transports & tb[i]) && (ch_chk_selected(cx, "REC-001") || ch_chk_selected(cx, "REC-002")))
-      reconnect(cx, out, tb[i]);
+    if ((cx->transports & ch_chk_transports[i]) && (ch_chk_selected(cx, "REC-001") || ch_chk_selected(cx, "REC-002")))
+      reconnect(cx, out, ch_chk_transports[i]);
 }

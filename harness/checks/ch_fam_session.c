@@ -9,8 +9,6 @@
 #include "ch_chk.h"
 #include "ch_clock.h"
 
-static const unsigned tbits[] = {CH_T_WS, CH_T_SSE, CH_T_LP};
-
 static bool want(struct ch_chk_ctx *cx, const char *id, unsigned t) {
   const struct ch_check_def *d = ch_check_find(id);
   return d && (d->transports & t) && (cx->transports & t) && ch_chk_selected(cx, id);
@@ -191,6 +189,8 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
     struct ch_http res = CH_HTTP_INIT;
     ch_chk_begin(cx);
     rc = ch_sess_abort(&s, &res);
+    char abort_url[sizeof s.last_url];
+    snprintf(abort_url, sizeof abort_url, "%s", s.last_url); /* receiving below may start another poll */
     const char *bad = NULL;
     if (rc)
       bad = "abort got no answer";
@@ -218,16 +218,13 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
     }
     ch_buf_reset(&ev);
     if (bad)
-      ch_chk_evidence(cx, &ev, "POST", s.last_url, &res, "200, empty body, then the receive ends");
+      ch_chk_evidence(cx, &ev, "POST", abort_url, &res, "200, empty body, then the receive ends");
     ch_chk_result(cx, out, "CON-004", t, bad ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev, "%s", bad ? bad : "");
     ch_http_free(&res);
-  } else {
-    struct ch_http res = CH_HTTP_INIT;
-    ch_sess_abort(&s, &res);
-    ch_http_free(&res);
+    s.connected = false; /* aborted already */
   }
 done:
-  ch_sess_free(&s);
+  ch_sess_end(&s);
   ch_buf_free(&init);
   ch_buf_free(&ev);
   ch_buf_free(&body);
@@ -236,5 +233,5 @@ done:
 /* The lifecycle and invocation checks share one connection per transport. */
 void ch_chk_family_lifecycle(struct ch_chk_ctx *cx, struct ch_checks_results *out) {
   for (size_t i = 0; i < 3; i++)
-    one_transport(cx, out, tbits[i]);
+    one_transport(cx, out, ch_chk_transports[i]);
 }

@@ -91,8 +91,8 @@ clk=$(getconf CLK_TCK)
 
 # density_analyse TSV N: from the samples (wall rss fds cpu procs top), the connect phase is where the summed fd
 # count climbs from idle+1% to idle+99% of N; baseline RSS is the last sample before it (harness holding ~0
-# clients), hold RSS the middle sample of the plateau. Prints: base_kb hold_kb per_client_kib rate t_connect
-# harness_cpu_us_per_handshake
+# clients), hold RSS the most frequent sample of the plateau, peak RSS the largest sample (the disconnect phase). Prints: base_kb hold_kb per_client_kib rate t_connect
+# harness_cpu_us_per_handshake peak_kb
 density_analyse() {
   awk -v N="$2" -v k="$clk" '
     { t[NR]=$1; r[NR]=$2; f[NR]=$3; u[NR]=$4 }
@@ -102,12 +102,16 @@ density_analyse() {
       best=0; for (v in c) if (c[v] > best) { best=c[v]; idle=v+0 }
       for (i=1;i<=NR;i++) if (f[i] >= idle+0.01*N) { a=i; break }
       for (i=a;i<=NR;i++) if (f[i] >= idle+0.99*N) { b=i; break }
-      for (i=b;i<=NR;i++) if (f[i] >= idle+0.99*N) e=i; else break
-      if (!a || !b) { print "- - - - - -"; exit }
+      # the plateau ends when the count leaves [99%, 101%] of N (the disconnect phase opens /abort requests)
+      for (i=b;i<=NR;i++) if (f[i] >= idle+0.99*N && f[i] <= idle+1.01*N) e=i; else break
+      if (!a || !b) { print "- - - - - - -"; exit }
       base=r[1]; for (i=1;i<a;i++) if (f[i]==idle) base=r[i]
-      m=int((b+e)/2); hold=r[m]
+      # hold RSS: the most frequent value on the plateau (stable during the hold phase; the disconnect phase
+      # allocates before the descriptor count moves)
+      bestn=0; for (i=b;i<=e;i++) { cr[r[i]]++; if (cr[r[i]] > bestn) { bestn=cr[r[i]]; hold=r[i] } }
       dt=t[b]-t[a]; rate=(dt>0)?0.98*N/dt:0
-      printf "%d %d %.2f %.0f %.2f %.0f\n", base, hold, (hold-base)/N, rate, dt, (u[b]-u[a])/k*1e6/(0.98*N)
+      pk=0; for (i=1;i<=NR;i++) if (r[i] > pk) pk=r[i]
+      printf "%d %d %.2f %.0f %.2f %.0f %d\n", base, hold, (hold-base)/N, rate, dt, (u[b]-u[a])/k*1e6/(0.98*N), pk
     }' "$1"
 }
 
@@ -148,13 +152,13 @@ if want density; then
   wait "$hp"
   rc=$?
   stop_serve
-  read -r base hold per rate dt cpu_hs < <(density_analyse "$work/density.tsv" "$density_n")
+  read -r base hold per rate dt cpu_hs peak_kb < <(density_analyse "$work/density.tsv" "$density_n")
   peak=$("$P" json "$d/report.json" /metrics/total/connected_peak)
   errs=$("$P" json "$d/report.json" /metrics/total/counters/connect_errors)
   start_p50=$("$P" json "$d/report.json" /metrics/total/latency/start/p50_ns)
   echo "exit $rc; connected peak $peak (1 idle + $density_n), connect errors $errs; baseline RSS $base KiB," \
     "hold RSS $hold KiB => $per KiB/client; handshakes $rate/s (1%..99% of the clients in $dt s)," \
-    "harness CPU $cpu_hs us per handshake"
+    "harness CPU $cpu_hs us per handshake; peak RSS $peak_kb KiB (disconnect phase)"
   put density_clients "$((peak - 1))"
   put density_connect_errors "$errs"
   put density_rss_base_kib "$base"
@@ -162,6 +166,7 @@ if want density; then
   put density_kib_per_client "$per"
   put density_handshakes_per_s "$rate"
   put density_cpu_us_per_handshake "$cpu_hs"
+  put density_rss_peak_kib "$peak_kb"
   put density_exit "$rc"
 fi
 
@@ -184,17 +189,19 @@ if want multi; then
     wait "$hp"
     rc=$?
     stop_serve
-    read -r base hold per rate dt cpu_hs < <(density_analyse "$work/multi-$n.tsv" "$n")
+    read -r base hold per rate dt cpu_hs peak_kb < <(density_analyse "$work/multi-$n.tsv" "$n")
     conn=$("$P" json "$d/report.json" /metrics/total/counters/clients_connected)
     errs=$("$P" json "$d/report.json" /metrics/total/counters/connect_errors)
     echo "exit $rc; connected $conn of $n, connect errors $errs; summed harness RSS $hold KiB (before connecting" \
-      "$base KiB) => $per KiB/client; handshakes $rate/s; harness CPU $cpu_hs us per handshake"
+      "$base KiB) => $per KiB/client; handshakes $rate/s; harness CPU $cpu_hs us per handshake; peak summed RSS" \
+      "$peak_kb KiB (disconnect phase)"
     put "multi${n}_connected" "$conn"
     put "multi${n}_connect_errors" "$errs"
     put "multi${n}_rss_hold_kib" "$hold"
     put "multi${n}_kib_per_client" "$per"
     put "multi${n}_handshakes_per_s" "$rate"
     put "multi${n}_cpu_us_per_handshake" "$cpu_hs"
+    put "multi${n}_rss_peak_kib" "$peak_kb"
     put "multi${n}_shards" "$shards"
     put "multi${n}_exit" "$rc"
     tail -3 "$work/multi-$n.log" | sed 's/^/  /'
@@ -213,32 +220,43 @@ if want intake; then
     --set "trigger.http.url=http://127.0.0.1:$SRV_CP/publish" --report-dir "$d" >"$work/intake.log" 2>&1 &
   hp=$!
   remember "$hp"
+  "$P" stats "$SRV_CP" "$hp" "$work/intake-stats.tsv" 100 &
+  sp=$!
+  remember "$sp"
   "$P" watch "$hp" "$work/intake.tsv" 100 120
   wait "$hp"
   rc=$?
+  wait "$sp"
   stats >"$work/intake-stats.json"
   stop_serve
   wait "$wp" 2>/dev/null
-  "$P" series "$d/report.json" >"$work/intake-series.txt"
-  upd=$("$P" json "$d/report.json" /metrics/total/latency/update_latency/count)
+  # Every hub message these clients receive after subscribing is an Update: messages_in counts them all, while
+  # update_latency.count misses the ones whose computed latency was not positive (see RESULTS.md).
+  upd=$("$P" json "$d/report.json" /metrics/total/counters/messages_in)
+  lat_n=$("$P" json "$d/report.json" /metrics/total/latency/update_latency/count)
   p50=$("$P" json "$d/report.json" /metrics/total/latency/update_latency/p50_ns)
   p99=$("$P" json "$d/report.json" /metrics/total/latency/update_latency/p99_ns)
   read -r sdel sdrop < <(printf '%s\n%s\n' "$("$P" json "$work/intake-stats.json" /deliveries)" \
     "$("$P" json "$work/intake-stats.json" /dropped_messages)" | paste -sd' ')
-  # The window: from the first to the last second with deliveries in the report's series.
-  read -r w0 w1 < <(awk '$4>0{ if(!a) a=$1; b=$1+1 } END{print a, b}' "$work/intake-series.txt")
+  # The window: from the server's first delivery until the harness's worker thread has drained its backlog (its
+  # CPU stops growing for 0.3 s) or the server's last delivery, whichever is later.
+  read -r w0 sw1 _ < <(stats_window "$work/intake-stats.tsv")
+  w1=$(awk -v a="$w0" -v s="$sw1" '{ t[NR]=$1; c[NR]=$6 } END {
+    for (i=1;i+3<=NR;i++) if (t[i] > a+0.5 && c[i+3]==c[i]) { e=t[i]; break }
+    if (e=="" || e < s) e=s; printf "%.3f\n", e }' "$work/intake.tsv")
   # CPU of the harness (all threads, and its busiest thread: the worker) and of the server inside the window.
   h_cpu=$(cpu_in "$work/intake.tsv" "$w0" "$w1" 4)
   h_top=$(cpu_in "$work/intake.tsv" "$w0" "$w1" 6)
   s_cpu=$(cpu_in "$work/intake-srv.tsv" "$w0" "$w1" 4)
   awk -v u="$upd" -v hc="$h_cpu" -v ht="$h_top" -v sc="$s_cpu" -v w0="$w0" -v w1="$w1" -v k="$clk" \
-    -v sd="$sdel" -v dr="$sdrop" -v p50="$p50" -v p99="$p99" 'BEGIN{
+    -v sd="$sdel" -v dr="$sdrop" -v p50="$p50" -v p99="$p99" -v ln="$lat_n" 'BEGIN{
       secs=w1-w0; hcs=hc/k; hts=ht/k; scs=sc/k
-      printf "Updates recorded %d in %d s = %.0f/s wall; harness CPU %.2f s (worker thread %.2f s) => %.2f CPU s per million, %.0f Updates per worker-thread CPU second\n", u, secs, u/secs, hcs, hts, hcs*1e6/u, u/hts
-      printf "server: %d deliveries, %d dropped (slow consumer), CPU %.2f s in the window (%.0f%% of a core); harness worker thread %.0f%% of a core; latency p50 %.1f ms p99 %.1f ms\n", sd, dr, scs, 100*scs/secs, 100*hts/secs, p50/1e6, p99/1e6
+      printf "Updates received %d in %.2f s = %.0f/s wall; harness CPU %.2f s (worker thread %.2f s) => %.2f CPU s per million, %.0f Updates per worker-thread CPU second\n", u, secs, u/secs, hcs, hts, hcs*1e6/u, u/hts
+      printf "server: %d deliveries, %d dropped (slow consumer), CPU %.2f s in the window (%.0f%% of a core); harness worker thread %.0f%% of a core; latency p50 %.1f ms p99 %.1f ms over %d samples\n", sd, dr, scs, 100*scs/secs, 100*hts/secs, p50/1e6, p99/1e6, ln
     }' 2>/dev/null | tee "$work/intake.txt"
   put intake_updates "$upd"
-  put intake_updates_per_s_wall "$(awk -v u="$upd" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", u/(b-a)}')"
+  put intake_latency_samples "$lat_n"
+  put intake_updates_per_s_wall "$(awk -v u="$upd" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", (b>a)?u/(b-a):0}')"
   put intake_updates_per_worker_cpu_s "$(awk -v u="$upd" -v t="$h_top" -v k="$clk" 'BEGIN{printf "%.0f", (t>0)?u/(t/k):0}')"
   put intake_cpu_s_per_million "$(awk -v u="$upd" -v t="$h_cpu" -v k="$clk" 'BEGIN{printf "%.2f", (u>0)?(t/k)*1e6/u:0}')"
   put intake_worker_core_pct "$(awk -v t="$h_top" -v k="$clk" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", 100*(t/k)/(b-a)}')"

@@ -45,6 +45,8 @@ static void usage(FILE *f) {
           "  --timeout-ms N        per-probe timeout (default 5000)\n"
           "  --passive-ms N        how long DEL-001 waits without a trigger (default 3000)\n"
           "  --max-latency-ms N    DEL-008 bound on the median trigger-to-Update latency (default 250)\n"
+          "  --ca-file FILE        https/wss: trust this CA bundle (PEM)\n"
+          "  --insecure            https/wss: do not verify the server certificate\n"
           "  --report-dir DIR      where report.json, junit.xml, report.html and transcripts/ go\n"
           "                        (default reports/check-<UTC time>)\n"
           "  --scenario FILE       scenario file recorded in the report (default " DEFAULT_SCENARIO ")\n"
@@ -240,6 +242,8 @@ int ch_check_main(int argc, char **argv) {
     O_TRIGGER,
     O_TRANSPORT,
     O_ONLY,
+    O_CA,
+    O_INSECURE,
     O_TIMEOUT,
     O_PASSIVE,
     O_LAT,
@@ -261,6 +265,8 @@ int ch_check_main(int argc, char **argv) {
                                      {"trigger", required_argument, 0, O_TRIGGER},
                                      {"transport", required_argument, 0, O_TRANSPORT},
                                      {"only", required_argument, 0, O_ONLY},
+                                     {"ca-file", required_argument, 0, O_CA},
+                                     {"insecure", no_argument, 0, O_INSECURE},
                                      {"timeout-ms", required_argument, 0, O_TIMEOUT},
                                      {"passive-ms", required_argument, 0, O_PASSIVE},
                                      {"max-latency-ms", required_argument, 0, O_LAT},
@@ -305,6 +311,8 @@ int ch_check_main(int argc, char **argv) {
       }
       break;
     case O_ONLY: o.only = optarg; break;
+    case O_CA: o.ca_file = optarg; break;
+    case O_INSECURE: o.insecure = 1; break;
     case O_TIMEOUT: o.timeout_ms = num_arg(optarg, &bad); break;
     case O_PASSIVE: o.passive_wait_ms = num_arg(optarg, &bad); break;
     case O_LAT: o.max_latency_ms = num_arg(optarg, &bad); break;

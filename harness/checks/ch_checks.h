@@ -85,6 +85,8 @@ struct ch_checks_opts {
   const char *only;          /* comma-separated check ids or families to run; NULL = all */
   long timeout_ms;           /* per probe; 0 = 5000 */
   long passive_wait_ms;      /* how long delivery checks wait without a trigger; 0 = 3000 */
+  const char *ca_file;       /* https/wss: trust this CA bundle (PEM) */
+  int insecure;              /* https/wss: do not verify the certificate (staging with self-signed certificates) */
   const char *report_dir;    /* where failing transcripts go (the report files are written by ch_check_main) */
   uint64_t seed;             /* keys and nonces; 0 = from the clock */
   int verbose;

@@ -62,6 +62,9 @@ int ch_chk_redact(const struct ch_chk_ctx *cx, const char *s, size_t n, struct c
 void ch_chk_tx(struct ch_chk_ctx *cx, const char *client, const char *dir, const char *channel, const char *bytes,
                size_t n);
 
+/* Common options of every probe handle: no signals, the TLS settings of the run. */
+void ch_chk_curl_common(const struct ch_chk_ctx *cx, CURL *e);
+
 /* ---- HTTP probes (curl easy, sequential) ---- */
 struct ch_http {
   long status;

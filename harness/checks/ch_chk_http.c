@@ -120,6 +120,16 @@ void ch_chk_tx(struct ch_chk_ctx *cx, const char *client, const char *dir, const
   ch_buf_free(&red);
 }
 
+void ch_chk_curl_common(const struct ch_chk_ctx *cx, CURL *e) {
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  if (cx->opts && cx->opts->ca_file)
+    curl_easy_setopt(e, CURLOPT_CAINFO, cx->opts->ca_file);
+  if (cx->opts && cx->opts->insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+}
+
 struct http_rx {
   struct ch_http *res;
   size_t cap; /* bodies are probes: keep at most this much */
@@ -170,7 +180,7 @@ int ch_chk_http(struct ch_chk_ctx *cx, const char *client, const char *method, c
   res->err[0] = '\0';
   curl_easy_reset(e);
   curl_easy_setopt(e, CURLOPT_URL, url);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  ch_chk_curl_common(cx, e);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : cx->timeout_ms);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cx->timeout_ms);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);

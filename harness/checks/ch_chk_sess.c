@@ -274,7 +274,7 @@ static int sse_open(struct ch_sess *s, const char *url) {
   s->sse_hdrs = curl_slist_append(s->sse_hdrs, "Accept: text/event-stream");
   curl_easy_setopt(s->sse, CURLOPT_URL, url);
   curl_easy_setopt(s->sse, CURLOPT_HTTPHEADER, s->sse_hdrs);
-  curl_easy_setopt(s->sse, CURLOPT_NOSIGNAL, 1L);
+  ch_chk_curl_common(s->cx, s->sse);
   curl_easy_setopt(s->sse, CURLOPT_CONNECTTIMEOUT_MS, s->cx->timeout_ms);
   curl_easy_setopt(s->sse, CURLOPT_WRITEFUNCTION, sse_body);
   curl_easy_setopt(s->sse, CURLOPT_WRITEDATA, s);
@@ -328,7 +328,7 @@ static int lp_start(struct ch_sess *s, const char *cmd) {
   curl_easy_setopt(s->sse, CURLOPT_HTTPHEADER, s->sse_hdrs);
   curl_easy_setopt(s->sse, CURLOPT_POST, 1L);
   curl_easy_setopt(s->sse, CURLOPT_COPYPOSTFIELDS, body.data ? body.data : "");
-  curl_easy_setopt(s->sse, CURLOPT_NOSIGNAL, 1L);
+  ch_chk_curl_common(s->cx, s->sse);
   curl_easy_setopt(s->sse, CURLOPT_CONNECTTIMEOUT_MS, s->cx->timeout_ms);
   curl_easy_setopt(s->sse, CURLOPT_WRITEFUNCTION, lp_body);
   curl_easy_setopt(s->sse, CURLOPT_WRITEDATA, s);

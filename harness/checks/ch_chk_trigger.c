@@ -269,7 +269,7 @@ int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const ch
     /* ch_chk_http resets the handle; headers go through the auth slot as one pre-joined block is not possible, so
        send with our own options here */
     curl_easy_setopt(e, CURLOPT_URL, url.data);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    ch_chk_curl_common(cx, e);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->method);
     if (hl)

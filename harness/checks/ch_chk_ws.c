@@ -84,7 +84,7 @@ int ch_ws_open(struct ch_ws *ws, struct ch_chk_ctx *cx, const char *client, cons
     return -ENOMEM;
   curl_easy_setopt(ws->easy, CURLOPT_URL, url);
   curl_easy_setopt(ws->easy, CURLOPT_CONNECT_ONLY, 1L);
-  curl_easy_setopt(ws->easy, CURLOPT_NOSIGNAL, 1L);
+  ch_chk_curl_common(cx, ws->easy);
   curl_easy_setopt(ws->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
   CURLcode cc = curl_easy_perform(ws->easy);
   if (cc != CURLE_OK) {

@@ -63,19 +63,12 @@ struct ch_checks_results {
 
 void ch_checks_results_free(struct ch_checks_results *r);
 
-/* How the target makes an Update happen. */
-enum ch_trigger_kind {
-  CH_TRIGGER_NONE = 0, /* passive: wait for the target's own updates, or skip */
-  CH_TRIGGER_EMBEDDED, /* the embedded reference endpoint's control API (POST /publish) */
-  CH_TRIGGER_HTTP,     /* --trigger FILE: an HTTP request template */
-};
-
 struct ch_checks_opts {
   const char *target;        /* base URL (…/signalr appended when the path does not end in it); NULL = embedded */
   const char *token;         /* main user credential: "Bearer abc" or just "abc" (Bearer assumed) */
   const char *token2;        /* another user's credential, for the 403 replay check */
   const char *bad_token;     /* a token the target must refuse (401); a made-up one when NULL */
-  const char *hub;           /* "ResourceEventHub", "JobEventHub" or NULL for both */
+  const char *hub;           /* the main hub, "ResourceEventHub" (NULL) or "JobEventHub"; the other isolates */
   const char *key;           /* the part key / pipeline id to subscribe to; a fresh one when NULL */
   const char *key2;          /* a second key the main user may subscribe to (isolation); key + "0" when NULL */
   long max_latency_ms;       /* DEL-008 bound on the median trigger-to-Update latency; 0 = 250 */

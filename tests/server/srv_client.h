@@ -73,7 +73,7 @@ static inline int read_for(int fd, struct ch_buf *b, int timeout_ms) {
     if (n <= 0)
       return n < 0 ? -1 : 0;
     char tmp[16384];
-    ssize_t r = recv(fd, tmp, sizeof tmp, 0);
+    ssize_t r = read(fd, tmp, sizeof tmp);
     if (r == 0)
       return 1;
     if (r < 0)
@@ -98,7 +98,7 @@ static inline bool read_until(int fd, struct ch_buf *b, const char *pat, int tim
     if (poll(&pf, 1, timeout_ms - el) <= 0)
       return b->data && strstr(b->data, pat);
     char tmp[16384];
-    ssize_t r = recv(fd, tmp, sizeof tmp, 0);
+    ssize_t r = read(fd, tmp, sizeof tmp);
     if (r <= 0)
       return b->data && strstr(b->data, pat);
     ch_buf_append(b, tmp, (size_t)r);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks behind the speed and memory targets, with a table at the end, also written as
 # reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
-# Environment: BENCH_ONLY="micro density multi intake fanout transports" (a subset, in that order),
+# Environment: BENCH_ONLY="micro density multi intake peers fanout transports" (a subset, in that order),
 #              BENCH_MP_SIZES="60000 100000" (multi-process sizes), BENCH_DENSITY=19000.
 # Every server and harness process started here is ended by its pid on exit; every wait is bounded.
 set -uo pipefail
@@ -10,7 +10,7 @@ build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 4
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
-only=${BENCH_ONLY:-micro density multi intake fanout transports}
+only=${BENCH_ONLY:-micro density multi intake peers fanout transports}
 mp_sizes=${BENCH_MP_SIZES:-60000 100000}
 density_n=${BENCH_DENSITY:-19000}
 scn="$root/tests/bench/scenarios"
@@ -268,6 +268,22 @@ if want intake; then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
+if want peers; then
+  echo "== peer: minimal raw WebSocket reader (bench_rawws: frame headers + counting, no decoding), intake workload"
+  start_serve 1 || exit 4
+  timeout 120 "$build/tests/bench_rawws" "$SRV_PORT" "$SRV_CP" 2400 2 40 50 10 >"$work/rawws.txt" 2>&1
+  rc=$?
+  stop_serve
+  cat "$work/rawws.txt"
+  kv() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" "$work/rawws.txt"; }
+  r_upd=$(kv updates) r_cpu=$(kv cpu_s) r_b=$(kv rss_base_kib) r_c=$(kv rss_conn_kib)
+  put raw_cpu_s_per_million "$(awk -v c="$r_cpu" -v u="$r_upd" 'BEGIN{printf "%.2f", (u>0)?c*1e6/u:0}')"
+  put raw_kib_per_conn "$(awk -v a="$r_b" -v b="$r_c" 'BEGIN{printf "%.2f", (b-a)/2400}')"
+  put raw_exit "$rc"
+  echo "raw reader: $(get raw_cpu_s_per_million) CPU s per million Updates, $(get raw_kib_per_conn) KiB RSS per connection"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
 if want fanout; then
   for cnt in 1 10; do
     pubs=$((cnt == 1 ? 20 : 10))
@@ -375,6 +391,12 @@ if want intake; then
     "$(ok "$(get intake_updates_per_s_wall)" 500000 '>=')"
   row "2 CPU s per million Updates" "$(get intake_cpu_s_per_million)" "<= 2" "$(ok "$(get intake_cpu_s_per_million)" 2 '<=')"
   row "  worker / server core use" "$(get intake_worker_core_pct)% / $(get intake_server_core_pct)%" "" ""
+fi
+if want peers; then
+  row "5 raw reader CPU s per million" "$(get raw_cpu_s_per_million)" "ours: $(get intake_cpu_s_per_million)" \
+    "ratio $(awk -v a="$(get intake_cpu_s_per_million)" -v b="$(get raw_cpu_s_per_million)" \
+      'BEGIN{ if (a ~ /^[0-9.]+$/ && b+0 > 0) printf "%.2fx", a/b; else print "-" }')"
+  row "5 raw reader KiB per connection" "$(get raw_kib_per_conn)" "ours: $(get density_kib_per_client)" ""
 fi
 if want fanout; then
   row "3 server fan-out, count 1" "$(get fanout_count1_deliveries_per_s)/s" ">= 500000/s" \

@@ -276,7 +276,7 @@ int ch_server_main(int argc, char **argv) {
   int nproc = o.processes > 1 ? o.processes : 1;
   int inherited = -1, port = o.port;
   pid_t kids[MAX_PROCESSES];
-  int relay[MAX_PROCESSES];
+  int relay[MAX_PROCESSES], statr[MAX_PROCESSES];
   int nkids = 0;
   uint64_t keys[5];
   if (nproc > 1) {
@@ -315,22 +315,32 @@ int ch_server_main(int argc, char **argv) {
       goto out;
     }
     for (int i = 1; i < nproc; i++) {
-      int pfd[2];
+      int pfd[2], sfd[2];
       if (pipe(pfd))
         break;
+      if (pipe(sfd)) {
+        close(pfd[0]);
+        close(pfd[1]);
+        break;
+      }
       pid_t pid = fork();
       if (pid < 0) {
         close(pfd[0]);
         close(pfd[1]);
+        close(sfd[0]);
+        close(sfd[1]);
         break;
       }
       if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         close(pfd[1]);
+        close(sfd[0]);
         close(lfd);
         close(ready[0]);
-        for (int k = 0; k < nkids; k++)
+        for (int k = 0; k < nkids; k++) {
           close(relay[k]);
+          close(statr[k]);
+        }
         struct ch_server_opts co = o;
         co.port = port;
         co.reuse_port = true;
@@ -340,6 +350,7 @@ int ch_server_main(int argc, char **argv) {
         int crc = ch_server_new(&co, &s);
         if (!crc) {
           s->cmd_fd = pfd[0];
+          s->stats_fd = sfd[1];
           ch__server_share_keys(s, keys);
           crc = ch_server_start(s);
         }
@@ -349,13 +360,19 @@ int ch_server_main(int argc, char **argv) {
         close(ready[1]);
         if (!crc)
           wait_for_signal();
+        if (!s) {
+          close(pfd[0]);
+          close(sfd[1]);
+        }
         ch_server_free(s);
         free(all);
         _exit(crc ? CH_EXIT_RUN : CH_EXIT_OK);
       }
       close(pfd[0]);
+      close(sfd[1]);
       kids[nkids] = pid;
       relay[nkids] = pfd[1];
+      statr[nkids] = sfd[0];
       nkids++;
     }
     close(ready[1]);
@@ -383,6 +400,9 @@ int ch_server_main(int argc, char **argv) {
         memcpy(s->relay_fds, relay, (size_t)nkids * sizeof(int));
         s->n_relay = (size_t)nkids;
       }
+      if (ch__server_set_peers(s, statr, (size_t)nkids) == 0)
+        for (int i = 0; i < nkids; i++)
+          statr[i] = -1; /* owned by the server now */
     }
     src = ch_server_start(s);
   }
@@ -412,6 +432,8 @@ int ch_server_main(int argc, char **argv) {
     waitpid(kids[i], NULL, 0);
     if (!s)
       close(relay[i]);
+    if (statr[i] >= 0)
+      close(statr[i]);
   }
   free(all);
 out:

@@ -82,7 +82,7 @@ int ch_server_new(const struct ch_server_opts *opts, struct ch_server **out) {
   s->listen_host = dup_or(opts->listen_host, "127.0.0.1");
   s->control_host = dup_or(opts->control_host, "127.0.0.1");
   s->base = dup_or(opts->base, "");
-  s->listen_fd = s->control_fd = s->inherited_fd = s->cmd_fd = -1;
+  s->listen_fd = s->control_fd = s->inherited_fd = s->cmd_fd = s->stats_fd = -1;
   s->control_port = -1;
   if (!s->listen_host || !s->control_host || !s->base || tokens_copy(opts->tokens, opts->n_tokens, &s->tokens)) {
     ch_server_free(s);
@@ -252,6 +252,7 @@ static void stop_cb(uv_async_t *a) {
     uv_close((uv_handle_t *)&s->control_poll, NULL);
   if (s->cmd_pipe_on)
     uv_close((uv_handle_t *)&s->cmd_pipe, NULL);
+  ch_srv_siblings_close(s);
   uv_close((uv_handle_t *)&s->stop_async, NULL);
 }
 
@@ -345,6 +346,7 @@ static int setup(struct ch_server *s) {
       uv_close((uv_handle_t *)&s->cmd_pipe, NULL);
     }
   }
+  ch_srv_siblings_start(s);
   s->last_ka_ns = ch_now_ns();
   return 0;
 }
@@ -439,6 +441,14 @@ void ch_server_free(struct ch_server *s) {
   free(s->relay_fds);
   if (s->cmd_fd >= 0)
     close(s->cmd_fd);
+  if (s->stats_fd >= 0)
+    close(s->stats_fd);
+  for (size_t i = 0; i < s->n_peers; i++) {
+    if (s->peers[i].fd >= 0)
+      close(s->peers[i].fd);
+    ch_buf_free(&s->peers[i].buf);
+  }
+  free(s->peers);
   if (s->inherited_fd >= 0)
     close(s->inherited_fd);
   free(s);

@@ -90,6 +90,17 @@ struct ch_srv_pubjob {
   struct ch_srv_msg **ready; /* slow-updates fault: messages waiting to be fanned out */
 };
 
+#define CH_SRV_NSTAT 14 /* counters exchanged between --processes siblings (ch_srv_stats_vec order) */
+
+struct ch_srv_peer {
+  struct ch_server *s;
+  int fd;
+  uv_pipe_t pipe;
+  bool on;
+  struct ch_buf buf;
+  uint64_t v[CH_SRV_NSTAT];
+};
+
 struct ch_srv_stats {
   uint64_t connections_total;
   uint64_t negotiates;
@@ -127,6 +138,12 @@ struct ch_server {
   int port, control_port;
   lws_retry_bo_t retry;
   struct lws_protocols protos[2];
+  /* --processes: stats of the siblings, summed into the first process's /stats */
+  int stats_fd;             /* sibling: a line of counters goes to the first process every second */
+  uv_timer_t stats_timer;
+  bool stats_timer_on;
+  struct ch_srv_peer *peers; /* first process: one per sibling */
+  size_t n_peers;
   /* relay of control commands between --processes siblings */
   int *relay_fds;
   size_t n_relay;
@@ -206,6 +223,17 @@ const char *ch_srv_proxy_js(void);
 int ch_srv_control_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 size_t ch_srv_control_pss_size(void);
 void ch_srv_relay(struct ch_server *s, const char *body, size_t len);
+/* This process's counters: ws sse lp known total subscriptions negotiates invocations publishes pushes deliveries
+   keepalives dropped_messages rejected. */
+void ch_srv_stats_vec(const struct ch_server *s, uint64_t v[CH_SRV_NSTAT]);
+
+/* ch_srv_siblings.c: the stats pipes between --processes siblings */
+void ch_srv_siblings_start(struct ch_server *s);
+void ch_srv_siblings_close(struct ch_server *s);
+/* Adds the latest counters reported by every sibling; returns the number of siblings. */
+size_t ch_srv_siblings_add(const struct ch_server *s, uint64_t v[CH_SRV_NSTAT]);
+/* First process: the read ends of the siblings' stats pipes (taken over; closed on free). */
+int ch__server_set_peers(struct ch_server *s, const int *fds, size_t n);
 
 /* ch_server.c */
 int ch__listen_port(int fd, int *port_out);

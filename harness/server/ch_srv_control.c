@@ -28,28 +28,42 @@ static int done(struct lws *wsi, struct cpss *p, unsigned status, struct ch_buf 
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static void stats_json(struct ch_server *s, struct ch_buf *out) {
-  size_t n_ws = 0, n_sse = 0, n_lp = 0;
+void ch_srv_stats_vec(const struct ch_server *s, uint64_t v[CH_SRV_NSTAT]) {
+  memset(v, 0, CH_SRV_NSTAT * sizeof v[0]);
   for (size_t b = 0; b < s->conn_buckets; b++)
     for (struct ch_srv_conn *c = s->conns[b]; c; c = c->next) {
       if (!c->wsi)
         continue;
-      n_ws += c->tr == CH_SRV_TR_WS;
-      n_sse += c->tr == CH_SRV_TR_SSE;
-      n_lp += c->tr == CH_SRV_TR_LP;
+      v[0] += c->tr == CH_SRV_TR_WS;
+      v[1] += c->tr == CH_SRV_TR_SSE;
+      v[2] += c->tr == CH_SRV_TR_LP;
     }
+  v[3] = s->n_conns;
+  v[4] = s->st.connections_total;
+  v[5] = ch_srv_count_subscriptions(s);
+  v[6] = s->st.negotiates;
+  v[7] = s->st.invocations;
+  v[8] = s->st.publishes;
+  v[9] = s->st.pushes;
+  v[10] = s->st.deliveries;
+  v[11] = s->st.keepalives;
+  v[12] = s->st.drops;
+  v[13] = s->st.rejected;
+}
+
+/* Sums this process and its --processes siblings (their counters are at most a second old). */
+static void stats_json(struct ch_server *s, struct ch_buf *out) {
+  uint64_t v[CH_SRV_NSTAT];
+  ch_srv_stats_vec(s, v);
+  size_t procs = 1 + ch_srv_siblings_add(s, v);
+  unsigned long long *u = (unsigned long long *)v;
   ch_buf_printf(out,
-                "{\"pid\":%ld,\"connections\":{\"webSockets\":%zu,\"serverSentEvents\":%zu,\"longPolling\":%zu,"
-                "\"live\":%zu,\"known\":%zu,\"total\":%llu},\"subscriptions\":%zu,\"negotiates\":%llu,"
-                "\"invocations\":%llu,\"publishes\":%llu,\"pushes\":%llu,\"deliveries\":%llu,\"keepalives\":%llu,"
-                "\"dropped_messages\":%llu,\"rejected\":%llu,\"last_fanout_us\":%llu}",
-                (long)getpid(), n_ws, n_sse, n_lp, n_ws + n_sse + n_lp, s->n_conns,
-                (unsigned long long)s->st.connections_total, ch_srv_count_subscriptions(s),
-                (unsigned long long)s->st.negotiates, (unsigned long long)s->st.invocations,
-                (unsigned long long)s->st.publishes, (unsigned long long)s->st.pushes,
-                (unsigned long long)s->st.deliveries, (unsigned long long)s->st.keepalives,
-                (unsigned long long)s->st.drops, (unsigned long long)s->st.rejected,
-                (unsigned long long)(s->st.last_fanout_ns / 1000u));
+                "{\"pid\":%ld,\"processes\":%zu,\"connections\":{\"webSockets\":%llu,\"serverSentEvents\":%llu,"
+                "\"longPolling\":%llu,\"live\":%llu,\"known\":%llu,\"total\":%llu},\"subscriptions\":%llu,"
+                "\"negotiates\":%llu,\"invocations\":%llu,\"publishes\":%llu,\"pushes\":%llu,\"deliveries\":%llu,"
+                "\"keepalives\":%llu,\"dropped_messages\":%llu,\"rejected\":%llu,\"last_fanout_us\":%llu}",
+                (long)getpid(), procs, u[0], u[1], u[2], u[0] + u[1] + u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+                u[10], u[11], u[12], u[13], (unsigned long long)(s->st.last_fanout_ns / 1000u));
 }
 
 /* Drops up to `count` live transport connections (all when count < 0) without forgetting their state. */

@@ -130,6 +130,9 @@ static void test_serve_processes_share_port_and_publishes(void) {
     for (int i = 0; i < N; i++)
       got += ws_recv_match(fds[i], &fr, "\"PipeId\":\"12\"", 3000);
     CU_ASSERT_EQUAL(got, N);
+    http_req(cport, "GET", "/stats", NULL, NULL, &r);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body.data, "\"processes\":2"));
+    resp_free(&r);
   }
   for (int i = 0; i < opened; i++)
     close(fds[i]);

@@ -97,12 +97,17 @@ static void track(struct ch_sess *s, const cJSON *j) {
   }
 }
 
+/* One request of this session, remembered (method, URL and body) for evidence; res NULL = into s->last. */
+static int sess_http(struct ch_sess *s, const char *method, const char *url, const char *body, struct ch_http *res) {
+  snprintf(s->last_url, sizeof s->last_url, "%s%s%s", url, body && *body ? "\n\n" : "", body ? body : "");
+  s->last_method = method;
+  return ch_chk_http(s->cx, s->client, method, url, s->auth, body, 0, res ? res : &s->last);
+}
+
 int ch_sess_negotiate(struct ch_sess *s) {
   struct ch_buf url = CH_BUF_INIT;
   ch_buf_printf(&url, "%s/negotiate?clientProtocol=2.1&connectionData=%s", s->cx->base, s->cdata);
-  snprintf(s->last_url, sizeof s->last_url, "%s", url.data);
-  s->last_method = "GET";
-  int rc = ch_chk_http(s->cx, s->client, "GET", url.data, s->auth, NULL, 0, &s->last);
+  int rc = sess_http(s, "GET", url.data, NULL, NULL);
   ch_buf_free(&url);
   if (rc)
     return rc;
@@ -544,8 +549,7 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
       rc = lp_start(s, "reconnect");
       break;
     }
-    s->last_method = "POST";
-    rc = ch_chk_http(s->cx, s->client, "POST", url.data, s->auth, "", 0, &s->last);
+    rc = sess_http(s, "POST", url.data, "", NULL);
     if (rc == 0 && s->last.status != 200)
       rc = -EACCES;
     if (rc == 0) {
@@ -604,9 +608,7 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
 int ch_sess_start(struct ch_sess *s, struct ch_buf *body) {
   struct ch_buf url = CH_BUF_INIT;
   ch_sess_url(s, &url, "start", true, NULL);
-  snprintf(s->last_url, sizeof s->last_url, "%s", url.data);
-  s->last_method = "GET";
-  int rc = ch_chk_http(s->cx, s->client, "GET", url.data, s->auth, NULL, 0, &s->last);
+  int rc = sess_http(s, "GET", url.data, NULL, NULL);
   ch_buf_free(&url);
   if (rc)
     return rc;
@@ -681,9 +683,7 @@ int ch_sess_invoke(struct ch_sess *s, const char *hub, const char *method, const
     ch_sess_url(s, &url, "send", true, NULL);
     ch_pct_encode(&enc, inv.data, inv.len);
     ch_buf_printf(&body, "data=%s", enc.data);
-    snprintf(s->last_url, sizeof s->last_url, "%s\n\n%s", url.data, body.data);
-    s->last_method = "POST";
-    rc = ch_chk_http(s->cx, s->client, "POST", url.data, s->auth, body.data, 0, &s->last);
+    rc = sess_http(s, "POST", url.data, body.data, NULL);
     if (rc == 0 && s->last.status != 200)
       rc = -EACCES;
     if (rc == 0)
@@ -699,9 +699,7 @@ int ch_sess_invoke(struct ch_sess *s, const char *hub, const char *method, const
 int ch_sess_abort(struct ch_sess *s, struct ch_http *res) {
   struct ch_buf url = CH_BUF_INIT;
   ch_sess_url(s, &url, "abort", true, NULL);
-  snprintf(s->last_url, sizeof s->last_url, "%s", url.data);
-  s->last_method = "POST";
-  int rc = ch_chk_http(s->cx, s->client, "POST", url.data, s->auth, "", 0, res);
+  int rc = sess_http(s, "POST", url.data, "", res);
   ch_buf_free(&url);
   return rc;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "ch_rng.h"
 #include "ch_server.h"
 #include "ch_test.h"
 #include "srv_client.h"
@@ -776,6 +777,110 @@ static void test_server_no_websockets_hubs_proxy_and_ping_auth(void) {
   fx_stop(&f);
 }
 
+
+/* Chaos, bounded: WebSocket, SSE and long-poll channels on shared connections, replaced requests, subscribe and
+   unsubscribe, publishes, drops and aborts in a seeded random order. The server must keep answering, and ASan must
+   stay quiet. */
+static void test_server_chaos_keeps_serving(void) {
+  struct fx f;
+  CU_ASSERT_EQUAL_FATAL(fx_start(&f, &(struct ch_server_opts){.keepalive_s = 0.05, .connection_timeout_s = 0.2}), 0);
+  enum { NC = 6, NS = 24 };
+  char toks[NC][512];
+  for (int i = 0; i < NC; i++)
+    CU_ASSERT_TRUE_FATAL(negotiate(&f, CDATA_RES, NULL, toks[i], sizeof toks[i]));
+  int socks[NS];
+  for (int i = 0; i < NS; i++)
+    socks[i] = -1;
+  struct ch_rng rng;
+  /* CH_CHAOS_SEED / CH_CHAOS_STEPS explore other orders by hand; the suite always runs the same one */
+  const char *seed = getenv("CH_CHAOS_SEED"), *steps = getenv("CH_CHAOS_STEPS");
+  ch_rng_seed(&rng, seed ? strtoull(seed, NULL, 10) : 12345);
+  int nsteps = steps ? atoi(steps) : 300;
+  struct ch_buf fr = CH_BUF_INIT;
+  char target[1400], body[256];
+  for (int step = 0; step < nsteps; step++) {
+    int c = (int)ch_rng_below(&rng, NC), slot = (int)ch_rng_below(&rng, NS);
+    const char *tok = toks[c];
+    switch (ch_rng_below(&rng, 8)) {
+    case 0: /* a WebSocket (re)connect on a random connection: replaces that connection's channel */
+      if (socks[slot] >= 0)
+        close(socks[slot]);
+      snprintf(target, sizeof target, "/signalr/%s?transport=webSockets&connectionToken=%s&connectionData=%s&messageId=d-0-0",
+               ch_rng_below(&rng, 2) ? "connect" : "reconnect", tok, CDATA_RES);
+      socks[slot] = ws_open(f.port, target, NULL, NULL);
+      break;
+    case 1: /* an SSE or long-poll receive left open */
+      if (socks[slot] >= 0)
+        close(socks[slot]);
+      snprintf(target, sizeof target, "/signalr/%s?transport=%s&connectionToken=%s&connectionData=%s",
+               ch_rng_below(&rng, 2) ? "poll" : "connect", ch_rng_below(&rng, 2) ? "longPolling" : "serverSentEvents",
+               tok, CDATA_RES);
+      socks[slot] = tcp_connect(f.port);
+      http_send_req(socks[slot], "POST", target, NULL, "");
+      break;
+    case 2:
+      if (socks[slot] >= 0) {
+        snprintf(body, sizeof body, "{\"H\":\"resourceeventhub\",\"M\":\"%s\",\"A\":[\"k%d\"],\"I\":%d}",
+                 ch_rng_below(&rng, 3) ? "SubscribeToPart" : "UnsubscribeFromPart", (int)ch_rng_below(&rng, 3), step);
+        ws_send(socks[slot], body); /* on an HTTP socket this is garbage after the request: must be harmless */
+      }
+      break;
+    case 3: {
+      snprintf(target, sizeof target, "/signalr/send?transport=longPolling&connectionToken=%s", tok);
+      snprintf(body, sizeof body,
+               "data=%%7B%%22H%%22%%3A%%22resourceeventhub%%22%%2C%%22M%%22%%3A%%22SubscribeToPart%%22%%2C%%22A%%22%%3A%%5B%%22k%d%%22%%5D%%2C%%22I%%22%%3A1%%7D",
+               (int)ch_rng_below(&rng, 3));
+      struct resp r;
+      http_req(f.port, "POST", target, NULL, body, &r);
+      resp_free(&r);
+      break;
+    }
+    case 4:
+    case 5: {
+      char key[8];
+      snprintf(key, sizeof key, "k%d", (int)ch_rng_below(&rng, 3));
+      publish(&f, "ResourceEventHub", key, 1 + (int)ch_rng_below(&rng, 5));
+      break;
+    }
+    case 6: {
+      struct resp r;
+      http_req(f.cport, "POST", "/drop", NULL, "{\"count\":2}", &r);
+      resp_free(&r);
+      break;
+    }
+    default: {
+      struct resp r;
+      snprintf(target, sizeof target, "/signalr/abort?transport=webSockets&connectionToken=%s", tok);
+      http_req(f.port, "POST", target, NULL, "", &r);
+      resp_free(&r);
+      break;
+    }
+    }
+    /* drain whatever arrived on a random socket without waiting */
+    int d = (int)ch_rng_below(&rng, NS);
+    if (socks[d] >= 0) {
+      struct ch_buf junk = CH_BUF_INIT;
+      if (read_for(socks[d], &junk, 1) != 0) {
+        close(socks[d]);
+        socks[d] = -1;
+      }
+      ch_buf_free(&junk);
+    }
+  }
+  for (int i = 0; i < NS; i++)
+    if (socks[i] >= 0)
+      close(socks[i]);
+  struct resp r;
+  http_req(f.port, "GET", "/signalr/negotiate?clientProtocol=2.1", NULL, NULL, &r);
+  CU_ASSERT_EQUAL(r.status, 200);
+  resp_free(&r);
+  http_req(f.cport, "GET", "/stats", NULL, NULL, &r);
+  CU_ASSERT_EQUAL(r.status, 200);
+  resp_free(&r);
+  ch_buf_free(&fr);
+  fx_stop(&f);
+}
+
 static void test_server_fault_table(void) {
   const struct ch_fault_info *t = ch_fault_table();
   for (unsigned i = 0; i < CH_FAULT_COUNT; i++) {
@@ -824,6 +929,7 @@ int main(void) {
       CH_TEST(test_server_publish_rate_and_bad_control_input),
       CH_TEST(test_server_long_poll_abort_ends_held_poll),
       CH_TEST(test_server_no_websockets_hubs_proxy_and_ping_auth),
+      CH_TEST(test_server_chaos_keeps_serving),
       CU_TEST_INFO_NULL,
   };
   return ch_test_run("server", tests);

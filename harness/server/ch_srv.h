@@ -219,6 +219,13 @@ int ch_srv_invoke(struct ch_server *s, struct ch_srv_conn *c, const struct ch_se
 /* The generated JavaScript proxy served at {base}/signalr/hubs. */
 const char *ch_srv_proxy_js(void);
 
+/* ch_srv_negotiate.c */
+/* clientProtocol -> ProtocolVersion: System.Version parse, clamped to [1.2, 2.0], written like Version.ToString(). */
+void ch_srv_protocol_version(const char *client_protocol, char *out, size_t cap);
+/* The negotiate JSON for a new connection of `user`; url is the endpoint path (request path minus /negotiate). */
+int ch_srv_negotiate_body(struct ch_server *s, const char *url, size_t url_len, const char *user,
+                          const char *client_protocol, struct ch_buf *out);
+
 /* ch_srv_control.c: the control API */
 int ch_srv_control_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 size_t ch_srv_control_pss_size(void);

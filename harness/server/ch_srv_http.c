@@ -217,82 +217,11 @@ static int reply_and_finish(struct ch_server *s, struct lws *wsi, struct pss *p,
   return finish(wsi, p);
 }
 
-static void new_uuid(struct ch_server *s, char out[37]) {
-  uint64_t a = ch_rng_next(&s->rng), b = ch_rng_next(&s->rng);
-  a = (a & ~0xf000ull) | 0x4000ull;                         /* version 4 */
-  b = (b & 0x3fffffffffffffffull) | 0x8000000000000000ull; /* variant */
-  snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
-           (unsigned)a & 0xffff, (unsigned)(b >> 48), (unsigned long long)(b & 0xffffffffffffull));
-}
-
-static void put_seconds(struct ch_buf *b, const char *name, double v) {
-  /* Newtonsoft writes whole doubles with ".0" */
-  if (v == (double)(long long)v)
-    ch_buf_printf(b, ",\"%s\":%lld.0", name, (long long)v);
-  else
-    ch_buf_printf(b, ",\"%s\":%g", name, v);
-}
-
 static int negotiate(struct ch_server *s, struct lws *wsi, struct pss *p, const struct vreq *v) {
-  char id[37];
-  new_uuid(s, id);
-  struct ch_buf tok = CH_BUF_INIT, b = CH_BUF_INIT;
-  ch_srv_conn_token_make(s->conn_key, id, v->tok ? v->tok->user : "", &tok);
-  /* ProtocolVersion: System.Version parse clamped to [1.2, 2.0], echoed as Version.ToString() */
-  const char *cp = ch_srv_param(&p->params, "clientProtocol", NULL);
-  char ver[32] = "1.2";
-  if (cp && ch_srv_fault(s, CH_FAULT_PROTOCOL_ECHO)) {
-    snprintf(ver, sizeof ver, "%s", cp);
-  } else if (cp) {
-    unsigned part[4] = {0};
-    int np = 0, ok = 1;
-    const char *q = cp;
-    while (ok && np < 4) {
-      char *end;
-      if (*q < '0' || *q > '9') {
-        ok = 0;
-        break;
-      }
-      unsigned long x = strtoul(q, &end, 10);
-      if (x > 2147483647ul) {
-        ok = 0;
-        break;
-      }
-      part[np++] = (unsigned)x;
-      if (*end == '.')
-        q = end + 1;
-      else {
-        ok = *end == 0;
-        break;
-      }
-    }
-    if (ok && np >= 2) {
-      double vv = part[0] + part[1] / 1000.0; /* compare major.minor(.build.rev) */
-      if (part[0] < 1 || (part[0] == 1 && part[1] < 2))
-        snprintf(ver, sizeof ver, "1.2");
-      else if (vv > 2.0 || (part[0] == 2 && part[1] == 0 && np > 2 && (part[2] || (np > 3 && part[3]))))
-        snprintf(ver, sizeof ver, "2.0");
-      else
-        snprintf(ver, sizeof ver, "%.*s", (int)(sizeof ver - 1), cp);
-    }
-  }
-  ch_buf_puts(&b, "{\"Url\":");
-  ch_srv_json_str(&b, p->path, v->endpoint_len);
-  ch_buf_puts(&b, ",\"ConnectionToken\":");
-  ch_srv_json_str(&b, tok.data, tok.len);
-  ch_buf_printf(&b, ",\"ConnectionId\":\"%s\"", id);
-  put_seconds(&b, "KeepAliveTimeout", 2 * (double)s->keepalive_ns / 1e9);
-  put_seconds(&b, "DisconnectTimeout", (double)s->disconnect_ns / 1e9);
-  put_seconds(&b, "ConnectionTimeout", (double)s->conn_timeout_ns / 1e9);
-  ch_buf_printf(&b, ",\"TryWebSockets\":%s", s->o.no_websockets ? "false" : "true");
-  ch_buf_printf(&b, ",\"ProtocolVersion\":");
-  ch_srv_json_str(&b, ver, strlen(ver));
-  if (!ch_srv_fault(s, CH_FAULT_NEG_MISSING_FIELD))
-    put_seconds(&b, "TransportConnectTimeout", s->o.transport_connect_timeout_s);
-  ch_buf_puts(&b, ",\"LongPollDelay\":0.0}");
-  s->st.negotiates++;
-  int rc = tok.data && b.data ? reply_and_finish(s, wsi, p, 200, CT_JSON, b.data, b.len) : -1;
-  ch_buf_free(&tok);
+  struct ch_buf b = CH_BUF_INIT;
+  int rc = ch_srv_negotiate_body(s, p->path, v->endpoint_len, v->tok ? v->tok->user : "",
+                                 ch_srv_param(&p->params, "clientProtocol", NULL), &b);
+  rc = rc ? -1 : reply_and_finish(s, wsi, p, 200, CT_JSON, b.data, b.len);
   ch_buf_free(&b);
   return rc;
 }
@@ -781,33 +710,5 @@ int ch_srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     return 0;
   default:
     return 0;
-  }
-}
-
-/* ---- the global heartbeat ---- */
-
-void ch_srv_tick(struct ch_server *s) {
-  uint64_t now = ch_now_ns();
-  bool ka = !ch_srv_fault(s, CH_FAULT_NO_KEEPALIVE) && now - s->last_ka_ns >= s->keepalive_ns - s->keepalive_ns / 4;
-  if (ka)
-    s->last_ka_ns = now;
-  uint64_t gone = s->disconnect_ns + s->keepalive_ns / 2;
-  for (size_t b = 0; b < s->conn_buckets; b++) {
-    struct ch_srv_conn *c = s->conns[b], *next;
-    for (; c; c = next) {
-      next = c->next;
-      if (c->held)
-        ch_srv_conn_flush_held(s, c); /* reorder fault: an odd message out still goes, late */
-      if (c->wsi) {
-        if (ka) {
-          c->ka_pending = true;
-          lws_callback_on_writable(c->wsi);
-        } else if (c->tr == CH_SRV_TR_LP && now >= c->rx_deadline_ns) {
-          lws_callback_on_writable(c->wsi);
-        }
-      } else if (now - c->last_seen_ns > gone) {
-        ch_srv_conn_remove(s, c); /* OnDisconnected(stopCalled: false) */
-      }
-    }
   }
 }

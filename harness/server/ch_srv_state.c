@@ -691,3 +691,31 @@ void ch_srv_state_free(struct ch_server *s) {
   s->groups = NULL;
   s->group_buckets = s->n_groups = 0;
 }
+
+/* ---- the global heartbeat: keep-alives, long-poll timeouts, forgetting disconnected connections ---- */
+
+void ch_srv_tick(struct ch_server *s) {
+  uint64_t now = ch_now_ns();
+  bool ka = !ch_srv_fault(s, CH_FAULT_NO_KEEPALIVE) && now - s->last_ka_ns >= s->keepalive_ns - s->keepalive_ns / 4;
+  if (ka)
+    s->last_ka_ns = now;
+  uint64_t gone = s->disconnect_ns + s->keepalive_ns / 2;
+  for (size_t b = 0; b < s->conn_buckets; b++) {
+    struct ch_srv_conn *c = s->conns[b], *next;
+    for (; c; c = next) {
+      next = c->next;
+      if (c->held)
+        ch_srv_conn_flush_held(s, c); /* reorder fault: an odd message out still goes, late */
+      if (c->wsi) {
+        if (ka) {
+          c->ka_pending = true;
+          lws_callback_on_writable(c->wsi);
+        } else if (c->tr == CH_SRV_TR_LP && now >= c->rx_deadline_ns) {
+          lws_callback_on_writable(c->wsi);
+        }
+      } else if (now - c->last_seen_ns > gone) {
+        ch_srv_conn_remove(s, c); /* OnDisconnected(stopCalled: false) */
+      }
+    }
+  }
+}

@@ -1,10 +1,10 @@
 /* libFuzzer: the reference server's request router and everything it decodes from a request target
-   (path routing, query parameters, transport, connection/groups tokens, cursor, connectionData). */
+   (path routing, query parameters, transport, connection/groups tokens, cursor, protocol version, connectionData). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ch_srv_codec.h"
+#include "ch_srv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > 65536)
@@ -44,6 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint64_t seq;
   if (v)
     (void)ch_srv_cursor_parse("5A1F00C3", v, n, &seq);
+  char ver[48];
+  ch_srv_protocol_version(ch_srv_param(&p, "clientProtocol", NULL), ver, sizeof ver);
+  if (strlen(ver) < 3)
+    abort();
   v = ch_srv_param(&p, "connectionData", &n);
   unsigned hubs;
   char bad[32];

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "ch_server.h"
+#include "ch_srv.h"
 #include "ch_srv_codec.h"
 #include "ch_test.h"
 
@@ -131,6 +132,21 @@ static void test_codec_tokens_file(void) {
   ch_buf_free(&err);
 }
 
+
+static void test_codec_protocol_version_clamped_like_system_version(void) {
+  const char *cases[][2] = {{"2.1", "2.0"},   {"1.5", "1.5"},     {"2.0", "2.0"},  {"1.2", "1.2"},  {"1.0", "1.2"},
+                            {"1", "1.2"},     {"", "1.2"},        {"x", "1.2"},    {"1.5.0", "1.5.0"},
+                            {"01.05", "1.5"}, {"2.0.0.1", "2.0"}, {"10.0", "2.0"}, {"1.10", "1.10"}, {"1.2.", "1.2"},
+                            {"1.-2", "1.2"}};
+  char out[48];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ch_srv_protocol_version(cases[i][0], out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, cases[i][1]);
+  }
+  ch_srv_protocol_version(NULL, out, sizeof out);
+  CU_ASSERT_STRING_EQUAL(out, "1.2");
+}
+
 int main(void) {
   CU_TestInfo tests[] = {
       CH_TEST(test_codec_route_suffixes_case_insensitive),
@@ -138,6 +154,7 @@ int main(void) {
       CH_TEST(test_codec_tokens_bound_and_forgery_refused),
       CH_TEST(test_codec_cursor_and_connection_data),
       CH_TEST(test_codec_tokens_file),
+      CH_TEST(test_codec_protocol_version_clamped_like_system_version),
       CU_TEST_INFO_NULL,
   };
   return ch_test_run("srv_codec", tests);

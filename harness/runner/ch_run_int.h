@@ -153,4 +153,35 @@ long run_trigger_index(const struct ch_run *r, uint32_t key, uint32_t seq);
 /* Tells the main thread that this worker finished its part of the current phase (once per phase). */
 void run_worker_report_done(struct run_worker *rw);
 
+/* What the timeline did, for judging. */
+struct run_outcome {
+  struct ch_trigger_result trig;  /* summed over phases */
+  bool had_subscribe, had_unsubscribe, had_silence, had_drop, had_triggers;
+  bool timed_out[64];             /* per phase (first 64) */
+  uint64_t start_wall, end_wall;
+};
+
+/* What the clients of a run received, summed for the checks; evidence names a few example clients. */
+struct run_tally {
+  uint64_t valid, connected, bad, bad_connected, bad_wrong_status;
+  uint64_t sub_failed, subs;
+  uint64_t expected, missing, replay_expected, replay_missing, dups, ooo, unexpected, after_unsub, invalid, late;
+  uint64_t dropped, reconnected;
+  struct ch_buf ev_connect, ev_auth, ev_delivery, ev_replay, ev_isolation, ev_unsub, ev_dup, ev_order;
+  unsigned n_ev_connect, n_ev_auth, n_ev_delivery, n_ev_replay, n_ev_isolation, n_ev_unsub, n_ev_dup, n_ev_order;
+};
+
+/* ch_run_plan.c (main thread). */
+struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const uint32_t *keys, size_t K, size_t n,
+                            uint64_t start_ns, struct ch_rng *rng);
+void run_send(struct ch_run *r, const struct run_tphase *p, struct ch_trigger_result *res, uint64_t stop_ns);
+/* Upper bound of the first receipts a phase's triggers should produce (used to end waits early). */
+uint64_t run_expected_receipts(const struct run_tphase *p, const uint32_t *subs_per_key);
+
+/* ch_run_judge.c (main thread, after the workers were joined). */
+struct ch_report;
+void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally *t);
+void run_checks(struct ch_run *r, const struct run_outcome *o, struct run_tally *t, struct ch_report *rep);
+void run_write_transcripts(struct ch_run *r, struct ch_report *rep);
+
 #endif /* CH_RUN_INT_H */

@@ -1,0 +1,172 @@
+/* Triggers: planning a phase's triggers (which key, which sequence number, when) and sending them through the
+   open-model sender, to the reference endpoint's publish API or as the scenario's templated HTTP request. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ch_clock.h"
+#include "ch_json.h"
+#include "ch_report.h"
+#include "ch_run_int.h"
+#include "ch_signalr.h"
+
+struct run_trigger_ctx {
+  struct ch_run *r;
+  uint64_t run_id;
+  size_t first; /* the sender's index i is relative to this trigger */
+  struct ch_buf err;
+};
+
+static int run_build_reference(void *user, size_t i, const struct ch_trig *t, struct ch_trigger_request *req) {
+  struct run_trigger_ctx *x = user;
+  const struct ch_run *r = x->r;
+  (void)i;
+  const char *hub = ch_scn_hub_name((enum ch_scn_hub)r->key_hub[t->key]);
+  ch_buf_printf(&req->url, "%s/publish", r->control_base);
+  ch_buf_printf(&req->body, "{\"hub\":\"%s\",\"key\":", hub);
+  const char *k = r->keys.names[t->key];
+  ch_json_append_str(&req->body, k, strlen(k));
+  ch_buf_puts(&req->body, ",\"count\":1");
+  if (r->s->trigger.payload_json)
+    ch_buf_printf(&req->body, ",\"payload\":%s", r->s->trigger.payload_json);
+  ch_buf_putc(&req->body, '}');
+  req->headers = malloc(sizeof *req->headers);
+  if (!req->headers || !(req->headers[0] = strdup("Content-Type: application/json")))
+    return -ENOMEM;
+  req->n_headers = 1;
+  req->method = "POST";
+  return 0;
+}
+
+static const char *run_check_reference(void *user, size_t i, const char *body, size_t n) {
+  struct run_trigger_ctx *x = user;
+  struct ch_span v;
+  int64_t first = 0;
+  if (ch_json_pointer((struct ch_span){body, n}, "/first_seq", &v) != 1 || ch_json_num_int64(v, &first))
+    return "the publish answer has no first_seq";
+  if ((uint64_t)first != x->r->trig[x->first + i].seq)
+    return "the reference endpoint assigned another sequence number (is another publisher running?)";
+  return NULL;
+}
+
+static int run_build_http(void *user, size_t i, const struct ch_trig *t, struct ch_trigger_request *req) {
+  struct run_trigger_ctx *x = user;
+  const struct ch_scn_http_trigger *h = &x->r->s->trigger.http;
+  char nonce[48];
+  snprintf(nonce, sizeof nonce, "%016llx-%zu", (unsigned long long)x->run_id, x->first + i);
+  struct ch_template_vars v = {x->r->keys.names[t->key], t->seq, nonce, ch_wall_ns() / 1000000u};
+  if (ch_template_render(h->url, &v, &req->url))
+    return -ENOMEM;
+  if (h->body && ch_template_render(h->body, &v, &req->body))
+    return -ENOMEM;
+  if (h->n_headers && !(req->headers = calloc(h->n_headers, sizeof *req->headers)))
+    return -ENOMEM;
+  for (size_t k = 0; k < h->n_headers; k++) {
+    struct ch_buf hv = CH_BUF_INIT;
+    ch_buf_printf(&hv, "%s: ", h->headers[k].name);
+    if (ch_template_render(h->headers[k].value, &v, &hv)) {
+      ch_buf_free(&hv);
+      return -ENOMEM;
+    }
+    req->headers[req->n_headers++] = ch_buf_steal(&hv);
+  }
+  req->method = h->method;
+  return 0;
+}
+
+/* Appends the triggers of one phase to the run's plan: n triggers, round-robin over keys[0..K), starting at start_ns. */
+struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const uint32_t *keys, size_t K,
+                                   size_t n, uint64_t start_ns, struct ch_rng *rng) {
+  size_t nt = atomic_load(&r->n_tphases);
+  if (nt >= r->cap_tphases || !K)
+    return NULL;
+  if (n > r->cap_trig - r->n_trig)
+    n = r->cap_trig - r->n_trig;
+  struct run_tphase *p = &r->tphases[nt];
+  memset(p, 0, sizeof *p);
+  p->kind = kind;
+  p->first = (uint32_t)r->n_trig;
+  p->n = (uint32_t)n;
+  p->K = (uint32_t)K;
+  p->order = malloc(K * sizeof *p->order);
+  p->pos = malloc(r->keys.n * sizeof *p->pos);
+  p->base = malloc(r->keys.n * sizeof *p->base);
+  if (!p->order || !p->pos || !p->base) {
+    free(p->order), free(p->pos), free(p->base);
+    return NULL;
+  }
+  for (size_t k = 0; k < r->keys.n; k++) {
+    p->pos[k] = -1;
+    p->base[k] = r->key_seq[k];
+  }
+  for (size_t j = 0; j < K; j++) {
+    p->order[j] = keys[j];
+    p->pos[keys[j]] = (int32_t)j;
+  }
+  double rate = r->s->trigger.rate > 0 ? r->s->trigger.rate : 10;
+  double t = 0;
+  for (size_t j = 0; j < n; j++) {
+    struct ch_trig *tr = &r->trig[r->n_trig + j];
+    uint32_t key = keys[j % K];
+    tr->key = key;
+    tr->seq = ++r->key_seq[key];
+    if (kind == RUN_TP_TRIGGER && r->s->trigger.arrival == CH_SCN_ARRIVAL_POISSON)
+      t += -log(1.0 - ch_rng_unit(rng)) / rate;
+    else if (kind != RUN_TP_DROP)
+      t = (double)j / rate;
+    tr->intended_ns = start_ns + (uint64_t)(t * 1e9);
+    atomic_store(&tr->sent_ns, 0);
+  }
+  r->n_trig += n;
+  p->start_ns = start_ns;
+  atomic_store_explicit(&r->n_tphases, nt + 1, memory_order_release);
+  return p;
+}
+
+/* Sends a planned phase's triggers and waits for the sender; returns the failures. */
+void run_send(struct ch_run *r, const struct run_tphase *p, struct ch_trigger_result *res, uint64_t stop_ns) {
+  memset(res, 0, sizeof *res);
+  const struct ch_scn_trigger *tg = &r->s->trigger;
+  if (tg->type == CH_SCN_TRIGGER_NONE || !p || !p->n)
+    return;
+  struct run_trigger_ctx x = {r, r->run_id, p->first, CH_BUF_INIT};
+  struct ch_trigger_opts o = {0};
+  o.plan = &r->trig[p->first];
+  o.n = p->n;
+  o.user = &x;
+  o.insecure = r->o->insecure || r->s->target.insecure;
+  o.ca_file = r->o->ca_file ? r->o->ca_file : r->s->target.ca_file;
+  if (tg->type == CH_SCN_TRIGGER_REFERENCE) {
+    o.build = run_build_reference;
+    o.check_body = run_check_reference;
+  } else {
+    o.build = run_build_http;
+    o.timeout_ns = tg->http.timeout_ns;
+    o.status_min = tg->http.expect_status_min;
+    o.status_max = tg->http.expect_status_max;
+  }
+  struct ch_trigger_sender *snd;
+  if (ch_trigger_start(&o, &snd, &x.err)) {
+    res->failed = p->n;
+    snprintf(res->first_error, sizeof res->first_error, "%s", x.err.data ? x.err.data : "trigger: cannot start");
+    ch_buf_free(&x.err);
+    return;
+  }
+  (void)stop_ns;
+  ch_trigger_join(snd, res);
+  ch_buf_free(&x.err);
+}
+
+/* Upper bound of the first receipts a phase's triggers should produce (used to end waits early). */
+uint64_t run_expected_receipts(const struct run_tphase *p, const uint32_t *subs_per_key) {
+  uint64_t n = 0;
+  for (uint32_t j = 0; p && j < p->n; j++)
+    n += subs_per_key[p->order[j % p->K]];
+  return n;
+}
+

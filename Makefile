@@ -1,5 +1,6 @@
 # Thin wrapper around CMake. `make demo` and `make test` install what is missing (Debian 12, as root).
 JOBS ?= $(shell nproc)
+MAKEFLAGS += --no-print-directory
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -26,7 +27,7 @@ asan: deps-test
 
 fuzz: deps-test
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCH_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
-	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 
 test-unit: deps-test build
 	@cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)

@@ -16,6 +16,7 @@
 #define CH_SRV_MAX_WS_MESSAGE 65536 /* MaxIncomingWebSocketMessageSize */
 #define CH_SRV_BATCH_MAX 64         /* messages per frame/response */
 #define CH_SRV_BATCH_BYTES 32768
+#define CH_SRV_FLUSH_FRAMES 16       /* frames written back to back before yielding to other sockets */
 
 /* One serialised hub invocation (an element of M), shared by every connection it goes to. */
 struct ch_srv_msg {

@@ -338,6 +338,12 @@ static int ws_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
     scratch_start(s, "");
     if (ch_srv_build_response(s, c, init, &nm) || write_scratch(s, wsi, LWS_WRITE_TEXT))
       return -1;
+    /* a backlog: more whole frames while the kernel accepts them (never after lws had to buffer a partial) */
+    for (int i = 1; i < CH_SRV_FLUSH_FRAMES && ch_srv_conn_pending(c) && !lws_partial_buffered(wsi); i++) {
+      scratch_start(s, "");
+      if (ch_srv_build_response(s, c, false, &nm) || write_scratch(s, wsi, LWS_WRITE_TEXT))
+        return -1;
+    }
   } else if (c->replies_off < c->replies.len) {
     const char *r = c->replies.data + c->replies_off;
     size_t n = strlen(r);
@@ -374,13 +380,14 @@ void ch_srv_conn_flush(struct ch_server *s, struct ch_srv_conn *c) {
     return;
   }
   size_t nm;
-  if (!has_data(c))
-    return;
-  scratch_start(s, "");
-  if (ch_srv_build_response(s, c, false, &nm) || write_scratch(s, c->wsi, LWS_WRITE_TEXT)) {
-    c->end_pending = true; /* the WRITEABLE callback closes it */
-    ch_srv_conn_kick(s, c);
-    return;
+  /* several frames while the kernel takes them whole; once lws had to buffer, the rest waits for WRITEABLE */
+  for (int i = 0; i < CH_SRV_FLUSH_FRAMES && has_data(c) && !lws_partial_buffered(c->wsi); i++) {
+    scratch_start(s, "");
+    if (ch_srv_build_response(s, c, false, &nm) || write_scratch(s, c->wsi, LWS_WRITE_TEXT)) {
+      c->end_pending = true; /* the WRITEABLE callback closes it */
+      ch_srv_conn_kick(s, c);
+      return;
+    }
   }
   if (has_data(c) || c->ka_pending)
     ch_srv_conn_kick(s, c);

@@ -509,7 +509,10 @@ size_t ch_srv_publish_one(struct ch_server *s, unsigned hub, const char *key, ui
   return reached;
 }
 
-/* ---- publish jobs (rate-limited or delayed publishes) ---- */
+/* ---- publish jobs (rate-limited, delayed or large publishes) ---- */
+
+/* At most this many Updates per loop turn, so a huge publish never stalls the other connections. */
+#define CH_SRV_PUBLISH_SLICE 1000
 
 static void job_free(struct ch_srv_pubjob *j) {
   free(j->key);
@@ -532,12 +535,14 @@ static void job_unlink(struct ch_server *s, struct ch_srv_pubjob *j) {
 static void job_run(uv_timer_t *t) {
   struct ch_srv_pubjob *j = t->data;
   struct ch_server *s = j->s;
-  uint64_t due = j->count;
+  uint64_t due = j->count, now = ch_now_ns();
   if (j->rate > 0) {
-    double el = (double)(ch_now_ns() - j->start_ns) / 1e9;
+    double el = now > j->start_ns ? (double)(now - j->start_ns) / 1e9 : 0; /* uv timers may fire a hair early */
     double n = el * j->rate + 1;
     due = n >= (double)j->count ? j->count : (uint64_t)n;
   }
+  if (due > j->done + CH_SRV_PUBLISH_SLICE)
+    due = j->done + CH_SRV_PUBLISH_SLICE;
   s->deferring = true;
   while (j->done < due) {
     ch_srv_publish_one(s, j->hub, j->key, j->first_seq + j->done, j->payload);
@@ -615,7 +620,7 @@ int ch_srv_publish_request(struct ch_server *s, const char *body, size_t len, st
   size_t subs = g->n;
   char *payload = cJSON_IsObject(p) ? cJSON_PrintUnformatted(p) : NULL;
   bool delay = ch_srv_fault(s, CH_FAULT_SLOW_UPDATES);
-  if (rate == 0 && !delay) {
+  if (rate == 0 && !delay && n <= CH_SRV_PUBLISH_SLICE) {
     uint64_t t0 = ch_now_ns();
     s->deferring = true;
     for (uint64_t i = 0; i < n; i++)

@@ -293,8 +293,9 @@ static int setup(struct ch_server *s) {
   s->loop_on = true;
   lws_set_log_level(LLL_ERR, lws_log_emit);
   size_t pss = ch_srv_http_pss_size() > ch_srv_control_pss_size() ? ch_srv_http_pss_size() : ch_srv_control_pss_size();
-  /* a small rx buffer: invocations are tiny; larger messages arrive in pieces and are reassembled */
-  s->protos[0] = (struct lws_protocols){"signalr", ch_srv_http_callback, pss, 1024, 0, NULL, 0};
+  /* a small rx buffer: invocations are tiny; larger messages arrive in pieces and are reassembled. tx_packet_size
+     must be set: lws otherwise caps every send at the rx buffer size and finishes a batch over writable turns */
+  s->protos[0] = (struct lws_protocols){"signalr", ch_srv_http_callback, pss, 1024, 0, NULL, 262144};
   memset(&s->retry, 0, sizeof s->retry); /* no lws validity pings: O(n) timer inserts, and we beat ourselves */
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);

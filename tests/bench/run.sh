@@ -98,14 +98,15 @@ density_analyse() {
     { t[NR]=$1; r[NR]=$2; f[NR]=$3; u[NR]=$4 }
     END {
       # idle: the most frequent descriptor count before the connect phase (the plateau with ~0 clients)
-      for (i=1;i<=NR;i++) if (f[i] < 0.005*N) c[f[i]]++
+      for (i=1;i<=NR && f[i] < 0.005*N;i++) c[f[i]]++
       best=0; for (v in c) if (c[v] > best) { best=c[v]; idle=v+0 }
       for (i=1;i<=NR;i++) if (f[i] >= idle+0.01*N) { a=i; break }
       for (i=a;i<=NR;i++) if (f[i] >= idle+0.99*N) { b=i; break }
       # the plateau ends when the count leaves [99%, 101%] of N (the disconnect phase opens /abort requests)
       for (i=b;i<=NR;i++) if (f[i] >= idle+0.99*N && f[i] <= idle+1.01*N) e=i; else break
       if (!a || !b) { print "- - - - - - -"; exit }
-      base=r[1]; for (i=1;i<a;i++) if (f[i]==idle) base=r[i]
+      # baseline: the most frequent RSS among those samples (connecting starts with allocations before sockets)
+      base=r[1]; bn=0; for (i=1;i<a;i++) if (f[i]==idle) { cb[r[i]]++; if (cb[r[i]] > bn) { bn=cb[r[i]]; base=r[i] } }
       # hold RSS: the most frequent value on the plateau (stable during the hold phase; the disconnect phase
       # allocates before the descriptor count moves)
       bestn=0; for (i=b;i<=e;i++) { cr[r[i]]++; if (cr[r[i]] > bestn) { bestn=cr[r[i]]; hold=r[i] } }

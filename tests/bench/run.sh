@@ -43,13 +43,23 @@ end_pid() { # TERM, then KILL after 5 s; only pids we started (and the children 
   kill -KILL "$p" $kids 2>/dev/null
   wait "$p" 2>/dev/null
 }
+# A remembered pid is ended only while it is still a child of this shell (never a reused pid of someone else).
+ours() { [ "$(awk '{print $4}' /proc/"$1"/stat 2>/dev/null)" = "$$" ]; }
 cleanup() {
   local p
   for p in "${pids[@]}"; do
-    kill -0 "$p" 2>/dev/null && end_pid "$p"
+    ours "$p" && end_pid "$p"
   done
 }
 trap cleanup EXIT
+# Runs a command in the background and waits for it, so that an interrupt is handled at once (bash defers traps
+# until a foreground child ends); returns the command's exit code.
+fg() {
+  "$@" &
+  local p=$!
+  remember "$p"
+  wait "$p"
+}
 trap 'exit 130' INT TERM
 
 # start_serve NPROC: a reference endpoint in its own process(es); sets SRV_PID SRV_URL SRV_PORT SRV_CP
@@ -149,7 +159,7 @@ if want density; then
     --report-dir "$d" >"$work/density.log" 2>&1 &
   hp=$!
   remember "$hp"
-  "$P" watch "$hp" "$work/density.tsv" 50 300
+  fg "$P" watch "$hp" "$work/density.tsv" 50 300
   wait "$hp"
   rc=$?
   stop_serve
@@ -186,7 +196,7 @@ if want multi; then
       --report-dir "$d" >"$work/multi-$n.log" 2>&1 &
     hp=$!
     remember "$hp"
-    "$P" watch "$hp" "$work/multi-$n.tsv" 100 400
+    fg "$P" watch "$hp" "$work/multi-$n.tsv" 100 400
     wait "$hp"
     rc=$?
     stop_serve
@@ -224,7 +234,7 @@ if want intake; then
   "$P" stats "$SRV_CP" "$hp" "$work/intake-stats.tsv" 100 &
   sp=$!
   remember "$sp"
-  "$P" watch "$hp" "$work/intake.tsv" 100 120
+  fg "$P" watch "$hp" "$work/intake.tsv" 100 120
   wait "$hp"
   rc=$?
   wait "$sp"
@@ -272,7 +282,7 @@ fi
 if want peers; then
   echo "== peer: minimal raw WebSocket reader (bench_rawws: frame headers + counting, no decoding), intake workload"
   start_serve 1 || exit 4
-  timeout 120 "$build/tests/bench_rawws" "$SRV_PORT" "$SRV_CP" 2400 2 40 50 10 >"$work/rawws.txt" 2>&1
+  fg timeout 120 "$build/tests/bench_rawws" "$SRV_PORT" "$SRV_CP" 2400 2 40 50 10 >"$work/rawws.txt" 2>&1
   rc=$?
   stop_serve
   cat "$work/rawws.txt"
@@ -290,7 +300,7 @@ if want fanout; then
     pubs=$((cnt == 1 ? 20 : 10))
     echo "== server fan-out: one server process, 10000 WebSocket subscribers (raw epoll reader), $pubs publishes x count $cnt"
     start_serve 1 || exit 4
-    timeout 180 "$build/tests/bench_server_fanout" 10000 "$pubs" "$cnt" "$SRV_PORT" "$SRV_CP" \
+    fg timeout 180 "$build/tests/bench_server_fanout" 10000 "$pubs" "$cnt" "$SRV_PORT" "$SRV_CP" \
       >"$work/fanout-$cnt.txt" 2>&1
     rc=$?
     stop_serve
@@ -321,7 +331,7 @@ if want transports; then
     "$P" watch "$SRV_PID" "$work/transport-$t-srv.tsv" 100 300 &
     swp=$!
     remember "$swp"
-    "$P" watch "$hp" "$work/transport-$t.tsv" 100 300
+    fg "$P" watch "$hp" "$work/transport-$t.tsv" 100 300
     wait "$hp"
     rc=$?
     wait "$sp"

@@ -54,6 +54,7 @@ struct ch_srv_conn {
   size_t n_groups, cap_groups;
   char *gtoken;             /* latest groups token, NULL when no group change happened yet */
   bool g_pending;           /* a G must go out on the receive channel */
+  uint64_t g_cursor;        /* cursor (sequence) of the response that carried gtoken; 0 = not sent yet */
   /* replay ring: messages with seq in (head_seq - ring_count, head_seq] are at ring[seq & (ring_cap - 1)] */
   struct ch_srv_msg **ring;
   size_t ring_cap, ring_count;

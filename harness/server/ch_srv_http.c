@@ -264,6 +264,8 @@ int ch_srv_build_response(struct ch_server *s, struct ch_srv_conn *c, bool init,
     rc = ch_buf_reserve(b, bytes + 16);
   if (rc)
     return rc;
+  if (c->g_pending)
+    c->g_cursor = from + k;
   c->g_pending = false;
   ch_buf_puts(b, ",\"M\":[");
   for (size_t i = 1; i <= k; i++) {
@@ -494,21 +496,31 @@ static struct ch_srv_conn *attach(struct ch_server *s, struct lws *wsi, struct p
   size_t n;
   const char *gt = ch_srv_param(&p->params, "groupsToken", &n);
   const char *mid = ch_srv_param(&p->params, "messageId", NULL);
+  uint64_t seq = 0;
+  bool have_seq = mid && ch_srv_cursor_parse(s->prefix, mid, strlen(mid), &seq) == 0 && seq <= c->head_seq;
+  /* A real server rebuilds groups from the token and then replays the group changes made after the client's
+     cursor (none without a cursor). We keep no log of group changes, so: a token other than our latest one,
+     presented with a cursor by a client that cannot have received our latest one yet (still unsent, or sent in a
+     response after its cursor), is stale, and the connection keeps the groups it has; the latest G goes out again.
+     This is the poll that races a /send (or the first poll after a subscribe, which has no token at all). */
+  bool stale = c->gtoken && have_seq && (!gt || n != strlen(c->gtoken) || memcmp(gt, c->gtoken, n)) &&
+               (c->g_pending || seq < c->g_cursor);
   if (v->cmd == CH_SRV_CMD_CONNECT) {
-    if (gt)
+    if (gt && !stale)
       ch_srv_conn_restore_groups(s, c, gt, n);
     c->init_pending = true;
     c->sent_seq = c->head_seq;
   } else {
-    ch_srv_conn_restore_groups(s, c, gt, gt ? n : 0);
-    uint64_t seq;
-    if (mid && !ch_srv_fault(s, CH_FAULT_NO_REPLAY) &&
-        ch_srv_cursor_parse(s->prefix, mid, strlen(mid), &seq) == 0 && seq <= c->head_seq)
+    if (!stale)
+      ch_srv_conn_restore_groups(s, c, gt, gt ? n : 0);
+    if (have_seq && !ch_srv_fault(s, CH_FAULT_NO_REPLAY))
       c->sent_seq = seq;
     else
       c->sent_seq = c->head_seq; /* a foreign or bad cursor: deliver from now */
   }
-  if (gt)
+  if (stale)
+    c->g_pending = true;
+  else if (gt)
     c->g_pending = false;
   c->tr = v->tr;
   c->wsi = wsi;

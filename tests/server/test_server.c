@@ -314,6 +314,54 @@ static void test_server_long_polling_hold_keepalive_and_replay(void) {
   fx_stop(&f);
 }
 
+/* A long-polling client subscribes to a second part while no poll is held, then polls with the groups token it has
+   (from before that subscribe): the poll must not undo the subscription, and the newer G comes out again. The
+   official JS client does exactly this when a /send races its next poll. */
+static void test_server_long_poll_stale_groups_token_keeps_newer_groups(void) {
+  struct fx f;
+  struct ch_server_opts o = {.keepalive_s = 0.2, .connection_timeout_s = 0.8};
+  CU_ASSERT_EQUAL_FATAL(fx_start(&f, &o), 0);
+  char tok[512], target[1024], send[1024], cur[128], body[1400], enc[256], g1[512], g1enc[600], g2[512];
+  CU_ASSERT_TRUE_FATAL(negotiate(&f, CDATA_RES, NULL, tok, sizeof tok));
+  struct resp r;
+  snprintf(target, sizeof target,
+           "/signalr/connect?transport=longPolling&clientProtocol=2.1&connectionToken=%s&connectionData=%s", tok, CDATA_RES);
+  http_req(f.port, "POST", target, NULL, "", &r);
+  CU_ASSERT_TRUE(json_str(r.body.data, "C", cur, sizeof cur));
+  resp_free(&r);
+  snprintf(send, sizeof send, "/signalr/send?transport=longPolling&connectionToken=%s", tok);
+  http_req(f.port, "POST", send, NULL,
+           "data=%7B%22H%22%3A%22resourceeventhub%22%2C%22M%22%3A%22SubscribeToPart%22%2C%22A%22%3A%5B%22P1%22%5D%2C%22I%22%3A0%7D", &r);
+  resp_free(&r);
+  snprintf(target, sizeof target, "/signalr/poll?transport=longPolling&clientProtocol=2.1&connectionToken=%s&connectionData=%s",
+           tok, CDATA_RES);
+  pct(cur, enc, sizeof enc);
+  snprintf(body, sizeof body, "messageId=%s", enc);
+  http_req(f.port, "POST", target, NULL, body, &r);
+  CU_ASSERT_TRUE_FATAL(json_str(r.body.data, "G", g1, sizeof g1)); /* groups {P1} */
+  CU_ASSERT_TRUE(json_str(r.body.data, "C", cur, sizeof cur));
+  resp_free(&r);
+  /* no poll held: the second subscribe's G is pending */
+  http_req(f.port, "POST", send, NULL,
+           "data=%7B%22H%22%3A%22resourceeventhub%22%2C%22M%22%3A%22SubscribeToPart%22%2C%22A%22%3A%5B%22P2%22%5D%2C%22I%22%3A1%7D", &r);
+  CH_ASSERT_STR(r.body.data, "{\"I\":\"1\"}");
+  resp_free(&r);
+  pct(cur, enc, sizeof enc);
+  pct(g1, g1enc, sizeof g1enc);
+  snprintf(body, sizeof body, "messageId=%s&groupsToken=%s", enc, g1enc);
+  http_req(f.port, "POST", target, NULL, body, &r);
+  CU_ASSERT_TRUE(json_str(r.body.data, "G", g2, sizeof g2)); /* the newer token again, at once */
+  CU_ASSERT_STRING_NOT_EQUAL(g1, g2);
+  resp_free(&r);
+  http_req(f.cport, "POST", "/publish", NULL, "{\"hub\":\"ResourceEventHub\",\"key\":\"P2\",\"count\":1}", &r);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body.data, "\"subscribers\":1"));
+  resp_free(&r);
+  http_req(f.cport, "POST", "/publish", NULL, "{\"hub\":\"ResourceEventHub\",\"key\":\"P1\",\"count\":1}", &r);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.body.data, "\"subscribers\":1"));
+  resp_free(&r);
+  fx_stop(&f);
+}
+
 /* After /drop, a WebSocket reconnect with messageId and groupsToken gets the missed Updates and keeps its groups;
    without the groups token the groups are gone. */
 static void test_server_reconnect_replay_and_groups_token(void) {
@@ -569,6 +617,7 @@ int main(void) {
       CH_TEST(test_server_websocket_flow),
       CH_TEST(test_server_sse_flow_and_keepalive),
       CH_TEST(test_server_long_polling_hold_keepalive_and_replay),
+      CH_TEST(test_server_long_poll_stale_groups_token_keeps_newer_groups),
       CH_TEST(test_server_reconnect_replay_and_groups_token),
       CH_TEST(test_server_bad_input_drops_only_that_socket),
       CH_TEST(test_server_port_in_use),

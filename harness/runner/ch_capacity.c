@@ -223,14 +223,7 @@ int ch_capacity_main(int argc, char **argv) {
   ch_report_add_note(final, knee);
   final->exit_code = code;
   ch_report_set(&final->exit_reason, code == CH_EXIT_OK ? knee : "a step could not be run");
-  if (!cli.o.quiet)
-    ch_report_print_summary(final, stdout);
-  struct ch_buf we = CH_BUF_INIT;
-  if (ch_report_write_dir(final, dir.data, &we))
-    fprintf(stderr, "report: %s\n", we.data ? we.data : "cannot be written");
-  else
-    printf("report: %s/report.html\n", dir.data);
-  ch_buf_free(&we);
+  ch_run_publish_report(final, dir.data, cli.o.quiet);
   printf("%s\n", knee);
   printf("exit %d: %s\n", code, code == CH_EXIT_OK ? "capacity search completed" : "a step could not be run");
 out:

@@ -269,6 +269,17 @@ out:
   return code;
 }
 
+void ch_run_publish_report(const struct ch_report *rep, const char *dir, bool quiet) {
+  if (!quiet)
+    ch_report_print_summary(rep, stdout);
+  struct ch_buf we = CH_BUF_INIT;
+  if (ch_report_write_dir(rep, dir, &we))
+    fprintf(stderr, "report: %s\n", we.data ? we.data : "cannot be written");
+  else
+    printf("report: %s/report.html\n", dir);
+  ch_buf_free(&we);
+}
+
 void ch_run_cli_free(struct ch_run_cli *c) {
   free(c->owned[0]);
   free(c->owned[1]);
@@ -332,14 +343,7 @@ int ch_run_main(int argc, char **argv) {
   run_exit_line(rep, code, err.data, &line);
   const char *reason = strchr(line.data, ':'); /* the report shows the code itself */
   ch_report_set(&rep->exit_reason, reason ? reason + 2 : line.data);
-  if (!o.quiet)
-    ch_report_print_summary(rep, stdout);
-  struct ch_buf we = CH_BUF_INIT;
-  if (ch_report_write_dir(rep, dir.data, &we))
-    fprintf(stderr, "report: %s\n", we.data ? we.data : "cannot be written");
-  else
-    printf("report: %s/report.html\n", dir.data);
-  ch_buf_free(&we);
+  ch_run_publish_report(rep, dir.data, o.quiet);
   if ((code == CH_EXIT_RUN || code == CH_EXIT_INPUT) && err.data)
     fprintf(stderr, "%s\n", err.data);
   printf("%s\n", line.data);

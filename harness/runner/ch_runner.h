@@ -53,5 +53,7 @@ struct ch_run_cli {
    (0 after --help). Free with ch_run_cli_free either way. */
 int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli *c);
 void ch_run_cli_free(struct ch_run_cli *c);
+/* Prints the summary (unless quiet), writes report.json, junit.xml and report.html into dir, and says where. */
+void ch_run_publish_report(const struct ch_report *rep, const char *dir, bool quiet);
 
 #endif /* CH_RUNNER_H */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks behind the speed and memory targets, with a table at the end, also written as
 # reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
-# Environment: BENCH_ONLY="micro density multi intake peers fanout transports" (a subset, in that order),
+# Environment: BENCH_ONLY="micro density multi intake peers fanout transports fallback" (a subset, in that order),
 #              BENCH_MP_SIZES="60000 100000" (multi-process sizes), BENCH_DENSITY=19000.
 # Every server and harness process started here is ended by its pid on exit; every wait is bounded.
 set -uo pipefail
@@ -10,7 +10,7 @@ build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 4
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
-only=${BENCH_ONLY:-micro density multi intake peers fanout transports}
+only=${BENCH_ONLY:-micro density multi intake peers fanout transports fallback}
 mp_sizes=${BENCH_MP_SIZES:-60000 100000}
 density_n=${BENCH_DENSITY:-19000}
 scn="$root/tests/bench/scenarios"
@@ -371,6 +371,26 @@ if want transports; then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
+if want fallback; then
+  # The engine's own SSE / long-polling benchmark (tests/bench/bench_fallback.c, the fallback engineer's): clients
+  # made with ch_client directly (no runner, so no 2-descriptors-per-client budget), server in a child process.
+  for t in sse lp; do
+    echo "== engine $t: 10000 clients in one process (bench_fallback), 20 Updates published to their one key"
+    fg timeout 150 "$build/tests/bench_fallback" -t "$t" -n 10000 -m 20 -s 127.0.0.2-127.0.0.9 >"$work/fallback-$t.txt" 2>&1
+    rc=$?
+    line=$(grep '^transport=' "$work/fallback-$t.txt" | tail -1)
+    echo "exit $rc; ${line:-no result line}"
+    fv() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p" | sed 's/\/.*//'; }
+    put "fb_${t}_connected" "$(fv connected)"
+    put "fb_${t}_conn_per_s" "$(fv conn_per_s)"
+    put "fb_${t}_kib_per_client" "$(fv rss_kib_per_client)"
+    put "fb_${t}_updates" "$(fv updates)"
+    put "fb_${t}_updates_per_s" "$(fv updates_per_s)"
+    put "fb_${t}_exit" "$rc"
+  done
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
 # The table and the JSON file.
 row() { printf '%-34s %-26s %-22s %s\n' "$1" "$2" "$3" "$4"; }
 ok() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN{ if (v !~ /^[0-9.]+$/) {print "n/a"; exit}
@@ -422,6 +442,14 @@ if want transports; then
       "p99 $(get "tr_${t}_p99_ms") ms"
     row "  $t CPU s per million" "$(get "tr_${t}_cpu_s_per_million")" "" \
       "cores: harness $(get "tr_${t}_harness_core_pct")%, server $(get "tr_${t}_server_core_pct")%"
+  done
+fi
+if want fallback; then
+  for t in sse lp; do
+    row "4 engine $t clients (bench_fallback)" "$(get "fb_${t}_connected") conn" "10000" \
+      "$(ok "$(get "fb_${t}_connected")" 10000 '>=')"
+    row "  engine $t Updates/s" "$(get "fb_${t}_updates_per_s")/s" "$(get "fb_${t}_kib_per_client") KiB/client" \
+      "$(get "fb_${t}_conn_per_s") conn/s"
   done
 fi
 if want micro; then

@@ -33,10 +33,10 @@ pids=()
 remember() { pids+=("$@"); }
 children_of() { cat /proc/"$1"/task/*/children 2>/dev/null; }
 end_pid() { # TERM, then KILL after 5 s; only pids we started (and the children they forked)
-  local p=$1 kids i
+  local p=$1 kids
   kids=$(children_of "$p")
   kill -TERM "$p" $kids 2>/dev/null
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     kill -0 "$p" 2>/dev/null || break
     sleep 0.1
   done
@@ -64,11 +64,11 @@ trap 'exit 130' INT TERM
 
 # start_serve NPROC: a reference endpoint in its own process(es); sets SRV_PID SRV_URL SRV_PORT SRV_CP
 start_serve() {
-  local n=$1 f="$work/serve-$RANDOM.out" i
+  local n=$1 f="$work/serve-$RANDOM.out"
   "$H" serve --processes "$n" --quiet >"$f" 2>"$f.err" &
   SRV_PID=$!
   remember "$SRV_PID"
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     grep -q '^listening on' "$f" 2>/dev/null && break
     sleep 0.1
   done
@@ -79,8 +79,8 @@ start_serve() {
     echo "bench: serve did not start: $(cat "$f.err")" >&2
     return 1
   fi
-  if [ "$n" -gt 1 ]; then # the siblings bind the port after the first line: wait until every one is there
-    for i in $(seq 50); do
+  if [ "$n" -gt 1 ]; then # older serve builds print before the siblings listen: wait until every one is there
+    for _ in $(seq 50); do
       [ "$(children_of "$SRV_PID" | wc -w)" -ge $((n - 1)) ] && break
       sleep 0.1
     done
@@ -166,7 +166,6 @@ if want density; then
   read -r base hold per rate dt cpu_hs peak_kb < <(density_analyse "$work/density.tsv" "$density_n")
   peak=$("$P" json "$d/report.json" /metrics/total/connected_peak)
   errs=$("$P" json "$d/report.json" /metrics/total/counters/connect_errors)
-  start_p50=$("$P" json "$d/report.json" /metrics/total/latency/start/p50_ns)
   echo "exit $rc; connected peak $peak (1 idle + $density_n), connect errors $errs; baseline RSS $base KiB," \
     "hold RSS $hold KiB => $per KiB/client; handshakes $rate/s (1%..99% of the clients in $dt s)," \
     "harness CPU $cpu_hs us per handshake; peak RSS $peak_kb KiB (disconnect phase)"

@@ -345,7 +345,8 @@ static void latency_table(struct ch_buf *b, const struct ch_metrics_group *t) {
     td_dur(b, ch_hist_value_at(h, 99));
     td_dur(b, ch_hist_value_at(h, 99.9));
     td_dur(b, ch_hist_max(h));
-    td_dur(b, (uint64_t)ch_hist_mean(h));
+    double mean = ch_hist_mean(h); /* a merged or hostile report can hold sums beyond 2^64 ns */
+    td_dur(b, mean < 1.8e19 ? (uint64_t)mean : UINT64_MAX);
     td_num(b, (double)h->overflow);
     ch_buf_puts(b, "</tr>");
   }

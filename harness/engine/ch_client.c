@@ -61,6 +61,8 @@ void ch__client_emit_state(struct ch_client *c) {
     c->on_state(c, c->state, NULL, c->user);
 }
 
+void ch_client_stop_trace(struct ch_client *c) { c->on_trace = NULL; }
+
 void ch__client_trace(struct ch_client *c, enum ch_trace_dir dir, enum ch_trace_channel ch, const char *p, size_t n,
                       bool json) {
   if (!c->on_trace)

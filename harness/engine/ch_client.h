@@ -175,6 +175,8 @@ void ch_client_stop(struct ch_client *c);
 /* Abrupt: closes the socket without a close frame and without /abort. The client then reconnects (unless
    no_reconnect). -ENOTCONN unless CONNECTED. */
 int ch_client_drop(struct ch_client *c);
+/* Stops calling on_trace for this client (e.g. once its transcript is full): no more redaction work per frame. */
+void ch_client_stop_trace(struct ch_client *c);
 /* Only when CLOSED (or NEW): from the client's own CLOSED callback, from a posted task, or after ch_engine_stop.
    Never free another client from inside a callback (the engine may be walking its worker's client list). */
 void ch_client_free(struct ch_client *c);

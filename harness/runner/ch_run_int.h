@@ -65,6 +65,7 @@ struct run_client {
   uint32_t n_subs;
   bool started, connected, closed, dropped, reconnected, bad_creds;
   bool waiting;                         /* has an outstanding operation in the current phase */
+  int inv_phase;                        /* the phase its Subscribe/Unsubscribe invocations belong to */
   struct ch_client_failure failure;     /* copy of the final failure, if any */
   uint32_t unexpected;                  /* Updates for keys this client never subscribed to */
   struct ch_buf trace;                  /* JSON Lines transcript (redacted by the engine), capped; see RUN_TRACE_MAX */
@@ -135,6 +136,9 @@ struct ch_run {
    transcripts of failing clients are written to <report dir>/transcripts/client-<index>.jsonl. */
 #define RUN_TRACE_MAX 16384
 #define RUN_TRACE_CLIENTS 2000
+/* Subscribe/Unsubscribe invocations in flight per worker: over SSE and long polling each is a POST /send, and
+   tens of thousands at once would swamp both ends. */
+#define RUN_INVOKE_WINDOW 256
 
 /* Worker side (ch_run_worker.c). Each runs on the worker's thread through ch_engine_post. */
 void run_worker_setup(struct ch_worker *w, void *arg);   /* arg: struct run_worker */

@@ -31,6 +31,25 @@ static uint64_t span_ns(uint64_t a, uint64_t b) { return a && b > a ? b - a : 0;
 
 /* ---- client callbacks ---- */
 
+/* A failure message as a reason to count: curl's " after N ms" is dropped, so one cause stays one row. */
+static const char *rc_reason(const char *msg, char *buf, size_t n) {
+  size_t w = 0;
+  for (const char *p = msg; *p && w + 1 < n;) {
+    if (!strncmp(p, " after ", 7)) {
+      const char *q = p + 7;
+      while (*q >= '0' && *q <= '9')
+        q++;
+      if (q > p + 7 && !strncmp(q, " ms", 3)) {
+        p = q + 3;
+        continue;
+      }
+    }
+    buf[w++] = *p++;
+  }
+  buf[w] = '\0';
+  return buf;
+}
+
 static void rc_on_state(struct ch_client *c, enum ch_client_state st, const struct ch_client_failure *f, void *user) {
   struct run_client *rc = user;
   struct run_worker *rw = rc->w;
@@ -56,6 +75,7 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
   if (st != CH_CLIENT_CLOSED || rc->closed)
     return;
   rc->closed = true;
+  char why[sizeof f->message];
   bool cancelled = f && f->category == CH_FAIL_CANCELLED;
   if (f && f->category != CH_FAIL_NONE && !cancelled)
     rc->failure = *f;
@@ -63,12 +83,13 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
     ch_metrics_connected(rc->g, -1);
     if (f && f->category != CH_FAIL_NONE && !cancelled) {
       ch_metrics_count(rc->g, CH_CNT_DISCONNECTS, 1);
-      ch_metrics_fail(rc->g, f->message);
+      ch_metrics_fail(rc->g, rc_reason(f->message, why, sizeof why));
     }
   } else if (!rc->bad_creds && f && !cancelled) {
     /* Clients given bad credentials are meant to be refused: that is judged by the auth check, not an error. */
     ch_metrics_count(rc->g, CH_CNT_CONNECT_ERRORS, 1);
-    ch_metrics_fail(rc->g, f->category != CH_FAIL_NONE ? f->message : "closed before connecting");
+    ch_metrics_fail(rc->g, f->category != CH_FAIL_NONE ? rc_reason(f->message, why, sizeof why)
+                                                       : "closed before connecting");
   }
   rc_settle(rc);
 }
@@ -206,9 +227,11 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
     ch_metrics_count(rc->g, CH_CNT_UPDATES_UNEXPECTED, 1);
   }
   uint64_t lat = 0;
+  bool have_lat = false;
   if (idx >= 0) {
     uint64_t due = r->trig[idx].intended_ns;
     lat = recv_ns > due ? recv_ns - due : 0;
+    have_lat = true;
     if (rw->fan_last && rw->fan_last[idx] < recv_ns)
       rw->fan_last[idx] = recv_ns;
   } else {
@@ -216,9 +239,10 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
     if (rc_read_int(arg, cor->server_time_us, &sent_us) && sent_us > 0) {
       uint64_t recv_wall = recv_ns + r->wall_minus_mono, sent = (uint64_t)sent_us * 1000u;
       lat = recv_wall > sent ? recv_wall - sent : 0;
+      have_lat = true;
     }
   }
-  if (lat) {
+  if (have_lat) {
     ch_metrics_record(rc->g, CH_LAT_UPDATE, lat);
     if (lat > r->s->expect.deadline_ns)
       rw->late++;
@@ -247,9 +271,10 @@ static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user)
 static void rc_on_trace(struct ch_client *c, enum ch_trace_dir dir, enum ch_trace_channel ch, const char *bytes,
                         size_t len, void *user) {
   struct run_client *rc = user;
-  (void)c;
-  if (rc->trace.len >= RUN_TRACE_MAX)
+  if (rc->trace.len >= RUN_TRACE_MAX) {
+    ch_client_stop_trace(c); /* full: spare the engine the redaction of every later frame */
     return;
+  }
   if (len > 2048)
     len = 2048;
   ch_buf_printf(&rc->trace, "{\"t_ms\":%.3f,\"client\":%u,\"dir\":\"%s\",\"channel\":\"%s\",\"bytes\":",
@@ -334,6 +359,8 @@ static void rw_ramp_cb(uv_timer_t *t) {
 
 /* ---- phases ---- */
 
+static void rw_pump_invokes(struct run_worker *rw);
+
 static void rc_invoke_done(struct ch_client *c, const struct ch_completion *res, void *arg) {
   struct run_client *rc = ch_client_user(c);
   struct run_sub *sub = arg;
@@ -358,8 +385,11 @@ static void rc_invoke_done(struct ch_client *c, const struct ch_completion *res,
                res->status == -ETIMEDOUT ? "no completion before the invocation timeout" : "connection lost");
     ch_metrics_fail(rc->g, why);
   }
-  rc->w->pending--;
-  rw_check_done(rc->w);
+  struct run_worker *rw = rc->w;
+  if (rc->inv_phase == rw->phase) { /* a completion after its phase timed out is not this phase's */
+    rw->pending--;
+    rw_pump_invokes(rw);
+  }
 }
 
 static void rc_invoke_all(struct run_worker *rw, struct run_client *rc, bool unsub) {
@@ -381,6 +411,7 @@ static void rc_invoke_all(struct run_worker *rw, struct run_client *rc, bool uns
     else
       sub->sub_sent_ns = now;
     if (ch_client_invoke(rc->c, p->hub_name, method, rw->scratch.data, rc_invoke_done, sub, NULL) == 0) {
+      rc->inv_phase = rw->phase;
       rw->pending++;
     } else {
       ch_metrics_count(rc->g, CH_CNT_INVOKE_ERRORS, 1);
@@ -389,6 +420,18 @@ static void rc_invoke_all(struct run_worker *rw, struct run_client *rc, bool uns
         sub->sub_failed = true;
     }
   }
+}
+
+/* Issues the invocations of further clients while fewer than RUN_INVOKE_WINDOW are in flight (next_start is the
+   cursor over the worker's clients), then tells the main thread once everything issued has completed. */
+static void rw_pump_invokes(struct run_worker *rw) {
+  bool unsub = rw->phase_type == CH_SCN_PHASE_UNSUBSCRIBE;
+  while (rw->next_start < rw->n_clients && rw->pending < RUN_INVOKE_WINDOW) {
+    struct run_client *rc = rw->clients[rw->next_start++];
+    if (rc_in_phase(rc) && rc->c && ch_client_state(rc->c) == CH_CLIENT_CONNECTED)
+      rc_invoke_all(rw, rc, unsub);
+  }
+  rw_check_done(rw);
 }
 
 void run_worker_phase(struct ch_worker *w, void *arg) {
@@ -427,11 +470,8 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
     break;
   case CH_SCN_PHASE_SUBSCRIBE:
   case CH_SCN_PHASE_UNSUBSCRIBE:
-    for (size_t i = 0; i < rw->n_clients; i++) {
-      struct run_client *rc = rw->clients[i];
-      if (rc_in_phase(rc) && rc->c && ch_client_state(rc->c) == CH_CLIENT_CONNECTED)
-        rc_invoke_all(rw, rc, task->type == CH_SCN_PHASE_UNSUBSCRIBE);
-    }
+    rw->next_start = 0;
+    rw_pump_invokes(rw);
     break;
   case CH_SCN_PHASE_DROP_RECONNECT:
     for (size_t i = 0; i < rw->n_clients; i++) {

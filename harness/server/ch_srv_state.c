@@ -462,8 +462,12 @@ static struct ch_srv_msg *build_update(struct ch_server *s, unsigned hub, const 
   }
   cJSON_DeleteItemFromObjectCaseSensitive(model, "HarnessSeq");
   cJSON_DeleteItemFromObjectCaseSensitive(model, "HarnessSentUs");
-  cJSON_AddNumberToObject(model, "HarnessSeq", (double)seq);
-  cJSON_AddNumberToObject(model, "HarnessSentUs", (double)(wall / 1000u));
+  /* Integers written as integers: cJSON's %g form ("1.79582664933628e+15") is no integer to a strict reader. */
+  char num[32];
+  snprintf(num, sizeof num, "%llu", (unsigned long long)seq);
+  cJSON_AddRawToObject(model, "HarnessSeq", num);
+  snprintf(num, sizeof num, "%llu", (unsigned long long)(wall / 1000u));
+  cJSON_AddRawToObject(model, "HarnessSentUs", num);
   char *txt = cJSON_PrintUnformatted(model);
   cJSON_Delete(model);
   if (!txt)

@@ -11,13 +11,13 @@
    (fopen of /proc files must still work at the limit). */
 #define FDS_RESERVE 64u
 
+/* Per worker: POST /send requests of SSE and long-polling clients in flight at once (the runner keeps at most 256
+   invocations in flight per worker); each holds a connection only while it lasts. */
+#define FDS_SENDS_PER_WORKER 256u
+
 unsigned ch_limits_fds_per_client(enum ch_transport t) {
-  switch (t) {
-  case CH_TRANSPORT_WEBSOCKETS:
-    return 1;
-  default:
-    return 2;
-  }
+  (void)t; /* the WebSocket, the event stream or the held poll; sends are budgeted per worker */
+  return 1;
 }
 
 size_t ch_limits_fds_needed(size_t clients, enum ch_transport t, unsigned workers, unsigned connect_window) {
@@ -27,7 +27,9 @@ size_t ch_limits_fds_needed(size_t clients, enum ch_transport t, unsigned worker
     connect_window = 16; /* the engine's default */
   /* During the handshake a client also holds its negotiate/start HTTP connection: at most connect_window per
      worker at once. */
-  return clients * ch_limits_fds_per_client(t) + (size_t)workers * (FDS_PER_WORKER + connect_window) + FDS_RESERVE;
+  unsigned sends = t == CH_TRANSPORT_WEBSOCKETS ? 0 : FDS_SENDS_PER_WORKER;
+  return clients * ch_limits_fds_per_client(t) + (size_t)workers * (FDS_PER_WORKER + connect_window + sends) +
+         FDS_RESERVE;
 }
 
 int ch_limits_check(size_t needed, size_t soft, size_t hard, struct ch_buf *msg) {

@@ -312,11 +312,9 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 if want transports; then
   for t in webSockets serverSentEvents longPolling; do
-    # The engine reserves 2 descriptors per SSE/long-polling client (stream + /send or the next poll): 20,000
-    # descriptors fit 9,856 of them with 2 workers (the runner asks ch_limits_fds_needed with a window of 64), so
-    # those runs hold 9,850.
+    # One descriptor per client on every transport; SSE and long polling add a budget of /send requests in flight
+    # per worker (ch_limits_fds_needed), so 10,000 of each fit the 20,000 descriptors.
     n=10000
-    [ "$t" != webSockets ] && n=9850
     echo "== transport $t: $n clients in one harness process, 10 keys, 20 publishes/s (~$((n * 2)) Updates/s offered)"
     start_serve 1 || exit 4
     d="$work/transport-$t"

@@ -172,7 +172,8 @@ static int build_report(const struct ch_checks_opts *o, const struct ch_checks_r
   ch_report_set(&rep->scenario, scenario);
   ch_report_set(&rep->scenario_path, scenario_path);
   ch_report_set_target(rep, o->target ? o->target : "embedded reference endpoint");
-  ch_report_set(&rep->exit_reason, last);
+  const char *reason = last && !strncmp(last, "exit ", 5) ? strstr(last, ": ") : NULL; /* the report shows the code */
+  ch_report_set(&rep->exit_reason, reason ? reason + 2 : last);
   rep->seed = o->seed;
   rep->exit_code = code;
   rep->start_wall_ns = t0;

@@ -1,5 +1,7 @@
 #include "ch_hist.h"
 
+#include "ch_base64.h"
+
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -151,8 +153,6 @@ bool ch_hist_iter_next(struct ch_hist_iter *it) {
 
 /* ---- serialised form ---- */
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static int put_varint(struct ch_buf *b, uint64_t v) {
   unsigned char tmp[10];
   size_t n = 0;
@@ -190,43 +190,10 @@ int ch_hist_serialize(const struct ch_hist *h, struct ch_buf *out) {
     if (!rc)
       rc = put_varint(&raw, zigzag((int64_t)c));
   }
-  rc = rc ? rc : ch_buf_reserve(out, 5 + raw.len * 4 / 3 + 4);
-  if (!rc) {
-    ch_buf_puts(out, "HDR1:");
-    const unsigned char *p = (const unsigned char *)raw.data;
-    size_t i = 0;
-    char q[4];
-    for (; i + 3 <= raw.len; i += 3) {
-      uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-      q[0] = b64[v >> 18], q[1] = b64[(v >> 12) & 63], q[2] = b64[(v >> 6) & 63], q[3] = b64[v & 63];
-      ch_buf_append(out, q, 4);
-    }
-    if (raw.len - i == 1) {
-      uint32_t v = (uint32_t)p[i] << 16;
-      q[0] = b64[v >> 18], q[1] = b64[(v >> 12) & 63];
-      ch_buf_append(out, q, 2);
-    } else if (raw.len - i == 2) {
-      uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-      q[0] = b64[v >> 18], q[1] = b64[(v >> 12) & 63], q[2] = b64[(v >> 6) & 63];
-      ch_buf_append(out, q, 3);
-    }
-  }
+  rc = rc ? rc : ch_buf_puts(out, "HDR1:");
+  rc = rc ? rc : ch_base64_encode(out, raw.data, raw.len, false);
   ch_buf_free(&raw);
   return rc;
-}
-
-static int b64val(unsigned char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
 }
 
 struct rd {
@@ -263,25 +230,11 @@ int ch_hist_parse(struct ch_hist *h, const char *s, size_t n, struct ch_buf *err
   if (n < 5 || memcmp(s, "HDR1:", 5) != 0)
     return hist_bad(h, err, "expected the prefix \"HDR1:\"");
   s += 5, n -= 5;
-  if (n % 4 == 1)
-    return hist_bad(h, err, "truncated base64");
   struct ch_buf raw = CH_BUF_INIT;
-  if (ch_buf_reserve(&raw, n * 3 / 4 + 3))
-    return -ENOMEM;
-  uint32_t acc = 0;
-  unsigned bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    int v = b64val((unsigned char)s[i]);
-    if (v < 0) {
-      ch_buf_free(&raw);
-      return hist_bad(h, err, "invalid base64 character");
-    }
-    acc = (acc << 6) | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      raw.data[raw.len++] = (char)((acc >> bits) & 0xff);
-    }
+  int brc = ch_base64_decode(&raw, s, n, false);
+  if (brc) {
+    ch_buf_free(&raw);
+    return brc == -ENOMEM ? -ENOMEM : hist_bad(h, err, n % 4 == 1 ? "truncated base64" : "invalid base64 character");
   }
   struct rd r = {(const unsigned char *)raw.data, raw.len, 0};
   uint64_t ver, sb, ovf, mn, mx, sumbits;

@@ -1,6 +1,8 @@
 /* Socket-free request decoding and token/cursor coding for the reference server (see ch_srv_codec.h). */
 #include "ch_srv_codec.h"
 
+#include "ch_base64.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ch_base64.h"
 #include "ch_server.h"
 
 bool ch_srv_ends_with_ci(const char *s, size_t len, const char *suffix) {
@@ -231,87 +234,6 @@ uint64_t ch_srv_siphash(const uint64_t key[2], const void *data, size_t len) {
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/* ---- base64 ---- */
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int ch_srv_b64_encode(struct ch_buf *out, const void *data, size_t len) {
-  const unsigned char *p = data;
-  if (ch_buf_reserve(out, (len + 2) / 3 * 4))
-    return -ENOMEM;
-  char *o = out->data + out->len;
-  size_t i = 0;
-  for (; i + 3 <= len; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-    *o++ = b64chars[v >> 18];
-    *o++ = b64chars[(v >> 12) & 63];
-    *o++ = b64chars[(v >> 6) & 63];
-    *o++ = b64chars[v & 63];
-  }
-  if (len - i == 1) {
-    uint32_t v = (uint32_t)p[i] << 16;
-    *o++ = b64chars[v >> 18];
-    *o++ = b64chars[(v >> 12) & 63];
-    *o++ = '=';
-    *o++ = '=';
-  } else if (len - i == 2) {
-    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-    *o++ = b64chars[v >> 18];
-    *o++ = b64chars[(v >> 12) & 63];
-    *o++ = b64chars[(v >> 6) & 63];
-    *o++ = '=';
-  }
-  out->len = (size_t)(o - out->data);
-  out->data[out->len] = 0;
-  return 0;
-}
-
-static int b64val(int c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
-}
-
-int ch_srv_b64_decode(struct ch_buf *out, const char *s, size_t len) {
-  if (len % 4)
-    return -EINVAL;
-  if (ch_buf_reserve(out, len / 4 * 3))
-    return -ENOMEM;
-  for (size_t i = 0; i < len; i += 4) {
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; k++) {
-      unsigned char c = (unsigned char)s[i + (size_t)k];
-      if (c == '=' && i + 4 == len && k >= 2) {
-        v[k] = 0;
-        pad++;
-        continue;
-      }
-      if (pad)
-        return -EINVAL; /* data after padding */
-      v[k] = b64val(c);
-      if (v[k] < 0)
-        return -EINVAL;
-    }
-    uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-    out->data[out->len++] = (char)(x >> 16);
-    if (pad < 2)
-      out->data[out->len++] = (char)(x >> 8);
-    if (pad < 1)
-      out->data[out->len++] = (char)x;
-  }
-  out->data[out->len] = 0;
-  return 0;
-}
-
 /* ---- tokens ---- */
 
 static int token_seal(const uint64_t key[2], struct ch_buf *payload, struct ch_buf *out) {
@@ -321,13 +243,13 @@ static int token_seal(const uint64_t key[2], struct ch_buf *payload, struct ch_b
     m[i] = (unsigned char)(mac >> (8 * i));
   int rc = ch_buf_append(payload, m, 8);
   if (!rc)
-    rc = ch_srv_b64_encode(out, payload->data, payload->len);
+    rc = ch_base64_encode(out, payload->data, payload->len, true);
   return rc;
 }
 
 /* Decodes and verifies; on success payload holds the plain text without the MAC. */
 static int token_open(const uint64_t key[2], const char *tok, size_t len, struct ch_buf *payload) {
-  if (len > 16384 || ch_srv_b64_decode(payload, tok, len) || payload->len < 8 + 37)
+  if (len > 16384 || ch_base64_decode(payload, tok, len, true) || payload->len < 8 + 37)
     return -EINVAL;
   size_t plen = payload->len - 8;
   uint64_t mac = ch_srv_siphash(key, payload->data, plen), got = 0;

@@ -63,10 +63,6 @@ const char *ch_srv_param(const struct ch_srv_params *p, const char *name, size_t
 
 /* Keyed 64-bit MAC (SipHash-2-4). */
 uint64_t ch_srv_siphash(const uint64_t key[2], const void *data, size_t len);
-/* Standard base64 with padding (contains + / =, like the real tokens). */
-int ch_srv_b64_encode(struct ch_buf *out, const void *data, size_t len);
-/* Returns 0 or -EINVAL on bad input (characters, padding, length). */
-int ch_srv_b64_decode(struct ch_buf *out, const char *s, size_t len);
 
 /* Connection token: base64(connId ":" user MAC8). */
 int ch_srv_conn_token_make(const uint64_t key[2], const char *conn_id, const char *user, struct ch_buf *out);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "ch_base64.h"
 #include "ch_buf.h"
 #include "ch_rng.h"
 #include "ch_test.h"
@@ -103,11 +104,37 @@ static void test_core_rng_is_deterministic_per_seed(void) {
   CU_ASSERT_TRUE(differ);
 }
 
+static void test_core_base64_round_trips_padded_and_not(void) {
+  const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  const char *want[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"}; /* RFC 4648 section 10 */
+  for (size_t i = 0; i < 7; i++) {
+    struct ch_buf e = CH_BUF_INIT, u = CH_BUF_INIT, d = CH_BUF_INIT;
+    ch_base64_encode(&e, in[i], strlen(in[i]), true);
+    CH_ASSERT_STR(e.data ? e.data : "", want[i]);
+    CU_ASSERT_EQUAL(ch_base64_decode(&d, e.data ? e.data : "", e.len, true), 0);
+    CU_ASSERT_EQUAL(d.len, strlen(in[i]));
+    CU_ASSERT_EQUAL(memcmp(d.data ? d.data : "", in[i], d.len), 0);
+    ch_base64_encode(&u, in[i], strlen(in[i]), false);
+    CU_ASSERT_PTR_NULL(u.data ? strchr(u.data, '=') : NULL);
+    ch_buf_reset(&d);
+    CU_ASSERT_EQUAL(ch_base64_decode(&d, u.data ? u.data : "", u.len, false), 0);
+    CU_ASSERT_EQUAL(d.len, strlen(in[i]));
+    ch_buf_free(&e), ch_buf_free(&u), ch_buf_free(&d);
+  }
+  struct ch_buf d = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_base64_decode(&d, "Zm9", 3, true), -EINVAL);   /* not groups of 4 */
+  CU_ASSERT_EQUAL(ch_base64_decode(&d, "Z=9v", 4, true), -EINVAL);  /* padding inside */
+  CU_ASSERT_EQUAL(ch_base64_decode(&d, "Zm9v=", 5, false), -EINVAL);
+  CU_ASSERT_EQUAL(ch_base64_decode(&d, "Zm9vY", 5, false), -EINVAL); /* a lone last character */
+  CU_ASSERT_EQUAL(ch_base64_decode(&d, "Zm$v", 4, true), -EINVAL);
+  ch_buf_free(&d);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {
       CH_TEST(test_core_url_virtual_directory),        CH_TEST(test_core_url_errors_name_what_was_found),
       CH_TEST(test_core_pct_encode_matches_encodeURIComponent), CH_TEST(test_core_form_get_decodes_plus_and_escapes),
-      CH_TEST(test_core_buf_printf_grows),             CH_TEST(test_core_rng_is_deterministic_per_seed),
+      CH_TEST(test_core_buf_printf_grows),             CH_TEST(test_core_base64_round_trips_padded_and_not),             CH_TEST(test_core_rng_is_deterministic_per_seed),
       CU_TEST_INFO_NULL};
   return ch_test_run("core", tests);
 }

@@ -21,6 +21,7 @@
 
 #include "ch_client.h"
 #include "ch_clock.h"
+#include "ch_control.h"
 #include "ch_engine.h"
 #include "ch_server.h"
 
@@ -105,40 +106,6 @@ static void stop_task(struct ch_worker *w, void *arg) {
   for (size_t i = s->first; i < s->first + s->count; i++)
     if (s->b->clients[i] && ch_client_state(s->b->clients[i]) != CH_CLIENT_CLOSED)
       ch_client_stop(s->b->clients[i]);
-}
-
-static size_t collect(char *p, size_t size, size_t n, void *arg) {
-  ch_buf_append(arg, p, size * n);
-  return size * n;
-}
-
-static long control(int port, const char *path, const char *body, struct ch_buf *out) {
-  char url[128];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  struct ch_buf sink = CH_BUF_INIT;
-  CURL *e = curl_easy_init();
-  curl_easy_setopt(e, CURLOPT_URL, url);
-  if (body)
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, out ? out : &sink);
-  long status = 0;
-  if (curl_easy_perform(e) == CURLE_OK)
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(e);
-  ch_buf_free(&sink);
-  return status;
-}
-
-static long live_transports(int port) {
-  struct ch_buf b = CH_BUF_INIT;
-  long live = -1;
-  const char *p;
-  if (control(port, "/stats", NULL, &b) == 200 && b.data && (p = strstr(b.data, "\"live\":")))
-    live = atol(p + 7);
-  ch_buf_free(&b);
-  return live;
 }
 
 static long rss_kib(void) {
@@ -267,7 +234,7 @@ int main(int argc, char **argv) {
   /* long polling: each client must hold its G and a live poll, or the first Updates miss the group (see §4.3) */
   if (ok && b.transport == CH_TRANSPORT_LONGPOLLING)
     ok = wait_count("groups tokens", &b.groups, b.n, &b, 120);
-  for (uint64_t end = ch_now_ns() + 60000000000ull; ok && live_transports(ports[1]) < (long)b.n;) {
+  for (uint64_t end = ch_now_ns() + 60000000000ull; ok && ch_control_live(ports[1], 10000) < (long)b.n;) {
     if (ch_now_ns() > end) {
       ok = false;
       break;
@@ -281,7 +248,7 @@ int main(int argc, char **argv) {
     char body[128];
     snprintf(body, sizeof body, "{\"hub\":\"ResourceEventHub\",\"key\":\"k1\",\"count\":%ld}", messages);
     uint64_t p0 = ch_now_ns();
-    if (control(ports[1], "/publish", body, NULL) != 200) {
+    if (ch_control(ports[1], "/publish", body, NULL, 10000) != 200) {
       fprintf(stderr, "bench_fallback: publish failed\n");
       ok = false;
     }

@@ -61,23 +61,14 @@ static bool lp_script(struct mock_req *r) {
 }
 
 static void fx_lp(struct fx *f, struct lp_mode *mode) {
-  memset(f, 0, sizeof *f);
-  f->m.lp = lp_script;
+  fx_init(f, CH_TRANSPORT_LONGPOLLING, NULL, lp_script);
   f->m.user = mode;
-  f->o.transport = CH_TRANSPORT_LONGPOLLING;
 }
 
 static void test_lp_connects_polls_with_tokens_and_invokes(void) {
   struct fx f;
   fx_lp(&f, NULL);
-  f.o.invoke_on_connect = true;
-  CU_ASSERT_FATAL(fx_start(&f, 0));
-  CU_ASSERT(obs_wait(&f.o, &f.o.connected, 1, MOCK_WAIT_MS));
-  CU_ASSERT(obs_wait(&f.o, &f.o.completions, 1, MOCK_WAIT_MS));
-  CU_ASSERT(obs_wait(&f.o, &f.o.hub_msgs, 1, MOCK_WAIT_MS));
-  CU_ASSERT_EQUAL(f.o.comp_status, 0);
-  CH_ASSERT_STR(f.o.comp_result, "42");
-  CH_ASSERT_STR(f.o.last_args, "[\"k1\",1]");
+  fx_start_invoke_receive(&f);
   /* the second poll echoes the cursor and groups token of the first answer, URL-encoded in the body */
   uint64_t end = ch_now_ns() + 5000000000ull;
   while (atomic_load(&f.m.lp_polls) < 2 && ch_now_ns() < end)
@@ -151,9 +142,7 @@ static void test_lp_body_not_json_ends_the_client(void) {
   struct fx f;
   fx_lp(&f, &mode);
   CU_ASSERT_FATAL(fx_start(&f, 0));
-  CU_ASSERT(obs_wait(&f.o, &f.o.closed, 1, MOCK_WAIT_MS));
-  CU_ASSERT(f.o.failed);
-  CU_ASSERT_EQUAL(f.o.fail.category, CH_FAIL_BAD_MESSAGE);
+  fx_assert_fails(&f, CH_FAIL_BAD_MESSAGE);
   CU_ASSERT_EQUAL(atomic_load(&f.m.lp_reconnects), 0);
   fx_finish(&f);
 }
@@ -168,9 +157,7 @@ static void test_lp_refused_connect_fails_with_status(void) {
   fx_lp(&f, NULL);
   f.m.lp = lp_refuse;
   CU_ASSERT_FATAL(fx_start(&f, 0));
-  CU_ASSERT(obs_wait(&f.o, &f.o.closed, 1, MOCK_WAIT_MS));
-  CU_ASSERT(f.o.failed);
-  CU_ASSERT_EQUAL(f.o.fail.category, CH_FAIL_CONNECT);
+  fx_assert_fails(&f, CH_FAIL_CONNECT);
   CU_ASSERT_PTR_NOT_NULL(strstr(f.o.fail.message, "HTTP 403"));
   fx_finish(&f);
 }

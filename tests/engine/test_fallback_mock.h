@@ -112,6 +112,12 @@ static bool mock_wait_flag(struct mock_req *r, atomic_bool *flag, int ms) {
 /* Holds a stream until the client closes it or the server stops (bounded). */
 static void mock_hold(struct mock_req *r) { mock_wait_flag(r, NULL, MOCK_WAIT_MS); }
 
+/* Opens an event stream and sends "initialized" and the init message (LF line ends). */
+static inline void mock_sse_open(struct mock_req *r) {
+  mock_stream_head(r->fd, 200, "text/event-stream");
+  mock_puts(r->fd, "data: initialized\n\ndata: {\"C\":\"c1\",\"S\":1,\"M\":[]}\n\n");
+}
+
 static int mock_read_req(int fd, struct mock_req *r, struct mock *m) {
   char buf[8192];
   size_t len = 0;
@@ -505,6 +511,34 @@ static void fx_finish(struct fx *f) {
   ch_url_free(&f->o.url);
   uv_cond_destroy(&f->o.cond);
   uv_mutex_destroy(&f->o.lock);
+}
+
+/* Zeroes f and sets the client's transport and the endpoint's scripts (NULL: that transport answers 404). */
+static inline void fx_init(struct fx *f, enum ch_transport transport, mock_script sse, mock_script lp) {
+  memset(f, 0, sizeof *f);
+  f->o.transport = transport;
+  f->m.sse = sse;
+  f->m.lp = lp;
+}
+
+/* Starts f's client with one invocation on connect; asserts that it connects, that the invocation completes with the
+   mock's result 42 and that the first Update (["k1",1]) arrives. */
+static inline void fx_start_invoke_receive(struct fx *f) {
+  f->o.invoke_on_connect = true;
+  CU_ASSERT_FATAL(fx_start(f, 0));
+  CU_ASSERT(obs_wait(&f->o, &f->o.connected, 1, MOCK_WAIT_MS));
+  CU_ASSERT(obs_wait(&f->o, &f->o.completions, 1, MOCK_WAIT_MS));
+  CU_ASSERT(obs_wait(&f->o, &f->o.hub_msgs, 1, MOCK_WAIT_MS));
+  CU_ASSERT_EQUAL(f->o.comp_status, 0);
+  CH_ASSERT_STR(f->o.comp_result, "42");
+  CH_ASSERT_STR(f->o.last_args, "[\"k1\",1]");
+}
+
+/* Asserts that the client ends (bounded wait) with a failure of `category`. */
+static inline void fx_assert_fails(struct fx *f, enum ch_failure_category category) {
+  CU_ASSERT(obs_wait(&f->o, &f->o.closed, 1, MOCK_WAIT_MS));
+  CU_ASSERT(f->o.failed);
+  CU_ASSERT_EQUAL(f->o.fail.category, category);
 }
 
 #endif /* TEST_FALLBACK_MOCK_H */

@@ -49,28 +49,22 @@ static bool sse_html(struct mock_req *r) {
   return false;
 }
 
-static bool sse_oversize(struct mock_req *r) {
-  mock_stream_head(r->fd, 200, "text/event-stream");
-  mock_puts(r->fd, "data: initialized\n\ndata: {\"C\":\"c1\",\"S\":1,\"M\":[]}\n\n");
+/* Opens the stream, waits for /start, then sends one bad event (first of `n` writes of `part`, then `tail`). */
+static bool sse_bad_event(struct mock_req *r, const char *head, const char *part, int n, const char *tail) {
+  mock_sse_open(r);
   if (!mock_wait_flag(r, &r->m->started, MOCK_WAIT_MS))
     return false;
-  mock_puts(r->fd, "data: [");
-  for (int i = 0; i < 400; i++)
-    mock_puts(r->fd, "\"0123456789\",");
-  mock_puts(r->fd, "0]\n\n");
+  mock_puts(r->fd, head);
+  for (int i = 0; i < n; i++)
+    mock_puts(r->fd, part);
+  mock_puts(r->fd, tail);
   mock_hold(r);
   return false;
 }
 
-static bool sse_not_json(struct mock_req *r) {
-  mock_stream_head(r->fd, 200, "text/event-stream");
-  mock_puts(r->fd, "data: initialized\n\ndata: {\"C\":\"c1\",\"S\":1,\"M\":[]}\n\n");
-  if (!mock_wait_flag(r, &r->m->started, MOCK_WAIT_MS))
-    return false;
-  mock_puts(r->fd, "data: <html>oops</html>\n\n");
-  mock_hold(r);
-  return false;
-}
+static bool sse_oversize(struct mock_req *r) { return sse_bad_event(r, "data: [", "\"0123456789\",", 400, "0]\n\n"); }
+
+static bool sse_not_json(struct mock_req *r) { return sse_bad_event(r, "data: <html>oops</html>", "", 0, "\n\n"); }
 
 /* init, then silence: no keep-alive */
 static bool sse_silent_after_init(struct mock_req *r) {
@@ -86,17 +80,8 @@ static bool sse_silent_after_init(struct mock_req *r) {
 
 static void test_sse_connects_receives_and_invokes(void) {
   struct fx f;
-  memset(&f, 0, sizeof f);
-  f.m.sse = sse_good;
-  f.o.transport = CH_TRANSPORT_SSE;
-  f.o.invoke_on_connect = true;
-  CU_ASSERT_FATAL(fx_start(&f, 0));
-  CU_ASSERT(obs_wait(&f.o, &f.o.connected, 1, MOCK_WAIT_MS));
-  CU_ASSERT(obs_wait(&f.o, &f.o.completions, 1, MOCK_WAIT_MS));
-  CU_ASSERT(obs_wait(&f.o, &f.o.hub_msgs, 1, MOCK_WAIT_MS));
-  CU_ASSERT_EQUAL(f.o.comp_status, 0);
-  CH_ASSERT_STR(f.o.comp_result, "42");
-  CH_ASSERT_STR(f.o.last_args, "[\"k1\",1]");
+  fx_init(&f, CH_TRANSPORT_SSE, sse_good, NULL);
+  fx_start_invoke_receive(&f);
   uv_mutex_lock(&f.m.lock);
   CU_ASSERT_PTR_NOT_NULL(strstr(f.m.last_send_body, "data=%7B%22H%22%3A%22ResourceEventHub%22"));
   uv_mutex_unlock(&f.m.lock);
@@ -114,9 +99,7 @@ static void test_sse_connects_receives_and_invokes(void) {
 
 static void test_sse_reconnects_with_message_id_after_stream_end(void) {
   struct fx f;
-  memset(&f, 0, sizeof f);
-  f.m.sse = sse_ends_once;
-  f.o.transport = CH_TRANSPORT_SSE;
+  fx_init(&f, CH_TRANSPORT_SSE, sse_ends_once, NULL);
   CU_ASSERT_FATAL(fx_start(&f, 0));
   CU_ASSERT(obs_wait(&f.o, &f.o.reconnected, 1, MOCK_WAIT_MS));
   CU_ASSERT(obs_wait(&f.o, &f.o.hub_msgs, 2, MOCK_WAIT_MS));
@@ -134,10 +117,8 @@ static void test_sse_reconnects_with_message_id_after_stream_end(void) {
 
 static void test_sse_keepalive_timeout_drops_and_reconnects(void) {
   struct fx f;
-  memset(&f, 0, sizeof f);
-  f.m.sse = sse_silent_after_init;
+  fx_init(&f, CH_TRANSPORT_SSE, sse_silent_after_init, NULL);
   f.m.keepalive_timeout = 0.6;
-  f.o.transport = CH_TRANSPORT_SSE;
   CU_ASSERT_FATAL(fx_start(&f, 0));
   CU_ASSERT(obs_wait(&f.o, &f.o.reconnected, 1, MOCK_WAIT_MS));
   CU_ASSERT(atomic_load(&f.m.sse_reconnects) >= 1);
@@ -152,26 +133,18 @@ static void test_sse_keepalive_timeout_drops_and_reconnects(void) {
 
 static void test_sse_answer_without_initialized_fails_connect(void) {
   struct fx f;
-  memset(&f, 0, sizeof f);
-  f.m.sse = sse_html;
-  f.o.transport = CH_TRANSPORT_SSE;
+  fx_init(&f, CH_TRANSPORT_SSE, sse_html, NULL);
   CU_ASSERT_FATAL(fx_start(&f, 0));
-  CU_ASSERT(obs_wait(&f.o, &f.o.closed, 1, MOCK_WAIT_MS));
-  CU_ASSERT(f.o.failed);
-  CU_ASSERT_EQUAL(f.o.fail.category, CH_FAIL_CONNECT);
+  fx_assert_fails(&f, CH_FAIL_CONNECT);
   CU_ASSERT_PTR_NOT_NULL(strstr(f.o.fail.message, "initialized"));
   fx_finish(&f);
 }
 
 static void test_sse_oversize_event_ends_the_client(void) {
   struct fx f;
-  memset(&f, 0, sizeof f);
-  f.m.sse = sse_oversize;
-  f.o.transport = CH_TRANSPORT_SSE;
+  fx_init(&f, CH_TRANSPORT_SSE, sse_oversize, NULL);
   CU_ASSERT_FATAL(fx_start(&f, 2048));
-  CU_ASSERT(obs_wait(&f.o, &f.o.closed, 1, MOCK_WAIT_MS));
-  CU_ASSERT(f.o.failed);
-  CU_ASSERT_EQUAL(f.o.fail.category, CH_FAIL_WS_PROTOCOL);
+  fx_assert_fails(&f, CH_FAIL_WS_PROTOCOL);
   CU_ASSERT_PTR_NOT_NULL(strstr(f.o.fail.message, "larger than 2048"));
   CU_ASSERT_EQUAL(atomic_load(&f.m.sse_reconnects), 0);
   fx_finish(&f);
@@ -179,22 +152,16 @@ static void test_sse_oversize_event_ends_the_client(void) {
 
 static void test_sse_event_that_is_not_json_ends_the_client(void) {
   struct fx f;
-  memset(&f, 0, sizeof f);
-  f.m.sse = sse_not_json;
-  f.o.transport = CH_TRANSPORT_SSE;
+  fx_init(&f, CH_TRANSPORT_SSE, sse_not_json, NULL);
   CU_ASSERT_FATAL(fx_start(&f, 0));
-  CU_ASSERT(obs_wait(&f.o, &f.o.closed, 1, MOCK_WAIT_MS));
-  CU_ASSERT(f.o.failed);
-  CU_ASSERT_EQUAL(f.o.fail.category, CH_FAIL_BAD_MESSAGE);
+  fx_assert_fails(&f, CH_FAIL_BAD_MESSAGE);
   fx_finish(&f);
 }
 
 static void test_sse_failed_send_completes_with_error(void) {
   struct fx f;
-  memset(&f, 0, sizeof f);
-  f.m.sse = sse_good;
+  fx_init(&f, CH_TRANSPORT_SSE, sse_good, NULL);
   f.m.send_status = 500;
-  f.o.transport = CH_TRANSPORT_SSE;
   f.o.invoke_on_connect = true;
   CU_ASSERT_FATAL(fx_start(&f, 0));
   CU_ASSERT(obs_wait(&f.o, &f.o.completions, 1, MOCK_WAIT_MS));
@@ -208,23 +175,17 @@ static void test_sse_failed_send_completes_with_error(void) {
 
 static void test_sse_send_body_not_json_ends_the_client(void) {
   struct fx f;
-  memset(&f, 0, sizeof f);
-  f.m.sse = sse_good;
+  fx_init(&f, CH_TRANSPORT_SSE, sse_good, NULL);
   f.m.send_status = 200; /* the mock then answers /send with text */
-  f.o.transport = CH_TRANSPORT_SSE;
   f.o.invoke_on_connect = true;
   CU_ASSERT_FATAL(fx_start(&f, 0));
-  CU_ASSERT(obs_wait(&f.o, &f.o.closed, 1, MOCK_WAIT_MS));
-  CU_ASSERT(f.o.failed);
-  CU_ASSERT_EQUAL(f.o.fail.category, CH_FAIL_BAD_MESSAGE);
+  fx_assert_fails(&f, CH_FAIL_BAD_MESSAGE);
   fx_finish(&f);
 }
 
 static void test_sse_engine_stop_with_an_open_stream_cancels_cleanly(void) {
   struct fx f;
-  memset(&f, 0, sizeof f);
-  f.m.sse = sse_good;
-  f.o.transport = CH_TRANSPORT_SSE;
+  fx_init(&f, CH_TRANSPORT_SSE, sse_good, NULL);
   f.o.invoke_on_connect = true;
   CU_ASSERT_FATAL(fx_start(&f, 0));
   CU_ASSERT(obs_wait(&f.o, &f.o.hub_msgs, 1, MOCK_WAIT_MS));

@@ -12,6 +12,7 @@
 
 #include "ch_client.h"
 #include "ch_clock.h"
+#include "ch_control.h"
 #include "ch_engine.h"
 #include "ch_server.h"
 #include "ch_test.h"
@@ -153,33 +154,15 @@ static bool wait_all(struct world *w, size_t off, int n, unsigned mask) {
 }
 #define WAIT_ALL(w, field, n, mask) wait_all((w), offsetof(struct cl, field), (n), (mask))
 
-static size_t collect(char *p, size_t size, size_t n, void *arg) {
-  ch_buf_append(arg, p, size * n);
-  return size * n;
-}
-
-/* POST (body != NULL) or GET on the control API; the response body goes to out (may be NULL). */
-static long control(struct ch_server *s, const char *path, const char *body, struct ch_buf *out) {
-  char url[128];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", ch_server_control_port(s), path);
-  struct ch_buf sink = CH_BUF_INIT;
-  CURL *e = curl_easy_init();
-  curl_easy_setopt(e, CURLOPT_URL, url);
-  if (body)
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, out ? out : &sink);
-  long status = 0;
-  if (curl_easy_perform(e) == CURLE_OK)
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(e);
-  ch_buf_free(&sink);
-  return status;
-}
-
 static long control_post(struct ch_server *s, const char *path, const char *body) {
-  return control(s, path, body, NULL);
+  return ch_control(ch_server_control_port(s), path, body, NULL, 5000);
+}
+
+/* POST /publish: `count` Updates to the part key k1. */
+static long publish(struct world *w, int count) {
+  char body[96];
+  snprintf(body, sizeof body, "{\"hub\":\"ResourceEventHub\",\"key\":\"k1\",\"count\":%d}", count);
+  return control_post(w->srv, "/publish", body);
 }
 
 /* Waits (bounded) until the server holds `want` live transports (a long-polling client between two polls has
@@ -188,15 +171,22 @@ static bool wait_live(struct ch_server *s, int want) {
   uint64_t end = ch_now_ns() + (uint64_t)WAIT_MS * 1000000u;
   bool ok = false;
   while (!ok && ch_now_ns() < end) {
-    struct ch_buf b = CH_BUF_INIT;
-    const char *live;
-    ok = control(s, "/stats", NULL, &b) == 200 && b.data && (live = strstr(b.data, "\"live\":")) &&
-         atoi(live + 7) == want;
-    ch_buf_free(&b);
+    ok = ch_control_live(ch_server_control_port(s), 5000) == want;
     if (!ok)
       uv_sleep(5); /* polling an observable state, bounded */
   }
   return ok;
+}
+
+/* Long polling rebuilds groups from the groupsToken of every poll (protocol §4.3): a poll sent before the
+   subscription's G arrived wipes the group until the next poll, as on a real server. So this publishes `count`
+   Updates only once every client in mask holds its G and the server `live` transports, then waits until every
+   client in mask has received `count` in all. */
+static void publish_when_ready(struct world *w, unsigned mask, int live, int count) {
+  CU_ASSERT(WAIT_ALL(w, groups, 1, mask));
+  CU_ASSERT(wait_live(w->srv, live));
+  CU_ASSERT_EQUAL(publish(w, count), 200);
+  CU_ASSERT(WAIT_ALL(w, msgs, count, mask));
 }
 
 static bool world_start(struct world *w, bool no_websockets) {
@@ -239,21 +229,15 @@ static void test_fallback_server_mixed_population_reconnects_with_replay(void) {
   unsigned all = 0xF;
   CU_ASSERT_FATAL(world_start(&w, false));
   CU_ASSERT_FATAL(WAIT_ALL(&w, subscribed, 1, all));
-  /* Long polling rebuilds groups from the groupsToken of every poll (protocol §4.3): a poll sent before the
-     subscription's G arrived wipes the group until the next poll, as on a real server. Publish once every client
-     holds its G and a live request. */
-  CU_ASSERT(WAIT_ALL(&w, groups, 1, all));
-  CU_ASSERT(wait_live(w.srv, 4));
-  CU_ASSERT_EQUAL(control_post(w.srv, "/publish", "{\"hub\":\"ResourceEventHub\",\"key\":\"k1\",\"count\":5}"), 200);
-  CU_ASSERT(WAIT_ALL(&w, msgs, 5, all));
+  publish_when_ready(&w, all, 4, 5);
   CU_ASSERT(wait_live(w.srv, 4));
   /* every transport is lost; Updates published before the clients are back must be replayed on /reconnect */
   CU_ASSERT_EQUAL(control_post(w.srv, "/drop", "{}"), 200);
-  CU_ASSERT_EQUAL(control_post(w.srv, "/publish", "{\"hub\":\"ResourceEventHub\",\"key\":\"k1\",\"count\":3}"), 200);
+  CU_ASSERT_EQUAL(publish(&w, 3), 200);
   CU_ASSERT(WAIT_ALL(&w, reconnected, 1, all));
   CU_ASSERT(WAIT_ALL(&w, msgs, 8, all));
   /* the subscription survived the reconnect */
-  CU_ASSERT_EQUAL(control_post(w.srv, "/publish", "{\"hub\":\"ResourceEventHub\",\"key\":\"k1\",\"count\":2}"), 200);
+  CU_ASSERT_EQUAL(publish(&w, 2), 200);
   CU_ASSERT(WAIT_ALL(&w, msgs, 10, all));
   world_finish(&w);
   for (int i = 0; i < w.n; i++) {
@@ -285,10 +269,7 @@ static void test_fallback_server_refusing_websockets_lands_on_fallbacks(void) {
   CU_ASSERT_FATAL(world_start(&w, true));
   CU_ASSERT_FATAL(WAIT_ALL(&w, subscribed, 1, fb));
   CU_ASSERT(WAIT_ALL(&w, closed, 1, 1u << 4));
-  CU_ASSERT(WAIT_ALL(&w, groups, 1, fb));
-  CU_ASSERT(wait_live(w.srv, 4));
-  CU_ASSERT_EQUAL(control_post(w.srv, "/publish", "{\"hub\":\"ResourceEventHub\",\"key\":\"k1\",\"count\":4}"), 200);
-  CU_ASSERT(WAIT_ALL(&w, msgs, 4, fb));
+  publish_when_ready(&w, fb, 4, 4);
   world_finish(&w);
   for (int i = 0; i < 3; i++) {
     CU_ASSERT_EQUAL(w.cls[i].final, CH_TRANSPORT_SSE);

@@ -245,6 +245,7 @@ static void stop_cb(uv_async_t *a) {
     lws_context_destroy(s->ctx); /* first call: starts closing every wsi on our loop */
   ch_srv_jobs_free(s);
   uv_close((uv_handle_t *)&s->tick, NULL);
+  uv_close((uv_handle_t *)&s->flush_check, NULL);
   uv_close((uv_handle_t *)&s->accept_backoff, NULL);
   if (s->listen_poll_on)
     uv_close((uv_handle_t *)&s->listen_poll, NULL);
@@ -324,6 +325,8 @@ static int setup(struct ch_server *s) {
   s->tick.data = s;
   uint64_t period = (uint64_t)(s->o.keepalive_s * 500);
   uv_timer_start(&s->tick, tick_cb, period ? period : 1, period ? period : 1);
+  uv_check_init(&s->loop, &s->flush_check);
+  s->flush_check.data = s;
   uv_timer_init(&s->loop, &s->accept_backoff);
   s->accept_backoff.data = s;
   uv_async_init(&s->loop, &s->stop_async, stop_cb);

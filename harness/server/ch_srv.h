@@ -33,6 +33,8 @@ struct ch_srv_group {
   unsigned hub;              /* enum ch_hub bit */
   char *key;
   uint64_t seq;              /* HarnessSeq of the last Update published to this key */
+  struct ch_srv_group *dirty_next; /* on s->dirty while its members have WebSocket writes waiting */
+  bool dirty;
   struct ch_srv_conn **members;
   size_t n, cap;
 };
@@ -165,7 +167,13 @@ struct ch_server {
   size_t group_buckets, n_groups;
   struct ch_srv_pubjob *jobs;
   uint32_t publish_mark;
-  bool deferring;           /* inside a publish: WebSocket writes wait for the flush at its end */
+  bool deferring;           /* inside a publish: WebSocket writes wait for the flush at the loop's check phase */
+  /* Groups published to since the loop last polled; flushed once per loop turn by flush_check, so publishes that
+     arrive together (or while a fan-out was being written) share one frame per subscriber, as the real server's
+     message bus batches what a subscription has not yet sent. */
+  struct ch_srv_group *dirty;
+  unsigned dirty_all_hubs;  /* leak-keys fault: every group of these hubs */
+  uv_check_t flush_check;
   uint64_t tick_n;
   uint64_t last_ka_ns;
   struct ch_buf scratch;    /* frame building, LWS_PRE bytes reserved in front */
@@ -197,6 +205,8 @@ struct ch_srv_group *ch_srv_group_get(struct ch_server *s, unsigned hub, const c
 void ch_srv_msg_unref(struct ch_srv_msg *m);
 void ch_srv_state_free(struct ch_server *s);
 size_t ch_srv_count_subscriptions(const struct ch_server *s);
+/* Flushes what publishes left for WebSocket subscribers (the check handle's callback; also usable directly). */
+void ch_srv_flush_dirty(struct ch_server *s);
 /* Builds one Update and fans it out to the key's subscribers. Returns the number of subscribers reached. */
 size_t ch_srv_publish_one(struct ch_server *s, unsigned hub, const char *key, uint64_t seq, const char *payload);
 /* Parses a /publish body and starts it; writes the JSON answer into out. Returns an HTTP status. */

@@ -359,19 +359,43 @@ static void conn_push(struct ch_server *s, struct ch_srv_conn *c, struct ch_srv_
     ch_srv_conn_kick(s, c); /* WebSockets are flushed once the publish is complete (flush_members) */
 }
 
-/* Writes what a publish left for its subscribers: WebSockets directly (one send per subscriber, no poll round
-   trip), the others through their WRITEABLE callbacks. */
+static void flush_check_cb(uv_check_t *h) { ch_srv_flush_dirty(h->data); }
+
+/* Marks a publish's subscribers for the flush at the end of this loop turn (ch_srv_flush_dirty). */
 static void flush_members(struct ch_server *s, unsigned hub, const char *key) {
   if (ch_srv_fault(s, CH_FAULT_LEAK_KEYS)) {
+    s->dirty_all_hubs |= hub;
+  } else {
+    struct ch_srv_group *g = ch_srv_group_get(s, hub, key, false);
+    if (!g || g->dirty)
+      return;
+    g->dirty = true;
+    g->dirty_next = s->dirty;
+    s->dirty = g;
+  }
+  uv_check_start(&s->flush_check, flush_check_cb);
+}
+
+/* Writes what the turn's publishes left: WebSockets directly (one send per subscriber for all of their new
+   messages, no poll round trip); the other transports were kicked already and write from WRITEABLE. */
+void ch_srv_flush_dirty(struct ch_server *s) {
+  uv_check_stop(&s->flush_check);
+  uint64_t t0 = ch_now_ns();
+  if (s->dirty_all_hubs) {
     for (size_t b = 0; b < s->group_buckets; b++)
       for (struct ch_srv_group *g = s->groups[b]; g; g = g->next)
-        for (size_t i = 0; g->hub == hub && i < g->n; i++)
+        for (size_t i = 0; (g->hub & s->dirty_all_hubs) && i < g->n; i++)
           ch_srv_conn_flush(s, g->members[i]);
-    return;
+    s->dirty_all_hubs = 0;
   }
-  struct ch_srv_group *g = ch_srv_group_get(s, hub, key, false);
-  for (size_t i = 0; g && i < g->n; i++)
-    ch_srv_conn_flush(s, g->members[i]);
+  while (s->dirty) {
+    struct ch_srv_group *g = s->dirty;
+    s->dirty = g->dirty_next;
+    g->dirty = false;
+    for (size_t i = 0; i < g->n; i++)
+      ch_srv_conn_flush(s, g->members[i]);
+  }
+  s->st.last_fanout_ns = ch_now_ns() - t0;
 }
 
 void ch_srv_conn_flush_held(struct ch_server *s, struct ch_srv_conn *c) {
@@ -625,13 +649,11 @@ int ch_srv_publish_request(struct ch_server *s, const char *body, size_t len, st
   char *payload = cJSON_IsObject(p) ? cJSON_PrintUnformatted(p) : NULL;
   bool delay = ch_srv_fault(s, CH_FAULT_SLOW_UPDATES);
   if (rate == 0 && !delay && n <= CH_SRV_PUBLISH_SLICE) {
-    uint64_t t0 = ch_now_ns();
     s->deferring = true;
     for (uint64_t i = 0; i < n; i++)
       ch_srv_publish_one(s, hub, key, first + i, payload);
     s->deferring = false;
     flush_members(s, hub, key);
-    s->st.last_fanout_ns = ch_now_ns() - t0;
     free(payload);
   } else {
     struct ch_srv_pubjob *j = calloc(1, sizeof *j);
@@ -698,6 +720,7 @@ void ch_srv_state_free(struct ch_server *s) {
   }
   free(s->groups);
   s->groups = NULL;
+  s->dirty = NULL;
   s->group_buckets = s->n_groups = 0;
 }
 

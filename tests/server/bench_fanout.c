@@ -1,6 +1,6 @@
 /* Fan-out benchmark of the reference endpoint (not a CTest): starts the server in-process (or uses one given by its
    ports), opens N WebSocket subscribers on one part key from a single epoll thread, then measures Update deliveries
-   per second for publishes of `count` Updates each, and each Update's delivery latency (now - HarnessSentUs).
+   per second for publishes of `count` Updates each, and each Update's delivery latency from the time its publish was due.
    rate 0 (closed model): each publish waits until every subscriber has its Updates (one fan-out at a time).
    rate R (open model): publishes start every 1/R s whatever the server's progress, as events reach a real hub.
    Usage: bench_fanout [N=10000] [publishes=20] [count=1] [external_port external_control_port] [rate=0] */
@@ -22,6 +22,11 @@ struct sub {
 static long g_dups, g_gaps, g_frames;
 static uint32_t *g_lat_us; /* one latency sample per delivered Update, capped at g_lat_cap */
 static size_t g_lat_n, g_lat_cap;
+/* Latency is measured from when publish k was due (open model) or sent (closed model), never from the server's own
+   stamp, so a server that falls behind cannot hide its queue (no coordinated omission). */
+static uint64_t *g_pub_us;  /* wall time, per publish */
+static int g_count;          /* Updates per publish */
+static long g_seq_base = -1; /* HarnessSeq before the first publish (every subscriber sees publish 0 first) */
 
 static int cmp_u32(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -72,10 +77,12 @@ static long consume(struct sub *c) {
       c->last_seq = seq;
       n++;
       p += 12;
-      const char *t = memmem(p, (size_t)(e - p), "HarnessSentUs\":", 15);
-      if (t && g_lat_n < g_lat_cap) {
-        unsigned long long sent = strtoull(t + 15, NULL, 10);
-        g_lat_us[g_lat_n++] = now_us > sent ? (uint32_t)(now_us - sent) : 0;
+      if (g_seq_base < 0)
+        g_seq_base = seq - 1;
+      long k = (seq - g_seq_base - 1) / g_count;
+      if (g_lat_n < g_lat_cap && k >= 0) {
+        uint64_t due = g_pub_us[k];
+        g_lat_us[g_lat_n++] = now_us > due ? (uint32_t)(now_us - due) : 0;
       }
     }
     g_frames += n > before; /* frames carrying Updates (not keep-alives) */
@@ -150,17 +157,20 @@ int main(int argc, char **argv) {
   g_lat_cap = (size_t)expect;
   g_lat_us = malloc(g_lat_cap * sizeof *g_lat_us);
   int *ctl = calloc((size_t)pubs, sizeof *ctl);
-  if (!g_lat_us || !ctl)
+  g_pub_us = calloc((size_t)pubs + 1, sizeof *g_pub_us);
+  g_count = count;
+  if (!g_lat_us || !ctl || !g_pub_us)
     return 1;
   char body[256];
   snprintf(body, sizeof body, "{\"hub\":\"ResourceEventHub\",\"key\":\"1882708\",\"count\":%d}", count);
-  uint64_t p0 = ch_now_ns(), gap = rate > 0 ? (uint64_t)(1e9 / rate) : 0;
+  uint64_t p0 = ch_now_ns(), gap = rate > 0 ? (uint64_t)(1e9 / rate) : 0, wall0 = ch_wall_ns();
   int sent = 0, dead = 0;
   uint64_t deadline = p0 + 30000000000ull + (uint64_t)pubs * gap;
   while (got < expect && ch_now_ns() < deadline && !dead) {
     /* closed model: the next publish once every subscriber has the previous one; open model: on schedule */
     uint64_t now = ch_now_ns();
     while (sent < pubs && (rate > 0 ? now >= p0 + (uint64_t)sent * gap : got >= (long)n * sent * count)) {
+      g_pub_us[sent] = (rate > 0 ? wall0 + (uint64_t)sent * gap : ch_wall_ns()) / 1000u;
       ctl[sent] = tcp_connect(cport); /* its answer is not awaited: the fan-out is what is timed */
       if (ctl[sent] >= 0)
         http_send_req(ctl[sent], "POST", "/publish", NULL, body);
@@ -199,10 +209,11 @@ int main(int argc, char **argv) {
   else
     printf("%d publishes x count %d to %d subscribers: %ld/%ld deliveries in %.3f s = %.0f deliveries/s\n", pubs,
            count, n, got, expect, secs, got / secs);
-  printf("frames %ld (%.2f Updates per frame); latency (now - HarnessSentUs) p50 %.1f ms p99 %.1f ms max %.1f ms "
+  printf("frames %ld (%.2f Updates per frame); latency (from the publish's due time) p50 %.1f ms p99 %.1f ms max %.1f ms "
          "over %zu Updates\n", g_frames, g_frames ? (double)got / (double)g_frames : 0, pctl_ms(0.5), pctl_ms(0.99),
          pctl_ms(1), g_lat_n);
   free(g_lat_us);
+  free(g_pub_us);
   struct resp r;
   http_req(cport, "GET", "/stats", NULL, NULL, &r);
   printf("stats: %s\nordering: %ld duplicates/out-of-order, %ld gaps\n", r.body.data, g_dups, g_gaps);

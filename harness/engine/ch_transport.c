@@ -15,3 +15,11 @@ const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport t) {
     return NULL;
   }
 }
+
+void ch__channel_init(struct ch_channel *b, const struct ch_transport_ops *ops, struct ch_worker *w,
+                      const struct ch_transport_events *ev, void *owner) {
+  b->ops = ops;
+  b->worker = w;
+  b->ev = ev;
+  b->owner = owner;
+}

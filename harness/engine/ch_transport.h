@@ -73,6 +73,10 @@ struct ch_transport_ops {
   void (*destroy)(struct ch_channel *t);
 };
 
+/* Fills the common head of a new transport object (from its ops' create). */
+void ch__channel_init(struct ch_channel *b, const struct ch_transport_ops *ops, struct ch_worker *w,
+                      const struct ch_transport_events *ev, void *owner);
+
 /* NULL when the transport is not implemented yet. */
 const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport t);
 extern const struct ch_transport_ops ch_ws_transport_ops;    /* lws's WebSocket client (ch_ws.c) */

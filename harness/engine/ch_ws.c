@@ -11,6 +11,7 @@
 #include "ch_clock.h"
 #include "ch_transport.h"
 #include "ch_worker.h"
+#include "ch_ws_conn.h"
 
 #define WS_PROTOCOL_NAME "ch-signalr"
 
@@ -28,15 +29,20 @@ struct ch_ws {
   char why[160];
 };
 
-/* Idle/validity checks off: with them every established socket inserts a 300 s timer into lws 4.1's linear sorted
-   list, which makes connecting O(n^2). Keep-alive is monitored by the client instead. */
-static const lws_retry_bo_t ws_no_validity = {NULL, 0, 0, 0, 0, 0};
-
 static void ws_set_fail(struct ch_ws *t, enum ch_failure_category cat, const char *fmt, const char *arg) {
   if (t->fail != CH_FAIL_NONE)
     return;
   t->fail = cat;
   snprintf(t->why, sizeof t->why, fmt, arg ? arg : "");
+}
+
+/* Drops the connection's buffers and flags (not the recorded failure). */
+static void ws_reset(struct ch_ws *t) {
+  ch_buf_free(&t->conn);
+  ch_buf_free(&t->rx);
+  ch_buf_free(&t->txq);
+  t->txq_off = 0;
+  t->in_msg = t->opened = t->closing = t->kill = false;
 }
 
 static int ws_write_next(struct ch_ws *t, struct lws *wsi) {
@@ -150,10 +156,9 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         snprintf(num, sizeof num, "%d", status);
         ws_set_fail(t, CH_FAIL_CONNECT, "connect: HTTP %s answered the WebSocket upgrade", num);
       } else {
-        char msg[96];
-        snprintf(msg, sizeof msg, "%.*s", in ? (int)(len && len < sizeof msg ? len : sizeof msg - 1) : 0,
-                 in ? (const char *)in : "");
-        ws_set_fail(t, CH_FAIL_CONNECT, "connect: %s", in ? msg : "connection failed");
+        char msg[120];
+        ch__ws_connect_error(msg, sizeof msg, in, len);
+        ws_set_fail(t, CH_FAIL_CONNECT, "%s", msg);
       }
     }
     return 0;
@@ -170,28 +175,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
       ws_set_fail(t, CH_FAIL_CONNECTION_LOST, "ws: connection closed by the server%s", NULL);
     return 0;
   case LWS_CALLBACK_WSI_DESTROY:
-    if (t && t->opening) {
-      lws_set_opaque_user_data(wsi, NULL);
-      t->wsi = NULL;
-    } else if (t && t->wsi == wsi) {
-      lws_set_opaque_user_data(wsi, NULL);
-      t->wsi = NULL;
+    if (t && ch__ws_unbind(wsi, &t->wsi, t->opening)) {
       bool was_open = t->opened, requested = t->closing && !t->kill;
-      ch_buf_free(&t->conn);
-      ch_buf_free(&t->rx);
-      ch_buf_free(&t->txq);
-      t->txq_off = 0;
-      t->in_msg = t->opened = t->closing = t->kill = false;
-      enum ch_failure_category cat = t->fail;
-      char why[sizeof t->why];
-      memcpy(why, t->why, sizeof why);
-      t->fail = CH_FAIL_NONE;
-      t->why[0] = '\0';
-      if (cat == CH_FAIL_NONE && !requested) {
-        cat = was_open ? CH_FAIL_CONNECTION_LOST : CH_FAIL_CONNECT;
-        snprintf(why, sizeof why, "%s", was_open ? "ws: connection lost" : "connect: connection failed");
-      }
-      t->base.ev->closed(t->base.owner, cat, why);
+      ws_reset(t);
+      ch__ws_report_closed(&t->base, &t->fail, t->why, was_open, requested);
     }
     return 0;
   default:
@@ -274,10 +261,7 @@ static int ws_create(struct ch_worker *w, const struct ch_transport_events *ev, 
   struct ch_ws *t = calloc(1, sizeof *t);
   if (!t)
     return -ENOMEM;
-  t->base.ops = &ch_ws_transport_ops;
-  t->base.worker = w;
-  t->base.ev = ev;
-  t->base.owner = owner;
+  ch__channel_init(&t->base, &ch_ws_transport_ops, w, ev, owner);
   *out = &t->base;
   return 0;
 }
@@ -295,43 +279,20 @@ static int ws_open(struct ch_channel *base, const struct ch_transport_open *o) {
     ch_buf_free(&t->conn);
     return -ENOMEM;
   }
-  const struct ch_engine *e = w->eng;
   struct lws_client_connect_info ci;
-  memset(&ci, 0, sizeof ci);
-  ci.context = w->lws;
-  ci.address = o->host;
-  ci.port = o->port;
+  ch__ws_connect_info(&ci, w, o, WS_PROTOCOL_NAME, t, &t->wsi);
   ci.path = t->conn.data;
   ci.host = t->conn.data + plen + 1;
-  ci.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
-  if (o->tls) {
-    ci.ssl_connection |= LCCSCF_USE_SSL;
-    if (e->opts.insecure)
-      ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_EXPIRED;
-  }
+  ci.ssl_connection |= LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
   ci.protocol = NULL; /* SignalR negotiates no subprotocol */
-  ci.local_protocol_name = WS_PROTOCOL_NAME;
-  ci.iface = o->source_addr;
-  ci.opaque_user_data = t;
-  ci.retry_and_idle_policy = &ws_no_validity;
-  ci.pwsi = &t->wsi;
   t->auth = o->auth_header;
   t->fail = CH_FAIL_NONE;
   t->why[0] = '\0';
   t->opened = t->closing = t->kill = false;
-  /* lws may run callbacks (even WSI_DESTROY) inside this call; events then would reach the client while it is
-     mid-update, so a failure here is reported only through the return value. */
-  t->opening = true;
-  struct lws *wsi = lws_client_connect_via_info(&ci);
-  t->opening = false;
-  if (!wsi || !t->wsi) {
-    if (t->wsi)
-      lws_set_opaque_user_data(t->wsi, NULL);
-    t->wsi = NULL;
+  int rc = ch__ws_connect(&ci, &t->opening);
+  if (rc)
     ch_buf_free(&t->conn);
-    return -ECONNREFUSED;
-  }
-  return 0;
+  return rc;
 }
 
 static int ws_send(struct ch_channel *base, const char *p, size_t n) {
@@ -357,11 +318,8 @@ static void ws_close(struct ch_channel *base, bool abrupt) {
   t->closing = true;
   if (abrupt || !t->opened) {
     t->kill = true;
-    if (!t->in_cb) {
-      /* outside lws's callbacks a timer set now is only looked at when lws next services something: wake it */
-      lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-      lws_cancel_service(base->worker->lws);
-    }
+    if (!t->in_cb)
+      ch__ws_kill(base->worker, t->wsi);
   } else {
     lws_callback_on_writable(t->wsi);
   }
@@ -371,21 +329,8 @@ static bool ws_is_open(const struct ch_channel *base) { return ((const struct ch
 
 static void ws_detach(struct ch_channel *base) {
   struct ch_ws *t = (struct ch_ws *)base;
-  if (t->wsi) {
-    lws_set_opaque_user_data(t->wsi, NULL);
-    /* When the worker stops, lws_context_destroy closes every wsi anyway: scheduling a kill for each would walk
-       lws 4.1's sorted timer list once per socket (O(n^2) at 19k sockets). */
-    if (!t->base.worker->stopping) {
-      lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-      lws_cancel_service(t->base.worker->lws);
-    }
-    t->wsi = NULL;
-  }
-  ch_buf_free(&t->conn);
-  ch_buf_free(&t->rx);
-  ch_buf_free(&t->txq);
-  t->txq_off = 0;
-  t->in_msg = t->opened = t->closing = t->kill = false;
+  ch__ws_detach(base->worker, &t->wsi);
+  ws_reset(t);
 }
 
 static void ws_destroy(struct ch_channel *base) {

@@ -15,6 +15,7 @@
 #include "ch_clock.h"
 #include "ch_transport.h"
 #include "ch_worker.h"
+#include "ch_ws_conn.h"
 
 #define WSR_MAX_HEADERS 8192
 #define CH_WSRAW_PROTOCOL_NAME "ch-signalr-raw"
@@ -38,8 +39,6 @@ struct ch_wsr {
   enum ch_failure_category fail;
   char why[160];
 };
-
-static const lws_retry_bo_t wsr_no_validity = {NULL, 0, 0, 0, 0, 0};
 
 /* ---------------------------------------------------------------- SHA-1 (RFC 3174) for Sec-WebSocket-Accept;
    libcrypto is not among the engine's link dependencies. */
@@ -364,6 +363,16 @@ static int wsr_write(struct ch_wsr *t, struct lws *wsi, struct ch_buf *b) {
   return 0;
 }
 
+/* Drops the connection's buffers and flags (not the recorded failure). */
+static void wsr_reset(struct ch_wsr *t) {
+  ch_buf_free(&t->req);
+  ch_buf_free(&t->in);
+  ch_buf_free(&t->frag);
+  ch_buf_free(&t->txq);
+  t->phase = WSR_IDLE;
+  t->in_frag = t->closing = t->kill = t->close_sent = false;
+}
+
 /* Called through ch_ws.c's dispatcher: lws may deliver a wsi's last callbacks (WSI_DESTROY) to the vhost's first
    protocol rather than the one the wsi was bound to. */
 int ch__wsraw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
@@ -396,8 +405,7 @@ int ch__wsraw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
   case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
     if (t) {
       char msg[120];
-      snprintf(msg, sizeof msg, "connect: %.*s", in ? (int)(len && len < 100 ? len : 100) : 17,
-               in ? (const char *)in : "connection failed");
+      ch__ws_connect_error(msg, sizeof msg, in, len);
       wsr_set_fail(t, CH_FAIL_CONNECT, msg);
     }
     return 0;
@@ -408,32 +416,10 @@ int ch__wsraw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
                                         : "connect: connection closed during the WebSocket upgrade");
     return 0;
   case LWS_CALLBACK_WSI_DESTROY:
-    if (t && t->opening) {
-      lws_set_opaque_user_data(wsi, NULL);
-      t->wsi = NULL;
-    } else if (t && t->wsi == wsi) {
-      lws_set_opaque_user_data(wsi, NULL);
-      t->wsi = NULL;
-      bool was_open = t->phase == WSR_OPEN, requested = t->closing && !t->kill && t->fail == CH_FAIL_NONE;
-      ch_buf_free(&t->req);
-      ch_buf_free(&t->in);
-      ch_buf_free(&t->frag);
-      ch_buf_free(&t->txq);
-      t->in_frag = t->closing = t->kill = t->close_sent = false;
-      t->phase = WSR_IDLE;
-      enum ch_failure_category cat = t->fail;
-      char why[sizeof t->why];
-      memcpy(why, t->why, sizeof why);
-      t->fail = CH_FAIL_NONE;
-      t->why[0] = '\0';
-      if (requested) {
-        cat = CH_FAIL_NONE;
-        why[0] = '\0';
-      } else if (cat == CH_FAIL_NONE) {
-        cat = was_open ? CH_FAIL_CONNECTION_LOST : CH_FAIL_CONNECT;
-        snprintf(why, sizeof why, "%s", was_open ? "ws: connection lost" : "connect: connection failed");
-      }
-      t->base.ev->closed(t->base.owner, cat, why);
+    if (t && ch__ws_unbind(wsi, &t->wsi, t->opening)) {
+      bool was_open = t->phase == WSR_OPEN, requested = t->closing && !t->kill;
+      wsr_reset(t);
+      ch__ws_report_closed(&t->base, &t->fail, t->why, was_open, requested);
     }
     return 0;
   default:
@@ -454,10 +440,7 @@ static int wsr_create(struct ch_worker *w, const struct ch_transport_events *ev,
   struct ch_wsr *t = calloc(1, sizeof *t);
   if (!t)
     return -ENOMEM;
-  t->base.ops = &ch_wsraw_transport_ops;
-  t->base.worker = w;
-  t->base.ev = ev;
-  t->base.owner = owner;
+  ch__channel_init(&t->base, &ch_wsraw_transport_ops, w, ev, owner);
   t->rng = ch_now_ns() ^ (uint64_t)(uintptr_t)t ^ 0x9E3779B97F4A7C15ull;
   if (!t->rng)
     t->rng = 1;
@@ -497,41 +480,21 @@ static int wsr_open(struct ch_channel *base, const struct ch_transport_open *o) 
     ch_buf_free(&t->req);
     return -ENOMEM;
   }
-  const struct ch_engine *e = w->eng;
   struct lws_client_connect_info ci;
-  memset(&ci, 0, sizeof ci);
-  ci.context = w->lws;
-  ci.address = o->host;
-  ci.port = o->port;
+  ch__ws_connect_info(&ci, w, o, CH_WSRAW_PROTOCOL_NAME, t, &t->wsi);
   ci.path = "/";
   ci.host = o->host_header;
   ci.method = "RAW";
-  if (o->tls) {
-    ci.ssl_connection = LCCSCF_USE_SSL;
-    if (e->opts.insecure)
-      ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_EXPIRED;
-  }
-  ci.local_protocol_name = CH_WSRAW_PROTOCOL_NAME;
-  ci.iface = o->source_addr;
-  ci.opaque_user_data = t;
-  ci.retry_and_idle_policy = &wsr_no_validity;
-  ci.pwsi = &t->wsi;
   t->fail = CH_FAIL_NONE;
   t->why[0] = '\0';
   t->phase = WSR_CONNECTING;
   t->closing = t->kill = t->close_sent = t->in_frag = false;
-  t->opening = true;
-  struct lws *wsi = lws_client_connect_via_info(&ci);
-  t->opening = false;
-  if (!wsi || !t->wsi) {
-    if (t->wsi)
-      lws_set_opaque_user_data(t->wsi, NULL);
-    t->wsi = NULL;
+  rc = ch__ws_connect(&ci, &t->opening);
+  if (rc) {
     t->phase = WSR_IDLE;
     ch_buf_free(&t->req);
-    return -ECONNREFUSED;
   }
-  return 0;
+  return rc;
 }
 
 static int wsr_send(struct ch_channel *base, const char *p, size_t n) {
@@ -552,11 +515,8 @@ static void wsr_close(struct ch_channel *base, bool abrupt) {
   if (abrupt || t->phase != WSR_OPEN) {
     t->closing = true;
     t->kill = true;
-    if (!t->in_cb) {
-      /* outside lws's callbacks a timer set now is only looked at when lws next services something: wake it */
-      lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-      lws_cancel_service(base->worker->lws);
-    }
+    if (!t->in_cb)
+      ch__ws_kill(base->worker, t->wsi);
     return;
   }
   if (t->closing)
@@ -574,22 +534,8 @@ static bool wsr_is_open(const struct ch_channel *base) { return ((const struct c
 
 static void wsr_detach(struct ch_channel *base) {
   struct ch_wsr *t = (struct ch_wsr *)base;
-  if (t->wsi) {
-    lws_set_opaque_user_data(t->wsi, NULL);
-    /* When the worker stops, lws_context_destroy closes every wsi anyway: scheduling a kill for each would walk
-       lws 4.1's sorted timer list once per socket (O(n^2) at 19k sockets). */
-    if (!t->base.worker->stopping) {
-      lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-      lws_cancel_service(t->base.worker->lws);
-    }
-    t->wsi = NULL;
-  }
-  ch_buf_free(&t->req);
-  ch_buf_free(&t->in);
-  ch_buf_free(&t->frag);
-  ch_buf_free(&t->txq);
-  t->phase = WSR_IDLE;
-  t->in_frag = t->closing = t->kill = t->close_sent = false;
+  ch__ws_detach(base->worker, &t->wsi);
+  wsr_reset(t);
 }
 
 static void wsr_destroy(struct ch_channel *base) {

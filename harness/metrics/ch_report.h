@@ -15,6 +15,7 @@
 
 #include "ch_buf.h"
 #include "ch_metrics.h"
+#include "ch_thresh_expr.h"
 
 #define CH_REPORT_FORMAT "centro-harness-report"
 #define CH_REPORT_VERSION 1
@@ -87,7 +88,6 @@ int ch_report_add_override(struct ch_report *r, const char *override);
  * @return 0 (added, pass or fail), -EINVAL for a malformed expression or unknown metric (message in err), -ENOMEM.
  */
 int ch_report_eval_threshold(struct ch_report *r, const char *expression, struct ch_buf *err);
-int ch_threshold_parse(const char *expression, struct ch_buf *metric, char op[3], double *value, struct ch_buf *err);
 
 /* Counts by result. */
 size_t ch_report_count_checks(const struct ch_report *r, enum ch_result which);

@@ -189,7 +189,16 @@ static void publish_when_ready(struct world *w, unsigned mask, int live, int cou
   CU_ASSERT(WAIT_ALL(w, msgs, count, mask));
 }
 
-static bool world_start(struct world *w, bool no_websockets) {
+#define AUTO (-1)
+
+/* Starts the endpoint and a one-worker engine with one client per entry of `who`: a transport, or AUTO. */
+static bool world_start(struct world *w, bool no_websockets, const int *who, int n) {
+  memset(w, 0, sizeof *w);
+  w->n = n;
+  for (int i = 0; i < n; i++) {
+    w->cls[i].auto_transport = who[i] == AUTO;
+    w->cls[i].transport = who[i] == AUTO ? CH_TRANSPORT_WEBSOCKETS : (enum ch_transport)who[i];
+  }
   uv_mutex_init(&w->lock);
   uv_cond_init(&w->cond);
   struct ch_server_opts so = {.port = 0, .control_port = 0, .quiet = true, .no_websockets = no_websockets};
@@ -220,14 +229,9 @@ static void world_finish(struct world *w) {
 
 static void test_fallback_server_mixed_population_reconnects_with_replay(void) {
   struct world w;
-  memset(&w, 0, sizeof w);
-  w.n = 4;
-  w.cls[0].transport = CH_TRANSPORT_WEBSOCKETS;
-  w.cls[1].transport = CH_TRANSPORT_SSE;
-  w.cls[2].transport = CH_TRANSPORT_LONGPOLLING;
-  w.cls[3].auto_transport = true;
+  static const int who[] = {CH_TRANSPORT_WEBSOCKETS, CH_TRANSPORT_SSE, CH_TRANSPORT_LONGPOLLING, AUTO};
   unsigned all = 0xF;
-  CU_ASSERT_FATAL(world_start(&w, false));
+  CU_ASSERT_FATAL(world_start(&w, false, who, 4));
   CU_ASSERT_FATAL(WAIT_ALL(&w, subscribed, 1, all));
   publish_when_ready(&w, all, 4, 5);
   CU_ASSERT(wait_live(w.srv, 4));
@@ -258,15 +262,9 @@ static void test_fallback_server_mixed_population_reconnects_with_replay(void) {
 
 static void test_fallback_server_refusing_websockets_lands_on_fallbacks(void) {
   struct world w;
-  memset(&w, 0, sizeof w);
-  w.n = 5;
-  w.cls[0].auto_transport = true;
-  w.cls[1].auto_transport = true;
-  w.cls[2].auto_transport = true;
-  w.cls[3].transport = CH_TRANSPORT_LONGPOLLING;
-  w.cls[4].transport = CH_TRANSPORT_WEBSOCKETS;
-  unsigned fb = 0xF;
-  CU_ASSERT_FATAL(world_start(&w, true));
+  static const int who[] = {AUTO, AUTO, AUTO, CH_TRANSPORT_LONGPOLLING, CH_TRANSPORT_WEBSOCKETS};
+  unsigned fb = 0xF; /* all but the webSockets-only client */
+  CU_ASSERT_FATAL(world_start(&w, true, who, 5));
   CU_ASSERT_FATAL(WAIT_ALL(&w, subscribed, 1, fb));
   CU_ASSERT(WAIT_ALL(&w, closed, 1, 1u << 4));
   publish_when_ready(&w, fb, 4, 4);

@@ -1,4 +1,4 @@
-/* ch_transport: which transports exist. serverSentEvents and longPolling register here when implemented. */
+/* ch_transport: which implementation serves each transport, and the common head of transport objects. */
 #include "ch_transport.h"
 
 #include <stddef.h>

@@ -1,6 +1,7 @@
 /* ch_transport: the receive-channel transports behind one ops interface (struct ch_channel: "ch_transport" is
-   already the name of ch_proto's enum, and C shares one tag namespace). WebSockets is ch_ws.c; serverSentEvents
-   and longPolling go in their own files later and register in ch_transport_ops_for (ch_transport.c).
+   already the name of ch_proto's enum, and C shares one tag namespace). webSockets is ch_wsraw.c (or ch_ws.c, lws's
+   own framing; the two share ch_ws_conn.c), serverSentEvents ch_sse_transport.c, longPolling ch_lp_transport.c;
+   ch_transport_ops_for (ch_transport.c) picks one.
 
    A transport object belongs to one client for the client's whole life and carries one connection at a time:
    open -> events.opened -> events.message* -> events.closed, then it may be opened again (reconnect). After

@@ -77,8 +77,7 @@ static void test_lp_connects_polls_with_tokens_and_invokes(void) {
   uv_mutex_lock(&f.m.lock);
   CH_ASSERT_STR(f.m.last_poll_body, "messageId=c2&groupsToken=g%2B1");
   uv_mutex_unlock(&f.m.lock);
-  fx_stop_client(&f);
-  CU_ASSERT_FALSE(f.o.failed);
+  fx_stop_ok(&f);
   CU_ASSERT_EQUAL(f.o.final_transport, CH_TRANSPORT_LONGPOLLING);
   CU_ASSERT_EQUAL(f.o.counters.hub_msgs_in, 1);
   CU_ASSERT(f.o.counters.keepalives_in >= 1); /* the spaces of the held poll */
@@ -100,8 +99,7 @@ static void test_lp_honours_the_L_delay(void) {
   uint64_t gap = f.m.poll_ns[1] - f.m.poll_ns[0];
   uv_mutex_unlock(&f.m.lock);
   CU_ASSERT(gap >= 290000000ull);
-  fx_stop_client(&f);
-  CU_ASSERT_FALSE(f.o.failed);
+  fx_stop_ok(&f);
   fx_finish(&f);
 }
 
@@ -115,8 +113,7 @@ static void test_lp_failed_poll_reconnects_with_tokens_in_body(void) {
   CH_ASSERT_STR(f.o.last_args, "[\"k1\",9]"); /* replayed by /reconnect */
   CU_ASSERT_EQUAL(atomic_load(&f.m.lp_reconnects), 1);
   CU_ASSERT_EQUAL(atomic_load(&f.m.negotiates), 1);
-  fx_stop_client(&f);
-  CU_ASSERT_FALSE(f.o.failed);
+  fx_stop_ok(&f);
   CU_ASSERT_EQUAL(f.o.counters.reconnects, 1);
   fx_finish(&f);
 }
@@ -132,8 +129,7 @@ static void test_lp_server_shutdown_T1_reconnects(void) {
   /* the /reconnect body carries the cursor of the T:1 answer */
   CU_ASSERT_PTR_NOT_NULL(strstr(f.m.last_poll_body, "messageId=c5"));
   uv_mutex_unlock(&f.m.lock);
-  fx_stop_client(&f);
-  CU_ASSERT_FALSE(f.o.failed);
+  fx_stop_ok(&f);
   fx_finish(&f);
 }
 

@@ -502,6 +502,12 @@ static void fx_stop_client(struct fx *f) {
   obs_wait(&f->o, &f->o.closed, 1, MOCK_WAIT_MS);
 }
 
+/* Stops the client and asserts that it ended without a failure. */
+static inline void fx_stop_ok(struct fx *f) {
+  fx_stop_client(f);
+  CU_ASSERT_FALSE(f->o.failed);
+}
+
 static void fx_finish(struct fx *f) {
   if (f->e) {
     ch_engine_stop(f->e);

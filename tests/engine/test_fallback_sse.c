@@ -109,8 +109,7 @@ static void test_sse_reconnects_with_message_id_after_stream_end(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(f.m.last_reconnect_target, "messageId=c2"));
   uv_mutex_unlock(&f.m.lock);
   CU_ASSERT_EQUAL(atomic_load(&f.m.negotiates), 1); /* no new negotiation */
-  fx_stop_client(&f);
-  CU_ASSERT_FALSE(f.o.failed);
+  fx_stop_ok(&f);
   CU_ASSERT_EQUAL(f.o.counters.reconnects, 1);
   fx_finish(&f);
 }
@@ -125,8 +124,7 @@ static void test_sse_keepalive_timeout_drops_and_reconnects(void) {
   uv_mutex_lock(&f.m.lock);
   CU_ASSERT_PTR_NOT_NULL(strstr(f.m.last_reconnect_target, "messageId=c1"));
   uv_mutex_unlock(&f.m.lock);
-  fx_stop_client(&f);
-  CU_ASSERT_FALSE(f.o.failed);
+  fx_stop_ok(&f);
   CU_ASSERT(f.o.counters.keepalive_lost >= 1);
   fx_finish(&f);
 }
@@ -167,8 +165,7 @@ static void test_sse_failed_send_completes_with_error(void) {
   CU_ASSERT(obs_wait(&f.o, &f.o.completions, 1, MOCK_WAIT_MS));
   CU_ASSERT_EQUAL(f.o.comp_status, 0);
   CH_ASSERT_STR(f.o.comp_error, "send: HTTP 500");
-  fx_stop_client(&f);
-  CU_ASSERT_FALSE(f.o.failed);
+  fx_stop_ok(&f);
   CU_ASSERT_EQUAL(f.o.counters.invocations_error, 1);
   fx_finish(&f);
 }

@@ -2,6 +2,7 @@
 #include "ch_transport.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 
 const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport t) {
   switch (t) {
@@ -22,4 +23,11 @@ void ch__channel_init(struct ch_channel *b, const struct ch_transport_ops *ops, 
   b->worker = w;
   b->ev = ev;
   b->owner = owner;
+}
+
+void ch__channel_destroy(struct ch_channel *b) {
+  if (!b)
+    return;
+  b->ops->detach(b);
+  free(b);
 }

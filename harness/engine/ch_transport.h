@@ -78,6 +78,9 @@ struct ch_transport_ops {
 void ch__channel_init(struct ch_channel *b, const struct ch_transport_ops *ops, struct ch_worker *w,
                       const struct ch_transport_events *ev, void *owner);
 
+/* A destroy for transports allocated as one block: detach, then free. */
+void ch__channel_destroy(struct ch_channel *b);
+
 /* NULL when the transport is not implemented yet. */
 const struct ch_transport_ops *ch_transport_ops_for(enum ch_transport t);
 extern const struct ch_transport_ops ch_ws_transport_ops;    /* lws's WebSocket client (ch_ws.c) */

@@ -333,14 +333,6 @@ static void ws_detach(struct ch_channel *base) {
   ws_reset(t);
 }
 
-static void ws_destroy(struct ch_channel *base) {
-  struct ch_ws *t = (struct ch_ws *)base;
-  if (!t)
-    return;
-  ws_detach(base);
-  free(t);
-}
-
 const struct ch_transport_ops ch_ws_transport_ops = {
     .name = "webSockets",
     .create = ws_create,
@@ -349,5 +341,5 @@ const struct ch_transport_ops ch_ws_transport_ops = {
     .close = ws_close,
     .is_open = ws_is_open,
     .detach = ws_detach,
-    .destroy = ws_destroy,
+    .destroy = ch__channel_destroy,
 };

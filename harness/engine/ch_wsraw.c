@@ -538,13 +538,6 @@ static void wsr_detach(struct ch_channel *base) {
   wsr_reset(t);
 }
 
-static void wsr_destroy(struct ch_channel *base) {
-  if (!base)
-    return;
-  wsr_detach(base);
-  free(base);
-}
-
 const struct ch_transport_ops ch_wsraw_transport_ops = {
     .name = "webSockets",
     .create = wsr_create,
@@ -553,5 +546,5 @@ const struct ch_transport_ops ch_wsraw_transport_ops = {
     .close = wsr_close,
     .is_open = wsr_is_open,
     .detach = wsr_detach,
-    .destroy = wsr_destroy,
+    .destroy = ch__channel_destroy,
 };

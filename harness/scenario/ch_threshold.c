@@ -86,8 +86,11 @@ static int thr_fail(struct ch_buf *err, const char *expected, const char *expr) 
 
 #define THR_SYNTAX "a threshold \"METRIC OP VALUE\" such as \"update_latency.p99 < 250ms\" (OP: < <= > >= == !=)"
 
+#define THR_WS " \t\r\n"
+
 /* The syntax is ch_thresh_split's (ch_metrics), shared with the report's evaluation; this adds the scenario's checks
-   (units that fit the metric) and messages that say what was expected. */
+   (the schema's shape of the value, durations as everywhere in scenarios, units that fit the metric) and messages
+   that say what was expected. */
 int ch_scn_threshold_parse(const char *expr, struct ch_scn_threshold *t, struct ch_buf *err) {
   memset(t, 0, sizeof *t);
   if (!expr)
@@ -95,8 +98,8 @@ int ch_scn_threshold_parse(const char *expr, struct ch_scn_threshold *t, struct 
   struct ch_thresh_expr x;
   int rc = ch_thresh_split(expr, &x);
   if (rc && (x.bad == CH_THRESH_METRIC || x.bad == CH_THRESH_OP)) {
-    const char *p = expr + strspn(expr, " \t\r\n") + strlen(x.metric);
-    p += strspn(p, " \t\r\n");
+    const char *p = expr + strspn(expr, THR_WS) + strlen(x.metric);
+    p += strspn(p, THR_WS);
     return thr_fail(err, x.bad == CH_THRESH_OP && *p == '=' ? THR_SYNTAX " (use == to compare)" : THR_SYNTAX, expr);
   }
   if (!ch_metrics_name_known(x.metric)) {
@@ -113,6 +116,22 @@ int ch_scn_threshold_parse(const char *expr, struct ch_scn_threshold *t, struct 
     return thr_fail(err, "a number, a percentage (\"99.9%\") or a duration (\"250ms\") as the value", expr);
   if (rc)
     return thr_fail(err, x.bad == CH_THRESH_END ? THR_SYNTAX " with nothing after the value" : THR_SYNTAX, expr);
+  /* the value is one word as in the schema: "250ms", not "250 ms" or "+5" (metric names hold no operator
+     characters, so the first match is the operator) */
+  const char *v = strstr(expr, x.op) + strlen(x.op);
+  v += strspn(v, THR_WS);
+  size_t vlen = strcspn(v, THR_WS);
+  if (!isdigit((unsigned char)*v) && *v != '-' && *v != '.')
+    return thr_fail(err, THR_SYNTAX, expr);
+  if (v[vlen + strspn(v + vlen, THR_WS)])
+    return thr_fail(err, THR_SYNTAX " with nothing after the value", expr);
+  if (x.kind == CH_THRESH_DURATION) {
+    char word[64];
+    uint64_t ns;
+    snprintf(word, sizeof word, "%.*s", (int)vlen, v);
+    if (vlen >= sizeof word || ch_parse_duration_ns(word, &ns, NULL))
+      return thr_fail(err, "a number, a percentage (\"99.9%\") or a duration (\"250ms\") as the value", expr);
+  }
   bool is_dur = thr_is_duration_metric(x.metric);
   if (is_dur && x.kind == CH_THRESH_PLAIN && x.value != 0) {
     if (err)

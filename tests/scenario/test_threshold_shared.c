@@ -66,8 +66,28 @@ static void test_what_the_scenario_accepts_the_report_reads_alike(void) {
   }
 }
 
+/* The scenario keeps the schema's shape of the value and the scenario grammar of durations; the report reads more. */
+static void test_scenario_is_stricter_about_the_value(void) {
+  const char *exprs[] = {"update_latency.p99 < 250 ms", "errors < +5", "update_latency.p99 < .5s",
+                         "update_latency.p99 < 1e3ms", "update_latency.p99 > -5ms"};
+  for (size_t i = 0; i < sizeof exprs / sizeof exprs[0]; i++) {
+    struct ch_scn_threshold t;
+    struct ch_buf err = CH_BUF_INIT;
+    CU_ASSERT_EQUAL(ch_scn_threshold_parse(exprs[i], &t, &err), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(err.data && strstr(err.data, "expected") ? err.data : NULL);
+    ch_buf_free(&err);
+  }
+  struct ch_buf metric = CH_BUF_INIT;
+  char op[3];
+  double v = 0;
+  CU_ASSERT_EQUAL(ch_threshold_parse("update_latency.p99 < 250 ms", &metric, op, &v, NULL), 0);
+  CU_ASSERT_DOUBLE_EQUAL(v, 250e6, 1e-3);
+  ch_buf_free(&metric);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_split_parts_and_units),
-                         CH_TEST(test_what_the_scenario_accepts_the_report_reads_alike), CU_TEST_INFO_NULL};
+                         CH_TEST(test_what_the_scenario_accepts_the_report_reads_alike),
+                         CH_TEST(test_scenario_is_stricter_about_the_value), CU_TEST_INFO_NULL};
   return ch_test_run("threshold_shared", tests);
 }

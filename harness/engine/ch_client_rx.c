@@ -176,6 +176,107 @@ static int rx_hub_index(const struct ch_client *c, struct ch_span hub) {
   return -1;
 }
 
+/* The hub index of the previous message of the frame: batched messages nearly always name the same hub. */
+struct rx_hub_memo {
+  struct ch_span hub;
+  int index;
+};
+
+static int rx_hub_index_memo(const struct ch_client *c, struct rx_hub_memo *memo, struct ch_span hub) {
+  if (memo->hub.p && memo->hub.n == hub.n && !memcmp(memo->hub.p, hub.p, hub.n))
+    return memo->index;
+  memo->hub = hub;
+  memo->index = rx_hub_index(c, hub);
+  return memo->index;
+}
+
+/* Hands the frame's hub messages to on_message. Returns 0, 1 when the client changed state (stop), or -1 after
+   shutting the client down on a malformed message. */
+static int rx_dispatch(struct ch_client *c, struct ch_msg_iter *it, uint64_t recv_ns, enum ch_client_state s) {
+  struct ch_hub_msg m;
+  struct rx_hub_memo memo = {CH_SPAN_NULL, -1};
+  const char *reason = NULL;
+  int rc;
+  while ((rc = ch_recv_msgs_next(it, &m, &reason)) == 1) {
+    if (m.kind != CH_MSG_INVOCATION)
+      continue;
+    c->counters.hub_msgs_in++;
+    if (c->on_message) {
+      c->on_message(c, &m, rx_hub_index_memo(c, &memo, m.hub), recv_ns, c->user);
+      if (c->state != s)
+        return 1;
+    }
+  }
+  if (rc < 0) {
+    ch__client_shutdown(c, CH_FAIL_BAD_MESSAGE, "%s", reason ? reason : "receive: malformed M");
+    return -1;
+  }
+  return 0;
+}
+
+/* The parts of a persistent response that come before its messages: a global error, the groups token, the cursor,
+   the shutdown flag. Returns 0, or non-zero when the client was shut down or changed state. */
+static int rx_persistent_head(struct ch_client *c, const struct ch_recv *r, enum ch_client_state s) {
+  if (r->e.p) {
+    /* A global error ends the connection in both official clients (protocol §3.1). */
+    ch__client_shutdown(c, CH_FAIL_BAD_MESSAGE, "receive: the server sent an error (E)");
+    return -1;
+  }
+  if (r->g.p) {
+    if (ch_json_kind(r->g) != CH_JSON_STRING || rx_store_token(&c->groups, r->g) != 0) {
+      ch__client_shutdown(c, CH_FAIL_BAD_MESSAGE, "receive: G is not a valid string");
+      return -1;
+    }
+    if (c->on_event) {
+      c->on_event(c, CH_EVENT_GROUPS_TOKEN, c->user);
+      if (c->state != s)
+        return 1;
+    }
+  }
+  if (r->has_m && r->c.p && rx_store_token(&c->cursor, r->c) != 0) {
+    ch__client_shutdown(c, CH_FAIL_BAD_MESSAGE, "receive: C is not a valid string");
+    return -1;
+  }
+  if (r->t == 1 && c->on_event) {
+    c->on_event(c, CH_EVENT_SERVER_SHUTDOWN, c->user);
+    if (c->state != s)
+      return 1;
+  }
+  return 0;
+}
+
+/* Members after M (no real server writes them, protocol §3.1): the lazy decode stopped at M, so the frame is decoded
+   again, validating all of it, and what follows M is applied after the messages. */
+static void rx_after_m(struct ch_client *c, const char *p, size_t n, const struct ch_recv *lazy, uint64_t recv_ns,
+                       enum ch_client_state s) {
+  struct ch_recv r;
+  const char *reason = NULL;
+  if (ch_recv_decode(p, n, false, &r, &reason) != 0) {
+    ch__client_shutdown(c, CH_FAIL_BAD_MESSAGE, "%s", reason ? reason : "receive: malformed frame");
+    return;
+  }
+  if (r.kind == CH_RECV_HUB_RESPONSE) {
+    rx_completion(c, &r, recv_ns);
+    return;
+  }
+  if (r.kind != CH_RECV_PERSISTENT)
+    return;
+  if (r.g.p == lazy->g.p) /* applied before the messages already */
+    r.g = CH_SPAN_NULL;
+  if (r.t == lazy->t)
+    r.t = 0;
+  if (rx_persistent_head(c, &r, s))
+    return;
+  if (r.has_m && r.m.p != lazy->m.p) { /* a repeated M: the last one is the frame's */
+    struct ch_msg_iter it;
+    ch_recv_msgs_begin(&r, &it);
+    if (rx_dispatch(c, &it, recv_ns, s))
+      return;
+  }
+  if (r.s == 1 && r.has_m && c->state == CH_CLIENT_INITIALIZING)
+    ch__client_init_received(c);
+}
+
 void ch__client_rx(void *owner, const char *p, size_t n, uint64_t recv_ns) {
   struct ch_client *c = owner;
   c->counters.msgs_in++;
@@ -186,7 +287,8 @@ void ch__client_rx(void *owner, const char *p, size_t n, uint64_t recv_ns) {
     return;
   struct ch_recv r;
   const char *reason = NULL;
-  if (ch_recv_decode(p, n, false, &r, &reason) != 0) {
+  /* M's elements are validated while they are dispatched (one pass per message, see ch_recv_decode_lazy) */
+  if (ch_recv_decode_lazy(p, n, false, &r, &reason) != 0) {
     ch__client_shutdown(c, CH_FAIL_BAD_MESSAGE, "%s", reason ? reason : "receive: malformed frame");
     return;
   }
@@ -202,48 +304,15 @@ void ch__client_rx(void *owner, const char *p, size_t n, uint64_t recv_ns) {
   }
   c->times.last_rx = recv_ns;
   c->ka_slow = false;
-  if (r.e.p) {
-    /* A global error ends the connection in both official clients (protocol §3.1). */
-    ch__client_shutdown(c, CH_FAIL_BAD_MESSAGE, "receive: the server sent an error (E)");
-    return;
-  }
   enum ch_client_state s = c->state;
-  if (r.g.p) {
-    if (ch_json_kind(r.g) != CH_JSON_STRING || rx_store_token(&c->groups, r.g) != 0) {
-      ch__client_shutdown(c, CH_FAIL_BAD_MESSAGE, "receive: G is not a valid string");
-      return;
-    }
-    if (c->on_event) {
-      c->on_event(c, CH_EVENT_GROUPS_TOKEN, c->user);
-      if (c->state != s)
-        return;
-    }
-  }
-  if (r.has_m && r.c.p && rx_store_token(&c->cursor, r.c) != 0) {
-    ch__client_shutdown(c, CH_FAIL_BAD_MESSAGE, "receive: C is not a valid string");
+  if (rx_persistent_head(c, &r, s))
     return;
-  }
-  if (r.t == 1 && c->on_event) {
-    c->on_event(c, CH_EVENT_SERVER_SHUTDOWN, c->user);
-    if (c->state != s)
-      return;
-  }
   struct ch_msg_iter it;
-  struct ch_hub_msg m;
   ch_recv_msgs_begin(&r, &it);
-  int rc;
-  while ((rc = ch_recv_msgs_next(&it, &m, &reason)) == 1) {
-    if (m.kind != CH_MSG_INVOCATION)
-      continue;
-    c->counters.hub_msgs_in++;
-    if (c->on_message) {
-      c->on_message(c, &m, rx_hub_index(c, m.hub), recv_ns, c->user);
-      if (c->state != s)
-        return;
-    }
-  }
-  if (rc < 0) {
-    ch__client_shutdown(c, CH_FAIL_BAD_MESSAGE, "%s", reason ? reason : "receive: malformed M");
+  if (rx_dispatch(c, &it, recv_ns, s))
+    return;
+  if (it.more) {
+    rx_after_m(c, p, n, &r, recv_ns, s);
     return;
   }
   /* Init counts only with M present, as the JS client requires (protocol §3.1). */

@@ -57,8 +57,7 @@ const char *ch_json_kind_name(enum ch_json_kind k) {
   }
 }
 
-/* Byte classes inside strings: 0 plain ASCII, 1 quote/backslash/control (needs a look), 2 non-ASCII lead. */
-static const unsigned char json_str_class[256] = {
+const unsigned char ch__json_str_class[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
@@ -110,26 +109,9 @@ size_t ch__utf8_valid_len(const unsigned char *p, const unsigned char *end) {
   return need + 1;
 }
 
-/* Scans a string starting at its opening quote; returns the byte after the closing quote or NULL. */
-/* Non-zero when any of the 8 bytes of w is < 0x20, '"', '\\' or >= 0x80 (SWAR: 8 bytes per step). */
-static uint64_t json_swar_special(uint64_t w) {
-  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-  uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-  return ((w - ones * 0x20) | (q - ones) | (b - ones) | w) & high;
-}
-
-const char *ch__json_scan_string(const char *p, const char *end, struct ch__json_why *why) {
-  p++;
+/* The part of a string scan after the plain run: p is at a byte ch__json_str_plain stopped at (or end). */
+const char *ch__json_string_slow(const char *p, const char *end, bool *esc, struct ch__json_why *why) {
   for (;;) {
-    while (end - p >= 8) {
-      uint64_t w;
-      memcpy(&w, p, 8);
-      if (json_swar_special(w))
-        break;
-      p += 8;
-    }
-    while (p < end && json_str_class[(unsigned char)*p] == 0)
-      p++;
     if (p >= end) {
       why->msg = "unterminated string", why->at = p;
       return NULL;
@@ -138,6 +120,7 @@ const char *ch__json_scan_string(const char *p, const char *end, struct ch__json
     if (c == '"')
       return p + 1;
     if (c == '\\') {
+      *esc = true;
       if (end - p < 2) {
         why->msg = "unterminated string", why->at = p;
         return NULL;
@@ -171,7 +154,14 @@ const char *ch__json_scan_string(const char *p, const char *end, struct ch__json
       }
       p += l;
     }
+    p = ch__json_str_plain(p, end);
   }
+}
+
+/* Scans a string starting at its opening quote; returns the byte after the closing quote or NULL. */
+const char *ch__json_scan_string(const char *p, const char *end, struct ch__json_why *why) {
+  bool esc = false;
+  return ch__json_string(p, end, &esc, why);
 }
 
 static bool json_digit(char c) { return c >= '0' && c <= '9'; }

@@ -7,7 +7,7 @@
 #include "ch_signalr.h"
 
 /* The single-letter key of a member, or 0 for any other key. Keys with escapes are decoded (rare). */
-static char recv_key(struct ch_span k) {
+char ch__recv_key(struct ch_span k) {
   if (k.n == 3)
     return k.p[1] == '\\' ? 0 : k.p[1];
   if (k.n > 3 && k.n <= 14 && memchr(k.p, '\\', k.n)) {
@@ -23,13 +23,11 @@ struct recv_raw {
   struct ch_span c, s, t, g, l, m, i, r, e, h, d, p;
 };
 
-static int recv_fail(const char **reason, const char *why) {
+int ch__recv_fail(const char **reason, const char *why) {
   if (reason)
     *reason = why;
   return -EBADMSG;
 }
-
-static bool recv_is_null(struct ch_span v) { return v.n == 4 && v.p[0] == 'n'; }
 
 static int recv_small_int(struct ch_span v, int *out) {
   int64_t x;
@@ -42,35 +40,35 @@ static int recv_small_int(struct ch_span v, int *out) {
 static int recv_hub_response(const struct recv_raw *raw, struct ch_recv *out, const char **reason) {
   enum ch_json_kind k = ch_json_kind(raw->i);
   if (k != CH_JSON_STRING && k != CH_JSON_NUMBER)
-    return recv_fail(reason, "receive: I is not a string or number");
+    return ch__recv_fail(reason, "receive: I is not a string or number");
   out->kind = CH_RECV_HUB_RESPONSE;
   out->i = raw->i;
   out->r = raw->r;
   out->d = raw->d;
-  if (raw->e.p && !recv_is_null(raw->e)) {
+  if (raw->e.p && !ch__recv_is_null(raw->e)) {
     if (ch_json_kind(raw->e) != CH_JSON_STRING)
-      return recv_fail(reason, "receive: E is not a string");
+      return ch__recv_fail(reason, "receive: E is not a string");
     out->e = raw->e;
   }
   if (raw->h.p) {
     k = ch_json_kind(raw->h);
     if (k != CH_JSON_TRUE && k != CH_JSON_FALSE && k != CH_JSON_NULL)
-      return recv_fail(reason, "receive: H is not a boolean");
+      return ch__recv_fail(reason, "receive: H is not a boolean");
     out->h = k == CH_JSON_TRUE;
   }
-  if (raw->t.p && !recv_is_null(raw->t)) {
+  if (raw->t.p && !ch__recv_is_null(raw->t)) {
     if (ch_json_kind(raw->t) != CH_JSON_STRING)
-      return recv_fail(reason, "receive: T is not a string");
+      return ch__recv_fail(reason, "receive: T is not a string");
     out->st = raw->t;
   }
-  if (raw->s.p && !recv_is_null(raw->s)) {
+  if (raw->s.p && !ch__recv_is_null(raw->s)) {
     if (ch_json_kind(raw->s) != CH_JSON_OBJECT)
-      return recv_fail(reason, "receive: S is not an object");
+      return ch__recv_fail(reason, "receive: S is not an object");
     out->state = raw->s;
   }
-  if (raw->p.p && !recv_is_null(raw->p)) {
+  if (raw->p.p && !ch__recv_is_null(raw->p)) {
     if (ch_json_kind(raw->p) != CH_JSON_OBJECT)
-      return recv_fail(reason, "receive: P is not an object");
+      return ch__recv_fail(reason, "receive: P is not an object");
     out->progress = raw->p;
   }
   /* C, G, L and M mean nothing in a hub response */
@@ -82,31 +80,31 @@ static int recv_persistent(const struct recv_raw *raw, struct ch_recv *out, cons
   out->kind = CH_RECV_PERSISTENT;
   if (raw->c.p) {
     if (ch_json_kind(raw->c) != CH_JSON_STRING)
-      return recv_fail(reason, "receive: C is not a string");
+      return ch__recv_fail(reason, "receive: C is not a string");
     out->c = raw->c;
   }
   if (raw->s.p && recv_small_int(raw->s, &out->s))
-    return recv_fail(reason, "receive: S is not a number");
+    return ch__recv_fail(reason, "receive: S is not a number");
   if (raw->t.p && recv_small_int(raw->t, &out->t))
-    return recv_fail(reason, "receive: T is not a number");
-  if (raw->g.p && !recv_is_null(raw->g)) {
+    return ch__recv_fail(reason, "receive: T is not a number");
+  if (raw->g.p && !ch__recv_is_null(raw->g)) {
     if (ch_json_kind(raw->g) != CH_JSON_STRING)
-      return recv_fail(reason, "receive: G is not a string");
+      return ch__recv_fail(reason, "receive: G is not a string");
     out->g = raw->g;
   }
   if (raw->l.p) {
     if (ch_json_kind(raw->l) != CH_JSON_NUMBER || ch_json_num_int64(raw->l, &out->l) || out->l < 0)
-      return recv_fail(reason, "receive: L is not a non-negative integer");
+      return ch__recv_fail(reason, "receive: L is not a non-negative integer");
     out->has_l = true;
   }
-  if (raw->e.p && !recv_is_null(raw->e)) {
+  if (raw->e.p && !ch__recv_is_null(raw->e)) {
     if (ch_json_kind(raw->e) != CH_JSON_STRING)
-      return recv_fail(reason, "receive: E is not a string");
+      return ch__recv_fail(reason, "receive: E is not a string");
     out->e = raw->e;
   }
   if (raw->m.p) {
     if (ch_json_kind(raw->m) != CH_JSON_ARRAY)
-      return recv_fail(reason, "receive: M is not an array");
+      return ch__recv_fail(reason, "receive: M is not an array");
     out->m = raw->m;
     out->has_m = true;
   }
@@ -114,22 +112,34 @@ static int recv_persistent(const struct recv_raw *raw, struct ch_recv *out, cons
   return 0;
 }
 
-int ch_recv_decode(const char *p, size_t n, bool long_poll, struct ch_recv *out, const char **reason) {
+/* Where M ends if it is the frame's last member: after the last ']' before the closing '}' (NULL if none). */
+static const char *recv_m_end_guess(struct ch_span s) {
+  if (s.n < 2 || s.p[s.n - 1] != '}')
+    return NULL;
+  const char *q = s.p + s.n - 2;
+  while (q > s.p && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+    q--;
+  return *q == ']' ? q + 1 : NULL;
+}
+
+/* With lazy, stops at an "M":[ that reaches to the guessed end (see ch_recv_decode_lazy). */
+static int recv_decode(const char *p, size_t n, bool long_poll, bool lazy, struct ch_recv *out,
+                       const char **reason) {
   memset(out, 0, sizeof *out);
   if (!p && n)
-    return recv_fail(reason, "receive: no frame");
+    return ch__recv_fail(reason, "receive: no frame");
   struct ch_span s = ch_span_trim((struct ch_span){p, n});
   if (!s.n) {
     if (long_poll) {
       out->kind = CH_RECV_KEEPALIVE;
       return 0;
     }
-    return recv_fail(reason, "receive: frame is empty");
+    return ch__recv_fail(reason, "receive: frame is empty");
   }
   if (s.p[0] != '{') {
     if (ch_json_parse(s, NULL, NULL) == 0)
-      return recv_fail(reason, "receive: frame is not an object");
-    return recv_fail(reason, "receive: frame is not JSON");
+      return ch__recv_fail(reason, "receive: frame is not an object");
+    return ch__recv_fail(reason, "receive: frame is not JSON");
   }
   struct recv_raw raw;
   memset(&raw, 0, sizeof raw);
@@ -137,11 +147,33 @@ int ch_recv_decode(const char *p, size_t n, bool long_poll, struct ch_recv *out,
   struct ch_span k, v;
   unsigned members = 0;
   int rc;
+  const char *m_end = lazy ? recv_m_end_guess(s) : NULL;
+  bool m_lazy = false;
   ch_json_obj_begin(s, &it);
-  while ((rc = ch_json_obj_next(&it, &k, &v)) == 1) {
+  for (;;) {
+    if (m_end) {
+      /* positioned at the next key: an unescaped "M" whose array may run to the guessed end is not scanned here */
+      if ((rc = ch__json_iter_peek(&it, '}')) != 1)
+        break;
+      const char *kp = it.p, *end = s.p + s.n;
+      if (end - kp > 4 && kp[0] == '"' && kp[1] == 'M' && kp[2] == '"' && !raw.i.p) {
+        const char *vp = ch__json_skip_ws(kp + 3, end);
+        if (vp < end && *vp == ':') {
+          vp = ch__json_skip_ws(vp + 1, end);
+          if (vp < m_end && *vp == '[') {
+            raw.m = (struct ch_span){vp, (size_t)(m_end - vp)};
+            members++;
+            m_lazy = true;
+            break;
+          }
+        }
+      }
+    }
+    if ((rc = ch_json_obj_next(&it, &k, &v)) != 1)
+      break;
     members++;
     struct ch_span *slot = NULL;
-    switch (recv_key(k)) {
+    switch (ch__recv_key(k)) {
     case 'C': slot = &raw.c; break;
     case 'S': slot = &raw.s; break;
     case 'T': slot = &raw.t; break;
@@ -159,10 +191,17 @@ int ch_recv_decode(const char *p, size_t n, bool long_poll, struct ch_recv *out,
     if (slot)
       *slot = v; /* a repeated key: the last one wins, as in JavaScript */
   }
+  if (m_lazy) {
+    if (raw.i.p) /* cannot happen (checked above); keeps the classification obvious */
+      return ch__recv_fail(reason, "receive: frame is not JSON");
+    rc = recv_persistent(&raw, out, reason);
+    out->m_lazy = rc == 0;
+    return rc;
+  }
   if (rc < 0)
-    return recv_fail(reason, "receive: frame is not JSON");
+    return ch__recv_fail(reason, "receive: frame is not JSON");
   if (it.p != s.p + s.n)
-    return recv_fail(reason, "receive: trailing data after the frame");
+    return ch__recv_fail(reason, "receive: trailing data after the frame");
   if (raw.i.p)
     return recv_hub_response(&raw, out, reason);
   if (members == 0) {
@@ -172,117 +211,11 @@ int ch_recv_decode(const char *p, size_t n, bool long_poll, struct ch_recv *out,
   return recv_persistent(&raw, out, reason);
 }
 
-void ch_recv_msgs_begin(const struct ch_recv *r, struct ch_msg_iter *it) {
-  if (r->has_m && ch_json_arr_begin(r->m, &it->it) == 0) {
-    it->it.trusted = true; /* ch_recv_decode validated the whole frame */
-    return;
-  }
-  memset(it, 0, sizeof *it);
-  it->it.state = 2; /* nothing to iterate */
+
+int ch_recv_decode(const char *p, size_t n, bool long_poll, struct ch_recv *out, const char **reason) {
+  return recv_decode(p, n, long_poll, false, out, reason);
 }
 
-static int msg_progress(struct ch_span pv, struct ch_hub_msg *out, const char **reason) {
-  struct ch_json_iter it;
-  struct ch_span k, v;
-  int rc;
-  if (ch_json_obj_begin(pv, &it))
-    return recv_fail(reason, "receive: P is not an object");
-  while ((rc = ch_json_obj_next(&it, &k, &v)) == 1) {
-    char c = recv_key(k);
-    if (c == 'I')
-      out->progress_id = v;
-    else if (c == 'D')
-      out->progress_data = v;
-  }
-  if (rc < 0)
-    return recv_fail(reason, "receive: P is not JSON");
-  enum ch_json_kind kind = ch_json_kind(out->progress_id);
-  if (kind != CH_JSON_STRING && kind != CH_JSON_NUMBER)
-    return recv_fail(reason, "receive: progress without P.I");
-  out->kind = CH_MSG_PROGRESS;
-  return 0;
-}
-
-int ch_recv_msgs_next(struct ch_msg_iter *it, struct ch_hub_msg *out, const char **reason) {
-  struct ch_span el;
-  int rc = ch__json_iter_peek(&it->it, ']');
-  if (rc == 0)
-    return 0;
-  if (rc < 0)
-    return recv_fail(reason, "receive: M is not JSON");
-  memset(out, 0, sizeof *out);
-  out->kind = CH_MSG_OTHER;
-  bool inline_obj = it->it.trusted && *it->it.p == '{';
-  if (!inline_obj) {
-    if (ch_json_arr_next(&it->it, &el) != 1)
-      return recv_fail(reason, "receive: M is not JSON");
-    out->raw = el;
-    if (el.p[0] != '{')
-      return 1;
-  } else {
-    /* a validated frame: walk the element's members directly, measuring the element on the way (one pass) */
-    el = (struct ch_span){it->it.p, (size_t)(it->it.end - it->it.p)};
-  }
-  struct ch_json_iter o;
-  struct ch_span k, v, h = CH_SPAN_NULL, m = CH_SPAN_NULL, a = CH_SPAN_NULL, s = CH_SPAN_NULL, p = CH_SPAN_NULL;
-  ch_json_obj_begin(el, &o);
-  o.trusted = it->it.trusted;
-  while ((rc = ch_json_obj_next(&o, &k, &v)) == 1) {
-    switch (recv_key(k)) {
-    case 'H': h = v; break;
-    case 'M': m = v; break;
-    case 'A': a = v; break;
-    case 'S': s = v; break;
-    case 'P': p = v; break;
-    default: break;
-    }
-  }
-  if (rc < 0)
-    return recv_fail(reason, "receive: M is not JSON");
-  if (inline_obj) {
-    out->raw = (struct ch_span){el.p, (size_t)(o.p - el.p)};
-    it->it.p = o.p;
-    it->it.state = 1;
-  }
-  if (p.p && !recv_is_null(p)) {
-    rc = msg_progress(p, out, reason);
-    return rc ? rc : 1;
-  }
-  if (!h.p && !m.p && !a.p)
-    return 1; /* not a hub message: a PersistentConnection payload */
-  if (!h.p)
-    return recv_fail(reason, "receive: invocation without H");
-  if (ch_json_kind(h) != CH_JSON_STRING)
-    return recv_fail(reason, "receive: H is not a string");
-  if (!m.p)
-    return recv_fail(reason, "receive: invocation without M");
-  if (ch_json_kind(m) != CH_JSON_STRING)
-    return recv_fail(reason, "receive: M of an invocation is not a string");
-  if (!a.p)
-    return recv_fail(reason, "receive: invocation without A");
-  if (ch_json_kind(a) != CH_JSON_ARRAY)
-    return recv_fail(reason, "receive: A is not an array");
-  if (s.p && !recv_is_null(s) && ch_json_kind(s) != CH_JSON_OBJECT)
-    return recv_fail(reason, "receive: S of an invocation is not an object");
-  out->kind = CH_MSG_INVOCATION;
-  out->validated = it->it.trusted;
-  out->hub = h;
-  out->method = m;
-  out->args = a;
-  out->state = recv_is_null(s) ? CH_SPAN_NULL : s;
-  return 1;
-}
-
-bool ch_hub_msg_is(const struct ch_hub_msg *m, const char *hub, const char *method) {
-  if (m->kind != CH_MSG_INVOCATION || !hub)
-    return false;
-  if (!ch_json_str_eq_ci(m->hub, hub, strlen(hub)))
-    return false;
-  return !method || ch_json_str_eq_ci(m->method, method, strlen(method));
-}
-
-int ch_hub_msg_pointer(const struct ch_hub_msg *m, const char *ptr, struct ch_span *value) {
-  if (m->kind != CH_MSG_INVOCATION)
-    return 0;
-  return m->validated ? ch__json_pointer_trusted(m->args, ptr, value) : ch_json_pointer(m->args, ptr, value);
+int ch_recv_decode_lazy(const char *p, size_t n, bool long_poll, struct ch_recv *out, const char **reason) {
+  return recv_decode(p, n, long_poll, true, out, reason);
 }

@@ -141,6 +141,7 @@ struct ch_recv {
   struct ch_span state; /* "S" caller state object of a hub response */
   struct ch_span progress; /* "P" of a hub response: {"I":"0","D":...} a progress update (JS checks P before I) */
   unsigned unknown;  /* count of members with keys not listed above (ignored, like the clients do) */
+  bool m_lazy;       /* internal: from ch_recv_decode_lazy, M's elements not validated yet */
 };
 
 /* Classifies and decodes one WebSocket text frame, SSE event data or long-poll body. Leading and trailing whitespace
@@ -148,11 +149,26 @@ struct ch_recv {
    *reason set to a static text such as "receive: frame is not JSON", "receive: frame is not an object",
    "receive: C is not a string", "receive: M is not an array", "receive: S is not a number". Never allocates. */
 int ch_recv_decode(const char *p, size_t n, bool long_poll, struct ch_recv *out, const char **reason);
+/* The hot-path variant: the same results, except that when M is the frame's last member (as every SignalR server
+   writes it, protocol section 3.1) its elements are validated by ch_recv_msgs_next, one pass per element that also
+   picks out H, M, A and the members of the first argument (ch_hub_msg_arg_pointer then needs no walk). So a frame
+   whose k-th element is malformed yields k-1 messages before ch_recv_msgs_next fails (-EBADMSG); the caller ends
+   the connection there as it would on a failed decode. When members follow M after all, the iterator ends with
+   it.more set: decode the frame again with ch_recv_decode for them (and for the validation of the rest). */
+int ch_recv_decode_lazy(const char *p, size_t n, bool long_poll, struct ch_recv *out, const char **reason);
 
 enum ch_msg_kind {
   CH_MSG_INVOCATION = 1, /* {H,M,A[,S]} a hub method invocation */
   CH_MSG_PROGRESS,       /* {"I":"P|0","P":{"I":"0","D":...}} (recognised by its P object, as JS does) */
   CH_MSG_OTHER,          /* any other JSON value (a PersistentConnection message): see raw */
+};
+
+/* Members of an invocation's first argument indexed by the lazy iterator (a Centro model has 12-14). */
+#define CH_HUB_MSG_FIELDS 24
+
+struct ch_hub_field {
+  struct ch_span key;   /* string token, with quotes */
+  struct ch_span value; /* validated JSON value */
 };
 
 /* One element of M. */
@@ -166,10 +182,21 @@ struct ch_hub_msg {
   struct ch_span progress_id;   /* P.I (string or number token) */
   struct ch_span progress_data; /* P.D (any value) */
   bool validated;               /* from a frame ch_recv_decode validated (lets ch_hub_msg_pointer skip a pass) */
+  /* internal: the first argument and its members (CH_HUB_MSG_FIELDS at most), filled by the lazy iterator */
+  bool arg0_known;    /* has_arg0 and arg0 are set */
+  bool has_arg0;
+  bool fields_all;    /* arg0 is an object and every member is in fields */
+  uint8_t n_fields;
+  uint32_t fields_esc; /* bit i: fields[i].key has escapes */
+  struct ch_span arg0;
+  struct ch_hub_field fields[CH_HUB_MSG_FIELDS]; /* keep last: not cleared per message */
 };
 
 struct ch_msg_iter {
   struct ch_json_iter it;
+  bool lazy;         /* internal: validate each element on the way (ch_recv_decode_lazy) */
+  bool more;         /* set at the end when members follow M (see ch_recv_decode_lazy) */
+  const char *m_end; /* internal: where M ends if it is the last member */
 };
 
 /* Iterates the M array of a persistent response decoded by ch_recv_decode (an absent M iterates as empty). next
@@ -183,6 +210,12 @@ bool ch_hub_msg_is(const struct ch_hub_msg *m, const char *hub, const char *meth
 /* JSON Pointer into the arguments array of an invocation: "/0/PartKey" is the PartKey of the first argument.
    Same results as ch_json_pointer(m->args, ...), without re-validating a frame ch_recv_decode already checked. */
 int ch_hub_msg_pointer(const struct ch_hub_msg *m, const char *ptr, struct ch_span *value);
+/* The first argument of an invocation: 1 (set), 0 when A is empty or m is no invocation. */
+int ch_hub_msg_arg0(const struct ch_hub_msg *m, struct ch_span *arg);
+/* JSON Pointer into the first argument: "/PartKey" gives the same as ch_hub_msg_pointer(m, "/0/PartKey"). From the
+   lazy iterator the first token is looked up in the member index (no walk). Returns 1, 0 absent (also without a
+   first argument), -EINVAL bad pointer, -EBADMSG. */
+int ch_hub_msg_arg_pointer(const struct ch_hub_msg *m, const char *ptr, struct ch_span *value);
 
 /* ---------------------------------------------------------------- encoders (sections 1.2, 3.3) */
 

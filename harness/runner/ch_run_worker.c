@@ -115,10 +115,11 @@ long run_trigger_index(const struct ch_run *r, uint32_t key, uint32_t seq) {
   return -1;
 }
 
-/* Reads the string at ptr in arg and finds it in the key table; -1 when absent or unknown. */
-static long rc_read_key(struct run_worker *rw, struct ch_span arg, const char *ptr) {
+/* Reads the string at ptr in the first argument and finds it in the key table; -1 when absent or unknown. The
+   look-ups use the member index the engine's single decoding pass built (ch_hub_msg_arg_pointer): no re-walk. */
+static long rc_read_key(struct run_worker *rw, const struct ch_hub_msg *m, const char *ptr) {
   struct ch_span v;
-  if (ch_json_pointer(arg, ptr, &v) != 1)
+  if (ch_hub_msg_arg_pointer(m, ptr, &v) != 1)
     return -1;
   if (ch_json_kind(v) == CH_JSON_NUMBER) /* numeric part keys are sometimes sent as numbers */
     return run_keys_find(&rw->run->keys, v.p, v.n);
@@ -134,9 +135,9 @@ static long rc_read_key(struct run_worker *rw, struct ch_span arg, const char *p
   return run_keys_find(&rw->run->keys, rw->scratch.data, rw->scratch.len);
 }
 
-static bool rc_read_int(struct ch_span arg, const char *ptr, int64_t *out) {
+static bool rc_read_int(const struct ch_hub_msg *m, const char *ptr, int64_t *out) {
   struct ch_span v;
-  if (!ptr || ch_json_pointer(arg, ptr, &v) != 1)
+  if (!ptr || ch_hub_msg_arg_pointer(m, ptr, &v) != 1)
     return false;
   if (ch_json_kind(v) == CH_JSON_STRING) { /* a sequence echoed back as a string */
     struct ch_span in = ch_json_str_inner(v);
@@ -146,9 +147,9 @@ static bool rc_read_int(struct ch_span arg, const char *ptr, int64_t *out) {
 }
 
 /* Nonces are "<run id, 16 hex digits>-<trigger index>"; a nonce of another run (another shard or tool) is not ours. */
-static long rc_read_nonce(struct ch_span arg, const char *ptr, size_t n_trig, uint64_t run_id) {
+static long rc_read_nonce(const struct ch_hub_msg *m, const char *ptr, size_t n_trig, uint64_t run_id) {
   struct ch_span v;
-  if (!ptr || ch_json_pointer(arg, ptr, &v) != 1 || ch_json_kind(v) != CH_JSON_STRING)
+  if (!ptr || ch_hub_msg_arg_pointer(m, ptr, &v) != 1 || ch_json_kind(v) != CH_JSON_STRING)
     return -1;
   struct ch_span in = ch_json_str_inner(v);
   char want[20];
@@ -174,9 +175,8 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
   ch_metrics_count(rc->g, CH_CNT_MESSAGES_IN, 1);
   if (m->kind != CH_MSG_INVOCATION || hub_index < 0 || !ch_json_str_eq_ci(m->method, "Update", 6))
     return;
-  struct ch_json_iter it;
   struct ch_span arg;
-  if (ch_json_arr_begin(m->args, &it) || ch_json_arr_next(&it, &arg) != 1) {
+  if (!ch_hub_msg_arg0(m, &arg)) {
     rc->invalid++;
     return;
   }
@@ -184,14 +184,14 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
   long key = -1, idx = -1;
   int64_t seq = 0;
   if (cor->nonce) {
-    idx = rc_read_nonce(arg, cor->nonce, r->n_trig, r->run_id);
+    idx = rc_read_nonce(m, cor->nonce, r->n_trig, r->run_id);
     if (idx >= 0) {
       key = r->trig[idx].key;
       seq = r->trig[idx].seq;
     }
   } else {
-    key = rc_read_key(rw, arg, r->s->populations[rc->pop].key_pointer);
-    if (key >= 0 && rc_read_int(arg, cor->sequence, &seq) && seq > 0 && seq <= UINT32_MAX)
+    key = rc_read_key(rw, m, r->s->populations[rc->pop].key_pointer);
+    if (key >= 0 && rc_read_int(m, cor->sequence, &seq) && seq > 0 && seq <= UINT32_MAX)
       idx = run_trigger_index(r, (uint32_t)key, (uint32_t)seq);
   }
   struct run_sub *sub = key >= 0 ? rc_find_sub(rc, (uint32_t)key) : NULL;
@@ -236,7 +236,7 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
       rw->fan_last[idx] = recv_ns;
   } else {
     int64_t sent_us;
-    if (rc_read_int(arg, cor->server_time_us, &sent_us) && sent_us > 0) {
+    if (rc_read_int(m, cor->server_time_us, &sent_us) && sent_us > 0) {
       uint64_t recv_wall = recv_ns + r->wall_minus_mono, sent = (uint64_t)sent_us * 1000u;
       lat = recv_wall > sent ? recv_wall - sent : 0;
       have_lat = true;

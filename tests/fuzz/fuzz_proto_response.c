@@ -1,10 +1,66 @@
 /* libFuzzer target: the receive-channel decoder and message iterator on arbitrary frames. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ch_signalr.h"
+
+/* The hot path's lazy decode against the validating one: the same messages and look-ups for frames the validating
+   decoder accepts; for frames it refuses, the lazy iteration must fail or hand the frame back (more), never end
+   cleanly. */
+static void check_lazy(const char *p, size_t n, bool lp, int strict_rc, const struct ch_recv *rs) {
+  struct ch_recv r;
+  const char *why = NULL, *why2 = NULL;
+  int rc = ch_recv_decode_lazy(p, n, lp, &r, &why);
+  if (rc) {
+    if (strict_rc == 0 || !why || strncmp(why, "receive: ", 9))
+      abort();
+    return;
+  }
+  if (strict_rc == 0 && (r.kind != rs->kind || r.c.p != rs->c.p || r.s != rs->s || r.i.p != rs->i.p))
+    abort();
+  if (r.kind != CH_RECV_PERSISTENT) {
+    if (strict_rc)
+      abort();
+    return;
+  }
+  struct ch_msg_iter it, slow;
+  struct ch_hub_msg m, ms;
+  ch_recv_msgs_begin(&r, &it);
+  if (strict_rc == 0)
+    ch_recv_msgs_begin(rs, &slow);
+  static const char *const ptrs[] = {"/PartKey", "", "/a~1b/0", "/EventType/x", "/HarnessSentUs", "/"};
+  int k, guard = 0;
+  while ((k = ch_recv_msgs_next(&it, &m, &why)) != 0 && it.it.state >= 0 && guard++ < 100000) {
+    if (strict_rc)
+      continue;
+    int k2 = ch_recv_msgs_next(&slow, &ms, &why2);
+    if (k2 != k)
+      abort();
+    if (k != 1)
+      continue;
+    if (m.kind != ms.kind || m.raw.p != ms.raw.p || m.raw.n != ms.raw.n || m.args.p != ms.args.p ||
+        m.args.n != ms.args.n || m.hub.p != ms.hub.p)
+      abort();
+    if (m.kind != CH_MSG_INVOCATION)
+      continue;
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) {
+      char full[32];
+      snprintf(full, sizeof full, "/0%s", ptrs[i]);
+      struct ch_span a = {NULL, 0}, b = {NULL, 0};
+      int ra = ch_hub_msg_arg_pointer(&m, ptrs[i], &a), rb = ch_hub_msg_pointer(&ms, full, &b);
+      if (ra != rb || a.p != b.p || a.n != b.n)
+        abort();
+    }
+  }
+  bool clean = k == 0 && !it.more;
+  if (strict_rc && clean)
+    abort(); /* a refused frame went through */
+  if (strict_rc == 0 && k == 0 && !it.more && ch_recv_msgs_next(&slow, &ms, &why2) != 0)
+    abort(); /* the lazy walk ended early */
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
@@ -15,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct ch_recv r;
   const char *why = NULL;
   int rc = ch_recv_decode(p, n, lp, &r, &why);
+  check_lazy(p, n, lp, rc, &r);
   if (rc) {
     if (rc != -EBADMSG || !why || strncmp(why, "receive: ", 9))
       abort();

@@ -72,6 +72,7 @@ void ch_report_free(struct ch_report *r) {
   }
   free(r->secrets);
   ch_metrics_free(r->metrics);
+  ch_capacity_free(r->capacity);
   free(r);
 }
 

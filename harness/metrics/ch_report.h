@@ -15,6 +15,7 @@
 
 #include "ch_buf.h"
 #include "ch_metrics.h"
+#include "ch_report_capacity.h"
 #include "ch_thresh_expr.h"
 
 #define CH_REPORT_FORMAT "centro-harness-report"
@@ -58,6 +59,7 @@ struct ch_report {
   struct ch_check *checks; size_t n_checks, cap_checks;
   struct ch_threshold *thresholds; size_t n_thresholds, cap_thresholds;
   struct ch_metrics *metrics;             /* owned; never NULL after ch_report_new */
+  struct ch_capacity *capacity;           /* owned; a capacity search's steps and knee, NULL for other runs */
   char **secrets; size_t n_secrets;       /* never written anywhere */
 };
 

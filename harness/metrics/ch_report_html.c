@@ -22,9 +22,17 @@ struct line {
   const char *name;
   size_t n;
   double *x, *y;
+  bool *red; /* X_LOAD: per point, the step broke an SLO (may be NULL) */
 };
 
-enum xaxis { X_SECONDS, X_PERCENTILE };
+enum xaxis { X_SECONDS, X_PERCENTILE, X_LOAD };
+
+/* X_LOAD (capacity charts): what is varied, and the knee. Every step is drawn as a point, those that broke an SLO in
+   red, and a red vertical line marks the first step that broke. */
+struct loadx {
+  const char *label;
+  double broken_x; /* < 0: no step broke */
+};
 
 static double nice_ceil(double v) {
   if (!(v > 0))
@@ -40,7 +48,7 @@ static double nice_ceil(double v) {
 static void esc(struct ch_buf *b, const char *s) { ch__xml_escape(b, s); }
 
 static void chart(struct ch_buf *b, const char *id, const char *title, const char *ylabel, enum xaxis xa,
-                  const struct line *lines, size_t nl) {
+                  const struct line *lines, size_t nl, const struct loadx *lx) {
   double xmax = 0, ymax = 0;
   size_t points = 0;
   for (size_t l = 0; l < nl; l++)
@@ -83,6 +91,14 @@ static void chart(struct ch_buf *b, const char *id, const char *title, const cha
     }
     ch_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"xl\">percentile (log scale of 1/(1-p))</text>", ML + pw / 2,
                   H - 4);
+  } else if (xa == X_LOAD) {
+    for (int i = 0; i <= 5; i++) {
+      double x = ML + pw * i / 5.0;
+      ch_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"xt\">%.4g</text>", x, MT + ph + 16, xmax * i / 5.0);
+    }
+    ch_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"xl\">", ML + pw / 2, H - 4);
+    esc(b, lx && lx->label ? lx->label : "load");
+    ch_buf_puts(b, "</text>");
   } else {
     for (int i = 0; i <= 5; i++) {
       double x = ML + pw * i / 5.0;
@@ -103,7 +119,13 @@ static void chart(struct ch_buf *b, const char *id, const char *title, const cha
         ch_buf_printf(b, "%s%.1f,%.1f", i ? " " : "", ML + pw * lines[l].x[i] / xmax,
                       MT + ph - ph * lines[l].y[i] / ymax);
       ch_buf_puts(b, "\"/>");
-      if (lines[l].n == 1) /* a single point draws no line: mark it */
+      for (size_t i = 0; xa == X_LOAD && i < lines[l].n; i++) {
+        bool red = lines[l].red && lines[l].red[i];
+        ch_buf_printf(b, "<circle class=\"pt%s\" data-load=\"%g\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>",
+                      red ? " broken" : "", lines[l].x[i], ML + pw * lines[l].x[i] / xmax,
+                      MT + ph - ph * lines[l].y[i] / ymax, red ? "#c62828" : color);
+      }
+      if (lines[l].n == 1 && xa != X_LOAD) /* a single point draws no line: mark it */
         ch_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>", ML + pw * lines[l].x[0] / xmax,
                       MT + ph - ph * lines[l].y[0] / ymax, color);
     }
@@ -114,12 +136,20 @@ static void chart(struct ch_buf *b, const char *id, const char *title, const cha
     esc(b, lines[l].name);
     ch_buf_puts(b, "</text>");
   }
+  if (xa == X_LOAD && lx && lx->broken_x >= 0) {
+    double x = ML + pw * lx->broken_x / xmax;
+    ch_buf_printf(b, "<line class=\"knee\" data-load=\"%g\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" "
+                     "stroke=\"#c62828\" stroke-dasharray=\"5,4\"/>"
+                     "<text x=\"%.1f\" y=\"%d\" class=\"kt\">SLO broken</text>",
+                  lx->broken_x, x, MT, x, MT + ph, x - 4, MT + 12);
+  }
   ch_buf_puts(b, "</svg></figure>\n");
 }
 
 static int alloc_line(struct line *l, const char *name, size_t n) {
   l->name = name;
   l->n = 0;
+  l->red = NULL;
   l->x = malloc((n ? n : 1) * sizeof *l->x);
   l->y = malloc((n ? n : 1) * sizeof *l->y);
   return l->x && l->y ? 0 : -ENOMEM;
@@ -127,7 +157,7 @@ static int alloc_line(struct line *l, const char *name, size_t n) {
 
 static void free_lines(struct line *l, size_t n) {
   for (size_t i = 0; i < n; i++)
-    free(l[i].x), free(l[i].y);
+    free(l[i].x), free(l[i].y), free(l[i].red);
 }
 
 /* HDR-style percentile distribution: x = log10(1/(1-p)), y = latency in ms. */
@@ -155,7 +185,8 @@ static int percentile_chart(struct ch_buf *b, const struct ch_metrics_group *t) 
     l->y[l->n++] = (double)ch_hist_max(h) / 1e6;
   }
   if (!rc)
-    chart(b, "chart-percentiles", "Latency by percentile (all samples)", "latency (ms)", X_PERCENTILE, lines, nl);
+    chart(b, "chart-percentiles", "Latency by percentile (all samples)", "latency (ms)", X_PERCENTILE, lines, nl,
+          NULL);
   free_lines(lines, nl);
   return rc;
 }
@@ -183,10 +214,10 @@ static int series_charts(struct ch_buf *b, const struct ch_metrics *m) {
     }
   }
   if (!rc) {
-    chart(b, "chart-connections", "Connected clients", "clients", X_SECONDS, &l[0], 1);
-    chart(b, "chart-throughput", "Messages per second", "messages/s", X_SECONDS, &l[1], 2);
-    chart(b, "chart-delivery", "Update delivery latency per second", "latency (ms)", X_SECONDS, &l[3], 2);
-    chart(b, "chart-errors", "Errors per second", "errors/s", X_SECONDS, &l[5], 1);
+    chart(b, "chart-connections", "Connected clients", "clients", X_SECONDS, &l[0], 1, NULL);
+    chart(b, "chart-throughput", "Messages per second", "messages/s", X_SECONDS, &l[1], 2, NULL);
+    chart(b, "chart-delivery", "Update delivery latency per second", "latency (ms)", X_SECONDS, &l[3], 2, NULL);
+    chart(b, "chart-errors", "Errors per second", "errors/s", X_SECONDS, &l[5], 1, NULL);
   }
   free_lines(l, nl);
   return rc;
@@ -206,7 +237,9 @@ static const char css[] =
     "font-size:20px}figure{margin:10px 0}svg.chart{width:100%;max-width:900px;height:auto;background:#fff}.scroll{overflow-x:auto}"
     ".grid{stroke:#eee}.frame{fill:none;stroke:#999}.ct{font-weight:600;font-size:13px}"
     ".yt{font-size:11px;text-anchor:end;fill:#555}.xt{font-size:11px;text-anchor:middle;fill:#555}"
-    ".xl,.yl{font-size:11px;text-anchor:middle;fill:#333}.lg{font-size:11px}.nodata{fill:#999;text-anchor:middle}"
+    ".xl,.yl{font-size:11px;text-anchor:middle;fill:#333}.kt{font-size:11px;text-anchor:end;fill:#c62828}"
+    "tr.broken td{background:#fdecea}tr.knee-held td{background:#e8f5e9}"
+    ".lg{font-size:11px}.nodata{fill:#999;text-anchor:middle}"
     "footer{margin-top:30px;color:#777;font-size:12px}";
 
 static void kv(struct ch_buf *b, const char *k, const char *v) {
@@ -231,6 +264,142 @@ static void td_dur(struct ch_buf *b, uint64_t ns) {
   char s[32];
   ch__fmt_dur(s, sizeof s, (double)ns);
   ch_buf_printf(b, "<td class=\"n\">%s</td>", s);
+}
+
+/* "subscribers_per_key" -> "subscribers per key" (the x axis label). */
+static void vary_label(char *buf, size_t n, const char *vary) {
+  snprintf(buf, n, "%s", vary ? vary : "load");
+  for (char *p = buf; *p; p++)
+    if (*p == '_')
+      *p = ' ';
+}
+
+/* Capacity search: latency and deliveries/s against the load, the knee marked, then the steps. */
+static int capacity_charts(struct ch_buf *b, const struct ch_capacity *c, const char *xlabel) {
+  struct line l[3];
+  size_t nl = 0;
+  int rc = 0;
+  const char *names[] = {"update latency p50", "update latency p99", "deliveries/s"};
+  for (; nl < 3 && !rc; nl++) {
+    rc = alloc_line(&l[nl], names[nl], c->n_steps);
+    if (!rc && !(l[nl].red = malloc((c->n_steps ? c->n_steps : 1) * sizeof *l[nl].red)))
+      rc = -ENOMEM;
+  }
+  for (size_t i = 0; i < c->n_steps && !rc; i++) {
+    const struct ch_capacity_step *st = &c->steps[i];
+    double y[3] = {st->p50_ms, st->p99_ms, st->deliveries_per_s};
+    for (size_t k = 0; k < 3; k++) {
+      if (k < 2 && !st->has_latency)
+        continue; /* nothing arrived: no point rather than a false zero */
+      l[k].x[l[k].n] = st->load;
+      l[k].y[l[k].n] = y[k];
+      l[k].red[l[k].n++] = !st->held;
+    }
+  }
+  if (!rc) {
+    struct loadx lx = {xlabel, c->first_broken >= 0 ? c->steps[c->first_broken].load : -1};
+    chart(b, "chart-capacity-latency", "Update latency against load", "latency (ms)", X_LOAD, &l[0], 2, &lx);
+    chart(b, "chart-capacity-throughput", "Deliveries per second against load", "deliveries/s", X_LOAD, &l[2], 1,
+          &lx);
+  }
+  free_lines(l, nl);
+  return rc;
+}
+
+static void td_ms(struct ch_buf *b, bool known, double ms) {
+  if (known)
+    ch_buf_printf(b, "<td class=\"n\">%.2f</td>", ms);
+  else
+    ch_buf_puts(b, "<td class=\"n\">-</td>");
+}
+
+static void capacity_table(struct ch_buf *b, const struct ch_capacity *c, const char *xlabel) {
+  ch_buf_puts(b, "<div class=\"scroll\"><table id=\"capacity-table\"><tr><th>step</th><th>");
+  esc(b, xlabel);
+  ch_buf_puts(b, "</th><th>clients</th><th>connected</th><th>deliveries/s</th><th>p50 ms</th><th>p90 ms</th>"
+                 "<th>p99 ms</th><th>max ms</th><th>delivery ratio</th><th>missing</th><th>result</th>"
+                 "<th>target connections</th><th>target CPU s</th><th>target CPU %</th><th>target RSS MiB</th></tr>");
+  for (size_t i = 0; i < c->n_steps; i++) {
+    const struct ch_capacity_step *st = &c->steps[i];
+    const char *cls = st->held ? ((long)i == c->last_held && c->first_broken >= 0 ? "held knee-held" : "held")
+                               : "broken";
+    ch_buf_printf(b, "<tr class=\"capacity-row %s\"><td class=\"n\">%zu</td><td class=\"n\">%g</td>", cls, i + 1,
+                  st->load);
+    td_num(b, (double)st->clients);
+    td_num(b, st->connected);
+    td_num(b, st->deliveries_per_s);
+    td_ms(b, st->has_latency, st->p50_ms);
+    td_ms(b, st->has_latency, st->p90_ms);
+    td_ms(b, st->has_latency, st->p99_ms);
+    td_ms(b, st->has_latency, st->max_ms);
+    ch_buf_printf(b, "<td class=\"n\">%.4f</td>", st->delivery_ratio);
+    td_num(b, st->missing);
+    if (st->held) {
+      ch_buf_puts(b, "<td class=\"res-pass\">held</td>");
+    } else {
+      ch_buf_puts(b, "<td class=\"res-fail\">broke ");
+      esc(b, st->broken);
+      if (st->has_observed) {
+        char obs[64];
+        ch_buf_puts(b, " (observed ");
+        ch__capacity_observed(obs, sizeof obs, st);
+        esc(b, obs);
+        ch_buf_putc(b, ')');
+      }
+      ch_buf_puts(b, "</td>");
+    }
+    const struct ch_capacity_target *t = &st->target;
+    if (!t->known) {
+      ch_buf_puts(b, "<td colspan=\"4\">not known</td></tr>");
+      continue;
+    }
+    if (t->connections >= 0)
+      td_num(b, t->connections);
+    else
+      ch_buf_puts(b, "<td>-</td>");
+    if (t->cpu_s >= 0)
+      ch_buf_printf(b, "<td class=\"n\">%.2f</td>", t->cpu_s);
+    else
+      ch_buf_puts(b, "<td>-</td>");
+    if (t->cpu_s >= 0 && st->duration_s > 0)
+      ch_buf_printf(b, "<td class=\"n\">%.0f</td>", 100 * t->cpu_s / st->duration_s);
+    else
+      ch_buf_puts(b, "<td>-</td>");
+    if (t->rss_kib >= 0)
+      ch_buf_printf(b, "<td class=\"n\">%.1f</td>", t->rss_kib / 1024);
+    else
+      ch_buf_puts(b, "<td>-</td>");
+    ch_buf_puts(b, "</tr>");
+  }
+  ch_buf_puts(b, "</table></div>\n");
+}
+
+static int capacity_section(struct ch_buf *b, const struct ch_capacity *c) {
+  char xlabel[64];
+  vary_label(xlabel, sizeof xlabel, c->vary);
+  ch_buf_puts(b, "<section id=\"capacity\"><h2>Capacity: ");
+  if (c->first_broken < 0)
+    ch_buf_printf(b, "no step broke an SLO (up to %g)", c->n_steps ? c->steps[c->n_steps - 1].load : c->start);
+  else if (c->last_held < 0)
+    ch_buf_printf(b, "the first step (%g) already broke an SLO", c->steps[c->first_broken].load);
+  else
+    ch_buf_printf(b, "knee between %g (held) and %g (broke)", c->steps[c->last_held].load,
+                  c->steps[c->first_broken].load);
+  ch_buf_puts(b, "</h2><p>Varied: ");
+  esc(b, xlabel);
+  ch_buf_printf(b, " from %g by %g up to %g, %.1f s per step. SLOs: ", c->start, c->step, c->max, c->step_duration_s);
+  for (size_t i = 0; i < c->n_slo; i++) {
+    ch_buf_puts(b, i ? ", <code>" : "<code>");
+    esc(b, c->slo[i]);
+    ch_buf_puts(b, "</code>");
+  }
+  ch_buf_puts(b, c->n_slo ? ".</p>" : "none.</p>");
+  int rc = capacity_charts(b, c, xlabel);
+  capacity_table(b, c, xlabel);
+  ch_buf_puts(b, "<p>Target columns: the reference endpoint's <code>/stats</code> before and after each step "
+                 "(connections accepted, CPU time of its server thread, resident memory at the end); not known for "
+                 "other targets.</p></section>\n");
+  return rc;
 }
 
 static void summary_section(struct ch_buf *b, const struct ch_report *r, const struct ch_metrics_group *t) {
@@ -435,14 +604,14 @@ int ch_report_html(const struct ch_report *r, struct ch_buf *out) {
   summary_section(b, r, t);
   checks_section(b, r);
   thresholds_section(b, r);
-  int rc = 0;
+  int rc = r->capacity ? capacity_section(b, r->capacity) : 0;
   if (!r->metrics->n_groups && !r->metrics->n_series) {
     ch_buf_puts(b, "<section id=\"latency\"><h2>Load metrics</h2><p>No load metrics in this run (conformance checks "
                    "only).</p></section>\n");
   } else {
     ch_buf_puts(b, "<section id=\"latency\"><h2>Latency</h2>");
     latency_table(b, t);
-    rc = percentile_chart(b, t);
+    rc = rc ? rc : percentile_chart(b, t);
     ch_buf_puts(b, "</section>\n<section id=\"timeseries\"><h2>Over time</h2>");
     rc = rc ? rc : series_charts(b, r->metrics);
     ch_buf_puts(b, "</section>\n");

@@ -30,4 +30,12 @@ int ch__metric_is_latency(const char *name);
 /* Formats a metric value in its natural unit (durations for latencies, % for delivery_ratio, else a number). */
 void ch__fmt_metric(char *buf, size_t n, const char *metric, double v);
 
+/* The "capacity" object of report.json (ch_report_capacity.c). to_json: NULL when out of memory. from_json: 0,
+   -EINVAL (err names the field), -ENOMEM; the knee is recomputed from the steps. */
+struct cJSON;
+struct cJSON *ch__capacity_to_json(const struct ch_capacity *c);
+/* The observed value of the SLO a step broke, in its metric's unit (the metric is the expression's first word). */
+void ch__capacity_observed(char *buf, size_t n, const struct ch_capacity_step *st);
+int ch__capacity_from_json(const struct cJSON *o, struct ch_capacity **out, struct ch_buf *err);
+
 #endif /* CH_REPORT_INT_H */

@@ -181,6 +181,13 @@ static cJSON *report_to_json(const struct ch_report *r, struct jw *w) {
     jstr(w, o, "result", ch_result_name(th->result));
   }
   jstr_array(w, root, "notes", r->notes, r->n_notes);
+  if (r->capacity) {
+    cJSON *cap = ch__capacity_to_json(r->capacity);
+    if (!cap || !cJSON_AddItemToObject(root, "capacity", cap)) {
+      cJSON_Delete(cap);
+      w->oom = 1;
+    }
+  }
   const struct ch_metrics *m = r->metrics;
   cJSON *mo = cJSON_AddObjectToObject(root, "metrics");
   jchk(w, mo);
@@ -550,6 +557,11 @@ static int rd_report(struct jr *j, const cJSON *root, struct ch_report *r) {
     free(t.expression), free(t.metric);
   }
   j->where = NULL;
+  const cJSON *cap = cJSON_GetObjectItemCaseSensitive(root, "capacity");
+  if (!rc && cap && !cJSON_IsNull(cap)) {
+    rc = ch__capacity_from_json(cap, &r->capacity, j->bad ? NULL : j->err);
+    j->bad |= rc != 0;
+  }
   const cJSON *mo = cJSON_GetObjectItemCaseSensitive(root, "metrics");
   if (!rc && !cJSON_IsObject(mo))
     rc = jr_fail(j, "metrics", "missing or not an object");

@@ -77,6 +77,62 @@ static void counters_block(struct ch_buf *b, const struct ch_metrics *m, const s
   }
 }
 
+/* One line per capacity step; the target's columns only when some step knows them. */
+static void capacity_block(struct ch_buf *b, const struct ch_capacity *c) {
+  bool target = false;
+  for (size_t i = 0; i < c->n_steps; i++)
+    target |= c->steps[i].target.known;
+  ch_buf_puts(b, "\n  capacity: ");
+  term_str(b, c->vary);
+  ch_buf_printf(b, " from %g by %g up to %g, %.1f s per step\n", c->start, c->step, c->max, c->step_duration_s);
+  ch_buf_printf(b, "  %4s %9s %8s %9s %10s %9s %9s %9s %8s %8s", "step", "load", "clients", "connected",
+                "deliv/s", "p50 ms", "p99 ms", "max ms", "ratio", "missing");
+  if (target)
+    ch_buf_printf(b, " %9s %7s %8s", "tgt conn", "tgt cpu", "tgt MiB");
+  ch_buf_puts(b, "  result\n");
+  for (size_t i = 0; i < c->n_steps; i++) {
+    const struct ch_capacity_step *st = &c->steps[i];
+    ch_buf_printf(b, "  %4zu %9g %8llu %9.0f %10.1f", i + 1, st->load, (unsigned long long)st->clients,
+                  st->connected, st->deliveries_per_s);
+    if (st->has_latency)
+      ch_buf_printf(b, " %9.2f %9.2f %9.2f", st->p50_ms, st->p99_ms, st->max_ms);
+    else
+      ch_buf_printf(b, " %9s %9s %9s", "-", "-", "-");
+    ch_buf_printf(b, " %8.4f %8.0f", st->delivery_ratio, st->missing);
+    if (target && st->target.known && st->target.connections >= 0)
+      ch_buf_printf(b, " %9.0f", st->target.connections);
+    else if (target)
+      ch_buf_printf(b, " %9s", "-");
+    if (target && st->target.known && st->target.cpu_s >= 0)
+      ch_buf_printf(b, " %6.2fs", st->target.cpu_s);
+    else if (target)
+      ch_buf_printf(b, " %7s", "-");
+    if (target && st->target.known && st->target.rss_kib >= 0)
+      ch_buf_printf(b, " %8.1f", st->target.rss_kib / 1024);
+    else if (target)
+      ch_buf_printf(b, " %8s", "-");
+    if (st->held) {
+      ch_buf_puts(b, "  held\n");
+      continue;
+    }
+    ch_buf_puts(b, "  BROKE ");
+    term_str(b, st->broken);
+    if (st->has_observed) {
+      char obs[64];
+      ch__capacity_observed(obs, sizeof obs, st);
+      ch_buf_printf(b, " (observed %s)", obs);
+    }
+    ch_buf_putc(b, '\n');
+  }
+  if (c->first_broken < 0)
+    ch_buf_puts(b, "  knee: not reached\n");
+  else if (c->last_held < 0)
+    ch_buf_printf(b, "  knee: below the first step (%g)\n", c->steps[c->first_broken].load);
+  else
+    ch_buf_printf(b, "  knee: last held %g (step %ld), first broken %g (step %ld)\n", c->steps[c->last_held].load,
+                  c->last_held + 1, c->steps[c->first_broken].load, c->first_broken + 1);
+}
+
 static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_metrics_group *t) {
   const struct ch_metrics *m = r->metrics;
   char s1[40], s2[40];
@@ -158,6 +214,8 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
       ch_buf_printf(b, "   (observed %s)\n", s1);
     }
   }
+  if (r->capacity)
+    capacity_block(b, r->capacity);
   for (size_t i = 0; i < r->n_notes; i++) {
     ch_buf_puts(b, i ? "  note: " : "\n  note: ");
     term_str(b, r->notes[i]);

@@ -2,6 +2,8 @@
    trigger rate) until a step breaks one of the scenario's SLOs, then reports the knee: the last step that held and
    the first that did not, with connections, deliveries per second, latency and loss for every step. Each step is a
    whole run of the scenario (fresh connections), so a step never inherits the backlog of the one before. */
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "ch_report.h"
 #include "ch_runner.h"
 #include "ch_scenario.h"
+#include "ch_template.h"
 
 static const char capacity_usage[] =
     "Usage: centro-harness capacity SCENARIO.json [OPTIONS]\n"
@@ -30,13 +33,112 @@ static const char capacity_usage[] =
     "Example:\n"
     "  $ centro-harness capacity scenarios/capacity-fanout.json\n";
 
-struct cap_step {
-  double value;
-  bool held, ran;
-  size_t clients;
-  double connected, deliveries_per_s, p50_ms, p99_ms, ratio, missing;
-  char broken[160]; /* the first SLO it broke */
+/* ---- the target's resources: the reference endpoint's GET /stats before and after each step ---- */
+
+/* One /stats reading; a field the endpoint does not give is negative. */
+struct cap_sample {
+  bool ok;
+  double connections_total, deliveries, cpu_s, rss_kib, processes;
 };
+
+struct cap_probe {
+  char url[256];         /* the /stats URL of a reference endpoint the trigger names; "" when none */
+  bool insecure;
+  const char *ca_file;
+  struct cap_sample before, after;
+};
+
+static size_t cap_write(char *p, size_t size, size_t n, void *user) {
+  struct ch_buf *b = user;
+  size_t len = size * n;
+  return b->len + len > 65536 || ch_buf_append(b, p, len) ? 0 : len;
+}
+
+static double cap_field(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsNumber(v) && v->valuedouble >= 0 ? v->valuedouble : -1;
+}
+
+/* Best effort: a short GET without any credential (the control API needs none); !ok when anything fails. */
+static void cap_sample_get(const struct cap_probe *p, const char *url, struct cap_sample *out) {
+  memset(out, 0, sizeof *out);
+  struct ch_buf body = CH_BUF_INIT;
+  CURL *c = curl_easy_init();
+  long status = 0;
+  if (!c)
+    return;
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cap_write);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+  if (p->insecure) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (p->ca_file)
+    curl_easy_setopt(c, CURLOPT_CAINFO, p->ca_file);
+  bool got = curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+             status == 200 && body.data;
+  curl_easy_cleanup(c);
+  cJSON *j = got ? cJSON_ParseWithLength(body.data, body.len) : NULL;
+  const cJSON *conns = cJSON_GetObjectItemCaseSensitive(j, "connections");
+  if (cJSON_IsObject(j)) {
+    out->ok = true;
+    out->connections_total = cap_field(conns, "total");
+    out->deliveries = cap_field(j, "deliveries");
+    out->cpu_s = cap_field(j, "cpu_s");
+    out->rss_kib = cap_field(j, "rss_kib");
+    out->processes = cap_field(j, "processes");
+  }
+  cJSON_Delete(j);
+  ch_buf_free(&body);
+}
+
+static double cap_delta(double before, double after) { return before >= 0 && after >= before ? after - before : -1; }
+
+/* The step's resources from the two readings: counters as differences, memory as the last reading. */
+static void cap_target(const struct cap_probe *p, struct ch_capacity_target *t) {
+  memset(t, 0, sizeof *t);
+  if (!p->before.ok || !p->after.ok)
+    return;
+  t->known = true;
+  t->connections = cap_delta(p->before.connections_total, p->after.connections_total);
+  t->deliveries = cap_delta(p->before.deliveries, p->after.deliveries);
+  t->cpu_s = cap_delta(p->before.cpu_s, p->after.cpu_s);
+  t->rss_kib = p->after.rss_kib;
+  t->processes = p->after.processes;
+}
+
+/* An external target whose http trigger POSTs to ".../publish" is taken to be a running `centro-harness serve`: its
+   control API answers GET ".../stats" on the same origin. The URL is the trigger's template text; one with a
+   placeholder before the path, or userinfo, is not used (nothing is sent that the trigger does not already send). */
+static void cap_probe_external(const struct ch_scenario *s, struct cap_probe *p) {
+  p->url[0] = '\0';
+  if (s->trigger.type != CH_SCN_TRIGGER_HTTP || !s->trigger.http.url)
+    return;
+  const char *u = ch_template_source(s->trigger.http.url);
+  size_t n = u ? strlen(u) : 0;
+  const char *tail = "/publish";
+  bool http = u && (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8));
+  if (!http || n < 9 || n - 8 >= sizeof p->url - 6 || strcmp(u + n - 8, tail) || strstr(u, "{{") ||
+      strchr(u, '@') || strchr(u, '?'))
+    return;
+  snprintf(p->url, sizeof p->url, "%.*s/stats", (int)(n - 8), u);
+}
+
+#ifdef CH_RUN_EMBEDDED_HOOK
+/* The runner calls this with the embedded reference endpoint's control API when it has started and again when the
+   step's timeline is over. */
+static void cap_on_embedded(void *user, const char *control_base, bool started) {
+  struct cap_probe *p = user;
+  char url[160];
+  snprintf(url, sizeof url, "%s/stats", control_base);
+  cap_sample_get(p, url, started ? &p->before : &p->after);
+}
+#endif
 
 /* The --set overrides that make the scenario run one step at value v. */
 static int cap_step_sets(const struct ch_scenario *s, double v, struct ch_buf *a, struct ch_buf *b) {
@@ -75,11 +177,61 @@ static double cap_metric(const struct ch_report *r, const char *name) {
   return ch_metrics_lookup(r->metrics, name, &v) == 0 ? v : 0;
 }
 
+static const char *cap_vary_name(enum ch_scn_capacity_dim d) {
+  return d == CH_SCN_CAPACITY_SUBSCRIBERS_PER_KEY ? "subscribers_per_key"
+         : d == CH_SCN_CAPACITY_KEYS              ? "keys"
+                                                  : "trigger_rate";
+}
+
+/* A step's row from its run's report. */
+static void cap_fill(struct ch_capacity_step *st, const struct ch_report *r) {
+  st->connected = cap_metric(r, "clients_connected");
+  st->deliveries_per_s = cap_metric(r, "updates_per_second");
+  st->has_latency = cap_metric(r, "update_latency.count") > 0;
+  st->p50_ms = cap_metric(r, "update_latency.p50") / 1e6;
+  st->p90_ms = cap_metric(r, "update_latency.p90") / 1e6;
+  st->p99_ms = cap_metric(r, "update_latency.p99") / 1e6;
+  st->max_ms = cap_metric(r, "update_latency.max") / 1e6;
+  st->delivery_ratio = cap_metric(r, "delivery_ratio");
+  st->missing = cap_metric(r, "updates_missing");
+  st->duration_s = r->end_wall_ns > r->start_wall_ns ? (double)(r->end_wall_ns - r->start_wall_ns) / 1e9 : 0;
+}
+
+/* The CAP-nnn check results (one per step) and the knee note, from the capacity section. */
+static void cap_results(struct ch_report *final, char *knee, size_t n) {
+  const struct ch_capacity *c = final->capacity;
+  for (size_t i = 0; i < c->n_steps; i++) {
+    const struct ch_capacity_step *st = &c->steps[i];
+    char id[32], desc[200], ev[480];
+    snprintf(id, sizeof id, "CAP-%03zu", i + 1);
+    snprintf(desc, sizeof desc, "step %zu: %s = %g meets every SLO", i + 1, c->vary, st->load);
+    snprintf(ev, sizeof ev,
+             "clients %llu, connected %.0f, deliveries/s %.0f, update p50 %.2f ms, p99 %.2f ms, delivery ratio %.4f, "
+             "missing %.0f%s%.200s",
+             (unsigned long long)st->clients, st->connected, st->deliveries_per_s, st->p50_ms, st->p99_ms,
+             st->delivery_ratio, st->missing, st->held ? "" : "; broke: ", st->held ? "" : st->broken);
+    /* A step past the knee is the search's result, not a failure of the run. */
+    struct ch_check chk = {id, desc, (char *)"capacity search", NULL, ev,
+                           st->held ? CH_RESULT_PASS : CH_RESULT_SKIP, 0};
+    ch_report_add_check(final, &chk);
+  }
+  if (!c->n_steps)
+    snprintf(knee, n, "knee: no step could be run");
+  else if (c->last_held < 0)
+    snprintf(knee, n, "knee: not even the first step (%g) met the SLOs", c->steps[0].load);
+  else if (c->first_broken < 0)
+    snprintf(knee, n, "knee: not reached; every step up to %g met the SLOs", c->steps[c->last_held].load);
+  else
+    snprintf(knee, n, "knee: last step that held %g, first that broke %g (%.200s)", c->steps[c->last_held].load,
+             c->steps[c->first_broken].load, c->steps[c->first_broken].broken);
+  ch_report_add_note(final, knee);
+}
+
 int ch_capacity_main(int argc, char **argv) {
   struct ch_run_cli cli;
   struct ch_scenario *s = NULL;
   struct ch_report *final = NULL;
-  struct cap_step *steps = NULL;
+  const char **sets = NULL, **slo = NULL;
   struct ch_buf err = CH_BUF_INIT, dir = CH_BUF_INIT;
   int code = ch_run_cli_parse(argc, argv, capacity_usage, &cli);
   if (code >= 0)
@@ -103,11 +255,20 @@ int ch_capacity_main(int argc, char **argv) {
   size_t n_steps = (size_t)floor((cap->max - cap->start) / cap->step) + 1;
   if (n_steps > 1000)
     n_steps = 1000;
-  steps = calloc(n_steps, sizeof *steps);
-  if (!steps || ch_report_new(&final)) {
-    code = CH_EXIT_RUN;
-    goto out;
-  }
+  code = CH_EXIT_RUN;
+  sets = calloc(cli.n_sets + 3, sizeof *sets);
+  slo = calloc(cap->n_slo + 1, sizeof *slo);
+  if (!sets || !slo || ch_report_new(&final))
+    goto oom;
+  for (size_t k = 0; k < cap->n_slo; k++)
+    slo[k] = cap->slo[k].expr;
+  if (ch_capacity_new(cap_vary_name(cap->step_what), slo, cap->n_slo, &final->capacity))
+    goto oom;
+  struct ch_capacity *section = final->capacity;
+  section->start = cap->start;
+  section->step = cap->step;
+  section->max = cap->max;
+  section->step_duration_s = (double)cap->step_duration_ns / 1e9;
   ch_report_set(&final->scenario, s->name);
   ch_report_set(&final->scenario_path, cli.o.scenario_path);
   final->seed = s->seed;
@@ -115,25 +276,24 @@ int ch_capacity_main(int argc, char **argv) {
     ch_buf_puts(&dir, cli.o.report_dir);
   else
     ch_report_default_dir("reports", s->name, ch_wall_ns(), &dir);
-  const char **sets = calloc(cli.n_sets + 3, sizeof *sets);
-  if (!sets) {
-    code = CH_EXIT_RUN;
-    goto out;
-  }
   memcpy(sets, cli.sets, cli.n_sets * sizeof *sets);
   char dur[64];
   snprintf(dur, sizeof dur, "phases.%d.duration=%.3fs", tphase, (double)cap->step_duration_ns / 1e9);
   sets[cli.n_sets] = dur;
-  int held_last = -1, broke = -1;
+  struct cap_probe probe = {.insecure = cli.o.insecure || s->target.insecure,
+                            .ca_file = cli.o.ca_file ? cli.o.ca_file : s->target.ca_file};
+  if (s->target.url)
+    cap_probe_external(s, &probe);
   code = CH_EXIT_OK;
   if (!cli.o.quiet)
     fprintf(stderr, "capacity search: %s from %g to %g by %g, %.1f s per step\n", s->name, cap->start, cap->max,
-            cap->step, (double)cap->step_duration_ns / 1e9);
-  for (size_t i = 0; i < n_steps && broke < 0; i++) {
-    struct cap_step *st = &steps[i];
-    st->value = cap->start + (double)i * cap->step;
+            cap->step, section->step_duration_s);
+  for (size_t i = 0; i < n_steps && section->first_broken < 0; i++) {
+    struct ch_capacity_step st = {0};
+    char broken[200] = "";
+    st.load = cap->start + (double)i * cap->step;
     struct ch_buf a = CH_BUF_INIT, b = CH_BUF_INIT, e = CH_BUF_INIT;
-    cap_step_sets(s, st->value, &a, &b);
+    cap_step_sets(s, st.load, &a, &b);
     size_t n = cli.n_sets + 1;
     sets[n++] = a.data;
     if (b.data)
@@ -141,7 +301,7 @@ int ch_capacity_main(int argc, char **argv) {
     struct ch_scenario *ss = NULL;
     struct ch_report *r = NULL;
     if (ch_scenario_load(cli.o.scenario_path, sets, n, &ss, &e) || ch_report_new(&r)) {
-      fprintf(stderr, "step %g: %s\n", st->value, e.data ? e.data : "cannot be set up");
+      fprintf(stderr, "step %g: %s\n", st.load, e.data ? e.data : "cannot be set up");
       code = CH_EXIT_INPUT;
       ch_buf_free(&a), ch_buf_free(&b), ch_buf_free(&e);
       ch_scenario_free(ss);
@@ -149,39 +309,53 @@ int ch_capacity_main(int argc, char **argv) {
     }
     struct ch_run_opts o = cli.o;
     o.quiet = true;
+    memset(&probe.before, 0, sizeof probe.before);
+    memset(&probe.after, 0, sizeof probe.after);
+#ifdef CH_RUN_EMBEDDED_HOOK
+    if (!s->target.url) {
+      o.on_embedded = cap_on_embedded;
+      o.on_embedded_user = &probe;
+    }
+#endif
     ch_report_set(&r->scenario, s->name);
+    if (probe.url[0])
+      cap_sample_get(&probe, probe.url, &probe.before);
     int rcode = ch_run_execute(&o, ss, r, &e);
-    st->ran = true;
-    st->clients = ss->total_clients;
-    st->connected = cap_metric(r, "clients_connected");
-    st->deliveries_per_s = cap_metric(r, "updates_per_second");
-    st->p50_ms = cap_metric(r, "update_latency.p50") / 1e6;
-    st->p99_ms = cap_metric(r, "update_latency.p99") / 1e6;
-    st->ratio = cap_metric(r, "delivery_ratio");
-    st->missing = cap_metric(r, "updates_missing");
+    if (probe.url[0])
+      cap_sample_get(&probe, probe.url, &probe.after);
+    cap_target(&probe, &st.target);
+    st.clients = ss->total_clients;
+    cap_fill(&st, r);
     if (rcode == CH_EXIT_RUN || rcode == CH_EXIT_INPUT) {
-      snprintf(st->broken, sizeof st->broken, "the step could not be run: %.120s", e.data ? e.data : "");
+      snprintf(broken, sizeof broken, "the step could not be run: %.150s", e.data ? e.data : "");
       code = rcode;
     } else {
-      for (size_t k = 0; k < cap->n_slo && !st->broken[0]; k++) {
+      for (size_t k = 0; k < cap->n_slo && !broken[0]; k++) {
         double obs = 0;
         bool pass = false;
-        if (ch_scn_threshold_eval(&cap->slo[k], r->metrics, &obs, &pass) || !pass)
-          snprintf(st->broken, sizeof st->broken, "%s (observed %g)", cap->slo[k].expr, obs);
+        int erc = ch_scn_threshold_eval(&cap->slo[k], r->metrics, &obs, &pass);
+        if (erc || !pass) {
+          snprintf(broken, sizeof broken, "%s", cap->slo[k].expr);
+          st.has_observed = erc == 0;
+          st.observed = obs;
+        }
       }
     }
-    st->held = !st->broken[0];
-    if (st->held)
-      held_last = (int)i;
-    else
-      broke = (int)i;
-    if (!cli.o.quiet)
+    st.held = !broken[0];
+    st.broken = broken;
+    if (ch_capacity_add_step(section, &st))
+      code = CH_EXIT_RUN;
+    if (!cli.o.quiet) {
+      char tgt[64] = "";
+      if (st.target.known && st.target.cpu_s >= 0)
+        snprintf(tgt, sizeof tgt, "  target cpu %.2f s", st.target.cpu_s);
       fprintf(stderr, "  step %-8g clients %-7zu connected %-7.0f deliveries/s %-10.0f p50 %8.2f ms  p99 %8.2f ms  "
-                      "ratio %.4f  %s%s\n",
-              st->value, st->clients, st->connected, st->deliveries_per_s, st->p50_ms, st->p99_ms, st->ratio,
-              st->held ? "held" : "BROKE: ", st->broken);
+                      "ratio %.4f%s  %s%s\n",
+              st.load, ss->total_clients, st.connected, st.deliveries_per_s, st.p50_ms, st.p99_ms, st.delivery_ratio,
+              tgt, st.held ? "held" : "BROKE: ", broken);
+    }
     /* The report's metrics are those of the last step that held: the capacity the target has. */
-    if (st->held) {
+    if (st.held) {
       ch_report_take_metrics(final, r->metrics);
       r->metrics = NULL;
     }
@@ -190,44 +364,22 @@ int ch_capacity_main(int argc, char **argv) {
     ch_report_free(r);
     ch_scenario_free(ss);
     ch_buf_free(&a), ch_buf_free(&b), ch_buf_free(&e);
+    if (code == CH_EXIT_RUN)
+      break;
   }
-  free(sets);
-  for (size_t i = 0; i < n_steps; i++) {
-    const struct cap_step *st = &steps[i];
-    if (!st->ran)
-      continue;
-    char id[32], desc[200], ev[400];
-    snprintf(id, sizeof id, "CAP-%03zu", i + 1);
-    snprintf(desc, sizeof desc, "step %zu: %s = %g meets every SLO", i + 1,
-             cap->step_what == CH_SCN_CAPACITY_SUBSCRIBERS_PER_KEY ? "subscribers_per_key"
-             : cap->step_what == CH_SCN_CAPACITY_KEYS              ? "keys"
-                                                                   : "trigger_rate",
-             st->value);
-    snprintf(ev, sizeof ev,
-             "clients %zu, connected %.0f, deliveries/s %.0f, update p50 %.2f ms, p99 %.2f ms, delivery ratio %.4f, "
-             "missing %.0f%s%s",
-             st->clients, st->connected, st->deliveries_per_s, st->p50_ms, st->p99_ms, st->ratio, st->missing,
-             st->broken[0] ? "; broke: " : "", st->broken);
-    /* A step past the knee is the search's result, not a failure of the run. */
-    struct ch_check c = {id, desc, (char *)"capacity search", NULL, ev, st->held ? CH_RESULT_PASS : CH_RESULT_SKIP, 0};
-    ch_report_add_check(final, &c);
-  }
-  char knee[300];
-  if (held_last < 0)
-    snprintf(knee, sizeof knee, "knee: not even the first step (%g) met the SLOs", steps[0].value);
-  else if (broke < 0)
-    snprintf(knee, sizeof knee, "knee: not reached; every step up to %g met the SLOs", steps[held_last].value);
-  else
-    snprintf(knee, sizeof knee, "knee: last step that held %g, first that broke %g (%s)", steps[held_last].value,
-             steps[broke].value, steps[broke].broken);
-  ch_report_add_note(final, knee);
+  char knee[320];
+  cap_results(final, knee, sizeof knee);
   final->exit_code = code;
   ch_report_set(&final->exit_reason, code == CH_EXIT_OK ? knee : "a step could not be run");
   ch_run_publish_report(final, dir.data, cli.o.quiet);
   printf("%s\n", knee);
   printf("exit %d: %s\n", code, code == CH_EXIT_OK ? "capacity search completed" : "a step could not be run");
+  goto out;
+oom:
+  fprintf(stderr, "exit 4: out of memory\n");
 out:
-  free(steps);
+  free(sets);
+  free(slo);
   ch_report_free(final);
   ch_scenario_free(s);
   ch_run_cli_free(&cli);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ch_clock.h"
@@ -51,6 +52,32 @@ void ch_srv_stats_vec(const struct ch_server *s, uint64_t v[CH_SRV_NSTAT]) {
   v[13] = s->st.rejected;
 }
 
+static double tv_s(struct timeval t) { return (double)t.tv_sec + (double)t.tv_usec / 1e6; }
+
+/* Resident set size (VmRSS of /proc/self/status) in KiB, or -1 when it cannot be read. */
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[128];
+  long kib = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+      break;
+  if (f)
+    fclose(f);
+  return kib;
+}
+
+/* The resources this server uses, for capacity reports. cpu_s is the CPU time of the server's own loop thread (this
+   callback runs on it, and it does all of the server's work), which stays right when the server is embedded in the
+   harness process beside the load generator; process_cpu_s and rss_kib are the whole process's. Only this process:
+   --processes siblings are not included. */
+static void resources_json(struct ch_buf *out) {
+  struct rusage th = {0}, self = {0};
+  double cpu = getrusage(RUSAGE_THREAD, &th) == 0 ? tv_s(th.ru_utime) + tv_s(th.ru_stime) : -1;
+  double pcpu = getrusage(RUSAGE_SELF, &self) == 0 ? tv_s(self.ru_utime) + tv_s(self.ru_stime) : -1;
+  ch_buf_printf(out, ",\"cpu_s\":%.6f,\"process_cpu_s\":%.6f,\"rss_kib\":%ld", cpu, pcpu, rss_kib());
+}
+
 /* Sums this process and its --processes siblings (their counters are at most a second old). */
 static void stats_json(struct ch_server *s, struct ch_buf *out) {
   uint64_t v[CH_SRV_NSTAT];
@@ -61,9 +88,11 @@ static void stats_json(struct ch_server *s, struct ch_buf *out) {
                 "{\"pid\":%ld,\"processes\":%zu,\"connections\":{\"webSockets\":%llu,\"serverSentEvents\":%llu,"
                 "\"longPolling\":%llu,\"live\":%llu,\"known\":%llu,\"total\":%llu},\"subscriptions\":%llu,"
                 "\"negotiates\":%llu,\"invocations\":%llu,\"publishes\":%llu,\"pushes\":%llu,\"deliveries\":%llu,"
-                "\"keepalives\":%llu,\"dropped_messages\":%llu,\"rejected\":%llu,\"last_fanout_us\":%llu}",
+                "\"keepalives\":%llu,\"dropped_messages\":%llu,\"rejected\":%llu,\"last_fanout_us\":%llu",
                 (long)getpid(), procs, u[0], u[1], u[2], u[0] + u[1] + u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
                 u[10], u[11], u[12], u[13], (unsigned long long)(s->st.last_fanout_ns / 1000u));
+  resources_json(out);
+  ch_buf_putc(out, '}');
 }
 
 /* Drops up to `count` live transport connections (all when count < 0) without forgetting their state. */

@@ -130,38 +130,6 @@ static void test_run_refuses_a_run_beyond_the_descriptor_limit(void) {
   free(r.out);
 }
 
-static struct ch_spawn_result run_capacity(const char *const extra[]) {
-  char *argv[24];
-  int n = 0;
-  argv[n++] = "centro-harness";
-  argv[n++] = "capacity";
-  argv[n++] = "scenarios/capacity-fanout.json";
-  argv[n++] = "--report-dir";
-  argv[n++] = report_dir;
-  argv[n++] = "--set";
-  argv[n++] = "capacity.step_duration=1s";
-  for (int i = 0; extra[i] && n < 22; i++)
-    argv[n++] = (char *)extra[i];
-  argv[n] = NULL;
-  return ch_spawn(argv, 240);
-}
-
-static void test_capacity_reports_the_knee(void) {
-  /* Steps 250 and 500 hold on the embedded endpoint; an SLO nothing can meet breaks at the first step. */
-  const char *ok[] = {"--set", "capacity.max=500", NULL};
-  struct ch_spawn_result r = run_capacity(ok);
-  char last[256];
-  CU_ASSERT_EQUAL(r.code, 0);
-  CH_ASSERT_STR(ch_last_line(&r, last, sizeof last), "exit 0: capacity search completed");
-  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "knee: not reached; every step up to 500 met the SLOs"));
-  free(r.out);
-  const char *impossible[] = {"--set", "capacity.slo=[\"update_latency.p50 < 1ns\"]", NULL};
-  r = run_capacity(impossible);
-  CU_ASSERT_EQUAL(r.code, 0);
-  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "knee: not even the first step (250) met the SLOs"));
-  free(r.out);
-}
-
 int main(void) {
   snprintf(report_dir, sizeof report_dir, "/tmp/ch-run-test-%d", (int)getpid());
   CU_TestInfo tests[] = {CH_TEST(test_run_smoke_passes_and_writes_reports_without_credentials),
@@ -172,7 +140,6 @@ int main(void) {
                          CH_TEST(test_run_invalid_scenario_exits_3_naming_file_and_path),
                          CH_TEST(test_run_unreachable_target_exits_4),
                          CH_TEST(test_run_refuses_a_run_beyond_the_descriptor_limit),
-                         CH_TEST(test_capacity_reports_the_knee),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("run_cli", tests);
   char cmd[128];

@@ -1,0 +1,199 @@
+/* `centro-harness capacity` as users run it: the steps, the knee and the target's resources reach report.json (and
+   survive `centro-harness report`), against the embedded endpoint and against a running reference endpoint. */
+#include <stdbool.h>
+
+#include "ch_control.h"
+#include "ch_report.h"
+#include "ch_runner.h"
+#include "ch_server.h"
+#include "ch_spawn.h"
+#include "ch_test.h"
+
+static char report_dir[64];
+
+static struct ch_spawn_result run_capacity(const char *scenario, const char *const extra[]) {
+  char *argv[32];
+  int n = 0;
+  argv[n++] = "centro-harness";
+  argv[n++] = "capacity";
+  argv[n++] = (char *)scenario;
+  argv[n++] = "--report-dir";
+  argv[n++] = report_dir;
+  argv[n++] = "--workers";
+  argv[n++] = "2";
+  argv[n++] = "--set";
+  argv[n++] = "capacity.step_duration=1s";
+  for (int i = 0; extra[i] && n < 30; i++)
+    argv[n++] = (char *)extra[i];
+  argv[n] = NULL;
+  return ch_spawn(argv, 240);
+}
+
+static struct ch_report *read_report(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/report.json", report_dir);
+  struct ch_report *r = NULL;
+  struct ch_buf err = CH_BUF_INIT;
+  if (ch_report_read_json(path, &r, &err))
+    fprintf(stderr, "\n%s\n", err.data ? err.data : "cannot read the report");
+  ch_buf_free(&err);
+  return r;
+}
+
+static void test_capacity_embedded_reports_steps_and_knee(void) {
+  /* Steps 250 and 500 hold on the embedded endpoint. */
+  const char *ok[] = {"--set", "capacity.max=500", NULL};
+  struct ch_spawn_result r = run_capacity("scenarios/capacity-fanout.json", ok);
+  char last[256];
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  CU_ASSERT_EQUAL(r.code, 0);
+  CH_ASSERT_STR(ch_last_line(&r, last, sizeof last), "exit 0: capacity search completed");
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "knee: not reached; every step up to 500 met the SLOs"));
+  free(r.out);
+  struct ch_report *rep = read_report();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+  const struct ch_capacity *c = rep->capacity;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CH_ASSERT_STR(c->vary, "subscribers_per_key");
+  CU_ASSERT_EQUAL(c->n_slo, 3);
+  CU_ASSERT_EQUAL(c->step_duration_s, 1);
+  CU_ASSERT_EQUAL_FATAL(c->n_steps, 2);
+  CU_ASSERT_EQUAL(c->last_held, 1);
+  CU_ASSERT_EQUAL(c->first_broken, -1);
+  for (size_t i = 0; i < 2; i++) {
+    const struct ch_capacity_step *st = &c->steps[i];
+    CU_ASSERT_EQUAL(st->load, 250.0 * (double)(i + 1));
+    CU_ASSERT_EQUAL(st->clients, 250 * (i + 1));
+    CU_ASSERT_EQUAL(st->connected, st->load);
+    CU_ASSERT_TRUE(st->held);
+    CU_ASSERT_TRUE(st->has_latency);
+    CU_ASSERT_TRUE(st->p50_ms > 0 && st->p50_ms <= st->p99_ms && st->p99_ms <= st->max_ms);
+    CU_ASSERT_TRUE(st->deliveries_per_s > 0);
+    CU_ASSERT_EQUAL(st->delivery_ratio, 1);
+    CU_ASSERT_EQUAL(st->missing, 0);
+#ifdef CH_RUN_EMBEDDED_HOOK
+    /* the embedded endpoint's /stats, read when it started and when the step's timeline ended */
+    CU_ASSERT_TRUE(st->target.known);
+    CU_ASSERT_EQUAL(st->target.connections, st->load);
+    CU_ASSERT_TRUE(st->target.cpu_s > 0);
+    CU_ASSERT_TRUE(st->target.rss_kib > 0);
+#endif
+  }
+  CU_ASSERT_EQUAL(ch_report_count_checks(rep, CH_RESULT_PASS), 2); /* CAP-001, CAP-002 */
+  ch_report_free(rep);
+  /* `centro-harness report` re-renders the HTML from report.json with the capacity charts */
+  char json[128], html[128];
+  snprintf(json, sizeof json, "%s/report.json", report_dir);
+  snprintf(html, sizeof html, "%s/again.html", report_dir);
+  char *argv[] = {"centro-harness", "report", json, "--html", html, "--summary", NULL};
+  r = ch_spawn(argv, 60);
+  CU_ASSERT_EQUAL(r.code, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "capacity: subscribers_per_key"));
+  free(r.out);
+  char *page = ch_slurp(html, NULL);
+  CU_ASSERT_TRUE(page && strstr(page, "id=\"chart-capacity-latency\""));
+  CU_ASSERT_TRUE(page && strstr(page, "id=\"chart-capacity-throughput\""));
+  CU_ASSERT_TRUE(page && strstr(page, "id=\"capacity-table\""));
+  free(page);
+}
+
+static void test_capacity_first_step_breaking_is_the_knee(void) {
+  const char *impossible[] = {"--set", "capacity.slo=[\"update_latency.p50 < 1ns\"]", NULL};
+  struct ch_spawn_result r = run_capacity("scenarios/capacity-fanout.json", impossible);
+  CU_ASSERT_EQUAL(r.code, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "knee: not even the first step (250) met the SLOs"));
+  free(r.out);
+  struct ch_report *rep = read_report();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+  const struct ch_capacity *c = rep->capacity;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_EQUAL_FATAL(c->n_steps, 1);
+  CU_ASSERT_EQUAL(c->last_held, -1);
+  CU_ASSERT_EQUAL(c->first_broken, 0);
+  CU_ASSERT_FALSE(c->steps[0].held);
+  CH_ASSERT_STR(c->steps[0].broken, "update_latency.p50 < 1ns");
+  CU_ASSERT_TRUE(c->steps[0].has_observed && c->steps[0].observed > 1);
+  ch_report_free(rep);
+}
+
+/* A running reference endpoint as an external target: the http trigger POSTs to its /publish, so the search reads
+   its /stats around every step. */
+static const char external_scenario[] =
+    "{\"name\": \"capacity-external\",\n"
+    " \"clients\": [{\"name\": \"subs\", \"count\": 10, \"ramp\": {\"rate\": 1000},\n"
+    "              \"subscribe\": {\"keys\": [\"K1\"]}}],\n"
+    " \"phases\": [{\"type\": \"connect\", \"timeout\": \"10s\"}, {\"type\": \"subscribe\", \"timeout\": \"10s\"},\n"
+    "            {\"type\": \"trigger\", \"duration\": \"1s\"}, {\"type\": \"disconnect\"}],\n"
+    " \"trigger\": {\"type\": \"http\", \"rate\": 20, \"keys\": \"subscribed\",\n"
+    "             \"http\": {\"method\": \"POST\", \"url\": \"http://127.0.0.1:1/publish\",\n"
+    "                      \"body\": {\"hub\": \"ResourceEventHub\", \"key\": \"{{key}}\"}}},\n"
+    " \"correlation\": {\"sequence\": null, \"server_time_us\": \"/HarnessSentUs\"},\n"
+    " \"expect\": {\"delivery\": \"any\", \"in_order\": false, \"deadline\": \"3s\"},\n"
+    " \"capacity\": {\"vary\": \"subscribers_per_key\", \"start\": 10, \"step\": 10, \"max\": 20,\n"
+    "              \"step_duration\": \"1s\",\n"
+    "              \"slo\": [\"connect_errors == 0\"]}}\n";
+
+static void test_capacity_external_reference_endpoint_resources(void) {
+  struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
+  struct ch_server *srv = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_server_new(&so, &srv), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_server_start(srv), 0);
+  /* /stats gives the resources, beside every field it gave before */
+  struct ch_buf stats = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_control(ch_server_control_port(srv), "/stats", NULL, &stats, 5000), 200);
+  const char *fields[] = {"\"connections\":{", "\"deliveries\":", "\"last_fanout_us\":", "\"cpu_s\":",
+                          "\"process_cpu_s\":", "\"rss_kib\":"};
+  for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+    CU_ASSERT_PTR_NOT_NULL(stats.data ? strstr(stats.data, fields[i]) : NULL);
+  ch_buf_free(&stats);
+
+  char path[96], target[96], trigger[128];
+  snprintf(path, sizeof path, "%s-external.json", report_dir);
+  FILE *f = fopen(path, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs(external_scenario, f);
+  fclose(f);
+  snprintf(target, sizeof target, "target.url=http://127.0.0.1:%d", ch_server_port(srv));
+  snprintf(trigger, sizeof trigger, "trigger.http.url=http://127.0.0.1:%d/publish", ch_server_control_port(srv));
+  const char *extra[] = {"--set", target, "--set", trigger, NULL};
+  struct ch_spawn_result r = run_capacity(path, extra);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  CU_ASSERT_EQUAL(r.code, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "tgt cpu"));
+  free(r.out);
+  unlink(path);
+  ch_server_free(srv);
+  struct ch_report *rep = read_report();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+  const struct ch_capacity *c = rep->capacity;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_EQUAL_FATAL(c->n_steps, 2);
+  for (size_t i = 0; i < 2; i++) {
+    const struct ch_capacity_target *t = &c->steps[i].target;
+    CU_ASSERT_TRUE(t->known);
+    CU_ASSERT_EQUAL(t->connections, c->steps[i].load); /* every client connected once during its step */
+    CU_ASSERT_TRUE(t->deliveries > 0);
+    CU_ASSERT_TRUE(t->cpu_s >= 0 && t->cpu_s < c->steps[i].duration_s);
+    CU_ASSERT_TRUE(t->rss_kib > 0);
+    CU_ASSERT_EQUAL(t->processes, 1);
+  }
+  ch_report_free(rep);
+}
+
+int main(void) {
+  snprintf(report_dir, sizeof report_dir, "/tmp/ch-capacity-test-%d", (int)getpid());
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  CU_TestInfo tests[] = {CH_TEST(test_capacity_embedded_reports_steps_and_knee),
+                         CH_TEST(test_capacity_first_step_breaking_is_the_knee),
+                         CH_TEST(test_capacity_external_reference_endpoint_resources),
+                         CU_TEST_INFO_NULL};
+  int rc = ch_test_run("capacity", tests);
+  curl_global_cleanup();
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", report_dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", report_dir);
+  return rc;
+}

@@ -59,6 +59,8 @@ static void chart(struct ch_buf *b, const char *id, const char *title, const cha
     }
   if (xa == X_PERCENTILE)
     xmax = fmax(2, ceil(xmax));
+  else if (xa == X_LOAD) /* headroom: the last step (often the knee) off the frame */
+    xmax = nice_ceil(xmax > 0 ? xmax * 1.08 : 1);
   else
     xmax = nice_ceil(xmax > 0 ? xmax : 1);
   ymax = nice_ceil(ymax);
@@ -579,7 +581,9 @@ static const char script[] =
     "<script>(function(){var c=document.querySelectorAll('svg.chart'),l=document.querySelectorAll("
     "'svg.chart polyline'),r=document.querySelectorAll('tr.check-row'),s=document.getElementById('render-status');"
     "s.setAttribute('data-charts',c.length);s.setAttribute('data-lines',l.length);s.setAttribute('data-checks',"
-    "r.length);s.textContent='rendered '+c.length+' charts, '+l.length+' lines, '+r.length+' checks';})();"
+    "r.length);s.setAttribute('data-points',document.querySelectorAll('svg.chart circle.pt').length);"
+    "s.setAttribute('data-knees',document.querySelectorAll('svg.chart line.knee').length);"
+    "s.textContent='rendered '+c.length+' charts, '+l.length+' lines, '+r.length+' checks';})();"
     "</script>";
 
 int ch_report_html(const struct ch_report *r, struct ch_buf *out) {

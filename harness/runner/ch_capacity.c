@@ -318,11 +318,17 @@ int ch_capacity_main(int argc, char **argv) {
     }
 #endif
     ch_report_set(&r->scenario, s->name);
+    uint64_t t0 = ch_wall_ns();
+    if (!final->start_wall_ns)
+      final->start_wall_ns = t0;
     if (probe.url[0])
       cap_sample_get(&probe, probe.url, &probe.before);
     int rcode = ch_run_execute(&o, ss, r, &e);
     if (probe.url[0])
       cap_sample_get(&probe, probe.url, &probe.after);
+    final->end_wall_ns = ch_wall_ns();
+    if (!final->target && r->target)
+      ch_report_set(&final->target, r->target); /* already redacted by the run */
     cap_target(&probe, &st.target);
     st.clients = ss->total_clients;
     cap_fill(&st, r);

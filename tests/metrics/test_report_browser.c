@@ -43,6 +43,18 @@ static struct ch_report *sample_report(void) {
                         CH_RESULT_SKIP, 0};
   ch_report_add_check(r, &c);
   ch_report_eval_threshold(r, "update_latency.p99 < 50ms", NULL);
+  /* a capacity section: two steps held, the third broke */
+  const char *slo[] = {"update_latency.p99 < 50ms"};
+  CU_ASSERT_EQUAL_FATAL(ch_capacity_new("subscribers_per_key", slo, 1, &r->capacity), 0);
+  for (int i = 1; i <= 3; i++) {
+    struct ch_capacity_step st = {.load = 250.0 * i, .clients = 250u * (unsigned)i, .connected = 250.0 * i,
+                                  .deliveries_per_s = 1000.0 * i, .has_latency = true, .p50_ms = 2.0 * i,
+                                  .p90_ms = 5.0 * i, .p99_ms = 20.0 * i, .max_ms = 30.0 * i, .delivery_ratio = 1,
+                                  .duration_s = 4, .held = i < 3, .broken = i < 3 ? NULL : "update_latency.p99 < 50ms",
+                                  .has_observed = i == 3, .observed = 60e6,
+                                  .target = {true, 250.0 * i, 5000.0 * i, 0.2 * i, 30000, 1}};
+    ch_capacity_add_step(r->capacity, &st);
+  }
   r->exit_code = CH_EXIT_CHECK_FAILED;
   ch_report_set(&r->exit_reason, "1 check failed");
   return r;
@@ -67,12 +79,15 @@ static void test_report_browser_renders_charts_and_checks(void) {
   CU_ASSERT_EQUAL(status, 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(dom.data);
   /* the inline script ran in the browser and counted what was rendered */
-  CU_ASSERT_PTR_NOT_NULL(strstr(dom.data, "data-charts=\"5\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(dom.data, "data-charts=\"7\""));
   CU_ASSERT_PTR_NOT_NULL(strstr(dom.data, "data-checks=\"3\""));
-  CU_ASSERT_PTR_NOT_NULL(strstr(dom.data, "rendered 5 charts"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(dom.data, "rendered 7 charts"));
+  /* capacity: one point per step (p50, p99; deliveries/s) and the knee marked on both charts */
+  CU_ASSERT_PTR_NOT_NULL(strstr(dom.data, "data-points=\"9\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(dom.data, "data-knees=\"2\""));
   CU_ASSERT_PTR_NULL(strstr(dom.data, "data-lines=\"0\""));
   const char *ids[] = {"chart-percentiles", "chart-connections", "chart-throughput", "chart-delivery",
-                       "chart-errors"};
+                       "chart-errors", "chart-capacity-latency", "chart-capacity-throughput"};
   for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
     char needle[64];
     snprintf(needle, sizeof needle, "id=\"%s\"", ids[i]);
@@ -85,7 +100,7 @@ static void test_report_browser_renders_charts_and_checks(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(dom.data, "no init within 5s"));
   CU_ASSERT_PTR_NOT_NULL(strstr(dom.data, "FAILED"));
   CU_ASSERT_PTR_NULL(strstr(dom.data, "s3cr3t-token"));
-  if (!strstr(dom.data, "data-charts=\"5\""))
+  if (!strstr(dom.data, "data-charts=\"7\""))
     fprintf(stderr, "DOM (first 2000 bytes):\n%.2000s\n", dom.data);
   ch_buf_free(&err), ch_buf_free(&cmd), ch_buf_free(&dom);
   ch_report_free(r);

@@ -120,9 +120,9 @@ int ch_report_read_json(const char *path, struct ch_report **out, struct ch_buf 
 /**
  * Merges a shard's report into dst: metrics merged (histograms losslessly, counters summed, series aligned by
  * wall-clock second), window widened, checks and thresholds appended (a check id present in both keeps the worse
- * result), notes appended, shards summed, exit code the worst. Thresholds should be re-evaluated by the caller
- * on the merged metrics when the expressions are known. @return 0, -EINVAL (different scenario; message in err),
- * -ENOMEM.
+ * result), notes appended, shards summed, exit code the worst; a capacity section is not merged (dst keeps its
+ * own). Thresholds should be re-evaluated by the caller on the merged metrics when the expressions are known.
+ * @return 0, -EINVAL (different scenario; message in err), -ENOMEM.
  */
 int ch_report_merge(struct ch_report *dst, const struct ch_report *src, struct ch_buf *err);
 

@@ -380,8 +380,10 @@ static int capacity_section(struct ch_buf *b, const struct ch_capacity *c) {
   char xlabel[64];
   vary_label(xlabel, sizeof xlabel, c->vary);
   ch_buf_puts(b, "<section id=\"capacity\"><h2>Capacity: ");
-  if (c->first_broken < 0)
-    ch_buf_printf(b, "no step broke an SLO (up to %g)", c->n_steps ? c->steps[c->n_steps - 1].load : c->start);
+  if (!c->n_steps)
+    ch_buf_puts(b, "no step ran");
+  else if (c->first_broken < 0)
+    ch_buf_printf(b, "no step broke an SLO (up to %g)", c->steps[c->n_steps - 1].load);
   else if (c->last_held < 0)
     ch_buf_printf(b, "the first step (%g) already broke an SLO", c->steps[c->first_broken].load);
   else

@@ -124,7 +124,9 @@ static void capacity_block(struct ch_buf *b, const struct ch_capacity *c) {
     }
     ch_buf_putc(b, '\n');
   }
-  if (c->first_broken < 0)
+  if (!c->n_steps)
+    ch_buf_puts(b, "  knee: no step ran\n");
+  else if (c->first_broken < 0)
     ch_buf_puts(b, "  knee: not reached\n");
   else if (c->last_held < 0)
     ch_buf_printf(b, "  knee: below the first step (%g)\n", c->steps[c->first_broken].load);

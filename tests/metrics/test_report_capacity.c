@@ -263,12 +263,39 @@ static void test_capacity_summary_prints_a_table_of_steps(void) {
   ch_report_free(r);
 }
 
+static void test_capacity_without_steps_renders_and_round_trips(void) {
+  struct ch_report *r;
+  CU_ASSERT_FATAL(ch_report_new(&r) == 0);
+  CU_ASSERT_FATAL(ch_capacity_new("keys", NULL, 0, &r->capacity) == 0);
+  struct ch_buf j = CH_BUF_INIT, h = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_report_json(r, &j), 0);
+  struct ch_report *back = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_report_parse_json(j.data, j.len, &back, NULL), 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(back->capacity);
+  CU_ASSERT_EQUAL(back->capacity->n_steps, 0);
+  CU_ASSERT_EQUAL(back->capacity->first_broken, -1);
+  CU_ASSERT_EQUAL(ch_report_html(back, &h), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(h.data, "Capacity: no step ran"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(h.data, "id=\"chart-capacity-throughput\""));
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  CU_ASSERT_EQUAL(ch_report_print_summary(back, f), 0);
+  fclose(f);
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "knee: no step ran"));
+  free(text);
+  ch_buf_free(&j), ch_buf_free(&h);
+  ch_report_free(back);
+  ch_report_free(r);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_capacity_knee_is_the_last_held_before_the_first_broken),
                          CH_TEST(test_capacity_round_trips_through_report_json),
                          CH_TEST(test_capacity_bad_json_is_rejected_naming_the_field),
                          CH_TEST(test_capacity_html_plots_latency_and_throughput_against_load),
                          CH_TEST(test_capacity_summary_prints_a_table_of_steps),
+                         CH_TEST(test_capacity_without_steps_renders_and_round_trips),
                          CU_TEST_INFO_NULL};
   return ch_test_run("report_capacity", tests);
 }

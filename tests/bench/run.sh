@@ -3,7 +3,8 @@
 # reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
 # Environment: BENCH_ONLY="micro density multi intake peers fanout transports fallback" (a subset, in that order),
 #              BENCH_PIN=0 (do not pin the server to core 0 and the load generators to core 1),
-#              BENCH_MP_SIZES="60000 100000" (multi-process sizes), BENCH_DENSITY=19000.
+#              BENCH_MP_SIZES="60000 100000" (multi-process sizes), BENCH_DENSITY=19000,
+#              BENCH_PEERS_HOLD=10000 (peers: connections Tsung and Artillery are asked to hold, 0 = skip that run).
 # Every server and harness process started here is ended by its pid on exit; every wait is bounded.
 set -uo pipefail
 
@@ -299,6 +300,146 @@ if want peers; then
   put raw_kib_per_conn "$(awk -v a="$r_b" -v b="$r_c" 'BEGIN{printf "%.2f", (b-a)/2400}')"
   put raw_exit "$rc"
   echo "raw reader: $(get raw_cpu_s_per_million) CPU s per million Updates, $(get raw_kib_per_conn) KiB RSS per connection"
+
+  # ---- the real peers: Tsung and Artillery on the same workload (install them with tests/bench/install-peers.sh) --
+  # Each tool gets a fresh server (core 0) and runs alone on core 1. peer_run NAME N PUBS: starts the tool with N
+  # subscribers (round robin on K0/K1), waits (bounded) until the server's subscription count stops growing, then
+  # publishes PUBS publishes of 50 Updates at 10/s alternating K0/K1 (the intake stream) and measures, over the
+  # tool's process tree: RSS per connection (RSS just before publishing - RSS before the first connection)/held,
+  # and CPU per Update (tool CPU from the server's first delivery until the tool's CPU stops growing or the server's
+  # last delivery) / the server's deliveries in that window. PUBS=0: only how many connections it holds.
+  pdir="$root/tests/bench/peers"
+  peer_hold=${BENCH_PEERS_HOLD:-10000}
+  have_tsung() { command -v tsung >/dev/null 2>&1 && command -v erl >/dev/null 2>&1; }
+  have_artillery() { [ -x "$pdir/node_modules/.bin/artillery" ] && command -v node >/dev/null 2>&1; }
+  # sub_count: the server's subscriptions (each tool connection subscribes once), from /stats.
+  sub_count() { stats | sed -n 's/.*"subscriptions":\([0-9]*\).*/\1/p'; }
+  live_count() { stats | sed -n 's/.*"live":\([0-9]*\).*/\1/p'; }
+  deliveries() { stats | sed -n 's/.*"deliveries":\([0-9]*\).*/\1/p'; }
+  peer_start() { # NAME N HOLD_S OUTDIR: starts the tool in the background, sets TOOL_PID
+    # 600 arrivals/s; Tsung's arrivals are random (exponential gaps) and its phase clock starts before the VM is
+    # ready, so its phase gets 3 s of slack (maxnumber stops it at N)
+    local name=$1 n=$2 hold=$3 o=$4 ramp=$((($2 + 599) / 600 + 1))
+    [ "$name" = tsung ] && ramp=$((ramp + 3))
+    mkdir -p "$o"
+    case "$name" in
+      tsung)
+        sed -e "s/@PORT@/$SRV_PORT/g; s/@USERS@/$n/g; s/@RATE@/600/g; s/@RAMP@/$ramp/g; s/@HOLD@/$hold/g" \
+          -e "s/@SRC@/127.0.0.1/g; s/@LOADDUR@/$((ramp + hold + 30))/g" "$pdir/tsung-signalr.xml.in" >"$o/tsung.xml"
+        # -n: no web dashboard (port 8091); -i: a controller name and cookie of our own
+        (cd "$o" && exec $PIN_GEN tsung -n -i "bench$$" -f "$o/tsung.xml" -l "$o/log" start) >"$o/tool.log" 2>&1 &
+        ;;
+      artillery)
+        sed -e "s/@PORT@/$SRV_PORT/g; s/@USERS@/$n/g; s/@RAMP@/$ramp/g; s/@HOLD@/$hold/g" \
+          -e "s|\"./artillery-signalr.js\"|\"$pdir/artillery-signalr.js\"|" "$pdir/artillery-signalr.yml.in" >"$o/artillery.yml"
+        (cd "$o" && ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 exec $PIN_GEN "$pdir/node_modules/.bin/artillery" \
+          run --quiet --output "$o/artillery.json" "$o/artillery.yml") >"$o/tool.log" 2>&1 &
+        ;;
+    esac
+    TOOL_PID=$!
+    remember "$TOOL_PID"
+  }
+  # wait_subs N MAX_S: until the subscriptions reach N, or stop growing for 3 s, or MAX_S pass; prints the count.
+  wait_subs() {
+    local n=$1 last=-1 same=0 s=0 i
+    for i in $(seq $(($2 * 5))); do
+      s=$(sub_count)
+      s=${s:-0}
+      [ "$s" -ge "$n" ] && break
+      if [ "$s" = "$last" ] && [ "$s" -gt 0 ]; then same=$((same + 1)); else same=0; fi
+      [ "$same" -ge 15 ] && break
+      last=$s
+      sleep 0.2
+    done
+    echo "$s"
+  }
+  peer_run() {
+    local name=$1 n=$2 pubs=$3 o="$work/peer-$1-$2" held t_pub i due now
+    echo "== peer $name: $n subscribers$([ "$pubs" -gt 0 ] && echo ", $pubs publishes of 50 Updates at 10/s (the intake stream)" || echo ", connections only")"
+    start_serve 1 || return 1
+    peer_start "$name" "$n" 120 "$o"
+    "$P" watch "$TOOL_PID" "$o/watch.tsv" 100 200 &
+    local wp=$!
+    remember "$wp"
+    "$P" stats "$SRV_CP" "$TOOL_PID" "$o/stats.tsv" 100 &
+    local sp=$!
+    remember "$sp"
+    held=$(wait_subs "$n" 60)
+    sleep 1 # let the last subscriptions' acknowledgements and the tool's bookkeeping settle
+    t_pub=$(date +%s.%N)
+    if [ "$pubs" -gt 0 ]; then
+      due=$(date +%s%N)
+      for i in $(seq 0 $((pubs - 1))); do
+        $PIN_SRV curl -s -m 2 -o /dev/null -X POST -H 'Content-Type: application/json' \
+          -d "{\"hub\":\"ResourceEventHub\",\"key\":\"K$((i % 2))\",\"count\":50}" "http://127.0.0.1:$SRV_CP/publish"
+        due=$((due + 100000000))
+        now=$(date +%s%N)
+        [ "$due" -gt "$now" ] && sleep "$(awk -v d=$((due - now)) 'BEGIN{printf "%.3f", d/1e9}')"
+      done
+      # bounded: until the server's deliveries stop growing for 1 s (at most 30 s)
+      local d0=-1 d1
+      for i in $(seq 30); do
+        d1=$(deliveries)
+        [ "$d1" = "$d0" ] && break
+        d0=$d1
+        sleep 1
+      done
+    fi
+    live=$(live_count)
+    end_pid "$TOOL_PID"
+    wait "$wp" "$sp" 2>/dev/null
+    stop_serve
+    # baseline: the RSS of the last sample before the tool's descriptors grow by 2% of N (at least 30)
+    read -r base hold_kb < <(awk -v N="$n" -v tp="$t_pub" '
+      { t[NR]=$1; r[NR]=$2; f[NR]=$3 } END {
+        th=0.02*N; if (th < 30) th=30; lo=-1; a=0
+        for (i=1;i<=NR;i++) { if (r[i] <= 0) continue; if (lo < 0 || f[i] < lo) lo=f[i]; if (f[i] >= lo+th) { a=i; break } }
+        for (i=1;i<=NR;i++) if (t[i] <= tp) h=r[i]
+        printf "%d %d\n", (a>1?r[a-1]:0), h }' "$o/watch.tsv")
+    per=$(awk -v b="$base" -v h="$hold_kb" -v n="$held" 'BEGIN{ if (n>0 && b>0) printf "%.2f", (h-b)/n; else print "-" }')
+    put "peer_${name}_connections$([ "$pubs" -gt 0 ] || echo _max)" "${held:-0}"
+    if [ "$pubs" -eq 0 ]; then
+      echo "$name: held $held of $n subscriptions (live WebSocket connections at the end: $live); RSS $base KiB before" \
+        "connecting, $hold_kb KiB holding => $per KiB per connection"
+      put "peer_${name}_max_kib_per_conn" "$per"
+      return 0
+    fi
+    read -r w0 sw1 sdel < <(stats_window "$o/stats.tsv")
+    w1=$(awk -v a="$w0" -v s="$sw1" '{ t[NR]=$1; c[NR]=$4 } END {
+      for (i=1;i+3<=NR;i++) if (t[i] > a+0.5 && c[i+3]==c[i]) { e=t[i]; break }
+      if (e=="" || e < s) e=s; printf "%.3f\n", e }' "$o/watch.tsv")
+    cpu=$(cpu_in "$o/watch.tsv" "$w0" "$w1" 4)
+    cpm=$(awk -v c="$cpu" -v k="$clk" -v u="$sdel" 'BEGIN{ if (u>0) printf "%.2f", (c/k)*1e6/u; else print "-" }')
+    echo "$name: held $held of $n subscriptions (live at the end: $live); RSS $base KiB before connecting, $hold_kb" \
+      "KiB holding => $per KiB per connection; server delivered $sdel Updates in" \
+      "$(awk -v a="$w0" -v b="$w1" 'BEGIN{printf "%.2f", b-a}') s, tool CPU $(awk -v c="$cpu" -v k="$clk" \
+      'BEGIN{printf "%.2f", c/k}') s => $cpm CPU s per million Updates"
+    put "peer_${name}_kib_per_conn" "$per"
+    put "peer_${name}_cpu_s_per_million" "$cpm"
+    put "peer_${name}_deliveries" "$sdel"
+  }
+  # Erlang distribution needs epmd: run our own in the foreground (so it is ended with the rest) unless one runs.
+  for tool in tsung artillery; do
+    if ! "have_$tool"; then
+      echo "== peer $tool: not installed (tests/bench/install-peers.sh installs it); skipped"
+      put "peer_${tool}_connections" "-"
+      continue
+    fi
+    if [ "$tool" = tsung ]; then
+      epmd >/dev/null 2>&1 &
+      remember $!
+      for _ in $(seq 20); do epmd -names >/dev/null 2>&1 && break; sleep 0.1; done
+    fi
+    peer_run "$tool" 2400 40
+    [ "$peer_hold" -gt 0 ] && peer_run "$tool" "$peer_hold" 0
+  done
+  # ratios to ours: their figure / ours (ours from density and intake in the same run)
+  for tool in tsung artillery; do
+    put "peer_${tool}_mem_ratio" "$(awk -v p="$(get "peer_${tool}_kib_per_conn")" -v o="$(get density_kib_per_client)" \
+      'BEGIN{ if (p ~ /^[0-9.]+$/ && o ~ /^[0-9.]+$/ && o+0 > 0) printf "%.1f", p/o; else print "-" }')"
+    put "peer_${tool}_cpu_ratio" "$(awk -v p="$(get "peer_${tool}_cpu_s_per_million")" -v o="$(get intake_cpu_s_per_million)" \
+      'BEGIN{ if (p ~ /^[0-9.]+$/ && o ~ /^[0-9.]+$/ && o+0 > 0) printf "%.1f", p/o; else print "-" }')"
+  done
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -438,6 +579,16 @@ if want peers; then
     "ratio $(awk -v a="$(get intake_cpu_s_per_million)" -v b="$(get raw_cpu_s_per_million)" \
       'BEGIN{ if (a ~ /^[0-9.]+$/ && b+0 > 0) printf "%.2fx", a/b; else print "-" }')"
   row "5 raw reader KiB per connection" "$(get raw_kib_per_conn)" "ours: $(get density_kib_per_client)" ""
+  # ratios are theirs / ours: the goal is ours using at least 10x less than each peer
+  ge10() { awk -v v="$1" 'BEGIN{ if (v !~ /^[0-9.]+$/) print "n/a"; else if (v+0 >= 10) print "met"; else print "NOT met" }'; }
+  for tool in tsung artillery; do
+    row "5 $tool connections held" "$(get "peer_${tool}_connections") (max $(get "peer_${tool}_connections_max"))" \
+      "2400 (max of ${peer_hold})" ""
+    row "5 $tool KiB per connection" "$(get "peer_${tool}_kib_per_conn") ($(get "peer_${tool}_mem_ratio")x ours)" \
+      ">= 10x ours" "$(ge10 "$(get "peer_${tool}_mem_ratio")")"
+    row "5 $tool CPU s per million" "$(get "peer_${tool}_cpu_s_per_million") ($(get "peer_${tool}_cpu_ratio")x ours)" \
+      ">= 10x ours" "$(ge10 "$(get "peer_${tool}_cpu_ratio")")"
+  done
 fi
 if want fanout; then
   row "3 fan-out, 1-Update publishes at 100/s" "$(get fanout_open1_deliveries_per_s)/s (p99 $(get fanout_open1_p99_ms) ms)" \

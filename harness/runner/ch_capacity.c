@@ -131,7 +131,6 @@ static void cap_probe_external(const struct ch_scenario *s, struct cap_probe *p)
   snprintf(p->url, sizeof p->url, "%.*s/stats", (int)(n - 8), u);
 }
 
-#ifdef CH_RUN_EMBEDDED_HOOK
 /* The runner calls this with the embedded reference endpoint's control API when it has started and again when the
    step's timeline is over. */
 static void cap_on_embedded(void *user, const char *control_base, bool started) {
@@ -140,7 +139,6 @@ static void cap_on_embedded(void *user, const char *control_base, bool started) 
   snprintf(url, sizeof url, "%s/stats", control_base);
   cap_sample_get(p, url, started ? &p->before : &p->after);
 }
-#endif
 
 /* The --set overrides that make the scenario run one step at value v. */
 static int cap_step_sets(const struct ch_scenario *s, double v, struct ch_buf *a, struct ch_buf *b) {
@@ -313,12 +311,10 @@ int ch_capacity_main(int argc, char **argv) {
     o.quiet = true;
     memset(&probe.before, 0, sizeof probe.before);
     memset(&probe.after, 0, sizeof probe.after);
-#ifdef CH_RUN_EMBEDDED_HOOK
     if (!s->target.url) {
       o.on_embedded = cap_on_embedded;
       o.on_embedded_user = &probe;
     }
-#endif
     ch_report_set(&r->scenario, s->name);
     uint64_t t0 = ch_wall_ns();
     if (!final->start_wall_ns)

@@ -536,6 +536,8 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     }
     if (run_start_embedded(r, &srv, err))
       goto done;
+    if (o->on_embedded)
+      o->on_embedded(o->on_embedded_user, r->control_base, true);
   } else {
     struct ch_url u;
     if (ch_url_parse(s->target.url, &u, err)) {
@@ -656,6 +658,8 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   if (run_timeline(r, &out))
     goto oom;
   out.end_wall = ch_wall_ns();
+  if (srv && o->on_embedded)
+    o->on_embedded(o->on_embedded_user, r->control_base, false);
   run_post_all(r, run_worker_teardown, false, NULL);
   run_wait(r, 0, ch_now_ns(), &(uint64_t){0});
   ch_engine_stop(r->engine); /* every worker joined: their data is ours to read */

@@ -11,6 +11,10 @@
 struct ch_report;
 struct ch_scenario;
 
+/* Called with the embedded reference endpoint's control API base ("http://127.0.0.1:PORT") once it has started
+   (started = true) and again when the timeline is over, before it stops (capacity reads its /stats). */
+typedef void (*ch_run_embedded_cb)(void *user, const char *control_base, bool started);
+
 struct ch_run_opts {
   const char *scenario_path;
   const char *const *sets;  /* --set PATH=VALUE, as given (plus --target/--seed folded in by the CLI) */
@@ -27,6 +31,8 @@ struct ch_run_opts {
   /* Shards (--processes): this process runs clients with index % shard_count == shard_index. */
   unsigned shard_index, shard_count;
   int barrier_in, barrier_out; /* shard only: pipe ends for phase barriers with the parent; -1 otherwise */
+  ch_run_embedded_cb on_embedded; /* NULL: none */
+  void *on_embedded_user;
 };
 
 /**

@@ -293,7 +293,110 @@ static long wsr_frames(struct ch_wsr *t, const char *p, size_t n) {
   return (long)off;
 }
 
+/* Size of the frame whose first `have` bytes are at h: header plus payload; 0 while its header is incomplete. */
+static uint64_t wsr_frame_size(const unsigned char *h, size_t have) {
+  if (have < 2)
+    return 0;
+  uint64_t len = h[1] & 0x7f;
+  size_t hl = len == 126 ? 4 : len == 127 ? 10 : 2;
+  if (have < hl)
+    return 0;
+  if (len == 126) {
+    len = (uint64_t)h[2] << 8 | h[3];
+  } else if (len == 127) {
+    len = 0;
+    for (int i = 0; i < 8; i++)
+      len = len << 8 | h[2 + i];
+  }
+  return len > UINT64_MAX - hl ? UINT64_MAX : len + hl;
+}
+
+/* A frame split across reads is pending in t->in: appends only the bytes it lacks (so one read never gets copied
+   whole) and handles it. Returns how much of p it used, or -1 (close). *done is false while it is incomplete; with
+   *fallback the caller buffers everything as before (a frame whose size is not known to be within the limit). */
+static long wsr_complete_pending(struct ch_wsr *t, const char *p, size_t n, bool *done, bool *fallback) {
+  size_t used = 0;
+  *done = *fallback = false;
+  for (;;) {
+    uint64_t total = wsr_frame_size((const unsigned char *)t->in.data, t->in.len);
+    size_t want;
+    if (total && t->in.len >= total)
+      break; /* complete already (not expected: whole frames never wait) */
+    if (!total) { /* the header first: at most 10 bytes */
+      want = t->in.len < 2 ? 2 - t->in.len : 10 - t->in.len;
+      if (want > n - used)
+        want = n - used;
+      if (t->in.len >= 2) {
+        unsigned char l7 = (unsigned char)t->in.data[1] & 0x7f;
+        size_t hl = l7 == 126 ? 4 : l7 == 127 ? 10 : 2;
+        want = hl - t->in.len < n - used ? hl - t->in.len : n - used;
+      }
+    } else {
+      if (total > (uint64_t)t->base.worker->eng->opts.max_message_bytes + 14) {
+        *fallback = true; /* wsr_frames decides (it refuses an oversized data or control frame) */
+        return (long)used;
+      }
+      want = (size_t)total - t->in.len;
+      if (want > n - used)
+        want = n - used;
+      if (ch_buf_reserve(&t->in, (size_t)total - t->in.len) != 0) {
+        wsr_set_fail(t, CH_FAIL_LOCAL, "ws: out of memory");
+        return -1;
+      }
+    }
+    if (want && ch_buf_append(&t->in, p + used, want) != 0) {
+      wsr_set_fail(t, CH_FAIL_LOCAL, "ws: out of memory");
+      return -1;
+    }
+    used += want;
+    if (total && t->in.len == total)
+      break;
+    if (used == n)
+      return (long)used; /* still incomplete: wait for the next read */
+  }
+  long c = wsr_frames(t, t->in.data, t->in.len);
+  if (c < 0)
+    return -1;
+  if ((size_t)c != t->in.len) { /* cannot happen for a complete frame; keep the old way if it does */
+    *fallback = true;
+    return (long)used;
+  }
+  ch_buf_free(&t->in);
+  *done = true;
+  return (long)used;
+}
+
+/* Keeps an incomplete tail; when its size is known the buffer is allocated once at that size. */
+static int wsr_keep_tail(struct ch_wsr *t, const char *p, size_t n) {
+  uint64_t total = wsr_frame_size((const unsigned char *)p, n);
+  if (total > n && total <= (uint64_t)t->base.worker->eng->opts.max_message_bytes + 14 &&
+      ch_buf_reserve(&t->in, (size_t)total) != 0) {
+    wsr_set_fail(t, CH_FAIL_LOCAL, "ws: out of memory");
+    return -1;
+  }
+  if (ch_buf_append(&t->in, p, n) != 0) {
+    wsr_set_fail(t, CH_FAIL_LOCAL, "ws: out of memory");
+    return -1;
+  }
+  return 0;
+}
+
 static int wsr_rx(struct ch_wsr *t, const char *p, size_t n) {
+  if (t->in.len && t->phase == WSR_OPEN && !t->close_sent) {
+    bool done, fallback;
+    long used = wsr_complete_pending(t, p, n, &done, &fallback);
+    if (used < 0)
+      return -1;
+    p += used;
+    n -= (size_t)used;
+    if (!done && !fallback)
+      return 0;
+    if (!n)
+      return 0;
+    if (t->close_sent) { /* as before: bytes after a close frame wait in the buffer */
+      return wsr_keep_tail(t, p, n);
+    }
+  }
   /* Fast path: nothing pending, parse in place in lws's buffer; keep only an incomplete tail. */
   const char *buf = p;
   size_t len = n;
@@ -339,9 +442,8 @@ static int wsr_rx(struct ch_wsr *t, const char *p, size_t n) {
       memmove(t->in.data, t->in.data + off, len - off);
       t->in.len = len - off;
     }
-  } else if (off < len && ch_buf_append(&t->in, buf + off, len - off) != 0) {
-    wsr_set_fail(t, CH_FAIL_LOCAL, "ws: out of memory");
-    return -1;
+  } else if (off < len) {
+    return wsr_keep_tail(t, buf + off, len - off);
   }
   return 0;
 }

@@ -11,11 +11,6 @@ struct ch_span ch_span_cstr(const char *s) { return (struct ch_span){s, s ? strl
 
 static bool json_is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-const char *ch__json_skip_ws(const char *p, const char *end) {
-  while (p < end && json_is_ws(*p))
-    p++;
-  return p;
-}
 
 struct ch_span ch_span_trim(struct ch_span s) {
   if (!s.p)

@@ -312,15 +312,22 @@ int ch_json_num_double(struct ch_span num, double *out) {
   return 0;
 }
 
+/* One pass: the token must be -?(0|[1-9][0-9]*)(.0+)? -- any other JSON number is not an integer (-EINVAL), and so
+   is anything that is no JSON number at all. */
 int ch_json_num_int64(struct ch_span num, int64_t *out) {
-  if (!num_is_token(num))
+  if (!num.p || !num.n)
     return -EINVAL;
   const char *p = num.p, *end = num.p + num.n;
   bool neg = *p == '-';
   if (neg)
     p++;
+  if (p >= end || *p < '0' || *p > '9' || (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9'))
+    return -EINVAL; /* no digit, or a leading zero */
   uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
   int rc = 0;
+  /* up to 18 digits cannot overflow: no range check for them */
+  for (const char *safe = end - p > 18 ? p + 18 : end; p < safe && *p >= '0' && *p <= '9'; p++)
+    v = v * 10 + (unsigned)(*p - '0');
   for (; p < end && *p >= '0' && *p <= '9'; p++) {
     unsigned d = (unsigned)(*p - '0');
     if (v > (lim - d) / 10)
@@ -329,8 +336,11 @@ int ch_json_num_int64(struct ch_span num, int64_t *out) {
       v = v * 10 + d;
   }
   if (p < end && *p == '.') {
-    for (p++; p < end && *p == '0'; p++)
-      ;
+    const char *f = ++p;
+    while (p < end && *p == '0')
+      p++;
+    if (p == f)
+      return -EINVAL; /* "1." */
   }
   if (p != end)
     return -EINVAL;

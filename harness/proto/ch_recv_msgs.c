@@ -333,9 +333,12 @@ int ch_hub_msg_arg_pointer(const struct ch_hub_msg *m, const char *ptr, struct c
   if (m->kind != CH_MSG_INVOCATION)
     return 0;
   if (m->arg0_known && m->has_arg0 && (m->n_fields || m->fields_all) && *ptr) {
-    const char *tok = ptr + 1, *rest = strchr(tok, '/');
-    size_t tl = rest ? (size_t)(rest - tok) : strlen(tok);
-    if (tl < 255 && !memchr(tok, '~', tl)) { /* "~0"/"~1" escapes and long tokens: the general walk below */
+    const char *tok = ptr + 1, *e = tok;
+    while (*e && *e != '/' && *e != '~')
+      e++;
+    size_t tl = (size_t)(e - tok);
+    const char *rest = *e == '/' ? e : NULL;
+    if (*e != '~' && tl < 255) { /* "~0"/"~1" escapes and long tokens: the general walk below */
       for (unsigned i = 0; i < m->n_fields; i++) {
         const struct ch_hub_field *f = &m->fields[i];
         bool eq = (m->fields_esc >> i) & 1 ? ch_json_str_eq(f->key, tok, tl)

@@ -69,7 +69,11 @@ static void walk(struct ch_span v, struct ch_buf *tmp, int depth) {
       if (memcmp(&d, &want, sizeof d))
         abort();
     }
-    (void)ch_json_num_int64(v, &i);
+    int ri = ch_json_num_int64(v, &i);
+    if (ri != 0 && ri != -ERANGE && ri != -EINVAL)
+      abort();
+    if (ri == 0 && rd == 0 && i > -(1ll << 53) && i < (1ll << 53) && (double)i != d)
+      abort(); /* an integer reads as the same value both ways */
     break;
   }
   default:
@@ -96,6 +100,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   } else if (!err.msg || err.pos > size) {
     abort();
   }
+  /* an integer is always a JSON number token */
+  int64_t iv;
+  int ri = ch_json_num_int64(in, &iv);
+  if ((ri == 0 || ri == -ERANGE) && (ch_json_parse(in, &v, NULL) || v.n != in.n || ch_json_kind(v) != CH_JSON_NUMBER))
+    abort();
   /* arbitrary bytes as a string token body */
   ch_buf_reset(&tmp);
   ch_json_append_str(&tmp, in.p, in.n);

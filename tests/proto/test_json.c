@@ -252,6 +252,16 @@ static void test_json_numbers(void) {
   CU_ASSERT_EQUAL(ch_json_num_int64(S("123456789012345678901234567890"), &v), -ERANGE);
   CU_ASSERT_EQUAL(ch_json_num_int64(S("1.5"), &v), -EINVAL);
   CU_ASSERT_EQUAL(ch_json_num_int64(S("1e3"), &v), -EINVAL);
+  /* 8 digits at a time (HarnessSentUs has 16), and a non-digit anywhere in such a run */
+  CU_ASSERT_EQUAL(ch_json_num_int64(S("1795826649336280"), &v), 0);
+  CU_ASSERT_EQUAL(v, 1795826649336280ll);
+  CU_ASSERT_EQUAL(ch_json_num_int64(S("-123456781234567812"), &v), 0);
+  CU_ASSERT_EQUAL(v, -123456781234567812ll);
+  CU_ASSERT_EQUAL(ch_json_num_int64(S("1234567a"), &v), -EINVAL);
+  CU_ASSERT_EQUAL(ch_json_num_int64(S("12:45678901"), &v), -EINVAL);
+  CU_ASSERT_EQUAL(ch_json_num_int64(S("1234/6789"), &v), -EINVAL);
+  CU_ASSERT_EQUAL(ch_json_num_int64(S("1."), &v), -EINVAL);
+  CU_ASSERT_EQUAL(ch_json_num_int64(S("01"), &v), -EINVAL);
   CU_ASSERT_EQUAL(ch_json_num_int64(S("99999999999999999999.5"), &v), -EINVAL);
   CU_ASSERT_EQUAL(ch_json_num_int64(S("true"), &v), -EINVAL);
 }

@@ -310,6 +310,10 @@ if want peers; then
   # last delivery) / the server's deliveries in that window. PUBS=0: only how many connections it holds.
   pdir="$root/tests/bench/peers"
   peer_hold=${BENCH_PEERS_HOLD:-10000}
+  # Tsung binds each socket to a source address before connecting (a port per socket whatever the destination) and
+  # keeps the negotiate's HTTP connection open beside the WebSocket: 2 ports per user, more than one address offers
+  # next to other runs' TIME_WAIT (EADDRINUSE at ~9,000 users from 127.0.0.1 alone). Sources 127.0.0.41-48.
+  tsung_ips=$(for i in $(seq 41 48); do printf '<ip value="127.0.0.%d"/>' "$i"; done)
   have_tsung() { command -v tsung >/dev/null 2>&1 && command -v erl >/dev/null 2>&1; }
   have_artillery() { [ -x "$pdir/node_modules/.bin/artillery" ] && command -v node >/dev/null 2>&1; }
   # sub_count: the server's subscriptions (each tool connection subscribes once), from /stats.
@@ -317,15 +321,17 @@ if want peers; then
   live_count() { stats | sed -n 's/.*"live":\([0-9]*\).*/\1/p'; }
   deliveries() { stats | sed -n 's/.*"deliveries":\([0-9]*\).*/\1/p'; }
   peer_start() { # NAME N HOLD_S OUTDIR: starts the tool in the background, sets TOOL_PID
-    # 600 arrivals/s; Tsung's arrivals are random (exponential gaps) and its phase clock starts before the VM is
-    # ready, so its phase gets 3 s of slack (maxnumber stops it at N)
+    # 600 arrivals/s. Tsung's arrivals are random (exponential gaps), its phase clock starts before the VM is ready
+    # and, CPU-bound on its core, it starts only ~250 users/s once it holds thousands: its phase is long enough for
+    # 250/s (maxnumber stops it at N)
     local name=$1 n=$2 hold=$3 o=$4 ramp=$((($2 + 599) / 600 + 1))
-    [ "$name" = tsung ] && ramp=$((ramp + 3))
+    [ "$name" = tsung ] && ramp=$((n / 250 + 3))
     mkdir -p "$o"
     case "$name" in
       tsung)
         sed -e "s/@PORT@/$SRV_PORT/g; s/@USERS@/$n/g; s/@RATE@/600/g; s/@RAMP@/$ramp/g; s/@HOLD@/$hold/g" \
-          -e "s/@SRC@/127.0.0.1/g; s/@LOADDUR@/$((ramp + hold + 30))/g" "$pdir/tsung-signalr.xml.in" >"$o/tsung.xml"
+          -e "s|<ip value=\"@SRC@\"/>|$tsung_ips|; s/@LOADDUR@/$((ramp + hold + 30))/g" "$pdir/tsung-signalr.xml.in" \
+          >"$o/tsung.xml"
         # -n: no web dashboard (port 8091); -i: a controller name and cookie of our own
         (cd "$o" && exec $PIN_GEN tsung -n -i "bench$$" -f "$o/tsung.xml" -l "$o/log" start) >"$o/tool.log" 2>&1 &
         ;;
@@ -333,7 +339,7 @@ if want peers; then
         sed -e "s/@PORT@/$SRV_PORT/g; s/@USERS@/$n/g; s/@RAMP@/$ramp/g; s/@HOLD@/$hold/g" \
           -e "s|\"./artillery-signalr.js\"|\"$pdir/artillery-signalr.js\"|" "$pdir/artillery-signalr.yml.in" >"$o/artillery.yml"
         (cd "$o" && ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 exec $PIN_GEN "$pdir/node_modules/.bin/artillery" \
-          run --quiet --output "$o/artillery.json" "$o/artillery.yml") >"$o/tool.log" 2>&1 &
+          run --quiet "$o/artillery.yml") >"$o/tool.log" 2>&1 &
         ;;
     esac
     TOOL_PID=$!
@@ -364,7 +370,7 @@ if want peers; then
     "$P" stats "$SRV_CP" "$TOOL_PID" "$o/stats.tsv" 100 &
     local sp=$!
     remember "$sp"
-    held=$(wait_subs "$n" 60)
+    held=$(wait_subs "$n" 90)
     sleep 1 # let the last subscriptions' acknowledgements and the tool's bookkeeping settle
     t_pub=$(date +%s.%N)
     if [ "$pubs" -gt 0 ]; then
@@ -389,19 +395,29 @@ if want peers; then
     end_pid "$TOOL_PID"
     wait "$wp" "$sp" 2>/dev/null
     stop_serve
-    # baseline: the RSS of the last sample before the tool's descriptors grow by 2% of N (at least 30)
-    read -r base hold_kb < <(awk -v N="$n" -v tp="$t_pub" '
+    # Memory per connection, two ways. Simple: (RSS just before publishing - RSS of the last sample before the
+    # tool's descriptors grow by 2% of N) / held. Marginal: the same from the sample where 10% of the connections
+    # are open, over the other 90%: Artillery (Node) is still loading its workers when its first connections open,
+    # which the simple figure counts as connection memory. The marginal figure is the one compared with ours.
+    read -r base hold_kb m_base m_frac < <(awk -v N="$n" -v tp="$t_pub" '
       { t[NR]=$1; r[NR]=$2; f[NR]=$3 } END {
         th=0.02*N; if (th < 30) th=30; lo=-1; a=0
         for (i=1;i<=NR;i++) { if (r[i] <= 0) continue; if (lo < 0 || f[i] < lo) lo=f[i]; if (f[i] >= lo+th) { a=i; break } }
-        for (i=1;i<=NR;i++) if (t[i] <= tp) h=r[i]
-        printf "%d %d\n", (a>1?r[a-1]:0), h }' "$o/watch.tsv")
-    per=$(awk -v b="$base" -v h="$hold_kb" -v n="$held" 'BEGIN{ if (n>0 && b>0) printf "%.2f", (h-b)/n; else print "-" }')
+        for (i=1;i<=NR;i++) if (t[i] <= tp) { h=r[i]; fh=f[i] }
+        for (i=1;i<=NR;i++) if (r[i] > 0 && fh > lo && f[i] >= lo+0.1*(fh-lo)) { m=i; break }
+        printf "%d %d %d %.4f\n", (a>1?r[a-1]:0), h, (m?r[m]:0), (m && fh>lo)?(f[m]-lo)/(fh-lo):0 }' "$o/watch.tsv")
+    per_s=$(awk -v b="$base" -v h="$hold_kb" -v n="$held" 'BEGIN{ if (n>0 && b>0) printf "%.2f", (h-b)/n; else print "-" }')
+    per=$(awk -v b="$m_base" -v h="$hold_kb" -v n="$held" -v f="$m_frac" \
+      'BEGIN{ if (n>0 && b>0 && f<1) printf "%.2f", (h-b)/(n*(1-f)); else print "-" }')
+    local mem pct
+    pct=$(awk -v f="$m_frac" 'BEGIN{printf "%.0f", 100*f}')
+    mem="RSS $base KiB before connecting, $m_base KiB with $pct% of the connections, $hold_kb KiB holding"
+    mem="$mem => $per KiB per connection (marginal; $per_s simple)"
     put "peer_${name}_connections$([ "$pubs" -gt 0 ] || echo _max)" "${held:-0}"
     if [ "$pubs" -eq 0 ]; then
-      echo "$name: held $held of $n subscriptions (live WebSocket connections at the end: $live); RSS $base KiB before" \
-        "connecting, $hold_kb KiB holding => $per KiB per connection"
+      echo "$name: held $held of $n subscriptions (live WebSocket connections at the end: $live); $mem"
       put "peer_${name}_max_kib_per_conn" "$per"
+      put "peer_${name}_max_kib_per_conn_simple" "$per_s"
       return 0
     fi
     read -r w0 sw1 sdel < <(stats_window "$o/stats.tsv")
@@ -410,11 +426,14 @@ if want peers; then
       if (e=="" || e < s) e=s; printf "%.3f\n", e }' "$o/watch.tsv")
     cpu=$(cpu_in "$o/watch.tsv" "$w0" "$w1" 4)
     cpm=$(awk -v c="$cpu" -v k="$clk" -v u="$sdel" 'BEGIN{ if (u>0) printf "%.2f", (c/k)*1e6/u; else print "-" }')
-    echo "$name: held $held of $n subscriptions (live at the end: $live); RSS $base KiB before connecting, $hold_kb" \
-      "KiB holding => $per KiB per connection; server delivered $sdel Updates in" \
+    echo "$name: held $held of $n subscriptions (live at the end: $live); $mem; server delivered $sdel Updates in" \
       "$(awk -v a="$w0" -v b="$w1" 'BEGIN{printf "%.2f", b-a}') s, tool CPU $(awk -v c="$cpu" -v k="$clk" \
       'BEGIN{printf "%.2f", c/k}') s => $cpm CPU s per million Updates"
     put "peer_${name}_kib_per_conn" "$per"
+    put "peer_${name}_kib_per_conn_simple" "$per_s"
+    put "peer_${name}_rss_hold_kib" "$hold_kb"
+    # Tsung's RSS grows while Updates arrive (received binaries wait for a garbage collection): the peak, for the record
+    put "peer_${name}_rss_peak_kib" "$(awk '$2>m{m=$2} END{print m+0}' "$o/watch.tsv")"
     put "peer_${name}_cpu_s_per_million" "$cpm"
     put "peer_${name}_deliveries" "$sdel"
   }

@@ -305,9 +305,10 @@ if want peers; then
   # Each tool gets a fresh server (core 0) and runs alone on core 1. peer_run NAME N PUBS: starts the tool with N
   # subscribers (round robin on K0/K1), waits (bounded) until the server's subscription count stops growing, then
   # publishes PUBS publishes of 50 Updates at 10/s alternating K0/K1 (the intake stream) and measures, over the
-  # tool's process tree: RSS per connection (RSS just before publishing - RSS before the first connection)/held,
-  # and CPU per Update (tool CPU from the server's first delivery until the tool's CPU stops growing or the server's
-  # last delivery) / the server's deliveries in that window. PUBS=0: only how many connections it holds.
+  # tool's process and its direct children (Tsung's script -> beam.smp; Artillery is one node process with worker
+  # threads): RSS per connection (see "Memory per connection" below) and CPU per Update (tool CPU from the server's
+  # first delivery until the tool's CPU stops growing or the server's last delivery) / the server's deliveries in
+  # that window. PUBS=0: only how many connections it holds.
   pdir="$root/tests/bench/peers"
   peer_hold=${BENCH_PEERS_HOLD:-10000}
   # Tsung binds each socket to a source address before connecting (a port per socket whatever the destination) and

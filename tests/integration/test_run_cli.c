@@ -64,7 +64,8 @@ static void test_run_smoke_passes_and_writes_reports_without_credentials(void) {
 
 static void test_run_shipped_scenarios_pass(void) {
   const char *names[] = {"scenarios/auth.json", "scenarios/conformance.json", "scenarios/fanout-1k.json",
-                         "scenarios/transports.json", "scenarios/reconnect.json", "scenarios/capacity-fanout.json"};
+                         "scenarios/transports.json", "scenarios/reconnect.json", "scenarios/capacity-fanout.json",
+                         "scenarios/capacity-rate.json"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     expect_exit(names[i], NULL, 0, "exit 0: passed");
 }

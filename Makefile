@@ -47,6 +47,7 @@ demo: build
 	@./$(BUILD)/centro-harness run scenarios/smoke.json
 
 bench: build
+	@bash tests/bench/install-peers.sh || echo "bench: peer tools not installed; their rows will say so"
 	@bash tests/bench/run.sh $(BUILD)
 
 clean:

@@ -361,7 +361,8 @@ static long wsr_complete_pending(struct ch_wsr *t, const char *p, size_t n, bool
     *fallback = true;
     return (long)used;
   }
-  ch_buf_free(&t->in);
+  /* keep the storage: the read's tail usually starts the next split frame (wsr_rx frees it if there is none) */
+  ch_buf_reset(&t->in);
   *done = true;
   return (long)used;
 }
@@ -391,8 +392,11 @@ static int wsr_rx(struct ch_wsr *t, const char *p, size_t n) {
     n -= (size_t)used;
     if (!done && !fallback)
       return 0;
-    if (!n)
+    if (!n) {
+      if (!t->in.len)
+        ch_buf_free(&t->in); /* ended on a frame boundary: an idle connection holds no buffer */
       return 0;
+    }
     if (t->close_sent) { /* as before: bytes after a close frame wait in the buffer */
       return wsr_keep_tail(t, p, n);
     }
@@ -444,6 +448,8 @@ static int wsr_rx(struct ch_wsr *t, const char *p, size_t n) {
     }
   } else if (off < len) {
     return wsr_keep_tail(t, buf + off, len - off);
+  } else if (t->in.data && !t->in.len) {
+    ch_buf_free(&t->in); /* ended on a frame boundary: an idle connection holds no buffer */
   }
   return 0;
 }

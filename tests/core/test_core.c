@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "ch_base64.h"
+#include "ch_sha1.h"
 #include "ch_buf.h"
 #include "ch_rng.h"
 #include "ch_test.h"
@@ -130,11 +131,39 @@ static void test_core_base64_round_trips_padded_and_not(void) {
   ch_buf_free(&d);
 }
 
+static void hex(const unsigned char *d, size_t n, char *out) {
+  for (size_t i = 0; i < n; i++)
+    sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+/* RFC 3174's test vectors (one block, two blocks, the empty message) and RFC 6455's handshake example. */
+static void test_core_sha1_vectors_and_websocket_accept(void) {
+  unsigned char d[20];
+  char h[41];
+  ch_sha1("abc", 3, d);
+  hex(d, 20, h);
+  CU_ASSERT_STRING_EQUAL(h, "a9993e364706816aba3e25717850c26c9cd0d89d");
+  const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  ch_sha1(two, strlen(two), d);
+  hex(d, 20, h);
+  CU_ASSERT_STRING_EQUAL(h, "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+  ch_sha1("", 0, d);
+  hex(d, 20, h);
+  CU_ASSERT_STRING_EQUAL(h, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+  const char *cat = "dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  ch_sha1(cat, strlen(cat), d);
+  struct ch_buf b = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_base64_encode(&b, d, 20, true), 0);
+  CU_ASSERT_STRING_EQUAL(b.data, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  ch_buf_free(&b);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {
       CH_TEST(test_core_url_virtual_directory),        CH_TEST(test_core_url_errors_name_what_was_found),
       CH_TEST(test_core_pct_encode_matches_encodeURIComponent), CH_TEST(test_core_form_get_decodes_plus_and_escapes),
-      CH_TEST(test_core_buf_printf_grows),             CH_TEST(test_core_base64_round_trips_padded_and_not),             CH_TEST(test_core_rng_is_deterministic_per_seed),
+      CH_TEST(test_core_buf_printf_grows),             CH_TEST(test_core_base64_round_trips_padded_and_not),
+      CH_TEST(test_core_sha1_vectors_and_websocket_accept), CH_TEST(test_core_rng_is_deterministic_per_seed),
       CU_TEST_INFO_NULL};
   return ch_test_run("core", tests);
 }

@@ -28,6 +28,7 @@ static inline long ch_control(int port, const char *path, const char *body, stru
   if (body)
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(e, CURLOPT_NOPROXY, "*"); /* loopback, whatever http_proxy says */
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, ch_control_collect);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, out ? out : &sink);
   long status = 0;

@@ -11,6 +11,7 @@
 
 #include "ch_client.h"
 #include "ch_clock.h"
+#include "ch_control.h"
 #include "ch_engine.h"
 #include "ch_server.h"
 #include "ch_test.h"
@@ -165,36 +166,12 @@ static void stop_task(struct ch_worker *w, void *arg) {
     ch_client_stop(lc->cls[i].c);
 }
 
-static size_t sink(char *p, size_t s, size_t n, void *arg) {
-  struct ch_buf *b = arg;
-  ch_buf_append(b, p, s * n);
-  return s * n;
-}
-
-/* A blocking request to the server's control API. */
-static long control(int port, const char *path, const char *body, struct ch_buf *out) {
-  char url[128];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  CURL *e = curl_easy_init();
-  curl_easy_setopt(e, CURLOPT_URL, url);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
-  curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-  long status = 0;
-  if (curl_easy_perform(e) == CURLE_OK)
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(e);
-  return status;
-}
-
 static void publish_all(int cport, int count, const char *want) {
   for (int k = 0; k < N_KEYS; k++) {
     char body[160];
     snprintf(body, sizeof body, "{\"hub\":\"ResourceEventHub\",\"key\":\"P-%d\",\"count\":%d}", k, count);
     struct ch_buf out = CH_BUF_INIT;
-    CU_ASSERT_EQUAL(control(cport, "/publish", body, &out), 200);
+    CU_ASSERT_EQUAL(ch_control(cport, "/publish", body, &out, 5000), 200);
     CU_ASSERT_PTR_NOT_NULL(out.data ? strstr(out.data, want) : NULL);
     ch_buf_free(&out);
   }
@@ -237,7 +214,7 @@ static void test_engine_lifecycle_200_clients_on_2_workers(void) {
 
     /* every socket dies at the server: clients reconnect with their cursor and groups token */
     struct ch_buf out = CH_BUF_INIT;
-    CU_ASSERT_EQUAL(control(cport, "/drop", "{}", &out), 200);
+    CU_ASSERT_EQUAL(ch_control(cport, "/drop", "{}", &out, 5000), 200);
     ch_buf_free(&out);
     CU_ASSERT_TRUE(lc_wait(&lc, &lc.reconnected, N_CLIENTS, 30));
     publish_all(cport, 2, "\"subscribers\":50");

@@ -21,7 +21,7 @@ long run_keys_find(const struct run_keys *k, const char *name, size_t len) {
     if (!v)
       return -1;
     const char *s = k->names[v - 1];
-    if (strlen(s) == len && !memcmp(s, name, len))
+    if (!strncmp(s, name, len) && s[len] == '\0') /* stops at s's end: no strlen per lookup */
       return (long)(v - 1);
   }
 }

@@ -3,7 +3,11 @@
    of COUNT Updates at RATE per second through the control API and, on one epoll thread, only parses WebSocket
    frame headers and counts the Updates in the payloads (no JSON decoding, no correlation, no metrics). Its CPU per
    Update and memory per connection are the floor our harness is compared with.
-   Usage: bench_rawws PORT CONTROL_PORT [N=2400] [KEYS=2] [PUBS=40] [COUNT=50] [RATE=10]
+   PACE > 0 adds "rate":PACE to each publish: the server then sends its COUNT Updates itself, PACE per second (under
+   load its timer ticks late and 1.3-1.8 Updates share a frame, so `make bench` does not use it for its single stream).
+   N=0: no clients, only the publishes (the single stream's publisher for Tsung and Artillery: 2 1000 1 100 = 1,000
+   single-Update publishes at 100/s alternating K0/K1, one Update per frame).
+   Usage: bench_rawws PORT CONTROL_PORT [N=2400] [KEYS=2] [PUBS=40] [COUNT=50] [RATE=10] [PACE=0]
    Prints one line: "rawws clients=N rss_base_kib=.. rss_conn_kib=.. updates=.. frames=.. cpu_s=.. secs=..". */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -249,9 +253,12 @@ static long rss_kib(void) {
   return v;
 }
 
-static void publish(int cport, int key, int count) {
-  char body[160], req[512];
-  int bl = snprintf(body, sizeof body, "{\"hub\":\"ResourceEventHub\",\"key\":\"K%d\",\"count\":%d}", key, count);
+static void publish(int cport, int key, int count, double pace) {
+  char body[160], req[512], rate[32] = "";
+  if (pace > 0)
+    snprintf(rate, sizeof rate, ",\"rate\":%g", pace);
+  int bl = snprintf(body, sizeof body, "{\"hub\":\"ResourceEventHub\",\"key\":\"K%d\",\"count\":%d%s}", key, count,
+                    rate);
   int len = snprintf(req, sizeof req,
                      "POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
@@ -266,15 +273,29 @@ static void publish(int cport, int key, int count) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: bench_rawws PORT CONTROL_PORT [N] [KEYS] [PUBS] [COUNT] [RATE]\n");
+    fprintf(stderr, "usage: bench_rawws PORT CONTROL_PORT [N] [KEYS] [PUBS] [COUNT] [RATE] [PACE]\n");
     return 3;
   }
   int port = atoi(argv[1]), cport = atoi(argv[2]);
   int n = argc > 3 ? atoi(argv[3]) : 2400, keys = argc > 4 ? atoi(argv[4]) : 2;
   int pubs = argc > 5 ? atoi(argv[5]) : 40, count = argc > 6 ? atoi(argv[6]) : 50;
-  double rate = argc > 7 ? atof(argv[7]) : 10;
-  if (n < 1 || n > 19000 || keys < 1 || pubs < 0 || count < 1 || rate <= 0)
+  double rate = argc > 7 ? atof(argv[7]) : 10, pace = argc > 8 ? atof(argv[8]) : 0;
+  if (n < 0 || n > 19000 || keys < 1 || pubs < 0 || count < 1 || rate <= 0 || pace < 0 || (pace > 0 && pace < 1))
     return 3;
+  if (n == 0) { /* publisher only: on time (absolute deadlines), bounded by PUBS */
+    struct timespec due;
+    clock_gettime(CLOCK_MONOTONIC, &due);
+    long gap_ns = (long)(1e9 / rate);
+    for (int i = 0; i < pubs; i++) {
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL);
+      publish(cport, i % keys, count, pace);
+      due.tv_nsec += gap_ns;
+      due.tv_sec += due.tv_nsec / 1000000000L;
+      due.tv_nsec %= 1000000000L;
+    }
+    printf("rawws publisher pubs=%d count=%d keys=%d\n", pubs, count, keys);
+    return 0;
+  }
   struct rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;
@@ -308,17 +329,17 @@ int main(int argc, char **argv) {
     }
   }
   long rss1 = rss_kib();
-  /* Phase 2: publish at the rate and count every Update (bounded: publishing time + 30 s). */
+  /* Phase 2: publish at the rate and count every Update (bounded: publishing time + the server's pacing + 30 s). */
   long expect = (long)pubs * count * (n / keys), base_updates = t.updates;
   double c0 = cpu_s();
   uint64_t t0 = ch_now_ns(), gap = (uint64_t)(1e9 / rate), next = t0;
   int sent = 0;
-  deadline = t0 + (uint64_t)pubs * gap + 30000000000ull;
+  deadline = t0 + (uint64_t)pubs * gap + (pace > 0 ? (uint64_t)(count / pace * 1e9) : 0) + 30000000000ull;
   uint64_t last = t0;
   while ((sent < pubs || t.updates - base_updates < expect) && ch_now_ns() < deadline) {
     uint64_t now = ch_now_ns();
     if (sent < pubs && now >= next) {
-      publish(cport, sent % keys, count);
+      publish(cport, sent % keys, count, pace);
       sent++;
       next += gap;
     }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks behind the speed and memory targets, with a table at the end, also written as
 # reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
-# Environment: BENCH_ONLY="micro density multi intake peers fanout transports fallback" (a subset, in that order),
+# Environment: BENCH_ONLY="micro density multi intake peers fanout transports fallback" (a subset, in that order;
+#              intake and peers measure two streams each: the batched one, 50 Updates per frame, and the single
+#              one, 1 Update per frame, recorded as intake1_*, raw1_*, peer_<tool>_cpu1_*),
 #              BENCH_PIN=0 (do not pin the server to core 0 and the load generators to core 1),
 #              BENCH_MP_SIZES="60000 100000" (multi-process sizes), BENCH_DENSITY=19000,
 #              BENCH_PEERS_HOLD=10000 (peers: connections Tsung and Artillery are asked to hold, 0 = skip that run).
@@ -228,25 +230,30 @@ if want multi; then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
-if want intake; then
-  echo "== intake: 2400 WebSocket subscribers on 2 keys, one harness worker thread, publishes of 50 Updates"
+# intake_run TAG HEADLINE [--set ...]: the intake scenario (2,400 subscribers on K0/K1, one worker thread) against a
+# fresh server, with the given overrides; records TAG_* (CPU per Update inside the delivery window, the server's
+# frames (pushes) and Updates (deliveries), latency).
+intake_run() {
+  local tag=$1 head=$2
+  shift 2
+  echo "== $tag: 2400 WebSocket subscribers on 2 keys, one harness worker thread, $head"
   start_serve 1 || exit 4
-  d="$work/intake"
-  "$P" watch "$SRV_PID" "$work/intake-srv.tsv" 100 120 &
+  d="$work/$tag"
+  "$P" watch "$SRV_PID" "$work/$tag-srv.tsv" 100 120 &
   wp=$!
   remember "$wp"
   $PIN_GEN "$H" run "$scn/intake.json" --target "$SRV_URL" --workers 1 --quiet \
-    --set "trigger.http.url=http://127.0.0.1:$SRV_CP/publish" --report-dir "$d" >"$work/intake.log" 2>&1 &
+    --set "trigger.http.url=http://127.0.0.1:$SRV_CP/publish" "$@" --report-dir "$d" >"$work/$tag.log" 2>&1 &
   hp=$!
   remember "$hp"
-  "$P" stats "$SRV_CP" "$hp" "$work/intake-stats.tsv" 100 &
+  "$P" stats "$SRV_CP" "$hp" "$work/$tag-stats.tsv" 100 &
   sp=$!
   remember "$sp"
-  fg "$P" watch "$hp" "$work/intake.tsv" 100 120
+  fg "$P" watch "$hp" "$work/$tag.tsv" 100 120
   wait "$hp"
   rc=$?
   wait "$sp"
-  stats >"$work/intake-stats.json"
+  stats >"$work/$tag-stats.json"
   stop_serve
   wait "$wp" 2>/dev/null
   # Every hub message these clients receive after subscribing is an Update: messages_in counts them all, while
@@ -255,56 +262,84 @@ if want intake; then
   lat_n=$("$P" json "$d/report.json" /metrics/total/latency/update_latency/count)
   p50=$("$P" json "$d/report.json" /metrics/total/latency/update_latency/p50_ns)
   p99=$("$P" json "$d/report.json" /metrics/total/latency/update_latency/p99_ns)
-  read -r sdel sdrop < <(printf '%s\n%s\n' "$("$P" json "$work/intake-stats.json" /deliveries)" \
-    "$("$P" json "$work/intake-stats.json" /dropped_messages)" | paste -sd' ')
+  read -r sdel sdrop spush < <(printf '%s\n%s\n%s\n' "$("$P" json "$work/$tag-stats.json" /deliveries)" \
+    "$("$P" json "$work/$tag-stats.json" /dropped_messages)" "$("$P" json "$work/$tag-stats.json" /pushes)" | paste -sd' ')
   # The window: from the server's first delivery until the harness's worker thread has drained its backlog (its
   # CPU stops growing for 0.3 s) or the server's last delivery, whichever is later.
-  read -r w0 sw1 _ < <(stats_window "$work/intake-stats.tsv")
+  read -r w0 sw1 _ < <(stats_window "$work/$tag-stats.tsv")
   w1=$(awk -v a="$w0" -v s="$sw1" '{ t[NR]=$1; c[NR]=$6 } END {
     for (i=1;i+3<=NR;i++) if (t[i] > a+0.5 && c[i+3]==c[i]) { e=t[i]; break }
-    if (e=="" || e < s) e=s; printf "%.3f\n", e }' "$work/intake.tsv")
+    if (e=="" || e < s) e=s; printf "%.3f\n", e }' "$work/$tag.tsv")
   # CPU of the harness (all threads, and its busiest thread: the worker) and of the server inside the window.
-  h_cpu=$(cpu_in "$work/intake.tsv" "$w0" "$w1" 4)
-  h_top=$(cpu_in "$work/intake.tsv" "$w0" "$w1" 6)
-  s_cpu=$(cpu_in "$work/intake-srv.tsv" "$w0" "$w1" 4)
+  h_cpu=$(cpu_in "$work/$tag.tsv" "$w0" "$w1" 4)
+  h_top=$(cpu_in "$work/$tag.tsv" "$w0" "$w1" 6)
+  s_cpu=$(cpu_in "$work/$tag-srv.tsv" "$w0" "$w1" 4)
   awk -v u="$upd" -v hc="$h_cpu" -v ht="$h_top" -v sc="$s_cpu" -v w0="$w0" -v w1="$w1" -v k="$clk" \
-    -v sd="$sdel" -v dr="$sdrop" -v p50="$p50" -v p99="$p99" -v ln="$lat_n" 'BEGIN{
+    -v sd="$sdel" -v dr="$sdrop" -v sf="$spush" -v p50="$p50" -v p99="$p99" -v ln="$lat_n" -v rc="$rc" 'BEGIN{
       secs=w1-w0; hcs=hc/k; hts=ht/k; scs=sc/k
-      printf "Updates received %d in %.2f s = %.0f/s wall; harness CPU %.2f s (worker thread %.2f s) => %.2f CPU s per million, %.0f Updates per worker-thread CPU second\n", u, secs, u/secs, hcs, hts, hcs*1e6/u, u/hts
-      printf "server: %d deliveries, %d dropped (slow consumer), CPU %.2f s in the window (%.0f%% of a core); harness worker thread %.0f%% of a core; latency p50 %.1f ms p99 %.1f ms over %d samples\n", sd, dr, scs, 100*scs/secs, 100*hts/secs, p50/1e6, p99/1e6, ln
-    }' 2>/dev/null | tee "$work/intake.txt"
-  put intake_updates "$upd"
-  put intake_latency_samples "$lat_n"
-  put intake_updates_per_s_wall "$(awk -v u="$upd" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", (b>a)?u/(b-a):0}')"
-  put intake_updates_per_worker_cpu_s "$(awk -v u="$upd" -v t="$h_top" -v k="$clk" 'BEGIN{printf "%.0f", (t>0)?u/(t/k):0}')"
-  put intake_cpu_s_per_million "$(awk -v u="$upd" -v t="$h_cpu" -v k="$clk" 'BEGIN{printf "%.2f", (u>0)?(t/k)*1e6/u:0}')"
-  put intake_worker_core_pct "$(awk -v t="$h_top" -v k="$clk" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", 100*(t/k)/(b-a)}')"
-  put intake_server_core_pct "$(awk -v t="$s_cpu" -v k="$clk" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", 100*(t/k)/(b-a)}')"
-  put intake_server_deliveries "$sdel"
-  put intake_server_dropped "$sdrop"
-  put intake_latency_p99_ms "$(awk -v v="$p99" 'BEGIN{printf "%.1f", v/1e6}')"
-  put intake_exit "$rc"
+      printf "exit %d; Updates received %d in %.2f s = %.0f/s wall; harness CPU %.2f s (worker thread %.2f s) => %.2f CPU s per million, %.0f Updates per worker-thread CPU second\n", rc, u, secs, u/secs, hcs, hts, hcs*1e6/u, u/hts
+      printf "server: %d deliveries in %d frames (%.2f Updates per frame), %d dropped (slow consumer), CPU %.2f s in the window (%.0f%% of a core); harness worker thread %.0f%% of a core; latency p50 %.1f ms p99 %.1f ms over %d samples\n", sd, sf, (sf>0)?sd/sf:0, dr, scs, 100*scs/secs, 100*hts/secs, p50/1e6, p99/1e6, ln
+    }' 2>/dev/null | tee "$work/$tag.txt"
+  put "${tag}_updates" "$upd"
+  put "${tag}_latency_samples" "$lat_n"
+  put "${tag}_updates_per_s_wall" "$(awk -v u="$upd" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", (b>a)?u/(b-a):0}')"
+  put "${tag}_updates_per_worker_cpu_s" "$(awk -v u="$upd" -v t="$h_top" -v k="$clk" 'BEGIN{printf "%.0f", (t>0)?u/(t/k):0}')"
+  put "${tag}_cpu_s_per_million" "$(awk -v u="$upd" -v t="$h_cpu" -v k="$clk" 'BEGIN{printf "%.2f", (u>0)?(t/k)*1e6/u:0}')"
+  put "${tag}_worker_core_pct" "$(awk -v t="$h_top" -v k="$clk" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", 100*(t/k)/(b-a)}')"
+  put "${tag}_server_core_pct" "$(awk -v t="$s_cpu" -v k="$clk" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", 100*(t/k)/(b-a)}')"
+  put "${tag}_server_deliveries" "$sdel"
+  put "${tag}_server_frames" "$spush"
+  put "${tag}_updates_per_frame" "$(awk -v d="$sdel" -v f="$spush" 'BEGIN{ if (f+0 > 0) printf "%.3f", d/f; else print "-" }')"
+  put "${tag}_server_dropped" "$sdrop"
+  put "${tag}_latency_p99_ms" "$(awk -v v="$p99" 'BEGIN{printf "%.1f", v/1e6}')"
+  put "${tag}_exit" "$rc"
+}
+# The single stream (ONE Update per frame, as real Centro servers mostly push): 1,000 single-Update publishes at
+# 100/s alternating K0/K1 (50 per key per second for 10 s), 1,200 subscribers per key = 1.2 million Updates in
+# 120,000 frames/s; the server flushes each publish in its own loop turn, so a frame carries 1 Update (the
+# server's own pacing, "rate" in /publish, ticks late under this load and puts 1.3-1.8 Updates in a frame).
+# Ours publishes with its trigger, the raw reader itself, the peers get bench_rawws's publisher (N=0) on core 0.
+single_pubs=1000 single_rate=100
+if want intake; then
+  intake_run intake "publishes of 50 Updates (the batched stream)"
+  intake_run intake1 "$single_pubs single-Update publishes at $single_rate/s (the single stream)" \
+    --set "trigger.count=$single_pubs" --set "trigger.rate=$single_rate" --set trigger.http.body.count=1 \
+    --set "phases.3.duration=$((single_pubs / single_rate + 2))s" --set phases.4.duration=3s
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
 if want peers; then
+  # raw_run TAG ARGS...: bench_rawws with 2400 clients on K0/K1 and the stream ARGS (PUBS COUNT RATE) on a fresh server
+  raw_run() {
+    local tag=$1
+    shift
+    start_serve 1 || exit 4
+    fg timeout 120 $PIN_GEN "$build/tests/bench_rawws" "$SRV_PORT" "$SRV_CP" 2400 2 "$@" >"$work/$tag.txt" 2>&1
+    rc=$?
+    stats >"$work/$tag-stats.json"
+    stop_serve
+    cat "$work/$tag.txt"
+    kv() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" "$work/$tag.txt"; }
+    r_upd=$(kv updates) r_cpu=$(kv cpu_s) r_b=$(kv rss_base_kib) r_c=$(kv rss_conn_kib)
+    put "${tag}_cpu_s_per_million" "$(awk -v c="$r_cpu" -v u="$r_upd" 'BEGIN{printf "%.2f", (u>0)?c*1e6/u:0}')"
+    put "${tag}_kib_per_conn" "$(awk -v a="$r_b" -v b="$r_c" 'BEGIN{printf "%.2f", (b-a)/2400}')"
+    put "${tag}_updates" "${r_upd:-0}"
+    put "${tag}_updates_per_frame" "$(awk -v d="$("$P" json "$work/$tag-stats.json" /deliveries)" \
+      -v f="$("$P" json "$work/$tag-stats.json" /pushes)" 'BEGIN{ if (f+0 > 0) printf "%.3f", d/f; else print "-" }')"
+    put "${tag}_exit" "$rc"
+    echo "raw reader ($tag): $(get "${tag}_cpu_s_per_million") CPU s per million Updates, $(get "${tag}_kib_per_conn")" \
+      "KiB RSS per connection, server $(get "${tag}_updates_per_frame") Updates per frame"
+  }
   echo "== peer: minimal raw WebSocket reader (bench_rawws: frame headers + counting, no decoding), intake workload"
-  start_serve 1 || exit 4
-  fg timeout 120 $PIN_GEN "$build/tests/bench_rawws" "$SRV_PORT" "$SRV_CP" 2400 2 40 50 10 >"$work/rawws.txt" 2>&1
-  rc=$?
-  stop_serve
-  cat "$work/rawws.txt"
-  kv() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" "$work/rawws.txt"; }
-  r_upd=$(kv updates) r_cpu=$(kv cpu_s) r_b=$(kv rss_base_kib) r_c=$(kv rss_conn_kib)
-  put raw_cpu_s_per_million "$(awk -v c="$r_cpu" -v u="$r_upd" 'BEGIN{printf "%.2f", (u>0)?c*1e6/u:0}')"
-  put raw_kib_per_conn "$(awk -v a="$r_b" -v b="$r_c" 'BEGIN{printf "%.2f", (b-a)/2400}')"
-  put raw_exit "$rc"
-  echo "raw reader: $(get raw_cpu_s_per_million) CPU s per million Updates, $(get raw_kib_per_conn) KiB RSS per connection"
+  raw_run raw 40 50 10
+  echo "== peer: raw reader, the single stream ($single_pubs single-Update publishes at $single_rate/s)"
+  raw_run raw1 "$single_pubs" 1 "$single_rate"
 
   # ---- the real peers: Tsung and Artillery on the same workload (install them with tests/bench/install-peers.sh) --
-  # Each tool gets a fresh server (core 0) and runs alone on core 1. peer_run NAME N PUBS: starts the tool with N
-  # subscribers (round robin on K0/K1), waits (bounded) until the server's subscription count stops growing, then
-  # publishes PUBS publishes of 50 Updates at 10/s alternating K0/K1 (the intake stream) and measures, over the
+  # Each tool gets a fresh server (core 0) and runs alone on core 1. peer_run NAME N PUBS [STREAM]: starts the tool
+  # with N subscribers (round robin on K0/K1), waits (bounded) until the server's subscription count stops growing,
+  # then publishes PUBS publishes of 50 Updates at 10/s alternating K0/K1 (the intake stream; STREAM=single: the
+  # single stream, bench_rawws's publisher on core 0, recorded as peer_NAME_cpu1_*) and measures, over the
   # tool's process and its direct children (Tsung's script -> beam.smp; Artillery is one node process with worker
   # threads): RSS per connection (see "Memory per connection" below) and CPU per Update (tool CPU from the server's
   # first delivery until the tool's CPU stops growing or the server's last delivery) / the server's deliveries in
@@ -361,8 +396,11 @@ if want peers; then
     echo "$s"
   }
   peer_run() {
-    local name=$1 n=$2 pubs=$3 o="$work/peer-$1-$2" held t_pub i due now
-    echo "== peer $name: $n subscribers$([ "$pubs" -gt 0 ] && echo ", $pubs publishes of 50 Updates at 10/s (the intake stream)" || echo ", connections only")"
+    local name=$1 n=$2 pubs=$3 stream=${4:-batched} o="$work/peer-$1-$2" held t_pub i due now what
+    what=", $pubs publishes of 50 Updates at 10/s (the intake stream)"
+    [ "$stream" = single ] && o="$o-single" what=", $pubs single-Update publishes at $single_rate/s (the single stream)"
+    [ "$pubs" -gt 0 ] || what=", connections only"
+    echo "== peer $name: $n subscribers$what"
     start_serve 1 || return 1
     peer_start "$name" "$n" 120 "$o"
     "$P" watch "$TOOL_PID" "$o/watch.tsv" 100 200 &
@@ -374,7 +412,9 @@ if want peers; then
     held=$(wait_subs "$n" 90)
     sleep 1 # let the last subscriptions' acknowledgements and the tool's bookkeeping settle
     t_pub=$(date +%s.%N)
-    if [ "$pubs" -gt 0 ]; then
+    if [ "$stream" = single ]; then
+      fg timeout 60 $PIN_SRV "$build/tests/bench_rawws" "$SRV_PORT" "$SRV_CP" 0 2 "$pubs" 1 "$single_rate" >"$o/pub.txt" 2>&1
+    elif [ "$pubs" -gt 0 ]; then
       due=$(date +%s%N)
       for i in $(seq 0 $((pubs - 1))); do
         $PIN_SRV curl -s -m 2 -o /dev/null -X POST -H 'Content-Type: application/json' \
@@ -383,6 +423,8 @@ if want peers; then
         now=$(date +%s%N)
         [ "$due" -gt "$now" ] && sleep "$(awk -v d=$((due - now)) 'BEGIN{printf "%.3f", d/1e9}')"
       done
+    fi
+    if [ "$pubs" -gt 0 ]; then
       # bounded: until the server's deliveries stop growing for 1 s (at most 30 s)
       local d0=-1 d1
       for i in $(seq 30); do
@@ -393,6 +435,7 @@ if want peers; then
       done
     fi
     live=$(live_count)
+    stats >"$o/stats.json"
     end_pid "$TOOL_PID"
     wait "$wp" "$sp" 2>/dev/null
     stop_serve
@@ -427,6 +470,19 @@ if want peers; then
       if (e=="" || e < s) e=s; printf "%.3f\n", e }' "$o/watch.tsv")
     cpu=$(cpu_in "$o/watch.tsv" "$w0" "$w1" 4)
     cpm=$(awk -v c="$cpu" -v k="$clk" -v u="$sdel" 'BEGIN{ if (u>0) printf "%.2f", (c/k)*1e6/u; else print "-" }')
+    if [ "$stream" = single ]; then # the server's frames (pushes) and Updates (deliveries) over the whole run
+      local upf
+      upf=$(awk -v d="$("$P" json "$o/stats.json" /deliveries)" -v f="$("$P" json "$o/stats.json" /pushes)" \
+        'BEGIN{ if (f+0 > 0) printf "%.3f", d/f; else print "-" }')
+      echo "$name (single stream): held $held of $n subscriptions (live at the end: $live); server delivered $sdel" \
+        "Updates ($upf per frame) in $(awk -v a="$w0" -v b="$w1" 'BEGIN{printf "%.2f", b-a}') s, tool CPU" \
+        "$(awk -v c="$cpu" -v k="$clk" 'BEGIN{printf "%.2f", c/k}') s => $cpm CPU s per million Updates"
+      put "peer_${name}_connections1" "${held:-0}"
+      put "peer_${name}_cpu1_s_per_million" "$cpm"
+      put "peer_${name}_deliveries1" "$sdel"
+      put "peer_${name}_updates_per_frame1" "$upf"
+      return 0
+    fi
     echo "$name: held $held of $n subscriptions (live at the end: $live); $mem; server delivered $sdel Updates in" \
       "$(awk -v a="$w0" -v b="$w1" 'BEGIN{printf "%.2f", b-a}') s, tool CPU $(awk -v c="$cpu" -v k="$clk" \
       'BEGIN{printf "%.2f", c/k}') s => $cpm CPU s per million Updates"
@@ -451,6 +507,7 @@ if want peers; then
       for _ in $(seq 20); do epmd -names >/dev/null 2>&1 && break; sleep 0.1; done
     fi
     peer_run "$tool" 2400 40
+    peer_run "$tool" 2400 "$single_pubs" single
     [ "$peer_hold" -gt 0 ] && peer_run "$tool" "$peer_hold" 0
   done
   # ratios to ours: their figure / ours (ours from density and intake in the same run)
@@ -458,6 +515,8 @@ if want peers; then
     put "peer_${tool}_mem_ratio" "$(awk -v p="$(get "peer_${tool}_kib_per_conn")" -v o="$(get density_kib_per_client)" \
       'BEGIN{ if (p ~ /^[0-9.]+$/ && o ~ /^[0-9.]+$/ && o+0 > 0) printf "%.1f", p/o; else print "-" }')"
     put "peer_${tool}_cpu_ratio" "$(awk -v p="$(get "peer_${tool}_cpu_s_per_million")" -v o="$(get intake_cpu_s_per_million)" \
+      'BEGIN{ if (p ~ /^[0-9.]+$/ && o ~ /^[0-9.]+$/ && o+0 > 0) printf "%.1f", p/o; else print "-" }')"
+    put "peer_${tool}_cpu1_ratio" "$(awk -v p="$(get "peer_${tool}_cpu1_s_per_million")" -v o="$(get intake1_cpu_s_per_million)" \
       'BEGIN{ if (p ~ /^[0-9.]+$/ && o ~ /^[0-9.]+$/ && o+0 > 0) printf "%.1f", p/o; else print "-" }')"
   done
 fi
@@ -593,12 +652,19 @@ if want intake; then
     "$(ok "$(get intake_updates_per_s_wall)" 500000 '>=')"
   row "2 CPU s per million Updates" "$(get intake_cpu_s_per_million)" "<= 2" "$(ok "$(get intake_cpu_s_per_million)" 2 '<=')"
   row "  worker / server core use" "$(get intake_worker_core_pct)% / $(get intake_server_core_pct)%" "" ""
+  row "2 single stream: CPU s per million" "$(get intake1_cpu_s_per_million)" "" \
+    "$(get intake1_updates)/1200000 Updates, $(get intake1_updates_per_frame) per frame"
 fi
 if want peers; then
   row "5 raw reader CPU s per million" "$(get raw_cpu_s_per_million)" "ours: $(get intake_cpu_s_per_million)" \
     "ratio $(awk -v a="$(get intake_cpu_s_per_million)" -v b="$(get raw_cpu_s_per_million)" \
       'BEGIN{ if (a ~ /^[0-9.]+$/ && b+0 > 0) printf "%.2fx", a/b; else print "-" }')"
   row "5 raw reader KiB per connection" "$(get raw_kib_per_conn)" "ours: $(get density_kib_per_client)" ""
+  # the single stream (one Update per frame): ours within 2x of the raw reader
+  r1=$(awk -v a="$(get intake1_cpu_s_per_million)" -v b="$(get raw1_cpu_s_per_million)" \
+    'BEGIN{ if (a ~ /^[0-9.]+$/ && b+0 > 0) printf "%.2f", a/b; else print "-" }')
+  row "5 single: raw reader CPU s/million" "$(get raw1_cpu_s_per_million)" "ours: $(get intake1_cpu_s_per_million)" \
+    "ratio ${r1}x (goal <= 2x: $(ok "$r1" 2 '<='))"
   # ratios are theirs / ours: the goal is ours using at least 10x less than each peer
   ge10() { awk -v v="$1" 'BEGIN{ if (v !~ /^[0-9.]+$/) print "n/a"; else if (v+0 >= 10) print "met"; else print "NOT met" }'; }
   for tool in tsung artillery; do
@@ -608,6 +674,8 @@ if want peers; then
       ">= 10x ours" "$(ge10 "$(get "peer_${tool}_mem_ratio")")"
     row "5 $tool CPU s per million" "$(get "peer_${tool}_cpu_s_per_million") ($(get "peer_${tool}_cpu_ratio")x ours)" \
       ">= 10x ours" "$(ge10 "$(get "peer_${tool}_cpu_ratio")")"
+    row "5 single: $tool CPU s/million" "$(get "peer_${tool}_cpu1_s_per_million") ($(get "peer_${tool}_cpu1_ratio")x ours)" \
+      ">= 10x ours" "$(ge10 "$(get "peer_${tool}_cpu1_ratio")")"
   done
 fi
 if want fanout; then

@@ -149,6 +149,9 @@ stats_window() {
 }
 # cpu_in TSV FROM TO COLUMN: the growth of a cumulative column of watch samples between two wall times.
 cpu_in() { awk -v a="$2" -v b="$3" -v c="$4" '$1>=a && x=="" {x=$c} $1<=b {y=$c} END{print (x==""?0:y-x)}' "$1"; }
+# per_frame CPU_PER_MILLION_UPDATES UPDATES_PER_FRAME: CPU s per million frames (a reader that falls behind gets
+# several Updates per frame from the server, which lowers its CPU per Update; per frame does not flatter it).
+per_frame() { awk -v c="$1" -v f="$2" 'BEGIN{ if (c ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/) printf "%.2f", c*f; else print "-" }'; }
 
 # ---------------------------------------------------------------------------------------------------------------
 if want micro; then
@@ -290,6 +293,7 @@ intake_run() {
   put "${tag}_server_deliveries" "$sdel"
   put "${tag}_server_frames" "$spush"
   put "${tag}_updates_per_frame" "$(awk -v d="$sdel" -v f="$spush" 'BEGIN{ if (f+0 > 0) printf "%.3f", d/f; else print "-" }')"
+  put "${tag}_cpu_s_per_million_frames" "$(per_frame "$(get "${tag}_cpu_s_per_million")" "$(get "${tag}_updates_per_frame")")"
   put "${tag}_server_dropped" "$sdrop"
   put "${tag}_latency_p99_ms" "$(awk -v v="$p99" 'BEGIN{printf "%.1f", v/1e6}')"
   put "${tag}_exit" "$rc"
@@ -326,6 +330,7 @@ if want peers; then
     put "${tag}_updates" "${r_upd:-0}"
     put "${tag}_updates_per_frame" "$(awk -v d="$("$P" json "$work/$tag-stats.json" /deliveries)" \
       -v f="$("$P" json "$work/$tag-stats.json" /pushes)" 'BEGIN{ if (f+0 > 0) printf "%.3f", d/f; else print "-" }')"
+    put "${tag}_cpu_s_per_million_frames" "$(per_frame "$(get "${tag}_cpu_s_per_million")" "$(get "${tag}_updates_per_frame")")"
     put "${tag}_exit" "$rc"
     echo "raw reader ($tag): $(get "${tag}_cpu_s_per_million") CPU s per million Updates, $(get "${tag}_kib_per_conn")" \
       "KiB RSS per connection, server $(get "${tag}_updates_per_frame") Updates per frame"
@@ -481,6 +486,7 @@ if want peers; then
       put "peer_${name}_cpu1_s_per_million" "$cpm"
       put "peer_${name}_deliveries1" "$sdel"
       put "peer_${name}_updates_per_frame1" "$upf"
+      put "peer_${name}_cpu1_s_per_million_frames" "$(per_frame "$cpm" "$upf")"
       return 0
     fi
     echo "$name: held $held of $n subscriptions (live at the end: $live); $mem; server delivered $sdel Updates in" \
@@ -654,6 +660,7 @@ if want intake; then
   row "  worker / server core use" "$(get intake_worker_core_pct)% / $(get intake_server_core_pct)%" "" ""
   row "2 single stream: CPU s per million" "$(get intake1_cpu_s_per_million)" "" \
     "$(get intake1_updates)/1200000 Updates, $(get intake1_updates_per_frame) per frame"
+  row "  per million frames" "$(get intake1_cpu_s_per_million_frames)" "" ""
 fi
 if want peers; then
   row "5 raw reader CPU s per million" "$(get raw_cpu_s_per_million)" "ours: $(get intake_cpu_s_per_million)" \
@@ -665,6 +672,8 @@ if want peers; then
     'BEGIN{ if (a ~ /^[0-9.]+$/ && b+0 > 0) printf "%.2f", a/b; else print "-" }')
   row "5 single: raw reader CPU s/million" "$(get raw1_cpu_s_per_million)" "ours: $(get intake1_cpu_s_per_million)" \
     "ratio ${r1}x (goal <= 2x: $(ok "$r1" 2 '<='))"
+  row "  per million frames" "$(get raw1_cpu_s_per_million_frames)" "ours: $(get intake1_cpu_s_per_million_frames)" \
+    "$(get raw1_updates_per_frame) Updates per frame"
   # ratios are theirs / ours: the goal is ours using at least 10x less than each peer
   ge10() { awk -v v="$1" 'BEGIN{ if (v !~ /^[0-9.]+$/) print "n/a"; else if (v+0 >= 10) print "met"; else print "NOT met" }'; }
   for tool in tsung artillery; do
@@ -676,6 +685,8 @@ if want peers; then
       ">= 10x ours" "$(ge10 "$(get "peer_${tool}_cpu_ratio")")"
     row "5 single: $tool CPU s/million" "$(get "peer_${tool}_cpu1_s_per_million") ($(get "peer_${tool}_cpu1_ratio")x ours)" \
       ">= 10x ours" "$(ge10 "$(get "peer_${tool}_cpu1_ratio")")"
+    row "  per million frames" "$(get "peer_${tool}_cpu1_s_per_million_frames")" "" \
+      "$(get "peer_${tool}_updates_per_frame1") Updates per frame"
   done
 fi
 if want fanout; then

@@ -158,7 +158,9 @@ if want micro; then
   echo "== micro: decode and metrics hot paths"
   "$build/tests/bench_proto" 2000000 | tee "$work/proto.txt"
   "$build/tests/bench_metrics" | tee "$work/metrics.txt"
-  put proto_ws_ns_per_msg "$(sed -n 's/^ws frame.*: \([0-9]*\) CPU ns\/msg.*/\1/p' "$work/proto.txt")"
+  put proto_ws_ns_per_msg "$(sed -n 's/^engine: ws frame.*: \([0-9]*\) CPU ns\/msg.*/\1/p' "$work/proto.txt")"
+  put proto_ws_validating_ns_per_msg "$(sed -n 's/^validating: ws frame.*: \([0-9]*\) CPU ns\/msg.*/\1/p' "$work/proto.txt")"
+  put proto_batch_ns_per_update "$(sed -n 's/^intake batch:.*: \([0-9]*\) CPU ns\/Update.*/\1/p' "$work/proto.txt")"
   put proto_sse_ns_per_msg "$(sed -n 's/^sse event.*: \([0-9]*\) CPU ns\/msg.*/\1/p' "$work/proto.txt")"
   put metrics_record_ns "$(sed -n 's/^record (metrics group.*: \([0-9.]*\) ns\/sample/\1/p' "$work/metrics.txt")"
 fi
@@ -715,7 +717,8 @@ if want fallback; then
   done
 fi
 if want micro; then
-  row "micro: WS frame decode" "$(get proto_ws_ns_per_msg) ns/msg" "" ""
+  row "micro: WS frame decode" "$(get proto_ws_ns_per_msg) ns/msg" "validating: $(get proto_ws_validating_ns_per_msg)" ""
+  row "micro: batched frame, per Update" "$(get proto_batch_ns_per_update) ns" "" ""
   row "micro: latency record" "$(get metrics_record_ns) ns" "" ""
 fi
 {

@@ -8,6 +8,7 @@
 #include "../../harness/engine/ch_wsraw.c"
 
 #include "ch_test.h"
+#include "ch_wsframe.h"
 
 struct sink {
   struct ch_buf all; /* every message, each followed by '\n' */
@@ -51,19 +52,7 @@ static void rig_free(struct rig *r) {
 /* An unmasked server frame. */
 static void put_frame(struct ch_buf *b, int opcode, bool fin, const char *p, size_t n) {
   unsigned char h[10];
-  size_t hl = 2;
-  h[0] = (unsigned char)((fin ? 0x80 : 0) | opcode);
-  if (n < 126) {
-    h[1] = (unsigned char)n;
-  } else if (n < 65536) {
-    h[1] = 126, h[2] = (unsigned char)(n >> 8), h[3] = (unsigned char)n, hl = 4;
-  } else {
-    h[1] = 127;
-    for (int i = 0; i < 8; i++)
-      h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-    hl = 10;
-  }
-  ch_buf_append(b, h, hl);
+  ch_buf_append(b, h, ch_wsframe_header(h, opcode, fin, n));
   ch_buf_append(b, p, n);
 }
 

@@ -21,6 +21,7 @@
 #include "ch_engine.h"
 #include "ch_sha1.h"
 #include "ch_test.h"
+#include "ch_wsframe.h"
 
 #define SECRET "s3cr3t-T0ken"
 #define MAX_MSG 4096
@@ -73,18 +74,7 @@ static int hs_reply(int fd, int status, const char *ctype, const char *body) {
 
 static int hs_frame_fin(int fd, int opcode, bool fin, const char *p, size_t n) {
   unsigned char h[10];
-  size_t hl = 2;
-  h[0] = (unsigned char)((fin ? 0x80 : 0) | opcode);
-  if (n < 126) {
-    h[1] = (unsigned char)n;
-  } else if (n < 65536) {
-    h[1] = 126, h[2] = (unsigned char)(n >> 8), h[3] = (unsigned char)n, hl = 4;
-  } else {
-    h[1] = 127;
-    for (int i = 0; i < 8; i++)
-      h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-    hl = 10;
-  }
+  size_t hl = ch_wsframe_header(h, opcode, fin, n);
   return hs_write(fd, h, hl) || hs_write(fd, p, n) ? -1 : 0;
 }
 

@@ -88,70 +88,44 @@ void ch__capacity_observed(char *buf, size_t n, const struct ch_capacity_step *s
 #define CAP_MAX_SLO 64
 #define CAP_MAX_NUM 1e15   /* larger values are no measurement: refuse them rather than plot them */
 
-struct cw {
-  int oom;
-  struct ch_buf tmp;
-};
-
-static void cw_chk(struct cw *w, const void *p) {
-  if (!p)
-    w->oom = 1;
+/* A knee index, null when there is none. */
+static void cw_index(struct ch__jw *w, cJSON *o, const char *k, long i) {
+  if (i < 0)
+    ch__jw_chk(w, cJSON_AddNullToObject(o, k));
+  else
+    ch__jw_num(w, o, k, (double)i);
 }
 
-static cJSON *cw_str(struct cw *w, const char *s) {
-  ch_buf_reset(&w->tmp);
-  if (!s)
-    return cJSON_CreateNull();
-  if (ch__utf8_clean(&w->tmp, s)) {
-    w->oom = 1;
-    return NULL;
-  }
-  return cJSON_CreateString(w->tmp.data ? w->tmp.data : "");
-}
-
-static void cw_add(struct cw *w, cJSON *o, const char *k, cJSON *v) {
-  if (!v || !cJSON_AddItemToObject(o, k, v)) {
-    cJSON_Delete(v);
-    w->oom = 1;
-  }
-}
-
-static void cw_num(struct cw *w, cJSON *o, const char *k, double v) { cw_chk(w, cJSON_AddNumberToObject(o, k, v)); }
-
-static void cw_index(struct cw *w, cJSON *o, const char *k, long i) {
-  cw_add(w, o, k, i < 0 ? cJSON_CreateNull() : cJSON_CreateNumber((double)i));
-}
-
-static void cw_step(struct cw *w, cJSON *o, const struct ch_capacity_step *s) {
-  cw_num(w, o, "load", s->load);
-  cw_num(w, o, "clients", (double)s->clients);
-  cw_num(w, o, "connected", s->connected);
-  cw_num(w, o, "deliveries_per_s", s->deliveries_per_s);
+static void cw_step(struct ch__jw *w, cJSON *o, const struct ch_capacity_step *s) {
+  ch__jw_num(w, o, "load", s->load);
+  ch__jw_num(w, o, "clients", (double)s->clients);
+  ch__jw_num(w, o, "connected", s->connected);
+  ch__jw_num(w, o, "deliveries_per_s", s->deliveries_per_s);
   if (s->has_latency) {
     cJSON *l = cJSON_AddObjectToObject(o, "update_latency_ms");
-    cw_chk(w, l);
+    ch__jw_chk(w, l);
     if (l) {
-      cw_num(w, l, "p50", s->p50_ms);
-      cw_num(w, l, "p90", s->p90_ms);
-      cw_num(w, l, "p99", s->p99_ms);
-      cw_num(w, l, "max", s->max_ms);
+      ch__jw_num(w, l, "p50", s->p50_ms);
+      ch__jw_num(w, l, "p90", s->p90_ms);
+      ch__jw_num(w, l, "p99", s->p99_ms);
+      ch__jw_num(w, l, "max", s->max_ms);
     }
   } else {
-    cw_chk(w, cJSON_AddNullToObject(o, "update_latency_ms"));
+    ch__jw_chk(w, cJSON_AddNullToObject(o, "update_latency_ms"));
   }
-  cw_num(w, o, "delivery_ratio", s->delivery_ratio);
-  cw_num(w, o, "missing", s->missing);
-  cw_num(w, o, "duration_s", s->duration_s);
-  cw_chk(w, cJSON_AddBoolToObject(o, "held", s->held));
-  cw_add(w, o, "broke", cw_str(w, s->held ? NULL : s->broken));
+  ch__jw_num(w, o, "delivery_ratio", s->delivery_ratio);
+  ch__jw_num(w, o, "missing", s->missing);
+  ch__jw_num(w, o, "duration_s", s->duration_s);
+  ch__jw_chk(w, cJSON_AddBoolToObject(o, "held", s->held));
+  ch__jw_str(w, o, "broke", s->held ? NULL : s->broken);
   if (!s->held && s->has_observed)
-    cw_num(w, o, "observed", s->observed);
+    ch__jw_num(w, o, "observed", s->observed);
   if (!s->target.known) {
-    cw_chk(w, cJSON_AddNullToObject(o, "target"));
+    ch__jw_chk(w, cJSON_AddNullToObject(o, "target"));
     return;
   }
   cJSON *t = cJSON_AddObjectToObject(o, "target");
-  cw_chk(w, t);
+  ch__jw_chk(w, t);
   if (!t)
     return;
   const struct {
@@ -162,32 +136,24 @@ static void cw_step(struct cw *w, cJSON *o, const struct ch_capacity_step *s) {
            {"processes", s->target.processes}};
   for (size_t i = 0; i < sizeof f / sizeof *f; i++) /* a value the endpoint did not give is left out */
     if (f[i].v >= 0)
-      cw_num(w, t, f[i].k, f[i].v);
+      ch__jw_num(w, t, f[i].k, f[i].v);
 }
 
 cJSON *ch__capacity_to_json(const struct ch_capacity *c) {
-  struct cw w = {0, CH_BUF_INIT};
+  struct ch__jw w = {0, CH_BUF_INIT};
   cJSON *o = cJSON_CreateObject();
   if (!o)
     return NULL;
-  cw_add(&w, o, "vary", cw_str(&w, c->vary));
-  cw_num(&w, o, "start", c->start);
-  cw_num(&w, o, "step", c->step);
-  cw_num(&w, o, "max", c->max);
-  cw_num(&w, o, "step_duration_s", c->step_duration_s);
-  cJSON *slo = cJSON_AddArrayToObject(o, "slo");
-  cw_chk(&w, slo);
-  for (size_t i = 0; slo && i < c->n_slo; i++) {
-    cJSON *s = cw_str(&w, c->slo[i]);
-    if (!s || !cJSON_AddItemToArray(slo, s)) {
-      cJSON_Delete(s);
-      w.oom = 1;
-    }
-  }
+  ch__jw_str(&w, o, "vary", c->vary);
+  ch__jw_num(&w, o, "start", c->start);
+  ch__jw_num(&w, o, "step", c->step);
+  ch__jw_num(&w, o, "max", c->max);
+  ch__jw_num(&w, o, "step_duration_s", c->step_duration_s);
+  ch__jw_str_array(&w, o, "slo", c->slo, c->n_slo);
   cw_index(&w, o, "last_held", c->last_held);
   cw_index(&w, o, "first_broken", c->first_broken);
   cJSON *steps = cJSON_AddArrayToObject(o, "steps");
-  cw_chk(&w, steps);
+  ch__jw_chk(&w, steps);
   for (size_t i = 0; steps && i < c->n_steps; i++) {
     cJSON *s = cJSON_CreateObject();
     if (!s || !cJSON_AddItemToArray(steps, s)) {

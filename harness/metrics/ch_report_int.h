@@ -34,6 +34,17 @@ void ch__fmt_metric(char *buf, size_t n, const char *metric, double v);
    -EINVAL (err names the field), -ENOMEM; the knee is recomputed from the steps. */
 struct cJSON;
 struct cJSON *ch__capacity_to_json(const struct ch_capacity *c);
+
+/* The report.json writer's helpers (ch_report_json.c), shared with the capacity section: they set oom instead of
+   failing, strings are cleaned to valid UTF-8 in tmp, and a NULL string is written as null. */
+struct ch__jw {
+  int oom;
+  struct ch_buf tmp;
+};
+void ch__jw_chk(struct ch__jw *w, const void *p);
+void ch__jw_str(struct ch__jw *w, struct cJSON *o, const char *k, const char *v);
+void ch__jw_num(struct ch__jw *w, struct cJSON *o, const char *k, double v);
+void ch__jw_str_array(struct ch__jw *w, struct cJSON *o, const char *k, char **l, size_t n);
 /* The observed value of the SLO a step broke, in its metric's unit (the metric is the expression's first word). */
 void ch__capacity_observed(char *buf, size_t n, const struct ch_capacity_step *st);
 int ch__capacity_from_json(const struct cJSON *o, struct ch_capacity **out, struct ch_buf *err);

@@ -16,19 +16,14 @@
 
 /* ---- writer ---- */
 
-struct jw {
-  int oom;
-  struct ch_buf tmp;
-};
-
-static void jchk(struct jw *w, const void *p) {
+void ch__jw_chk(struct ch__jw *w, const void *p) {
   if (!p)
     w->oom = 1;
 }
 
-static void jstr(struct jw *w, cJSON *o, const char *k, const char *v) {
+void ch__jw_str(struct ch__jw *w, cJSON *o, const char *k, const char *v) {
   if (!v) {
-    jchk(w, cJSON_AddNullToObject(o, k));
+    ch__jw_chk(w, cJSON_AddNullToObject(o, k));
     return;
   }
   ch_buf_reset(&w->tmp);
@@ -36,20 +31,20 @@ static void jstr(struct jw *w, cJSON *o, const char *k, const char *v) {
     w->oom = 1;
     return;
   }
-  jchk(w, cJSON_AddStringToObject(o, k, w->tmp.data));
+  ch__jw_chk(w, cJSON_AddStringToObject(o, k, w->tmp.data));
 }
 
-static void jnum(struct jw *w, cJSON *o, const char *k, double v) { jchk(w, cJSON_AddNumberToObject(o, k, v)); }
+void ch__jw_num(struct ch__jw *w, cJSON *o, const char *k, double v) { ch__jw_chk(w, cJSON_AddNumberToObject(o, k, v)); }
 
-static void ju64s(struct jw *w, cJSON *o, const char *k, uint64_t v) {
+static void ju64s(struct ch__jw *w, cJSON *o, const char *k, uint64_t v) {
   char s[24];
   snprintf(s, sizeof s, "%" PRIu64, v); /* as a string: JSON numbers lose precision above 2^53 */
-  jstr(w, o, k, s);
+  ch__jw_str(w, o, k, s);
 }
 
-static void jstr_array(struct jw *w, cJSON *o, const char *k, char **l, size_t n) {
+void ch__jw_str_array(struct ch__jw *w, cJSON *o, const char *k, char **l, size_t n) {
   cJSON *a = cJSON_AddArrayToObject(o, k);
-  jchk(w, a);
+  ch__jw_chk(w, a);
   for (size_t i = 0; a && i < n; i++) {
     ch_buf_reset(&w->tmp);
     if (ch__utf8_clean(&w->tmp, l[i])) {
@@ -57,95 +52,95 @@ static void jstr_array(struct jw *w, cJSON *o, const char *k, char **l, size_t n
       return;
     }
     cJSON *s = cJSON_CreateString(w->tmp.data);
-    jchk(w, s);
+    ch__jw_chk(w, s);
     if (s && !cJSON_AddItemToArray(a, s))
       w->oom = 1;
   }
 }
 
-static void jlat(struct jw *w, cJSON *lat, const char *name, const struct ch_hist *h) {
+static void jlat(struct ch__jw *w, cJSON *lat, const char *name, const struct ch_hist *h) {
   if (!h->count && !h->overflow)
     return;
   cJSON *o = cJSON_AddObjectToObject(lat, name);
-  jchk(w, o);
+  ch__jw_chk(w, o);
   if (!o)
     return;
-  jnum(w, o, "count", (double)h->count);
-  jnum(w, o, "overflow", (double)h->overflow);
-  jnum(w, o, "min_ns", (double)ch_hist_min(h));
-  jnum(w, o, "mean_ns", round(ch_hist_mean(h)));
-  jnum(w, o, "p50_ns", (double)ch_hist_value_at(h, 50));
-  jnum(w, o, "p90_ns", (double)ch_hist_value_at(h, 90));
-  jnum(w, o, "p99_ns", (double)ch_hist_value_at(h, 99));
-  jnum(w, o, "p99_9_ns", (double)ch_hist_value_at(h, 99.9));
-  jnum(w, o, "max_ns", (double)ch_hist_max(h));
+  ch__jw_num(w, o, "count", (double)h->count);
+  ch__jw_num(w, o, "overflow", (double)h->overflow);
+  ch__jw_num(w, o, "min_ns", (double)ch_hist_min(h));
+  ch__jw_num(w, o, "mean_ns", round(ch_hist_mean(h)));
+  ch__jw_num(w, o, "p50_ns", (double)ch_hist_value_at(h, 50));
+  ch__jw_num(w, o, "p90_ns", (double)ch_hist_value_at(h, 90));
+  ch__jw_num(w, o, "p99_ns", (double)ch_hist_value_at(h, 99));
+  ch__jw_num(w, o, "p99_9_ns", (double)ch_hist_value_at(h, 99.9));
+  ch__jw_num(w, o, "max_ns", (double)ch_hist_max(h));
   ch_buf_reset(&w->tmp);
   if (ch_hist_serialize(h, &w->tmp))
     w->oom = 1;
   else
-    jchk(w, cJSON_AddStringToObject(o, "hist", w->tmp.data));
+    ch__jw_chk(w, cJSON_AddStringToObject(o, "hist", w->tmp.data));
 }
 
-static void jgroup(struct jw *w, cJSON *o, const struct ch_metrics_group *g) {
-  jstr(w, o, "population", g->population);
-  jstr(w, o, "transport", g->transport);
+static void jgroup(struct ch__jw *w, cJSON *o, const struct ch_metrics_group *g) {
+  ch__jw_str(w, o, "population", g->population);
+  ch__jw_str(w, o, "transport", g->transport);
   cJSON *c = cJSON_AddObjectToObject(o, "counters");
-  jchk(w, c);
+  ch__jw_chk(w, c);
   for (int i = 0; c && i < CH_CNT_COUNT; i++)
-    jnum(w, c, ch_cnt_name(i), (double)g->counters[i]);
-  jnum(w, o, "connected", (double)g->connected);
-  jnum(w, o, "connected_peak", (double)g->connected_peak);
+    ch__jw_num(w, c, ch_cnt_name(i), (double)g->counters[i]);
+  ch__jw_num(w, o, "connected", (double)g->connected);
+  ch__jw_num(w, o, "connected_peak", (double)g->connected_peak);
   cJSON *f = cJSON_AddArrayToObject(o, "failures");
-  jchk(w, f);
+  ch__jw_chk(w, f);
   for (size_t i = 0; f && i <= CH_METRICS_REASONS; i++) {
     const struct ch_metrics_reason *r = &g->reasons[i];
     if (i == CH_METRICS_REASONS ? !r->count : i >= g->n_reasons)
       continue;
     cJSON *e = cJSON_CreateObject();
-    jchk(w, e);
+    ch__jw_chk(w, e);
     if (!e || !cJSON_AddItemToArray(f, e)) {
       w->oom = 1;
       break;
     }
-    jstr(w, e, "reason", r->text);
-    jnum(w, e, "count", (double)r->count);
+    ch__jw_str(w, e, "reason", r->text);
+    ch__jw_num(w, e, "count", (double)r->count);
   }
   cJSON *lat = cJSON_AddObjectToObject(o, "latency");
-  jchk(w, lat);
+  ch__jw_chk(w, lat);
   for (int i = 0; lat && i < CH_LAT_COUNT; i++)
     jlat(w, lat, ch_lat_name(i), &g->lat[i]);
 }
 
-static cJSON *report_to_json(const struct ch_report *r, struct jw *w) {
+static cJSON *report_to_json(const struct ch_report *r, struct ch__jw *w) {
   cJSON *root = cJSON_CreateObject();
   if (!root)
     return NULL;
   char t[40];
-  jstr(w, root, "format", CH_REPORT_FORMAT);
-  jnum(w, root, "version", CH_REPORT_VERSION);
+  ch__jw_str(w, root, "format", CH_REPORT_FORMAT);
+  ch__jw_num(w, root, "version", CH_REPORT_VERSION);
   cJSON *run = cJSON_AddObjectToObject(root, "run");
-  jchk(w, run);
+  ch__jw_chk(w, run);
   if (run) {
-    jstr(w, run, "scenario", r->scenario);
-    jstr(w, run, "scenario_path", r->scenario_path);
-    jstr(w, run, "target", r->target);
-    jstr(w, run, "harness_version", r->harness_version);
+    ch__jw_str(w, run, "scenario", r->scenario);
+    ch__jw_str(w, run, "scenario_path", r->scenario_path);
+    ch__jw_str(w, run, "target", r->target);
+    ch__jw_str(w, run, "harness_version", r->harness_version);
     ju64s(w, run, "seed", r->seed);
-    jstr_array(w, run, "overrides", r->overrides, r->n_overrides);
+    ch__jw_str_array(w, run, "overrides", r->overrides, r->n_overrides);
     ch__fmt_time(t, sizeof t, r->start_wall_ns);
-    jstr(w, run, "start", t);
+    ch__jw_str(w, run, "start", t);
     ch__fmt_time(t, sizeof t, r->end_wall_ns);
-    jstr(w, run, "end", t);
+    ch__jw_str(w, run, "end", t);
     ju64s(w, run, "start_ns", r->start_wall_ns);
     ju64s(w, run, "end_ns", r->end_wall_ns);
-    jnum(w, run, "duration_s",
+    ch__jw_num(w, run, "duration_s",
          r->end_wall_ns > r->start_wall_ns ? (double)(r->end_wall_ns - r->start_wall_ns) / 1e9 : 0);
-    jnum(w, run, "exit_code", r->exit_code);
-    jstr(w, run, "exit_reason", r->exit_reason);
-    jnum(w, run, "shards", r->shards);
+    ch__jw_num(w, run, "exit_code", r->exit_code);
+    ch__jw_str(w, run, "exit_reason", r->exit_reason);
+    ch__jw_num(w, run, "shards", r->shards);
   }
   cJSON *checks = cJSON_AddArrayToObject(root, "checks");
-  jchk(w, checks);
+  ch__jw_chk(w, checks);
   for (size_t i = 0; checks && i < r->n_checks; i++) {
     const struct ch_check *c = &r->checks[i];
     cJSON *o = cJSON_CreateObject();
@@ -154,16 +149,16 @@ static cJSON *report_to_json(const struct ch_report *r, struct jw *w) {
       w->oom = 1;
       break;
     }
-    jstr(w, o, "id", c->id);
-    jstr(w, o, "description", c->description);
-    jstr(w, o, "section", c->section);
-    jstr(w, o, "transport", c->transport);
-    jstr(w, o, "result", ch_result_name(c->result));
-    jstr(w, o, "evidence", c->evidence);
-    jnum(w, o, "duration_ms", (double)c->duration_ns / 1e6);
+    ch__jw_str(w, o, "id", c->id);
+    ch__jw_str(w, o, "description", c->description);
+    ch__jw_str(w, o, "section", c->section);
+    ch__jw_str(w, o, "transport", c->transport);
+    ch__jw_str(w, o, "result", ch_result_name(c->result));
+    ch__jw_str(w, o, "evidence", c->evidence);
+    ch__jw_num(w, o, "duration_ms", (double)c->duration_ns / 1e6);
   }
   cJSON *ths = cJSON_AddArrayToObject(root, "thresholds");
-  jchk(w, ths);
+  ch__jw_chk(w, ths);
   for (size_t i = 0; ths && i < r->n_thresholds; i++) {
     const struct ch_threshold *th = &r->thresholds[i];
     cJSON *o = cJSON_CreateObject();
@@ -172,15 +167,15 @@ static cJSON *report_to_json(const struct ch_report *r, struct jw *w) {
       w->oom = 1;
       break;
     }
-    jstr(w, o, "expression", th->expression);
-    jstr(w, o, "metric", th->metric);
+    ch__jw_str(w, o, "expression", th->expression);
+    ch__jw_str(w, o, "metric", th->metric);
     if (th->has_observed)
-      jnum(w, o, "observed", th->observed);
+      ch__jw_num(w, o, "observed", th->observed);
     else
-      jchk(w, cJSON_AddNullToObject(o, "observed"));
-    jstr(w, o, "result", ch_result_name(th->result));
+      ch__jw_chk(w, cJSON_AddNullToObject(o, "observed"));
+    ch__jw_str(w, o, "result", ch_result_name(th->result));
   }
-  jstr_array(w, root, "notes", r->notes, r->n_notes);
+  ch__jw_str_array(w, root, "notes", r->notes, r->n_notes);
   if (r->capacity) {
     cJSON *cap = ch__capacity_to_json(r->capacity);
     if (!cap || !cJSON_AddItemToObject(root, "capacity", cap)) {
@@ -190,7 +185,7 @@ static cJSON *report_to_json(const struct ch_report *r, struct jw *w) {
   }
   const struct ch_metrics *m = r->metrics;
   cJSON *mo = cJSON_AddObjectToObject(root, "metrics");
-  jchk(w, mo);
+  ch__jw_chk(w, mo);
   if (!mo)
     return root;
   ju64s(w, mo, "start_ns", m->start_wall_ns);
@@ -198,7 +193,7 @@ static cJSON *report_to_json(const struct ch_report *r, struct jw *w) {
   struct ch_metrics_group *total;
   if (ch_metrics_total(m, &total) == 0) {
     cJSON *to = cJSON_AddObjectToObject(mo, "total");
-    jchk(w, to);
+    ch__jw_chk(w, to);
     if (to)
       jgroup(w, to, total);
     free(total);
@@ -206,7 +201,7 @@ static cJSON *report_to_json(const struct ch_report *r, struct jw *w) {
     w->oom = 1;
   }
   cJSON *groups = cJSON_AddArrayToObject(mo, "groups");
-  jchk(w, groups);
+  ch__jw_chk(w, groups);
   for (size_t i = 0; groups && i < m->n_groups; i++) {
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddItemToArray(groups, o)) {
@@ -217,7 +212,7 @@ static cJSON *report_to_json(const struct ch_report *r, struct jw *w) {
     jgroup(w, o, m->groups[i]);
   }
   cJSON *series = cJSON_AddArrayToObject(mo, "series");
-  jchk(w, series);
+  ch__jw_chk(w, series);
   for (size_t i = 0; series && i < m->n_series; i++) {
     const struct ch_series_point *p = &m->series[i];
     cJSON *o = cJSON_CreateObject();
@@ -226,22 +221,22 @@ static cJSON *report_to_json(const struct ch_report *r, struct jw *w) {
       w->oom = 1;
       break;
     }
-    jnum(w, o, "t", (double)p->t);
-    jnum(w, o, "connected", (double)p->connected);
-    jnum(w, o, "messages_in", (double)p->messages_in);
-    jnum(w, o, "messages_out", (double)p->messages_out);
-    jnum(w, o, "errors", (double)p->errors);
-    jnum(w, o, "deliveries", (double)p->deliveries);
-    jnum(w, o, "p50_ns", (double)p->p50_ns);
-    jnum(w, o, "p99_ns", (double)p->p99_ns);
+    ch__jw_num(w, o, "t", (double)p->t);
+    ch__jw_num(w, o, "connected", (double)p->connected);
+    ch__jw_num(w, o, "messages_in", (double)p->messages_in);
+    ch__jw_num(w, o, "messages_out", (double)p->messages_out);
+    ch__jw_num(w, o, "errors", (double)p->errors);
+    ch__jw_num(w, o, "deliveries", (double)p->deliveries);
+    ch__jw_num(w, o, "p50_ns", (double)p->p50_ns);
+    ch__jw_num(w, o, "p99_ns", (double)p->p99_ns);
     if (p->hist)
-      jstr(w, o, "hist", p->hist);
+      ch__jw_str(w, o, "hist", p->hist);
   }
   return root;
 }
 
 int ch_report_json(const struct ch_report *r, struct ch_buf *out) {
-  struct jw w = {0, CH_BUF_INIT};
+  struct ch__jw w = {0, CH_BUF_INIT};
   cJSON *root = report_to_json(r, &w);
   ch_buf_free(&w.tmp);
   char *s = root && !w.oom ? cJSON_Print(root) : NULL;

@@ -205,8 +205,6 @@ struct ch_srv_group *ch_srv_group_get(struct ch_server *s, unsigned hub, const c
 void ch_srv_msg_unref(struct ch_srv_msg *m);
 void ch_srv_state_free(struct ch_server *s);
 size_t ch_srv_count_subscriptions(const struct ch_server *s);
-/* Flushes what publishes left for WebSocket subscribers (the check handle's callback; also usable directly). */
-void ch_srv_flush_dirty(struct ch_server *s);
 /* Builds one Update and fans it out to the key's subscribers. Returns the number of subscribers reached. */
 size_t ch_srv_publish_one(struct ch_server *s, unsigned hub, const char *key, uint64_t seq, const char *payload);
 /* Parses a /publish body and starts it; writes the JSON answer into out. Returns an HTTP status. */

@@ -359,26 +359,9 @@ static void conn_push(struct ch_server *s, struct ch_srv_conn *c, struct ch_srv_
     ch_srv_conn_kick(s, c); /* WebSockets are flushed once the publish is complete (flush_members) */
 }
 
-static void flush_check_cb(uv_check_t *h) { ch_srv_flush_dirty(h->data); }
-
-/* Marks a publish's subscribers for the flush at the end of this loop turn (ch_srv_flush_dirty). */
-static void flush_members(struct ch_server *s, unsigned hub, const char *key) {
-  if (ch_srv_fault(s, CH_FAULT_LEAK_KEYS)) {
-    s->dirty_all_hubs |= hub;
-  } else {
-    struct ch_srv_group *g = ch_srv_group_get(s, hub, key, false);
-    if (!g || g->dirty)
-      return;
-    g->dirty = true;
-    g->dirty_next = s->dirty;
-    s->dirty = g;
-  }
-  uv_check_start(&s->flush_check, flush_check_cb);
-}
-
 /* Writes what the turn's publishes left: WebSockets directly (one send per subscriber for all of their new
    messages, no poll round trip); the other transports were kicked already and write from WRITEABLE. */
-void ch_srv_flush_dirty(struct ch_server *s) {
+static void flush_dirty(struct ch_server *s) {
   uv_check_stop(&s->flush_check);
   uint64_t t0 = ch_now_ns();
   if (s->dirty_all_hubs) {
@@ -397,6 +380,24 @@ void ch_srv_flush_dirty(struct ch_server *s) {
   }
   s->st.last_fanout_ns = ch_now_ns() - t0;
 }
+
+static void flush_check_cb(uv_check_t *h) { flush_dirty(h->data); }
+
+/* Marks a publish's subscribers for the flush at the end of this loop turn (flush_dirty). */
+static void flush_members(struct ch_server *s, unsigned hub, const char *key) {
+  if (ch_srv_fault(s, CH_FAULT_LEAK_KEYS)) {
+    s->dirty_all_hubs |= hub;
+  } else {
+    struct ch_srv_group *g = ch_srv_group_get(s, hub, key, false);
+    if (!g || g->dirty)
+      return;
+    g->dirty = true;
+    g->dirty_next = s->dirty;
+    s->dirty = g;
+  }
+  uv_check_start(&s->flush_check, flush_check_cb);
+}
+
 
 void ch_srv_conn_flush_held(struct ch_server *s, struct ch_srv_conn *c) {
   if (!c->held)

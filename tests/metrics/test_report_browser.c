@@ -65,11 +65,12 @@ static void test_report_browser_renders_charts_and_checks(void) {
   struct ch_report *r = sample_report();
   struct ch_buf err = CH_BUF_INIT, cmd = CH_BUF_INIT, dom = CH_BUF_INIT;
   CU_ASSERT_EQUAL_FATAL(ch_report_write_dir(r, tmpdir, &err), 0);
-  /* a private profile keeps parallel runs apart; timeout bounds a hung browser */
+  /* a private profile keeps parallel runs apart; timeout bounds a hung browser; its stderr is shown on failure */
   ch_buf_printf(&cmd,
                 "timeout -k 5 60 " CHROMIUM " --headless --no-sandbox --disable-gpu --no-first-run "
-                "--disable-extensions --user-data-dir='%s/profile' --dump-dom 'file://%s/report.html' 2>/dev/null",
-                tmpdir, tmpdir);
+                "--disable-extensions --user-data-dir='%s/profile' --dump-dom 'file://%s/report.html' "
+                "2>'%s/chromium.log'",
+                tmpdir, tmpdir, tmpdir);
   FILE *p = popen(cmd.data, "r");
   CU_ASSERT_PTR_NOT_NULL_FATAL(p);
   char chunk[8192];
@@ -78,6 +79,13 @@ static void test_report_browser_renders_charts_and_checks(void) {
     ch_buf_append(&dom, chunk, n);
   int status = pclose(p);
   CU_ASSERT_EQUAL(status, 0);
+  if (status != 0 || !dom.data) {
+    ch_buf_reset(&cmd); /* what Chromium said, without its complaints about the missing D-Bus */
+    ch_buf_printf(&cmd, "echo 'chromium: wait status %d, %zu bytes of DOM; its stderr:' >&2; "
+                        "grep -v dbus '%s/chromium.log' | tail -n 40 >&2", status, dom.len, tmpdir);
+    if (system(cmd.data) != 0)
+      fprintf(stderr, "(no stderr of chromium)\n");
+  }
   CU_ASSERT_PTR_NOT_NULL_FATAL(dom.data);
   /* the inline script ran in the browser and counted what was rendered */
   CU_ASSERT_PTR_NOT_NULL(strstr(dom.data, "data-charts=\"7\""));

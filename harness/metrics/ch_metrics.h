@@ -34,6 +34,8 @@ enum ch_lat {
                                 one sample per receiver */
   CH_LAT_FANOUT,             /* "fanout_completion": trigger sent -> last expected subscriber reached */
   CH_LAT_RECONNECT,          /* "reconnect": connection lost -> reconnected (transport open again) */
+  CH_LAT_REPLAY,             /* "replay_latency": reconnect completed -> an Update published while the subscriber
+                                was disconnected received (replayed), one sample per receiver */
   CH_LAT_COUNT
 };
 
@@ -169,7 +171,8 @@ int ch_cnt_from_name(const char *name);
 /**
  * Metric names for thresholds (values are doubles; latencies in ns):
  *   <latency>.<stat>  latency one of ch_lat_name (negotiate, tcp_connect, connect, init, start, invoke_subscribe,
- *                     invoke_unsubscribe, update_latency, fanout_completion, reconnect); stat one of count, min,
+ *                     invoke_unsubscribe, update_latency, fanout_completion, reconnect, replay_latency); stat one
+ *                     of count, min,
  *                     max, mean, stddev, overflow, p<N> with N a percentile 0..100 (p50, p90, p95, p99, p99.9, ...)
  *   <counter>         any ch_cnt_name (clients_connected, connect_errors, disconnects, reconnects, errors,
  *                     updates_expected, updates_received, updates_missing, updates_duplicate,

@@ -70,6 +70,9 @@ struct run_client {
   uint32_t unexpected;                  /* Updates for keys this client never subscribed to */
   struct ch_buf trace;                  /* JSON Lines transcript (redacted by the engine), capped; see RUN_TRACE_MAX */
   uint32_t invalid;                     /* Updates whose key/sequence could not be read */
+  /* The last time it was disconnected: transport lost -> reconnected (0 while still away). An Update published in
+     between can only come by replay, so it is judged from the reconnect (RUN-REPLAY), not from its trigger. */
+  uint64_t away_ns, back_ns;
 };
 
 struct run_worker {
@@ -91,7 +94,9 @@ struct run_worker {
   int phase_pop;                        /* -1 all */
   bool phase_reported;
   uint64_t *fan_last;                   /* per trigger: the latest receive time on this worker */
-  uint64_t late;                        /* Updates later than the deadline */
+  uint64_t late;                        /* Updates later than the deadline after their trigger */
+  uint64_t replayed, late_replay;       /* Updates published while their subscriber was away; those later than the
+                                           deadline after its reconnect */
   struct ch_buf scratch;
   /* progress, published once a second for the main thread */
   _Atomic uint64_t p_connected, p_msgs, p_errors;

@@ -226,41 +226,58 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
     sub->after_unsub++;
     ch_metrics_count(rc->g, CH_CNT_UPDATES_UNEXPECTED, 1);
   }
-  uint64_t lat = 0;
+  uint64_t lat = 0, pub = 0; /* pub: when it was published (monotonic), 0 when unknown */
   bool have_lat = false;
   if (idx >= 0) {
-    uint64_t due = r->trig[idx].intended_ns;
-    lat = recv_ns > due ? recv_ns - due : 0;
+    pub = r->trig[idx].intended_ns;
+    lat = recv_ns > pub ? recv_ns - pub : 0;
     have_lat = true;
-    if (rw->fan_last && rw->fan_last[idx] < recv_ns)
-      rw->fan_last[idx] = recv_ns;
   } else {
     int64_t sent_us;
     if (rc_read_int(m, cor->server_time_us, &sent_us) && sent_us > 0) {
       uint64_t recv_wall = recv_ns + r->wall_minus_mono, sent = (uint64_t)sent_us * 1000u;
       lat = recv_wall > sent ? recv_wall - sent : 0;
+      pub = sent > r->wall_minus_mono ? sent - r->wall_minus_mono : 0;
       have_lat = true;
     }
   }
-  if (have_lat) {
-    ch_metrics_record(rc->g, CH_LAT_UPDATE, lat);
+  if (!have_lat)
+    return;
+  if (rc->away_ns && pub >= rc->away_ns && (!rc->back_ns || pub < rc->back_ns)) {
+    /* Published while this subscriber was away: only a replay after its reconnect can bring it, so its delay counts
+       from the reconnect's completion (a reconnect takes its delay of 2 s at least: from the trigger, it would fail
+       any shorter deadline however well the server replays). */
+    uint64_t from = rc->back_ns ? rc->back_ns : recv_ns;
+    lat = recv_ns > from ? recv_ns - from : 0;
+    ch_metrics_record(rc->g, CH_LAT_REPLAY, lat);
+    rw->replayed++;
     if (lat > r->s->expect.deadline_ns)
-      rw->late++;
+      rw->late_replay++;
+    return;
   }
+  if (idx >= 0 && rw->fan_last && rw->fan_last[idx] < recv_ns)
+    rw->fan_last[idx] = recv_ns;
+  ch_metrics_record(rc->g, CH_LAT_UPDATE, lat);
+  if (lat > r->s->expect.deadline_ns)
+    rw->late++;
 }
 
 static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user) {
   struct run_client *rc = user;
   if (e == CH_EVENT_RECONNECTED) {
     const struct ch_client_times *t = ch_client_times(c);
+    rc->back_ns = t->reconnect_end;
     ch_metrics_count(rc->g, CH_CNT_RECONNECTS, 1);
     ch_metrics_record(rc->g, CH_LAT_RECONNECT, span_ns(t->reconnect_start, t->reconnect_end));
     if (rc->dropped && !rc->reconnected) {
       rc->reconnected = true;
       rc_settle(rc);
     }
-  } else if (e == CH_EVENT_RECONNECTING && !rc->dropped) {
-    ch_metrics_count(rc->g, CH_CNT_DISCONNECTS, 1);
+  } else if (e == CH_EVENT_RECONNECTING) {
+    rc->away_ns = ch_client_times(c)->reconnect_start;
+    rc->back_ns = 0;
+    if (!rc->dropped)
+      ch_metrics_count(rc->g, CH_CNT_DISCONNECTS, 1);
   } else if (e == CH_EVENT_KEEPALIVE_LOST) {
     ch_metrics_fail(rc->g, "keep-alive: nothing received within KeepAliveTimeout");
   }

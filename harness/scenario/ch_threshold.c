@@ -15,7 +15,7 @@
 static const char *const thr_latencies[] = {"negotiate",          "tcp_connect",    "connect",
                                             "init",               "start",          "invoke_subscribe",
                                             "invoke_unsubscribe", "update_latency", "fanout_completion",
-                                            "reconnect",          NULL};
+                                            "reconnect",          "replay_latency", NULL};
 
 /* The name before the dot of "<latency>.<stat>" is a latency. */
 static bool thr_is_latency(const char *name, const char *dot) {

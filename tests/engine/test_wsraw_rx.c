@@ -79,8 +79,9 @@ static void make_stream(struct ch_buf *stream, struct ch_buf *want, bool large) 
   }
 }
 
-/* Feeds the stream cut at the given offsets (ascending, inside the stream) and checks the result. */
-static void feed_cuts(const struct ch_buf *stream, const struct ch_buf *want, const size_t *cuts, size_t ncuts) {
+/* Feeds the stream cut at the given offsets (ascending, inside the stream) and checks the result. Returns the number
+   of reads fed. */
+static size_t feed_cuts(const struct ch_buf *stream, const struct ch_buf *want, const size_t *cuts, size_t ncuts) {
   struct rig r;
   rig_init(&r, 1u << 20);
   size_t at = 0;
@@ -100,6 +101,7 @@ static void feed_cuts(const struct ch_buf *stream, const struct ch_buf *want, co
   CU_ASSERT_PTR_NULL(r.t.in.data); /* the stream ended on a frame boundary: no buffer kept */
   CU_ASSERT_FALSE(r.t.in_frag);
   rig_free(&r);
+  return ncuts + 1;
 }
 
 static void test_wsraw_rx_every_two_way_split(void) {
@@ -122,14 +124,18 @@ static void test_wsraw_rx_large_frames_in_read_sized_pieces(void) {
   struct ch_buf stream = CH_BUF_INIT, want = CH_BUF_INIT;
   make_stream(&stream, &want, true);
   static const size_t pieces[] = {1, 2, 3, 7, 9, 100, 4096, 16384, 16385, 65536};
+  size_t *cuts = malloc(stream.len * sizeof *cuts); /* room for one-byte reads of the whole stream */
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cuts);
   for (size_t pi = 0; pi < sizeof pieces / sizeof pieces[0]; pi++) {
-    size_t cuts[4096], n = 0;
+    size_t n = 0;
     /* a piece size, varied a little so splits land at many offsets of headers and payloads */
-    for (size_t at = pieces[pi]; at < stream.len && n < 4096; at += pieces[pi] + (n % 3))
+    for (size_t at = pieces[pi]; at < stream.len; at += pieces[pi] + (n % 3))
       cuts[n++] = at;
-    if (n < 4096)
-      feed_cuts(&stream, &want, cuts, n);
+    /* the reads cover the whole stream (218,680 bytes), whatever the piece size: none is left out */
+    CU_ASSERT_TRUE(n + 1 >= stream.len / (pieces[pi] + 2));
+    CU_ASSERT_EQUAL(feed_cuts(&stream, &want, cuts, n), n + 1);
   }
+  free(cuts);
   /* every split point near each frame header of the large stream */
   for (size_t c = 1; c < stream.len; c += (c % 997 < 12 || stream.len - c < 12) ? 1 : 991)
     feed_cuts(&stream, &want, &c, 1);

@@ -2,6 +2,7 @@
 #ifndef SRV_FIXTURE_H
 #define SRV_FIXTURE_H
 
+#include "ch_clock.h"
 #include "ch_server.h"
 #include "srv_client.h"
 
@@ -70,18 +71,43 @@ static inline int ws_subscriber(struct fx *f, const char *key, struct ch_buf *fr
   return fd;
 }
 
-/* Reads frames for up to ms and appends every HarnessSeq value seen (in order) to seqs. */
-static inline int collect_seqs(int fd, struct ch_buf *fr, int *seqs, int cap, int ms) {
-  int n = 0;
-  for (int i = 0; i < 200; i++) {
-    int op = ws_recv(fd, fr, ms);
+/* Appends the HarnessSeq values of one frame (in order) to seqs; returns how many the frame had. */
+static inline int frame_seqs(const struct ch_buf *fr, int *seqs, int cap, int *n) {
+  int k = 0;
+  for (const char *p = fr->data; p && (p = strstr(p, "\"HarnessSeq\":")); p++, k++)
+    if (*n < cap)
+      seqs[(*n)++] = atoi(p + 13);
+  return k;
+}
+
+/* Reads frames until `want` HarnessSeq values arrived (appended in order to seqs) or deadline_ms passed; returns how
+   many arrived. It returns as soon as the count is reached: follow with no_more_seqs to assert nothing else came. */
+static inline int collect_seqs(int fd, struct ch_buf *fr, int *seqs, int cap, int want, int deadline_ms) {
+  uint64_t end = ch_now_ns() + (uint64_t)deadline_ms * 1000000u;
+  int n = 0, got = 0;
+  while (got < want) {
+    uint64_t now = ch_now_ns();
+    if (now >= end)
+      break;
+    int op = ws_recv(fd, fr, (int)((end - now) / 1000000u) + 1);
     if (op <= 0 || op == 8)
       break;
-    for (const char *p = fr->data; (p = strstr(p, "\"HarnessSeq\":")); p++)
-      if (n < cap)
-        seqs[n++] = atoi(p + 13);
+    got += frame_seqs(fr, seqs, cap, &n);
   }
-  return n;
+  return got;
+}
+
+/* The HarnessSeq values that arrive within ms (a bounded check after the expected count: 0 when nothing more came). */
+static inline int no_more_seqs(int fd, struct ch_buf *fr, int ms) {
+  uint64_t end = ch_now_ns() + (uint64_t)ms * 1000000u;
+  int n = 0, got = 0, unused[1];
+  for (uint64_t now = ch_now_ns(); now < end; now = ch_now_ns()) {
+    int op = ws_recv(fd, fr, (int)((end - now) / 1000000u) + 1);
+    if (op <= 0 || op == 8)
+      break;
+    got += frame_seqs(fr, unused, 0, &n);
+  }
+  return got;
 }
 
 static inline int start_with_fault(struct fx *f, enum ch_fault fl, double keepalive) {

@@ -6,6 +6,7 @@
 #include "ch_base64.h"
 #include "ch_sha1.h"
 #include "ch_buf.h"
+#include "ch_excerpt.h"
 #include "ch_rng.h"
 #include "ch_test.h"
 #include "ch_url.h"
@@ -107,6 +108,24 @@ static void test_core_buf_reserve_refuses_sizes_that_wrap(void) {
   ch_buf_free(&b);
 }
 
+/* A peer's bytes in a one-line reason: printable ASCII, runs of anything else one space, cut to the room. */
+static void test_core_excerpt_is_printable_and_bounded(void) {
+  char out[32];
+  CU_ASSERT_EQUAL(ch_excerpt(out, sizeof out, "Not a valid web socket request.\r\n", 33), 31);
+  CU_ASSERT_STRING_EQUAL(out, "Not a valid web socket request.");
+  static const char hostile[] = "\r\n <h1>\x1b[2J\tBad\xc3\xa9\x00Request</h1> ";
+  ch_excerpt(out, sizeof out, hostile, sizeof hostile - 1);
+  CU_ASSERT_STRING_EQUAL(out, "<h1> [2J Bad Request</h1>");
+  CU_ASSERT_EQUAL(ch_excerpt(out, 8, "abcdefghijkl", 12), 7);
+  CU_ASSERT_STRING_EQUAL(out, "abcdefg");
+  CU_ASSERT_EQUAL(ch_excerpt(out, 8, "abcdef  gh", 10), 6); /* no dangling space at the cut */
+  CU_ASSERT_STRING_EQUAL(out, "abcdef");
+  CU_ASSERT_EQUAL(ch_excerpt(out, sizeof out, " \r\n\x01", 4), 0);
+  CU_ASSERT_STRING_EQUAL(out, "");
+  CU_ASSERT_EQUAL(ch_excerpt(out, 1, "abc", 3), 0);
+  CU_ASSERT_STRING_EQUAL(out, "");
+}
+
 static void test_core_rng_is_deterministic_per_seed(void) {
   struct ch_rng a, b, c;
   ch_rng_seed(&a, 42);
@@ -180,6 +199,7 @@ int main(void) {
       CH_TEST(test_core_url_virtual_directory),        CH_TEST(test_core_url_errors_name_what_was_found),
       CH_TEST(test_core_pct_encode_matches_encodeURIComponent), CH_TEST(test_core_form_get_decodes_plus_and_escapes),
       CH_TEST(test_core_buf_printf_grows),             CH_TEST(test_core_buf_reserve_refuses_sizes_that_wrap),
+      CH_TEST(test_core_excerpt_is_printable_and_bounded),
                   CH_TEST(test_core_base64_round_trips_padded_and_not),
       CH_TEST(test_core_sha1_vectors_and_websocket_accept), CH_TEST(test_core_rng_is_deterministic_per_seed),
       CU_TEST_INFO_NULL};

@@ -55,8 +55,8 @@ int __wrap_ch_engine_post(struct ch_engine *e, unsigned index, ch_worker_task_cb
 static int run_smoke(struct ch_buf *err) {
   static const char *const sets[] = {
       "clients.0.count=4", "trigger.rate=1234",
-      "phases=[{\"type\":\"connect\",\"timeout\":\"10s\"},{\"type\":\"subscribe\",\"timeout\":\"10s\"},"
-      "{\"type\":\"trigger\",\"duration\":\"1s\"},{\"type\":\"disconnect\"}]"};
+      ("phases=[{\"type\":\"connect\",\"timeout\":\"10s\"},{\"type\":\"subscribe\",\"timeout\":\"10s\"},"
+       "{\"type\":\"trigger\",\"duration\":\"1s\"},{\"type\":\"disconnect\"}]")};
   struct ch_scenario *s = NULL;
   CU_ASSERT_EQUAL_FATAL(ch_scenario_load("scenarios/smoke.json", sets, 3, &s, err), 0);
   struct ch_report *rep = NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ch_chk.h"
+#include "fuzz_split.h"
 
 #define MAX_MESSAGE 200u
 
@@ -61,22 +62,13 @@ static int run(const uint8_t *split, size_t nsplit, const char *p, size_t n, str
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size < 1)
+  struct fuzz_split in;
+  if (!fuzz_split_input(data, size, &in))
     return 0;
-  size_t nsplit = data[0] & 0x0f;
-  if (size < 1 + nsplit)
-    return 0;
-  const uint8_t *split = data + 1;
-  const char *p = (const char *)data + 1 + nsplit;
-  size_t n = size - 1 - nsplit;
   struct ch_buf a = CH_BUF_INIT, b = CH_BUF_INIT;
-  int ra = run(NULL, 0, p, n, &a);
-  int rb = run(split, nsplit, p, n, &b);
-  size_t common = a.len < b.len ? a.len : b.len;
-  if (common && memcmp(a.data, b.data, common) != 0)
-    abort();
-  if (ra >= 0 && rb >= 0 && a.len != b.len)
-    abort();
+  int ra = run(NULL, 0, in.p, in.n, &a);
+  int rb = run(in.sizes, in.nsizes, in.p, in.n, &b);
+  fuzz_split_agree(&a, &b, ra >= 0 && rb >= 0);
   ch_buf_free(&a);
   ch_buf_free(&b);
   return 0;

@@ -10,6 +10,7 @@
 /* no lws connection here: a pong or close answer only asks for a write */
 #define lws_callback_on_writable fuzz_on_writable
 #include "../../harness/engine/ch_wsraw.c"
+#include "fuzz_split.h"
 
 int fuzz_on_writable(struct lws *wsi) {
   (void)wsi;
@@ -91,23 +92,16 @@ static int run(bool handshake, const uint8_t *split, size_t nsplit, const char *
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size < 1)
+  struct fuzz_split in;
+  if (!fuzz_split_input(data, size, &in))
     return 0;
   bool handshake = data[0] & 0x80;
-  size_t nsplit = data[0] & 0x0f;
-  if (size < 1 + nsplit)
-    return 0;
-  const uint8_t *split = data + 1;
-  const char *p = (const char *)data + 1 + nsplit;
-  size_t n = size - 1 - nsplit;
   struct sink a = {CH_BUF_INIT, false}, b = {CH_BUF_INIT, false};
-  int ra = run(handshake, NULL, 0, p, n, &a);
-  int rb = run(handshake, split, nsplit, p, n, &b);
+  int ra = run(handshake, NULL, 0, in.p, in.n, &a);
+  int rb = run(handshake, in.sizes, in.nsizes, in.p, in.n, &b);
   /* the messages of one feed are a prefix of the other's; equal when neither failed */
-  size_t common = a.all.len < b.all.len ? a.all.len : b.all.len;
-  if (common && memcmp(a.all.data, b.all.data, common) != 0)
-    abort();
-  if (ra == 0 && rb == 0 && (a.all.len != b.all.len || a.opened != b.opened))
+  fuzz_split_agree(&a.all, &b.all, ra == 0 && rb == 0);
+  if (ra == 0 && rb == 0 && a.opened != b.opened)
     abort();
   ch_buf_free(&a.all);
   ch_buf_free(&b.all);

@@ -100,16 +100,30 @@ struct ch_ws {
   struct ch_buf rx;   /* bytes not yet parsed */
   struct ch_buf frag; /* a fragmented message being reassembled */
   bool closed;
+  const char *error;  /* why receiving failed (a frame the probe refuses), else NULL */
 };
+
+/* The largest message the probe client takes, fragments included. */
+#define CH_WS_MAX_MESSAGE (16u << 20)
 
 /* Opens url (http/https form) with the upgrade; extra_hdr may be NULL. Returns 0 on 101, -EACCES when another status
    came back (ws->status says which), or a transport error. */
 int ch_ws_open(struct ch_ws *ws, struct ch_chk_ctx *cx, const char *client, const char *url, const char *extra_hdr,
                long timeout_ms);
 int ch_ws_send_text(struct ch_ws *ws, struct ch_chk_ctx *cx, const char *s, size_t n);
-/* 1: a text message in out; 0: timeout; -EPIPE: closed by the peer or failed. */
+/* 1: a text message in out; 0: timeout; -EPIPE: closed by the peer; -EPROTO: a frame refused (ws->error says why). */
 int ch_ws_recv(struct ch_ws *ws, struct ch_chk_ctx *cx, const char *client, long timeout_ms, struct ch_buf *out);
 void ch_ws_close(struct ch_ws *ws);
+/* "HTTP <status>: <printable start of the body>" for an upgrade ch_ws_open refused (-EACCES). */
+void ch_ws_refusal(const struct ch_ws *ws, char *out, size_t size);
+
+/* The receive side without a socket: takes the first frame of ws->rx if it is complete. Data frames are assembled
+   in ws->frag up to max bytes in all (a header announcing more is refused at once, so at most max plus a header is
+   ever buffered). Returns CH_WS_RX_MORE (0: needs more bytes), CH_WS_RX_MESSAGE (a whole message, moved into msg),
+   CH_WS_RX_PING (its payload in ping[0..*ping_len)), CH_WS_RX_CLOSE, or -EPROTO with ws->error set. The frame is
+   consumed in every case but MORE. */
+enum { CH_WS_RX_MORE = 0, CH_WS_RX_MESSAGE = 1, CH_WS_RX_PING = 2, CH_WS_RX_CLOSE = 3 };
+int ch_ws_rx_next(struct ch_ws *ws, size_t max, struct ch_buf *msg, char ping[125], size_t *ping_len);
 
 /* ---- SignalR probe session ---- */
 struct ch_msgq {

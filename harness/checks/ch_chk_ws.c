@@ -10,6 +10,7 @@
 
 #include "ch_chk.h"
 #include "ch_clock.h"
+#include "ch_excerpt.h"
 
 static long left_ms(uint64_t deadline) {
   uint64_t now = ch_now_ns();
@@ -180,59 +181,102 @@ int ch_ws_send_text(struct ch_ws *ws, struct ch_chk_ctx *cx, const char *s, size
   return send_frame(ws, cx, 1, s, n);
 }
 
+int ch_ws_rx_next(struct ch_ws *ws, size_t max, struct ch_buf *msg, char ping[125], size_t *ping_len) {
+  for (;;) { /* frames that give nothing to report (a fragment, a pong) are consumed and the next one looked at */
+    const uint8_t *p = (const uint8_t *)ws->rx.data;
+    size_t n = ws->rx.len;
+    if (n < 2)
+      return CH_WS_RX_MORE;
+    int fin = p[0] & 0x80, op = p[0] & 0x0f;
+    uint64_t len = p[1] & 0x7f;
+    size_t h = 2;
+    if (len == 126) {
+      if (n < 4)
+        return CH_WS_RX_MORE;
+      len = (uint64_t)p[2] << 8 | p[3], h = 4;
+    } else if (len == 127) {
+      if (n < 10)
+        return CH_WS_RX_MORE;
+      len = 0;
+      for (int i = 0; i < 8; i++)
+        len = len << 8 | p[2 + i];
+      h = 10;
+    }
+    if (p[1] & 0x80)
+      h += 4; /* masked (a server must not; tolerated as before) */
+    bool data = op == 0x0 || op == 0x1 || op == 0x2;
+    if (!data && op != 0x8 && op != 0x9 && op != 0xA) { /* RFC 6455 5.2: fail; its length must not decide either */
+      ws->error = "reserved opcode";
+      return -EPROTO;
+    }
+    /* ws->frag.len <= max always: the subtraction cannot wrap */
+    if (data && len > max - ws->frag.len) {
+      ws->error = "message larger than the probe's limit";
+      return -EPROTO;
+    }
+    if (op >= 0x8 && len > 125) {
+      ws->error = "control frame longer than 125 bytes (RFC 6455 5.5)";
+      return -EPROTO;
+    }
+    if (n < h || n - h < len)
+      return CH_WS_RX_MORE;
+    const char *payload = ws->rx.data + h;
+    int kind = CH_WS_RX_MORE;
+    if (op == 0x9) {
+      memcpy(ping, payload, (size_t)len);
+      *ping_len = (size_t)len;
+      kind = CH_WS_RX_PING;
+    } else if (op == 0x8) {
+      kind = CH_WS_RX_CLOSE;
+    } else if (data) {
+      if (ch_buf_append(&ws->frag, payload, (size_t)len) != 0) {
+        ws->error = "out of memory";
+        return -EPROTO;
+      }
+      if (fin) {
+        ch_buf_reset(msg);
+        if (ch_buf_append(msg, ws->frag.data ? ws->frag.data : "", ws->frag.len) != 0) {
+          ws->error = "out of memory";
+          return -EPROTO;
+        }
+        ch_buf_reset(&ws->frag);
+        kind = CH_WS_RX_MESSAGE;
+      }
+    }
+    consume(&ws->rx, h + (size_t)len);
+    if (kind != CH_WS_RX_MORE)
+      return kind;
+  }
+}
+
 int ch_ws_recv(struct ch_ws *ws, struct ch_chk_ctx *cx, const char *client, long timeout_ms, struct ch_buf *out) {
   uint64_t deadline = ch_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
   if (ws->closed || !ws->easy)
     return -EPIPE;
   for (;;) {
-    /* parse one frame if complete */
-    const uint8_t *p = (const uint8_t *)ws->rx.data;
-    size_t n = ws->rx.len;
-    if (n >= 2) {
-      int fin = p[0] & 0x80, op = p[0] & 0x0f;
-      uint64_t len = p[1] & 0x7f;
-      size_t h = 2;
-      bool masked = p[1] & 0x80;
-      if (len == 126 && n >= 4)
-        len = (uint64_t)p[2] << 8 | p[3], h = 4;
-      else if (len == 127 && n >= 10) {
-        len = 0;
-        for (int i = 0; i < 8; i++)
-          len = len << 8 | p[2 + i];
-        h = 10;
-      } else if (len >= 126)
-        goto need_more;
-      if (masked)
-        h += 4;
-      if (len > (16u << 20)) {
-        ws->closed = true;
-        return -EPROTO;
-      }
-      if (n >= h + len) {
-        const char *payload = ws->rx.data + h;
-        if (op == 0x9) { /* ping: answer, keep waiting */
-          send_frame(ws, cx, 0xA, payload, (size_t)len);
-        } else if (op == 0x8) {
-          ch_chk_tx(cx, client, "in", "ws", "[close]", 7);
-          ws->closed = true;
-          consume(&ws->rx, h + (size_t)len);
-          return -EPIPE;
-        } else if (op == 0x1 || op == 0x2 || op == 0x0) {
-          ch_buf_append(&ws->frag, payload, (size_t)len);
-          if (fin) {
-            ch_chk_tx(cx, client, "in", "ws", ws->frag.data ? ws->frag.data : "", ws->frag.len);
-            ch_buf_reset(out);
-            ch_buf_append(out, ws->frag.data ? ws->frag.data : "", ws->frag.len);
-            ch_buf_reset(&ws->frag);
-            consume(&ws->rx, h + (size_t)len);
-            return 1;
-          }
-        }
-        consume(&ws->rx, h + (size_t)len);
-        continue;
-      }
+    char ping[125];
+    size_t ping_len = 0;
+    int k = ch_ws_rx_next(ws, CH_WS_MAX_MESSAGE, out, ping, &ping_len);
+    if (k == CH_WS_RX_MESSAGE) {
+      ch_chk_tx(cx, client, "in", "ws", out->data ? out->data : "", out->len);
+      return 1;
     }
-  need_more:;
+    if (k == CH_WS_RX_PING) { /* answer, keep waiting */
+      send_frame(ws, cx, 0xA, ping, ping_len);
+      continue;
+    }
+    if (k == CH_WS_RX_CLOSE) {
+      ch_chk_tx(cx, client, "in", "ws", "[close]", 7);
+      ws->closed = true;
+      return -EPIPE;
+    }
+    if (k < 0) {
+      char why[128];
+      int wn = snprintf(why, sizeof why, "[refused: %s]", ws->error);
+      ch_chk_tx(cx, client, "in", "ws", why, (size_t)wn);
+      ws->closed = true;
+      return -EPROTO;
+    }
     int rc = fill(ws, deadline);
     if (rc == 0)
       return 0;
@@ -241,6 +285,16 @@ int ch_ws_recv(struct ch_ws *ws, struct ch_chk_ctx *cx, const char *client, long
       return -EPIPE;
     }
   }
+}
+
+void ch_ws_refusal(const struct ch_ws *ws, char *out, size_t size) {
+  const char *h = ws->head.data ? ws->head.data : "";
+  const char *body = strstr(h, "\r\n\r\n");
+  body = body ? body + 4 : h + ws->head.len;
+  int k = snprintf(out, size, "HTTP %ld", ws->status);
+  char ex[128];
+  if (k > 0 && (size_t)k < size && ch_excerpt(ex, sizeof ex, body, ws->head.len - (size_t)(body - h)))
+    snprintf(out + k, size - (size_t)k, ": %s", ex);
 }
 
 void ch_ws_close(struct ch_ws *ws) {

@@ -189,8 +189,13 @@ void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *ou
         r = ch_sess_connect(&s, false, &init);
       if (r)
         ch_sess_fail_evidence(&s, &ev, "101 Switching Protocols, since negotiate said TryWebSockets: true");
+      char why[192]; /* the refusal as received, not errno's words for it */
+      if (r == -EACCES && s.ws.status)
+        ch_ws_refusal(&s.ws, why, sizeof why);
+      else
+        snprintf(why, sizeof why, "%s", strerror(-r));
       ch_chk_result(cx, out, "NEG-005", 0, r ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev,
-                    "TryWebSockets is true but the WebSocket connect failed (%s)", strerror(-r));
+                    "TryWebSockets is true but the WebSocket connect failed (%s)", why);
       ch_sess_free(&s);
       ch_buf_free(&init);
     }

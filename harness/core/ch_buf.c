@@ -1,15 +1,19 @@
 #include "ch_buf.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int ch_buf_reserve(struct ch_buf *b, size_t extra) {
-  if (b->len + extra + 1 <= b->cap)
+  if (extra >= SIZE_MAX - b->len)
+    return -ENOMEM; /* len + extra + 1 would wrap */
+  size_t need = b->len + extra + 1;
+  if (need <= b->cap)
     return 0;
   size_t cap = b->cap ? b->cap : 64;
-  while (cap < b->len + extra + 1) {
+  while (cap < need) {
     if (cap > ((size_t)-1) / 2)
       return -ENOMEM;
     cap *= 2;

@@ -132,6 +132,8 @@ static void worker_async_cb(uv_async_t *a) {
   if (!stop || w->stopping)
     return;
   w->stopping = true;
+  if (w->eng->opts.on_stop)
+    w->eng->opts.on_stop(w, w->eng->opts.on_stop_arg);
   /* 1. clients end (their HTTP requests are cancelled, sockets detached), 2. curl, 3. lws (first destroy call),
      4. our own handles; uv_run then drains and the thread makes the second lws destroy call. */
   ch__client_cancel_all(w);

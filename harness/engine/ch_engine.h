@@ -55,6 +55,11 @@ struct ch_engine_opts {
   unsigned max_fds;                /* 0: RLIMIT_NOFILE soft limit; sizes lws's fd tables */
   ch_engine_log_cb log;            /* NULL: diagnostics dropped */
   void *log_user;
+  ch_worker_task_cb on_stop;       /* NULL: none. Run on each worker's thread as its stop begins (after the tasks
+                                      already posted): the caller closes the libuv handles it opened on that loop,
+                                      which would otherwise keep it running, when a run ends before its own
+                                      clean-up task could be posted */
+  void *on_stop_arg;
 };
 
 /* Validates opts (copying every string and array) and allocates. -EINVAL for a bad option (message in err). */

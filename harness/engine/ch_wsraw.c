@@ -13,12 +13,14 @@
 #include <strings.h>
 
 #include "ch_clock.h"
+#include "ch_excerpt.h"
 #include "ch_sha1.h"
 #include "ch_transport.h"
 #include "ch_worker.h"
 #include "ch_ws_conn.h"
 
 #define WSR_MAX_HEADERS 8192
+#define WSR_BODY_EXCERPT 96 /* body bytes of a refused upgrade that make its reason */
 #define CH_WSRAW_PROTOCOL_NAME "ch-signalr-raw"
 
 int ch__ws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
@@ -95,6 +97,39 @@ static int wsr_deliver(struct ch_wsr *t, const char *p, size_t n) {
   return t->kill ? -1 : 0;
 }
 
+/* The Content-Length of the head p..end (end: its blank line), or `dflt` when it has none. */
+static size_t wsr_content_length(const char *p, const char *end, size_t dflt) {
+  for (const char *l = memchr(p, '\n', (size_t)(end - p)); l && l < end; l = memchr(l + 1, '\n', (size_t)(end - l))) {
+    const char *h = l + 1;
+    if ((size_t)(end - h) > 15 && !strncasecmp(h, "Content-Length:", 15)) {
+      size_t v = 0;
+      for (h += 15; h < end && (*h == ' ' || *h == '\t'); h++)
+        ;
+      for (; h < end && *h >= '0' && *h <= '9' && v < ((size_t)1 << 40); h++)
+        v = v * 10 + (size_t)(*h - '0');
+      return v;
+    }
+  }
+  return dflt;
+}
+
+/* A refused upgrade: the reason names the status and the start of the body as received. Returns 0 while the body
+   may still bring more of the excerpt (the reason so far stands if the server closes), else -1. */
+static long wsr_refused(struct ch_wsr *t, int status, const char *p, size_t n, const char *end) {
+  const char *body = end + 4;
+  size_t have = n - (size_t)(body - p);
+  size_t want = wsr_content_length(p, end, WSR_BODY_EXCERPT);
+  if (want > WSR_BODY_EXCERPT)
+    want = WSR_BODY_EXCERPT;
+  /* set directly, not first-wins: a later read replaces the reason this function gave with a longer excerpt */
+  t->fail = CH_FAIL_CONNECT;
+  int k = snprintf(t->why, sizeof t->why, "connect: HTTP %d answered the WebSocket upgrade", status);
+  char ex[WSR_BODY_EXCERPT + 1];
+  if (ch_excerpt(ex, sizeof ex, body, have < want ? have : want) && k > 0 && (size_t)k < sizeof t->why)
+    snprintf(t->why + k, sizeof t->why - (size_t)k, ": %s", ex);
+  return have < want && n <= WSR_MAX_HEADERS ? 0 : -1;
+}
+
 /* Parses the 101 answer at the start of `p`. Returns bytes consumed (>0), 0 when incomplete, -1 on failure. */
 static long wsr_handshake(struct ch_wsr *t, const char *p, size_t n) {
   const char *end = memmem(p, n, "\r\n\r\n", 4);
@@ -105,17 +140,16 @@ static long wsr_handshake(struct ch_wsr *t, const char *p, size_t n) {
     }
     return 0;
   }
-  int status = 0;
-  if (n < 12 || strncmp(p, "HTTP/1.", 7) != 0 || sscanf(p + 9, "%3d", &status) != 1) {
+  /* the status by hand: p is lws's read buffer, not a C string (sscanf would read past it) */
+  const char *sp = p + 9;
+  if (n < 12 || strncmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ' || sp[0] < '0' || sp[0] > '9' || sp[1] < '0' ||
+      sp[1] > '9' || sp[2] < '0' || sp[2] > '9') {
     wsr_set_fail(t, CH_FAIL_CONNECT, "connect: the WebSocket upgrade answer is not HTTP");
     return -1;
   }
-  if (status != 101) {
-    char msg[80];
-    snprintf(msg, sizeof msg, "connect: HTTP %d answered the WebSocket upgrade", status);
-    wsr_set_fail(t, CH_FAIL_CONNECT, msg);
-    return -1;
-  }
+  int status = (sp[0] - '0') * 100 + (sp[1] - '0') * 10 + (sp[2] - '0');
+  if (status != 101)
+    return wsr_refused(t, status, p, n, end);
   /* Sec-WebSocket-Accept must prove the server understood our key (RFC 6455 4.1). */
   bool ok = false;
   for (const char *l = memchr(p, '\n', (size_t)(end - p)); l && l < end; l = memchr(l + 1, '\n', (size_t)(end - l))) {
@@ -158,6 +192,8 @@ static long wsr_frames(struct ch_wsr *t, const char *p, size_t n) {
         break;
       len = (uint64_t)h[2] << 8 | h[3];
       hl = 4;
+      if (len < 126)
+        goto not_minimal;
     } else if (len == 127) {
       if (n - off < 10)
         break;
@@ -165,6 +201,12 @@ static long wsr_frames(struct ch_wsr *t, const char *p, size_t n) {
       for (int i = 0; i < 8; i++)
         len = len << 8 | h[2 + i];
       hl = 10;
+      if (len >> 63) { /* RFC 6455 5.2: the most significant bit MUST be 0 */
+        wsr_set_fail(t, CH_FAIL_WS_PROTOCOL, "ws: frame length with its most significant bit set");
+        return -1;
+      }
+      if (len < 65536)
+        goto not_minimal;
     }
     if (op == 2) {
       wsr_set_fail(t, CH_FAIL_WS_PROTOCOL, "ws: binary frame received");
@@ -178,12 +220,18 @@ static long wsr_frames(struct ch_wsr *t, const char *p, size_t n) {
       wsr_set_fail(t, CH_FAIL_WS_PROTOCOL, "ws: invalid control frame");
       return -1;
     }
-    if ((op == 1 || op == 0) && len + (t->in_frag ? t->frag.len : 0) > max) {
+    /* frag.len <= max always (checked when appended): the subtraction cannot wrap, a sum could */
+    if ((op == 1 || op == 0) && len > max - (t->in_frag ? t->frag.len : 0)) {
       wsr_set_fail(t, CH_FAIL_WS_PROTOCOL, "ws: message larger than limit");
       return -1;
     }
-    if (n - off - hl < len)
+    if (n - off - hl < len) {
+      if ((op > 2 && op < 8) || op > 10) { /* refused now: its length must not decide what we buffer */
+        wsr_set_fail(t, CH_FAIL_WS_PROTOCOL, "ws: unknown opcode");
+        return -1;
+      }
       break; /* incomplete: wait for more */
+    }
     const char *pl = p + off + hl;
     off += hl + (size_t)len;
     switch (op) {
@@ -229,7 +277,7 @@ static long wsr_frames(struct ch_wsr *t, const char *p, size_t n) {
       wsr_frame(t, 8, pl, len >= 2 ? 2 : 0);
       t->close_sent = t->closing = true;
       lws_callback_on_writable(t->wsi);
-      return (long)off;
+      return (long)n; /* nothing may follow a close (RFC 6455 5.5.1): the rest of the read is dropped, not kept */
     case 9: /* ping: pong with the same payload */
       if (wsr_frame(t, 10, pl, (size_t)len) == 0)
         lws_callback_on_writable(t->wsi);
@@ -244,6 +292,9 @@ static long wsr_frames(struct ch_wsr *t, const char *p, size_t n) {
       return -1;
   }
   return (long)off;
+not_minimal: /* RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the length" */
+  wsr_set_fail(t, CH_FAIL_WS_PROTOCOL, "ws: frame length not in its shortest form");
+  return -1;
 }
 
 /* Size of the frame whose first `have` bytes are at h: header plus payload; 0 while its header is incomplete. */
@@ -274,7 +325,7 @@ static long wsr_complete_pending(struct ch_wsr *t, const char *p, size_t n, bool
     uint64_t total = wsr_frame_size((const unsigned char *)t->in.data, t->in.len);
     size_t want;
     if (total && t->in.len >= total)
-      break; /* complete already (not expected: whole frames never wait) */
+      break; /* complete: a frame without payload, whose header just came whole */
     if (!total) { /* the header first: at most 10 bytes */
       want = t->in.len < 2 ? 2 - t->in.len : 10 - t->in.len;
       if (want > n - used)
@@ -304,8 +355,12 @@ static long wsr_complete_pending(struct ch_wsr *t, const char *p, size_t n, bool
     used += want;
     if (total && t->in.len == total)
       break;
-    if (used == n)
-      return (long)used; /* still incomplete: wait for the next read */
+    if (used == n) {
+      total = wsr_frame_size((const unsigned char *)t->in.data, t->in.len);
+      if (!total || t->in.len < total)
+        return (long)used; /* still incomplete: wait for the next read */
+      break;               /* the read ended with the header of a frame without payload */
+    }
   }
   long c = wsr_frames(t, t->in.data, t->in.len);
   if (c < 0)
@@ -350,9 +405,8 @@ static int wsr_rx(struct ch_wsr *t, const char *p, size_t n) {
         ch_buf_free(&t->in); /* ended on a frame boundary: an idle connection holds no buffer */
       return 0;
     }
-    if (t->close_sent) { /* as before: bytes after a close frame wait in the buffer */
-      return wsr_keep_tail(t, p, n);
-    }
+    /* after a close (the server's, or ours from the message callback) the rest is parsed as closing: its
+       frames are skipped, the close answer ends the connection, an incomplete frame is kept within the limit */
   }
   /* Fast path: nothing pending, parse in place in lws's buffer; keep only an incomplete tail. */
   const char *buf = p;

@@ -146,6 +146,13 @@ static int run_start_embedded(struct ch_run *r, struct ch_server **srv, struct c
       toks[i].token = r->tokens.tokens[i];
       snprintf(user, sizeof user, "user%zu", i + 1);
       toks[i].user = strdup(user);
+      if (!toks[i].user) {
+        for (size_t k = 0; k < i; k++)
+          free((char *)toks[k].user);
+        free(toks);
+        ch_buf_puts(err, "out of memory starting the embedded reference endpoint");
+        return -ENOMEM;
+      }
     }
     so.tokens = toks;
     so.n_tokens = r->tokens.n;
@@ -591,6 +598,8 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   eo.insecure = o->insecure || s->target.insecure;
   eo.ca_file = o->ca_file ? o->ca_file : s->target.ca_file;
   eo.log = run_engine_log;
+  eo.on_stop = run_worker_stopping;
+  eo.on_stop_arg = r;
   char **addrs = NULL;
   size_t n_addrs = 0;
   const char *src = o->source_addresses;
@@ -635,7 +644,14 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     goto oom;
   for (unsigned i = 0; i < r->n_workers; i++) {
     struct run_worker *rw = r->workers[i];
-    rw->fan_last = r->cap_trig <= 4000000 ? calloc(r->cap_trig, sizeof *rw->fan_last) : NULL;
+    if (r->cap_trig <= 4000000) { /* beyond that the fan-out completion is not measured */
+      rw->fan_last = calloc(r->cap_trig, sizeof *rw->fan_last);
+      if (!rw->fan_last) {
+        ch_buf_printf(err, "out of memory: %zu bytes for worker %u's fan-out table (%zu triggers)",
+                      r->cap_trig * sizeof *rw->fan_last, i + 1, r->cap_trig);
+        goto done;
+      }
+    }
     double rate = 0;
     for (size_t p = 0; p < s->n_populations; p++) { /* the ramp of the busiest population sets the pace */
       const struct ch_scn_ramp *ramp = &s->populations[p].ramp;
@@ -651,16 +667,25 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     goto done;
   for (unsigned i = 0; i < r->n_workers; i++)
     ch_metrics_begin(r->workers[i]->m, ch_wall_ns());
-  run_post_all(r, run_worker_setup, false, NULL);
+  /* A task not posted would leave run_wait waiting for ever: end the run instead (run_free stops the engine). */
+  if ((rc = run_post_all(r, run_worker_setup, false, NULL)) != 0) {
+    ch_buf_printf(err, "the workers could not be set up: %s", strerror(-rc));
+    goto done;
+  }
   run_wait(r, 0, ch_now_ns(), &(uint64_t){0});
 
   out.start_wall = ch_wall_ns();
-  if (run_timeline(r, &out))
-    goto oom;
+  if ((rc = run_timeline(r, &out)) != 0) {
+    ch_buf_printf(err, "the timeline could not be carried out: %s", strerror(-rc));
+    goto done;
+  }
   out.end_wall = ch_wall_ns();
   if (srv && o->on_embedded)
     o->on_embedded(o->on_embedded_user, r->control_base, false);
-  run_post_all(r, run_worker_teardown, false, NULL);
+  if ((rc = run_post_all(r, run_worker_teardown, false, NULL)) != 0) {
+    ch_buf_printf(err, "the workers could not be torn down: %s", strerror(-rc));
+    goto done;
+  }
   run_wait(r, 0, ch_now_ns(), &(uint64_t){0});
   ch_engine_stop(r->engine); /* every worker joined: their data is ours to read */
 
@@ -680,7 +705,10 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   struct ch_metrics_group *fg = NULL;
   if (m->n_groups)
     fg = m->groups[0];
-  for (size_t i = 0; fg && r->workers[0]->fan_last && i < r->n_trig; i++) {
+  bool fan = fg != NULL;
+  for (unsigned w = 0; w < r->n_workers; w++)
+    fan = fan && r->workers[w]->fan_last; /* every worker's table, or none is read */
+  for (size_t i = 0; fan && i < r->n_trig; i++) {
     uint64_t last = 0;
     for (unsigned w = 0; w < r->n_workers; w++)
       if (r->workers[w]->fan_last[i] > last)

@@ -157,6 +157,7 @@ struct run_phase_task {
 };
 void run_worker_phase(struct ch_worker *w, void *arg);   /* arg: struct run_phase_task (freed) */
 void run_worker_teardown(struct ch_worker *w, void *arg);
+void run_worker_stopping(struct ch_worker *w, void *arg); /* engine on_stop; arg: struct ch_run */
 /* Looks up the trigger of (key, seq); -1 when the run did not send it. */
 long run_trigger_index(const struct ch_run *r, uint32_t key, uint32_t seq);
 /* Tells the main thread that this worker finished its part of the current phase (once per phase). */

@@ -572,6 +572,17 @@ void run_worker_teardown(struct ch_worker *w, void *arg) {
   run_worker_report_done(rw);
 }
 
+void run_worker_stopping(struct ch_worker *w, void *arg) {
+  struct ch_run *r = arg;
+  unsigned i = ch_worker_index(w);
+  struct run_worker *rw = r->workers && i < r->n_workers ? r->workers[i] : NULL;
+  if (rw && rw->timers_open) { /* the run ended without its teardown task */
+    rw->timers_open = false;
+    uv_close((uv_handle_t *)&rw->ramp, NULL);
+    uv_close((uv_handle_t *)&rw->tick, NULL);
+  }
+}
+
 void run_worker_report_done(struct run_worker *rw) {
   if (rw->phase_reported)
     return;

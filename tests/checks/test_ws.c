@@ -16,6 +16,8 @@
 struct peer {
   int lfd, port;
   bool refuse;
+  const char *refusal;  /* refuse with this answer instead of a bare 401 */
+  bool fragment_flood;  /* after the upgrade: one message in 1 MiB fragments, 1 MiB past CH_WS_MAX_MESSAGE */
   char request[4096];
   char echoed[256];
   bool got_pong;
@@ -71,7 +73,7 @@ static void *peer_main(void *arg) {
     p->request[n] = '\0';
   }
   if (p->refuse) {
-    const char *resp = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n";
+    const char *resp = p->refusal ? p->refusal : "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n";
     (void)!write(fd, resp, strlen(resp));
     close(fd);
     return NULL;
@@ -79,6 +81,29 @@ static void *peer_main(void *arg) {
   const char *resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Accept: x\r\n\r\n";
   (void)!write(fd, resp, strlen(resp));
+  if (p->fragment_flood) {
+    size_t piece = 1u << 20;
+    char *chunk = malloc(10 + piece);
+    memset(chunk, 'x', 10 + piece);
+    for (size_t sent = 0; sent <= CH_WS_MAX_MESSAGE; sent += piece) {
+      chunk[0] = sent ? 0x00 : 0x01; /* text, then continuations, never FIN */
+      chunk[1] = 127;
+      for (int i = 0; i < 8; i++)
+        chunk[2 + i] = (char)((uint64_t)piece >> (56 - 8 * i));
+      size_t off = 0;
+      while (off < 10 + piece) { /* the client stops reading once it refuses: give up then */
+        ssize_t w = send(fd, chunk + off, 10 + piece - off, MSG_NOSIGNAL);
+        if (w <= 0)
+          break;
+        off += (size_t)w;
+      }
+      if (off < 10 + piece)
+        break;
+    }
+    free(chunk);
+    close(fd);
+    return NULL;
+  }
   /* a ping, then {"C":"x","M":[]} in two fragments, in one write so the client parses several frames at once */
   unsigned char frames[64];
   size_t k = 0;
@@ -166,22 +191,97 @@ static void test_ws_upgrade_fragments_ping_and_close(void) {
   ch_buf_free(&cx.tx);
 }
 
-static void test_ws_refused_upgrade_reports_status(void) {
-  struct peer p = {0};
-  p.refuse = true;
-  pthread_t th;
-  CU_ASSERT_EQUAL_FATAL(peer_start(&p, &th), 0);
-  struct ch_chk_ctx cx;
-  ctx_init(&cx);
+/* Starts the peer as configured in *p and opens the probe client to it; returns ch_ws_open's result. */
+static int open_to_peer(struct peer *p, pthread_t *th, struct ch_chk_ctx *cx, struct ch_ws *ws) {
+  CU_ASSERT_EQUAL_FATAL(peer_start(p, th), 0);
+  ctx_init(cx);
   char url[128];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/signalr/connect", p.port);
-  struct ch_ws ws;
-  CU_ASSERT_EQUAL(ch_ws_open(&ws, &cx, "c1", url, NULL, 3000), -EACCES);
-  CU_ASSERT_EQUAL(ws.status, 401);
-  ch_ws_close(&ws);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/signalr/connect", p->port);
+  return ch_ws_open(ws, cx, "c1", url, NULL, 3000);
+}
+
+static void close_peer(struct peer *p, pthread_t th, struct ch_chk_ctx *cx, struct ch_ws *ws) {
+  ch_ws_close(ws);
   pthread_join(th, NULL);
-  close(p.lfd);
-  ch_buf_free(&cx.tx);
+  close(p->lfd);
+  ch_buf_free(&cx->tx);
+}
+
+/* The status, and the refusal as users read it: status and the start of the body, printable (NEG-005 said
+   "Permission denied" for a 400). */
+static void test_ws_refused_upgrade_reports_status(void) {
+  static const struct {
+    const char *answer;
+    long status;
+    const char *why;
+  } cases[] = {
+      {NULL, 401, "HTTP 401"},
+      {"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: 33\r\n\r\n"
+       "Not a valid web socket request.\r\n",
+       400, "HTTP 400: Not a valid web socket request."},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct peer p = {0};
+    p.refuse = true;
+    p.refusal = cases[i].answer;
+    pthread_t th;
+    struct ch_chk_ctx cx;
+    struct ch_ws ws;
+    CU_ASSERT_EQUAL(open_to_peer(&p, &th, &cx, &ws), -EACCES);
+    CU_ASSERT_EQUAL(ws.status, cases[i].status);
+    char why[160];
+    ch_ws_refusal(&ws, why, sizeof why);
+    CU_ASSERT_STRING_EQUAL(why, cases[i].why);
+    close_peer(&p, th, &cx, &ws);
+  }
+}
+
+/* A message whose fragments add up past the cap is refused, however small each fragment is. */
+static void test_ws_refuses_a_fragmented_message_past_the_cap(void) {
+  struct peer p = {0};
+  p.fragment_flood = true;
+  pthread_t th;
+  struct ch_chk_ctx cx;
+  struct ch_ws ws;
+  struct ch_buf m = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(open_to_peer(&p, &th, &cx, &ws), 0);
+  CU_ASSERT_EQUAL(ch_ws_recv(&ws, &cx, "c1", 10000, &m), -EPROTO);
+  CH_ASSERT_STR(ws.error, "message larger than the probe's limit");
+  CU_ASSERT_TRUE(ws.frag.len <= CH_WS_MAX_MESSAGE);
+  CU_ASSERT_EQUAL(m.len, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(cx.tx.data, "[refused: message larger than the probe's limit]"));
+  close_peer(&p, th, &cx, &ws);
+  ch_buf_free(&m);
+}
+
+/* The pure step, with a small limit: no header may make it buffer past the limit plus a header. */
+static void test_ws_rx_next_with_a_small_limit(void) {
+  struct ch_ws ws;
+  memset(&ws, 0, sizeof ws);
+  struct ch_buf m = CH_BUF_INIT;
+  char ping[125];
+  size_t pl = 0;
+  /* "ab" + "cd" + ping + "e" (fin) = "abcde"; then 2^64-1 bytes announced for a continuation */
+  static const unsigned char in[] = {0x01, 2, 'a', 'b', 0x00, 2, 'c', 'd', 0x89, 1, '!', 0x80, 1, 'e',
+                                     0x01, 1, 'z', 0x00, 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  ch_buf_append(&ws.rx, in, sizeof in);
+  CU_ASSERT_EQUAL(ch_ws_rx_next(&ws, 8, &m, ping, &pl), CH_WS_RX_PING);
+  CU_ASSERT_TRUE(pl == 1 && ping[0] == '!');
+  CU_ASSERT_EQUAL(ch_ws_rx_next(&ws, 8, &m, ping, &pl), CH_WS_RX_MESSAGE);
+  CH_ASSERT_STR(m.data, "abcde");
+  CU_ASSERT_EQUAL(ch_ws_rx_next(&ws, 8, &m, ping, &pl), -EPROTO);
+  CH_ASSERT_STR(ws.error, "message larger than the probe's limit");
+  /* a reserved opcode announcing a huge payload is refused at its header, not waited for */
+  ch_buf_free(&ws.rx);
+  ch_buf_free(&ws.frag);
+  ws.error = NULL;
+  static const unsigned char reserved[] = {0x83, 127, 0, 0, 1, 0, 0, 0, 0, 0};
+  ch_buf_append(&ws.rx, reserved, sizeof reserved);
+  CU_ASSERT_EQUAL(ch_ws_rx_next(&ws, 8, &m, ping, &pl), -EPROTO);
+  CH_ASSERT_STR(ws.error, "reserved opcode");
+  ch_buf_free(&ws.rx);
+  ch_buf_free(&ws.frag);
+  ch_buf_free(&m);
 }
 
 static void test_ws_connection_refused(void) {
@@ -207,6 +307,8 @@ static void test_ws_connection_refused(void) {
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_ws_upgrade_fragments_ping_and_close),
                          CH_TEST(test_ws_refused_upgrade_reports_status), CH_TEST(test_ws_connection_refused),
+                         CH_TEST(test_ws_refuses_a_fragmented_message_past_the_cap),
+                         CH_TEST(test_ws_rx_next_with_a_small_limit),
                          CU_TEST_INFO_NULL};
   return ch_test_run("checks-ws", tests);
 }

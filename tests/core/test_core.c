@@ -1,10 +1,12 @@
 /* Tests of the core helpers: URL parsing (virtual directories, schemes, errors), percent and form coding. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "ch_base64.h"
 #include "ch_sha1.h"
 #include "ch_buf.h"
+#include "ch_excerpt.h"
 #include "ch_rng.h"
 #include "ch_test.h"
 #include "ch_url.h"
@@ -90,6 +92,40 @@ static void test_core_buf_printf_grows(void) {
   free(s);
 }
 
+/* A size that would wrap len + extra + 1 is refused, not taken for "fits" (a huge frame length must not pass). */
+static void test_core_buf_reserve_refuses_sizes_that_wrap(void) {
+  struct ch_buf b = CH_BUF_INIT;
+  CU_ASSERT_EQUAL_FATAL(ch_buf_append(&b, "0123456789", 10), 0);
+  size_t cap = b.cap;
+  CU_ASSERT_EQUAL(ch_buf_reserve(&b, SIZE_MAX - 10), -ENOMEM); /* len + extra + 1 == 0 */
+  CU_ASSERT_EQUAL(ch_buf_reserve(&b, SIZE_MAX - 12), -ENOMEM); /* == 2 after the wrap, below cap */
+  CU_ASSERT_EQUAL(ch_buf_reserve(&b, SIZE_MAX), -ENOMEM);
+  CU_ASSERT_EQUAL(ch_buf_reserve(&b, SIZE_MAX / 2 + 1), -ENOMEM); /* no doubling reaches it */
+  CU_ASSERT_EQUAL(b.cap, cap);
+  CU_ASSERT_EQUAL(b.len, 10);
+  CU_ASSERT_EQUAL(ch_buf_reserve(&b, cap - 11), 0); /* the exact fit still fits */
+  CU_ASSERT_EQUAL(b.cap, cap);
+  ch_buf_free(&b);
+}
+
+/* A peer's bytes in a one-line reason: printable ASCII, runs of anything else one space, cut to the room. */
+static void test_core_excerpt_is_printable_and_bounded(void) {
+  char out[32];
+  CU_ASSERT_EQUAL(ch_excerpt(out, sizeof out, "Not a valid web socket request.\r\n", 33), 31);
+  CU_ASSERT_STRING_EQUAL(out, "Not a valid web socket request.");
+  static const char hostile[] = "\r\n <h1>\x1b[2J\tBad\xc3\xa9\x00Request</h1> ";
+  ch_excerpt(out, sizeof out, hostile, sizeof hostile - 1);
+  CU_ASSERT_STRING_EQUAL(out, "<h1> [2J Bad Request</h1>");
+  CU_ASSERT_EQUAL(ch_excerpt(out, 8, "abcdefghijkl", 12), 7);
+  CU_ASSERT_STRING_EQUAL(out, "abcdefg");
+  CU_ASSERT_EQUAL(ch_excerpt(out, 8, "abcdef  gh", 10), 6); /* no dangling space at the cut */
+  CU_ASSERT_STRING_EQUAL(out, "abcdef");
+  CU_ASSERT_EQUAL(ch_excerpt(out, sizeof out, " \r\n\x01", 4), 0);
+  CU_ASSERT_STRING_EQUAL(out, "");
+  CU_ASSERT_EQUAL(ch_excerpt(out, 1, "abc", 3), 0);
+  CU_ASSERT_STRING_EQUAL(out, "");
+}
+
 static void test_core_rng_is_deterministic_per_seed(void) {
   struct ch_rng a, b, c;
   ch_rng_seed(&a, 42);
@@ -162,7 +198,9 @@ int main(void) {
   CU_TestInfo tests[] = {
       CH_TEST(test_core_url_virtual_directory),        CH_TEST(test_core_url_errors_name_what_was_found),
       CH_TEST(test_core_pct_encode_matches_encodeURIComponent), CH_TEST(test_core_form_get_decodes_plus_and_escapes),
-      CH_TEST(test_core_buf_printf_grows),             CH_TEST(test_core_base64_round_trips_padded_and_not),
+      CH_TEST(test_core_buf_printf_grows),             CH_TEST(test_core_buf_reserve_refuses_sizes_that_wrap),
+      CH_TEST(test_core_excerpt_is_printable_and_bounded),
+                  CH_TEST(test_core_base64_round_trips_padded_and_not),
       CH_TEST(test_core_sha1_vectors_and_websocket_accept), CH_TEST(test_core_rng_is_deterministic_per_seed),
       CU_TEST_INFO_NULL};
   return ch_test_run("core", tests);

@@ -5,7 +5,14 @@
 #ifndef CH_VERSION
 #define CH_VERSION "test" /* set for the engine's own files by CMake */
 #endif
+/* no lws connection here: a close answer only asks for a write */
+#define lws_callback_on_writable rig_on_writable
 #include "../../harness/engine/ch_wsraw.c"
+
+int rig_on_writable(struct lws *wsi) {
+  (void)wsi;
+  return 0;
+}
 
 #include "ch_test.h"
 #include "ch_wsframe.h"
@@ -175,10 +182,128 @@ static void test_wsraw_rx_refuses_oversized_and_keeps_tail_after_partial(void) {
   ch_buf_free(&stream);
 }
 
+/* A frame without payload whose header ends a read is handled in that read, not when more bytes come. */
+static void test_wsraw_rx_empty_frame_completed_by_its_last_header_byte(void) {
+  struct ch_buf stream = CH_BUF_INIT;
+  put_frame(&stream, 1, false, "ab", 2);
+  put_frame(&stream, 0, true, "", 0); /* the final continuation, empty */
+  put_frame(&stream, 1, true, "", 0); /* an empty message */
+  struct rig r;
+  rig_init(&r, 200);
+  CU_ASSERT_EQUAL(wsr_rx(&r.t, stream.data, 5), 0); /* the first frame and half the second header */
+  CU_ASSERT_EQUAL(r.s.count, 0);
+  CU_ASSERT_EQUAL(wsr_rx(&r.t, stream.data + 5, 1), 0);
+  CU_ASSERT_EQUAL(r.s.count, 1);
+  CU_ASSERT_EQUAL(wsr_rx(&r.t, stream.data + 6, 1), 0);
+  CU_ASSERT_EQUAL(wsr_rx(&r.t, stream.data + 7, 1), 0);
+  CU_ASSERT_EQUAL(r.s.count, 2);
+  CU_ASSERT_EQUAL(r.s.all.len, 4);
+  CU_ASSERT_TRUE(r.s.all.len == 4 && !memcmp(r.s.all.data, "ab\n\n", 4));
+  CU_ASSERT_PTR_NULL(r.t.in.data);
+  rig_free(&r);
+  ch_buf_free(&stream);
+}
+
+/* Nothing may follow the server's close frame: what does is dropped, not buffered (it was kept whole, a read's
+   worth beyond the limit), and the close is answered once. */
+static void test_wsraw_rx_drops_bytes_after_the_server_close(void) {
+  static char junk[4096];
+  memset(junk, 0x81, sizeof junk);
+  struct ch_buf stream = CH_BUF_INIT;
+  put_frame(&stream, 8, true, "\x03\xe8", 2);
+  ch_buf_append(&stream, junk, sizeof junk);
+  struct rig r;
+  rig_init(&r, 200);
+  CU_ASSERT_EQUAL(wsr_rx(&r.t, stream.data, stream.len), 0);
+  CU_ASSERT_EQUAL(r.t.in.len, 0);
+  CU_ASSERT_TRUE(r.t.close_sent);
+  CH_ASSERT_STR(r.t.why, "ws: server closed the connection (code 1000)");
+  CU_ASSERT_EQUAL(r.t.txq.len, 2 + 4 + 2); /* our masked close answer with the code */
+  rig_free(&r);
+  ch_buf_free(&stream);
+}
+
+/* A header written by hand: any 7-bit length code and any extended length, minimal or not. */
+static size_t raw_header(unsigned char h[10], int opcode, bool fin, unsigned code, uint64_t ext) {
+  h[0] = (unsigned char)((fin ? 0x80 : 0) | opcode);
+  h[1] = (unsigned char)code;
+  if (code == 126) {
+    h[2] = (unsigned char)(ext >> 8), h[3] = (unsigned char)ext;
+    return 4;
+  }
+  if (code == 127) {
+    for (int i = 0; i < 8; i++)
+      h[2 + i] = (unsigned char)(ext >> (56 - 8 * i));
+    return 10;
+  }
+  return 2;
+}
+
+/* Feeds `lead` then up to 64 reads of 4 KiB filler: the connection must fail with `why` while it has buffered at
+   most the limit plus a header, whether the header comes in one read or byte by byte. */
+static void expect_refused_without_buffering(const struct ch_buf *lead, const char *why) {
+  static char filler[4096];
+  memset(filler, 'x', sizeof filler);
+  for (int bytewise = 0; bytewise < 2; bytewise++) {
+    struct rig r;
+    rig_init(&r, 200);
+    int rc = 0;
+    for (size_t i = 0; i < lead->len && rc == 0; i += bytewise ? 1 : lead->len)
+      rc = wsr_rx(&r.t, lead->data + i, bytewise ? 1 : lead->len);
+    for (int k = 0; k < 64 && rc == 0; k++) {
+      rc = wsr_rx(&r.t, filler, sizeof filler);
+      CU_ASSERT_TRUE(rc != 0 || r.t.in.len <= 200 + 10); /* what a live connection keeps between reads */
+      if (rc == 0 && r.t.in.len > 200 + 10)
+        break;
+    }
+    CU_ASSERT_EQUAL(rc, -1);
+    CU_ASSERT_EQUAL(r.t.fail, CH_FAIL_WS_PROTOCOL);
+    CH_ASSERT_STR(r.t.why, why);
+    rig_free(&r);
+  }
+}
+
+static void test_wsraw_rx_refuses_lengths_that_would_grow_memory(void) {
+  unsigned char h[10];
+  struct ch_buf lead = CH_BUF_INIT;
+  /* a fragmented message, then a continuation of 2^64-1 bytes: frag.len + len wrapped past the limit check */
+  put_frame(&lead, 1, false, "a", 1);
+  ch_buf_append(&lead, h, raw_header(h, 0, false, 127, UINT64_MAX));
+  expect_refused_without_buffering(&lead, "ws: frame length with its most significant bit set");
+  /* the same length check without the top bit: 2^64-1 minus a fragment of 10 bytes wraps the old sum too */
+  ch_buf_reset(&lead);
+  put_frame(&lead, 1, false, "0123456789", 10);
+  ch_buf_append(&lead, h, raw_header(h, 0, true, 127, (UINT64_MAX >> 1) - 4));
+  expect_refused_without_buffering(&lead, "ws: message larger than limit");
+  /* the top bit on a first frame */
+  ch_buf_reset(&lead);
+  ch_buf_append(&lead, h, raw_header(h, 1, true, 127, (1ull << 63) | 5));
+  expect_refused_without_buffering(&lead, "ws: frame length with its most significant bit set");
+  /* lengths not in their shortest form (RFC 6455 5.2) */
+  ch_buf_reset(&lead);
+  ch_buf_append(&lead, h, raw_header(h, 1, true, 126, 5));
+  expect_refused_without_buffering(&lead, "ws: frame length not in its shortest form");
+  ch_buf_reset(&lead);
+  ch_buf_append(&lead, h, raw_header(h, 1, true, 127, 150));
+  expect_refused_without_buffering(&lead, "ws: frame length not in its shortest form");
+  /* a reserved opcode announcing a huge payload is refused at its header, not after it */
+  for (int op = 3; op < 16; op++) {
+    if (op >= 8 && op <= 10)
+      continue;
+    ch_buf_reset(&lead);
+    ch_buf_append(&lead, h, raw_header(h, op, true, 127, 1ull << 40));
+    expect_refused_without_buffering(&lead, op < 8 ? "ws: unknown opcode" : "ws: invalid control frame");
+  }
+  ch_buf_free(&lead);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_wsraw_rx_every_two_way_split),
                          CH_TEST(test_wsraw_rx_large_frames_in_read_sized_pieces),
                          CH_TEST(test_wsraw_rx_refuses_oversized_and_keeps_tail_after_partial),
+                         CH_TEST(test_wsraw_rx_refuses_lengths_that_would_grow_memory),
+                         CH_TEST(test_wsraw_rx_empty_frame_completed_by_its_last_header_byte),
+                         CH_TEST(test_wsraw_rx_drops_bytes_after_the_server_close),
                          CU_TEST_INFO_NULL};
   return ch_test_run("wsraw_rx", tests);
 }

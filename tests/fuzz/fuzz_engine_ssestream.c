@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ch_fallback.h"
+#include "fuzz_split.h"
 
 #define MAX_EVENT 512
 
@@ -53,14 +54,12 @@ static int run(const uint8_t *split, size_t nsplit, const char *p, size_t n, str
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size < 1)
+  struct fuzz_split in;
+  if (!fuzz_split_input(data, size, &in))
     return 0;
-  size_t nsplit = data[0] % 16;
-  if (size < 1 + nsplit)
-    return 0;
-  const uint8_t *split = data + 1;
-  const char *p = (const char *)data + 1 + nsplit;
-  size_t n = size - 1 - nsplit;
+  const uint8_t *split = in.sizes;
+  const char *p = in.p;
+  size_t n = in.n, nsplit = in.nsizes;
   struct ch_buf a = CH_BUF_INIT, b = CH_BUF_INIT;
   bool ia = false, ib = false;
   int ra = run(NULL, 0, p, n, &a, &ia);

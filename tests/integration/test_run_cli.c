@@ -1,6 +1,8 @@
 /* `centro-harness run` as users and release pipelines use it: the shipped scenarios pass against the embedded
    reference endpoint, exit codes and last lines are the documented ones, reports are written without credentials. */
 #include <stdbool.h>
+#include <stdio.h>
+#include <sys/resource.h>
 
 #include "ch_spawn.h"
 #include "ch_test.h"
@@ -122,8 +124,20 @@ static void test_run_unreachable_target_exits_4(void) {
 }
 
 static void test_run_refuses_a_run_beyond_the_descriptor_limit(void) {
-  /* 30,000 clients cannot fit one process here (20,000 descriptors at most): refused up front with the remedies. */
-  const char *extra[] = {"--set", "clients.0.count=30000", NULL};
+  /* One client more than the hard descriptor limit cannot fit one process (each holds a descriptor): refused up
+     front with the remedies. An unlimited or huge limit is lowered first (children inherit it) so the count stays
+     within what a scenario may ask for (10,000,000). */
+  struct rlimit rl;
+  CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 1000000) {
+    rl.rlim_max = 1000000;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > rl.rlim_max)
+      rl.rlim_cur = rl.rlim_max;
+    CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  }
+  char count[64];
+  snprintf(count, sizeof count, "clients.0.count=%llu", (unsigned long long)rl.rlim_max + 1);
+  const char *extra[] = {"--set", count, NULL};
   struct ch_spawn_result r = run_scenario("scenarios/smoke.json", extra, 60);
   CU_ASSERT_EQUAL(r.code, 4);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "ulimit -n"));

@@ -54,7 +54,7 @@ static void check_free(struct ch_check *c) {
 void ch_report_free(struct ch_report *r) {
   if (!r)
     return;
-  free(r->scenario), free(r->scenario_path), free(r->target), free(r->harness_version), free(r->exit_reason);
+  free(r->scenario), free(r->scenario_path), free(r->scenario_sha256), free(r->target), free(r->harness_version), free(r->exit_reason);
   free_list(r->overrides, r->n_overrides);
   free_list(r->notes, r->n_notes);
   for (size_t i = 0; i < r->n_checks; i++)
@@ -345,6 +345,8 @@ int ch_report_merge(struct ch_report *dst, const struct ch_report *src, struct c
     return -EINVAL;
   }
   int rc = ch_metrics_merge(dst->metrics, src->metrics);
+  if (!rc && !dst->scenario_sha256 && src->scenario_sha256) /* shards of one run ran the same scenario */
+    rc = ch_report_set(&dst->scenario_sha256, src->scenario_sha256);
   if (rc)
     return rc;
   for (size_t i = 0; i < src->n_checks && !rc; i++) {

@@ -47,6 +47,7 @@ struct ch_threshold {
 struct ch_report {
   char *scenario;         /* scenario name */
   char *scenario_path;
+  char *scenario_sha256;  /* SHA-256 (hex) of the scenario.json stored beside the report; NULL when none */
   char *target;           /* redacted: no userinfo, query values of token-like keys replaced */
   char *harness_version;
   char *exit_reason;      /* one line, e.g. "2 thresholds failed" */
@@ -108,6 +109,22 @@ int ch_report_write_html(const struct ch_report *r, const char *path, struct ch_
 int ch_report_write_dir(const struct ch_report *r, const char *dir, struct ch_buf *err);
 /* "reports/<scenario>-<YYYYMMDDTHHMMSSZ>" for the given wall time (scenario sanitised to [A-Za-z0-9._-]). */
 int ch_report_default_dir(const char *base, const char *scenario, uint64_t wall_ns, struct ch_buf *out);
+/**
+ * Creates a new report folder: the default name above, or, when it exists already (another run started in the
+ * same second), the first free of "<name>-2", "<name>-3", ... (mkdir, so race-free between processes). Creates base
+ * first when missing. Never returns an existing folder.
+ * @param out  receives the folder's path (replacing its content)
+ * @return 0, or -errno (message in err).
+ */
+int ch_report_reserve_dir(const char *base, const char *scenario, uint64_t wall_ns, struct ch_buf *out,
+                          struct ch_buf *err);
+/**
+ * Writes text to path (temporary file + rename) with every secret registered in r replaced by "[REDACTED]", and,
+ * when sha_hex is not NULL, puts the SHA-256 of the bytes written there (65 bytes: 64 hex digits and a NUL).
+ * @return 0, or -errno (message in err).
+ */
+int ch_report_write_text(const struct ch_report *r, const char *path, const char *text, char *sha_hex,
+                         struct ch_buf *err);
 
 /**
  * Parses report.json text (including the serialised histograms and time series).
@@ -135,12 +152,16 @@ struct ch_progress {
   uint64_t elapsed_ns, total_ns; /* total 0: unknown */
   uint64_t connected, target;
   double messages_per_s;
-  uint64_t p50_ns, p99_ns;       /* Update delivery in the last second */
+  uint64_t p50_ns, p99_ns;       /* Update delivery in the last second; 0: none arrived */
   uint64_t errors;
+  bool total_estimate;           /* total_ns is an estimate: shown as "~1m00s" */
+  const char *phase;             /* the phase being run, or NULL */
+  const char *label;             /* what runs, e.g. "step 3/8" or "shard 1/4", or NULL */
 };
 /* Formats one progress line into buf (always NUL-terminated). tty: "\r...\033[K" form without newline, to be
    rewritten in place; otherwise a plain line ending in "\n" (for CI logs, every 10 s). Example:
-   "[12s/1m00s] connected 950/1000  msg/s 12.3k  delivery p50 3.1ms p99 12ms  errors 3".
+   "[12s/~1m00s] step 2/8 trigger  connected 950/1000  msg/s 12.3k  delivery p50 3.1ms p99 12ms  errors 3"
+   (label and phase only when given; "-" for latencies when nothing arrived).
    @return the length written. */
 size_t ch_progress_format(const struct ch_progress *p, bool tty, char *buf, size_t n);
 /* Whether progress should be drawn as a live line: f is a terminal and the environment variable CI is unset. */

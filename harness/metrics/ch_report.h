@@ -73,6 +73,12 @@ int ch_report_set(char **field, const char *v);
 /* Stores the target URL redacted: userinfo dropped, values of query keys such as access_token/token/key/password
    replaced by "[REDACTED]". @return 0 or -ENOMEM. */
 int ch_report_set_target(struct ch_report *r, const char *url);
+/* Appends url redacted as above to out (a value that is only a template placeholder, "{{key}}", is kept).
+   @return 0 or -ENOMEM. */
+int ch_report_redact_url(const char *url, struct ch_buf *out);
+/* Whether a query parameter, header or field of this name holds a credential: its name contains token, key,
+   pass, secret, auth, sig, credential or session (any case). */
+bool ch_report_secret_name(const char *name, size_t n);
 /* Registers a credential (token...) that must never appear in any output; texts shorter than 4 bytes are ignored. */
 int ch_report_add_secret(struct ch_report *r, const char *secret);
 /* Replaces the report's metrics with m (taken over; the old set is freed). */

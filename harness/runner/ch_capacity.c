@@ -308,7 +308,9 @@ int ch_capacity_main(int argc, char **argv) {
       break;
     }
     struct ch_run_opts o = cli.o;
-    o.quiet = true;
+    char label[96];
+    snprintf(label, sizeof label, "step %zu/%zu (%s %g)", i + 1, n_steps, cap_vary_name(cap->step_what), st.load);
+    o.progress_label = label; /* the step's own progress line; the summary is the search's */
     memset(&probe.before, 0, sizeof probe.before);
     memset(&probe.after, 0, sizeof probe.after);
     if (!s->target.url) {

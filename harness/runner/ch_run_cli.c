@@ -99,7 +99,10 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
       struct ch_run_opts co = *o;
       co.shard_index = k;
       co.shard_count = n;
-      co.quiet = true;
+      co.quiet = o->quiet || k > 0; /* one progress line: the first shard's, for its share of the clients */
+      char label[48];
+      snprintf(label, sizeof label, "shard 1/%u", n);
+      co.progress_label = label;
       struct ch_report *r = NULL;
       struct ch_buf e = CH_BUF_INIT, path = CH_BUF_INIT;
       if (ch_report_new(&r))

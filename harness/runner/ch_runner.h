@@ -27,6 +27,7 @@ struct ch_run_opts {
   const char *ca_file;
   const char *source_addresses;
   bool quiet;               /* no progress line, no summary */
+  const char *progress_label; /* shown in the progress line (a capacity step, a shard); NULL: none */
   bool no_report;           /* do not write report files */
   /* Shards (--processes): this process runs clients with index % shard_count == shard_index. */
   unsigned shard_index, shard_count;

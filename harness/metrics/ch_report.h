@@ -111,6 +111,8 @@ int ch_report_html(const struct ch_report *r, struct ch_buf *out);
 int ch_report_write_json(const struct ch_report *r, const char *path, struct ch_buf *err);
 int ch_report_write_junit(const struct ch_report *r, const char *path, struct ch_buf *err);
 int ch_report_write_html(const struct ch_report *r, const char *path, struct ch_buf *err);
+/* Creates dir and its parents where missing (an existing folder is fine). @return 0 or -errno (message in err). */
+int ch_report_make_dir(const char *dir, struct ch_buf *err);
 /* Creates dir (and parents) and writes report.json, junit.xml, report.html into it. */
 int ch_report_write_dir(const struct ch_report *r, const char *dir, struct ch_buf *err);
 /* "reports/<scenario>-<YYYYMMDDTHHMMSSZ>" for the given wall time (scenario sanitised to [A-Za-z0-9._-]). */

@@ -76,7 +76,7 @@ int ch_report_write_html(const struct ch_report *r, const char *path, struct ch_
   return write_rendered(r, ch_report_html, path, err);
 }
 
-static int mkdir_p(const char *dir, struct ch_buf *err) {
+int ch_report_make_dir(const char *dir, struct ch_buf *err) {
   struct ch_buf p = CH_BUF_INIT;
   if (ch_buf_puts(&p, dir))
     return -ENOMEM;
@@ -100,7 +100,7 @@ static int mkdir_p(const char *dir, struct ch_buf *err) {
 }
 
 int ch_report_write_dir(const struct ch_report *r, const char *dir, struct ch_buf *err) {
-  int rc = mkdir_p(dir, err);
+  int rc = ch_report_make_dir(dir, err);
   struct ch_buf p = CH_BUF_INIT;
   static const char *const names[] = {"report.json", "junit.xml", "report.html"};
   const render_fn fns[] = {ch_report_json, ch_report_junit, ch_report_html};
@@ -120,7 +120,7 @@ int ch_report_reserve_dir(const char *base, const char *scenario, uint64_t wall_
   char *slash = rc ? NULL : strrchr(name.data, '/');
   if (slash) { /* the base folder may exist already; the run's own folder must not */
     *slash = '\0';
-    rc = mkdir_p(name.data, err);
+    rc = ch_report_make_dir(name.data, err);
     *slash = '/';
   }
   /* mkdir is atomic: of two processes asking for the same name, exactly one creates it and the other moves on to

@@ -507,10 +507,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
       goto done;
     }
     r->target = u;
-    if (s->trigger.type == CH_SCN_TRIGGER_REFERENCE) {
-      /* A running `centro-harness serve`: its control API is on the port the scenario's trigger names. */
-      ch_buf_puts(err, "trigger type \"reference\" needs the embedded endpoint (no target.url) or an \"http\" trigger "
-                       "pointing at the endpoint's control API");
+    if (run_reference_needs_embedded(s, err)) {
       code = CH_EXIT_INPUT;
       goto done;
     }

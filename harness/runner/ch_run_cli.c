@@ -318,11 +318,17 @@ int ch_run_main(int argc, char **argv) {
   rep->seed = s->seed;
   for (size_t i = 0; i < n_sets; i++)
     ch_report_add_override(rep, sets[i]);
-  uint64_t started = ch_wall_ns();
-  if (o.report_dir)
-    ch_buf_puts(&dir, o.report_dir);
-  else
-    ch_report_default_dir("reports", s->name, started, &dir);
+  /* Input is refused before a folder exists; the folder is new, and holds the scenario before the run starts. */
+  code = ch_run_check_input(&o, s, rep, &err);
+  if (code != CH_EXIT_OK) {
+    code = run_fail(code, code == CH_EXIT_INPUT ? "invalid input" : "out of memory", err.data);
+    goto out;
+  }
+  bool reserved = !o.report_dir;
+  if (ch_run_prepare_dir(&o, s, rep, &dir, &err)) {
+    code = run_fail(CH_EXIT_RUN, "cannot create the report folder", err.data);
+    goto out;
+  }
   o.report_dir = dir.data; /* transcripts of failing clients go next to the report */
   unsigned procs = o.processes ? o.processes : s->processes;
   if (!o.quiet)
@@ -346,7 +352,10 @@ int ch_run_main(int argc, char **argv) {
   run_exit_line(rep, code, err.data, &line);
   const char *reason = strchr(line.data, ':'); /* the report shows the code itself */
   ch_report_set(&rep->exit_reason, reason ? reason + 2 : line.data);
-  ch_run_publish_report(rep, dir.data, o.quiet);
+  if (code == CH_EXIT_INPUT)
+    ch_run_discard_dir(dir.data, reserved); /* refused: no report of a run that did not happen */
+  else
+    ch_run_publish_report(rep, dir.data, o.quiet);
   if ((code == CH_EXIT_RUN || code == CH_EXIT_INPUT) && err.data)
     fprintf(stderr, "%s\n", err.data);
   printf("%s\n", line.data);

@@ -182,6 +182,9 @@ struct run_tally {
 double run_ramp_pace(const struct ch_scenario *s);
 double run_phase_triggers(const struct ch_scenario *s, const struct ch_scn_phase *ph, size_t keys);
 
+/* ch_run_output.c: true (err says why) when the scenario's reference trigger cannot reach an external target. */
+bool run_reference_needs_embedded(const struct ch_scenario *s, struct ch_buf *err);
+
 /* ch_run_plan.c (main thread). */
 struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const uint32_t *keys, size_t K, size_t n,
                             uint64_t start_ns, struct ch_rng *rng);

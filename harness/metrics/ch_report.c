@@ -466,7 +466,7 @@ void ch__fmt_dur(char *buf, size_t n, double ns) {
 
 void ch__fmt_count(char *buf, size_t n, double v) {
   if (fabs(v) < 1e4)
-    snprintf(buf, n, v == floor(v) ? "%.0f" : "%.3g", v);
+    snprintf(buf, n, v == floor(v) || fabs(v) >= 100 ? "%.0f" : "%.3g", v); /* %.3g would print 1.64e+03 */
   else if (fabs(v) < 1e6)
     snprintf(buf, n, "%.1fk", v / 1e3);
   else if (fabs(v) < 1e9)

@@ -366,8 +366,10 @@ static void test_report_summary_and_progress(void) {
   CU_ASSERT_STRING_EQUAL(line, "[1m15s/~1m35s] step 2/8 trigger ?[2Jx  connected 50/50  msg/s 0  delivery p50 - p99 -  "
                                "errors 0\n");
   q.total_ns = 0;
+  q.messages_per_s = 1643.3;
   ch_progress_format(&q, false, line, sizeof line);
   CU_ASSERT_EQUAL(strncmp(line, "[1m15s/?] ", 10), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(line, " msg/s 1643 "));
   ch_progress_format(&p, true, line, sizeof line);
   CU_ASSERT_EQUAL(line[0], '\r');
   CU_ASSERT_PTR_NULL(strchr(line, '\n'));

@@ -103,11 +103,11 @@ static void json_str(const char *json, const char *key, char *out, size_t n) {
     snprintf(out, n, "%.*s", (int)(e - p - 1), p + 1);
 }
 
-static void test_two_runs_started_together_get_two_folders(void) {
+/* Starts two copies of argv in a new folder `name` in the same UTC second; both must pass and leave one whole
+   report each under reports/, in two folders whose names start with prefix. */
+static void two_at_once(const char *name, char *const argv[], const char *prefix, const char *const files[]) {
   char cwd[128], out[2][160];
-  new_dir(cwd, sizeof cwd, "together");
-  char *argv[] = {"centro-harness", "run", SMOKE, "--quiet", "--workers", "1", "--set", "clients.0.count=5",
-                  "--set", "phases.2.duration=1s", NULL};
+  new_dir(cwd, sizeof cwd, name);
   /* start both just after a second boundary: the same UTC second, so the same default folder name */
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
@@ -122,7 +122,7 @@ static void test_two_runs_started_together_get_two_folders(void) {
     int code = finish(pids[i], 120);
     if (code != 0) {
       char *o = ch_slurp(out[i], NULL);
-      fprintf(stderr, "\nrun %d: exit %d\n%s\n", i, code, o ? o : "");
+      fprintf(stderr, "\n%s %d: exit %d\n%s\n", name, i, code, o ? o : "");
       free(o);
     }
     CU_ASSERT_EQUAL(code, 0);
@@ -132,17 +132,28 @@ static void test_two_runs_started_together_get_two_folders(void) {
   int n = 0;
   list_dir(reports, names, sizeof names, &n);
   CU_ASSERT_EQUAL(n, 2);
-  /* each folder holds a whole report of its own run */
   for (char *line = names, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
     *nl = '\0';
-    CU_ASSERT_EQUAL(strncmp(line, "smoke-", 6), 0);
-    char *json = file_in(reports, line, "report.json");
-    char *scn = file_in(reports, line, "scenario.json");
-    CU_ASSERT_PTR_NOT_NULL(json);
-    CU_ASSERT_PTR_NOT_NULL(scn);
-    free(json);
-    free(scn);
+    CU_ASSERT_EQUAL(strncmp(line, prefix, strlen(prefix)), 0);
+    for (size_t k = 0; files[k]; k++) {
+      char *body = file_in(reports, line, files[k]);
+      CU_ASSERT_PTR_NOT_NULL(body);
+      free(body);
+    }
   }
+}
+
+static void test_two_runs_started_together_get_two_folders(void) {
+  char *argv[] = {"centro-harness", "run", SMOKE, "--quiet", "--workers", "1", "--set", "clients.0.count=5",
+                  "--set", "phases.2.duration=1s", NULL};
+  const char *files[] = {"report.json", "junit.xml", "report.html", "scenario.json", NULL};
+  two_at_once("together", argv, "smoke-", files);
+}
+
+static void test_two_checks_started_together_get_two_folders(void) {
+  char *argv[] = {"centro-harness", "check", "--only", "NEG-001", NULL};
+  const char *files[] = {"report.json", "junit.xml", NULL};
+  two_at_once("checks", argv, "check-", files);
 }
 
 static void test_refused_input_creates_no_folder(void) {
@@ -155,6 +166,7 @@ static void test_refused_input_creates_no_folder(void) {
       {"centro-harness", "run", SMOKE, "--set", "clients.0.count=\"ten\"", NULL},
       {"centro-harness", "capacity", CH_SOURCE_DIR "/scenarios/capacity-fanout.json", "--token-env",
        "CH_TEST_NO_SUCH_VARIABLE", NULL},
+      {"centro-harness", "check", "--hub", "NoSuchHub", NULL},
   };
   char reports[192];
   snprintf(reports, sizeof reports, "%s/reports", cwd);
@@ -165,7 +177,14 @@ static void test_refused_input_creates_no_folder(void) {
       fprintf(stderr, "\n%s %s: exit %d\n%s\n", cases[i][1], cases[i][3], code, out);
     CU_ASSERT_EQUAL(code, 3);
     struct stat st;
-    CU_ASSERT_EQUAL(stat(reports, &st), -1); /* not even reports/ */
+    if (strcmp(cases[i][1], "check")) {
+      CU_ASSERT_EQUAL(stat(reports, &st), -1); /* not even reports/ */
+    } else { /* check validates some options only once it runs: its folder is removed, reports/ may stay */
+      char names[256];
+      int n = 0;
+      list_dir(reports, names, sizeof names, &n);
+      CU_ASSERT_EQUAL(n, 0);
+    }
     free(out);
   }
 }
@@ -314,6 +333,7 @@ int main(void) {
   if (!mkdtemp(root))
     return 2;
   CU_TestInfo tests[] = {CH_TEST(test_two_runs_started_together_get_two_folders),
+                         CH_TEST(test_two_checks_started_together_get_two_folders),
                          CH_TEST(test_refused_input_creates_no_folder),
                          CH_TEST(test_scenario_json_has_no_token_and_reruns_the_same_workload),
                          CH_TEST(test_progress_lines_every_10s_without_a_terminal), CU_TEST_INFO_NULL};

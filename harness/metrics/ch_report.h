@@ -174,9 +174,8 @@ struct ch_progress {
 size_t ch_progress_format(const struct ch_progress *p, bool tty, char *buf, size_t n);
 /* Whether progress should be drawn as a live line: f is a terminal and the environment variable CI is unset. */
 bool ch_progress_live(FILE *f);
-/* Rate limiter for progress output: true when a line is due at now_ns (every second when live, every 10 s
-   otherwise); updates *last_ns. Start with *last_ns = 0 (the first call is due). */
-bool ch_progress_due(uint64_t now_ns, uint64_t *last_ns, bool live);
+/* How often a progress line is drawn: every second when live, every 10 s otherwise (a CI log stays readable). */
+uint64_t ch_progress_every_ns(bool live);
 /* Fills a progress line from a metrics set (last series point, total counters). */
 void ch_progress_from_metrics(const struct ch_metrics *m, struct ch_progress *p);
 

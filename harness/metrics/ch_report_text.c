@@ -306,10 +306,4 @@ bool ch_progress_live(FILE *f) {
   return f && isatty(fileno(f)) && !(ci && *ci);
 }
 
-bool ch_progress_due(uint64_t now_ns, uint64_t *last_ns, bool live) {
-  uint64_t every = live ? 1000000000ull : 10000000000ull;
-  if (*last_ns && now_ns - *last_ns < every)
-    return false;
-  *last_ns = now_ns ? now_ns : 1;
-  return true;
-}
+uint64_t ch_progress_every_ns(bool live) { return live ? 1000000000ull : 10000000000ull; }

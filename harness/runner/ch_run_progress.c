@@ -132,7 +132,7 @@ static void progress_draw(struct ch_run_progress *p, bool last) {
 
 static void *progress_main(void *arg) {
   struct ch_run_progress *p = arg;
-  uint64_t every = p->live ? 1000000000u : 10000000000u, next = ch_now_ns();
+  uint64_t every = ch_progress_every_ns(p->live), next = ch_now_ns();
   pthread_mutex_lock(&p->mu);
   while (!p->stop) {
     uint64_t now = ch_now_ns();

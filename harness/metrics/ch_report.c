@@ -54,7 +54,8 @@ static void check_free(struct ch_check *c) {
 void ch_report_free(struct ch_report *r) {
   if (!r)
     return;
-  free(r->scenario), free(r->scenario_path), free(r->scenario_sha256), free(r->target), free(r->harness_version), free(r->exit_reason);
+  free(r->scenario), free(r->scenario_path), free(r->target), free(r->harness_version), free(r->exit_reason);
+  free(r->scenario_sha256);
   free_list(r->overrides, r->n_overrides);
   free_list(r->notes, r->n_notes);
   for (size_t i = 0; i < r->n_checks; i++)

@@ -535,6 +535,8 @@ int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_report_thresholds_evaluate_with_units),
                          CH_TEST(test_report_target_is_redacted),
                          CH_TEST(test_report_write_dir_and_read_back),
+                         CH_TEST(test_report_reserve_dir_never_reuses_a_folder),
+                         CH_TEST(test_report_write_text_scrubs_and_fingerprints),
                          CH_TEST(test_report_junit_is_well_formed_with_counts),
                          CH_TEST(test_report_html_is_self_contained),
                          CH_TEST(test_report_merge_of_shards),
@@ -543,8 +545,6 @@ int main(void) {
                          CH_TEST(test_report_cli_report_and_merge),
                          CH_TEST(test_report_secrets_never_leak_escaped_or_cut),
                          CH_TEST(test_report_default_dir_name),
-                         CH_TEST(test_report_reserve_dir_never_reuses_a_folder),
-                         CH_TEST(test_report_write_text_scrubs_and_fingerprints),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("report", tests);
   char cmd[128];

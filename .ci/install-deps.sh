@@ -4,7 +4,7 @@
 # Usage: install-deps.sh [build|test]   (build: enough to build and run; test, the default: also the test tools)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
-      libcurl4-openssl-dev libwebsockets-dev libwebsockets-evlib-uv libcjson-dev libcunit1-dev libuv1-dev
+      libcurl4-openssl-dev libwebsockets-dev libwebsockets-evlib-uv libcjson-dev libcunit1-dev libuv1-dev libssl-dev
       curl ca-certificates)
 if [ "${1:-test}" = test ]; then
   # clang for the ASan+UBSan build and libFuzzer, xmllint for the JUnit schema check, chromium (+ Node.js) for

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ch_checks.h"
 #include "ch_clock.h"
@@ -366,14 +367,19 @@ int ch_check_main(int argc, char **argv) {
   if (!o.seed)
     o.seed = ch_wall_ns() / 1000u;
   uint64_t t0 = ch_wall_ns();
-  if (!o.report_dir) {
+  if (!o.report_dir) { /* a folder of its own, never one another run wrote */
     struct ch_buf d = CH_BUF_INIT;
-    ch_report_default_dir("reports", "check", t0, &d);
+    if (ch_report_reserve_dir("reports", "check", t0, &d, &err)) { /* said again when the report is written */
+      ch_buf_reset(&d);
+      ch_report_default_dir("reports", "check", t0, &d);
+    }
     report_dir = ch_buf_steal(&d);
     ch_buf_free(&d);
     o.report_dir = report_dir;
   }
   int rc = ch_checks_run(&o, &res);
+  if (rc == -EINVAL && report_dir)
+    rmdir(report_dir); /* refused input: no folder (nothing was written into it) */
   code = ch_checks_exit_code(&res, rc, &last);
   if (rc == 0 || rc != -EINVAL) {
     struct ch_report *rep = NULL;

@@ -55,6 +55,7 @@ void ch_report_free(struct ch_report *r) {
   if (!r)
     return;
   free(r->scenario), free(r->scenario_path), free(r->target), free(r->harness_version), free(r->exit_reason);
+  free(r->scenario_sha256);
   free_list(r->overrides, r->n_overrides);
   free_list(r->notes, r->n_notes);
   for (size_t i = 0; i < r->n_checks; i++)
@@ -168,25 +169,27 @@ size_t ch_report_count_thresholds(const struct ch_report *r, enum ch_result whic
 
 /* ---- redaction ---- */
 
-static int key_is_secret(const char *k, size_t n) {
+bool ch_report_secret_name(const char *k, size_t n) {
   static const char *const words[] = {"token", "key", "pass", "secret", "auth", "sig", "credential", "session"};
   for (size_t w = 0; w < sizeof words / sizeof *words; w++) {
     size_t wl = strlen(words[w]);
     for (size_t i = 0; i + wl <= n; i++)
       if (!strncasecmp(k + i, words[w], wl))
-        return 1;
+        return true;
   }
-  return 0;
+  return false;
 }
 
-int ch_report_set_target(struct ch_report *r, const char *url) {
-  if (!url)
-    return ch_report_set(&r->target, NULL);
-  struct ch_buf b = CH_BUF_INIT;
+/* A template placeholder ("{{key}}") stands for a value chosen per request, never for a credential. */
+static bool is_placeholder(const char *v, size_t n) {
+  return n >= 4 && !strncmp(v, "{{", 2) && !strncmp(v + n - 2, "}}", 2) && !memchr(v + 2, '}', n - 4);
+}
+
+int ch_report_redact_url(const char *url, struct ch_buf *b) {
   const char *p = url, *sch = strstr(url, "://");
   int rc = 0;
   if (sch) {
-    rc = ch_buf_append(&b, url, (size_t)(sch + 3 - url));
+    rc = ch_buf_append(b, url, (size_t)(sch + 3 - url));
     p = sch + 3;
     size_t auth_len = strcspn(p, "/?#");
     const char *at = memchr(p, '@', auth_len);
@@ -198,26 +201,34 @@ int ch_report_set_target(struct ch_report *r, const char *url) {
     }
   }
   size_t path_len = strcspn(p, "?#");
-  rc = rc ? rc : ch_buf_append(&b, p, path_len);
+  rc = rc ? rc : ch_buf_append(b, p, path_len);
   p += path_len;
   if (*p == '?') {
-    rc = rc ? rc : ch_buf_putc(&b, '?');
+    rc = rc ? rc : ch_buf_putc(b, '?');
     p++;
     while (*p && *p != '#' && !rc) {
       size_t pl = strcspn(p, "&#");
       const char *eq = memchr(p, '=', pl);
-      if (eq && key_is_secret(p, (size_t)(eq - p))) {
-        rc = ch_buf_append(&b, p, (size_t)(eq + 1 - p));
-        rc = rc ? rc : ch_buf_puts(&b, "[REDACTED]");
+      if (eq && ch_report_secret_name(p, (size_t)(eq - p)) && !is_placeholder(eq + 1, pl - (size_t)(eq + 1 - p))) {
+        rc = ch_buf_append(b, p, (size_t)(eq + 1 - p));
+        rc = rc ? rc : ch_buf_puts(b, "[REDACTED]");
       } else {
-        rc = ch_buf_append(&b, p, pl);
+        rc = ch_buf_append(b, p, pl);
       }
       p += pl;
       if (*p == '&')
-        rc = rc ? rc : ch_buf_putc(&b, *p++);
+        rc = rc ? rc : ch_buf_putc(b, *p++);
     }
   }
   /* fragments are dropped: they never matter to a server */
+  return rc;
+}
+
+int ch_report_set_target(struct ch_report *r, const char *url) {
+  if (!url)
+    return ch_report_set(&r->target, NULL);
+  struct ch_buf b = CH_BUF_INIT;
+  int rc = ch_report_redact_url(url, &b);
   if (!rc)
     rc = ch_report_set(&r->target, b.data ? b.data : "");
   ch_buf_free(&b);
@@ -345,6 +356,8 @@ int ch_report_merge(struct ch_report *dst, const struct ch_report *src, struct c
     return -EINVAL;
   }
   int rc = ch_metrics_merge(dst->metrics, src->metrics);
+  if (!rc && !dst->scenario_sha256 && src->scenario_sha256) /* shards of one run ran the same scenario */
+    rc = ch_report_set(&dst->scenario_sha256, src->scenario_sha256);
   if (rc)
     return rc;
   for (size_t i = 0; i < src->n_checks && !rc; i++) {
@@ -454,7 +467,7 @@ void ch__fmt_dur(char *buf, size_t n, double ns) {
 
 void ch__fmt_count(char *buf, size_t n, double v) {
   if (fabs(v) < 1e4)
-    snprintf(buf, n, v == floor(v) ? "%.0f" : "%.3g", v);
+    snprintf(buf, n, v == floor(v) || fabs(v) >= 100 ? "%.0f" : "%.3g", v); /* %.3g would print 1.64e+03 */
   else if (fabs(v) < 1e6)
     snprintf(buf, n, "%.1fk", v / 1e3);
   else if (fabs(v) < 1e9)

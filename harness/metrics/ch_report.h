@@ -47,6 +47,7 @@ struct ch_threshold {
 struct ch_report {
   char *scenario;         /* scenario name */
   char *scenario_path;
+  char *scenario_sha256;  /* SHA-256 (hex) of the scenario.json stored beside the report; NULL when none */
   char *target;           /* redacted: no userinfo, query values of token-like keys replaced */
   char *harness_version;
   char *exit_reason;      /* one line, e.g. "2 thresholds failed" */
@@ -72,6 +73,12 @@ int ch_report_set(char **field, const char *v);
 /* Stores the target URL redacted: userinfo dropped, values of query keys such as access_token/token/key/password
    replaced by "[REDACTED]". @return 0 or -ENOMEM. */
 int ch_report_set_target(struct ch_report *r, const char *url);
+/* Appends url redacted as above to out (a value that is only a template placeholder, "{{key}}", is kept).
+   @return 0 or -ENOMEM. */
+int ch_report_redact_url(const char *url, struct ch_buf *out);
+/* Whether a query parameter, header or field of this name holds a credential: its name contains token, key,
+   pass, secret, auth, sig, credential or session (any case). */
+bool ch_report_secret_name(const char *name, size_t n);
 /* Registers a credential (token...) that must never appear in any output; texts shorter than 4 bytes are ignored. */
 int ch_report_add_secret(struct ch_report *r, const char *secret);
 /* Replaces the report's metrics with m (taken over; the old set is freed). */
@@ -104,10 +111,28 @@ int ch_report_html(const struct ch_report *r, struct ch_buf *out);
 int ch_report_write_json(const struct ch_report *r, const char *path, struct ch_buf *err);
 int ch_report_write_junit(const struct ch_report *r, const char *path, struct ch_buf *err);
 int ch_report_write_html(const struct ch_report *r, const char *path, struct ch_buf *err);
+/* Creates dir and its parents where missing (an existing folder is fine). @return 0 or -errno (message in err). */
+int ch_report_make_dir(const char *dir, struct ch_buf *err);
 /* Creates dir (and parents) and writes report.json, junit.xml, report.html into it. */
 int ch_report_write_dir(const struct ch_report *r, const char *dir, struct ch_buf *err);
 /* "reports/<scenario>-<YYYYMMDDTHHMMSSZ>" for the given wall time (scenario sanitised to [A-Za-z0-9._-]). */
 int ch_report_default_dir(const char *base, const char *scenario, uint64_t wall_ns, struct ch_buf *out);
+/**
+ * Creates a new report folder: the default name above, or, when it exists already (another run started in the
+ * same second), the first free of "<name>-2", "<name>-3", ... (mkdir, so race-free between processes). Creates base
+ * first when missing. Never returns an existing folder.
+ * @param out  receives the folder's path (replacing its content)
+ * @return 0, or -errno (message in err).
+ */
+int ch_report_reserve_dir(const char *base, const char *scenario, uint64_t wall_ns, struct ch_buf *out,
+                          struct ch_buf *err);
+/**
+ * Writes text to path (temporary file + rename) with every secret registered in r replaced by "[REDACTED]", and,
+ * when sha_hex is not NULL, puts the SHA-256 of the bytes written there (65 bytes: 64 hex digits and a NUL).
+ * @return 0, or -errno (message in err).
+ */
+int ch_report_write_text(const struct ch_report *r, const char *path, const char *text, char *sha_hex,
+                         struct ch_buf *err);
 
 /**
  * Parses report.json text (including the serialised histograms and time series).
@@ -135,19 +160,22 @@ struct ch_progress {
   uint64_t elapsed_ns, total_ns; /* total 0: unknown */
   uint64_t connected, target;
   double messages_per_s;
-  uint64_t p50_ns, p99_ns;       /* Update delivery in the last second */
+  uint64_t p50_ns, p99_ns;       /* Update delivery in the last second; 0: none arrived */
   uint64_t errors;
+  bool total_estimate;           /* total_ns is an estimate: shown as "~1m00s" */
+  const char *phase;             /* the phase being run, or NULL */
+  const char *label;             /* what runs, e.g. "step 3/8" or "shard 1/4", or NULL */
 };
 /* Formats one progress line into buf (always NUL-terminated). tty: "\r...\033[K" form without newline, to be
    rewritten in place; otherwise a plain line ending in "\n" (for CI logs, every 10 s). Example:
-   "[12s/1m00s] connected 950/1000  msg/s 12.3k  delivery p50 3.1ms p99 12ms  errors 3".
+   "[12s/~1m00s] step 2/8 trigger  connected 950/1000  msg/s 12.3k  delivery p50 3.1ms p99 12ms  errors 3"
+   (label and phase only when given; "-" for latencies when nothing arrived).
    @return the length written. */
 size_t ch_progress_format(const struct ch_progress *p, bool tty, char *buf, size_t n);
 /* Whether progress should be drawn as a live line: f is a terminal and the environment variable CI is unset. */
 bool ch_progress_live(FILE *f);
-/* Rate limiter for progress output: true when a line is due at now_ns (every second when live, every 10 s
-   otherwise); updates *last_ns. Start with *last_ns = 0 (the first call is due). */
-bool ch_progress_due(uint64_t now_ns, uint64_t *last_ns, bool live);
+/* How often a progress line is drawn: every second when live, every 10 s otherwise (a CI log stays readable). */
+uint64_t ch_progress_every_ns(bool live);
 /* Fills a progress line from a metrics set (last series point, total counters). */
 void ch_progress_from_metrics(const struct ch_metrics *m, struct ch_progress *p);
 

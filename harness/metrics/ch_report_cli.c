@@ -8,28 +8,23 @@
 
 #include "ch_exit.h"
 #include "ch_report.h"
+#include "ch_report_int.h"
+#include "ch_sha256.h"
 
 typedef int (*render_fn)(const struct ch_report *r, struct ch_buf *out);
 
-/* Writes through a temporary file and rename, so a reader never sees half a report. */
-static int write_rendered(const struct ch_report *r, render_fn fn, const char *path, struct ch_buf *err) {
-  struct ch_buf b = CH_BUF_INIT, tmp = CH_BUF_INIT;
-  int rc = fn(r, &b);
-  if (rc) {
-    if (err)
-      ch_buf_printf(err, "%s: cannot render: out of memory", path);
-    ch_buf_free(&b);
-    return rc;
-  }
-  rc = ch_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+/* Writes data through a temporary file and rename, so a reader never sees half a file. */
+static int write_atomic(const char *path, const char *data, size_t n, struct ch_buf *err) {
+  struct ch_buf tmp = CH_BUF_INIT;
+  int rc = ch_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
   FILE *f = rc ? NULL : fopen(tmp.data, "wb");
   if (!f) {
     rc = rc ? rc : -errno;
     if (err)
       ch_buf_printf(err, "%s: cannot write: %s", path, strerror(-rc));
   } else {
-    size_t w = fwrite(b.data, 1, b.len, f);
-    int e = (w != b.len || fflush(f)) ? errno : 0;
+    size_t w = fwrite(data, 1, n, f);
+    int e = (w != n || fflush(f)) ? errno : 0;
     if (fclose(f) && !e)
       e = errno;
     if (!e && rename(tmp.data, path))
@@ -42,6 +37,31 @@ static int write_rendered(const struct ch_report *r, render_fn fn, const char *p
     }
   }
   ch_buf_free(&tmp);
+  return rc;
+}
+
+static int write_rendered(const struct ch_report *r, render_fn fn, const char *path, struct ch_buf *err) {
+  struct ch_buf b = CH_BUF_INIT;
+  int rc = fn(r, &b);
+  if (rc) {
+    if (err)
+      ch_buf_printf(err, "%s: cannot render: out of memory", path);
+  } else {
+    rc = write_atomic(path, b.data ? b.data : "", b.len, err);
+  }
+  ch_buf_free(&b);
+  return rc;
+}
+
+int ch_report_write_text(const struct ch_report *r, const char *path, const char *text, char *sha_hex,
+                         struct ch_buf *err) {
+  struct ch_buf b = CH_BUF_INIT;
+  int rc = ch__report_scrub_str(r, text, &b);
+  if (!rc && sha_hex && ch_sha256_hex(b.data, b.len, sha_hex))
+    rc = -EIO;
+  if (rc && err)
+    ch_buf_printf(err, "%s: cannot write: %s", path, strerror(-rc));
+  rc = rc ? rc : write_atomic(path, b.data, b.len, err);
   ch_buf_free(&b);
   return rc;
 }
@@ -56,7 +76,7 @@ int ch_report_write_html(const struct ch_report *r, const char *path, struct ch_
   return write_rendered(r, ch_report_html, path, err);
 }
 
-static int mkdir_p(const char *dir, struct ch_buf *err) {
+int ch_report_make_dir(const char *dir, struct ch_buf *err) {
   struct ch_buf p = CH_BUF_INIT;
   if (ch_buf_puts(&p, dir))
     return -ENOMEM;
@@ -80,7 +100,7 @@ static int mkdir_p(const char *dir, struct ch_buf *err) {
 }
 
 int ch_report_write_dir(const struct ch_report *r, const char *dir, struct ch_buf *err) {
-  int rc = mkdir_p(dir, err);
+  int rc = ch_report_make_dir(dir, err);
   struct ch_buf p = CH_BUF_INIT;
   static const char *const names[] = {"report.json", "junit.xml", "report.html"};
   const render_fn fns[] = {ch_report_json, ch_report_junit, ch_report_html};
@@ -90,6 +110,33 @@ int ch_report_write_dir(const struct ch_report *r, const char *dir, struct ch_bu
     rc = rc ? rc : write_rendered(r, fns[i], p.data, err);
   }
   ch_buf_free(&p);
+  return rc;
+}
+
+int ch_report_reserve_dir(const char *base, const char *scenario, uint64_t wall_ns, struct ch_buf *out,
+                          struct ch_buf *err) {
+  struct ch_buf name = CH_BUF_INIT;
+  int rc = ch_report_default_dir(base, scenario, wall_ns, &name);
+  char *slash = rc ? NULL : strrchr(name.data, '/');
+  if (slash) { /* the base folder may exist already; the run's own folder must not */
+    *slash = '\0';
+    rc = ch_report_make_dir(name.data, err);
+    *slash = '/';
+  }
+  /* mkdir is atomic: of two processes asking for the same name, exactly one creates it and the other moves on to
+     the next suffix. */
+  for (unsigned k = 1; !rc; k++) {
+    ch_buf_reset(out);
+    rc = k == 1 ? ch_buf_puts(out, name.data) : ch_buf_printf(out, "%s-%u", name.data, k);
+    if (rc || mkdir(out->data, 0777) == 0)
+      break;
+    if (errno != EEXIST || k >= 1000) {
+      rc = -(errno == EEXIST ? EEXIST : errno);
+      if (err)
+        ch_buf_printf(err, "%s: cannot create directory: %s", out->data, strerror(-rc));
+    }
+  }
+  ch_buf_free(&name);
   return rc;
 }
 

@@ -411,6 +411,8 @@ static void summary_section(struct ch_buf *b, const struct ch_report *r, const s
   ch_buf_puts(b, "<section id=\"summary\"><h2>Summary</h2><table class=\"kv\">");
   kv(b, "scenario", r->scenario);
   kv(b, "scenario file", r->scenario_path);
+  if (r->scenario_sha256)
+    kv(b, "scenario.json SHA-256", r->scenario_sha256);
   kv(b, "target", r->target);
   snprintf(s, sizeof s, "%llu", (unsigned long long)r->seed);
   kv(b, "seed", s);

@@ -123,6 +123,7 @@ static cJSON *report_to_json(const struct ch_report *r, struct ch__jw *w) {
   if (run) {
     ch__jw_str(w, run, "scenario", r->scenario);
     ch__jw_str(w, run, "scenario_path", r->scenario_path);
+    ch__jw_str(w, run, "scenario_sha256", r->scenario_sha256);
     ch__jw_str(w, run, "target", r->target);
     ch__jw_str(w, run, "harness_version", r->harness_version);
     ju64s(w, run, "seed", r->seed);
@@ -489,6 +490,7 @@ static int rd_report(struct jr *j, const cJSON *root, struct ch_report *r) {
   uint64_t v = 0;
   int rc = rd_str(j, run, "scenario", &r->scenario);
   rc = rc ? rc : rd_str(j, run, "scenario_path", &r->scenario_path);
+  rc = rc ? rc : rd_str(j, run, "scenario_sha256", &r->scenario_sha256);
   rc = rc ? rc : rd_str(j, run, "target", &r->target);
   rc = rc ? rc : rd_str(j, run, "harness_version", &r->harness_version);
   rc = rc ? rc : rd_str(j, run, "exit_reason", &r->exit_reason);

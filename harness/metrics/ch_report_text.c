@@ -256,18 +256,28 @@ static void secs_str(char *buf, size_t n, uint64_t ns) {
 size_t ch_progress_format(const struct ch_progress *p, bool tty, char *buf, size_t n) {
   if (!n)
     return 0;
-  char el[24], tot[24], rate[24], p50[24], p99[24];
+  char el[24], tot[24], rate[24], p50[24] = "-", p99[24] = "-";
   secs_str(el, sizeof el, p->elapsed_ns);
   if (p->total_ns)
-    secs_str(tot, sizeof tot, p->total_ns);
+    secs_str(tot + 1, sizeof tot - 1, p->total_ns), tot[0] = '~';
   else
     snprintf(tot, sizeof tot, "?");
   ch__fmt_count(rate, sizeof rate, p->messages_per_s);
-  ch__fmt_dur(p50, sizeof p50, (double)p->p50_ns);
-  ch__fmt_dur(p99, sizeof p99, (double)p->p99_ns);
-  int w = snprintf(buf, n, "%s[%s/%s] connected %llu/%llu  msg/s %s  delivery p50 %s p99 %s  errors %llu%s",
-                   tty ? "\r" : "", el, tot, (unsigned long long)p->connected, (unsigned long long)p->target, rate,
-                   p50, p99, (unsigned long long)p->errors, tty ? "\033[K" : "\n");
+  if (p->p50_ns || p->p99_ns) {
+    ch__fmt_dur(p50, sizeof p50, (double)p->p50_ns);
+    ch__fmt_dur(p99, sizeof p99, (double)p->p99_ns);
+  }
+  const char *total = p->total_ns && !p->total_estimate ? tot + 1 : tot;
+  /* label and phase come from the scenario file: they must not drive the terminal either */
+  struct ch_buf what = CH_BUF_INIT;
+  if (p->label)
+    term_str(&what, p->label), ch_buf_putc(&what, ' ');
+  if (p->phase)
+    term_str(&what, p->phase), ch_buf_puts(&what, "  ");
+  int w = snprintf(buf, n, "%s[%s/%s] %.80sconnected %llu/%llu  msg/s %s  delivery p50 %s p99 %s  errors %llu%s",
+                   tty ? "\r" : "", el, total, what.data ? what.data : "", (unsigned long long)p->connected,
+                   (unsigned long long)p->target, rate, p50, p99, (unsigned long long)p->errors, tty ? "\033[K" : "\n");
+  ch_buf_free(&what);
   if (w < 0) {
     buf[0] = '\0';
     return 0;
@@ -296,10 +306,4 @@ bool ch_progress_live(FILE *f) {
   return f && isatty(fileno(f)) && !(ci && *ci);
 }
 
-bool ch_progress_due(uint64_t now_ns, uint64_t *last_ns, bool live) {
-  uint64_t every = live ? 1000000000ull : 10000000000ull;
-  if (*last_ns && now_ns - *last_ns < every)
-    return false;
-  *last_ns = now_ns ? now_ns : 1;
-  return true;
-}
+uint64_t ch_progress_every_ns(bool live) { return live ? 1000000000ull : 10000000000ull; }

@@ -272,10 +272,20 @@ int ch_capacity_main(int argc, char **argv) {
   ch_report_set(&final->scenario, s->name);
   ch_report_set(&final->scenario_path, cli.o.scenario_path);
   final->seed = s->seed;
-  if (cli.o.report_dir)
-    ch_buf_puts(&dir, cli.o.report_dir);
-  else
-    ch_report_default_dir("reports", s->name, ch_wall_ns(), &dir);
+  for (size_t i = 0; i < cli.n_sets; i++)
+    ch_report_add_override(final, cli.sets[i]);
+  /* Input is refused before a folder exists; the folder is new and holds the scenario the search steps. */
+  code = ch_run_check_input(&cli.o, s, final, &err);
+  if (code != CH_EXIT_OK) {
+    fprintf(stderr, "%s\nexit %d: %s\n", err.data ? err.data : "", code,
+            code == CH_EXIT_INPUT ? "invalid input" : "out of memory");
+    goto out;
+  }
+  if (ch_run_prepare_dir(&cli.o, s, final, &dir, &err)) {
+    fprintf(stderr, "%s\nexit 4: cannot create the report folder\n", err.data ? err.data : "");
+    code = CH_EXIT_RUN;
+    goto out;
+  }
   memcpy(sets, cli.sets, cli.n_sets * sizeof *sets);
   char dur[64];
   snprintf(dur, sizeof dur, "phases.%d.duration=%.3fs", tphase, (double)cap->step_duration_ns / 1e9);
@@ -308,7 +318,9 @@ int ch_capacity_main(int argc, char **argv) {
       break;
     }
     struct ch_run_opts o = cli.o;
-    o.quiet = true;
+    char label[96];
+    snprintf(label, sizeof label, "step %zu/%zu (%s %g)", i + 1, n_steps, cap_vary_name(cap->step_what), st.load);
+    o.progress_label = label; /* the step's own progress line; the summary is the search's */
     memset(&probe.before, 0, sizeof probe.before);
     memset(&probe.after, 0, sizeof probe.after);
     if (!s->target.url) {

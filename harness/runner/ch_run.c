@@ -17,6 +17,7 @@
 #include "ch_limits.h"
 #include "ch_report.h"
 #include "ch_run_int.h"
+#include "ch_run_progress.h"
 #include "ch_server.h"
 #include "ch_signalr.h"
 
@@ -35,42 +36,24 @@ static uint64_t run_updates_received(struct ch_run *r) {
   return n;
 }
 
-static void run_progress(struct ch_run *r, uint64_t t0, uint64_t *last_print, bool force) {
-  (void)t0;
-  if (r->o->quiet)
-    return;
-  bool live = ch_progress_live(stderr);
-  uint64_t now = ch_now_ns();
-  if (!force && !ch_progress_due(now, last_print, live))
-    return;
-  *last_print = now;
-  struct ch_progress p = {0};
-  p.elapsed_ns = now - r->t0;
-  p.target = r->s->total_clients;
-  uint64_t msgs = 0;
+/* The progress thread's figures: the per-second snapshots each worker publishes (relaxed atomics, no lock). */
+static void run_figures(void *user, struct ch_run_figures *f) {
+  struct ch_run *r = user;
   for (unsigned i = 0; i < r->n_workers; i++) {
     struct run_worker *rw = r->workers[i];
-    p.connected += atomic_load_explicit(&rw->p_connected, memory_order_relaxed);
-    p.errors += atomic_load_explicit(&rw->p_errors, memory_order_relaxed);
-    msgs += atomic_load_explicit(&rw->p_msgs, memory_order_relaxed);
+    f->connected += atomic_load_explicit(&rw->p_connected, memory_order_relaxed);
+    f->errors += atomic_load_explicit(&rw->p_errors, memory_order_relaxed);
+    f->messages += atomic_load_explicit(&rw->p_msgs, memory_order_relaxed);
     uint64_t p50 = atomic_load_explicit(&rw->m->pub_p50_ns, memory_order_relaxed);
     uint64_t p99 = atomic_load_explicit(&rw->m->pub_p99_ns, memory_order_relaxed);
-    p.p50_ns = p50 > p.p50_ns ? p50 : p.p50_ns; /* the slowest worker's view: never flatter */
-    p.p99_ns = p99 > p.p99_ns ? p99 : p.p99_ns;
+    f->p50_ns = p50 > f->p50_ns ? p50 : f->p50_ns; /* the slowest worker's view: never flatter */
+    f->p99_ns = p99 > f->p99_ns ? p99 : f->p99_ns;
   }
-  if (r->progress_at && now > r->progress_at)
-    p.messages_per_s = (double)(msgs - r->progress_msgs) * 1e9 / (double)(now - r->progress_at);
-  r->progress_at = now;
-  r->progress_msgs = msgs;
-  char line[256];
-  ch_progress_format(&p, live, line, sizeof line);
-  fputs(line, stderr);
-  fflush(stderr);
 }
 
 /* Waits until every worker reported the current phase done, or until deadline (monotonic ns; 0 = none), or until
-   `until` returns true. Prints progress meanwhile. Returns true when every worker reported. */
-static bool run_wait(struct ch_run *r, uint64_t deadline, uint64_t t0, uint64_t *last_print) {
+   `until` returns true. Returns true when every worker reported. */
+static bool run_wait(struct ch_run *r, uint64_t deadline) {
   for (;;) {
     pthread_mutex_lock(&r->mu);
     bool all = r->workers_done >= r->n_workers;
@@ -86,7 +69,6 @@ static bool run_wait(struct ch_run *r, uint64_t deadline, uint64_t t0, uint64_t 
       all = r->workers_done >= r->n_workers;
     }
     pthread_mutex_unlock(&r->mu);
-    run_progress(r, t0, last_print, false);
     if (all)
       return true;
     if (deadline && ch_now_ns() >= deadline)
@@ -94,15 +76,13 @@ static bool run_wait(struct ch_run *r, uint64_t deadline, uint64_t t0, uint64_t 
   }
 }
 
-/* Sleeps (printing progress) until the deadline, or earlier once `received` reaches `want` (want 0: no early end). */
-static void run_hold(struct ch_run *r, uint64_t deadline, uint64_t want, uint64_t received0, uint64_t t0,
-                     uint64_t *last_print) {
+/* Sleeps until the deadline, or earlier once `received` reaches `want` (want 0: no early end). */
+static void run_hold(struct ch_run *r, uint64_t deadline, uint64_t want, uint64_t received0) {
   while (ch_now_ns() < deadline) {
     if (want && run_updates_received(r) - received0 >= want)
       return;
     struct timespec ts = {0, 20000000};
     nanosleep(&ts, NULL);
-    run_progress(r, t0, last_print, false);
   }
 }
 
@@ -298,16 +278,11 @@ static int run_make_clients(struct ch_run *r) {
 }
 
 static size_t run_trigger_capacity(const struct ch_scenario *s, size_t n_keys) {
-  double rate = s->trigger.rate > 0 ? s->trigger.rate : 10;
   double cap = 16;
   for (size_t i = 0; i < s->n_phases; i++) {
     const struct ch_scn_phase *ph = &s->phases[i];
-    double secs = (double)ph->duration_ns / 1e9;
-    if (ph->type == CH_SCN_PHASE_TRIGGER)
-      cap += s->trigger.count ? (secs > 0 ? fmin((double)s->trigger.count, rate * secs) : (double)s->trigger.count)
-                              : rate * secs;
-    else if (ph->type == CH_SCN_PHASE_VERIFY_SILENCE)
-      cap += fmax((double)n_keys, rate * secs);
+    if (ph->type == CH_SCN_PHASE_TRIGGER || ph->type == CH_SCN_PHASE_VERIFY_SILENCE)
+      cap += run_phase_triggers(s, ph, n_keys);
     else if (ph->type == CH_SCN_PHASE_DROP_RECONNECT)
       cap += (double)(n_keys < 100 ? n_keys : 100);
   }
@@ -339,17 +314,16 @@ static void run_sum_trig(struct ch_trigger_result *sum, const struct ch_trigger_
 
 static int run_timeline(struct ch_run *r, struct run_outcome *out) {
   const struct ch_scenario *s = r->s;
-  uint64_t t0 = ch_now_ns(), last_print = t0;
   uint32_t *tkeys = malloc((r->keys.n ? r->keys.n : 1) * sizeof *tkeys);
   if (!tkeys)
     return -ENOMEM;
   struct ch_rng rng;
   ch_rng_seed(&rng, s->seed * 0x9e3779b97f4a7c15u + 7);
   bool triggers_on = s->trigger.type != CH_SCN_TRIGGER_NONE;
-  double rate = s->trigger.rate > 0 ? s->trigger.rate : 10;
   for (size_t i = 0; i < s->n_phases; i++) {
     const struct ch_scn_phase *ph = &s->phases[i];
     struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction};
+    ch_run_progress_phase(r->progress, i);
     uint64_t start = ch_now_ns();
     uint64_t timeout = ph->timeout_ns ? ph->timeout_ns : 30000000000u;
     struct ch_trigger_result tr;
@@ -363,28 +337,21 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     case CH_SCN_PHASE_SUBSCRIBE:
     case CH_SCN_PHASE_UNSUBSCRIBE:
     case CH_SCN_PHASE_DISCONNECT:
-      if (!run_wait(r, start + timeout, t0, &last_print) && i < 64)
+      if (!run_wait(r, start + timeout) && i < 64)
         out->timed_out[i] = true;
       out->had_subscribe |= ph->type == CH_SCN_PHASE_SUBSCRIBE;
       out->had_unsubscribe |= ph->type == CH_SCN_PHASE_UNSUBSCRIBE;
       break;
     case CH_SCN_PHASE_HOLD:
-      run_wait(r, 0, t0, &last_print);
-      run_hold(r, start + ph->duration_ns, 0, 0, t0, &last_print);
+      run_wait(r, 0);
+      run_hold(r, start + ph->duration_ns, 0, 0);
       break;
     case CH_SCN_PHASE_TRIGGER:
     case CH_SCN_PHASE_VERIFY_SILENCE: {
-      run_wait(r, 0, t0, &last_print);
+      run_wait(r, 0);
       bool silence = ph->type == CH_SCN_PHASE_VERIFY_SILENCE;
       size_t K = triggers_on ? run_trigger_keys(r, tkeys) : 0;
-      double secs = (double)ph->duration_ns / 1e9;
-      size_t n;
-      if (silence)
-        n = (size_t)fmax((double)K, rate * secs);
-      else if (s->trigger.count)
-        n = secs > 0 ? (size_t)fmin((double)s->trigger.count, rate * secs) : (size_t)s->trigger.count;
-      else
-        n = (size_t)(rate * secs);
+      size_t n = (size_t)run_phase_triggers(s, ph, K);
       struct run_tphase *p = K ? run_plan(r, silence ? RUN_TP_SILENCE : RUN_TP_TRIGGER, tkeys, K, n,
                                           ch_now_ns() + 1000000u, &rng)
                                : NULL;
@@ -399,12 +366,11 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       /* A trigger phase ends when its Updates arrived (or the deadline passed); a silence phase lasts its duration
          plus the unsubscribe grace, since nothing may arrive at all. */
       if (silence)
-        run_hold(r, start + ph->duration_ns + s->expect.unsubscribe_grace_ns, 0, 0, t0, &last_print);
+        run_hold(r, start + ph->duration_ns + s->expect.unsubscribe_grace_ns, 0, 0);
       else if (p)
-        run_hold(r, ch_now_ns() + s->expect.deadline_ns, run_expected_receipts(p, r->subs_per_key), rcv0, t0,
-                 &last_print);
+        run_hold(r, ch_now_ns() + s->expect.deadline_ns, run_expected_receipts(p, r->subs_per_key), rcv0);
       else if (ph->duration_ns)
-        run_hold(r, start + ph->duration_ns, 0, 0, t0, &last_print); /* passive observation */
+        run_hold(r, start + ph->duration_ns, 0, 0); /* passive observation */
       break;
     }
     case CH_SCN_PHASE_DROP_RECONNECT: {
@@ -418,23 +384,19 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       uint64_t rcv0 = run_updates_received(r);
       run_send(r, p, &tr, 0);
       run_sum_trig(&out->trig, &tr);
-      if (!run_wait(r, start + timeout, t0, &last_print) && i < 64)
+      if (!run_wait(r, start + timeout) && i < 64)
         out->timed_out[i] = true;
       if (p) {
         p->end_ns = ch_now_ns();
-        run_hold(r, ch_now_ns() + s->expect.deadline_ns, run_expected_receipts(p, r->subs_per_key), rcv0, t0,
-                 &last_print);
+        run_hold(r, ch_now_ns() + s->expect.deadline_ns, run_expected_receipts(p, r->subs_per_key), rcv0);
       }
       break;
     }
     default:
-      run_wait(r, start + timeout, t0, &last_print);
+      run_wait(r, start + timeout);
       break;
     }
   }
-  run_progress(r, t0, &last_print, true);
-  if (!r->o->quiet && ch_progress_live(stderr))
-    fputc('\n', stderr);
   free(tkeys);
   return 0;
 }
@@ -552,10 +514,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
       goto done;
     }
     r->target = u;
-    if (s->trigger.type == CH_SCN_TRIGGER_REFERENCE) {
-      /* A running `centro-harness serve`: its control API is on the port the scenario's trigger names. */
-      ch_buf_puts(err, "trigger type \"reference\" needs the embedded endpoint (no target.url) or an \"http\" trigger "
-                       "pointing at the endpoint's control API");
+    if (run_reference_needs_embedded(s, err)) {
       code = CH_EXIT_INPUT;
       goto done;
     }
@@ -652,16 +611,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
         goto done;
       }
     }
-    double rate = 0;
-    for (size_t p = 0; p < s->n_populations; p++) { /* the ramp of the busiest population sets the pace */
-      const struct ch_scn_ramp *ramp = &s->populations[p].ramp;
-      double pr = ramp->rate > 0 ? ramp->rate
-                  : ramp->duration_ns ? (double)s->populations[p].count / ((double)ramp->duration_ns / 1e9)
-                                      : 0;
-      if (pr > rate)
-        rate = pr;
-    }
-    rw->ramp_rate = rate / r->n_workers / (o->shard_count > 1 ? o->shard_count : 1);
+    rw->ramp_rate = run_ramp_pace(s) / r->n_workers / (o->shard_count > 1 ? o->shard_count : 1);
   }
   if (ch_engine_start(r->engine, err))
     goto done;
@@ -672,10 +622,20 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     ch_buf_printf(err, "the workers could not be set up: %s", strerror(-rc));
     goto done;
   }
-  run_wait(r, 0, ch_now_ns(), &(uint64_t){0});
+  run_wait(r, 0);
 
   out.start_wall = ch_wall_ns();
-  if ((rc = run_timeline(r, &out)) != 0) {
+  if (!o->quiet) { /* without it (no memory, no thread) the run goes on silently */
+    size_t mine = 0;
+    for (unsigned i = 0; i < r->n_workers; i++)
+      mine += r->workers[i]->n_clients;
+    struct ch_run_progress_opts po = {s, stderr, o->progress_label, mine, run_figures, r};
+    ch_run_progress_start(&po, &r->progress);
+  }
+  rc = run_timeline(r, &out);
+  ch_run_progress_stop(r->progress);
+  r->progress = NULL;
+  if (rc) {
     ch_buf_printf(err, "the timeline could not be carried out: %s", strerror(-rc));
     goto done;
   }
@@ -686,7 +646,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     ch_buf_printf(err, "the workers could not be torn down: %s", strerror(-rc));
     goto done;
   }
-  run_wait(r, 0, ch_now_ns(), &(uint64_t){0});
+  run_wait(r, 0);
   ch_engine_stop(r->engine); /* every worker joined: their data is ours to read */
 
   /* Judge, then merge the workers' metrics into the report's. */

@@ -33,12 +33,18 @@ static const char run_usage[] =
     "  --source-addresses S    local addresses to spread connections over: 127.0.0.2-127.0.0.40 or a,b,c\n"
     "  --insecure              do not verify TLS certificates\n"
     "  --ca-file FILE          CA certificates to verify the target with\n"
-    "  --report-dir DIR        where to write report.json, junit.xml, report.html\n"
-    "                          (default: reports/<scenario>-<UTC time>)\n"
+    "  --report-dir DIR        where to write report.json, junit.xml, report.html and scenario.json\n"
+    "                          (default: a new reports/<scenario>-<UTC time>, with -2, -3... when taken)\n"
     "  --quiet                 no progress line and no summary table\n"
     "  --help                  this text\n"
     "\n"
     "Durations in scenario files are written 250ms, 2s, 1.5m, 1h.\n"
+    "\n"
+    "Progress: a line on stderr, redrawn every second on a terminal, printed every 10 s otherwise:\n"
+    "elapsed/expected total (~ when an estimate), phase, connected, msg/s, delivery p50/p99, errors.\n"
+    "\n"
+    "The report folder keeps the effective scenario (after --set, with the seed, without credentials) as\n"
+    "scenario.json; `centro-harness run FOLDER/scenario.json` runs the same workload again.\n"
     "\n"
     "Exit codes: 0 passed, 1 a check failed, 2 a threshold failed, 3 invalid input, 4 run not carried out.\n"
     "\n"
@@ -99,7 +105,10 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
       struct ch_run_opts co = *o;
       co.shard_index = k;
       co.shard_count = n;
-      co.quiet = true;
+      co.quiet = o->quiet || k > 0; /* one progress line: the first shard's, for its share of the clients */
+      char label[48];
+      snprintf(label, sizeof label, "shard 1/%u", n);
+      co.progress_label = label;
       struct ch_report *r = NULL;
       struct ch_buf e = CH_BUF_INIT, path = CH_BUF_INIT;
       if (ch_report_new(&r))
@@ -315,11 +324,17 @@ int ch_run_main(int argc, char **argv) {
   rep->seed = s->seed;
   for (size_t i = 0; i < n_sets; i++)
     ch_report_add_override(rep, sets[i]);
-  uint64_t started = ch_wall_ns();
-  if (o.report_dir)
-    ch_buf_puts(&dir, o.report_dir);
-  else
-    ch_report_default_dir("reports", s->name, started, &dir);
+  /* Input is refused before a folder exists; the folder is new, and holds the scenario before the run starts. */
+  code = ch_run_check_input(&o, s, rep, &err);
+  if (code != CH_EXIT_OK) {
+    code = run_fail(code, code == CH_EXIT_INPUT ? "invalid input" : "out of memory", err.data);
+    goto out;
+  }
+  bool reserved = !o.report_dir;
+  if (ch_run_prepare_dir(&o, s, rep, &dir, &err)) {
+    code = run_fail(CH_EXIT_RUN, "cannot create the report folder", err.data);
+    goto out;
+  }
   o.report_dir = dir.data; /* transcripts of failing clients go next to the report */
   unsigned procs = o.processes ? o.processes : s->processes;
   if (!o.quiet)
@@ -343,7 +358,10 @@ int ch_run_main(int argc, char **argv) {
   run_exit_line(rep, code, err.data, &line);
   const char *reason = strchr(line.data, ':'); /* the report shows the code itself */
   ch_report_set(&rep->exit_reason, reason ? reason + 2 : line.data);
-  ch_run_publish_report(rep, dir.data, o.quiet);
+  if (code == CH_EXIT_INPUT)
+    ch_run_discard_dir(dir.data, reserved); /* refused: no report of a run that did not happen */
+  else
+    ch_run_publish_report(rep, dir.data, o.quiet);
   if ((code == CH_EXIT_RUN || code == CH_EXIT_INPUT) && err.data)
     fprintf(stderr, "%s\n", err.data);
   printf("%s\n", line.data);

@@ -117,7 +117,8 @@ struct ch_run {
   struct run_worker **workers;
   struct run_keys keys;
   uint64_t wall_minus_mono;             /* wall clock - monotonic clock, ns, taken once */
-  uint64_t t0, progress_at, progress_msgs; /* run start; last progress line (main thread) */
+  uint64_t t0;                          /* run start */
+  struct ch_run_progress *progress;     /* the progress line's thread, NULL when quiet */
   uint64_t run_id;                      /* prefix of this run's trigger nonces ("<run_id hex>-<index>") */
   /* Triggers: preallocated for the whole run, filled phase by phase by the main thread. */
   struct ch_trig *trig;
@@ -180,6 +181,15 @@ struct run_tally {
   struct ch_buf ev_connect, ev_auth, ev_delivery, ev_replay, ev_isolation, ev_unsub, ev_dup, ev_order;
   unsigned n_ev_connect, n_ev_auth, n_ev_delivery, n_ev_replay, n_ev_isolation, n_ev_unsub, n_ev_dup, n_ev_order;
 };
+
+/* ch_run_progress.c: the connect ramp's pace (clients per second over the whole run; 0: all at once) and the
+   number of triggers a trigger or verify_silence phase sends (keys: the keys it triggers; a double, as it may be
+   too large to plan). */
+double run_ramp_pace(const struct ch_scenario *s);
+double run_phase_triggers(const struct ch_scenario *s, const struct ch_scn_phase *ph, size_t keys);
+
+/* ch_run_output.c: true (err says why) when the scenario's reference trigger cannot reach an external target. */
+bool run_reference_needs_embedded(const struct ch_scenario *s, struct ch_buf *err);
 
 /* ch_run_plan.c (main thread). */
 struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const uint32_t *keys, size_t K, size_t n,

@@ -27,6 +27,7 @@ struct ch_run_opts {
   const char *ca_file;
   const char *source_addresses;
   bool quiet;               /* no progress line, no summary */
+  const char *progress_label; /* shown in the progress line (a capacity step, a shard); NULL: none */
   bool no_report;           /* do not write report files */
   /* Shards (--processes): this process runs clients with index % shard_count == shard_index. */
   unsigned shard_index, shard_count;
@@ -59,6 +60,19 @@ struct ch_run_cli {
    (0 after --help). Free with ch_run_cli_free either way. */
 int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli *c);
 void ch_run_cli_free(struct ch_run_cli *c);
+/* Refuses, before anything is written, the input ch_run_execute would refuse (credentials that cannot be read, a
+   reference trigger with an external target, bad --source-addresses), and registers the credentials as rep's
+   secrets. Returns CH_EXIT_OK, CH_EXIT_INPUT (err says why) or CH_EXIT_RUN (out of memory). */
+int ch_run_check_input(const struct ch_run_opts *o, const struct ch_scenario *s, struct ch_report *rep,
+                       struct ch_buf *err);
+/* Creates the report folder into dir: o->report_dir as given (created when missing), else a new
+   reports/<scenario>-<UTC time>[-N] (never an existing folder); writes the effective scenario into it as
+   scenario.json (ch_scenario_to_json_stored) and its SHA-256 into rep. Returns CH_EXIT_OK or CH_EXIT_RUN. */
+int ch_run_prepare_dir(const struct ch_run_opts *o, const struct ch_scenario *s, struct ch_report *rep,
+                       struct ch_buf *dir, struct ch_buf *err);
+/* Removes what ch_run_prepare_dir wrote (a run that ended up refusing its input): scenario.json, and the folder
+   when it created it and nothing else is in it. */
+void ch_run_discard_dir(const char *dir, bool created);
 /* Prints the summary (unless quiet), writes report.json, junit.xml and report.html into dir, and says where. */
 void ch_run_publish_report(const struct ch_report *rep, const char *dir, bool quiet);
 

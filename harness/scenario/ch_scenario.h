@@ -292,6 +292,15 @@ int ch_scenario_subscribed_keys(const struct ch_scenario *s, int only, const cha
  * For reports and `validate --print`. Appends to out. @return 0 or -ENOMEM.
  */
 int ch_scenario_to_json(const struct ch_scenario *s, struct ch_buf *out);
+/**
+ * The effective scenario as stored beside a report (scenario.json): as ch_scenario_to_json, but with no credential
+ * at all: target.auth keeps its mode, scheme, query_param and token_env (a variable's name) and drops token and
+ * token_file; bad_tokens are "[REDACTED]"; target and trigger URLs lose userinfo and credential-like query values;
+ * trigger headers with credential names (Authorization, Cookie, X-Api-Key...) are "[REDACTED]" unless they are a
+ * placeholder; ca_file is absolute. It loads back (from any folder) to a scenario that gives the same text.
+ * @return 0 or -ENOMEM.
+ */
+int ch_scenario_to_json_stored(const struct ch_scenario *s, struct ch_buf *out);
 
 /**
  * `centro-harness validate SCENARIO.json [--set PATH=VALUE]...`: prints "FILE: valid (N clients in K populations,

@@ -1,11 +1,14 @@
-/* ch_scenario_to_json: the effective scenario (defaults filled in) in the file format, credentials redacted. */
+/* ch_scenario_to_json: the effective scenario (defaults filled in) in the file format, credentials redacted; and the
+   form stored beside a report, which leaves credentials out altogether. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
+#include "ch_report.h"
 #include "ch_scenario.h"
 
 #define SJ_REDACTED "[REDACTED]"
@@ -28,6 +31,7 @@ static const char *sj_duration(uint64_t ns, char *buf, size_t n) {
 /* Every add below may fail on memory; the tree is checked once at the end through this flag. */
 struct sj {
   bool oom;
+  bool stored; /* the form stored beside a report (ch_scenario_to_json_stored) */
 };
 
 static cJSON *sj_check(struct sj *j, cJSON *v) {
@@ -55,26 +59,52 @@ static void sj_push_str(struct sj *j, cJSON *a, const char *v) {
   }
 }
 
+/* A URL; stored, without userinfo and with credential-like query values redacted. */
+static void sj_url(struct sj *j, cJSON *o, const char *k, const char *url) {
+  if (!j->stored || !url) {
+    sj_str(j, o, k, url);
+    return;
+  }
+  struct ch_buf b = CH_BUF_INIT;
+  if (ch_report_redact_url(url, &b))
+    j->oom = true;
+  else
+    sj_str(j, o, k, b.data ? b.data : "");
+  ch_buf_free(&b);
+}
+
+/* Stored: the value of a header that carries a credential is redacted, unless it is only a placeholder. */
+static const char *sj_header_value(const struct sj *j, const char *name, const char *value) {
+  size_t n = strlen(value);
+  bool placeholder = n >= 4 && !strncmp(value, "{{", 2) && strchr(value, '}') == value + n - 2 && value[n - 1] == '}';
+  bool secret = ch_report_secret_name(name, strlen(name)) || !strcasecmp(name, "cookie");
+  return j->stored && secret && !placeholder ? SJ_REDACTED : value;
+}
+
 static void sj_target(struct sj *j, cJSON *root, const struct ch_scenario *s) {
   const struct ch_scn_target *t = &s->target;
   cJSON *o = sj_obj(j, root, "target");
   if (!o)
     return;
-  sj_str(j, o, "url", t->url);
+  sj_url(j, o, "url", t->url);
   sj_bool(j, o, "insecure", t->insecure);
-  if (t->ca_file)
-    sj_str(j, o, "ca_file", t->ca_file);
+  char *abs = j->stored && t->ca_file ? realpath(t->ca_file, NULL) : NULL;
+  if (t->ca_file) /* absolute when stored: the copy lives in another folder than the original */
+    sj_str(j, o, "ca_file", abs ? abs : t->ca_file);
+  free(abs);
   cJSON *a = sj_obj(j, o, "auth");
   if (a) {
     static const char *const modes[] = {"none", "header", "query"};
     sj_str(j, a, "mode", modes[t->auth.mode]);
     sj_str(j, a, "scheme", t->auth.scheme);
     sj_str(j, a, "query_param", t->auth.query_param);
-    if (t->auth.source == CH_SCN_TOKEN_LITERAL)
+    /* Stored: no credential and no path to one; a re-run is given its own with --token, --token-env or
+       --token-file (token_env names a variable, not a credential, so it stays). */
+    if (t->auth.source == CH_SCN_TOKEN_LITERAL && !j->stored)
       sj_str(j, a, "token", SJ_REDACTED);
     else if (t->auth.source == CH_SCN_TOKEN_ENV)
       sj_str(j, a, "token_env", t->auth.token_env);
-    else if (t->auth.source == CH_SCN_TOKEN_FILE)
+    else if (t->auth.source == CH_SCN_TOKEN_FILE && !j->stored)
       sj_str(j, a, "token_file", t->auth.token_file);
   }
   cJSON *b = sj_arr(j, o, "bad_tokens");
@@ -201,10 +231,10 @@ static void sj_trigger(struct sj *j, cJSON *root, const struct ch_scenario *s) {
   if (!ho)
     return;
   sj_str(j, ho, "method", h->method);
-  sj_str(j, ho, "url", ch_template_source(h->url));
+  sj_url(j, ho, "url", ch_template_source(h->url));
   cJSON *hs = sj_obj(j, ho, "headers");
   for (size_t i = 0; hs && i < h->n_headers; i++)
-    sj_str(j, hs, h->headers[i].name, ch_template_source(h->headers[i].value));
+    sj_str(j, hs, h->headers[i].name, sj_header_value(j, h->headers[i].name, ch_template_source(h->headers[i].value)));
   if (h->body && ch_template_escape_of(h->body) == CH_TEMPLATE_JSON) {
     cJSON *b = cJSON_Parse(ch_template_source(h->body)); /* a JSON body stays JSON (its escaping depends on it) */
     if (!b || !cJSON_AddItemToObject(ho, "body", b)) {
@@ -232,14 +262,16 @@ static void sj_thresholds(struct sj *j, cJSON *o, const char *k, const struct ch
     sj_push_str(j, a, t[i].expr);
 }
 
-int ch_scenario_to_json(const struct ch_scenario *s, struct ch_buf *out) {
-  struct sj j = {false};
+static int sj_render(const struct ch_scenario *s, bool stored, struct ch_buf *out) {
+  struct sj j = {false, stored};
   cJSON *root = cJSON_CreateObject();
   if (!root)
     return -ENOMEM;
   sj_str(&j, root, "name", s->name);
   sj_str(&j, root, "description", s->description);
-  sj_num(&j, root, "seed", (double)s->seed);
+  char seed[24]; /* exact: cJSON prints numbers past 10^15 with 15 significant digits */
+  snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->seed);
+  sj_check(&j, cJSON_AddRawToObject(root, "seed", seed));
   sj_num(&j, root, "workers", s->workers);
   sj_num(&j, root, "processes", s->processes);
   sj_target(&j, root, s);
@@ -300,3 +332,6 @@ int ch_scenario_to_json(const struct ch_scenario *s, struct ch_buf *out) {
   free(text);
   return rc ? -ENOMEM : 0;
 }
+
+int ch_scenario_to_json(const struct ch_scenario *s, struct ch_buf *out) { return sj_render(s, false, out); }
+int ch_scenario_to_json_stored(const struct ch_scenario *s, struct ch_buf *out) { return sj_render(s, true, out); }

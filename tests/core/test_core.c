@@ -5,6 +5,7 @@
 
 #include "ch_base64.h"
 #include "ch_sha1.h"
+#include "ch_sha256.h"
 #include "ch_buf.h"
 #include "ch_excerpt.h"
 #include "ch_rng.h"
@@ -173,6 +174,17 @@ static void hex(const unsigned char *d, size_t n, char *out) {
 }
 
 /* RFC 3174's test vectors (one block, two blocks, the empty message) and RFC 6455's handshake example. */
+static void test_core_sha256_vectors(void) {
+  char hex[CH_SHA256_HEX_LEN + 1];
+  CU_ASSERT_EQUAL(ch_sha256_hex("abc", 3, hex), 0); /* FIPS 180-4 examples */
+  CU_ASSERT_STRING_EQUAL(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CU_ASSERT_EQUAL(ch_sha256_hex("", 0, hex), 0);
+  CU_ASSERT_STRING_EQUAL(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  CU_ASSERT_EQUAL(ch_sha256_hex(two, strlen(two), hex), 0);
+  CU_ASSERT_STRING_EQUAL(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
 static void test_core_sha1_vectors_and_websocket_accept(void) {
   unsigned char d[20];
   char h[41];
@@ -199,9 +211,9 @@ int main(void) {
       CH_TEST(test_core_url_virtual_directory),        CH_TEST(test_core_url_errors_name_what_was_found),
       CH_TEST(test_core_pct_encode_matches_encodeURIComponent), CH_TEST(test_core_form_get_decodes_plus_and_escapes),
       CH_TEST(test_core_buf_printf_grows),             CH_TEST(test_core_buf_reserve_refuses_sizes_that_wrap),
-      CH_TEST(test_core_excerpt_is_printable_and_bounded),
-                  CH_TEST(test_core_base64_round_trips_padded_and_not),
-      CH_TEST(test_core_sha1_vectors_and_websocket_accept), CH_TEST(test_core_rng_is_deterministic_per_seed),
+      CH_TEST(test_core_excerpt_is_printable_and_bounded), CH_TEST(test_core_base64_round_trips_padded_and_not),
+      CH_TEST(test_core_sha1_vectors_and_websocket_accept), CH_TEST(test_core_sha256_vectors),
+      CH_TEST(test_core_rng_is_deterministic_per_seed),
       CU_TEST_INFO_NULL};
   return ch_test_run("core", tests);
 }

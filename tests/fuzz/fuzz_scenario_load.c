@@ -58,6 +58,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     }
     ch_scenario_free(s2);
+    s2 = NULL;
+    ch_buf_reset(&a), ch_buf_reset(&b);
+    if (ch_scenario_to_json_stored(s, &a) == 0) { /* scenario.json: loads and stays the same (its SHA-256 too) */
+      if (ch_scenario_from_json_string(a.data, a.len, "fuzz.json", NULL, 0, &s2, &e2) != 0)
+        abort();
+      if (ch_scenario_to_json_stored(s2, &b) == 0 && strcmp(a.data, b.data))
+        abort();
+    }
+    ch_scenario_free(s2);
     ch_buf_free(&a);
     ch_buf_free(&b);
     ch_buf_free(&e2);

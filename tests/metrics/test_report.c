@@ -8,6 +8,7 @@
 
 #include "ch_exit.h"
 #include "ch_report.h"
+#include "ch_sha256.h"
 #include "ch_test.h"
 
 #define S 1000000000ull
@@ -129,6 +130,7 @@ static void test_report_write_dir_and_read_back(void) {
   char dir[128], p[192];
   snprintf(dir, sizeof dir, "%s/run1/nested", tmpdir);
   struct ch_buf err = CH_BUF_INIT;
+  ch_report_set(&r->scenario_sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   CU_ASSERT_EQUAL_FATAL(ch_report_write_dir(r, dir, &err), 0);
   const char *files[] = {"report.json", "junit.xml", "report.html"};
   for (int i = 0; i < 3; i++) {
@@ -147,6 +149,7 @@ static void test_report_write_dir_and_read_back(void) {
   struct ch_report *b;
   CU_ASSERT_EQUAL_FATAL(ch_report_read_json(p, &b, &err), 0);
   CH_ASSERT_STR(b->scenario, "smoke");
+  CH_ASSERT_STR(b->scenario_sha256, r->scenario_sha256);
   CU_ASSERT_EQUAL(b->seed, r->seed);
   CU_ASSERT_EQUAL(b->start_wall_ns, r->start_wall_ns);
   CU_ASSERT_EQUAL(b->exit_code, CH_EXIT_CHECK_FAILED);
@@ -357,22 +360,28 @@ static void test_report_summary_and_progress(void) {
   CU_ASSERT_PTR_NULL(strchr(text, '\x01')); /* no raw control bytes from evidence reach the terminal */
   CU_ASSERT_PTR_NULL(strchr(text, '\xff'));
   free(text);
-  struct ch_progress p = {12 * S, 60 * S, 950, 1000, 12345, 3100000, 12000000, 3};
+  struct ch_progress p = {12 * S, 60 * S, 950, 1000, 12345, 3100000, 12000000, 3, false, NULL, NULL};
   char line[256];
   size_t n = ch_progress_format(&p, false, line, sizeof line);
   CU_ASSERT_EQUAL(n, strlen(line));
   CU_ASSERT_STRING_EQUAL(line, "[12s/1m00s] connected 950/1000  msg/s 12.3k  delivery p50 3.1ms p99 12ms  errors 3\n");
+  /* an estimated total, the phase and what runs; nothing delivered in the last second shows "-", not 0 */
+  struct ch_progress q = {75 * S, 95 * S, 50, 50, 0, 0, 0, 0, true, "trigger \033[2Jx", "step 2/8"};
+  ch_progress_format(&q, false, line, sizeof line);
+  CU_ASSERT_STRING_EQUAL(line, "[1m15s/~1m35s] step 2/8 trigger ?[2Jx  connected 50/50  msg/s 0  delivery p50 - p99 -  "
+                               "errors 0\n");
+  q.total_ns = 0;
+  q.messages_per_s = 1643.3;
+  ch_progress_format(&q, false, line, sizeof line);
+  CU_ASSERT_EQUAL(strncmp(line, "[1m15s/?] ", 10), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(line, " msg/s 1643 "));
   ch_progress_format(&p, true, line, sizeof line);
   CU_ASSERT_EQUAL(line[0], '\r');
   CU_ASSERT_PTR_NULL(strchr(line, '\n'));
   char tiny[8];
   CU_ASSERT_EQUAL(ch_progress_format(&p, false, tiny, sizeof tiny), 7);
-  uint64_t last = 0;
-  CU_ASSERT_TRUE(ch_progress_due(5 * S, &last, false));
-  CU_ASSERT_FALSE(ch_progress_due(14 * S, &last, false));
-  CU_ASSERT_TRUE(ch_progress_due(15 * S, &last, false)); /* plain lines every 10 s */
-  CU_ASSERT_FALSE(ch_progress_due(15 * S + 999 * MS, &last, true));
-  CU_ASSERT_TRUE(ch_progress_due(16 * S, &last, true)); /* live line every second */
+  CU_ASSERT_EQUAL(ch_progress_every_ns(false), 10 * S); /* plain lines every 10 s */
+  CU_ASSERT_EQUAL(ch_progress_every_ns(true), 1 * S);   /* a live line every second */
   FILE *devnull = fopen("/dev/null", "w");
   CU_ASSERT_FALSE(ch_progress_live(devnull));
   fclose(devnull);
@@ -455,6 +464,75 @@ static void test_report_default_dir_name(void) {
   ch_buf_free(&b);
 }
 
+/* Two runs started in the same second never share a folder, even when they ask at the same moment. */
+static void test_report_reserve_dir_never_reuses_a_folder(void) {
+  char base[128];
+  snprintf(base, sizeof base, "%s/reserve/reports", tmpdir); /* missing parents are created */
+  struct ch_buf a = CH_BUF_INIT, b = CH_BUF_INIT, err = CH_BUF_INIT;
+  uint64_t t = 1800000000ull * S;
+  CU_ASSERT_EQUAL_FATAL(ch_report_reserve_dir(base, "smoke", t, &a, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_report_reserve_dir(base, "smoke", t, &b, &err), 0);
+  char want[192];
+  snprintf(want, sizeof want, "%s/smoke-20270115T080000Z", base);
+  CH_ASSERT_STR(a.data, want);
+  strcat(want, "-2");
+  CH_ASSERT_STR(b.data, want);
+  struct stat st;
+  CU_ASSERT_TRUE(stat(b.data, &st) == 0 && S_ISDIR(st.st_mode));
+  /* six processes asking for the same name at once get six folders */
+  enum { N = 6 };
+  int fds[2];
+  CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
+  pid_t pids[N];
+  for (int i = 0; i < N; i++) {
+    pids[i] = fork();
+    if (pids[i] == 0) {
+      struct ch_buf d = CH_BUF_INIT;
+      char line[256];
+      int rc = ch_report_reserve_dir(base, "race", t, &d, NULL);
+      snprintf(line, sizeof line, "%s\n", rc ? "ERROR" : d.data);
+      ssize_t w = write(fds[1], line, strlen(line)); /* < PIPE_BUF: atomic */
+      _exit(w > 0 ? 0 : 1);
+    }
+  }
+  close(fds[1]);
+  for (int i = 0; i < N; i++)
+    waitpid(pids[i], NULL, 0);
+  char got[4096] = "";
+  size_t len = 0;
+  for (ssize_t r; (r = read(fds[0], got + len, sizeof got - 1 - len)) > 0;)
+    len += (size_t)r;
+  got[len] = '\0';
+  close(fds[0]);
+  CU_ASSERT_PTR_NULL(strstr(got, "ERROR"));
+  char name[192];
+  for (int k = 1; k <= N; k++) { /* each name exactly once */
+    snprintf(name, sizeof name, k == 1 ? "%s/race-20270115T080000Z\n" : "%s/race-20270115T080000Z-%d\n", base, k);
+    CU_ASSERT_EQUAL(count_of(got, name), 1);
+  }
+  ch_buf_free(&a), ch_buf_free(&b), ch_buf_free(&err);
+}
+
+static void test_report_write_text_scrubs_and_fingerprints(void) {
+  struct ch_report *r = make_report(0);
+  char p[192], sha[CH_SHA256_HEX_LEN + 1], want[CH_SHA256_HEX_LEN + 1];
+  path_in(p, sizeof p, tmpdir, "scenario.json");
+  struct ch_buf err = CH_BUF_INIT;
+  CU_ASSERT_EQUAL_FATAL(ch_report_write_text(r, p, "{\"token\":\"" SECRET "\"}\n", sha, &err), 0);
+  size_t n = 0;
+  char *s = slurp(p, &n);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CH_ASSERT_STR(s, "{\"token\":\"[REDACTED]\"}\n");
+  ch_sha256_hex(s, n, want); /* the fingerprint is of the bytes on disk */
+  CU_ASSERT_STRING_EQUAL(sha, want);
+  free(s);
+  path_in(p, sizeof p, tmpdir, "no-such-dir/scenario.json");
+  CU_ASSERT_NOT_EQUAL(ch_report_write_text(r, p, "{}", sha, &err), 0);
+  CU_ASSERT_TRUE(err.data && strstr(err.data, "no-such-dir"));
+  ch_buf_free(&err);
+  ch_report_free(r);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/ch-test-report-XXXXXX");
   if (!mkdtemp(tmpdir))
@@ -462,6 +540,8 @@ int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_report_thresholds_evaluate_with_units),
                          CH_TEST(test_report_target_is_redacted),
                          CH_TEST(test_report_write_dir_and_read_back),
+                         CH_TEST(test_report_reserve_dir_never_reuses_a_folder),
+                         CH_TEST(test_report_write_text_scrubs_and_fingerprints),
                          CH_TEST(test_report_junit_is_well_formed_with_counts),
                          CH_TEST(test_report_html_is_self_contained),
                          CH_TEST(test_report_merge_of_shards),

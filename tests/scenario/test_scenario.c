@@ -437,6 +437,43 @@ static void roundtrip(struct ch_scenario *s) {
   ch_buf_free(&err);
 }
 
+/* The form stored beside a report: no credential of any kind, and it loads back (from another folder) to the
+   same text, seed included, so its SHA-256 is the same on a re-run. */
+static void test_scenario_stored_form_has_no_credentials_and_is_stable(void) {
+  struct ch_buf err = CH_BUF_INIT, a = CH_BUF_INIT, b = CH_BUF_INIT;
+  struct ch_scenario *s =
+      load("{\"seed\":9007199254740992,\"target\":{\"url\":\"https://h/C\","
+           "\"auth\":{\"token\":\"s3cr3t\"},\"bad_tokens\":[\"b4d-token\"]},\"clients\":[{\"count\":2}],"
+           "\"phases\":[{\"type\":\"connect\"}],\"trigger\":{\"type\":\"http\",\"http\":{\"url\":"
+           "\"https://h/api/{{key}}?key={{key}}&api_key=k3y\",\"headers\":{\"Authorization\":\"Bearer tr1g\","
+           "\"X-Api-Key\":\"{{nonce}}\",\"X-N\":\"plain\"}}},\"correlation\":{\"nonce\":\"/N\"}}",
+           NULL, 0, &err);
+  if (!s)
+    fprintf(stderr, "\n%s", err.data ? err.data : "");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL_FATAL(ch_scenario_to_json_stored(s, &a), 0);
+  const char *secrets[] = {"s3cr3t", "b4d-token", "k3y", "tr1g", "\"token\""};
+  for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+    CU_ASSERT_PTR_NULL(strstr(a.data, secrets[i]));
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.data, "\"https://h/C\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.data, "?key={{key}}&api_key=[REDACTED]")); /* placeholders are kept */
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.data, "\"X-Api-Key\":\t\"{{nonce}}\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.data, "\"X-N\":\t\"plain\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.data, "\"seed\":\t9007199254740992"));
+  struct ch_scenario *s2 = NULL;
+  int rc = ch_scenario_from_json_string(a.data, a.len, "reports/x/scenario.json", NULL, 0, &s2, &err);
+  if (rc)
+    fprintf(stderr, "\n%s\n%s", a.data, err.data ? err.data : "");
+  CU_ASSERT_EQUAL_FATAL(rc, 0);
+  CU_ASSERT_EQUAL(s2->seed, s->seed);
+  CU_ASSERT_EQUAL(s2->target.auth.source, CH_SCN_TOKEN_NONE);
+  CU_ASSERT_EQUAL(ch_scenario_to_json_stored(s2, &b), 0);
+  CH_ASSERT_STR(b.data, a.data);
+  ch_scenario_free(s2);
+  ch_scenario_free(s);
+  ch_buf_free(&a), ch_buf_free(&b), ch_buf_free(&err);
+}
+
 static void test_scenario_to_json_roundtrip(void) {
   for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++) {
     char path[256];
@@ -538,6 +575,7 @@ int main(void) {
       CH_TEST(test_scenario_http_trigger),
       CH_TEST(test_scenario_schema_matches_loader),
       CH_TEST(test_scenario_to_json_roundtrip),
+      CH_TEST(test_scenario_stored_form_has_no_credentials_and_is_stable),
       CU_TEST_INFO_NULL,
   };
   return ch_test_run("scenario", tests);

@@ -234,6 +234,12 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
   cx.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
   cx.passive_ms = o->passive_wait_ms > 0 ? o->passive_wait_ms : 3000;
   cx.transports = o->transports ? o->transports : CH_T_ALL;
+  cx.burst = o->burst ? o->burst : ch_checks_burst_size(CH_CHECK_FAULT_RATE, CH_CHECK_CONFIDENCE);
+  if (cx.burst > CH_CHECK_BURST_MAX) {
+    ch_buf_printf(&err, "--burst: at most %u Updates", CH_CHECK_BURST_MAX);
+    rc = -EINVAL;
+    goto out;
+  }
   /* on the embedded endpoint a leaked Update is queued before the fence; a real server may route differently */
   cx.grace_ms = o->target ? 150 : 30;
   cx.easy = curl_easy_init();

@@ -215,6 +215,7 @@ int ch_ws_recv(struct ch_ws *ws, struct ch_chk_ctx *cx, const char *client, long
         } else if (op == 0x8) {
           ch_chk_tx(cx, client, "in", "ws", "[close]", 7);
           ws->closed = true;
+          ws->close_code = len >= 2 ? (uint8_t)payload[0] << 8 | (uint8_t)payload[1] : 1005;
           consume(&ws->rx, h + (size_t)len);
           return -EPIPE;
         } else if (op == 0x1 || op == 0x2 || op == 0x0) {
@@ -238,6 +239,7 @@ int ch_ws_recv(struct ch_ws *ws, struct ch_chk_ctx *cx, const char *client, long
       return 0;
     if (rc < 0) {
       ws->closed = true;
+      ws->close_code = -1;
       return -EPIPE;
     }
   }

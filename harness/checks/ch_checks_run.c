@@ -209,6 +209,7 @@ static int embedded_start(struct embedded *em, const struct ch_checks_opts *o, s
       return -EINVAL;
     }
     so.faults = 1u << f;
+    so.fault_seed = o->seed; /* the random faults repeat with the run's seed */
   }
   int rc = ch_server_new(&so, &em->srv);
   if (rc) {

@@ -229,8 +229,8 @@ void ch_chk_begin(struct ch_chk_ctx *cx);
 
 void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_lifecycle(struct ch_chk_ctx *cx, struct ch_checks_results *out);
-/* CON-008 on one transport (ch_fam_close.c; part of the lifecycle family). */
-void ch_chk_server_close(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsigned t);
+/* CON-008 on the transports of mask, watched together (ch_fam_close.c; part of the lifecycle family). */
+void ch_chk_server_close(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsigned mask);
 void ch_chk_family_delivery(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_auth(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out);

@@ -3,7 +3,7 @@
    shutdown; §8: the clients then reconnect, so such closes cost replays and reconnect storms while looking
    harmless). One subscribed session per transport receives a delivery burst, then is held idle for a
    KeepAliveTimeout; any Close frame, TCP close, end of the event stream, failed poll or poll answered with T:1 on
-   the way fails it. */
+   the way fails it. The transcript of a failure holds every transport's session. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,84 +30,122 @@ static unsigned count_burst(struct ch_chk_ctx *cx, const char *raw, const struct
   return n;
 }
 
-/* Receives until the deadline, n_want burst Updates, or the end of the channel; returns the last ch_sess_recv code. */
-static int watch(struct ch_chk_ctx *cx, struct ch_sess *s, const struct ch_chk_burst *b, unsigned n_want,
-                 unsigned *got, long ms) {
-  uint64_t deadline = ch_now_ns() + (uint64_t)ms * 1000000u;
+/* One transport's session and what it saw. */
+struct watched {
+  struct ch_sess s;
+  struct ch_buf ev;
+  unsigned t, got;
+  bool open; /* connected and subscribed */
+  bool quiet; /* the burst phase is over for it: all arrived, nothing new for a while, or the channel failed */
+  uint64_t last_new_ns;
+};
+
+/* Receives on one session for up to ms; returns false when its channel failed. */
+static bool pump(struct ch_chk_ctx *cx, struct watched *w, const struct ch_chk_burst *b, long ms) {
   struct ch_buf m = CH_BUF_INIT;
-  int rc = 0;
-  while (!s->server_close[0] && (!n_want || *got < n_want)) {
-    uint64_t now = ch_now_ns();
-    if (now >= deadline)
-      break;
-    rc = ch_sess_recv(s, (long)((deadline - now) / 1000000u) + 1, &m);
-    if (rc == 1 && b)
-      *got += count_burst(cx, m.data, s->hub, b);
-    else if (rc < 0 && rc != -EBADMSG)
-      break;
+  int rc = ch_sess_recv(&w->s, ms, &m);
+  if (rc == 1 && b) {
+    unsigned n = count_burst(cx, m.data, w->s.hub, b);
+    if (n)
+      w->got += n, w->last_new_ns = ch_now_ns();
   }
   ch_buf_free(&m);
-  return rc;
+  return !(rc < 0 && rc != -EBADMSG) && !w->s.server_close[0];
 }
 
-void ch_chk_server_close(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsigned t) {
-  struct ch_sess s;
-  struct ch_buf ev = CH_BUF_INIT, err = CH_BUF_INIT, comp = CH_BUF_INIT;
-  ch_chk_begin(cx);
-  ch_sess_init(&s, cx, t, cx->auth, cx->hubs[0]);
+/* The sessions of every transport are subscribed to the same key, so one burst reaches all of them, and they are
+   held together: the check costs one burst and one hold, not three. */
+void ch_chk_server_close(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsigned mask) {
+  struct watched w[3];
+  size_t nw = 0;
+  struct ch_buf err = CH_BUF_INIT, comp = CH_BUF_INIT, power = CH_BUF_INIT;
   char args[96];
   snprintf(args, sizeof args, "[\"%s\"]", cx->key);
-  cJSON *cj = NULL;
-  if (ch_sess_open(&s, &ev) != 0 || ch_sess_invoke(&s, s.hub->name, s.hub->sub, args, "0", &comp) != 0 ||
-      !cJSON_IsObject(cj = ch_chk_json(comp.data)) || cJSON_GetObjectItemCaseSensitive(cj, "E")) {
-    if (!ev.len)
-      ch_sess_fail_evidence(&s, &ev, "the subscription to complete without E");
-    ch_chk_result(cx, out, "CON-008", t, CH_CHECK_SKIP, &ev, "could not connect and subscribe");
-    goto done;
+  ch_chk_begin(cx);
+  for (size_t i = 0; i < 3; i++) {
+    if (!(mask & ch_chk_transports[i]))
+      continue;
+    struct watched *x = &w[nw++];
+    memset(x, 0, sizeof *x);
+    x->t = ch_chk_transports[i];
+    ch_sess_init(&x->s, cx, x->t, cx->auth, cx->hubs[0]);
+    cJSON *cj = NULL;
+    x->open = ch_sess_open(&x->s, &x->ev) == 0 &&
+              ch_sess_invoke(&x->s, x->s.hub->name, x->s.hub->sub, args, "0", &comp) == 0 &&
+              cJSON_IsObject(cj = ch_chk_json(comp.data)) && !cJSON_GetObjectItemCaseSensitive(cj, "E");
+    cJSON_Delete(cj);
+    if (x->open)
+      ch_sess_settle(&x->s);
+    else if (!x->ev.len)
+      ch_sess_fail_evidence(&x->s, &x->ev, "the subscription to complete without E");
   }
-  ch_sess_settle(&s);
   uint64_t t_open = ch_now_ns();
   struct ch_chk_burst b = {0};
-  unsigned got = 0;
   bool burst_sent = false;
   if (cx->trigger) {
-    if (ch_chk_publish_burst(cx, s.hub, cx->key, cx->burst, &b, NULL, &err) == 0)
+    if (ch_chk_publish_burst(cx, cx->hubs[0], cx->key, cx->burst, &b, NULL, &err) == 0)
       burst_sent = true;
     else
-      ch_buf_printf(&ev, "the burst could not be published (%s); only the hold was watched\n", err.data);
+      ch_buf_printf(&power, "the burst could not be published (%s); only the hold was watched", err.data);
+  } else {
+    ch_buf_puts(&power, "no trigger: no burst, only the hold was watched");
   }
-  long quiet = cx->timeout_ms < 1500 ? cx->timeout_ms : 1500;
   if (burst_sent)
-    while (!s.server_close[0] && got < b.n) {
-      unsigned before = got;
-      int rc = watch(cx, &s, &b, b.n, &got, quiet);
-      if (got == before || (rc < 0 && rc != -EBADMSG))
-        break; /* nothing new for a while (DEL-007 judges loss), or the channel failed */
+    ch_checks_burst_describe(b.n, &power);
+  /* the burst: until each session has all of it, or nothing new came for a while (DEL-007 judges loss) */
+  long quiet = cx->timeout_ms < 1500 ? cx->timeout_ms : 1500;
+  for (size_t i = 0; i < nw; i++)
+    w[i].quiet = !w[i].open || !burst_sent, w[i].last_new_ns = ch_now_ns();
+  for (bool busy = true; busy;) {
+    busy = false;
+    for (size_t i = 0; i < nw; i++) {
+      struct watched *x = &w[i];
+      if (x->quiet)
+        continue;
+      if (!pump(cx, x, &b, 10) || x->got >= b.n || ch_now_ns() - x->last_new_ns > (uint64_t)quiet * 1000000u)
+        x->quiet = true;
+      busy |= !x->quiet;
     }
+  }
   uint64_t t_hold = ch_now_ns();
   /* idle for a KeepAliveTimeout: the clients' own window for a silent channel; a server keeps channels up */
-  long hold = s.ka_timeout > 0 ? (long)(s.ka_timeout * 1000) : cx->passive_ms;
-  hold = hold < 100 ? 100 : hold > 30000 ? 30000 : hold;
-  if (!s.server_close[0])
-    watch(cx, &s, NULL, 0, &got, hold);
-  bool closed = s.server_close[0] != 0;
-  if (burst_sent)
-    ch_checks_burst_describe(b.n, &ev);
-  else if (!cx->trigger)
-    ch_buf_puts(&ev, "no trigger: no burst, only the hold was watched");
-  ch_buf_printf(&ev, "\nhold: %ld ms idle after the burst (KeepAliveTimeout)", hold);
-  if (closed) {
-    const char *when = s.server_close_ns < t_hold ? "during the burst" : "during the hold";
-    ch_buf_printf(&ev, "\n%s on %s %s, %.0f ms after the subscription, after %u of %u burst Updates", s.server_close,
-                  ch_tmask_name(t), when, (double)(s.server_close_ns - t_open) / 1e6, got, burst_sent ? b.n : 0);
-    ch_buf_puts(&ev, "\nexpected: the receive channel stays open until the client aborts or drops it");
+  long hold = 0;
+  for (size_t i = 0; i < nw; i++) {
+    long h = w[i].s.ka_timeout > 0 ? (long)(w[i].s.ka_timeout * 1000) : cx->passive_ms;
+    if (h > hold)
+      hold = h;
   }
-  ch_chk_result(cx, out, "CON-008", t, closed ? CH_CHECK_FAIL : CH_CHECK_PASS, &ev, "%s (not asked by the client)",
-                s.server_close);
-done:
-  cJSON_Delete(cj);
-  ch_sess_end(&s);
-  ch_buf_free(&ev);
+  hold = hold < 100 ? 100 : hold > 30000 ? 30000 : hold;
+  uint64_t hold_end = t_hold + (uint64_t)hold * 1000000u;
+  for (bool busy = true; busy && ch_now_ns() < hold_end;) {
+    busy = false;
+    for (size_t i = 0; i < nw; i++)
+      if (w[i].open && !w[i].s.server_close[0] && pump(cx, &w[i], burst_sent ? &b : NULL, 10))
+        busy = true;
+  }
+  for (size_t i = 0; i < nw; i++) {
+    struct watched *x = &w[i];
+    if (!x->open) {
+      ch_chk_result(cx, out, "CON-008", x->t, CH_CHECK_SKIP, &x->ev, "could not connect and subscribe");
+      continue;
+    }
+    bool closed = x->s.server_close[0] != 0;
+    ch_buf_printf(&x->ev, "%s\nhold: %ld ms idle after the burst (KeepAliveTimeout)", power.data, hold);
+    if (closed) {
+      ch_buf_printf(&x->ev, "\n%s on %s %s, %.0f ms after the subscription, after %u of %u burst Updates",
+                    x->s.server_close, ch_tmask_name(x->t),
+                    x->s.server_close_ns < t_hold ? "during the burst" : "during the hold",
+                    (double)(x->s.server_close_ns - t_open) / 1e6, x->got, burst_sent ? b.n : 0);
+      ch_buf_puts(&x->ev, "\nexpected: the receive channel stays open until the client aborts or drops it");
+    }
+    ch_chk_result(cx, out, "CON-008", x->t, closed ? CH_CHECK_FAIL : CH_CHECK_PASS, &x->ev,
+                  "%s (not asked by the client)", x->s.server_close);
+  }
+  for (size_t i = 0; i < nw; i++) {
+    ch_sess_end(&w[i].s);
+    ch_buf_free(&w[i].ev);
+  }
   ch_buf_free(&err);
   ch_buf_free(&comp);
+  ch_buf_free(&power);
 }

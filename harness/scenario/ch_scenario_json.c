@@ -280,6 +280,7 @@ int ch_scenario_to_json(const struct ch_scenario *s, struct ch_buf *out) {
     sj_dur(&j, e, "unsubscribe_grace", s->expect.unsubscribe_grace_ns);
     sj_bool(&j, e, "isolation", s->expect.isolation);
     sj_bool(&j, e, "rejection", s->expect.rejection);
+    sj_bool(&j, e, "allow_server_closes", s->expect.allow_server_closes);
   }
   sj_thresholds(&j, root, "thresholds", s->thresholds, s->n_thresholds);
   if (s->capacity.enabled) {

@@ -45,9 +45,10 @@ static void usage(FILE *f) {
           "  --timeout-ms N        per-probe timeout (default 5000)\n"
           "  --passive-ms N        how long DEL-001 waits without a trigger (default 3000)\n"
           "  --max-latency-ms N    DEL-008 bound on the median trigger-to-Update latency (default 250)\n"
-          "  --burst N             Updates per delivery burst (DEL-005..007, CON-008; default %u: a 1%% per-connection\n"
-          "                        loss, duplication or reordering is then caught with probability >= 99.9%%). Lower\n"
-          "                        it for slow triggers: the evidence and --list then state the weaker power\n"
+          "  --burst N             Updates per delivery burst (DEL-005..007, CON-008; default %u: a 1%% per-\n"
+          "                        connection loss, duplication or reordering is then caught with probability\n"
+          "                        >= 99.9%%). Lower it for slow triggers: the evidence and --list state the weaker\n"
+          "                        power\n"
           "  --ca-file FILE        https/wss: trust this CA bundle (PEM)\n"
           "  --insecure            https/wss: do not verify the server certificate\n"
           "  --report-dir DIR      where report.json, junit.xml, report.html and transcripts/ go\n"
@@ -337,7 +338,8 @@ int ch_check_main(int argc, char **argv) {
     case O_BURST: {
       long v = num_arg(optarg, &bad);
       if (bad || v < 2 || v > (long)CH_CHECK_BURST_MAX) {
-        ch_buf_printf(&err, "--burst: expected a number of Updates from 2 to %u, found '%s'", CH_CHECK_BURST_MAX, optarg);
+        ch_buf_printf(&err, "--burst: expected a number of Updates from 2 to %u, found '%s'", CH_CHECK_BURST_MAX,
+                      optarg);
         bad = true;
       }
       o.burst = (unsigned)v;

@@ -366,7 +366,8 @@ static int publish_embedded_burst(struct ch_chk_ctx *cx, const struct ch_chk_hub
   ch_buf_printf(&body, "{\"hub\":\"%s\",\"key\":\"%s\",\"count\":%u,\"payload\":{\"HarnessNonce\":\"%s\"}}", hub->name,
                 key, b->n, b->base);
   uint64_t t0 = ch_now_ns();
-  int rc = ch_chk_http(cx, "trigger", "POST", url.data, "Content-Type: application/json", body.data, t->timeout_ms, &res);
+  int rc =
+      ch_chk_http(cx, "trigger", "POST", url.data, "Content-Type: application/json", body.data, t->timeout_ms, &res);
   cJSON *j = rc == 0 && res.status == 200 ? ch_chk_json(res.body.data) : NULL;
   const cJSON *first = cJSON_GetObjectItemCaseSensitive(j, "first_seq");
   if (cJSON_IsNumber(first) && first->valuedouble >= 1) {

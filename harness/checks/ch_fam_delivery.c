@@ -156,7 +156,7 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Appends " i+1" for each index where pick(i) holds, at most 24 of them. */
+/* Appends " i+1" for each index i < n where cond holds, at most 24 of them and a count of the rest. */
 #define LIST_SOME(ev, n, cond)                                                                                         \
   do {                                                                                                                 \
     unsigned shown_ = 0, more_ = 0;                                                                                    \
@@ -168,7 +168,7 @@ static int cmp_u64(const void *a, const void *b) {
           more_++;                                                                                                     \
       }                                                                                                                \
     if (more_)                                                                                                         \
-      ch_buf_printf((ev), " … (%u more)", more_);                                                                      \
+      ch_buf_printf((ev), " … (%u more)", more_);                                                                    \
   } while (0)
 
 /* The burst's state: per published Update its copies, and the arrival order. */

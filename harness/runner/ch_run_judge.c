@@ -147,8 +147,8 @@ void run_checks(struct ch_run *r, const struct run_outcome *o, struct run_tally 
                 : t->closes_unexpected && !e->allow_server_closes ? CH_RESULT_FAIL
                                                                    : CH_RESULT_PASS,
                 !t->connected ? "skipped: no client connected"
-                              : EV("%llu server closes, %llu outside drop phases%s%s", (unsigned long long)t->server_closes,
-                                   (unsigned long long)t->closes_unexpected,
+                              : EV("%llu server closes, %llu outside drop phases%s%s",
+                                   (unsigned long long)t->server_closes, (unsigned long long)t->closes_unexpected,
                                    e->allow_server_closes && t->closes_unexpected
                                        ? " (allowed by expect.allow_server_closes)"
                                        : "",

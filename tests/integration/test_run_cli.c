@@ -171,12 +171,8 @@ static void test_run_counts_server_closes_and_fails_unless_allowed(void) {
   CU_ASSERT_EQUAL_FATAL(ch_server_start(srv), 0);
   char path[96], target[96], trigger[128], result[16];
   snprintf(path, sizeof path, "%s-close.json", report_dir);
-  FILE *f = fopen(path, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-  fputs(close_scenario, f);
-  fclose(f);
-  snprintf(target, sizeof target, "target.url=http://127.0.0.1:%d", ch_server_port(srv));
-  snprintf(trigger, sizeof trigger, "trigger.http.url=http://127.0.0.1:%d/publish", ch_server_control_port(srv));
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(path, close_scenario), 0);
+  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
   double closes = 0;
   const char *strict[] = {"--set", target, "--set", trigger, NULL};
   struct ch_spawn_result r = run_scenario(path, strict, 120);

@@ -202,6 +202,9 @@ static int embedded_start(struct embedded *em, const struct ch_checks_opts *o, s
      costs time */
   so.transport_connect_timeout_s = 2;
   so.quiet = true;
+  /* a burst is published at once: the connection's buffer must hold it (and a fault's extra copies) */
+  if (cx->burst > 400)
+    so.replay_buffer = 2 * (size_t)cx->burst + 200;
   if (o->fault) {
     enum ch_fault f;
     if (ch_fault_parse(o->fault, &f) != 0) {

@@ -41,6 +41,7 @@ struct ch_chk_ctx {
   long timeout_ms, passive_ms;
   long grace_ms;                  /* how long silence checks keep listening after their fence Update */
   unsigned burst;                 /* Updates per delivery burst (opts->burst or the size for the stated power) */
+  long burst_quiet_ms;            /* a burst's Updates still missing after this long without any are lost */
   unsigned transports;            /* asked for, narrowed by what negotiate offers */
   struct ch_chk_trigger *trigger; /* NULL: passive */
   uint64_t seq;                   /* Update sequence numbers for the trigger */

@@ -93,7 +93,7 @@ void ch_chk_server_close(struct ch_chk_ctx *cx, struct ch_checks_results *out, u
   if (burst_sent)
     ch_checks_burst_describe(b.n, &power);
   /* the burst: until each session has all of it, or nothing new came for a while (DEL-007 judges loss) */
-  long quiet = cx->timeout_ms < 1500 ? cx->timeout_ms : 1500;
+  long quiet = cx->burst_quiet_ms;
   for (size_t i = 0; i < nw; i++)
     w[i].quiet = !w[i].open || !burst_sent, w[i].last_new_ns = ch_now_ns();
   for (bool busy = true; busy;) {

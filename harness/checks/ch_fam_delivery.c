@@ -217,7 +217,7 @@ static void burst(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct c
     goto done;
   }
   /* collect until every Update was seen or nothing new came for a while */
-  long quiet = cx->timeout_ms < 1500 ? cx->timeout_ms : 1500;
+  long quiet = cx->burst_quiet_ms;
   int rc = 1;
   while (o.seen < n) {
     size_t from = l.n;
@@ -316,9 +316,15 @@ static void latency(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct
     }
   }
   uint64_t listen_ns = ch_now_ns();
+  /* the last one published is waited for, then stragglers for the grace time: a lost sample is DEL-007's business
+     and costs no wait of its own; arrival order is DEL-005's, so everything received is searched */
+  if (wait_for(cx, s, &l, 0, s->hub, cx->key, nonces[LATENCY_SAMPLES - 1], cx->timeout_ms) >= 0)
+    drain(s, &l, cx->grace_ms);
   for (int i = 0; i < LATENCY_SAMPLES; i++) {
-    size_t from = 0; /* arrival order is DEL-005's business: look at everything received so far */
-    long k = wait_for(cx, s, &l, from, s->hub, cx->key, nonces[i], cx->timeout_ms);
+    long k = -1;
+    for (size_t j = 0; j < l.n && k < 0; j++)
+      if (is_pub(cx, &l.v[j], s->hub, cx->key, nonces[i]))
+        k = (long)j;
     uint64_t t0 = pub_ns[i] > listen_ns ? pub_ns[i] : listen_ns;
     if (k >= 0)
       lat[nlat++] = l.v[k].t_ns > t0 ? l.v[k].t_ns - t0 : 0;

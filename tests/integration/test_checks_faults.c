@@ -60,6 +60,9 @@ static void test_conformant_endpoint_passes_every_check_20_times(void) {
     struct ch_checks_opts o = {0};
     struct ch_checks_results r = {0};
     o.seed = (uint64_t)i + 1;
+    /* the first five runs with the full delivery burst (689 Updates per transport, about half a second a run), the
+       rest with a short one: they repeat the sessions' machinery, and the suite stays within seconds of before */
+    o.burst = i < 5 ? 0 : 50;
     int rc = ch_checks_run(&o, &r);
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_EQUAL(r.failed, 0);
@@ -86,7 +89,9 @@ static void test_each_fault_fails_its_check(void) {
     struct ch_checks_opts o = {0};
     struct ch_checks_results r = {0};
     o.fault = ft[f].name;
-    o.only = ch_check_find(id)->family; /* the whole family runs; the mapped check must be among its failures */
+    /* the whole family runs and the mapped check must be among its failures; the faults every transport must show
+       prove one check's power, so only that check runs */
+    o.only = on_every_transport(ft[f].name) ? id : ch_check_find(id)->family;
     o.seed = 7;
     o.timeout_ms = 1000; /* a fault makes checks wait for what never comes: keep those waits short */
     int rc = ch_checks_run(&o, &r);

@@ -199,10 +199,10 @@ struct ch_chk_burst {
   unsigned n;
   bool by_seq;
 };
-/* Publishes a burst of n Updates for (hub, key), one trigger request each; pub_ns (NULL or n entries) gets when each
-   was sent. 0, or negative with err set. */
+/* Publishes a burst of n Updates for (hub, key): one trigger request each, or one request for all on the embedded
+   endpoint. 0, or negative with err set. */
 int ch_chk_publish_burst(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const char *key, unsigned n,
-                         struct ch_chk_burst *b, uint64_t *pub_ns, struct ch_buf *err);
+                         struct ch_chk_burst *b, struct ch_buf *err);
 /* Which Update of burst b an Update argument is (by nonce, or by sequence when the trigger correlates no nonce), or
    -1 when it is none of them. */
 long ch_chk_burst_index(struct ch_chk_ctx *cx, const cJSON *arg, const struct ch_chk_burst *b);

@@ -358,14 +358,13 @@ bool ch_chk_update_matches(struct ch_chk_ctx *cx, const cJSON *arg, const char *
 /* The embedded endpoint publishes the whole burst from one request ("count"), numbering it from first_seq; every
    Update of it carries the same nonce. */
 static int publish_embedded_burst(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const char *key,
-                                  struct ch_chk_burst *b, uint64_t *pub_ns, struct ch_buf *err) {
+                                  struct ch_chk_burst *b, struct ch_buf *err) {
   const struct ch_chk_trigger *t = cx->trigger;
   struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT;
   struct ch_http res = CH_HTTP_INIT;
   ch_buf_printf(&url, "%s/publish", t->control);
   ch_buf_printf(&body, "{\"hub\":\"%s\",\"key\":\"%s\",\"count\":%u,\"payload\":{\"HarnessNonce\":\"%s\"}}", hub->name,
                 key, b->n, b->base);
-  uint64_t t0 = ch_now_ns();
   int rc =
       ch_chk_http(cx, "trigger", "POST", url.data, "Content-Type: application/json", body.data, t->timeout_ms, &res);
   cJSON *j = rc == 0 && res.status == 200 ? ch_chk_json(res.body.data) : NULL;
@@ -373,8 +372,6 @@ static int publish_embedded_burst(struct ch_chk_ctx *cx, const struct ch_chk_hub
   if (cJSON_IsNumber(first) && first->valuedouble >= 1) {
     b->first_seq = (uint64_t)first->valuedouble;
     b->by_seq = true;
-    for (unsigned i = 0; pub_ns && i < b->n; i++)
-      pub_ns[i] = t0;
   } else {
     ch_buf_printf(err, "trigger POST %s answered %ld without first_seq", url.data, res.status);
     rc = rc ? rc : -EPROTO;
@@ -387,18 +384,16 @@ static int publish_embedded_burst(struct ch_chk_ctx *cx, const struct ch_chk_hub
 }
 
 int ch_chk_publish_burst(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const char *key, unsigned n,
-                         struct ch_chk_burst *b, uint64_t *pub_ns, struct ch_buf *err) {
+                         struct ch_chk_burst *b, struct ch_buf *err) {
   ch_chk_nonce(cx, b->base);
   b->first_seq = cx->seq + 1;
   b->n = n;
   b->by_seq = false;
   if (cx->trigger && cx->trigger->embedded)
-    return publish_embedded_burst(cx, hub, key, b, pub_ns, err);
+    return publish_embedded_burst(cx, hub, key, b, err);
   char nonce[CH_CHK_BURST_NONCE];
   for (unsigned i = 0; i < n; i++) {
     snprintf(nonce, sizeof nonce, "%s-%u", b->base, i);
-    if (pub_ns)
-      pub_ns[i] = ch_now_ns();
     int rc = ch_chk_publish(cx, hub, key, ++cx->seq, nonce, err);
     if (rc)
       return rc;

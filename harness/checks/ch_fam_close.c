@@ -83,7 +83,7 @@ void ch_chk_server_close(struct ch_chk_ctx *cx, struct ch_checks_results *out, u
   struct ch_chk_burst b = {0};
   bool burst_sent = false;
   if (cx->trigger) {
-    if (ch_chk_publish_burst(cx, cx->hubs[0], cx->key, cx->burst, &b, NULL, &err) == 0)
+    if (ch_chk_publish_burst(cx, cx->hubs[0], cx->key, cx->burst, &b, &err) == 0)
       burst_sent = true;
     else
       ch_buf_printf(&power, "the burst could not be published (%s); only the hold was watched", err.data);

@@ -210,7 +210,7 @@ static void burst(struct ch_chk_ctx *cx, struct ch_checks_results *out, struct c
   ch_chk_begin(cx);
   if (!o.got || !o.order)
     ch_buf_puts(&err, "out of memory for the burst");
-  if (err.len || ch_chk_publish_burst(cx, h, cx->key, n, &o.b, NULL, &err)) {
+  if (err.len || ch_chk_publish_burst(cx, h, cx->key, n, &o.b, &err)) {
     for (int k = 0; k < 3; k++)
       if (ch_chk_selected(cx, ids[k]))
         ch_chk_result(cx, out, ids[k], t, CH_CHECK_SKIP, &power, "%s", err.data);

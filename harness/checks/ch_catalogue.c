@@ -1,6 +1,7 @@
 /* The conformance catalogue and the verdict of a run (exit code, last line): stable ids, one line each, the
    protocol-doc section each one enforces. Ids are never renumbered; a retired check keeps its id out of use. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +25,10 @@ static const struct ch_check_def catalogue[] = {
     {"CON-005", "lifecycle", "a missing or unknown transport is answered 400", "§1.1", 0},
     {"CON-006", "lifecycle", "a missing connectionToken is answered 400", "§1.1", 0},
     {"CON-007", "lifecycle", "a forged connectionToken is answered 400", "§6", 0},
+    {"CON-008", "lifecycle",
+     "the server ends no receive channel unasked during a delivery burst or a hold (Close frame, TCP close, end of "
+     "the event stream, failed or T:1 poll)",
+     "§4.1", CH_T_ALL},
     /* hub invocations (§3.3, §3.4, §9) */
     {"INV-001", "invoke", "a completion echoes the invocation id I as a JSON string", "§3.4", CH_T_ALL},
     {"INV-002", "invoke", "a void method completes without R and without E", "§3.4", CH_T_ALL},
@@ -66,6 +71,32 @@ const struct ch_check_def *ch_check_find(const char *id) {
     if (strcasecmp(catalogue[i].id, id) == 0)
       return &catalogue[i];
   return NULL;
+}
+
+bool ch_check_uses_burst(const struct ch_check_def *d) {
+  static const char *const ids[] = {"CON-008", "DEL-005", "DEL-006", "DEL-007"};
+  for (size_t i = 0; d && i < sizeof ids / sizeof ids[0]; i++)
+    if (strcmp(d->id, ids[i]) == 0)
+      return true;
+  return false;
+}
+
+unsigned ch_checks_burst_size(double rate, double confidence) {
+  if (!(rate > 0 && rate < 1) || !(confidence > 0 && confidence < 1))
+    return 1;
+  double n = ceil(log(1 - confidence) / log(1 - rate)) + 1;
+  return n > CH_CHECK_BURST_MAX ? CH_CHECK_BURST_MAX : (unsigned)n;
+}
+
+double ch_checks_burst_power(unsigned n, double rate) { return n < 2 ? 0 : 1 - pow(1 - rate, (double)(n - 1)); }
+
+void ch_checks_burst_describe(unsigned n, struct ch_buf *out) {
+  unsigned want = ch_checks_burst_size(CH_CHECK_FAULT_RATE, CH_CHECK_CONFIDENCE);
+  ch_buf_printf(out,
+                "burst of %u Updates per connection: a %g%% loss, duplication or reordering is detected with "
+                "probability %.2f%%%s",
+                n, CH_CHECK_FAULT_RATE * 100, ch_checks_burst_power(n, CH_CHECK_FAULT_RATE) * 100,
+                n < want ? " (below the 99.9% of the default burst: --burst was lowered)" : "");
 }
 
 static const char *const tnames[] = {"webSockets", "serverSentEvents", "longPolling"};

@@ -46,6 +46,10 @@ static void usage(FILE *f) {
           "  --timeout-ms N        per-probe timeout (default 5000)\n"
           "  --passive-ms N        how long DEL-001 waits without a trigger (default 3000)\n"
           "  --max-latency-ms N    DEL-008 bound on the median trigger-to-Update latency (default 250)\n"
+          "  --burst N             Updates per delivery burst (DEL-005..007, CON-008; default %u: a 1%% per-\n"
+          "                        connection loss, duplication or reordering is then caught with probability\n"
+          "                        >= 99.9%%). Lower it for slow triggers: the evidence and --list state the weaker\n"
+          "                        power\n"
           "  --ca-file FILE        https/wss: trust this CA bundle (PEM)\n"
           "  --insecure            https/wss: do not verify the server certificate\n"
           "  --report-dir DIR      where report.json, junit.xml, report.html and transcripts/ go\n"
@@ -62,14 +66,21 @@ static void usage(FILE *f) {
           "  1  a conformance check failed\n"
           "  3  invalid input (usage, trigger file, token file, scenario file)\n"
           "  4  the run could not be carried out (target unreachable, port in use, out of file descriptors)\n"
-          "The last line printed says which, e.g. \"exit 1: conformance check failed (3 of 41)\".\n");
+          "The last line printed says which, e.g. \"exit 1: conformance check failed (3 of 41)\".\n",
+          ch_checks_burst_size(CH_CHECK_FAULT_RATE, CH_CHECK_CONFIDENCE));
 }
 
-static void list_catalogue(void) {
+static void list_catalogue(unsigned burst) {
   size_t n;
   const struct ch_check_def *c = ch_checks_catalogue(&n);
-  for (size_t i = 0; i < n; i++)
+  struct ch_buf power = CH_BUF_INIT;
+  ch_checks_burst_describe(burst ? burst : ch_checks_burst_size(CH_CHECK_FAULT_RATE, CH_CHECK_CONFIDENCE), &power);
+  for (size_t i = 0; i < n; i++) {
     printf("%-9s %-10s %-6s %s\n", c[i].id, c[i].family, c[i].section, c[i].description);
+    if (ch_check_uses_burst(&c[i]))
+      printf("%-27s %s\n", "", power.data);
+  }
+  ch_buf_free(&power);
 }
 
 static char *read_line(FILE *f) {
@@ -253,7 +264,8 @@ int ch_check_main(int argc, char **argv) {
     O_SCEN,
     O_SEED,
     O_FAULT,
-    O_LIST
+    O_LIST,
+    O_BURST
   };
   static const struct option lo[] = {{"target", required_argument, 0, O_TARGET},
                                      {"token", required_argument, 0, O_TOKEN},
@@ -277,12 +289,13 @@ int ch_check_main(int argc, char **argv) {
                                      {"seed", required_argument, 0, O_SEED},
                                      {"fault", required_argument, 0, O_FAULT},
                                      {"list", no_argument, 0, O_LIST},
+                                     {"burst", required_argument, 0, O_BURST},
                                      {"verbose", no_argument, 0, 'v'},
                                      {"help", no_argument, 0, 'h'},
                                      {0, 0, 0, 0}};
   struct ch_checks_opts o = {0};
   const char *token_file = NULL, *scenario_path = DEFAULT_SCENARIO;
-  bool bad = false, scen_given = false;
+  bool bad = false, scen_given = false, list = false;
   char *file_tok1 = NULL, *file_tok2 = NULL, *scen_name = NULL, *report_dir = NULL;
   struct ch_buf err = CH_BUF_INIT, last = CH_BUF_INIT;
   struct ch_checks_results res = {0};
@@ -322,7 +335,17 @@ int ch_check_main(int argc, char **argv) {
     case O_SCEN: scenario_path = optarg, scen_given = true; break;
     case O_SEED: o.seed = strtoull(optarg, NULL, 10); break;
     case O_FAULT: o.fault = optarg; break;
-    case O_LIST: list_catalogue(); return CH_EXIT_OK;
+    case O_LIST: list = true; break;
+    case O_BURST: {
+      long v = num_arg(optarg, &bad);
+      if (bad || v < 2 || v > (long)CH_CHECK_BURST_MAX) {
+        ch_buf_printf(&err, "--burst: expected a number of Updates from 2 to %u, found '%s'", CH_CHECK_BURST_MAX,
+                      optarg);
+        bad = true;
+      }
+      o.burst = (unsigned)v;
+      break;
+    }
     case 'v': o.verbose = 1; break;
     case 'h': usage(stdout); return CH_EXIT_OK;
     default: ch_buf_printf(&err, "unknown or incomplete option '%s'", argv[optind - 1]); bad = true;
@@ -333,6 +356,11 @@ int ch_check_main(int argc, char **argv) {
   if (!bad && optind < argc) {
     ch_buf_printf(&err, "unexpected argument '%s'", argv[optind]);
     bad = true;
+  }
+  if (!bad && list) {
+    list_catalogue(o.burst);
+    code = CH_EXIT_OK;
+    goto out;
   }
   if (!bad && o.fault && o.target) {
     ch_buf_puts(&err, "--fault applies to the embedded endpoint only (no --target)");

@@ -4,6 +4,7 @@
 #ifndef CH_CHECKS_H
 #define CH_CHECKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,23 @@ struct ch_check_def {
   const char *section;     /* protocol-doc section, e.g. "§2" */
   unsigned transports;
 };
+
+/* Detection power of the burst checks: the burst is sized so that a fault hitting each Update of one connection
+   independently at CH_CHECK_FAULT_RATE (loss, duplication, or reordering with the next Update) is seen with at least
+   CH_CHECK_CONFIDENCE probability on every transport. */
+#define CH_CHECK_FAULT_RATE 0.01
+#define CH_CHECK_CONFIDENCE 0.999
+#define CH_CHECK_BURST_MAX 100000u
+/* Whether a check is judged on the delivery burst (its detection power is stated in --list and its evidence). */
+bool ch_check_uses_burst(const struct ch_check_def *d);
+/* The smallest burst n whose weakest detection (reordering: n - 1 adjacent pairs) reaches confidence:
+   (1 - rate)^(n - 1) <= 1 - confidence. 689 for 1% and 99.9%. */
+unsigned ch_checks_burst_size(double rate, double confidence);
+/* The probability that a burst of n Updates shows a fault of the given per-Update rate: 1 - (1 - rate)^(n - 1). */
+double ch_checks_burst_power(unsigned n, double rate);
+/* "burst of 689 Updates per connection: a 1% loss, duplication or reordering is detected with probability 99.90%"
+   (with the weaker power spelt out when n is below the default size). */
+void ch_checks_burst_describe(unsigned n, struct ch_buf *out);
 
 /* The catalogue, in run order. Never NULL; *n gets the count. */
 const struct ch_check_def *ch_checks_catalogue(size_t *n);
@@ -72,6 +90,7 @@ struct ch_checks_opts {
   const char *key;           /* the part key / pipeline id to subscribe to; a fresh one when NULL */
   const char *key2;          /* a second key the main user may subscribe to (isolation); key + "0" when NULL */
   long max_latency_ms;       /* DEL-008 bound on the median trigger-to-Update latency; 0 = 250 */
+  unsigned burst;            /* Updates per delivery burst; 0 = ch_checks_burst_size(CH_CHECK_FAULT_RATE, …) */
   const char *forbidden_key; /* a key the main user may not subscribe to; the check is skipped when NULL */
   const char *trigger_file;  /* JSON HTTP request template; NULL = passive (or the embedded control API) */
   unsigned transports;       /* 0 = every transport the target offers */

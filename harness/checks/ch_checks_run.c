@@ -176,7 +176,8 @@ static void ctx_free(struct ch_chk_ctx *cx) {
   ch_buf_free(&cx->tx);
 }
 
-/* The embedded endpoint: two users, short timeouts so keep-alive and reconnect checks take about a second. */
+/* The embedded endpoint: two users, short timeouts so keep-alive, reconnect and hold checks take a fraction of a
+   second each (KeepAliveTimeout 0.1 s). */
 struct embedded {
   struct ch_server *srv;
   char tok1[40], tok2[40];
@@ -196,12 +197,15 @@ static int embedded_start(struct embedded *em, const struct ch_checks_opts *o, s
   so.base = "/Centro";
   so.tokens = toks;
   so.n_tokens = 2;
-  so.keepalive_s = 0.1;
+  so.keepalive_s = 0.05;
   so.disconnect_timeout_s = 6;
   /* long polls stay held for the default 110 s: a poll the server ends while this prober is busy elsewhere only
      costs time */
   so.transport_connect_timeout_s = 2;
   so.quiet = true;
+  /* a burst is published at once: the connection's buffer must hold it (and a fault's extra copies) */
+  if (cx->burst > 400)
+    so.replay_buffer = 2 * (size_t)cx->burst + 200;
   if (o->fault) {
     enum ch_fault f;
     if (ch_fault_parse(o->fault, &f) != 0) {
@@ -209,6 +213,7 @@ static int embedded_start(struct embedded *em, const struct ch_checks_opts *o, s
       return -EINVAL;
     }
     so.faults = 1u << f;
+    so.fault_seed = o->seed; /* the random faults repeat with the run's seed */
   }
   int rc = ch_server_new(&so, &em->srv);
   if (rc) {
@@ -234,8 +239,19 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
   cx.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
   cx.passive_ms = o->passive_wait_ms > 0 ? o->passive_wait_ms : 3000;
   cx.transports = o->transports ? o->transports : CH_T_ALL;
+  cx.burst = o->burst ? o->burst : ch_checks_burst_size(CH_CHECK_FAULT_RATE, CH_CHECK_CONFIDENCE);
+  if (cx.burst > CH_CHECK_BURST_MAX) {
+    ch_buf_printf(&err, "--burst: at most %u Updates", CH_CHECK_BURST_MAX);
+    rc = -EINVAL;
+    goto out;
+  }
   /* on the embedded endpoint a leaked Update is queued before the fence; a real server may route differently */
   cx.grace_ms = o->target ? 150 : 30;
+  /* how long a burst may pause before what is missing counts as lost: the embedded endpoint writes a whole burst
+     within a loop turn or two (a reordered last Update waits for its heartbeat, 100 ms) */
+  cx.burst_quiet_ms = cx.timeout_ms < 1500 ? cx.timeout_ms : 1500;
+  if (!o->target && cx.burst_quiet_ms > 400)
+    cx.burst_quiet_ms = 400;
   cx.easy = curl_easy_init();
   if (!cx.easy) {
     rc = -ENOMEM;

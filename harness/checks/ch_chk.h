@@ -40,6 +40,8 @@ struct ch_chk_ctx {
   char key[64], key2[64];
   long timeout_ms, passive_ms;
   long grace_ms;                  /* how long silence checks keep listening after their fence Update */
+  unsigned burst;                 /* Updates per delivery burst (opts->burst or the size for the stated power) */
+  long burst_quiet_ms;            /* a burst's Updates still missing after this long without any are lost */
   unsigned transports;            /* asked for, narrowed by what negotiate offers */
   struct ch_chk_trigger *trigger; /* NULL: passive */
   uint64_t seq;                   /* Update sequence numbers for the trigger */
@@ -101,6 +103,7 @@ struct ch_ws {
   struct ch_buf frag; /* a fragmented message being reassembled */
   bool closed;
   const char *error;  /* why receiving failed (a frame the probe refuses), else NULL */
+  int close_code; /* 0 open; the peer's Close status (1005 when it gave none); -1 ended without a Close frame */
 };
 
 /* The largest message the probe client takes, fragments included. */
@@ -155,6 +158,9 @@ struct ch_sess {
   bool connected;
   uint64_t last_ka_ns; /* when the last keep-alive arrived */
   unsigned keepalives;
+  bool closing;          /* the client asked the receive channel to end (abort, drop) */
+  char server_close[160]; /* how the server first ended the receive channel unasked ("" when it did not) */
+  uint64_t server_close_ns;
   struct ch_http last; /* the last HTTP exchange, for evidence */
   char last_url[1024];
   const char *last_method;
@@ -198,6 +204,22 @@ void ch_chk_trigger_free(struct ch_chk_ctx *cx);
 /* Makes the target push an Update for (hub, key) carrying seq and nonce. 0, or negative with err set. */
 int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const char *key, uint64_t seq,
                    const char *nonce, struct ch_buf *err);
+/* A burst: Update i (0 <= i < n) carries the nonce "<base>-<i>" and the sequence number first_seq + i, or (by_seq,
+   the embedded endpoint) the nonce base and the sequence number first_seq + i the endpoint gave it. */
+#define CH_CHK_BURST_NONCE 40
+struct ch_chk_burst {
+  char base[24];
+  uint64_t first_seq;
+  unsigned n;
+  bool by_seq;
+};
+/* Publishes a burst of n Updates for (hub, key): one trigger request each, or one request for all on the embedded
+   endpoint. 0, or negative with err set. */
+int ch_chk_publish_burst(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const char *key, unsigned n,
+                         struct ch_chk_burst *b, struct ch_buf *err);
+/* Which Update of burst b an Update argument is (by nonce, or by sequence when the trigger correlates no nonce), or
+   -1 when it is none of them. */
+long ch_chk_burst_index(struct ch_chk_ctx *cx, const cJSON *arg, const struct ch_chk_burst *b);
 /* "trigger: POST http://…/publish …" for evidence (redacted). */
 void ch_chk_trigger_describe(const struct ch_chk_ctx *cx, struct ch_buf *out);
 /* Whether an Update argument carries the nonce (and, if seq_out, its sequence number). */
@@ -222,6 +244,8 @@ void ch_chk_begin(struct ch_chk_ctx *cx);
 
 void ch_chk_family_negotiate(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_lifecycle(struct ch_chk_ctx *cx, struct ch_checks_results *out);
+/* CON-008 on the transports of mask, watched together (ch_fam_close.c; part of the lifecycle family). */
+void ch_chk_server_close(struct ch_chk_ctx *cx, struct ch_checks_results *out, unsigned mask);
 void ch_chk_family_delivery(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_auth(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out);

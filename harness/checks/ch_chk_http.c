@@ -33,14 +33,31 @@ static const char *const secret_params[] = {"connectionToken=", "groupsToken=", 
 static const char *const secret_members[] = {"\"ConnectionToken\":\"", "\"G\":\"", "\"AccessToken\":\"", NULL};
 
 int ch_chk_redact(const struct ch_chk_ctx *cx, const char *s, size_t n, struct ch_buf *out) {
-  size_t i = 0;
+  size_t i = 0, slen[CH_CHK_MAX_SECRETS];
   int rc = ch_buf_reserve(out, n);
   if (rc == 0)
     out->data[out->len] = '\0';
+  /* only bytes that can start a match are tried (bursts are hundreds of KiB of transcript) */
+  bool cand[256] = {false};
+  cand['A'] = cand['a'] = true; /* Authorization: */
+  for (size_t k = 0; k < cx->nsecrets; k++)
+    slen[k] = strlen(cx->secrets[k]), cand[(unsigned char)cx->secrets[k][0]] = true;
+  for (const char *const *p = secret_params; *p; p++)
+    cand[(unsigned char)**p] = true;
+  for (const char *const *p = secret_members; *p; p++)
+    cand[(unsigned char)**p] = true;
   while (rc == 0 && i < n) {
+    if (!cand[(unsigned char)s[i]]) {
+      size_t e = i + 1;
+      while (e < n && !cand[(unsigned char)s[e]])
+        e++;
+      rc = ch_buf_append(out, s + i, e - i);
+      i = e;
+      continue;
+    }
     size_t skip = 0;
     for (size_t k = 0; k < cx->nsecrets && !skip; k++) {
-      size_t l = strlen(cx->secrets[k]);
+      size_t l = slen[k];
       if (l <= n - i && memcmp(s + i, cx->secrets[k], l) == 0)
         skip = l;
     }

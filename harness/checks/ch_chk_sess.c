@@ -2,6 +2,7 @@
    Everything is blocking with deadlines; the receive channel of serverSentEvents is a curl multi stream pumped
    only while the session waits, which is enough because the server buffers what it sends meanwhile. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,18 @@ static int sse_open(struct ch_sess *s, const char *url) {
 
 static void note_keepalive(struct ch_sess *s);
 
+/* The server ended the receive channel without being asked: the first time is kept for CON-008 and evidence. */
+static void note_server_close(struct ch_sess *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_server_close(struct ch_sess *s, const char *fmt, ...) {
+  if (!s->connected || s->closing || s->server_close[0])
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->server_close, sizeof s->server_close, fmt, ap);
+  va_end(ap);
+  s->server_close_ns = ch_now_ns();
+}
+
 static size_t lp_body(char *p, size_t sz, size_t nm, void *ud) {
   struct ch_sess *s = ud;
   size_t n = sz * nm, i = 0;
@@ -417,6 +430,9 @@ static int lp_next(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
       cJSON *j = ch_chk_json(out->data);
       if (j)
         track(s, j); /* the next poll carries the new cursor and groups token */
+      const cJSON *tf = cJSON_GetObjectItemCaseSensitive(j, "T");
+      if (cJSON_IsNumber(tf) && tf->valuedouble == 1)
+        note_server_close(s, "the held poll was answered with \"T\":1 (go reconnect)");
       cJSON_Delete(j);
       lp_start(s, "poll");
       return 1;
@@ -455,10 +471,30 @@ static void note_keepalive(struct ch_sess *s) {
 
 /* Reads one raw frame/event/poll body from the receive channel. 1/0/negative like ch_sess_recv. */
 static int recv_raw(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
+  int rc;
   switch (s->transport) {
-  case CH_T_WS: return ch_ws_recv(&s->ws, s->cx, s->client, left_ms(deadline), out);
-  case CH_T_SSE: return sse_next(s, deadline, out);
-  default: return lp_next(s, deadline, out);
+  case CH_T_WS:
+    rc = ch_ws_recv(&s->ws, s->cx, s->client, left_ms(deadline), out);
+    if (rc == -EPIPE && s->ws.close_code > 0)
+      note_server_close(s, "the server sent a WebSocket Close frame (status %d)", s->ws.close_code);
+    else if (rc == -EPIPE && s->ws.close_code < 0)
+      note_server_close(s, "the WebSocket's TCP connection closed without a Close frame");
+    return rc;
+  case CH_T_SSE:
+    rc = sse_next(s, deadline, out);
+    if (rc == -EPIPE)
+      note_server_close(s, "the event stream ended (%s)",
+                        s->last.cc == CURLE_OK ? "the response completed" : curl_easy_strerror(s->last.cc));
+    else if (rc == -EACCES)
+      note_server_close(s, "the event stream was answered HTTP %ld", s->last.status);
+    return rc;
+  default:
+    rc = lp_next(s, deadline, out);
+    if (rc == -EPIPE)
+      note_server_close(s, "the held poll failed (%s)", curl_easy_strerror(s->last.cc));
+    else if (rc == -EACCES)
+      note_server_close(s, "the held poll was answered HTTP %ld", s->last.status);
+    return rc;
   }
 }
 
@@ -567,6 +603,7 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
   if (rc)
     return rc;
   s->connected = true;
+  s->closing = false; /* a new receive channel (after a drop) */
   if (s->transport == CH_T_LP || reconnect) {
     if (s->transport == CH_T_SSE && reconnect) {
       /* wait for the stream to open ("initialized") so later publishes are after the reconnect */
@@ -698,6 +735,7 @@ int ch_sess_invoke(struct ch_sess *s, const char *hub, const char *method, const
 
 int ch_sess_abort(struct ch_sess *s, struct ch_http *res) {
   struct ch_buf url = CH_BUF_INIT;
+  s->closing = true;
   ch_sess_url(s, &url, "abort", true, NULL);
   int rc = sess_http(s, "POST", url.data, "", res);
   ch_buf_free(&url);
@@ -705,6 +743,7 @@ int ch_sess_abort(struct ch_sess *s, struct ch_http *res) {
 }
 
 void ch_sess_drop(struct ch_sess *s) {
+  s->closing = true;
   ch_ws_close(&s->ws);
   sse_close(s);
   s->connected = false;

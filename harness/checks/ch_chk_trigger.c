@@ -355,6 +355,77 @@ bool ch_chk_update_matches(struct ch_chk_ctx *cx, const cJSON *arg, const char *
   return cJSON_IsString(v) && strstr(v->valuestring, nonce) != NULL;
 }
 
+/* The embedded endpoint publishes the whole burst from one request ("count"), numbering it from first_seq; every
+   Update of it carries the same nonce. */
+static int publish_embedded_burst(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const char *key,
+                                  struct ch_chk_burst *b, struct ch_buf *err) {
+  const struct ch_chk_trigger *t = cx->trigger;
+  struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT;
+  struct ch_http res = CH_HTTP_INIT;
+  ch_buf_printf(&url, "%s/publish", t->control);
+  ch_buf_printf(&body, "{\"hub\":\"%s\",\"key\":\"%s\",\"count\":%u,\"payload\":{\"HarnessNonce\":\"%s\"}}", hub->name,
+                key, b->n, b->base);
+  int rc =
+      ch_chk_http(cx, "trigger", "POST", url.data, "Content-Type: application/json", body.data, t->timeout_ms, &res);
+  cJSON *j = rc == 0 && res.status == 200 ? ch_chk_json(res.body.data) : NULL;
+  const cJSON *first = cJSON_GetObjectItemCaseSensitive(j, "first_seq");
+  if (cJSON_IsNumber(first) && first->valuedouble >= 1) {
+    b->first_seq = (uint64_t)first->valuedouble;
+    b->by_seq = true;
+  } else {
+    ch_buf_printf(err, "trigger POST %s answered %ld without first_seq", url.data, res.status);
+    rc = rc ? rc : -EPROTO;
+  }
+  cJSON_Delete(j);
+  ch_buf_free(&url);
+  ch_buf_free(&body);
+  ch_http_free(&res);
+  return rc;
+}
+
+int ch_chk_publish_burst(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const char *key, unsigned n,
+                         struct ch_chk_burst *b, struct ch_buf *err) {
+  ch_chk_nonce(cx, b->base);
+  b->first_seq = cx->seq + 1;
+  b->n = n;
+  b->by_seq = false;
+  if (cx->trigger && cx->trigger->embedded)
+    return publish_embedded_burst(cx, hub, key, b, err);
+  char nonce[CH_CHK_BURST_NONCE];
+  for (unsigned i = 0; i < n; i++) {
+    snprintf(nonce, sizeof nonce, "%s-%u", b->base, i);
+    int rc = ch_chk_publish(cx, hub, key, ++cx->seq, nonce, err);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+long ch_chk_burst_index(struct ch_chk_ctx *cx, const cJSON *arg, const struct ch_chk_burst *b) {
+  const struct ch_chk_trigger *t = cx->trigger;
+  if (b->by_seq) { /* one nonce for the burst, numbered by the endpoint */
+    const cJSON *v = json_pointer(arg, t && t->ptr_nonce ? t->ptr_nonce : "/HarnessNonce");
+    uint64_t seq = 0;
+    if (!cJSON_IsString(v) || strcmp(v->valuestring, b->base) != 0)
+      return -1;
+    ch_chk_update_matches(cx, arg, NULL, &seq);
+    return seq >= b->first_seq && seq - b->first_seq < b->n ? (long)(seq - b->first_seq) : -1;
+  }
+  if (t && t->ptr_nonce) {
+    const cJSON *v = json_pointer(arg, t->ptr_nonce);
+    const char *p = cJSON_IsString(v) ? strstr(v->valuestring, b->base) : NULL;
+    size_t bl = strlen(b->base);
+    if (!p || p[bl] != '-' || p[bl + 1] < '0' || p[bl + 1] > '9')
+      return -1;
+    unsigned long i = strtoul(p + bl + 1, NULL, 10);
+    return i < b->n ? (long)i : -1;
+  }
+  /* no nonce to correlate: the sequence number this run rendered into each request */
+  uint64_t seq = 0;
+  ch_chk_update_matches(cx, arg, NULL, &seq);
+  return seq >= b->first_seq && seq - b->first_seq < b->n ? (long)(seq - b->first_seq) : -1;
+}
+
 void ch_chk_nonce(struct ch_chk_ctx *cx, char out[24]) {
   snprintf(out, 24, "n-%016llx", (unsigned long long)ch_rng_next(&cx->rng));
 }

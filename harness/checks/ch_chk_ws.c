@@ -227,6 +227,7 @@ int ch_ws_rx_next(struct ch_ws *ws, size_t max, struct ch_buf *msg, char ping[12
       *ping_len = (size_t)len;
       kind = CH_WS_RX_PING;
     } else if (op == 0x8) {
+      ws->close_code = len >= 2 ? (uint8_t)payload[0] << 8 | (uint8_t)payload[1] : 1005;
       kind = CH_WS_RX_CLOSE;
     } else if (data) {
       if (ch_buf_append(&ws->frag, payload, (size_t)len) != 0) {
@@ -282,6 +283,7 @@ int ch_ws_recv(struct ch_ws *ws, struct ch_chk_ctx *cx, const char *client, long
       return 0;
     if (rc < 0) {
       ws->closed = true;
+      ws->close_code = -1;
       return -EPIPE;
     }
   }

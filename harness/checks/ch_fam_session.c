@@ -232,6 +232,12 @@ done:
 
 /* The lifecycle and invocation checks share one connection per transport. */
 void ch_chk_family_lifecycle(struct ch_chk_ctx *cx, struct ch_checks_results *out) {
-  for (size_t i = 0; i < 3; i++)
+  unsigned close_mask = 0;
+  for (size_t i = 0; i < 3; i++) {
     one_transport(cx, out, ch_chk_transports[i]);
+    if (want(cx, "CON-008", ch_chk_transports[i]))
+      close_mask |= ch_chk_transports[i];
+  }
+  if (close_mask)
+    ch_chk_server_close(cx, out, close_mask);
 }

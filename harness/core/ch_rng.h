@@ -33,6 +33,9 @@ static inline uint64_t ch_rng_next(struct ch_rng *r) {
   return result;
 }
 
+/* One draw from a one-word generator (splitmix64), for state that must stay small, e.g. one per connection. */
+static inline uint64_t ch_rng_split(uint64_t *state) { return ch__splitmix64(state); }
+
 /* Uniform in [0, n); n > 0. */
 static inline uint64_t ch_rng_below(struct ch_rng *r, uint64_t n) { return ch_rng_next(r) % n; }
 

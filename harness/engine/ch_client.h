@@ -151,6 +151,8 @@ struct ch_client_counters {
   uint64_t invocations_ok, invocations_error, invocations_timeout, invocations_lost;
   uint32_t reconnects, keepalive_slow, keepalive_lost;
   uint32_t transport_fallbacks; /* auto_transport: transports given up before the one in use */
+  uint32_t server_closes;       /* receive channels the server (or the network) ended while connected without this
+                                   client asking: Close frame, TCP close, end of the event stream, failed or T:1 poll */
 };
 
 /* The ProtocolVersion acceptance of the official clients: .NET 2.4 accepts 1.4 <= v <= 2.1 (compared as versions,

@@ -341,6 +341,8 @@ static void cl_tr_closed(void *owner, enum ch_failure_category cat, const char *
                         "connect: connection closed before the client was started (%.120s)", why);
     break;
   case CH_CLIENT_CONNECTED:
+    if (!dropping && cat != CH_FAIL_WS_PROTOCOL && cat != CH_FAIL_LOCAL)
+      c->counters.server_closes++; /* not asked: the clients reconnect, but the run must see it (§4.1, §8) */
     cl_lost(c, dropping && cat == CH_FAIL_NONE ? CH_FAIL_CONNECTION_LOST : cat,
             why[0] ? why : "ws: connection dropped");
     break;

@@ -15,7 +15,7 @@ static const char *const cnt_names[CH_CNT_COUNT] = {
     "clients_connected", "connect_errors",    "disconnects",       "reconnects",           "errors",
     "updates_expected",  "updates_received",  "updates_missing",   "updates_duplicate",    "updates_out_of_order",
     "updates_unexpected", "triggers",         "invoke_errors",     "messages_in",          "messages_out",
-    "bytes_in",          "bytes_out"};
+    "bytes_in",          "bytes_out",         "server_closes"};
 
 const char *ch_lat_name(enum ch_lat which) { return (unsigned)which < CH_LAT_COUNT ? lat_names[which] : "?"; }
 const char *ch_cnt_name(enum ch_cnt which) { return (unsigned)which < CH_CNT_COUNT ? cnt_names[which] : "?"; }
@@ -361,8 +361,8 @@ static const char known_names[] =
     "max, mean, stddev, overflow, pN (a percentile such as p50, p90, p99, p99.9); counters clients_connected, "
     "connect_errors, disconnects, reconnects, errors, updates_expected, updates_received, updates_missing, "
     "updates_duplicate, updates_out_of_order, updates_unexpected, triggers, invoke_errors, messages_in, messages_out, "
-    "bytes_in, bytes_out; derived connected_peak, delivery_ratio, messages_per_second, updates_per_second, error_rate, "
-    "duration";
+    "bytes_in, bytes_out, server_closes; derived connected_peak, delivery_ratio, messages_per_second, "
+    "updates_per_second, error_rate, duration";
 
 const char *ch_metrics_known_names(void) { return known_names; }
 

@@ -58,6 +58,7 @@ enum ch_cnt {
   CH_CNT_MESSAGES_OUT,         /* "messages_out": messages sent (invocations, pings, ...) */
   CH_CNT_BYTES_IN,             /* "bytes_in": payload bytes received */
   CH_CNT_BYTES_OUT,            /* "bytes_out": payload bytes sent */
+  CH_CNT_SERVER_CLOSES,        /* "server_closes": receive channels the server ended while connected, unasked */
   CH_CNT_COUNT
 };
 

@@ -718,6 +718,6 @@ done:
     ch_server_free(srv);
   ch_buf_free(&tally.ev_connect), ch_buf_free(&tally.ev_auth), ch_buf_free(&tally.ev_delivery);
   ch_buf_free(&tally.ev_replay), ch_buf_free(&tally.ev_isolation), ch_buf_free(&tally.ev_unsub);
-  ch_buf_free(&tally.ev_dup), ch_buf_free(&tally.ev_order);
+  ch_buf_free(&tally.ev_dup), ch_buf_free(&tally.ev_order), ch_buf_free(&tally.ev_close);
   return code;
 }

@@ -73,6 +73,8 @@ struct run_client {
   /* The last time it was disconnected: transport lost -> reconnected (0 while still away). An Update published in
      between can only come by replay, so it is judged from the reconnect (RUN-REPLAY), not from its trigger. */
   uint64_t away_ns, back_ns;
+  uint32_t closes_seen;                 /* the engine's server_closes when last looked at */
+  uint32_t closes_in_drop;              /* of them, those during a drop_reconnect phase (allowed) */
 };
 
 struct run_worker {
@@ -178,6 +180,9 @@ struct run_tally {
   uint64_t sub_failed, subs;
   uint64_t expected, missing, replay_expected, replay_missing, dups, ooo, unexpected, after_unsub, invalid, late;
   uint64_t dropped, reconnected;
+  uint64_t server_closes, closes_unexpected; /* all, and those outside drop phases */
+  struct ch_buf ev_close;
+  unsigned n_ev_close;
   struct ch_buf ev_connect, ev_auth, ev_delivery, ev_replay, ev_isolation, ev_unsub, ev_dup, ev_order;
   unsigned n_ev_connect, n_ev_auth, n_ev_delivery, n_ev_replay, n_ev_isolation, n_ev_unsub, n_ev_dup, n_ev_order;
 };

@@ -104,9 +104,16 @@ void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally 
                    lo, hi, drop ? " after its reconnect" : "");
     }
   }
-  /* Bytes and sent messages come from the engine's counters once, not per message. */
+  /* Bytes, sent messages and server closes come from the engine's counters once, not per message. */
   if (rc->c && rc->g) {
     const struct ch_client_counters *cc = ch_client_counters(rc->c);
+    uint32_t allowed = rc->closes_in_drop < cc->server_closes ? rc->closes_in_drop : cc->server_closes;
+    ch_metrics_count(rc->g, CH_CNT_SERVER_CLOSES, cc->server_closes);
+    t->server_closes += cc->server_closes;
+    t->closes_unexpected += cc->server_closes - allowed;
+    if (cc->server_closes > allowed)
+      tally_note(&t->ev_close, &t->n_ev_close, "client %u (%s, %s): the server ended its receive channel %u time(s)",
+                 rc->index, pop, ch_transport_name(ch_client_transport(rc->c)), cc->server_closes - allowed);
     ch_metrics_count(rc->g, CH_CNT_MESSAGES_OUT, cc->msgs_out);
     ch_metrics_count(rc->g, CH_CNT_BYTES_IN, cc->bytes_in);
     ch_metrics_count(rc->g, CH_CNT_BYTES_OUT, cc->bytes_out);
@@ -133,6 +140,19 @@ void run_checks(struct ch_run *r, const struct run_outcome *o, struct run_tally 
                 t->connected == t->valid ? CH_RESULT_PASS : CH_RESULT_FAIL,
                 EV("%llu of %llu connected%s", (unsigned long long)t->connected, (unsigned long long)t->valid,
                    t->ev_connect.data ? t->ev_connect.data : ""));
+  run_add_check(rep, "RUN-SERVER-CLOSE",
+                "the server ended no receive channel of a connected client unasked (Close frame, TCP close, end of the "
+                "event stream, failed or T:1 poll), outside drop phases",
+                !t->connected                                      ? CH_RESULT_SKIP
+                : t->closes_unexpected && !e->allow_server_closes ? CH_RESULT_FAIL
+                                                                   : CH_RESULT_PASS,
+                !t->connected ? "skipped: no client connected"
+                              : EV("%llu server closes, %llu outside drop phases%s%s",
+                                   (unsigned long long)t->server_closes, (unsigned long long)t->closes_unexpected,
+                                   e->allow_server_closes && t->closes_unexpected
+                                       ? " (allowed by expect.allow_server_closes)"
+                                       : "",
+                                   t->ev_close.data ? t->ev_close.data : ""));
   if (t->bad && e->rejection)
     run_add_check(rep, "RUN-AUTH", "clients with bad or missing credentials were refused with 401 or 403",
                   t->bad_connected || t->bad_wrong_status ? CH_RESULT_FAIL : CH_RESULT_PASS,

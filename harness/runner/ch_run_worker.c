@@ -276,8 +276,14 @@ static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user)
   } else if (e == CH_EVENT_RECONNECTING) {
     rc->away_ns = ch_client_times(c)->reconnect_start;
     rc->back_ns = 0;
-    if (!rc->dropped)
+    if (!rc->dropped) {
       ch_metrics_count(rc->g, CH_CNT_DISCONNECTS, 1);
+      /* a close by the server while a drop phase runs belongs to that phase (the scenario asked for drops) */
+      uint32_t sc = ch_client_counters(c)->server_closes;
+      if (sc > rc->closes_seen && rc->w->phase_type == CH_SCN_PHASE_DROP_RECONNECT)
+        rc->closes_in_drop += sc - rc->closes_seen;
+      rc->closes_seen = sc;
+    }
   } else if (e == CH_EVENT_KEEPALIVE_LOST) {
     ch_metrics_fail(rc->g, "keep-alive: nothing received within KeepAliveTimeout");
   }

@@ -201,6 +201,8 @@ struct ch_scn_expect {
   uint64_t unsubscribe_grace_ns; /* default 1s: Updates after an acknowledged unsubscribe + grace are failures */
   bool isolation;             /* default true: an Update for a key the client did not subscribe to is a failure */
   bool rejection;             /* default true: populations with bad/none credentials must be refused (401/403) */
+  bool allow_server_closes;   /* default false: a receive channel the server ends unasked outside a drop phase fails
+                                 RUN-SERVER-CLOSE */
 };
 
 enum ch_scn_capacity_dim {

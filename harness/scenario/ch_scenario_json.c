@@ -312,6 +312,7 @@ static int sj_render(const struct ch_scenario *s, bool stored, struct ch_buf *ou
     sj_dur(&j, e, "unsubscribe_grace", s->expect.unsubscribe_grace_ns);
     sj_bool(&j, e, "isolation", s->expect.isolation);
     sj_bool(&j, e, "rejection", s->expect.rejection);
+    sj_bool(&j, e, "allow_server_closes", s->expect.allow_server_closes);
   }
   sj_thresholds(&j, root, "thresholds", s->thresholds, s->n_thresholds);
   if (s->capacity.enabled) {

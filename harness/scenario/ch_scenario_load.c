@@ -407,8 +407,8 @@ static void scn_expect(struct ch__scn_ctx *c, const cJSON *root, struct ch_scena
     ch__scn_fail(c, o, false, "an object with delivery, in_order, deadline, unsubscribe_grace, isolation");
   const cJSON *obj = cJSON_IsObject(o) ? o : NULL;
   if (obj) {
-    static const char *const keys[] = {"delivery",  "in_order",  "deadline", "unsubscribe_grace",
-                                       "isolation", "rejection", NULL};
+    static const char *const keys[] = {"delivery",  "in_order",  "deadline",           "unsubscribe_grace",
+                                       "isolation", "rejection", "allow_server_closes", NULL};
     ch__scn_check_keys(c, obj, keys);
   }
   static const char *const deliveries[] = {"exactly_once", "at_least_once", "any", NULL};
@@ -420,6 +420,7 @@ static void scn_expect(struct ch__scn_ctx *c, const cJSON *root, struct ch_scena
   ch__scn_duration(c, obj, "unsubscribe_grace", false, 1000000000ull, &e->unsubscribe_grace_ns);
   ch__scn_bool(c, obj, "isolation", true, &e->isolation);
   ch__scn_bool(c, obj, "rejection", true, &e->rejection);
+  ch__scn_bool(c, obj, "allow_server_closes", false, &e->allow_server_closes);
   if (e->deadline_ns == 0) {
     size_t m2 = ch__scn_push_key(c, "deadline");
     ch__scn_fail(c, cJSON_GetObjectItemCaseSensitive(obj, "deadline"), false, "a deadline longer than 0");

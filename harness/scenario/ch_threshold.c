@@ -37,8 +37,8 @@ static const char *const thr_plain[] = {
     "clients_connected", "connect_errors",    "disconnects",        "reconnects",          "errors",
     "updates_expected",  "updates_received",  "updates_missing",    "updates_duplicate",   "updates_out_of_order",
     "updates_unexpected", "triggers",         "invoke_errors",      "messages_in",         "messages_out",
-    "bytes_in",          "bytes_out",         "connected_peak",     "delivery_ratio",      "messages_per_second",
-    "updates_per_second", "error_rate",       "duration",           NULL};
+    "bytes_in",          "bytes_out",         "server_closes",      "connected_peak",      "delivery_ratio",
+    "messages_per_second", "updates_per_second", "error_rate",      "duration",            NULL};
 
 /* A likely intended name for an unknown metric: the closest latency (keeping the stat) or counter, or NULL. */
 static const char *thr_suggest(const char *name, char *buf, size_t n) {

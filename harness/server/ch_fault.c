@@ -27,6 +27,13 @@ static const struct ch_fault_info fault_table[CH_FAULT_COUNT] = {
     {CH_FAULT_NO_REPLAY, "no-replay", "REPLAY", "reconnect/poll with messageId does not replay missed messages"},
     {CH_FAULT_IGNORE_GROUPS_TOKEN, "ignore-groups-token", "GROUPS",
      "groupsToken is ignored on reconnect/poll, so subscriptions are lost"},
+    {CH_FAULT_LOSE_1PCT, "lose-1pct", "DELIVERY", "each Update to a connection is lost with probability 1%"},
+    {CH_FAULT_DUPLICATE_1PCT, "duplicate-1pct", "DUP", "each Update to a connection is sent twice with probability 1%"},
+    {CH_FAULT_REORDER_1PCT, "reorder-1pct", "ORDER",
+     "each Update to a connection is sent after the next one with probability 1%"},
+    {CH_FAULT_CLOSE_AFTER_UPDATES, "close-after-updates", "CLOSE",
+     "the server ends every receive channel after 50 Updates on it: WebSocket Close 1000, end of the event stream, "
+     "poll answered with T:1"},
 };
 
 const struct ch_fault_info *ch_fault_table(void) { return fault_table; }

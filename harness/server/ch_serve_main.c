@@ -36,6 +36,8 @@ static void usage(FILE *f) {
         "  --tokens FILE             tokens file: `TOKEN USER [parts=K1,K2] [pipelines=P1,P2] [hubs=H1,H2]` per line\n"
         "                            (without --token/--tokens authorization is off: every request is anonymous)\n"
         "  --fault NAME              inject a fault (repeatable; see the list below)\n"
+        "  --fault-seed N            seed of the random faults (*-1pct): the nth connection draws the same faults in\n"
+        "                            every run with the same seed (default 1)\n"
         "  --keepalive SECONDS       keep-alive period on every transport (default 10)\n"
         "  --disconnect-timeout S    DisconnectTimeout (default 30)\n"
         "  --connection-timeout S    ConnectionTimeout, the long-poll hold time (default 110)\n"
@@ -131,6 +133,7 @@ int ch_server_main(int argc, char **argv) {
       {"token", required_argument, NULL, 't'},
       {"tokens", required_argument, NULL, 'T'},
       {"fault", required_argument, NULL, 'f'},
+      {"fault-seed", required_argument, NULL, 'S'},
       {"keepalive", required_argument, NULL, 'k'},
       {"disconnect-timeout", required_argument, NULL, 'd'},
       {"connection-timeout", required_argument, NULL, 'o'},
@@ -208,6 +211,11 @@ int ch_server_main(int argc, char **argv) {
         goto out;
       }
       o.faults |= 1u << fl;
+      break;
+    case 'S':
+      o.fault_seed = strtoull(optarg, &end, 10);
+      if (*end || !*optarg)
+        goto bad_arg;
       break;
     case 'k':
     case 'd':

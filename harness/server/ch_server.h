@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ch_buf.h"
 
@@ -34,6 +35,10 @@ enum ch_fault {
   CH_FAULT_NO_KEEPALIVE,       /* no keep-alives on any transport */
   CH_FAULT_NO_REPLAY,          /* reconnect/poll with messageId does not replay missed messages */
   CH_FAULT_IGNORE_GROUPS_TOKEN, /* groupsToken is ignored on reconnect/poll: groups are lost */
+  CH_FAULT_LOSE_1PCT,          /* each Update to a connection is lost with probability 1% (seeded) */
+  CH_FAULT_DUPLICATE_1PCT,     /* each Update to a connection is sent twice with probability 1% (seeded) */
+  CH_FAULT_REORDER_1PCT,       /* each Update to a connection is sent after the next one with probability 1% (seeded) */
+  CH_FAULT_CLOSE_AFTER_UPDATES, /* every receive channel is ended by the server after 50 Updates on it */
   CH_FAULT_COUNT
 };
 
@@ -41,7 +46,7 @@ struct ch_fault_info {
   enum ch_fault fault;
   const char *name;        /* command-line name, e.g. "drop-updates" */
   const char *family;      /* check family that must fail: NEG PROTO INIT START INVOKE DELIVERY DUP ORDER LATENCY
-                              ISOLATION UNSUB AUTH KEEPALIVE REPLAY GROUPS */
+                              ISOLATION UNSUB AUTH KEEPALIVE REPLAY GROUPS CLOSE */
   const char *description; /* one line for `serve --help` */
 };
 
@@ -72,6 +77,7 @@ struct ch_server_opts {
   const struct ch_server_token *tokens; /* none: authorization is off and every request is anonymous */
   size_t n_tokens;
   unsigned faults;          /* bit set: 1u << enum ch_fault */
+  uint64_t fault_seed;      /* the random faults' choices (per connection, in creation order); 0 = 1 */
   double keepalive_s;       /* 0 = default 10; keep-alive period on every transport */
   double disconnect_timeout_s;        /* 0 = default 30 */
   double connection_timeout_s;        /* 0 = default 110; long-poll hold time */

@@ -17,6 +17,7 @@
 #define CH_SRV_BATCH_MAX 64         /* messages per frame/response */
 #define CH_SRV_BATCH_BYTES 32768
 #define CH_SRV_FLUSH_FRAMES 16       /* frames written back to back before yielding to other sockets */
+#define CH_SRV_FAULT_CLOSE_AFTER 50  /* close-after-updates: Updates a receive channel carries before it is ended */
 
 /* One serialised hub invocation (an element of M), shared by every connection it goes to. */
 struct ch_srv_msg {
@@ -63,6 +64,8 @@ struct ch_srv_conn {
   uint64_t head_seq;        /* seq of the newest message for this connection */
   uint64_t sent_seq;        /* newest seq written on the current receive channel */
   uint32_t fault_n;         /* per-connection counter for the drop/duplicate faults */
+  uint64_t fault_rng;       /* the 1% faults' draws (ch_rng_split), seeded from fault_seed and creation order */
+  uint32_t chan_updates;    /* close-after-updates fault: Updates written on the current receive channel */
   struct ch_srv_msg *held;  /* reorder fault: the message waiting for its successor */
   /* the live receive channel */
   enum ch_srv_transport tr;

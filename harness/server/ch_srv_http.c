@@ -252,9 +252,17 @@ int ch_srv_build_response(struct ch_server *s, struct ch_srv_conn *c, bool init,
     bytes += ch_srv_conn_msg(c, from + ++k)->len + 1;
   char cur[48];
   cursor_of(s, from + k, cur, sizeof cur);
+  /* close-after-updates: the channel that reaches the limit ends (T:1 tells a long-polling client to reconnect) */
+  bool closing = false;
+  if (ch_srv_fault(s, CH_FAULT_CLOSE_AFTER_UPDATES) && k) {
+    c->chan_updates += (uint32_t)k;
+    closing = c->chan_updates >= CH_SRV_FAULT_CLOSE_AFTER;
+  }
   int rc = ch_buf_printf(b, "{\"C\":\"%s\"", cur);
   if (!rc && init && !ch_srv_fault(s, CH_FAULT_INIT_NO_S))
     rc = ch_buf_puts(b, ",\"S\":1");
+  if (!rc && closing && c->tr == CH_SRV_TR_LP)
+    rc = ch_buf_puts(b, ",\"T\":1");
   if (!rc && c->g_pending && c->gtoken) {
     rc = ch_buf_puts(b, ",\"G\":");
     if (!rc)
@@ -278,6 +286,8 @@ int ch_srv_build_response(struct ch_server *s, struct ch_srv_conn *c, bool init,
   b->data[b->len] = 0;
   ch_buf_puts(b, "]}");
   c->sent_seq = from + k;
+  if (closing && c->tr != CH_SRV_TR_LP)
+    c->end_pending = true;
   *n_msgs = k;
   if (k) {
     s->st.deliveries += k;
@@ -330,7 +340,12 @@ static int write_stream(struct ch_server *s, struct lws *wsi, struct pss *p, boo
 static int ws_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
   struct ch_srv_conn *c = p->conn;
   if (p->ending || !c || c->end_pending) {
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+    /* A 2.4 server ends with Close 1000 (§4.1). lws 4.1 drops the TCP connection without any Close frame when
+       WRITEABLE returns -1 after lws_close_reason, so the frame is written here, through the opcode lws keeps
+       private (LWS_WRITE_CLOSE, 4: "handled by lws_close_reason()" in lws-write.h). */
+    unsigned char cl[LWS_PRE + 2] = {0};
+    cl[LWS_PRE] = LWS_CLOSE_STATUS_NORMAL >> 8, cl[LWS_PRE + 1] = LWS_CLOSE_STATUS_NORMAL & 0xff;
+    lws_write(wsi, cl + LWS_PRE, 2, (enum lws_write_protocol)4);
     return -1;
   }
   size_t nm;
@@ -341,7 +356,8 @@ static int ws_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
     if (ch_srv_build_response(s, c, init, &nm) || write_scratch(s, wsi, LWS_WRITE_TEXT))
       return -1;
     /* a backlog: more whole frames while the kernel accepts them (never after lws had to buffer a partial) */
-    for (int i = 1; i < CH_SRV_FLUSH_FRAMES && ch_srv_conn_pending(c) && !lws_partial_buffered(wsi); i++) {
+    for (int i = 1; i < CH_SRV_FLUSH_FRAMES && ch_srv_conn_pending(c) && !c->end_pending && !lws_partial_buffered(wsi);
+         i++) {
       scratch_start(s, "");
       if (ch_srv_build_response(s, c, false, &nm) || write_scratch(s, wsi, LWS_WRITE_TEXT))
         return -1;
@@ -367,7 +383,7 @@ static int ws_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
   } else {
     return 0;
   }
-  if (has_data(c) || c->replies_off < c->replies.len || c->ka_pending)
+  if (has_data(c) || c->replies_off < c->replies.len || c->ka_pending || c->end_pending)
     lws_callback_on_writable(wsi);
   return 0;
 }
@@ -383,7 +399,7 @@ void ch_srv_conn_flush(struct ch_server *s, struct ch_srv_conn *c) {
   }
   size_t nm;
   /* several frames while the kernel takes them whole; once lws had to buffer, the rest waits for WRITEABLE */
-  for (int i = 0; i < CH_SRV_FLUSH_FRAMES && has_data(c) && !lws_partial_buffered(c->wsi); i++) {
+  for (int i = 0; i < CH_SRV_FLUSH_FRAMES && has_data(c) && !c->end_pending && !lws_partial_buffered(c->wsi); i++) {
     scratch_start(s, "");
     if (ch_srv_build_response(s, c, false, &nm) || write_scratch(s, c->wsi, LWS_WRITE_TEXT)) {
       c->end_pending = true; /* the WRITEABLE callback closes it */
@@ -391,7 +407,7 @@ void ch_srv_conn_flush(struct ch_server *s, struct ch_srv_conn *c) {
       return;
     }
   }
-  if (has_data(c) || c->ka_pending)
+  if (has_data(c) || c->ka_pending || c->end_pending)
     ch_srv_conn_kick(s, c);
 }
 
@@ -416,7 +432,7 @@ static int sse_writeable(struct ch_server *s, struct lws *wsi, struct pss *p) {
   } else {
     return 0;
   }
-  if (has_data(c) || c->ka_pending)
+  if (has_data(c) || c->ka_pending || c->end_pending)
     lws_callback_on_writable(wsi);
   return 0;
 }
@@ -525,6 +541,7 @@ static struct ch_srv_conn *attach(struct ch_server *s, struct lws *wsi, struct p
   c->tr = v->tr;
   c->wsi = wsi;
   c->ka_pending = c->end_pending = false;
+  c->chan_updates = 0;
   c->rx_deadline_ns = ch_now_ns() + s->conn_timeout_ns;
   c->last_seen_ns = ch_now_ns();
   p->conn = c;

@@ -85,6 +85,8 @@ struct ch_srv_conn *ch_srv_conn_get(struct ch_server *s, const char *id, const c
   memcpy(c->id, id, 36);
   c->id[36] = 0;
   c->last_seen_ns = ch_now_ns();
+  /* the nth connection draws the same faults in every run with the same seed */
+  c->fault_rng = (s->o.fault_seed ? s->o.fault_seed : 1) ^ (s->st.connections_total * 0x9e3779b97f4a7c15ull);
   size_t k = fnv1a(c->id, 36, 0xcbf29ce484222325ull) & (s->conn_buckets - 1);
   c->next = s->conns[k];
   s->conns[k] = c;
@@ -335,12 +337,17 @@ static int conn_append(struct ch_server *s, struct ch_srv_conn *c, struct ch_srv
   return 0;
 }
 
+static bool one_in_100(struct ch_srv_conn *c) { return ch_rng_split(&c->fault_rng) % 100 == 0; }
+
 /* One message for one subscriber, through the delivery faults. */
 static void conn_push(struct ch_server *s, struct ch_srv_conn *c, struct ch_srv_msg *m) {
   c->fault_n++;
   if (ch_srv_fault(s, CH_FAULT_DROP_UPDATES) && c->fault_n % 10 == 0)
     return;
-  if (ch_srv_fault(s, CH_FAULT_REORDER_UPDATES)) {
+  if (ch_srv_fault(s, CH_FAULT_LOSE_1PCT) && one_in_100(c))
+    return;
+  if (ch_srv_fault(s, CH_FAULT_REORDER_UPDATES) ||
+      (ch_srv_fault(s, CH_FAULT_REORDER_1PCT) && (c->held || one_in_100(c)))) {
     if (!c->held) {
       c->held = m;
       m->refs++;
@@ -352,7 +359,8 @@ static void conn_push(struct ch_server *s, struct ch_srv_conn *c, struct ch_srv_
     c->held = NULL;
   } else {
     conn_append(s, c, m);
-    if (ch_srv_fault(s, CH_FAULT_DUPLICATE_UPDATES) && c->fault_n % 10 == 0)
+    if ((ch_srv_fault(s, CH_FAULT_DUPLICATE_UPDATES) && c->fault_n % 10 == 0) ||
+        (ch_srv_fault(s, CH_FAULT_DUPLICATE_1PCT) && one_in_100(c)))
       conn_append(s, c, m);
   }
   if (!s->deferring || c->tr != CH_SRV_TR_WS)

@@ -45,6 +45,43 @@ static void test_catalogue_covers_the_issue_families(void) {
   }
 }
 
+/* The burst is the smallest that reaches the confidence for its weakest fault (reordering: n - 1 adjacent pairs),
+   the checks judged on it say so, and a lowered burst says its weaker power. */
+static void test_burst_size_reaches_the_stated_power(void) {
+  const double rates[] = {0.01, 0.02, 0.05}, confs[] = {0.999, 0.99};
+  for (size_t i = 0; i < 3; i++)
+    for (size_t k = 0; k < 2; k++) {
+      unsigned n = ch_checks_burst_size(rates[i], confs[k]);
+      CU_ASSERT_TRUE(ch_checks_burst_power(n, rates[i]) >= confs[k]);
+      CU_ASSERT_TRUE(ch_checks_burst_power(n - 1, rates[i]) < confs[k]);
+      /* the miss probability the issue states, (1 - p)^(n - 1), for one connection */
+      double miss = 1;
+      for (unsigned j = 1; j < n; j++)
+        miss *= 1 - rates[i];
+      CU_ASSERT_DOUBLE_EQUAL(1 - ch_checks_burst_power(n, rates[i]), miss, 1e-12);
+    }
+  CU_ASSERT_TRUE(ch_checks_burst_size(0.01, 0.999) > ch_checks_burst_size(0.02, 0.999));
+  CU_ASSERT_EQUAL(ch_checks_burst_size(0, 0.999), 1);  /* nonsense rate: no burst */
+  CU_ASSERT_EQUAL(ch_checks_burst_size(0.01, 1), 1);   /* certainty cannot be reached */
+  const char *burst_ids[] = {"DEL-005", "DEL-006", "DEL-007", "CON-008"};
+  for (size_t i = 0; i < 4; i++)
+    CU_ASSERT_TRUE(ch_check_uses_burst(ch_check_find(burst_ids[i])));
+  CU_ASSERT_FALSE(ch_check_uses_burst(ch_check_find("DEL-001")));
+  struct ch_buf b = CH_BUF_INIT;
+  unsigned n = ch_checks_burst_size(CH_CHECK_FAULT_RATE, CH_CHECK_CONFIDENCE);
+  ch_checks_burst_describe(n, &b);
+  char want[64];
+  snprintf(want, sizeof want, "burst of %u Updates", n);
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, want));
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "99.9"));
+  CU_ASSERT_PTR_NULL(strstr(b.data, "below"));
+  ch_buf_reset(&b);
+  ch_checks_burst_describe(20, &b);
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "17.38%")); /* 1 - 0.99^19 */
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "below"));
+  ch_buf_free(&b);
+}
+
 static void test_transport_lists(void) {
   unsigned m = 0;
   CU_ASSERT_EQUAL(ch_tmask_parse("ws,longPolling", &m), 0);
@@ -168,6 +205,7 @@ int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_catalogue_ids_are_unique_and_well_formed),
                          CH_TEST(test_catalogue_covers_the_issue_families),
                          CH_TEST(test_transport_lists),
+                         CH_TEST(test_burst_size_reaches_the_stated_power),
                          CH_TEST(test_verdict_exit_codes_and_last_line),
                          CH_TEST(test_redaction_hides_tokens_everywhere),
                          CH_TEST(test_trigger_files),

@@ -41,6 +41,22 @@ static inline char *ch_slurp(const char *path, size_t *len) {
 }
 
 /* argv[0] is ignored (the binary is CH_BINARY). Kills the child after timeout_s. */
+/* Writes text to path (a scenario for a spawned run); 0, or -1 when the file cannot be written. */
+static inline int ch_write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return -1;
+  int rc = fputs(text, f) < 0 ? -1 : 0;
+  return fclose(f) || rc ? -1 : 0;
+}
+
+/* The --set values that aim a scenario with an http trigger at a running reference endpoint: its endpoint as the
+   target, its control API's /publish as the trigger URL. */
+static inline void ch_external_sets(int port, int control_port, char target[96], char trigger[128]) {
+  snprintf(target, 96, "target.url=http://127.0.0.1:%d", port);
+  snprintf(trigger, 128, "trigger.http.url=http://127.0.0.1:%d/publish", control_port);
+}
+
 static inline struct ch_spawn_result ch_spawn(char *const argv[], int timeout_s) {
   struct ch_spawn_result r = {-1, NULL, 0};
   char tmpl[] = "/tmp/ch-spawn-XXXXXX";

@@ -148,12 +148,8 @@ static void test_capacity_external_reference_endpoint_resources(void) {
 
   char path[96], target[96], trigger[128];
   snprintf(path, sizeof path, "%s-external.json", report_dir);
-  FILE *f = fopen(path, "w");
-  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-  fputs(external_scenario, f);
-  fclose(f);
-  snprintf(target, sizeof target, "target.url=http://127.0.0.1:%d", ch_server_port(srv));
-  snprintf(trigger, sizeof trigger, "trigger.http.url=http://127.0.0.1:%d/publish", ch_server_control_port(srv));
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(path, external_scenario), 0);
+  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
   const char *extra[] = {"--set", target, "--set", trigger, NULL};
   struct ch_spawn_result r = run_capacity(path, extra);
   if (r.code != 0)

@@ -1,9 +1,12 @@
 /* `centro-harness run` as users and release pipelines use it: the shipped scenarios pass against the embedded
    reference endpoint, exit codes and last lines are the documented ones, reports are written without credentials. */
+#include <cJSON.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include "ch_server.h"
 #include "ch_spawn.h"
 #include "ch_test.h"
 
@@ -41,7 +44,7 @@ static void test_run_smoke_passes_and_writes_reports_without_credentials(void) {
   struct ch_spawn_result r = run_scenario("scenarios/smoke.json", extra, 120);
   char last[256];
   CU_ASSERT_EQUAL(r.code, 0);
-  CH_ASSERT_STR(ch_last_line(&r, last, sizeof last), "exit 0: passed (9 checks, 0 skipped; 3 thresholds)");
+  CH_ASSERT_STR(ch_last_line(&r, last, sizeof last), "exit 0: passed (10 checks, 0 skipped; 3 thresholds)");
   CU_ASSERT_PTR_NULL(strstr(r.out, "s3cret-token-for-test"));
   const char *files[] = {"report.json", "junit.xml", "report.html"};
   for (int i = 0; i < 3; i++) {
@@ -123,6 +126,76 @@ static void test_run_unreachable_target_exits_4(void) {
   expect_exit("scenarios/smoke.json", extra, 4, "exit 4: run could not be carried out");
 }
 
+/* An external endpoint that ends every WebSocket (Close 1000) after 50 Updates: the clients reconnect and get the
+   replay, so nothing is lost, but the run counts the closes (server_closes) and RUN-SERVER-CLOSE fails, unless the
+   scenario allows them. */
+static const char close_scenario[] =
+    "{\"name\": \"server-closes\",\n"
+    " \"clients\": [{\"name\": \"subs\", \"count\": 10, \"transport\": \"webSockets\", \"ramp\": {\"rate\": 1000},\n"
+    "              \"subscribe\": {\"keys\": [\"K1\"]}}],\n"
+    " \"phases\": [{\"type\": \"connect\", \"timeout\": \"10s\"}, {\"type\": \"subscribe\", \"timeout\": \"10s\"},\n"
+    "            {\"type\": \"trigger\", \"duration\": \"2s\"}, {\"type\": \"disconnect\"}],\n"
+    " \"trigger\": {\"type\": \"http\", \"rate\": 40, \"keys\": \"subscribed\",\n"
+    "             \"http\": {\"method\": \"POST\", \"url\": \"http://127.0.0.1:1/publish\",\n"
+    "                      \"body\": {\"hub\": \"ResourceEventHub\", \"key\": \"{{key}}\"}}},\n"
+    " \"correlation\": {\"sequence\": null, \"server_time_us\": \"/HarnessSentUs\"},\n"
+    " \"expect\": {\"delivery\": \"any\", \"in_order\": false}}\n";
+
+/* The result of one check in a report.json ("" when absent) and the run's server_closes counter summed over groups. */
+static void read_close_verdict(char *result, size_t n, double *closes) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/report.json", report_dir);
+  char *body = ch_slurp(path, NULL);
+  cJSON *j = cJSON_Parse(body ? body : "");
+  const cJSON *c;
+  snprintf(result, n, "%s", "");
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "checks")) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id"), *res = cJSON_GetObjectItemCaseSensitive(c, "result");
+    if (cJSON_IsString(id) && !strcmp(id->valuestring, "RUN-SERVER-CLOSE") && cJSON_IsString(res))
+      snprintf(result, n, "%s", res->valuestring);
+  }
+  *closes = 0;
+  const cJSON *g;
+  cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "metrics"), "groups")) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(g, "counters"), "server_closes");
+    if (cJSON_IsNumber(v))
+      *closes += v->valuedouble;
+  }
+  cJSON_Delete(j);
+  free(body);
+}
+
+static void test_run_counts_server_closes_and_fails_unless_allowed(void) {
+  struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
+  so.faults = 1u << CH_FAULT_CLOSE_AFTER_UPDATES;
+  struct ch_server *srv = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_server_new(&so, &srv), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_server_start(srv), 0);
+  char path[96], target[96], trigger[128], result[16];
+  snprintf(path, sizeof path, "%s-close.json", report_dir);
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(path, close_scenario), 0);
+  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
+  double closes = 0;
+  const char *strict[] = {"--set", target, "--set", trigger, NULL};
+  struct ch_spawn_result r = run_scenario(path, strict, 120);
+  CU_ASSERT_EQUAL(r.code, 1);
+  read_close_verdict(result, sizeof result, &closes);
+  CU_ASSERT_STRING_EQUAL(result, "fail");
+  CU_ASSERT_TRUE(closes >= 10); /* 80 Updates per client: at least one close each */
+  if (r.code != 1 || closes < 10)
+    fprintf(stderr, "\n%s\n", r.out);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "server_closes"));
+  free(r.out);
+  const char *allowed[] = {"--set", target, "--set", trigger, "--set", "expect.allow_server_closes=true", NULL};
+  r = run_scenario(path, allowed, 120);
+  read_close_verdict(result, sizeof result, &closes);
+  CU_ASSERT_STRING_EQUAL(result, "pass");
+  CU_ASSERT_TRUE(closes >= 10); /* still counted */
+  free(r.out);
+  unlink(path);
+  ch_server_free(srv);
+}
+
 static void test_run_refuses_a_run_beyond_the_descriptor_limit(void) {
   /* One client more than the hard descriptor limit cannot fit one process (each holds a descriptor): refused up
      front with the remedies. An unlimited or huge limit is lowered first (children inherit it) so the count stays
@@ -155,6 +228,7 @@ int main(void) {
                          CH_TEST(test_run_invalid_scenario_exits_3_naming_file_and_path),
                          CH_TEST(test_run_unreachable_target_exits_4),
                          CH_TEST(test_run_refuses_a_run_beyond_the_descriptor_limit),
+                         CH_TEST(test_run_counts_server_closes_and_fails_unless_allowed),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("run_cli", tests);
   char cmd[128];

@@ -548,7 +548,7 @@ static void test_scenario_schema_matches_loader(void) {
   const cJSON *trig = cJSON_GetObjectItemCaseSensitive(props, "trigger");
   check_keys_known(cJSON_GetObjectItemCaseSensitive(trig, "properties"), "trigger.", 8);
   const cJSON *exp = cJSON_GetObjectItemCaseSensitive(props, "expect");
-  check_keys_known(cJSON_GetObjectItemCaseSensitive(exp, "properties"), "expect.", 6);
+  check_keys_known(cJSON_GetObjectItemCaseSensitive(exp, "properties"), "expect.", 7);
   const cJSON *cor = cJSON_GetObjectItemCaseSensitive(props, "correlation");
   check_keys_known(cJSON_GetObjectItemCaseSensitive(cor, "properties"), "correlation.", 4);
   cJSON_Delete(schema);

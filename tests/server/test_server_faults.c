@@ -128,6 +128,90 @@ static void test_server_delivery_fault_family(void) {
   ch_buf_free(&fr);
 }
 
+/* The 1% faults: 600 Updates to one subscriber (within its 1000-message buffer), each fault seen a plausible number
+   of times (1%: 6 expected; the seed is fixed, and the bounds would hold for most seeds), and the same seed draws the
+   same faults. */
+/* Reads until the last published HarnessSeq arrived (or deadline_ms passed), then a bounded 300 ms more for
+   Updates a fault held back or repeated; returns how many arrived. The count is what the test asserts, and a fault
+   decides it, so it cannot be the wait's condition. */
+static int collect_to_last(int fd, struct ch_buf *fr, int *seqs, int cap, int last, int deadline_ms) {
+  uint64_t end = ch_now_ns() + (uint64_t)deadline_ms * 1000000u;
+  int n = 0, got = 0;
+  bool seen_last = false;
+  for (uint64_t now = ch_now_ns(); now < end; now = ch_now_ns()) {
+    int op = ws_recv(fd, fr, (int)((end - now) / 1000000u) + 1);
+    if (op <= 0 || op == 8)
+      break;
+    int from = n;
+    got += frame_seqs(fr, seqs, cap, &n);
+    for (int i = from; i < n && !seen_last; i++)
+      if (seqs[i] >= last) {
+        seen_last = true;
+        uint64_t tail = ch_now_ns() + 300000000u;
+        end = tail < end ? tail : end;
+      }
+  }
+  return got;
+}
+
+static int one_pct_run(enum ch_fault fl, uint64_t seed, int *seqs, int cap) {
+  struct fx f;
+  struct ch_buf fr = CH_BUF_INIT;
+  char tok[512];
+  struct ch_server_opts o = {.faults = 1u << fl, .fault_seed = seed};
+  if (fx_start(&f, &o) != 0)
+    return -1;
+  int a = ws_subscriber(&f, "K", &fr, tok, sizeof tok), n = -1;
+  if (a >= 0) {
+    publish(&f, "ResourceEventHub", "K", 600);
+    n = collect_to_last(a, &fr, seqs, cap, 600, 5000);
+    close(a);
+  }
+  ch_buf_free(&fr);
+  fx_stop(&f);
+  return n;
+}
+
+static void test_server_one_pct_faults(void) {
+  static int s1[1100], s2[1100];
+  /* loss: 600 published, a few missing, and the same ones with the same seed */
+  int n1 = one_pct_run(CH_FAULT_LOSE_1PCT, 42, s1, 1100), n2 = one_pct_run(CH_FAULT_LOSE_1PCT, 42, s2, 1100);
+  CU_ASSERT_TRUE(n1 >= 580 && n1 < 600);
+  CU_ASSERT_EQUAL(n1, n2);
+  CU_ASSERT_EQUAL(memcmp(s1, s2, sizeof s1[0] * (size_t)(n1 > 0 ? n1 : 0)), 0);
+  /* duplication: a few extra copies */
+  n1 = one_pct_run(CH_FAULT_DUPLICATE_1PCT, 42, s1, 1100);
+  CU_ASSERT_TRUE(n1 > 600 && n1 <= 620);
+  /* reordering: all 600 arrive, a few after their successor */
+  n1 = one_pct_run(CH_FAULT_REORDER_1PCT, 42, s1, 1100);
+  int inversions = 0;
+  for (int i = 1; i < n1; i++)
+    inversions += s1[i] < s1[i - 1];
+  CU_ASSERT_TRUE(n1 >= 599 && n1 <= 600); /* the last one may wait for the heartbeat */
+  CU_ASSERT_TRUE(inversions >= 1 && inversions <= 20);
+}
+
+/* close-after-updates: the WebSocket ends with Close 1000 once 50 Updates went out on it. */
+static void test_server_close_after_updates(void) {
+  struct fx f;
+  struct ch_buf fr = CH_BUF_INIT;
+  char tok[512];
+  CU_ASSERT_EQUAL_FATAL(start_with_fault(&f, CH_FAULT_CLOSE_AFTER_UPDATES, 0), 0);
+  int a = ws_subscriber(&f, "K", &fr, tok, sizeof tok);
+  CU_ASSERT_FATAL(a >= 0);
+  publish(&f, "ResourceEventHub", "K", 200);
+  int seen = 0, op;
+  while ((op = ws_recv(a, &fr, 2000)) == 1)
+    for (const char *p = fr.data; (p = strstr(p, "\"HarnessSeq\":")); p++)
+      seen++;
+  CU_ASSERT_EQUAL(op, 8);
+  CU_ASSERT_TRUE(fr.len >= 2 && (unsigned char)fr.data[0] == 0x03 && (unsigned char)fr.data[1] == 0xe8);
+  CU_ASSERT_TRUE(seen >= 50 && seen < 200);
+  close(a);
+  ch_buf_free(&fr);
+  fx_stop(&f);
+}
+
 static void test_server_keepalive_and_replay_faults(void) {
   struct fx f;
   struct ch_buf fr = CH_BUF_INIT;
@@ -293,6 +377,8 @@ int main(void) {
       CH_TEST(test_server_delivery_faults),
       CH_TEST(test_server_delivery_fault_family),
       CH_TEST(test_server_keepalive_and_replay_faults),
+      CH_TEST(test_server_one_pct_faults),
+      CH_TEST(test_server_close_after_updates),
       CH_TEST(test_server_chaos_keeps_serving),
       CU_TEST_INFO_NULL,
   };

@@ -27,6 +27,7 @@ static const struct ch_fault_info fault_table[CH_FAULT_COUNT] = {
     {CH_FAULT_NO_REPLAY, "no-replay", "REPLAY", "reconnect/poll with messageId does not replay missed messages"},
     {CH_FAULT_IGNORE_GROUPS_TOKEN, "ignore-groups-token", "GROUPS",
      "groupsToken is ignored on reconnect/poll, so subscriptions are lost"},
+    {CH_FAULT_PING_NUL, "ping-nul", "PING", "/ping answers { \"Response\": \"pong\" } followed by a NUL byte"},
 };
 
 const struct ch_fault_info *ch_fault_table(void) { return fault_table; }

@@ -34,6 +34,7 @@ enum ch_fault {
   CH_FAULT_NO_KEEPALIVE,       /* no keep-alives on any transport */
   CH_FAULT_NO_REPLAY,          /* reconnect/poll with messageId does not replay missed messages */
   CH_FAULT_IGNORE_GROUPS_TOKEN, /* groupsToken is ignored on reconnect/poll: groups are lost */
+  CH_FAULT_PING_NUL,           /* /ping answers {"Response":"pong"} followed by a NUL byte (content-length 23) */
   CH_FAULT_COUNT
 };
 
@@ -41,7 +42,7 @@ struct ch_fault_info {
   enum ch_fault fault;
   const char *name;        /* command-line name, e.g. "drop-updates" */
   const char *family;      /* check family that must fail: NEG PROTO INIT START INVOKE DELIVERY DUP ORDER LATENCY
-                              ISOLATION UNSUB AUTH KEEPALIVE REPLAY GROUPS */
+                              ISOLATION UNSUB AUTH KEEPALIVE REPLAY GROUPS PING */
   const char *description; /* one line for `serve --help` */
 };
 
@@ -71,6 +72,9 @@ struct ch_server_opts {
   int control_port;         /* 0 = a free port; -1 = no control API */
   const struct ch_server_token *tokens; /* none: authorization is off and every request is anonymous */
   size_t n_tokens;
+  bool strict_auth;         /* with tokens: refuse (401) every request without a known token. Off (the default),
+                               like SignalR 2.4 (§6): only requests naming hubs in connectionData need one; the
+                               rest (the official client's /ping, a negotiate without connectionData) are anonymous */
   unsigned faults;          /* bit set: 1u << enum ch_fault */
   double keepalive_s;       /* 0 = default 10; keep-alive period on every transport */
   double disconnect_timeout_s;        /* 0 = default 30 */

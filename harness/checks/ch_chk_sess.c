@@ -9,6 +9,7 @@
 
 #include "ch_chk.h"
 #include "ch_clock.h"
+#include "ch_json.h"
 #include "ch_url.h"
 
 static long left_ms(uint64_t deadline) {
@@ -17,14 +18,6 @@ static long left_ms(uint64_t deadline) {
 }
 
 static uint64_t deadline_in(long ms) { return ch_now_ns() + (uint64_t)(ms > 0 ? ms : 0) * 1000000u; }
-
-cJSON *ch_chk_json(const char *s) {
-  if (!s)
-    return NULL;
-  while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-    s++;
-  return cJSON_Parse(s);
-}
 
 static void q_push(struct ch_msgq *q, const char *s) {
   if (q->n == q->cap) {
@@ -114,7 +107,7 @@ int ch_sess_negotiate(struct ch_sess *s) {
   if (s->last.status != 200)
     return -EACCES;
   cJSON_Delete(s->negotiate);
-  s->negotiate = ch_chk_json(s->last.body.data);
+  s->negotiate = ch_chk_json(s->cx, s->last.body.data, s->last.body.len);
   const cJSON *tok = cJSON_GetObjectItemCaseSensitive(s->negotiate, "ConnectionToken");
   const cJSON *u = cJSON_GetObjectItemCaseSensitive(s->negotiate, "Url");
   const cJSON *ka = cJSON_GetObjectItemCaseSensitive(s->negotiate, "KeepAliveTimeout");
@@ -359,14 +352,14 @@ static int lp_start(struct ch_sess *s, const char *cmd) {
 
 /* Before a /send: the held poll must have reached the server, or a group change could race it. */
 static int lp_next(struct ch_sess *s, uint64_t deadline, struct ch_buf *out);
-static bool is_keepalive(const char *p);
+static bool is_keepalive(const struct ch_buf *b);
 
 static void lp_hold(struct ch_sess *s) {
   /* a poll the server already answered (a message, a timeout) is taken now, so the one held carries the latest
      groups token: otherwise the next poll would bring a stale token after this /send changed the groups */
   struct ch_buf m = CH_BUF_INIT;
   while (lp_next(s, ch_now_ns(), &m) == 1)
-    if (!is_keepalive(m.data ? m.data : ""))
+    if (!is_keepalive(&m))
       q_push(&s->q, m.data);
   ch_buf_free(&m);
   if (!s->sse_open)
@@ -414,7 +407,7 @@ static int lp_next(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
       }
       ch_buf_reset(out);
       ch_buf_append(out, s->sse_buf.data ? s->sse_buf.data : "", s->sse_buf.len);
-      cJSON *j = ch_chk_json(out->data);
+      cJSON *j = ch_chk_json(s->cx, out->data, out->len);
       if (j)
         track(s, j); /* the next poll carries the new cursor and groups token */
       cJSON_Delete(j);
@@ -430,22 +423,17 @@ static int lp_next(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
 
 /* ---- receive ---- */
 
-static bool is_keepalive(const char *p) {
-  while (*p == ' ' || *p == '\r' || *p == '\n' || *p == '\t')
-    p++;
-  if (!*p)
-    return true;
-  if (*p != '{')
-    return false;
-  p++;
-  while (*p == ' ')
-    p++;
-  if (*p != '}')
-    return false;
-  p++;
-  while (*p == ' ' || *p == '\r' || *p == '\n')
-    p++;
-  return !*p;
+/* A keep-alive: {} (JSON whitespace around and inside), or nothing but whitespace (a long poll's keep-alive spaces).
+   All n bytes count: "{}" and a NUL is no keep-alive but a message JSON.parse refuses. */
+static bool is_keepalive(const struct ch_buf *b) {
+  struct ch_span m = ch_span_trim((struct ch_span){b->data ? b->data : "", b->data ? b->len : 0});
+  return m.n == 0 || (m.n >= 2 && m.p[0] == '{' && m.p[m.n - 1] == '}' &&
+                      ch_span_trim((struct ch_span){m.p + 1, m.n - 2}).n == 0);
+}
+
+/* The event SSE opens with, which both clients ignore (§4.2). */
+static bool is_initialized(const struct ch_buf *b) {
+  return b->len == 11 && memcmp(b->data, "initialized", 11) == 0;
 }
 
 static void note_keepalive(struct ch_sess *s) {
@@ -469,13 +457,13 @@ static int recv_fresh(struct ch_sess *s, long timeout_ms, struct ch_buf *out) {
     int rc = recv_raw(s, deadline, out);
     if (rc <= 0)
       return rc;
-    if (is_keepalive(out->data ? out->data : "")) {
+    if (is_keepalive(out)) {
       note_keepalive(s);
       continue;
     }
-    if (s->transport == CH_T_SSE && strcmp(out->data, "initialized") == 0)
+    if (s->transport == CH_T_SSE && is_initialized(out))
       continue;
-    cJSON *j = ch_chk_json(out->data);
+    cJSON *j = ch_chk_json(s->cx, out->data, out->len);
     if (!j)
       return -EBADMSG;
     bool hub_response = cJSON_GetObjectItemCaseSensitive(j, "I") && !cJSON_GetObjectItemCaseSensitive(j, "C");
@@ -554,7 +542,7 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
       rc = -EACCES;
     if (rc == 0) {
       ch_buf_append(init, s->last.body.data ? s->last.body.data : "", s->last.body.len);
-      cJSON *j = ch_chk_json(init->data);
+      cJSON *j = ch_chk_json(s->cx, init->data, init->len);
       if (j)
         track(s, j);
       cJSON_Delete(j);
@@ -573,9 +561,9 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
       struct ch_buf ev = CH_BUF_INIT;
       int r;
       while ((r = sse_next(s, deadline, &ev)) == 1) {
-        if (strcmp(ev.data, "initialized") == 0)
+        if (is_initialized(&ev))
           break;
-        if (!is_keepalive(ev.data))
+        if (!is_keepalive(&ev))
           q_push(&s->q, ev.data);
       }
       ch_buf_free(&ev);
@@ -591,13 +579,13 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
       return -ETIMEDOUT;
     if (rc < 0)
       return rc;
-    if (is_keepalive(init->data)) {
+    if (is_keepalive(init)) {
       note_keepalive(s);
       continue;
     }
-    if (s->transport == CH_T_SSE && strcmp(init->data, "initialized") == 0)
+    if (s->transport == CH_T_SSE && is_initialized(init))
       continue;
-    cJSON *j = ch_chk_json(init->data);
+    cJSON *j = ch_chk_json(s->cx, init->data, init->len);
     if (j)
       track(s, j);
     cJSON_Delete(j);
@@ -656,11 +644,11 @@ int ch_sess_invoke(struct ch_sess *s, const char *hub, const char *method, const
         rc = r;
         break;
       }
-      if (is_keepalive(out->data)) {
+      if (is_keepalive(out)) {
         note_keepalive(s);
         continue;
       }
-      cJSON *j = ch_chk_json(out->data);
+      cJSON *j = ch_chk_json(s->cx, out->data, out->len);
       if (!j)
         continue;
       const cJSON *i = cJSON_GetObjectItemCaseSensitive(j, "I");

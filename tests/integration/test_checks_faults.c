@@ -25,7 +25,7 @@ static const struct {
     {"NEG", "NEG-001"},      {"PROTO", "NEG-002"},     {"INIT", "CON-001"},   {"START", "CON-002"},
     {"INVOKE", "INV-001"},   {"DELIVERY", "DEL-007"},  {"DUP", "DEL-006"},    {"ORDER", "DEL-005"},
     {"LATENCY", "DEL-008"},  {"ISOLATION", "DEL-003"}, {"UNSUB", "DEL-002"},  {"AUTH", "AUTH-001"},
-    {"KEEPALIVE", "KA-001"}, {"REPLAY", "REC-001"},    {"GROUPS", "REC-002"},
+    {"KEEPALIVE", "KA-001"}, {"REPLAY", "REC-001"},    {"GROUPS", "REC-002"},  {"PING", "CON-003"},
 };
 
 static const char *check_for(const char *family) {

@@ -135,17 +135,23 @@ function expectConsecutive(seqs, from, to, what) {
 
 // ---- the official client, one transport ---------------------------------------------------------------------------
 
+/** A fresh browser context and page whose console and page errors are kept in log (printed when a step fails). */
+async function newLoggedPage(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const log = [];
+  page.on('console', (m) => log.push(`[console.${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  return { context, page, log };
+}
+
 /**
  * The full scenario on one hub and transport. ep: {proxy, ctl, path, label}, where path is the endpoint path the
  * page connects to (same-origin through the proxy). keyA/keyB: two keys of the hub nobody else uses.
  */
 async function officialScenario(browser, ep, hub, transport, keyA, keyB) {
   const { proxy, ctl } = ep;
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const log = [];
-  page.on('console', (m) => log.push(`[console.${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  const { context, page, log } = await newLoggedPage(browser);
   const name = (s) => `official/${transport}${ep.label}: ${hub.hub}: ${s}`;
   const updates = () => page.evaluate(() => window.chTest.updates);
   const waitFor = (fn, arg, what) => page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 })
@@ -284,11 +290,7 @@ const KEEPALIVES = 3; // keep-alives the endpoint must write meanwhile (one a se
  */
 async function officialLongScenario(browser, site, transport, part) {
   const { proxy, ctl } = site;
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const log = [];
-  page.on('console', (m) => log.push(`[console.${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  const { context, page, log } = await newLoggedPage(browser);
   let ok = false;
   try {
     ok = await step(`official/${transport}: stays connected across ${PINGS} pings and ${KEEPALIVES} keep-alives`,

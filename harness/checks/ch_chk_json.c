@@ -15,8 +15,10 @@
 #include "ch_json.h"
 
 void ch_chk_show_bytes(struct ch_buf *out, const char *p, size_t n, size_t max) {
+  if (!p)
+    p = "", n = 0; /* an empty body has no buffer */
   const char *end = p + (n < max ? n : max);
-  while (p && p < end) {
+  while (p < end) {
     unsigned char c = (unsigned char)*p;
     size_t l = ch_utf8_len(p, end);
     if (c >= 0x20 && c != 0x7f && l) {

@@ -115,7 +115,7 @@ void ch_ws_close(struct ch_ws *ws);
 
 /* ---- SignalR probe session ---- */
 struct ch_msgq {
-  char **items;
+  struct ch_buf *items; /* whole messages with their lengths (a NUL inside must reach ch_chk_json) */
   size_t head, n, cap;
 };
 

@@ -19,10 +19,10 @@ static long left_ms(uint64_t deadline) {
 
 static uint64_t deadline_in(long ms) { return ch_now_ns() + (uint64_t)(ms > 0 ? ms : 0) * 1000000u; }
 
-static void q_push(struct ch_msgq *q, const char *s) {
+static void q_push(struct ch_msgq *q, const struct ch_buf *m) {
   if (q->n == q->cap) {
     size_t cap = q->cap ? q->cap * 2 : 16;
-    char **items = malloc(cap * sizeof *items);
+    struct ch_buf *items = malloc(cap * sizeof *items);
     if (!items)
       return;
     for (size_t i = 0; i < q->n; i++)
@@ -32,25 +32,33 @@ static void q_push(struct ch_msgq *q, const char *s) {
     q->cap = cap;
     q->head = 0;
   }
-  char *c = strdup(s);
-  if (!c)
+  struct ch_buf c = CH_BUF_INIT;
+  if (ch_buf_append(&c, m->data ? m->data : "", m->len) != 0) {
+    ch_buf_free(&c);
     return;
+  }
   q->items[(q->head + q->n++) % q->cap] = c;
 }
 
-static char *q_pop(struct ch_msgq *q) {
+/* Moves the oldest message into out (replacing its contents). false when the queue is empty. */
+static bool q_pop(struct ch_msgq *q, struct ch_buf *out) {
   if (!q->n)
-    return NULL;
-  char *s = q->items[q->head];
+    return false;
+  struct ch_buf *m = &q->items[q->head];
+  ch_buf_reset(out);
+  ch_buf_append(out, m->data ? m->data : "", m->len);
+  ch_buf_free(m);
   q->head = (q->head + 1) % q->cap;
   q->n--;
-  return s;
+  return true;
 }
 
 static void q_free(struct ch_msgq *q) {
-  char *s;
-  while ((s = q_pop(q)))
-    free(s);
+  while (q->n) {
+    ch_buf_free(&q->items[q->head]);
+    q->head = (q->head + 1) % q->cap;
+    q->n--;
+  }
   free(q->items);
   memset(q, 0, sizeof *q);
 }
@@ -360,7 +368,7 @@ static void lp_hold(struct ch_sess *s) {
   struct ch_buf m = CH_BUF_INIT;
   while (lp_next(s, ch_now_ns(), &m) == 1)
     if (!is_keepalive(&m))
-      q_push(&s->q, m.data);
+      q_push(&s->q, &m);
   ch_buf_free(&m);
   if (!s->sse_open)
     lp_start(s, "poll");
@@ -477,12 +485,11 @@ static int recv_fresh(struct ch_sess *s, long timeout_ms, struct ch_buf *out) {
 }
 
 int ch_sess_recv(struct ch_sess *s, long timeout_ms, struct ch_buf *out) {
-  char *q = q_pop(&s->q);
-  if (q) {
-    ch_buf_reset(out);
-    ch_buf_puts(out, q);
-    free(q);
-    return 1;
+  if (q_pop(&s->q, out)) {
+    /* queued while waiting for something else, some (long-poll bodies, SSE events) not judged yet */
+    cJSON *j = ch_chk_json(s->cx, out->data, out->len);
+    cJSON_Delete(j);
+    return j ? 1 : -EBADMSG;
   }
   return recv_fresh(s, timeout_ms, out);
 }
@@ -500,7 +507,7 @@ int ch_sess_settle(struct ch_sess *s) {
     if (rc < 0)
       break;
     if (rc == 1)
-      q_push(&s->q, m.data);
+      q_push(&s->q, &m);
   }
   free(g0);
   ch_buf_free(&m);
@@ -564,7 +571,7 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
         if (is_initialized(&ev))
           break;
         if (!is_keepalive(&ev))
-          q_push(&s->q, ev.data);
+          q_push(&s->q, &ev);
       }
       ch_buf_free(&ev);
       if (r < 0)
@@ -655,7 +662,7 @@ int ch_sess_invoke(struct ch_sess *s, const char *hub, const char *method, const
       bool mine = i && !cJSON_GetObjectItemCaseSensitive(j, "C") && id_matches(i, id);
       if (!i || cJSON_GetObjectItemCaseSensitive(j, "C")) {
         track(s, j);
-        q_push(&s->q, out->data);
+        q_push(&s->q, out);
       }
       cJSON_Delete(j);
       if (mine)

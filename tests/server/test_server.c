@@ -260,6 +260,27 @@ static void test_server_websocket_flow(void) {
   fx_stop(&f);
 }
 
+/* The WebSocket keep-alive is exactly the two bytes {} (§7). */
+static void test_server_websocket_keepalive_frame(void) {
+  struct fx f;
+  struct ch_server_opts o = {.keepalive_s = 0.2};
+  CU_ASSERT_EQUAL_FATAL(fx_start(&f, &o), 0);
+  char tok[512], target[1024];
+  struct ch_buf fr = CH_BUF_INIT;
+  CU_ASSERT_TRUE_FATAL(negotiate(&f, CDATA_RES, NULL, tok, sizeof tok));
+  snprintf(target, sizeof target,
+           "/signalr/connect?transport=webSockets&clientProtocol=2.1&connectionToken=%s&connectionData=%s", tok,
+           CDATA_RES);
+  int fd = ws_open(f.port, target, NULL, NULL);
+  CU_ASSERT_FATAL(fd >= 0);
+  CU_ASSERT_EQUAL(ws_recv(fd, &fr, 3000), 1); /* init */
+  CU_ASSERT_EQUAL(ws_recv(fd, &fr, 3000), 1);
+  CH_ASSERT_BYTES(fr.data, fr.len, "{}");
+  close(fd);
+  ch_buf_free(&fr);
+  fx_stop(&f);
+}
+
 static void test_server_sse_flow_and_keepalive(void) {
   struct fx f;
   struct ch_server_opts o = {.keepalive_s = 0.3};
@@ -336,7 +357,9 @@ static void test_server_long_polling_hold_keepalive_and_replay(void) {
   http_req(f.port, "POST", target, NULL, body, &r);
   CU_ASSERT_EQUAL(r.status, 200);
   CU_ASSERT_EQUAL(r.body.data[0], ' ');
-  CU_ASSERT_PTR_NOT_NULL(strstr(r.body.data, "\",\"M\":[]}"));
+  /* keep-alive spaces, then {"C":"…","M":[]} and nothing after it */
+  CU_ASSERT_EQUAL(strspn(r.body.data, " ") + strlen("{\"C\":\"") + strlen(cur) + strlen("\",\"M\":[]}"), r.body.len);
+  CH_ASSERT_ENDS(r.body.data, r.body.len, "\",\"M\":[]}");
   resp_free(&r);
   /* messages published between polls are replayed by the next poll from its messageId */
   CU_ASSERT_EQUAL(publish(&f, "ResourceEventHub", "P1", 3), 200);
@@ -669,6 +692,7 @@ int main(void) {
       CH_TEST(test_server_base_path_and_errors),
       CH_TEST(test_server_authorization),
       CH_TEST(test_server_websocket_flow),
+      CH_TEST(test_server_websocket_keepalive_frame),
       CH_TEST(test_server_sse_flow_and_keepalive),
       CH_TEST(test_server_long_polling_hold_keepalive_and_replay),
       CH_TEST(test_server_long_poll_stale_groups_token_keeps_newer_groups),

@@ -79,9 +79,12 @@ static void invoke_check(struct ch_chk_ctx *cx, struct ch_checks_results *out, s
                           : "a completion {\"I\":\"<id>\"} without R or E";
   if (why.len) {
     if (s->transport == CH_T_WS) {
-      ch_buf_printf(&ev, "request: WebSocket frame %s\nresponse: %.*s\nexpected: %s", req.data,
-                    (int)(comp.len < CH_CHK_EXCERPT ? comp.len : CH_CHK_EXCERPT), comp.data ? comp.data : "(none)",
-                    expected);
+      ch_buf_printf(&ev, "request: WebSocket frame %s\nresponse: ", req.data);
+      if (comp.data)
+        ch_chk_show_bytes(&ev, comp.data, comp.len, CH_CHK_EXCERPT); /* control characters as \xNN */
+      else
+        ch_buf_puts(&ev, "(none)");
+      ch_buf_printf(&ev, "\nexpected: %s", expected);
     } else {
       ch_sess_fail_evidence(s, &ev, expected);
     }
@@ -125,9 +128,11 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
   if (want(cx, "CON-001", t)) {
     if (rc)
       ch_sess_fail_evidence(&s, &ev, "the init message {\"C\":…,\"S\":1,\"M\":[]}");
-    else if (why)
-      ch_buf_printf(&ev, "request: %s %s\nfirst message: %.300s\nexpected: {\"C\":\"…\",\"S\":1,\"M\":[]}",
-                    s.last_method, s.last_url, init.data);
+    else if (why) {
+      ch_buf_printf(&ev, "request: %s %s\nfirst message: ", s.last_method, s.last_url);
+      ch_chk_show_bytes(&ev, init.data, init.len, CH_CHK_EXCERPT);
+      ch_buf_puts(&ev, "\nexpected: {\"C\":\"…\",\"S\":1,\"M\":[]}");
+    }
     if (ev.len) {
       struct ch_buf red = CH_BUF_INIT;
       ch_chk_redact(cx, ev.data, ev.len, &red);

@@ -553,7 +553,10 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
       if (j)
         track(s, j);
       cJSON_Delete(j);
+      char connect_url[sizeof s->last_url];
+      memcpy(connect_url, s->last_url, sizeof connect_url);
       rc = lp_start(s, "poll");
+      memcpy(s->last_url, connect_url, sizeof connect_url); /* evidence names the request that brought init */
     }
     break;
   }

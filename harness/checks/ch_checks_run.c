@@ -38,6 +38,8 @@ bool ch_chk_selected(const struct ch_chk_ctx *cx, const char *id) {
 
 void ch_chk_begin(struct ch_chk_ctx *cx) {
   ch_buf_reset(&cx->tx);
+  ch_buf_reset(&cx->json_err);
+  ch_buf_reset(&cx->json_warn);
   cx->t0_ns = ch_now_ns();
   cx->nclients = 0;
 }
@@ -97,7 +99,10 @@ void ch_chk_result(struct ch_chk_ctx *cx, struct ch_checks_results *out, const c
     m++;
   ch_chk_redact(cx, m, strlen(m), &red);
   r->message = red.data ? ch_buf_steal(&red) : strdup("");
-  r->evidence = strdup(evidence && evidence->data ? evidence->data : "");
+  struct ch_buf ev = CH_BUF_INIT; /* the evidence, then what ch_chk_json refused or warned about */
+  ch_buf_puts(&ev, evidence && evidence->data ? evidence->data : "");
+  ch_chk_json_notes(cx, st == CH_CHECK_FAIL, &ev);
+  r->evidence = ev.data ? ch_buf_steal(&ev) : strdup("");
   if (st == CH_CHECK_FAIL)
     r->transcript_path = keep_transcript(cx, id, r->transport);
   ch_buf_free(&msg);
@@ -174,6 +179,8 @@ static void ctx_free(struct ch_chk_ctx *cx) {
   if (cx->easy)
     curl_easy_cleanup(cx->easy);
   ch_buf_free(&cx->tx);
+  ch_buf_free(&cx->json_err);
+  ch_buf_free(&cx->json_warn);
 }
 
 /* The embedded endpoint: two users, short timeouts so keep-alive, reconnect and hold checks take a fraction of a

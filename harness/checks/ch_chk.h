@@ -50,7 +50,9 @@ struct ch_chk_ctx {
   char *secrets[CH_CHK_MAX_SECRETS];
   size_t nsecrets;
   /* per check */
-  struct ch_buf tx; /* JSON Lines transcript of the current check */
+  struct ch_buf tx;        /* JSON Lines transcript of the current check */
+  struct ch_buf json_err;  /* why bodies/messages were refused by ch_chk_json (lines), for the evidence */
+  struct ch_buf json_warn; /* what ch_chk_json accepted but a careful server would not send (lines) */
   uint64_t t0_ns;
   unsigned nclients;
 };
@@ -130,7 +132,7 @@ int ch_ws_rx_next(struct ch_ws *ws, size_t max, struct ch_buf *msg, char ping[12
 
 /* ---- SignalR probe session ---- */
 struct ch_msgq {
-  char **items;
+  struct ch_buf *items; /* whole messages with their lengths (a NUL inside must reach ch_chk_json) */
   size_t head, n, cap;
 };
 
@@ -251,8 +253,16 @@ void ch_chk_family_auth(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_keepalive(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 void ch_chk_family_reconnect(struct ch_chk_ctx *cx, struct ch_checks_results *out);
 
-/* Small JSON helpers. */
-cJSON *ch_chk_json(const char *s);
+/* Parsing like the official clients (ch_chk_json.c): the n bytes are accepted only when they are what the JS
+   client's JSON.parse accepts (one JSON value, JSON whitespace around it, valid UTF-8; a leading BOM is dropped as the
+   clients' decoders drop it). Returns the tree, or NULL with the reason and the offending bytes recorded in
+   cx->json_err; oddities the clients accept (duplicate keys, lone surrogate escapes, a BOM) go to cx->json_warn. */
+cJSON *ch_chk_json(struct ch_chk_ctx *cx, const char *p, size_t n);
+/* Appends the refusals (when failed) and warnings recorded since ch_chk_begin to a result's evidence (redacted). */
+void ch_chk_json_notes(struct ch_chk_ctx *cx, bool failed, struct ch_buf *ev);
+/* Bytes for evidence: printable ASCII and valid UTF-8 as they are, control characters, NUL and bytes that are not
+   UTF-8 as \xNN; at most max bytes, then "…". */
+void ch_chk_show_bytes(struct ch_buf *out, const char *p, size_t n, size_t max);
 /* A nonce like "n-1f2e…" from the run's RNG. */
 void ch_chk_nonce(struct ch_chk_ctx *cx, char out[24]);
 

@@ -227,10 +227,10 @@ int ch_chk_http(struct ch_chk_ctx *cx, const char *client, const char *method, c
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &res->status);
   curl_slist_free_all(hdrs);
   ch_buf_reset(&line);
-  if (res->cc == CURLE_OK || (res->cc == CURLE_OPERATION_TIMEDOUT && res->status))
-    ch_buf_printf(&line, "%ld %s\n\n%.*s", res->status, res->ctype, (int)(res->body.len < 4096 ? res->body.len : 4096),
-                  res->body.data ? res->body.data : "");
-  else
+  if (res->cc == CURLE_OK || (res->cc == CURLE_OPERATION_TIMEDOUT && res->status)) {
+    ch_buf_printf(&line, "%ld %s\n\n", res->status, res->ctype); /* the body as bytes: a NUL in it is kept */
+    ch_buf_append(&line, res->body.data ? res->body.data : "", res->body.len < 4096 ? res->body.len : 4096);
+  } else
     ch_buf_printf(&line, "error: %s", curl_easy_strerror(res->cc));
   ch_chk_tx(cx, client, "in", "http", line.data, line.len);
   ch_buf_free(&line);
@@ -256,10 +256,11 @@ void ch_chk_evidence(const struct ch_chk_ctx *cx, struct ch_buf *ev, const char 
   else if (res->cc != CURLE_OK && !res->status)
     ch_buf_printf(&tmp, "response: none (%s%s%s)\n", curl_easy_strerror(res->cc), res->err[0] ? ": " : "", res->err);
   else {
-    size_t n = res->body.len < CH_CHK_EXCERPT ? res->body.len : CH_CHK_EXCERPT;
-    ch_buf_printf(&tmp, "response: %ld, Content-Type: %s%s\nbody (%zu bytes): %.*s%s\n", res->status,
+    ch_buf_printf(&tmp, "response: %ld, Content-Type: %s%s\nbody (%zu bytes): ", res->status,
                   res->ctype[0] ? res->ctype : "(none)", res->nosniff ? ", X-Content-Type-Options: nosniff" : "",
-                  res->body.len, (int)n, res->body.data ? res->body.data : "", n < res->body.len ? "…" : "");
+                  res->body.len);
+    ch_chk_show_bytes(&tmp, res->body.data, res->body.len, CH_CHK_EXCERPT); /* control characters as \xNN */
+    ch_buf_putc(&tmp, '\n');
   }
   if (expected)
     ch_buf_printf(&tmp, "expected: %s", expected);

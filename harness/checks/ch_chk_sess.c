@@ -10,6 +10,7 @@
 
 #include "ch_chk.h"
 #include "ch_clock.h"
+#include "ch_json.h"
 #include "ch_url.h"
 
 static long left_ms(uint64_t deadline) {
@@ -19,18 +20,10 @@ static long left_ms(uint64_t deadline) {
 
 static uint64_t deadline_in(long ms) { return ch_now_ns() + (uint64_t)(ms > 0 ? ms : 0) * 1000000u; }
 
-cJSON *ch_chk_json(const char *s) {
-  if (!s)
-    return NULL;
-  while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-    s++;
-  return cJSON_Parse(s);
-}
-
-static void q_push(struct ch_msgq *q, const char *s) {
+static void q_push(struct ch_msgq *q, const struct ch_buf *m) {
   if (q->n == q->cap) {
     size_t cap = q->cap ? q->cap * 2 : 16;
-    char **items = malloc(cap * sizeof *items);
+    struct ch_buf *items = malloc(cap * sizeof *items);
     if (!items)
       return;
     for (size_t i = 0; i < q->n; i++)
@@ -40,25 +33,33 @@ static void q_push(struct ch_msgq *q, const char *s) {
     q->cap = cap;
     q->head = 0;
   }
-  char *c = strdup(s);
-  if (!c)
+  struct ch_buf c = CH_BUF_INIT;
+  if (ch_buf_append(&c, m->data ? m->data : "", m->len) != 0) {
+    ch_buf_free(&c);
     return;
+  }
   q->items[(q->head + q->n++) % q->cap] = c;
 }
 
-static char *q_pop(struct ch_msgq *q) {
+/* Moves the oldest message into out (replacing its contents). false when the queue is empty. */
+static bool q_pop(struct ch_msgq *q, struct ch_buf *out) {
   if (!q->n)
-    return NULL;
-  char *s = q->items[q->head];
+    return false;
+  struct ch_buf *m = &q->items[q->head];
+  ch_buf_reset(out);
+  ch_buf_append(out, m->data ? m->data : "", m->len);
+  ch_buf_free(m);
   q->head = (q->head + 1) % q->cap;
   q->n--;
-  return s;
+  return true;
 }
 
 static void q_free(struct ch_msgq *q) {
-  char *s;
-  while ((s = q_pop(q)))
-    free(s);
+  while (q->n) {
+    ch_buf_free(&q->items[q->head]);
+    q->head = (q->head + 1) % q->cap;
+    q->n--;
+  }
   free(q->items);
   memset(q, 0, sizeof *q);
 }
@@ -115,7 +116,7 @@ int ch_sess_negotiate(struct ch_sess *s) {
   if (s->last.status != 200)
     return -EACCES;
   cJSON_Delete(s->negotiate);
-  s->negotiate = ch_chk_json(s->last.body.data);
+  s->negotiate = ch_chk_json(s->cx, s->last.body.data, s->last.body.len);
   const cJSON *tok = cJSON_GetObjectItemCaseSensitive(s->negotiate, "ConnectionToken");
   const cJSON *u = cJSON_GetObjectItemCaseSensitive(s->negotiate, "Url");
   const cJSON *ka = cJSON_GetObjectItemCaseSensitive(s->negotiate, "KeepAliveTimeout");
@@ -372,15 +373,15 @@ static int lp_start(struct ch_sess *s, const char *cmd) {
 
 /* Before a /send: the held poll must have reached the server, or a group change could race it. */
 static int lp_next(struct ch_sess *s, uint64_t deadline, struct ch_buf *out);
-static bool is_keepalive(const char *p);
+static bool is_keepalive(const struct ch_buf *b);
 
 static void lp_hold(struct ch_sess *s) {
   /* a poll the server already answered (a message, a timeout) is taken now, so the one held carries the latest
      groups token: otherwise the next poll would bring a stale token after this /send changed the groups */
   struct ch_buf m = CH_BUF_INIT;
   while (lp_next(s, ch_now_ns(), &m) == 1)
-    if (!is_keepalive(m.data ? m.data : ""))
-      q_push(&s->q, m.data);
+    if (!is_keepalive(&m))
+      q_push(&s->q, &m);
   ch_buf_free(&m);
   if (!s->sse_open)
     lp_start(s, "poll");
@@ -427,7 +428,7 @@ static int lp_next(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
       }
       ch_buf_reset(out);
       ch_buf_append(out, s->sse_buf.data ? s->sse_buf.data : "", s->sse_buf.len);
-      cJSON *j = ch_chk_json(out->data);
+      cJSON *j = ch_chk_json(s->cx, out->data, out->len);
       if (j)
         track(s, j); /* the next poll carries the new cursor and groups token */
       const cJSON *tf = cJSON_GetObjectItemCaseSensitive(j, "T");
@@ -446,22 +447,17 @@ static int lp_next(struct ch_sess *s, uint64_t deadline, struct ch_buf *out) {
 
 /* ---- receive ---- */
 
-static bool is_keepalive(const char *p) {
-  while (*p == ' ' || *p == '\r' || *p == '\n' || *p == '\t')
-    p++;
-  if (!*p)
-    return true;
-  if (*p != '{')
-    return false;
-  p++;
-  while (*p == ' ')
-    p++;
-  if (*p != '}')
-    return false;
-  p++;
-  while (*p == ' ' || *p == '\r' || *p == '\n')
-    p++;
-  return !*p;
+/* A keep-alive: {} (JSON whitespace around and inside), or nothing but whitespace (a long poll's keep-alive spaces).
+   All n bytes count: "{}" and a NUL is no keep-alive but a message JSON.parse refuses. */
+static bool is_keepalive(const struct ch_buf *b) {
+  struct ch_span m = ch_span_trim((struct ch_span){b->data ? b->data : "", b->data ? b->len : 0});
+  return m.n == 0 || (m.n >= 2 && m.p[0] == '{' && m.p[m.n - 1] == '}' &&
+                      ch_span_trim((struct ch_span){m.p + 1, m.n - 2}).n == 0);
+}
+
+/* The event SSE opens with, which both clients ignore (§4.2). */
+static bool is_initialized(const struct ch_buf *b) {
+  return b->len == 11 && memcmp(b->data, "initialized", 11) == 0;
 }
 
 static void note_keepalive(struct ch_sess *s) {
@@ -505,13 +501,13 @@ static int recv_fresh(struct ch_sess *s, long timeout_ms, struct ch_buf *out) {
     int rc = recv_raw(s, deadline, out);
     if (rc <= 0)
       return rc;
-    if (is_keepalive(out->data ? out->data : "")) {
+    if (is_keepalive(out)) {
       note_keepalive(s);
       continue;
     }
-    if (s->transport == CH_T_SSE && strcmp(out->data, "initialized") == 0)
+    if (s->transport == CH_T_SSE && is_initialized(out))
       continue;
-    cJSON *j = ch_chk_json(out->data);
+    cJSON *j = ch_chk_json(s->cx, out->data, out->len);
     if (!j)
       return -EBADMSG;
     bool hub_response = cJSON_GetObjectItemCaseSensitive(j, "I") && !cJSON_GetObjectItemCaseSensitive(j, "C");
@@ -525,12 +521,11 @@ static int recv_fresh(struct ch_sess *s, long timeout_ms, struct ch_buf *out) {
 }
 
 int ch_sess_recv(struct ch_sess *s, long timeout_ms, struct ch_buf *out) {
-  char *q = q_pop(&s->q);
-  if (q) {
-    ch_buf_reset(out);
-    ch_buf_puts(out, q);
-    free(q);
-    return 1;
+  if (q_pop(&s->q, out)) {
+    /* queued while waiting for something else, some (long-poll bodies, SSE events) not judged yet */
+    cJSON *j = ch_chk_json(s->cx, out->data, out->len);
+    cJSON_Delete(j);
+    return j ? 1 : -EBADMSG;
   }
   return recv_fresh(s, timeout_ms, out);
 }
@@ -548,7 +543,7 @@ int ch_sess_settle(struct ch_sess *s) {
     if (rc < 0)
       break;
     if (rc == 1)
-      q_push(&s->q, m.data);
+      q_push(&s->q, &m);
   }
   free(g0);
   ch_buf_free(&m);
@@ -590,11 +585,14 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
       rc = -EACCES;
     if (rc == 0) {
       ch_buf_append(init, s->last.body.data ? s->last.body.data : "", s->last.body.len);
-      cJSON *j = ch_chk_json(init->data);
+      cJSON *j = ch_chk_json(s->cx, init->data, init->len);
       if (j)
         track(s, j);
       cJSON_Delete(j);
+      char connect_url[sizeof s->last_url];
+      memcpy(connect_url, s->last_url, sizeof connect_url);
       rc = lp_start(s, "poll");
+      memcpy(s->last_url, connect_url, sizeof connect_url); /* evidence names the request that brought init */
     }
     break;
   }
@@ -610,10 +608,10 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
       struct ch_buf ev = CH_BUF_INIT;
       int r;
       while ((r = sse_next(s, deadline, &ev)) == 1) {
-        if (strcmp(ev.data, "initialized") == 0)
+        if (is_initialized(&ev))
           break;
-        if (!is_keepalive(ev.data))
-          q_push(&s->q, ev.data);
+        if (!is_keepalive(&ev))
+          q_push(&s->q, &ev);
       }
       ch_buf_free(&ev);
       if (r < 0)
@@ -628,13 +626,13 @@ int ch_sess_connect(struct ch_sess *s, bool reconnect, struct ch_buf *init) {
       return -ETIMEDOUT;
     if (rc < 0)
       return rc;
-    if (is_keepalive(init->data)) {
+    if (is_keepalive(init)) {
       note_keepalive(s);
       continue;
     }
-    if (s->transport == CH_T_SSE && strcmp(init->data, "initialized") == 0)
+    if (s->transport == CH_T_SSE && is_initialized(init))
       continue;
-    cJSON *j = ch_chk_json(init->data);
+    cJSON *j = ch_chk_json(s->cx, init->data, init->len);
     if (j)
       track(s, j);
     cJSON_Delete(j);
@@ -693,18 +691,18 @@ int ch_sess_invoke(struct ch_sess *s, const char *hub, const char *method, const
         rc = r;
         break;
       }
-      if (is_keepalive(out->data)) {
+      if (is_keepalive(out)) {
         note_keepalive(s);
         continue;
       }
-      cJSON *j = ch_chk_json(out->data);
+      cJSON *j = ch_chk_json(s->cx, out->data, out->len);
       if (!j)
         continue;
       const cJSON *i = cJSON_GetObjectItemCaseSensitive(j, "I");
       bool mine = i && !cJSON_GetObjectItemCaseSensitive(j, "C") && id_matches(i, id);
       if (!i || cJSON_GetObjectItemCaseSensitive(j, "C")) {
         track(s, j);
-        q_push(&s->q, out->data);
+        q_push(&s->q, out);
       }
       cJSON_Delete(j);
       if (mine)

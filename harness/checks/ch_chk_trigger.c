@@ -367,7 +367,8 @@ static int publish_embedded_burst(struct ch_chk_ctx *cx, const struct ch_chk_hub
                 key, b->n, b->base);
   int rc =
       ch_chk_http(cx, "trigger", "POST", url.data, "Content-Type: application/json", body.data, t->timeout_ms, &res);
-  cJSON *j = rc == 0 && res.status == 200 ? ch_chk_json(res.body.data) : NULL;
+  /* our own control API's reply, not a body under judgement */
+  cJSON *j = rc == 0 && res.status == 200 ? cJSON_ParseWithLength(res.body.data, res.body.len) : NULL;
   const cJSON *first = cJSON_GetObjectItemCaseSensitive(j, "first_seq");
   if (cJSON_IsNumber(first) && first->valuedouble >= 1) {
     b->first_seq = (uint64_t)first->valuedouble;

@@ -99,7 +99,7 @@ static void forbidden_key(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
   char args[96];
   snprintf(args, sizeof args, "[\"%s\"]", key);
   int rc = ch_sess_invoke(&s, s.hub->name, s.hub->sub, args, "0", &comp);
-  cJSON *j = rc == 0 ? ch_chk_json(comp.data) : NULL;
+  cJSON *j = rc == 0 ? ch_chk_json(cx, comp.data, comp.len) : NULL;
   /* rejected = an error completion, or the HTTP request refused with 401/403 */
   bool ok = (rc == 0 && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "E"))) ||
             (rc == -EACCES && (s.last.status == 401 || s.last.status == 403));

@@ -14,9 +14,9 @@
 #include "ch_clock.h"
 
 /* Counts the Updates of burst b in one persistent response. */
-static unsigned count_burst(struct ch_chk_ctx *cx, const char *raw, const struct ch_chk_hub *h,
+static unsigned count_burst(struct ch_chk_ctx *cx, const struct ch_buf *raw, const struct ch_chk_hub *h,
                             const struct ch_chk_burst *b) {
-  cJSON *j = ch_chk_json(raw);
+  cJSON *j = ch_chk_json(cx, raw->data, raw->len);
   const cJSON *e;
   unsigned n = 0;
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "M")) {
@@ -45,7 +45,7 @@ static bool pump(struct ch_chk_ctx *cx, struct watched *w, const struct ch_chk_b
   struct ch_buf m = CH_BUF_INIT;
   int rc = ch_sess_recv(&w->s, ms, &m);
   if (rc == 1 && b) {
-    unsigned n = count_burst(cx, m.data, w->s.hub, b);
+    unsigned n = count_burst(cx, &m, w->s.hub, b);
     if (n)
       w->got += n, w->last_new_ns = ch_now_ns();
   }
@@ -72,7 +72,7 @@ void ch_chk_server_close(struct ch_chk_ctx *cx, struct ch_checks_results *out, u
     cJSON *cj = NULL;
     x->open = ch_sess_open(&x->s, &x->ev) == 0 &&
               ch_sess_invoke(&x->s, x->s.hub->name, x->s.hub->sub, args, "0", &comp) == 0 &&
-              cJSON_IsObject(cj = ch_chk_json(comp.data)) && !cJSON_GetObjectItemCaseSensitive(cj, "E");
+              cJSON_IsObject(cj = ch_chk_json(cx, comp.data, comp.len)) && !cJSON_GetObjectItemCaseSensitive(cj, "E");
     cJSON_Delete(cj);
     if (x->open)
       ch_sess_settle(&x->s);

@@ -35,7 +35,7 @@ static int recv_updates(struct ch_sess *s, long timeout_ms, struct updlist *l) {
   int rc = ch_sess_recv(s, timeout_ms, &m);
   uint64_t now = ch_now_ns();
   if (rc == 1) {
-    cJSON *j = ch_chk_json(m.data);
+    cJSON *j = ch_chk_json(s->cx, m.data, m.len);
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "M");
     const cJSON *e;
     cJSON_ArrayForEach(e, arr) {
@@ -117,7 +117,7 @@ static bool invoke_ok(struct ch_sess *s, const char *method, const char *key, in
   snprintf(idj, sizeof idj, "%d", id);
   struct ch_buf comp = CH_BUF_INIT;
   int rc = ch_sess_invoke(s, s->hub->name, method, args, idj, &comp);
-  cJSON *j = rc == 0 ? ch_chk_json(comp.data) : NULL;
+  cJSON *j = rc == 0 ? ch_chk_json(s->cx, comp.data, comp.len) : NULL;
   bool ok = cJSON_IsObject(j) && !cJSON_GetObjectItemCaseSensitive(j, "E");
   if (ok)
     ch_sess_settle(s);

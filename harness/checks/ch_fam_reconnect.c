@@ -76,7 +76,7 @@ static int got_nonces(struct ch_chk_ctx *cx, struct ch_sess *s, const char (*non
       break;
     if (rc != 1)
       continue;
-    cJSON *j = ch_chk_json(m.data);
+    cJSON *j = ch_chk_json(cx, m.data, m.len);
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "M")) {
       const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(e, "A"), 0);

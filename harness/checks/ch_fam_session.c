@@ -22,8 +22,8 @@ static void skip_all(struct ch_chk_ctx *cx, struct ch_checks_results *out, const
 }
 
 /* The init message: {"C":string,"S":1,"M":[]} (§3.1, §4). Returns the failure text or NULL. */
-static const char *init_problem(const char *raw) {
-  cJSON *j = ch_chk_json(raw);
+static const char *init_problem(struct ch_chk_ctx *cx, const struct ch_buf *raw) {
+  cJSON *j = ch_chk_json(cx, raw->data, raw->len);
   const char *why = NULL;
   if (!cJSON_IsObject(j))
     why = "the first message is not a JSON object";
@@ -50,7 +50,7 @@ static void invoke_check(struct ch_chk_ctx *cx, struct ch_checks_results *out, s
   snprintf(ids, sizeof ids, "%d", num_id);
   ch_buf_printf(&req, "{\"H\":\"%s\",\"M\":\"%s\",\"A\":%s,\"I\":%s}", hub, method, args, idj);
   int rc = ch_sess_invoke(s, hub, method, args, idj, &comp);
-  cJSON *j = rc == 0 ? ch_chk_json(comp.data) : NULL;
+  cJSON *j = rc == 0 ? ch_chk_json(cx, comp.data, comp.len) : NULL;
   const cJSON *i = cJSON_GetObjectItemCaseSensitive(j, "I");
   const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "R");
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "E");
@@ -79,9 +79,12 @@ static void invoke_check(struct ch_chk_ctx *cx, struct ch_checks_results *out, s
                           : "a completion {\"I\":\"<id>\"} without R or E";
   if (why.len) {
     if (s->transport == CH_T_WS) {
-      ch_buf_printf(&ev, "request: WebSocket frame %s\nresponse: %.*s\nexpected: %s", req.data,
-                    (int)(comp.len < CH_CHK_EXCERPT ? comp.len : CH_CHK_EXCERPT), comp.data ? comp.data : "(none)",
-                    expected);
+      ch_buf_printf(&ev, "request: WebSocket frame %s\nresponse: ", req.data);
+      if (comp.data)
+        ch_chk_show_bytes(&ev, comp.data, comp.len, CH_CHK_EXCERPT); /* control characters as \xNN */
+      else
+        ch_buf_puts(&ev, "(none)");
+      ch_buf_printf(&ev, "\nexpected: %s", expected);
     } else {
       ch_sess_fail_evidence(s, &ev, expected);
     }
@@ -121,13 +124,15 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
     goto done;
   }
   rc = ch_sess_connect(&s, false, &init);
-  const char *why = rc ? NULL : init_problem(init.data);
+  const char *why = rc ? NULL : init_problem(cx, &init);
   if (want(cx, "CON-001", t)) {
     if (rc)
       ch_sess_fail_evidence(&s, &ev, "the init message {\"C\":…,\"S\":1,\"M\":[]}");
-    else if (why)
-      ch_buf_printf(&ev, "request: %s %s\nfirst message: %.300s\nexpected: {\"C\":\"…\",\"S\":1,\"M\":[]}",
-                    s.last_method, s.last_url, init.data);
+    else if (why) {
+      ch_buf_printf(&ev, "request: %s %s\nfirst message: ", s.last_method, s.last_url);
+      ch_chk_show_bytes(&ev, init.data, init.len, CH_CHK_EXCERPT);
+      ch_buf_puts(&ev, "\nexpected: {\"C\":\"…\",\"S\":1,\"M\":[]}");
+    }
     if (ev.len) {
       struct ch_buf red = CH_BUF_INIT;
       ch_chk_redact(cx, ev.data, ev.len, &red);
@@ -148,7 +153,7 @@ static void one_transport(struct ch_chk_ctx *cx, struct ch_checks_results *out, 
   ch_chk_begin(cx);
   rc = ch_sess_start(&s, &body);
   if (want(cx, "CON-002", t)) {
-    cJSON *j = rc == 0 ? ch_chk_json(body.data) : NULL;
+    cJSON *j = rc == 0 ? ch_chk_json(cx, body.data, body.len) : NULL;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "Response");
     bool ok = rc == 0 && cJSON_IsString(r) && strcmp(r->valuestring, "started") == 0;
     ch_buf_reset(&ev);

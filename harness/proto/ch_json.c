@@ -104,6 +104,12 @@ size_t ch__utf8_valid_len(const unsigned char *p, const unsigned char *end) {
   return need + 1;
 }
 
+size_t ch_utf8_len(const char *p, const char *end) {
+  if (p >= end)
+    return 0;
+  return (unsigned char)*p < 0x80 ? 1 : ch__utf8_valid_len((const unsigned char *)p, (const unsigned char *)end);
+}
+
 /* The part of a string scan after the plain run: p is at a byte ch__json_str_plain stopped at (or end). */
 const char *ch__json_string_slow(const char *p, const char *end, bool *esc, struct ch__json_why *why) {
   for (;;) {

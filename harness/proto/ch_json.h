@@ -104,6 +104,10 @@ int ch_json_str_unescape(struct ch_span str, struct ch_buf *out);
    UTF-8 bytes become \ufffd; '/', '<', '>' and valid non-ASCII are written raw (as Newtonsoft does). */
 int ch_json_append_str(struct ch_buf *out, const char *s, size_t n);
 
+/* The length (1-4) of the valid UTF-8 sequence starting at p (ASCII included: 1), or 0 when the bytes there are not
+   UTF-8 (overlong forms, surrogates and values past U+10FFFF refused, as the scanner refuses them). p < end. */
+size_t ch_utf8_len(const char *p, const char *end);
+
 /* Numbers. */
 /* Parses a JSON number token to a double. Returns 0, -EINVAL (not a JSON number) or -ERANGE (overflow to infinity,
    or a token longer than 400 bytes). */

@@ -34,6 +34,7 @@ static const struct ch_fault_info fault_table[CH_FAULT_COUNT] = {
     {CH_FAULT_CLOSE_AFTER_UPDATES, "close-after-updates", "CLOSE",
      "the server ends every receive channel after 50 Updates on it: WebSocket Close 1000, end of the event stream, "
      "poll answered with T:1"},
+    {CH_FAULT_PING_NUL, "ping-nul", "PING", "/ping answers { \"Response\": \"pong\" } followed by a NUL byte"},
 };
 
 const struct ch_fault_info *ch_fault_table(void) { return fault_table; }

@@ -35,6 +35,9 @@ static void usage(FILE *f) {
         "  --token TOKEN[:USER]      accept this bearer token (repeatable; user defaults to the token's index)\n"
         "  --tokens FILE             tokens file: `TOKEN USER [parts=K1,K2] [pipelines=P1,P2] [hubs=H1,H2]` per line\n"
         "                            (without --token/--tokens authorization is off: every request is anonymous)\n"
+        "  --strict-auth             refuse every request without a known token (default: like SignalR 2.4, only\n"
+        "                            requests naming hubs in connectionData need one; /ping and a negotiate\n"
+        "                            without connectionData are answered anonymously)\n"
         "  --fault NAME              inject a fault (repeatable; see the list below)\n"
         "  --fault-seed N            seed of the random faults (*-1pct): the nth connection draws the same faults in\n"
         "                            every run with the same seed (default 1)\n"
@@ -142,6 +145,7 @@ int ch_server_main(int argc, char **argv) {
       {"replay-buffer", required_argument, NULL, 'R'},
       {"processes", required_argument, NULL, 'p'},
       {"quiet", no_argument, NULL, 'q'},
+      {"strict-auth", no_argument, NULL, 'A'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -247,6 +251,9 @@ int ch_server_main(int argc, char **argv) {
       break;
     case 'q':
       o.quiet = true;
+      break;
+    case 'A':
+      o.strict_auth = true;
       break;
     case 'h':
       usage(stdout);

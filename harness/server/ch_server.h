@@ -39,6 +39,7 @@ enum ch_fault {
   CH_FAULT_DUPLICATE_1PCT,     /* each Update to a connection is sent twice with probability 1% (seeded) */
   CH_FAULT_REORDER_1PCT,       /* each Update to a connection is sent after the next one with probability 1% (seeded) */
   CH_FAULT_CLOSE_AFTER_UPDATES, /* every receive channel is ended by the server after 50 Updates on it */
+  CH_FAULT_PING_NUL,           /* /ping answers {"Response":"pong"} followed by a NUL byte (content-length 23) */
   CH_FAULT_COUNT
 };
 
@@ -46,7 +47,7 @@ struct ch_fault_info {
   enum ch_fault fault;
   const char *name;        /* command-line name, e.g. "drop-updates" */
   const char *family;      /* check family that must fail: NEG PROTO INIT START INVOKE DELIVERY DUP ORDER LATENCY
-                              ISOLATION UNSUB AUTH KEEPALIVE REPLAY GROUPS CLOSE */
+                              ISOLATION UNSUB AUTH KEEPALIVE REPLAY GROUPS CLOSE PING */
   const char *description; /* one line for `serve --help` */
 };
 
@@ -76,6 +77,9 @@ struct ch_server_opts {
   int control_port;         /* 0 = a free port; -1 = no control API */
   const struct ch_server_token *tokens; /* none: authorization is off and every request is anonymous */
   size_t n_tokens;
+  bool strict_auth;         /* with tokens: refuse (401) every request without a known token. Off (the default),
+                               like SignalR 2.4 (§6): only requests naming hubs in connectionData need one; the
+                               rest (the official client's /ping, a negotiate without connectionData) are anonymous */
   unsigned faults;          /* bit set: 1u << enum ch_fault */
   uint64_t fault_seed;      /* the random faults' choices (per connection, in creation order); 0 = 1 */
   double keepalive_s;       /* 0 = default 10; keep-alive period on every transport */

@@ -155,9 +155,11 @@ static unsigned validate(struct ch_server *s, struct pss *p, bool upgrade, struc
     const char *t = p->bearer ? p->bearer : ch_srv_param(&p->params, "access_token", NULL);
     v->tok = find_token(s, t);
     bool swap = ch_srv_fault(s, CH_FAULT_AUTH_STATUS_SWAP);
-    if (!v->tok)
+    /* §6: only a request naming hubs is authorized (HubDispatcher.AuthorizeRequest); without connectionData it
+       goes on as the anonymous user "" (the official client's /ping carries none). --strict-auth refuses it. */
+    if (!v->tok && (listed || s->o.strict_auth))
       return swap ? 403 : 401;
-    v->hubs = v->tok->hubs ? v->tok->hubs : CH_HUB_ALL;
+    v->hubs = !v->tok ? 0 : v->tok->hubs ? v->tok->hubs : CH_HUB_ALL;
     if (listed && !(listed & v->hubs))
       return swap ? 401 : 403;
   }
@@ -584,8 +586,10 @@ static int handle(struct ch_server *s, struct lws *wsi, struct pss *p) {
   switch (v.cmd) {
   case CH_SRV_CMD_NEGOTIATE:
     return negotiate(s, wsi, p, &v);
-  case CH_SRV_CMD_PING:
-    return reply_and_finish(s, wsi, p, 200, CT_JSON, "{ \"Response\": \"pong\" }", 23);
+  case CH_SRV_CMD_PING: {
+    static const char pong[] = "{ \"Response\": \"pong\" }"; /* 22 bytes; the fault sends its NUL too */
+    return reply_and_finish(s, wsi, p, 200, CT_JSON, pong, sizeof pong - !ch_srv_fault(s, CH_FAULT_PING_NUL));
+  }
   case CH_SRV_CMD_HUBS:
     return send_hubs_js(s, wsi, p, &v);
   case CH_SRV_CMD_START: {
@@ -596,7 +600,8 @@ static int handle(struct ch_server *s, struct lws *wsi, struct pss *p) {
     }
     if (ch_srv_fault(s, CH_FAULT_START_BAD_RESPONSE))
       return reply_and_finish(s, wsi, p, 200, CT_JSON, "{\"Response\":\"ok\"}", 17);
-    return reply_and_finish(s, wsi, p, 200, CT_JSON, "{ \"Response\": \"started\" }", 25);
+    static const char started[] = "{ \"Response\": \"started\" }";
+    return reply_and_finish(s, wsi, p, 200, CT_JSON, started, sizeof started - 1);
   }
   case CH_SRV_CMD_SEND: {
     size_t n;

@@ -73,6 +73,8 @@ int ch_srv_invoke(struct ch_server *s, struct ch_srv_conn *c, const struct ch_se
     key = keybuf;
   }
   bool ok = (sub || unsub) && key;
+  if (ok && !tok && s->n_tokens)
+    ok = false; /* the anonymous user of a request without connectionData (§6): every hub needs a user */
   if (ok && tok && tok->hubs && !(tok->hubs & hub))
     ok = false; /* hub-level [Authorize] also applies to every invocation */
   if (ok && sub && tok) {

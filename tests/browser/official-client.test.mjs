@@ -4,13 +4,16 @@
 //     receive published Updates in HarnessSeq order, unsubscribe and receive no more, survive a server-side drop by
 //     reconnecting with its groups intact and the Updates published meanwhile replayed; the same on JobEventHub
 //     (serverSentEvents), and on an endpoint under a virtual directory, /Centro/signalr (longPolling);
-//  2. npm node-signalr over WebSockets with an Authorization header: connect, subscribe, receive Updates; refused
+//  2. the official client staying connected on each transport across several pings (pingInterval 1 s instead of
+//     the default 5 minutes) and keep-alives (an endpoint with a 1 s keep-alive), with no error and no reconnect;
+//  3. npm node-signalr over WebSockets with an Authorization header: connect, subscribe, receive Updates; refused
 //     without the header.
 // Prints one line per step, a summary line "N passed, M failed", and exits non-zero on any failure. Bounded: every
-// wait has a timeout and the whole run is cut at --timeout seconds (default 90).
+// wait has a timeout and the whole run is cut at --timeout seconds (default 150).
 //
 // Usage: node official-client.test.mjs --server <ch_browser_server> [--transports a,b] [--timeout S] [--verbose]
-//        [--no-node-signalr] [--fault NAME]... (inject a server fault: the run must then fail)
+//        [--no-node-signalr] [--long-only] (only part 2) [--fault NAME]... (inject a server fault: the run must
+//        then fail)
 import crypto from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { Client as SignalrClient } from 'node-signalr';
@@ -22,7 +25,8 @@ const ALL_TRANSPORTS = ['webSockets', 'serverSentEvents', 'longPolling'];
 const WAIT_MS = 15000; // one step's wait; a reconnect needs 2-3 s of client back-off plus a little
 
 function parseArgs(argv) {
-  const a = { server: null, transports: ALL_TRANSPORTS, timeout: 90, verbose: false, nodeSignalr: true, faults: [] };
+  const a = { server: null, transports: ALL_TRANSPORTS, timeout: 150, verbose: false, nodeSignalr: true, faults: [],
+    longOnly: false };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--server') a.server = argv[++i];
@@ -30,6 +34,7 @@ function parseArgs(argv) {
     else if (k === '--timeout') a.timeout = Number(argv[++i]);
     else if (k === '--verbose') a.verbose = true;
     else if (k === '--no-node-signalr') a.nodeSignalr = false;
+    else if (k === '--long-only') a.longOnly = true;
     else if (k === '--fault') a.faults.push(argv[++i]); // self-check: the run must then fail
     else throw new Error(`unknown argument ${k}`);
   }
@@ -105,6 +110,12 @@ function makeControl(port) {
       expect(r.body && r.body.dropped >= 1, `POST /drop dropped no connection: ${JSON.stringify(r.body)}`);
       return r.body;
     },
+    /** The endpoint's counters (GET /stats): keepalives, connections, ... */
+    async stats() {
+      const r = await control(port, '/stats', {});
+      expect(r.status === 200 && r.body && typeof r.body === 'object', `/stats: HTTP ${r.status}`);
+      return r.body;
+    },
   };
 }
 
@@ -124,17 +135,23 @@ function expectConsecutive(seqs, from, to, what) {
 
 // ---- the official client, one transport ---------------------------------------------------------------------------
 
+/** A fresh browser context and page whose console and page errors are kept in log (printed when a step fails). */
+async function newLoggedPage(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const log = [];
+  page.on('console', (m) => log.push(`[console.${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  return { context, page, log };
+}
+
 /**
  * The full scenario on one hub and transport. ep: {proxy, ctl, path, label}, where path is the endpoint path the
  * page connects to (same-origin through the proxy). keyA/keyB: two keys of the hub nobody else uses.
  */
 async function officialScenario(browser, ep, hub, transport, keyA, keyB) {
   const { proxy, ctl } = ep;
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const log = [];
-  page.on('console', (m) => log.push(`[console.${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  const { context, page, log } = await newLoggedPage(browser);
   const name = (s) => `official/${transport}${ep.label}: ${hub.hub}: ${s}`;
   const updates = () => page.evaluate(() => window.chTest.updates);
   const waitFor = (fn, arg, what) => page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 })
@@ -258,6 +275,76 @@ async function officialScenario(browser, ep, hub, transport, keyA, keyB) {
   }
 }
 
+// ---- the official client, staying connected ------------------------------------------------------------------------
+
+const PING_MS = 1000; // the client's pingInterval here (300,000 ms by default, which hid a /ping it cannot parse)
+const PINGS = 3;      // pings that must be answered
+const KEEPALIVES = 3; // keep-alives the endpoint must write meanwhile (one a second on the keep-alive site)
+
+/**
+ * The official client stays connected across several pings and keep-alives on one transport: at least PINGS pings
+ * answered (counted in the page as the client's own requests complete) and KEEPALIVES keep-alives written (the
+ * endpoint's /stats), with no client error, no reconnect or stop, the same connection, and an Update still delivered.
+ * A /ping body JSON.parse refuses makes the client stop the connection at its first ping ("Failed to parse ping
+ * server response, stopping the connection."). site: the endpoint with a 1 s keep-alive.
+ */
+async function officialLongScenario(browser, site, transport, part) {
+  const { proxy, ctl } = site;
+  const { context, page, log } = await newLoggedPage(browser);
+  let ok = false;
+  try {
+    ok = await step(`official/${transport}: stays connected across ${PINGS} pings and ${KEEPALIVES} keep-alives`,
+      async () => {
+        const t0 = Date.now();
+        await page.goto(`http://127.0.0.1:${proxy.port}/`);
+        const r = await withTimeout(page.evaluate((o) => window.chTest.start(o),
+          { url: site.path, token: TOKEN, hub: RESOURCE.hub, transport, pingInterval: PING_MS }), WAIT_MS, 'start');
+        expect(r.transport === transport && r.state === 'connected', `${r.state} over ${r.transport}`);
+        await withTimeout(page.evaluate((k) => window.chTest.invoke('SubscribeToPart', k), part), WAIT_MS,
+          'SubscribeToPart');
+        const ka0 = (await ctl.stats()).keepalives;
+        const pings0 = proxy.stats.commands.ping || 0;
+        // Until the pings are answered, or the client gives up (an error, or a state other than connected).
+        await page.waitForFunction((n) => window.chTest.pongs >= n || window.chTest.errors.length > 0 ||
+          window.chTest.connection.state !== $.signalR.connectionState.connected, PINGS,
+        { timeout: WAIT_MS, polling: 50 })
+          .catch(() => { throw new StepError(`fewer than ${PINGS} pings answered within ${WAIT_MS} ms`); });
+        const healthy = async () => {
+          const info = await page.evaluate(() => window.chTest.info());
+          expect(info.errors.length === 0, `client errors: ${info.errors.join(' | ')}`);
+          expect(info.state === 'connected', `state ${info.state} (events ${info.events.join(',') || 'none'})`);
+          expect(info.events.length === 0, `connection events: ${info.events.join(',')}`);
+          expect(info.id === r.id, 'the connection id changed');
+          return info;
+        };
+        expect((await healthy()).pongs >= PINGS, 'too few pings answered');
+        let ka = 0;
+        for (const tEnd = Date.now() + WAIT_MS; Date.now() < tEnd; await new Promise((res) => setTimeout(res, 100))) {
+          ka = (await ctl.stats()).keepalives - ka0;
+          if (ka >= KEEPALIVES) break;
+        }
+        expect(ka >= KEEPALIVES, `${ka} keep-alives written in ${WAIT_MS} ms`);
+        const info = await healthy();
+        await ctl.publish(RESOURCE, part, 1);
+        await page.waitForFunction((k) => window.chTest.updates.some((u) => u && u.PartKey === k), part,
+          { timeout: WAIT_MS, polling: 50 })
+          .catch(() => { throw new StepError('no Update delivered after the pings'); });
+        const sent = (proxy.stats.commands.ping || 0) - pings0;
+        return `${info.pongs} pings answered (${sent} reached the endpoint), ${ka} keep-alives, ` +
+          `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+      });
+    if (ok) {
+      await page.evaluate(() => window.chTest.stop());
+    }
+  } finally {
+    if (!ok || args.verbose) {
+      console.log(`--- client log (${transport}, long run, last 40 lines) ---`);
+      for (const l of log.slice(-40)) console.log(redact(l));
+    }
+    await context.close().catch(() => {});
+  }
+}
+
 /** The official client with a wrong token must fail to start (negotiate is refused). */
 async function officialBadToken(browser, proxyPort) {
   const context = await browser.newContext();
@@ -331,8 +418,8 @@ async function nodeSignalrScenario(port, ctl, part) {
 // ---- main --------------------------------------------------------------------------------------------------------
 
 /** Starts one endpoint (base path "" or e.g. "/Centro") with its page proxy. */
-async function startSite(base, label) {
-  const endpoint = await startEndpoint(args.server, TOKEN, { base, faults: args.faults });
+async function startSite(base, label, keepalive = 0) {
+  const endpoint = await startEndpoint(args.server, TOKEN, { base, faults: args.faults, keepalive });
   const site = { endpoint, ctl: makeControl(endpoint.controlPort), path: `${base}/signalr`, label, proxy: null };
   try {
     site.proxy = await startProxy({ host: '127.0.0.1', port: endpoint.port });
@@ -363,11 +450,14 @@ async function main() {
   const sites = [];
   let browser = null;
   try {
-    const main = await startSite('', '');
-    sites.push(main);
+    // Keep-alives every second (KeepAliveTimeout 2 s) for the long runs: several of them in a few seconds.
+    const kaSite = await startSite('', ' (keep-alive 1 s)', 1);
+    sites.push(kaSite);
+    const main = args.longOnly ? null : await startSite('', '');
+    if (main) sites.push(main);
     // Real Centro servers live under a virtual directory (http://host/Centro/signalr): negotiate's Url must follow.
-    const centro = await startSite('/Centro', ' /Centro');
-    sites.push(centro);
+    const centro = args.longOnly ? null : await startSite('/Centro', ' /Centro');
+    if (centro) sites.push(centro);
     // Debian's chromium, never a downloaded one. This network is closed: no background or QUIC traffic.
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium', headless: true, timeout: 30000,
@@ -377,18 +467,23 @@ async function main() {
 
     // Distinct realistic keys per scenario so no scenario sees another's Updates.
     let part = 1882708;
-    for (const t of args.transports) {
-      await officialScenario(browser, main, RESOURCE, t, String(part), String(part + 1));
-      part += 10;
+    for (const [i, t] of args.transports.entries()) {
+      await officialLongScenario(browser, kaSite, t, String(part + 5 + i));
     }
-    if (args.transports.includes('serverSentEvents')) {
-      await officialScenario(browser, main, JOB, 'serverSentEvents', '3f2b6c1e-8d4a-4f7e-9b21-0c5d7a9e4b13', '12');
+    if (!args.longOnly) {
+      for (const t of args.transports) {
+        await officialScenario(browser, main, RESOURCE, t, String(part), String(part + 1));
+        part += 10;
+      }
+      if (args.transports.includes('serverSentEvents')) {
+        await officialScenario(browser, main, JOB, 'serverSentEvents', '3f2b6c1e-8d4a-4f7e-9b21-0c5d7a9e4b13', '12');
+      }
+      if (args.transports.includes('longPolling')) {
+        await officialScenario(browser, centro, RESOURCE, 'longPolling', '2001544', '2001545');
+      }
+      await officialBadToken(browser, main.proxy.port);
+      if (args.nodeSignalr) await nodeSignalrScenario(main.endpoint.port, main.ctl, String(part));
     }
-    if (args.transports.includes('longPolling')) {
-      await officialScenario(browser, centro, RESOURCE, 'longPolling', '2001544', '2001545');
-    }
-    await officialBadToken(browser, main.proxy.port);
-    if (args.nodeSignalr) await nodeSignalrScenario(main.endpoint.port, main.ctl, String(part));
   } catch (e) {
     report(false, 'setup', (e && e.stack) || String(e));
   } finally {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ch_chk.h"
+#include "ch_listen.h"
 #include "ch_test.h"
 
 struct peer {
@@ -137,15 +138,8 @@ static void *peer_main(void *arg) {
 }
 
 static int peer_start(struct peer *p, pthread_t *th) {
-  p->lfd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sa = {0};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t l = sizeof sa;
-  if (bind(p->lfd, (struct sockaddr *)&sa, sizeof sa) || listen(p->lfd, 1) ||
-      getsockname(p->lfd, (struct sockaddr *)&sa, &l))
+  if ((p->lfd = ch_test_listen(1, &p->port)) < 0)
     return -1;
-  p->port = ntohs(sa.sin_port);
   return pthread_create(th, NULL, peer_main, p);
 }
 

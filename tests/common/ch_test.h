@@ -55,4 +55,14 @@ static inline int ch_test_run_skipping(const char *suite, CU_TestInfo *tests, bo
 
 #define CH_ASSERT_STR(a, b) CU_ASSERT_STRING_EQUAL((a) ? (a) : "(null)", (b))
 
+/* Byte-exact comparisons with explicit lengths: n bytes at p are exactly (start with, end with) the literal. A C-string
+   compare stops at a NUL, so a trailing NUL (or anything after one) would pass it. */
+#define CH_ASSERT_BYTES(p, n, lit)                                                                                     \
+  CU_ASSERT_TRUE((p) && (size_t)(n) == sizeof(lit) - 1 && memcmp((p), (lit), sizeof(lit) - 1) == 0)
+#define CH_ASSERT_STARTS(p, n, lit)                                                                                    \
+  CU_ASSERT_TRUE((p) && (size_t)(n) >= sizeof(lit) - 1 && memcmp((p), (lit), sizeof(lit) - 1) == 0)
+#define CH_ASSERT_ENDS(p, n, lit)                                                                                      \
+  CU_ASSERT_TRUE((p) && (size_t)(n) >= sizeof(lit) - 1 &&                                                            \
+                 memcmp((p) + (size_t)(n) - (sizeof(lit) - 1), (lit), sizeof(lit) - 1) == 0)
+
 #endif /* CH_TEST_H */

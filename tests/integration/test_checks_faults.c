@@ -26,6 +26,7 @@ static const struct {
     {"INVOKE", "INV-001"},   {"DELIVERY", "DEL-007"},  {"DUP", "DEL-006"},    {"ORDER", "DEL-005"},
     {"LATENCY", "DEL-008"},  {"ISOLATION", "DEL-003"}, {"UNSUB", "DEL-002"},  {"AUTH", "AUTH-001"},
     {"KEEPALIVE", "KA-001"}, {"REPLAY", "REC-001"},    {"GROUPS", "REC-002"},   {"CLOSE", "CON-008"},
+    {"PING", "CON-003"},
 };
 
 /* Faults every transport must show: the 1% ones prove the burst's power (a random 1% per connection is caught on

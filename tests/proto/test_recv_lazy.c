@@ -1,6 +1,7 @@
 /* ch_recv_decode_lazy and the single-pass M iterator: the same messages and look-ups as the validating decoder,
    malformed elements still refused, members after M still seen. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ch_signalr.h"
@@ -162,6 +163,58 @@ static void test_lazy_refuses_what_the_validating_decoder_refuses(void) {
   }
 }
 
+/* A frame is judged on all its bytes, as JSON.parse judges the client's string: a NUL or anything but JSON whitespace
+   after the value is refused by both decoders (the old /ping's trailing NUL, issue 14); JSON whitespace around it, a
+   long poll's leading keep-alive spaces and SSE's CRLF are accepted. Lengths are explicit: the NUL is inside. */
+static void test_both_decoders_judge_every_byte(void) {
+#define F(lit, lp, ok) {lit, sizeof(lit) - 1, lp, ok}
+  static const struct {
+    const char *p;
+    size_t n;
+    bool long_poll, ok;
+  } frames[] = {
+      F("{\"C\":\"x\",\"M\":[]}\0", false, false),
+      F("{\"C\":\"x\",\"M\":[{\"H\":\"h\",\"M\":\"m\",\"A\":[1]}]}\0", false, false),
+      F("{\"C\":\"x\",\"M\":[{\"H\":\"h\",\"M\":\"m\",\"A\":[1]}]}\0\0\0", false, false),
+      F("{\"C\":\"x\",\"M\":[]}\0 ", false, false),
+      F("{\"C\":\"x\",\"M\":[]}\x0c", false, false),    /* form feed: not JSON whitespace */
+      F("{\"C\":\"x\",\"M\":[]}\xc2\xa0", false, false), /* no-break space: neither */
+      F("{\"C\":\"x\",\"M\":[]}x", false, false),
+      F("{\"C\":\"x\",\"M\":[]}]}", false, false),
+      F("{}\0", false, false),
+      F("{\"I\":\"0\"}\0", false, false),
+      F("  {\"C\":\"x\",\"M\":[]}\0", true, false),
+      F("\0{\"C\":\"x\",\"M\":[]}", true, false),
+      F("{\"C\":\"x\",\"M\":[]}\r\n", false, true),
+      F(" \t{\"C\":\"x\",\"M\":[{\"H\":\"h\",\"M\":\"m\",\"A\":[1]}]} \r\n", false, true),
+      F("     {\"C\":\"x\",\"M\":[]}", true, true),
+      F("   ", true, true), /* keep-alive spaces only */
+      F("{}", false, true),
+      F("{\"I\":\"0\"} ", false, true),
+  };
+#undef F
+  for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
+    struct ch_recv r;
+    const char *why = NULL;
+    int v = ch_recv_decode(frames[i].p, frames[i].n, frames[i].long_poll, &r, &why);
+    CU_ASSERT_EQUAL(v == 0, frames[i].ok);
+    int l = ch_recv_decode_lazy(frames[i].p, frames[i].n, frames[i].long_poll, &r, &why);
+    if (l == 0 && r.m_lazy) {
+      struct ch_msg_iter it;
+      struct ch_hub_msg m;
+      ch_recv_msgs_begin(&r, &it);
+      int k;
+      while ((k = ch_recv_msgs_next(&it, &m, &why)) == 1)
+        ;
+      if (k < 0 || it.more)
+        l = -EBADMSG; /* the engine ends the client, or decodes again with ch_recv_decode (refused above) */
+    }
+    if ((v == 0) != frames[i].ok || (l == 0) != frames[i].ok)
+      printf("\nframe %zu: validating %d, lazy %d, want %s\n", i, v, l, frames[i].ok ? "accepted" : "refused");
+    CU_ASSERT_EQUAL(l == 0, frames[i].ok);
+  }
+}
+
 static void test_lazy_members_after_m(void) {
   const char *f = "{\"C\":\"x\",\"M\":[{\"H\":\"h\",\"M\":\"m\",\"A\":[{\"k\":1}]}],\"G\":\"tok\",\"Z\":[1]}";
   struct ch_recv r;
@@ -221,6 +274,7 @@ int main(void) {
                          CH_TEST(test_lazy_index_edge_cases),
                          CH_TEST(test_lazy_refuses_what_the_validating_decoder_refuses),
                          CH_TEST(test_lazy_members_after_m),
+                         CH_TEST(test_both_decoders_judge_every_byte),
                          CH_TEST(test_lazy_nesting_limit),
                          CU_TEST_INFO_NULL};
   return ch_test_run("recv_lazy", tests);

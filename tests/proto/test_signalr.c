@@ -74,6 +74,16 @@ static void test_signalr_negotiate_errors(void) {
   neg_expect("<!DOCTYPE html><html><body>500 - Internal server error.</body></html>", "negotiate: HTML error page");
   neg_expect("\n<html>", "negotiate: HTML error page");
   neg_expect("Bad Request", "negotiate: body is not JSON (unexpected character at byte 0)");
+  { /* every byte counts: a NUL after the object (strlen would stop before it) */
+    static const char nul[] = T1_BODY "\0";
+    struct ch_negotiate n;
+    struct ch_buf err = CH_BUF_INIT;
+    CU_ASSERT_EQUAL(ch_negotiate_parse(nul, sizeof nul - 1, &n, &err), -EBADMSG);
+    CU_ASSERT_TRUE(err.data && strstr(err.data, "trailing data after the value") != NULL);
+    ch_buf_free(&err);
+    CU_ASSERT_EQUAL(ch_negotiate_parse(nul, sizeof nul - 2, &n, &err), 0); /* the same without it */
+    ch_negotiate_free(&n);
+  }
   neg_expect("{\"Url\":\"/signalr\",\"ConnectionToken\":\"SECRET",
              "negotiate: body is not JSON (unterminated string at byte 43)");
   neg_expect("[1]", "negotiate: body is a JSON array, expected an object");

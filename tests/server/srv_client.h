@@ -26,6 +26,9 @@ struct resp {
   struct ch_buf body;
 };
 
+/* The body is exactly the literal, length included (see CH_ASSERT_BYTES). */
+#define CH_ASSERT_BODY(r, lit) CH_ASSERT_BYTES((r)->body.data, (r)->body.len, lit)
+
 static inline void resp_free(struct resp *r) {
   ch_buf_free(&r->head);
   ch_buf_free(&r->body);

@@ -8,6 +8,15 @@
 #include "ch_test.h"
 #include "srv_fixture.h"
 
+/* GET target and expect the 22 bytes of the pong, nothing more. */
+static void expect_pong(int port, const char *target, const char *hdrs) {
+  struct resp r;
+  http_req(port, "GET", target, hdrs, NULL, &r);
+  CU_ASSERT_EQUAL(r.status, 200);
+  CH_ASSERT_BODY(&r, "{ \"Response\": \"pong\" }");
+  resp_free(&r);
+}
+
 static void test_server_negotiate_fields_in_order(void) {
   struct fx f;
   struct ch_server_opts o = {0};
@@ -20,10 +29,13 @@ static void test_server_negotiate_fields_in_order(void) {
   CU_ASSERT_TRUE(resp_header(&r, "content-type", v, sizeof v) && strcmp(v, "application/json; charset=UTF-8") == 0);
   CU_ASSERT_TRUE(resp_header(&r, "x-content-type-options", v, sizeof v) && strcmp(v, "nosniff") == 0);
   const char *b = r.body.data;
-  CU_ASSERT_PTR_NOT_NULL(strstr(b, "{\"Url\":\"/signalr\",\"ConnectionToken\":\""));
-  CU_ASSERT_PTR_NOT_NULL(strstr(b, "\",\"KeepAliveTimeout\":20.0,\"DisconnectTimeout\":30.0,\"ConnectionTimeout\":110.0,"
-                                   "\"TryWebSockets\":true,\"ProtocolVersion\":\"2.0\",\"TransportConnectTimeout\":5.0,"
-                                   "\"LongPollDelay\":0.0}"));
+  /* the shape byte for byte: these bytes first, these last, nothing after them, and no NUL in between */
+  CH_ASSERT_STARTS(b, r.body.len, "{\"Url\":\"/signalr\",\"ConnectionToken\":\"");
+  CH_ASSERT_ENDS(b, r.body.len,
+                 "\",\"KeepAliveTimeout\":20.0,\"DisconnectTimeout\":30.0,\"ConnectionTimeout\":110.0,"
+                 "\"TryWebSockets\":true,\"ProtocolVersion\":\"2.0\",\"TransportConnectTimeout\":5.0,\"LongPollDelay\":0.0}");
+  CU_ASSERT_EQUAL(strlen(b), r.body.len);
+  CU_ASSERT_PTR_NOT_NULL(strstr(b, "\",\"ConnectionId\":\""));
   CU_ASSERT_TRUE(json_str(b, "ConnectionId", v, sizeof v) && strlen(v) == 36 && v[14] == '4');
   resp_free(&r);
   /* clamping: 1.5 stays, a missing or too low version becomes 1.2 */
@@ -39,7 +51,9 @@ static void test_server_negotiate_fields_in_order(void) {
   resp_free(&r);
   http_req(f.port, "GET", "/signalr/ping?_=5", NULL, NULL, &r);
   CU_ASSERT_EQUAL(r.status, 200);
-  CH_ASSERT_STR(r.body.data, "{ \"Response\": \"pong\" }");
+  CH_ASSERT_BODY(&r, "{ \"Response\": \"pong\" }"); /* 22 bytes: no NUL after it */
+  CU_ASSERT_TRUE(resp_header(&r, "content-length", v, sizeof v) && strcmp(v, "22") == 0);
+  CU_ASSERT_TRUE(resp_header(&r, "content-type", v, sizeof v) && strcmp(v, "application/json; charset=UTF-8") == 0);
   resp_free(&r);
   fx_stop(&f);
 }
@@ -67,28 +81,28 @@ static void test_server_base_path_and_errors(void) {
   snprintf(target, sizeof target, "/Centro/signalr/start?transport=carrierPigeon&connectionToken=%s", tok);
   http_req(f.port, "GET", target, NULL, NULL, &r);
   CU_ASSERT_EQUAL(r.status, 400);
-  CH_ASSERT_STR(r.body.data, "Protocol error: Unknown transport.");
+  CH_ASSERT_BODY(&r, "Protocol error: Unknown transport.");
   CU_ASSERT_FALSE(resp_header(&r, "content-type", v, sizeof v));
   resp_free(&r);
   http_req(f.port, "GET", "/Centro/signalr/start?transport=webSockets", NULL, NULL, &r);
   CU_ASSERT_EQUAL(r.status, 400);
-  CH_ASSERT_STR(r.body.data, "Protocol error: Missing connection token.");
+  CH_ASSERT_BODY(&r, "Protocol error: Missing connection token.");
   resp_free(&r);
   http_req(f.port, "GET", "/Centro/signalr/start?transport=webSockets&connectionToken=AQAAANCMnd8BFdERjHoAwE%2FCl%2BsBAAAA", NULL, NULL, &r);
   CU_ASSERT_EQUAL(r.status, 400);
-  CH_ASSERT_STR(r.body.data, "The ConnectionId is in the incorrect format.");
+  CH_ASSERT_BODY(&r, "The ConnectionId is in the incorrect format.");
   resp_free(&r);
   /* webSockets connect without an upgrade */
   snprintf(target, sizeof target, "/Centro/signalr/connect?transport=webSockets&connectionToken=%s", tok);
   http_req(f.port, "GET", target, NULL, NULL, &r);
   CU_ASSERT_EQUAL(r.status, 400);
-  CH_ASSERT_STR(r.body.data, "Not a valid web socket request.");
+  CH_ASSERT_BODY(&r, "Not a valid web socket request.");
   resp_free(&r);
   /* start works for a valid token */
   snprintf(target, sizeof target, "/Centro/signalr/start?transport=webSockets&clientProtocol=2.1&connectionToken=%s", tok);
   http_req(f.port, "GET", target, NULL, NULL, &r);
   CU_ASSERT_EQUAL(r.status, 200);
-  CH_ASSERT_STR(r.body.data, "{ \"Response\": \"started\" }");
+  CH_ASSERT_BODY(&r, "{ \"Response\": \"started\" }");
   resp_free(&r);
   /* abort: 200 text/plain, empty */
   snprintf(target, sizeof target, "/Centro/signalr/abort?transport=webSockets&connectionToken=%s", tok);
@@ -124,6 +138,26 @@ static void test_server_authorization(void) {
   CU_ASSERT_EQUAL(r.status, 403);
   CU_ASSERT_EQUAL(r.body.len, 0);
   resp_free(&r);
+  /* without connectionData nothing is authorized (§6): ping and negotiate are answered to the anonymous user, whose
+     connection then may not invoke a hub method (every hub needs a user) */
+  expect_pong(f.port, "/signalr/ping", NULL);
+  expect_pong(f.port, "/signalr/ping", "Authorization: Bearer wrong\r\n");
+  CU_ASSERT_TRUE_FATAL(negotiate(&f, "%5B%5D", NULL, tok, sizeof tok)); /* connectionData=[] */
+  snprintf(target, sizeof target, "/signalr/send?transport=longPolling&connectionToken=%s", tok);
+  http_req(f.port, "POST", target, NULL,
+           "data=%7B%22H%22%3A%22resourceeventhub%22%2C%22M%22%3A%22SubscribeToPart%22%2C%22A%22%3A%5B%221882708%22%5D%2C%22I%22%3A0%7D",
+           &r);
+  CU_ASSERT_EQUAL(r.status, 200);
+  CH_ASSERT_BODY(&r, "{\"I\":\"0\",\"E\":\"There was an error invoking Hub method 'resourceeventhub.SubscribeToPart'.\"}");
+  resp_free(&r);
+  /* ...and a request naming a hub needs a user even with an anonymous connection token */
+  snprintf(target, sizeof target, "/signalr/start?transport=longPolling&connectionToken=%s&connectionData=%s", tok,
+           CDATA_RES);
+  http_req(f.port, "GET", target, NULL, NULL, &r);
+  CU_ASSERT_EQUAL(r.status, 401);
+  CU_ASSERT_EQUAL(r.body.len, 0);
+  resp_free(&r);
+  snprintf(target, sizeof target, "/signalr/negotiate?clientProtocol=2.1&connectionData=%s", CDATA_RES);
   char t2[1100];
   snprintf(t2, sizeof t2, "%s&access_token=alice-secret", target);
   http_req(f.port, "GET", t2, NULL, NULL, &r);
@@ -135,7 +169,7 @@ static void test_server_authorization(void) {
            CDATA_RES);
   http_req(f.port, "GET", target, "Authorization: Bearer bob-secret\r\n", NULL, &r);
   CU_ASSERT_EQUAL(r.status, 403);
-  CH_ASSERT_STR(r.body.data,
+  CH_ASSERT_BODY(&r,
                 "Unrecognized user identity.  The user identity cannot change during an active SignalR connection.");
   resp_free(&r);
   /* bob may subscribe to 1882708 but not to 1882709: a hub error in E */
@@ -146,12 +180,12 @@ static void test_server_authorization(void) {
            "data=%7B%22H%22%3A%22resourceeventhub%22%2C%22M%22%3A%22SubscribeToPart%22%2C%22A%22%3A%5B%221882708%22%5D%2C%22I%22%3A0%7D",
            &r);
   CU_ASSERT_EQUAL(r.status, 200);
-  CH_ASSERT_STR(r.body.data, "{\"I\":\"0\"}");
+  CH_ASSERT_BODY(&r, "{\"I\":\"0\"}");
   resp_free(&r);
   http_req(f.port, "POST", target, "Authorization: Bearer bob-secret\r\n",
            "data=%7B%22H%22%3A%22resourceeventhub%22%2C%22M%22%3A%22SubscribeToPart%22%2C%22A%22%3A%5B%221882709%22%5D%2C%22I%22%3A1%7D",
            &r);
-  CH_ASSERT_STR(r.body.data,
+  CH_ASSERT_BODY(&r,
                 "{\"I\":\"1\",\"E\":\"There was an error invoking Hub method 'resourceeventhub.SubscribeToPart'.\"}");
   resp_free(&r);
   fx_stop(&f);
@@ -176,22 +210,25 @@ static void test_server_websocket_flow(void) {
   int b = ws_open(f.port, target, NULL, NULL);
   CU_ASSERT_FATAL(a >= 0 && b >= 0);
   CU_ASSERT_EQUAL(ws_recv(a, &fr, 3000), 1);
-  CU_ASSERT_PTR_NOT_NULL(strstr(fr.data, "{\"C\":\"d-"));
-  CU_ASSERT_PTR_NOT_NULL(strstr(fr.data, "\",\"S\":1,\"M\":[]}"));
+  CH_ASSERT_STARTS(fr.data, fr.len, "{\"C\":\"d-");
+  CH_ASSERT_ENDS(fr.data, fr.len, "\",\"S\":1,\"M\":[]}");
+  CU_ASSERT_EQUAL(strlen(fr.data), fr.len);
   CU_ASSERT_EQUAL(ws_recv(b, &fr, 3000), 1);
   struct resp r;
   snprintf(target, sizeof target, "/signalr/start?transport=webSockets&clientProtocol=2.1&connectionToken=%s", tokA);
   http_req(f.port, "GET", target, NULL, NULL, &r);
-  CH_ASSERT_STR(r.body.data, "{ \"Response\": \"started\" }");
+  CH_ASSERT_BODY(&r, "{ \"Response\": \"started\" }");
   resp_free(&r);
   ws_send(a, "{\"H\":\"resourceeventhub\",\"M\":\"SubscribeToPart\",\"A\":[\"1882708\"],\"I\":0}");
   CU_ASSERT_TRUE(ws_recv_match(a, &fr, "\"G\":\"", 3000));
   CU_ASSERT_TRUE(ws_recv_match(a, &fr, "{\"I\":\"0\"}", 3000));
+  CH_ASSERT_BYTES(fr.data, fr.len, "{\"I\":\"0\"}");
   ws_send(b, "{\"H\":\"ResourceEventHub\",\"M\":\"subscribetopart\",\"A\":[\"2001544\"],\"I\":\"7\"}");
   CU_ASSERT_TRUE(ws_recv_match(b, &fr, "{\"I\":\"7\"}", 3000));
   /* unknown method: generic error, I as a string */
   ws_send(a, "{\"H\":\"resourceeventhub\",\"M\":\"Nope\",\"A\":[],\"I\":5}");
   CU_ASSERT_TRUE(ws_recv_match(a, &fr, "{\"I\":\"5\",\"E\":\"There was an error invoking Hub method 'resourceeventhub.Nope'.\"}", 3000));
+  CH_ASSERT_BYTES(fr.data, fr.len, "{\"I\":\"5\",\"E\":\"There was an error invoking Hub method 'resourceeventhub.Nope'.\"}");
   CU_ASSERT_EQUAL(publish(&f, "ResourceEventHub", "1882708", 2), 200);
   CU_ASSERT_TRUE(ws_recv_match(a, &fr, "\"HarnessSeq\":1", 3000));
   CU_ASSERT_PTR_NOT_NULL(strstr(fr.data, "{\"H\":\"ResourceEventHub\",\"M\":\"Update\",\"A\":[{\"PartKey\":\"1882708\""));
@@ -219,6 +256,27 @@ static void test_server_websocket_flow(void) {
   resp_free(&r);
   close(a);
   close(b);
+  ch_buf_free(&fr);
+  fx_stop(&f);
+}
+
+/* The WebSocket keep-alive is exactly the two bytes {} (§7). */
+static void test_server_websocket_keepalive_frame(void) {
+  struct fx f;
+  struct ch_server_opts o = {.keepalive_s = 0.2};
+  CU_ASSERT_EQUAL_FATAL(fx_start(&f, &o), 0);
+  char tok[512], target[1024];
+  struct ch_buf fr = CH_BUF_INIT;
+  CU_ASSERT_TRUE_FATAL(negotiate(&f, CDATA_RES, NULL, tok, sizeof tok));
+  snprintf(target, sizeof target,
+           "/signalr/connect?transport=webSockets&clientProtocol=2.1&connectionToken=%s&connectionData=%s", tok,
+           CDATA_RES);
+  int fd = ws_open(f.port, target, NULL, NULL);
+  CU_ASSERT_FATAL(fd >= 0);
+  CU_ASSERT_EQUAL(ws_recv(fd, &fr, 3000), 1); /* init */
+  CU_ASSERT_EQUAL(ws_recv(fd, &fr, 3000), 1);
+  CH_ASSERT_BYTES(fr.data, fr.len, "{}");
+  close(fd);
   ch_buf_free(&fr);
   fx_stop(&f);
 }
@@ -251,7 +309,7 @@ static void test_server_sse_flow_and_keepalive(void) {
            "data=%7B%22H%22%3A%22jobeventhub%22%2C%22M%22%3A%22SubscribeToPipeline%22%2C%22A%22%3A%5B%2212%22%5D%2C%22I%22%3A0%7D",
            &r);
   CU_ASSERT_EQUAL(r.status, 200);
-  CH_ASSERT_STR(r.body.data, "{\"I\":\"0\"}");
+  CH_ASSERT_BODY(&r, "{\"I\":\"0\"}");
   resp_free(&r);
   CU_ASSERT_TRUE(read_until(fd, &raw, "\"G\":\"", 3000));
   CU_ASSERT_EQUAL(publish(&f, "JobEventHub", "12", 1), 200);
@@ -280,7 +338,7 @@ static void test_server_long_polling_hold_keepalive_and_replay(void) {
   snprintf(target, sizeof target, "/signalr/send?transport=longPolling&connectionToken=%s", tok);
   http_req(f.port, "POST", target, NULL,
            "data=%7B%22H%22%3A%22resourceeventhub%22%2C%22M%22%3A%22SubscribeToPart%22%2C%22A%22%3A%5B%22P1%22%5D%2C%22I%22%3A0%7D", &r);
-  CH_ASSERT_STR(r.body.data, "{\"I\":\"0\"}");
+  CH_ASSERT_BODY(&r, "{\"I\":\"0\"}");
   resp_free(&r);
   /* first poll returns the G at once */
   pct(cur, enc, sizeof enc);
@@ -299,7 +357,9 @@ static void test_server_long_polling_hold_keepalive_and_replay(void) {
   http_req(f.port, "POST", target, NULL, body, &r);
   CU_ASSERT_EQUAL(r.status, 200);
   CU_ASSERT_EQUAL(r.body.data[0], ' ');
-  CU_ASSERT_PTR_NOT_NULL(strstr(r.body.data, "\",\"M\":[]}"));
+  /* keep-alive spaces, then {"C":"…","M":[]} and nothing after it */
+  CU_ASSERT_EQUAL(strspn(r.body.data, " ") + strlen("{\"C\":\"") + strlen(cur) + strlen("\",\"M\":[]}"), r.body.len);
+  CH_ASSERT_ENDS(r.body.data, r.body.len, "\",\"M\":[]}");
   resp_free(&r);
   /* messages published between polls are replayed by the next poll from its messageId */
   CU_ASSERT_EQUAL(publish(&f, "ResourceEventHub", "P1", 3), 200);
@@ -344,7 +404,7 @@ static void test_server_long_poll_stale_groups_token_keeps_newer_groups(void) {
   /* no poll held: the second subscribe's G is pending */
   http_req(f.port, "POST", send, NULL,
            "data=%7B%22H%22%3A%22resourceeventhub%22%2C%22M%22%3A%22SubscribeToPart%22%2C%22A%22%3A%5B%22P2%22%5D%2C%22I%22%3A1%7D", &r);
-  CH_ASSERT_STR(r.body.data, "{\"I\":\"1\"}");
+  CH_ASSERT_BODY(&r, "{\"I\":\"1\"}");
   resp_free(&r);
   pct(cur, enc, sizeof enc);
   pct(g1, g1enc, sizeof g1enc);
@@ -471,7 +531,7 @@ static void test_server_publish_rate_and_bad_control_input(void) {
            "{\"hub\":\"ResourceEventHub\",\"key\":\"1882708\",\"count\":3,\"rate\":20,\"payload\":{\"EventType\":5,\"Extra\":\"x\"}}",
            &r);
   CU_ASSERT_EQUAL(r.status, 200);
-  CH_ASSERT_STR(r.body.data, "{\"published\":3,\"first_seq\":1,\"subscribers\":1}");
+  CH_ASSERT_BODY(&r, "{\"published\":3,\"first_seq\":1,\"subscribers\":1}");
   resp_free(&r);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -565,11 +625,10 @@ static void test_server_no_websockets_hubs_proxy_and_ping_auth(void) {
   int fd = ws_open(f.port, target, NULL, &r);
   CU_ASSERT_EQUAL(fd, -1);
   CU_ASSERT_EQUAL(r.status, 400);
-  CH_ASSERT_STR(r.body.data, "Protocol error: Unknown transport.");
+  CH_ASSERT_BODY(&r, "Protocol error: Unknown transport.");
   resp_free(&r);
-  http_req(f.port, "GET", "/Centro/signalr/ping?_=1", NULL, NULL, &r);
-  CU_ASSERT_EQUAL(r.status, 401);
-  resp_free(&r);
+  /* the official client's /ping carries no connectionData: not authorized, so not refused (§5, §6) */
+  expect_pong(f.port, "/Centro/signalr/ping?_=1", NULL);
   http_req(f.port, "GET", "/Centro/signalr/hubs", "Authorization: Bearer tk\r\n", NULL, &r);
   CU_ASSERT_EQUAL(r.status, 200);
   CU_ASSERT_TRUE(resp_header(&r, "content-type", v, sizeof v) && strncmp(v, "application/javascript", 22) == 0);
@@ -584,6 +643,24 @@ static void test_server_no_websockets_hubs_proxy_and_ping_auth(void) {
   fx_stop(&f);
 }
 
+
+/* --strict-auth: every request without a known token is refused, even those that name no hub */
+static void test_server_strict_auth(void) {
+  struct ch_server_token toks[] = {{.token = "tk", .user = "u"}};
+  struct fx f;
+  struct ch_server_opts o = {.tokens = toks, .n_tokens = 1, .strict_auth = true};
+  CU_ASSERT_EQUAL_FATAL(fx_start(&f, &o), 0);
+  struct resp r;
+  http_req(f.port, "GET", "/signalr/ping", NULL, NULL, &r);
+  CU_ASSERT_EQUAL(r.status, 401);
+  CU_ASSERT_EQUAL(r.body.len, 0);
+  resp_free(&r);
+  http_req(f.port, "GET", "/signalr/negotiate?clientProtocol=2.1", NULL, NULL, &r);
+  CU_ASSERT_EQUAL(r.status, 401);
+  resp_free(&r);
+  expect_pong(f.port, "/signalr/ping", "Authorization: Bearer tk\r\n");
+  fx_stop(&f);
+}
 
 static void test_server_fault_table(void) {
   const struct ch_fault_info *t = ch_fault_table();
@@ -621,6 +698,7 @@ int main(void) {
       CH_TEST(test_server_base_path_and_errors),
       CH_TEST(test_server_authorization),
       CH_TEST(test_server_websocket_flow),
+      CH_TEST(test_server_websocket_keepalive_frame),
       CH_TEST(test_server_sse_flow_and_keepalive),
       CH_TEST(test_server_long_polling_hold_keepalive_and_replay),
       CH_TEST(test_server_long_poll_stale_groups_token_keeps_newer_groups),
@@ -630,6 +708,7 @@ int main(void) {
       CH_TEST(test_server_publish_rate_and_bad_control_input),
       CH_TEST(test_server_long_poll_abort_ends_held_poll),
       CH_TEST(test_server_no_websockets_hubs_proxy_and_ping_auth),
+      CH_TEST(test_server_strict_auth),
       CU_TEST_INFO_NULL,
   };
   return ch_test_run("server", tests);

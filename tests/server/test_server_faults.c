@@ -24,7 +24,7 @@ static void test_server_faults_change_what_they_should(void) {
   CU_ASSERT_TRUE_FATAL(negotiate(&f, CDATA_RES, NULL, tok, sizeof tok));
   snprintf(target, sizeof target, "/signalr/start?transport=longPolling&connectionToken=%s", tok);
   http_req(f.port, "GET", target, NULL, NULL, &r);
-  CH_ASSERT_STR(r.body.data, "{\"Response\":\"ok\"}");
+  CH_ASSERT_BODY(&r, "{\"Response\":\"ok\"}");
   resp_free(&r);
   snprintf(target, sizeof target, "/signalr/connect?transport=longPolling&connectionToken=%s", tok);
   http_req(f.port, "POST", target, NULL, "", &r);
@@ -33,7 +33,16 @@ static void test_server_faults_change_what_they_should(void) {
   snprintf(target, sizeof target, "/signalr/send?transport=longPolling&connectionToken=%s", tok);
   http_req(f.port, "POST", target, NULL,
            "data=%7B%22H%22%3A%22resourceeventhub%22%2C%22M%22%3A%22SubscribeToPart%22%2C%22A%22%3A%5B%22P1%22%5D%2C%22I%22%3A4%7D", &r);
-  CH_ASSERT_STR(r.body.data, "{\"I\":4}");
+  CH_ASSERT_BODY(&r, "{\"I\":4}");
+  resp_free(&r);
+  fx_stop(&f);
+
+  /* ping-nul: the old /ping, its 22 bytes and a NUL (content-length 23) */
+  struct ch_server_opts o1 = {.faults = 1u << CH_FAULT_PING_NUL};
+  CU_ASSERT_EQUAL_FATAL(fx_start(&f, &o1), 0);
+  http_req(f.port, "GET", "/signalr/ping", NULL, NULL, &r);
+  CH_ASSERT_BYTES(r.body.data, r.body.len, "{ \"Response\": \"pong\" }\0");
+  CU_ASSERT_TRUE(resp_header(&r, "content-length", v, sizeof v) && strcmp(v, "23") == 0);
   resp_free(&r);
   fx_stop(&f);
 

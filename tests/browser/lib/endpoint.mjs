@@ -7,9 +7,10 @@ import readline from 'node:readline';
  * Spawns the launcher with the token in its environment and resolves with {port, controlPort, stop()} once it
  * printed its ports. Its stderr is kept (not printed) so a failing run can show it; it never contains the token.
  */
-export function startEndpoint(binary, token, { base = '', faults = [], timeoutMs = 15000 } = {}) {
+export function startEndpoint(binary, token, { base = '', faults = [], keepalive = 0, timeoutMs = 15000 } = {}) {
   return new Promise((resolve, reject) => {
     const argv = base ? ['--base', base] : [];
+    if (keepalive) argv.push('--keepalive', String(keepalive)); // seconds; KeepAliveTimeout is twice that
     for (const f of faults) argv.push('--fault', f);
     const child = spawn(binary, argv, {
       env: { ...process.env, CH_BROWSER_TOKEN: token },

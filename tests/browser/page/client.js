@@ -8,6 +8,7 @@
     updates: [],      // every Update argument received, in arrival order
     events: [],       // connection lifecycle events, e.g. 'reconnecting', 'reconnected'
     errors: [],       // error messages reported by the client
+    pongs: 0,         // /ping requests answered 2xx (the client parses the body after this count is taken)
     connection: null,
     proxy: null,
   };
@@ -40,7 +41,9 @@
       });
       st.connection = conn;
       st.proxy = proxy;
-      conn.start({ transport: opts.transport })
+      var startOpts = { transport: opts.transport };
+      if (opts.pingInterval) startOpts.pingInterval = opts.pingInterval; // documented start() option, default 300 s
+      conn.start(startOpts)
         .done(function () {
           resolve({ transport: conn.transport && conn.transport.name, id: conn.id, state: stateName(conn.state) });
         })
@@ -57,6 +60,11 @@
     });
   };
 
+  // The client's pings are not global jQuery requests (ajaxDefaults.global is false): a prefilter sees every one.
+  $.ajaxPrefilter(function (options, original, jqXHR) {
+    if (/\/ping(\?|$)/.test(options.url)) jqXHR.done(function () { st.pongs++; });
+  });
+
   st.info = function () {
     var c = st.connection;
     return {
@@ -64,6 +72,7 @@
       transport: c && c.transport ? c.transport.name : null,
       id: c ? c.id : null,
       updates: st.updates.length,
+      pongs: st.pongs,
       events: st.events.slice(),
       errors: st.errors.slice(),
     };

@@ -51,6 +51,7 @@ struct ch_chk_ctx {
   struct ch_buf tx; /* JSON Lines transcript of the current check */
   uint64_t t0_ns;
   unsigned nclients;
+  char stopped_at[96]; /* the check the first signal came before, "" until then */
 };
 
 /* Redaction: every registered secret (and its percent-encoded form) and the values of connectionToken,

@@ -29,7 +29,8 @@ static int write_rendered(const struct ch_report *r, render_fn fn, const char *p
       ch_buf_printf(err, "%s: cannot write: %s", path, strerror(-rc));
   } else {
     size_t w = fwrite(b.data, 1, b.len, f);
-    int e = (w != b.len || fflush(f)) ? errno : 0;
+    /* fsync before the rename: after a crash the file is the old or the new one, never empty (checkpoints) */
+    int e = (w != b.len || fflush(f) || fsync(fileno(f))) ? errno : 0;
     if (fclose(f) && !e)
       e = errno;
     if (!e && rename(tmp.data, path))
@@ -89,6 +90,15 @@ int ch_report_write_dir(const struct ch_report *r, const char *dir, struct ch_bu
     rc = ch_buf_printf(&p, "%s/%s", dir, names[i]);
     rc = rc ? rc : write_rendered(r, fns[i], p.data, err);
   }
+  ch_buf_free(&p);
+  return rc;
+}
+
+int ch_report_write_checkpoint(const struct ch_report *r, const char *dir, struct ch_buf *err) {
+  int rc = mkdir_p(dir, err);
+  struct ch_buf p = CH_BUF_INIT;
+  rc = rc ? rc : ch_buf_printf(&p, "%s/report.json", dir);
+  rc = rc ? rc : write_rendered(r, ch_report_json, p.data, err);
   ch_buf_free(&p);
   return rc;
 }

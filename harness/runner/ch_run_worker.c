@@ -496,6 +496,8 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
     }
     break;
   case CH_SCN_PHASE_DISCONNECT:
+    if (rw->timers_open)
+      uv_timer_stop(&rw->ramp); /* an interrupted connect ramp starts nobody else */
     for (size_t i = 0; i < rw->n_clients; i++) {
       struct run_client *rc = rw->clients[i];
       if (rc_in_phase(rc) && rc->c && !rc->closed) {

@@ -288,10 +288,10 @@ int ch_capacity_main(int argc, char **argv) {
   if (s->target.url)
     cap_probe_external(s, &probe);
   code = CH_EXIT_OK;
+  bool have_intr = ch_interrupt_open(&intr) == 0;
   if (!cli.o.quiet)
     fprintf(stderr, "capacity search: %s from %g to %g by %g, %.1f s per step\n", s->name, cap->start, cap->max,
             cap->step, section->step_duration_s);
-  bool have_intr = ch_interrupt_open(&intr) == 0;
   for (size_t i = 0; i < n_steps && section->first_broken < 0; i++) {
     if (ch_interrupt_poll(&intr)) { /* between two steps: no new step */
       snprintf(stopped, sizeof stopped, "the pause before step %zu", i + 1);

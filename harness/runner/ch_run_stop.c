@@ -105,8 +105,18 @@ static void run_checkpoint_step(struct ch_run *r) {
 
 unsigned run_poll(struct ch_run *r) {
   unsigned n = ch_interrupt_poll(r->o->intr);
-  if (n && !r->stop)
+  if (n && !r->stop) {
     r->stop_phase = r->cur_phase;
+    if (!r->o->quiet) {
+      char label[128];
+      run_stop_label(r, label, sizeof label);
+      fprintf(stderr, "\n%s during %s: stopping (Updates already due are waited for up to %.1f s, then every client "
+                      "is closed); a second signal stops at once\n",
+              ch_signal_name(r->o->intr->signum), label, (double)r->s->expect.deadline_ns / 1e9);
+    }
+  }
+  if (n >= 2 && r->stop < 2 && !r->o->quiet)
+    fprintf(stderr, "second signal: stopping at once\n");
   r->stop = n > 2 ? 2 : n;
   if (!r->stop)
     run_checkpoint_step(r);

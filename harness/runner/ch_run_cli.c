@@ -403,7 +403,14 @@ int ch_run_main(int argc, char **argv) {
   ch_buf_reset(&err);
   if (procs > 1) {
     struct ch_buf e2 = CH_BUF_INIT;
-    if (ch_report_write_dir(rep, dir.data, &e2)) { /* creates the folder the shards write into */
+    /* creates the folder the shards write into; until the merge replaces it, it says the run has not ended */
+    rep->partial = true;
+    rep->exit_code = CH_EXIT_RUN;
+    ch_report_set(&rep->exit_reason, "partial: the run is going on; each shard checkpoints into shard-K/report.json");
+    int wrc = ch_report_write_dir(rep, dir.data, &e2);
+    rep->partial = false;
+    rep->exit_code = CH_EXIT_OK;
+    if (wrc) {
       code = run_fail(CH_EXIT_RUN, "cannot create the report folder", e2.data);
       ch_buf_free(&e2);
       goto out;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ch_clock.h"
+#include "ch_exit.h"
 #include "ch_interrupt.h"
 #include "ch_report.h"
 #include "ch_run_int.h"
@@ -19,7 +20,7 @@ void run_worker_snapshot(struct ch_worker *w, void *arg) {
   (void)w;
   struct ch_metrics *m = NULL;
   if (!rw->snap && ch_metrics_new(&m) == 0) {
-    ch_metrics_tick(rw->m, ch_wall_ns()); /* the current partial second too */
+    /* totals are exact; the per-second series ends at this worker's last tick (less than a second ago) */
     if (ch_metrics_merge(m, rw->m)) {
       ch_metrics_free(m);
       m = NULL;
@@ -50,7 +51,9 @@ static void run_checkpoint_write(struct ch_run *r) {
     struct ch_metrics *keep = rep->metrics;
     char *reason = rep->exit_reason;
     uint64_t start = rep->start_wall_ns, end = rep->end_wall_ns;
+    int code = rep->exit_code;
     char why[] = "partial: a checkpoint written while the run was still going (see run.end)";
+    rep->exit_code = CH_EXIT_RUN; /* read after a crash, the run was not carried out to its end */
     rep->metrics = m;
     rep->exit_reason = why;
     rep->partial = true;
@@ -61,6 +64,7 @@ static void run_checkpoint_write(struct ch_run *r) {
       fprintf(stderr, "checkpoint: %s\n", err.data ? err.data : "cannot be written");
     ch_buf_free(&err);
     rep->metrics = keep;
+    rep->exit_code = code;
     rep->exit_reason = reason;
     rep->partial = false;
     rep->start_wall_ns = start;

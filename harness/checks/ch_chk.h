@@ -101,6 +101,7 @@ struct ch_ws {
   struct ch_buf rx;   /* bytes not yet parsed */
   struct ch_buf frag; /* a fragmented message being reassembled */
   bool closed;
+  struct ch_interrupt *intr; /* a second signal ends the waits (checks_opts.intr) */
 };
 
 /* Opens url (http/https form) with the upgrade; extra_hdr may be NULL. Returns 0 on 101, -EACCES when another status

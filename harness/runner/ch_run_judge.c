@@ -50,7 +50,9 @@ void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally 
     t->connected++;
   else
     tally_note(&t->ev_connect, &t->n_ev_connect, "client %u (%s): %s", rc->index, pop,
-               rc->failure.message[0] ? rc->failure.message : "not connected before the phase timeout");
+               rc->failure.message[0] ? rc->failure.message
+               : !rc->started && r->stop ? "not started: the run was interrupted first"
+                                         : "not connected before the phase timeout");
   if (rc->dropped) {
     t->dropped++;
     t->reconnected += rc->reconnected;

@@ -114,9 +114,12 @@ unsigned run_poll(struct ch_run *r) {
     if (!r->o->quiet) {
       char label[128];
       run_stop_label(r, label, sizeof label);
-      fprintf(stderr, "\n%s during %s: stopping (Updates already due are waited for up to %.1f s, then every client "
-                      "is closed); a second signal stops at once\n",
-              ch_signal_name(r->o->intr->signum), label, (double)r->s->expect.deadline_ns / 1e9);
+      bool due = r->cur_phase >= 0 && (size_t)r->cur_phase < r->s->n_phases &&
+                 r->s->phases[r->cur_phase].type == CH_SCN_PHASE_TRIGGER;
+      fprintf(stderr, "\n%s during %s: stopping (no new trigger or phase; %severy client is closed); a second signal "
+                      "stops at once\n",
+              ch_signal_name(r->o->intr->signum), label,
+              due ? "the Updates already due are waited for, up to the scenario's deadline, then " : "");
     }
   }
   if (n >= 2 && r->stop < 2 && !r->o->quiet)

@@ -409,9 +409,9 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
         run_hold(r, ch_now_ns() + s->expect.deadline_ns, run_expected_receipts(p, r->subs_per_key), rcv0, t0,
                  &last_print);
         r->drain_done = r->stop < 2;
-      }
-      else if (ph->duration_ns)
+      } else if (ph->duration_ns) {
         run_hold(r, start + ph->duration_ns, 0, 0, t0, &last_print); /* passive observation */
+      }
       break;
     }
     case CH_SCN_PHASE_DROP_RECONNECT: {

@@ -93,14 +93,14 @@ struct run_worker {
   int phase_pop;                        /* -1 all */
   bool phase_reported;
   uint64_t *fan_last;                   /* per trigger: the latest receive time on this worker */
-  unsigned stops_in_flight;             /* disconnect: clients stopped and not yet closed (RUN_STOP_WINDOW) */
-  bool pumping;                         /* inside rw_pump_stops: callbacks it causes do not re-enter it */
-  struct ch_metrics *snap;              /* checkpoint: a copy of m made on this thread, for the main thread */
   uint64_t late;                        /* Updates later than the deadline */
   struct ch_buf scratch;
   /* progress, published once a second for the main thread */
   _Atomic uint64_t p_connected, p_msgs, p_errors;
   _Atomic uint64_t p_updates;           /* first receipts of Updates, live (relaxed) */
+  unsigned stops_in_flight;             /* disconnect: clients stopped and not yet closed (RUN_STOP_WINDOW) */
+  bool pumping;                         /* inside rw_pump_stops: callbacks it causes do not re-enter it */
+  struct ch_metrics *snap;              /* checkpoint: a copy of m made on this thread, for the main thread */
 };
 
 struct ch_run {

@@ -12,6 +12,7 @@
 #include "ch_checks.h"
 #include "ch_clock.h"
 #include "ch_exit.h"
+#include "ch_interrupt.h"
 #include "ch_report.h"
 
 #define DEFAULT_SCENARIO "scenarios/conformance.json"
@@ -66,6 +67,8 @@ static void usage(FILE *f) {
           "  1  a conformance check failed\n"
           "  3  invalid input (usage, trigger file, token file, scenario file)\n"
           "  4  the run could not be carried out (target unreachable, port in use, out of file descriptors)\n"
+          "  130/143  interrupted by SIGINT/SIGTERM: no further check starts, the report is written with the\n"
+          "     checks not run marked incomplete (a second signal also aborts the check in progress)\n"
           "The last line printed says which, e.g. \"exit 1: conformance check failed (3 of 41)\".\n",
           ch_checks_burst_size(CH_CHECK_FAULT_RATE, CH_CHECK_CONFIDENCE));
 }
@@ -142,9 +145,10 @@ int ch_checks_to_report(const struct ch_checks_results *r, struct ch_report *rep
                          (char *)x->def->section,
                          (char *)x->transport,
                          ev.data,
-                         x->status == CH_CHECK_PASS   ? CH_RESULT_PASS
-                         : x->status == CH_CHECK_FAIL ? CH_RESULT_FAIL
-                                                      : CH_RESULT_SKIP,
+                         x->status == CH_CHECK_PASS         ? CH_RESULT_PASS
+                         : x->status == CH_CHECK_FAIL       ? CH_RESULT_FAIL
+                         : x->status == CH_CHECK_INCOMPLETE ? CH_RESULT_INCOMPLETE
+                                                            : CH_RESULT_SKIP,
                          x->duration_ns};
     if (rc == 0)
       rc = ch_report_add_check(rep, &c);
@@ -216,7 +220,10 @@ static int build_report(const struct ch_checks_opts *o, const struct ch_checks_r
 static void print_summary(const struct ch_checks_results *r, FILE *f) {
   for (size_t i = 0; i < r->n; i++) {
     const struct ch_check_result *x = &r->items[i];
-    const char *st = x->status == CH_CHECK_PASS ? "pass" : x->status == CH_CHECK_FAIL ? "FAIL" : "skip";
+    const char *st = x->status == CH_CHECK_PASS         ? "pass"
+                     : x->status == CH_CHECK_FAIL       ? "FAIL"
+                     : x->status == CH_CHECK_INCOMPLETE ? "inc."
+                                                        : "skip";
     fprintf(f, "%s  %-8s %-16s %s%s%s\n", st, x->def->id, x->transport ? x->transport : "-", x->def->description,
             x->status != CH_CHECK_PASS && x->message[0] ? ": " : "", x->status != CH_CHECK_PASS ? x->message : "");
     if (x->status == CH_CHECK_FAIL) {
@@ -230,7 +237,10 @@ static void print_summary(const struct ch_checks_results *r, FILE *f) {
         fprintf(f, "        transcript: %s\n", x->transcript_path);
     }
   }
-  fprintf(f, "checks: %u passed, %u failed, %u skipped\n", r->passed, r->failed, r->skipped);
+  fprintf(f, "checks: %u passed, %u failed, %u skipped", r->passed, r->failed, r->skipped);
+  if (r->incomplete)
+    fprintf(f, ", %u incomplete (interrupted)", r->incomplete);
+  fputc('\n', f);
 }
 
 static long num_arg(const char *s, bool *bad) {
@@ -405,15 +415,26 @@ int ch_check_main(int argc, char **argv) {
     ch_buf_free(&d);
     o.report_dir = report_dir;
   }
+  struct ch_interrupt intr;
+  if (ch_interrupt_open(&intr) == 0)
+    o.intr = &intr;
   int rc = ch_checks_run(&o, &res);
   if (rc == -EINVAL && report_dir)
     rmdir(report_dir); /* refused input: no folder (nothing was written into it) */
   code = ch_checks_exit_code(&res, rc, &last);
+  if (o.intr && intr.count) { /* judged what ran; the report says where the signal came */
+    code = ch_interrupt_exit_code(&intr);
+    ch_buf_reset(&last);
+    ch_buf_printf(&last, "exit %d: interrupted by %s during %s (%u checks incomplete, %u failed)", code,
+                  ch_signal_name(intr.signum), res.interrupted_at, res.incomplete, res.failed);
+  }
   if (rc == 0 || rc != -EINVAL) {
     struct ch_report *rep = NULL;
     if (build_report(&o, &res, scen_name ? scen_name : "conformance", scenario_path, code, last.data, t0, argv, argc,
                      &rep) == 0) {
       ch_buf_reset(&err);
+      if (o.intr && intr.count)
+        ch_report_set_interrupted(rep, intr.signum, intr.at_wall_ns, res.interrupted_at, intr.count > 1);
       if (ch_report_write_dir(rep, o.report_dir, &err) != 0)
         fprintf(stderr, "check: could not write the report: %s\n", err.data ? err.data : "");
       else
@@ -424,6 +445,8 @@ int ch_check_main(int argc, char **argv) {
   print_summary(&res, stdout);
   printf("%s\n", last.data);
   fflush(stdout);
+  if (o.intr)
+    ch_interrupt_close(o.intr); /* open until the report is written: a further signal cannot cut it short */
 out:
   ch_checks_results_free(&res);
   free(file_tok1);

@@ -10,6 +10,8 @@
 
 #include "ch_buf.h"
 
+struct ch_interrupt;
+
 /* Transports, as a bit mask. */
 enum ch_transport_bit {
   CH_T_WS = 1u << 0,  /* webSockets */
@@ -55,7 +57,8 @@ const struct ch_check_def *ch_checks_catalogue(size_t *n);
 /* NULL when the id is unknown. */
 const struct ch_check_def *ch_check_find(const char *id);
 
-enum ch_check_status { CH_CHECK_PASS = 0, CH_CHECK_FAIL = 1, CH_CHECK_SKIP = 2 };
+/* INCOMPLETE: not run, or cut short, because the command was interrupted (SIGINT/SIGTERM). */
+enum ch_check_status { CH_CHECK_PASS = 0, CH_CHECK_FAIL = 1, CH_CHECK_SKIP = 2, CH_CHECK_INCOMPLETE = 3 };
 
 /* One result: a catalogue entry on one transport (transport NULL when transport-independent). */
 struct ch_check_result {
@@ -77,6 +80,8 @@ struct ch_checks_results {
   char trigger[256];   /* how Updates were caused, redacted */
   int run_error;       /* 0, or negative errno-style: the run could not be carried out (exit 4) */
   char run_error_msg[256];
+  unsigned incomplete;       /* results CH_CHECK_INCOMPLETE */
+  char interrupted_at[96];   /* where the first signal found the run ("" when it was not interrupted) */
 };
 
 void ch_checks_results_free(struct ch_checks_results *r);
@@ -104,6 +109,9 @@ struct ch_checks_opts {
   int verbose;
   /* Embedded endpoint only (target == NULL): which fault to start it with (NULL = conformant). */
   const char *fault;
+  /* SIGINT/SIGTERM, opened by the caller: after the first signal no further check starts (the one running ends
+     normally) and the checks not run are recorded incomplete; a second one aborts the probe in progress. */
+  struct ch_interrupt *intr;
 };
 
 /* Runs the catalogue against opts->target (or an embedded reference endpoint) and appends results to out.

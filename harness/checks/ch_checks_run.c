@@ -11,13 +11,14 @@
 #include "ch_chk.h"
 #include "ch_clock.h"
 #include "ch_exit.h"
+#include "ch_interrupt.h"
 #include "ch_server.h"
 #include "ch_url.h"
 
 static const struct ch_chk_hub hub_resource = {"ResourceEventHub", "SubscribeToPart", "UnsubscribeFromPart", "PartKey"};
 static const struct ch_chk_hub hub_job = {"JobEventHub", "SubscribeToPipeline", "UnsubscribeFromPipeline", "PipeId"};
 
-bool ch_chk_selected(const struct ch_chk_ctx *cx, const char *id) {
+static bool chk_wanted(const struct ch_chk_ctx *cx, const char *id) {
   const char *only = cx->opts->only;
   if (!only || !*only)
     return true;
@@ -34,6 +35,34 @@ bool ch_chk_selected(const struct ch_chk_ctx *cx, const char *id) {
       only++;
   }
   return false;
+}
+
+bool ch_chk_selected(const struct ch_chk_ctx *cx, const char *id) {
+  struct ch_chk_ctx *mx = (struct ch_chk_ctx *)cx; /* where the signal came is kept for the report */
+  if (ch_interrupt_poll(cx->opts->intr)) {
+    const struct ch_check_def *d = ch_check_find(id);
+    if (!mx->stopped_at[0])
+      snprintf(mx->stopped_at, sizeof mx->stopped_at, "the %s checks (before %s)", d ? d->family : "", id);
+    return false;
+  }
+  return chk_wanted(cx, id);
+}
+
+/* After an interruption: every selected check of the catalogue without a result is recorded as not run. */
+static void chk_not_run(struct ch_chk_ctx *cx, struct ch_checks_results *out) {
+  size_t n = 0;
+  const struct ch_check_def *cat = ch_checks_catalogue(&n);
+  const struct ch_interrupt *it = cx->opts->intr;
+  for (size_t i = 0; i < n; i++) {
+    bool have = false;
+    for (size_t k = 0; k < out->n && !have; k++)
+      have = out->items[k].def == &cat[i];
+    if (!have && chk_wanted(cx, cat[i].id)) {
+      ch_chk_begin(cx);
+      ch_chk_result(cx, out, cat[i].id, 0, CH_CHECK_INCOMPLETE, NULL, "not run: interrupted by %s",
+                    ch_signal_name(it->signum));
+    }
+  }
 }
 
 void ch_chk_begin(struct ch_chk_ctx *cx) {
@@ -82,6 +111,11 @@ void ch_chk_result(struct ch_chk_ctx *cx, struct ch_checks_results *out, const c
   }
   struct ch_check_result *r = &out->items[out->n++];
   memset(r, 0, sizeof *r);
+  const struct ch_interrupt *it = cx->opts->intr;
+  if (it && it->count >= 2 && st != CH_CHECK_INCOMPLETE) { /* the second signal aborted the probe: not evidence */
+    st = CH_CHECK_INCOMPLETE;
+    fmt = "cut short: interrupted by a second signal";
+  }
   r->def = d;
   r->transport = transport ? ch_tmask_name(transport) : NULL;
   r->status = st;
@@ -111,13 +145,16 @@ void ch_chk_result(struct ch_chk_ctx *cx, struct ch_checks_results *out, const c
     out->passed++;
   else if (st == CH_CHECK_FAIL)
     out->failed++;
+  else if (st == CH_CHECK_INCOMPLETE)
+    out->incomplete++;
   else
     out->skipped++;
   if (cx->opts->verbose)
     fprintf(stderr, "check: %-8s %-16s %s %s\n", id, r->transport ? r->transport : "",
-            st == CH_CHECK_PASS   ? "pass"
-            : st == CH_CHECK_FAIL ? "FAIL"
-                                  : "skip",
+            st == CH_CHECK_PASS         ? "pass"
+            : st == CH_CHECK_FAIL       ? "FAIL"
+            : st == CH_CHECK_INCOMPLETE ? "incomplete"
+                                        : "skip",
             r->message);
 }
 
@@ -341,6 +378,11 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
   };
   for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
     families[i](&cx, out);
+  if (o->intr && o->intr->count) {
+    snprintf(out->interrupted_at, sizeof out->interrupted_at, "%s",
+             cx.stopped_at[0] ? cx.stopped_at : "the last check");
+    chk_not_run(&cx, out);
+  }
   {
     struct ch_buf b = CH_BUF_INIT;
     out->transports = cx.transports;

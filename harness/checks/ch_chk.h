@@ -55,6 +55,7 @@ struct ch_chk_ctx {
   struct ch_buf json_warn; /* what ch_chk_json accepted but a careful server would not send (lines) */
   uint64_t t0_ns;
   unsigned nclients;
+  char stopped_at[96]; /* the check the first signal came before, "" until then */
 };
 
 /* Redaction: every registered secret (and its percent-encoded form) and the values of connectionToken,
@@ -106,6 +107,7 @@ struct ch_ws {
   bool closed;
   const char *error;  /* why receiving failed (a frame the probe refuses), else NULL */
   int close_code; /* 0 open; the peer's Close status (1005 when it gave none); -1 ended without a Close frame */
+  struct ch_interrupt *intr; /* a second signal ends the waits (checks_opts.intr) */
 };
 
 /* The largest message the probe client takes, fragments included. */

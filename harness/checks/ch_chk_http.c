@@ -7,6 +7,7 @@
 
 #include "ch_chk.h"
 #include "ch_clock.h"
+#include "ch_interrupt.h"
 #include "ch_url.h"
 
 #define CH_REDACTED "[REDACTED]"
@@ -137,8 +138,19 @@ void ch_chk_tx(struct ch_chk_ctx *cx, const char *client, const char *dir, const
   ch_buf_free(&red);
 }
 
+/* A second SIGINT/SIGTERM aborts the transfer in progress (curl calls this at least once a second). */
+static int chk_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+  (void)dt, (void)dn, (void)ut, (void)un;
+  return ch_interrupt_poll(ud) >= 2;
+}
+
 void ch_chk_curl_common(const struct ch_chk_ctx *cx, CURL *e) {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  if (cx->opts && cx->opts->intr) {
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, chk_xferinfo);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, cx->opts->intr);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  }
   if (cx->opts && cx->opts->ca_file)
     curl_easy_setopt(e, CURLOPT_CAINFO, cx->opts->ca_file);
   if (cx->opts && cx->opts->insecure) {

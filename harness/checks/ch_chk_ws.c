@@ -11,6 +11,7 @@
 #include "ch_chk.h"
 #include "ch_clock.h"
 #include "ch_excerpt.h"
+#include "ch_interrupt.h"
 
 static long left_ms(uint64_t deadline) {
   uint64_t now = ch_now_ns();
@@ -54,9 +55,11 @@ static int fill(struct ch_ws *ws, uint64_t deadline) {
     long ms = left_ms(deadline);
     if (ms == 0)
       return 0;
-    int pr = poll(&pfd, 1, (int)ms);
+    if (ch_interrupt_poll(ws->intr) >= 2)
+      return -EPIPE; /* recorded incomplete, not failed (ch_chk_result) */
+    int pr = poll(&pfd, 1, (int)(ms < 100 ? ms : 100));
     if (pr == 0)
-      return 0;
+      continue;
     if (pr < 0 && errno != EINTR)
       return -EPIPE;
   }
@@ -72,6 +75,7 @@ int ch_ws_open(struct ch_ws *ws, struct ch_chk_ctx *cx, const char *client, cons
                long timeout_ms) {
   memset(ws, 0, sizeof *ws);
   ws->fd = CURL_SOCKET_BAD;
+  ws->intr = cx->opts ? cx->opts->intr : NULL;
   uint64_t deadline = ch_now_ns() + (uint64_t)timeout_ms * 1000000u;
   const char *hp = strstr(url, "://");
   if (!hp)

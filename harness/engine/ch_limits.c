@@ -14,6 +14,9 @@
 /* Per worker: POST /send requests of SSE and long-polling clients in flight at once (the runner keeps at most 256
    invocations in flight per worker); each holds a connection only while it lasts. */
 #define FDS_SENDS_PER_WORKER 256u
+/* Per worker: /abort requests in flight while a disconnect stops clients (the runner stops at most 128 per worker at
+   once, RUN_STOP_WINDOW); the send budget above already covers them on SSE and long polling. */
+#define FDS_STOPS_PER_WORKER 128u
 
 unsigned ch_limits_fds_per_client(enum ch_transport t) {
   (void)t; /* the WebSocket, the event stream or the held poll; sends are budgeted per worker */
@@ -27,7 +30,7 @@ size_t ch_limits_fds_needed(size_t clients, enum ch_transport t, unsigned worker
     connect_window = 16; /* the engine's default */
   /* During the handshake a client also holds its negotiate/start HTTP connection: at most connect_window per
      worker at once. */
-  unsigned sends = t == CH_TRANSPORT_WEBSOCKETS ? 0 : FDS_SENDS_PER_WORKER;
+  unsigned sends = t == CH_TRANSPORT_WEBSOCKETS ? FDS_STOPS_PER_WORKER : FDS_SENDS_PER_WORKER;
   return clients * ch_limits_fds_per_client(t) + (size_t)workers * (FDS_PER_WORKER + connect_window + sends) +
          FDS_RESERVE;
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "ch_exit.h"
+#include "ch_interrupt.h"
 #include "ch_report.h"
 #include "ch_report_int.h"
 
@@ -16,7 +17,7 @@
 #endif
 
 const char *ch_result_name(enum ch_result r) {
-  return r == CH_RESULT_PASS ? "pass" : r == CH_RESULT_FAIL ? "fail" : "skip";
+  return r == CH_RESULT_PASS ? "pass" : r == CH_RESULT_FAIL ? "fail" : r == CH_RESULT_INCOMPLETE ? "incomplete" : "skip";
 }
 
 int ch_report_set(char **field, const char *v) {
@@ -41,6 +42,13 @@ int ch_report_new(struct ch_report **out) {
   return 0;
 }
 
+int ch_report_set_interrupted(struct ch_report *r, int signum, uint64_t at_ns, const char *phase, bool second) {
+  r->interrupted.at_wall_ns = at_ns;
+  r->interrupted.second_signal = second;
+  int rc = ch_report_set(&r->interrupted.signal, ch_signal_name(signum));
+  return rc ? rc : ch_report_set(&r->interrupted.phase, phase);
+}
+
 static void free_list(char **l, size_t n) {
   for (size_t i = 0; i < n; i++)
     free(l[i]);
@@ -56,6 +64,7 @@ void ch_report_free(struct ch_report *r) {
     return;
   free(r->scenario), free(r->scenario_path), free(r->target), free(r->harness_version), free(r->exit_reason);
   free(r->scenario_sha256);
+  free(r->interrupted.signal), free(r->interrupted.phase);
   free_list(r->overrides, r->n_overrides);
   free_list(r->notes, r->n_notes);
   for (size_t i = 0; i < r->n_checks; i++)
@@ -342,7 +351,8 @@ int ch_report_eval_threshold(struct ch_report *r, const char *expression, struct
 /* ---- merge ---- */
 
 static int worse(enum ch_result a, enum ch_result b) {
-  static const int sev[] = {[CH_RESULT_SKIP] = 0, [CH_RESULT_PASS] = 1, [CH_RESULT_FAIL] = 2};
+  static const int sev[] = {[CH_RESULT_SKIP] = 0, [CH_RESULT_PASS] = 1, [CH_RESULT_INCOMPLETE] = 2,
+                            [CH_RESULT_FAIL] = 3};
   return sev[a] > sev[b];
 }
 
@@ -411,6 +421,15 @@ int ch_report_merge(struct ch_report *dst, const struct ch_report *src, struct c
   if (src->end_wall_ns > dst->end_wall_ns)
     dst->end_wall_ns = src->end_wall_ns;
   dst->shards += src->shards;
+  dst->partial |= src->partial;
+  if (src->interrupted.signal && !dst->interrupted.signal) { /* every shard was told at once: the first says it */
+    struct ch_report_interrupt *d = &dst->interrupted;
+    const struct ch_report_interrupt *s = &src->interrupted;
+    d->at_wall_ns = s->at_wall_ns;
+    d->second_signal = s->second_signal;
+    if (ch_report_set(&d->signal, s->signal) || ch_report_set(&d->phase, s->phase))
+      return -ENOMEM;
+  }
   /* a run that could not be carried out (or had bad input) in any shard dominates; then checks, then thresholds */
   int other = dst->exit_code > src->exit_code ? dst->exit_code : src->exit_code;
   if (other > CH_EXIT_THRESHOLD)

@@ -21,8 +21,9 @@
 #define CH_REPORT_FORMAT "centro-harness-report"
 #define CH_REPORT_VERSION 1
 
-enum ch_result { CH_RESULT_PASS, CH_RESULT_FAIL, CH_RESULT_SKIP };
-const char *ch_result_name(enum ch_result r); /* "pass", "fail", "skip" */
+/* INCOMPLETE: the run was interrupted before the check's evidence was complete; never counted as passed. */
+enum ch_result { CH_RESULT_PASS, CH_RESULT_FAIL, CH_RESULT_SKIP, CH_RESULT_INCOMPLETE };
+const char *ch_result_name(enum ch_result r); /* "pass", "fail", "skip", "incomplete" */
 
 /* A conformance check result. Strings are owned by the report (copied in by ch_report_add_check). */
 struct ch_check {
@@ -55,6 +56,13 @@ struct ch_report {
   int exit_code;          /* enum ch_exit */
   uint64_t start_wall_ns, end_wall_ns;
   unsigned shards;        /* number of reports merged into this one (1 for a plain run) */
+  bool partial;           /* a checkpoint written while the run was still going (see reports/README.md) */
+  struct ch_report_interrupt {
+    char *signal;         /* "SIGINT"/"SIGTERM"; NULL when the run was not interrupted */
+    uint64_t at_wall_ns;  /* when the first signal arrived */
+    char *phase;          /* what was going on, e.g. "phase 3 (trigger)" */
+    bool second_signal;   /* a second signal cut the wind-down short */
+  } interrupted;
   char **overrides; size_t n_overrides;   /* "--set key=value" style overrides, as given (redacted) */
   char **notes; size_t n_notes;
   struct ch_check *checks; size_t n_checks, cap_checks;
@@ -68,6 +76,8 @@ struct ch_report {
 int ch_report_new(struct ch_report **out);
 void ch_report_free(struct ch_report *r);
 
+/* Marks the report interrupted by signum at wall time at_ns during `phase`. @return 0 or -ENOMEM. */
+int ch_report_set_interrupted(struct ch_report *r, int signum, uint64_t at_ns, const char *phase, bool second);
 /* Replaces a string field of the report with a copy of v (NULL clears). @return 0 or -ENOMEM. */
 int ch_report_set(char **field, const char *v);
 /* Stores the target URL redacted: userinfo dropped, values of query keys such as access_token/token/key/password
@@ -115,6 +125,8 @@ int ch_report_write_html(const struct ch_report *r, const char *path, struct ch_
 int ch_report_make_dir(const char *dir, struct ch_buf *err);
 /* Creates dir (and parents) and writes report.json, junit.xml, report.html into it. */
 int ch_report_write_dir(const struct ch_report *r, const char *dir, struct ch_buf *err);
+/* Creates dir (and parents) and replaces dir/report.json atomically (temporary file, fsync, rename): a checkpoint. */
+int ch_report_write_checkpoint(const struct ch_report *r, const char *dir, struct ch_buf *err);
 /* "reports/<scenario>-<YYYYMMDDTHHMMSSZ>" for the given wall time (scenario sanitised to [A-Za-z0-9._-]). */
 int ch_report_default_dir(const char *base, const char *scenario, uint64_t wall_ns, struct ch_buf *out);
 /**

@@ -24,7 +24,8 @@ static int write_atomic(const char *path, const char *data, size_t n, struct ch_
       ch_buf_printf(err, "%s: cannot write: %s", path, strerror(-rc));
   } else {
     size_t w = fwrite(data, 1, n, f);
-    int e = (w != n || fflush(f)) ? errno : 0;
+    /* fsync before the rename: after a crash the file is the old or the new one, never empty (checkpoints) */
+    int e = (w != n || fflush(f) || fsync(fileno(f))) ? errno : 0;
     if (fclose(f) && !e)
       e = errno;
     if (!e && rename(tmp.data, path))
@@ -137,6 +138,15 @@ int ch_report_reserve_dir(const char *base, const char *scenario, uint64_t wall_
     }
   }
   ch_buf_free(&name);
+  return rc;
+}
+
+int ch_report_write_checkpoint(const struct ch_report *r, const char *dir, struct ch_buf *err) {
+  int rc = ch_report_make_dir(dir, err);
+  struct ch_buf p = CH_BUF_INIT;
+  rc = rc ? rc : ch_buf_printf(&p, "%s/report.json", dir);
+  rc = rc ? rc : write_rendered(r, ch_report_json, p.data, err);
+  ch_buf_free(&p);
   return rc;
 }
 

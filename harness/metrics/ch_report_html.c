@@ -425,6 +425,13 @@ static void summary_section(struct ch_buf *b, const struct ch_report *r, const s
   snprintf(s, sizeof s, "%u", r->shards);
   kv(b, "shards merged", s);
   kv(b, "harness version", r->harness_version);
+  if (r->interrupted.signal) {
+    char at[40];
+    ch__fmt_time(at, sizeof at, r->interrupted.at_wall_ns);
+    snprintf(s, sizeof s, "%.12s at %.30s", r->interrupted.signal, at);
+    kv(b, "interrupted", s);
+    kv(b, "interrupted during", r->interrupted.phase);
+  }
   for (size_t i = 0; i < r->n_overrides; i++)
     kv(b, "override", r->overrides[i]);
   ch_buf_puts(b, "</table><div class=\"tiles\">");
@@ -447,9 +454,12 @@ static void summary_section(struct ch_buf *b, const struct ch_report *r, const s
 }
 
 static void checks_section(struct ch_buf *b, const struct ch_report *r) {
-  ch_buf_printf(b, "<section id=\"checks\"><h2>Checks: %zu passed, %zu failed, %zu skipped</h2>",
+  ch_buf_printf(b, "<section id=\"checks\"><h2>Checks: %zu passed, %zu failed, %zu skipped",
                 ch_report_count_checks(r, CH_RESULT_PASS), ch_report_count_checks(r, CH_RESULT_FAIL),
                 ch_report_count_checks(r, CH_RESULT_SKIP));
+  if (ch_report_count_checks(r, CH_RESULT_INCOMPLETE))
+    ch_buf_printf(b, ", %zu incomplete", ch_report_count_checks(r, CH_RESULT_INCOMPLETE));
+  ch_buf_puts(b, "</h2>");
   if (!r->n_checks) {
     ch_buf_puts(b, "<p>No conformance checks in this run.</p></section>\n");
     return;
@@ -457,8 +467,9 @@ static void checks_section(struct ch_buf *b, const struct ch_report *r) {
   ch_buf_puts(b, "<table id=\"checks-table\"><tr><th>id</th><th>check</th><th>protocol section</th><th>transport</th>"
                  "<th>result</th><th>evidence</th></tr>");
   /* failures first: they are what the reader came for */
-  for (int pass = 0; pass < 3; pass++) {
-    enum ch_result want = pass == 0 ? CH_RESULT_FAIL : pass == 1 ? CH_RESULT_PASS : CH_RESULT_SKIP;
+  static const enum ch_result order[] = {CH_RESULT_FAIL, CH_RESULT_INCOMPLETE, CH_RESULT_PASS, CH_RESULT_SKIP};
+  for (int pass = 0; pass < 4; pass++) {
+    enum ch_result want = order[pass];
     for (size_t i = 0; i < r->n_checks; i++) {
       const struct ch_check *c = &r->checks[i];
       if (c->result != want)
@@ -605,9 +616,20 @@ int ch_report_html(const struct ch_report *r, struct ch_buf *out) {
   esc(b, r->scenario ? r->scenario : "run");
   ch_buf_printf(b, "</title><style>%s</style></head><body>\n<header><h1>centro-harness report: ", css);
   esc(b, r->scenario ? r->scenario : "run");
-  ch_buf_printf(b, "</h1><span class=\"verdict %s\" id=\"verdict\">%s &middot; exit %d</span> ", ok ? "pass" : "fail",
-                ok ? "PASSED" : "FAILED", r->exit_code);
+  const char *verdict = r->partial ? "PARTIAL" : r->interrupted.signal ? "INTERRUPTED" : ok ? "PASSED" : "FAILED";
+  ch_buf_printf(b, "</h1><span class=\"verdict %s\" id=\"verdict\">%s &middot; exit %d</span> ",
+                ok && !r->partial && !r->interrupted.signal ? "pass" : "fail", verdict, r->exit_code);
   esc(b, r->exit_reason ? r->exit_reason : "");
+  if (r->partial)
+    ch_buf_puts(b, "<p id=\"partial\"><strong>Partial report</strong>: a checkpoint written while the run was going "
+                   "on; it covers the run up to its end time only.</p>");
+  if (r->interrupted.signal) {
+    ch_buf_puts(b, "<p id=\"interrupted\"><strong>Interrupted</strong> by ");
+    esc(b, r->interrupted.signal);
+    ch_buf_puts(b, " during ");
+    esc(b, r->interrupted.phase ? r->interrupted.phase : "-");
+    ch_buf_puts(b, r->interrupted.second_signal ? "; a second signal cut the wind-down short.</p>" : ".</p>");
+  }
   ch_buf_puts(b, "</header>\n");
   summary_section(b, r, t);
   checks_section(b, r);

@@ -139,6 +139,21 @@ static cJSON *report_to_json(const struct ch_report *r, struct ch__jw *w) {
     ch__jw_num(w, run, "exit_code", r->exit_code);
     ch__jw_str(w, run, "exit_reason", r->exit_reason);
     ch__jw_num(w, run, "shards", r->shards);
+    ch__jw_chk(w, cJSON_AddBoolToObject(run, "partial", r->partial));
+    if (!r->interrupted.signal) {
+      ch__jw_chk(w, cJSON_AddNullToObject(run, "interrupted"));
+    } else {
+      cJSON *in = cJSON_AddObjectToObject(run, "interrupted");
+      ch__jw_chk(w, in);
+      if (in) {
+        ch__jw_str(w, in, "signal", r->interrupted.signal);
+        ch__fmt_time(t, sizeof t, r->interrupted.at_wall_ns);
+        ch__jw_str(w, in, "at", t);
+        ju64s(w, in, "at_ns", r->interrupted.at_wall_ns);
+        ch__jw_str(w, in, "phase", r->interrupted.phase);
+        ch__jw_chk(w, cJSON_AddBoolToObject(in, "second_signal", r->interrupted.second_signal));
+      }
+    }
   }
   cJSON *checks = cJSON_AddArrayToObject(root, "checks");
   ch__jw_chk(w, checks);
@@ -328,8 +343,10 @@ static int rd_result(struct jr *j, const cJSON *o, enum ch_result *out) {
     *out = CH_RESULT_FAIL;
   else if (!strcmp(s, "skip"))
     *out = CH_RESULT_SKIP;
+  else if (!strcmp(s, "incomplete"))
+    *out = CH_RESULT_INCOMPLETE;
   else
-    return jr_fail(j, "result", "expected \"pass\", \"fail\" or \"skip\"");
+    return jr_fail(j, "result", "expected \"pass\", \"fail\", \"skip\" or \"incomplete\"");
   return 0;
 }
 
@@ -504,6 +521,22 @@ static int rd_report(struct jr *j, const cJSON *root, struct ch_report *r) {
   rc = rc ? rc : rd_u64(j, run, "shards", &v);
   r->shards = v ? (unsigned)(v > 1000000 ? 1000000 : v) : 1;
   rc = rc ? rc : rd_strings(j, run, "overrides", &r->overrides, &r->n_overrides);
+  const cJSON *partial = cJSON_GetObjectItemCaseSensitive(run, "partial");
+  if (!rc && partial && !cJSON_IsBool(partial))
+    rc = jr_fail(j, "partial", "expected true or false");
+  r->partial = cJSON_IsTrue(partial);
+  const cJSON *intr = cJSON_GetObjectItemCaseSensitive(run, "interrupted");
+  if (!rc && intr && !cJSON_IsNull(intr)) {
+    j->where = "run.interrupted";
+    if (!cJSON_IsObject(intr))
+      rc = jr_fail(j, "interrupted", "expected an object or null");
+    rc = rc ? rc : rd_str(j, intr, "signal", &r->interrupted.signal);
+    rc = rc ? rc : rd_str(j, intr, "phase", &r->interrupted.phase);
+    rc = rc ? rc : rd_u64(j, intr, "at_ns", &r->interrupted.at_wall_ns);
+    r->interrupted.second_signal = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(intr, "second_signal"));
+    if (!rc && !r->interrupted.signal)
+      rc = jr_fail(j, "signal", "missing");
+  }
   j->where = NULL;
   rc = rc ? rc : rd_strings(j, root, "notes", &r->notes, &r->n_notes);
   const cJSON *checks = cJSON_GetObjectItemCaseSensitive(root, "checks"), *e;

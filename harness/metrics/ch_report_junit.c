@@ -33,10 +33,11 @@ static int suite_checks(const struct ch_report *r, struct ch_buf *b, const char 
   for (size_t i = 0; i < r->n_checks; i++)
     total += r->checks[i].duration_ns;
   int rc = ch_buf_printf(b,
-                         "  <testsuite name=\"conformance\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" "
+                         "  <testsuite name=\"conformance\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
                          "time=\"%.3f\" timestamp=\"%s\">\n",
                          r->n_checks, ch_report_count_checks(r, CH_RESULT_FAIL),
-                         ch_report_count_checks(r, CH_RESULT_SKIP), secs(total), ts);
+                         ch_report_count_checks(r, CH_RESULT_INCOMPLETE), ch_report_count_checks(r, CH_RESULT_SKIP),
+                         secs(total), ts);
   for (size_t i = 0; i < r->n_checks && !rc; i++) {
     const struct ch_check *c = &r->checks[i];
     rc = ch_buf_puts(b, "    <testcase classname=\"conformance.");
@@ -50,6 +51,12 @@ static int suite_checks(const struct ch_report *r, struct ch_buf *b, const char 
       break;
     if (c->result == CH_RESULT_PASS) {
       rc = ch_buf_puts(b, "/>\n");
+      continue;
+    }
+    if (c->result == CH_RESULT_INCOMPLETE) { /* an error, so an interrupted run never reads as green */
+      rc = ch_buf_puts(b, ">\n      <error type=\"incomplete\" message=\"");
+      rc = rc ? rc : message_attr(r, b, c->evidence ? c->evidence : "incomplete: the run was interrupted");
+      rc = rc ? rc : ch_buf_puts(b, "\"/>\n    </testcase>\n");
       continue;
     }
     if (c->result == CH_RESULT_SKIP) {
@@ -127,8 +134,8 @@ int ch_report_junit(const struct ch_report *r, struct ch_buf *out) {
   double dur = r->end_wall_ns > r->start_wall_ns ? secs(r->end_wall_ns - r->start_wall_ns) : 0;
   int rc = ch_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"centro-harness ");
   rc = rc ? rc : ch__xml_escape(out, r->scenario ? r->scenario : "run");
-  rc = rc ? rc : ch_buf_printf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n",
-                               tests, failures, dur);
+  rc = rc ? rc : ch_buf_printf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
+                               tests, failures, ch_report_count_checks(r, CH_RESULT_INCOMPLETE), dur);
   rc = rc ? rc : suite_checks(r, out, ts);
   rc = rc ? rc : suite_thresholds(r, out, ts);
   rc = rc ? rc : ch_buf_puts(out, "</testsuites>\n");

@@ -145,6 +145,14 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
   ch__fmt_time(s2, sizeof s2, r->start_wall_ns);
   ch_buf_printf(b, "  started: %s   duration: %s   shards: %u   harness: %s\n\n", s2[0] ? s2 : "-", s1, r->shards,
                 r->harness_version ? r->harness_version : "-");
+  if (r->partial)
+    ch_buf_puts(b, "  PARTIAL REPORT: a checkpoint written while the run was going on; the run never finished it\n\n");
+  if (r->interrupted.signal) {
+    ch__fmt_time(s2, sizeof s2, r->interrupted.at_wall_ns);
+    ch_buf_printf(b, "  INTERRUPTED by %s at %s during %s%s\n\n", r->interrupted.signal, s2[0] ? s2 : "-",
+                  r->interrupted.phase ? r->interrupted.phase : "-",
+                  r->interrupted.second_signal ? " (a second signal cut the wind-down short)" : "");
+  }
   int any = 0;
   for (int i = 0; i < CH_LAT_COUNT; i++)
     any |= t->lat[i].count || t->lat[i].overflow;
@@ -171,12 +179,17 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
     }
   }
   if (r->n_checks) {
-    ch_buf_printf(b, "\n  checks: %zu passed, %zu failed, %zu skipped\n", ch_report_count_checks(r, CH_RESULT_PASS),
+    ch_buf_printf(b, "\n  checks: %zu passed, %zu failed, %zu skipped", ch_report_count_checks(r, CH_RESULT_PASS),
                   ch_report_count_checks(r, CH_RESULT_FAIL), ch_report_count_checks(r, CH_RESULT_SKIP));
-    /* failures first (with evidence), then skips; passes are listed only when there are few */
+    size_t incomplete = ch_report_count_checks(r, CH_RESULT_INCOMPLETE);
+    if (incomplete)
+      ch_buf_printf(b, ", %zu incomplete", incomplete);
+    ch_buf_putc(b, '\n');
+    /* failures first (with evidence), then incomplete and skips; passes are listed only when there are few */
     size_t passed = ch_report_count_checks(r, CH_RESULT_PASS);
-    for (int pass = 0; pass < 3; pass++) {
-      enum ch_result want = pass == 0 ? CH_RESULT_FAIL : pass == 1 ? CH_RESULT_SKIP : CH_RESULT_PASS;
+    static const enum ch_result order[] = {CH_RESULT_FAIL, CH_RESULT_INCOMPLETE, CH_RESULT_SKIP, CH_RESULT_PASS};
+    for (int pass = 0; pass < 4; pass++) {
+      enum ch_result want = order[pass];
       if (want == CH_RESULT_PASS && passed > 30) {
         ch_buf_printf(b, "    (%zu passed checks not listed: see report.html or junit.xml)\n", passed);
         break;
@@ -185,7 +198,11 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
         const struct ch_check *c = &r->checks[i];
         if (c->result != want)
           continue;
-        ch_buf_printf(b, "    %-4s %-10s ", want == CH_RESULT_PASS ? "ok" : want == CH_RESULT_FAIL ? "FAIL" : "skip",
+        ch_buf_printf(b, "    %-4s %-10s ",
+                      want == CH_RESULT_PASS         ? "ok"
+                      : want == CH_RESULT_FAIL       ? "FAIL"
+                      : want == CH_RESULT_INCOMPLETE ? "INC"
+                                                     : "skip",
                       c->id);
         term_str(b, c->description);
         if (c->transport) {

@@ -12,6 +12,7 @@
 
 #include "ch_clock.h"
 #include "ch_exit.h"
+#include "ch_interrupt.h"
 #include "ch_report.h"
 #include "ch_runner.h"
 #include "ch_scenario.h"
@@ -233,6 +234,8 @@ int ch_capacity_main(int argc, char **argv) {
   struct ch_report *final = NULL;
   const char **sets = NULL, **slo = NULL;
   struct ch_buf err = CH_BUF_INIT, dir = CH_BUF_INIT;
+  struct ch_interrupt intr = {0};
+  char stopped[200] = ""; /* the step a signal interrupted, and where */
   int code = ch_run_cli_parse(argc, argv, capacity_usage, &cli);
   if (code >= 0)
     goto out;
@@ -295,10 +298,15 @@ int ch_capacity_main(int argc, char **argv) {
   if (s->target.url)
     cap_probe_external(s, &probe);
   code = CH_EXIT_OK;
+  bool have_intr = ch_interrupt_open(&intr) == 0;
   if (!cli.o.quiet)
     fprintf(stderr, "capacity search: %s from %g to %g by %g, %.1f s per step\n", s->name, cap->start, cap->max,
             cap->step, section->step_duration_s);
   for (size_t i = 0; i < n_steps && section->first_broken < 0; i++) {
+    if (ch_interrupt_poll(&intr)) { /* between two steps: no new step */
+      snprintf(stopped, sizeof stopped, "the pause before step %zu", i + 1);
+      break;
+    }
     struct ch_capacity_step st = {0};
     char broken[200] = "";
     st.load = cap->start + (double)i * cap->step;
@@ -321,6 +329,7 @@ int ch_capacity_main(int argc, char **argv) {
     char label[96];
     snprintf(label, sizeof label, "step %zu/%zu (%s %g)", i + 1, n_steps, cap_vary_name(cap->step_what), st.load);
     o.progress_label = label; /* the step's own progress line; the summary is the search's */
+    o.intr = have_intr ? &intr : NULL;
     memset(&probe.before, 0, sizeof probe.before);
     memset(&probe.after, 0, sizeof probe.after);
     if (!s->target.url) {
@@ -342,6 +351,17 @@ int ch_capacity_main(int argc, char **argv) {
     cap_target(&probe, &st.target);
     st.clients = ss->total_clients;
     cap_fill(&st, r);
+    if (rcode == CH_EXIT_SIGINT || rcode == CH_EXIT_SIGTERM) {
+      /* An interrupted step is neither held nor broken: it is left out of the search, and said so. */
+      snprintf(stopped, sizeof stopped, "step %zu (%s = %g), %.120s", i + 1, section->vary, st.load,
+               r->interrupted.phase ? r->interrupted.phase : "");
+      for (size_t k = 0; k < r->n_secrets; k++)
+        ch_report_add_secret(final, r->secrets[k]);
+      ch_report_free(r);
+      ch_scenario_free(ss);
+      ch_buf_free(&a), ch_buf_free(&b), ch_buf_free(&e);
+      break;
+    }
     if (rcode == CH_EXIT_RUN || rcode == CH_EXIT_INPUT) {
       snprintf(broken, sizeof broken, "the step could not be run: %.150s", e.data ? e.data : "");
       code = rcode;
@@ -385,15 +405,31 @@ int ch_capacity_main(int argc, char **argv) {
   }
   char knee[320];
   cap_results(final, knee, sizeof knee);
+  char last[400];
+  if (intr.count) {
+    code = ch_interrupt_exit_code(&intr);
+    ch_report_set_interrupted(final, intr.signum, intr.at_wall_ns, stopped, intr.count > 1);
+    char id[32], ev[300];
+    snprintf(id, sizeof id, "CAP-%03zu", section->n_steps + 1);
+    snprintf(ev, sizeof ev, "incomplete: interrupted by %s during %s; the step is not judged",
+             ch_signal_name(intr.signum), stopped);
+    struct ch_check chk = {id, (char *)"the step the search was running when it was interrupted",
+                           (char *)"capacity search", NULL, ev, CH_RESULT_INCOMPLETE, 0};
+    ch_report_add_check(final, &chk);
+    snprintf(last, sizeof last, "interrupted by %s during %s", ch_signal_name(intr.signum), stopped);
+  } else {
+    snprintf(last, sizeof last, "%s", code == CH_EXIT_OK ? "capacity search completed" : "a step could not be run");
+  }
   final->exit_code = code;
-  ch_report_set(&final->exit_reason, code == CH_EXIT_OK ? knee : "a step could not be run");
+  ch_report_set(&final->exit_reason, code == CH_EXIT_OK ? knee : last);
   ch_run_publish_report(final, dir.data, cli.o.quiet);
   printf("%s\n", knee);
-  printf("exit %d: %s\n", code, code == CH_EXIT_OK ? "capacity search completed" : "a step could not be run");
+  printf("exit %d: %s\n", code, last);
   goto out;
 oom:
   fprintf(stderr, "exit 4: out of memory\n");
 out:
+  ch_interrupt_close(&intr);
   free(sets);
   free(slo);
   ch_report_free(final);

@@ -13,6 +13,7 @@
 
 #include "ch_clock.h"
 #include "ch_exit.h"
+#include "ch_interrupt.h"
 #include "ch_json.h"
 #include "ch_limits.h"
 #include "ch_report.h"
@@ -71,6 +72,8 @@ static bool run_wait(struct ch_run *r, uint64_t deadline) {
     pthread_mutex_unlock(&r->mu);
     if (all)
       return true;
+    if (run_poll(r) >= r->stop_at)
+      return false;
     if (deadline && ch_now_ns() >= deadline)
       return false;
   }
@@ -80,6 +83,8 @@ static bool run_wait(struct ch_run *r, uint64_t deadline) {
 static void run_hold(struct ch_run *r, uint64_t deadline, uint64_t want, uint64_t received0) {
   while (ch_now_ns() < deadline) {
     if (want && run_updates_received(r) - received0 >= want)
+      return;
+    if (run_poll(r) >= r->stop_at)
       return;
     struct timespec ts = {0, 20000000};
     nanosleep(&ts, NULL);
@@ -324,6 +329,11 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     const struct ch_scn_phase *ph = &s->phases[i];
     struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction};
     ch_run_progress_phase(r->progress, i);
+    r->cur_phase = (int)i;
+    r->stop_at = ph->type == CH_SCN_PHASE_DISCONNECT ? 2 : 1; /* a disconnect is what a stop would do anyway */
+    if (run_poll(r))
+      break; /* interrupted: no new phase */
+    r->drain_done = false;
     uint64_t start = ch_now_ns();
     uint64_t timeout = ph->timeout_ns ? ph->timeout_ns : 30000000000u;
     struct ch_trigger_result tr;
@@ -337,7 +347,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     case CH_SCN_PHASE_SUBSCRIBE:
     case CH_SCN_PHASE_UNSUBSCRIBE:
     case CH_SCN_PHASE_DISCONNECT:
-      if (!run_wait(r, start + timeout) && i < 64)
+      if (!run_wait(r, start + timeout) && i < 64 && !r->stop)
         out->timed_out[i] = true;
       out->had_subscribe |= ph->type == CH_SCN_PHASE_SUBSCRIBE;
       out->had_unsubscribe |= ph->type == CH_SCN_PHASE_UNSUBSCRIBE;
@@ -364,13 +374,17 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
         p->end_ns = ch_now_ns();
       }
       /* A trigger phase ends when its Updates arrived (or the deadline passed); a silence phase lasts its duration
-         plus the unsubscribe grace, since nothing may arrive at all. */
-      if (silence)
+         plus the unsubscribe grace, since nothing may arrive at all. Interrupted, the Updates already due are still
+         waited for (up to the deadline) unless a second signal comes. */
+      if (silence) {
         run_hold(r, start + ph->duration_ns + s->expect.unsubscribe_grace_ns, 0, 0);
-      else if (p)
+      } else if (p) {
+        r->stop_at = 2;
         run_hold(r, ch_now_ns() + s->expect.deadline_ns, run_expected_receipts(p, r->subs_per_key), rcv0);
-      else if (ph->duration_ns)
+        r->drain_done = r->stop < 2;
+      } else if (ph->duration_ns) {
         run_hold(r, start + ph->duration_ns, 0, 0); /* passive observation */
+      }
       break;
     }
     case CH_SCN_PHASE_DROP_RECONNECT: {
@@ -384,9 +398,9 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       uint64_t rcv0 = run_updates_received(r);
       run_send(r, p, &tr, 0);
       run_sum_trig(&out->trig, &tr);
-      if (!run_wait(r, start + timeout) && i < 64)
+      if (!run_wait(r, start + timeout) && i < 64 && !r->stop)
         out->timed_out[i] = true;
-      if (p) {
+      if (p && !r->stop) {
         p->end_ns = ch_now_ns();
         run_hold(r, ch_now_ns() + s->expect.deadline_ns, run_expected_receipts(p, r->subs_per_key), rcv0);
       }
@@ -396,6 +410,15 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       run_wait(r, start + timeout);
       break;
     }
+  }
+  if (r->stop) {
+    /* Close every client still open the way the official client does (POST /abort), within the window of stops
+       per worker; after a second signal only as long as it takes to hand the aborts over. */
+    struct run_phase_task task = {NULL, (int)s->n_phases, CH_SCN_PHASE_DISCONNECT, -1, 0};
+    r->cur_phase = (int)s->n_phases;
+    r->stop_at = 2;
+    if (run_post_all(r, run_worker_phase, true, &task) == 0)
+      run_wait(r, ch_now_ns() + (r->stop >= 2 ? 500000000u : 10000000000u));
   }
   free(tkeys);
   return 0;
@@ -423,6 +446,7 @@ static void run_free(struct ch_run *r) {
     free(rw->clients);
     free(rw->fan_last);
     ch_metrics_free(rw->m);
+    ch_metrics_free(rw->snap);
     ch_buf_free(&rw->scratch);
     free(rw);
   }
@@ -480,6 +504,9 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   int code = CH_EXIT_RUN, rc;
   r->s = s;
   r->o = o;
+  r->rep = rep;
+  r->cur_phase = r->stop_phase = -1;
+  r->stop_at = 1;
   r->hub_names[0] = "ResourceEventHub";
   r->hub_names[1] = "JobEventHub";
   pthread_mutex_init(&r->mu, NULL);
@@ -642,6 +669,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   out.end_wall = ch_wall_ns();
   if (srv && o->on_embedded)
     o->on_embedded(o->on_embedded_user, r->control_base, false);
+  r->stop_at = 3; /* the tear-down itself is never cut short */
   if ((rc = run_post_all(r, run_worker_teardown, false, NULL)) != 0) {
     ch_buf_printf(err, "the workers could not be torn down: %s", strerror(-rc));
     goto done;
@@ -681,7 +709,9 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   ch_report_take_metrics(rep, m);
   rep->start_wall_ns = out.start_wall;
   rep->end_wall_ns = out.end_wall;
+  size_t first_check = rep->n_checks;
   run_checks(r, &out, &tally, rep);
+  run_judge_interrupted(r, rep, first_check);
   for (size_t i = 0; i < s->n_phases && i < 64; i++)
     if (out.timed_out[i]) {
       char note[160];
@@ -694,7 +724,9 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     ch_report_eval_threshold(rep, s->thresholds[i].expr, &terr);
     ch_buf_free(&terr);
   }
-  if (run_unreachable(r, &tally)) {
+  if (r->stop) {
+    code = ch_interrupt_exit_code(o->intr); /* judged and reported, but the run did not go to its end */
+  } else if (run_unreachable(r, &tally)) {
     /* The first client's failure says why; the report names the others. */
     const char *first = tally.ev_connect.data ? tally.ev_connect.data + 2 : "";
     const char *next = strstr(first, "; ");

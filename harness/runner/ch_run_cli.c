@@ -2,15 +2,19 @@
    shards in forked processes and merges their reports into one. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ch_clock.h"
 #include "ch_exit.h"
+#include "ch_interrupt.h"
 #include "ch_report.h"
 #include "ch_runner.h"
 #include "ch_scenario.h"
@@ -36,6 +40,7 @@ static const char run_usage[] =
     "  --report-dir DIR        where to write report.json, junit.xml, report.html and scenario.json\n"
     "                          (default: a new reports/<scenario>-<UTC time>, with -2, -3... when taken)\n"
     "  --quiet                 no progress line and no summary table\n"
+    "  --checkpoint-every S    rewrite report.json (marked partial) every S seconds while running (default 30)\n"
     "  --help                  this text\n"
     "\n"
     "Durations in scenario files are written 250ms, 2s, 1.5m, 1h.\n"
@@ -46,7 +51,12 @@ static const char run_usage[] =
     "The report folder keeps the effective scenario (after --set, with the seed, without credentials) as\n"
     "scenario.json; `centro-harness run FOLDER/scenario.json` runs the same workload again.\n"
     "\n"
-    "Exit codes: 0 passed, 1 a check failed, 2 a threshold failed, 3 invalid input, 4 run not carried out.\n"
+    "Ctrl-C (SIGINT) or SIGTERM stops gracefully: no new trigger or phase, Updates already due are waited for,\n"
+    "every client is closed with /abort, and the report of what was measured is written; a second signal stops\n"
+    "at once (the report is still written).\n"
+    "\n"
+    "Exit codes: 0 passed, 1 a check failed, 2 a threshold failed, 3 invalid input, 4 run not carried out,\n"
+    "130 interrupted by SIGINT, 143 interrupted by SIGTERM.\n"
     "\n"
     "Examples:\n"
     "  $ centro-harness run scenarios/smoke.json\n"
@@ -77,6 +87,13 @@ static void run_exit_line(const struct ch_report *rep, int code, const char *why
   case CH_EXIT_INPUT:
     ch_buf_printf(out, "exit 3: invalid input: %s", why && *why ? why : "see above");
     break;
+  case CH_EXIT_SIGINT:
+  case CH_EXIT_SIGTERM:
+    ch_buf_printf(out, "exit %d: interrupted by %s during %s (%zu checks incomplete, %zu failed)", code,
+                  rep->interrupted.signal ? rep->interrupted.signal : code == CH_EXIT_SIGINT ? "SIGINT" : "SIGTERM",
+                  rep->interrupted.phase ? rep->interrupted.phase : "the run",
+                  ch_report_count_checks(rep, CH_RESULT_INCOMPLETE), fc);
+    break;
   default:
     ch_buf_printf(out, "exit 4: run could not be carried out: %s", why && *why ? why : "see above");
     break;
@@ -87,12 +104,38 @@ static void run_exit_line(const struct ch_report *rep, int code, const char *why
       *p = ' ';
 }
 
+/* Waits for every shard; signals reach the parent only (the shards have their own process group) and the
+   interrupt context passes each one on. After a second signal, shards get 3 s to write before they are killed. */
+static void run_shards_wait(pid_t *pids, int *status, unsigned n, struct ch_interrupt *intr) {
+  unsigned left = n;
+  uint64_t kill_at = 0;
+  while (left) {
+    for (unsigned k = 0; k < n; k++)
+      if (pids[k] > 0 && waitpid(pids[k], &status[k], WNOHANG) == pids[k]) {
+        pids[k] = -pids[k]; /* reaped: no signal is passed on to that id any more */
+        left--;
+      }
+    if (ch_interrupt_poll(intr) >= 2 && !kill_at)
+      kill_at = ch_now_ns() + 3000000000u;
+    if (kill_at && ch_now_ns() > kill_at)
+      for (unsigned k = 0; k < n; k++)
+        if (pids[k] > 0)
+          kill(pids[k], SIGKILL);
+    struct timespec ts = {0, 20000000}; /* polling children's exits */
+    nanosleep(&ts, NULL);
+  }
+}
+
 /* Runs shard k of n in a child process; the child writes its report.json into dir/shard-k. */
 static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, unsigned n, const char *dir,
-                      struct ch_report *rep, struct ch_buf *err) {
+                      struct ch_report *rep, struct ch_interrupt *intr, struct ch_buf *err) {
   pid_t *pids = calloc(n, sizeof *pids);
-  if (!pids)
+  int *status = calloc(n, sizeof *status);
+  if (!pids || !status) {
+    free(pids);
+    free(status);
     return CH_EXIT_RUN;
+  }
   fflush(NULL);
   for (unsigned k = 0; k < n; k++) {
     pid_t pid = fork();
@@ -102,6 +145,11 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
       break;
     }
     if (pid == 0) {
+      /* Its own process group, so that a terminal's Ctrl-C reaches the parent only, which passes it on once; a
+         parent that dies is a SIGTERM. The parent opened no interrupt context yet: nothing of it is inherited. */
+      setpgid(0, 0);
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      struct ch_interrupt ci;
       struct ch_run_opts co = *o;
       co.shard_index = k;
       co.shard_count = n;
@@ -109,17 +157,19 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
       char label[48];
       snprintf(label, sizeof label, "shard 1/%u", n);
       co.progress_label = label;
+      co.intr = ch_interrupt_open(&ci) == 0 ? &ci : NULL;
       struct ch_report *r = NULL;
       struct ch_buf e = CH_BUF_INIT, path = CH_BUF_INIT;
       if (ch_report_new(&r))
         _exit(CH_EXIT_RUN);
       ch_report_set(&r->scenario, s->name);
       r->seed = s->seed;
+      ch_buf_printf(&path, "%s/shard-%u", dir, k);
+      co.checkpoint_dir = o->checkpoint_dir ? path.data : NULL;
       int code = ch_run_execute(&co, s, r, &e);
       r->exit_code = code;
       if (e.data)
         ch_report_set(&r->exit_reason, e.data);
-      ch_buf_printf(&path, "%s/shard-%u", dir, k);
       mkdir(path.data, 0755);
       ch_buf_puts(&path, "/report.json");
       struct ch_buf we = CH_BUF_INIT;
@@ -129,13 +179,20 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
     }
     pids[k] = pid;
   }
-  int worst = CH_EXIT_OK;
+  if (ch_interrupt_open(intr) == 0) {
+    intr->forward = pids;
+    intr->n_forward = n;
+  }
+  run_shards_wait(pids, status, n, intr);
+  intr->forward = NULL;
+  int worst = CH_EXIT_OK, signalled = 0;
   for (unsigned k = 0; k < n; k++) {
-    int st = 0;
-    waitpid(pids[k], &st, 0);
+    int st = status[k];
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : CH_EXIT_RUN;
     if (code == CH_EXIT_RUN || code == CH_EXIT_INPUT)
       worst = code;
+    if (code == CH_EXIT_SIGINT || code == CH_EXIT_SIGTERM)
+      signalled = code;
     struct ch_buf path = CH_BUF_INIT, e = CH_BUF_INIT;
     ch_buf_printf(&path, "%s/shard-%u/report.json", dir, k);
     struct ch_report *sr = NULL;
@@ -152,7 +209,12 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
     ch_buf_free(&e);
   }
   free(pids);
+  free(status);
   rep->shards = n;
+  if (intr->count) /* the shards' reports say when and in which phase; a checkpoint stands in for a killed one */
+    return ch_interrupt_exit_code(intr);
+  if (signalled)
+    return signalled;
   if (worst != CH_EXIT_OK)
     return worst;
   /* ch_report_merge judged the thresholds again on the merged metrics: never per shard. */
@@ -165,7 +227,7 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
 
 int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli *c) {
   enum { O_TARGET = 256, O_TOKEN, O_TOKEN_ENV, O_TOKEN_FILE, O_SET, O_SEED, O_WORKERS, O_PROCESSES, O_SRC, O_INSECURE,
-         O_CA, O_REPORT_DIR, O_QUIET, O_HELP };
+         O_CA, O_REPORT_DIR, O_QUIET, O_HELP, O_CKPT };
   static const struct option longopts[] = {
       {"target", required_argument, NULL, O_TARGET},     {"token", required_argument, NULL, O_TOKEN},
       {"token-env", required_argument, NULL, O_TOKEN_ENV}, {"token-file", required_argument, NULL, O_TOKEN_FILE},
@@ -174,7 +236,7 @@ int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli
       {"source-addresses", required_argument, NULL, O_SRC}, {"insecure", no_argument, NULL, O_INSECURE},
       {"ca-file", required_argument, NULL, O_CA},        {"report-dir", required_argument, NULL, O_REPORT_DIR},
       {"quiet", no_argument, NULL, O_QUIET},             {"help", no_argument, NULL, O_HELP},
-      {NULL, 0, NULL, 0}};
+      {"checkpoint-every", required_argument, NULL, O_CKPT}, {NULL, 0, NULL, 0}};
   memset(c, 0, sizeof *c);
   struct ch_run_opts *op = &c->o;
   op->barrier_in = op->barrier_out = -1;
@@ -246,6 +308,16 @@ int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli
     case O_CA: op->ca_file = optarg; break;
     case O_REPORT_DIR: op->report_dir = optarg; break;
     case O_QUIET: op->quiet = true; break;
+    case O_CKPT: {
+      double secs = strtod(optarg, &end);
+      if (!*optarg || *end || !(secs >= 0.1 && secs <= 86400)) {
+        fprintf(stderr, "--checkpoint-every: expected seconds from 0.1 to 86400, found \"%s\"\n", optarg);
+        code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
+        goto out;
+      }
+      op->checkpoint_ns = (uint64_t)(secs * 1e9);
+      break;
+    }
     case O_HELP:
       fputs(usage, stdout);
       code = CH_EXIT_OK;
@@ -301,6 +373,7 @@ int ch_run_main(int argc, char **argv) {
   struct ch_scenario *s = NULL;
   struct ch_report *rep = NULL;
   struct ch_buf err = CH_BUF_INIT, dir = CH_BUF_INIT, line = CH_BUF_INIT;
+  struct ch_interrupt intr = {0};
   int code = ch_run_cli_parse(argc, argv, run_usage, &cli);
   struct ch_run_opts o = cli.o;
   const char **sets = cli.sets;
@@ -336,6 +409,7 @@ int ch_run_main(int argc, char **argv) {
     goto out;
   }
   o.report_dir = dir.data; /* transcripts of failing clients go next to the report */
+  o.checkpoint_dir = dir.data;
   unsigned procs = o.processes ? o.processes : s->processes;
   if (!o.quiet)
     fprintf(stderr, "centro-harness %s: scenario %s, %zu clients%s, seed %llu\n", CH_VERSION, s->name,
@@ -344,14 +418,23 @@ int ch_run_main(int argc, char **argv) {
   ch_buf_reset(&err);
   if (procs > 1) {
     struct ch_buf e2 = CH_BUF_INIT;
-    if (ch_report_write_dir(rep, dir.data, &e2)) { /* creates the folder the shards write into */
+    /* creates the folder the shards write into; until the merge replaces it, it says the run has not ended */
+    rep->partial = true;
+    rep->exit_code = CH_EXIT_RUN;
+    ch_report_set(&rep->exit_reason, "partial: the run is going on; each shard checkpoints into shard-K/report.json");
+    int wrc = ch_report_write_dir(rep, dir.data, &e2);
+    rep->partial = false;
+    rep->exit_code = CH_EXIT_OK;
+    if (wrc) {
       code = run_fail(CH_EXIT_RUN, "cannot create the report folder", e2.data);
       ch_buf_free(&e2);
       goto out;
     }
     ch_buf_free(&e2);
-    code = run_shards(&o, s, procs, dir.data, rep, &err);
+    code = run_shards(&o, s, procs, dir.data, rep, &intr, &err);
   } else {
+    if (ch_interrupt_open(&intr) == 0)
+      o.intr = &intr;
     code = ch_run_execute(&o, s, rep, &err);
   }
   rep->exit_code = code;
@@ -367,6 +450,7 @@ int ch_run_main(int argc, char **argv) {
   printf("%s\n", line.data);
 out:
   fflush(stdout);
+  ch_interrupt_close(&intr); /* open until the report is written: a further signal cannot cut it short */
   ch_run_cli_free(&cli);
   ch_scenario_free(s);
   ch_report_free(rep);

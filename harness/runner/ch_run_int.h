@@ -42,6 +42,7 @@ struct run_tphase {
   int32_t *pos;    /* per key: its position in order, or -1 */
   uint32_t *base;  /* per key: the last sequence number before this phase */
   uint64_t start_ns, end_ns; /* monotonic: phase start (subscription state is judged at start) and end */
+  uint32_t n_sent; /* triggers actually sent: n, or fewer when an interruption cancelled the rest (a prefix) */
 };
 
 struct run_worker;
@@ -64,6 +65,7 @@ struct run_client {
   struct run_sub *subs;
   uint32_t n_subs;
   bool started, connected, closed, dropped, reconnected, bad_creds;
+  bool stopping;                        /* ch_client_stop called in a disconnect, not yet closed */
   bool waiting;                         /* has an outstanding operation in the current phase */
   int inv_phase;                        /* the phase its Subscribe/Unsubscribe invocations belong to */
   struct ch_client_failure failure;     /* copy of the final failure, if any */
@@ -103,6 +105,9 @@ struct run_worker {
   /* progress, published once a second for the main thread */
   _Atomic uint64_t p_connected, p_msgs, p_errors;
   _Atomic uint64_t p_updates;           /* first receipts of Updates, live (relaxed) */
+  unsigned stops_in_flight;             /* disconnect: clients stopped and not yet closed (RUN_STOP_WINDOW) */
+  bool pumping;                         /* inside rw_pump_stops: callbacks it causes do not re-enter it */
+  struct ch_metrics *snap;              /* checkpoint: a copy of m made on this thread, for the main thread */
 };
 
 struct ch_run {
@@ -138,6 +143,16 @@ struct ch_run {
   pthread_cond_t cv;
   unsigned workers_done;
   int phase;
+  /* Interruption and checkpoints (ch_run_stop.c; main thread only, except snap_done). */
+  struct ch_report *rep;                /* the report being filled: checkpoints write its header */
+  int cur_phase;                        /* the phase the timeline is in; -1 set-up, n_phases wind-down */
+  unsigned stop;                        /* 0 running, 1 stop gracefully (first signal), 2 stop at once */
+  unsigned stop_at;                     /* the waits end early once stop >= stop_at */
+  int stop_phase;                       /* cur_phase when the first signal came */
+  bool drain_done;                      /* the cut trigger phase waited for the Updates already due */
+  uint64_t ckpt_next;                   /* monotonic time of the next checkpoint (0: none) */
+  bool snap_pending;                    /* snapshot tasks posted, not all answered */
+  _Atomic unsigned snap_done;           /* workers that answered the snapshot task */
 };
 
 /* Transcripts are kept per client, up to this many bytes each, in runs of at most RUN_TRACE_CLIENTS clients; the
@@ -147,6 +162,9 @@ struct ch_run {
 /* Subscribe/Unsubscribe invocations in flight per worker: over SSE and long polling each is a POST /send, and
    tens of thousands at once would swamp both ends. */
 #define RUN_INVOKE_WINDOW 256
+/* Clients stopped (POST /abort, close) at once per worker in a disconnect: stopping 19,000 at once held one abort
+   request's buffers per client and took RSS to 2.65x what holding them cost. */
+#define RUN_STOP_WINDOW 128
 
 /* Worker side (ch_run_worker.c). Each runs on the worker's thread through ch_engine_post. */
 void run_worker_setup(struct ch_worker *w, void *arg);   /* arg: struct run_worker */
@@ -199,9 +217,21 @@ bool run_reference_needs_embedded(const struct ch_scenario *s, struct ch_buf *er
 /* ch_run_plan.c (main thread). */
 struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const uint32_t *keys, size_t K, size_t n,
                             uint64_t start_ns, struct ch_rng *rng);
-void run_send(struct ch_run *r, const struct run_tphase *p, struct ch_trigger_result *res, uint64_t stop_ns);
+void run_send(struct ch_run *r, struct run_tphase *p, struct ch_trigger_result *res, uint64_t stop_ns);
 /* Upper bound of the first receipts a phase's triggers should produce (used to end waits early). */
 uint64_t run_expected_receipts(const struct run_tphase *p, const uint32_t *subs_per_key);
+
+/* ch_run_stop.c (main thread): signals and checkpoints, polled by every wait of the timeline. */
+/* Takes delivery of signals, writes a checkpoint when one is due; returns r->stop. */
+unsigned run_poll(struct ch_run *r);
+/* "phase 3 (trigger)" for the phase the first signal came in. */
+void run_stop_label(const struct ch_run *r, char *buf, size_t n);
+/* After run_checks: a check whose evidence the interruption left incomplete becomes CH_RESULT_INCOMPLETE (checks
+   from index first on); marks the report interrupted. */
+void run_judge_interrupted(struct ch_run *r, struct ch_report *rep, size_t first);
+/* Frees snapshots the workers made (after they were joined). */
+void run_snap_free(struct ch_run *r);
+void run_worker_snapshot(struct ch_worker *w, void *arg); /* arg: struct run_worker */
 
 /* ch_run_judge.c (main thread, after the workers were joined). */
 struct ch_report;

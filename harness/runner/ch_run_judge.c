@@ -50,7 +50,9 @@ void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally 
     t->connected++;
   else
     tally_note(&t->ev_connect, &t->n_ev_connect, "client %u (%s): %s", rc->index, pop,
-               rc->failure.message[0] ? rc->failure.message : "not connected before the phase timeout");
+               rc->failure.message[0] ? rc->failure.message
+               : !rc->started && r->stop ? "not started: the run was interrupted first"
+                                         : "not connected before the phase timeout");
   if (rc->dropped) {
     t->dropped++;
     t->reconnected += rc->reconnected;
@@ -83,9 +85,9 @@ void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally 
     for (size_t i = 0; i < nt && !lost; i++) {
       const struct run_tphase *p = &r->tphases[i];
       int32_t pos = p->pos[sub->key];
-      if (pos < 0 || p->kind == RUN_TP_SILENCE || (uint32_t)pos >= p->n)
+      if (pos < 0 || p->kind == RUN_TP_SILENCE || (uint32_t)pos >= p->n_sent)
         continue;
-      uint32_t cnt = (p->n - (uint32_t)pos + p->K - 1) / p->K;
+      uint32_t cnt = (p->n_sent - (uint32_t)pos + p->K - 1) / p->K;
       bool subscribed = sub->sub_ack_ns && sub->sub_ack_ns <= p->start_ns &&
                         (!sub->unsub_sent_ns || sub->unsub_sent_ns > p->end_ns);
       if (!subscribed)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ch_clock.h"
@@ -97,7 +98,7 @@ struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const u
   memset(p, 0, sizeof *p);
   p->kind = kind;
   p->first = (uint32_t)r->n_trig;
-  p->n = (uint32_t)n;
+  p->n = p->n_sent = (uint32_t)n;
   p->K = (uint32_t)K;
   p->order = malloc(K * sizeof *p->order);
   p->pos = malloc(r->keys.n * sizeof *p->pos);
@@ -135,7 +136,7 @@ struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const u
 }
 
 /* Sends a planned phase's triggers and waits for the sender; returns the failures. */
-void run_send(struct ch_run *r, const struct run_tphase *p, struct ch_trigger_result *res, uint64_t stop_ns) {
+void run_send(struct ch_run *r, struct run_tphase *p, struct ch_trigger_result *res, uint64_t stop_ns) {
   memset(res, 0, sizeof *res);
   const struct ch_scn_trigger *tg = &r->s->trigger;
   if (tg->type == CH_SCN_TRIGGER_NONE || !p || !p->n)
@@ -164,14 +165,26 @@ void run_send(struct ch_run *r, const struct run_tphase *p, struct ch_trigger_re
     return;
   }
   (void)stop_ns;
+  /* Interrupted: no new trigger after the first signal; after a second, the requests in flight are dropped. */
+  bool cancelled = false;
+  for (unsigned st = 0; !ch_trigger_finished(snd);) {
+    if ((st = run_poll(r)) >= 1) {
+      ch_trigger_cancel(snd, st >= 2);
+      cancelled = true;
+    }
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+  }
   ch_trigger_join(snd, res);
+  if (cancelled) /* the triggers never sent are not judged: they are a prefix of the plan */
+    p->n_sent = (uint32_t)res->sent;
   ch_buf_free(&x.err);
 }
 
 /* Upper bound of the first receipts a phase's triggers should produce (used to end waits early). */
 uint64_t run_expected_receipts(const struct run_tphase *p, const uint32_t *subs_per_key) {
   uint64_t n = 0;
-  for (uint32_t j = 0; p && j < p->n; j++)
+  for (uint32_t j = 0; p && j < p->n_sent; j++)
     n += subs_per_key[p->order[j % p->K]];
   return n;
 }

@@ -50,6 +50,23 @@ static const char *rc_reason(const char *msg, char *buf, size_t n) {
   return buf;
 }
 
+/* Stops further clients of a disconnect while fewer than RUN_STOP_WINDOW are closing (next_start is the cursor). */
+static void rw_pump_stops(struct run_worker *rw) {
+  if (rw->pumping)
+    return; /* a client that closes inside ch_client_stop: the loop below goes on */
+  rw->pumping = true;
+  while (rw->next_start < rw->n_clients && rw->stops_in_flight < RUN_STOP_WINDOW) {
+    struct run_client *rc = rw->clients[rw->next_start++];
+    if (!rc->waiting || rc->closed)
+      continue;
+    rc->stopping = true;
+    rw->stops_in_flight++;
+    ch_client_stop(rc->c);
+  }
+  rw->pumping = false;
+  rw_check_done(rw);
+}
+
 static void rc_on_state(struct ch_client *c, enum ch_client_state st, const struct ch_client_failure *f, void *user) {
   struct run_client *rc = user;
   struct run_worker *rw = rc->w;
@@ -75,6 +92,10 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
   if (st != CH_CLIENT_CLOSED || rc->closed)
     return;
   rc->closed = true;
+  if (rc->stopping) {
+    rc->stopping = false;
+    rw->stops_in_flight--;
+  }
   char why[sizeof f->message];
   bool cancelled = f && f->category == CH_FAIL_CANCELLED;
   if (f && f->category != CH_FAIL_NONE && !cancelled)
@@ -92,6 +113,8 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
                                                        : "closed before connecting");
   }
   rc_settle(rc);
+  if (rw->phase_type == CH_SCN_PHASE_DISCONNECT)
+    rw_pump_stops(rw);
 }
 
 static struct run_sub *rc_find_sub(struct run_client *rc, uint32_t key) {
@@ -519,6 +542,8 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
     }
     break;
   case CH_SCN_PHASE_DISCONNECT:
+    if (rw->timers_open)
+      uv_timer_stop(&rw->ramp); /* an interrupted connect ramp starts nobody else */
     for (size_t i = 0; i < rw->n_clients; i++) {
       struct run_client *rc = rw->clients[i];
       if (rc_in_phase(rc) && rc->c && !rc->closed) {
@@ -526,9 +551,8 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
         rw->pending++;
       }
     }
-    for (size_t i = 0; i < rw->n_clients; i++)
-      if (rw->clients[i]->waiting)
-        ch_client_stop(rw->clients[i]->c);
+    rw->next_start = 0;
+    rw_pump_stops(rw);
     break;
   default:
     break;

@@ -8,6 +8,7 @@
 
 #include "ch_buf.h"
 
+struct ch_interrupt;
 struct ch_report;
 struct ch_scenario;
 
@@ -34,6 +35,12 @@ struct ch_run_opts {
   int barrier_in, barrier_out; /* shard only: pipe ends for phase barriers with the parent; -1 otherwise */
   ch_run_embedded_cb on_embedded; /* NULL: none */
   void *on_embedded_user;
+  /* SIGINT/SIGTERM (opened by the caller on this thread); NULL: signals keep their default disposition. */
+  struct ch_interrupt *intr;
+  /* Checkpoints: report.json rewritten (marked partial) into this folder every checkpoint_ns during the run;
+     NULL: none. checkpoint_ns 0: every 30 s. */
+  const char *checkpoint_dir;
+  uint64_t checkpoint_ns;
 };
 
 /**

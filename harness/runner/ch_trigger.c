@@ -15,12 +15,13 @@ struct trig_req {
   struct ch_buf body_in;
   struct ch_trigger_request req;
   size_t index;
+  struct trig_req *prev, *next; /* in flight */
 };
 
 struct ch_trigger_sender {
   struct ch_trigger_opts o;
   pthread_t thread;
-  atomic_bool cancel;
+  atomic_bool cancel, drop, finished;
   struct ch_trigger_result res;
 };
 
@@ -118,9 +119,19 @@ static void trig_done(struct ch_trigger_sender *s, CURLM *m, CURLMsg *msg) {
   trig_req_free(r);
 }
 
+static void trig_unlink(struct trig_req **live, struct trig_req *r) {
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    *live = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+}
+
 static void *trig_thread(void *arg) {
   struct ch_trigger_sender *s = arg;
   CURLM *m = curl_multi_init();
+  struct trig_req *live = NULL;
   unsigned cap = s->o.max_in_flight ? s->o.max_in_flight : 256;
   size_t next = 0;
   int running = 0;
@@ -137,14 +148,30 @@ static void *trig_thread(void *arg) {
         trig_fail(s, "trigger request could not be built");
       } else {
         in_flight++;
+        r->next = live;
+        if (live)
+          live->prev = r;
+        live = r;
       }
       next++;
+    }
+    if (cancel && atomic_load(&s->drop)) { /* stop at once: the answers of requests in flight are not awaited */
+      while (live) {
+        struct trig_req *r = live;
+        trig_unlink(&live, r);
+        curl_multi_remove_handle(m, r->easy);
+        trig_req_free(r);
+      }
+      in_flight = 0;
     }
     curl_multi_perform(m, &running);
     CURLMsg *msg;
     int left;
     while ((msg = curl_multi_info_read(m, &left)))
       if (msg->msg == CURLMSG_DONE) {
+        struct trig_req *r = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        trig_unlink(&live, r);
         trig_done(s, m, msg);
         in_flight--;
       }
@@ -162,6 +189,7 @@ static void *trig_thread(void *arg) {
       curl_multi_poll(m, NULL, 0, wait_ms, NULL);
   }
   curl_multi_cleanup(m);
+  atomic_store(&s->finished, true);
   return NULL;
 }
 
@@ -188,7 +216,13 @@ int ch_trigger_start(const struct ch_trigger_opts *o, struct ch_trigger_sender *
   return 0;
 }
 
-void ch_trigger_cancel(struct ch_trigger_sender *s) { atomic_store(&s->cancel, true); }
+void ch_trigger_cancel(struct ch_trigger_sender *s, bool drop_in_flight) {
+  if (drop_in_flight)
+    atomic_store(&s->drop, true);
+  atomic_store(&s->cancel, true);
+}
+
+bool ch_trigger_finished(struct ch_trigger_sender *s) { return atomic_load(&s->finished); }
 
 void ch_trigger_join(struct ch_trigger_sender *s, struct ch_trigger_result *res) {
   pthread_join(s->thread, NULL);

@@ -54,7 +54,10 @@ struct ch_trigger_sender;
 int ch_trigger_start(const struct ch_trigger_opts *o, struct ch_trigger_sender **out, struct ch_buf *err);
 /* Waits until every trigger is sent and answered (or timed out), then frees the sender. */
 void ch_trigger_join(struct ch_trigger_sender *s, struct ch_trigger_result *res);
-/* Asks the sender to stop early (remaining triggers are not sent); join afterwards. Thread-safe. */
-void ch_trigger_cancel(struct ch_trigger_sender *s);
+/* Asks the sender to stop early (remaining triggers are not sent; with drop_in_flight the answers of requests in
+   flight are not awaited either); join afterwards. Thread-safe. */
+void ch_trigger_cancel(struct ch_trigger_sender *s, bool drop_in_flight);
+/* Whether the sender's thread is done (ch_trigger_join will not block). Thread-safe. */
+bool ch_trigger_finished(struct ch_trigger_sender *s);
 
 #endif /* CH_TRIGGER_H */

@@ -193,6 +193,8 @@ if want density; then
   put density_handshakes_per_s "$rate"
   put density_cpu_us_per_handshake "$cpu_hs"
   put density_rss_peak_kib "$peak_kb"
+  # the disconnect phase (every run's end, every interruption) must not need much more memory than holding did
+  put density_disconnect_peak_ratio "$(awk -v p="$peak_kb" -v h="$hold" 'BEGIN{ if (h > 0) printf "%.2f", p/h; else print "-" }')"
   put density_exit "$rc"
 fi
 
@@ -642,6 +644,8 @@ if want density; then
     "$(ok "$(get density_kib_per_client)" 10 '<=')"
   row "1 handshakes per second" "$(get density_handshakes_per_s)/s" ">= 5000/s" \
     "$(ok "$(get density_handshakes_per_s)" 5000 '>=')"
+  row "1 disconnect peak / hold RSS" "$(get density_disconnect_peak_ratio)x ($(get density_rss_peak_kib)/$(get density_rss_hold_kib) KiB)" \
+    "<= 1.25x" "$(ok "$(get density_disconnect_peak_ratio)" 1.25 '<=')"
 fi
 if want multi; then
   for n in $mp_sizes; do

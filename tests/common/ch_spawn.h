@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +107,95 @@ static inline const char *ch_last_line(const struct ch_spawn_result *r, char *bu
     b--;
   snprintf(buf, n, "%.*s", (int)(e - b), r->out + b);
   return buf;
+}
+
+/* ---- a child in the background, for tests that act on it while it runs (signals) ---- */
+
+struct ch_spawn_bg {
+  pid_t pid;           /* -1 when it could not be started */
+  char out_path[32];   /* stdout + stderr */
+};
+
+static inline uint64_t ch_spawn_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Starts the binary (argv[0] ignored) with its output to a temporary file and CI=true (plain progress lines). */
+static inline int ch_spawn_start(char *const argv[], struct ch_spawn_bg *bg) {
+  snprintf(bg->out_path, sizeof bg->out_path, "/tmp/ch-spawn-XXXXXX");
+  int fd = mkstemp(bg->out_path);
+  bg->pid = -1;
+  if (fd < 0)
+    return -1;
+  bg->pid = fork();
+  if (bg->pid == 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    setenv("CI", "true", 1);
+    execv(CH_BINARY, argv);
+    _exit(127);
+  }
+  close(fd);
+  return bg->pid > 0 ? 0 : -1;
+}
+
+/* Waits until cond(arg) holds, polling every 20 ms, for at most timeout_ms: true when it held. */
+static inline bool ch_wait_until(bool (*cond)(void *), void *arg, int timeout_ms) {
+  uint64_t end = ch_spawn_ms() + (uint64_t)timeout_ms;
+  for (;;) {
+    if (cond(arg))
+      return true;
+    if (ch_spawn_ms() >= end)
+      return false;
+    struct timespec ts = {0, 20000000}; /* polling a condition with a deadline, not sleeping instead of it */
+    nanosleep(&ts, NULL);
+  }
+}
+
+struct ch_file_needle {
+  const char *path, *needle;
+};
+static inline bool ch_file_has(void *arg) {
+  const struct ch_file_needle *f = arg;
+  char *body = ch_slurp(f->path, NULL);
+  bool has = body && strstr(body, f->needle);
+  free(body);
+  return has;
+}
+/* Waits until the child's output contains needle (true), or timeout_ms passes. */
+static inline bool ch_spawn_wait_output(const struct ch_spawn_bg *bg, const char *needle, int timeout_ms) {
+  struct ch_file_needle f = {bg->out_path, needle};
+  return ch_wait_until(ch_file_has, &f, timeout_ms);
+}
+
+/* Waits for the child's exit for at most timeout_ms (then kills it: code -1); *elapsed_ms gets how long it took. */
+static inline struct ch_spawn_result ch_spawn_finish(struct ch_spawn_bg *bg, int timeout_ms, int *elapsed_ms) {
+  struct ch_spawn_result r = {-1, NULL, 0};
+  uint64_t t0 = ch_spawn_ms();
+  int st = 0;
+  while (bg->pid > 0) {
+    if (waitpid(bg->pid, &st, WNOHANG) == bg->pid) {
+      r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+      break;
+    }
+    if (ch_spawn_ms() - t0 >= (uint64_t)timeout_ms) {
+      kill(bg->pid, SIGKILL);
+      waitpid(bg->pid, &st, 0);
+      break;
+    }
+    struct timespec ts = {0, 10000000}; /* polling a child's exit */
+    nanosleep(&ts, NULL);
+  }
+  if (elapsed_ms)
+    *elapsed_ms = (int)(ch_spawn_ms() - t0);
+  bg->pid = -1;
+  r.out = ch_slurp(bg->out_path, &r.len);
+  if (!r.out)
+    r.out = calloc(1, 1);
+  unlink(bg->out_path);
+  return r;
 }
 
 #endif /* CH_SPAWN_H */

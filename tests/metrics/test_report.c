@@ -1,6 +1,8 @@
 /* Tests of the report: the three files, reading report.json back, merging shards, JUnit validity, redaction, CLI. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -307,6 +309,74 @@ static void test_report_merge_of_shards(void) {
   ch_metrics_free(all);
 }
 
+/* An interrupted shard and a partial one: the fields survive report.json, every writer shows them, an incomplete check
+   is never counted as passed (JUnit: an error) and outranks a pass in a merge. */
+static void test_report_interrupted_partial_and_incomplete(void) {
+  struct ch_report *a = make_report(1), *b = make_report(1);
+  CU_ASSERT_EQUAL(ch_report_set_interrupted(a, SIGTERM, a->start_wall_ns + 4 * S, "phase 3 of 4 (trigger)", true), 0);
+  a->checks[0].result = CH_RESULT_INCOMPLETE;
+  a->exit_code = CH_EXIT_SIGTERM;
+  b->partial = true;
+  struct ch_buf js = CH_BUF_INIT, err = CH_BUF_INIT, out = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_report_json(a, &js), 0);
+  struct ch_report *ra = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_report_parse_json(js.data, js.len, &ra, &err), 0);
+  CH_ASSERT_STR(ra->interrupted.signal, "SIGTERM");
+  CH_ASSERT_STR(ra->interrupted.phase, "phase 3 of 4 (trigger)");
+  CU_ASSERT_EQUAL(ra->interrupted.at_wall_ns, a->start_wall_ns + 4 * S);
+  CU_ASSERT_TRUE(ra->interrupted.second_signal);
+  CU_ASSERT_FALSE(ra->partial);
+  CU_ASSERT_EQUAL(ra->checks[0].result, CH_RESULT_INCOMPLETE);
+  CU_ASSERT_EQUAL(ch_report_count_checks(ra, CH_RESULT_PASS), 1); /* WS-004 only */
+  CU_ASSERT_EQUAL(ra->exit_code, CH_EXIT_SIGTERM);
+  ch_buf_reset(&js);
+  CU_ASSERT_EQUAL(ch_report_json(b, &js), 0);
+  struct ch_report *rb = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_report_parse_json(js.data, js.len, &rb, &err), 0);
+  CU_ASSERT_TRUE(rb->partial);
+  CU_ASSERT_PTR_NULL(rb->interrupted.signal);
+  /* writers */
+  CU_ASSERT_EQUAL(ch_report_junit(ra, &out), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "<error type=\"incomplete\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "errors=\"1\""));
+  ch_buf_reset(&out);
+  CU_ASSERT_EQUAL(ch_report_html(ra, &out), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "INTERRUPTED"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "phase 3 of 4 (trigger)"));
+  ch_buf_reset(&out);
+  CU_ASSERT_EQUAL(ch_report_html(rb, &out), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "Partial report"));
+  char *text = NULL;
+  size_t tn = 0;
+  FILE *f = open_memstream(&text, &tn);
+  CU_ASSERT_EQUAL(ch_report_print_summary(ra, f), 0);
+  CU_ASSERT_EQUAL(ch_report_print_summary(rb, f), 0);
+  fclose(f);
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "INTERRUPTED by SIGTERM"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "1 incomplete"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "PARTIAL REPORT"));
+  free(text);
+  /* merge: the interruption and the partial flag carry over; incomplete beats pass; the exit code is the signal's */
+  CU_ASSERT_EQUAL_FATAL(ch_report_merge(rb, ra, &err), 0);
+  CH_ASSERT_STR(rb->interrupted.signal, "SIGTERM");
+  CU_ASSERT_TRUE(rb->partial);
+  CU_ASSERT_EQUAL(rb->checks[0].result, CH_RESULT_INCOMPLETE);
+  CU_ASSERT_EQUAL(rb->exit_code, CH_EXIT_SIGTERM);
+  /* an unknown result is refused with the list of valid ones */
+  const char *bad = strstr(js.data, "\"pass\"");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(bad);
+  struct ch_buf mod = CH_BUF_INIT;
+  ch_buf_append(&mod, js.data, (size_t)(bad - js.data));
+  ch_buf_puts(&mod, "\"maybe\"");
+  ch_buf_puts(&mod, bad + 6);
+  struct ch_report *rm = NULL;
+  ch_buf_reset(&err);
+  CU_ASSERT_EQUAL(ch_report_parse_json(mod.data, mod.len, &rm, &err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(err.data ? strstr(err.data, "\"incomplete\"") : NULL);
+  ch_buf_free(&mod), ch_buf_free(&js), ch_buf_free(&err), ch_buf_free(&out);
+  ch_report_free(ra), ch_report_free(rb), ch_report_free(a), ch_report_free(b);
+}
+
 static void expect_parse_error(const char *json, const char *needle) {
   struct ch_report *r = NULL;
   struct ch_buf err = CH_BUF_INIT;
@@ -545,6 +615,7 @@ int main(void) {
                          CH_TEST(test_report_junit_is_well_formed_with_counts),
                          CH_TEST(test_report_html_is_self_contained),
                          CH_TEST(test_report_merge_of_shards),
+                         CH_TEST(test_report_interrupted_partial_and_incomplete),
                          CH_TEST(test_report_bad_files_are_rejected_clearly),
                          CH_TEST(test_report_summary_and_progress),
                          CH_TEST(test_report_cli_report_and_merge),

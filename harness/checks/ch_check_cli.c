@@ -52,15 +52,19 @@ static void usage(FILE *f) {
           "  --scenario FILE       scenario file recorded in the report (default " DEFAULT_SCENARIO ")\n"
           "  --seed N              seed for keys and nonces (default: from the clock; printed in the report)\n"
           "  --fault NAME          embedded endpoint only: start it with this fault (see `serve --help`)\n"
+          "  --strict              a skipped check fails the gate (exit 1): for release gates that must run every\n"
+          "                        check (give --trigger, --token2, --forbidden-key)\n"
           "  --list                print the catalogue and exit\n"
           "  -v, --verbose         print each result as it happens\n"
           "  -h, --help            this text\n"
           "\n"
           "Exit codes:\n"
-          "  0  everything passed (skipped checks do not fail a run)\n"
-          "  1  a conformance check failed\n"
+          "  0  at least one check passed and none failed (skipped checks do not fail a run unless --strict)\n"
+          "  1  a conformance check failed, or a check was skipped under --strict\n"
           "  3  invalid input (usage, trigger file, token file, scenario file)\n"
-          "  4  the run could not be carried out (target unreachable, port in use, out of file descriptors)\n"
+          "  4  the run could not be carried out: target unreachable, a trigger request that failed (non-2xx,\n"
+          "     refused, timeout), checks not run because negotiate was not answered as SignalR or the credentials\n"
+          "     were refused, no check passed, port in use, out of file descriptors\n"
           "The last line printed says which, e.g. \"exit 1: conformance check failed (3 of 41)\".\n");
 }
 
@@ -130,9 +134,10 @@ int ch_checks_to_report(const struct ch_checks_results *r, struct ch_report *rep
                          (char *)x->def->section,
                          (char *)x->transport,
                          ev.data,
-                         x->status == CH_CHECK_PASS   ? CH_RESULT_PASS
-                         : x->status == CH_CHECK_FAIL ? CH_RESULT_FAIL
-                                                      : CH_RESULT_SKIP,
+                         x->status == CH_CHECK_PASS      ? CH_RESULT_PASS
+                         : x->status == CH_CHECK_FAIL    ? CH_RESULT_FAIL
+                         : x->status == CH_CHECK_NOT_RUN ? CH_RESULT_NOT_RUN
+                                                         : CH_RESULT_SKIP,
                          x->duration_ns};
     if (rc == 0)
       rc = ch_report_add_check(rep, &c);
@@ -204,7 +209,7 @@ static int build_report(const struct ch_checks_opts *o, const struct ch_checks_r
 static void print_summary(const struct ch_checks_results *r, FILE *f) {
   for (size_t i = 0; i < r->n; i++) {
     const struct ch_check_result *x = &r->items[i];
-    const char *st = x->status == CH_CHECK_PASS ? "pass" : x->status == CH_CHECK_FAIL ? "FAIL" : "skip";
+    const char *st = ch_check_status_name(x->status);
     fprintf(f, "%s  %-8s %-16s %s%s%s\n", st, x->def->id, x->transport ? x->transport : "-", x->def->description,
             x->status != CH_CHECK_PASS && x->message[0] ? ": " : "", x->status != CH_CHECK_PASS ? x->message : "");
     if (x->status == CH_CHECK_FAIL) {
@@ -218,7 +223,10 @@ static void print_summary(const struct ch_checks_results *r, FILE *f) {
         fprintf(f, "        transcript: %s\n", x->transcript_path);
     }
   }
-  fprintf(f, "checks: %u passed, %u failed, %u skipped\n", r->passed, r->failed, r->skipped);
+  fprintf(f, "checks: %u passed, %u failed, %u skipped", r->passed, r->failed, r->skipped);
+  if (r->not_run)
+    fprintf(f, ", %u not run (%s)", r->not_run, r->precondition);
+  fputc('\n', f);
 }
 
 static long num_arg(const char *s, bool *bad) {
@@ -252,7 +260,8 @@ int ch_check_main(int argc, char **argv) {
     O_SCEN,
     O_SEED,
     O_FAULT,
-    O_LIST
+    O_LIST,
+    O_STRICT
   };
   static const struct option lo[] = {{"target", required_argument, 0, O_TARGET},
                                      {"token", required_argument, 0, O_TOKEN},
@@ -276,6 +285,7 @@ int ch_check_main(int argc, char **argv) {
                                      {"seed", required_argument, 0, O_SEED},
                                      {"fault", required_argument, 0, O_FAULT},
                                      {"list", no_argument, 0, O_LIST},
+                                     {"strict", no_argument, 0, O_STRICT},
                                      {"verbose", no_argument, 0, 'v'},
                                      {"help", no_argument, 0, 'h'},
                                      {0, 0, 0, 0}};
@@ -322,6 +332,7 @@ int ch_check_main(int argc, char **argv) {
     case O_SEED: o.seed = strtoull(optarg, NULL, 10); break;
     case O_FAULT: o.fault = optarg; break;
     case O_LIST: list_catalogue(); return CH_EXIT_OK;
+    case O_STRICT: o.strict = 1; break;
     case 'v': o.verbose = 1; break;
     case 'h': usage(stdout); return CH_EXIT_OK;
     default: ch_buf_printf(&err, "unknown or incomplete option '%s'", argv[optind - 1]); bad = true;

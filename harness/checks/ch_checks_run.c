@@ -106,13 +106,12 @@ void ch_chk_result(struct ch_chk_ctx *cx, struct ch_checks_results *out, const c
     out->passed++;
   else if (st == CH_CHECK_FAIL)
     out->failed++;
+  else if (st == CH_CHECK_NOT_RUN)
+    out->not_run++;
   else
     out->skipped++;
   if (cx->opts->verbose)
-    fprintf(stderr, "check: %-8s %-16s %s %s\n", id, r->transport ? r->transport : "",
-            st == CH_CHECK_PASS   ? "pass"
-            : st == CH_CHECK_FAIL ? "FAIL"
-                                  : "skip",
+    fprintf(stderr, "check: %-8s %-16s %s %s\n", id, r->transport ? r->transport : "", ch_check_status_name(st),
             r->message);
 }
 
@@ -230,6 +229,7 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
   struct ch_buf err = CH_BUF_INIT;
   struct embedded em = {0};
   int rc = 0;
+  out->strict = o->strict;
   ch_rng_seed(&cx.rng, o->seed ? o->seed : ch_wall_ns());
   cx.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
   cx.passive_ms = o->passive_wait_ms > 0 ? o->passive_wait_ms : 3000;
@@ -316,8 +316,21 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
       ch_chk_family_negotiate, ch_chk_family_lifecycle, ch_chk_family_delivery,
       ch_chk_family_auth,      ch_chk_family_keepalive, ch_chk_family_reconnect,
   };
-  for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
-    families[i](&cx, out);
+  {
+    struct ch_buf cause = CH_BUF_INIT, ev = CH_BUF_INIT;
+    if (ch_chk_precondition(&cx, &cause, &ev))
+      ch_chk_mark_not_run(&cx, out, cause.data, &ev);
+    else
+      for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        families[i](&cx, out);
+    ch_buf_free(&cause);
+    ch_buf_free(&ev);
+  }
+  if (cx.trigger_error[0]) {
+    /* Results stay recorded; the verdict is that the run could not be carried out, never a skip. */
+    ch_buf_printf(&err, "%s", cx.trigger_error);
+    rc = -EIO;
+  }
   {
     struct ch_buf b = CH_BUF_INIT;
     out->transports = cx.transports;

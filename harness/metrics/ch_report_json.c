@@ -327,8 +327,10 @@ static int rd_result(struct jr *j, const cJSON *o, enum ch_result *out) {
     *out = CH_RESULT_FAIL;
   else if (!strcmp(s, "skip"))
     *out = CH_RESULT_SKIP;
+  else if (!strcmp(s, "not_run"))
+    *out = CH_RESULT_NOT_RUN;
   else
-    return jr_fail(j, "result", "expected \"pass\", \"fail\" or \"skip\"");
+    return jr_fail(j, "result", "expected \"pass\", \"fail\", \"skip\" or \"not_run\"");
   return 0;
 }
 

@@ -171,12 +171,17 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
     }
   }
   if (r->n_checks) {
-    ch_buf_printf(b, "\n  checks: %zu passed, %zu failed, %zu skipped\n", ch_report_count_checks(r, CH_RESULT_PASS),
+    size_t not_run = ch_report_count_checks(r, CH_RESULT_NOT_RUN);
+    ch_buf_printf(b, "\n  checks: %zu passed, %zu failed, %zu skipped", ch_report_count_checks(r, CH_RESULT_PASS),
                   ch_report_count_checks(r, CH_RESULT_FAIL), ch_report_count_checks(r, CH_RESULT_SKIP));
-    /* failures first (with evidence), then skips; passes are listed only when there are few */
+    if (not_run)
+      ch_buf_printf(b, ", %zu not run", not_run);
+    ch_buf_putc(b, '\n');
+    /* failures first (with evidence), then checks not run and skips; passes only when there are few */
     size_t passed = ch_report_count_checks(r, CH_RESULT_PASS);
-    for (int pass = 0; pass < 3; pass++) {
-      enum ch_result want = pass == 0 ? CH_RESULT_FAIL : pass == 1 ? CH_RESULT_SKIP : CH_RESULT_PASS;
+    static const enum ch_result order[] = {CH_RESULT_FAIL, CH_RESULT_NOT_RUN, CH_RESULT_SKIP, CH_RESULT_PASS};
+    for (int pass = 0; pass < 4; pass++) {
+      enum ch_result want = order[pass];
       if (want == CH_RESULT_PASS && passed > 30) {
         ch_buf_printf(b, "    (%zu passed checks not listed: see report.html or junit.xml)\n", passed);
         break;
@@ -185,7 +190,11 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
         const struct ch_check *c = &r->checks[i];
         if (c->result != want)
           continue;
-        ch_buf_printf(b, "    %-4s %-10s ", want == CH_RESULT_PASS ? "ok" : want == CH_RESULT_FAIL ? "FAIL" : "skip",
+        ch_buf_printf(b, "    %-4s %-10s ",
+                      want == CH_RESULT_PASS      ? "ok"
+                      : want == CH_RESULT_FAIL    ? "FAIL"
+                      : want == CH_RESULT_NOT_RUN ? "not run"
+                                                  : "skip",
                       c->id);
         term_str(b, c->description);
         if (c->transport) {

@@ -346,6 +346,8 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     uint64_t start = ch_now_ns();
     uint64_t timeout = ph->timeout_ns ? ph->timeout_ns : 30000000000u;
     struct ch_trigger_result tr;
+    struct run_ff_mark ffm;
+    run_ff_mark(r, &ffm);
     int rc = run_post_all(r, run_worker_phase, true, &task);
     if (rc) {
       free(tkeys);
@@ -424,6 +426,8 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       run_wait(r, start + timeout, t0, &last_print);
       break;
     }
+    if (ph->type == CH_SCN_PHASE_CONNECT && run_ff_check(r, &ffm, ph->population, timeout, &out->failfast))
+      break; /* nothing can be measured: stop before any trigger is sent */
   }
   run_progress(r, t0, &last_print, true);
   if (!r->o->quiet && ch_progress_live(stderr))
@@ -706,7 +710,10 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     ch_report_eval_threshold(rep, s->thresholds[i].expr, &terr);
     ch_buf_free(&terr);
   }
-  if (run_unreachable(r, &tally)) {
+  if (out.failfast.len) {
+    ch_buf_puts(err, out.failfast.data);
+    code = CH_EXIT_RUN;
+  } else if (run_unreachable(r, &tally)) {
     /* The first client's failure says why; the report names the others. */
     const char *first = tally.ev_connect.data ? tally.ev_connect.data + 2 : "";
     const char *next = strstr(first, "; ");
@@ -731,5 +738,6 @@ done:
   ch_buf_free(&tally.ev_connect), ch_buf_free(&tally.ev_auth), ch_buf_free(&tally.ev_delivery);
   ch_buf_free(&tally.ev_replay), ch_buf_free(&tally.ev_isolation), ch_buf_free(&tally.ev_unsub);
   ch_buf_free(&tally.ev_dup), ch_buf_free(&tally.ev_order);
+  ch_buf_free(&out.failfast);
   return code;
 }

@@ -72,6 +72,19 @@ struct run_client {
   uint32_t invalid;                     /* Updates whose key/sequence could not be read */
 };
 
+/* Fail fast (ch_run_failfast.c): why valid-credential clients failed to connect, counted per cause. */
+enum run_ff_cause { RUN_FF_401, RUN_FF_403, RUN_FF_404, RUN_FF_REFUSED, RUN_FF_TLS, RUN_FF_NOT_SIGNALR, RUN_FF_TIMEOUT,
+                    RUN_FF_SERVER, RUN_FF_OTHER, RUN_FF_N };
+struct run_ff {
+  _Atomic uint64_t connected;          /* valid-credential clients that connected */
+  _Atomic uint64_t failed[RUN_FF_N];   /* ... that closed before connecting, by cause */
+  char first[RUN_FF_N][192];           /* the first message of each cause (written and read under run.mu) */
+};
+/* Totals over the workers at one moment (main thread). */
+struct run_ff_mark {
+  uint64_t connected, failed[RUN_FF_N];
+};
+
 struct run_worker {
   struct ch_run *run;
   struct ch_worker *w;
@@ -96,6 +109,7 @@ struct run_worker {
   /* progress, published once a second for the main thread */
   _Atomic uint64_t p_connected, p_msgs, p_errors;
   _Atomic uint64_t p_updates;           /* first receipts of Updates, live (relaxed) */
+  struct run_ff ff;
 };
 
 struct ch_run {
@@ -162,6 +176,7 @@ struct run_outcome {
   struct ch_trigger_result trig;  /* summed over phases */
   bool had_subscribe, had_unsubscribe, had_silence, had_drop, had_triggers;
   bool timed_out[64];             /* per phase (first 64) */
+  struct ch_buf failfast;         /* set: a connect phase ended with no valid client connected; why, in words */
   uint64_t start_wall, end_wall;
 };
 
@@ -174,6 +189,15 @@ struct run_tally {
   struct ch_buf ev_connect, ev_auth, ev_delivery, ev_replay, ev_isolation, ev_unsub, ev_dup, ev_order;
   unsigned n_ev_connect, n_ev_auth, n_ev_delivery, n_ev_replay, n_ev_isolation, n_ev_unsub, n_ev_dup, n_ev_order;
 };
+
+/* ch_run_failfast.c. Worker side: note a valid client's connect or its failure before connecting. */
+void run_ff_connected(struct run_worker *rw, const struct run_client *rc);
+void run_ff_failed(struct run_worker *rw, const struct run_client *rc, const struct ch_client_failure *f);
+/* Main thread: take the totals before a connect phase; after it, true (with the cause in words) when no
+   valid-credential client of population pop (-1: all) connected during it. */
+void run_ff_mark(const struct ch_run *r, struct run_ff_mark *m);
+bool run_ff_check(struct ch_run *r, const struct run_ff_mark *before, int pop, uint64_t timeout_ns,
+                  struct ch_buf *cause);
 
 /* ch_run_plan.c (main thread). */
 struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const uint32_t *keys, size_t K, size_t n,

@@ -68,6 +68,7 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
     ch_metrics_record(rc->g, CH_LAT_START, span_ns(t->init_end, t->start_end));
     ch_metrics_count(rc->g, CH_CNT_CONNECTS, 1);
     ch_metrics_connected(rc->g, +1);
+    run_ff_connected(rw, rc);
     if (rw->phase_type == CH_SCN_PHASE_CONNECT)
       rc_settle(rc);
     return;
@@ -86,6 +87,7 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
       ch_metrics_fail(rc->g, rc_reason(f->message, why, sizeof why));
     }
   } else if (!rc->bad_creds && f && !cancelled) {
+    run_ff_failed(rw, rc, f);
     /* Clients given bad credentials are meant to be refused: that is judged by the auth check, not an error. */
     ch_metrics_count(rc->g, CH_CNT_CONNECT_ERRORS, 1);
     ch_metrics_fail(rc->g, f->category != CH_FAIL_NONE ? rc_reason(f->message, why, sizeof why)

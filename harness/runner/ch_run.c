@@ -100,6 +100,8 @@ static void run_hold(struct ch_run *r, uint64_t deadline, uint64_t want, uint64_
   while (ch_now_ns() < deadline) {
     if (want && run_updates_received(r) - received0 >= want)
       return;
+    if (!want && atomic_load(&r->aborted))
+      return; /* a pure wait; Updates already due are still awaited (want > 0) */
     struct timespec ts = {0, 20000000};
     nanosleep(&ts, NULL);
     run_progress(r, t0, last_print, false);
@@ -342,6 +344,8 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
   double rate = s->trigger.rate > 0 ? s->trigger.rate : 10;
   for (size_t i = 0; i < s->n_phases; i++) {
     const struct ch_scn_phase *ph = &s->phases[i];
+    if (atomic_load(&r->aborted) && ph->type != CH_SCN_PHASE_DISCONNECT)
+      continue; /* abort_on_fail: only the clean disconnect is left */
     struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction};
     uint64_t start = ch_now_ns();
     uint64_t timeout = ph->timeout_ns ? ph->timeout_ns : 30000000000u;
@@ -387,6 +391,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       run_send(r, p, &tr, start + ph->duration_ns);
       run_sum_trig(&out->trig, &tr);
       if (p) {
+        p->n_sent = (uint32_t)tr.sent;
         out->had_triggers |= !silence;
         out->had_silence |= silence;
         p->end_ns = ch_now_ns();
@@ -413,6 +418,8 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       uint64_t rcv0 = run_updates_received(r);
       run_send(r, p, &tr, 0);
       run_sum_trig(&out->trig, &tr);
+      if (p)
+        p->n_sent = (uint32_t)tr.sent;
       if (!run_wait(r, start + timeout, t0, &last_print) && i < 64)
         out->timed_out[i] = true;
       if (p) {
@@ -441,6 +448,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
 static void run_free(struct ch_run *r) {
   if (r->engine)
     ch_engine_stop(r->engine);
+  run_abort_free(r);
   for (unsigned i = 0; r->workers && i < r->n_workers; i++) {
     struct run_worker *rw = r->workers[i];
     if (!rw)
@@ -651,6 +659,8 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     }
     rw->ramp_rate = rate / r->n_workers / (o->shard_count > 1 ? o->shard_count : 1);
   }
+  if (run_abort_init(r))
+    goto oom;
   if (ch_engine_start(r->engine, err))
     goto done;
   for (unsigned i = 0; i < r->n_workers; i++)
@@ -659,8 +669,11 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   run_wait(r, 0, ch_now_ns(), &(uint64_t){0});
 
   out.start_wall = ch_wall_ns();
+  if (run_abort_watch(r))
+    goto oom;
   if (run_timeline(r, &out))
     goto oom;
+  run_abort_end(r);
   out.end_wall = ch_wall_ns();
   if (srv && o->on_embedded)
     o->on_embedded(o->on_embedded_user, r->control_base, false);
@@ -720,6 +733,10 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     ch_buf_printf(err, "the target could not be reached: no client connected (%.*s)",
                   (int)(next ? (size_t)(next - first) : strlen(first)), first);
     code = CH_EXIT_RUN;
+  } else if (atomic_load(&r->aborted)) {
+    ch_buf_puts(err, r->abort_reason);
+    ch_report_add_note(rep, r->abort_reason);
+    code = CH_EXIT_THRESHOLD;
   } else if (ch_report_count_checks(rep, CH_RESULT_FAIL)) {
     code = CH_EXIT_CHECK_FAILED;
   } else if (ch_report_count_thresholds(rep, CH_RESULT_FAIL)) {

@@ -67,6 +67,8 @@ static void run_exit_line(const struct ch_report *rep, int code, const char *why
     break;
   case CH_EXIT_THRESHOLD:
     ch_buf_printf(out, "exit 2: threshold failed (%zu of %zu)", ft, nt);
+    if (why && *why)
+      ch_buf_printf(out, ": %s", why); /* abort_on_fail stopped the run */
     break;
   case CH_EXIT_INPUT:
     ch_buf_printf(out, "exit 3: invalid input: %s", why && *why ? why : "see above");

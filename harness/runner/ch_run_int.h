@@ -42,6 +42,7 @@ struct run_tphase {
   int32_t *pos;    /* per key: its position in order, or -1 */
   uint32_t *base;  /* per key: the last sequence number before this phase */
   uint64_t start_ns, end_ns; /* monotonic: phase start (subscription state is judged at start) and end */
+  uint32_t n_sent;           /* triggers actually sent (< n when the run was aborted); set after the send */
 };
 
 struct run_worker;
@@ -110,6 +111,9 @@ struct run_worker {
   _Atomic uint64_t p_connected, p_msgs, p_errors;
   _Atomic uint64_t p_updates;           /* first receipts of Updates, live (relaxed) */
   struct run_ff ff;
+  /* abort_on_fail (ch_run_abort.c): a copy of m taken on the worker's tick, for the watcher thread */
+  pthread_mutex_t snap_mu;
+  struct ch_metrics *snap;
 };
 
 struct ch_run {
@@ -144,6 +148,13 @@ struct ch_run {
   pthread_cond_t cv;
   unsigned workers_done;
   int phase;
+  /* abort_on_fail (ch_run_abort.c): the watcher sets aborted once a marked threshold is lost; the trigger sender
+     and the timeline stop on it. abort_reason and abort_stop are under mu. */
+  bool abort_on, abort_ready, abort_running, abort_stop;
+  atomic_bool aborted;
+  pthread_cond_t abort_cv;
+  pthread_t abort_thread;
+  char abort_reason[384];
 };
 
 /* Transcripts are kept per client, up to this many bytes each, in runs of at most RUN_TRACE_CLIENTS clients; the
@@ -198,6 +209,15 @@ void run_ff_failed(struct run_worker *rw, const struct run_client *rc, const str
 void run_ff_mark(const struct ch_run *r, struct run_ff_mark *m);
 bool run_ff_check(struct ch_run *r, const struct run_ff_mark *before, int pop, uint64_t timeout_ns,
                   struct ch_buf *cause);
+
+/* ch_run_abort.c. Main thread: init before the engine starts (per-worker snapshot locks when a threshold has
+   abort_on_fail), watch once it runs, end after the timeline (joins the watcher), free from run_free. Worker side:
+   the snapshot, on each tick when r->abort_on. */
+int run_abort_init(struct ch_run *r);
+int run_abort_watch(struct ch_run *r);
+void run_abort_end(struct ch_run *r);
+void run_abort_free(struct ch_run *r);
+void run_abort_snapshot(struct run_worker *rw);
 
 /* ch_run_plan.c (main thread). */
 struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const uint32_t *keys, size_t K, size_t n,

@@ -147,6 +147,7 @@ void run_send(struct ch_run *r, const struct run_tphase *p, struct ch_trigger_re
   o.user = &x;
   o.insecure = r->o->insecure || r->s->target.insecure;
   o.ca_file = r->o->ca_file ? r->o->ca_file : r->s->target.ca_file;
+  o.stop = &r->aborted;
   if (tg->type == CH_SCN_TRIGGER_REFERENCE) {
     o.build = run_build_reference;
     o.check_body = run_check_reference;
@@ -171,7 +172,7 @@ void run_send(struct ch_run *r, const struct run_tphase *p, struct ch_trigger_re
 /* Upper bound of the first receipts a phase's triggers should produce (used to end waits early). */
 uint64_t run_expected_receipts(const struct run_tphase *p, const uint32_t *subs_per_key) {
   uint64_t n = 0;
-  for (uint32_t j = 0; p && j < p->n; j++)
+  for (uint32_t j = 0; p && j < p->n_sent; j++)
     n += subs_per_key[p->order[j % p->K]];
   return n;
 }

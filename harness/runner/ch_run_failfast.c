@@ -15,7 +15,9 @@ static enum run_ff_cause ff_classify(const char *m) {
     return RUN_FF_403;
   if (strstr(m, "HTTP 404"))
     return RUN_FF_404;
-  if (strstr(m, "redirect") || strstr(m, "HTTP 405") || strstr(m, "not JSON"))
+  /* answered, but not with a SignalR 2.x negotiate body (ch_negotiate_parse's messages) */
+  if (strstr(m, "redirect") || strstr(m, "HTTP 405") || strstr(m, "not JSON") || strstr(m, "HTML") ||
+      strstr(m, "missing") || strstr(m, "availableTransports"))
     return RUN_FF_NOT_SIGNALR;
   if (strstr(m, "SSL") || strstr(m, "TLS") || strstr(m, "certificate"))
     return RUN_FF_TLS;

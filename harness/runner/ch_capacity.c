@@ -285,6 +285,7 @@ int ch_capacity_main(int argc, char **argv) {
   if (s->target.url)
     cap_probe_external(s, &probe);
   code = CH_EXIT_OK;
+  char run_err[200] = ""; /* why a step could not be run */
   if (!cli.o.quiet)
     fprintf(stderr, "capacity search: %s from %g to %g by %g, %.1f s per step\n", s->name, cap->start, cap->max,
             cap->step, section->step_duration_s);
@@ -332,6 +333,7 @@ int ch_capacity_main(int argc, char **argv) {
     cap_fill(&st, r);
     if (rcode == CH_EXIT_RUN || rcode == CH_EXIT_INPUT) {
       snprintf(broken, sizeof broken, "the step could not be run: %.150s", e.data ? e.data : "");
+      snprintf(run_err, sizeof run_err, "%s", broken);
       code = rcode;
     } else {
       for (size_t k = 0; k < cap->n_slo && !broken[0]; k++) {
@@ -374,10 +376,12 @@ int ch_capacity_main(int argc, char **argv) {
   char knee[320];
   cap_results(final, knee, sizeof knee);
   final->exit_code = code;
-  ch_report_set(&final->exit_reason, code == CH_EXIT_OK ? knee : "a step could not be run");
+  /* a step that could not be run says why (e.g. fail fast: "every negotiate was answered 401: ...") */
+  const char *why = code == CH_EXIT_OK ? "capacity search completed" : run_err[0] ? run_err : "a step could not be run";
+  ch_report_set(&final->exit_reason, code == CH_EXIT_OK ? knee : why);
   ch_run_publish_report(final, dir.data, cli.o.quiet);
   printf("%s\n", knee);
-  printf("exit %d: %s\n", code, code == CH_EXIT_OK ? "capacity search completed" : "a step could not be run");
+  printf("exit %d: %s\n", code, why);
   goto out;
 oom:
   fprintf(stderr, "exit 4: out of memory\n");

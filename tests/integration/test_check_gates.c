@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "ch_responder.h"
-#include "ch_server.h"
+#include "ch_endpoint.h"
 #include "ch_spawn.h"
 #include "ch_test.h"
 
@@ -168,13 +168,7 @@ int main(void) {
   snprintf(report_dir, sizeof report_dir, "%s/report", dir);
   if (mkdir(dir, 0755))
     return 1;
-  struct ch_server_token tok = {TOKEN, "alice", NULL, 0, NULL, 0, 0};
-  struct ch_server_opts so = {0};
-  so.base = "/Centro";
-  so.tokens = &tok;
-  so.n_tokens = 1;
-  so.quiet = true;
-  if (ch_server_new(&so, &srv) || ch_server_start(srv))
+  if (!(srv = ch_endpoint_start(TOKEN)))
     return 1;
   srv_port = ch_server_port(srv);
   CU_TestInfo tests[] = {CH_TEST(test_a_trigger_answered_404_is_a_run_error_not_a_skip),

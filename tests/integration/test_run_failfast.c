@@ -10,7 +10,7 @@
 #include "ch_clock.h"
 #include "ch_control.h"
 #include "ch_responder.h"
-#include "ch_server.h"
+#include "ch_endpoint.h"
 #include "ch_spawn.h"
 #include "ch_test.h"
 
@@ -198,13 +198,7 @@ int main(void) {
   if (mkdir(dir, 0755))
     return 1;
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  struct ch_server_token tok = {TOKEN, "alice", NULL, 0, NULL, 0, 0};
-  struct ch_server_opts so = {0};
-  so.base = "/Centro";
-  so.tokens = &tok;
-  so.n_tokens = 1;
-  so.quiet = true;
-  if (ch_server_new(&so, &srv) || ch_server_start(srv))
+  if (!(srv = ch_endpoint_start(TOKEN)))
     return 1;
   srv_port = ch_server_port(srv);
   ctl_port = ch_server_control_port(srv);

@@ -55,14 +55,10 @@ int ch_chk_precondition(struct ch_chk_ctx *cx, struct ch_buf *cause, struct ch_b
       ch_buf_printf(cause, "credentials refused: negotiate for %s answered %ld: is the token right?",
                     cx->hubs[0]->name, first);
   } else if (res.status == 404) {
-    struct ch_buf red = CH_BUF_INIT;
-    ch_buf_printf(&red, "%s/negotiate", cx->base);
-    ch_chk_redact(cx, red.data, red.len, cause);
-    ch_buf_reset(&red);
-    ch_buf_printf(&red, "not a SignalR endpoint: 404 at %s: is the base path right?", cause->data);
-    ch_buf_reset(cause);
-    ch_buf_puts(cause, red.data);
-    ch_buf_free(&red);
+    struct ch_buf where = CH_BUF_INIT;
+    ch_buf_printf(&where, "not a SignalR endpoint: 404 at %s/negotiate: is the base path right?", cx->base);
+    ch_chk_redact(cx, where.data, where.len, cause); /* as every text the checks record */
+    ch_buf_free(&where);
     ch_chk_evidence(cx, ev, "GET", url.data, &res, "200 application/json (a SignalR 2.x negotiate response)");
   } else if (res.status == 405) {
     ch_buf_puts(cause, "not a SignalR 2.x endpoint: GET negotiate answered 405 (ASP.NET Core SignalR negotiates with "

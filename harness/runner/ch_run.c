@@ -342,6 +342,11 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
   ch_rng_seed(&rng, s->seed * 0x9e3779b97f4a7c15u + 7);
   bool triggers_on = s->trigger.type != CH_SCN_TRIGGER_NONE;
   double rate = s->trigger.rate > 0 ? s->trigger.rate : 10;
+  int arc = run_abort_watch(r); /* abort_on_fail: judged while the phases run (ended below or by run_free) */
+  if (arc) {
+    free(tkeys);
+    return arc;
+  }
   for (size_t i = 0; i < s->n_phases; i++) {
     const struct ch_scn_phase *ph = &s->phases[i];
     if (atomic_load(&r->aborted) && ph->type != CH_SCN_PHASE_DISCONNECT)
@@ -436,6 +441,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     if (ph->type == CH_SCN_PHASE_CONNECT && run_ff_check(r, &ffm, ph->population, timeout, &out->failfast))
       break; /* nothing can be measured: stop before any trigger is sent */
   }
+  run_abort_end(r);
   run_progress(r, t0, &last_print, true);
   if (!r->o->quiet && ch_progress_live(stderr))
     fputc('\n', stderr);
@@ -669,11 +675,8 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   run_wait(r, 0, ch_now_ns(), &(uint64_t){0});
 
   out.start_wall = ch_wall_ns();
-  if (run_abort_watch(r))
-    goto oom;
   if (run_timeline(r, &out))
     goto oom;
-  run_abort_end(r);
   out.end_wall = ch_wall_ns();
   if (srv && o->on_embedded)
     o->on_embedded(o->on_embedded_user, r->control_base, false);

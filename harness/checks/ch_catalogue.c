@@ -148,9 +148,28 @@ void ch_checks_results_free(struct ch_checks_results *r) {
   memset(r, 0, sizeof *r);
 }
 
+const char *ch_check_status_name(enum ch_check_status st) {
+  switch (st) {
+  case CH_CHECK_PASS: return "pass";
+  case CH_CHECK_FAIL: return "FAIL";
+  case CH_CHECK_INCOMPLETE: return "incomplete";
+  case CH_CHECK_NOT_RUN: return "not run";
+  default: return "skip";
+  }
+}
+
+/* The first result with status st (its id and message say why), or NULL. */
+static const struct ch_check_result *first_with(const struct ch_checks_results *r, enum ch_check_status st) {
+  for (size_t i = 0; i < r->n; i++)
+    if (r->items[i].status == st)
+      return &r->items[i];
+  return NULL;
+}
+
 int ch_checks_exit_code(const struct ch_checks_results *r, int run_rc, struct ch_buf *last_line) {
   int code;
-  size_t total = r->passed + r->failed + r->skipped;
+  size_t total = r->passed + r->failed + r->skipped + r->not_run;
+  const struct ch_check_result *skip = first_with(r, CH_CHECK_SKIP);
   if (run_rc == -EINVAL) {
     code = CH_EXIT_INPUT;
     ch_buf_printf(last_line, "exit 3: invalid input (%s)", r->run_error_msg);
@@ -160,6 +179,21 @@ int ch_checks_exit_code(const struct ch_checks_results *r, int run_rc, struct ch
   } else if (r->failed) {
     code = CH_EXIT_CHECK_FAILED;
     ch_buf_printf(last_line, "exit 1: conformance check failed (%u of %zu)", r->failed, total);
+  } else if (r->not_run) {
+    code = CH_EXIT_RUN;
+    ch_buf_printf(last_line, "exit 4: the run could not be carried out (%u of %zu checks not run: %s)", r->not_run,
+                  total, r->precondition[0] ? r->precondition : "a precondition failed");
+  } else if (!r->passed) {
+    code = CH_EXIT_RUN;
+    if (skip)
+      ch_buf_printf(last_line, "exit 4: the run could not be carried out (no check passed: %u skipped, e.g. %s: %s)",
+                    r->skipped, skip->def->id, skip->message);
+    else
+      ch_buf_puts(last_line, "exit 4: the run could not be carried out (no check selected)");
+  } else if (r->strict && r->skipped) {
+    code = CH_EXIT_CHECK_FAILED;
+    ch_buf_printf(last_line, "exit 1: %u of %zu checks skipped and --strict is set (e.g. %s: %s)", r->skipped, total,
+                  skip ? skip->def->id : "?", skip ? skip->message : "");
   } else {
     code = CH_EXIT_OK;
     ch_buf_printf(last_line, "exit 0: all conformance checks passed (%u passed, %u skipped, of %zu)", r->passed,

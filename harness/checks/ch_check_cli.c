@@ -58,15 +58,23 @@ static void usage(FILE *f) {
           "  --scenario FILE       scenario file recorded in the report (default " DEFAULT_SCENARIO ")\n"
           "  --seed N              seed for keys and nonces (default: from the clock; printed in the report)\n"
           "  --fault NAME          embedded endpoint only: start it with this fault (see `serve --help`)\n"
+          "  --strict              a skipped check fails the gate (exit 1): for release gates that must run every\n"
+          "                        check (give --trigger, --token2, --forbidden-key)\n"
           "  --list                print the catalogue and exit\n"
           "  -v, --verbose         print each result as it happens\n"
           "  -h, --help            this text\n"
           "\n"
+          "Each check is reported pass, FAIL, skip (it does not apply, or an input such as --trigger is missing) or\n"
+          "not run (its precondition failed: negotiate with the credential given was refused or not answered as\n"
+          "SignalR 2.x; the cause is said, e.g. \"credentials refused: every negotiate answered 401\").\n"
+          "\n"
           "Exit codes:\n"
-          "  0  everything passed (skipped checks do not fail a run)\n"
-          "  1  a conformance check failed\n"
+          "  0  at least one check passed and none failed (skipped checks do not fail a run unless --strict)\n"
+          "  1  a conformance check failed, or a check was skipped under --strict\n"
           "  3  invalid input (usage, trigger file, token file, scenario file)\n"
-          "  4  the run could not be carried out (target unreachable, port in use, out of file descriptors)\n"
+          "  4  the run could not be carried out: target unreachable, a trigger request that failed (non-2xx,\n"
+          "     refused, timeout), checks not run because negotiate was not answered as SignalR or the credentials\n"
+          "     were refused, no check passed, port in use, out of file descriptors\n"
           "  130/143  interrupted by SIGINT/SIGTERM: no further check starts, the report is written with the\n"
           "     checks not run marked incomplete (a second signal also aborts the check in progress)\n"
           "The last line printed says which, e.g. \"exit 1: conformance check failed (3 of 41)\".\n",
@@ -148,6 +156,7 @@ int ch_checks_to_report(const struct ch_checks_results *r, struct ch_report *rep
                          x->status == CH_CHECK_PASS         ? CH_RESULT_PASS
                          : x->status == CH_CHECK_FAIL       ? CH_RESULT_FAIL
                          : x->status == CH_CHECK_INCOMPLETE ? CH_RESULT_INCOMPLETE
+                         : x->status == CH_CHECK_NOT_RUN    ? CH_RESULT_NOT_RUN
                                                             : CH_RESULT_SKIP,
                          x->duration_ns};
     if (rc == 0)
@@ -220,10 +229,7 @@ static int build_report(const struct ch_checks_opts *o, const struct ch_checks_r
 static void print_summary(const struct ch_checks_results *r, FILE *f) {
   for (size_t i = 0; i < r->n; i++) {
     const struct ch_check_result *x = &r->items[i];
-    const char *st = x->status == CH_CHECK_PASS         ? "pass"
-                     : x->status == CH_CHECK_FAIL       ? "FAIL"
-                     : x->status == CH_CHECK_INCOMPLETE ? "inc."
-                                                        : "skip";
+    const char *st = ch_check_status_name(x->status);
     fprintf(f, "%s  %-8s %-16s %s%s%s\n", st, x->def->id, x->transport ? x->transport : "-", x->def->description,
             x->status != CH_CHECK_PASS && x->message[0] ? ": " : "", x->status != CH_CHECK_PASS ? x->message : "");
     if (x->status == CH_CHECK_FAIL) {
@@ -240,6 +246,8 @@ static void print_summary(const struct ch_checks_results *r, FILE *f) {
   fprintf(f, "checks: %u passed, %u failed, %u skipped", r->passed, r->failed, r->skipped);
   if (r->incomplete)
     fprintf(f, ", %u incomplete (interrupted)", r->incomplete);
+  if (r->not_run)
+    fprintf(f, ", %u not run (%s)", r->not_run, r->precondition);
   fputc('\n', f);
 }
 
@@ -275,7 +283,8 @@ int ch_check_main(int argc, char **argv) {
     O_SEED,
     O_FAULT,
     O_LIST,
-    O_BURST
+    O_BURST,
+    O_STRICT
   };
   static const struct option lo[] = {{"target", required_argument, 0, O_TARGET},
                                      {"token", required_argument, 0, O_TOKEN},
@@ -300,6 +309,7 @@ int ch_check_main(int argc, char **argv) {
                                      {"fault", required_argument, 0, O_FAULT},
                                      {"list", no_argument, 0, O_LIST},
                                      {"burst", required_argument, 0, O_BURST},
+                                     {"strict", no_argument, 0, O_STRICT},
                                      {"verbose", no_argument, 0, 'v'},
                                      {"help", no_argument, 0, 'h'},
                                      {0, 0, 0, 0}};
@@ -356,6 +366,7 @@ int ch_check_main(int argc, char **argv) {
       o.burst = (unsigned)v;
       break;
     }
+    case O_STRICT: o.strict = 1; break;
     case 'v': o.verbose = 1; break;
     case 'h': usage(stdout); return CH_EXIT_OK;
     default: ch_buf_printf(&err, "unknown or incomplete option '%s'", argv[optind - 1]); bad = true;

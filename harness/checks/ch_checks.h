@@ -57,8 +57,18 @@ const struct ch_check_def *ch_checks_catalogue(size_t *n);
 /* NULL when the id is unknown. */
 const struct ch_check_def *ch_check_find(const char *id);
 
-/* INCOMPLETE: not run, or cut short, because the command was interrupted (SIGINT/SIGTERM). */
-enum ch_check_status { CH_CHECK_PASS = 0, CH_CHECK_FAIL = 1, CH_CHECK_SKIP = 2, CH_CHECK_INCOMPLETE = 3 };
+/* SKIP: the check does not apply or lacks an input (no trigger, no second user). INCOMPLETE: not run, or cut short,
+   because the command was interrupted (SIGINT/SIGTERM). NOT_RUN: its precondition failed (negotiate not answered as
+   SignalR, credentials refused): neither a pass nor a fault of the server. */
+enum ch_check_status {
+  CH_CHECK_PASS = 0,
+  CH_CHECK_FAIL = 1,
+  CH_CHECK_SKIP = 2,
+  CH_CHECK_INCOMPLETE = 3,
+  CH_CHECK_NOT_RUN = 4
+};
+/* "pass", "FAIL", "skip", "incomplete", "not run" (as the terminal shows them). */
+const char *ch_check_status_name(enum ch_check_status st);
 
 /* One result: a catalogue entry on one transport (transport NULL when transport-independent). */
 struct ch_check_result {
@@ -74,7 +84,9 @@ struct ch_check_result {
 struct ch_checks_results {
   struct ch_check_result *items;
   size_t n, cap;
-  unsigned passed, failed, skipped;
+  unsigned passed, failed, skipped, not_run;
+  bool strict;         /* --strict: a skipped check fails the gate */
+  char precondition[256]; /* why nothing could run ("credentials refused: ..."), or "" */
   unsigned transports; /* the transports checked (asked for and offered) */
   char endpoint[256];  /* the SignalR endpoint checked, redacted */
   char trigger[256];   /* how Updates were caused, redacted */
@@ -112,6 +124,7 @@ struct ch_checks_opts {
   /* SIGINT/SIGTERM, opened by the caller: after the first signal no further check starts (the one running ends
      normally) and the checks not run are recorded incomplete; a second one aborts the probe in progress. */
   struct ch_interrupt *intr;
+  int strict;                /* a skipped check fails the gate (exit 1) */
 };
 
 /* Runs the catalogue against opts->target (or an embedded reference endpoint) and appends results to out.
@@ -120,7 +133,9 @@ struct ch_checks_opts {
 int ch_checks_run(const struct ch_checks_opts *opts, struct ch_checks_results *out);
 
 /* The exit code for a finished run (enum ch_exit) and the last line to print, e.g.
-   "exit 1: conformance check failed (3 of 41)". */
+   "exit 1: conformance check failed (3 of 41)". A gate cannot go green by skipping: 0 needs at least one check
+   passed and none failed (with r->strict, none skipped either); checks not run for a failed precondition, or no
+   check passed at all, give 4 with the cause. */
 int ch_checks_exit_code(const struct ch_checks_results *r, int run_rc, struct ch_buf *last_line);
 
 struct ch_report;

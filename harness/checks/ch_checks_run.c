@@ -48,8 +48,8 @@ bool ch_chk_selected(const struct ch_chk_ctx *cx, const char *id) {
   return chk_wanted(cx, id);
 }
 
-/* After an interruption: every selected check of the catalogue without a result is recorded as not run. */
-static void chk_not_run(struct ch_chk_ctx *cx, struct ch_checks_results *out) {
+/* After an interruption: every selected check of the catalogue without a result is recorded incomplete. */
+static void chk_mark_interrupted(struct ch_chk_ctx *cx, struct ch_checks_results *out) {
   size_t n = 0;
   const struct ch_check_def *cat = ch_checks_catalogue(&n);
   const struct ch_interrupt *it = cx->opts->intr;
@@ -147,14 +147,12 @@ void ch_chk_result(struct ch_chk_ctx *cx, struct ch_checks_results *out, const c
     out->failed++;
   else if (st == CH_CHECK_INCOMPLETE)
     out->incomplete++;
+  else if (st == CH_CHECK_NOT_RUN)
+    out->not_run++;
   else
     out->skipped++;
   if (cx->opts->verbose)
-    fprintf(stderr, "check: %-8s %-16s %s %s\n", id, r->transport ? r->transport : "",
-            st == CH_CHECK_PASS         ? "pass"
-            : st == CH_CHECK_FAIL       ? "FAIL"
-            : st == CH_CHECK_INCOMPLETE ? "incomplete"
-                                        : "skip",
+    fprintf(stderr, "check: %-8s %-16s %s %s\n", id, r->transport ? r->transport : "", ch_check_status_name(st),
             r->message);
 }
 
@@ -279,6 +277,7 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
   struct ch_buf err = CH_BUF_INIT;
   struct embedded em = {0};
   int rc = 0;
+  out->strict = o->strict;
   ch_rng_seed(&cx.rng, o->seed ? o->seed : ch_wall_ns());
   cx.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
   cx.passive_ms = o->passive_wait_ms > 0 ? o->passive_wait_ms : 3000;
@@ -376,12 +375,25 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
       ch_chk_family_negotiate, ch_chk_family_lifecycle, ch_chk_family_delivery,
       ch_chk_family_auth,      ch_chk_family_keepalive, ch_chk_family_reconnect,
   };
-  for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
-    families[i](&cx, out);
+  {
+    struct ch_buf cause = CH_BUF_INIT, ev = CH_BUF_INIT;
+    if (ch_chk_precondition(&cx, &cause, &ev))
+      ch_chk_mark_not_run(&cx, out, cause.data, &ev);
+    else
+      for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        families[i](&cx, out);
+    ch_buf_free(&cause);
+    ch_buf_free(&ev);
+  }
   if (o->intr && o->intr->count) {
     snprintf(out->interrupted_at, sizeof out->interrupted_at, "%s",
              cx.stopped_at[0] ? cx.stopped_at : "the last check");
-    chk_not_run(&cx, out);
+    chk_mark_interrupted(&cx, out);
+  }
+  if (cx.trigger_error[0]) {
+    /* Results stay recorded; the verdict is that the run could not be carried out, never a skip. */
+    ch_buf_printf(&err, "%s", cx.trigger_error);
+    rc = -EIO;
   }
   {
     struct ch_buf b = CH_BUF_INIT;

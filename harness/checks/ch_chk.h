@@ -44,6 +44,8 @@ struct ch_chk_ctx {
   long burst_quiet_ms;            /* a burst's Updates still missing after this long without any are lost */
   unsigned transports;            /* asked for, narrowed by what negotiate offers */
   struct ch_chk_trigger *trigger; /* NULL: passive */
+  char trigger_error[512];        /* the first trigger request that could not be carried out ("" none): the run is
+                                     then an error (exit 4), and no further trigger is sent */
   uint64_t seq;                   /* Update sequence numbers for the trigger */
   struct ch_rng rng;
   CURL *easy; /* reused for sequential probes */
@@ -228,6 +230,15 @@ long ch_chk_burst_index(struct ch_chk_ctx *cx, const cJSON *arg, const struct ch
 void ch_chk_trigger_describe(const struct ch_chk_ctx *cx, struct ch_buf *out);
 /* Whether an Update argument carries the nonce (and, if seq_out, its sequence number). */
 bool ch_chk_update_matches(struct ch_chk_ctx *cx, const cJSON *arg, const char *nonce, uint64_t *seq_out);
+
+/* ---- the catalogue's precondition (ch_chk_precond.c) ---- */
+/* 1 when negotiate with the main credential is not answered as SignalR 2.x (refused credentials, 404, a redirect,
+   a page that is not a negotiate response): cause gets one line ("credentials refused: ..."), ev the exchange.
+   0 otherwise (also when the target does not answer: that is for the checks to report). */
+int ch_chk_precondition(struct ch_chk_ctx *cx, struct ch_buf *cause, struct ch_buf *ev);
+/* Records every selected check (per transport asked for) as not run with the cause. */
+void ch_chk_mark_not_run(struct ch_chk_ctx *cx, struct ch_checks_results *out, const char *cause,
+                         const struct ch_buf *ev);
 
 /* ---- families: each appends its results ---- */
 /* The transports in run order. */

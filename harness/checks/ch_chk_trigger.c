@@ -238,6 +238,11 @@ int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const ch
   }
   if (!t)
     return -ENOTSUP;
+  if (cx->trigger_error[0]) {
+    /* one failed trigger ends triggering: the rest of the run would only repeat it against the backend */
+    ch_buf_printf(err, "not triggered after an earlier trigger request failed");
+    return -ECANCELED;
+  }
   struct ch_buf url = CH_BUF_INIT, body = CH_BUF_INIT;
   struct ch_http res = CH_HTTP_INIT;
   int rc;
@@ -305,6 +310,7 @@ int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const ch
       ch_buf_printf(err, "trigger %s %s failed: %s", t->embedded ? "POST" : t->method, red.data,
                     curl_easy_strerror(res.cc));
     ch_buf_free(&red);
+    snprintf(cx->trigger_error, sizeof cx->trigger_error, "%s", err->data ? err->data : "trigger failed");
   }
   ch_buf_free(&url);
   ch_buf_free(&body);

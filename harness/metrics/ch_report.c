@@ -17,7 +17,11 @@
 #endif
 
 const char *ch_result_name(enum ch_result r) {
-  return r == CH_RESULT_PASS ? "pass" : r == CH_RESULT_FAIL ? "fail" : r == CH_RESULT_INCOMPLETE ? "incomplete" : "skip";
+  return r == CH_RESULT_PASS         ? "pass"
+         : r == CH_RESULT_FAIL       ? "fail"
+         : r == CH_RESULT_INCOMPLETE ? "incomplete"
+         : r == CH_RESULT_NOT_RUN    ? "not_run"
+                                     : "skip";
 }
 
 int ch_report_set(char **field, const char *v) {
@@ -351,8 +355,8 @@ int ch_report_eval_threshold(struct ch_report *r, const char *expression, struct
 /* ---- merge ---- */
 
 static int worse(enum ch_result a, enum ch_result b) {
-  static const int sev[] = {[CH_RESULT_SKIP] = 0, [CH_RESULT_PASS] = 1, [CH_RESULT_INCOMPLETE] = 2,
-                            [CH_RESULT_FAIL] = 3};
+  static const int sev[] = {[CH_RESULT_SKIP] = 0, [CH_RESULT_PASS] = 1, [CH_RESULT_NOT_RUN] = 2,
+                            [CH_RESULT_INCOMPLETE] = 3, [CH_RESULT_FAIL] = 4};
   return sev[a] > sev[b];
 }
 

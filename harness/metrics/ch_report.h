@@ -21,9 +21,11 @@
 #define CH_REPORT_FORMAT "centro-harness-report"
 #define CH_REPORT_VERSION 1
 
-/* INCOMPLETE: the run was interrupted before the check's evidence was complete; never counted as passed. */
-enum ch_result { CH_RESULT_PASS, CH_RESULT_FAIL, CH_RESULT_SKIP, CH_RESULT_INCOMPLETE };
-const char *ch_result_name(enum ch_result r); /* "pass", "fail", "skip", "incomplete" */
+/* INCOMPLETE: the run was interrupted before the check's evidence was complete; never counted as passed.
+   NOT_RUN: the check's precondition failed (the target is not SignalR, the credentials were refused): neither a pass
+   nor a fault of the server. */
+enum ch_result { CH_RESULT_PASS, CH_RESULT_FAIL, CH_RESULT_SKIP, CH_RESULT_INCOMPLETE, CH_RESULT_NOT_RUN };
+const char *ch_result_name(enum ch_result r); /* "pass", "fail", "skip", "incomplete", "not_run" */
 
 /* A conformance check result. Strings are owned by the report (copied in by ch_report_add_check). */
 struct ch_check {

@@ -233,7 +233,7 @@ static const char css[] =
     "td.n{text-align:right;font-variant-numeric:tabular-nums}.verdict{display:inline-block;padding:4px 10px;"
     "border-radius:4px;font-weight:600;color:#fff}.verdict.pass{background:#2e7d32}.verdict.fail{background:#c62828}"
     "tr.fail td{background:#fdecea}tr.skip td{color:#777}.res-pass{color:#2e7d32;font-weight:600}"
-    ".res-fail{color:#c62828;font-weight:600}.res-skip{color:#777}pre{white-space:pre-wrap;margin:0;"
+    ".res-fail{color:#c62828;font-weight:600}.res-skip{color:#777}tr.not_run td{background:#fff4e0}.res-not_run{color:#b26a00;font-weight:600}pre{white-space:pre-wrap;margin:0;"
     "font:12px ui-monospace,monospace}.tiles{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0}"
     ".tile{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:130px}.tile b{display:block;"
     "font-size:20px}figure{margin:10px 0}svg.chart{width:100%;max-width:900px;height:auto;background:#fff}.scroll{overflow-x:auto}"
@@ -459,6 +459,9 @@ static void checks_section(struct ch_buf *b, const struct ch_report *r) {
                 ch_report_count_checks(r, CH_RESULT_SKIP));
   if (ch_report_count_checks(r, CH_RESULT_INCOMPLETE))
     ch_buf_printf(b, ", %zu incomplete", ch_report_count_checks(r, CH_RESULT_INCOMPLETE));
+  size_t not_run = ch_report_count_checks(r, CH_RESULT_NOT_RUN);
+  if (not_run)
+    ch_buf_printf(b, ", %zu not run (precondition failed)", not_run);
   ch_buf_puts(b, "</h2>");
   if (!r->n_checks) {
     ch_buf_puts(b, "<p>No conformance checks in this run.</p></section>\n");
@@ -467,8 +470,9 @@ static void checks_section(struct ch_buf *b, const struct ch_report *r) {
   ch_buf_puts(b, "<table id=\"checks-table\"><tr><th>id</th><th>check</th><th>protocol section</th><th>transport</th>"
                  "<th>result</th><th>evidence</th></tr>");
   /* failures first: they are what the reader came for */
-  static const enum ch_result order[] = {CH_RESULT_FAIL, CH_RESULT_INCOMPLETE, CH_RESULT_PASS, CH_RESULT_SKIP};
-  for (int pass = 0; pass < 4; pass++) {
+  static const enum ch_result order[] = {CH_RESULT_FAIL, CH_RESULT_INCOMPLETE, CH_RESULT_NOT_RUN, CH_RESULT_PASS,
+                                         CH_RESULT_SKIP};
+  for (size_t pass = 0; pass < sizeof order / sizeof order[0]; pass++) {
     enum ch_result want = order[pass];
     for (size_t i = 0; i < r->n_checks; i++) {
       const struct ch_check *c = &r->checks[i];

@@ -345,8 +345,10 @@ static int rd_result(struct jr *j, const cJSON *o, enum ch_result *out) {
     *out = CH_RESULT_SKIP;
   else if (!strcmp(s, "incomplete"))
     *out = CH_RESULT_INCOMPLETE;
+  else if (!strcmp(s, "not_run"))
+    *out = CH_RESULT_NOT_RUN;
   else
-    return jr_fail(j, "result", "expected \"pass\", \"fail\", \"skip\" or \"incomplete\"");
+    return jr_fail(j, "result", "expected \"pass\", \"fail\", \"skip\", \"incomplete\" or \"not_run\"");
   return 0;
 }
 

@@ -1,5 +1,8 @@
 /* junit.xml: one testcase per conformance check and per threshold, in the common JUnit XML dialect that GitLab,
-   Jenkins and GitHub test reporters read (testsuites > testsuite > testcase > failure|skipped). */
+   Jenkins and GitHub test reporters read (testsuites > testsuite > testcase > failure|error|skipped). A skipped
+   check is <skipped message="reason"/>; a check not run because its precondition failed (not SignalR, credentials
+   refused) is <error type="not-run" message="not run: cause"/>: the test could not be carried out, which is neither
+   a pass nor a conformance failure. */
 #include <errno.h>
 #include <string.h>
 
@@ -33,10 +36,11 @@ static int suite_checks(const struct ch_report *r, struct ch_buf *b, const char 
   for (size_t i = 0; i < r->n_checks; i++)
     total += r->checks[i].duration_ns;
   int rc = ch_buf_printf(b,
-                         "  <testsuite name=\"conformance\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
-                         "time=\"%.3f\" timestamp=\"%s\">\n",
+                         "  <testsuite name=\"conformance\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+                         "skipped=\"%zu\" time=\"%.3f\" timestamp=\"%s\">\n",
                          r->n_checks, ch_report_count_checks(r, CH_RESULT_FAIL),
-                         ch_report_count_checks(r, CH_RESULT_INCOMPLETE), ch_report_count_checks(r, CH_RESULT_SKIP),
+                         ch_report_count_checks(r, CH_RESULT_NOT_RUN) + ch_report_count_checks(r, CH_RESULT_INCOMPLETE),
+                         ch_report_count_checks(r, CH_RESULT_SKIP),
                          secs(total), ts);
   for (size_t i = 0; i < r->n_checks && !rc; i++) {
     const struct ch_check *c = &r->checks[i];
@@ -62,6 +66,12 @@ static int suite_checks(const struct ch_report *r, struct ch_buf *b, const char 
     if (c->result == CH_RESULT_SKIP) {
       rc = ch_buf_puts(b, ">\n      <skipped message=\"");
       rc = rc ? rc : message_attr(r, b, c->evidence ? c->evidence : "skipped");
+      rc = rc ? rc : ch_buf_puts(b, "\"/>\n    </testcase>\n");
+      continue;
+    }
+    if (c->result == CH_RESULT_NOT_RUN) {
+      rc = ch_buf_puts(b, ">\n      <error type=\"not-run\" message=\"");
+      rc = rc ? rc : message_attr(r, b, c->evidence ? c->evidence : "not run");
       rc = rc ? rc : ch_buf_puts(b, "\"/>\n    </testcase>\n");
       continue;
     }
@@ -131,11 +141,13 @@ int ch_report_junit(const struct ch_report *r, struct ch_buf *out) {
   ts[strlen(ts) - 1] = '\0'; /* JUnit timestamps carry no zone designator */
   size_t tests = r->n_checks + r->n_thresholds;
   size_t failures = ch_report_count_checks(r, CH_RESULT_FAIL) + ch_report_count_thresholds(r, CH_RESULT_FAIL);
+  size_t errors = ch_report_count_checks(r, CH_RESULT_NOT_RUN) + ch_report_count_checks(r, CH_RESULT_INCOMPLETE);
+  size_t skipped = ch_report_count_checks(r, CH_RESULT_SKIP);
   double dur = r->end_wall_ns > r->start_wall_ns ? secs(r->end_wall_ns - r->start_wall_ns) : 0;
   int rc = ch_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"centro-harness ");
   rc = rc ? rc : ch__xml_escape(out, r->scenario ? r->scenario : "run");
-  rc = rc ? rc : ch_buf_printf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
-                               tests, failures, ch_report_count_checks(r, CH_RESULT_INCOMPLETE), dur);
+  rc = rc ? rc : ch_buf_printf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n",
+                               tests, failures, errors, skipped, dur);
   rc = rc ? rc : suite_checks(r, out, ts);
   rc = rc ? rc : suite_thresholds(r, out, ts);
   rc = rc ? rc : ch_buf_puts(out, "</testsuites>\n");

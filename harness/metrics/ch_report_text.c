@@ -184,11 +184,15 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
     size_t incomplete = ch_report_count_checks(r, CH_RESULT_INCOMPLETE);
     if (incomplete)
       ch_buf_printf(b, ", %zu incomplete", incomplete);
+    size_t not_run = ch_report_count_checks(r, CH_RESULT_NOT_RUN);
+    if (not_run)
+      ch_buf_printf(b, ", %zu not run", not_run);
     ch_buf_putc(b, '\n');
-    /* failures first (with evidence), then incomplete and skips; passes are listed only when there are few */
+    /* failures first (with evidence), then incomplete checks, checks not run and skips; passes only when few */
     size_t passed = ch_report_count_checks(r, CH_RESULT_PASS);
-    static const enum ch_result order[] = {CH_RESULT_FAIL, CH_RESULT_INCOMPLETE, CH_RESULT_SKIP, CH_RESULT_PASS};
-    for (int pass = 0; pass < 4; pass++) {
+    static const enum ch_result order[] = {CH_RESULT_FAIL, CH_RESULT_INCOMPLETE, CH_RESULT_NOT_RUN, CH_RESULT_SKIP,
+                                           CH_RESULT_PASS};
+    for (size_t pass = 0; pass < sizeof order / sizeof order[0]; pass++) {
       enum ch_result want = order[pass];
       if (want == CH_RESULT_PASS && passed > 30) {
         ch_buf_printf(b, "    (%zu passed checks not listed: see report.html or junit.xml)\n", passed);
@@ -202,6 +206,7 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
                       want == CH_RESULT_PASS         ? "ok"
                       : want == CH_RESULT_FAIL       ? "FAIL"
                       : want == CH_RESULT_INCOMPLETE ? "INC"
+                      : want == CH_RESULT_NOT_RUN    ? "not run"
                                                      : "skip",
                       c->id);
         term_str(b, c->description);

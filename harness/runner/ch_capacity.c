@@ -299,6 +299,7 @@ int ch_capacity_main(int argc, char **argv) {
     cap_probe_external(s, &probe);
   code = CH_EXIT_OK;
   bool have_intr = ch_interrupt_open(&intr) == 0;
+  char run_err[200] = ""; /* why a step could not be run */
   if (!cli.o.quiet)
     fprintf(stderr, "capacity search: %s from %g to %g by %g, %.1f s per step\n", s->name, cap->start, cap->max,
             cap->step, section->step_duration_s);
@@ -364,6 +365,7 @@ int ch_capacity_main(int argc, char **argv) {
     }
     if (rcode == CH_EXIT_RUN || rcode == CH_EXIT_INPUT) {
       snprintf(broken, sizeof broken, "the step could not be run: %.150s", e.data ? e.data : "");
+      snprintf(run_err, sizeof run_err, "%s", broken);
       code = rcode;
     } else {
       for (size_t k = 0; k < cap->n_slo && !broken[0]; k++) {
@@ -421,6 +423,9 @@ int ch_capacity_main(int argc, char **argv) {
     snprintf(last, sizeof last, "%s", code == CH_EXIT_OK ? "capacity search completed" : "a step could not be run");
   }
   final->exit_code = code;
+  /* a step that could not be run says why (e.g. fail fast: "every negotiate was answered 401: ...") */
+  if (!intr.count && code != CH_EXIT_OK && run_err[0])
+    snprintf(last, sizeof last, "%s", run_err);
   ch_report_set(&final->exit_reason, code == CH_EXIT_OK ? knee : last);
   ch_run_publish_report(final, dir.data, cli.o.quiet);
   printf("%s\n", knee);

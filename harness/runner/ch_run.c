@@ -86,6 +86,8 @@ static void run_hold(struct ch_run *r, uint64_t deadline, uint64_t want, uint64_
       return;
     if (run_poll(r) >= r->stop_at)
       return;
+    if (!want && atomic_load(&r->aborted))
+      return; /* a pure wait; Updates already due are still awaited (want > 0) */
     struct timespec ts = {0, 20000000};
     nanosleep(&ts, NULL);
   }
@@ -325,8 +327,15 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
   struct ch_rng rng;
   ch_rng_seed(&rng, s->seed * 0x9e3779b97f4a7c15u + 7);
   bool triggers_on = s->trigger.type != CH_SCN_TRIGGER_NONE;
+  int arc = run_abort_watch(r); /* abort_on_fail: judged while the phases run (ended below or by run_free) */
+  if (arc) {
+    free(tkeys);
+    return arc;
+  }
   for (size_t i = 0; i < s->n_phases; i++) {
     const struct ch_scn_phase *ph = &s->phases[i];
+    if (atomic_load(&r->aborted) && ph->type != CH_SCN_PHASE_DISCONNECT)
+      continue; /* abort_on_fail: only the clean disconnect is left */
     struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction};
     ch_run_progress_phase(r->progress, i);
     r->cur_phase = (int)i;
@@ -337,6 +346,8 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     uint64_t start = ch_now_ns();
     uint64_t timeout = ph->timeout_ns ? ph->timeout_ns : 30000000000u;
     struct ch_trigger_result tr;
+    struct run_ff_mark ffm;
+    run_ff_mark(r, &ffm);
     int rc = run_post_all(r, run_worker_phase, true, &task);
     if (rc) {
       free(tkeys);
@@ -369,6 +380,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       run_send(r, p, &tr, start + ph->duration_ns);
       run_sum_trig(&out->trig, &tr);
       if (p) {
+        p->n_sent = (uint32_t)tr.sent;
         out->had_triggers |= !silence;
         out->had_silence |= silence;
         p->end_ns = ch_now_ns();
@@ -398,6 +410,8 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       uint64_t rcv0 = run_updates_received(r);
       run_send(r, p, &tr, 0);
       run_sum_trig(&out->trig, &tr);
+      if (p)
+        p->n_sent = (uint32_t)tr.sent;
       if (!run_wait(r, start + timeout) && i < 64 && !r->stop)
         out->timed_out[i] = true;
       if (p && !r->stop) {
@@ -410,6 +424,8 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       run_wait(r, start + timeout);
       break;
     }
+    if (ph->type == CH_SCN_PHASE_CONNECT && run_ff_check(r, &ffm, ph->population, timeout, &out->failfast))
+      break; /* nothing can be measured: stop before any trigger is sent */
   }
   if (r->stop) {
     /* Close every client still open the way the official client does (POST /abort), within the window of stops
@@ -420,6 +436,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     if (run_post_all(r, run_worker_phase, true, &task) == 0)
       run_wait(r, ch_now_ns() + (r->stop >= 2 ? 500000000u : 10000000000u));
   }
+  run_abort_end(r);
   free(tkeys);
   return 0;
 }
@@ -429,6 +446,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
 static void run_free(struct ch_run *r) {
   if (r->engine)
     ch_engine_stop(r->engine);
+  run_abort_free(r);
   for (unsigned i = 0; r->workers && i < r->n_workers; i++) {
     struct run_worker *rw = r->workers[i];
     if (!rw)
@@ -640,6 +658,8 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     }
     rw->ramp_rate = run_ramp_pace(s) / r->n_workers / (o->shard_count > 1 ? o->shard_count : 1);
   }
+  if (run_abort_init(r))
+    goto oom;
   if (ch_engine_start(r->engine, err))
     goto done;
   for (unsigned i = 0; i < r->n_workers; i++)
@@ -726,6 +746,9 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   }
   if (r->stop) {
     code = ch_interrupt_exit_code(o->intr); /* judged and reported, but the run did not go to its end */
+  } else if (out.failfast.len) {
+    ch_buf_puts(err, out.failfast.data);
+    code = CH_EXIT_RUN;
   } else if (run_unreachable(r, &tally)) {
     /* The first client's failure says why; the report names the others. */
     const char *first = tally.ev_connect.data ? tally.ev_connect.data + 2 : "";
@@ -733,6 +756,10 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     ch_buf_printf(err, "the target could not be reached: no client connected (%.*s)",
                   (int)(next ? (size_t)(next - first) : strlen(first)), first);
     code = CH_EXIT_RUN;
+  } else if (atomic_load(&r->aborted)) {
+    ch_buf_puts(err, r->abort_reason);
+    ch_report_add_note(rep, r->abort_reason);
+    code = CH_EXIT_THRESHOLD;
   } else if (ch_report_count_checks(rep, CH_RESULT_FAIL)) {
     code = CH_EXIT_CHECK_FAILED;
   } else if (ch_report_count_thresholds(rep, CH_RESULT_FAIL)) {
@@ -751,5 +778,6 @@ done:
   ch_buf_free(&tally.ev_connect), ch_buf_free(&tally.ev_auth), ch_buf_free(&tally.ev_delivery);
   ch_buf_free(&tally.ev_replay), ch_buf_free(&tally.ev_isolation), ch_buf_free(&tally.ev_unsub);
   ch_buf_free(&tally.ev_dup), ch_buf_free(&tally.ev_order), ch_buf_free(&tally.ev_close);
+  ch_buf_free(&out.failfast);
   return code;
 }

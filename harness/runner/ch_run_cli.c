@@ -55,7 +55,9 @@ static const char run_usage[] =
     "every client is closed with /abort, and the report of what was measured is written; a second signal stops\n"
     "at once (the report is still written).\n"
     "\n"
-    "Exit codes: 0 passed, 1 a check failed, 2 a threshold failed, 3 invalid input, 4 run not carried out,\n"
+    "Exit codes: 0 passed, 1 a check failed, 2 a threshold failed (or a threshold marked abort_on_fail stopped the\n"
+    "run early), 3 invalid input, 4 run not carried out (also: a connect phase ended with no client of a\n"
+    "valid-credentials population connected; the run then stops before any trigger, with the cause),\n"
     "130 interrupted by SIGINT, 143 interrupted by SIGTERM.\n"
     "\n"
     "Examples:\n"
@@ -83,6 +85,8 @@ static void run_exit_line(const struct ch_report *rep, int code, const char *why
     break;
   case CH_EXIT_THRESHOLD:
     ch_buf_printf(out, "exit 2: threshold failed (%zu of %zu)", ft, nt);
+    if (why && *why)
+      ch_buf_printf(out, ": %s", why); /* abort_on_fail stopped the run */
     break;
   case CH_EXIT_INPUT:
     ch_buf_printf(out, "exit 3: invalid input: %s", why && *why ? why : "see above");

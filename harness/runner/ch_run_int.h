@@ -79,6 +79,19 @@ struct run_client {
   uint32_t closes_in_drop;              /* of them, those during a drop_reconnect phase (allowed) */
 };
 
+/* Fail fast (ch_run_failfast.c): why valid-credential clients failed to connect, counted per cause. */
+enum run_ff_cause { RUN_FF_401, RUN_FF_403, RUN_FF_404, RUN_FF_REFUSED, RUN_FF_TLS, RUN_FF_NOT_SIGNALR, RUN_FF_TIMEOUT,
+                    RUN_FF_SERVER, RUN_FF_OTHER, RUN_FF_N };
+struct run_ff {
+  _Atomic uint64_t connected;          /* valid-credential clients that connected */
+  _Atomic uint64_t failed[RUN_FF_N];   /* ... that closed before connecting, by cause */
+  char first[RUN_FF_N][192];           /* the first message of each cause (written and read under run.mu) */
+};
+/* Totals over the workers at one moment (main thread). */
+struct run_ff_mark {
+  uint64_t connected, failed[RUN_FF_N];
+};
+
 struct run_worker {
   struct ch_run *run;
   struct ch_worker *w;
@@ -108,6 +121,10 @@ struct run_worker {
   unsigned stops_in_flight;             /* disconnect: clients stopped and not yet closed (RUN_STOP_WINDOW) */
   bool pumping;                         /* inside rw_pump_stops: callbacks it causes do not re-enter it */
   struct ch_metrics *snap;              /* checkpoint: a copy of m made on this thread, for the main thread */
+  struct run_ff ff;
+  /* abort_on_fail (ch_run_abort.c): a copy of m taken on the worker's tick, for the watcher thread */
+  pthread_mutex_t abort_snap_mu;
+  struct ch_metrics *abort_snap;
 };
 
 struct ch_run {
@@ -153,6 +170,13 @@ struct ch_run {
   uint64_t ckpt_next;                   /* monotonic time of the next checkpoint (0: none) */
   bool snap_pending;                    /* snapshot tasks posted, not all answered */
   _Atomic unsigned snap_done;           /* workers that answered the snapshot task */
+  /* abort_on_fail (ch_run_abort.c): the watcher sets aborted once a marked threshold is lost; the trigger sender
+     and the timeline stop on it. abort_reason and abort_stop are under mu. */
+  bool abort_on, abort_ready, abort_running, abort_stop;
+  atomic_bool aborted;
+  pthread_cond_t abort_cv;
+  pthread_t abort_thread;
+  char abort_reason[384];
 };
 
 /* Transcripts are kept per client, up to this many bytes each, in runs of at most RUN_TRACE_CLIENTS clients; the
@@ -189,6 +213,7 @@ struct run_outcome {
   struct ch_trigger_result trig;  /* summed over phases */
   bool had_subscribe, had_unsubscribe, had_silence, had_drop, had_triggers;
   bool timed_out[64];             /* per phase (first 64) */
+  struct ch_buf failfast;         /* set: a connect phase ended with no valid client connected; why, in words */
   uint64_t start_wall, end_wall;
 };
 
@@ -213,6 +238,23 @@ double run_phase_triggers(const struct ch_scenario *s, const struct ch_scn_phase
 
 /* ch_run_output.c: true (err says why) when the scenario's reference trigger cannot reach an external target. */
 bool run_reference_needs_embedded(const struct ch_scenario *s, struct ch_buf *err);
+/* ch_run_failfast.c. Worker side: note a valid client's connect or its failure before connecting. */
+void run_ff_connected(struct run_worker *rw, const struct run_client *rc);
+void run_ff_failed(struct run_worker *rw, const struct run_client *rc, const struct ch_client_failure *f);
+/* Main thread: take the totals before a connect phase; after it, true (with the cause in words) when no
+   valid-credential client of population pop (-1: all) connected during it. */
+void run_ff_mark(const struct ch_run *r, struct run_ff_mark *m);
+bool run_ff_check(struct ch_run *r, const struct run_ff_mark *before, int pop, uint64_t timeout_ns,
+                  struct ch_buf *cause);
+
+/* ch_run_abort.c. Main thread: init before the engine starts (per-worker snapshot locks when a threshold has
+   abort_on_fail), watch once it runs, end after the timeline (joins the watcher), free from run_free. Worker side:
+   the snapshot, on each tick when r->abort_on. */
+int run_abort_init(struct ch_run *r);
+int run_abort_watch(struct ch_run *r);
+void run_abort_end(struct ch_run *r);
+void run_abort_free(struct ch_run *r);
+void run_abort_snapshot(struct run_worker *rw);
 
 /* ch_run_plan.c (main thread). */
 struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const uint32_t *keys, size_t K, size_t n,

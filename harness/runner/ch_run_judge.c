@@ -87,7 +87,7 @@ void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally 
       int32_t pos = p->pos[sub->key];
       if (pos < 0 || p->kind == RUN_TP_SILENCE || (uint32_t)pos >= p->n_sent)
         continue;
-      uint32_t cnt = (p->n_sent - (uint32_t)pos + p->K - 1) / p->K;
+      uint32_t cnt = (p->n_sent - (uint32_t)pos + p->K - 1) / p->K; /* triggers not sent expect nothing */
       bool subscribed = sub->sub_ack_ns && sub->sub_ack_ns <= p->start_ns &&
                         (!sub->unsub_sent_ns || sub->unsub_sent_ns > p->end_ns);
       if (!subscribed)

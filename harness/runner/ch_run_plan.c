@@ -148,6 +148,7 @@ void run_send(struct ch_run *r, struct run_tphase *p, struct ch_trigger_result *
   o.user = &x;
   o.insecure = r->o->insecure || r->s->target.insecure;
   o.ca_file = r->o->ca_file ? r->o->ca_file : r->s->target.ca_file;
+  o.stop = &r->aborted;
   if (tg->type == CH_SCN_TRIGGER_REFERENCE) {
     o.build = run_build_reference;
     o.check_body = run_check_reference;

@@ -85,6 +85,7 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
     ch_metrics_record(rc->g, CH_LAT_START, span_ns(t->init_end, t->start_end));
     ch_metrics_count(rc->g, CH_CNT_CONNECTS, 1);
     ch_metrics_connected(rc->g, +1);
+    run_ff_connected(rw, rc);
     if (rw->phase_type == CH_SCN_PHASE_CONNECT)
       rc_settle(rc);
     return;
@@ -107,6 +108,7 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
       ch_metrics_fail(rc->g, rc_reason(f->message, why, sizeof why));
     }
   } else if (!rc->bad_creds && f && !cancelled) {
+    run_ff_failed(rw, rc, f);
     /* Clients given bad credentials are meant to be refused: that is judged by the auth check, not an error. */
     ch_metrics_count(rc->g, CH_CNT_CONNECT_ERRORS, 1);
     ch_metrics_fail(rc->g, f->category != CH_FAIL_NONE ? rc_reason(f->message, why, sizeof why)
@@ -566,6 +568,8 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
 static void rw_tick_cb(uv_timer_t *t) {
   struct run_worker *rw = t->data;
   ch_metrics_tick(rw->m, ch_wall_ns());
+  if (rw->run->abort_on)
+    run_abort_snapshot(rw);
   uint64_t connected = 0, msgs = 0, errors = 0;
   for (size_t i = 0; i < rw->m->n_groups; i++) {
     const struct ch_metrics_group *g = rw->m->groups[i];

@@ -138,7 +138,7 @@ static void *trig_thread(void *arg) {
   unsigned in_flight = 0;
   while (m) {
     uint64_t now = ch_now_ns();
-    bool cancel = atomic_load(&s->cancel);
+    bool cancel = atomic_load(&s->cancel) || (s->o.stop && atomic_load(s->o.stop));
     while (!cancel && next < s->o.n && s->o.plan[next].intended_ns <= now && in_flight < cap) {
       struct trig_req *r = trig_make(s, next);
       atomic_store_explicit(&s->o.plan[next].sent_ns, ch_now_ns(), memory_order_release);

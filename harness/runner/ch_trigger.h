@@ -39,6 +39,7 @@ struct ch_trigger_opts {
   bool insecure;
   const char *ca_file;
   unsigned max_in_flight;  /* 0: 256 */
+  const atomic_bool *stop; /* optional: once true, no further trigger is sent (as ch_trigger_cancel) */
   /* Optional check of each response body (e.g. the reference endpoint's first_seq): return NULL when fine or a short
      static reason. */
   const char *(*check_body)(void *user, size_t i, const char *body, size_t n);

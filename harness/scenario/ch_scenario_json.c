@@ -258,8 +258,21 @@ static void sj_trigger(struct sj *j, cJSON *root, const struct ch_scenario *s) {
 
 static void sj_thresholds(struct sj *j, cJSON *o, const char *k, const struct ch_scn_threshold *t, size_t n) {
   cJSON *a = sj_arr(j, o, k);
-  for (size_t i = 0; a && i < n; i++)
-    sj_push_str(j, a, t[i].expr);
+  for (size_t i = 0; a && i < n; i++) {
+    if (!t[i].abort_on_fail && !t[i].delay_abort_eval_ns) {
+      sj_push_str(j, a, t[i].expr);
+      continue;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (!sj_check(j, o) || !cJSON_AddItemToArray(a, o)) {
+      cJSON_Delete(o);
+      j->oom = true;
+      continue;
+    }
+    sj_str(j, o, "threshold", t[i].expr);
+    sj_bool(j, o, "abort_on_fail", t[i].abort_on_fail);
+    sj_dur(j, o, "delay_abort_eval", t[i].delay_abort_eval_ns);
+  }
 }
 
 static int sj_render(const struct ch_scenario *s, bool stored, struct ch_buf *out) {

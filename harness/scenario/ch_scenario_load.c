@@ -435,6 +435,42 @@ static void scn_expect(struct ch__scn_ctx *c, const cJSON *root, struct ch_scena
 
 /* ------------------------------------------------------------------------------------------------- thresholds */
 
+/* {"threshold": "METRIC OP VALUE", "abort_on_fail": true, "delay_abort_eval": "10s"} (k6's object form). */
+static void scn_threshold_object(struct ch__scn_ctx *c, const cJSON *it, struct ch_scn_threshold *t, size_t *n_out) {
+  static const char *const keys[] = {"threshold", "abort_on_fail", "delay_abort_eval", NULL};
+  ch__scn_check_keys(c, it, keys);
+  char *expr = NULL;
+  bool abort_on_fail = false;
+  uint64_t delay = 0;
+  ch__scn_string(c, it, "threshold", true, NULL, &expr);
+  ch__scn_bool(c, it, "abort_on_fail", false, &abort_on_fail);
+  ch__scn_duration(c, it, "delay_abort_eval", false, 0, &delay);
+  if (expr) {
+    struct ch_buf e = CH_BUF_INIT;
+    size_t mark = ch__scn_push_key(c, "threshold");
+    int rc = ch_scn_threshold_parse(expr, t, &e);
+    if (rc == -ENOMEM)
+      c->oom = true;
+    else if (rc)
+      ch__scn_failf(c, cJSON_GetObjectItemCaseSensitive(it, "threshold"), "%s", e.data ? e.data : "expected a threshold");
+    ch__scn_pop(c, mark);
+    if (!rc) {
+      t->abort_on_fail = abort_on_fail;
+      t->delay_abort_eval_ns = delay;
+      (*n_out)++;
+      size_t m2 = ch__scn_push_key(c, "abort_on_fail");
+      if (abort_on_fail && !ch_scn_threshold_live(t))
+        ch__scn_failf(c, cJSON_GetObjectItemCaseSensitive(it, "abort_on_fail"),
+                      "%s is only known once the run is judged, so abort_on_fail cannot stop a run on it (use a "
+                      "metric measured as the run goes, e.g. update_latency.p99, connect_errors, updates_duplicate)",
+                      t->metric);
+      ch__scn_pop(c, m2);
+    }
+    ch_buf_free(&e);
+  }
+  free(expr);
+}
+
 static struct ch_scn_threshold *scn_thresholds(struct ch__scn_ctx *c, const cJSON *obj, const char *key,
                                                size_t *n_out) {
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -452,8 +488,14 @@ static struct ch_scn_threshold *scn_thresholds(struct ch__scn_ctx *c, const cJSO
     size_t i = 0;
     for (const cJSON *it = a->child; it && ts; it = it->next, i++) {
       size_t m2 = ch__scn_push_index(c, i);
-      if (!cJSON_IsString(it)) {
-        ch__scn_fail(c, it, false, "a threshold string such as \"update_latency.p99 < 250ms\"");
+      if (cJSON_IsObject(it) && !strcmp(key, "thresholds")) {
+        scn_threshold_object(c, it, &ts[*n_out], n_out);
+      } else if (!cJSON_IsString(it)) {
+        ch__scn_fail(c, it, false,
+                     !strcmp(key, "thresholds")
+                         ? "a threshold string such as \"update_latency.p99 < 250ms\" or an object "
+                           "{\"threshold\": \"...\", \"abort_on_fail\": true}"
+                         : "a threshold string such as \"update_latency.p99 < 250ms\"");
       } else {
         struct ch_buf e = CH_BUF_INIT;
         int rc = ch_scn_threshold_parse(it->valuestring, &ts[*n_out], &e);

@@ -185,6 +185,18 @@ bool ch_scn_threshold_check(const struct ch_scn_threshold *t, double v) {
   return false;
 }
 
+bool ch_scn_threshold_live(const struct ch_scn_threshold *t) {
+  /* counted or recorded only when the run is judged, or divided by the whole measured window */
+  static const char *const after[] = {"updates_expected", "updates_received", "updates_missing", "delivery_ratio",
+                                      "updates_per_second", "messages_per_second", "triggers", "messages_out",
+                                      "bytes_in", "bytes_out", "duration", "fanout_completion"};
+  size_t n = strcspn(t->metric, ".");
+  for (size_t i = 0; i < sizeof after / sizeof after[0]; i++)
+    if (strlen(after[i]) == n && !strncmp(t->metric, after[i], n))
+      return false;
+  return true;
+}
+
 int ch_scn_threshold_eval(const struct ch_scn_threshold *t, const struct ch_metrics *m, double *observed,
                           bool *pass) {
   double v;

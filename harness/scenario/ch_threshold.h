@@ -7,6 +7,7 @@
 #define CH_THRESHOLD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "ch_buf.h"
 
@@ -18,6 +19,8 @@ struct ch_scn_threshold {
   enum ch_scn_threshold_op op;
   double value;               /* durations in ns, percentages as fractions */
   bool is_duration;           /* the metric is a latency in ns (reports print it as a duration) */
+  bool abort_on_fail;         /* as k6's abortOnFail: once lost during the run, the run stops early (exit 2) */
+  uint64_t delay_abort_eval_ns; /* abort_on_fail is not judged before this much of the run has passed */
 };
 
 struct ch_metrics;
@@ -39,6 +42,11 @@ bool ch_scn_threshold_check(const struct ch_scn_threshold *t, double observed);
  * @return 0 (with *observed and *pass set), -ENOENT (metric unknown to m), -ENOMEM.
  */
 int ch_scn_threshold_eval(const struct ch_scn_threshold *t, const struct ch_metrics *m, double *observed, bool *pass);
+
+/* Whether the metric is measured while the run goes (latencies of connect and delivery, counters of errors,
+   duplicates...), so abort_on_fail can judge it; false for what is only known once the run is judged
+   (updates_expected, updates_missing, delivery_ratio, fanout_completion, rates over the whole window...). */
+bool ch_scn_threshold_live(const struct ch_scn_threshold *t);
 
 const char *ch_scn_threshold_op_name(enum ch_scn_threshold_op op);
 /* Formats a metric value for a report: durations as "12.3ms", fractions as numbers. Appends to out. */

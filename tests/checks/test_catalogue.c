@@ -118,6 +118,43 @@ static void test_verdict_exit_codes_and_last_line(void) {
   ch_buf_free(&line);
 }
 
+/* A gate cannot go green by skipping. */
+static void test_verdict_needs_a_pass_strict_and_not_run(void) {
+  struct ch_checks_results r = {0};
+  struct ch_buf line = CH_BUF_INIT;
+  struct ch_check_result skip = {ch_check_find("AUTH-007"), NULL, CH_CHECK_SKIP, "needs --forbidden-key", "", NULL, 0};
+  r.items = &skip, r.n = 1;
+  r.skipped = 1; /* nothing passed */
+  CU_ASSERT_EQUAL(ch_checks_exit_code(&r, 0, &line), CH_EXIT_RUN);
+  CH_ASSERT_STR(line.data, "exit 4: the run could not be carried out (no check passed: 1 skipped, e.g. AUTH-007: "
+                           "needs --forbidden-key)");
+  ch_buf_reset(&line);
+  r.passed = 5;
+  CU_ASSERT_EQUAL(ch_checks_exit_code(&r, 0, &line), CH_EXIT_OK);
+  ch_buf_reset(&line);
+  r.strict = true;
+  CU_ASSERT_EQUAL(ch_checks_exit_code(&r, 0, &line), CH_EXIT_CHECK_FAILED);
+  CH_ASSERT_STR(line.data, "exit 1: 1 of 6 checks skipped and --strict is set (e.g. AUTH-007: needs --forbidden-key)");
+  ch_buf_reset(&line);
+  r.skipped = 0, r.n = 0;
+  CU_ASSERT_EQUAL(ch_checks_exit_code(&r, 0, &line), CH_EXIT_OK); /* strict with nothing skipped passes */
+  ch_buf_reset(&line);
+  r.passed = 0;
+  CU_ASSERT_EQUAL(ch_checks_exit_code(&r, 0, &line), CH_EXIT_RUN);
+  CH_ASSERT_STR(line.data, "exit 4: the run could not be carried out (no check selected)");
+  ch_buf_reset(&line);
+  r.not_run = 41;
+  snprintf(r.precondition, sizeof r.precondition, "credentials refused: every negotiate answered 401");
+  CU_ASSERT_EQUAL(ch_checks_exit_code(&r, 0, &line), CH_EXIT_RUN);
+  CH_ASSERT_STR(line.data, "exit 4: the run could not be carried out (41 of 41 checks not run: credentials refused: "
+                           "every negotiate answered 401)");
+  ch_buf_reset(&line);
+  r.failed = 1; /* a real failure still says so */
+  CU_ASSERT_EQUAL(ch_checks_exit_code(&r, 0, &line), CH_EXIT_CHECK_FAILED);
+  CH_ASSERT_STR(ch_check_status_name(CH_CHECK_NOT_RUN), "not run");
+  ch_buf_free(&line);
+}
+
 static void ctx_done(struct ch_chk_ctx *cx) {
   for (size_t i = 0; i < cx->nsecrets; i++)
     free(cx->secrets[i]);
@@ -207,6 +244,7 @@ int main(void) {
                          CH_TEST(test_transport_lists),
                          CH_TEST(test_burst_size_reaches_the_stated_power),
                          CH_TEST(test_verdict_exit_codes_and_last_line),
+                         CH_TEST(test_verdict_needs_a_pass_strict_and_not_run),
                          CH_TEST(test_redaction_hides_tokens_everywhere),
                          CH_TEST(test_trigger_files),
                          CU_TEST_INFO_NULL};

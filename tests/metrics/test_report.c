@@ -225,6 +225,43 @@ static void test_report_junit_matches_the_schema(void) {
   ch_report_free(r);
 }
 
+/* A check not run (its precondition failed) is a result of its own everywhere: "not_run" in report.json (and back),
+   an <error type="not-run"> in JUnit (counted in errors, not failures), "not run" in the summary and the HTML. */
+static void test_report_not_run_is_its_own_result(void) {
+  struct ch_report *r = make_report(0);
+  struct ch_check c = {"CON-001", "init message first", NULL, "longPolling",
+                       "not run: credentials refused: every negotiate answered 401", CH_RESULT_NOT_RUN, 0};
+  CU_ASSERT_EQUAL_FATAL(ch_report_add_check(r, &c), 0);
+  CU_ASSERT_EQUAL(ch_report_count_checks(r, CH_RESULT_NOT_RUN), 1);
+  struct ch_buf j = CH_BUF_INIT, x = CH_BUF_INIT, h = CH_BUF_INIT, err = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_report_json(r, &j), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(j.data, "\"not_run\""));
+  struct ch_report *back = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_report_parse_json(j.data, j.len, &back, &err), 0);
+  CU_ASSERT_EQUAL(ch_report_count_checks(back, CH_RESULT_NOT_RUN), 1);
+  CU_ASSERT_EQUAL(ch_report_junit(r, &x), 0);
+  CU_ASSERT_EQUAL(count_of(x.data, "<error type=\"not-run\" message=\"not run: credentials refused"), 1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(x.data, "tests=\"6\" failures=\"2\" errors=\"1\" skipped=\"1\" time="));
+  CU_ASSERT_PTR_NOT_NULL(strstr(x.data, "<testsuite name=\"conformance\" tests=\"4\" failures=\"1\" errors=\"1\" "
+                                        "skipped=\"1\""));
+  CU_ASSERT_EQUAL(ch_report_html(r, &h), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(h.data, "1 not run (precondition failed)"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(h.data, "class=\"res-not_run\""));
+  char p[192];
+  path_in(p, sizeof p, tmpdir, "notrun.txt");
+  FILE *f = fopen(p, "w+");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  ch_report_print_summary(r, f);
+  fclose(f);
+  char *txt = slurp(p, NULL);
+  CU_ASSERT_TRUE(txt && strstr(txt, "checks: 1 passed, 1 failed, 1 skipped, 1 not run"));
+  CU_ASSERT_TRUE(txt && strstr(txt, "not run CON-001"));
+  free(txt);
+  ch_report_free(back);
+  ch_report_free(r);
+  ch_buf_free(&j), ch_buf_free(&x), ch_buf_free(&h), ch_buf_free(&err);
+}
+
 static void test_report_html_is_self_contained(void) {
   struct ch_report *r = make_report(0);
   struct ch_buf h = CH_BUF_INIT;
@@ -613,6 +650,7 @@ int main(void) {
                          CH_TEST(test_report_reserve_dir_never_reuses_a_folder),
                          CH_TEST(test_report_write_text_scrubs_and_fingerprints),
                          CH_TEST(test_report_junit_is_well_formed_with_counts),
+                         CH_TEST(test_report_not_run_is_its_own_result),
                          CH_TEST(test_report_html_is_self_contained),
                          CH_TEST(test_report_merge_of_shards),
                          CH_TEST(test_report_interrupted_partial_and_incomplete),

@@ -554,6 +554,35 @@ static void test_scenario_schema_matches_loader(void) {
   cJSON_Delete(schema);
 }
 
+/* k6's abortOnFail, as an object in thresholds: read, written back, and refused where it cannot work. */
+static void test_scenario_threshold_abort_on_fail(void) {
+  struct ch_buf err = CH_BUF_INIT, text = CH_BUF_INIT;
+  struct ch_scenario *s = load("{" MIN_CLIENTS "," MIN_PHASES ",\"thresholds\":[{\"threshold\":\"update_latency.p99 < "
+                               "250ms\",\"abort_on_fail\":true,\"delay_abort_eval\":\"10s\"},\"connect_errors == 0\"]}",
+                               NULL, 0, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL_FATAL(s->n_thresholds, 2);
+  CU_ASSERT_TRUE(s->thresholds[0].abort_on_fail);
+  CU_ASSERT_EQUAL(s->thresholds[0].delay_abort_eval_ns, 10000000000ull);
+  CH_ASSERT_STR(s->thresholds[0].metric, "update_latency.p99");
+  CU_ASSERT_FALSE(s->thresholds[1].abort_on_fail);
+  CU_ASSERT_EQUAL(ch_scenario_to_json(s, &text), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(text.data, "\"abort_on_fail\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text.data, "\"connect_errors == 0\""));
+  ch_scenario_free(s);
+  ch_buf_free(&text);
+  ch_buf_free(&err);
+  expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"thresholds\":[{\"threshold\":\"delivery_ratio >= 0.999\","
+               "\"abort_on_fail\":true}]}",
+               NULL, 0, "$.thresholds[0].abort_on_fail", "delivery_ratio is only known once the run is judged", NULL);
+  expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"thresholds\":[{\"threshold\":\"errors == 0\",\"abortOnFail\":true}]}",
+               NULL, 0, "$.thresholds[0].abortOnFail", "unknown key", NULL);
+  expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"thresholds\":[{\"abort_on_fail\":true}]}", NULL, 0,
+               "$.thresholds[0].threshold", "required", NULL);
+  expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"thresholds\":[{\"threshold\":\"update_latncy.p99 < 1s\"}]}", NULL, 0,
+               "$.thresholds[0].threshold", "update_latncy.p99", NULL);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {
       CH_TEST(test_scenario_shipped_files_load),
@@ -574,6 +603,7 @@ int main(void) {
       CH_TEST(test_scenario_source_addresses),
       CH_TEST(test_scenario_http_trigger),
       CH_TEST(test_scenario_schema_matches_loader),
+      CH_TEST(test_scenario_threshold_abort_on_fail),
       CH_TEST(test_scenario_to_json_roundtrip),
       CH_TEST(test_scenario_stored_form_has_no_credentials_and_is_stable),
       CU_TEST_INFO_NULL,

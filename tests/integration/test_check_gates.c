@@ -1,0 +1,188 @@
+/* `check` as a release gate cannot go green by skipping: a trigger that cannot be carried out is an error of the
+   run (exit 4, the request and status named, the token redacted, no second attempt); exit 0 needs a check passed;
+   --strict fails on any skip; JUnit marks skips with their reason and counts them on <testsuites>. And checks whose
+   precondition failed (credentials refused, not SignalR, wrong base path) are "not run" with the cause, exit 4.
+   Real binary, loopback only. */
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "ch_responder.h"
+#include "ch_endpoint.h"
+#include "ch_spawn.h"
+#include "ch_test.h"
+
+#define TOKEN "gate-right-token-456"
+
+static struct ch_server *srv;
+static int srv_port;
+static char dir[64], report_dir[96];
+
+struct outcome {
+  int code;
+  char last[1024];
+  char *out, *report, *junit; /* free them */
+};
+
+static struct outcome check(const char *const *args) {
+  char *argv[32];
+  int n = 0;
+  argv[n++] = "centro-harness", argv[n++] = "check", argv[n++] = "--report-dir", argv[n++] = report_dir;
+  for (int i = 0; args[i] && n < 31; i++)
+    argv[n++] = (char *)args[i];
+  argv[n] = NULL;
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", report_dir); /* no report of an earlier case can pass for this one */
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not clear %s\n", report_dir);
+  struct ch_spawn_result r = ch_spawn(argv, 240);
+  struct outcome o = {r.code, "", r.out, NULL, NULL};
+  ch_last_line(&r, o.last, sizeof o.last);
+  char path[160];
+  snprintf(path, sizeof path, "%s/report.json", report_dir);
+  o.report = ch_slurp(path, NULL);
+  snprintf(path, sizeof path, "%s/junit.xml", report_dir);
+  o.junit = ch_slurp(path, NULL);
+  if (!o.report)
+    o.report = calloc(1, 1);
+  if (!o.junit)
+    o.junit = calloc(1, 1);
+  return o;
+}
+
+static void done(struct outcome *o) {
+  free(o->out), free(o->report), free(o->junit);
+}
+
+static const char *target(char *buf, size_t n, int port, const char *base) {
+  snprintf(buf, n, "http://127.0.0.1:%d%s", port, base);
+  return buf;
+}
+
+static void test_a_trigger_answered_404_is_a_run_error_not_a_skip(void) {
+  struct ch_responder trig;
+  CU_ASSERT_EQUAL_FATAL(ch_responder_start(&trig, 404, "text/plain", "no such route", "/trigger"), 0);
+  char file[128], url[96];
+  snprintf(file, sizeof file, "%s/trigger.json", dir);
+  FILE *f = fopen(file, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  /* the token rides in the trigger's query: the message must not show it */
+  fprintf(f, "{\"method\":\"POST\",\"url\":\"http://127.0.0.1:%d/trigger/{{key}}?access_token=" TOKEN "\","
+             "\"body\":\"{{nonce}}\",\"correlation\":{\"nonce\":\"/HarnessNonce\"}}", trig.port);
+  fclose(f);
+  const char *args[] = {"--target", target(url, sizeof url, srv_port, "/Centro"), "--token", TOKEN, "--trigger", file,
+                        "--only", "delivery", "--transport", "ws", NULL};
+  struct outcome o = check(args);
+  char want[160];
+  snprintf(want, sizeof want, "trigger POST http://127.0.0.1:%d/trigger/", trig.port);
+  CU_ASSERT_EQUAL(o.code, 4);
+  CU_ASSERT_EQUAL(strncmp(o.last, "exit 4: ", 8), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.last, want));
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.last, "answered 404"));
+  CU_ASSERT_PTR_NULL(strstr(o.out, TOKEN));
+  CU_ASSERT_PTR_NULL(strstr(o.report, TOKEN));
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.report, "answered 404")); /* the report is written with the reason */
+  CU_ASSERT_EQUAL(atomic_load(&trig.hits), 1);                /* one failed trigger ends triggering */
+  if (o.code != 4)
+    fprintf(stderr, "\n%s\n", o.out);
+  done(&o);
+  ch_responder_stop(&trig);
+}
+
+static void test_exit_0_needs_a_passed_check(void) {
+  /* AUTH-007 is skipped without --forbidden-key: nothing passed, so nothing was checked */
+  char url[96];
+  const char *args[] = {"--target", target(url, sizeof url, srv_port, "/Centro"), "--token", TOKEN, "--only",
+                        "AUTH-007", NULL};
+  struct outcome o = check(args);
+  CU_ASSERT_EQUAL(o.code, 4);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.last, "no check passed: 1 skipped, e.g. AUTH-007: needs --forbidden-key"));
+  done(&o);
+}
+
+static void test_strict_fails_on_a_skip_and_junit_marks_it(void) {
+  char url[96];
+  const char *plain[] = {"--target", target(url, sizeof url, srv_port, "/Centro"), "--token", TOKEN, "--only",
+                         "NEG-001,AUTH-007", NULL};
+  struct outcome o = check(plain);
+  CU_ASSERT_EQUAL(o.code, 0);
+  CU_ASSERT_EQUAL(strncmp(o.last, "exit 0: all conformance checks passed (1 passed, 1 skipped, of 2)", 66), 0);
+  /* JUnit: the skip with its reason, and the count on <testsuites> as on <testsuite> */
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.junit, "<skipped message=\"needs --forbidden-key\"/>"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.junit, "tests=\"2\" failures=\"0\" errors=\"0\" skipped=\"1\" time="));
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.junit, "<testsuite name=\"conformance\" tests=\"2\" failures=\"0\" errors=\"0\" "
+                                         "skipped=\"1\""));
+  done(&o);
+  const char *strict[] = {"--target", url, "--token", TOKEN, "--only", "NEG-001,AUTH-007", "--strict", NULL};
+  o = check(strict);
+  CU_ASSERT_EQUAL(o.code, 1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.last, "exit 1: 1 of 2 checks skipped and --strict is set (e.g. AUTH-007: needs "
+                                        "--forbidden-key)"));
+  done(&o);
+}
+
+/* Every selected check is "not run" with the cause; none passed, none failed as a server fault; exit 4. */
+static void expect_not_run(const char *const *args, const char *cause) {
+  struct outcome o = check(args);
+  if (!strstr(o.last, cause))
+    fprintf(stderr, "\nlast line: %s\nwanted: %s\n", o.last, cause);
+  CU_ASSERT_EQUAL(o.code, 4);
+  CU_ASSERT_EQUAL(strncmp(o.last, "exit 4: the run could not be carried out (", 42), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.last, cause));
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "checks: 0 passed, 0 failed, 0 skipped, "));
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "not run  NEG-004"));
+  /* report.json: a result of its own; JUnit: an error of type not-run, not a failure */
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.report, "\"not_run\""));
+  CU_ASSERT_PTR_NULL(strstr(o.report, "\"pass\""));
+  CU_ASSERT_PTR_NULL(strstr(o.report, "\"fail\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.junit, "<error type=\"not-run\" message=\"not run: "));
+  CU_ASSERT_PTR_NULL(strstr(o.junit, "<failure"));
+  CU_ASSERT_PTR_NULL(strstr(o.out, TOKEN));
+  done(&o);
+}
+
+static void test_refused_credentials_are_not_run_not_server_faults(void) {
+  char url[96];
+  const char *args[] = {"--target", target(url, sizeof url, srv_port, "/Centro"), "--token", "not-the-token", NULL};
+  expect_not_run(args, "credentials refused: every negotiate answered 401: is the token right?");
+}
+
+static void test_a_url_that_is_not_signalr_is_not_run(void) {
+  struct ch_responder page;
+  CU_ASSERT_EQUAL_FATAL(ch_responder_start(&page, 200, "text/html; charset=utf-8", "<html>Welcome</html>", "/"), 0);
+  char url[96];
+  const char *args[] = {"--target", target(url, sizeof url, page.port, "/Centro"), "--token", TOKEN, NULL};
+  expect_not_run(args, "not a SignalR endpoint: negotiate answered 200 text/html");
+  ch_responder_stop(&page);
+}
+
+static void test_a_wrong_base_path_is_not_run(void) {
+  char url[96], cause[160];
+  const char *args[] = {"--target", target(url, sizeof url, srv_port, "/Wrong"), "--token", TOKEN, NULL};
+  snprintf(cause, sizeof cause, "not a SignalR endpoint: 404 at http://127.0.0.1:%d/Wrong/signalr/negotiate: is the "
+                                "base path right?", srv_port);
+  expect_not_run(args, cause);
+}
+
+int main(void) {
+  snprintf(dir, sizeof dir, "/tmp/ch-gates-%d", (int)getpid());
+  snprintf(report_dir, sizeof report_dir, "%s/report", dir);
+  if (mkdir(dir, 0755))
+    return 1;
+  if (!(srv = ch_endpoint_start(TOKEN)))
+    return 1;
+  srv_port = ch_server_port(srv);
+  CU_TestInfo tests[] = {CH_TEST(test_a_trigger_answered_404_is_a_run_error_not_a_skip),
+                         CH_TEST(test_exit_0_needs_a_passed_check),
+                         CH_TEST(test_strict_fails_on_a_skip_and_junit_marks_it),
+                         CH_TEST(test_refused_credentials_are_not_run_not_server_faults),
+                         CH_TEST(test_a_url_that_is_not_signalr_is_not_run),
+                         CH_TEST(test_a_wrong_base_path_is_not_run),
+                         CU_TEST_INFO_NULL};
+  int rc = ch_test_run("check_gates", tests);
+  ch_server_free(srv);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
+  return rc;
+}

@@ -336,8 +336,13 @@ static long wsr_complete_pending(struct ch_wsr *t, const char *p, size_t n, bool
         want = hl - t->in.len < n - used ? hl - t->in.len : n - used;
       }
     } else {
-      if (total > (uint64_t)t->base.worker->eng->opts.max_message_bytes + 14) {
-        *fallback = true; /* wsr_frames decides (it refuses an oversized data or control frame) */
+      /* A payload beyond what the message may still take is refused by wsr_frames at once (an oversized data or
+         control frame): it must not be buffered first. frag.len <= max always, so the room cannot wrap. */
+      unsigned char l7 = (unsigned char)t->in.data[1] & 0x7f;
+      uint64_t hl = l7 == 126 ? 4 : l7 == 127 ? 10 : 2;
+      size_t max = t->base.worker->eng->opts.max_message_bytes;
+      if (total - hl > max - (t->in_frag ? t->frag.len : 0)) {
+        *fallback = true;
         return (long)used;
       }
       want = (size_t)total - t->in.len;

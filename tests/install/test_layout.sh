@@ -20,6 +20,14 @@ for arg in scenarios/smoke.json smoke smoke.json; do
   rc=$?
   [ $rc -eq 0 ] && pass "relocated: validate $arg" || fail "relocated: validate $arg exit $rc: $out"
 done
+# the relocated binary runs a shipped scenario by name, and checks the embedded endpoint, outside the source tree
+out=$("$moved/bin/centro-harness" run smoke --quiet --report-dir "$WORK/run" 2>&1)
+rc=$?
+[ $rc -eq 0 ] && [ -s "$WORK/run/report.json" ] && pass "relocated: run smoke" || fail "relocated: run smoke exit $rc: $out"
+out=$("$moved/bin/centro-harness" check --only NEG-001 --report-dir "$WORK/check" 2>&1)
+rc=$?
+[ $rc -eq 0 ] && [ -s "$WORK/check/report.json" ] && pass "relocated: check --only NEG-001" \
+  || fail "relocated: check exit $rc: $out"
 out=$("$moved/bin/centro-harness" validate no-such-scenario 2>&1)
 rc=$?
 case $out in

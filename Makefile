@@ -6,8 +6,9 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 CTEST_ARGS ?=
+PREFIX ?= /usr/local
 
-.PHONY: all deps deps-test build asan fuzz test test-unit test-asan test-fuzz demo bench clean
+.PHONY: all deps deps-test build asan fuzz test test-unit test-asan test-fuzz demo bench install clean
 
 all: build
 
@@ -49,6 +50,10 @@ demo: build
 bench: build
 	@bash tests/bench/install-peers.sh || echo "bench: peer tools not installed; their rows will say so"
 	@bash tests/bench/run.sh $(BUILD)
+
+# Installs the binary, shipped scenarios, man pages and completions under PREFIX (DESTDIR=/stage honoured).
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ch_build_version.h" /* CH_GIT_DESCRIBE, generated at build time (dist/git-version.cmake) */
 #include "ch_checks.h"
 #include "ch_exit.h"
 #include "ch_report.h"
@@ -15,6 +16,29 @@ struct cli_command {
   const char *summary;
 };
 
+static void cli_print_version(void) {
+  if (CH_GIT_DESCRIBE[0])
+    printf("centro-harness %s (git %s)\n", CH_VERSION, CH_GIT_DESCRIBE);
+  else
+    printf("centro-harness %s\n", CH_VERSION);
+}
+
+static int cli_version_main(int argc, char **argv) {
+  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    printf("Usage: centro-harness version\n\n"
+           "Prints the version of centro-harness and, when it was built from a git checkout, the commit it was\n"
+           "built from (git describe --always --dirty), e.g. \"centro-harness 0.1.0 (git 20a6130-dirty)\".\n"
+           "The same as `centro-harness --version`.\n");
+    return CH_EXIT_OK;
+  }
+  if (argc > 1) {
+    fprintf(stderr, "exit 3: version takes no arguments, found '%s'\n", argv[1]);
+    return CH_EXIT_INPUT;
+  }
+  cli_print_version();
+  return CH_EXIT_OK;
+}
+
 static const struct cli_command cli_commands[] = {
     {"run", ch_run_main, "run a scenario file against a target (or the embedded reference endpoint)"},
     {"capacity", ch_capacity_main, "step a scenario's load until an SLO breaks and report the knee"},
@@ -23,13 +47,17 @@ static const struct cli_command cli_commands[] = {
     {"serve", ch_server_main, "run the reference Centro endpoint"},
     {"report", ch_report_main, "re-render a report.json as HTML, JUnit or a terminal summary"},
     {"merge", ch_merge_main, "merge the report.json files of the shards of one run"},
+    {"version", cli_version_main, "print the version and the commit it was built from"},
 };
 
 static void cli_usage(FILE *f) {
-  fprintf(f, "Usage: centro-harness <command> [OPTIONS] ...\n\nCommands:\n");
+  fprintf(f, "Usage: centro-harness <command> [OPTIONS] ...\n"
+             "\nProtocol-conformance and load-testing harness for classic ASP.NET SignalR 2.x hubs.\n"
+             "\nCommands:\n");
   for (size_t i = 0; i < sizeof cli_commands / sizeof cli_commands[0]; i++)
     fprintf(f, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
-  fprintf(f, "\n'centro-harness <command> --help' describes a command's options.\n"
+  fprintf(f, "\n'centro-harness <command> --help' describes a command's options; each command also has a manual\n"
+             "page, centro-harness-<command>(1). 'centro-harness --version' prints the version.\n"
              "\nExit codes:\n"
              "  0  everything passed\n"
              "  1  a conformance check failed\n"
@@ -49,7 +77,7 @@ int main(int argc, char **argv) {
     return CH_EXIT_OK;
   }
   if (!strcmp(argv[1], "--version")) {
-    printf("centro-harness %s\n", CH_VERSION);
+    cli_print_version();
     return CH_EXIT_OK;
   }
   for (size_t i = 0; i < sizeof cli_commands / sizeof cli_commands[0]; i++)

@@ -256,6 +256,10 @@ int ch_scenario_load(const char *path, const char *const *sets, size_t nsets, st
 int ch_scenario_from_json_string(const char *json, size_t len, const char *name, const char *const *sets,
                                  size_t nsets, struct ch_scenario **out, struct ch_buf *err);
 void ch_scenario_free(struct ch_scenario *s);
+/* An installed harness's shipped scenario for a relative `path` that does not exist: PREFIX/share/centro-harness/
+ * then path, or for a bare name scenarios/NAME or scenarios/NAME.json there (PREFIX from the binary's location).
+ * Returns 0 with the file in out, or -1 with out naming the folder searched (or empty). ch_scenario_load uses it. */
+int ch_scenario_find(const char *path, char *out, size_t cap);
 
 /* Static names used in files and reports. */
 const char *ch_scn_transport_name(enum ch_scn_transport t);

@@ -665,10 +665,18 @@ int ch_scenario_load(const char *path, const char *const *sets, size_t nsets, st
                      struct ch_buf *err) {
   *out = NULL;
   FILE *f = fopen(path, "rb");
+  int e = f ? 0 : errno;
+  char shipped[4096] = "";
+  if (e == ENOENT && ch_scenario_find(path, shipped, sizeof shipped) == 0) {
+    f = fopen(shipped, "rb"); /* an installed harness run outside the source tree */
+    e = f ? 0 : errno;
+    path = shipped;
+  }
   if (!f) {
-    int e = errno;
     if (err)
-      ch_buf_printf(err, "%s: cannot open the scenario file: %s\n", path, strerror(e));
+      ch_buf_printf(err, "%s: cannot open the scenario file: %s%s%s%s\n", path, strerror(e),
+                    path != shipped && shipped[0] ? " (nor found in " : "", path != shipped ? shipped : "",
+                    path != shipped && shipped[0] ? ")" : "");
     return e == ENOENT ? -ENOENT : -EINVAL;
   }
   struct ch_buf data = CH_BUF_INIT;

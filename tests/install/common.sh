@@ -1,0 +1,12 @@
+# Sourced by tests/install/test_*.sh. CTest passes CH_BUILD_DIR, CH_SOURCE_DIR, CH_VERSION, CH_CMAKE.
+# The fixture install.setup (setup.sh) installs the build into $CH_BUILD_DIR/test-install/destdir with
+# --prefix /usr/local, as a packager would: STAGE is that prefix inside the DESTDIR.
+STAGE=$CH_BUILD_DIR/test-install/destdir/usr/local
+COMMANDS_SHIPPED="run check capacity validate serve report merge version"
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+finish() { [ "$failures" -eq 0 ] && echo "all passed" && exit 0; echo "$failures failed" >&2; exit 1; }
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ch-install-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+[ -x "$STAGE/bin/centro-harness" ] || { echo "FAIL: no staged install at $STAGE (install.setup)" >&2; exit 1; }

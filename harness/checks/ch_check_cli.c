@@ -30,6 +30,7 @@ static void usage(FILE *f) {
           "  --token TOKEN         credential sent as \"Authorization: Bearer TOKEN\" (or give \"Scheme TOKEN\");\n"
           "                        a second --token is another user's (for the 403 replay check)\n"
           "  --token2 TOKEN        the other user's credential\n"
+          "  --token-env VAR       the main credential from environment variable VAR (keeps it off the command line)\n"
           "  --token-file FILE     first line: the main credential, second line (optional): the other user's\n"
           "  --bad-token TOKEN     a token the target must refuse with 401 (default: a random one)\n"
           "  --hub NAME            ResourceEventHub (default) or JobEventHub; the other one is used for isolation\n"
@@ -265,6 +266,7 @@ int ch_check_main(int argc, char **argv) {
     O_TOKEN,
     O_TOKEN2,
     O_TOKEN_FILE,
+    O_TOKEN_ENV,
     O_BAD,
     O_HUB,
     O_KEY,
@@ -290,6 +292,7 @@ int ch_check_main(int argc, char **argv) {
                                      {"token", required_argument, 0, O_TOKEN},
                                      {"token2", required_argument, 0, O_TOKEN2},
                                      {"token-file", required_argument, 0, O_TOKEN_FILE},
+                                     {"token-env", required_argument, 0, O_TOKEN_ENV},
                                      {"bad-token", required_argument, 0, O_BAD},
                                      {"hub", required_argument, 0, O_HUB},
                                      {"key", required_argument, 0, O_KEY},
@@ -314,7 +317,7 @@ int ch_check_main(int argc, char **argv) {
                                      {"help", no_argument, 0, 'h'},
                                      {0, 0, 0, 0}};
   struct ch_checks_opts o = {0};
-  const char *token_file = NULL, *scenario_path = DEFAULT_SCENARIO;
+  const char *token_file = NULL, *token_env = NULL, *scenario_path = DEFAULT_SCENARIO;
   bool bad = false, scen_given = false, list = false;
   char *file_tok1 = NULL, *file_tok2 = NULL, *scen_name = NULL, *report_dir = NULL;
   struct ch_buf err = CH_BUF_INIT, last = CH_BUF_INIT;
@@ -333,6 +336,7 @@ int ch_check_main(int argc, char **argv) {
       break;
     case O_TOKEN2: o.token2 = optarg; break;
     case O_TOKEN_FILE: token_file = optarg; break;
+    case O_TOKEN_ENV: token_env = optarg; break;
     case O_BAD: o.bad_token = optarg; break;
     case O_HUB: o.hub = optarg; break;
     case O_KEY: o.key = optarg; break;
@@ -386,6 +390,18 @@ int ch_check_main(int argc, char **argv) {
   if (!bad && o.fault && o.target) {
     ch_buf_puts(&err, "--fault applies to the embedded endpoint only (no --target)");
     bad = true;
+  }
+  if (!bad && token_env) {
+    const char *v = getenv(token_env);
+    if (o.token) {
+      ch_buf_puts(&err, "--token-env and --token both give the main credential: give one");
+      bad = true;
+    } else if (!v || !*v) {
+      ch_buf_printf(&err, "--token-env %s: the variable is %s", token_env, v ? "empty" : "not set");
+      bad = true;
+    } else {
+      o.token = v;
+    }
   }
   if (!bad && token_file) {
     FILE *f = fopen(token_file, "r");

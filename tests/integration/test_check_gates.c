@@ -163,6 +163,28 @@ static void test_a_wrong_base_path_is_not_run(void) {
   expect_not_run(args, cause);
 }
 
+/* The credential from the environment (CI keeps it off the command line): the gate passes with it, the token
+   appears nowhere in the output or report, and a variable that is not set is invalid input naming it. */
+static void test_token_env_gives_the_credential(void) {
+  char url[96];
+  CU_ASSERT_EQUAL_FATAL(setenv("CH_GATE_TOKEN", TOKEN, 1), 0);
+  const char *args[] = {"--target", target(url, sizeof url, srv_port, "/Centro"), "--token-env", "CH_GATE_TOKEN",
+                        "--only", "NEG-001", NULL};
+  struct outcome o = check(args);
+  CU_ASSERT_EQUAL(o.code, 0);
+  CU_ASSERT_EQUAL(strncmp(o.last, "exit 0: all conformance checks passed (1 passed", 47), 0);
+  CU_ASSERT_PTR_NULL(strstr(o.out, TOKEN));
+  CU_ASSERT_PTR_NULL(strstr(o.report, TOKEN));
+  if (o.code != 0)
+    fprintf(stderr, "\n%s\n", o.out);
+  done(&o);
+  unsetenv("CH_GATE_TOKEN");
+  o = check(args);
+  CU_ASSERT_EQUAL(o.code, 3);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.last, "--token-env CH_GATE_TOKEN: the variable is not set"));
+  done(&o);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/ch-gates-%d", (int)getpid());
   snprintf(report_dir, sizeof report_dir, "%s/report", dir);
@@ -177,6 +199,7 @@ int main(void) {
                          CH_TEST(test_refused_credentials_are_not_run_not_server_faults),
                          CH_TEST(test_a_url_that_is_not_signalr_is_not_run),
                          CH_TEST(test_a_wrong_base_path_is_not_run),
+                         CH_TEST(test_token_env_gives_the_credential),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("check_gates", tests);
   ch_server_free(srv);

@@ -17,6 +17,7 @@
 
 #include "ch_chk.h"
 #include "ch_clock.h"
+#include "ch_scn_check.h"
 #include "ch_template.h"
 
 struct ch_chk_trigger {
@@ -84,6 +85,21 @@ static int parse_request(struct ch_chk_ctx *cx, const cJSON *j, const char *path
     rc = -EINVAL;
     goto out;
   }
+  /* a misspelt key would be ignored and the request sent with a default ("methd" ran as POST) */
+  static const char *const keys[] = {"hub",         "method",     "url",         "body", "headers",
+                                     "expect_status", "timeout_ms", "correlation", NULL};
+  for (const cJSON *k = j->child; k; k = k->next) {
+    size_t i = 0;
+    while (keys[i] && strcmp(keys[i], k->string) != 0)
+      i++;
+    if (!keys[i]) {
+      const char *near = ch__scn_suggest(k->string, keys);
+      ch_buf_printf(err, "trigger: %s: unknown key \"%s\"%s%s%s", path, k->string, near ? " (did you mean \"" : "",
+                    near ? near : "", near ? "\"?)" : "");
+      rc = -EINVAL;
+      goto out;
+    }
+  }
   const cJSON *hb = cJSON_GetObjectItemCaseSensitive(j, "hub");
   if (hb && !(cJSON_IsString(hb) && (strcasecmp(hb->valuestring, "ResourceEventHub") == 0 ||
                                      strcasecmp(hb->valuestring, "JobEventHub") == 0))) {
@@ -105,16 +121,29 @@ static int parse_request(struct ch_chk_ctx *cx, const cJSON *j, const char *path
     rc = -EINVAL;
     goto out;
   }
-  t->method = strdup(cJSON_IsString(m) ? m->valuestring : "POST");
-  if ((rc = ch_template_compile(u->valuestring, CH_TEMPLATE_URL, &t->url, err)) != 0)
-    goto out;
-  if (b && !cJSON_IsString(b)) {
-    ch_buf_printf(err, "trigger: %s: \"body\": expected a string", path);
+  if (m && !cJSON_IsString(m)) {
+    ch_buf_printf(err, "trigger: %s: \"method\": expected a string such as \"POST\"", path);
     rc = -EINVAL;
     goto out;
   }
-  if (b && (rc = ch_template_compile(b->valuestring, CH_TEMPLATE_RAW, &t->body, err)) != 0)
+  t->method = strdup(m ? m->valuestring : "POST");
+  if ((rc = ch_template_compile(u->valuestring, CH_TEMPLATE_URL, &t->url, err)) != 0)
     goto out;
+  if (b && cJSON_IsString(b)) {
+    if ((rc = ch_template_compile(b->valuestring, CH_TEMPLATE_RAW, &t->body, err)) != 0)
+      goto out;
+  } else if (cJSON_IsObject(b) || cJSON_IsArray(b)) {
+    /* as in a scenario's http trigger: placeholders sit inside JSON strings, so their values are JSON-escaped */
+    char *text = cJSON_PrintUnformatted(b);
+    rc = text ? ch_template_compile(text, CH_TEMPLATE_JSON, &t->body, err) : -ENOMEM;
+    free(text);
+    if (rc)
+      goto out;
+  } else if (b && !cJSON_IsNull(b)) {
+    ch_buf_printf(err, "trigger: %s: \"body\": expected a string, a JSON object or array, or null", path);
+    rc = -EINVAL;
+    goto out;
+  }
   if (h && !cJSON_IsObject(h)) {
     ch_buf_printf(err, "trigger: %s: \"headers\": expected an object of strings", path);
     rc = -EINVAL;
@@ -184,7 +213,19 @@ int ch_chk_trigger_load(struct ch_chk_ctx *cx, const char *path, struct ch_buf *
   int rc = 0;
   if (cJSON_IsArray(j) && cJSON_GetArraySize(j) > 0) {
     const cJSON *e;
+    int idx = 0, unnamed = 0;
     cJSON_ArrayForEach(e, j) {
+      idx++;
+      /* several requests are one per hub (an unnamed one is the main hub's): two unnamed ones would leave a hub
+         without its request, and the isolation between hubs (DEL-004) could not be driven */
+      unnamed += cJSON_IsObject(e) && !cJSON_GetObjectItemCaseSensitive(e, "hub");
+      if (unnamed > 1) {
+        ch_buf_printf(err, "trigger: %s: request %d of the array: expected \"hub\" (ResourceEventHub or JobEventHub): "
+                           "with several requests, each but one names the hub whose Updates it causes",
+                      path, idx);
+        rc = -EINVAL;
+        break;
+      }
       if ((rc = parse_request(cx, e, path, err, tail)) != 0)
         break;
       tail = &(*tail)->next;

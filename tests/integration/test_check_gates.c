@@ -185,6 +185,46 @@ static void test_token_env_gives_the_credential(void) {
   done(&o);
 }
 
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* The trigger file takes what a scenario's http trigger takes (a JSON body object) and refuses what it would
+   silently misread: a misspelt key (it ran with the default method) and several requests without "hub". */
+static void test_trigger_file_body_object_and_refusals(void) {
+  char file[128], url[96], text[512];
+  snprintf(file, sizeof file, "%s/trigger.json", dir);
+  snprintf(text, sizeof text,
+           "{\"method\":\"POST\",\"url\":\"http://127.0.0.1:%d/publish\","
+           "\"body\":{\"hub\":\"ResourceEventHub\",\"key\":\"{{key}}\",\"payload\":{\"Note\":\"{{nonce}}\"}},"
+           "\"correlation\":{\"nonce\":\"/Note\"}}",
+           ch_server_control_port(srv));
+  write_text(file, text);
+  const char *args[] = {"--target", target(url, sizeof url, srv_port, "/Centro"), "--token", TOKEN, "--trigger", file,
+                        "--only", "DEL-001", "--transport", "ws", NULL};
+  struct outcome o = check(args);
+  CU_ASSERT_EQUAL(o.code, 0);
+  if (o.code != 0)
+    fprintf(stderr, "\n%s\n", o.out);
+  done(&o);
+  char *methd = strstr(text, "\"method\"");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(methd);
+  memcpy(methd, "\"methd\" ", 8); /* same length: "methd" and a space */
+  write_text(file, text);
+  o = check(args);
+  CU_ASSERT_EQUAL(o.code, 3);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "unknown key \"methd\" (did you mean \"method\"?)"));
+  done(&o);
+  write_text(file, "[{\"url\":\"http://127.0.0.1:1/a\"},{\"url\":\"http://127.0.0.1:1/b\"}]");
+  o = check(args);
+  CU_ASSERT_EQUAL(o.code, 3);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "request 2 of the array: expected \"hub\""));
+  done(&o);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/ch-gates-%d", (int)getpid());
   snprintf(report_dir, sizeof report_dir, "%s/report", dir);
@@ -200,6 +240,7 @@ int main(void) {
                          CH_TEST(test_a_url_that_is_not_signalr_is_not_run),
                          CH_TEST(test_a_wrong_base_path_is_not_run),
                          CH_TEST(test_token_env_gives_the_credential),
+                         CH_TEST(test_trigger_file_body_object_and_refusals),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("check_gates", tests);
   ch_server_free(srv);

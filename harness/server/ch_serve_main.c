@@ -69,8 +69,8 @@ static void usage(FILE *f) {
         "\n"
         "  $ centro-harness serve --tls-cert server.pem --tls-key server.key   # https://127.0.0.1:PORT/signalr\n"
         "\n"
-        "Exit codes: 0 stopped by a signal, 3 bad usage, tokens file or TLS file (missing, unreadable, not PEM, key not\n"
-        "matching the certificate: the message names the file), 4 port in use or start failure.\n",
+        "Exit codes: 0 stopped by a signal, 3 bad usage, tokens file or TLS file (missing, unreadable, not PEM, key\n"
+        "not matching the certificate: the message names the file), 4 port in use or start failure.\n",
         f);
 }
 

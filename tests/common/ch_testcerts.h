@@ -27,7 +27,8 @@ static inline int ch_testcert_ext(X509 *cert, X509 *issuer, int nid, const char 
   return rc;
 }
 
-/* A certificate for cn with this serial number, valid from now + from_days to now + to_days, signed by issuer (NULL: self-signed, a CA).
+/* A certificate for cn with this serial number, valid from now + from_days to now + to_days, signed by issuer
+   (NULL: self-signed, a CA).
    san: "IP:127.0.0.1,DNS:localhost" or NULL; client: extended key usage clientAuth instead of serverAuth. */
 static inline int ch_testcert_make(struct ch_testcert *out, long serial, const char *cn, const char *san,
                                    long from_days, long to_days, const struct ch_testcert *issuer, bool client) {

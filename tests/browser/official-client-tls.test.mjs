@@ -21,6 +21,7 @@ import { chromium } from 'playwright-core';
 
 import { control, startEndpoint } from './lib/endpoint.mjs';
 import { STATIC, root } from './lib/proxy.mjs';
+import { runBounded } from './lib/run.mjs';
 
 const ALL = ['webSockets', 'serverSentEvents', 'longPolling'];
 const WAIT_MS = 15000;
@@ -189,12 +190,7 @@ async function main() {
   return failed === 0 && passed > 0 ? 0 : 1;
 }
 
-const overall = setTimeout(() => {
-  console.log(`FAIL overall timeout (${args.timeout} s)`);
-  process.exit(1);
-}, args.timeout * 1000);
-main().then((code) => {
-  clearTimeout(overall);
-  process.exitCode = code;
-  setTimeout(() => process.exit(code), 200).unref();
+runBounded(main, args.timeout, () => {
+  console.log(`FAIL overall timeout: the run did not finish within ${args.timeout} s`);
+  console.log(`${passed} passed, ${failed + 1} failed`);
 });

@@ -10,6 +10,9 @@
 #include <openssl/x509v3.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct ch_testcert {
   EVP_PKEY *key;
@@ -118,6 +121,24 @@ static inline int ch_testcerts_standard(const char *dir) {
   ch_testcert_free(&ca);
   ch_testcert_free(&other);
   return rc ? -1 : 0;
+}
+
+/* A fresh directory /tmp/PREFIX-PID (into dir) holding the standard set: 0, or -1 with a message on stderr. */
+static inline int ch_testcerts_dir(char *dir, size_t cap, const char *prefix) {
+  snprintf(dir, cap, "/tmp/%s-%d", prefix, (int)getpid());
+  if (mkdir(dir, 0700) || ch_testcerts_standard(dir)) {
+    fprintf(stderr, "cannot make the test certificates in %s\n", dir);
+    return -1;
+  }
+  return 0;
+}
+
+/* Removes that directory with everything the test wrote into it (reports too). */
+static inline void ch_testcerts_dir_remove(const char *dir) {
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
 }
 
 #endif /* CH_TESTCERTS_H */

@@ -87,9 +87,11 @@ static struct ch_spawn_result run_against(const struct ch_serve_bg *s, const cha
     return bad;
   snprintf(target, sizeof target, "target.url=https://127.0.0.1:%d", s->port);
   snprintf(trigger, sizeof trigger, "trigger.http.url=http://127.0.0.1:%d/publish", s->cport);
+  /* One worker: with lws 4.1.6 every TLS-enabled lws context but the last leaks its client SSL_CTX at exit (see
+     ch__ws_worker_init), which fails an ASan build's exit; what is tested here does not depend on the count. */
   const char *argv[32] = {"centro-harness", "run", spath, "--set", target, "--set", trigger,
-                          "--token", TOKEN, "--report-dir", reports};
-  size_t n = 11;
+                          "--token", TOKEN, "--report-dir", reports, "--workers", "1"};
+  size_t n = 13;
   for (size_t i = 0; extra && extra[i] && n < 31; i++)
     argv[n++] = extra[i];
   argv[n] = NULL;
@@ -309,11 +311,8 @@ static void test_control_tls_serves_the_control_api_over_https(void) {
 }
 
 int main(void) {
-  snprintf(dir, sizeof dir, "/tmp/ch-serve-tls-%d", (int)getpid());
-  if (mkdir(dir, 0700) || ch_testcerts_standard(dir)) {
-    fprintf(stderr, "cannot make the test certificates in %s\n", dir);
+  if (ch_testcerts_dir(dir, sizeof dir, "ch-serve-tls"))
     return 1;
-  }
   CU_TestInfo tests[] = {
       CH_TEST(test_bad_tls_files_are_usage_errors_naming_the_file),
       CH_TEST(test_every_transport_over_https_and_wss_with_ca_file),
@@ -329,9 +328,6 @@ int main(void) {
   };
   bool skip = access(CH_BINARY, X_OK) != 0 && ch_test_may_skip(CH_BINARY " is not built", NULL);
   int rc = skip ? CH_TEST_SKIPPED : ch_test_run("serve_tls", tests);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", dir);
+  ch_testcerts_dir_remove(dir);
   return rc;
 }

@@ -11,6 +11,8 @@ if [ "${1:-test}" = test ]; then
   # the report rendering test and the official JS client proof.
   # man-db (with groff) renders the generated man pages in the install test.
   pkgs+=(clang libclang-rt-14-dev valgrind libxml2-utils chromium man-db)
+  # openssl makes the browser TLS proof's certificates; certutil (libnss3-tools) makes Chromium trust its test CA.
+  pkgs+=(openssl libnss3-tools)
   # Node.js may come from another repository with npm bundled: install Debian's only when none works.
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi

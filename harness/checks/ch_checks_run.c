@@ -363,7 +363,9 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
     if (rc) {
       struct ch_buf red = CH_BUF_INIT;
       ch_chk_redact(&cx, url.data, url.len, &red);
-      ch_buf_printf(&err, "target unreachable: GET %s: %s", red.data, curl_easy_strerror(res.cc));
+      /* curl's own text names the TLS verification failure (expired, wrong host name, unknown issuer) */
+      ch_buf_printf(&err, "target unreachable: GET %s: %s%s%s", red.data, curl_easy_strerror(res.cc),
+                    res.err[0] ? ": " : "", res.err);
       ch_buf_free(&red);
     }
     ch_http_free(&res);

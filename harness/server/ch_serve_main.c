@@ -24,8 +24,8 @@ static void usage(FILE *f) {
         "\n"
         "Runs the reference Centro endpoint: an ASP.NET SignalR 2.4-compatible server hosting ResourceEventHub and\n"
         "JobEventHub on {base}/signalr, plus a control API (POST /publish, GET /stats, POST /drop, POST /reset-stats).\n"
-        "Prints one line `listening on http://HOST:PORT/BASE/signalr, control on http://HOST:CPORT` and runs until\n"
-        "SIGINT/SIGTERM.\n"
+        "Prints one line `listening on http[s]://HOST:PORT/BASE/signalr, control on http://HOST:CPORT` and runs\n"
+        "until SIGINT/SIGTERM.\n"
         "\n"
         "Options:\n"
         "  --listen HOST:PORT        endpoint address (default 127.0.0.1:0, 0 = a free port)\n"
@@ -48,6 +48,13 @@ static void usage(FILE *f) {
         "  --no-websockets           TryWebSockets false; WebSocket upgrades are refused\n"
         "  --replay-buffer N         messages kept per connection for reconnect/poll replay (default 1000)\n"
         "  --processes N             N server processes sharing the port (SO_REUSEPORT; default 1)\n"
+        "  --tls-cert FILE           serve https/wss on the endpoint port with this PEM certificate (chain, leaf\n"
+        "                            first); every transport and --processes too. Needs --tls-key\n"
+        "  --tls-key FILE            the certificate's private key (PEM, unencrypted)\n"
+        "  --tls-client-ca FILE      require a client certificate signed by a CA in this PEM file: a handshake\n"
+        "                            without one, or with another, is refused\n"
+        "  --control-tls             serve the control API over TLS too (default: plain http, on loopback unless\n"
+        "                            --control-listen says otherwise)\n"
         "  --quiet                   no log lines on stderr\n"
         "  -h, --help                this text\n"
         "\n"
@@ -60,7 +67,10 @@ static void usage(FILE *f) {
         "  $ centro-harness serve --listen 127.0.0.1:8080 --base /Centro --token s3cret:alice\n"
         "  $ centro-harness serve --fault drop-updates --fault no-keepalive\n"
         "\n"
-        "Exit codes: 0 stopped by a signal, 3 bad usage or tokens file, 4 port in use or start failure.\n",
+        "  $ centro-harness serve --tls-cert server.pem --tls-key server.key   # https://127.0.0.1:PORT/signalr\n"
+        "\n"
+        "Exit codes: 0 stopped by a signal, 3 bad usage, tokens file or TLS file (missing, unreadable, not PEM, key\n"
+        "not matching the certificate: the message names the file), 4 port in use or start failure.\n",
         f);
 }
 
@@ -146,6 +156,10 @@ int ch_server_main(int argc, char **argv) {
       {"processes", required_argument, NULL, 'p'},
       {"quiet", no_argument, NULL, 'q'},
       {"strict-auth", no_argument, NULL, 'A'},
+      {"tls-cert", required_argument, NULL, 'E'},
+      {"tls-key", required_argument, NULL, 'K'},
+      {"tls-client-ca", required_argument, NULL, 'Q'},
+      {"control-tls", no_argument, NULL, 'L'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -255,6 +269,18 @@ int ch_server_main(int argc, char **argv) {
     case 'A':
       o.strict_auth = true;
       break;
+    case 'E':
+      o.tls_cert = optarg;
+      break;
+    case 'K':
+      o.tls_key = optarg;
+      break;
+    case 'Q':
+      o.tls_client_ca = optarg;
+      break;
+    case 'L':
+      o.control_tls = true;
+      break;
     case 'h':
       usage(stdout);
       goto out;
@@ -270,6 +296,11 @@ int ch_server_main(int argc, char **argv) {
   }
   if (optind < argc) {
     fprintf(stderr, "centro-harness serve: unexpected argument '%s'\n", argv[optind]);
+    rc = CH_EXIT_INPUT;
+    goto out;
+  }
+  if (ch_server_tls_check(&o, &err)) {
+    fprintf(stderr, "centro-harness serve: %s\n", err.data ? err.data : "bad TLS options");
     rc = CH_EXIT_INPUT;
     goto out;
   }
@@ -429,11 +460,12 @@ int ch_server_main(int argc, char **argv) {
     rc = exit_for(src) == CH_EXIT_INPUT ? CH_EXIT_INPUT : CH_EXIT_RUN;
   } else {
     int cp = ch_server_control_port(s);
+    const char *scheme = o.tls_cert ? "https" : "http";
     if (cp >= 0)
-      printf("listening on http://%s:%d%s/signalr, control on http://%s:%d\n", host, ch_server_port(s),
-             o.base ? o.base : "", chost, cp);
+      printf("listening on %s://%s:%d%s/signalr, control on %s://%s:%d\n", scheme, host, ch_server_port(s),
+             o.base ? o.base : "", o.control_tls ? "https" : "http", chost, cp);
     else
-      printf("listening on http://%s:%d%s/signalr\n", host, ch_server_port(s), o.base ? o.base : "");
+      printf("listening on %s://%s:%d%s/signalr\n", scheme, host, ch_server_port(s), o.base ? o.base : "");
     if (nproc > 1)
       printf("processes: %d sharing port %d\n", nkids + 1, port);
     fflush(stdout);

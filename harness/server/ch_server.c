@@ -75,6 +75,11 @@ int ch_server_new(const struct ch_server_opts *opts, struct ch_server **out) {
   for (size_t i = 0; i < opts->n_tokens; i++)
     if (!opts->tokens[i].token || !opts->tokens[i].token[0] || !opts->tokens[i].user)
       return -EINVAL;
+  struct ch_buf tls_err = CH_BUF_INIT;
+  int trc = ch_server_tls_check(opts, &tls_err);
+  ch_buf_free(&tls_err);
+  if (trc)
+    return trc;
   struct ch_server *s = calloc(1, sizeof *s);
   if (!s)
     return -ENOMEM;
@@ -82,9 +87,14 @@ int ch_server_new(const struct ch_server_opts *opts, struct ch_server **out) {
   s->listen_host = dup_or(opts->listen_host, "127.0.0.1");
   s->control_host = dup_or(opts->control_host, "127.0.0.1");
   s->base = dup_or(opts->base, "");
+  s->tls_cert = opts->tls_cert ? strdup(opts->tls_cert) : NULL;
+  s->tls_key = opts->tls_key ? strdup(opts->tls_key) : NULL;
+  s->tls_client_ca = opts->tls_client_ca ? strdup(opts->tls_client_ca) : NULL;
   s->listen_fd = s->control_fd = s->inherited_fd = s->cmd_fd = s->stats_fd = -1;
   s->control_port = -1;
-  if (!s->listen_host || !s->control_host || !s->base || tokens_copy(opts->tokens, opts->n_tokens, &s->tokens)) {
+  if (!s->listen_host || !s->control_host || !s->base || (opts->tls_cert && !s->tls_cert) ||
+      (opts->tls_key && !s->tls_key) || (opts->tls_client_ca && !s->tls_client_ca) ||
+      tokens_copy(opts->tokens, opts->n_tokens, &s->tokens)) {
     ch_server_free(s);
     return -ENOMEM;
   }
@@ -93,6 +103,9 @@ int ch_server_new(const struct ch_server_opts *opts, struct ch_server **out) {
   s->o.listen_host = s->listen_host;
   s->o.control_host = s->control_host;
   s->o.base = s->base;
+  s->o.tls_cert = s->tls_cert;
+  s->o.tls_key = s->tls_key;
+  s->o.tls_client_ca = s->tls_client_ca;
   if (s->o.keepalive_s == 0)
     s->o.keepalive_s = 10;
   if (s->o.disconnect_timeout_s == 0)
@@ -193,9 +206,15 @@ static void on_accept(uv_poll_t *h, int status, int events) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     /* one vhost for both ports: lws would pick the first vhost on a shared (non-listening) port by Host, so
        control sockets are marked instead and the endpoint callback hands them over */
-    struct lws *w = lws_adopt_socket_vhost(s->vh, fd);
+    /* the control port stays plain on a TLS vhost unless control_tls: adopted without LWS_ADOPT_ALLOW_SSL */
+    lws_sock_file_fd_type sfd = {.sockfd = fd};
+    lws_adoption_type type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP;
+    if (!control || s->o.control_tls)
+      type |= LWS_ADOPT_ALLOW_SSL;
+    struct lws *w = lws_adopt_descriptor_vhost(s->vh, type, sfd, NULL, NULL);
     if (!w)
-      ch_srv_log(s, "could not adopt an accepted socket");
+      ch_srv_log(s, "could not adopt an accepted socket%s",
+                 type & LWS_ADOPT_ALLOW_SSL && s->o.tls_cert ? " (or its TLS handshake failed at once)" : "");
     else if (control)
       lws_set_opaque_user_data(w, s);
   }
@@ -301,7 +320,8 @@ static int setup(struct ch_server *s) {
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   void *loops[] = {&s->loop};
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                 (s->o.tls_cert ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
   info.foreign_loops = loops;
   info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
   info.user = s;
@@ -318,6 +338,7 @@ static int setup(struct ch_server *s) {
   info.retry_and_idle_policy = &s->retry;
   info.keepalive_timeout = 60;
   info.timeout_secs = 30;
+  ch_srv_tls_vhost_info(s, &info);
   s->vh = lws_create_vhost(s->ctx, &info);
   if (!s->vh)
     return -EIO;
@@ -417,7 +438,8 @@ int ch_server_start(struct ch_server *s) {
     return s->start_rc;
   }
   s->started = true;
-  ch_srv_log(s, "listening on http://%s:%d%s/signalr", s->listen_host, s->port, s->base);
+  ch_srv_log(s, "listening on %s://%s:%d%s/signalr", s->o.tls_cert ? "https" : "http", s->listen_host, s->port,
+             s->base);
   return 0;
 }
 
@@ -439,6 +461,9 @@ void ch_server_free(struct ch_server *s) {
   free(s->listen_host);
   free(s->control_host);
   free(s->base);
+  free(s->tls_cert);
+  free(s->tls_key);
+  free(s->tls_client_ca);
   tokens_free(s->tokens, s->n_tokens);
   for (size_t i = 0; i < s->n_relay; i++)
     close(s->relay_fds[i]);

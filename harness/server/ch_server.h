@@ -93,11 +93,18 @@ struct ch_server_opts {
   int processes;            /* ch_server_main only: N processes sharing the port (SO_REUSEPORT); 0/1 = one */
   bool reuse_port;          /* set SO_REUSEPORT on the listening socket (used by --processes) */
   bool quiet;               /* no log lines on stderr */
+  /* TLS on the endpoint port (https/wss for every transport); NULL = plain. PEM files, read at ch_server_new and
+     again when the server starts. The control API stays plain unless control_tls. */
+  const char *tls_cert;     /* certificate (chain), leaf first */
+  const char *tls_key;      /* its private key (unencrypted) */
+  const char *tls_client_ca; /* require a client certificate signed by one of these CAs; NULL = none asked */
+  bool control_tls;         /* serve the control API over TLS too (same certificate and client-CA rule) */
 };
 
 struct ch_server;
 
-/* Validates opts and copies them; does not bind. Returns 0, -EINVAL (bad opts) or -ENOMEM. */
+/* Validates opts and copies them; does not bind. Returns 0, -EINVAL (bad opts, or TLS files that
+   ch_server_tls_check refuses) or -ENOMEM. */
 int ch_server_new(const struct ch_server_opts *opts, struct ch_server **out);
 /* Binds, starts the server thread and returns once both ports listen. -EADDRINUSE when the port is taken, another
    negative errno-style code on other failures (the server is then not running, ch_server_free still applies). */
@@ -115,6 +122,11 @@ void ch_server_free(struct ch_server *s);
    frees with ch_server_tokens_free, or -EINVAL with a message in err (never containing a token) or -errno. */
 int ch_server_tokens_load(const char *path, struct ch_server_token **out, size_t *n, struct ch_buf *err);
 void ch_server_tokens_free(struct ch_server_token *t, size_t n);
+
+/* Checks the TLS options of opts: cert and key given together, each file readable PEM, the key matching the
+   certificate, the client CA file holding certificates. 0 (also without TLS), or -EINVAL with a message naming the
+   option and file in err. */
+int ch_server_tls_check(const struct ch_server_opts *opts, struct ch_buf *err);
 
 /* `centro-harness serve ...`: argv[0] is "serve". Runs until SIGINT/SIGTERM. Returns an enum ch_exit value. */
 int ch_server_main(int argc, char **argv);

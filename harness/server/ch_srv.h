@@ -125,6 +125,7 @@ struct ch_server {
   /* options (deep copies) */
   struct ch_server_opts o;
   char *listen_host, *base, *control_host;
+  char *tls_cert, *tls_key, *tls_client_ca;
   struct ch_server_token *tokens;
   size_t n_tokens;
   uint64_t keepalive_ns, disconnect_ns, conn_timeout_ns;
@@ -260,6 +261,12 @@ int ch__listen_port(int fd, int *port_out);
 /* Token keys and cursor prefix shared by the --processes siblings (tokens from one process open in another). */
 void ch__server_share_keys(struct ch_server *s, const uint64_t keys[5]);
 int ch__bind_listen(const char *host, int port, bool reuse_port, int *fd_out, int *port_out);
+
+/* ch_srv_tls.c */
+/* Sets the vhost's TLS fields and options from the server's options (nothing without tls_cert). */
+void ch_srv_tls_vhost_info(const struct ch_server *s, struct lws_context_creation_info *info);
+/* LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION: 0 accepts, 1 refuses (OpenSSL's verdict, logged). */
+int ch_srv_tls_verify(struct ch_server *s, void *x509_store_ctx, int preverify_ok);
 
 /* ch_srv_reply.c: small HTTP helpers */
 int ch_srv_reply(struct lws *wsi, unsigned status, const char *ctype, const char *body, size_t len);

@@ -680,6 +680,8 @@ static int ws_established(struct ch_server *s, struct lws *wsi, struct pss *p) {
 int ch_srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
   struct pss *p = user;
   struct ch_server *s;
+  if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION) /* user: the X509_STORE_CTX */
+    return ch_srv_tls_verify(srv_of(wsi), user, (int)len);
   if (wsi && lws_get_opaque_user_data(wsi))
     return ch_srv_control_callback(wsi, reason, user, in, len); /* a socket accepted on the control port */
   switch (reason) {

@@ -22,7 +22,8 @@ int main(int argc, char **argv) {
   }
   /* Options: --base PATH (endpoint at PATH/signalr, e.g. /Centro), --keepalive SECONDS. */
   /* --fault NAME (repeatable) injects a server fault, to see the browser test catch it. */
-  const char *base = "";
+  /* --tls-cert FILE --tls-key FILE: https/wss on the endpoint port (the control API stays plain http). */
+  const char *base = "", *tls_cert = NULL, *tls_key = NULL;
   double keepalive = 0;
   unsigned faults = 0;
   for (int i = 1; i < argc; i++) {
@@ -31,12 +32,16 @@ int main(int argc, char **argv) {
       base = argv[++i];
     } else if (strcmp(argv[i], "--keepalive") == 0 && i + 1 < argc) {
       keepalive = strtod(argv[++i], NULL);
+    } else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc) {
+      tls_cert = argv[++i];
+    } else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc) {
+      tls_key = argv[++i];
     } else if (strcmp(argv[i], "--fault") == 0 && i + 1 < argc && ch_fault_parse(argv[i + 1], &f) == 0) {
       faults |= 1u << f;
       i++;
     } else {
       fprintf(stderr, "usage: ch_browser_server [--base PATH] [--keepalive SECONDS] [--fault NAME]... "
-                      "(token in CH_BROWSER_TOKEN)\n");
+                      "[--tls-cert FILE --tls-key FILE] (token in CH_BROWSER_TOKEN)\n");
       return 3;
     }
   }
@@ -52,6 +57,8 @@ int main(int argc, char **argv) {
       .n_tokens = 1,
       .keepalive_s = keepalive,
       .faults = faults,
+      .tls_cert = tls_cert,
+      .tls_key = tls_key,
   };
   /* Block the stop signals before the server thread starts so only this thread sees them (sigwait below). */
   sigset_t stop;

@@ -20,6 +20,7 @@ import { Client as SignalrClient } from 'node-signalr';
 
 import { control, startEndpoint } from './lib/endpoint.mjs';
 import { startProxy } from './lib/proxy.mjs';
+import { runBounded } from './lib/run.mjs';
 
 const ALL_TRANSPORTS = ['webSockets', 'serverSentEvents', 'longPolling'];
 const WAIT_MS = 15000; // one step's wait; a reconnect needs 2-3 s of client back-off plus a little
@@ -495,15 +496,7 @@ async function main() {
   return failed === 0 && passed > 0 ? 0 : 1;
 }
 
-const overall = setTimeout(() => {
+runBounded(main, args.timeout, () => {
   console.log(`FAIL overall timeout: the run did not finish within ${args.timeout} s`);
   console.log(`${passed} passed, ${failed + 1} failed`);
-  process.exit(1);
-}, args.timeout * 1000);
-
-main().then((code) => {
-  clearTimeout(overall);
-  process.exitCode = code;
-  // node-signalr or a half-closed socket may hold the loop open; everything we own is closed by now.
-  setTimeout(() => process.exit(code), 200).unref();
 });

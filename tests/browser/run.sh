@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CTest entry point: setup, then the official-client and node-signalr proof against the reference endpoint.
-# $1: the ch_browser_server binary; further arguments go to the node script. Exit 77 (CTest: skipped) only when
+# [--tls] $1: the ch_browser_server binary; further arguments go to the node script. Exit 77 (CTest: skipped) only when
 # skipping was asked for: CH_SKIP_BROWSER=1, or CH_ALLOW_SKIP=1 with Chromium, node or the npm packages missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,5 +14,15 @@ if [ "${CH_ALLOW_SKIP:-}" = 1 ] && { [ ! -x /usr/bin/chromium ] || ! command -v 
   echo "SKIPPED: browser proof: chromium, node or the npm packages missing (CH_ALLOW_SKIP=1)"
   exit 77
 fi
+# --tls: the https/wss proof (official-client-tls.test.mjs), which also needs openssl and certutil (libnss3-tools)
+script=official-client.test.mjs
+if [ "${1:-}" = --tls ]; then
+  script=official-client-tls.test.mjs; shift
+  if [ "${CH_ALLOW_SKIP:-}" = 1 ] &&
+    { ! command -v openssl >/dev/null 2>&1 || ! command -v certutil >/dev/null 2>&1; }; then
+    echo "SKIPPED: browser TLS proof: openssl or certutil (libnss3-tools) missing (CH_ALLOW_SKIP=1)"
+    exit 77
+  fi
+fi
 server="$1"; shift
-exec node "$here/official-client.test.mjs" --server "$server" "$@"
+exec node "$here/$script" --server "$server" "$@"

@@ -16,6 +16,8 @@ install_missing() {
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
   command -v npm >/dev/null 2>&1 || need+=(npm)
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)          # the TLS proof's test certificates
+  command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)   # ... and Chromium's trust of the test CA
   if [ ${#need[@]} -gt 0 ]; then
     echo "browser/setup.sh: installing ${need[*]}"
     local SUDO=""

@@ -35,6 +35,8 @@ static void test_serve_help_lists_options_and_faults(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "--listen HOST:PORT"));
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "--control-listen"));
   CU_ASSERT_PTR_NOT_NULL(strstr(out, "--processes N"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, "--tls-cert FILE"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, "--tls-client-ca FILE"));
   const struct ch_fault_info *t = ch_fault_table();
   for (unsigned i = 0; i < CH_FAULT_COUNT; i++)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, t[i].name));

@@ -7,9 +7,11 @@ import readline from 'node:readline';
  * Spawns the launcher with the token in its environment and resolves with {port, controlPort, stop()} once it
  * printed its ports. Its stderr is kept (not printed) so a failing run can show it; it never contains the token.
  */
-export function startEndpoint(binary, token, { base = '', faults = [], keepalive = 0, timeoutMs = 15000 } = {}) {
+export function startEndpoint(binary, token,
+  { base = '', faults = [], keepalive = 0, timeoutMs = 15000, tls = null } = {}) {
   return new Promise((resolve, reject) => {
     const argv = base ? ['--base', base] : [];
+    if (tls) argv.push('--tls-cert', tls.cert, '--tls-key', tls.key); // https/wss on the endpoint port
     if (keepalive) argv.push('--keepalive', String(keepalive)); // seconds; KeepAliveTimeout is twice that
     for (const f of faults) argv.push('--fault', f);
     const child = spawn(binary, argv, {

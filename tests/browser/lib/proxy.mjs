@@ -10,9 +10,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
+export const root = path.resolve(here, '..');
 
-const STATIC = {
+export const STATIC = {
   '/': ['page/index.html', 'text/html; charset=utf-8'],
   '/__ch/client.js': ['page/client.js', 'application/javascript; charset=utf-8'],
   '/__ch/jquery.js': ['node_modules/jquery/dist/jquery.min.js', 'application/javascript; charset=utf-8'],

@@ -14,6 +14,8 @@
 #include "ch_exit.h"
 #include "ch_interrupt.h"
 #include "ch_report.h"
+#include "ch_scenario.h"
+#include "ch_token.h"
 
 #define DEFAULT_SCENARIO "scenarios/conformance.json"
 
@@ -139,6 +141,44 @@ static int read_scenario(const char *path, bool explicit_path, char **name, uint
   cJSON_Delete(j);
   ch_buf_free(&t);
   return rc;
+}
+
+/* check --scenario FILE: the scenario loaded and validated; its target.url, insecure and ca_file where the command
+   line gives none, its target.auth's credential unless the command line gives one (the scheme kept: "Scheme TOKEN";
+   a token file's second line is the other user's), and its trigger and correlation unless --trigger is given. */
+static int scenario_use(const char *path, bool cli_cred, struct ch_checks_opts *o, struct ch_scenario **scn,
+                        struct ch_tokens *toks, char **auth, struct ch_buf *err) {
+  int rc = ch_scenario_load(path, NULL, 0, scn, err);
+  if (rc)
+    return rc;
+  const struct ch_scn_target *t = &(*scn)->target;
+  if (!o->target && t->url)
+    o->target = t->url;
+  if (!o->ca_file && t->ca_file)
+    o->ca_file = t->ca_file;
+  o->insecure |= t->insecure;
+  o->scenario = *scn;
+  if (cli_cred || t->auth.source == CH_SCN_TOKEN_NONE)
+    return 0;
+  if (t->auth.mode == CH_SCN_AUTH_QUERY) {
+    ch_buf_printf(err, "%s: target.auth.mode \"query\": check sends the credential in the Authorization header "
+                       "(use mode \"header\", or give --token)",
+                  path);
+    return -EINVAL;
+  }
+  struct ch_token_cli none = {0};
+  if ((rc = ch_tokens_resolve(&t->auth, &none, toks, err)) != 0)
+    return rc;
+  if (!toks->n)
+    return 0;
+  size_t n = strlen(t->auth.scheme) + strlen(toks->tokens[0]) + 2;
+  if (!(*auth = malloc(n)))
+    return -ENOMEM;
+  snprintf(*auth, n, "%s %s", t->auth.scheme, toks->tokens[0]);
+  o->token = *auth;
+  if (!o->token2 && toks->n > 1)
+    o->token2 = toks->tokens[1];
+  return 0;
 }
 
 int ch_checks_to_report(const struct ch_checks_results *r, struct ch_report *rep) {
@@ -322,7 +362,9 @@ int ch_check_main(int argc, char **argv) {
   struct ch_checks_opts o = {0};
   const char *token_file = NULL, *token_env = NULL, *scenario_path = DEFAULT_SCENARIO;
   bool bad = false, scen_given = false, list = false;
-  char *file_tok1 = NULL, *file_tok2 = NULL, *scen_name = NULL, *report_dir = NULL;
+  char *file_tok1 = NULL, *file_tok2 = NULL, *scen_name = NULL, *report_dir = NULL, *scn_auth = NULL;
+  struct ch_scenario *scn = NULL;
+  struct ch_tokens scn_tokens = {0};
   struct ch_buf err = CH_BUF_INIT, last = CH_BUF_INIT;
   struct ch_checks_results res = {0};
   int code = CH_EXIT_INPUT, c;
@@ -425,7 +467,16 @@ int ch_check_main(int argc, char **argv) {
         o.token2 = file_tok2;
     }
   }
-  if (!bad && read_scenario(scenario_path, scen_given, &scen_name, &o.seed, &err) != 0)
+  if (!bad && scen_given) { /* a whole scenario: validated as `run` would, its target and trigger used */
+    bool cli_cred = o.token || token_env || token_file;
+    if (scenario_use(scenario_path, cli_cred, &o, &scn, &scn_tokens, &scn_auth, &err) != 0)
+      bad = true;
+    else if (!(scen_name = strdup(scn->name)))
+      bad = true;
+    else if (!o.seed)
+      o.seed = scn->seed;
+  }
+  if (!bad && !scen_given && read_scenario(scenario_path, scen_given, &scen_name, &o.seed, &err) != 0)
     bad = true;
   if (bad) {
     usage(stderr);
@@ -483,6 +534,9 @@ out:
   free(file_tok2);
   free(scen_name);
   free(report_dir);
+  free(scn_auth);
+  ch_tokens_free(&scn_tokens);
+  ch_scenario_free(scn);
   ch_buf_free(&err);
   ch_buf_free(&last);
   return code;

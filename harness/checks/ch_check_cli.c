@@ -39,15 +39,18 @@ static void usage(FILE *f) {
           "  --key KEY             part key / pipeline id to subscribe to (default: a random numeric key)\n"
           "  --key2 KEY            a second allowed key for isolation checks (default: KEY followed by 0)\n"
           "  --forbidden-key KEY   a key the main user may not subscribe to (AUTH-007 is skipped without it)\n"
-          "  --trigger FILE        JSON HTTP request template that makes the target push an Update:\n"
-          "                        "
-          "{\"method\",\"url\",\"headers\":{},\"body\",\"expect_status\":[min,max],\"timeout_ms\",\n"
-          "                         \"correlation\":{\"nonce\":PTR,\"sequence\":PTR,\"key\":PTR}} with placeholders\n"
-          "                        {{key}} {{seq}} {{nonce}} {{now_ms}}; \"body\" a string or a JSON object/array\n"
-          "                        (placeholders JSON-escaped there); unknown keys are refused. An array of such\n"
-          "                        requests, each with \"hub\":\"ResourceEventHub\"|\"JobEventHub\" (one may omit it:\n"
-          "                        the main hub's), drives both hubs, which hub isolation (DEL-004) needs. Without\n"
-          "                        --trigger delivery checks run passively (DEL-001) or are skipped, never passed.\n"
+          "  --trigger FILE        what makes the target push an Update, read by the scenario's parser (same\n"
+          "                        errors, with the JSON path and \"did you mean\"): a scenario's trigger, object or\n"
+          "                        array, e.g. [{\"type\":\"http\",\"hub\":\"JobEventHub\",\"http\":{\"url\":...}}, ...]\n"
+          "                        (rate, count, keys are a run's and unused here), or a request template\n"
+          "                        {\"method\",\"url\",\"headers\":{},\"body\",\"expect_status\":[min,max],\"timeout_ms\",\n"
+          "                         \"hub\",\"correlation\":{\"nonce\":PTR,\"sequence\":PTR,\"key\":PTR}} or an array of\n"
+          "                        them. Placeholders {{key}} {{seq}} {{nonce}} {{now_ms}} {{hub}} {{env.NAME}} (an\n"
+          "                        unset variable is refused); \"body\" a string or a JSON object/array (placeholders\n"
+          "                        JSON-escaped there). Per hub: the request naming it (\"hub\"), else one naming no\n"
+          "                        hub that uses {{hub}} (it serves both), else the one naming no hub (the main\n"
+          "                        hub's). Both hubs driven, hub isolation (DEL-004) runs. Without a trigger\n"
+          "                        delivery checks run passively (DEL-001) or are skipped, never passed.\n"
           "  --transport LIST      webSockets,serverSentEvents,longPolling (ws,sse,lp); default: every one offered\n"
           "  --only LIST           check ids, id prefixes or families to run (e.g. NEG,AUTH-006,delivery)\n"
           "  --timeout-ms N        per-probe timeout (default 5000)\n"
@@ -61,7 +64,11 @@ static void usage(FILE *f) {
           "  --insecure            https/wss: do not verify the server certificate\n"
           "  --report-dir DIR      where report.json, junit.xml, report.html and transcripts/ go\n"
           "                        (default reports/check-<UTC time>)\n"
-          "  --scenario FILE       scenario file recorded in the report (default " DEFAULT_SCENARIO ")\n"
+          "  --scenario FILE       a scenario file, validated as `run` validates it: its name and seed go into the\n"
+          "                        report, and its target.url, insecure, ca_file, target.auth's credential\n"
+          "                        (token, token_env or token_file, header mode; its second line is --token2) and\n"
+          "                        trigger and correlation are used where the command line gives none (default:\n"
+          "                        " DEFAULT_SCENARIO ", whose name and seed only are read)\n"
           "  --seed N              seed for keys and nonces (default: from the clock; printed in the report)\n"
           "  --fault NAME          embedded endpoint only: start it with this fault (see `serve --help`)\n"
           "  --strict              a skipped check fails the gate (exit 1): for release gates that must run every\n"
@@ -469,8 +476,11 @@ int ch_check_main(int argc, char **argv) {
   }
   if (!bad && scen_given) { /* a whole scenario: validated as `run` would, its target and trigger used */
     bool cli_cred = o.token || token_env || token_file;
-    if (scenario_use(scenario_path, cli_cred, &o, &scn, &scn_tokens, &scn_auth, &err) != 0)
+    if (scenario_use(scenario_path, cli_cred, &o, &scn, &scn_tokens, &scn_auth, &err) != 0) {
       bad = true;
+      while (err.len && err.data[err.len - 1] == '\n')
+        err.data[--err.len] = '\0';
+    }
     else if (!(scen_name = strdup(scn->name)))
       bad = true;
     else if (!o.seed)

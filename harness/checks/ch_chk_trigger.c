@@ -157,6 +157,8 @@ int ch_chk_trigger_load(struct ch_chk_ctx *cx, const char *path, struct ch_buf *
   ch_buf_free(&text);
   if (rc) {
     free(file);
+    while (err->len && err->data[err->len - 1] == '\n') /* the last line of the run ends the message */
+      err->data[--err->len] = '\0';
     return rc;
   }
   struct ch_chk_trigger *head = NULL;

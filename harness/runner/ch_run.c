@@ -316,14 +316,6 @@ static size_t run_trigger_capacity(const struct ch_scenario *s, size_t n_keys) {
 
 /* ---- the timeline ---- */
 
-static void run_sum_trig(struct ch_trigger_result *sum, const struct ch_trigger_result *one) {
-  sum->sent += one->sent;
-  sum->ok += one->ok;
-  sum->failed += one->failed;
-  if (!sum->first_error[0] && one->first_error[0])
-    memcpy(sum->first_error, one->first_error, sizeof sum->first_error);
-}
-
 static int run_timeline(struct ch_run *r, struct run_outcome *out) {
   const struct ch_scenario *s = r->s;
   uint32_t *tkeys = malloc((r->keys.n ? r->keys.n : 1) * sizeof *tkeys);
@@ -377,26 +369,13 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       bool silence = ph->type == CH_SCN_PHASE_VERIFY_SILENCE;
       /* every trigger plans its own triggers (its keys, rate, arrival and count), all starting together */
       struct run_tphase *ps[CH_SCN_TRIGGERS_MAX];
-      size_t np = 0;
-      uint64_t t0 = ch_now_ns() + 1000000u;
-      for (size_t t = 0; triggers_on && t < s->n_triggers; t++) {
-        if (s->triggers[t].type == CH_SCN_TRIGGER_NONE)
-          continue;
-        size_t K = run_trigger_keys(r, t, tkeys);
-        size_t n = (size_t)run_phase_triggers(&s->triggers[t], ph, K);
-        struct run_tphase *p = K ? run_plan(r, t, silence ? RUN_TP_SILENCE : RUN_TP_TRIGGER, tkeys, K, n, t0, &rng)
-                                 : NULL;
-        if (p)
-          ps[np++] = p;
-      }
+      size_t np = triggers_on ? run_plan_phase(r, ph, silence ? RUN_TP_SILENCE : RUN_TP_TRIGGER,
+                                               ch_now_ns() + 1000000u, &rng, tkeys, ps)
+                              : 0;
       uint64_t rcv0 = run_updates_received(r);
-      struct ch_trigger_result trs[CH_SCN_TRIGGERS_MAX];
-      run_send(r, ps, np, trs);
+      run_send_phase(r, ps, np, out);
       uint64_t want = 0;
       for (size_t k = 0; k < np; k++) {
-        run_sum_trig(&out->trig, &trs[k]);
-        run_sum_trig(&out->trig_each[ps[k]->trigger], &trs[k]);
-        ps[k]->n_sent = (uint32_t)trs[k].sent;
         ps[k]->end_ns = ch_now_ns();
         want += run_expected_receipts(ps[k], r->subs_per_key);
       }
@@ -421,26 +400,9 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
          wait for them to come back and for the replay. */
       out->had_drop = true;
       struct run_tphase *ps[CH_SCN_TRIGGERS_MAX];
-      size_t np = 0;
-      uint64_t t0 = ch_now_ns() + 200000000u;
-      for (size_t t = 0; triggers_on && t < s->n_triggers; t++) {
-        if (s->triggers[t].type == CH_SCN_TRIGGER_NONE)
-          continue;
-        size_t K = run_trigger_keys(r, t, tkeys);
-        if (K > 100)
-          K = 100;
-        struct run_tphase *p = K ? run_plan(r, t, RUN_TP_DROP, tkeys, K, K, t0, &rng) : NULL;
-        if (p)
-          ps[np++] = p;
-      }
+      size_t np = triggers_on ? run_plan_phase(r, ph, RUN_TP_DROP, ch_now_ns() + 200000000u, &rng, tkeys, ps) : 0;
       uint64_t rcv0 = run_updates_received(r);
-      struct ch_trigger_result trs[CH_SCN_TRIGGERS_MAX];
-      run_send(r, ps, np, trs);
-      for (size_t k = 0; k < np; k++) {
-        run_sum_trig(&out->trig, &trs[k]);
-        run_sum_trig(&out->trig_each[ps[k]->trigger], &trs[k]);
-        ps[k]->n_sent = (uint32_t)trs[k].sent;
-      }
+      run_send_phase(r, ps, np, out);
       if (!run_wait(r, start + timeout) && i < 64 && !r->stop)
         out->timed_out[i] = true;
       if (np && !r->stop) {

@@ -274,6 +274,12 @@ void run_send(struct ch_run *r, struct run_tphase **p, size_t n, struct ch_trigg
 uint64_t run_expected_receipts(const struct run_tphase *p, const uint32_t *subs_per_key);
 /* The keys scenario trigger t drives in this run (ch_run_triggers.c), in the order it triggers them; returns K. */
 size_t run_trigger_keys(const struct ch_run *r, size_t t, uint32_t *out);
+/* Plans one phase's triggers, one tphase per scenario trigger that sends, all from t0 (a drop phase: one trigger per
+   key, at most 100 keys); returns how many (ch_run_triggers.c). */
+size_t run_plan_phase(struct ch_run *r, const struct ch_scn_phase *ph, enum run_tphase_kind kind, uint64_t t0,
+                      struct ch_rng *rng, uint32_t *tkeys, struct run_tphase **ps);
+/* Sends them side by side and adds each one's result to the outcome (in all and per scenario trigger). */
+void run_send_phase(struct ch_run *r, struct run_tphase **ps, size_t np, struct run_outcome *out);
 /* Fills key_trigger (after the clients are made); key_pops: per key, a bit per population subscribing to it. */
 void run_assign_trigger_keys(struct ch_run *r, const uint64_t *key_pops);
 /* The report's per-trigger lines (ch_run_triggers.c), from the outcome, the tally and the workers' histograms. */

@@ -7,6 +7,44 @@
 #include "ch_report.h"
 #include "ch_run_int.h"
 
+static void run_sum_trig(struct ch_trigger_result *sum, const struct ch_trigger_result *one) {
+  sum->sent += one->sent;
+  sum->ok += one->ok;
+  sum->failed += one->failed;
+  if (!sum->first_error[0] && one->first_error[0])
+    memcpy(sum->first_error, one->first_error, sizeof sum->first_error);
+}
+
+/* Plans one phase's triggers, one tphase per scenario trigger that sends, all from t0 (a drop phase: one trigger
+   per key, at most 100 keys); returns how many. */
+size_t run_plan_phase(struct ch_run *r, const struct ch_scn_phase *ph, enum run_tphase_kind kind,
+                             uint64_t t0, struct ch_rng *rng, uint32_t *tkeys, struct run_tphase **ps) {
+  size_t np = 0;
+  for (size_t t = 0; t < r->s->n_triggers; t++) {
+    if (r->s->triggers[t].type == CH_SCN_TRIGGER_NONE)
+      continue;
+    size_t K = run_trigger_keys(r, t, tkeys);
+    if (kind == RUN_TP_DROP && K > 100)
+      K = 100;
+    size_t n = kind == RUN_TP_DROP ? K : (size_t)run_phase_triggers(&r->s->triggers[t], ph, K);
+    struct run_tphase *p = K ? run_plan(r, t, kind, tkeys, K, n, t0, rng) : NULL;
+    if (p)
+      ps[np++] = p;
+  }
+  return np;
+}
+
+/* Sends them side by side and adds each one's result to the outcome (in all and per scenario trigger). */
+void run_send_phase(struct ch_run *r, struct run_tphase **ps, size_t np, struct run_outcome *out) {
+  struct ch_trigger_result trs[CH_SCN_TRIGGERS_MAX];
+  run_send(r, ps, np, trs);
+  for (size_t k = 0; k < np; k++) {
+    run_sum_trig(&out->trig, &trs[k]);
+    run_sum_trig(&out->trig_each[ps[k]->trigger], &trs[k]);
+    ps[k]->n_sent = (uint32_t)trs[k].sent;
+  }
+}
+
 void run_assign_trigger_keys(struct ch_run *r, const uint64_t *key_pops) {
   const struct ch_scenario *s = r->s;
   memset(r->key_trigger, RUN_NO_TRIGGER, r->keys.n ? r->keys.n : 1);

@@ -160,7 +160,7 @@ static int cap_step_sets(const struct ch_scenario *s, double v, struct ch_buf *a
     return 0;
   }
   case CH_SCN_CAPACITY_TRIGGER_RATE:
-    ch_buf_printf(a, "trigger.rate=%g", v);
+    ch_buf_printf(a, s->trigger_array ? "trigger.0.rate=%g" : "trigger.rate=%g", v); /* one trigger (loader) */
     break;
   }
   return 0;

@@ -128,6 +128,46 @@ static void test_reference_trigger_array_embedded(void) {
   unlink(path);
 }
 
+/* A variable named like a credential, in a URL that fails (404: the first error names the URL), and in a header:
+   its value appears in no output and no file of the report folder. */
+static void test_env_credentials_never_in_output(void) {
+  struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
+  struct ch_server *srv = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_server_new(&so, &srv), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_server_start(srv), 0);
+  char target[96], control[64], path[128], cmd[256];
+  snprintf(target, sizeof target, "http://127.0.0.1:%d", ch_server_port(srv));
+  snprintf(control, sizeof control, "127.0.0.1:%d", ch_server_control_port(srv));
+  setenv("CENTRO_CONTROL", control, 1);
+  setenv("CH_TRIG_API_KEY", "v4lue-of-the-api-key", 1);
+  snprintf(path, sizeof path, "%s/secret.json", scratch);
+  CU_ASSERT_EQUAL_FATAL(
+      ch_write_text(path,
+                    "{\"clients\": [{\"name\": \"parts\", \"count\": 2, \"subscribe\": {\"keys\": [\"A\"]}}],\n"
+                    " \"phases\": [{\"type\": \"connect\"}, {\"type\": \"subscribe\"}, {\"type\": \"trigger\"},\n"
+                    "            {\"type\": \"disconnect\"}],\n"
+                    " \"trigger\": [{\"type\": \"http\", \"count\": 2, \"rate\": 50, \"http\": {\"url\": \"http://"
+                    "{{env.CENTRO_CONTROL}}/nope/{{env.CH_TRIG_API_KEY}}/{{key}}\", \"headers\": {\"X-Api-Key\": "
+                    "\"{{env.CH_TRIG_API_KEY}}\", \"X-Seq\": \"{{seq}}\"}}}],\n"
+                    " \"correlation\": {\"sequence\": \"/HarnessSeq\"}}\n"),
+      0);
+  const char *extra[] = {"--target", target, NULL};
+  struct ch_spawn_result r = run(path, extra, 120);
+  CU_ASSERT_EQUAL(r.code, 1); /* RUN-TRIGGER: every request answered 404 */
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "RUN-TRIGGER"));
+  CU_ASSERT_PTR_NULL(strstr(r.out, "v4lue-of-the-api-key"));
+  if (r.code != 1 || strstr(r.out, "v4lue-of-the-api-key"))
+    fprintf(stderr, "\n%s\n", r.out);
+  free(r.out);
+  snprintf(cmd, sizeof cmd, "grep -rq 'v4lue-of-the-api-key' '%s'", report_dir);
+  CU_ASSERT_NOT_EQUAL(system(cmd), 0); /* grep finds nothing (and the folder exists: next) */
+  snprintf(cmd, sizeof cmd, "grep -q 'nope/\\[REDACTED\\]' '%s/report.json'", report_dir);
+  CU_ASSERT_EQUAL(system(cmd), 0);
+  unsetenv("CH_TRIG_API_KEY");
+  unlink(path);
+  ch_server_free(srv);
+}
+
 int main(void) {
   snprintf(report_dir, sizeof report_dir, "/tmp/ch-run-trig-%d", (int)getpid());
   snprintf(scratch, sizeof scratch, "/tmp/ch-run-trig-%d-in", (int)getpid());
@@ -136,7 +176,7 @@ int main(void) {
   if (system(cmd) != 0)
     return 1;
   CU_TestInfo tests[] = {CH_TEST(test_two_hubs_against_serve), CH_TEST(test_reference_trigger_array_embedded),
-                         CU_TEST_INFO_NULL};
+                         CH_TEST(test_env_credentials_never_in_output), CU_TEST_INFO_NULL};
   int rc = ch_test_run("run_triggers", tests);
   snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", report_dir, scratch);
   if (system(cmd) != 0)

@@ -474,6 +474,8 @@ int ch_check_main(int argc, char **argv) {
         o.token2 = file_tok2;
     }
   }
+  if (!bad && read_scenario(scenario_path, scen_given, &scen_name, &o.seed, &err) != 0)
+    bad = true;
   if (!bad && scen_given) { /* a whole scenario: validated as `run` would, its target and trigger used */
     bool cli_cred = o.token || token_env || token_file;
     if (scenario_use(scenario_path, cli_cred, &o, &scn, &scn_tokens, &scn_auth, &err) != 0) {
@@ -481,13 +483,7 @@ int ch_check_main(int argc, char **argv) {
       while (err.len && err.data[err.len - 1] == '\n')
         err.data[--err.len] = '\0';
     }
-    else if (!(scen_name = strdup(scn->name)))
-      bad = true;
-    else if (!o.seed)
-      o.seed = scn->seed;
   }
-  if (!bad && !scen_given && read_scenario(scenario_path, scen_given, &scen_name, &o.seed, &err) != 0)
-    bad = true;
   if (bad) {
     usage(stderr);
     fprintf(stderr, "exit 3: invalid input (%s)\n", err.data ? err.data : "usage");

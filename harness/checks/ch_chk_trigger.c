@@ -120,7 +120,7 @@ static int build_list(struct ch_chk_ctx *cx, const struct ch_scn_trigger *v, siz
     else if (tg->n_pops && s)
       t->hub = s->populations[tg->pops[0]].hub_name;
     else
-      t->any_hub = !tg->legacy && http_uses(&tg->http, "hub");
+      t->any_hub = http_uses(&tg->http, "hub");
     register_secrets(cx, &tg->http);
   }
   if (!rc && !head) {

@@ -567,7 +567,7 @@ int ch_scn_trigger_file_parse(const char *json, size_t len, const char *name, bo
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
   size_t off = end && end >= json && end <= json + len ? (size_t)(end - json) : len;
-  while (root && off < len && strchr(" \t\r\n", json[off]))
+  while (root && off < len && json[off] && strchr(" \t\r\n", json[off]))
     off++;
   if (!root || off < len)
     ch__scn_syntax_error(&c, json, len, off);

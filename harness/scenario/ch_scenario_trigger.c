@@ -151,24 +151,30 @@ static void trig_http(struct ch__scn_ctx *c, const cJSON *o, struct ch_scn_http_
   }
 }
 
+/* A non-empty array's strings (each non-empty, else reported as `what`) into a new vector. */
+static void trig_strings(struct ch__scn_ctx *c, const cJSON *a, char ***out, size_t *n, const char *what) {
+  if (!(*out = calloc((size_t)cJSON_GetArraySize(a), sizeof **out))) {
+    c->oom = true;
+    return;
+  }
+  size_t i = 0;
+  for (const cJSON *it = a->child; it; it = it->next, i++) {
+    size_t m = ch__scn_push_index(c, i);
+    if (cJSON_IsString(it) && *it->valuestring)
+      (*out)[(*n)++] = ch__scn_strdup(c, it->valuestring);
+    else
+      ch__scn_fail(c, it, false, what);
+    ch__scn_pop(c, m);
+  }
+}
+
 static void trig_keys(struct ch__scn_ctx *c, const cJSON *k, struct ch_scn_trigger *t) {
   size_t m2 = ch__scn_push_key(c, "keys");
   if (cJSON_IsString(k) && !strcmp(k->valuestring, "subscribed")) {
     t->keys_subscribed = true;
   } else if (cJSON_IsArray(k) && cJSON_GetArraySize(k) > 0) {
     t->keys_subscribed = false;
-    t->keys = calloc((size_t)cJSON_GetArraySize(k), sizeof *t->keys);
-    if (!t->keys)
-      c->oom = true;
-    size_t i = 0;
-    for (const cJSON *it = k->child; it && t->keys; it = it->next, i++) {
-      size_t m3 = ch__scn_push_index(c, i);
-      if (cJSON_IsString(it) && *it->valuestring)
-        t->keys[t->n_keys++] = ch__scn_strdup(c, it->valuestring);
-      else
-        ch__scn_fail(c, it, false, "a non-empty key string");
-      ch__scn_pop(c, m3);
-    }
+    trig_strings(c, k, &t->keys, &t->n_keys, "a non-empty key string");
   } else {
     ch__scn_fail(c, k, false, "\"subscribed\" or a non-empty array of keys");
   }
@@ -198,17 +204,7 @@ static void trig_scope(struct ch__scn_ctx *c, const cJSON *o, struct ch_scn_trig
     else
       t->pop_names[t->n_pop_names++] = ch__scn_strdup(c, cl->valuestring);
   } else if (cJSON_IsArray(cl) && cJSON_GetArraySize(cl) > 0) {
-    if ((t->pop_names = calloc((size_t)cJSON_GetArraySize(cl), sizeof *t->pop_names)) == NULL)
-      c->oom = true;
-    size_t i = 0;
-    for (const cJSON *it = cl->child; it && t->pop_names; it = it->next, i++) {
-      size_t m3 = ch__scn_push_index(c, i);
-      if (cJSON_IsString(it) && *it->valuestring)
-        t->pop_names[t->n_pop_names++] = ch__scn_strdup(c, it->valuestring);
-      else
-        ch__scn_fail(c, it, false, "a population name");
-      ch__scn_pop(c, m3);
-    }
+    trig_strings(c, cl, &t->pop_names, &t->n_pop_names, "a population name");
   } else {
     ch__scn_fail(c, cl, false, "a population name or a non-empty array of population names");
   }

@@ -14,6 +14,8 @@
 #include "ch_exit.h"
 #include "ch_interrupt.h"
 #include "ch_report.h"
+#include "ch_scenario.h"
+#include "ch_token.h"
 
 #define DEFAULT_SCENARIO "scenarios/conformance.json"
 
@@ -37,15 +39,18 @@ static void usage(FILE *f) {
           "  --key KEY             part key / pipeline id to subscribe to (default: a random numeric key)\n"
           "  --key2 KEY            a second allowed key for isolation checks (default: KEY followed by 0)\n"
           "  --forbidden-key KEY   a key the main user may not subscribe to (AUTH-007 is skipped without it)\n"
-          "  --trigger FILE        JSON HTTP request template that makes the target push an Update:\n"
-          "                        "
-          "{\"method\",\"url\",\"headers\":{},\"body\",\"expect_status\":[min,max],\"timeout_ms\",\n"
-          "                         \"correlation\":{\"nonce\":PTR,\"sequence\":PTR,\"key\":PTR}} with placeholders\n"
-          "                        {{key}} {{seq}} {{nonce}} {{now_ms}}; \"body\" a string or a JSON object/array\n"
-          "                        (placeholders JSON-escaped there); unknown keys are refused. An array of such\n"
-          "                        requests, each with \"hub\":\"ResourceEventHub\"|\"JobEventHub\" (one may omit it:\n"
-          "                        the main hub's), drives both hubs, which hub isolation (DEL-004) needs. Without\n"
-          "                        --trigger delivery checks run passively (DEL-001) or are skipped, never passed.\n"
+          "  --trigger FILE        what makes the target push an Update, read by the scenario's parser (same\n"
+          "                        errors, with the JSON path and \"did you mean\"): a scenario's trigger, object or\n"
+          "                        array, e.g. [{\"type\":\"http\",\"hub\":\"JobEventHub\",\"http\":{\"url\":...}}, ...]\n"
+          "                        (rate, count, keys are a run's and unused here), or a request template\n"
+          "                        {\"method\",\"url\",\"headers\":{},\"body\",\"expect_status\":[min,max],\"timeout_ms\",\n"
+          "                         \"hub\",\"correlation\":{\"nonce\":PTR,\"sequence\":PTR,\"key\":PTR}} or an array of\n"
+          "                        them. Placeholders {{key}} {{seq}} {{nonce}} {{now_ms}} {{hub}} {{env.NAME}} (an\n"
+          "                        unset variable is refused); \"body\" a string or a JSON object/array (placeholders\n"
+          "                        JSON-escaped there). Per hub: the request naming it (\"hub\"), else one naming no\n"
+          "                        hub that uses {{hub}} (it serves both), else the one naming no hub (the main\n"
+          "                        hub's). Both hubs driven, hub isolation (DEL-004) runs. Without a trigger\n"
+          "                        delivery checks run passively (DEL-001) or are skipped, never passed.\n"
           "  --transport LIST      webSockets,serverSentEvents,longPolling (ws,sse,lp); default: every one offered\n"
           "  --only LIST           check ids, id prefixes or families to run (e.g. NEG,AUTH-006,delivery)\n"
           "  --timeout-ms N        per-probe timeout (default 5000)\n"
@@ -59,7 +64,11 @@ static void usage(FILE *f) {
           "  --insecure            https/wss: do not verify the server certificate\n"
           "  --report-dir DIR      where report.json, junit.xml, report.html and transcripts/ go\n"
           "                        (default reports/check-<UTC time>)\n"
-          "  --scenario FILE       scenario file recorded in the report (default " DEFAULT_SCENARIO ")\n"
+          "  --scenario FILE       a scenario file, validated as `run` validates it: its name and seed go into the\n"
+          "                        report, and its target.url, insecure, ca_file, target.auth's credential\n"
+          "                        (token, token_env or token_file, header mode; its second line is --token2) and\n"
+          "                        trigger and correlation are used where the command line gives none (default:\n"
+          "                        " DEFAULT_SCENARIO ", whose name and seed only are read)\n"
           "  --seed N              seed for keys and nonces (default: from the clock; printed in the report)\n"
           "  --fault NAME          embedded endpoint only: start it with this fault (see `serve --help`)\n"
           "  --strict              a skipped check fails the gate (exit 1): for release gates that must run every\n"
@@ -139,6 +148,44 @@ static int read_scenario(const char *path, bool explicit_path, char **name, uint
   cJSON_Delete(j);
   ch_buf_free(&t);
   return rc;
+}
+
+/* check --scenario FILE: the scenario loaded and validated; its target.url, insecure and ca_file where the command
+   line gives none, its target.auth's credential unless the command line gives one (the scheme kept: "Scheme TOKEN";
+   a token file's second line is the other user's), and its trigger and correlation unless --trigger is given. */
+static int scenario_use(const char *path, bool cli_cred, struct ch_checks_opts *o, struct ch_scenario **scn,
+                        struct ch_tokens *toks, char **auth, struct ch_buf *err) {
+  int rc = ch_scenario_load(path, NULL, 0, scn, err);
+  if (rc)
+    return rc;
+  const struct ch_scn_target *t = &(*scn)->target;
+  if (!o->target && t->url)
+    o->target = t->url;
+  if (!o->ca_file && t->ca_file)
+    o->ca_file = t->ca_file;
+  o->insecure |= t->insecure;
+  o->scenario = *scn;
+  if (cli_cred || t->auth.source == CH_SCN_TOKEN_NONE)
+    return 0;
+  if (t->auth.mode == CH_SCN_AUTH_QUERY) {
+    ch_buf_printf(err, "%s: target.auth.mode \"query\": check sends the credential in the Authorization header "
+                       "(use mode \"header\", or give --token)",
+                  path);
+    return -EINVAL;
+  }
+  struct ch_token_cli none = {0};
+  if ((rc = ch_tokens_resolve(&t->auth, &none, toks, err)) != 0)
+    return rc;
+  if (!toks->n)
+    return 0;
+  size_t n = strlen(t->auth.scheme) + strlen(toks->tokens[0]) + 2;
+  if (!(*auth = malloc(n)))
+    return -ENOMEM;
+  snprintf(*auth, n, "%s %s", t->auth.scheme, toks->tokens[0]);
+  o->token = *auth;
+  if (!o->token2 && toks->n > 1)
+    o->token2 = toks->tokens[1];
+  return 0;
 }
 
 int ch_checks_to_report(const struct ch_checks_results *r, struct ch_report *rep) {
@@ -322,7 +369,9 @@ int ch_check_main(int argc, char **argv) {
   struct ch_checks_opts o = {0};
   const char *token_file = NULL, *token_env = NULL, *scenario_path = DEFAULT_SCENARIO;
   bool bad = false, scen_given = false, list = false;
-  char *file_tok1 = NULL, *file_tok2 = NULL, *scen_name = NULL, *report_dir = NULL;
+  char *file_tok1 = NULL, *file_tok2 = NULL, *scen_name = NULL, *report_dir = NULL, *scn_auth = NULL;
+  struct ch_scenario *scn = NULL;
+  struct ch_tokens scn_tokens = {0};
   struct ch_buf err = CH_BUF_INIT, last = CH_BUF_INIT;
   struct ch_checks_results res = {0};
   int code = CH_EXIT_INPUT, c;
@@ -427,6 +476,14 @@ int ch_check_main(int argc, char **argv) {
   }
   if (!bad && read_scenario(scenario_path, scen_given, &scen_name, &o.seed, &err) != 0)
     bad = true;
+  if (!bad && scen_given) { /* a whole scenario: validated as `run` would, its target and trigger used */
+    bool cli_cred = o.token || token_env || token_file;
+    if (scenario_use(scenario_path, cli_cred, &o, &scn, &scn_tokens, &scn_auth, &err) != 0) {
+      bad = true;
+      while (err.len && err.data[err.len - 1] == '\n')
+        err.data[--err.len] = '\0';
+    }
+  }
   if (bad) {
     usage(stderr);
     fprintf(stderr, "exit 3: invalid input (%s)\n", err.data ? err.data : "usage");
@@ -483,6 +540,9 @@ out:
   free(file_tok2);
   free(scen_name);
   free(report_dir);
+  free(scn_auth);
+  ch_tokens_free(&scn_tokens);
+  ch_scenario_free(scn);
   ch_buf_free(&err);
   ch_buf_free(&last);
   return code;

@@ -10,6 +10,8 @@
 
 #include "ch_buf.h"
 
+struct ch_scenario;
+
 struct ch_interrupt;
 
 /* Transports, as a bit mask. */
@@ -110,6 +112,7 @@ struct ch_checks_opts {
   unsigned burst;            /* Updates per delivery burst; 0 = ch_checks_burst_size(CH_CHECK_FAULT_RATE, …) */
   const char *forbidden_key; /* a key the main user may not subscribe to; the check is skipped when NULL */
   const char *trigger_file;  /* JSON HTTP request template; NULL = passive (or the embedded control API) */
+  const struct ch_scenario *scenario; /* --scenario FILE: its trigger when there is no trigger_file (may be NULL) */
   unsigned transports;       /* 0 = every transport the target offers */
   const char *only;          /* comma-separated check ids or families to run; NULL = all */
   long timeout_ms;           /* per probe; 0 = 5000 */

@@ -11,6 +11,7 @@
 #include "ch_chk.h"
 #include "ch_clock.h"
 #include "ch_exit.h"
+#include "ch_scenario.h"
 #include "ch_interrupt.h"
 #include "ch_server.h"
 #include "ch_url.h"
@@ -329,6 +330,9 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
     if ((rc = set_target(&cx, o->target, &err)) != 0)
       goto out;
     if (o->trigger_file && (rc = ch_chk_trigger_load(&cx, o->trigger_file, &err)) != 0)
+      goto out;
+    if (!o->trigger_file && o->scenario && ch_scenario_triggers_on(o->scenario) &&
+        (rc = ch_chk_trigger_from_scenario(&cx, o->scenario, &err)) != 0)
       goto out;
     if (o->key)
       snprintf(cx.key, sizeof cx.key, "%s", o->key);

@@ -205,6 +205,9 @@ int ch_sess_open(struct ch_sess *s, struct ch_buf *ev);
 
 /* ---- triggers ---- */
 int ch_chk_trigger_load(struct ch_chk_ctx *cx, const char *path, struct ch_buf *err);
+/* The requests of a scenario's trigger (check --scenario FILE without --trigger); s outlives cx. */
+struct ch_scenario;
+int ch_chk_trigger_from_scenario(struct ch_chk_ctx *cx, const struct ch_scenario *s, struct ch_buf *err);
 int ch_chk_trigger_embedded(struct ch_chk_ctx *cx, const char *control_base);
 void ch_chk_trigger_free(struct ch_chk_ctx *cx);
 /* Makes the target push an Update for (hub, key) carrying seq and nonce. 0, or negative with err set. */

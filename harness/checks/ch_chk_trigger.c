@@ -1,14 +1,15 @@
 /* Triggers: how a check makes the target push an Update for a key. Either the embedded reference endpoint's control
-   API, or an HTTP request template from --trigger FILE:
-     {"method":"POST", "url":"https://host/api/parts/{{key}}/touch",
-      "headers":{"Content-Type":"application/json"}, "body":"{\"note\":\"{{nonce}}\",\"n\":{{seq}}}",
-      "expect_status":[200,299], "timeout_ms":10000,
-      "correlation":{"nonce":"/Note","sequence":"/N","key":"/PartKey"}}
-   Placeholders {{key}} {{seq}} {{nonce}} {{now_ms}} (ch_template); correlation values are JSON Pointers into the
-   Update's argument. Header values are never printed (they usually carry credentials).
-   The file may also be an array of such requests, each with "hub": "ResourceEventHub" | "JobEventHub"; a request
-   without "hub" publishes on the main hub (--hub). Checks that need a hub without a request are skipped. The first
-   correlation given applies to every request. */
+   API, or the requests of a trigger file (--trigger FILE) or of a scenario's trigger (--scenario FILE), read by the
+   scenario's parser (ch_scn_trigger_file_parse / ch_scenario_load), so one file serves run and check:
+     - a scenario's trigger, object or array: {"type": "http", "hub": "JobEventHub", "http": {"method", "url",
+       "headers", "body", "timeout", "expect_status"}}; the fields that pace a run (rate, count, keys...) are read
+       and unused here;
+     - check's request form, alone or an array: {"method", "url", "headers", "body", "expect_status", "timeout_ms",
+       "hub", "correlation": {"nonce", "sequence", "key"}}.
+   Placeholders {{key}} {{seq}} {{nonce}} {{now_ms}} {{hub}} {{env.NAME}} (ch_template). Which request publishes on a
+   hub: the one naming it ("hub", or "clients" whose populations are on it); else one that names no hub and uses
+   {{hub}} (it serves both); else the one naming no hub, for the main hub (--hub). Checks that need a hub without a
+   request are skipped. Header values and credential-like variables are registered as secrets: never printed. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,42 +18,34 @@
 
 #include "ch_chk.h"
 #include "ch_clock.h"
-#include "ch_scn_check.h"
-#include "ch_template.h"
+#include "ch_report.h"
+#include "ch_scenario.h"
 
 struct ch_chk_trigger {
   struct ch_chk_trigger *next; /* the request for another hub */
-  char *hub;                   /* NULL: the main hub */
+  const char *hub;             /* NULL: the main hub (or every hub with any_hub) */
+  bool any_hub;                /* names no hub and renders {{hub}}: serves both */
   bool embedded;
   char *control; /* embedded: http://127.0.0.1:port */
-  char *method;
-  struct ch_template *url, *body;
-  char **hdr_names;
-  struct ch_template **hdr_values;
-  size_t n_hdrs;
+  const struct ch_scn_http_trigger *http; /* the request (owned by file, or by the caller's scenario) */
   long status_min, status_max;
   long timeout_ms;
   char *ptr_nonce, *ptr_seq, *ptr_key;
+  struct ch_scn_trigger_file *file; /* the head of a list read from --trigger FILE owns the parsed file */
 };
 
 static void trigger_free(struct ch_chk_trigger *t) {
   if (!t)
     return;
   trigger_free(t->next);
-  free(t->hub);
   free(t->control);
-  free(t->method);
-  ch_template_free(t->url);
-  ch_template_free(t->body);
-  for (size_t i = 0; i < t->n_hdrs; i++) {
-    free(t->hdr_names[i]);
-    ch_template_free(t->hdr_values[i]);
-  }
-  free(t->hdr_names);
-  free(t->hdr_values);
   free(t->ptr_nonce);
   free(t->ptr_seq);
   free(t->ptr_key);
+  if (t->file) {
+    ch_scn_trigger_file_free(t->file);
+    free(t->file);
+  }
   free(t);
 }
 
@@ -61,137 +54,89 @@ void ch_chk_trigger_free(struct ch_chk_ctx *cx) {
   cx->trigger = NULL;
 }
 
-static char *dup_ptr(const cJSON *o, const char *name, struct ch_buf *err, int *rc) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-  if (!v)
-    return NULL;
-  if (!cJSON_IsString(v) || (v->valuestring[0] && v->valuestring[0] != '/')) {
-    ch_buf_printf(err, "trigger: correlation.%s: expected a JSON Pointer string starting with '/'", name);
-    *rc = -EINVAL;
-    return NULL;
-  }
-  return strdup(v->valuestring);
+static bool http_uses(const struct ch_scn_http_trigger *h, const char *name) {
+  bool u = (h->url && ch_template_uses(h->url, name)) || (h->body && ch_template_uses(h->body, name));
+  for (size_t i = 0; i < h->n_headers; i++)
+    u |= ch_template_uses(h->headers[i].value, name);
+  return u;
 }
 
-static int parse_request(struct ch_chk_ctx *cx, const cJSON *j, const char *path, struct ch_buf *err,
-                         struct ch_chk_trigger **outp) {
+/* Header values usually carry credentials, and so do variables whose names say so: never in evidence. */
+static void register_secrets(struct ch_chk_ctx *cx, const struct ch_scn_http_trigger *h) {
+  const struct ch_template *parts[2] = {h->url, h->body};
+  for (size_t i = 0; i < h->n_headers + 2; i++) {
+    const struct ch_template *t = i < 2 ? parts[i] : h->headers[i - 2].value;
+    if (!t)
+      continue;
+    if (i >= 2) {
+      const char *v = ch_template_source(t);
+      if (strncasecmp(v, "Bearer ", 7) == 0)
+        ch_chk_secret_add(cx, v + 7);
+      ch_chk_secret_add(cx, v);
+    }
+    for (size_t e = 0; e < ch_template_env_count(t); e++) {
+      const char *name = ch_template_env_name(t, e);
+      if (i >= 2 || ch_report_secret_name(name, strlen(name)))
+        ch_chk_secret_add(cx, ch_template_env_value(t, e));
+    }
+  }
+}
+
+static char *dup_or_null(const char *s, int *rc) {
+  char *d = s ? strdup(s) : NULL;
+  if (s && !d)
+    *rc = -ENOMEM;
+  return d;
+}
+
+/* The checks' requests from parsed triggers; correlation: the file's or the scenario's (NULL pointers: defaults). */
+static int build_list(struct ch_chk_ctx *cx, const struct ch_scn_trigger *v, size_t n,
+                      const struct ch_scenario *s, const struct ch_scn_correlation *k, const char *name,
+                      struct ch_chk_trigger **out, struct ch_buf *err) {
+  struct ch_chk_trigger *head = NULL, **tail = &head;
   int rc = 0;
-  struct ch_chk_trigger *t = calloc(1, sizeof *t);
-  if (!t)
-    return -ENOMEM;
-  t->status_min = 200, t->status_max = 299, t->timeout_ms = 10000;
-  if (!cJSON_IsObject(j)) {
-    ch_buf_printf(err, "trigger: %s: expected a JSON object", path);
-    rc = -EINVAL;
-    goto out;
-  }
-  /* a misspelt key would be ignored and the request sent with a default ("methd" ran as POST) */
-  static const char *const keys[] = {"hub",         "method",     "url",         "body", "headers",
-                                     "expect_status", "timeout_ms", "correlation", NULL};
-  for (const cJSON *k = j->child; k; k = k->next) {
-    size_t i = 0;
-    while (keys[i] && strcmp(keys[i], k->string) != 0)
-      i++;
-    if (!keys[i]) {
-      const char *near = ch__scn_suggest(k->string, keys);
-      ch_buf_printf(err, "trigger: %s: unknown key \"%s\"%s%s%s", path, k->string, near ? " (did you mean \"" : "",
-                    near ? near : "", near ? "\"?)" : "");
+  for (size_t i = 0; i < n && !rc; i++) {
+    const struct ch_scn_trigger *tg = &v[i];
+    if (tg->type == CH_SCN_TRIGGER_NONE)
+      continue;
+    if (tg->type == CH_SCN_TRIGGER_REFERENCE) {
+      ch_buf_printf(err, "%s: %s: expected type \"http\": \"reference\" is the embedded endpoint's own API, which "
+                         "check uses by itself when there is no --target",
+                    name, tg->label ? tg->label : "trigger");
       rc = -EINVAL;
-      goto out;
+      break;
     }
-  }
-  const cJSON *hb = cJSON_GetObjectItemCaseSensitive(j, "hub");
-  if (hb && !(cJSON_IsString(hb) && (strcasecmp(hb->valuestring, "ResourceEventHub") == 0 ||
-                                     strcasecmp(hb->valuestring, "JobEventHub") == 0))) {
-    ch_buf_printf(err, "trigger: %s: \"hub\": expected ResourceEventHub or JobEventHub", path);
-    rc = -EINVAL;
-    goto out;
-  }
-  if (hb)
-    t->hub = strdup(hb->valuestring);
-  const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "method");
-  const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "url");
-  const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "body");
-  const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "headers");
-  const cJSON *es = cJSON_GetObjectItemCaseSensitive(j, "expect_status");
-  const cJSON *to = cJSON_GetObjectItemCaseSensitive(j, "timeout_ms");
-  const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "correlation");
-  if (!cJSON_IsString(u)) {
-    ch_buf_printf(err, "trigger: %s: \"url\": expected a string", path);
-    rc = -EINVAL;
-    goto out;
-  }
-  if (m && !cJSON_IsString(m)) {
-    ch_buf_printf(err, "trigger: %s: \"method\": expected a string such as \"POST\"", path);
-    rc = -EINVAL;
-    goto out;
-  }
-  t->method = strdup(m ? m->valuestring : "POST");
-  if ((rc = ch_template_compile(u->valuestring, CH_TEMPLATE_URL, &t->url, err)) != 0)
-    goto out;
-  if (b && cJSON_IsString(b)) {
-    if ((rc = ch_template_compile(b->valuestring, CH_TEMPLATE_RAW, &t->body, err)) != 0)
-      goto out;
-  } else if (cJSON_IsObject(b) || cJSON_IsArray(b)) {
-    /* as in a scenario's http trigger: placeholders sit inside JSON strings, so their values are JSON-escaped */
-    char *text = cJSON_PrintUnformatted(b);
-    rc = text ? ch_template_compile(text, CH_TEMPLATE_JSON, &t->body, err) : -ENOMEM;
-    free(text);
-    if (rc)
-      goto out;
-  } else if (b && !cJSON_IsNull(b)) {
-    ch_buf_printf(err, "trigger: %s: \"body\": expected a string, a JSON object or array, or null", path);
-    rc = -EINVAL;
-    goto out;
-  }
-  if (h && !cJSON_IsObject(h)) {
-    ch_buf_printf(err, "trigger: %s: \"headers\": expected an object of strings", path);
-    rc = -EINVAL;
-    goto out;
-  }
-  size_t nh = (size_t)cJSON_GetArraySize(h);
-  if (nh) {
-    t->hdr_names = calloc(nh, sizeof *t->hdr_names);
-    t->hdr_values = calloc(nh, sizeof *t->hdr_values);
-    if (!t->hdr_names || !t->hdr_values) {
+    struct ch_chk_trigger *t = calloc(1, sizeof *t);
+    if (!t) {
       rc = -ENOMEM;
-      goto out;
+      break;
     }
+    *tail = t, tail = &t->next;
+    t->http = &tg->http;
+    t->status_min = tg->http.expect_status_min, t->status_max = tg->http.expect_status_max;
+    t->timeout_ms = (long)(tg->http.timeout_ns / 1000000u);
+    if (tg->has_hub)
+      t->hub = ch_scn_hub_name(tg->hub);
+    else if (tg->n_pops && s)
+      t->hub = s->populations[tg->pops[0]].hub_name;
+    else
+      t->any_hub = http_uses(&tg->http, "hub");
+    register_secrets(cx, &tg->http);
   }
-  for (const cJSON *e = h ? h->child : NULL; e; e = e->next) {
-    if (!cJSON_IsString(e)) {
-      ch_buf_printf(err, "trigger: %s: headers.%s: expected a string", path, e->string);
-      rc = -EINVAL;
-      goto out;
-    }
-    t->hdr_names[t->n_hdrs] = strdup(e->string);
-    if ((rc = ch_template_compile(e->valuestring, CH_TEMPLATE_RAW, &t->hdr_values[t->n_hdrs], err)) != 0)
-      goto out;
-    t->n_hdrs++;
-    if (strncasecmp(e->valuestring, "Bearer ", 7) == 0)
-      ch_chk_secret_add(cx, e->valuestring + 7);
-    ch_chk_secret_add(cx, e->valuestring);
-  }
-  if (cJSON_IsArray(es) && cJSON_GetArraySize(es) == 2) {
-    t->status_min = (long)cJSON_GetArrayItem(es, 0)->valuedouble;
-    t->status_max = (long)cJSON_GetArrayItem(es, 1)->valuedouble;
-  }
-  if (cJSON_IsNumber(to) && to->valuedouble > 0)
-    t->timeout_ms = (long)to->valuedouble;
-  if (c && !cJSON_IsObject(c)) {
-    ch_buf_printf(err, "trigger: %s: \"correlation\": expected an object of JSON Pointers", path);
+  if (!rc && !head) {
+    ch_buf_printf(err, "%s: expected a trigger that sends something, found only type \"none\"", name);
     rc = -EINVAL;
-    goto out;
   }
-  t->ptr_nonce = dup_ptr(c, "nonce", err, &rc);
-  t->ptr_seq = dup_ptr(c, "sequence", err, &rc);
-  t->ptr_key = dup_ptr(c, "key", err, &rc);
-out:
+  if (!rc) {
+    head->ptr_nonce = dup_or_null(k ? k->nonce : NULL, &rc);
+    head->ptr_seq = dup_or_null(k ? k->sequence : NULL, &rc);
+    head->ptr_key = dup_or_null(k ? k->key : NULL, &rc);
+  }
   if (rc) {
-    trigger_free(t);
+    trigger_free(head);
     return rc;
   }
-  *outp = t;
+  *out = head;
   return 0;
 }
 
@@ -207,46 +152,33 @@ int ch_chk_trigger_load(struct ch_chk_ctx *cx, const char *path, struct ch_buf *
   while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && text.len < (1u << 20))
     ch_buf_append(&text, tmp, n);
   fclose(f);
-  cJSON *j = cJSON_Parse(text.data ? text.data : "");
+  struct ch_scn_trigger_file *file = calloc(1, sizeof *file);
+  int rc = file ? ch_scn_trigger_file_parse(text.data ? text.data : "", text.len, path, false, file, err) : -ENOMEM;
   ch_buf_free(&text);
-  struct ch_chk_trigger *head = NULL, **tail = &head;
-  int rc = 0;
-  if (cJSON_IsArray(j) && cJSON_GetArraySize(j) > 0) {
-    const cJSON *e;
-    int idx = 0, unnamed = 0;
-    cJSON_ArrayForEach(e, j) {
-      idx++;
-      /* several requests are one per hub (an unnamed one is the main hub's): two unnamed ones would leave a hub
-         without its request, and the isolation between hubs (DEL-004) could not be driven */
-      unnamed += cJSON_IsObject(e) && !cJSON_GetObjectItemCaseSensitive(e, "hub");
-      if (unnamed > 1) {
-        ch_buf_printf(err, "trigger: %s: request %d of the array: expected \"hub\" (ResourceEventHub or JobEventHub): "
-                           "with several requests, each but one names the hub whose Updates it causes",
-                      path, idx);
-        rc = -EINVAL;
-        break;
-      }
-      if ((rc = parse_request(cx, e, path, err, tail)) != 0)
-        break;
-      tail = &(*tail)->next;
-    }
-  } else {
-    rc = parse_request(cx, j, path, err, tail);
-  }
-  cJSON_Delete(j);
   if (rc) {
-    trigger_free(head);
+    free(file);
+    while (err->len && err->data[err->len - 1] == '\n') /* the last line of the run ends the message */
+      err->data[--err->len] = '\0';
     return rc;
   }
-  /* the first correlation given applies to all */
-  for (struct ch_chk_trigger *t = head->next; t; t = t->next) {
-    if (!head->ptr_nonce && t->ptr_nonce)
-      head->ptr_nonce = strdup(t->ptr_nonce);
-    if (!head->ptr_seq && t->ptr_seq)
-      head->ptr_seq = strdup(t->ptr_seq);
+  struct ch_chk_trigger *head = NULL;
+  rc = build_list(cx, file->triggers, file->n, NULL, &file->correlation, path, &head, err);
+  if (rc) {
+    ch_scn_trigger_file_free(file);
+    free(file);
+    return rc;
   }
+  head->file = file;
   cx->trigger = head;
   return 0;
+}
+
+int ch_chk_trigger_from_scenario(struct ch_chk_ctx *cx, const struct ch_scenario *s, struct ch_buf *err) {
+  struct ch_chk_trigger *head = NULL;
+  int rc = build_list(cx, s->triggers, s->n_triggers, s, &s->correlation, s->path, &head, err);
+  if (!rc)
+    cx->trigger = head;
+  return rc;
 }
 
 int ch_chk_trigger_embedded(struct ch_chk_ctx *cx, const char *control_base) {
@@ -270,10 +202,17 @@ int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const ch
                    const char *nonce, struct ch_buf *err) {
   struct ch_chk_trigger *t = cx->trigger;
   if (t && !t->embedded) {
-    /* the request for this hub: named, or unnamed when it is the main hub */
-    for (; t; t = t->next)
-      if (t->hub ? strcasecmp(t->hub, hub->name) == 0 : hub == cx->hubs[0])
+    /* the request naming this hub, else one serving every hub, else the unnamed one for the main hub */
+    struct ch_chk_trigger *any = NULL, *main_hub = NULL;
+    for (; t; t = t->next) {
+      if (t->hub && strcasecmp(t->hub, hub->name) == 0)
         break;
+      if (!t->hub && t->any_hub && !any)
+        any = t;
+      if (!t->hub && !t->any_hub && hub == cx->hubs[0] && !main_hub)
+        main_hub = t;
+    }
+    t = t ? t : any ? any : main_hub;
     if (!t)
       ch_buf_printf(err, "the trigger file has no request for %s", hub->name);
   }
@@ -294,18 +233,19 @@ int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const ch
                   nonce);
     rc = ch_chk_http(cx, "trigger", "POST", url.data, "Content-Type: application/json", body.data, t->timeout_ms, &res);
   } else {
-    struct ch_template_vars v = {key, seq, nonce, ch_wall_ns() / 1000000u};
-    ch_template_render(t->url, &v, &url);
-    if (t->body)
-      ch_template_render(t->body, &v, &body);
+    const struct ch_scn_http_trigger *h = t->http;
+    struct ch_template_vars v = {key, seq, nonce, ch_wall_ns() / 1000000u, hub->name};
+    ch_template_render(h->url, &v, &url);
+    if (h->body)
+      ch_template_render(h->body, &v, &body);
     /* custom headers and method need their own easy setup */
     CURL *e = curl_easy_init();
     struct curl_slist *hl = NULL;
     struct ch_buf line = CH_BUF_INIT;
-    for (size_t i = 0; i < t->n_hdrs; i++) {
+    for (size_t i = 0; i < h->n_headers; i++) {
       ch_buf_reset(&line);
-      ch_buf_printf(&line, "%s: ", t->hdr_names[i]);
-      ch_template_render(t->hdr_values[i], &v, &line);
+      ch_buf_printf(&line, "%s: ", h->headers[i].name);
+      ch_template_render(h->headers[i].value, &v, &line);
       hl = curl_slist_append(hl, line.data);
     }
     ch_buf_free(&line);
@@ -317,10 +257,10 @@ int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const ch
     curl_easy_setopt(e, CURLOPT_URL, url.data);
     ch_chk_curl_common(cx, e);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->method);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, h->method);
     if (hl)
       curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
-    if (t->body) {
+    if (h->body) {
       curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.data ? body.data : "");
       curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)body.len);
     }
@@ -345,10 +285,10 @@ int ch_chk_publish(struct ch_chk_ctx *cx, const struct ch_chk_hub *hub, const ch
     struct ch_buf red = CH_BUF_INIT;
     ch_chk_redact(cx, url.data ? url.data : "", url.len, &red);
     if (res.status)
-      ch_buf_printf(err, "trigger %s %s answered %ld (expected %ld-%ld)", t->embedded ? "POST" : t->method, red.data,
+      ch_buf_printf(err, "trigger %s %s answered %ld (expected %ld-%ld)", t->embedded ? "POST" : t->http->method, red.data,
                     res.status, t->status_min, t->status_max);
     else
-      ch_buf_printf(err, "trigger %s %s failed: %s", t->embedded ? "POST" : t->method, red.data,
+      ch_buf_printf(err, "trigger %s %s failed: %s", t->embedded ? "POST" : t->http->method, red.data,
                     curl_easy_strerror(res.cc));
     ch_buf_free(&red);
     snprintf(cx->trigger_error, sizeof cx->trigger_error, "%s", err->data ? err->data : "trigger failed");
@@ -488,7 +428,7 @@ void ch_chk_trigger_describe(const struct ch_chk_ctx *cx, struct ch_buf *out) {
   if (t->embedded)
     ch_buf_printf(&u, "trigger: POST %s/publish (the embedded endpoint's control API)", t->control);
   else
-    ch_buf_printf(&u, "trigger: %s %s", t->method, ch_template_source(t->url));
+    ch_buf_printf(&u, "trigger: %s %s", t->http->method, ch_template_source(t->http->url));
   ch_chk_redact(cx, u.data, u.len, out);
   ch_buf_free(&u);
 }

@@ -87,6 +87,7 @@ void ch_report_free(struct ch_report *r) {
   free(r->secrets);
   ch_metrics_free(r->metrics);
   ch_capacity_free(r->capacity);
+  ch_report_triggers_free(r->triggers);
   free(r);
 }
 
@@ -370,6 +371,7 @@ int ch_report_merge(struct ch_report *dst, const struct ch_report *src, struct c
     return -EINVAL;
   }
   int rc = ch_metrics_merge(dst->metrics, src->metrics);
+  rc = rc ? rc : ch_report_triggers_merge(&dst->triggers, src->triggers);
   if (!rc && !dst->scenario_sha256 && src->scenario_sha256) /* shards of one run ran the same scenario */
     rc = ch_report_set(&dst->scenario_sha256, src->scenario_sha256);
   if (rc)

@@ -16,6 +16,7 @@
 #include "ch_buf.h"
 #include "ch_metrics.h"
 #include "ch_report_capacity.h"
+#include "ch_report_triggers.h"
 #include "ch_thresh_expr.h"
 
 #define CH_REPORT_FORMAT "centro-harness-report"
@@ -71,6 +72,7 @@ struct ch_report {
   struct ch_threshold *thresholds; size_t n_thresholds, cap_thresholds;
   struct ch_metrics *metrics;             /* owned; never NULL after ch_report_new */
   struct ch_capacity *capacity;           /* owned; a capacity search's steps and knee, NULL for other runs */
+  struct ch_report_triggers *triggers;    /* owned; a run's per-trigger lines, NULL for other reports */
   char **secrets; size_t n_secrets;       /* never written anywhere */
 };
 

@@ -639,6 +639,7 @@ int ch_report_html(const struct ch_report *r, struct ch_buf *out) {
   checks_section(b, r);
   thresholds_section(b, r);
   int rc = r->capacity ? capacity_section(b, r->capacity) : 0;
+  rc = rc ? rc : ch_report_triggers_html(r->triggers, b);
   if (!r->metrics->n_groups && !r->metrics->n_series) {
     ch_buf_puts(b, "<section id=\"latency\"><h2>Load metrics</h2><p>No load metrics in this run (conformance checks "
                    "only).</p></section>\n");

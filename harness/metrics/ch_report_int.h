@@ -49,4 +49,12 @@ void ch__jw_str_array(struct ch__jw *w, struct cJSON *o, const char *k, char **l
 void ch__capacity_observed(char *buf, size_t n, const struct ch_capacity_step *st);
 int ch__capacity_from_json(const struct cJSON *o, struct ch_capacity **out, struct ch_buf *err);
 
+/* A latency object ("count", percentiles, "hist") named name in lat, as in a group's "latency" (nothing when h is
+   empty). */
+void ch__jw_lat(struct ch__jw *w, struct cJSON *lat, const char *name, const struct ch_hist *h);
+/* The "triggers" array of report.json (ch_report_triggers.c). to_json: NULL when out of memory. */
+struct ch_report_triggers;
+struct cJSON *ch__triggers_to_json(const struct ch_report_triggers *t, struct ch__jw *w);
+int ch__triggers_from_json(const struct cJSON *a, struct ch_report_triggers **out, struct ch_buf *err);
+
 #endif /* CH_REPORT_INT_H */

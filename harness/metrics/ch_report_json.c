@@ -81,6 +81,8 @@ static void jlat(struct ch__jw *w, cJSON *lat, const char *name, const struct ch
     ch__jw_chk(w, cJSON_AddStringToObject(o, "hist", w->tmp.data));
 }
 
+void ch__jw_lat(struct ch__jw *w, cJSON *lat, const char *name, const struct ch_hist *h) { jlat(w, lat, name, h); }
+
 static void jgroup(struct ch__jw *w, cJSON *o, const struct ch_metrics_group *g) {
   ch__jw_str(w, o, "population", g->population);
   ch__jw_str(w, o, "transport", g->transport);
@@ -196,6 +198,13 @@ static cJSON *report_to_json(const struct ch_report *r, struct ch__jw *w) {
     cJSON *cap = ch__capacity_to_json(r->capacity);
     if (!cap || !cJSON_AddItemToObject(root, "capacity", cap)) {
       cJSON_Delete(cap);
+      w->oom = 1;
+    }
+  }
+  if (r->triggers) {
+    cJSON *tr = ch__triggers_to_json(r->triggers, w);
+    if (!tr || !cJSON_AddItemToObject(root, "triggers", tr)) {
+      cJSON_Delete(tr);
       w->oom = 1;
     }
   }
@@ -592,6 +601,11 @@ static int rd_report(struct jr *j, const cJSON *root, struct ch_report *r) {
   const cJSON *cap = cJSON_GetObjectItemCaseSensitive(root, "capacity");
   if (!rc && cap && !cJSON_IsNull(cap)) {
     rc = ch__capacity_from_json(cap, &r->capacity, j->bad ? NULL : j->err);
+    j->bad |= rc != 0;
+  }
+  const cJSON *tro = cJSON_GetObjectItemCaseSensitive(root, "triggers");
+  if (!rc && tro && !cJSON_IsNull(tro)) {
+    rc = ch__triggers_from_json(tro, &r->triggers, j->bad ? NULL : j->err);
     j->bad |= rc != 0;
   }
   const cJSON *mo = cJSON_GetObjectItemCaseSensitive(root, "metrics");

@@ -240,6 +240,7 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
   }
   if (r->capacity)
     capacity_block(b, r->capacity);
+  ch_report_triggers_text(r->triggers, b);
   for (size_t i = 0; i < r->n_notes; i++) {
     ch_buf_puts(b, i ? "  note: " : "\n  note: ");
     term_str(b, r->notes[i]);

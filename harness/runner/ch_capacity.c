@@ -120,9 +120,9 @@ static void cap_target(const struct cap_probe *p, struct ch_capacity_target *t) 
    placeholder before the path, or userinfo, is not used (nothing is sent that the trigger does not already send). */
 static void cap_probe_external(const struct ch_scenario *s, struct cap_probe *p) {
   p->url[0] = '\0';
-  if (s->trigger.type != CH_SCN_TRIGGER_HTTP || !s->trigger.http.url)
+  if (s->triggers[0].type != CH_SCN_TRIGGER_HTTP || !s->triggers[0].http.url)
     return;
-  const char *u = ch_template_source(s->trigger.http.url);
+  const char *u = ch_template_source(s->triggers[0].http.url);
   size_t n = u ? strlen(u) : 0;
   const char *tail = "/publish";
   bool http = u && (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8));
@@ -160,7 +160,7 @@ static int cap_step_sets(const struct ch_scenario *s, double v, struct ch_buf *a
     return 0;
   }
   case CH_SCN_CAPACITY_TRIGGER_RATE:
-    ch_buf_printf(a, "trigger.rate=%g", v);
+    ch_buf_printf(a, s->trigger_array ? "trigger.0.rate=%g" : "trigger.rate=%g", v); /* one trigger (loader) */
     break;
   }
   return 0;

@@ -200,21 +200,26 @@ static int run_make_clients(struct ch_run *r) {
       if (run_keys_add(&r->keys, name, strlen(name), &idx))
         return -ENOMEM;
     }
-  for (size_t k = 0; k < s->trigger.n_keys; k++) {
-    uint32_t idx;
-    if (run_keys_add(&r->keys, s->trigger.keys[k], strlen(s->trigger.keys[k]), &idx))
-      return -ENOMEM;
-  }
+  for (size_t t = 0; t < s->n_triggers; t++)
+    for (size_t k = 0; k < s->triggers[t].n_keys; k++) {
+      uint32_t idx;
+      if (run_keys_add(&r->keys, s->triggers[t].keys[k], strlen(s->triggers[t].keys[k]), &idx))
+        return -ENOMEM;
+    }
   size_t nk = r->keys.n ? r->keys.n : 1;
   r->key_seq = calloc(nk, sizeof *r->key_seq);
   r->key_subscribed = calloc(nk, sizeof *r->key_subscribed);
   r->key_hub = calloc(nk, sizeof *r->key_hub);
+  r->key_trigger = calloc(nk, sizeof *r->key_trigger);
   r->subs_per_key = calloc(nk, sizeof *r->subs_per_key);
-  if (!r->key_seq || !r->key_subscribed || !r->key_hub || !r->subs_per_key)
-    return -ENOMEM;
+  uint64_t *key_pops = calloc(nk, sizeof *key_pops);
   bool *hub_set = calloc(nk, sizeof *hub_set);
-  if (!hub_set)
+  if (!r->key_seq || !r->key_subscribed || !r->key_hub || !r->key_trigger || !r->subs_per_key || !key_pops ||
+      !hub_set) {
+    free(key_pops);
+    free(hub_set);
     return -ENOMEM;
+  }
   for (size_t p = 0; p < s->n_populations; p++)
     for (size_t k = 0; k < s->populations[p].subscribe.n_keys; k++) {
       const char *name = s->populations[p].subscribe.keys[k];
@@ -224,10 +229,18 @@ static int run_make_clients(struct ch_run *r) {
         r->key_hub[idx] = (uint8_t)s->populations[p].hub;
       }
     }
-  for (size_t k = 0; k < s->trigger.n_keys; k++) {
-    long idx = run_keys_find(&r->keys, s->trigger.keys[k], strlen(s->trigger.keys[k]));
-    if (!hub_set[idx] && s->n_populations)
-      r->key_hub[idx] = (uint8_t)s->populations[0].hub;
+  for (size_t t = 0; t < s->n_triggers; t++) {
+    /* a key only a trigger names: the hub the trigger is scoped to ({{hub}}, the publish's hub), else the first
+       population's */
+    const struct ch_scn_trigger *tg = &s->triggers[t];
+    for (size_t k = 0; k < tg->n_keys; k++) {
+      long idx = run_keys_find(&r->keys, tg->keys[k], strlen(tg->keys[k]));
+      if (hub_set[idx] || !s->n_populations)
+        continue;
+      r->key_hub[idx] = (uint8_t)(tg->has_hub ? tg->hub
+                                  : tg->n_pops ? s->populations[tg->pops[0]].hub
+                                               : s->populations[0].hub);
+    }
   }
   free(hub_set);
   size_t *kbuf = NULL, owned = 0;
@@ -275,12 +288,16 @@ static int run_make_clients(struct ch_run *r) {
         rc_->subs[k].key = key;
         ch_delivery_init(&rc_->subs[k].dl, 1u << 30);
         r->key_subscribed[key] = true;
+        key_pops[key] |= 1ull << (p & 63);
         if (!rc_->bad_creds)
           r->subs_per_key[key]++;
       }
     }
   }
   free(kbuf);
+  if (!rc)
+    run_assign_trigger_keys(r, key_pops);
+  free(key_pops);
   return rc;
 }
 
@@ -288,36 +305,16 @@ static size_t run_trigger_capacity(const struct ch_scenario *s, size_t n_keys) {
   double cap = 16;
   for (size_t i = 0; i < s->n_phases; i++) {
     const struct ch_scn_phase *ph = &s->phases[i];
-    if (ph->type == CH_SCN_PHASE_TRIGGER || ph->type == CH_SCN_PHASE_VERIFY_SILENCE)
-      cap += run_phase_triggers(s, ph, n_keys);
-    else if (ph->type == CH_SCN_PHASE_DROP_RECONNECT)
-      cap += (double)(n_keys < 100 ? n_keys : 100);
+    for (size_t t = 0; t < s->n_triggers; t++)
+      if (ph->type == CH_SCN_PHASE_TRIGGER || ph->type == CH_SCN_PHASE_VERIFY_SILENCE)
+        cap += run_phase_triggers(&s->triggers[t], ph, n_keys);
+      else if (ph->type == CH_SCN_PHASE_DROP_RECONNECT)
+        cap += (double)(n_keys < 100 ? n_keys : 100);
   }
   return cap > 50e6 ? 50000000u : (size_t)cap;
 }
 
 /* ---- the timeline ---- */
-
-static size_t run_trigger_keys(const struct ch_run *r, uint32_t *out) {
-  size_t K = 0;
-  if (r->s->trigger.keys_subscribed) {
-    for (size_t k = 0; k < r->keys.n; k++)
-      if (r->key_subscribed[k])
-        out[K++] = (uint32_t)k;
-  } else {
-    for (size_t k = 0; k < r->s->trigger.n_keys; k++)
-      out[K++] = (uint32_t)run_keys_find(&r->keys, r->s->trigger.keys[k], strlen(r->s->trigger.keys[k]));
-  }
-  return K;
-}
-
-static void run_sum_trig(struct ch_trigger_result *sum, const struct ch_trigger_result *one) {
-  sum->sent += one->sent;
-  sum->ok += one->ok;
-  sum->failed += one->failed;
-  if (!sum->first_error[0] && one->first_error[0])
-    memcpy(sum->first_error, one->first_error, sizeof sum->first_error);
-}
 
 static int run_timeline(struct ch_run *r, struct run_outcome *out) {
   const struct ch_scenario *s = r->s;
@@ -326,7 +323,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     return -ENOMEM;
   struct ch_rng rng;
   ch_rng_seed(&rng, s->seed * 0x9e3779b97f4a7c15u + 7);
-  bool triggers_on = s->trigger.type != CH_SCN_TRIGGER_NONE;
+  bool triggers_on = ch_scenario_triggers_on(s);
   int arc = run_abort_watch(r); /* abort_on_fail: judged while the phases run (ended below or by run_free) */
   if (arc) {
     free(tkeys);
@@ -345,7 +342,6 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     r->drain_done = false;
     uint64_t start = ch_now_ns();
     uint64_t timeout = ph->timeout_ns ? ph->timeout_ns : 30000000000u;
-    struct ch_trigger_result tr;
     struct run_ff_mark ffm;
     run_ff_mark(r, &ffm);
     int rc = run_post_all(r, run_worker_phase, true, &task);
@@ -371,28 +367,28 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     case CH_SCN_PHASE_VERIFY_SILENCE: {
       run_wait(r, 0);
       bool silence = ph->type == CH_SCN_PHASE_VERIFY_SILENCE;
-      size_t K = triggers_on ? run_trigger_keys(r, tkeys) : 0;
-      size_t n = (size_t)run_phase_triggers(s, ph, K);
-      struct run_tphase *p = K ? run_plan(r, silence ? RUN_TP_SILENCE : RUN_TP_TRIGGER, tkeys, K, n,
-                                          ch_now_ns() + 1000000u, &rng)
-                               : NULL;
+      /* every trigger plans its own triggers (its keys, rate, arrival and count), all starting together */
+      struct run_tphase *ps[CH_SCN_TRIGGERS_MAX];
+      size_t np = triggers_on ? run_plan_phase(r, ph, silence ? RUN_TP_SILENCE : RUN_TP_TRIGGER,
+                                               ch_now_ns() + 1000000u, &rng, tkeys, ps)
+                              : 0;
       uint64_t rcv0 = run_updates_received(r);
-      run_send(r, p, &tr, start + ph->duration_ns);
-      run_sum_trig(&out->trig, &tr);
-      if (p) {
-        p->n_sent = (uint32_t)tr.sent;
-        out->had_triggers |= !silence;
-        out->had_silence |= silence;
-        p->end_ns = ch_now_ns();
+      run_send_phase(r, ps, np, out);
+      uint64_t want = 0;
+      for (size_t k = 0; k < np; k++) {
+        ps[k]->end_ns = ch_now_ns();
+        want += run_expected_receipts(ps[k], r->subs_per_key);
       }
+      out->had_triggers |= !silence && np;
+      out->had_silence |= silence && np;
       /* A trigger phase ends when its Updates arrived (or the deadline passed); a silence phase lasts its duration
          plus the unsubscribe grace, since nothing may arrive at all. Interrupted, the Updates already due are still
          waited for (up to the deadline) unless a second signal comes. */
       if (silence) {
         run_hold(r, start + ph->duration_ns + s->expect.unsubscribe_grace_ns, 0, 0);
-      } else if (p) {
+      } else if (np) {
         r->stop_at = 2;
-        run_hold(r, ch_now_ns() + s->expect.deadline_ns, run_expected_receipts(p, r->subs_per_key), rcv0);
+        run_hold(r, ch_now_ns() + s->expect.deadline_ns, want, rcv0);
         r->drain_done = r->stop < 2;
       } else if (ph->duration_ns) {
         run_hold(r, start + ph->duration_ns, 0, 0); /* passive observation */
@@ -403,20 +399,19 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       /* Publish while the dropped clients are away (the clients wait reconnect_delay before /reconnect), then
          wait for them to come back and for the replay. */
       out->had_drop = true;
-      size_t K = triggers_on ? run_trigger_keys(r, tkeys) : 0;
-      if (K > 100)
-        K = 100;
-      struct run_tphase *p = K ? run_plan(r, RUN_TP_DROP, tkeys, K, K, ch_now_ns() + 200000000u, &rng) : NULL;
+      struct run_tphase *ps[CH_SCN_TRIGGERS_MAX];
+      size_t np = triggers_on ? run_plan_phase(r, ph, RUN_TP_DROP, ch_now_ns() + 200000000u, &rng, tkeys, ps) : 0;
       uint64_t rcv0 = run_updates_received(r);
-      run_send(r, p, &tr, 0);
-      run_sum_trig(&out->trig, &tr);
-      if (p)
-        p->n_sent = (uint32_t)tr.sent;
+      run_send_phase(r, ps, np, out);
       if (!run_wait(r, start + timeout) && i < 64 && !r->stop)
         out->timed_out[i] = true;
-      if (p && !r->stop) {
-        p->end_ns = ch_now_ns();
-        run_hold(r, ch_now_ns() + s->expect.deadline_ns, run_expected_receipts(p, r->subs_per_key), rcv0);
+      if (np && !r->stop) {
+        uint64_t want = 0;
+        for (size_t k = 0; k < np; k++) {
+          ps[k]->end_ns = ch_now_ns();
+          want += run_expected_receipts(ps[k], r->subs_per_key);
+        }
+        run_hold(r, ch_now_ns() + s->expect.deadline_ns, want, rcv0);
       }
       break;
     }
@@ -463,6 +458,7 @@ static void run_free(struct ch_run *r) {
     }
     free(rw->clients);
     free(rw->fan_last);
+    free(rw->trig_lat);
     ch_metrics_free(rw->m);
     ch_metrics_free(rw->snap);
     ch_buf_free(&rw->scratch);
@@ -481,6 +477,7 @@ static void run_free(struct ch_run *r) {
   free(r->key_seq);
   free(r->key_subscribed);
   free(r->key_hub);
+  free(r->key_trigger);
   free(r->subs_per_key);
   run_keys_free(&r->keys);
   ch_tokens_free(&r->tokens);
@@ -568,6 +565,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     ch_report_add_secret(rep, r->tokens.tokens[i]);
   for (size_t i = 0; i < s->target.n_bad_tokens; i++)
     ch_report_add_secret(rep, s->target.bad_tokens[i]);
+  run_trigger_secrets(s, rep);
   {
     struct ch_buf u = CH_BUF_INIT;
     ch_url_origin(&r->target, &u);
@@ -642,7 +640,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     goto oom;
   r->cap_trig = run_trigger_capacity(s, r->keys.n);
   r->trig = calloc(r->cap_trig, sizeof *r->trig);
-  r->cap_tphases = s->n_phases + 1;
+  r->cap_tphases = s->n_phases * s->n_triggers + 1;
   r->tphases = calloc(r->cap_tphases, sizeof *r->tphases);
   if (!r->trig || !r->tphases)
     goto oom;
@@ -656,6 +654,10 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
         goto done;
       }
     }
+    if (!(rw->trig_lat = malloc(s->n_triggers * sizeof *rw->trig_lat)))
+      goto oom;
+    for (size_t t = 0; t < s->n_triggers; t++)
+      ch_hist_init(&rw->trig_lat[t]);
     rw->ramp_rate = run_ramp_pace(s) / r->n_workers / (o->shard_count > 1 ? o->shard_count : 1);
   }
   if (run_abort_init(r))
@@ -730,6 +732,8 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   rep->start_wall_ns = out.start_wall;
   rep->end_wall_ns = out.end_wall;
   size_t first_check = rep->n_checks;
+  if (run_report_triggers(r, &out, &tally, rep))
+    goto oom;
   run_checks(r, &out, &tally, rep);
   run_judge_interrupted(r, rep, first_check);
   for (size_t i = 0; i < s->n_phases && i < 64; i++)

@@ -43,6 +43,7 @@ struct run_tphase {
   uint32_t *base;  /* per key: the last sequence number before this phase */
   uint64_t start_ns, end_ns; /* monotonic: phase start (subscription state is judged at start) and end */
   uint32_t n_sent; /* triggers actually sent: n, or fewer when an interruption cancelled the rest (a prefix) */
+  uint32_t trigger; /* the scenario's trigger that sends them (index into scenario.triggers) */
 };
 
 struct run_worker;
@@ -111,6 +112,7 @@ struct run_worker {
   int phase_pop;                        /* -1 all */
   bool phase_reported;
   uint64_t *fan_last;                   /* per trigger: the latest receive time on this worker */
+  struct ch_hist *trig_lat;             /* per scenario trigger: update_latency of its Updates on this worker */
   uint64_t late;                        /* Updates later than the deadline after their trigger */
   uint64_t replayed, late_replay;       /* Updates published while their subscriber was away; those later than the
                                            deadline after its reconnect */
@@ -152,7 +154,9 @@ struct ch_run {
   size_t cap_tphases;
   uint32_t *key_seq;                    /* per key: the last sequence number used (main thread) */
   bool *key_subscribed;                 /* per key: some client subscribes to it */
-  uint8_t *key_hub;                     /* per key: enum ch_scn_hub of the first population naming it */
+  uint8_t *key_hub;                     /* per key: enum ch_scn_hub of the first population naming it (or of the
+                                           trigger listing it with "hub"/"clients") */
+  uint8_t *key_trigger;                 /* per key: the scenario trigger driving it, RUN_NO_TRIGGER when none */
   uint32_t *subs_per_key;               /* per key: clients with valid credentials subscribing to it */
   uint64_t trig_interval_ns;            /* open-model interval (for reports) */
   /* Phase barrier: workers report completion of the current phase. */
@@ -209,8 +213,11 @@ long run_trigger_index(const struct ch_run *r, uint32_t key, uint32_t seq);
 void run_worker_report_done(struct run_worker *rw);
 
 /* What the timeline did, for judging. */
+#define RUN_NO_TRIGGER 0xffu
+
 struct run_outcome {
-  struct ch_trigger_result trig;  /* summed over phases */
+  struct ch_trigger_result trig;  /* summed over phases and triggers */
+  struct ch_trigger_result trig_each[CH_SCN_TRIGGERS_MAX]; /* per scenario trigger, summed over phases */
   bool had_subscribe, had_unsubscribe, had_silence, had_drop, had_triggers;
   bool timed_out[64];             /* per phase (first 64) */
   struct ch_buf failfast;         /* set: a connect phase ended with no valid client connected; why, in words */
@@ -226,15 +233,16 @@ struct run_tally {
   uint64_t server_closes, closes_unexpected; /* all, and those outside drop phases */
   struct ch_buf ev_close;
   unsigned n_ev_close;
+  uint64_t t_expected[CH_SCN_TRIGGERS_MAX], t_missing[CH_SCN_TRIGGERS_MAX]; /* per scenario trigger */
   struct ch_buf ev_connect, ev_auth, ev_delivery, ev_replay, ev_isolation, ev_unsub, ev_dup, ev_order;
   unsigned n_ev_connect, n_ev_auth, n_ev_delivery, n_ev_replay, n_ev_isolation, n_ev_unsub, n_ev_dup, n_ev_order;
 };
 
 /* ch_run_progress.c: the connect ramp's pace (clients per second over the whole run; 0: all at once) and the
-   number of triggers a trigger or verify_silence phase sends (keys: the keys it triggers; a double, as it may be
-   too large to plan). */
+   number of triggers trigger t sends in a trigger or verify_silence phase (keys: the keys it triggers; a double, as
+   it may be too large to plan). */
 double run_ramp_pace(const struct ch_scenario *s);
-double run_phase_triggers(const struct ch_scenario *s, const struct ch_scn_phase *ph, size_t keys);
+double run_phase_triggers(const struct ch_scn_trigger *t, const struct ch_scn_phase *ph, size_t keys);
 
 /* ch_run_output.c: true (err says why) when the scenario's reference trigger cannot reach an external target. */
 bool run_reference_needs_embedded(const struct ch_scenario *s, struct ch_buf *err);
@@ -257,11 +265,29 @@ void run_abort_free(struct ch_run *r);
 void run_abort_snapshot(struct run_worker *rw);
 
 /* ch_run_plan.c (main thread). */
-struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const uint32_t *keys, size_t K, size_t n,
-                            uint64_t start_ns, struct ch_rng *rng);
-void run_send(struct ch_run *r, struct run_tphase *p, struct ch_trigger_result *res, uint64_t stop_ns);
+struct run_tphase *run_plan(struct ch_run *r, size_t trigger, enum run_tphase_kind kind, const uint32_t *keys,
+                            size_t K, size_t n, uint64_t start_ns, struct ch_rng *rng);
+/* Sends the planned triggers of one phase (n tphases, one per scenario trigger, each from its own sender thread,
+   side by side) and waits for them; res[i] gets tphase i's result. */
+void run_send(struct ch_run *r, struct run_tphase **p, size_t n, struct ch_trigger_result *res);
 /* Upper bound of the first receipts a phase's triggers should produce (used to end waits early). */
 uint64_t run_expected_receipts(const struct run_tphase *p, const uint32_t *subs_per_key);
+/* The keys scenario trigger t drives in this run (ch_run_triggers.c), in the order it triggers them; returns K. */
+size_t run_trigger_keys(const struct ch_run *r, size_t t, uint32_t *out);
+/* Plans one phase's triggers, one tphase per scenario trigger that sends, all from t0 (a drop phase: one trigger per
+   key, at most 100 keys); returns how many (ch_run_triggers.c). */
+size_t run_plan_phase(struct ch_run *r, const struct ch_scn_phase *ph, enum run_tphase_kind kind, uint64_t t0,
+                      struct ch_rng *rng, uint32_t *tkeys, struct run_tphase **ps);
+/* Sends them side by side and adds each one's result to the outcome (in all and per scenario trigger). */
+void run_send_phase(struct ch_run *r, struct run_tphase **ps, size_t np, struct run_outcome *out);
+/* Fills key_trigger (after the clients are made); key_pops: per key, a bit per population subscribing to it. */
+void run_assign_trigger_keys(struct ch_run *r, const uint64_t *key_pops);
+/* The report's per-trigger lines (ch_run_triggers.c), from the outcome, the tally and the workers' histograms. */
+int run_report_triggers(struct ch_run *r, const struct run_outcome *o, const struct run_tally *t,
+                        struct ch_report *rep);
+/* Registers with the report the values of the triggers' {{env.NAME}} placeholders that may be credentials (in a
+   header, or a name such as API_KEY or TOKEN), so that no writer prints them. */
+void run_trigger_secrets(const struct ch_scenario *s, struct ch_report *rep);
 
 /* ch_run_stop.c (main thread): signals and checkpoints, polled by every wait of the timeline. */
 /* Takes delivery of signals, writes a checkpoint when one is due; returns r->stop. */

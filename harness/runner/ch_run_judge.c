@@ -97,6 +97,8 @@ void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally 
       bool drop = p->kind == RUN_TP_DROP && rc->dropped; /* a subscriber left connected gets them live */
       *(drop ? &t->replay_expected : &t->expected) += cnt;
       *(drop ? &t->replay_missing : &t->missing) += miss;
+      if (!drop && p->trigger < CH_SCN_TRIGGERS_MAX)
+        t->t_expected[p->trigger] += cnt, t->t_missing[p->trigger] += miss;
       ch_metrics_count(rc->g, CH_CNT_UPDATES_EXPECTED, cnt);
       ch_metrics_count(rc->g, CH_CNT_UPDATES_RECEIVED, cnt - miss);
       ch_metrics_count(rc->g, CH_CNT_UPDATES_MISSING, miss);
@@ -166,22 +168,30 @@ void run_checks(struct ch_run *r, const struct run_outcome *o, struct run_tally 
                   !t->connected ? CH_RESULT_SKIP : t->sub_failed ? CH_RESULT_FAIL : CH_RESULT_PASS,
                   EV("%llu of %llu subscriptions failed (see failures by reason)", (unsigned long long)t->sub_failed,
                      (unsigned long long)t->subs));
-  if (s->trigger.type != CH_SCN_TRIGGER_NONE && (o->had_triggers || o->had_silence || o->had_drop))
+  if (ch_scenario_triggers_on(s) && (o->had_triggers || o->had_silence || o->had_drop))
     run_add_check(rep, "RUN-TRIGGER", "every trigger request was accepted by the target",
                   o->trig.failed ? CH_RESULT_FAIL : CH_RESULT_PASS,
                   EV("%llu sent, %llu failed%s%s", (unsigned long long)o->trig.sent, (unsigned long long)o->trig.failed,
                      o->trig.first_error[0] ? "; first: " : "", o->trig.first_error));
   bool delivery = o->had_triggers && e->delivery != CH_SCN_DELIVERY_ANY && t->expected;
-  const char *no_trig = s->trigger.type == CH_SCN_TRIGGER_NONE
+  const char *no_trig = !ch_scenario_triggers_on(s)
                             ? "skipped: no trigger (passive run); delivery cannot be judged"
                         : !o->had_triggers ? "skipped: no trigger phase produced Updates"
                                            : "skipped: no Update was expected (no subscriber was connected and "
                                              "subscribed during a trigger phase)";
+  struct ch_buf by = CH_BUF_INIT; /* several triggers: each one's Updates judged on the keys it drives */
+  for (size_t i = 0; s->trigger_array && i < s->n_triggers && i < CH_SCN_TRIGGERS_MAX; i++)
+    ch_buf_printf(&by, "%s%s %llu expected, %llu missing", i ? "; " : " (", s->triggers[i].label,
+                  (unsigned long long)t->t_expected[i], (unsigned long long)t->t_missing[i]);
+  if (by.len)
+    ch_buf_putc(&by, ')');
   run_add_check(rep, "RUN-DELIVERY", "every subscriber received every Update triggered for its keys",
                 !delivery ? CH_RESULT_SKIP : t->missing ? CH_RESULT_FAIL : CH_RESULT_PASS,
                 !delivery ? no_trig
-                          : EV("%llu expected, %llu missing%s", (unsigned long long)t->expected,
-                               (unsigned long long)t->missing, t->ev_delivery.data ? t->ev_delivery.data : ""));
+                          : EV("%llu expected, %llu missing%s%s", (unsigned long long)t->expected,
+                               (unsigned long long)t->missing, by.data ? by.data : "",
+                               t->ev_delivery.data ? t->ev_delivery.data : ""));
+  ch_buf_free(&by);
   if (e->delivery == CH_SCN_DELIVERY_EXACTLY_ONCE)
     run_add_check(rep, "RUN-DUPLICATE", "no subscriber received the same Update twice",
                   !delivery ? CH_RESULT_SKIP : t->dups ? CH_RESULT_FAIL : CH_RESULT_PASS,

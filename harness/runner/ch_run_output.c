@@ -14,7 +14,7 @@
 #include "ch_sha256.h"
 
 bool run_reference_needs_embedded(const struct ch_scenario *s, struct ch_buf *err) {
-  if (!s->target.url || s->trigger.type != CH_SCN_TRIGGER_REFERENCE)
+  if (!s->target.url || !ch_scenario_has_trigger_type(s, CH_SCN_TRIGGER_REFERENCE))
     return false;
   /* A running `centro-harness serve`: its control API is on the port the scenario's trigger names. */
   ch_buf_puts(err, "trigger type \"reference\" needs the embedded endpoint (no target.url) or an \"http\" trigger "

@@ -21,6 +21,7 @@ struct run_trigger_ctx {
   uint64_t run_id;
   size_t first; /* the sender's index i is relative to this trigger */
   const struct run_tphase *p;
+  const struct ch_scn_trigger *tg; /* the scenario's trigger that sends them */
   struct ch_buf err;
 };
 
@@ -34,8 +35,8 @@ static int run_build_reference(void *user, size_t i, const struct ch_trig *t, st
   const char *k = r->keys.names[t->key];
   ch_json_append_str(&req->body, k, strlen(k));
   ch_buf_puts(&req->body, ",\"count\":1");
-  if (r->s->trigger.payload_json)
-    ch_buf_printf(&req->body, ",\"payload\":%s", r->s->trigger.payload_json);
+  if (x->tg->payload_json)
+    ch_buf_printf(&req->body, ",\"payload\":%s", x->tg->payload_json);
   ch_buf_putc(&req->body, '}');
   req->headers = malloc(sizeof *req->headers);
   if (!req->headers || !(req->headers[0] = strdup("Content-Type: application/json")))
@@ -63,10 +64,11 @@ static const char *run_check_reference(void *user, size_t i, const char *body, s
 
 static int run_build_http(void *user, size_t i, const struct ch_trig *t, struct ch_trigger_request *req) {
   struct run_trigger_ctx *x = user;
-  const struct ch_scn_http_trigger *h = &x->r->s->trigger.http;
+  const struct ch_scn_http_trigger *h = &x->tg->http;
   char nonce[48];
   snprintf(nonce, sizeof nonce, "%016llx-%zu", (unsigned long long)x->run_id, x->first + i);
-  struct ch_template_vars v = {x->r->keys.names[t->key], t->seq, nonce, ch_wall_ns() / 1000000u};
+  struct ch_template_vars v = {x->r->keys.names[t->key], t->seq, nonce, ch_wall_ns() / 1000000u,
+                               ch_scn_hub_name((enum ch_scn_hub)x->r->key_hub[t->key])};
   if (ch_template_render(h->url, &v, &req->url))
     return -ENOMEM;
   if (h->body && ch_template_render(h->body, &v, &req->body))
@@ -86,9 +88,11 @@ static int run_build_http(void *user, size_t i, const struct ch_trig *t, struct 
   return 0;
 }
 
-/* Appends the triggers of one phase to the run's plan: n triggers, round-robin over keys[0..K), starting at start_ns. */
-struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const uint32_t *keys, size_t K,
-                                   size_t n, uint64_t start_ns, struct ch_rng *rng) {
+/* Appends the triggers one scenario trigger sends in one phase to the run's plan: n triggers, round-robin over
+   keys[0..K), at its rate from start_ns. */
+struct run_tphase *run_plan(struct ch_run *r, size_t trigger, enum run_tphase_kind kind, const uint32_t *keys,
+                            size_t K, size_t n, uint64_t start_ns, struct ch_rng *rng) {
+  const struct ch_scn_trigger *tg = &r->s->triggers[trigger];
   size_t nt = atomic_load(&r->n_tphases);
   if (nt >= r->cap_tphases || !K)
     return NULL;
@@ -97,6 +101,7 @@ struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const u
   struct run_tphase *p = &r->tphases[nt];
   memset(p, 0, sizeof *p);
   p->kind = kind;
+  p->trigger = (uint32_t)trigger;
   p->first = (uint32_t)r->n_trig;
   p->n = p->n_sent = (uint32_t)n;
   p->K = (uint32_t)K;
@@ -115,14 +120,14 @@ struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const u
     p->order[j] = keys[j];
     p->pos[keys[j]] = (int32_t)j;
   }
-  double rate = r->s->trigger.rate > 0 ? r->s->trigger.rate : 10;
+  double rate = tg->rate > 0 ? tg->rate : 10;
   double t = 0;
   for (size_t j = 0; j < n; j++) {
     struct ch_trig *tr = &r->trig[r->n_trig + j];
     uint32_t key = keys[j % K];
     tr->key = key;
     tr->seq = ++r->key_seq[key];
-    if (kind == RUN_TP_TRIGGER && r->s->trigger.arrival == CH_SCN_ARRIVAL_POISSON)
+    if (kind == RUN_TP_TRIGGER && tg->arrival == CH_SCN_ARRIVAL_POISSON)
       t += -log(1.0 - ch_rng_unit(rng)) / rate;
     else if (kind != RUN_TP_DROP)
       t = (double)j / rate;
@@ -135,51 +140,63 @@ struct run_tphase *run_plan(struct ch_run *r, enum run_tphase_kind kind, const u
   return p;
 }
 
-/* Sends a planned phase's triggers and waits for the sender; returns the failures. */
-void run_send(struct ch_run *r, struct run_tphase *p, struct ch_trigger_result *res, uint64_t stop_ns) {
-  memset(res, 0, sizeof *res);
-  const struct ch_scn_trigger *tg = &r->s->trigger;
-  if (tg->type == CH_SCN_TRIGGER_NONE || !p || !p->n)
-    return;
-  struct run_trigger_ctx x = {r, r->run_id, p->first, p, CH_BUF_INIT};
-  struct ch_trigger_opts o = {0};
-  o.plan = &r->trig[p->first];
-  o.n = p->n;
-  o.user = &x;
-  o.insecure = r->o->insecure || r->s->target.insecure;
-  o.ca_file = r->o->ca_file ? r->o->ca_file : r->s->target.ca_file;
-  o.stop = &r->aborted;
-  if (tg->type == CH_SCN_TRIGGER_REFERENCE) {
-    o.build = run_build_reference;
-    o.check_body = run_check_reference;
-  } else {
-    o.build = run_build_http;
-    o.timeout_ns = tg->http.timeout_ns;
-    o.status_min = tg->http.expect_status_min;
-    o.status_max = tg->http.expect_status_max;
+/* Sends the planned triggers of one phase, one sender thread per scenario trigger (each keeps its own intended
+   times), and waits for every sender. */
+void run_send(struct ch_run *r, struct run_tphase **ps, size_t np, struct ch_trigger_result *res) {
+  struct run_trigger_ctx x[CH_SCN_TRIGGERS_MAX];
+  struct ch_trigger_sender *snd[CH_SCN_TRIGGERS_MAX] = {0};
+  for (size_t k = 0; k < np; k++) {
+    struct run_tphase *p = ps[k];
+    const struct ch_scn_trigger *tg = &r->s->triggers[p->trigger];
+    memset(&res[k], 0, sizeof res[k]);
+    x[k] = (struct run_trigger_ctx){r, r->run_id, p->first, p, tg, CH_BUF_INIT};
+    struct ch_trigger_opts o = {0};
+    o.plan = &r->trig[p->first];
+    o.n = p->n;
+    o.user = &x[k];
+    o.insecure = r->o->insecure || r->s->target.insecure;
+    o.ca_file = r->o->ca_file ? r->o->ca_file : r->s->target.ca_file;
+    o.stop = &r->aborted;
+    if (tg->type == CH_SCN_TRIGGER_REFERENCE) {
+      o.build = run_build_reference;
+      o.check_body = run_check_reference;
+    } else {
+      o.build = run_build_http;
+      o.timeout_ns = tg->http.timeout_ns;
+      o.status_min = tg->http.expect_status_min;
+      o.status_max = tg->http.expect_status_max;
+    }
+    if (p->n && ch_trigger_start(&o, &snd[k], &x[k].err)) {
+      snd[k] = NULL;
+      res[k].failed = p->n;
+      snprintf(res[k].first_error, sizeof res[k].first_error, "%s",
+               x[k].err.data ? x[k].err.data : "trigger: cannot start");
+    }
   }
-  struct ch_trigger_sender *snd;
-  if (ch_trigger_start(&o, &snd, &x.err)) {
-    res->failed = p->n;
-    snprintf(res->first_error, sizeof res->first_error, "%s", x.err.data ? x.err.data : "trigger: cannot start");
-    ch_buf_free(&x.err);
-    return;
-  }
-  (void)stop_ns;
   /* Interrupted: no new trigger after the first signal; after a second, the requests in flight are dropped. */
   bool cancelled = false;
-  for (unsigned st = 0; !ch_trigger_finished(snd);) {
+  for (unsigned st = 0;;) {
+    bool all = true;
+    for (size_t k = 0; k < np; k++)
+      all &= !snd[k] || ch_trigger_finished(snd[k]);
+    if (all)
+      break;
     if ((st = run_poll(r)) >= 1) {
-      ch_trigger_cancel(snd, st >= 2);
+      for (size_t k = 0; k < np; k++)
+        if (snd[k])
+          ch_trigger_cancel(snd[k], st >= 2);
       cancelled = true;
     }
     struct timespec ts = {0, 10000000};
     nanosleep(&ts, NULL);
   }
-  ch_trigger_join(snd, res);
-  if (cancelled) /* the triggers never sent are not judged: they are a prefix of the plan */
-    p->n_sent = (uint32_t)res->sent;
-  ch_buf_free(&x.err);
+  for (size_t k = 0; k < np; k++) {
+    if (snd[k])
+      ch_trigger_join(snd[k], &res[k]);
+    if (cancelled) /* the triggers never sent are not judged: they are a prefix of the plan */
+      ps[k]->n_sent = (uint32_t)res[k].sent;
+    ch_buf_free(&x[k].err);
+  }
 }
 
 /* Upper bound of the first receipts a phase's triggers should produce (used to end waits early). */

@@ -28,13 +28,13 @@ double run_ramp_pace(const struct ch_scenario *s) {
   return rate;
 }
 
-double run_phase_triggers(const struct ch_scenario *s, const struct ch_scn_phase *ph, size_t keys) {
-  double rate = s->trigger.rate > 0 ? s->trigger.rate : 10;
+double run_phase_triggers(const struct ch_scn_trigger *t, const struct ch_scn_phase *ph, size_t keys) {
+  double rate = t->rate > 0 ? t->rate : 10;
   double secs = (double)ph->duration_ns / 1e9;
   if (ph->type == CH_SCN_PHASE_VERIFY_SILENCE)
     return fmax((double)keys, rate * secs);
-  if (s->trigger.count)
-    return secs > 0 ? fmin((double)s->trigger.count, rate * secs) : (double)s->trigger.count;
+  if (t->count)
+    return secs > 0 ? fmin((double)t->count, rate * secs) : (double)t->count;
   return rate * secs;
 }
 
@@ -42,15 +42,22 @@ static uint64_t secs_ns(double secs) { return secs > 0 && secs < 1e9 ? (uint64_t
 
 uint64_t ch_run_phase_planned_ns(const struct ch_scenario *s, size_t i, bool *estimate) {
   const struct ch_scn_phase *ph = &s->phases[i];
-  double rate = s->trigger.rate > 0 ? s->trigger.rate : 10;
   switch (ph->type) {
   case CH_SCN_PHASE_HOLD:
     return ph->duration_ns;
   case CH_SCN_PHASE_VERIFY_SILENCE: /* nothing may arrive: it lasts its duration and the grace, always */
     return ph->duration_ns + s->expect.unsubscribe_grace_ns;
-  case CH_SCN_PHASE_TRIGGER:
+  case CH_SCN_PHASE_TRIGGER: {
     *estimate = true; /* sent at the scenario's pace, but the phase ends when the Updates arrived */
-    return secs_ns(floor(run_phase_triggers(s, ph, 0)) / rate);
+    uint64_t longest = 0; /* the triggers run side by side */
+    for (size_t t = 0; t < s->n_triggers; t++) {
+      const struct ch_scn_trigger *tg = &s->triggers[t];
+      uint64_t d = secs_ns(floor(run_phase_triggers(tg, ph, 0)) / (tg->rate > 0 ? tg->rate : 10));
+      if (tg->type != CH_SCN_TRIGGER_NONE && d > longest)
+        longest = d;
+    }
+    return longest;
+  }
   case CH_SCN_PHASE_CONNECT: {
     *estimate = true;
     double pace = run_ramp_pace(s);

@@ -283,6 +283,9 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
   if (idx >= 0 && rw->fan_last && rw->fan_last[idx] < recv_ns)
     rw->fan_last[idx] = recv_ns;
   ch_metrics_record(rc->g, CH_LAT_UPDATE, lat);
+  uint8_t by = r->key_trigger[key]; /* the scenario trigger that drives this key: its own latency line */
+  if (by != RUN_NO_TRIGGER && rw->trig_lat)
+    ch_hist_record(&rw->trig_lat[by], lat);
   if (lat > r->s->expect.deadline_ns)
     rw->late++;
 }

@@ -118,6 +118,7 @@ struct ch_population {
   char *key_pointer;          /* JSON Pointer to the key in Update's argument: correlation.key or the hub default
                                  ("/PartKey" for ResourceEventHub, "/PipeId" for JobEventHub) */
   size_t first_client;        /* global index of this population's first client (populations in file order) */
+  bool passive;               /* "passive": no trigger needs to reach its keys (load, or an isolation witness) */
 };
 
 enum ch_scn_phase_type {
@@ -178,7 +179,19 @@ struct ch_scn_trigger {
   char *payload_json;         /* "reference": extra fields merged into the Update model (a JSON object text) */
   int event_type;             /* "reference": ResourceUpdateEventType / JobStatus value, default 1 */
   struct ch_scn_http_trigger http; /* valid when type == CH_SCN_TRIGGER_HTTP */
+  /* Scope: which populations' keys "keys": "subscribed" drives, and the hub {{hub}} names for listed keys. */
+  size_t *pops;               /* "clients": population indexes (resolved after the populations); none = every one */
+  size_t n_pops;
+  char **pop_names;           /* "clients" as written (for messages and ch_scenario_to_json) */
+  size_t n_pop_names;
+  bool has_hub;               /* "hub" given: only that hub's populations (and its hub for listed keys) */
+  enum ch_scn_hub hub;
+  bool legacy;                /* check's request form ({"url": ..., "hub": ...}); never in a scenario */
+  char *label;                /* for reports: "trigger" (object form), "trigger[1]" or "trigger[1] (jobs)" */
 };
+
+/* At most this many triggers in a scenario's "trigger" array. */
+#define CH_SCN_TRIGGERS_MAX 32
 
 /* JSON Pointers (RFC 6901) into the argument of Update, validated at load. NULL = not used. */
 struct ch_scn_correlation {
@@ -234,7 +247,11 @@ struct ch_scenario {
   size_t total_clients;       /* sum of the counts */
   struct ch_scn_phase *phases;
   size_t n_phases;
-  struct ch_scn_trigger trigger;
+  struct ch_scn_trigger *triggers; /* n_triggers >= 1: the object form is one trigger */
+  size_t n_triggers;
+  bool trigger_array;         /* "trigger" was written as an array */
+  struct ch_scn_trigger trigger; /* a shallow, read-only copy of triggers[0] (same pointers, never freed through it),
+                                    for code that knows one trigger */
   struct ch_scn_correlation correlation;
   struct ch_scn_expect expect;
   struct ch_scn_threshold *thresholds;
@@ -307,6 +324,33 @@ int ch_scenario_to_json(const struct ch_scenario *s, struct ch_buf *out);
  * @return 0 or -ENOMEM.
  */
 int ch_scenario_to_json_stored(const struct ch_scenario *s, struct ch_buf *out);
+
+/* Whether any trigger has this type; whether any trigger sends something (type other than "none"). */
+bool ch_scenario_has_trigger_type(const struct ch_scenario *s, enum ch_scn_trigger_type type);
+bool ch_scenario_triggers_on(const struct ch_scenario *s);
+/* Whether trigger t may drive population p's keys ("keys": "subscribed"): no scope, p among its clients, or p on
+   its hub. */
+bool ch_scenario_trigger_reaches(const struct ch_scn_trigger *t, const struct ch_population *p, size_t pop_index);
+
+/**
+ * A trigger file for `check --trigger FILE`, parsed by the scenario's parser with the same path-precise errors:
+ * a scenario's trigger (object or array; "clients" is refused, there are no populations, "hub" scopes an element),
+ * or check's request form ({"method", "url", "headers", "body", "expect_status", "timeout_ms", "hub",
+ * "correlation"}, alone or an array of them, marked legacy). Placeholders as in scenarios, {{hub}} and
+ * {{env.NAME}} included. embedded: the default type is "reference" (else "http" for the request form).
+ * correlation: from the request form's "correlation" (the first given), or NULL pointers.
+ * @return 0, -EINVAL (every error in err, one per line, "FILE: $[1].http.url: ..."), -ENOMEM.
+ */
+struct ch_scn_trigger_file {
+  struct ch_scn_trigger *triggers;
+  size_t n;
+  struct ch_scn_correlation correlation;
+};
+int ch_scn_trigger_file_parse(const char *json, size_t len, const char *name, bool embedded,
+                              struct ch_scn_trigger_file *out, struct ch_buf *err);
+void ch_scn_trigger_file_free(struct ch_scn_trigger_file *f);
+/* Frees what one trigger owns (not the struct itself). */
+void ch_scn_trigger_clear(struct ch_scn_trigger *t);
 
 /**
  * `centro-harness validate SCENARIO.json [--set PATH=VALUE]...`: prints "FILE: valid (N clients in K populations,

@@ -370,7 +370,8 @@ static void scn_population(struct ch__scn_ctx *c, const cJSON *o, size_t index, 
     return;
   }
   static const char *const keys[] = {"name",   "count",     "hub",              "transport",   "client_protocol",
-                                     "ramp",   "subscribe", "source_addresses", "credentials", NULL};
+                                     "ramp",   "subscribe", "source_addresses", "credentials", "passive",
+                                     NULL};
   ch__scn_check_keys(c, o, keys);
   char def[32];
   snprintf(def, sizeof def, "clients%zu", index);
@@ -403,6 +404,7 @@ static void scn_population(struct ch__scn_ctx *c, const cJSON *o, size_t index, 
   p->credentials = (enum ch_scn_credentials)cr;
   if (p->credentials == CH_SCN_CRED_BAD && !s->target.n_bad_tokens)
     ch__scn_failf(c, o, "expected target.bad_tokens for credentials \"bad\", found none");
+  ch__scn_bool(c, o, "passive", false, &p->passive);
   const char *hub_key = p->hub == CH_SCN_HUB_JOB ? "/PipeId" : "/PartKey";
   p->key_pointer = ch__scn_strdup(c, s->correlation.key ? s->correlation.key : hub_key);
   if (p->subscribe.pick == CH_SCN_PICK_ZIPF && p->subscribe.n_keys && ch__scn_zipf_build(p))
@@ -513,12 +515,14 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
   if (ph->type == CH_SCN_PHASE_VERIFY_SILENCE && !(*seen & (1u << CH_SCN_PHASE_UNSUBSCRIBE)))
     ch__scn_failf(c, o, "expected an unsubscribe phase before verify_silence (it checks nothing arrives after "
                         "unsubscribing)");
-  if ((ph->type == CH_SCN_PHASE_TRIGGER || ph->type == CH_SCN_PHASE_VERIFY_SILENCE) &&
-      s->trigger.type == CH_SCN_TRIGGER_NONE)
+  if ((ph->type == CH_SCN_PHASE_TRIGGER || ph->type == CH_SCN_PHASE_VERIFY_SILENCE) && !ch_scenario_triggers_on(s))
     ch__scn_failf(c, o, "expected trigger.type \"reference\" or \"http\" for a %s phase, found \"none\" (use a "
                         "hold phase to observe passively)",
                   scn_phase_types[type]);
-  if (ph->type == CH_SCN_PHASE_TRIGGER && !ph->duration_ns && !s->trigger.count)
+  bool counted = true; /* every trigger that sends has a count: the phase ends once they are sent */
+  for (size_t t = 0; t < s->n_triggers; t++)
+    counted &= s->triggers[t].type == CH_SCN_TRIGGER_NONE || s->triggers[t].count > 0;
+  if (ph->type == CH_SCN_PHASE_TRIGGER && !ph->duration_ns && !counted)
     ch__scn_failf(c, o, "expected a duration here or trigger.count, found neither (the phase would never end)");
   *seen |= 1u << ph->type;
 }

@@ -173,6 +173,8 @@ static void sj_population(struct sj *j, cJSON *o, const struct ch_population *p)
       sj_push_str(j, a, p->source_addresses[i]);
   }
   sj_str(j, o, "credentials", creds[p->credentials]);
+  if (p->passive)
+    sj_bool(j, o, "passive", true);
 }
 
 static void sj_phase(struct sj *j, cJSON *o, const struct ch_scenario *s, const struct ch_scn_phase *ph) {
@@ -199,13 +201,18 @@ static void sj_phase(struct sj *j, cJSON *o, const struct ch_scenario *s, const 
   }
 }
 
-static void sj_trigger(struct sj *j, cJSON *root, const struct ch_scenario *s) {
+static void sj_trigger(struct sj *j, cJSON *o, const struct ch_scenario *s, const struct ch_scn_trigger *t) {
   static const char *const types[] = {"none", "reference", "http"};
-  const struct ch_scn_trigger *t = &s->trigger;
-  cJSON *o = sj_obj(j, root, "trigger");
-  if (!o)
-    return;
   sj_str(j, o, "type", types[t->type]);
+  if (t->has_hub)
+    sj_str(j, o, "hub", ch_scn_hub_name(t->hub));
+  if (t->n_pops == 1) {
+    sj_str(j, o, "clients", s->populations[t->pops[0]].name);
+  } else if (t->n_pops) {
+    cJSON *a = sj_arr(j, o, "clients");
+    for (size_t i = 0; a && i < t->n_pops; i++)
+      sj_push_str(j, a, s->populations[t->pops[i]].name);
+  }
   sj_num(j, o, "rate", t->rate);
   sj_str(j, o, "arrival", t->arrival == CH_SCN_ARRIVAL_POISSON ? "poisson" : "constant");
   sj_num(j, o, "count", (double)t->count);
@@ -308,7 +315,22 @@ static int sj_render(const struct ch_scenario *s, bool stored, struct ch_buf *ou
     if (o)
       sj_phase(&j, o, s, &s->phases[i]);
   }
-  sj_trigger(&j, root, s);
+  if (s->trigger_array) {
+    cJSON *ta = sj_arr(&j, root, "trigger");
+    for (size_t i = 0; ta && i < s->n_triggers; i++) {
+      cJSON *o = sj_check(&j, cJSON_CreateObject());
+      if (o && !cJSON_AddItemToArray(ta, o)) {
+        cJSON_Delete(o);
+        o = NULL, j.oom = true;
+      }
+      if (o)
+        sj_trigger(&j, o, s, &s->triggers[i]);
+    }
+  } else {
+    cJSON *o = sj_obj(&j, root, "trigger");
+    if (o)
+      sj_trigger(&j, o, s, &s->triggers[0]);
+  }
   cJSON *c = sj_obj(&j, root, "correlation");
   if (c) {
     sj_str(&j, c, "key", s->correlation.key);

@@ -163,209 +163,13 @@ static void scn_target(struct ch__scn_ctx *c, const cJSON *root, struct ch_scn_t
   ch__scn_pop(c, mark);
 }
 
-/* ------------------------------------------------------------------------------------------------- trigger */
-
-static bool scn_header_name_ok(const char *s) {
-  if (!*s)
-    return false;
-  for (; *s; s++)
-    if (!(((*s | 32) >= 'a' && (*s | 32) <= 'z') || (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
-      return false;
-  return true;
-}
-
-static struct ch_template *scn_template(struct ch__scn_ctx *c, const cJSON *v, const char *src,
-                                        enum ch_template_escape esc) {
-  struct ch_template *t = NULL;
-  struct ch_buf e = CH_BUF_INIT;
-  int rc = ch_template_compile(src, esc, &t, &e);
-  if (rc == -ENOMEM)
-    c->oom = true;
-  else if (rc)
-    ch__scn_failf(c, v, "%s", e.data ? e.data : "expected a valid template");
-  ch_buf_free(&e);
-  return t;
-}
-
-static void scn_http(struct ch__scn_ctx *c, const cJSON *o, struct ch_scn_http_trigger *h) {
-  static const char *const keys[] = {"method", "url", "headers", "body", "timeout", "expect_status", NULL};
-  ch__scn_check_keys(c, o, keys);
-  static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
-  int m;
-  ch__scn_enum(c, o, "method", false, methods, 1, &m);
-  h->method = ch__scn_strdup(c, methods[m]);
-  char *url = NULL;
-  if (ch__scn_string(c, o, "url", true, NULL, &url) && url) {
-    size_t mark = ch__scn_push_key(c, "url");
-    const cJSON *uv = cJSON_GetObjectItemCaseSensitive(o, "url");
-    const char *host = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
-    if (!host || !*host || *host == '/' || *host == '{') {
-      size_t shown = strcspn(url, "?"); /* the query may hold an API key: not echoed */
-      ch__scn_failf(c, uv, "expected an absolute http:// or https:// URL with a literal host (placeholders after "
-                           "it), found \"%.*s%s\"",
-                    (int)(shown > 200 ? 200 : shown), url, url[shown] ? "?..." : "");
-    } else {
-      h->url = scn_template(c, uv, url, CH_TEMPLATE_URL);
-    }
-    ch__scn_pop(c, mark);
-  }
-  free(url);
-  const cJSON *hs = cJSON_GetObjectItemCaseSensitive(o, "headers");
-  if (hs) {
-    size_t mark = ch__scn_push_key(c, "headers");
-    if (!cJSON_IsObject(hs)) {
-      ch__scn_fail(c, hs, false, "an object of header names to string values");
-    } else {
-      size_t n = (size_t)cJSON_GetArraySize(hs);
-      h->headers = calloc(n ? n : 1, sizeof *h->headers);
-      if (!h->headers)
-        c->oom = true;
-      for (const cJSON *it = hs->child; it && h->headers; it = it->next) {
-        size_t m2 = ch__scn_push_key(c, it->string);
-        if (!scn_header_name_ok(it->string))
-          ch__scn_failf(c, it, "expected a header name (letters, digits, '-'), found \"%.60s\"", it->string);
-        else if (!cJSON_IsString(it) || strpbrk(it->valuestring, "\r\n"))
-          ch__scn_fail(c, it, true, "a header value: a string on one line");
-        else {
-          struct ch_scn_http_header *hd = &h->headers[h->n_headers];
-          hd->name = ch__scn_strdup(c, it->string);
-          hd->value = scn_template(c, it, it->valuestring, CH_TEMPLATE_RAW);
-          if (hd->name && hd->value)
-            h->n_headers++;
-          else {
-            free(hd->name);
-            ch_template_free(hd->value);
-            hd->name = NULL, hd->value = NULL;
-          }
-        }
-        ch__scn_pop(c, m2);
-      }
-    }
-    ch__scn_pop(c, mark);
-  }
-  const cJSON *body = cJSON_GetObjectItemCaseSensitive(o, "body");
-  if (body && !cJSON_IsNull(body)) {
-    size_t mark = ch__scn_push_key(c, "body");
-    if (cJSON_IsString(body)) {
-      h->body = scn_template(c, body, body->valuestring, CH_TEMPLATE_RAW);
-    } else if (cJSON_IsObject(body) || cJSON_IsArray(body)) {
-      /* JSON bodies: placeholders sit inside JSON strings, so their values are JSON-escaped */
-      char *text = cJSON_PrintUnformatted(body);
-      if (!text)
-        c->oom = true;
-      else
-        h->body = scn_template(c, body, text, CH_TEMPLATE_JSON);
-      free(text);
-    } else {
-      ch__scn_fail(c, body, false, "a string, a JSON object or array, or null");
-    }
-    ch__scn_pop(c, mark);
-  }
-  ch__scn_duration(c, o, "timeout", false, 10000000000ull, &h->timeout_ns);
-  h->expect_status_min = 200, h->expect_status_max = 299;
-  const cJSON *es = cJSON_GetObjectItemCaseSensitive(o, "expect_status");
-  if (es) {
-    size_t mark = ch__scn_push_key(c, "expect_status");
-    const cJSON *lo = cJSON_IsArray(es) && cJSON_GetArraySize(es) == 2 ? es->child : es;
-    const cJSON *hi = cJSON_IsArray(es) && cJSON_GetArraySize(es) == 2 ? es->child->next : es;
-    if (cJSON_IsNumber(lo) && cJSON_IsNumber(hi) && lo->valuedouble >= 100 && hi->valuedouble <= 599 &&
-        lo->valuedouble <= hi->valuedouble && lo->valuedouble == (int)lo->valuedouble &&
-        hi->valuedouble == (int)hi->valuedouble)
-      h->expect_status_min = (int)lo->valuedouble, h->expect_status_max = (int)hi->valuedouble;
-    else
-      ch__scn_fail(c, es, false, "an HTTP status (100-599) or a range [low, high]");
-    ch__scn_pop(c, mark);
-  }
-}
-
-static void scn_trigger(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s) {
-  struct ch_scn_trigger *t = &s->trigger;
-  const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "trigger");
-  size_t mark = ch__scn_push_key(c, "trigger");
-  t->keys_subscribed = true;
-  t->rate = 10;
-  t->event_type = 1;
-  t->type = s->target.url ? CH_SCN_TRIGGER_NONE : CH_SCN_TRIGGER_REFERENCE;
-  if (o && !cJSON_IsObject(o))
-    ch__scn_fail(c, o, false, "an object with type, rate, count, keys, payload, http");
-  if (!cJSON_IsObject(o)) {
-    ch__scn_pop(c, mark);
-    return;
-  }
-  static const char *const keys[] = {"type", "rate", "arrival", "count", "keys", "payload", "event_type", "http",
-                                     NULL};
-  ch__scn_check_keys(c, o, keys);
-  static const char *const types[] = {"none", "reference", "http", NULL};
-  int type;
-  ch__scn_enum(c, o, "type", false, types, (int)t->type, &type);
-  t->type = (enum ch_scn_trigger_type)type;
-  ch__scn_rate(c, o, "rate", false, 10, &t->rate);
-  static const char *const arrivals[] = {"constant", "poisson", NULL};
-  int arr;
-  ch__scn_enum(c, o, "arrival", false, arrivals, 0, &arr);
-  t->arrival = (enum ch_scn_arrival)arr;
-  ch__scn_uint(c, o, "count", false, 0, 1ull << 40, 0, &t->count);
-  uint64_t ev;
-  ch__scn_uint(c, o, "event_type", false, 0, 7, 1, &ev);
-  t->event_type = (int)ev;
-  const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "keys");
-  if (k) {
-    size_t m2 = ch__scn_push_key(c, "keys");
-    if (cJSON_IsString(k) && !strcmp(k->valuestring, "subscribed")) {
-      t->keys_subscribed = true;
-    } else if (cJSON_IsArray(k) && cJSON_GetArraySize(k) > 0) {
-      t->keys_subscribed = false;
-      t->keys = calloc((size_t)cJSON_GetArraySize(k), sizeof *t->keys);
-      if (!t->keys)
-        c->oom = true;
-      size_t i = 0;
-      for (const cJSON *it = k->child; it && t->keys; it = it->next, i++) {
-        size_t m3 = ch__scn_push_index(c, i);
-        if (cJSON_IsString(it) && *it->valuestring)
-          t->keys[t->n_keys++] = ch__scn_strdup(c, it->valuestring);
-        else
-          ch__scn_fail(c, it, false, "a non-empty key string");
-        ch__scn_pop(c, m3);
-      }
-    } else {
-      ch__scn_fail(c, k, false, "\"subscribed\" or a non-empty array of keys");
-    }
-    ch__scn_pop(c, m2);
-  }
-  const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "payload");
-  if (p) {
-    size_t m2 = ch__scn_push_key(c, "payload");
-    if (!cJSON_IsObject(p))
-      ch__scn_fail(c, p, false, "an object of fields merged into the Update model");
-    else if (t->type != CH_SCN_TRIGGER_REFERENCE)
-      ch__scn_failf(c, p, "expected no payload: it is only used with trigger type \"reference\"");
-    else if (!(t->payload_json = cJSON_PrintUnformatted(p)))
-      c->oom = true;
-    ch__scn_pop(c, m2);
-  }
-  const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "http");
-  size_t m2 = ch__scn_push_key(c, "http");
-  if (t->type == CH_SCN_TRIGGER_HTTP) {
-    if (!h)
-      ch__scn_fail(c, NULL, false, "an object describing the HTTP request (trigger type \"http\")");
-    else if (!cJSON_IsObject(h))
-      ch__scn_fail(c, h, false, "an object with method, url, headers, body");
-    else
-      scn_http(c, h, &t->http);
-  } else if (h) {
-    ch__scn_failf(c, h, "expected no http object: it is only used with trigger type \"http\"");
-  }
-  ch__scn_pop(c, m2);
-  ch__scn_pop(c, mark);
-}
-
 /* ------------------------------------------------------------------------------------------------- correlation */
 
 static void scn_correlation(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s) {
   struct ch_scn_correlation *k = &s->correlation;
   const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "correlation");
   size_t mark = ch__scn_push_key(c, "correlation");
-  bool ref = s->trigger.type == CH_SCN_TRIGGER_REFERENCE;
+  bool ref = ch_scenario_has_trigger_type(s, CH_SCN_TRIGGER_REFERENCE);
   if (o && !cJSON_IsObject(o))
     ch__scn_fail(c, o, false, "an object with key, sequence, nonce, server_time_us (JSON Pointers)");
   const cJSON *obj = cJSON_IsObject(o) ? o : NULL;
@@ -377,8 +181,10 @@ static void scn_correlation(struct ch__scn_ctx *c, const cJSON *root, struct ch_
   ch__scn_pointer(c, obj, "sequence", ref ? "/HarnessSeq" : NULL, &k->sequence);
   ch__scn_pointer(c, obj, "nonce", NULL, &k->nonce);
   ch__scn_pointer(c, obj, "server_time_us", ref ? "/HarnessSentUs" : NULL, &k->server_time_us);
-  const struct ch_scn_http_trigger *h = &s->trigger.http;
-  if (s->trigger.type == CH_SCN_TRIGGER_HTTP && h->url) {
+  for (size_t t = 0; t < s->n_triggers; t++) {
+    const struct ch_scn_http_trigger *h = &s->triggers[t].http;
+    if (s->triggers[t].type != CH_SCN_TRIGGER_HTTP || !h->url)
+      continue;
     bool uses_nonce = false, uses_seq = false;
     const struct ch_template *parts[2] = {h->url, h->body};
     for (size_t i = 0; i < 2; i++)
@@ -387,12 +193,14 @@ static void scn_correlation(struct ch__scn_ctx *c, const cJSON *root, struct ch_
     for (size_t i = 0; i < h->n_headers; i++)
       uses_nonce |= ch_template_uses(h->headers[i].value, "nonce"),
           uses_seq |= ch_template_uses(h->headers[i].value, "seq");
+    char which[32];
+    snprintf(which, sizeof which, s->trigger_array ? "trigger[%zu]" : "trigger", t);
     if (k->nonce && !uses_nonce)
-      ch__scn_failf(c, o, "expected trigger.http to send {{nonce}} since correlation.nonce is set, found no "
-                          "{{nonce}} in its url, headers or body");
+      ch__scn_failf(c, o, "expected %s.http to send {{nonce}} since correlation.nonce is set, found no "
+                          "{{nonce}} in its url, headers or body", which);
     if (k->sequence && !uses_seq && !k->nonce)
-      ch__scn_failf(c, o, "expected trigger.http to send {{seq}} since correlation.sequence is set, found no "
-                          "{{seq}} in its url, headers or body");
+      ch__scn_failf(c, o, "expected %s.http to send {{seq}} since correlation.sequence is set, found no "
+                          "{{seq}} in its url, headers or body", which);
   }
   ch__scn_pop(c, mark);
 }
@@ -427,7 +235,7 @@ static void scn_expect(struct ch__scn_ctx *c, const cJSON *root, struct ch_scena
     ch__scn_pop(c, m2);
   }
   const struct ch_scn_correlation *k = &s->correlation;
-  if (e->delivery != CH_SCN_DELIVERY_ANY && s->trigger.type != CH_SCN_TRIGGER_NONE && !k->sequence && !k->nonce)
+  if (e->delivery != CH_SCN_DELIVERY_ANY && ch_scenario_triggers_on(s) && !k->sequence && !k->nonce)
     ch__scn_failf(c, obj, "expected correlation.sequence or correlation.nonce to check delivery (or delivery "
                           "\"any\"), found neither");
   ch__scn_pop(c, mark);
@@ -589,13 +397,16 @@ static void scn_root(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenari
   s->processes = (unsigned)v;
   scn_target(c, root, &s->target);
   /* trigger before correlation (defaults depend on its type), populations after correlation (key pointers) */
-  scn_trigger(c, root, s);
+  ch__scn_triggers(c, root, s);
   scn_correlation(c, root, s);
   ch__scn_populations(c, root, s);
   ch__scn_phases(c, root, s);
   scn_expect(c, root, s);
   s->thresholds = scn_thresholds(c, root, "thresholds", &s->n_thresholds);
   scn_capacity(c, root, s);
+  ch__scn_triggers_scope(c, root, s);
+  if (s->triggers)
+    s->trigger = s->triggers[0];
 }
 
 /* ------------------------------------------------------------------------------------------------- entry points */
@@ -740,17 +551,9 @@ void ch_scenario_free(struct ch_scenario *s) {
   for (size_t i = 0; i < s->n_phases; i++)
     free(s->phases[i].name);
   free(s->phases);
-  struct ch_scn_trigger *g = &s->trigger;
-  scn_free_strv(g->keys, g->n_keys);
-  free(g->payload_json);
-  free(g->http.method);
-  ch_template_free(g->http.url);
-  ch_template_free(g->http.body);
-  for (size_t i = 0; i < g->http.n_headers; i++) {
-    free(g->http.headers[i].name);
-    ch_template_free(g->http.headers[i].value);
-  }
-  free(g->http.headers);
+  for (size_t i = 0; i < s->n_triggers; i++)
+    ch_scn_trigger_clear(&s->triggers[i]);
+  free(s->triggers);
   free(s->correlation.key);
   free(s->correlation.sequence);
   free(s->correlation.nonce);

@@ -79,6 +79,10 @@ struct ch_population;
 void ch__scn_populations(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 void ch__scn_phases(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 void ch__scn_population_free(struct ch_population *p);
+/* "trigger" (ch_scenario_trigger.c): read before the populations; its scope ("clients" resolved, keys no other
+   trigger drives, populations no trigger reaches) judged after them and after "capacity". */
+void ch__scn_triggers(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
+void ch__scn_triggers_scope(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 /* Applies "PATH=VALUE" overrides to root; records the nodes it creates in c (for messages). */
 void ch__scn_apply_sets(struct ch__scn_ctx *c, cJSON *root, const char *const *sets, size_t nsets);
 /* Builds the Zipf CDF of a population (called by the loader once keys are known). Returns 0 or -ENOMEM. */

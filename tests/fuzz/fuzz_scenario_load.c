@@ -2,6 +2,7 @@
    overrides first, so the override path code is fuzzed too. A scenario that loads is then exercised: key assignment
    for a few clients of each population, rendering of the HTTP trigger templates, and the effective-scenario JSON,
    which must load back to the same scenario (same JSON again). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   } else if (!err.data || !err.len) {
     abort(); /* a refusal always says why */
   }
+  ch_buf_free(&err);
+  /* the same bytes as a trigger file of check --trigger: parsed by the same code, refused with a reason */
+  struct ch_scn_trigger_file tf;
+  int trc = ch_scn_trigger_file_parse(text + off, size - off, "fuzz.json", false, &tf, &err);
+  if (trc == 0)
+    ch_scn_trigger_file_free(&tf);
+  else if (trc == -EINVAL && (!err.data || !err.len))
+    abort();
   ch_buf_free(&err);
   free(text);
   return 0;

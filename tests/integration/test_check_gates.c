@@ -225,6 +225,74 @@ static void test_trigger_file_body_object_and_refusals(void) {
   done(&o);
 }
 
+/* One trigger model (issue #12): a scenario's trigger as the trigger file, one request for both hubs through {{hub}}
+   (so hub isolation, DEL-004, runs) and the control API's address from {{env.NAME}}; bad files exit 3 naming the
+   JSON path; --scenario gives the credential (target.auth.token_env) and the trigger. */
+static void test_scenario_trigger_file_and_scenario(void) {
+  char file[128], url[96], text[768], ctl[64];
+  snprintf(file, sizeof file, "%s/trigger.json", dir);
+  snprintf(ctl, sizeof ctl, "127.0.0.1:%d", ch_server_control_port(srv));
+  setenv("CH_GATES_CONTROL", ctl, 1);
+  setenv("CH_GATES_TOKEN", TOKEN, 1);
+  write_text(file, "{\"type\": \"http\", \"rate\": 5,\n"
+                   " \"http\": {\"url\": \"http://{{env.CH_GATES_CONTROL}}/publish\",\n"
+                   "          \"body\": {\"hub\": \"{{hub}}\", \"key\": \"{{key}}\"}}}\n");
+  const char *args[] = {"--target", target(url, sizeof url, srv_port, "/Centro"), "--token-env", "CH_GATES_TOKEN",
+                        "--trigger", file, "--only", "DEL-001,DEL-004", "--transport", "ws", NULL};
+  struct outcome o = check(args);
+  CU_ASSERT_EQUAL(o.code, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "pass  DEL-004"));
+  if (o.code != 0 || !strstr(o.out, "pass  DEL-004"))
+    fprintf(stderr, "\n%s\n", o.out);
+  done(&o);
+  /* bad files: refused before anything runs, exit 3, the path named */
+  static const struct {
+    const char *text, *want;
+  } bad[] = {
+      {"{\"type\": \"http\", \"htp\": {}}", "$.htp: unknown key \"htp\" (did you mean \"http\"?)"},
+      {"[{\"http\": {\"url\": \"http://127.0.0.1:1/{{hubb}}\"}}]", "$[0].http.url: expected a placeholder"},
+      {"{\"http\": {\"url\": \"http://{{env.CH_GATES_UNSET}}/publish\"}}",
+       "$.http.url: expected the environment variable CH_GATES_UNSET to be set"},
+  };
+  unsetenv("CH_GATES_UNSET");
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    write_text(file, bad[i].text);
+    o = check(args);
+    CU_ASSERT_EQUAL(o.code, 3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, bad[i].want));
+    if (o.code != 3 || !strstr(o.out, bad[i].want))
+      fprintf(stderr, "\nwanted %s:\n%s\n", bad[i].want, o.out);
+    done(&o);
+  }
+  /* --scenario: its target.auth gives the credential and its trigger array drives both hubs */
+  snprintf(text, sizeof text,
+           "{\"name\": \"gates\", \"target\": {\"url\": \"http://127.0.0.1:%d/Centro\",\n"
+           " \"auth\": {\"token_env\": \"CH_GATES_TOKEN\"}},\n"
+           " \"clients\": [{\"count\": 1, \"subscribe\": {\"keys\": [\"1\"]}}],\n"
+           " \"phases\": [{\"type\": \"connect\"}],\n"
+           " \"trigger\": [{\"type\": \"http\", \"hub\": \"ResourceEventHub\", \"http\": {\"url\": "
+           "\"http://{{env.CH_GATES_CONTROL}}/publish\", \"body\": {\"hub\": \"{{hub}}\", \"key\": \"{{key}}\"}}},\n"
+           "  {\"type\": \"http\", \"hub\": \"JobEventHub\", \"keys\": [\"2\"], \"http\": {\"url\": "
+           "\"http://{{env.CH_GATES_CONTROL}}/publish\", \"body\": {\"hub\": \"JobEventHub\", \"key\": \"{{key}}\"}}}],\n"
+           " \"correlation\": {\"sequence\": null}, \"expect\": {\"delivery\": \"any\"}}\n",
+           srv_port);
+  snprintf(file, sizeof file, "%s/scenario.json", dir);
+  write_text(file, text);
+  const char *sargs[] = {"--scenario", file, "--only", "DEL-001,DEL-004", "--transport", "ws", NULL};
+  o = check(sargs);
+  CU_ASSERT_EQUAL(o.code, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "pass  DEL-004"));
+  CU_ASSERT_PTR_NULL(strstr(o.report, TOKEN));
+  if (o.code != 0)
+    fprintf(stderr, "\n%s\n", o.out);
+  done(&o);
+  unsetenv("CH_GATES_TOKEN");
+  o = check(sargs);
+  CU_ASSERT_EQUAL(o.code, 3); /* the scenario's variable is unset: named, as run names it */
+  CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "CH_GATES_TOKEN"));
+  done(&o);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/ch-gates-%d", (int)getpid());
   snprintf(report_dir, sizeof report_dir, "%s/report", dir);
@@ -241,6 +309,7 @@ int main(void) {
                          CH_TEST(test_a_wrong_base_path_is_not_run),
                          CH_TEST(test_token_env_gives_the_credential),
                          CH_TEST(test_trigger_file_body_object_and_refusals),
+                         CH_TEST(test_scenario_trigger_file_and_scenario),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("check_gates", tests);
   ch_server_free(srv);

@@ -161,6 +161,7 @@ void run_send(struct ch_run *r, struct run_tphase *p, struct ch_trigger_result *
   struct ch_trigger_sender *snd;
   if (ch_trigger_start(&o, &snd, &x.err)) {
     res->failed = p->n;
+    atomic_fetch_add(&r->live_trig_failed, res->failed);
     snprintf(res->first_error, sizeof res->first_error, "%s", x.err.data ? x.err.data : "trigger: cannot start");
     ch_buf_free(&x.err);
     return;
@@ -177,6 +178,7 @@ void run_send(struct ch_run *r, struct run_tphase *p, struct ch_trigger_result *
     nanosleep(&ts, NULL);
   }
   ch_trigger_join(snd, res);
+  atomic_fetch_add(&r->live_trig_failed, res->failed); /* the live outputs' trigger_errors */
   if (cancelled) /* the triggers never sent are not judged: they are a prefix of the plan */
     p->n_sent = (uint32_t)res->sent;
   ch_buf_free(&x.err);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ch_exit.h"
+#include "ch_live.h"
 #include "ch_srv.h"
 
 #define MAX_TOKENS 256
@@ -49,6 +50,9 @@ static void usage(FILE *f) {
         "  --replay-buffer N         messages kept per connection for reconnect/poll replay (default 1000)\n"
         "  --processes N             N server processes sharing the port (SO_REUSEPORT; default 1)\n"
         "  --quiet                   no log lines on stderr\n"
+        "  --metrics-listen HOST:PORT  serve GET /metrics (Prometheus text, OpenMetrics when asked by Accept) with\n"
+        "                            what GET /stats has, refreshed every second; PORT alone means 127.0.0.1:PORT\n"
+        "  --out FILE.jsonl          write the /stats object once a second as a JSON line into FILE\n"
         "  -h, --help                this text\n"
         "\n"
         "Faults (each makes one check family of the conformance catalogue fail):\n",
@@ -147,6 +151,8 @@ int ch_server_main(int argc, char **argv) {
       {"quiet", no_argument, NULL, 'q'},
       {"strict-auth", no_argument, NULL, 'A'},
       {"help", no_argument, NULL, 'h'},
+      {"metrics-listen", required_argument, NULL, 'M'},
+      {"out", required_argument, NULL, 'O'},
       {NULL, 0, NULL, 0},
   };
   struct ch_server_opts o = {0};
@@ -158,6 +164,8 @@ int ch_server_main(int argc, char **argv) {
   size_t n_file = 0;
   int rc = CH_EXIT_OK, c;
   struct ch_buf err = CH_BUF_INIT;
+  const char *metrics_listen = NULL, *live_out = NULL;
+  struct ch_live *live = NULL;
   optind = 0; /* glibc: full re-initialisation, so the function can run more than once per process */
   opterr = 0;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -254,6 +262,12 @@ int ch_server_main(int argc, char **argv) {
       break;
     case 'A':
       o.strict_auth = true;
+      break;
+    case 'M':
+      metrics_listen = optarg;
+      break;
+    case 'O':
+      live_out = optarg;
       break;
     case 'h':
       usage(stdout);
@@ -404,7 +418,20 @@ int ch_server_main(int argc, char **argv) {
       fprintf(stderr, "centro-harness serve: only %d of %d sibling processes started\n", up, nkids);
   }
   struct ch_server *s = NULL;
-  int src = ch_server_new(&o, &s);
+  int src = 0;
+  if (metrics_listen || live_out) { /* after the fork: the siblings have no thread and no copy of the listener */
+    struct ch_live_opts lo = {metrics_listen, NULL, false, live_out, "serve"};
+    src = ch_live_open(&lo, &live, &err);
+    if (src) {
+      fprintf(stderr, "centro-harness serve: %s\n", err.data ? err.data : "the live outputs could not be opened");
+      rc = src == -EINVAL ? CH_EXIT_INPUT : CH_EXIT_RUN;
+    } else {
+      o.on_stats = ch_live_serve_stats;
+      o.on_stats_user = live;
+    }
+  }
+  if (!src)
+    src = ch_server_new(&o, &s);
   if (!src) {
     if (inherited >= 0) {
       ch__server_share_keys(s, keys);
@@ -421,7 +448,9 @@ int ch_server_main(int argc, char **argv) {
     }
     src = ch_server_start(s);
   }
-  if (src) {
+  if (src && live == NULL && (metrics_listen || live_out)) {
+    /* said above */
+  } else if (src) {
     if (src == -EADDRINUSE)
       fprintf(stderr, "centro-harness serve: port in use: %s:%d\n", host, o.port);
     else
@@ -436,10 +465,12 @@ int ch_server_main(int argc, char **argv) {
       printf("listening on http://%s:%d%s/signalr\n", host, ch_server_port(s), o.base ? o.base : "");
     if (nproc > 1)
       printf("processes: %d sharing port %d\n", nkids + 1, port);
+    ch_live_print_where(live, stdout);
     fflush(stdout);
     wait_for_signal();
   }
-  ch_server_free(s);
+  ch_server_free(s); /* its thread no longer calls on_stats */
+  ch_live_close(live);
   if (inherited >= 0)
     close(inherited);
   for (int i = 0; i < nkids; i++) {

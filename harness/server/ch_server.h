@@ -93,6 +93,10 @@ struct ch_server_opts {
   int processes;            /* ch_server_main only: N processes sharing the port (SO_REUSEPORT); 0/1 = one */
   bool reuse_port;          /* set SO_REUSEPORT on the listening socket (used by --processes) */
   bool quiet;               /* no log lines on stderr */
+  /* serve --metrics-listen/--out: called once a second on the server's thread with its GET /stats object (the
+     --processes siblings included); NULL none */
+  void (*on_stats)(void *user, const char *json, size_t len);
+  void *on_stats_user;
 };
 
 struct ch_server;

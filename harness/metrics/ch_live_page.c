@@ -14,7 +14,7 @@ static const char page_css[] =
     "#state.ended{background:#455a64}#state.lost{background:#b26a00}button#stop{font:inherit;padding:6px 14px;"
     "border:1px solid #c62828;background:#fff;color:#c62828;border-radius:4px;cursor:pointer}"
     "button#stop:disabled{opacity:.5;cursor:default}.charts{display:grid;grid-template-columns:repeat(auto-fit,"
-    "minmax(460px,1fr));gap:0 16px}iframe#report{width:100%;height:80vh;border:1px solid #ddd}.so{color:#777}";
+    "minmax(440px,1fr));gap:0 16px}body{max-width:1500px}iframe#report{width:100%;height:80vh;border:1px solid #ddd}.so{color:#777}";
 
 static const char page_js[] =
     "(function(){var n=0,ended=false,st=document.getElementById('state'),v=document.getElementById('view'),"
@@ -127,21 +127,20 @@ int ch_live_view(struct ch_buf *b, const struct ch_live_frame *f, const struct c
     snprintf(v, sizeof v, "-");
   }
   tile(b, "t-delivery", "delivery p50 / p99 (last second)", v);
-  snprintf(v, sizeof v, "%llu / %llu", t ? (unsigned long long)t->counters[CH_CNT_UPDATES_RECEIVED] : 0ULL,
-           (unsigned long long)f->run.triggers_sent);
+  snprintf(v, sizeof v, "%llu / %llu", t ? (unsigned long long)t->lat[CH_LAT_UPDATE].count : 0ULL,
+           (unsigned long long)f->run.triggers_sent); /* the counter is judged at the end; samples come live */
   tile(b, "t-updates", "Updates received / triggers sent", v);
   snprintf(v, sizeof v, "%llu", t ? (unsigned long long)t->counters[CH_CNT_ERRORS] : 0ULL);
   tile(b, "t-errors", "errors", v);
-  ch_buf_puts(b, "</div>");
-  thresholds_so_far(b, f);
-  checks_so_far(b, t);
-  ch_buf_puts(b, "<section id=\"charts\"><h2>Charts</h2><div class=\"charts\">");
+  ch_buf_puts(b, "</div><section id=\"charts\"><div class=\"charts\">");
   int rc = 0;
   if (m && t)
     rc = ch__report_charts(b, m, t);
   else
     ch_buf_puts(b, "<p class=\"so\">Nothing measured yet.</p>");
   ch_buf_puts(b, "</div></section>");
+  thresholds_so_far(b, f);
+  checks_so_far(b, t);
   free(t);
   return rc ? rc : b->data && ch_buf_reserve(b, 0) == 0 ? 0 : -ENOMEM;
 }

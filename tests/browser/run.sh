@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CTest entry point: setup, then the official-client and node-signalr proof against the reference endpoint.
-# $1: the ch_browser_server binary; further arguments go to the node script. Exit 77 (CTest: skipped) only when
+# $1: the ch_browser_server binary; further arguments go to the node script. `run.sh --dashboard BINARY` runs the
+# live dashboard test (dashboard.test.mjs) instead. Exit 77 (CTest: skipped) only when
 # skipping was asked for: CH_SKIP_BROWSER=1, or CH_ALLOW_SKIP=1 with Chromium, node or the npm packages missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,4 +16,7 @@ if [ "${CH_ALLOW_SKIP:-}" = 1 ] && { [ ! -x /usr/bin/chromium ] || ! command -v 
   exit 77
 fi
 server="$1"; shift
+if [ "$server" = --dashboard ]; then # the live dashboard test: $1 is the centro-harness binary
+  exec node "$here/dashboard.test.mjs" --binary "$1"
+fi
 exec node "$here/official-client.test.mjs" --server "$server" "$@"

@@ -331,6 +331,59 @@ static void test_out_lines_parse(void) {
     fprintf(stderr, "\n%zu lines for %.1f s\n", lines, secs);
 }
 
+/* examples/prometheus: the scrape configuration passes promtool, and every query of the Grafana dashboard is valid
+   PromQL over names this harness exports (each returns series from the run or serve just scraped). */
+static void replace_all(struct ch_buf *out, const char *s, const char *const *from, const char *const *to, size_t n) {
+  ch_buf_reset(out);
+  while (*s) {
+    size_t k = 0;
+    while (k < n && strncmp(s, from[k], strlen(from[k])))
+      k++;
+    if (k < n) {
+      ch_buf_puts(out, to[k]);
+      s += strlen(from[k]);
+    } else {
+      ch_buf_putc(out, *s++);
+    }
+  }
+}
+
+static void test_examples_work(void) {
+  CU_ASSERT_EQUAL(system(PROMTOOL " check config " CH_SOURCE_DIR "/examples/prometheus/prometheus.yml >&2"), 0);
+  char *text = ch_slurp(CH_SOURCE_DIR "/examples/prometheus/grafana-dashboard.json", NULL);
+  cJSON *dash = cJSON_Parse(text);
+  free(text);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(dash);
+  static const char *const from[] = {"$__rate_interval", "$serve_job", "$job"};
+  static const char *const to[] = {"1m", "serve", "run"};
+  struct ch_buf q = CH_BUF_INIT;
+  size_t n = 0, with_data = 0;
+  cJSON *panel;
+  cJSON_ArrayForEach(panel, cJSON_GetObjectItem(dash, "panels")) {
+    cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItem(panel, "targets")) {
+      const char *expr = cJSON_GetStringValue(cJSON_GetObjectItem(t, "expr"));
+      CU_ASSERT_PTR_NOT_NULL_FATAL(expr);
+      replace_all(&q, expr, from, to, 3);
+      cJSON *doc;
+      cJSON *res = prom_query(q.data, &doc);
+      CU_ASSERT_PTR_NOT_NULL(res); /* Prometheus parsed it */
+      if (!res)
+        fprintf(stderr, "\nnot a valid query: %s\n", q.data);
+      with_data += cJSON_GetArraySize(res) > 0;
+      n++;
+      cJSON_Delete(doc);
+    }
+  }
+  CU_ASSERT_TRUE(n >= 20);
+  /* increases over the last minute may be empty when nothing failed; the rest name exported series */
+  CU_ASSERT_TRUE(with_data >= n - 2);
+  if (with_data < n - 2)
+    fprintf(stderr, "\nonly %zu of %zu dashboard queries return series\n", with_data, n);
+  ch_buf_free(&q);
+  cJSON_Delete(dash);
+}
+
 static void test_teardown(void) {
   if (run_bg.pid > 0) {
     kill(run_bg.pid, SIGTERM); /* ends the linger */
@@ -370,6 +423,7 @@ int main(void) {
                          {"serve exports what its /stats has", test_serve_exports_its_stats},
                          {"promtool accepts; OpenMetrics on Accept", test_promtool_and_openmetrics},
                          {"--out: one JSON line per second", test_out_lines_parse},
+                         {"examples/prometheus: config and dashboard queries", test_examples_work},
                          {"tear-down", test_teardown},
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("live_prometheus", tests);

@@ -171,22 +171,27 @@ void ch_live_publish(struct ch_live *lv, const struct ch_live_frame *f) {
   if (!lv)
     return;
   pthread_mutex_lock(&lv->mu);
-  /* Prometheus: the finished runs plus this one, so counters never go back between capacity steps */
+  /* Prometheus: the finished runs plus this one, so counters never go back between capacity steps (a copy only
+     once a run has finished: a single run renders its snapshot as it is) */
   struct ch_metrics *all = NULL;
-  if (ch_metrics_new(&all) == 0 && (ch_metrics_merge(all, lv->base) || (f->m && ch_metrics_merge(all, f->m)))) {
-    ch_metrics_free(all);
-    all = NULL;
+  const struct ch_metrics *prom_m = f->m;
+  if (lv->base->n_groups || !f->m) {
+    if (ch_metrics_new(&all) == 0 && (ch_metrics_merge(all, lv->base) || (f->m && ch_metrics_merge(all, f->m)))) {
+      ch_metrics_free(all);
+      all = NULL;
+    }
+    prom_m = all;
   }
   struct ch_metrics_group *t = NULL;
   if (f->m)
     ch_metrics_total(f->m, &t);
   struct ch_live_pub *p = calloc(1, sizeof *p);
-  if (p && all) {
-    ch_prom_render_run(all, &f->run, false, &p->prom);
-    ch_prom_render_run(all, &f->run, true, &p->om);
+  if (p && prom_m) {
+    ch_prom_render_run(prom_m, &f->run, false, &p->prom);
+    ch_prom_render_run(prom_m, &f->run, true, &p->om);
     if (lv->dashboard) {
       struct ch_buf view = CH_BUF_INIT;
-      ch_live_view(&view, f, f->m);
+      ch_live_view(&view, f, t);
       sse_event(&p->event, NULL, view.data ? view.data : "");
       ch_buf_free(&view);
       ch_buf_reset(&lv->last_event);

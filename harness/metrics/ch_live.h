@@ -17,6 +17,7 @@
 #include "ch_prom.h"
 
 struct ch_metrics;
+struct ch_metrics_group;
 
 struct ch_live_opts {
   const char *metrics_listen;   /* --metrics-listen HOST:PORT; NULL none */
@@ -65,6 +66,7 @@ void ch_live_close(struct ch_live *lv);
 
 /* ch_live_page.c: the dashboard page (self-contained) and one second's view of it. */
 int ch_live_page(struct ch_buf *out, const char *title, bool allow_stop);
-int ch_live_view(struct ch_buf *out, const struct ch_live_frame *f, const struct ch_metrics *m);
+/* total: f->m's groups summed (ch_metrics_total), NULL when f->m is. */
+int ch_live_view(struct ch_buf *out, const struct ch_live_frame *f, const struct ch_metrics_group *total);
 
 #endif /* CH_LIVE_H */

@@ -100,10 +100,8 @@ static void thresholds_so_far(struct ch_buf *b, const struct ch_live_frame *f) {
   ch_buf_puts(b, "</table></section>");
 }
 
-int ch_live_view(struct ch_buf *b, const struct ch_live_frame *f, const struct ch_metrics *m) {
-  struct ch_metrics_group *t = NULL;
-  if (m && ch_metrics_total(m, &t))
-    return -ENOMEM;
+int ch_live_view(struct ch_buf *b, const struct ch_live_frame *f, const struct ch_metrics_group *t) {
+  const struct ch_metrics *m = f->m;
   char v[160], x[48], y[48];
   ch_buf_puts(b, "<div class=\"tiles\">");
   snprintf(v, sizeof v, "%s%s%s", f->run.phase ? f->run.phase : f->run.running ? "starting" : "ended",
@@ -141,6 +139,5 @@ int ch_live_view(struct ch_buf *b, const struct ch_live_frame *f, const struct c
   ch_buf_puts(b, "</div></section>");
   thresholds_so_far(b, f);
   checks_so_far(b, t);
-  free(t);
   return rc ? rc : b->data && ch_buf_reserve(b, 0) == 0 ? 0 : -ENOMEM;
 }

@@ -247,9 +247,8 @@ void ch_live_end(struct ch_live *lv, const char *report_dir) {
       ch_buf_append(&p->event, lv->last_event.data ? lv->last_event.data : "", lv->last_event.len);
       sse_event(&p->end_event, "end", html.len ? html.data : "<p>The run ended; no report was written.</p>");
     }
-    p->report_path = rf ? ch_buf_steal(&path) : NULL;
+    p->report = html; /* GET /report */
     ch_buf_free(&path);
-    ch_buf_free(&html);
     ch_live_http_publish(lv->http, p);
   }
   pthread_mutex_unlock(&lv->mu);

@@ -58,7 +58,7 @@ void ch_live_pub_free(struct ch_live_pub *p) {
   ch_buf_free(&p->om);
   ch_buf_free(&p->event);
   ch_buf_free(&p->end_event);
-  free(p->report_path);
+  ch_buf_free(&p->report);
   free(p);
 }
 
@@ -205,23 +205,6 @@ static bool accepts_om(const char *head) {
   return false;
 }
 
-static void serve_report(struct conn *c) {
-  struct ch_live_pub *p = c->h->cur;
-  FILE *f = p && p->report_path ? fopen(p->report_path, "rb") : NULL;
-  if (!f) {
-    respond(c, 404, "Not Found", "text/plain; charset=utf-8", NULL, NULL, "no report yet: the run is going on\n");
-    return;
-  }
-  struct ch_buf b = CH_BUF_INIT;
-  char chunk[16384];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    ch_buf_append(&b, chunk, n);
-  fclose(f);
-  respond(c, 200, "OK", "text/html; charset=utf-8", NULL, NULL, b.data ? b.data : "");
-  ch_buf_free(&b);
-}
-
 static void handle(struct conn *c, char *head) {
   struct ch_live_http *h = c->h;
   char method[8] = "", path[256] = "";
@@ -261,7 +244,10 @@ static void handle(struct conn *c, char *head) {
       respond(c, 202, "Accepted", "text/plain; charset=utf-8", NULL, NULL, "stopping gracefully\n");
     }
   } else if (dash && strcmp(path, "/report") == 0 && get) {
-    serve_report(c);
+    if (h->cur->report.len)
+      respond(c, 200, "OK", "text/html; charset=utf-8", h->cur, &h->cur->report, NULL);
+    else
+      respond(c, 404, "Not Found", "text/plain; charset=utf-8", NULL, NULL, "no report yet: the run is going on\n");
   } else {
     respond(c, 404, "Not Found", "text/plain; charset=utf-8", NULL, NULL, "not found\n");
   }

@@ -20,7 +20,7 @@ struct ch_live_pub {
   struct ch_buf prom, om;  /* the two expositions */
   struct ch_buf event;     /* the dashboard's SSE event, complete ("data: ...\n\n"); may be empty */
   struct ch_buf end_event; /* set once the run ended: the "end" event (the final report); else empty */
-  char *report_path;       /* the final report.html, served at /report; NULL until the end */
+  struct ch_buf report;    /* the final report.html, served at /report; empty until the end */
   unsigned refs;           /* HTTP thread only */
 };
 void ch_live_pub_free(struct ch_live_pub *p);

@@ -10,9 +10,10 @@ if [ "${1:-test}" = test ]; then
   # clang for the ASan+UBSan build and libFuzzer, xmllint for the JUnit schema check, chromium (+ Node.js) for
   # the report rendering test and the official JS client proof.
   # man-db (with groff) renders the generated man pages in the install test.
-  pkgs+=(clang libclang-rt-14-dev valgrind libxml2-utils chromium man-db)
   # openssl makes the browser TLS proof's certificates; certutil (libnss3-tools) makes Chromium trust its test CA.
   pkgs+=(openssl libnss3-tools)
+  # prometheus (with promtool) scrapes a live run and checks its exposition (test_live_prometheus).
+  pkgs+=(clang libclang-rt-14-dev valgrind libxml2-utils chromium man-db prometheus)
   # Node.js may come from another repository with npm bundled: install Debian's only when none works.
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi

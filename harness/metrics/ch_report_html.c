@@ -244,6 +244,13 @@ static const char css[] =
     ".lg{font-size:11px}.nodata{fill:#999;text-anchor:middle}"
     "footer{margin-top:30px;color:#777;font-size:12px}";
 
+const char *ch__report_css(void) { return css; }
+
+int ch__report_charts(struct ch_buf *b, const struct ch_metrics *m, const struct ch_metrics_group *total) {
+  int rc = percentile_chart(b, total);
+  return rc ? rc : series_charts(b, m);
+}
+
 static void kv(struct ch_buf *b, const char *k, const char *v) {
   ch_buf_puts(b, "<tr><th>");
   esc(b, k);

@@ -30,6 +30,11 @@ int ch__metric_is_latency(const char *name);
 /* Formats a metric value in its natural unit (durations for latencies, % for delivery_ratio, else a number). */
 void ch__fmt_metric(char *buf, size_t n, const char *metric, double v);
 
+/* The report's style sheet and its charts (latency by percentile of total, then the per-second series of m), shared
+   with the live dashboard (ch_live.c) so that both draw the same. */
+const char *ch__report_css(void);
+int ch__report_charts(struct ch_buf *b, const struct ch_metrics *m, const struct ch_metrics_group *total);
+
 /* The "capacity" object of report.json (ch_report_capacity.c). to_json: NULL when out of memory. from_json: 0,
    -EINVAL (err names the field), -ENOMEM; the knee is recomputed from the steps. */
 struct cJSON;

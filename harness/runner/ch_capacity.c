@@ -29,7 +29,9 @@ static const char capacity_usage[] =
     "against the load with the knee marked, and each step is also a CAP-* check.\n"
     "\n"
     "Options: the same as `centro-harness run` (--target, --token, --token-env, --token-file, --set, --seed,\n"
-    "--workers, --processes, --source-addresses, --insecure, --ca-file, --report-dir, --quiet).\n"
+    "--workers, --processes, --source-addresses, --insecure, --ca-file, --report-dir, --quiet, --metrics-listen,\n"
+    "--dashboard, --dashboard-allow-stop, --out, --linger); the live outputs last the whole search, counters adding\n"
+    "up over its steps.\n"
     "\n"
     "Exit codes: 0 the search completed (the knee is in the report), 3 invalid input, 4 a step could not be run.\n"
     "\n"
@@ -297,7 +299,8 @@ int ch_capacity_main(int argc, char **argv) {
                             .ca_file = cli.o.ca_file ? cli.o.ca_file : s->target.ca_file};
   if (s->target.url)
     cap_probe_external(s, &probe);
-  code = CH_EXIT_OK;
+  if ((code = ch_run_live_open(&cli, s->name, 1)) != CH_EXIT_OK)
+    goto out;
   bool have_intr = ch_interrupt_open(&intr) == 0;
   char run_err[200] = ""; /* why a step could not be run */
   if (!cli.o.quiet)
@@ -430,6 +433,8 @@ int ch_capacity_main(int argc, char **argv) {
   ch_run_publish_report(final, dir.data, cli.o.quiet);
   printf("%s\n", knee);
   printf("exit %d: %s\n", code, last);
+  fflush(stdout);
+  ch_run_live_finish(&cli, dir.data, have_intr ? &intr : NULL);
   goto out;
 oom:
   fprintf(stderr, "exit 4: out of memory\n");

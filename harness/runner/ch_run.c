@@ -336,6 +336,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction};
     ch_run_progress_phase(r->progress, i);
     r->cur_phase = (int)i;
+    run_live_phase(r, i);
     r->stop_at = ph->type == CH_SCN_PHASE_DISCONNECT ? 2 : 1; /* a disconnect is what a stop would do anyway */
     if (run_poll(r))
       break; /* interrupted: no new phase */
@@ -521,6 +522,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   r->o = o;
   r->rep = rep;
   r->cur_phase = r->stop_phase = -1;
+  atomic_init(&r->live_phase, -1);
   r->stop_at = 1;
   r->hub_names[0] = "ResourceEventHub";
   r->hub_names[1] = "JobEventHub";
@@ -729,6 +731,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   if (fg)
     ch_metrics_count(fg, CH_CNT_TRIGGERS, out.trig.sent);
   ch_report_take_metrics(rep, m);
+  run_live_final(r, rep->metrics);
   rep->start_wall_ns = out.start_wall;
   rep->end_wall_ns = out.end_wall;
   size_t first_check = rep->n_checks;

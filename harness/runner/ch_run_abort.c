@@ -3,7 +3,8 @@
    disconnect, and the run ends with exit 2 and the reason in its report.
    Each worker copies its metrics into a snapshot on its one-second tick (its own thread, so no lock on the hot
    path); a watcher thread merges the snapshots and evaluates, so a trigger phase that blocks the main thread in the
-   sender's join cannot delay the verdict. */
+   sender's join cannot delay the verdict. The same snapshots, merged once a second by the same thread, feed the
+   live outputs (--metrics-listen, --dashboard, --out; ch_run_live.c): one snapshot mechanism for both. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +16,8 @@
 int run_abort_init(struct ch_run *r) {
   for (size_t i = 0; i < r->s->n_thresholds; i++)
     r->abort_on |= r->s->thresholds[i].abort_on_fail;
-  if (!r->abort_on)
+  r->snap_on = r->abort_on || r->o->live;
+  if (!r->snap_on)
     return 0;
   pthread_cond_init(&r->abort_cv, NULL);
   for (unsigned i = 0; i < r->n_workers; i++)
@@ -38,7 +40,7 @@ void run_abort_snapshot(struct run_worker *rw) {
 }
 
 /* Whether a latency metric has samples yet: with none there is no evidence to abort on. */
-static bool abort_has_samples(const struct ch_metrics *m, const struct ch_scn_threshold *t) {
+bool run_abort_has_samples(const struct ch_metrics *m, const struct ch_scn_threshold *t) {
   const char *dot = strchr(t->metric, '.');
   if (!dot)
     return true;
@@ -48,11 +50,11 @@ static bool abort_has_samples(const struct ch_metrics *m, const struct ch_scn_th
   return ch_metrics_lookup(m, name, &n) == 0 && n > 0;
 }
 
-/* One evaluation: true (reason set) when an abort_on_fail threshold is lost. */
-static bool abort_evaluate(struct ch_run *r, char *reason, size_t n) {
+/* The workers' last snapshots merged (NULL when out of memory). */
+static struct ch_metrics *abort_merge(struct ch_run *r) {
   struct ch_metrics *m = NULL;
   if (ch_metrics_new(&m))
-    return false;
+    return NULL;
   for (unsigned i = 0; i < r->n_workers; i++) {
     struct run_worker *rw = r->workers[i];
     pthread_mutex_lock(&rw->abort_snap_mu);
@@ -60,13 +62,20 @@ static bool abort_evaluate(struct ch_run *r, char *reason, size_t n) {
       ch_metrics_merge(m, rw->abort_snap);
     pthread_mutex_unlock(&rw->abort_snap_mu);
   }
+  return m;
+}
+
+/* One evaluation: true (reason set) when an abort_on_fail threshold is lost. */
+static bool abort_evaluate(struct ch_run *r, const struct ch_metrics *m, char *reason, size_t n) {
+  if (!r->abort_on)
+    return false;
   uint64_t elapsed = ch_now_ns() - r->t0;
   bool lost = false;
   for (size_t i = 0; i < r->s->n_thresholds && !lost; i++) {
     const struct ch_scn_threshold *t = &r->s->thresholds[i];
     double v = 0;
     bool pass = true;
-    if (!t->abort_on_fail || elapsed < t->delay_abort_eval_ns || !abort_has_samples(m, t) ||
+    if (!t->abort_on_fail || elapsed < t->delay_abort_eval_ns || !run_abort_has_samples(m, t) ||
         ch_scn_threshold_eval(t, m, &v, &pass) || pass)
       continue;
     struct ch_buf val = CH_BUF_INIT;
@@ -76,7 +85,6 @@ static bool abort_evaluate(struct ch_run *r, char *reason, size_t n) {
     ch_buf_free(&val);
     lost = true;
   }
-  ch_metrics_free(m);
   return lost;
 }
 
@@ -92,7 +100,11 @@ static void *abort_watch(void *arg) {
     if (r->abort_stop)
       break;
     pthread_mutex_unlock(&r->mu);
-    bool lost = abort_evaluate(r, reason, sizeof reason);
+    struct ch_metrics *m = abort_merge(r);
+    bool lost = m && abort_evaluate(r, m, reason, sizeof reason);
+    if (m && r->o->live)
+      run_live_second(r, m);
+    ch_metrics_free(m);
     pthread_mutex_lock(&r->mu);
     if (lost) {
       memcpy(r->abort_reason, reason, sizeof reason);

@@ -41,6 +41,13 @@ static const char run_usage[] =
     "                          (default: a new reports/<scenario>-<UTC time>, with -2, -3... when taken)\n"
     "  --quiet                 no progress line and no summary table\n"
     "  --checkpoint-every S    rewrite report.json (marked partial) every S seconds while running (default 30)\n"
+    "  --metrics-listen HOST:PORT  serve GET /metrics (Prometheus text; OpenMetrics when asked by Accept) for the\n"
+    "                          life of the process; PORT alone means 127.0.0.1:PORT, 0 a free port (printed)\n"
+    "  --dashboard HOST:PORT   serve a live page (charts, thresholds, checks so far, the phase; updated every second\n"
+    "                          over Server-Sent Events) that shows the final report when the run ends\n"
+    "  --dashboard-allow-stop  the page's Stop button stops the run gracefully, as Ctrl-C (else POST /stop is 403)\n"
+    "  --out FILE.jsonl        write one JSON line per second (the same figures) into FILE\n"
+    "  --linger                after the run, keep serving /metrics and the dashboard until SIGINT/SIGTERM\n"
     "  --help                  this text\n"
     "\n"
     "Durations in scenario files are written 250ms, 2s, 1.5m, 1h.\n"
@@ -231,7 +238,7 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
 
 int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli *c) {
   enum { O_TARGET = 256, O_TOKEN, O_TOKEN_ENV, O_TOKEN_FILE, O_SET, O_SEED, O_WORKERS, O_PROCESSES, O_SRC, O_INSECURE,
-         O_CA, O_REPORT_DIR, O_QUIET, O_HELP, O_CKPT };
+         O_CA, O_REPORT_DIR, O_QUIET, O_HELP, O_CKPT, O_METRICS, O_DASH, O_ALLOW_STOP, O_OUT, O_LINGER };
   static const struct option longopts[] = {
       {"target", required_argument, NULL, O_TARGET},     {"token", required_argument, NULL, O_TOKEN},
       {"token-env", required_argument, NULL, O_TOKEN_ENV}, {"token-file", required_argument, NULL, O_TOKEN_FILE},
@@ -240,7 +247,10 @@ int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli
       {"source-addresses", required_argument, NULL, O_SRC}, {"insecure", no_argument, NULL, O_INSECURE},
       {"ca-file", required_argument, NULL, O_CA},        {"report-dir", required_argument, NULL, O_REPORT_DIR},
       {"quiet", no_argument, NULL, O_QUIET},             {"help", no_argument, NULL, O_HELP},
-      {"checkpoint-every", required_argument, NULL, O_CKPT}, {NULL, 0, NULL, 0}};
+      {"checkpoint-every", required_argument, NULL, O_CKPT}, {"metrics-listen", required_argument, NULL, O_METRICS},
+      {"dashboard", required_argument, NULL, O_DASH},    {"dashboard-allow-stop", no_argument, NULL, O_ALLOW_STOP},
+      {"out", required_argument, NULL, O_OUT},           {"linger", no_argument, NULL, O_LINGER},
+      {NULL, 0, NULL, 0}};
   memset(c, 0, sizeof *c);
   struct ch_run_opts *op = &c->o;
   op->barrier_in = op->barrier_out = -1;
@@ -312,6 +322,11 @@ int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli
     case O_CA: op->ca_file = optarg; break;
     case O_REPORT_DIR: op->report_dir = optarg; break;
     case O_QUIET: op->quiet = true; break;
+    case O_METRICS: c->metrics_listen = optarg; break;
+    case O_DASH: c->dashboard = optarg; break;
+    case O_ALLOW_STOP: c->allow_stop = true; break;
+    case O_OUT: c->out = optarg; break;
+    case O_LINGER: c->linger = true; break;
     case O_CKPT: {
       double secs = strtod(optarg, &end);
       if (!*optarg || *end || !(secs >= 0.1 && secs <= 86400)) {
@@ -366,6 +381,7 @@ void ch_run_publish_report(const struct ch_report *rep, const char *dir, bool qu
 }
 
 void ch_run_cli_free(struct ch_run_cli *c) {
+  ch_run_live_finish(c, NULL, NULL);
   free(c->owned[0]);
   free(c->owned[1]);
   free(c->sets);
@@ -415,6 +431,11 @@ int ch_run_main(int argc, char **argv) {
   o.report_dir = dir.data; /* transcripts of failing clients go next to the report */
   o.checkpoint_dir = dir.data;
   unsigned procs = o.processes ? o.processes : s->processes;
+  if ((code = ch_run_live_open(&cli, s->name, procs)) != CH_EXIT_OK) {
+    ch_run_discard_dir(dir.data, reserved);
+    goto out;
+  }
+  o.live = cli.o.live;
   if (!o.quiet)
     fprintf(stderr, "centro-harness %s: scenario %s, %zu clients%s, seed %llu\n", CH_VERSION, s->name,
             s->total_clients, s->target.url ? "" : " against the embedded reference endpoint",
@@ -452,6 +473,8 @@ int ch_run_main(int argc, char **argv) {
   if ((code == CH_EXIT_RUN || code == CH_EXIT_INPUT) && err.data)
     fprintf(stderr, "%s\n", err.data);
   printf("%s\n", line.data);
+  fflush(stdout);
+  ch_run_live_finish(&cli, code == CH_EXIT_INPUT ? NULL : dir.data, o.intr);
 out:
   fflush(stdout);
   ch_interrupt_close(&intr); /* open until the report is written: a further signal cannot cut it short */

@@ -44,6 +44,7 @@ struct run_tphase {
   uint64_t start_ns, end_ns; /* monotonic: phase start (subscription state is judged at start) and end */
   uint32_t n_sent; /* triggers actually sent: n, or fewer when an interruption cancelled the rest (a prefix) */
   uint32_t trigger; /* the scenario's trigger that sends them (index into scenario.triggers) */
+  uint32_t live_pos; /* triggers seen sent by the live outputs' watcher (its thread only) */
 };
 
 struct run_worker;
@@ -177,10 +178,16 @@ struct ch_run {
   /* abort_on_fail (ch_run_abort.c): the watcher sets aborted once a marked threshold is lost; the trigger sender
      and the timeline stop on it. abort_reason and abort_stop are under mu. */
   bool abort_on, abort_ready, abort_running, abort_stop;
+  bool snap_on;                         /* the workers snapshot on their tick: abort_on or live outputs */
   atomic_bool aborted;
   pthread_cond_t abort_cv;
   pthread_t abort_thread;
   char abort_reason[384];
+  /* Live outputs (ch_run_live.c): the phase and its start for the snapshot thread, trigger failures counted as each
+     phase's sender is joined, and how far the count of sent triggers got (snapshot thread only). */
+  _Atomic int live_phase;               /* -1 before the first phase */
+  _Atomic uint64_t live_phase_start;    /* ns after t0 */
+  _Atomic uint64_t live_trig_failed;
 };
 
 /* Transcripts are kept per client, up to this many bytes each, in runs of at most RUN_TRACE_CLIENTS clients; the
@@ -263,6 +270,14 @@ int run_abort_watch(struct ch_run *r);
 void run_abort_end(struct ch_run *r);
 void run_abort_free(struct ch_run *r);
 void run_abort_snapshot(struct run_worker *rw);
+/* Whether the latency metric a threshold names has samples in m (a threshold without a latency always has). */
+bool run_abort_has_samples(const struct ch_metrics *m, const struct ch_scn_threshold *t);
+
+/* ch_run_live.c: the live outputs (o->live). The timeline enters phase i (main thread); one second's merged
+   snapshot (the snapshot thread); the run's end figures (main thread, after the workers were joined). */
+void run_live_phase(struct ch_run *r, size_t i);
+void run_live_second(struct ch_run *r, const struct ch_metrics *m);
+void run_live_final(struct ch_run *r, const struct ch_metrics *m);
 
 /* ch_run_plan.c (main thread). */
 struct run_tphase *run_plan(struct ch_run *r, size_t trigger, enum run_tphase_kind kind, const uint32_t *keys,

@@ -169,6 +169,7 @@ void run_send(struct ch_run *r, struct run_tphase **ps, size_t np, struct ch_tri
     if (p->n && ch_trigger_start(&o, &snd[k], &x[k].err)) {
       snd[k] = NULL;
       res[k].failed = p->n;
+      atomic_fetch_add(&r->live_trig_failed, res[k].failed);
       snprintf(res[k].first_error, sizeof res[k].first_error, "%s",
                x[k].err.data ? x[k].err.data : "trigger: cannot start");
     }
@@ -192,7 +193,10 @@ void run_send(struct ch_run *r, struct run_tphase **ps, size_t np, struct ch_tri
   }
   for (size_t k = 0; k < np; k++) {
     if (snd[k])
+    {
       ch_trigger_join(snd[k], &res[k]);
+      atomic_fetch_add(&r->live_trig_failed, res[k].failed); /* the live outputs' trigger_errors */
+    }
     if (cancelled) /* the triggers never sent are not judged: they are a prefix of the plan */
       ps[k]->n_sent = (uint32_t)res[k].sent;
     ch_buf_free(&x[k].err);

@@ -571,7 +571,7 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
 static void rw_tick_cb(uv_timer_t *t) {
   struct run_worker *rw = t->data;
   ch_metrics_tick(rw->m, ch_wall_ns());
-  if (rw->run->abort_on)
+  if (rw->run->snap_on)
     run_abort_snapshot(rw);
   uint64_t connected = 0, msgs = 0, errors = 0;
   for (size_t i = 0; i < rw->m->n_groups; i++) {

@@ -9,6 +9,7 @@
 #include "ch_buf.h"
 
 struct ch_interrupt;
+struct ch_live;
 struct ch_report;
 struct ch_scenario;
 
@@ -41,6 +42,8 @@ struct ch_run_opts {
      NULL: none. checkpoint_ns 0: every 30 s. */
   const char *checkpoint_dir;
   uint64_t checkpoint_ns;
+  /* --metrics-listen, --dashboard, --out (opened by the caller for the life of the process); NULL: none. */
+  struct ch_live *live;
 };
 
 /**
@@ -62,11 +65,21 @@ struct ch_run_cli {
   const char **sets; /* --set values plus target.url=/seed= folded in */
   size_t n_sets;
   char *owned[2];
+  /* watching it live (ch_run_live.c): --metrics-listen, --dashboard, --dashboard-allow-stop, --out, --linger */
+  const char *metrics_listen, *dashboard, *out;
+  bool allow_stop, linger;
 };
 /* Parses argv (argv[0] is the command); prints usage errors. Returns -1 to go on, else the exit code to return
    (0 after --help). Free with ch_run_cli_free either way. */
 int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli *c);
 void ch_run_cli_free(struct ch_run_cli *c);
+/* Opens the live outputs the options ask for into c->o.live and prints where they are (stderr); processes > 1 is
+   refused. Returns CH_EXIT_OK (c->o.live stays NULL when none was asked for), CH_EXIT_INPUT or CH_EXIT_RUN, the
+   reason printed. */
+int ch_run_live_open(struct ch_run_cli *c, const char *title, unsigned processes);
+/* After the report was written into dir: the dashboard shows it; with --linger, serves on until a signal comes
+   (intr open, NULL: no linger). Then closes the outputs. */
+void ch_run_live_finish(struct ch_run_cli *c, const char *dir, struct ch_interrupt *intr);
 /* Refuses, before anything is written, the input ch_run_execute would refuse (credentials that cannot be read, a
    reference trigger with an external target, bad --source-addresses), and registers the credentials as rep's
    secrets. Returns CH_EXIT_OK, CH_EXIT_INPUT (err says why) or CH_EXIT_RUN (out of memory). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ch_exit.h"
+#include "ch_live.h"
 #include "ch_srv.h"
 
 #define MAX_TOKENS 256
@@ -56,6 +57,9 @@ static void usage(FILE *f) {
         "  --control-tls             serve the control API over TLS too (default: plain http, on loopback unless\n"
         "                            --control-listen says otherwise)\n"
         "  --quiet                   no log lines on stderr\n"
+        "  --metrics-listen HOST:PORT  serve GET /metrics (Prometheus text, OpenMetrics when asked by Accept) with\n"
+        "                            what GET /stats has, refreshed every second; PORT alone means 127.0.0.1:PORT\n"
+        "  --out FILE.jsonl          write the /stats object once a second as a JSON line into FILE\n"
         "  -h, --help                this text\n"
         "\n"
         "Faults (each makes one check family of the conformance catalogue fail):\n",
@@ -161,6 +165,8 @@ int ch_server_main(int argc, char **argv) {
       {"tls-client-ca", required_argument, NULL, 'Q'},
       {"control-tls", no_argument, NULL, 'L'},
       {"help", no_argument, NULL, 'h'},
+      {"metrics-listen", required_argument, NULL, 'M'},
+      {"out", required_argument, NULL, 'O'},
       {NULL, 0, NULL, 0},
   };
   struct ch_server_opts o = {0};
@@ -172,6 +178,8 @@ int ch_server_main(int argc, char **argv) {
   size_t n_file = 0;
   int rc = CH_EXIT_OK, c;
   struct ch_buf err = CH_BUF_INIT;
+  const char *metrics_listen = NULL, *live_out = NULL;
+  struct ch_live *live = NULL;
   optind = 0; /* glibc: full re-initialisation, so the function can run more than once per process */
   opterr = 0;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -280,6 +288,12 @@ int ch_server_main(int argc, char **argv) {
       break;
     case 'L':
       o.control_tls = true;
+      break;
+    case 'M':
+      metrics_listen = optarg;
+      break;
+    case 'O':
+      live_out = optarg;
       break;
     case 'h':
       usage(stdout);
@@ -435,7 +449,20 @@ int ch_server_main(int argc, char **argv) {
       fprintf(stderr, "centro-harness serve: only %d of %d sibling processes started\n", up, nkids);
   }
   struct ch_server *s = NULL;
-  int src = ch_server_new(&o, &s);
+  int src = 0;
+  if (metrics_listen || live_out) { /* after the fork: the siblings have no thread and no copy of the listener */
+    struct ch_live_opts lo = {metrics_listen, NULL, false, live_out, "serve"};
+    src = ch_live_open(&lo, &live, &err);
+    if (src) {
+      fprintf(stderr, "centro-harness serve: %s\n", err.data ? err.data : "the live outputs could not be opened");
+      rc = src == -EINVAL ? CH_EXIT_INPUT : CH_EXIT_RUN;
+    } else {
+      o.on_stats = ch_live_serve_stats;
+      o.on_stats_user = live;
+    }
+  }
+  if (!src)
+    src = ch_server_new(&o, &s);
   if (!src) {
     if (inherited >= 0) {
       ch__server_share_keys(s, keys);
@@ -452,7 +479,9 @@ int ch_server_main(int argc, char **argv) {
     }
     src = ch_server_start(s);
   }
-  if (src) {
+  if (src && live == NULL && (metrics_listen || live_out)) {
+    /* said above */
+  } else if (src) {
     if (src == -EADDRINUSE)
       fprintf(stderr, "centro-harness serve: port in use: %s:%d\n", host, o.port);
     else
@@ -468,10 +497,12 @@ int ch_server_main(int argc, char **argv) {
       printf("listening on %s://%s:%d%s/signalr\n", scheme, host, ch_server_port(s), o.base ? o.base : "");
     if (nproc > 1)
       printf("processes: %d sharing port %d\n", nkids + 1, port);
+    ch_live_print_where(live, stdout);
     fflush(stdout);
     wait_for_signal();
   }
-  ch_server_free(s);
+  ch_server_free(s); /* its thread no longer calls on_stats */
+  ch_live_close(live);
   if (inherited >= 0)
     close(inherited);
   for (int i = 0; i < nkids; i++) {

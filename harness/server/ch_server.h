@@ -99,6 +99,10 @@ struct ch_server_opts {
   const char *tls_key;      /* its private key (unencrypted) */
   const char *tls_client_ca; /* require a client certificate signed by one of these CAs; NULL = none asked */
   bool control_tls;         /* serve the control API over TLS too (same certificate and client-CA rule) */
+  /* serve --metrics-listen/--out: called once a second on the server's thread with its GET /stats object (the
+     --processes siblings included); NULL none */
+  void (*on_stats)(void *user, const char *json, size_t len);
+  void *on_stats_user;
 };
 
 struct ch_server;

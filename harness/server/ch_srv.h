@@ -150,6 +150,8 @@ struct ch_server {
   int stats_fd;             /* sibling: a line of counters goes to the first process every second */
   uv_timer_t stats_timer;
   bool stats_timer_on;
+  uv_timer_t live_timer;    /* o.on_stats: once a second */
+  bool live_timer_on;
   struct ch_srv_peer *peers; /* first process: one per sibling */
   size_t n_peers;
   /* relay of control commands between --processes siblings */
@@ -247,6 +249,8 @@ void ch_srv_relay(struct ch_server *s, const char *body, size_t len);
 /* This process's counters: ws sse lp known total subscriptions negotiates invocations publishes pushes deliveries
    keepalives dropped_messages rejected. */
 void ch_srv_stats_vec(const struct ch_server *s, uint64_t v[CH_SRV_NSTAT]);
+/* The GET /stats object (this process and its siblings). */
+void ch_srv_stats_json(struct ch_server *s, struct ch_buf *out);
 
 /* ch_srv_siblings.c: the stats pipes between --processes siblings */
 void ch_srv_siblings_start(struct ch_server *s);

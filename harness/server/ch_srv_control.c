@@ -79,7 +79,7 @@ static void resources_json(struct ch_buf *out) {
 }
 
 /* Sums this process and its --processes siblings (their counters are at most a second old). */
-static void stats_json(struct ch_server *s, struct ch_buf *out) {
+void ch_srv_stats_json(struct ch_server *s, struct ch_buf *out) {
   uint64_t v[CH_SRV_NSTAT];
   ch_srv_stats_vec(s, v);
   size_t procs = 1 + ch_srv_siblings_add(s, v);
@@ -124,7 +124,7 @@ static int handle(struct ch_server *s, struct lws *wsi, struct cpss *p) {
     return done(wsi, p, (unsigned)st, &out);
   }
   if (strcmp(p->path, "/stats") == 0) {
-    stats_json(s, &out);
+    ch_srv_stats_json(s, &out);
     return done(wsi, p, 200, &out);
   }
   if (strcmp(p->path, "/drop") == 0 && p->post) {

@@ -74,7 +74,23 @@ int ch__server_set_peers(struct ch_server *s, const int *fds, size_t n) {
   return 0;
 }
 
+/* serve --metrics-listen: the /stats object handed to the live outputs every second (ch_live_serve_stats). */
+static void live_tick(uv_timer_t *t) {
+  struct ch_server *s = t->data;
+  struct ch_buf b = CH_BUF_INIT;
+  ch_srv_stats_json(s, &b);
+  if (b.data)
+    s->o.on_stats(s->o.on_stats_user, b.data, b.len);
+  ch_buf_free(&b);
+}
+
 void ch_srv_siblings_start(struct ch_server *s) {
+  if (s->o.on_stats) {
+    uv_timer_init(&s->loop, &s->live_timer);
+    s->live_timer.data = s;
+    s->live_timer_on = true;
+    uv_timer_start(&s->live_timer, live_tick, 0, 1000);
+  }
   if (s->stats_fd >= 0) {
     fcntl(s->stats_fd, F_SETFL, fcntl(s->stats_fd, F_GETFL) | O_NONBLOCK);
     uv_timer_init(&s->loop, &s->stats_timer);
@@ -98,6 +114,9 @@ void ch_srv_siblings_start(struct ch_server *s) {
 }
 
 void ch_srv_siblings_close(struct ch_server *s) {
+  if (s->live_timer_on)
+    uv_close((uv_handle_t *)&s->live_timer, NULL);
+  s->live_timer_on = false;
   if (s->stats_timer_on)
     uv_close((uv_handle_t *)&s->stats_timer, NULL);
   s->stats_timer_on = false;

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks behind the speed and memory targets, with a table at the end, also written as
 # reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
-# Environment: BENCH_ONLY="micro density multi intake peers fanout transports fallback" (a subset, in that order;
+# Environment: BENCH_ONLY="micro density multi intake peers fanout transports fallback live" (a subset, in that order;
 #              intake and peers measure two streams each: the batched one, 50 Updates per frame, and the single
 #              one, 1 Update per frame, recorded as intake1_*, raw1_*, peer_<tool>_cpu1_*),
 #              BENCH_PIN=0 (do not pin the server to core 0 and the load generators to core 1),
 #              BENCH_MP_SIZES="60000 100000" (multi-process sizes), BENCH_DENSITY=19000,
-#              BENCH_PEERS_HOLD=10000 (peers: connections Tsung and Artillery are asked to hold, 0 = skip that run).
+#              BENCH_PEERS_HOLD=10000 (peers: connections Tsung and Artillery are asked to hold, 0 = skip that run),
+#              BENCH_LIVE_CLIENTS=5000 BENCH_LIVE_SECONDS=20 BENCH_LIVE_REPS=3 (live: the watched/unwatched pair).
 # Every server and harness process started here is ended by its pid on exit; every wait is bounded.
 set -uo pipefail
 
@@ -14,7 +15,7 @@ build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 4
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
-only=${BENCH_ONLY:-micro density multi intake peers fanout transports fallback}
+only=${BENCH_ONLY:-micro density multi intake peers fanout transports fallback live}
 mp_sizes=${BENCH_MP_SIZES:-60000 100000}
 density_n=${BENCH_DENSITY:-19000}
 scn="$root/tests/bench/scenarios"
@@ -631,6 +632,60 @@ if want fallback; then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
+if want live; then
+  # Watching a run (issue #15) must not slow it: the same run plain, then with --metrics-listen and --dashboard while
+  # a scraper GETs /metrics every second and a page's event stream is open (curl -N). The harness's CPU over the
+  # whole run per Update received; the pair alternates BENCH_LIVE_REPS times and the least CPU of each kind is
+  # compared (on a shared machine noise only adds).
+  ln=${BENCH_LIVE_CLIENTS:-5000} lsec=${BENCH_LIVE_SECONDS:-20} lreps=${BENCH_LIVE_REPS:-3}
+  echo "== live: $ln WebSocket clients, 10 keys, 20 publishes/s for $lsec s; unwatched vs scraped + dashboard, x$lreps"
+  live_run() { # TAG WATCHED: puts "live_<TAG>_cpu_s_per_million"
+    local tag=$1 watched=$2 d="$work/live-$1" extra=() hp wp mp dp i
+    start_serve 1 || return 1
+    [ "$watched" = 1 ] && extra=(--metrics-listen 127.0.0.1:0 --dashboard 127.0.0.1:0)
+    $PIN_GEN "$H" run "$scn/transport.json" --target "$SRV_URL" --set "clients.0.count=$ln" --quiet \
+      --set "phases.3.duration=${lsec}s" --set "trigger.http.url=http://127.0.0.1:$SRV_CP/publish" \
+      --report-dir "$d" "${extra[@]}" >"$d.log" 2>&1 &
+    hp=$!
+    remember "$hp"
+    "$P" watch "$hp" "$d.tsv" 100 600 &
+    wp=$!
+    remember "$wp"
+    if [ "$watched" = 1 ]; then
+      for i in $(seq 100); do grep -q '^dashboard: ' "$d.log" 2>/dev/null && break; sleep 0.1; done
+      mp=$(sed -n 's/^metrics: http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$d.log")
+      dp=$(sed -n 's/^dashboard: http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$d.log")
+      curl -sN "http://127.0.0.1:$dp/events" >/dev/null 2>&1 &
+      remember $!
+      (while kill -0 "$hp" 2>/dev/null; do curl -s -m 2 "http://127.0.0.1:$mp/metrics" >/dev/null; sleep 1; done) &
+      remember $!
+    fi
+    wait "$hp"
+    local rc=$?
+    wait "$wp"
+    stop_serve
+    local cpu got
+    cpu=$(awk '$4>m{m=$4} END{print m+0}' "$d.tsv")
+    got=$("$P" json "$d/report.json" /metrics/total/counters/updates_received)
+    local cpm
+    cpm=$(awk -v c="$cpu" -v k="$clk" -v u="$got" 'BEGIN{printf "%.3f", (u>0)?(c/k)*1e6/u:0}')
+    echo "  $tag: exit $rc; $got Updates; harness CPU $(awk -v c="$cpu" -v k="$clk" 'BEGIN{printf "%.2f", c/k}') s =" \
+      "$cpm CPU s per million Updates"
+    put "live_${tag}_cpu_s_per_million" "$cpm"
+    put "live_${tag}_exit" "$rc"
+  }
+  for r in $(seq "$lreps"); do
+    live_run "plain$r" 0
+    live_run "watched$r" 1
+  done
+  least() { for r in $(seq "$lreps"); do get "live_$1${r}_cpu_s_per_million"; done | sort -g | head -1; }
+  put live_plain_cpu_s_per_million "$(least plain)"
+  put live_watched_cpu_s_per_million "$(least watched)"
+  put live_overhead_pct "$(awk -v a="$(least watched)" -v b="$(least plain)" \
+    'BEGIN{ if (b+0 > 0) printf "%.1f", 100*(a/b-1); else print "-" }')"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
 # The table and the JSON file.
 row() { printf '%-34s %-26s %-22s %s\n' "$1" "$2" "$3" "$4"; }
 ok() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN{ if (v !~ /^[0-9.]+$/) {print "n/a"; exit}
@@ -719,6 +774,11 @@ if want fallback; then
     row "  engine $t Updates/s" "$(get "fb_${t}_updates_per_s")/s" "$(get "fb_${t}_kib_per_client") KiB/client" \
       "$(get "fb_${t}_conn_per_s") conn/s"
   done
+fi
+if want live; then
+  row "6 CPU/Update watched vs not" "$(get live_watched_cpu_s_per_million) vs $(get live_plain_cpu_s_per_million) s/M" \
+    "<= +5%" "$(get live_overhead_pct)% ($(awk -v v="$(get live_overhead_pct)" \
+    'BEGIN{ if (v !~ /^-?[0-9.]+$/) print "n/a"; else if (v+0 <= 5) print "met"; else print "NOT met" }'))"
 fi
 if want micro; then
   row "micro: WS frame decode" "$(get proto_ws_ns_per_msg) ns/msg" "validating: $(get proto_ws_validating_ns_per_msg)" ""

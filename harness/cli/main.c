@@ -4,6 +4,7 @@
 
 #include "ch_build_version.h" /* CH_GIT_DESCRIBE, generated at build time (dist/git-version.cmake) */
 #include "ch_checks.h"
+#include "ch_compare_cli.h"
 #include "ch_exit.h"
 #include "ch_report.h"
 #include "ch_runner.h"
@@ -47,6 +48,7 @@ static const struct cli_command cli_commands[] = {
     {"serve", ch_server_main, "run the reference Centro endpoint"},
     {"report", ch_report_main, "re-render a report.json as HTML, JUnit or a terminal summary"},
     {"merge", ch_merge_main, "merge the report.json files of the shards of one run"},
+    {"compare", ch_compare_main, "compare two runs, gate on regressions against a baseline"},
     {"version", cli_version_main, "print the version and the commit it was built from"},
 };
 

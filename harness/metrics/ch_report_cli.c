@@ -254,6 +254,14 @@ int ch_report_main(int argc, char **argv) {
   return code;
 }
 
+int ch_report_input_path(const char *arg, struct ch_buf *out) {
+  struct stat st;
+  ch_buf_reset(out);
+  if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode))
+    return ch_buf_printf(out, "%s/report.json", arg);
+  return ch_buf_puts(out, arg);
+}
+
 static void merge_usage(FILE *f) {
   fputs("Usage: centro-harness merge A.json B.json ... -o OUT.json [--html FILE] [--junit FILE] [--summary]\n"
         "Merges the report.json files of shards of one run: histograms merged losslessly, counters summed,\n"

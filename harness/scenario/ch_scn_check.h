@@ -78,6 +78,7 @@ struct ch_scenario;
 struct ch_population;
 void ch__scn_populations(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 void ch__scn_phases(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
+void ch__scn_compare(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 void ch__scn_population_free(struct ch_population *p);
 /* Applies "PATH=VALUE" overrides to root; records the nodes it creates in c (for messages). */
 void ch__scn_apply_sets(struct ch__scn_ctx *c, cJSON *root, const char *const *sets, size_t nsets);

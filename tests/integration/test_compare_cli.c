@@ -104,6 +104,27 @@ static void test_compare_two_runs_of_one_scenario(void) {
   CU_ASSERT_EQUAL(r.code, 0);
   free(r.out);
 
+  /* merge: two runs of other seeds are not shards of one run; --force merges them; the output folder is made */
+  char out[160];
+  snprintf(out, sizeof out, "%s/merged/deeper/report.json", root);
+  const char *merge[] = {"merge", a, c, "-o", out, NULL};
+  r = harness(merge, 30);
+  CU_ASSERT_EQUAL(r.code, 3);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "is not a shard of the run of"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "seed 2 vs 1"));
+  free(r.out);
+  struct stat st;
+  CU_ASSERT_NOT_EQUAL(stat(out, &st), 0);
+  const char *merge_ab[] = {"merge", a, b, "-o", out, NULL};
+  r = harness(merge_ab, 30);
+  CU_ASSERT_EQUAL(r.code, 0);
+  CU_ASSERT_EQUAL(stat(out, &st), 0);
+  free(r.out);
+  const char *forced[] = {"merge", a, c, "-o", out, "--force", NULL};
+  r = harness(forced, 30);
+  CU_ASSERT_EQUAL(r.code, 0);
+  free(r.out);
+
   /* a malformed gate is invalid input */
   const char *bad[] = {"compare", a, b, "--max-regression", "update_latency.p99=-10%", NULL};
   r = harness(bad, 30);

@@ -10,6 +10,7 @@
 #include "ch_runner.h"
 #include "ch_scenario.h"
 #include "ch_server.h"
+#include "ch_shrink.h"
 
 struct cli_command {
   const char *name;
@@ -49,6 +50,7 @@ static const struct cli_command cli_commands[] = {
     {"report", ch_report_main, "re-render a report.json as HTML, JUnit or a terminal summary"},
     {"merge", ch_merge_main, "merge the report.json files of the shards of one run"},
     {"compare", ch_compare_main, "compare two runs, gate on regressions against a baseline"},
+    {"shrink", ch_shrink_main, "reduce a failing scenario to the smallest one that still fails the same way"},
     {"version", cli_version_main, "print the version and the commit it was built from"},
 };
 

@@ -35,6 +35,20 @@ static void fmt_value(char *buf, size_t n, const struct ch_cmp_row *r, bool base
     ch__fmt_metric(buf, n, r->metric, base ? r->base : r->new_);
 }
 
+/* A row's printed values: base, new, change, relative change ("-" where unknown). */
+struct cells {
+  char vb[40], vn[40], ch[40], rel[24];
+};
+
+static void row_cells(const struct ch_cmp_row *r, struct cells *k) {
+  fmt_value(k->vb, sizeof k->vb, r, true);
+  fmt_value(k->vn, sizeof k->vn, r, false);
+  if (r->has_base && r->has_new)
+    fmt_change(k->ch, sizeof k->ch, r), fmt_rel(k->rel, sizeof k->rel, r);
+  else
+    snprintf(k->ch, sizeof k->ch, "-"), snprintf(k->rel, sizeof k->rel, "-");
+}
+
 static const char *run_label(const struct ch_report *r, char *buf, size_t n) {
   char t[32];
   ch__fmt_time(t, sizeof t, r->start_wall_ns);
@@ -55,17 +69,12 @@ int ch_cmp_text(const struct ch_cmp *c, struct ch_buf *b) {
   ch_buf_printf(b, "\n  %-*s %11s %11s %11s %8s  %s\n", w, "metric", "base", "new", "change", "rel", "verdict");
   for (size_t i = 0; i < c->n_rows; i++) {
     const struct ch_cmp_row *r = &c->rows[i];
-    char vb[40], vn[40], ch[40], rel[24];
-    fmt_value(vb, sizeof vb, r, true);
-    fmt_value(vn, sizeof vn, r, false);
-    if (r->has_base && r->has_new)
-      fmt_change(ch, sizeof ch, r), fmt_rel(rel, sizeof rel, r);
-    else
-      snprintf(ch, sizeof ch, "-"), snprintf(rel, sizeof rel, "-");
+    struct cells k;
+    row_cells(r, &k);
     if (r->verdict == CH_CMP_INCONCLUSIVE) /* the reason starts with "inconclusive:" */
-      ch_buf_printf(b, "  %-*.*s %11s %11s %11s %8s  %s\n", w, w, r->name, vb, vn, ch, rel, r->why);
+      ch_buf_printf(b, "  %-*.*s %11s %11s %11s %8s  %s\n", w, w, r->name, k.vb, k.vn, k.ch, k.rel, r->why);
     else
-      ch_buf_printf(b, "  %-*.*s %11s %11s %11s %8s  %s (%s)\n", w, w, r->name, vb, vn, ch, rel,
+      ch_buf_printf(b, "  %-*.*s %11s %11s %11s %8s  %s (%s)\n", w, w, r->name, k.vb, k.vn, k.ch, k.rel,
                     ch_cmp_verdict_name(r->verdict), r->why);
   }
   if (c->n_gates) {
@@ -238,13 +247,8 @@ static void html_rows(struct ch_buf *b, const struct ch_cmp *c) {
                  "<th>new</th><th>change</th><th>relative</th><th>samples</th><th>verdict</th><th>why</th></tr>");
   for (size_t i = 0; i < c->n_rows; i++) {
     const struct ch_cmp_row *r = &c->rows[i];
-    char vb[40], vn[40], ch[40], rel[24];
-    fmt_value(vb, sizeof vb, r, true);
-    fmt_value(vn, sizeof vn, r, false);
-    if (r->has_base && r->has_new)
-      fmt_change(ch, sizeof ch, r), fmt_rel(rel, sizeof rel, r);
-    else
-      snprintf(ch, sizeof ch, "-"), snprintf(rel, sizeof rel, "-");
+    struct cells k;
+    row_cells(r, &k);
     const char *v = ch_cmp_verdict_name(r->verdict);
     ch_buf_printf(b, "<tr class=\"cmp-row %s\"><td>", v);
     html_text(b, r->name);
@@ -253,7 +257,7 @@ static void html_rows(struct ch_buf *b, const struct ch_cmp *c) {
       snprintf(samples, sizeof samples, "%llu / %llu", (unsigned long long)r->n_base, (unsigned long long)r->n_new);
     ch_buf_printf(b, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s"
                      "</td><td class=\"n\">%s</td><td class=\"v-%s\">%s</td><td>",
-                  vb, vn, ch, rel, samples, v, v);
+                  k.vb, k.vn, k.ch, k.rel, samples, v, v);
     html_text(b, r->why);
     ch_buf_puts(b, "</td></tr>");
   }

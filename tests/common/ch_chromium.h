@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ch_buf.h"
+#include "ch_test.h"
 
 #define CH_CHROMIUM "/usr/bin/chromium"
 
@@ -36,6 +37,23 @@ static inline int ch_chromium_dom(const char *dir, const char *page, struct ch_b
   }
   ch_buf_free(&cmd);
   return status;
+}
+
+/* Before a browser test: -1 when Chromium is there to run it, else the exit status of the test executable
+   (CH_TEST_SKIPPED when CH_SKIP_BROWSER=1, or CH_ALLOW_SKIP=1 without Chromium; 1 when it is missing). */
+static inline int ch_chromium_precheck(const char *test) {
+  const char *skip = getenv("CH_SKIP_BROWSER");
+  if (skip && !strcmp(skip, "1")) {
+    printf("SKIPPED: %s (CH_SKIP_BROWSER=1)\n", test);
+    return CH_TEST_SKIPPED;
+  }
+  if (access(CH_CHROMIUM, X_OK) == 0)
+    return -1;
+  return ch_test_may_skip(CH_CHROMIUM " not found: the test of the HTML output needs headless Chromium (install it "
+                                      "with `apt-get install -y chromium`)",
+                          "CH_SKIP_BROWSER")
+             ? CH_TEST_SKIPPED
+             : 1;
 }
 
 #endif /* CH_CHROMIUM_H */

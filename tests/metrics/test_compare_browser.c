@@ -73,17 +73,9 @@ static void test_compare_page_renders_both_runs(void) {
 }
 
 int main(void) {
-  const char *skip = getenv("CH_SKIP_BROWSER");
-  if (skip && !strcmp(skip, "1")) {
-    printf("SKIPPED: test_compare_browser (CH_SKIP_BROWSER=1)\n");
-    return CH_TEST_SKIPPED;
-  }
-  if (access(CH_CHROMIUM, X_OK) != 0)
-    return ch_test_may_skip(CH_CHROMIUM " not found: the compare page test needs headless Chromium (install it "
-                                        "with `apt-get install -y chromium`)",
-                            "CH_SKIP_BROWSER")
-               ? CH_TEST_SKIPPED
-               : 1;
+  int pre = ch_chromium_precheck("test_compare_browser");
+  if (pre >= 0)
+    return pre;
   snprintf(tmpdir, sizeof tmpdir, "/tmp/ch-test-cmp-browser-XXXXXX");
   if (!mkdtemp(tmpdir))
     return 2;

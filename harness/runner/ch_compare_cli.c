@@ -135,11 +135,12 @@ static int scenario_gates(const char *path, bool implicit, struct cmp_opts *o) {
   }
   ch_buf_free(&err);
   struct ch_cmp_gate *g = realloc(o->gates, (o->n_gates + s->n_compare_gates + 1) * sizeof *g);
-  if (g) {
+  if (g && s->n_compare_gates) {
     memcpy(g + o->n_gates, s->compare_gates, s->n_compare_gates * sizeof *g);
-    o->gates = g;
     o->n_gates += s->n_compare_gates;
   }
+  if (g)
+    o->gates = g;
   ch_scenario_free(s);
   return g ? 0 : CH_EXIT_RUN;
 }

@@ -270,6 +270,9 @@ static int row_add(struct ch_cmp *c, const char *metric, const char *pop, const 
     r->rel = r->base != 0 ? r->abs / fabs(r->base) : NAN;
     if (r->has_base && r->has_new) {
       row_judge(r, &sb, &sn);
+    } else if (!sb.g && !sn.g) { /* a misspelt population or transport says so rather than passing quietly */
+      r->verdict = CH_CMP_INCONCLUSIVE;
+      snprintf(r->why, sizeof r->why, "inconclusive: no group of %s in either run", strchr(r->name, '{'));
     } else {
       r->verdict = CH_CMP_INCONCLUSIVE;
       snprintf(r->why, sizeof r->why, "inconclusive: no value in %s", !r->has_base && !r->has_new ? "either run"

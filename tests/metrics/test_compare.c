@@ -183,10 +183,14 @@ static void test_counters_and_identity(void) {
 /* The new run measured no Update at all while the baseline did: a latency gate fails, it is not inconclusive. */
 static void test_nothing_measured_in_new_run_fails(void) {
   struct ch_report *a = report_with(1000, 1, 0, "aa"), *b = report_with(0, 1, 0, "aa");
-  struct ch_cmp_gate gs[] = {gate("update_latency.p99=+10%")};
+  struct ch_cmp_gate gs[] = {gate("update_latency.p99=+10%"), gate("update_latency.p99{population=wbe}=+10%")};
   struct ch_cmp c;
-  CU_ASSERT_EQUAL_FATAL(ch_cmp_run(a, b, gs, 1, &c), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_cmp_run(a, b, gs, 2, &c), 0);
   CU_ASSERT_EQUAL(c.gates_failed, 1);
+  /* a scope that matches no group (a misspelt population) is inconclusive and says why */
+  const struct ch_cmp_row *r = row(&c, "update_latency.p99{population=wbe}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  CH_ASSERT_STR(r->gate_why, "inconclusive: no group of {population=wbe} in either run");
   ch_cmp_free(&c);
   ch_report_free(a), ch_report_free(b);
 }

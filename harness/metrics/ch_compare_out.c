@@ -327,13 +327,8 @@ static int html_charts(struct ch_buf *b, const struct ch_cmp *c) {
 }
 
 int ch_cmp_html(const struct ch_cmp *c, struct ch_buf *b) {
-  ch_buf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                   "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
-                   "'unsafe-inline'; script-src 'unsafe-inline'\">"
-                   "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-                   "<title>centro-harness compare</title><style>%s%s</style></head><body>\n"
-                   "<header><h1>centro-harness compare: ",
-                ch__html_css(), cmp_css);
+  ch__html_page_head(b, "centro-harness compare", cmp_css);
+  ch_buf_puts(b, "<header><h1>centro-harness compare: ");
   html_text(b, c->new_->scenario ? c->new_->scenario : "run");
   bool ok = !c->gates_failed;
   ch_buf_printf(b, "</h1><span class=\"verdict %s\" id=\"verdict\">%s</span> %zu gates, %zu failed, %zu "

@@ -283,8 +283,6 @@ static const char css[] =
     ".lg{font-size:11px}.nodata{fill:#999;text-anchor:middle}"
     "footer{margin-top:30px;color:#777;font-size:12px}";
 
-const char *ch__html_css(void) { return css; }
-
 static void kv(struct ch_buf *b, const char *k, const char *v) {
   ch_buf_puts(b, "<tr><th>");
   esc(b, k);
@@ -710,4 +708,14 @@ int ch_report_html(const struct ch_report *r, struct ch_buf *out) {
   if (!rc && (!b->data || ch_buf_reserve(b, 0)))
     rc = -ENOMEM;
   return rc ? rc : ch__report_scrub(r, out, from);
+}
+
+int ch__html_page_head(struct ch_buf *b, const char *title, const char *extra_css) {
+  ch_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                 "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
+                 "'unsafe-inline'; script-src 'unsafe-inline'\">"
+                 "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>");
+  esc(b, title);
+  ch_buf_printf(b, "</title><style>%s%s</style></head><body>\n", css, extra_css ? extra_css : "");
+  return b->data ? 0 : -ENOMEM;
 }

@@ -30,6 +30,18 @@ int ch__metric_is_latency(const char *name);
 /* Formats a metric value in its natural unit (durations for latencies, % for delivery_ratio, else a number). */
 void ch__fmt_metric(char *buf, size_t n, const char *metric, double v);
 
+/* The HTML report's SVG charts (ch_report_html.c), shared with the compare page. Percentiles: one line per
+   non-empty histogram on a log-percentile x axis (at most 16). Series: one quantity of each run's time series. */
+int ch__html_percentiles(struct ch_buf *b, const char *id, const char *title, const char *const *names,
+                         const struct ch_hist *const *hists, size_t n_hists);
+enum ch__series_what { CH__SERIES_CONNECTED, CH__SERIES_MESSAGES_IN, CH__SERIES_P50, CH__SERIES_P99 };
+int ch__html_series(struct ch_buf *b, const char *id, const char *title, const char *ylabel,
+                    const char *const *names, const struct ch_metrics *const *ms, size_t n_runs,
+                    enum ch__series_what what);
+/* Appends the head of a self-contained page (no network: a CSP that allows only inline style and script) with the
+   report's style sheet and extra_css (may be NULL), up to and including <body>. @return 0 or -ENOMEM. */
+int ch__html_page_head(struct ch_buf *b, const char *title, const char *extra_css);
+
 /* The "capacity" object of report.json (ch_report_capacity.c). to_json: NULL when out of memory. from_json: 0,
    -EINVAL (err names the field), -ENOMEM; the knee is recomputed from the steps. */
 struct cJSON;
@@ -48,16 +60,5 @@ void ch__jw_str_array(struct ch__jw *w, struct cJSON *o, const char *k, char **l
 /* The observed value of the SLO a step broke, in its metric's unit (the metric is the expression's first word). */
 void ch__capacity_observed(char *buf, size_t n, const struct ch_capacity_step *st);
 int ch__capacity_from_json(const struct cJSON *o, struct ch_capacity **out, struct ch_buf *err);
-
-/* The HTML report's SVG charts (ch_report_html.c), shared with the compare page. Percentiles: one line per
-   non-empty histogram on a log-percentile x axis (at most 16). Series: one quantity of each run's time series. */
-int ch__html_percentiles(struct ch_buf *b, const char *id, const char *title, const char *const *names,
-                         const struct ch_hist *const *hists, size_t n_hists);
-enum ch__series_what { CH__SERIES_CONNECTED, CH__SERIES_MESSAGES_IN, CH__SERIES_P50, CH__SERIES_P99 };
-int ch__html_series(struct ch_buf *b, const char *id, const char *title, const char *ylabel,
-                    const char *const *names, const struct ch_metrics *const *ms, size_t n_runs,
-                    enum ch__series_what what);
-/* The report page's style sheet (the compare page uses it too). */
-const char *ch__html_css(void);
 
 #endif /* CH_REPORT_INT_H */

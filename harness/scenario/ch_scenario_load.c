@@ -593,10 +593,10 @@ static void scn_root(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenari
   scn_correlation(c, root, s);
   ch__scn_populations(c, root, s);
   ch__scn_phases(c, root, s);
+  ch__scn_compare(c, root, s);
   scn_expect(c, root, s);
   s->thresholds = scn_thresholds(c, root, "thresholds", &s->n_thresholds);
   scn_capacity(c, root, s);
-  ch__scn_compare(c, root, s);
 }
 
 /* ------------------------------------------------------------------------------------------------- entry points */

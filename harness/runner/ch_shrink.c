@@ -360,12 +360,16 @@ static void describe(const cJSON *doc, char *buf, size_t n) {
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "count");
     clients += cJSON_IsNumber(c) ? c->valuedouble : 0;
   }
-  const cJSON *rate = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "trigger"), "rate");
+  const cJSON *trig = cJSON_GetObjectItemCaseSensitive(doc, "trigger");
+  const cJSON *rate = cJSON_GetObjectItemCaseSensitive(trig, "rate");
+  char tr[48];
+  if (cJSON_IsArray(trig))
+    snprintf(tr, sizeof tr, "%d triggers", cJSON_GetArraySize(trig));
+  else
+    snprintf(tr, sizeof tr, "trigger rate %g/s", cJSON_IsNumber(rate) ? rate->valuedouble : 0);
   int pops = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "clients"));
-  snprintf(buf, n, "%.0f client%s in %d population%s, trigger rate %g/s, %d phases", clients, clients == 1 ? "" : "s",
-           pops, pops == 1 ? "" : "s",
-           cJSON_IsNumber(rate) ? rate->valuedouble : 0,
-           cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "phases")));
+  snprintf(buf, n, "%.0f client%s in %d population%s, %s, %d phases", clients, clients == 1 ? "" : "s", pops,
+           pops == 1 ? "" : "s", tr, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "phases")));
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {

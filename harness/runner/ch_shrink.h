@@ -19,19 +19,19 @@ enum ch__shrink_dim {
   CH__SHRINK_CLIENTS,    /* clients[i].count */
   CH__SHRINK_POPULATION, /* drop clients[i] and the phases only it runs */
   CH__SHRINK_KEYS,       /* clients[i].subscribe: keys, range or key_count */
-  CH__SHRINK_RATE,       /* trigger.rate */
-  CH__SHRINK_COUNT,      /* trigger.count */
+  CH__SHRINK_RATE,       /* trigger.rate (trigger[i].rate when "trigger" is an array) */
+  CH__SHRINK_COUNT,      /* trigger.count (likewise) */
   CH__SHRINK_DURATION,   /* phases[i].duration */
   CH__SHRINK_N_DIMS
 };
 
 /**
  * Applies one reduction to doc (the effective scenario as JSON) in place: halve (true) or one step (false) of
- * dimension dim at index i (population or phase; ignored for the trigger). Fills what (e.g. "clients[0].count 1000
+ * dimension dim at index i (population, phase or trigger). Fills what (e.g. "clients[0].count 1000
  * -> 500"). @return true when something was reduced, false when that dimension is at its smallest (doc unchanged).
  */
 bool ch__shrink_apply(struct cJSON *doc, enum ch__shrink_dim dim, size_t i, bool halve, char *what, size_t n);
-/* How many indexes dimension dim has in doc (populations, phases; 1 for the trigger's). */
+/* How many indexes dimension dim has in doc (populations, phases, triggers). */
 size_t ch__shrink_count(const struct cJSON *doc, enum ch__shrink_dim dim);
 
 /* `centro-harness shrink SCENARIO.json --check ID | --threshold EXPR [-o FILE] [--max-runs N] [--max-time D]

@@ -13,9 +13,22 @@
 
 static cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 
+/* Trigger i: "trigger" is one object, or an array of them (several triggers per scenario). */
+static cJSON *trigger_at(const cJSON *doc, size_t i, char *label, size_t n) {
+  cJSON *t = item(doc, "trigger");
+  if (cJSON_IsArray(t)) {
+    snprintf(label, n, "trigger[%zu]", i);
+    return cJSON_GetArrayItem(t, (int)i);
+  }
+  snprintf(label, n, "trigger");
+  return i == 0 && cJSON_IsObject(t) ? t : NULL;
+}
+
 size_t ch__shrink_count(const cJSON *doc, enum ch__shrink_dim dim) {
-  if (dim == CH__SHRINK_RATE || dim == CH__SHRINK_COUNT)
-    return 1;
+  if (dim == CH__SHRINK_RATE || dim == CH__SHRINK_COUNT) {
+    const cJSON *t = item(doc, "trigger");
+    return cJSON_IsArray(t) ? (size_t)cJSON_GetArraySize(t) : 1;
+  }
   const cJSON *a = item(doc, dim == CH__SHRINK_DURATION ? "phases" : "clients");
   return cJSON_IsArray(a) ? (size_t)cJSON_GetArraySize(a) : 0;
 }
@@ -103,8 +116,9 @@ static bool reduce_keys(cJSON *doc, size_t i, bool halve, char *what, size_t n) 
   return true;
 }
 
-static bool reduce_rate(cJSON *doc, bool halve, char *what, size_t n) {
-  cJSON *v = item(item(doc, "trigger"), "rate");
+static bool reduce_rate(cJSON *doc, size_t i, bool halve, char *what, size_t n) {
+  char label[32];
+  cJSON *t = trigger_at(doc, i, label, sizeof label), *v = item(t, "rate");
   double old = cJSON_IsNumber(v) ? v->valuedouble : 0;
   if (cJSON_IsString(v) && ch_parse_rate(v->valuestring, &old, NULL))
     return false;
@@ -113,17 +127,19 @@ static bool reduce_rate(cJSON *doc, bool halve, char *what, size_t n) {
     nv = SHRINK_MIN_RATE;
   if (!(old > nv))
     return false;
-  cJSON_ReplaceItemInObjectCaseSensitive(item(doc, "trigger"), "rate", cJSON_CreateNumber(nv));
-  snprintf(what, n, "trigger.rate %g/s -> %g/s", old, nv);
+  cJSON_ReplaceItemInObjectCaseSensitive(t, "rate", cJSON_CreateNumber(nv));
+  snprintf(what, n, "%s.rate %g/s -> %g/s", label, old, nv);
   return true;
 }
 
-static bool reduce_trigger_count(cJSON *doc, bool halve, char *what, size_t n) {
-  cJSON *t = item(doc, "trigger");
+static bool reduce_trigger_count(cJSON *doc, size_t i, bool halve, char *what, size_t n) {
+  char label[40];
+  cJSON *t = trigger_at(doc, i, label, sizeof label - 6);
   const cJSON *c = item(t, "count");
   if (!cJSON_IsNumber(c) || c->valuedouble < 2) /* 0 is unlimited: the phase durations bound it */
     return false;
-  return reduce_int(t, "count", 1, halve, "trigger.count", what, n);
+  strcat(label, ".count");
+  return reduce_int(t, "count", 1, halve, label, what, n);
 }
 
 /* A phase's duration halved or cut by a quarter, not below 100 ms. */
@@ -158,9 +174,9 @@ bool ch__shrink_apply(cJSON *doc, enum ch__shrink_dim dim, size_t i, bool halve,
   case CH__SHRINK_KEYS:
     return reduce_keys(doc, i, halve, what, n);
   case CH__SHRINK_RATE:
-    return reduce_rate(doc, halve, what, n);
+    return reduce_rate(doc, i, halve, what, n);
   case CH__SHRINK_COUNT:
-    return reduce_trigger_count(doc, halve, what, n);
+    return reduce_trigger_count(doc, i, halve, what, n);
   case CH__SHRINK_DURATION:
     return reduce_duration(doc, i, halve, what, n);
   default:

@@ -65,6 +65,16 @@ static void test_shrink_reductions(void) {
   CU_ASSERT_TRUE(ch__shrink_apply(d, CH__SHRINK_POPULATION, 0, true, what, sizeof what));
   CU_ASSERT_FALSE(ch__shrink_apply(d, CH__SHRINK_POPULATION, 0, true, what, sizeof what));
   cJSON_Delete(d);
+  /* several triggers (an array): each one's rate and count */
+  d = cJSON_Parse("{\"trigger\": [{\"rate\": 4}, {\"rate\": \"2/s\", \"count\": 3}]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+  CU_ASSERT_EQUAL(ch__shrink_count(d, CH__SHRINK_RATE), 2);
+  CU_ASSERT_TRUE(ch__shrink_apply(d, CH__SHRINK_RATE, 1, true, what, sizeof what));
+  CU_ASSERT_STRING_EQUAL(what, "trigger[1].rate 2/s -> 1/s");
+  CU_ASSERT_TRUE(ch__shrink_apply(d, CH__SHRINK_COUNT, 1, false, what, sizeof what));
+  CU_ASSERT_STRING_EQUAL(what, "trigger[1].count 3 -> 2");
+  CU_ASSERT_FALSE(ch__shrink_apply(d, CH__SHRINK_COUNT, 0, true, what, sizeof what));
+  cJSON_Delete(d);
 }
 
 int main(void) {

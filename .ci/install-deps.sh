@@ -16,6 +16,8 @@ if [ "${1:-test}" = test ]; then
   pkgs+=(clang libclang-rt-14-dev valgrind libxml2-utils chromium man-db prometheus)
   # Node.js may come from another repository with npm bundled: install Debian's only when none works.
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+  # python3-yaml: the CI examples' test reads their YAML (tests/ci/).
+  pkgs+=(python3-yaml)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -4,11 +4,13 @@
 
 #include "ch_build_version.h" /* CH_GIT_DESCRIBE, generated at build time (dist/git-version.cmake) */
 #include "ch_checks.h"
+#include "ch_compare_cli.h"
 #include "ch_exit.h"
 #include "ch_report.h"
 #include "ch_runner.h"
 #include "ch_scenario.h"
 #include "ch_server.h"
+#include "ch_shrink.h"
 
 struct cli_command {
   const char *name;
@@ -47,6 +49,8 @@ static const struct cli_command cli_commands[] = {
     {"serve", ch_server_main, "run the reference Centro endpoint"},
     {"report", ch_report_main, "re-render a report.json as HTML, JUnit or a terminal summary"},
     {"merge", ch_merge_main, "merge the report.json files of the shards of one run"},
+    {"compare", ch_compare_main, "compare two runs, gate on regressions against a baseline"},
+    {"shrink", ch_shrink_main, "reduce a failing scenario to the smallest one that still fails the same way"},
     {"version", cli_version_main, "print the version and the commit it was built from"},
 };
 

@@ -180,11 +180,25 @@ void ch_metrics_group_add(struct ch_metrics_group *dst, const struct ch_metrics_
 }
 
 int ch_metrics_total(const struct ch_metrics *m, struct ch_metrics_group **out) {
-  struct ch_metrics_group *t = group_alloc("", "");
+  return ch_metrics_select(m, NULL, NULL, out, NULL);
+}
+
+int ch_metrics_select(const struct ch_metrics *m, const char *population, const char *transport,
+                      struct ch_metrics_group **out, size_t *matched) {
+  struct ch_metrics_group *t = group_alloc(population ? population : "", transport ? transport : "");
   if (!t)
     return -ENOMEM;
-  for (size_t i = 0; i < m->n_groups; i++)
-    ch_metrics_group_add(t, m->groups[i]);
+  size_t n = 0;
+  for (size_t i = 0; i < m->n_groups; i++) {
+    const struct ch_metrics_group *g = m->groups[i];
+    if ((population && *population && strcmp(population, g->population)) ||
+        (transport && *transport && strcmp(transport, g->transport)))
+      continue;
+    ch_metrics_group_add(t, g);
+    n++;
+  }
+  if (matched)
+    *matched = n;
   *out = t;
   return 0;
 }

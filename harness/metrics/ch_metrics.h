@@ -160,6 +160,10 @@ int ch_metrics_merge(struct ch_metrics *dst, const struct ch_metrics *src);
 
 /* The sum of all groups (population "" and transport ""), freshly allocated; free() it. @return 0 or -ENOMEM. */
 int ch_metrics_total(const struct ch_metrics *m, struct ch_metrics_group **out);
+/* The sum of the groups of one population and/or transport (NULL or "": any), freshly allocated; free() it.
+   matched (may be NULL) receives how many groups were added. @return 0 or -ENOMEM. */
+int ch_metrics_select(const struct ch_metrics *m, const char *population, const char *transport,
+                      struct ch_metrics_group **out, size_t *matched);
 /* Adds one group into another (histograms, counters, gauges as sums, reasons by text). */
 void ch_metrics_group_add(struct ch_metrics_group *dst, const struct ch_metrics_group *src);
 

@@ -199,6 +199,8 @@ void ch_progress_from_metrics(const struct ch_metrics *m, struct ch_progress *p)
    writes report.html and junit.xml next to the input and prints the summary). Returns an enum ch_exit value:
    0 ok, 3 bad input (message on stderr naming the file and the problem). */
 int ch_report_main(int argc, char **argv);
+/* A command-line report argument: FOLDER/report.json for a folder, else the argument itself. @return 0 or -ENOMEM. */
+int ch_report_input_path(const char *arg, struct ch_buf *out);
 /* CLI: `centro-harness merge A.json B.json ... -o OUT.json [--html F] [--junit F]`. Returns 0 or 3. */
 int ch_merge_main(int argc, char **argv);
 

@@ -1,5 +1,6 @@
 /* Writing report files, and the `report` and `merge` subcommands. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,15 +256,62 @@ int ch_report_main(int argc, char **argv) {
 }
 
 static void merge_usage(FILE *f) {
-  fputs("Usage: centro-harness merge A.json B.json ... -o OUT.json [--html FILE] [--junit FILE] [--summary]\n"
-        "Merges the report.json files of shards of one run: histograms merged losslessly, counters summed,\n"
-        "time series aligned by wall-clock second, thresholds evaluated again on the merged metrics.\n",
+  fputs("Usage: centro-harness merge A B ... -o OUT.json [--html FILE] [--junit FILE] [--summary] [--force]\n"
+        "Merges the report.json files (or report folders) of shards of one run: histograms merged losslessly, counters summed,\n"
+        "time series aligned by wall-clock second, thresholds evaluated again on the merged metrics.\n"
+        "Reports that are not shards of one run (a different scenario_sha256 or seed) are refused (exit 3, naming\n"
+        "what differs) unless --force; reports of differently named scenarios are never merged. The folders of\n"
+        "the output files are created when missing.\n",
         f);
+}
+
+/* Whether src is a shard of the same run as first (the same scenario bytes and seed; an unknown hash matches). */
+static bool merge_same_run(const struct ch_report *first, const char *first_path, const struct ch_report *src,
+                           const char *path) {
+  bool sha = first->scenario_sha256 && src->scenario_sha256 && strcmp(first->scenario_sha256, src->scenario_sha256);
+  if (!sha && first->seed == src->seed)
+    return true;
+  fprintf(stderr, "centro-harness merge: %s is not a shard of the run of %s:", path, first_path);
+  if (sha)
+    fprintf(stderr, " scenario_sha256 %s vs %s%s", src->scenario_sha256, first->scenario_sha256,
+            first->seed != src->seed ? ";" : "");
+  if (first->seed != src->seed)
+    fprintf(stderr, " seed %llu vs %llu", (unsigned long long)src->seed, (unsigned long long)first->seed);
+  fprintf(stderr, "\nexit 3: only shards of one run are merged (--force merges them anyway)\n");
+  return false;
+}
+
+int ch_report_input_path(const char *arg, struct ch_buf *out) {
+  struct stat st;
+  ch_buf_reset(out);
+  if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode))
+    return ch_buf_printf(out, "%s/report.json", arg);
+  return ch_buf_puts(out, arg);
+}
+
+/* mkdir -p of the folder of each output file. Returns 0 or an exit code. */
+static int merge_make_dirs(const char *const *paths, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const char *slash = paths[i] ? strrchr(paths[i], '/') : NULL;
+    if (!slash || slash == paths[i])
+      continue;
+    struct ch_buf dir = CH_BUF_INIT, err = CH_BUF_INIT;
+    int rc = ch_buf_append(&dir, paths[i], (size_t)(slash - paths[i]));
+    rc = rc ? rc : ch_report_make_dir(dir.data, &err);
+    if (rc)
+      fprintf(stderr, "centro-harness: %s\n", err.data ? err.data : "out of memory");
+    ch_buf_free(&dir);
+    ch_buf_free(&err);
+    if (rc)
+      return CH_EXIT_RUN;
+  }
+  return 0;
 }
 
 int ch_merge_main(int argc, char **argv) {
   const char *out = NULL, *html = NULL, *junit = NULL;
   int summary = 0, n_in = 0;
+  bool force = false;
   const char **ins = calloc((size_t)(argc > 0 ? argc : 1), sizeof *ins);
   if (!ins)
     return CH_EXIT_RUN;
@@ -278,6 +326,8 @@ int ch_merge_main(int argc, char **argv) {
       code = opt_value(argc, argv, &i, &junit) ? CH_EXIT_INPUT : 0;
     else if (!strcmp(a, "--summary"))
       summary = 1;
+    else if (!strcmp(a, "--force"))
+      force = true;
     else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       merge_usage(stdout);
       free(ins);
@@ -293,11 +343,11 @@ int ch_merge_main(int argc, char **argv) {
     code = CH_EXIT_INPUT;
   }
   struct ch_report *dst = NULL;
-  struct ch_buf err = CH_BUF_INIT;
+  struct ch_buf err = CH_BUF_INIT, path = CH_BUF_INIT;
   for (int i = 0; i < n_in && !code; i++) {
     struct ch_report *r;
     ch_buf_reset(&err);
-    if (ch_report_read_json(ins[i], &r, &err)) {
+    if (ch_report_input_path(ins[i], &path) || ch_report_read_json(path.data, &r, &err)) {
       fprintf(stderr, "centro-harness: %s\n", err.data ? err.data : ins[i]);
       code = CH_EXIT_INPUT;
       break;
@@ -305,6 +355,11 @@ int ch_merge_main(int argc, char **argv) {
     if (!dst) {
       dst = r;
       continue;
+    }
+    if (!force && !merge_same_run(dst, ins[0], r, ins[i])) {
+      ch_report_free(r);
+      code = CH_EXIT_INPUT;
+      break;
     }
     ch_buf_reset(&err);
     int rc = ch_report_merge(dst, r, &err);
@@ -315,6 +370,10 @@ int ch_merge_main(int argc, char **argv) {
     }
   }
   ch_buf_free(&err);
+  ch_buf_free(&path);
+  const char *outs[] = {out, html, junit};
+  if (!code)
+    code = merge_make_dirs(outs, 3);
   if (!code)
     code = render_outputs(dst, html, junit, out, summary);
   ch_report_free(dst);

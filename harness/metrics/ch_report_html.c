@@ -162,19 +162,20 @@ static void free_lines(struct line *l, size_t n) {
     free(l[i].x), free(l[i].y), free(l[i].red);
 }
 
-/* HDR-style percentile distribution: x = log10(1/(1-p)), y = latency in ms. */
-static int percentile_chart(struct ch_buf *b, const struct ch_metrics_group *t) {
-  struct line lines[CH_LAT_COUNT];
+/* HDR-style percentile distribution: x = log10(1/(1-p)), y = latency in ms, one line per histogram. */
+int ch__html_percentiles(struct ch_buf *b, const char *id, const char *title, const char *const *names,
+                         const struct ch_hist *const *hists, size_t n_hists) {
+  struct line lines[16];
   size_t nl = 0;
   int rc = 0;
-  for (int m = 0; m < CH_LAT_COUNT && !rc; m++) {
-    const struct ch_hist *h = &t->lat[m];
+  for (size_t m = 0; m < n_hists && nl < sizeof lines / sizeof *lines && !rc; m++) {
+    const struct ch_hist *h = hists[m];
     if (!h->count)
       continue;
     double top = fmin(6, fmax(1, ceil(log10((double)h->count))));
     size_t n = (size_t)(top / 0.05) + 2;
     struct line *l = &lines[nl++];
-    if ((rc = alloc_line(l, ch_lat_name(m), n)))
+    if ((rc = alloc_line(l, names[m], n)))
       break;
     for (size_t i = 0; i + 1 < n; i++) {
       double x = (double)i * 0.05;
@@ -187,9 +188,47 @@ static int percentile_chart(struct ch_buf *b, const struct ch_metrics_group *t) 
     l->y[l->n++] = (double)ch_hist_max(h) / 1e6;
   }
   if (!rc)
-    chart(b, "chart-percentiles", "Latency by percentile (all samples)", "latency (ms)", X_PERCENTILE, lines, nl,
-          NULL);
+    chart(b, id, title, "latency (ms)", X_PERCENTILE, lines, nl, NULL);
   free_lines(lines, nl);
+  return rc;
+}
+
+static int percentile_chart(struct ch_buf *b, const struct ch_metrics_group *t) {
+  const char *names[CH_LAT_COUNT];
+  const struct ch_hist *hists[CH_LAT_COUNT];
+  for (int m = 0; m < CH_LAT_COUNT; m++)
+    names[m] = ch_lat_name(m), hists[m] = &t->lat[m];
+  return ch__html_percentiles(b, "chart-percentiles", "Latency by percentile (all samples)", names, hists,
+                              CH_LAT_COUNT);
+}
+
+/* One quantity of several runs' time series on one chart, x in seconds since each run's first point. */
+int ch__html_series(struct ch_buf *b, const char *id, const char *title, const char *ylabel,
+                    const char *const *names, const struct ch_metrics *const *ms, size_t n_runs,
+                    enum ch__series_what what) {
+  struct line l[8];
+  size_t nl = 0;
+  int rc = 0;
+  for (; nl < n_runs && nl < 8 && !rc; nl++) {
+    const struct ch_metrics *m = ms[nl];
+    if ((rc = alloc_line(&l[nl], names[nl], m->n_series)))
+      break;
+    int64_t t0 = m->n_series ? m->series[0].t : 0;
+    for (size_t i = 0; i < m->n_series; i++) {
+      const struct ch_series_point *p = &m->series[i];
+      double y = what == CH__SERIES_CONNECTED     ? (double)p->connected
+                 : what == CH__SERIES_MESSAGES_IN ? (double)p->messages_in
+                 : what == CH__SERIES_P50         ? (double)p->p50_ns / 1e6
+                                                  : (double)p->p99_ns / 1e6;
+      if ((what == CH__SERIES_P50 || what == CH__SERIES_P99) && !p->deliveries)
+        continue; /* no deliveries in that second: no point rather than a false zero */
+      l[nl].x[l[nl].n] = (double)(p->t - t0);
+      l[nl].y[l[nl].n++] = y;
+    }
+  }
+  if (!rc)
+    chart(b, id, title, ylabel, X_SECONDS, l, nl, NULL);
+  free_lines(l, nl);
   return rc;
 }
 
@@ -677,4 +716,14 @@ int ch_report_html(const struct ch_report *r, struct ch_buf *out) {
   if (!rc && (!b->data || ch_buf_reserve(b, 0)))
     rc = -ENOMEM;
   return rc ? rc : ch__report_scrub(r, out, from);
+}
+
+int ch__html_page_head(struct ch_buf *b, const char *title, const char *extra_css) {
+  ch_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                 "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
+                 "'unsafe-inline'; script-src 'unsafe-inline'\">"
+                 "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>");
+  esc(b, title);
+  ch_buf_printf(b, "</title><style>%s%s</style></head><body>\n", css, extra_css ? extra_css : "");
+  return b->data ? 0 : -ENOMEM;
 }

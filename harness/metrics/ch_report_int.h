@@ -8,6 +8,18 @@
 #include "ch_buf.h"
 #include "ch_report.h"
 
+/* The HTML report's SVG charts (ch_report_html.c), shared with the compare page. Percentiles: one line per
+   non-empty histogram on a log-percentile x axis (at most 16). Series: one quantity of each run's time series. */
+int ch__html_percentiles(struct ch_buf *b, const char *id, const char *title, const char *const *names,
+                         const struct ch_hist *const *hists, size_t n_hists);
+enum ch__series_what { CH__SERIES_CONNECTED, CH__SERIES_MESSAGES_IN, CH__SERIES_P50, CH__SERIES_P99 };
+int ch__html_series(struct ch_buf *b, const char *id, const char *title, const char *ylabel,
+                    const char *const *names, const struct ch_metrics *const *ms, size_t n_runs,
+                    enum ch__series_what what);
+/* Appends the head of a self-contained page (no network: a CSP that allows only inline style and script) with the
+   report's style sheet and extra_css (may be NULL), up to and including <body>. @return 0 or -ENOMEM. */
+int ch__html_page_head(struct ch_buf *b, const char *title, const char *extra_css);
+
 /* Appends s escaped for XML/HTML text and attributes (& < > " '), dropping control characters XML 1.0 forbids and
    replacing invalid UTF-8 bytes with U+FFFD. NULL appends nothing. */
 int ch__xml_escape(struct ch_buf *b, const char *s);

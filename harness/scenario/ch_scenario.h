@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ch_buf.h"
+#include "ch_compare.h"
 #include "ch_rng.h"
 #include "ch_template.h"
 #include "ch_threshold.h"
@@ -257,6 +258,8 @@ struct ch_scenario {
   struct ch_scn_threshold *thresholds;
   size_t n_thresholds;
   struct ch_scn_capacity capacity;
+  struct ch_cmp_gate *compare_gates; /* "compare": {"max_regression": {...}}: gates for `centro-harness compare` */
+  size_t n_compare_gates;
 };
 
 /**

@@ -362,6 +362,14 @@ static int sj_render(const struct ch_scenario *s, bool stored, struct ch_buf *ou
       sj_thresholds(&j, k, "slo", s->capacity.slo, s->capacity.n_slo);
     }
   }
+  cJSON *cmp = s->n_compare_gates ? sj_obj(&j, root, "compare") : NULL;
+  cJSON *mr = cmp ? sj_obj(&j, cmp, "max_regression") : NULL;
+  for (size_t i = 0; mr && i < s->n_compare_gates; i++) { /* text is METRIC[{scope}]=LIMIT; LIMIT has no '=' */
+    const char *t = s->compare_gates[i].text, *eq = strrchr(t, '=');
+    char metric[sizeof s->compare_gates[i].text];
+    snprintf(metric, sizeof metric, "%.*s", (int)(eq - t), t);
+    sj_str(&j, mr, metric, eq + 1);
+  }
   char *text = j.oom ? NULL : cJSON_Print(root);
   cJSON_Delete(root);
   int rc = text ? ch_buf_puts(out, text) : -ENOMEM;

@@ -376,7 +376,7 @@ static void scn_root(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenari
   }
   static const char *const keys[] = {"$schema", "name",   "description", "seed",       "workers",     "processes",
                                      "target",  "clients", "phases",     "trigger",    "correlation", "expect",
-                                     "thresholds", "capacity", NULL};
+                                     "thresholds", "capacity", "compare", NULL};
   ch__scn_check_keys(c, root, keys);
   char *schema = NULL;
   ch__scn_string(c, root, "$schema", false, NULL, &schema);
@@ -401,6 +401,7 @@ static void scn_root(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenari
   scn_correlation(c, root, s);
   ch__scn_populations(c, root, s);
   ch__scn_phases(c, root, s);
+  ch__scn_compare(c, root, s);
   scn_expect(c, root, s);
   s->thresholds = scn_thresholds(c, root, "thresholds", &s->n_thresholds);
   scn_capacity(c, root, s);
@@ -564,5 +565,6 @@ void ch_scenario_free(struct ch_scenario *s) {
   for (size_t i = 0; i < s->capacity.n_slo; i++)
     ch_scn_threshold_clear(&s->capacity.slo[i]);
   free(s->capacity.slo);
+  free(s->compare_gates);
   free(s);
 }

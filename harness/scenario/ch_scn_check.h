@@ -78,6 +78,7 @@ struct ch_scenario;
 struct ch_population;
 void ch__scn_populations(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 void ch__scn_phases(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
+void ch__scn_compare(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 void ch__scn_population_free(struct ch_population *p);
 /* "trigger" (ch_scenario_trigger.c): read before the populations; its scope ("clients" resolved, keys no other
    trigger drives, populations no trigger reaches) judged after them and after "capacity". */

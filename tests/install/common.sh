@@ -2,7 +2,7 @@
 # The fixture install.setup (setup.sh) installs the build into $CH_BUILD_DIR/test-install/destdir with
 # --prefix /usr/local, as a packager would: STAGE is that prefix inside the DESTDIR.
 STAGE=$CH_BUILD_DIR/test-install/destdir/usr/local
-COMMANDS_SHIPPED="run check capacity validate serve report merge version"
+COMMANDS_SHIPPED="run check capacity validate serve report merge compare shrink version"
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }

@@ -540,7 +540,7 @@ static void test_scenario_schema_matches_loader(void) {
   cJSON *schema = cJSON_Parse(text);
   CU_ASSERT_PTR_NOT_NULL_FATAL(schema);
   const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");
-  check_keys_known(props, "", 14);
+  check_keys_known(props, "", 15);
   const cJSON *target = cJSON_GetObjectItemCaseSensitive(props, "target");
   check_keys_known(cJSON_GetObjectItemCaseSensitive(target, "properties"), "target.", 5);
   const cJSON *pop = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(props, "clients"), "items");
@@ -583,8 +583,34 @@ static void test_scenario_threshold_abort_on_fail(void) {
                "$.thresholds[0].threshold", "update_latncy.p99", NULL);
 }
 
+/* The compare section: gates read, written back in the effective scenario, and refused with the path. */
+static void test_scenario_compare_section(void) {
+  struct ch_buf err = CH_BUF_INIT, text = CH_BUF_INIT;
+  struct ch_scenario *s = load("{" MIN_CLIENTS "," MIN_PHASES ",\"compare\":{\"max_regression\":{"
+                               "\"update_latency.p99{transport=webSockets}\":\"+10%\",\"errors\":0}}}",
+                               NULL, 0, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL_FATAL(s->n_compare_gates, 2);
+  CH_ASSERT_STR(s->compare_gates[0].transport, "webSockets");
+  CH_ASSERT_STR(s->compare_gates[1].text, "errors=0");
+  CU_ASSERT_EQUAL(ch_scenario_to_json(s, &text), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(text.data, "\"update_latency.p99{transport=webSockets}\":\t\"+10%\""));
+  struct ch_scenario *again = load(text.data, NULL, 0, &err);
+  CU_ASSERT_PTR_NOT_NULL(again);
+  CU_ASSERT_EQUAL(again ? again->n_compare_gates : 0, 2);
+  ch_scenario_free(again);
+  ch_scenario_free(s);
+  ch_buf_free(&text);
+  ch_buf_free(&err);
+  expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"compare\":{\"max_regression\":{\"triggers\":\"+1\"}}}", NULL, 0,
+               "$.compare.max_regression.triggers", "describes the workload", NULL);
+  expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"compare\":{\"max_regression\":[\"errors=+0\"]}}", NULL, 0,
+               "$.compare.max_regression", "an object of METRIC: LIMIT", NULL);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {
+      CH_TEST(test_scenario_compare_section),
       CH_TEST(test_scenario_shipped_files_load),
       CH_TEST(test_scenario_shipped_sizes_and_shortening),
       CH_TEST(test_scenario_defaults_applied),

@@ -33,10 +33,16 @@ deb=$1
 pass "package built: ${deb##*/}"
 version=$(dpkg-deb -f "$deb" Version)
 case $version in "$CH_VERSION"*-1) pass "version $version" ;; *) fail "version '$version' does not start with $CH_VERSION and end in -1" ;; esac
-# Depends come from the libraries the binary links (dpkg-shlibdeps), not from a list kept by hand
+# Depends name the package of every library the binary links (its NEEDED entries, found with ldd and dpkg -S)
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libc6 libcurl4 libwebsockets17 libuv1 libcjson1 libssl3; do
-  case $depends in *"$lib "*|*"$lib,"*|*"$lib") ;; *) fail "Depends lacks $lib: $depends" ;; esac
+libs=$(ldd "$CH_BUILD_DIR/centro-harness")
+for so in $(readelf -d "$CH_BUILD_DIR/centro-harness" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+  path=$(printf '%s\n' "$libs" | awk -v s="$so" '$1 == s { print $3 }')
+  lib=$({ dpkg -S "$path" || dpkg -S "$(readlink -f "$path")"; } 2>/dev/null | head -1 | cut -d: -f1)
+  case ", $depends," in
+    *", $lib "*|*", $lib,"*) [ -n "$lib" ] && pass "Depends names $lib ($so)" || fail "no package owns $so ($path)" ;;
+    *) fail "Depends lacks $lib, the package of $so: $depends" ;;
+  esac
 done
 contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
 for f in ./usr/bin/centro-harness ./usr/share/centro-harness/scenarios/smoke.json \

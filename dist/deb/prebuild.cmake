@@ -1,6 +1,6 @@
 # Run by cpack after it installed the tree to package and before it builds the .deb (CPACK_PRE_BUILD_SCRIPTS):
 # turns the `cmake --install` layout into Debian's (Debian policy 12.1, 12.5, 12.7 and the zsh packaging rule):
-#   man pages gzipped with -9n, zsh completion in share/zsh/vendor-completions, the copyright file and
+#   the binary without .comment, man pages gzipped with -9n, zsh completion in share/zsh/vendor-completions, the copyright file and
 #   changelog.Debian.gz in share/doc/centro-harness/.
 if(NOT CPACK_GENERATOR STREQUAL "DEB")
   return()
@@ -19,6 +19,14 @@ foreach(p IN LISTS pages)
     message(FATAL_ERROR "prebuild: gzip ${p} failed")
   endif()
 endforeach()
+
+# cpack stripped the debugging symbols (CPACK_STRIP_FILES); drop the compiler's .comment as dh_strip does.
+find_program(CH_STRIP strip REQUIRED)
+execute_process(COMMAND ${CH_STRIP} --remove-section=.comment --remove-section=.note "${root}/bin/centro-harness"
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "prebuild: strip ${root}/bin/centro-harness failed")
+endif()
 
 file(MAKE_DIRECTORY "${root}/share/zsh/vendor-completions")
 file(RENAME "${root}/share/zsh/site-functions/_centro-harness" "${root}/share/zsh/vendor-completions/_centro-harness")

@@ -10,10 +10,11 @@ if [ "${1:-test}" = test ]; then
   # clang for the ASan+UBSan build and libFuzzer, xmllint for the JUnit schema check, chromium (+ Node.js) for
   # the report rendering test and the official JS client proof.
   # man-db (with groff) renders the generated man pages in the install test.
-  # dpkg-dev (dpkg-shlibdeps), file and lintian for the .deb test (make package, tests/install/test_deb.sh).
-  pkgs+=(clang libclang-rt-14-dev valgrind libxml2-utils chromium man-db dpkg-dev file lintian)
+  pkgs+=(clang libclang-rt-14-dev valgrind libxml2-utils chromium man-db)
   # Node.js may come from another repository with npm bundled: install Debian's only when none works.
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+  # dpkg-dev (dpkg-shlibdeps), file and lintian for the .deb test (make package, tests/install/test_deb.sh).
+  pkgs+=(dpkg-dev file lintian)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 20
 CTEST_ARGS ?=
 PREFIX ?= /usr/local
 
-.PHONY: all deps deps-test build asan fuzz test test-unit test-asan test-fuzz demo bench install clean
+.PHONY: all deps deps-test build asan fuzz test test-unit test-asan test-fuzz demo bench install package clean
 
 all: build
 
@@ -54,6 +54,10 @@ bench: build
 # Installs the binary, shipped scenarios, man pages and completions under PREFIX (DESTDIR=/stage honoured).
 install: build
 	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Debian package of the build (cmake/Packaging.cmake): $(BUILD)/centro-harness_VERSION-1_ARCH.deb; the build is reused.
+package: build
+	@cmake --build $(BUILD) --target package
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -18,6 +18,8 @@ if [ "${1:-test}" = test ]; then
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
   # python3-yaml: the CI examples' test reads their YAML (tests/ci/).
   pkgs+=(python3-yaml)
+  # dpkg-dev (dpkg-shlibdeps), file and lintian for the .deb test (make package, tests/install/test_deb.sh).
+  pkgs+=(dpkg-dev file lintian)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

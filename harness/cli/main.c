@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ch_build_version.h" /* CH_GIT_DESCRIBE, generated at build time (dist/git-version.cmake) */
 #include "ch_checks.h"
 #include "ch_compare_cli.h"
 #include "ch_exit.h"
@@ -11,6 +10,7 @@
 #include "ch_scenario.h"
 #include "ch_server.h"
 #include "ch_shrink.h"
+#include "ch_version.h"
 
 struct cli_command {
   const char *name;
@@ -18,26 +18,20 @@ struct cli_command {
   const char *summary;
 };
 
-static void cli_print_version(void) {
-  if (CH_GIT_DESCRIBE[0])
-    printf("centro-harness %s (git %s)\n", CH_VERSION, CH_GIT_DESCRIBE);
-  else
-    printf("centro-harness %s\n", CH_VERSION);
-}
-
 static int cli_version_main(int argc, char **argv) {
   if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
     printf("Usage: centro-harness version\n\n"
            "Prints the version of centro-harness and, when it was built from a git checkout, the commit it was\n"
-           "built from (git describe --always --dirty), e.g. \"centro-harness 0.1.0 (git 20a6130-dirty)\".\n"
-           "The same as `centro-harness --version`.\n");
+           "built from (git describe --always --dirty), e.g. \"centro-harness 0.1.0 (git 20a6130-dirty)\", then\n"
+           "the libraries it was built with and runs with (libcurl, libwebsockets, OpenSSL, libuv, cJSON, MPI);\n"
+           "report.json records the same as \"harness\". The same as `centro-harness --version`.\n");
     return CH_EXIT_OK;
   }
   if (argc > 1) {
     fprintf(stderr, "exit 3: version takes no arguments, found '%s'\n", argv[1]);
     return CH_EXIT_INPUT;
   }
-  cli_print_version();
+  ch_version_print(stdout);
   return CH_EXIT_OK;
 }
 
@@ -81,7 +75,7 @@ int main(int argc, char **argv) {
     return CH_EXIT_OK;
   }
   if (!strcmp(argv[1], "--version")) {
-    cli_print_version();
+    ch_version_print(stdout);
     return CH_EXIT_OK;
   }
   for (size_t i = 0; i < sizeof cli_commands / sizeof cli_commands[0]; i++)

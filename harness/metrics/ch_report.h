@@ -54,6 +54,7 @@ struct ch_report {
   char *scenario_sha256;  /* SHA-256 (hex) of the scenario.json stored beside the report; NULL when none */
   char *target;           /* redacted: no userinfo, query values of token-like keys replaced */
   char *harness_version;
+  char *harness_json;     /* the "harness" object of a report read from a file (JSON text), or NULL: this binary's */
   char *exit_reason;      /* one line, e.g. "2 thresholds failed" */
   uint64_t seed;
   int exit_code;          /* enum ch_exit */

@@ -9,6 +9,7 @@
 
 #include "ch_report.h"
 #include "ch_report_int.h"
+#include "ch_version.h"
 
 #define CH_REPORT_MAX_GROUPS 256
 #define CH_STR2(x) #x
@@ -113,6 +114,31 @@ static void jgroup(struct ch__jw *w, cJSON *o, const struct ch_metrics_group *g)
     jlat(w, lat, ch_lat_name(i), &g->lat[i]);
 }
 
+/* "harness": the binary's version, commit and libraries (built with / running with). A report read from a file
+   keeps the object it was written with; others get this binary's. */
+static void jharness(struct ch__jw *w, cJSON *root, const struct ch_report *r) {
+  cJSON *h = r->harness_json ? cJSON_Parse(r->harness_json) : cJSON_CreateObject();
+  if (!h || !cJSON_AddItemToObject(root, "harness", h)) {
+    cJSON_Delete(h);
+    w->oom = 1;
+    return;
+  }
+  if (r->harness_json)
+    return;
+  ch__jw_str(w, h, "version", ch_version());
+  ch__jw_str(w, h, "git", ch_version_git()[0] ? ch_version_git() : NULL);
+  cJSON *libs = cJSON_AddObjectToObject(h, "libraries");
+  ch__jw_chk(w, libs);
+  struct ch_version_lib l[CH_VERSION_LIBS_MAX];
+  size_t n = ch_version_libraries(l);
+  for (size_t i = 0; libs && i < n; i++) {
+    cJSON *o = cJSON_AddObjectToObject(libs, l[i].name);
+    ch__jw_chk(w, o);
+    if (o)
+      ch__jw_str(w, o, "built", l[i].built), ch__jw_str(w, o, "running", l[i].running);
+  }
+}
+
 static cJSON *report_to_json(const struct ch_report *r, struct ch__jw *w) {
   cJSON *root = cJSON_CreateObject();
   if (!root)
@@ -120,6 +146,7 @@ static cJSON *report_to_json(const struct ch_report *r, struct ch__jw *w) {
   char t[40];
   ch__jw_str(w, root, "format", CH_REPORT_FORMAT);
   ch__jw_num(w, root, "version", CH_REPORT_VERSION);
+  jharness(w, root, r);
   cJSON *run = cJSON_AddObjectToObject(root, "run");
   ch__jw_chk(w, run);
   if (run) {
@@ -549,6 +576,9 @@ static int rd_report(struct jr *j, const cJSON *root, struct ch_report *r) {
       rc = jr_fail(j, "signal", "missing");
   }
   j->where = NULL;
+  const cJSON *harness = cJSON_GetObjectItemCaseSensitive(root, "harness");
+  if (!rc && cJSON_IsObject(harness) && !(r->harness_json = cJSON_PrintUnformatted(harness)))
+    rc = -ENOMEM;
   rc = rc ? rc : rd_strings(j, root, "notes", &r->notes, &r->n_notes);
   const cJSON *checks = cJSON_GetObjectItemCaseSensitive(root, "checks"), *e;
   if (!rc && checks && !cJSON_IsArray(checks))

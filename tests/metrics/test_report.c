@@ -8,10 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <uv.h>
+
 #include "ch_exit.h"
 #include "ch_report.h"
 #include "ch_sha256.h"
 #include "ch_test.h"
+#include "ch_version.h"
 
 #define S 1000000000ull
 #define MS 1000000ull
@@ -640,6 +645,47 @@ static void test_report_write_text_scrubs_and_fingerprints(void) {
   ch_report_free(r);
 }
 
+/* report.json names the binary that wrote it: version, commit, each library built with and running with; a
+   report read back and written again keeps the binary that made it, not the one re-rendering it. */
+static void test_report_names_the_harness_and_its_libraries(void) {
+  struct ch_report *r = make_report(0);
+  struct ch_buf j = CH_BUF_INIT, j2 = CH_BUF_INIT, err = CH_BUF_INIT;
+  CU_ASSERT_EQUAL_FATAL(ch_report_json(r, &j), 0);
+  cJSON *root = cJSON_Parse(j.data);
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "harness");
+  CU_ASSERT_FATAL(cJSON_IsObject(h));
+  CH_ASSERT_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "version")), ch_version());
+  const cJSON *git = cJSON_GetObjectItemCaseSensitive(h, "git");
+  CU_ASSERT(ch_version_git()[0] ? !strcmp(cJSON_GetStringValue(git), ch_version_git()) : cJSON_IsNull(git));
+  const cJSON *libs = cJSON_GetObjectItemCaseSensitive(h, "libraries");
+  const char *names[] = {"libcurl", "libwebsockets", "OpenSSL", "libuv", "cJSON"};
+  const char *running[] = {curl_version_info(CURLVERSION_NOW)->version, NULL, NULL, uv_version_string(),
+                           cJSON_Version()};
+  CU_ASSERT_EQUAL(cJSON_GetArraySize(libs), 5);
+  for (size_t i = 0; i < 5; i++) {
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(libs, names[i]);
+    const char *b = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "built"));
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "running"));
+    CU_ASSERT_TRUE(b && v && b[0] >= '0' && b[0] <= '9' && v[0]);
+    if (running[i] && v)
+      CU_ASSERT_STRING_EQUAL(v, running[i]);
+  }
+  cJSON_Delete(root);
+  /* another binary's report keeps its harness object through parse and write */
+  const char *other = "{\"format\":\"centro-harness-report\",\"version\":1,\"harness\":{\"version\":\"9.9.9\","
+                      "\"git\":\"abc1234\",\"libraries\":{\"libcurl\":{\"built\":\"8.0.0\",\"running\":\"8.1.0\"}}},"
+                      "\"run\":{},\"metrics\":{\"groups\":[]}}";
+  struct ch_report *o;
+  CU_ASSERT_EQUAL_FATAL(ch_report_parse_json(other, strlen(other), &o, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_report_json(o, &j2), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(j2.data, "\"version\":\t\"9.9.9\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(j2.data, "\"running\":\t\"8.1.0\""));
+  CU_ASSERT_EQUAL(count_of(j2.data, "\"harness\""), 1);
+  ch_report_free(o);
+  ch_buf_free(&j), ch_buf_free(&j2), ch_buf_free(&err);
+  ch_report_free(r);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/ch-test-report-XXXXXX");
   if (!mkdtemp(tmpdir))
@@ -647,6 +693,7 @@ int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_report_thresholds_evaluate_with_units),
                          CH_TEST(test_report_target_is_redacted),
                          CH_TEST(test_report_write_dir_and_read_back),
+                         CH_TEST(test_report_names_the_harness_and_its_libraries),
                          CH_TEST(test_report_reserve_dir_never_reuses_a_folder),
                          CH_TEST(test_report_write_text_scrubs_and_fingerprints),
                          CH_TEST(test_report_junit_is_well_formed_with_counts),

@@ -127,6 +127,10 @@ struct ch_server {
   char *listen_host, *base, *control_host;
   struct ch_server_token *tokens;
   size_t n_tokens;
+  struct ch_server_login_user *login; /* --login-users (ch_srv_login.c) */
+  struct ch_server_token *login_tok;  /* one per login user: what its valid login tokens authorize */
+  size_t n_login;
+  uint64_t login_ttl_ms;
   uint64_t keepalive_ns, disconnect_ns, conn_timeout_ns;
   /* thread and loop */
   uv_thread_t thread;
@@ -260,6 +264,15 @@ int ch__listen_port(int fd, int *port_out);
 /* Token keys and cursor prefix shared by the --processes siblings (tokens from one process open in another). */
 void ch__server_share_keys(struct ch_server *s, const uint64_t keys[5]);
 int ch__bind_listen(const char *host, int port, bool reuse_port, int *fd_out, int *port_out);
+
+/* ch_srv_login.c: the login route and its self-validating, expiring tokens */
+int ch_srv_login_init(struct ch_server *s, const struct ch_server_opts *o);
+void ch_srv_login_free(struct ch_server *s);
+/* The user a login token authorizes, or NULL: not a login token, forged, or expired (*expired set). */
+const struct ch_server_token *ch_srv_login_token(struct ch_server *s, const char *t, bool *expired);
+bool ch_srv_login_route(const struct ch_server *s, const char *path);
+/* Answers a login body: the status, and the JSON reply in out. */
+unsigned ch_srv_login(struct ch_server *s, const char *body, size_t len, struct ch_buf *out);
 
 /* ch_srv_reply.c: small HTTP helpers */
 int ch_srv_reply(struct lws *wsi, unsigned status, const char *ctype, const char *body, size_t len);

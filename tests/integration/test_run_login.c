@@ -269,6 +269,51 @@ static void test_login_refused_exits_4_naming_status_and_url(void) {
   ch_server_free(srv);
 }
 
+/* The token in the query string (auth mode "query"): an open long poll's later polls and the sends of SSE and long
+   polling are rebuilt with each refreshed token (2 s tokens, about 6 s of triggers, then unsubscribe and abort). */
+static const char query_scenario[] =
+    "{\"name\": \"login-query\",\n"
+    " \"target\": {\"url\": \"http://127.0.0.1:1\", \"auth\": {\"mode\": \"query\", \"login\": {\n"
+    "   \"url\": \"http://127.0.0.1:1/login\", \"body\": {\"user\": \"{{user}}\", \"password\": \"{{password}}\"},\n"
+    "   \"users_file\": \"users.csv\", \"expires_in_pointer\": \"/expires_in\"}}},\n"
+    " \"clients\": [\n"
+    "  {\"name\": \"sse\", \"count\": 4, \"transport\": \"serverSentEvents\", \"subscribe\": {\"keys\": [\"K1\"]}},\n"
+    "  {\"name\": \"lp\", \"count\": 4, \"transport\": \"longPolling\", \"subscribe\": {\"keys\": [\"K1\"]}}],\n"
+    " \"phases\": [{\"type\": \"connect\", \"timeout\": \"10s\"}, {\"type\": \"subscribe\", \"timeout\": \"10s\"},\n"
+    "            {\"type\": \"trigger\", \"duration\": \"6s\"}, {\"type\": \"unsubscribe\", \"timeout\": \"10s\"},\n"
+    "            {\"type\": \"disconnect\"}],\n"
+    " \"trigger\": {\"type\": \"http\", \"rate\": 5, \"keys\": \"subscribed\",\n"
+    "             \"http\": {\"method\": \"POST\", \"url\": \"http://127.0.0.1:1/publish\",\n"
+    "                      \"body\": {\"hub\": \"ResourceEventHub\", \"key\": \"{{key}}\",\n"
+    "                               \"payload\": {\"Comment\": \"{{nonce}}\"}}}},\n"
+    " \"correlation\": {\"nonce\": \"/Comment\"},\n"
+    " \"expect\": {\"delivery\": \"exactly_once\", \"in_order\": true, \"deadline\": \"5s\"}}\n";
+
+static void test_login_query_mode_rebuilds_poll_and_send_urls(void) {
+  CU_ASSERT_EQUAL_FATAL(write_users(NULL), 0);
+  struct ch_server *srv = start_serve(2, NULL, 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+  char path[128], target[96], trigger[128], login[128];
+  snprintf(path, sizeof path, "%s/query.json", dir);
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(path, query_scenario), 0);
+  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
+  snprintf(login, sizeof login, "target.auth.login.url=http://127.0.0.1:%d/login", ch_server_port(srv));
+  fresh_report_dir("query");
+  const char *extra[] = {"--set", target, "--set", trigger, "--set", login, NULL};
+  struct ch_spawn_result r = run_it(path, extra, 60);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  CU_ASSERT_EQUAL(r.code, 0);
+  cJSON *rep = read_report();
+  CU_ASSERT_EQUAL(counter(rep, "errors"), 0);
+  CU_ASSERT_EQUAL(counter(rep, "updates_missing"), 0);
+  CU_ASSERT_EQUAL(serve_stat(ch_server_control_port(srv), "rejected"), 0);
+  assert_no_secret(&r);
+  cJSON_Delete(rep);
+  free(r.out);
+  ch_server_free(srv);
+}
+
 static const char cmd_scenario[] =
     "{\"name\": \"auth-command\",\n"
     " \"target\": {\"url\": \"http://127.0.0.1:1\", \"auth\": {\"command\": %s}},\n"
@@ -345,6 +390,7 @@ int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CU_TestInfo tests[] = {CH_TEST(test_login_soak_refreshes_tokens_on_every_transport),
                          CH_TEST(test_login_refused_exits_4_naming_status_and_url),
+                         CH_TEST(test_login_query_mode_rebuilds_poll_and_send_urls),
                          CH_TEST(test_auth_command_script),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("run_login", tests);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,13 +28,13 @@
 #include "ch_rng.h"
 #include "ch_scenario.h"
 #include "ch_url.h"
+#include "ch_users.h"
 
 extern char **environ;
 
 #define AUTH_MAX_BODY (1u << 20)   /* a login answer is a small JSON object */
 #define AUTH_MAX_TOKEN (64u << 10) /* a token goes into a header */
 #define AUTH_RETRY_NS 1000000000ull
-#define AUTH_USERS_MAX_BYTES (64u << 20)
 
 struct auth_user {
   char *name, *password; /* "" for client credentials and commands */
@@ -47,7 +48,7 @@ struct auth_user {
 struct ch_auth {
   struct ch_auth_opts o;
   const struct ch_scn_auth *a;
-  struct auth_user *users;
+  struct auth_user *users;  /* row 0: client credentials or a command (one pseudo-user) */
   size_t n_users;
   struct ch_rng rng;
   uint64_t next_slot_ns; /* rate limit: the earliest start of the next fetch */
@@ -73,96 +74,39 @@ static void auth_wipe_free(char *s) {
 
 /* ---- users ---- */
 
-static int auth_add_user(struct ch_auth *a, const char *name, size_t nn, const char *pw, size_t pn, size_t row,
-                         size_t *cap) {
-  if (a->n_users == *cap) {
-    size_t nc = *cap ? *cap * 2 : 16;
-    struct auth_user *u = realloc(a->users, nc * sizeof *u);
-    if (!u)
-      return -ENOMEM;
-    a->users = u, *cap = nc;
-  }
-  struct auth_user *u = &a->users[a->n_users];
-  memset(u, 0, sizeof *u);
-  u->name = strndup(name, nn);
-  u->password = strndup(pw, pn);
-  u->row = row;
-  a->n_users++;
-  return u->name && u->password ? 0 : -ENOMEM;
-}
-
-/* `user,password` per line; an optional header line `user,password`, blank lines and # comments skipped. The
-   password is everything after the first comma (no quoting). */
-static int auth_parse_users(struct ch_auth *a, const char *data, size_t len, const char *origin, struct ch_buf *err) {
-  size_t cap = 0, row = 0;
-  for (size_t i = 0; i < len;) {
-    size_t e = i;
-    while (e < len && data[e] != '\n')
-      e++;
-    row++;
-    size_t n = e - i;
-    if (n && data[i + n - 1] == '\r')
-      n--;
-    const char *l = data + i;
-    i = e + 1;
-    if (!n || l[0] == '#' || (row == 1 && n == 13 && !strncasecmp(l, "user,password", 13)))
-      continue;
-    const char *comma = memchr(l, ',', n);
-    bool clean = true;
-    for (size_t k = 0; k < n; k++)
-      clean = clean && (unsigned char)l[k] >= 0x20 && l[k] != 0x7f;
-    if (!comma || comma == l || comma == l + n - 1 || !clean) {
-      ch_buf_printf(err, "%s:%zu: expected `user,password` (a user, a comma, a password; the line is not shown)",
-                    origin, row);
-      return -EINVAL;
-    }
-    int rc = auth_add_user(a, l, (size_t)(comma - l), comma + 1, (size_t)(l + n - comma - 1), row, &cap);
-    if (rc)
-      return rc;
-  }
-  if (!a->n_users) {
-    ch_buf_printf(err, "%s: expected one `user,password` line or more, found none", origin);
-    return -EINVAL;
-  }
-  return 0;
-}
-
+/* The users of the CSV (file or variable), or one pseudo-user for client credentials and commands. */
 static int auth_load_users(struct ch_auth *a, struct ch_buf *err) {
   const struct ch_scn_login *l = &a->a->login;
-  size_t cap = 0;
-  if (a->a->source != CH_SCN_TOKEN_LOGIN || (!l->users_file && !l->users_env))
-    return auth_add_user(a, "", 0, "", 0, 0, &cap); /* one credential for every client */
-  if (l->users_env) {
+  struct ch_users u = {0};
+  int rc = 0;
+  if (a->a->source != CH_SCN_TOKEN_LOGIN || (!l->users_file && !l->users_env)) {
+    u.v = calloc(1, sizeof *u.v);
+    if (u.v)
+      u.n = 1, u.v[0].name = strdup(""), u.v[0].password = strdup("");
+    rc = u.v && u.v[0].name && u.v[0].password ? 0 : -ENOMEM;
+  } else if (l->users_env) {
     const char *v = getenv(l->users_env);
     struct ch_buf origin = CH_BUF_INIT;
     ch_buf_printf(&origin, "users variable %s", l->users_env);
-    int rc = v && *v ? auth_parse_users(a, v, strlen(v), origin.data ? origin.data : "users variable", err) : -EINVAL;
-    if (rc == -EINVAL && !(v && *v))
-      ch_buf_printf(err, "users variable %s: expected it to hold `user,password` lines, found it %s", l->users_env,
-                    v ? "empty" : "unset");
+    if (v && *v)
+      rc = ch_users_parse(v, strlen(v), origin.data ? origin.data : "users variable", &u, err);
+    else
+      rc = -EINVAL, ch_buf_printf(err, "users variable %s: expected it to hold `user,password` lines, found it %s",
+                                  l->users_env, v ? "empty" : "unset");
     ch_buf_free(&origin);
-    return rc;
+  } else {
+    rc = ch_users_load(l->users_file, &u, err);
   }
-  FILE *f = fopen(l->users_file, "rb");
-  if (!f) {
-    ch_buf_printf(err, "users file %s: cannot open: %s", l->users_file, strerror(errno));
-    return -EINVAL;
+  if (!rc && !(a->users = calloc(u.n, sizeof *a->users)))
+    rc = -ENOMEM;
+  for (size_t i = 0; !rc && i < u.n; i++) { /* the strings change hands */
+    a->users[i].name = u.v[i].name;
+    a->users[i].password = u.v[i].password;
+    a->users[i].row = u.v[i].row;
+    u.v[i].name = u.v[i].password = NULL;
+    a->n_users = i + 1;
   }
-  struct ch_buf data = CH_BUF_INIT;
-  char chunk[4096];
-  size_t got;
-  int rc = 0;
-  while (!rc && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-    rc = data.len + got > AUTH_USERS_MAX_BYTES ? -EINVAL : ch_buf_append(&data, chunk, got);
-  fclose(f);
-  memset(chunk, 0, sizeof chunk);
-  if (rc == -EINVAL)
-    ch_buf_printf(err, "users file %s: larger than %u MiB", l->users_file, AUTH_USERS_MAX_BYTES >> 20);
-  if (!rc)
-    rc = auth_parse_users(a, data.data ? data.data : "", data.len, l->users_file, err);
-  if (data.data)
-    memset(data.data, 0, data.cap);
-  ch_buf_free(&data);
+  ch_users_free(&u);
   return rc;
 }
 

@@ -13,8 +13,7 @@
 
 #include "ch_clock.h"
 #include "ch_srv.h"
-
-#define LOGIN_FILE_MAX_USERS 100000
+#include "ch_users.h"
 
 void ch_server_login_users_free(struct ch_server_login_user *u, size_t n) {
   if (!u)
@@ -32,60 +31,23 @@ void ch_server_login_users_free(struct ch_server_login_user *u, size_t n) {
 int ch_server_login_users_load(const char *path, struct ch_server_login_user **out, size_t *n, struct ch_buf *err) {
   *out = NULL;
   *n = 0;
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    int e = errno;
-    ch_buf_printf(err, "cannot open login users file %s: %s", path, strerror(e));
-    return -e;
-  }
-  struct ch_server_login_user *v = NULL;
-  size_t cnt = 0, cap = 0, lineno = 0, lcap = 0;
-  char *line = NULL;
-  ssize_t len;
-  int rc = 0;
-  while (!rc && (len = getline(&line, &lcap, f)) >= 0) {
-    lineno++;
-    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-      line[--len] = 0;
-    if (!len || line[0] == '#' || (lineno == 1 && strcmp(line, "user,password") == 0))
-      continue;
-    char *comma = strchr(line, ',');
-    if (!comma || comma == line || !comma[1] || cnt >= LOGIN_FILE_MAX_USERS) {
-      /* never echo the line: it holds a password */
-      ch_buf_printf(err, "login users file %s:%zu: expected `user,password` (line not shown)", path, lineno);
-      rc = -EINVAL;
-      break;
-    }
-    if (cnt == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      struct ch_server_login_user *nv = realloc(v, nc * sizeof *nv);
-      if (!nv) {
-        rc = -ENOMEM;
-        break;
-      }
-      v = nv, cap = nc;
-    }
-    v[cnt].user = strndup(line, (size_t)(comma - line));
-    v[cnt].password = strdup(comma + 1);
-    cnt++;
-    if (!v[cnt - 1].user || !v[cnt - 1].password)
-      rc = -ENOMEM;
-  }
-  if (line) {
-    memset(line, 0, lcap);
-    free(line);
-  }
-  fclose(f);
-  if (!rc && !cnt) {
-    ch_buf_printf(err, "login users file %s holds no user", path);
-    rc = -EINVAL;
-  }
-  if (rc) {
-    ch_server_login_users_free(v, cnt);
+  struct ch_users u;
+  int rc = ch_users_load(path, &u, err);
+  if (rc)
     return rc;
+  struct ch_server_login_user *v = calloc(u.n, sizeof *v);
+  if (!v) {
+    ch_users_free(&u);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < u.n; i++) { /* the strings change hands */
+    v[i].user = u.v[i].name;
+    v[i].password = u.v[i].password;
+    u.v[i].name = u.v[i].password = NULL;
   }
   *out = v;
-  *n = cnt;
+  *n = u.n;
+  ch_users_free(&u);
   return 0;
 }
 

@@ -188,6 +188,24 @@ static struct ch_server *start_serve(double ttl, const struct ch_server_token *t
   return srv;
 }
 
+/* Writes the scenario text to <dir>/<name>.json and runs it against srv: its endpoint, its control API as the trigger,
+   its login route (plus login_query, e.g. "?api_key=...") as target.auth.login.url; the report goes to rep-<name>. */
+static struct ch_spawn_result run_against(struct ch_server *srv, const char *name, const char *text,
+                                          const char *login_query) {
+  char path[128], target[96], trigger[128], login[192];
+  snprintf(path, sizeof path, "%s/%s.json", dir, name);
+  CU_ASSERT_EQUAL(ch_write_text(path, text), 0);
+  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
+  snprintf(login, sizeof login, "target.auth.login.url=http://127.0.0.1:%d/login%s", ch_server_port(srv),
+           login_query ? login_query : "");
+  fresh_report_dir(name);
+  const char *extra[] = {"--set", target, "--set", trigger, "--set", login, NULL};
+  struct ch_spawn_result r = run_it(path, extra, 90);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s: exit %d\n%s\n", name, r.code, r.out);
+  return r;
+}
+
 /* 36 clients (12 per transport, 6 users) for about 12 s with 5 s tokens: each user's token is refreshed at least
    twice, every LP poll and SSE/LP send after the first refresh carries a refreshed token, and the server refuses
    nothing (its "rejected" counter stays 0). */
@@ -195,17 +213,9 @@ static void test_login_soak_refreshes_tokens_on_every_transport(void) {
   CU_ASSERT_EQUAL_FATAL(write_users(NULL), 0);
   struct ch_server *srv = start_serve(5, NULL, 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
-  char path[128], text[4096], target[96], trigger[128], login[128];
-  snprintf(path, sizeof path, "%s/soak.json", dir);
+  char text[4096];
   snprintf(text, sizeof text, soak_scenario, "11s");
-  CU_ASSERT_EQUAL_FATAL(ch_write_text(path, text), 0);
-  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
-  snprintf(login, sizeof login, "target.auth.login.url=http://127.0.0.1:%d/login", ch_server_port(srv));
-  fresh_report_dir("soak");
-  const char *extra[] = {"--set", target, "--set", trigger, "--set", login, NULL};
-  struct ch_spawn_result r = run_it(path, extra, 90);
-  if (r.code != 0)
-    fprintf(stderr, "\n%s\n", r.out);
+  struct ch_spawn_result r = run_against(srv, "soak", text, NULL);
   CU_ASSERT_EQUAL(r.code, 0);
   cJSON *rep = read_report();
   CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
@@ -243,17 +253,9 @@ static void test_login_refused_exits_4_naming_status_and_url(void) {
   CU_ASSERT_EQUAL_FATAL(write_users("Wrong-pw-s3cret"), 0);
   struct ch_server *srv = start_serve(5, NULL, 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
-  char path[128], text[4096], target[96], trigger[128], login[160];
-  snprintf(path, sizeof path, "%s/soak.json", dir);
+  char text[4096], want[160], last[512];
   snprintf(text, sizeof text, soak_scenario, "1s");
-  CU_ASSERT_EQUAL_FATAL(ch_write_text(path, text), 0);
-  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
-  snprintf(login, sizeof login, "target.auth.login.url=http://127.0.0.1:%d/login?api_key=K3y-s3cret-value",
-           ch_server_port(srv));
-  fresh_report_dir("refused");
-  const char *extra[] = {"--set", target, "--set", trigger, "--set", login, NULL};
-  struct ch_spawn_result r = run_it(path, extra, 60);
-  char want[160], last[512];
+  struct ch_spawn_result r = run_against(srv, "refused", text, "?api_key=K3y-s3cret-value");
   snprintf(want, sizeof want, "POST http://127.0.0.1:%d/login?api_key=[REDACTED] answered 401", ch_server_port(srv));
   CU_ASSERT_EQUAL(r.code, 4);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
@@ -262,7 +264,7 @@ static void test_login_refused_exits_4_naming_status_and_url(void) {
   CU_ASSERT_PTR_NULL(strstr(r.out, "K3y-s3cret-value"));
   ch_last_line(&r, last, sizeof last);
   CU_ASSERT_EQUAL(strncmp(last, "exit 4: run could not be carried out: login of user 3", 52), 0);
-  if (r.code != 4 || !strstr(r.out, want))
+  if (!strstr(r.out, want))
     fprintf(stderr, "\n%s\n", r.out);
   assert_no_secret(&r);
   free(r.out);
@@ -293,16 +295,7 @@ static void test_login_query_mode_rebuilds_poll_and_send_urls(void) {
   CU_ASSERT_EQUAL_FATAL(write_users(NULL), 0);
   struct ch_server *srv = start_serve(2, NULL, 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
-  char path[128], target[96], trigger[128], login[128];
-  snprintf(path, sizeof path, "%s/query.json", dir);
-  CU_ASSERT_EQUAL_FATAL(ch_write_text(path, query_scenario), 0);
-  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
-  snprintf(login, sizeof login, "target.auth.login.url=http://127.0.0.1:%d/login", ch_server_port(srv));
-  fresh_report_dir("query");
-  const char *extra[] = {"--set", target, "--set", trigger, "--set", login, NULL};
-  struct ch_spawn_result r = run_it(path, extra, 60);
-  if (r.code != 0)
-    fprintf(stderr, "\n%s\n", r.out);
+  struct ch_spawn_result r = run_against(srv, "query", query_scenario, NULL);
   CU_ASSERT_EQUAL(r.code, 0);
   cJSON *rep = read_report();
   CU_ASSERT_EQUAL(counter(rep, "errors"), 0);

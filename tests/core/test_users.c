@@ -25,7 +25,7 @@ static void test_users_parse_rows(void) {
 
 static void test_users_errors_never_show_a_line(void) {
   static const char *const bad[] = {"alice,pw\nsecret-without-comma\n", "alice,pw\n,secret-no-user\n",
-                                    "alice,pw\nuser-no-secret,\n", "alice,se\x01" "cret\n"};
+                                    "alice,pw\nuser-no-secret,\n", "alice,se\001cret\n"};
   static const char *const rows[] = {"t.csv:2:", "t.csv:2:", "t.csv:2:", "t.csv:1:"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     struct ch_users u;

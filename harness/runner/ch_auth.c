@@ -386,6 +386,8 @@ static int auth_command(struct ch_auth *a, char **tok, uint64_t *life_ns, struct
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  /* none of the run's sockets: a command that hangs must not keep a connection the run closes half-open */
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   pid_t pid;
   int e = posix_spawnp(&pid, prog, &fa, NULL, cmd->argv, environ);
   posix_spawn_file_actions_destroy(&fa);

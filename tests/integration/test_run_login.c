@@ -357,6 +357,35 @@ static void test_auth_command_script(void) {
   cJSON_Delete(rep);
   free(r.out);
 
+  /* a refresh that fails during the run: recorded, the clients keep the token they have (the run goes on), and
+     RUN-TOKEN-REFRESH fails once the token's lifetime has passed without a successful refresh */
+  char once[128];
+  snprintf(once, sizeof once, "%s/token-once.sh", dir);
+  char body[512];
+  snprintf(body, sizeof body, "#!/bin/sh\nif [ -e %s/ran ]; then exit 7; fi\ntouch %s/ran\necho " CMD_TOKEN "\n",
+           dir, dir);
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(once, body), 0);
+  chmod(once, 0700);
+  snprintf(cmd, sizeof cmd, "{\"argv\": [\"%s\"], \"ttl\": \"600ms\"}", once);
+  write_cmd_scenario(cmd, path, sizeof path);
+  fresh_report_dir("cmd-refresh-fails");
+  r = run_it(path, extra, 60);
+  CU_ASSERT_EQUAL(r.code, 1);
+  rep = read_report();
+  c = check_of(rep, "RUN-TOKEN-REFRESH");
+  const cJSON *res = c ? cJSON_GetObjectItemCaseSensitive(c, "result") : NULL;
+  ev = c ? cJSON_GetObjectItemCaseSensitive(c, "evidence") : NULL;
+  CU_ASSERT_STRING_EQUAL(cJSON_IsString(res) ? res->valuestring : "", "fail");
+  CU_ASSERT_PTR_NOT_NULL(cJSON_IsString(ev) ? strstr(ev->valuestring, "1 tokens expired before a refresh succeeded")
+                                            : NULL);
+  CU_ASSERT_PTR_NOT_NULL(cJSON_IsString(ev) ? strstr(ev->valuestring, "exited with status 7") : NULL);
+  CU_ASSERT_EQUAL(counter(rep, "clients_connected"), 4);
+  CU_ASSERT_EQUAL(counter(rep, "errors"), 0);
+  if (r.code != 1)
+    fprintf(stderr, "\n%s\n", r.out);
+  cJSON_Delete(rep);
+  free(r.out);
+
   /* exit status 3 */
   snprintf(cmd, sizeof cmd, "[\"sh\", \"-c\", \"echo half-a-token; exit 3\"]");
   write_cmd_scenario(cmd, path, sizeof path);

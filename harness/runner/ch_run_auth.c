@@ -40,14 +40,10 @@ static bool run_auth_wanted(const struct ch_run_opts *o, const struct ch_scenari
   return run_auth_fetched(s) && !o->token && !o->token_env && !o->token_file;
 }
 
-/* Reads the users and registers their passwords as secrets of rep (before anything is written). */
+/* Reads the users and registers their passwords as secrets of rep (before anything is written). The loader made
+   sure there is a target.url: the embedded endpoint accepts only the tokens it makes. */
 static int run_auth_load(const struct ch_run_opts *o, const struct ch_scenario *s, struct ch_report *rep,
                          struct ch_auth **a, struct ch_buf *err) {
-  if (!s->target.url) {
-    ch_buf_puts(err, "target.auth.login and target.auth.command need a target.url (the embedded endpoint accepts "
-                     "only the tokens it makes)");
-    return CH_EXIT_INPUT;
-  }
   int code = run_auth_new(o, s, a, err);
   if (*a && rep)
     ch_auth_each_password(*a, run_auth_add_secret, rep);

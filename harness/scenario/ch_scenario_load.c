@@ -141,6 +141,10 @@ static void scn_target(struct ch__scn_ctx *c, const cJSON *root, struct ch_scn_t
   ch__scn_bool(c, o, "insecure", false, &t->insecure);
   ch__scn_file(c, o, "ca_file", &t->ca_file);
   scn_auth(c, o, &t->auth);
+  if ((t->auth.source == CH_SCN_TOKEN_LOGIN || t->auth.source == CH_SCN_TOKEN_COMMAND) &&
+      !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "url")))
+    ch__scn_failf(c, o, "expected a url with auth.%s (the embedded reference endpoint accepts only the tokens it "
+                        "makes), found none", t->auth.source == CH_SCN_TOKEN_LOGIN ? "login" : "command");
   const cJSON *bad = cJSON_GetObjectItemCaseSensitive(o, "bad_tokens");
   if (bad) {
     size_t m2 = ch__scn_push_key(c, "bad_tokens");

@@ -88,6 +88,15 @@ static void test_login_errors_name_the_path(void) {
   expect_auth_error("{\"command\": [\"x\"], \"token\": \"abc\"}", "$.target.auth",
                     "at most one of token, token_env, token_file, login and command, found 2");
   expect_auth_error("{\"mode\": \"none\", \"command\": [\"x\"]}", "$.target.auth", "no token source with mode");
+  /* the embedded endpoint cannot accept fetched tokens */
+  struct ch_buf err = CH_BUF_INIT;
+  struct ch_scenario *s = NULL;
+  static const char embedded[] = "{\"target\": {\"auth\": {\"command\": [\"x\"]}}, \"clients\": [{\"count\": 1, "
+                                 "\"subscribe\": {\"keys\": [\"K\"]}}], \"phases\": [{\"type\": \"connect\"}]}";
+  CU_ASSERT_NOT_EQUAL(ch_scenario_from_json_string(embedded, strlen(embedded), "t.json", NULL, 0, &s, &err), 0);
+  CU_ASSERT_PTR_NOT_NULL(err.data ? strstr(err.data, "$.target: expected a url with auth.command") : NULL);
+  ch_scenario_free(s);
+  ch_buf_free(&err);
 }
 
 /* The stored form keeps the template (placeholders, the users file, pointers) and redacts a literal secret; it loads

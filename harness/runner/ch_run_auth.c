@@ -104,6 +104,19 @@ int run_auth_workers(struct ch_run *r) {
     for (size_t u = 0; u < n; u++)
       if (ch_auth_token(r->auth, u) && !(rw->auth_tok[u] = strdup(ch_auth_token(r->auth, u))))
         return -ENOMEM;
+    /* the clients of each user, so that a refresh touches only them */
+    rw->auth_first = malloc(n * sizeof *rw->auth_first);
+    rw->auth_next = malloc((rw->n_clients ? rw->n_clients : 1) * sizeof *rw->auth_next);
+    if (!rw->auth_first || !rw->auth_next)
+      return -ENOMEM;
+    memset(rw->auth_first, 0xff, n * sizeof *rw->auth_first);
+    for (size_t c = rw->n_clients; c-- > 0;) {
+      const struct run_client *rc = rw->clients[c];
+      size_t u = ch_auth_user_of(r->auth, rc->index);
+      rw->auth_next[c] = rc->bad_creds ? UINT32_MAX : rw->auth_first[u];
+      if (!rc->bad_creds)
+        rw->auth_first[u] = (uint32_t)c;
+    }
   }
   return 0;
 }
@@ -135,9 +148,9 @@ static void run_auth_task_cb(struct ch_worker *w, void *arg) {
   if (tok) { /* out of memory: the clients keep the old token (a refresh failure in effect) */
     run_auth_wipe_free(rw->auth_tok[t->user]);
     rw->auth_tok[t->user] = tok;
-    for (size_t i = 0; i < rw->n_clients; i++) {
+    for (uint32_t i = rw->auth_first[t->user]; i != UINT32_MAX; i = rw->auth_next[i]) {
       struct run_client *rc = rw->clients[i];
-      if (!rc->c || rc->closed || rc->bad_creds || ch_auth_user_of(r->auth, rc->index) != t->user)
+      if (!rc->c || rc->closed)
         continue;
       ch_buf_reset(&rw->scratch);
       if (r->auth_mode == CH_SCN_AUTH_HEADER)
@@ -225,8 +238,11 @@ void run_auth_free(struct ch_run *r) {
     struct run_worker *rw = r->workers[i];
     for (size_t u = 0; rw && u < rw->n_auth_tok; u++)
       run_auth_wipe_free(rw->auth_tok[u]);
-    if (rw)
+    if (rw) {
       free(rw->auth_tok), rw->auth_tok = NULL, rw->n_auth_tok = 0;
+      free(rw->auth_first), rw->auth_first = NULL;
+      free(rw->auth_next), rw->auth_next = NULL;
+    }
   }
   ch_auth_free(r->auth);
   r->auth = NULL;

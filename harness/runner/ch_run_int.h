@@ -128,6 +128,8 @@ struct run_worker {
   /* target.auth.login/command (ch_run_auth.c): every user's current token, this thread's own copy */
   char **auth_tok;
   size_t n_auth_tok;
+  uint32_t *auth_first, *auth_next;     /* per user its first client (index into clients), per client the next of
+                                           its user; UINT32_MAX ends a list (valid-credential clients only) */
 };
 
 struct ch_run {

@@ -1,8 +1,9 @@
 /* ch_auth: users, the login request and the auth command, and the refresher thread (see ch_auth.h).
  *
- * Threads: ch_auth_new/fetch/token run on the main thread before the refresher starts; afterwards only the
- * refresher touches the users' tokens and schedule. mu guards what other threads read: the stats and the list of
- * new tokens (ch_auth_get_stats, ch_auth_drain_new), and the stop flag. */
+ * Threads: ch_auth_new, ch_auth_fetch and ch_auth_token are called on the main thread; fetches themselves run on up
+ * to AUTH_PARALLEL fetcher threads (joined by ch_auth_fetch; then the refreshers until ch_auth_stop). mu guards the
+ * users' tokens and schedule, the rate slot, the stats, the list of new tokens and the stop flag; it is released
+ * while a request or command runs. */
 #include "ch_auth.h"
 
 #include <ctype.h>
@@ -35,6 +36,9 @@ extern char **environ;
 #define AUTH_MAX_BODY (1u << 20)   /* a login answer is a small JSON object */
 #define AUTH_MAX_TOKEN (64u << 10) /* a token goes into a header */
 #define AUTH_RETRY_NS 1000000000ull
+/* Logins (or command runs) in flight at once, within the rate: one slow answer must not hold up every other user's
+   refresh (50 users behind a busy endpoint answering in 100 ms already take 5 s one after the other). */
+#define AUTH_PARALLEL 8
 
 struct auth_user {
   char *name, *password; /* "" for client credentials and commands */
@@ -43,6 +47,7 @@ struct auth_user {
   uint64_t expires_ns;   /* 0: never */
   uint64_t due_ns;       /* next refresh; 0: none */
   bool expired_counted;
+  bool in_flight;        /* a fetcher thread is refreshing it */
 };
 
 struct ch_auth {
@@ -52,9 +57,14 @@ struct ch_auth {
   size_t n_users;
   struct ch_rng rng;
   uint64_t next_slot_ns; /* rate limit: the earliest start of the next fetch */
-  /* refresher */
-  pthread_t thread;
+  /* fetcher threads: the first fetch (joined), then the refreshers */
+  pthread_t threads[AUTH_PARALLEL];
+  unsigned n_threads;
   bool started;
+  const bool *need;      /* first fetch: the users wanted (NULL: all), the next to take, the first failure */
+  size_t next_first;
+  int first_rc;
+  struct ch_buf first_err;
   pthread_mutex_t mu;
   pthread_cond_t cv; /* CLOCK_MONOTONIC */
   bool stop;
@@ -149,6 +159,7 @@ void ch_auth_free(struct ch_auth *a) {
   for (size_t i = 0; i < a->n_fresh; i++)
     auth_wipe_free(a->fresh[i]);
   free(a->fresh);
+  ch_buf_free(&a->first_err);
   pthread_mutex_destroy(&a->mu);
   pthread_cond_destroy(&a->cv);
   free(a);
@@ -467,42 +478,22 @@ static int auth_command(struct ch_auth *a, char **tok, uint64_t *life_ns, struct
 
 /* ---- fetching and scheduling ---- */
 
-/* Waits for the next rate slot; false when stopped meanwhile (refresher) . Called with mu held when locked. */
-static bool auth_wait_slot(struct ch_auth *a, bool locked) {
+/* Takes the next rate slot and waits for it (mu held; released while waiting). false when stopped meanwhile. */
+static bool auth_wait_slot(struct ch_auth *a) {
   double rate = a->a->source == CH_SCN_TOKEN_LOGIN && a->a->login.rate > 0 ? a->a->login.rate : 1e9;
   uint64_t now = ch_now_ns();
   uint64_t slot = a->next_slot_ns > now ? a->next_slot_ns : now;
   a->next_slot_ns = slot + (uint64_t)(1e9 / rate);
-  while (ch_now_ns() < slot) {
-    if (locked) {
-      if (a->stop)
-        return false;
-      struct timespec ts = {(time_t)(slot / 1000000000u), (long)(slot % 1000000000u)};
-      pthread_cond_timedwait(&a->cv, &a->mu, &ts);
-    } else {
-      uint64_t d = slot - ch_now_ns();
-      struct timespec ts = {(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
-      nanosleep(&ts, NULL);
-    }
+  while (!a->stop && ch_now_ns() < slot) {
+    struct timespec ts = {(time_t)(slot / 1000000000u), (long)(slot % 1000000000u)};
+    pthread_cond_timedwait(&a->cv, &a->mu, &ts);
   }
-  return !(locked && a->stop);
+  return !a->stop;
 }
 
 static int auth_fetch_one(struct ch_auth *a, size_t u, char **tok, uint64_t *life_ns, struct ch_buf *why) {
   return a->a->source == CH_SCN_TOKEN_COMMAND ? auth_command(a, tok, life_ns, why)
                                               : auth_login(a, u, tok, life_ns, why);
-}
-
-/* Stores a new token and plans its refresh: at refresh_at of the lifetime, +- refresh_jitter (bounded below 1). */
-static void auth_store(struct ch_auth *a, size_t u, char *tok, uint64_t life_ns) {
-  struct auth_user *usr = &a->users[u];
-  uint64_t now = ch_now_ns();
-  auth_wipe_free(usr->token);
-  usr->token = tok;
-  usr->expires_ns = life_ns ? now + life_ns : 0;
-  usr->expired_counted = false;
-  double f = a->a->refresh_at + a->a->refresh_jitter * (2.0 * ch_rng_unit(&a->rng) - 1.0);
-  usr->due_ns = life_ns ? now + (uint64_t)((double)life_ns * f) : 0;
 }
 
 static void auth_note_fresh(struct ch_auth *a, const char *tok) {
@@ -518,31 +509,84 @@ static void auth_note_fresh(struct ch_auth *a, const char *tok) {
     a->fresh[a->n_fresh++] = c;
 }
 
-int ch_auth_fetch(struct ch_auth *a, const bool *need, struct ch_buf *err) {
-  for (size_t u = 0; u < a->n_users; u++) {
-    if (need && !need[u])
-      continue;
-    auth_wait_slot(a, false);
+/* Stores a new token (mu held) and plans its refresh: at refresh_at of the lifetime, +- refresh_jitter. */
+static void auth_store(struct ch_auth *a, size_t u, char *tok, uint64_t life_ns) {
+  struct auth_user *usr = &a->users[u];
+  uint64_t now = ch_now_ns();
+  auth_note_fresh(a, tok);
+  a->st.fetches++;
+  auth_wipe_free(usr->token);
+  usr->token = tok;
+  usr->expires_ns = life_ns ? now + life_ns : 0;
+  usr->expired_counted = false;
+  double f = a->a->refresh_at + a->a->refresh_jitter * (2.0 * ch_rng_unit(&a->rng) - 1.0);
+  usr->due_ns = life_ns ? now + (uint64_t)((double)life_ns * f) : 0;
+}
+
+/* Starts up to AUTH_PARALLEL threads running fn (at most want); 0 when at least one runs. */
+static int auth_spawn(struct ch_auth *a, void *(*fn)(void *), size_t want) {
+  a->n_threads = 0;
+  while (a->n_threads < AUTH_PARALLEL && a->n_threads < want &&
+         pthread_create(&a->threads[a->n_threads], NULL, fn, a) == 0)
+    a->n_threads++;
+  return a->n_threads ? 0 : -EAGAIN;
+}
+
+static void auth_join(struct ch_auth *a) {
+  for (unsigned i = 0; i < a->n_threads; i++)
+    pthread_join(a->threads[i], NULL); /* a fetch in flight ends within its timeout */
+  a->n_threads = 0;
+}
+
+/* A first-fetch thread: takes the next wanted user until none is left or one failed. */
+static void *auth_first_fetcher(void *arg) {
+  struct ch_auth *a = arg;
+  pthread_mutex_lock(&a->mu);
+  while (!a->first_rc) {
+    size_t u = a->next_first;
+    while (u < a->n_users && a->need && !a->need[u])
+      u++;
+    if (u >= a->n_users)
+      break;
+    a->next_first = u + 1;
+    auth_wait_slot(a);
+    pthread_mutex_unlock(&a->mu);
     char *tok = NULL;
     uint64_t life = 0;
     struct ch_buf why = CH_BUF_INIT;
     int rc = auth_fetch_one(a, u, &tok, &life, &why);
-    if (rc) {
-      auth_who(a, u, err);
-      ch_buf_printf(err, " failed: %s", why.data ? why.data : "out of memory");
-      ch_buf_free(&why);
-      return rc == -ENOMEM ? rc : -EIO;
+    pthread_mutex_lock(&a->mu);
+    if (rc && !a->first_rc) {
+      a->first_rc = rc == -ENOMEM ? rc : -EIO;
+      auth_who(a, u, &a->first_err);
+      ch_buf_printf(&a->first_err, " failed: %s", why.data ? why.data : "out of memory");
+    } else if (!rc) {
+      auth_store(a, u, tok, life);
     }
     ch_buf_free(&why);
-    pthread_mutex_lock(&a->mu);
-    auth_note_fresh(a, tok);
-    a->st.fetches++;
-    pthread_mutex_unlock(&a->mu);
-    auth_store(a, u, tok, life);
   }
-  return 0;
+  pthread_mutex_unlock(&a->mu);
+  return NULL;
 }
 
+int ch_auth_fetch(struct ch_auth *a, const bool *need, struct ch_buf *err) {
+  size_t want = 0;
+  for (size_t u = 0; u < a->n_users; u++)
+    want += !need || need[u];
+  a->need = need;
+  a->next_first = 0;
+  a->first_rc = 0;
+  ch_buf_reset(&a->first_err);
+  if (want && auth_spawn(a, auth_first_fetcher, want))
+    auth_first_fetcher(a); /* no thread to be had: one after the other on this one */
+  auth_join(a);
+  if (a->first_rc)
+    ch_buf_puts(err, a->first_err.data ? a->first_err.data : "a first login failed");
+  return a->first_rc;
+}
+
+/* A refresher thread: refreshes the user due first (and not taken by another), at the rate; counts the tokens that
+   expire before their refresh. */
 static void *auth_refresher(void *arg) {
   struct ch_auth *a = arg;
   pthread_mutex_lock(&a->mu);
@@ -555,7 +599,7 @@ static void *auth_refresher(void *arg) {
         usr->expired_counted = true; /* its clients were left with an expired token */
         a->st.expired++;
       }
-      if (usr->due_ns && (best == a->n_users || usr->due_ns < a->users[best].due_ns))
+      if (usr->due_ns && !usr->in_flight && (best == a->n_users || usr->due_ns < a->users[best].due_ns))
         best = u;
     }
     if (best == a->n_users) {
@@ -564,19 +608,19 @@ static void *auth_refresher(void *arg) {
     }
     uint64_t due = a->users[best].due_ns;
     if (due > now) {
-      /* wake at the due time, or at the next expiry to count it */
       struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
       pthread_cond_timedwait(&a->cv, &a->mu, &ts);
       continue;
     }
-    if (!auth_wait_slot(a, true))
+    a->users[best].in_flight = true;
+    if (!auth_wait_slot(a))
       break;
     pthread_mutex_unlock(&a->mu);
     char *tok = NULL;
     uint64_t life = 0;
     struct ch_buf why = CH_BUF_INIT;
     int rc = auth_fetch_one(a, best, &tok, &life, &why);
-    if (!rc)
+    if (!rc) /* before the next refresh of this user can start (it is in flight): workers get tokens in order */
       a->publish(a->publish_arg, best, tok);
     pthread_mutex_lock(&a->mu);
     if (rc) {
@@ -589,11 +633,11 @@ static void *auth_refresher(void *arg) {
       ch_buf_free(&m);
       a->users[best].due_ns = ch_now_ns() + AUTH_RETRY_NS;
     } else {
-      auth_note_fresh(a, tok);
-      a->st.fetches++;
       a->st.refreshes++;
       auth_store(a, best, tok, life);
     }
+    a->users[best].in_flight = false;
+    pthread_cond_broadcast(&a->cv); /* the schedule changed: the others look again */
     ch_buf_free(&why);
   }
   pthread_mutex_unlock(&a->mu);
@@ -606,9 +650,9 @@ int ch_auth_start(struct ch_auth *a, ch_auth_publish_cb publish, void *arg) {
   a->publish = publish;
   a->publish_arg = arg;
   a->stop = false;
-  int rc = pthread_create(&a->thread, NULL, auth_refresher, a);
+  int rc = auth_spawn(a, auth_refresher, a->n_users);
   if (rc)
-    return -rc;
+    return rc;
   a->started = true;
   return 0;
 }
@@ -620,7 +664,7 @@ void ch_auth_stop(struct ch_auth *a) {
   a->stop = true;
   pthread_cond_broadcast(&a->cv);
   pthread_mutex_unlock(&a->mu);
-  pthread_join(a->thread, NULL); /* a fetch in flight ends within its timeout */
+  auth_join(a);
   a->started = false;
 }
 

@@ -1,6 +1,7 @@
 /* ch_auth: tokens fetched at run time (target.auth.login, target.auth.command): one token per user, fetched before
- * the connect phase at a bounded rate, then refreshed before expiry by a thread of its own, which hands every new
- * token to a callback (the runner posts it to each worker loop: see ch_run_auth.c). Passwords and tokens are
+ * the connect phase at a bounded rate, then refreshed before expiry by threads of its own (up to 8 requests or
+ * command runs at once, within the rate), which hand every new token to a callback (the runner posts it to each
+ * worker loop: see ch_run_auth.c). Passwords and tokens are
  * secrets: no message built here contains one, and URLs are shown redacted.
  */
 #ifndef CH_AUTH_H
@@ -22,7 +23,8 @@ struct ch_auth_opts {
   uint64_t seed;                  /* refresh jitter */
 };
 
-/* A new token of a user; called on the refresher thread (the token is only valid during the call). */
+/* A new token of a user; called on a refresher thread, never for the same user on two threads at once, and for one
+   user in the order the tokens were obtained (the token is only valid during the call). */
 typedef void (*ch_auth_publish_cb)(void *arg, size_t user, const char *token);
 
 /**
@@ -41,7 +43,8 @@ size_t ch_auth_user_of(const struct ch_auth *a, size_t client_index);
 void ch_auth_each_password(const struct ch_auth *a, void (*fn)(void *arg, const char *secret), void *arg);
 
 /**
- * Fetches the first token of every user with need[u] (NULL: all), at the scenario's rate; blocking.
+ * Fetches the first token of every user with need[u] (NULL: all), at the scenario's rate, several at once;
+ * returns when all are in or one failed (the others in flight are waited for).
  * @return 0, or -EIO with err naming the user's row, the request (method and redacted URL) and the status or the
  *         failure (a command: its name and exit status or timeout), or -ENOMEM.
  */
@@ -49,9 +52,9 @@ int ch_auth_fetch(struct ch_auth *a, const bool *need, struct ch_buf *err);
 /* The current token of user u (NULL when it has none); only while the refresher is not running. */
 const char *ch_auth_token(const struct ch_auth *a, size_t u);
 
-/* Starts the refresher thread; tokens without a lifetime are never refreshed. 0 or -errno. */
+/* Starts the refresher threads; tokens without a lifetime are never refreshed. 0 or -errno. */
 int ch_auth_start(struct ch_auth *a, ch_auth_publish_cb publish, void *arg);
-/* Stops and joins the refresher. Idempotent. */
+/* Stops and joins the refreshers (a request in flight ends within its timeout). Idempotent. */
 void ch_auth_stop(struct ch_auth *a);
 
 struct ch_auth_stats {

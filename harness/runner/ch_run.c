@@ -444,7 +444,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
 /* ---- one run ---- */
 
 static void run_free(struct ch_run *r) {
-  run_auth_free(r); /* the refresher posts to the workers: it stops first */
+  run_auth_free(r); /* the refreshers post to the workers: they stop first */
   if (r->engine)
     ch_engine_stop(r->engine);
   run_abort_free(r);

@@ -1,14 +1,15 @@
 /* target.auth.login and target.auth.command in a run: the first tokens are fetched before the engine starts (so
-   before the connect phase), each worker keeps its own copy of every user's current token, and the refresher
-   (ch_auth's thread) hands each new token to every worker by posting a task to its loop.
+   before the connect phase), each worker keeps its own copy of every user's current token, and the refreshers
+   (ch_auth's threads) hand each new token to every worker by posting a task to its loop.
 
    Why this is safe without locks on the hot path: a worker's token table (run_worker.auth_tok) and its clients'
    credentials are only ever touched on that worker's loop thread: by rc_start when a client starts, and by the
-   posted task, which replaces the table's entry and calls ch_client_set_auth on the user's clients. The refresher
-   shares nothing with the workers but the engine's task queue (its own short lock, taken once per refresh and
+   posted task, which replaces the table's entry and calls ch_client_set_auth on the user's clients. The refreshers
+   share nothing with the workers but the engine's task queue (its own short lock, taken once per refresh and
    worker, never per message). The old string is freed at once: nothing else refers to it (the engine copies a
-   credential into each request it starts). Tasks run in the order posted, so a worker never goes back to an older
-   token. The refresher is stopped (joined) before the tear-down task is posted, so no task is left behind. */
+   credential into each request it starts). Tasks run in the order posted and one user's tokens are posted in the
+   order obtained (ch_auth never refreshes a user on two threads at once), so a worker never goes back to an older
+   token. The refreshers are stopped (joined) before the tear-down task is posted, so no task is left behind. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,7 +169,7 @@ static void run_auth_task_cb(struct ch_worker *w, void *arg) {
   free(t);
 }
 
-/* On the refresher's thread. */
+/* On a refresher thread. */
 static void run_auth_publish(void *arg, size_t user, const char *token) {
   struct ch_run *r = arg;
   size_t n = strlen(token);
@@ -191,7 +192,7 @@ int run_auth_start(struct ch_run *r, struct ch_buf *err) {
     return 0;
   int rc = ch_auth_start(r->auth, run_auth_publish, r);
   if (rc)
-    ch_buf_printf(err, "the token refresher could not start: %s", strerror(-rc));
+    ch_buf_printf(err, "the token refreshers could not start: %s", strerror(-rc));
   return rc;
 }
 

@@ -205,7 +205,7 @@ int run_auth_check_input(const struct ch_run_opts *o, const struct ch_scenario *
 /* Fetches the first tokens of this shard's users (exit 4 naming the failed login). */
 int run_auth_begin(struct ch_run *r, struct ch_buf *err);
 int run_auth_workers(struct ch_run *r);                  /* each worker's copy of the tokens: 0 or -ENOMEM */
-int run_auth_start(struct ch_run *r, struct ch_buf *err); /* the refresher, once the workers run: 0 or -errno */
+int run_auth_start(struct ch_run *r, struct ch_buf *err); /* the refreshers, once the workers run: 0 or -errno */
 /* The current token of a client (its user's), on the worker's thread. */
 const char *run_auth_token(const struct run_worker *rw, uint32_t client_index);
 void run_auth_drain(struct ch_run *r);                   /* registers new tokens as secrets of r->rep */

@@ -585,6 +585,24 @@ int ch_auth_fetch(struct ch_auth *a, const bool *need, struct ch_buf *err) {
   return a->first_rc;
 }
 
+/* Counts the tokens whose lifetime has passed without a refresh (mu held); returns the earliest expiry still to come
+   among the others (0: none). */
+static uint64_t auth_count_expired(struct ch_auth *a, uint64_t now) {
+  uint64_t next = 0;
+  for (size_t u = 0; u < a->n_users; u++) {
+    struct auth_user *usr = &a->users[u];
+    if (!usr->expires_ns || usr->expired_counted || !usr->token)
+      continue;
+    if (now >= usr->expires_ns) {
+      usr->expired_counted = true; /* its clients were left with an expired token */
+      a->st.expired++;
+    } else if (!next || usr->expires_ns < next) {
+      next = usr->expires_ns;
+    }
+  }
+  return next;
+}
+
 /* A refresher thread: refreshes the user due first (and not taken by another), at the rate; counts the tokens that
    expire before their refresh. */
 static void *auth_refresher(void *arg) {
@@ -592,24 +610,21 @@ static void *auth_refresher(void *arg) {
   pthread_mutex_lock(&a->mu);
   while (!a->stop) {
     size_t best = a->n_users;
-    uint64_t now = ch_now_ns();
+    uint64_t now = ch_now_ns(), expiry = auth_count_expired(a, now);
     for (size_t u = 0; u < a->n_users; u++) {
       struct auth_user *usr = &a->users[u];
-      if (usr->expires_ns && now >= usr->expires_ns && !usr->expired_counted && usr->token) {
-        usr->expired_counted = true; /* its clients were left with an expired token */
-        a->st.expired++;
-      }
       if (usr->due_ns && !usr->in_flight && (best == a->n_users || usr->due_ns < a->users[best].due_ns))
         best = u;
     }
-    if (best == a->n_users) {
-      pthread_cond_wait(&a->cv, &a->mu);
-      continue;
-    }
-    uint64_t due = a->users[best].due_ns;
-    if (due > now) {
-      struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
-      pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+    uint64_t due = best < a->n_users ? a->users[best].due_ns : 0;
+    if (!due || due > now) {
+      /* sleep until the next refresh, or the next expiry (counted on time) */
+      uint64_t wake = !due ? expiry : !expiry || due < expiry ? due : expiry;
+      struct timespec ts = {(time_t)(wake / 1000000000u), (long)(wake % 1000000000u)};
+      if (wake)
+        pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+      else
+        pthread_cond_wait(&a->cv, &a->mu);
       continue;
     }
     a->users[best].in_flight = true;
@@ -670,6 +685,7 @@ void ch_auth_stop(struct ch_auth *a) {
 
 void ch_auth_get_stats(struct ch_auth *a, struct ch_auth_stats *st) {
   pthread_mutex_lock(&a->mu);
+  auth_count_expired(a, ch_now_ns());
   *st = a->st;
   pthread_mutex_unlock(&a->mu);
 }

@@ -245,6 +245,13 @@ static int cl_url_copy(struct ch_url *dst, const struct ch_url *src) {
   return dst->scheme && dst->host && dst->path ? 0 : -ENOMEM;
 }
 
+static void cl_wipe_free(char *s) {
+  if (s) {
+    memset(s, 0, strlen(s));
+    free(s);
+  }
+}
+
 static void cl_free_strings(struct ch_client *c) {
   ch_url_free(&c->target);
   free(c->client_protocol);
@@ -252,13 +259,47 @@ static void cl_free_strings(struct ch_client *c) {
     free(c->hubs ? c->hubs[i] : NULL);
   free(c->hubs);
   free(c->connection_data);
-  free(c->auth_header);
+  cl_wipe_free(c->auth_header);
   free(c->cred_name);
-  if (c->cred_value) {
-    memset(c->cred_value, 0, strlen(c->cred_value));
-    free(c->cred_value);
-  }
+  cl_wipe_free(c->cred_value);
   free(c->host_header);
+}
+
+/* Safe to free the old value at once: every request copies the credential when it starts (curl's header list, the
+   URL, lws's upgrade header), and the transports read it through auth_slot (the client's field) rather than keeping
+   the pointer, so nothing refers to the old string after this returns. */
+int ch_client_set_auth(struct ch_client *c, const char *auth_value) {
+  if (!auth_value || !*auth_value || (!c->auth_header && !c->cred_value))
+    return -EINVAL;
+  if (c->auth_header && strpbrk(auth_value, "\r\n"))
+    return -EINVAL;
+  char *v = cl_strdup(auth_value);
+  if (!v)
+    return -ENOMEM;
+  if (c->auth_header) {
+    cl_wipe_free(c->auth_header);
+    c->auth_header = v;
+    return 0;
+  }
+  cl_wipe_free(c->cred_value);
+  c->cred_value = v;
+  /* query mode: an open SSE or long-polling connection sends and polls on URLs built at open */
+  if (!c->tr || !c->tops->set_urls || !c->tops->is_open(c->tr) || !c->have_neg)
+    return 0;
+  struct ch_url_params p = ch__client_params(c);
+  struct ch_buf send_url = CH_BUF_INIT, poll_url = CH_BUF_INIT;
+  int rc = ch_url_build(&send_url, CH_REQ_SEND, &p);
+  if (!rc && c->transport == CH_TRANSPORT_LONGPOLLING)
+    rc = ch_url_build(&poll_url, CH_REQ_POLL, &p);
+  if (!rc)
+    rc = c->tops->set_urls(c->tr, send_url.data, poll_url.data);
+  if (send_url.data)
+    memset(send_url.data, 0, send_url.cap);
+  if (poll_url.data)
+    memset(poll_url.data, 0, poll_url.cap);
+  ch_buf_free(&send_url);
+  ch_buf_free(&poll_url);
+  return rc;
 }
 
 int ch_client_new(struct ch_worker *w, const struct ch_client_opts *o, struct ch_client **out) {

@@ -177,6 +177,10 @@ void ch_client_stop(struct ch_client *c);
 /* Abrupt: closes the socket without a close frame and without /abort. The client then reconnects (unless
    no_reconnect). -ENOTCONN unless CONNECTED. */
 int ch_client_drop(struct ch_client *c);
+/* Replaces the credential (same mode as created with: header -> the full Authorization value, query -> the token)
+   for every later request: negotiate, connect, reconnect, poll, send, start, abort; an open connection goes on.
+   -EINVAL (created without credentials, empty, CR/LF in a header value), -ENOMEM (the old one is kept). */
+int ch_client_set_auth(struct ch_client *c, const char *auth_value);
 /* Stops calling on_trace for this client (e.g. once its transcript is full): no more redaction work per frame. */
 void ch_client_stop_trace(struct ch_client *c);
 /* Only when CLOSED (or NEW): from the client's own CLOSED callback, from a posted task, or after ch_engine_stop.

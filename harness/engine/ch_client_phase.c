@@ -210,6 +210,7 @@ static int cl_open_transport(struct ch_client *c, bool reconnect) {
                                     .tls = c->target.tls,
                                     .path = path,
                                     .auth_header = c->auth_header,
+                                    .auth_slot = (const char *const *)&c->auth_header,
                                     .source_addr = c->source_addr,
                                     .trace_channel = reconnect ? CH_TRACE_RECONNECT : CH_TRACE_CONNECT,
                                     .trace_url = NULL,

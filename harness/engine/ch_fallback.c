@@ -135,6 +135,7 @@ int ch__fb_open(struct ch_fb *t, const struct ch_transport_open *o) {
       ch_buf_puts(&t->send_url, o->send_url) != 0)
     return -ENOMEM;
   t->auth = o->auth_header;
+  t->auth_slot = o->auth_slot;
   t->source_addr = o->source_addr;
   t->reconnect = o->trace_channel == CH_TRACE_RECONNECT;
   t->max_message = w->eng->opts.max_message_bytes ? w->eng->opts.max_message_bytes : FB_DEFAULT_MAX_MESSAGE;
@@ -232,7 +233,7 @@ int ch__fb_send(struct ch_channel *base, const char *p, size_t n) {
                              .body = body.data,
                              .body_len = body.len,
                              .content_type = FORM_CT,
-                             .auth_header = t->auth,
+                             .auth_header = ch__fb_auth(t),
                              .source_addr = t->source_addr,
                              .timeout_ms = t->send_timeout_ms,
                              .max_body = t->max_message,
@@ -267,6 +268,17 @@ static void fb_wipe(struct ch_buf *b) {
   if (b->data)
     memset(b->data, 0, b->cap);
   ch_buf_free(b);
+}
+
+int ch__fb_set_urls(struct ch_channel *base, const char *send_url, const char *poll_url) {
+  struct ch_fb *t = (struct ch_fb *)base;
+  (void)poll_url;
+  if (!send_url)
+    return 0;
+  if (t->send_url.data)
+    memset(t->send_url.data, 0, t->send_url.cap); /* the old credential */
+  ch_buf_reset(&t->send_url);
+  return ch_buf_puts(&t->send_url, send_url);
 }
 
 static void fb_free(struct ch_fb *t) {

@@ -58,6 +58,7 @@ struct ch_fb {
   struct ch_buf url;      /* absolute connect/reconnect URL */
   struct ch_buf send_url; /* absolute /send URL */
   const char *auth;        /* borrowed from the client (lives as long as it) */
+  const char *const *auth_slot; /* when set, the client's current value (see ch_transport_open.auth_slot) */
   const char *source_addr; /* engine-owned */
   size_t max_message;
   uint32_t send_timeout_ms;
@@ -71,6 +72,11 @@ void ch__fb_init(struct ch_fb *t, const struct ch_transport_ops *ops, const stru
                  struct ch_worker *w, const struct ch_transport_events *ev, void *owner);
 /* The common part of open: copies URLs, initialises the timer. 0, -EALREADY, -ESHUTDOWN, -EINVAL, -ENOMEM. */
 int ch__fb_open(struct ch_fb *t, const struct ch_transport_open *o);
+/* set_urls of both transports (the send URL; ch_lp_transport also replaces its poll URL). */
+int ch__fb_set_urls(struct ch_channel *base, const char *send_url, const char *poll_url);
+/* The Authorization value for the next request: the client's current one (refreshed tokens), else the one given at
+   open. */
+static inline const char *ch__fb_auth(const struct ch_fb *t) { return t->auth_slot ? *t->auth_slot : t->auth; }
 /* Arms the timer for `due` (monotonic ns; 0 = now) unless it is already due earlier. */
 void ch__fb_arm(struct ch_fb *t, uint64_t due);
 /* Decides that the connection ends with (cat, why) (the first reason wins) and schedules closed. Safe anywhere,

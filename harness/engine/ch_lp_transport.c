@@ -82,7 +82,7 @@ static int lp_request(struct ch_lp_tr *t, const char *url, const char *body, siz
                            .body = body,
                            .body_len = body_len,
                            .content_type = FORM_CT,
-                           .auth_header = t->fb.auth,
+                           .auth_header = ch__fb_auth(&t->fb),
                            .source_addr = t->fb.source_addr,
                            .timeout_ms = t->timeout_ms,
                            .on_data = lp_on_data,
@@ -278,6 +278,18 @@ static int lp_open(struct ch_channel *base, const struct ch_transport_open *o) {
   return 0;
 }
 
+static int lp_set_urls(struct ch_channel *base, const char *send_url, const char *poll_url) {
+  struct ch_lp_tr *t = (struct ch_lp_tr *)base;
+  int rc = ch__fb_set_urls(base, send_url, NULL);
+  if (!rc && poll_url) {
+    if (t->poll_url.data)
+      memset(t->poll_url.data, 0, t->poll_url.cap); /* the old credential */
+    ch_buf_reset(&t->poll_url);
+    rc = ch_buf_puts(&t->poll_url, poll_url);
+  }
+  return rc;
+}
+
 const struct ch_transport_ops ch_lp_transport_ops = {
     .name = "longPolling",
     .create = lp_create,
@@ -287,4 +299,5 @@ const struct ch_transport_ops ch_lp_transport_ops = {
     .is_open = ch__fb_is_open,
     .detach = ch__fb_detach,
     .destroy = ch__fb_destroy,
+    .set_urls = lp_set_urls,
 };

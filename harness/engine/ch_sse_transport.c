@@ -233,7 +233,7 @@ static int sse_open(struct ch_channel *base, const struct ch_transport_open *o) 
     t->rx_ready = true;
   }
   struct ch_http_opts ho = {.url = t->fb.url.data,
-                            .auth_header = t->fb.auth,
+                            .auth_header = ch__fb_auth(&t->fb),
                             .accept = "text/event-stream",
                             .source_addr = t->fb.source_addr,
                             .timeout_ms = 0,
@@ -257,4 +257,5 @@ const struct ch_transport_ops ch_sse_transport_ops = {
     .is_open = ch__fb_is_open,
     .detach = ch__fb_detach,
     .destroy = ch__fb_destroy,
+    .set_urls = ch__fb_set_urls,
 };

@@ -45,6 +45,8 @@ struct ch_transport_open {
   bool tls;
   const char *path;         /* path + query of /connect or /reconnect, already encoded */
   const char *auth_header;  /* NULL or the full Authorization header value */
+  const char *const *auth_slot; /* NULL, or where the client keeps its current Authorization value: read again at
+                                   every request (poll, send, the upgrade), so a refreshed token is used at once */
   const char *source_addr;  /* NULL or a local address to bind */
   enum ch_trace_channel trace_channel; /* CH_TRACE_CONNECT or CH_TRACE_RECONNECT */
   const char *trace_url;    /* the redacted URL for the transcript */
@@ -72,6 +74,9 @@ struct ch_transport_ops {
   void (*detach)(struct ch_channel *t);
   /* Only when no connection exists. */
   void (*destroy)(struct ch_channel *t);
+  /* Optional (serverSentEvents, longPolling): a refreshed query-string credential; later sends use send_url and
+     polls poll_url (NULL: unchanged), the open connection goes on. 0 or -ENOMEM. */
+  int (*set_urls)(struct ch_channel *t, const char *send_url, const char *poll_url);
 };
 
 /* Fills the common head of a new transport object (from its ops' create). */

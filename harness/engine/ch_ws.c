@@ -21,6 +21,7 @@ struct ch_ws {
   struct lws *wsi;
   struct ch_buf conn;   /* path and Host header, alive while connecting (lws reads them during the handshake) */
   const char *auth;     /* borrowed from the client for the upgrade header */
+  const char *const *auth_slot; /* when set, the client's current value (a refreshed token) */
   struct ch_buf rx;     /* a message arriving in several fragments */
   bool in_msg;          /* rx holds the first fragments of a message */
   struct ch_buf txq;    /* queued outgoing messages: [uint32 length][bytes]... */
@@ -117,10 +118,11 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
   struct ch_ws *t = wsi ? lws_get_opaque_user_data(wsi) : NULL;
   switch (reason) {
   case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-    if (t && t->auth) {
+    if (t && (t->auth_slot ? *t->auth_slot : t->auth)) {
+      const char *auth = t->auth_slot ? *t->auth_slot : t->auth;
       unsigned char **p = in, *end = *p + len;
-      if (lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:", (const unsigned char *)t->auth,
-                                      (int)strlen(t->auth), p, end))
+      if (lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:", (const unsigned char *)auth,
+                                      (int)strlen(auth), p, end))
         return -1;
     }
     return 0;
@@ -295,6 +297,7 @@ static int ws_open(struct ch_channel *base, const struct ch_transport_open *o) {
   ci.ssl_connection |= LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
   ci.protocol = NULL; /* SignalR negotiates no subprotocol */
   t->auth = o->auth_header;
+  t->auth_slot = o->auth_slot;
   t->fail = CH_FAIL_NONE;
   t->why[0] = '\0';
   t->opened = t->closing = t->kill = false;

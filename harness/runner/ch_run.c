@@ -440,6 +440,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
 /* ---- one run ---- */
 
 static void run_free(struct ch_run *r) {
+  run_auth_free(r); /* the refreshers post to the workers: they stop first */
   if (r->engine)
     ch_engine_stop(r->engine);
   run_abort_free(r);
@@ -541,6 +542,10 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   r->auth_mode = s->target.auth.mode;
   if (r->auth_mode == CH_SCN_AUTH_NONE && (o->token || o->token_env || o->token_file))
     r->auth_mode = CH_SCN_AUTH_HEADER; /* a token on the command line is meant to be sent */
+  if ((rc = run_auth_begin(r, err)) != CH_EXIT_OK) {
+    code = rc;
+    goto done;
+  }
   r->embedded = s->target.url == NULL;
   if (r->embedded) {
     if (!r->tokens.n && r->auth_mode != CH_SCN_AUTH_NONE && run_make_token(&r->tokens)) {
@@ -638,7 +643,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     if (!rw->clients || ch_metrics_new(&rw->m))
       goto oom;
   }
-  if (run_make_clients(r))
+  if (run_make_clients(r) || run_auth_workers(r))
     goto oom;
   r->cap_trig = run_trigger_capacity(s, r->keys.n);
   r->trig = calloc(r->cap_trig, sizeof *r->trig);
@@ -674,6 +679,8 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     goto done;
   }
   run_wait(r, 0);
+  if (run_auth_start(r, err))
+    goto done;
 
   out.start_wall = ch_wall_ns();
   if (!o->quiet) { /* without it (no memory, no thread) the run goes on silently */
@@ -684,6 +691,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
     ch_run_progress_start(&po, &r->progress);
   }
   rc = run_timeline(r, &out);
+  run_auth_end(r, rep);
   ch_run_progress_stop(r->progress);
   r->progress = NULL;
   if (rc) {

@@ -128,6 +128,11 @@ struct run_worker {
   /* abort_on_fail (ch_run_abort.c): a copy of m taken on the worker's tick, for the watcher thread */
   pthread_mutex_t abort_snap_mu;
   struct ch_metrics *abort_snap;
+  /* target.auth.login/command (ch_run_auth.c): every user's current token, this thread's own copy */
+  char **auth_tok;
+  size_t n_auth_tok;
+  uint32_t *auth_first, *auth_next;     /* per user its first client (index into clients), per client the next of
+                                           its user; UINT32_MAX ends a list (valid-credential clients only) */
 };
 
 struct ch_run {
@@ -137,6 +142,7 @@ struct ch_run {
   bool embedded;
   char control_base[96];                /* "http://127.0.0.1:PORT" of the reference endpoint's control API */
   struct ch_tokens tokens;
+  struct ch_auth *auth;                 /* target.auth.login/command: tokens fetched and refreshed (ch_run_auth.c) */
   enum ch_scn_auth_mode auth_mode;      /* the file's, or header mode when only the command line gives a token */
   const char *hub_names[2];
   struct ch_engine *engine;
@@ -200,6 +206,22 @@ struct ch_run {
 /* Clients stopped (POST /abort, close) at once per worker in a disconnect: stopping 19,000 at once held one abort
    request's buffers per client and took RSS to 2.65x what holding them cost. */
 #define RUN_STOP_WINDOW 128
+
+/* target.auth.login and target.auth.command (ch_run_auth.c); the int functions return an enum ch_exit value unless
+   said otherwise. */
+struct ch_auth;
+/* Reads the users (exit 3 on bad input) and registers their passwords as secrets of rep. */
+int run_auth_check_input(const struct ch_run_opts *o, const struct ch_scenario *s, struct ch_report *rep,
+                         struct ch_buf *err);
+/* Fetches the first tokens of this shard's users (exit 4 naming the failed login). */
+int run_auth_begin(struct ch_run *r, struct ch_buf *err);
+int run_auth_workers(struct ch_run *r);                  /* each worker's copy of the tokens: 0 or -ENOMEM */
+int run_auth_start(struct ch_run *r, struct ch_buf *err); /* the refreshers, once the workers run: 0 or -errno */
+/* The current token of a client (its user's), on the worker's thread. */
+const char *run_auth_token(const struct run_worker *rw, uint32_t client_index);
+void run_auth_drain(struct ch_run *r);                   /* registers new tokens as secrets of r->rep */
+void run_auth_end(struct ch_run *r, struct ch_report *rep); /* stops refreshing; the RUN-TOKEN-REFRESH check */
+void run_auth_free(struct ch_run *r);
 
 /* Worker side (ch_run_worker.c). Each runs on the worker's thread through ch_engine_post. */
 void run_worker_setup(struct ch_worker *w, void *arg);   /* arg: struct run_worker */

@@ -35,6 +35,8 @@ int ch_run_check_input(const struct ch_run_opts *o, const struct ch_scenario *s,
   for (size_t i = 0; i < s->target.n_bad_tokens; i++)
     ch_report_add_secret(rep, s->target.bad_tokens[i]);
   ch_tokens_free(&toks);
+  if ((rc = run_auth_check_input(o, s, rep, err)) != CH_EXIT_OK)
+    return rc;
   if (run_reference_needs_embedded(s, err))
     return CH_EXIT_INPUT;
   if (o->source_addresses) {

@@ -42,6 +42,7 @@ static void run_checkpoint_write(struct ch_run *r) {
   struct ch_report *rep = r->rep;
   struct ch_metrics *m = NULL;
   uint64_t now = ch_wall_ns();
+  run_auth_drain(r); /* tokens refreshed since the last write are redacted too */
   if (ch_metrics_new(&m) == 0) {
     for (unsigned i = 0; i < r->n_workers; i++)
       if (r->workers[i]->snap)

@@ -358,7 +358,7 @@ static void rc_start(struct run_worker *rw, struct run_client *rc) {
   co.user = rc;
   const char *token = NULL;
   if (p->credentials == CH_SCN_CRED_VALID)
-    token = ch_tokens_for_client(&r->tokens, rc->index);
+    token = r->auth ? run_auth_token(rw, rc->index) : ch_tokens_for_client(&r->tokens, rc->index);
   else if (p->credentials == CH_SCN_CRED_BAD && s->target.n_bad_tokens)
     token = s->target.bad_tokens[rc->index % s->target.n_bad_tokens];
   ch_buf_reset(&rw->scratch);

@@ -46,6 +46,32 @@ enum ch_scn_token_source {
   CH_SCN_TOKEN_LITERAL, /* "token": the value itself */
   CH_SCN_TOKEN_ENV,     /* "token_env": the name of an environment variable */
   CH_SCN_TOKEN_FILE,    /* "token_file": one token per line; client i uses line i mod n */
+  CH_SCN_TOKEN_LOGIN,   /* "login": tokens from a login request per user, refreshed before they expire */
+  CH_SCN_TOKEN_COMMAND, /* "command": a command's standard output, re-run before it expires */
+};
+
+/* "login" (ch_scenario_auth.c): a request template. Placeholders {{user}} and {{password}} (a row of the users CSV)
+   and {{env.NAME}} (a variable, refused at validation when unset) in url, header values and body. */
+struct ch_scn_login {
+  char *method;               /* default "POST" */
+  char *url;                  /* absolute http(s) URL (template) */
+  char **header_names, **header_values; /* values are templates */
+  size_t n_headers;
+  char *body;                 /* NULL: no body. A template; JSON text when body_json */
+  bool body_json;             /* given as an object: sent as application/json, values JSON-escaped */
+  char *users_file;           /* CSV `user,password` (resolved path); NULL with users_env or client credentials */
+  char *users_env;            /* the name of a variable holding that CSV */
+  char *token_pointer;        /* RFC 6901 pointer to the token in the JSON answer; default "/access_token" */
+  char *expires_in_pointer;   /* NULL: the lifetime is ttl (or none); else seconds, a number or numeric string */
+  double rate;                /* logins per second over all users; default 20 */
+  uint64_t timeout_ns;        /* per login request; default 10 s */
+};
+
+/* "command": argv run without a shell; its standard output, trimmed, is the token. */
+struct ch_scn_command {
+  char **argv;
+  size_t argc;
+  uint64_t timeout_ns;        /* default 10 s */
 };
 
 struct ch_scn_auth {
@@ -56,6 +82,11 @@ struct ch_scn_auth {
   char *token;                /* CH_SCN_TOKEN_LITERAL: a credential. Never log it. */
   char *token_env;            /* CH_SCN_TOKEN_ENV: the variable's name */
   char *token_file;           /* CH_SCN_TOKEN_FILE: the path, already resolved against the scenario's folder */
+  struct ch_scn_login login;     /* CH_SCN_TOKEN_LOGIN */
+  struct ch_scn_command command; /* CH_SCN_TOKEN_COMMAND */
+  uint64_t ttl_ns;            /* login/command: the lifetime when the answer gives none; 0 = never expires */
+  double refresh_at;          /* login/command: refresh after this fraction of the lifetime; default 0.8 */
+  double refresh_jitter;      /* +- this fraction of the lifetime, spreading refreshes; default 0.05 */
 };
 
 struct ch_scn_target {

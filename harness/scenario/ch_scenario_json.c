@@ -74,11 +74,94 @@ static void sj_url(struct sj *j, cJSON *o, const char *k, const char *url) {
 }
 
 /* Stored: the value of a header that carries a credential is redacted, unless it is only a placeholder. */
-static const char *sj_header_value(const struct sj *j, const char *name, const char *value) {
+static bool sj_placeholder(const char *value) {
   size_t n = strlen(value);
-  bool placeholder = n >= 4 && !strncmp(value, "{{", 2) && strchr(value, '}') == value + n - 2 && value[n - 1] == '}';
+  return n >= 4 && !strncmp(value, "{{", 2) && strchr(value, '}') == value + n - 2 && value[n - 1] == '}';
+}
+
+static const char *sj_header_value(const struct sj *j, const char *name, const char *value) {
+  bool placeholder = sj_placeholder(value);
   bool secret = ch_report_secret_name(name, strlen(name)) || !strcasecmp(name, "cookie");
   return j->stored && secret && !placeholder ? SJ_REDACTED : value;
+}
+
+/* A login body's literal credentials (a client secret written into the scenario) are redacted, placeholders kept:
+   secret-named members of a JSON body, secret-named fields of a form body. */
+static void sj_redact_json_secrets(cJSON *o) {
+  for (cJSON *it = o ? o->child : NULL; it; it = it->next) {
+    if (cJSON_IsString(it) && it->string && ch_report_secret_name(it->string, strlen(it->string)) &&
+        !sj_placeholder(it->valuestring))
+      cJSON_SetValuestring(it, SJ_REDACTED);
+    else if (cJSON_IsObject(it) || cJSON_IsArray(it))
+      sj_redact_json_secrets(it);
+  }
+}
+
+static void sj_login_body(struct sj *j, cJSON *o, const struct ch_scn_login *l) {
+  if (!l->body)
+    return;
+  if (l->body_json) {
+    cJSON *b = cJSON_Parse(l->body);
+    sj_redact_json_secrets(b);
+    if (!b || !cJSON_AddItemToObject(o, "body", b)) {
+      cJSON_Delete(b);
+      j->oom = true;
+    }
+    return;
+  }
+  struct ch_buf out = CH_BUF_INIT;
+  for (const char *p = l->body; *p;) {
+    size_t n = strcspn(p, "&"), k = strcspn(p, "=");
+    if (k < n && ch_report_secret_name(p, k)) {
+      char v[256];
+      snprintf(v, sizeof v, "%.*s", (int)(n - k - 1 < 255 ? n - k - 1 : 255), p + k + 1);
+      ch_buf_printf(&out, "%.*s=%s", (int)k, p, sj_placeholder(v) ? v : SJ_REDACTED);
+    } else {
+      ch_buf_append(&out, p, n);
+    }
+    p += n;
+    if (*p)
+      ch_buf_putc(&out, *p++);
+  }
+  sj_str(j, o, "body", out.data ? out.data : "");
+  ch_buf_free(&out);
+}
+
+/* login and command: the request template and the lifetime settings (no credential is part of either). */
+static void sj_fetcher(struct sj *j, cJSON *a, const struct ch_scn_auth *au) {
+  cJSON *o;
+  if (au->source == CH_SCN_TOKEN_LOGIN && (o = sj_obj(j, a, "login"))) {
+    const struct ch_scn_login *l = &au->login;
+    sj_str(j, o, "method", l->method);
+    sj_url(j, o, "url", l->url);
+    cJSON *hs = sj_obj(j, o, "headers");
+    for (size_t i = 0; hs && i < l->n_headers; i++)
+      sj_str(j, hs, l->header_names[i], sj_header_value(j, l->header_names[i], l->header_values[i]));
+    sj_login_body(j, o, l);
+    char *abs = j->stored && l->users_file ? realpath(l->users_file, NULL) : NULL;
+    if (l->users_file)
+      sj_str(j, o, "users_file", abs ? abs : l->users_file);
+    free(abs);
+    if (l->users_env)
+      sj_str(j, o, "users_env", l->users_env);
+    sj_str(j, o, "token_pointer", l->token_pointer);
+    sj_str(j, o, "expires_in_pointer", l->expires_in_pointer);
+    sj_num(j, o, "rate", l->rate);
+    sj_dur(j, o, "timeout", l->timeout_ns);
+  } else if (au->source == CH_SCN_TOKEN_COMMAND && (o = sj_obj(j, a, "command"))) {
+    cJSON *argv = sj_arr(j, o, "argv");
+    for (size_t i = 0; argv && i < au->command.argc; i++)
+      sj_push_str(j, argv, au->command.argv[i]);
+    sj_dur(j, o, "timeout", au->command.timeout_ns);
+  } else {
+    return;
+  }
+  if (o && au->ttl_ns)
+    sj_dur(j, o, "ttl", au->ttl_ns);
+  if (o) {
+    sj_num(j, o, "refresh_at", au->refresh_at);
+    sj_num(j, o, "refresh_jitter", au->refresh_jitter);
+  }
 }
 
 static void sj_target(struct sj *j, cJSON *root, const struct ch_scenario *s) {
@@ -106,6 +189,8 @@ static void sj_target(struct sj *j, cJSON *root, const struct ch_scenario *s) {
       sj_str(j, a, "token_env", t->auth.token_env);
     else if (t->auth.source == CH_SCN_TOKEN_FILE && !j->stored)
       sj_str(j, a, "token_file", t->auth.token_file);
+    else
+      sj_fetcher(j, a, &t->auth);
   }
   cJSON *b = sj_arr(j, o, "bad_tokens");
   for (size_t i = 0; b && i < t->n_bad_tokens; i++)

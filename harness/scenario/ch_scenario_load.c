@@ -39,14 +39,16 @@ static void scn_auth(struct ch__scn_ctx *c, const cJSON *t, struct ch_scn_auth *
   a->scheme = ch__scn_strdup(c, "Bearer");
   a->query_param = ch__scn_strdup(c, "access_token");
   if (o && !cJSON_IsObject(o) && !cJSON_IsNull(o))
-    ch__scn_fail(c, o, false, "an object with mode, scheme, token / token_env / token_file, query_param");
+    ch__scn_fail(c, o, false, "an object with mode, scheme, token / token_env / token_file / login / command, "
+                              "query_param");
   if (!cJSON_IsObject(o)) {
     ch__scn_pop(c, mark);
     return;
   }
-  static const char *const keys[] = {"mode", "scheme", "token", "token_env", "token_file", "query_param", NULL};
+  static const char *const keys[] = {"mode",        "scheme", "token",   "token_env", "token_file",
+                                     "query_param", "login",  "command", NULL};
   ch__scn_check_keys(c, o, keys);
-  int sources = 0;
+  int sources = ch__scn_auth_fetchers(c, o, a);
   const cJSON *tok = cJSON_GetObjectItemCaseSensitive(o, "token");
   if (tok) {
     size_t m2 = ch__scn_push_key(c, "token");
@@ -71,7 +73,7 @@ static void scn_auth(struct ch__scn_ctx *c, const cJSON *t, struct ch_scn_auth *
     sources++; /* reported already; still counts against "only one source" being confusing twice */
   }
   if (sources > 1)
-    ch__scn_failf(c, o, "expected at most one of token, token_env and token_file, found %d", sources);
+    ch__scn_failf(c, o, "expected at most one of token, token_env, token_file, login and command, found %d", sources);
   static const char *const modes[] = {"none", "header", "query", NULL};
   int mode;
   if (!ch__scn_enum(c, o, "mode", false, modes, sources ? CH_SCN_AUTH_HEADER : CH_SCN_AUTH_NONE, &mode) ||
@@ -139,6 +141,10 @@ static void scn_target(struct ch__scn_ctx *c, const cJSON *root, struct ch_scn_t
   ch__scn_bool(c, o, "insecure", false, &t->insecure);
   ch__scn_file(c, o, "ca_file", &t->ca_file);
   scn_auth(c, o, &t->auth);
+  if ((t->auth.source == CH_SCN_TOKEN_LOGIN || t->auth.source == CH_SCN_TOKEN_COMMAND) &&
+      !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "url")))
+    ch__scn_failf(c, o, "expected a url with auth.%s (the embedded reference endpoint accepts only the tokens it "
+                        "makes), found none", t->auth.source == CH_SCN_TOKEN_LOGIN ? "login" : "command");
   const cJSON *bad = cJSON_GetObjectItemCaseSensitive(o, "bad_tokens");
   if (bad) {
     size_t m2 = ch__scn_push_key(c, "bad_tokens");
@@ -542,6 +548,7 @@ void ch_scenario_free(struct ch_scenario *s) {
   free(t->auth.token);
   free(t->auth.token_env);
   free(t->auth.token_file);
+  ch__scn_auth_fetchers_free(&t->auth);
   for (size_t i = 0; i < t->n_bad_tokens; i++)
     if (t->bad_tokens[i])
       memset(t->bad_tokens[i], 0, strlen(t->bad_tokens[i]));

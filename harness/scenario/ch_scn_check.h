@@ -76,6 +76,7 @@ char *ch__scn_strdup(struct ch__scn_ctx *c, const char *s);
 /* The parts of the loader (one file each). They read root's keys into s and report through c. */
 struct ch_scenario;
 struct ch_population;
+struct ch_scn_auth;
 void ch__scn_populations(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 void ch__scn_phases(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 void ch__scn_compare(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
@@ -86,6 +87,9 @@ void ch__scn_triggers(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenar
 void ch__scn_triggers_scope(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 /* Applies "PATH=VALUE" overrides to root; records the nodes it creates in c (for messages). */
 void ch__scn_apply_sets(struct ch__scn_ctx *c, cJSON *root, const char *const *sets, size_t nsets);
+/* ch_scenario_auth.c: target.auth.login and target.auth.command into a; returns how many of the two are given. */
+int ch__scn_auth_fetchers(struct ch__scn_ctx *c, const cJSON *auth, struct ch_scn_auth *a);
+void ch__scn_auth_fetchers_free(struct ch_scn_auth *a);
 /* Builds the Zipf CDF of a population (called by the loader once keys are known). Returns 0 or -ENOMEM. */
 int ch__scn_zipf_build(struct ch_population *p);
 

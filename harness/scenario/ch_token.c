@@ -148,6 +148,8 @@ int ch_tokens_resolve(const struct ch_scn_auth *auth, const struct ch_token_cli 
     return tok_from_env(auth->token_env, out, err);
   case CH_SCN_TOKEN_FILE:
     return tok_from_file(auth->token_file, out, err);
+  case CH_SCN_TOKEN_LOGIN:
+  case CH_SCN_TOKEN_COMMAND: /* fetched at run time (the runner's ch_auth) */
   case CH_SCN_TOKEN_NONE:
     break;
   }

@@ -36,6 +36,11 @@ static void usage(FILE *f) {
         "  --token TOKEN[:USER]      accept this bearer token (repeatable; user defaults to the token's index)\n"
         "  --tokens FILE             tokens file: `TOKEN USER [parts=K1,K2] [pipelines=P1,P2] [hubs=H1,H2]` per line\n"
         "                            (without --token/--tokens authorization is off: every request is anonymous)\n"
+        "  --login-users FILE        add the login route POST /login: JSON {\"user\",\"password\"} checked against FILE\n"
+        "                            (`user,password` per line) answers {\"access_token\",\"token_type\",\n"
+        "                            \"expires_in\"}; its tokens are accepted like --tokens (every hub and key) and\n"
+        "                            refused with 401 on every request once expired; a wrong pair gets 401\n"
+        "  --token-ttl SECONDS       lifetime of login tokens (default 300)\n"
         "  --strict-auth             refuse every request without a known token (default: like SignalR 2.4, only\n"
         "                            requests naming hubs in connectionData need one; /ping and a negotiate\n"
         "                            without connectionData are answered anonymously)\n"
@@ -164,6 +169,8 @@ int ch_server_main(int argc, char **argv) {
       {"tls-key", required_argument, NULL, 'K'},
       {"tls-client-ca", required_argument, NULL, 'Q'},
       {"control-tls", no_argument, NULL, 'L'},
+      {"login-users", required_argument, NULL, 'U'},
+      {"token-ttl", required_argument, NULL, 'Y'},
       {"help", no_argument, NULL, 'h'},
       {"metrics-listen", required_argument, NULL, 'M'},
       {"out", required_argument, NULL, 'O'},
@@ -176,6 +183,7 @@ int ch_server_main(int argc, char **argv) {
   size_t n_cli = 0;
   struct ch_server_token *file_tokens = NULL;
   size_t n_file = 0;
+  struct ch_server_login_user *login_users = NULL;
   int rc = CH_EXIT_OK, c;
   struct ch_buf err = CH_BUF_INIT;
   const char *metrics_listen = NULL, *live_out = NULL;
@@ -294,6 +302,18 @@ int ch_server_main(int argc, char **argv) {
       break;
     case 'O':
       live_out = optarg;
+      break;
+    case 'U':
+      if (login_users || ch_server_login_users_load(optarg, &login_users, &o.n_login_users, &err)) {
+        fprintf(stderr, "centro-harness serve: %s\n", err.data ? err.data : "--login-users given twice");
+        rc = CH_EXIT_INPUT;
+        goto out;
+      }
+      o.login_users = login_users;
+      break;
+    case 'Y':
+      if (parse_seconds(optarg, &o.token_ttl_s) || o.token_ttl_s <= 0)
+        goto bad_arg;
       break;
     case 'h':
       usage(stdout);
@@ -518,6 +538,7 @@ out:
   for (size_t i = 0; i < n_cli; i++)
     free(cli_users[i]);
   ch_server_tokens_free(file_tokens, n_file);
+  ch_server_login_users_free(login_users, o.n_login_users);
   ch_buf_free(&err);
   return rc;
 }

@@ -70,7 +70,8 @@ int ch_server_new(const struct ch_server_opts *opts, struct ch_server **out) {
   *out = NULL;
   if (!opts || opts->port < 0 || opts->port > 65535 || opts->control_port < -1 || opts->control_port > 65535 ||
       !base_ok(opts->base) || opts->keepalive_s < 0 || opts->disconnect_timeout_s < 0 ||
-      opts->connection_timeout_s < 0 || opts->transport_connect_timeout_s < 0 || (opts->n_tokens && !opts->tokens))
+      opts->connection_timeout_s < 0 || opts->transport_connect_timeout_s < 0 || (opts->n_tokens && !opts->tokens) ||
+      (opts->n_login_users && !opts->login_users) || opts->token_ttl_s < 0)
     return -EINVAL;
   for (size_t i = 0; i < opts->n_tokens; i++)
     if (!opts->tokens[i].token || !opts->tokens[i].token[0] || !opts->tokens[i].user)
@@ -94,12 +95,13 @@ int ch_server_new(const struct ch_server_opts *opts, struct ch_server **out) {
   s->control_port = -1;
   if (!s->listen_host || !s->control_host || !s->base || (opts->tls_cert && !s->tls_cert) ||
       (opts->tls_key && !s->tls_key) || (opts->tls_client_ca && !s->tls_client_ca) ||
-      tokens_copy(opts->tokens, opts->n_tokens, &s->tokens)) {
+      tokens_copy(opts->tokens, opts->n_tokens, &s->tokens) || ch_srv_login_init(s, opts)) {
     ch_server_free(s);
     return -ENOMEM;
   }
   s->n_tokens = opts->n_tokens;
   s->o.tokens = s->tokens;
+  s->o.login_users = s->login;
   s->o.listen_host = s->listen_host;
   s->o.control_host = s->control_host;
   s->o.base = s->base;
@@ -465,6 +467,7 @@ void ch_server_free(struct ch_server *s) {
   free(s->tls_key);
   free(s->tls_client_ca);
   tokens_free(s->tokens, s->n_tokens);
+  ch_srv_login_free(s);
   for (size_t i = 0; i < s->n_relay; i++)
     close(s->relay_fds[i]);
   free(s->relay_fds);

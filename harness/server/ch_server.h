@@ -69,6 +69,12 @@ struct ch_server_token {
   unsigned hubs;                /* bit set of enum ch_hub the user may connect to; 0 = all */
 };
 
+/* One user of the login route (serve --login-users). The strings are copied by ch_server_new. */
+struct ch_server_login_user {
+  const char *user;
+  const char *password;     /* a secret: never logged */
+};
+
 struct ch_server_opts {
   const char *listen_host;  /* default "127.0.0.1" */
   int port;                 /* 0 = a free port (read it back with ch_server_port) */
@@ -80,6 +86,10 @@ struct ch_server_opts {
   bool strict_auth;         /* with tokens: refuse (401) every request without a known token. Off (the default),
                                like SignalR 2.4 (§6): only requests naming hubs in connectionData need one; the
                                rest (the official client's /ping, a negotiate without connectionData) are anonymous */
+  const struct ch_server_login_user *login_users; /* none: no login route. Else POST /login issues tokens with a
+                               lifetime, accepted like --tokens (every hub and key) until they expire, then 401 */
+  size_t n_login_users;
+  double token_ttl_s;       /* lifetime of login tokens; 0 = 300 */
   unsigned faults;          /* bit set: 1u << enum ch_fault */
   uint64_t fault_seed;      /* the random faults' choices (per connection, in creation order); 0 = 1 */
   double keepalive_s;       /* 0 = default 10; keep-alive period on every transport */
@@ -131,6 +141,11 @@ void ch_server_tokens_free(struct ch_server_token *t, size_t n);
    certificate, the client CA file holding certificates. 0 (also without TLS), or -EINVAL with a message naming the
    option and file in err. */
 int ch_server_tls_check(const struct ch_server_opts *opts, struct ch_buf *err);
+/* Login users file: `user,password` per line (an optional first line `user,password` and lines starting with '#'
+   are skipped). 0 and an array freed with ch_server_login_users_free, or -EINVAL with a message in err (never a
+   line's content) or -errno. */
+int ch_server_login_users_load(const char *path, struct ch_server_login_user **out, size_t *n, struct ch_buf *err);
+void ch_server_login_users_free(struct ch_server_login_user *u, size_t n);
 
 /* `centro-harness serve ...`: argv[0] is "serve". Runs until SIGINT/SIGTERM. Returns an enum ch_exit value. */
 int ch_server_main(int argc, char **argv);

@@ -128,6 +128,10 @@ struct ch_server {
   char *tls_cert, *tls_key, *tls_client_ca;
   struct ch_server_token *tokens;
   size_t n_tokens;
+  struct ch_server_login_user *login; /* --login-users (ch_srv_login.c) */
+  struct ch_server_token *login_tok;  /* one per login user: what its valid login tokens authorize */
+  size_t n_login;
+  uint64_t login_ttl_ms;
   uint64_t keepalive_ns, disconnect_ns, conn_timeout_ns;
   /* thread and loop */
   uv_thread_t thread;
@@ -271,6 +275,14 @@ int ch__bind_listen(const char *host, int port, bool reuse_port, int *fd_out, in
 void ch_srv_tls_vhost_info(const struct ch_server *s, struct lws_context_creation_info *info);
 /* LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION: 0 accepts, 1 refuses (OpenSSL's verdict, logged). */
 int ch_srv_tls_verify(struct ch_server *s, void *x509_store_ctx, int preverify_ok);
+/* ch_srv_login.c: the login route and its self-validating, expiring tokens */
+int ch_srv_login_init(struct ch_server *s, const struct ch_server_opts *o);
+void ch_srv_login_free(struct ch_server *s);
+/* The user a login token authorizes, or NULL: not a login token, forged, or expired (*expired set). */
+const struct ch_server_token *ch_srv_login_token(struct ch_server *s, const char *t, bool *expired);
+bool ch_srv_login_route(const struct ch_server *s, const char *path);
+/* Answers a login body: the status, and the JSON reply in out. */
+unsigned ch_srv_login(struct ch_server *s, const char *body, size_t len, struct ch_buf *out);
 
 /* ch_srv_reply.c: small HTTP helpers */
 int ch_srv_reply(struct lws *wsi, unsigned status, const char *ctype, const char *body, size_t len);

@@ -151,10 +151,15 @@ static unsigned validate(struct ch_server *s, struct pss *p, bool upgrade, struc
   if (ch_srv_connection_data_parse(cd, cd ? cdlen : 0, &listed, bad, sizeof bad))
     return 500; /* unknown or duplicate hub, bad JSON: the exception escapes ProcessRequest */
   v->hubs = CH_HUB_ALL;
-  if (s->n_tokens) {
+  if (s->n_tokens || s->n_login) {
     const char *t = p->bearer ? p->bearer : ch_srv_param(&p->params, "access_token", NULL);
+    bool expired = false;
     v->tok = find_token(s, t);
+    if (!v->tok)
+      v->tok = ch_srv_login_token(s, t, &expired);
     bool swap = ch_srv_fault(s, CH_FAULT_AUTH_STATUS_SWAP);
+    if (expired)
+      return swap ? 403 : 401; /* a token presented after its lifetime is refused on every request */
     /* §6: only a request naming hubs is authorized (HubDispatcher.AuthorizeRequest); without connectionData it
        goes on as the anonymous user "" (the official client's /ping carries none). --strict-auth refuses it. */
     if (!v->tok && (listed || s->o.strict_auth))
@@ -578,6 +583,16 @@ static int receive(struct ch_server *s, struct lws *wsi, struct pss *p, const st
 static int handle(struct ch_server *s, struct lws *wsi, struct pss *p) {
   struct vreq v;
   const char *text;
+  if (ch_srv_login_route(s, p->path)) {
+    struct ch_buf out = CH_BUF_INIT;
+    unsigned st = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) ? ch_srv_login(s, p->body.data, p->body.len, &out)
+                                                                 : 405;
+    int rc = out.data || st == 405 ? reply_and_finish(s, wsi, p, st, CT_JSON, out.data ? out.data : "", out.len) : -1;
+    if (out.data)
+      memset(out.data, 0, out.len); /* the token */
+    ch_buf_free(&out);
+    return rc;
+  }
   if (p->body.len)
     ch_srv_params_parse_form(&p->params, p->body.data, p->body.len); /* query first, then the form */
   unsigned st = validate(s, p, false, &v, &text);

@@ -42,6 +42,9 @@ struct ch_engine_opts {
                                       several workers it leaks the client SSL_CTX of all but one at exit. */
   bool insecure;                   /* true: no TLS peer/host verification (--insecure) */
   const char *ca_file;             /* NULL: the system store (--ca-file) */
+  const char *cert_file;           /* NULL: no client certificate (--cert, target.tls.cert_file); PEM */
+  const char *key_file;            /* NULL: the key is in cert_file (--key); PEM */
+  const char *server_name;         /* NULL: the URL's host; else the TLS name sent (SNI) and verified */
   const char *const *source_addrs; /* local IPv4/IPv6 addresses to bind (--source-addresses); may be NULL */
   size_t source_addr_count;
   size_t max_message_bytes;        /* 0: 1 MiB; a larger received message ends its client ("ws: message larger...") */

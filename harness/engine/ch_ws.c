@@ -233,6 +233,8 @@ int ch__ws_worker_init(struct ch_worker *w, struct ch_buf *err) {
   info.timeout_secs = 30;
   info.connect_timeout_secs = 30;
   info.client_ssl_ca_filepath = e->ca_file;
+  info.client_ssl_cert_filepath = e->cert_file; /* wss through a proxy (lws's client) presents it too */
+  info.client_ssl_private_key_filepath = e->key_file ? e->key_file : e->cert_file;
   w->lws = lws_create_context(&info);
   if (!w->lws) {
     ch_buf_puts(err, "libwebsockets context creation failed (is libwebsockets-evlib-uv installed?)");

@@ -1,7 +1,9 @@
 /* https/wss: a small lws TLS server in the test (self-signed certificate for 127.0.0.1, embedded below) answers
    negotiate/start/abort and the WebSocket upgrade. Verification is on by default (the self-signed server is refused
    at negotiate), --ca-file with the certificate trusts it, --insecure skips verification; both TLS clients then
-   connect, invoke over wss and stop. */
+   connect, receive an Update larger than a TLS record over wss (our framing on ch_tls_conn), invoke and stop. A
+   server that requires a client certificate refuses a client without one and accepts one with --cert/--key;
+   a second client of the same worker resumes the first one's TLS sessions (curl's and the WebSocket's). */
 #include <errno.h>
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "ch_client.h"
 #include "ch_clock.h"
 #include "ch_engine.h"
+#include "ch_tls.h"
 #include "ch_test.h"
 
 #if defined(__has_feature)
@@ -47,6 +50,29 @@ static const char test_key[] =
     "RopW8ML5AP8Fct2hgtNaMxwgmOr+cnqtMtDbpIlI+KBf85EBG6aaNYDV\n"
     "-----END PRIVATE KEY-----\n";
 
+/* A throwaway self-signed client certificate (P-256, CN ch-test-client, clientAuth, valid until 2126): the mTLS
+   server trusts it as its own CA. Not a credential. */
+static const char client_cert[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBnjCCAUSgAwIBAgIULPtSLSszgJSxOiw08tCibuqGS2MwCgYIKoZIzj0EAwIw\n"
+    "GTEXMBUGA1UEAwwOY2gtdGVzdC1jbGllbnQwIBcNMjYxMjA3MDkzOTQ5WhgPMjEy\n"
+    "NjExMTMwOTM5NDlaMBkxFzAVBgNVBAMMDmNoLXRlc3QtY2xpZW50MFkwEwYHKoZI\n"
+    "zj0CAQYIKoZIzj0DAQcDQgAEWI3LAxU0Wx3JXttIzwKBi/G012gb+dUdcK8nFE01\n"
+    "dW+lHRpZ+Jrz7bQSqFyIUo7hIOlQdZEUSFiFYTj6Fox3BaNoMGYwHQYDVR0OBBYE\n"
+    "FHQhTAY4VowG/w96cndHQDx9uCUaMB8GA1UdIwQYMBaAFHQhTAY4VowG/w96cndH\n"
+    "QDx9uCUaMBMGA1UdJQQMMAoGCCsGAQUFBwMCMA8GA1UdEwEB/wQFMAMBAf8wCgYI\n"
+    "KoZIzj0EAwIDSAAwRQIhALfbaCoBzJUpF8xscLtBRM4K/HpAHNHiuCpGecL6vbIW\n"
+    "AiAN17lgd1udY9D4eU/qBawHy/6qDrm65+Vy8KhRKqmfhg==\n"
+    "-----END CERTIFICATE-----\n";
+static const char client_key[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgIh88nyCv89uOpHfz\n"
+    "9GVhFPo16tlbX2h0X4kBw1VSA+ShRANCAARYjcsDFTRbHcle20jPAoGL8bTXaBv5\n"
+    "1R1wrycUTTV1b6UdGln4mvPttBKoXIhSjuEg6VB1kRRIWIVhOPoWjHcF\n"
+    "-----END PRIVATE KEY-----\n";
+
+#define BIG_UPDATE 40000 /* bytes of the Update's argument: spans three TLS records */
+
 /* ---------------------------------------------------------------- the TLS server (its own thread and context) */
 
 struct tls_srv {
@@ -59,6 +85,7 @@ struct tls_srv {
 struct tls_pss {
   char out[4][256];
   int n_out;
+  bool big_sent;
 };
 
 static int srv_http(struct lws *wsi, const char *uri) {
@@ -96,6 +123,7 @@ static int srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     return srv_http(wsi, in);
   case LWS_CALLBACK_ESTABLISHED:
     ps->n_out = 0;
+    ps->big_sent = false;
     snprintf(ps->out[ps->n_out++], sizeof ps->out[0], "{\"C\":\"d-1-B,0\",\"S\":1,\"M\":[]}");
     lws_callback_on_writable(wsi);
     return 0;
@@ -113,6 +141,21 @@ static int srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     return 0;
   }
   case LWS_CALLBACK_SERVER_WRITEABLE:
+    if (ps->n_out == 0 && !ps->big_sent) { /* after the init message: one Update larger than a TLS record */
+      static const char head[] = "{\"C\":\"d-1-B,1\",\"M\":[{\"H\":\"TestHub\",\"M\":\"Update\",\"A\":[\"";
+      static const char tail[] = "\"]}]}";
+      size_t n = sizeof head - 1 + BIG_UPDATE + sizeof tail - 1;
+      unsigned char *buf = malloc(LWS_PRE + n);
+      if (!buf)
+        return -1;
+      memcpy(buf + LWS_PRE, head, sizeof head - 1);
+      memset(buf + LWS_PRE + sizeof head - 1, 'x', BIG_UPDATE);
+      memcpy(buf + LWS_PRE + sizeof head - 1 + BIG_UPDATE, tail, sizeof tail - 1);
+      int w = lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_TEXT);
+      free(buf);
+      ps->big_sent = true;
+      return w < (int)n ? -1 : 0;
+    }
     if (ps->n_out) {
       unsigned char buf[LWS_PRE + 256];
       size_t n = strlen(ps->out[0]);
@@ -120,7 +163,7 @@ static int srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
       if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
         return -1;
       memmove(ps->out[0], ps->out[1], sizeof ps->out[0] * 3);
-      if (--ps->n_out)
+      if (--ps->n_out || !ps->big_sent)
         lws_callback_on_writable(wsi);
     }
     return 0;
@@ -138,7 +181,7 @@ static void srv_main(void *arg) {
     lws_service(s->ctx, 0);
 }
 
-static int srv_start(struct tls_srv *s) {
+static int srv_start(struct tls_srv *s, bool require_client_cert) {
   memset(s, 0, sizeof *s);
   lws_set_log_level(LLL_ERR, NULL);
   struct lws_context_creation_info info;
@@ -147,6 +190,11 @@ static int srv_start(struct tls_srv *s) {
   info.iface = "127.0.0.1";
   info.protocols = srv_protocols;
   info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_IPV6;
+  if (require_client_cert) {
+    info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+    info.server_ssl_ca_mem = client_cert;
+    info.server_ssl_ca_mem_len = (unsigned)strlen(client_cert);
+  }
   info.server_ssl_cert_mem = test_cert;
   info.server_ssl_cert_mem_len = (unsigned)strlen(test_cert);
   info.server_ssl_private_key_mem = test_key;
@@ -185,12 +233,40 @@ struct tls_run {
   uv_mutex_t lock;
   uv_cond_t cond;
   struct ch_url url;
-  struct ch_client *c;
+  struct ch_engine *e;
+  bool twice; /* a second client once the first closed */
+  struct ch_client *c, *c2;
   bool closed;
-  int results;
+  int results, updates;
+  size_t update_len;
+  unsigned tls_full, tls_resumed;     /* handshakes of the first client */
+  unsigned tls2_full, tls2_resumed;   /* of the second (the same worker, after the first ended) */
   enum ch_failure_category got;
   char msg[200];
 };
+
+static void on_tls(struct ch_client *c, bool resumed, uint64_t ns, void *user) {
+  struct tls_run *t = user;
+  CU_ASSERT_TRUE(ns > 0 && ns < 10000000000ull);
+  if (getenv("CH_TEST_VERBOSE"))
+    fprintf(stderr, "\n  tls handshake of client %d: %s, %.3f ms (state %s)", c == t->c ? 1 : 2,
+            resumed ? "resumed" : "full", (double)ns / 1e6, ch_client_state_name(ch_client_state(c)));
+  if (c == t->c)
+    *(resumed ? &t->tls_resumed : &t->tls_full) += 1;
+  else
+    *(resumed ? &t->tls2_resumed : &t->tls2_full) += 1;
+}
+
+static void on_message(struct ch_client *c, const struct ch_hub_msg *m, int hub, uint64_t recv_ns, void *user) {
+  (void)c, (void)hub, (void)recv_ns;
+  struct tls_run *t = user;
+  if (ch_hub_msg_is(m, "TestHub", "Update")) {
+    t->updates++;
+    t->update_len = m->args.n;
+  }
+}
+
+static void start_task(struct ch_worker *w, void *arg);
 
 static void on_done(struct ch_client *c, const struct ch_completion *r, void *arg) {
   struct tls_run *t = arg;
@@ -203,6 +279,11 @@ static void on_state(struct ch_client *c, enum ch_client_state s, const struct c
   struct tls_run *t = user;
   if (s == CH_CLIENT_CONNECTED)
     CU_ASSERT_EQUAL(ch_client_invoke(c, "TestHub", "Echo", "[]", on_done, t, NULL), 0);
+  if (s == CH_CLIENT_CLOSED && t->twice && c == t->c) {
+    CU_ASSERT_PTR_NULL(f);
+    CU_ASSERT_EQUAL(ch_engine_post(t->e, 0, start_task, t), 0);
+    return;
+  }
   if (s == CH_CLIENT_CLOSED) {
     uv_mutex_lock(&t->lock);
     t->got = f ? f->category : CH_FAIL_NONE;
@@ -216,23 +297,32 @@ static void on_state(struct ch_client *c, enum ch_client_state s, const struct c
 static void start_task(struct ch_worker *w, void *arg) {
   struct tls_run *t = arg;
   static const char *const hubs[] = {"TestHub"};
-  struct ch_client_opts o = {
-      .target = &t->url, .hubs = hubs, .hub_count = 1, .http_timeout_ms = 5000, .on_state = on_state, .user = t};
-  CU_ASSERT_EQUAL_FATAL(ch_client_new(w, &o, &t->c), 0);
-  CU_ASSERT_EQUAL(ch_client_start(t->c), 0);
+  struct ch_client_opts o = {.target = &t->url, .hubs = hubs, .hub_count = 1, .http_timeout_ms = 5000,
+                             .on_state = on_state, .on_message = on_message, .on_tls = on_tls, .user = t};
+  struct ch_client **pc = t->c ? &t->c2 : &t->c;
+  CU_ASSERT_EQUAL_FATAL(ch_client_new(w, &o, pc), 0);
+  CU_ASSERT_EQUAL(ch_client_start(*pc), 0);
 }
 
-/* One client through an engine with these TLS options; fills *t. */
-static void run_one(int port, const char *ca_file, bool insecure, struct tls_run *t) {
+struct run_cfg {
+  const char *ca_file, *cert_file, *key_file;
+  bool insecure, twice;
+};
+
+/* One client (two with cfg->twice, one after the other) through an engine with these TLS options; fills *t. */
+static void run_cfg(int port, const struct run_cfg *cfg, struct tls_run *t) {
   memset(t, 0, sizeof *t);
+  t->twice = cfg->twice;
   uv_mutex_init(&t->lock);
   uv_cond_init(&t->cond);
   char u[64];
   snprintf(u, sizeof u, "https://127.0.0.1:%d/tls", port);
   CU_ASSERT_EQUAL_FATAL(ch_url_parse(u, &t->url, NULL), 0);
   struct ch_engine *e = NULL;
-  struct ch_engine_opts eo = {.workers = 1, .tls = true, .ca_file = ca_file, .insecure = insecure};
+  struct ch_engine_opts eo = {.workers = 1, .tls = true, .ca_file = cfg->ca_file, .insecure = cfg->insecure,
+                              .cert_file = cfg->cert_file, .key_file = cfg->key_file};
   CU_ASSERT_EQUAL_FATAL(ch_engine_new(&eo, &e, NULL), 0);
+  t->e = e;
   CU_ASSERT_EQUAL_FATAL(ch_engine_start(e, NULL), 0);
   CU_ASSERT_EQUAL(ch_engine_post(e, 0, start_task, t), 0);
   uint64_t deadline = ch_now_ns() + 15000000000ull;
@@ -249,15 +339,30 @@ static void run_one(int port, const char *ca_file, bool insecure, struct tls_run
   if (getenv("CH_TEST_VERBOSE"))
     fprintf(stderr, "engine stop %.3f s\n", (double)(ch_now_ns() - t0) / 1e9);
   ch_client_free(t->c);
+  ch_client_free(t->c2);
   ch_engine_free(e);
   ch_url_free(&t->url);
   uv_mutex_destroy(&t->lock);
   uv_cond_destroy(&t->cond);
 }
 
+static void run_one(int port, const char *ca_file, bool insecure, struct tls_run *t) {
+  struct run_cfg cfg = {.ca_file = ca_file, .insecure = insecure};
+  run_cfg(port, &cfg, t);
+}
+
+static char *write_temp(const char *text) {
+  char *path = strdup("/tmp/ch_engine_tls_XXXXXX");
+  int fd = path ? mkstemp(path) : -1;
+  CU_ASSERT_TRUE_FATAL(fd >= 0);
+  CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  return path;
+}
+
 static void test_engine_tls_verification_ca_file_and_insecure(void) {
   struct tls_srv srv;
-  CU_ASSERT_EQUAL_FATAL(srv_start(&srv), 0);
+  CU_ASSERT_EQUAL_FATAL(srv_start(&srv, false), 0);
   char ca[] = "/tmp/ch_engine_tls_ca_XXXXXX";
   int fd = mkstemp(ca);
   CU_ASSERT_TRUE_FATAL(fd >= 0);
@@ -276,6 +381,9 @@ static void test_engine_tls_verification_ca_file_and_insecure(void) {
     fprintf(stderr, "\nca-file: %s %s\n", ch_failure_name(t.got), t.msg);
   CU_ASSERT_EQUAL(t.got, CH_FAIL_NONE);
   CU_ASSERT_EQUAL(t.results, 1);
+  CU_ASSERT_EQUAL(t.updates, 1); /* 40 kB over wss, in several TLS records, as one message */
+  CU_ASSERT_EQUAL(t.update_len, BIG_UPDATE + 4);
+  CU_ASSERT_TRUE(t.tls_full >= 2); /* negotiate's connection and the WebSocket's at least */
 
   run_one(srv.port, NULL, true, &t); /* --insecure */
   if (t.got != CH_FAIL_NONE)
@@ -285,6 +393,88 @@ static void test_engine_tls_verification_ca_file_and_insecure(void) {
 
   unlink(ca);
   srv_stop(&srv);
+}
+
+/* The second client of a worker resumes: curl's connections through the worker's share, the WebSocket through the
+   worker's session cache; the first had only full handshakes. */
+static void test_engine_tls_resumption(void) {
+  struct tls_srv srv;
+  CU_ASSERT_EQUAL_FATAL(srv_start(&srv, false), 0);
+  char *ca = write_temp(test_cert);
+  struct run_cfg cfg = {.ca_file = ca, .twice = true};
+  struct tls_run t;
+  run_cfg(srv.port, &cfg, &t);
+  if (t.got != CH_FAIL_NONE || getenv("CH_TEST_VERBOSE"))
+    fprintf(stderr, "\nresumption: %s %s; first %u full %u resumed, second %u full %u resumed\n",
+            ch_failure_name(t.got), t.msg, t.tls_full, t.tls_resumed, t.tls2_full, t.tls2_resumed);
+  CU_ASSERT_EQUAL(t.got, CH_FAIL_NONE);
+  CU_ASSERT_EQUAL(t.results, 2);
+  CU_ASSERT_EQUAL(t.updates, 2);
+  CU_ASSERT_TRUE(t.tls_full >= 2);
+  CU_ASSERT_EQUAL(t.tls_resumed, 0);
+  CU_ASSERT_TRUE(t.tls2_resumed >= 1); /* the WebSocket, and negotiate unless curl kept its connection */
+  CU_ASSERT_EQUAL(t.tls2_full, 0);
+  unlink(ca);
+  free(ca);
+  srv_stop(&srv);
+}
+
+/* A server requiring a client certificate refuses a client without one (at negotiate, with TLS in the reason) and
+   accepts one with --cert/--key on every connection, the WebSocket included. */
+static void test_engine_tls_client_certificate(void) {
+  struct tls_srv srv;
+  CU_ASSERT_EQUAL_FATAL(srv_start(&srv, true), 0);
+  char *ca = write_temp(test_cert), *cert = write_temp(client_cert), *key = write_temp(client_key);
+  struct tls_run t;
+  struct run_cfg none = {.ca_file = ca};
+  run_cfg(srv.port, &none, &t);
+  if (t.got != CH_FAIL_NEGOTIATE || getenv("CH_TEST_VERBOSE"))
+    fprintf(stderr, "\nno client certificate: %s %s\n", ch_failure_name(t.got), t.msg);
+  CU_ASSERT_EQUAL(t.got, CH_FAIL_NEGOTIATE);
+  CU_ASSERT_EQUAL(t.results, 0);
+  struct run_cfg with = {.ca_file = ca, .cert_file = cert, .key_file = key};
+  run_cfg(srv.port, &with, &t);
+  if (t.got != CH_FAIL_NONE)
+    fprintf(stderr, "\nclient certificate: %s %s\n", ch_failure_name(t.got), t.msg);
+  CU_ASSERT_EQUAL(t.got, CH_FAIL_NONE);
+  CU_ASSERT_EQUAL(t.results, 1);
+  CU_ASSERT_EQUAL(t.updates, 1);
+  unlink(ca), unlink(cert), unlink(key);
+  free(ca), free(cert), free(key);
+  srv_stop(&srv);
+}
+
+/* Files are checked before anything runs: the message names the option and the file. */
+static void test_engine_tls_files_checked(void) {
+  char *cert = write_temp(client_cert), *key = write_temp(client_key), *junk = write_temp("not a pem\n");
+  char *other_key = write_temp(test_key);
+  struct ch_buf err = CH_BUF_INIT;
+  struct ch_tls_opts o = {.cert_file = cert, .key_file = key};
+  CU_ASSERT_EQUAL(ch_tls_check_files(&o, "--ca-file", "--cert", "--key", &err), 0);
+  o.cert_file = "/nonexistent/c.pem";
+  CU_ASSERT_EQUAL(ch_tls_check_files(&o, "--ca-file", "--cert", "--key", &err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.data ? err.data : "", "--cert /nonexistent/c.pem: No such file"));
+  ch_buf_reset(&err);
+  o.cert_file = junk;
+  CU_ASSERT_EQUAL(ch_tls_check_files(&o, "--ca-file", "--cert", "--key", &err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.data ? err.data : "", "not a PEM certificate"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.data ? err.data : "", junk));
+  ch_buf_reset(&err);
+  o.cert_file = cert;
+  o.key_file = junk;
+  CU_ASSERT_EQUAL(ch_tls_check_files(&o, "--ca-file", "--cert", "--key", &err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.data ? err.data : "", "--key"));
+  ch_buf_reset(&err);
+  o.key_file = other_key;
+  CU_ASSERT_EQUAL(ch_tls_check_files(&o, "--ca-file", "--cert", "--key", &err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.data ? err.data : "", "does not belong to the certificate"));
+  ch_buf_reset(&err);
+  struct ch_tls_opts ca = {.ca_file = junk};
+  CU_ASSERT_EQUAL(ch_tls_check_files(&ca, "target.tls.ca_file", "--cert", "--key", &err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.data ? err.data : "", "target.tls.ca_file"));
+  ch_buf_free(&err);
+  unlink(cert), unlink(key), unlink(junk), unlink(other_key);
+  free(cert), free(key), free(junk), free(other_key);
 }
 
 struct new_rc {
@@ -322,6 +512,8 @@ static void test_engine_tls_target_needs_tls_engine(void) {
 
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_engine_tls_verification_ca_file_and_insecure),
+                         CH_TEST(test_engine_tls_resumption), CH_TEST(test_engine_tls_client_certificate),
+                         CH_TEST(test_engine_tls_files_checked),
                          CH_TEST(test_engine_tls_target_needs_tls_engine), CU_TEST_INFO_NULL};
   return ch_test_run("engine_tls", tests);
 }

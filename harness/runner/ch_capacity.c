@@ -29,7 +29,7 @@ static const char capacity_usage[] =
     "against the load with the knee marked, and each step is also a CAP-* check.\n"
     "\n"
     "Options: the same as `centro-harness run` (--target, --token, --token-env, --token-file, --set, --seed,\n"
-    "--workers, --processes, --source-addresses, --insecure, --ca-file, --report-dir, --quiet).\n"
+    "--workers, --processes, --source-addresses, --insecure, --ca-file, --cert, --key, --report-dir, --quiet).\n"
     "\n"
     "Exit codes: 0 the search completed (the knee is in the report), 3 invalid input, 4 a step could not be run.\n"
     "\n"

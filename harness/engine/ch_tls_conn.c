@@ -200,8 +200,14 @@ static void tlsc_read(struct ch_tls_conn *c) {
     ERR_clear_error();
     int n = SSL_read(c->ssl, w->tls_rbuf, TLSC_RBUF);
     if (n <= 0) {
-      if (tlsc_ssl_wait(c, n, "read"))
+      if (tlsc_ssl_wait(c, n, "read")) {
         tlsc_end(c, c->why);
+        return;
+      }
+      /* the read that found the socket empty allocated a record buffer (SSL_MODE_RELEASE_BUFFERS frees only after
+         a record): an idle connection must not keep 17 kB */
+      if (!c->out.len)
+        SSL_free_buffers(c->ssl);
       return;
     }
     c->in_event = true;

@@ -278,7 +278,8 @@ static int http_server_name(struct ch_http_req *r, const char *url, const char *
     goto out;
   struct ch_buf b = CH_BUF_INIT;
   struct curl_slist *h;
-  if (ch_buf_printf(&b, "%s:%s:%s:%s", name, port, host, port) < 0 || !(r->connect_to = curl_slist_append(NULL, b.data)))
+  if (ch_buf_printf(&b, "%s:%s:%s:%s", name, port, host, port) < 0 ||
+      !(r->connect_to = curl_slist_append(NULL, b.data)))
     goto out_b;
   ch_buf_reset(&b);
   bool defport = !strcmp(port, "443");

@@ -2,7 +2,8 @@
    uv_timer, as curl's multi-uv example). Used for negotiate, start and abort, and by the SSE and long-polling
    transports. Loop thread only. No redirects are followed (a 3xx is reported as such); TLS verification is on unless
    the engine was created with insecure, client certificate and server_name follow the engine, TLS sessions are
-   shared by the worker's requests (resumed handshakes); proxies come from the usual environment variables (curl's default). */
+   shared by the worker's requests (resumed handshakes); proxies come from the usual environment variables (curl's
+   default). */
 #ifndef CH_HTTP_H
 #define CH_HTTP_H
 

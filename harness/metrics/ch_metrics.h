@@ -176,7 +176,8 @@ int ch_cnt_from_name(const char *name);
 /**
  * Metric names for thresholds (values are doubles; latencies in ns):
  *   <latency>.<stat>  latency one of ch_lat_name (negotiate, tcp_connect, connect, init, start, invoke_subscribe,
- *                     invoke_unsubscribe, update_latency, fanout_completion, reconnect, replay_latency, tls_handshake); stat one
+ *                     invoke_unsubscribe, update_latency, fanout_completion, reconnect, replay_latency,
+ *                     tls_handshake); stat one
  *                     of count, min,
  *                     max, mean, stddev, overflow, p<N> with N a percentile 0..100 (p50, p90, p95, p99, p99.9, ...)
  *   <counter>         any ch_cnt_name (clients_connected, connect_errors, disconnects, reconnects, errors,

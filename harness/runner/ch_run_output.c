@@ -46,9 +46,9 @@ int ch_run_check_input(const struct ch_run_opts *o, const struct ch_scenario *s,
     ch_buf_printf(err, "--key %s: a key without a certificate (give --cert too)", o->key_file);
     return CH_EXIT_INPUT;
   }
-  if (ch_tls_check_files(&to, o->ca_file ? "--ca-file" : "target.ca_file",
-                         o->cert_file ? "--cert" : "target.tls.cert_file", o->cert_file ? "--key" : "target.tls.key_file",
-                         err))
+  const char *wc = o->cert_file ? "--cert" : "target.tls.cert_file";
+  const char *wk = o->cert_file ? "--key" : "target.tls.key_file";
+  if (ch_tls_check_files(&to, o->ca_file ? "--ca-file" : "target.ca_file", wc, wk, err))
     return CH_EXIT_INPUT;
   if (o->source_addresses) {
     char **addrs = NULL;

@@ -196,7 +196,9 @@ struct tls_run {
   uv_cond_t cond;
   struct ch_url url;
   struct ch_engine *e;
-  bool twice; /* a second client once the first closed */
+  bool twice;     /* a second client once the first closed */
+  bool drop_once; /* the first client's WebSocket dropped once it is connected (it reconnects) */
+  bool dropped;
   struct ch_client *c, *c2;
   bool closed;
   int results, updates;
@@ -239,6 +241,11 @@ static void on_done(struct ch_client *c, const struct ch_completion *r, void *ar
 
 static void on_state(struct ch_client *c, enum ch_client_state s, const struct ch_client_failure *f, void *user) {
   struct tls_run *t = user;
+  if (s == CH_CLIENT_CONNECTED && t->drop_once && !t->dropped) {
+    t->dropped = true;
+    CU_ASSERT_EQUAL(ch_client_drop(c), 0); /* the socket and its SSL go at once; the client reconnects */
+    return;
+  }
   if (s == CH_CLIENT_CONNECTED)
     CU_ASSERT_EQUAL(ch_client_invoke(c, "TestHub", "Echo", "[]", on_done, t, NULL), 0);
   if (s == CH_CLIENT_CLOSED && t->twice && c == t->c) {
@@ -267,6 +274,7 @@ static void start_task(struct ch_worker *w, void *arg) {
   struct tls_run *t = arg;
   static const char *const hubs[] = {"TestHub"};
   struct ch_client_opts o = {.target = &t->url, .hubs = hubs, .hub_count = 1, .http_timeout_ms = 5000,
+                             .reconnect_delay_ms = 50,
                              .on_state = on_state, .on_message = on_message, .on_tls = on_tls, .user = t,
                              .on_trace = getenv("CH_TEST_TRACE") ? on_trace : NULL};
   struct ch_client **pc = t->c ? &t->c2 : &t->c;
@@ -276,13 +284,14 @@ static void start_task(struct ch_worker *w, void *arg) {
 
 struct run_cfg {
   const char *ca_file, *cert_file, *key_file;
-  bool insecure, twice;
+  bool insecure, twice, drop_once;
 };
 
 /* One client (two with cfg->twice, one after the other) through an engine with these TLS options; fills *t. */
 static void run_cfg(int port, const struct run_cfg *cfg, struct tls_run *t) {
   memset(t, 0, sizeof *t);
   t->twice = cfg->twice;
+  t->drop_once = cfg->drop_once;
   uv_mutex_init(&t->lock);
   uv_cond_init(&t->cond);
   char u[64];
@@ -389,6 +398,25 @@ static void test_engine_tls_resumption(void) {
   srv_stop(&srv);
 }
 
+/* A dropped wss connection (its SSL freed without a close_notify) reconnects resuming the session of the first. */
+static void test_engine_tls_drop_reconnects_resumed(void) {
+  struct tls_srv srv;
+  CU_ASSERT_EQUAL_FATAL(srv_start(&srv, false), 0);
+  char *ca = write_temp(test_cert);
+  struct run_cfg cfg = {.ca_file = ca, .drop_once = true};
+  struct tls_run t;
+  run_cfg(srv.port, &cfg, &t);
+  if (t.got != CH_FAIL_NONE || getenv("CH_TEST_VERBOSE"))
+    fprintf(stderr, "\ndrop: %s %s; %u full %u resumed\n", ch_failure_name(t.got), t.msg, t.tls_full, t.tls_resumed);
+  CU_ASSERT_TRUE(t.dropped);
+  CU_ASSERT_EQUAL(t.got, CH_FAIL_NONE);
+  CU_ASSERT_EQUAL(t.results, 1);
+  CU_ASSERT_TRUE(t.tls_resumed >= 1); /* the reconnected WebSocket */
+  unlink(ca);
+  free(ca);
+  srv_stop(&srv);
+}
+
 /* A server requiring a client certificate refuses a client without one (at negotiate, with TLS in the reason) and
    accepts one with --cert/--key on every connection, the WebSocket included. */
 static void test_engine_tls_client_certificate(void) {
@@ -483,6 +511,7 @@ static void test_engine_tls_target_needs_tls_engine(void) {
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_engine_tls_verification_ca_file_and_insecure),
                          CH_TEST(test_engine_tls_resumption), CH_TEST(test_engine_tls_client_certificate),
+                         CH_TEST(test_engine_tls_drop_reconnects_resumed),
                          CH_TEST(test_engine_tls_files_checked),
                          CH_TEST(test_engine_tls_target_needs_tls_engine), CU_TEST_INFO_NULL};
   return ch_test_run("engine_tls", tests);

@@ -7,8 +7,8 @@
      receive: CPU per received Update over STREAMS streaming connections for SECS seconds.
    RESUME=0 makes the server refuse session resumption (every handshake full); 1 lets the harness resume.
    Usage: bench_wss ws|wss [N=2000] [STREAMS=20] [SECS=3] [RESUME=1]
-   Prints one line: "wss clients=.. connect_per_s=.. cpu_us_per_connect=.. kib_per_client=.. updates=..
-   cpu_ns_per_update=.. tls_full=.. tls_resumed=..". */
+   Prints one line: "wss clients=.. connect_per_s=.. cpu_us_per_connect=.. tls_per_s=.. kib_per_client=..
+   heap_kib_per_client=.. fds_per_client=.. updates=.. cpu_ns_per_update=.. tls_full=.. tls_resumed=..". */
 #include <dirent.h>
 #include <libwebsockets.h>
 #include <malloc.h>
@@ -147,6 +147,7 @@ static void srv_child(bool tls, int wfd) {
   info.gid = -1;
   info.uid = -1;
   info.fd_limit_per_thread = 20000;
+  info.alpn = "http/1.1"; /* as serve and IIS for SignalR: no h2 */
   struct lws_context *ctx = lws_create_context(&info);
   int port = ctx ? lws_get_vhost_listen_port(lws_get_vhost_by_name(ctx, "default")) : -1;
   if (write(wfd, &port, sizeof port) != sizeof port || !ctx)
@@ -292,10 +293,13 @@ int main(int argc, char **argv) {
   uint64_t u1 = atomic_load(&b.updates);
   double s1 = cpu_s();
   size_t conn = atomic_load(&b.connected);
-  printf("%s clients=%zu failed=%zu all=%d connect_per_s=%.0f cpu_us_per_connect=%.1f kib_per_client=%.2f "
+  uint64_t hs = atomic_load(&b.tls_full) + atomic_load(&b.tls_resumed);
+  printf("%s clients=%zu failed=%zu all=%d connect_per_s=%.0f cpu_us_per_connect=%.1f tls_per_s=%.0f "
+         "kib_per_client=%.2f "
          "heap_kib_per_client=%.2f fds_per_client=%.2f updates=%llu cpu_ns_per_update=%.0f tls_full=%llu "
          "tls_resumed=%llu\n",
          argv[1], conn, atomic_load(&b.failed), all, conn / conn_s, conn ? conn_cpu * 1e6 / (double)conn : 0,
+         (double)hs / conn_s,
          conn ? (double)(rss1 - rss0) / (double)conn : 0,
          conn ? (double)(heap1 - heap0) / 1024.0 / (double)conn : 0, conn ? (double)(fds1 - fds0) / (double)conn : 0,
          (unsigned long long)(u1 - u0),

@@ -219,6 +219,7 @@ struct ssl_st *ch__tls_ssl_new(struct ch_tls_ctx *x, const char *host, int port)
   if (s->sess)
     SSL_set_session(ssl, s->sess);
   SSL_set_connect_state(ssl);
+  SSL_set_read_ahead(ssl, 1); /* one read() takes every record the socket holds, not a header and a body each */
   return ssl;
 }
 

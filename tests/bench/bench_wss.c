@@ -269,7 +269,9 @@ int main(int argc, char **argv) {
   ch_url_parse(url, &b.url, NULL);
   b.c = calloc(b.n, sizeof *b.c);
   struct ch_engine *e = NULL;
-  struct ch_engine_opts eo = {.workers = 1, .tls = tls, .ca_file = tls ? ca : NULL};
+  /* BENCH_WSS_LWS=1: the same over lws's own WebSocket client, as wss ran before issue #13 */
+  struct ch_engine_opts eo = {.workers = 1, .tls = tls, .ca_file = tls ? ca : NULL,
+                              .ws_lws_framing = getenv("BENCH_WSS_LWS") != NULL};
   if (!b.c || ch_engine_new(&eo, &e, NULL) || ch_engine_start(e, NULL))
     return 4;
   usleep(200000);

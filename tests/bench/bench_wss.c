@@ -24,9 +24,11 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "ch_bench_proc.h"
 #include "ch_client.h"
 #include "ch_clock.h"
 #include "ch_engine.h"
+#include "ch_lws_signalr.h"
 #include "ch_test_certs.h"
 
 /* ---------------------------------------------------------------- server (child process) */
@@ -38,28 +40,6 @@ struct srv_pss {
 
 static int srv_resume = 1;
 
-static int srv_http(struct lws *wsi, const char *uri) {
-  const char *body = "";
-  if (strstr(uri, "/negotiate"))
-    body = "{\"Url\":\"/b/signalr\",\"ConnectionToken\":\"AQAA+b/tok==\",\"ConnectionId\":\"c1\","
-           "\"KeepAliveTimeout\":20.0,\"DisconnectTimeout\":30.0,\"ConnectionTimeout\":110.0,"
-           "\"TryWebSockets\":true,\"ProtocolVersion\":\"2.0\",\"TransportConnectTimeout\":10.0,"
-           "\"LongPollDelay\":0.0}";
-  else if (strstr(uri, "/start"))
-    body = "{ \"Response\": \"started\" }";
-  unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start, *end = &buf[sizeof buf - 1];
-  size_t n = strlen(body);
-  if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json; charset=UTF-8", n, &p, end) ||
-      lws_finalize_write_http_header(wsi, start, &p, end))
-    return 1;
-  if (n) {
-    memcpy(start, body, n);
-    if (lws_write(wsi, start, n, LWS_WRITE_HTTP_FINAL) != (int)n)
-      return 1;
-  }
-  return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
 static int srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
   struct srv_pss *ps = user;
   switch (reason) {
@@ -70,7 +50,7 @@ static int srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     }
     return 0;
   case LWS_CALLBACK_HTTP:
-    return srv_http(wsi, in);
+    return ch_test_lws_signalr_http(wsi, in, "/b");
   case LWS_CALLBACK_ESTABLISHED:
     ps->stage = 0;
     lws_callback_on_writable(wsi);
@@ -206,24 +186,6 @@ static void stream_some(struct ch_worker *w, void *arg) {
       ch_client_invoke(b->c[i], "ResourceEventHub", "Go", "[]", NULL, NULL, NULL);
 }
 
-static double cpu_s(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-static long rss_kib(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (!strncmp(line, "VmRSS:", 6))
-      v = strtol(line + 6, NULL, 10);
-  if (f)
-    fclose(f);
-  return v;
-}
-
 static bool wait_for(_Atomic size_t *v, size_t want, _Atomic size_t *failed, double secs) {
   uint64_t end = ch_now_ns() + (uint64_t)(secs * 1e9);
   while (ch_now_ns() < end) {
@@ -275,25 +237,25 @@ int main(int argc, char **argv) {
   if (!b.c || ch_engine_new(&eo, &e, NULL) || ch_engine_start(e, NULL))
     return 4;
   usleep(200000);
-  long rss0 = rss_kib();
+  long rss0 = ch_bench_rss_kib();
   size_t heap0 = mallinfo2().uordblks;
   int fds0 = count_fds();
-  double c0 = cpu_s();
+  double c0 = ch_bench_cpu_s();
   uint64_t t0 = ch_now_ns();
   ch_engine_post(e, 0, start_all, &b);
   bool all = wait_for(&b.connected, b.n, &b.failed, 120);
-  double conn_s = (double)(ch_now_ns() - t0) / 1e9, conn_cpu = cpu_s() - c0;
+  double conn_s = (double)(ch_now_ns() - t0) / 1e9, conn_cpu = ch_bench_cpu_s() - c0;
   usleep(1000000); /* idle: buffers of the handshake released */
-  long rss1 = rss_kib();
+  long rss1 = ch_bench_rss_kib();
   size_t heap1 = mallinfo2().uordblks;
   int fds1 = count_fds();
   ch_engine_post(e, 0, stream_some, &b);
   usleep(500000); /* streams running */
   uint64_t u0 = atomic_load(&b.updates);
-  double s0 = cpu_s();
+  double s0 = ch_bench_cpu_s();
   usleep((useconds_t)(secs * 1e6));
   uint64_t u1 = atomic_load(&b.updates);
-  double s1 = cpu_s();
+  double s1 = ch_bench_cpu_s();
   size_t conn = atomic_load(&b.connected);
   uint64_t hs = atomic_load(&b.tls_full) + atomic_load(&b.tls_resumed);
   printf("%s clients=%zu failed=%zu all=%d connect_per_s=%.0f cpu_us_per_connect=%.1f tls_per_s=%.0f "

@@ -15,6 +15,7 @@
 #include "ch_client.h"
 #include "ch_clock.h"
 #include "ch_engine.h"
+#include "ch_lws_signalr.h"
 #include "ch_tls.h"
 #include "ch_test.h"
 #include "ch_test_certs.h"
@@ -48,39 +49,11 @@ struct tls_pss {
   bool big_sent;
 };
 
-static int srv_http(struct lws *wsi, const char *uri) {
-  const char *body;
-  char neg[512];
-  if (strstr(uri, "/negotiate")) {
-    snprintf(neg, sizeof neg,
-             "{\"Url\":\"/tls/signalr\",\"ConnectionToken\":\"AQAA+tls/tok==\",\"ConnectionId\":\"c1\","
-             "\"KeepAliveTimeout\":20.0,\"DisconnectTimeout\":30.0,\"ConnectionTimeout\":110.0,"
-             "\"TryWebSockets\":true,\"ProtocolVersion\":\"2.0\",\"TransportConnectTimeout\":5.0,"
-             "\"LongPollDelay\":0.0}");
-    body = neg;
-  } else if (strstr(uri, "/start")) {
-    body = "{ \"Response\": \"started\" }";
-  } else {
-    body = "";
-  }
-  unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start, *end = &buf[sizeof buf - 1];
-  size_t n = strlen(body);
-  if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json; charset=UTF-8", n, &p, end) ||
-      lws_finalize_write_http_header(wsi, start, &p, end))
-    return 1;
-  if (n) {
-    memcpy(start, body, n);
-    if (lws_write(wsi, start, n, LWS_WRITE_HTTP_FINAL) != (int)n)
-      return 1;
-  }
-  return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
 static int srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
   struct tls_pss *ps = user;
   switch (reason) {
   case LWS_CALLBACK_HTTP:
-    return srv_http(wsi, in);
+    return ch_test_lws_signalr_http(wsi, in, "/tls");
   case LWS_CALLBACK_ESTABLISHED:
     ps->n_out = 0;
     ps->big_sent = false;

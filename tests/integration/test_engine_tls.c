@@ -256,7 +256,7 @@ static void start_task(struct ch_worker *w, void *arg) {
 }
 
 struct run_cfg {
-  const char *ca_file, *cert_file, *key_file;
+  const char *ca_file, *cert_file, *key_file, *server_name;
   bool insecure, twice, drop_once;
 };
 
@@ -272,7 +272,8 @@ static void run_cfg(int port, const struct run_cfg *cfg, struct tls_run *t) {
   CU_ASSERT_EQUAL_FATAL(ch_url_parse(u, &t->url, NULL), 0);
   struct ch_engine *e = NULL;
   struct ch_engine_opts eo = {.workers = 1, .tls = true, .ca_file = cfg->ca_file, .insecure = cfg->insecure,
-                              .cert_file = cfg->cert_file, .key_file = cfg->key_file};
+                              .cert_file = cfg->cert_file, .key_file = cfg->key_file, .server_name = cfg->server_name,
+                              .ws_lws_framing = getenv("LWSF") != NULL}; /* LWSF=1: over lws's client */
   CU_ASSERT_EQUAL_FATAL(ch_engine_new(&eo, &e, NULL), 0);
   t->e = e;
   CU_ASSERT_EQUAL_FATAL(ch_engine_start(e, NULL), 0);
@@ -415,6 +416,32 @@ static void test_engine_tls_client_certificate(void) {
   srv_stop(&srv);
 }
 
+/* server_name: the target is addressed by IP, the name sent and verified is another. The certificate names
+   localhost (and 127.0.0.1): "localhost" connects, negotiate and WebSocket alike; a name it does not carry fails
+   verification at negotiate, with the name in the reason. */
+static void test_engine_tls_server_name(void) {
+  struct tls_srv srv;
+  CU_ASSERT_EQUAL_FATAL(srv_start(&srv, false), 0);
+  char *ca = write_temp(test_cert);
+  struct tls_run t;
+  struct run_cfg good = {.ca_file = ca, .server_name = "localhost"};
+  run_cfg(srv.port, &good, &t);
+  if (t.got != CH_FAIL_NONE)
+    fprintf(stderr, "\nserver_name localhost: %s %s\n", ch_failure_name(t.got), t.msg);
+  CU_ASSERT_EQUAL(t.got, CH_FAIL_NONE);
+  CU_ASSERT_EQUAL(t.results, 1);
+  CU_ASSERT_EQUAL(t.updates, 1);
+  struct run_cfg bad = {.ca_file = ca, .server_name = "wrong.example"};
+  run_cfg(srv.port, &bad, &t);
+  if (t.got != CH_FAIL_NEGOTIATE || getenv("CH_TEST_VERBOSE"))
+    fprintf(stderr, "\nserver_name wrong.example: %s %s\n", ch_failure_name(t.got), t.msg);
+  CU_ASSERT_EQUAL(t.got, CH_FAIL_NEGOTIATE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.msg, "wrong.example"));
+  unlink(ca);
+  free(ca);
+  srv_stop(&srv);
+}
+
 /* Files are checked before anything runs: the message names the option and the file. */
 static void test_engine_tls_files_checked(void) {
   char *cert = write_temp(client_cert), *key = write_temp(client_key), *junk = write_temp("not a pem\n");
@@ -484,7 +511,7 @@ static void test_engine_tls_target_needs_tls_engine(void) {
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_engine_tls_verification_ca_file_and_insecure),
                          CH_TEST(test_engine_tls_resumption), CH_TEST(test_engine_tls_client_certificate),
-                         CH_TEST(test_engine_tls_drop_reconnects_resumed),
+                         CH_TEST(test_engine_tls_drop_reconnects_resumed), CH_TEST(test_engine_tls_server_name),
                          CH_TEST(test_engine_tls_files_checked),
                          CH_TEST(test_engine_tls_target_needs_tls_engine), CU_TEST_INFO_NULL};
   return ch_test_run("engine_tls", tests);

@@ -16,6 +16,7 @@
 #include "ch_report.h"
 #include "ch_scenario.h"
 #include "ch_token.h"
+#include "ch_tls.h"
 
 #define DEFAULT_SCENARIO "scenarios/conformance.json"
 
@@ -62,6 +63,8 @@ static void usage(FILE *f) {
           "                        power\n"
           "  --ca-file FILE        https/wss: trust this CA bundle (PEM)\n"
           "  --insecure            https/wss: do not verify the server certificate\n"
+          "  --cert FILE           https/wss: TLS client certificate (PEM; may hold the key)\n"
+          "  --cert-key FILE       the private key of --cert (PEM, unencrypted; --key is the Update key)\n"
           "  --report-dir DIR      where report.json, junit.xml, report.html and transcripts/ go\n"
           "                        (default reports/check-<UTC time>)\n"
           "  --scenario FILE       a scenario file, validated as `run` validates it: its name and seed go into the\n"
@@ -327,6 +330,8 @@ int ch_check_main(int argc, char **argv) {
     O_ONLY,
     O_CA,
     O_INSECURE,
+    O_CERT,
+    O_CERT_KEY,
     O_TIMEOUT,
     O_PASSIVE,
     O_LAT,
@@ -353,6 +358,8 @@ int ch_check_main(int argc, char **argv) {
                                      {"only", required_argument, 0, O_ONLY},
                                      {"ca-file", required_argument, 0, O_CA},
                                      {"insecure", no_argument, 0, O_INSECURE},
+                                     {"cert", required_argument, 0, O_CERT},
+                                     {"cert-key", required_argument, 0, O_CERT_KEY},
                                      {"timeout-ms", required_argument, 0, O_TIMEOUT},
                                      {"passive-ms", required_argument, 0, O_PASSIVE},
                                      {"max-latency-ms", required_argument, 0, O_LAT},
@@ -404,6 +411,8 @@ int ch_check_main(int argc, char **argv) {
     case O_ONLY: o.only = optarg; break;
     case O_CA: o.ca_file = optarg; break;
     case O_INSECURE: o.insecure = 1; break;
+    case O_CERT: o.cert_file = optarg; break;
+    case O_CERT_KEY: o.cert_key_file = optarg; break;
     case O_TIMEOUT: o.timeout_ms = num_arg(optarg, &bad); break;
     case O_PASSIVE: o.passive_wait_ms = num_arg(optarg, &bad); break;
     case O_LAT: o.max_latency_ms = num_arg(optarg, &bad); break;
@@ -473,6 +482,10 @@ int ch_check_main(int argc, char **argv) {
       if (!o.token2)
         o.token2 = file_tok2;
     }
+  }
+  if (!bad) { /* TLS files that cannot be used are refused now, named */
+    struct ch_tls_opts to = {.ca_file = o.ca_file, .cert_file = o.cert_file, .key_file = o.cert_key_file};
+    bad = ch_tls_check_files(&to, "--ca-file", "--cert", "--cert-key", &err) != 0;
   }
   if (!bad && read_scenario(scenario_path, scen_given, &scen_name, &o.seed, &err) != 0)
     bad = true;

@@ -119,6 +119,8 @@ struct ch_checks_opts {
   long passive_wait_ms;      /* how long delivery checks wait without a trigger; 0 = 3000 */
   const char *ca_file;       /* https/wss: trust this CA bundle (PEM) */
   int insecure;              /* https/wss: do not verify the certificate (staging with self-signed certificates) */
+  const char *cert_file;     /* https/wss: TLS client certificate (PEM; NULL: none) */
+  const char *cert_key_file; /* its private key (PEM; NULL: in cert_file) */
   const char *report_dir;    /* where failing transcripts go (the report files are written by ch_check_main) */
   uint64_t seed;             /* keys and nonces; 0 = from the clock */
   int verbose;

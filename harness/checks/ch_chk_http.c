@@ -153,6 +153,10 @@ void ch_chk_curl_common(const struct ch_chk_ctx *cx, CURL *e) {
   }
   if (cx->opts && cx->opts->ca_file)
     curl_easy_setopt(e, CURLOPT_CAINFO, cx->opts->ca_file);
+  if (cx->opts && cx->opts->cert_file) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, cx->opts->cert_file);
+    curl_easy_setopt(e, CURLOPT_SSLKEY, cx->opts->cert_key_file ? cx->opts->cert_key_file : cx->opts->cert_file);
+  }
   if (cx->opts && cx->opts->insecure) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -63,6 +63,12 @@ void ch__client_emit_state(struct ch_client *c) {
 
 void ch_client_stop_trace(struct ch_client *c) { c->on_trace = NULL; }
 
+void ch__client_tls(void *client, bool resumed, uint64_t handshake_ns) {
+  struct ch_client *c = client;
+  if (c->on_tls)
+    c->on_tls(c, resumed, handshake_ns, c->user);
+}
+
 void ch__client_trace(struct ch_client *c, enum ch_trace_dir dir, enum ch_trace_channel ch, const char *p, size_t n,
                       bool json) {
   if (!c->on_trace)
@@ -182,6 +188,7 @@ static void cl_send_abort(struct ch_client *c) {
   if (ch_url_build(&url, CH_REQ_ABORT, &p) == 0) {
     uint32_t to = c->http_timeout_ms < ABORT_TIMEOUT_MS ? c->http_timeout_ms : ABORT_TIMEOUT_MS;
     struct ch_http_opts o = {.url = url.data,
+                             .tls_owner = c,
                              .post = true,
                              .auth_header = c->auth_header,
                              .source_addr = c->source_addr,
@@ -310,9 +317,9 @@ int ch_client_new(struct ch_worker *w, const struct ch_client_opts *o, struct ch
       ch_transport_ops_for(o->transport);
   if (!tops)
     return -ENOTSUP;
-  /* lws 4.1.6 miscounts the libuv handles of a raw TLS client connection, so a context that carried one never
-     finishes its destroy (the worker never exits): wss uses lws's own WebSocket client. */
-  if (tops == &ch_wsraw_transport_ops && (w->eng->opts.ws_lws_framing || o->target->tls))
+  /* wss:// runs our framing over ch_tls_conn (lws 4.1.6 cannot tear down a raw TLS socket on libuv, so not over
+     lws); lws's own client only when asked for, or for wss through an http_proxy (which only lws speaks) */
+  if (tops == &ch_wsraw_transport_ops && (w->eng->opts.ws_lws_framing || (o->target->tls && w->eng->wss_via_proxy)))
     tops = &ch_ws_transport_ops;
   const char *proto = o->client_protocol ? o->client_protocol : CH_PROTOCOL_DEFAULT;
   if (!ch_protocol_is_supported(proto))
@@ -338,6 +345,7 @@ int ch_client_new(struct ch_worker *w, const struct ch_client_opts *o, struct ch
   c->on_message = o->on_message;
   c->on_event = o->on_event;
   c->on_trace = o->on_trace;
+  c->on_tls = o->on_tls;
   c->user = o->user;
   c->transport = o->transport;
   c->auto_transport = o->auto_transport;

@@ -105,6 +105,9 @@ typedef void (*ch_client_event_cb)(struct ch_client *c, enum ch_client_event e, 
 /* Bytes already redacted: credentials (Authorization value, the query token) never reach this hook. */
 typedef void (*ch_client_trace_cb)(struct ch_client *c, enum ch_trace_dir dir, enum ch_trace_channel ch,
                                    const char *bytes, size_t len, void *user);
+/* A TLS handshake of one of the client's connections (negotiate, start, abort, send, SSE, long polling, the
+   WebSocket): resumed when an earlier session of the worker was reused; handshake_ns from TCP connected to done. */
+typedef void (*ch_client_tls_cb)(struct ch_client *c, bool resumed, uint64_t handshake_ns, void *user);
 typedef void (*ch_invoke_done_cb)(struct ch_client *c, const struct ch_completion *r, void *arg);
 
 struct ch_client_opts {
@@ -132,6 +135,7 @@ struct ch_client_opts {
   ch_client_message_cb on_message;
   ch_client_event_cb on_event;
   ch_client_trace_cb on_trace;   /* NULL: no transcript (no cost) */
+  ch_client_tls_cb on_tls;       /* NULL: none */
   void *user;
 };
 

@@ -29,6 +29,7 @@ struct ch_client {
   ch_client_message_cb on_message;
   ch_client_event_cb on_event;
   ch_client_trace_cb on_trace;
+  ch_client_tls_cb on_tls;
   void *user;
   enum ch_transport transport;
   uint32_t http_timeout_ms, invoke_timeout_ms, connect_timeout_ms, reconnect_delay_ms;

@@ -157,6 +157,7 @@ void ch__client_negotiate(struct ch_client *c) {
   c->times.negotiate_start = ch_now_ns();
   if (rc == 0) {
     struct ch_http_opts o = {.url = url.data,
+                             .tls_owner = c,
                              .auth_header = c->auth_header,
                              .source_addr = c->source_addr,
                              .timeout_ms = c->http_timeout_ms,
@@ -377,6 +378,7 @@ const struct ch_transport_events ch__client_tr_events = {
     .opened = cl_tr_opened,
     .message = ch__client_rx,
     .closed = cl_tr_closed,
+    .tls = ch__client_tls,
     .trace = NULL,
 };
 
@@ -451,6 +453,7 @@ void ch__client_init_received(struct ch_client *c) {
   int rc = ch_url_build(&url, CH_REQ_START, &p);
   if (rc == 0) {
     struct ch_http_opts o = {.url = url.data,
+                             .tls_owner = c,
                              .auth_header = c->auth_header,
                              .source_addr = c->source_addr,
                              .timeout_ms = c->http_timeout_ms,

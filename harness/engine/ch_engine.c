@@ -12,6 +12,7 @@
 
 #include <libwebsockets.h>
 
+#include "ch_tls.h"
 #include "ch_worker.h"
 
 #define ENGINE_MAX_WORKERS 256
@@ -79,7 +80,10 @@ int ch_engine_new(const struct ch_engine_opts *opts, struct ch_engine **out, str
   e->workers = calloc(o.workers, sizeof *e->workers);
   if (!e->workers)
     goto nomem;
-  if (o.ca_file && !(e->ca_file = engine_strdup(o.ca_file)))
+  if ((o.ca_file && !(e->ca_file = engine_strdup(o.ca_file))) ||
+      (o.cert_file && !(e->cert_file = engine_strdup(o.cert_file))) ||
+      (o.key_file && !(e->key_file = engine_strdup(o.key_file))) ||
+      (o.server_name && !(e->server_name = engine_strdup(o.server_name))))
     goto nomem;
   if (o.source_addr_count) {
     if (!(e->source_addrs = calloc(o.source_addr_count, sizeof(char *))))
@@ -90,7 +94,12 @@ int ch_engine_new(const struct ch_engine_opts *opts, struct ch_engine **out, str
       e->source_addr_count = i + 1;
     }
   }
+  const char *proxy = getenv("http_proxy");
+  e->wss_via_proxy = proxy && *proxy;
   e->opts.ca_file = e->ca_file;
+  e->opts.cert_file = e->cert_file;
+  e->opts.key_file = e->key_file;
+  e->opts.server_name = e->server_name;
   e->opts.source_addrs = (const char *const *)e->source_addrs;
   if (ch__ws_protocols_new(e) != 0)
     goto nomem;
@@ -109,6 +118,9 @@ nomem:
   if (e->source_addrs)
     ch_source_addrs_free(e->source_addrs, e->source_addr_count);
   free(e->ca_file);
+  free(e->cert_file);
+  free(e->key_file);
+  free(e->server_name);
   free(e->workers);
   free(e->protocols);
   free(e);
@@ -154,6 +166,12 @@ static void worker_teardown(struct ch_worker *w) {
   uv_run(&w->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&w->loop) != 0 && w->eng->opts.log)
     w->eng->opts.log(3, "engine: a worker loop still had open handles at exit", w->eng->opts.log_user);
+  ch__tls_ctx_free(w->tls); /* after the loop drained: every TLS connection is closed */
+  w->tls = NULL;
+  free(w->tls_rbuf);
+  w->tls_rbuf = NULL;
+  free(w->dns_host);
+  w->dns_host = NULL;
   ch_buf_free(&w->tx_scratch);
   ch_buf_free(&w->scratch);
   ch_buf_free(&w->rx_scratch);
@@ -182,6 +200,13 @@ static void worker_main(void *arg) {
     ch_buf_printf(&err, "curl multi setup failed");
   if (!rc)
     rc = ch__ws_worker_init(w, &err);
+  if (!rc && w->eng->opts.tls) {
+    const struct ch_engine_opts *eo = &w->eng->opts;
+    struct ch_tls_opts to = {eo->ca_file, eo->cert_file, eo->key_file, eo->server_name, eo->insecure};
+    rc = ch__tls_ctx_new(&to, &w->tls, &err);
+    if (rc)
+      rc = -EINVAL;
+  }
   if (rc) {
     snprintf(w->start_msg, sizeof w->start_msg, "worker %u: %s", w->index, err.data ? err.data : uv_strerror(rc));
     w->start_err = rc;
@@ -303,6 +328,9 @@ void ch_engine_free(struct ch_engine *e) {
   if (e->source_addrs)
     ch_source_addrs_free(e->source_addrs, e->source_addr_count);
   free(e->ca_file);
+  free(e->cert_file);
+  free(e->key_file);
+  free(e->server_name);
   free(e->protocols);
   free(e->workers);
   free(e);

@@ -13,8 +13,9 @@
 
    Notes: negotiate/start/abort (and SSE/long polling) go through curl, which honours http_proxy, https_proxy,
    all_proxy and no_proxy; WebSocket connections go through lws, which honours http_proxy only (no no_proxy).
-   https/wss targets need ch_engine_opts.tls. ws:// uses our own frame parser on an lws raw socket, wss:// lws's
-   WebSocket client (see ws_lws_framing). Measured on the 2-core box (reference server in another process):
+   https/wss targets need ch_engine_opts.tls. ws:// uses our own frame parser on an lws raw socket, wss:// the same
+   parser on OpenSSL over the worker's loop (ch_tls_conn.h; see ws_lws_framing); TLS sessions are resumed per worker
+   for curl's connections and the WebSockets alike. Measured on the 2-core box (reference server in another process):
    19,000 WebSocket clients at 4.2 KiB RSS each, 5,300 handshakes/s at 10k clients (window 16, 2 workers),
    0.9-1.4 million hub messages/s decoded and dispatched by one worker. */
 #ifndef CH_ENGINE_H
@@ -37,11 +38,13 @@ typedef void (*ch_worker_task_cb)(struct ch_worker *w, void *arg);
 
 struct ch_engine_opts {
   unsigned workers;                /* 0: one per online CPU */
-  bool tls;                        /* set up TLS in every worker: required for https/wss targets (ch_client_new
-                                      refuses them otherwise). Off saves ~0.5 MB per worker; with lws 4.1.6 and
-                                      several workers it leaks the client SSL_CTX of all but one at exit. */
+  bool tls;                        /* set up TLS in every worker (one SSL_CTX, ch_tls.h): required for https/wss
+                                      targets (ch_client_new refuses them otherwise) */
   bool insecure;                   /* true: no TLS peer/host verification (--insecure) */
   const char *ca_file;             /* NULL: the system store (--ca-file) */
+  const char *cert_file;           /* NULL: no client certificate (--cert, target.tls.cert_file); PEM */
+  const char *key_file;            /* NULL: the key is in cert_file (--key); PEM */
+  const char *server_name;         /* NULL: the URL's host; else the TLS name sent (SNI) and verified */
   const char *const *source_addrs; /* local IPv4/IPv6 addresses to bind (--source-addresses); may be NULL */
   size_t source_addr_count;
   size_t max_message_bytes;        /* 0: 1 MiB; a larger received message ends its client ("ws: message larger...") */
@@ -50,8 +53,10 @@ struct ch_engine_opts {
                                       a slot from GET /negotiate until its socket is open, reconnects included) */
   unsigned ws_rx_buffer;           /* 0: 1024; lws rx buffer per connection (only with ws_lws_framing) */
   bool ws_lws_framing;             /* use lws's own WebSocket client (per-byte frame parser, ~3x slower on receive)
-                                      instead of our framing over an lws raw socket (the default for ws://; wss://
-                                      always uses lws's client: lws 4.1.6 cannot tear down raw TLS sockets on uv) */
+                                      instead of our framing (over an lws raw socket for ws://, over ch_tls_conn for
+                                      wss://: lws 4.1.6 cannot tear down raw TLS sockets on uv). With tls and
+                                      several workers lws 4.1.6 leaks the client SSL_CTX of all but one at exit.
+                                      wss also goes through lws's client when http_proxy is set (only lws speaks it) */
   unsigned max_fds;                /* 0: RLIMIT_NOFILE soft limit; sizes lws's fd tables */
   ch_engine_log_cb log;            /* NULL: diagnostics dropped */
   void *log_user;

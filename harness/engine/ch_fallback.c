@@ -229,6 +229,7 @@ int ch__fb_send(struct ch_channel *base, const char *p, size_t n) {
   int rc = ch_encode_send_body(&body, p, n);
   if (rc == 0) {
     struct ch_http_opts o = {.url = t->send_url.data,
+                             .tls_owner = base->owner,
                              .post = true,
                              .body = body.data,
                              .body_len = body.len,

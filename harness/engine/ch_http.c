@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
 #include "ch_clock.h"
 #include "ch_worker.h"
 
@@ -26,6 +28,10 @@ struct ch_http_req {
   void *arg;
   uint64_t start_ns;
   char *iface; /* "host!<addr>" for CURLOPT_INTERFACE */
+  char *url;   /* the URL with server_name as its host (NULL: o->url as given) */
+  struct curl_slist *connect_to; /* server_name:port -> the URL's host:port */
+  void *tls_owner;
+  int tls_resumed; /* -1 unknown; else SSL_session_reused of the connection, read before the request went out */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -127,6 +133,10 @@ int ch__http_worker_init(struct ch_worker *w) {
   unsigned max_fds = w->eng->opts.max_fds ? w->eng->opts.max_fds : 20000;
   curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)(max_fds > HTTP_MAX_CACHED_CONNS ? max_fds
                                                                                           : HTTP_MAX_CACHED_CONNS));
+  /* TLS sessions per worker: negotiate, start, abort, SSE and long polling connections resume rather than repeat
+     the full handshake (the share is this thread's alone, so it needs no lock functions) */
+  if (!(w->share = curl_share_init()) || curl_share_setopt(w->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION))
+    return -ENOMEM;
   w->easy_pool_cap = window < 16 ? 16 : window;
   w->easy_pool = calloc(w->easy_pool_cap, sizeof *w->easy_pool);
   return w->easy_pool ? 0 : -ENOMEM;
@@ -143,8 +153,10 @@ static void http_req_release(struct ch_http_req *r) {
     curl_easy_cleanup(r->easy);
   }
   curl_slist_free_all(r->headers);
+  curl_slist_free_all(r->connect_to);
   ch_buf_free(&r->body);
   free(r->iface);
+  free(r->url);
   free(r);
 }
 
@@ -159,6 +171,10 @@ void ch__http_worker_shutdown(struct ch_worker *w) {
   if (w->multi) {
     curl_multi_cleanup(w->multi); /* its REMOVE callbacks close our polls */
     w->multi = NULL;
+  }
+  if (w->share) { /* after every easy handle and connection that used it */
+    curl_share_cleanup(w->share);
+    w->share = NULL;
   }
   if (w->curl_timer_init) {
     uv_timer_stop(&w->curl_timer);
@@ -201,8 +217,89 @@ static void http_finish(struct ch_http_req *r, CURLcode code) {
   curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME_T, &conn_us);
   if (conn_us > 0)
     res.connect_ns = r->start_ns + (uint64_t)conn_us * 1000u;
+  curl_off_t app_us = 0;
+  long new_conns = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_APPCONNECT_TIME_T, &app_us);
+  curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &new_conns);
+  if (r->tls_owner && r->tls_resumed >= 0 && new_conns > 0 && app_us >= conn_us)
+    ch__client_tls(r->tls_owner, r->tls_resumed == 1, (uint64_t)(app_us - conn_us) * 1000u);
   r->done(r, &res, r->arg);
   http_req_release(r);
+}
+
+/* curl's own new-session callback, wrapped (see http_ssl_ctx): it caches a copy, since OpenSSL marks the session
+   a connection holds not resumable when curl frees that connection without a close_notify (a server closing an idle
+   keep-alive connection, a stream cut off), which would leave the share holding sessions no server resumes. */
+static int http_new_session(SSL *ssl, SSL_SESSION *sess) {
+  int (*curl_cb)(SSL *, SSL_SESSION *) = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+  SSL_SESSION *copy = curl_cb ? SSL_SESSION_dup(sess) : NULL;
+  if (copy && !curl_cb(ssl, copy))
+    SSL_SESSION_free(copy);
+  return 0;
+}
+
+/* curl calls this last while setting up a connection's SSL_CTX (one per connection in 7.88). */
+static CURLcode http_ssl_ctx(CURL *easy, void *sslctx, void *arg) {
+  (void)easy, (void)arg;
+  SSL_CTX *ctx = sslctx;
+  int (*curl_cb)(SSL *, SSL_SESSION *) = SSL_CTX_sess_get_new_cb(ctx);
+  if (curl_cb && curl_cb != http_new_session && SSL_CTX_set_app_data(ctx, (void *)curl_cb) == 1)
+    SSL_CTX_sess_set_new_cb(ctx, http_new_session);
+  return CURLE_OK;
+}
+
+/* Called once the connection (TLS included) is up, before the request is sent: whether its handshake resumed. */
+static int http_prereq_cb(void *arg, char *ip, char *local_ip, int port, int local_port) {
+  (void)ip, (void)local_ip, (void)port, (void)local_port;
+  struct ch_http_req *r = arg;
+  struct curl_tlssessioninfo *ti = NULL;
+  if (curl_easy_getinfo(r->easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
+      ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals)
+    r->tls_resumed = SSL_session_reused((SSL *)ti->internals) == 1;
+  return CURL_PREREQFUNC_OK;
+}
+
+/* server_name: the URL names it (so curl sends it as SNI and verifies it) and CONNECT_TO sends the connection to the
+   URL's own host; the Host header stays the URL's. 0, or -ENOMEM (then nothing changed). */
+static int http_server_name(struct ch_http_req *r, const char *url, const char *name) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+  int rc = -ENOMEM;
+  if (!u || curl_url_set(u, CURLUPART_URL, url, 0) || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0)) {
+    rc = u ? 0 : -ENOMEM; /* not a URL curl parses: curl reports it */
+    goto out;
+  }
+  if (strcmp(scheme, "https") != 0) {
+    rc = 0;
+    goto out;
+  }
+  if (curl_url_get(u, CURLUPART_HOST, &host, 0) || curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ||
+      curl_url_set(u, CURLUPART_HOST, name, 0) || curl_url_get(u, CURLUPART_URL, &out, 0))
+    goto out;
+  struct ch_buf b = CH_BUF_INIT;
+  struct curl_slist *h;
+  if (ch_buf_printf(&b, "%s:%s:%s:%s", name, port, host, port) < 0 ||
+      !(r->connect_to = curl_slist_append(NULL, b.data)))
+    goto out_b;
+  ch_buf_reset(&b);
+  bool defport = !strcmp(port, "443");
+  if (ch_buf_printf(&b, "Host: %s%s%s", host, defport ? "" : ":", defport ? "" : port) < 0 ||
+      !(h = curl_slist_append(r->headers, b.data)))
+    goto out_b;
+  r->headers = h;
+  if (!(r->url = malloc(strlen(out) + 1)))
+    goto out_b;
+  memcpy(r->url, out, strlen(out) + 1);
+  rc = 0;
+out_b:
+  ch_buf_free(&b);
+out:
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_free(out);
+  curl_url_cleanup(u);
+  return rc;
 }
 
 static void http_check_done(struct ch_worker *w) {
@@ -273,6 +370,8 @@ int ch_http_start(struct ch_worker *w, const struct ch_http_opts *o, struct ch_h
       rc = -ENOMEM;
   }
   ch_buf_free(&hb);
+  if (!rc && w->eng->server_name)
+    rc = http_server_name(r, o->url, w->eng->server_name);
   if (!rc && o->source_addr) {
     size_t n = strlen(o->source_addr) + 6;
     if (!(r->iface = malloc(n)))
@@ -282,13 +381,17 @@ int ch_http_start(struct ch_worker *w, const struct ch_http_opts *o, struct ch_h
   }
   if (rc) {
     curl_slist_free_all(r->headers);
+    curl_slist_free_all(r->connect_to);
     curl_easy_cleanup(r->easy);
     free(r->iface);
+    free(r->url);
     free(r);
     return rc;
   }
   const struct ch_engine *eng = w->eng;
-  curl_easy_setopt(e, CURLOPT_URL, o->url);
+  curl_easy_setopt(e, CURLOPT_URL, r->url ? r->url : o->url);
+  if (r->connect_to)
+    curl_easy_setopt(e, CURLOPT_CONNECT_TO, r->connect_to);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
@@ -314,6 +417,16 @@ int ch_http_start(struct ch_worker *w, const struct ch_http_opts *o, struct ch_h
   }
   if (eng->ca_file)
     curl_easy_setopt(e, CURLOPT_CAINFO, eng->ca_file);
+  if (eng->cert_file) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, eng->cert_file);
+    curl_easy_setopt(e, CURLOPT_SSLKEY, eng->key_file ? eng->key_file : eng->cert_file);
+  }
+  curl_easy_setopt(e, CURLOPT_SHARE, w->share);
+  r->tls_owner = o->tls_owner;
+  r->tls_resumed = -1;
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, http_prereq_cb);
+  curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, http_ssl_ctx);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, r);
   if (r->iface)
     curl_easy_setopt(e, CURLOPT_INTERFACE, r->iface);
   r->start_ns = ch_now_ns();
@@ -321,8 +434,10 @@ int ch_http_start(struct ch_worker *w, const struct ch_http_opts *o, struct ch_h
   if (curl_multi_add_handle(w->multi, e) != CURLM_OK) {
     ch__list_del(&r->link);
     curl_slist_free_all(r->headers);
+    curl_slist_free_all(r->connect_to);
     curl_easy_cleanup(r->easy);
     free(r->iface);
+    free(r->url);
     free(r);
     return -ENOMEM;
   }

@@ -1,7 +1,9 @@
 /* ch_http: HTTP requests on a worker's curl multi handle, driven by its libuv loop (uv_poll per socket + one
    uv_timer, as curl's multi-uv example). Used for negotiate, start and abort, and by the SSE and long-polling
    transports. Loop thread only. No redirects are followed (a 3xx is reported as such); TLS verification is on unless
-   the engine was created with insecure; proxies come from the usual environment variables (curl's default). */
+   the engine was created with insecure, client certificate and server_name follow the engine, TLS sessions are
+   shared by the worker's requests (resumed handshakes); proxies come from the usual environment variables (curl's
+   default). */
 #ifndef CH_HTTP_H
 #define CH_HTTP_H
 
@@ -43,6 +45,7 @@ struct ch_http_opts {
   uint32_t connect_timeout_ms; /* 0 = timeout_ms or curl's default */
   size_t max_body;          /* 0 = 1 MiB (ignored when streaming) */
   ch_http_data_cb on_data;  /* NULL: the body is collected and handed to done */
+  void *tls_owner;          /* the client whose TLS handshakes this request's connection counts (NULL: none) */
   ch_http_done_cb done;
   void *arg;
 };

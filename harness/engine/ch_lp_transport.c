@@ -78,6 +78,7 @@ static int lp_request(struct ch_lp_tr *t, const char *url, const char *body, siz
     ch_buf_free(&t->body);
   t->body_nonblank = t->too_big = false;
   struct ch_http_opts o = {.url = url,
+                           .tls_owner = t->fb.base.owner,
                            .post = true,
                            .body = body,
                            .body_len = body_len,

@@ -233,6 +233,7 @@ static int sse_open(struct ch_channel *base, const struct ch_transport_open *o) 
     t->rx_ready = true;
   }
   struct ch_http_opts ho = {.url = t->fb.url.data,
+                            .tls_owner = t->fb.base.owner,
                             .auth_header = ch__fb_auth(&t->fb),
                             .accept = "text/event-stream",
                             .source_addr = t->fb.source_addr,

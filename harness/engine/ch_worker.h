@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "ch_buf.h"
@@ -15,6 +16,7 @@ struct lws_context;
 struct lws_protocols;
 struct ch_client;
 struct ch_http_req;
+struct ch_tls_ctx;
 
 struct ch_task {
   ch_worker_task_cb fn;
@@ -29,13 +31,14 @@ struct ch_link {
 
 struct ch_engine {
   struct ch_engine_opts opts; /* strings and arrays below are owned copies */
-  char *ca_file;
+  char *ca_file, *cert_file, *key_file, *server_name;
   char **source_addrs;
   size_t source_addr_count;
   unsigned n_workers;
   struct ch_worker *workers;
   bool started, stopped;
   struct lws_protocols *protocols; /* one client protocol + terminator, shared read-only by the workers */
+  bool wss_via_proxy;              /* http_proxy is set: wss goes through lws's client, which honours it */
 };
 
 struct ch_worker {
@@ -63,6 +66,14 @@ struct ch_worker {
   struct ch_link reqs; /* every ch_http_req in flight: curl 7.88 cannot list them for us */
   CURL **easy_pool;    /* reset easy handles kept for reuse */
   size_t easy_pool_n, easy_pool_cap;
+  CURLSH *share;       /* TLS sessions of this worker's curl connections (one thread: no locks) */
+
+  /* wss:// without lws (ch_tls.c, ch_tls_conn.c) */
+  struct ch_tls_ctx *tls;   /* NULL unless the engine has tls */
+  char *tls_rbuf;           /* one read's decrypted bytes, allocated at the first */
+  char *dns_host;           /* the last name resolved and its address */
+  struct sockaddr_storage dns_addr;
+  socklen_t dns_len;
 
   /* WebSockets (ch_ws.c) */
   struct lws_context *lws;
@@ -110,6 +121,7 @@ void ch__ws_worker_destroy_end(struct ch_worker *w);
 int ch__ws_protocols_new(struct ch_engine *e);
 
 /* ch_client.c */
+void ch__client_tls(void *client, bool resumed, uint64_t handshake_ns); /* a TLS handshake for this client */
 void ch__client_cancel_all(struct ch_worker *w); /* engine stopping: every started client ends (CANCELLED) */
 void ch__client_free_all(struct ch_worker *w);   /* engine freeing: frees clients the caller left */
 

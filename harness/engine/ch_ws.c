@@ -227,9 +227,11 @@ int ch__ws_worker_init(struct ch_worker *w, struct ch_buf *err) {
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   /* lws 4.1.6 keeps the OpenSSL ex_data index that tags its client SSL_CTX in a process-wide variable that every
-     TLS-enabled context overwrites, so all but the last context leak their client SSL_CTX at destroy. TLS is
-     therefore set up only when the run needs it (e->opts.tls). */
-  info.options = LWS_SERVER_OPTION_LIBUV | (e->opts.tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
+     TLS-enabled context overwrites, so all but the last context leak their client SSL_CTX at destroy. lws's TLS is
+     therefore set up only when wss goes through lws's client (ws_lws_framing, or an http_proxy); otherwise wss runs
+     on ch_tls_conn and lws carries plain sockets only. */
+  bool lws_tls = e->opts.tls && (e->opts.ws_lws_framing || e->wss_via_proxy);
+  info.options = LWS_SERVER_OPTION_LIBUV | (lws_tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
   w->foreign_loops[0] = &w->loop;
   info.foreign_loops = w->foreign_loops;
   info.port = CONTEXT_PORT_NO_LISTEN;
@@ -244,6 +246,8 @@ int ch__ws_worker_init(struct ch_worker *w, struct ch_buf *err) {
   info.timeout_secs = 30;
   info.connect_timeout_secs = 30;
   info.client_ssl_ca_filepath = e->ca_file;
+  info.client_ssl_cert_filepath = e->cert_file; /* wss through a proxy (lws's client) presents it too */
+  info.client_ssl_private_key_filepath = e->key_file ? e->key_file : e->cert_file;
   w->lws = lws_create_context(&info);
   if (!w->lws) {
     ch_buf_puts(err, "libwebsockets context creation failed (is libwebsockets-evlib-uv installed?)");

@@ -15,6 +15,7 @@
 #include "ch_clock.h"
 #include "ch_excerpt.h"
 #include "ch_sha1.h"
+#include "ch_tls_conn.h"
 #include "ch_transport.h"
 #include "ch_worker.h"
 #include "ch_ws_conn.h"
@@ -29,7 +30,8 @@ enum wsr_phase { WSR_IDLE = 0, WSR_CONNECTING, WSR_HANDSHAKE, WSR_OPEN };
 
 struct ch_wsr {
   struct ch_channel base;
-  struct lws *wsi;
+  struct lws *wsi;          /* ws:// (an lws raw socket) */
+  struct ch_tls_conn *tc;   /* wss:// (ch_tls_conn.c); at most one of the two is set */
   enum wsr_phase phase;
   struct ch_buf req;   /* the upgrade request until written */
   char accept[32];     /* the Sec-WebSocket-Accept we expect */
@@ -56,6 +58,14 @@ static void wsr_set_fail(struct ch_wsr *t, enum ch_failure_category cat, const c
     return;
   t->fail = cat;
   snprintf(t->why, sizeof t->why, "%s", msg);
+}
+
+/* The connection calls back when it can take bytes (RAW_WRITEABLE, or the TLS connection's writable event). */
+static void wsr_want_write(struct ch_wsr *t) {
+  if (t->tc)
+    ch__tlsc_want_write(t->tc);
+  else if (t->wsi)
+    lws_callback_on_writable(t->wsi);
 }
 
 /* Appends one masked client frame. */
@@ -276,11 +286,11 @@ static long wsr_frames(struct ch_wsr *t, const char *p, size_t n) {
       }
       wsr_frame(t, 8, pl, len >= 2 ? 2 : 0);
       t->close_sent = t->closing = true;
-      lws_callback_on_writable(t->wsi);
+      wsr_want_write(t);
       return (long)n; /* nothing may follow a close (RFC 6455 5.5.1): the rest of the read is dropped, not kept */
     case 9: /* ping: pong with the same payload */
       if (wsr_frame(t, 10, pl, (size_t)len) == 0)
-        lws_callback_on_writable(t->wsi);
+        wsr_want_write(t);
       break;
     case 10:
       break;
@@ -438,7 +448,7 @@ static int wsr_rx(struct ch_wsr *t, const char *p, size_t n) {
       if (t->kill)
         return -1;
       if (t->txq.len || t->closing)
-        lws_callback_on_writable(t->wsi);
+        wsr_want_write(t);
     }
   }
   if (t->phase == WSR_OPEN && off < len) {
@@ -469,6 +479,14 @@ static int wsr_rx(struct ch_wsr *t, const char *p, size_t n) {
 static int wsr_write(struct ch_wsr *t, struct lws *wsi, struct ch_buf *b) {
   if (!b->len)
     return 0;
+  if (t->tc) { /* the TLS connection keeps what the socket does not take */
+    if (ch__tlsc_write(t->tc, b->data, b->len) != 0)
+      return -1;
+    ch_buf_reset(b);
+    if (b->cap > 4096)
+      ch_buf_free(b);
+    return 0;
+  }
   struct ch_buf *s = &t->base.worker->tx_scratch;
   ch_buf_reset(s);
   if (ch_buf_reserve(s, LWS_PRE + b->len) != 0)
@@ -493,6 +511,68 @@ static void wsr_reset(struct ch_wsr *t) {
   t->in_frag = t->closing = t->kill = t->close_sent = false;
 }
 
+/* The connection can take bytes: the upgrade request first, then queued frames. -1 closes. */
+static int wsr_writeable(struct ch_wsr *t, struct lws *wsi) {
+  if (t->kill)
+    return -1;
+  if (t->req.len) {
+    int rc = wsr_write(t, wsi, &t->req);
+    ch_buf_free(&t->req);
+    return rc;
+  }
+  if (t->phase == WSR_OPEN && wsr_write(t, wsi, &t->txq) != 0)
+    return -1;
+  if (t->closing && t->close_sent && t->fail != CH_FAIL_NONE && !t->txq.len)
+    return -1; /* we answered the server's close */
+  return 0;
+}
+
+/* The connection ended (lws: RAW_CLOSE; TLS: closed): a close nobody asked for is the server's. */
+static void wsr_peer_closed(struct ch_wsr *t) {
+  if (!t->closing)
+    wsr_set_fail(t, t->phase == WSR_OPEN ? CH_FAIL_CONNECTION_LOST : CH_FAIL_CONNECT,
+                 t->phase == WSR_OPEN ? "ws: connection closed by the server"
+                                      : "connect: connection closed during the WebSocket upgrade");
+}
+
+static void wsr_destroyed(struct ch_wsr *t) {
+  bool was_open = t->phase == WSR_OPEN, requested = t->closing && !t->kill;
+  wsr_reset(t);
+  ch__ws_report_closed(&t->base, &t->fail, t->why, was_open, requested);
+}
+
+/* ---------------------------------------------------------------- wss:// over ch_tls_conn */
+
+static int wsr_tls_connected(void *owner, bool resumed, uint64_t handshake_ns) {
+  struct ch_wsr *t = owner;
+  if (t->base.ev->tls)
+    t->base.ev->tls(t->base.owner, resumed, handshake_ns);
+  t->phase = WSR_HANDSHAKE;
+  return wsr_writeable(t, NULL); /* the upgrade request */
+}
+
+static int wsr_tls_rx(void *owner, const char *p, size_t n) {
+  struct ch_wsr *t = owner;
+  return t->kill ? -1 : wsr_rx(t, p, n);
+}
+
+static int wsr_tls_writable(void *owner) { return wsr_writeable(owner, NULL); }
+
+static void wsr_tls_closed(void *owner, bool was_connected, const char *why) {
+  struct ch_wsr *t = owner;
+  t->tc = NULL;
+  /* a TLS or socket failure before the upgrade is a connect failure with its own words ("TLS certificate verify
+     failed: ..."); once the upgrade is under way the end is the server's */
+  if (why && *why && !t->closing && (!was_connected || t->phase == WSR_OPEN))
+    wsr_set_fail(t, t->phase == WSR_OPEN ? CH_FAIL_CONNECTION_LOST : CH_FAIL_CONNECT, why);
+  else if (why)
+    wsr_peer_closed(t);
+  wsr_destroyed(t);
+}
+
+static const struct ch_tls_conn_events wsr_tls_events = {
+    .connected = wsr_tls_connected, .rx = wsr_tls_rx, .writable = wsr_tls_writable, .closed = wsr_tls_closed};
+
 /* Called through ch_ws.c's dispatcher: lws may deliver a wsi's last callbacks (WSI_DESTROY) to the vhost's first
    protocol rather than the one the wsi was bound to. */
 int ch__wsraw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
@@ -506,18 +586,7 @@ int ch__wsraw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     lws_callback_on_writable(wsi);
     return 0;
   case LWS_CALLBACK_RAW_WRITEABLE:
-    if (!t || t->kill)
-      return -1;
-    if (t->req.len) {
-      int rc = wsr_write(t, wsi, &t->req);
-      ch_buf_free(&t->req);
-      return rc;
-    }
-    if (t->phase == WSR_OPEN && wsr_write(t, wsi, &t->txq) != 0)
-      return -1;
-    if (t->closing && t->close_sent && t->fail != CH_FAIL_NONE && !t->txq.len)
-      return -1; /* we answered the server's close */
-    return 0;
+    return t ? wsr_writeable(t, wsi) : -1;
   case LWS_CALLBACK_RAW_RX:
     if (!t || t->kill)
       return -1;
@@ -530,17 +599,12 @@ int ch__wsraw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     }
     return 0;
   case LWS_CALLBACK_RAW_CLOSE:
-    if (t && !t->closing)
-      wsr_set_fail(t, t->phase == WSR_OPEN ? CH_FAIL_CONNECTION_LOST : CH_FAIL_CONNECT,
-                   t->phase == WSR_OPEN ? "ws: connection closed by the server"
-                                        : "connect: connection closed during the WebSocket upgrade");
+    if (t)
+      wsr_peer_closed(t);
     return 0;
   case LWS_CALLBACK_WSI_DESTROY:
-    if (t && ch__ws_unbind(wsi, &t->wsi, t->opening)) {
-      bool was_open = t->phase == WSR_OPEN, requested = t->closing && !t->kill;
-      wsr_reset(t);
-      ch__ws_report_closed(&t->base, &t->fail, t->why, was_open, requested);
-    }
+    if (t && ch__ws_unbind(wsi, &t->wsi, t->opening))
+      wsr_destroyed(t);
     return 0;
   default:
     return 0;
@@ -571,7 +635,7 @@ static int wsr_create(struct ch_worker *w, const struct ch_transport_events *ev,
 static int wsr_open(struct ch_channel *base, const struct ch_transport_open *o) {
   struct ch_wsr *t = (struct ch_wsr *)base;
   struct ch_worker *w = base->worker;
-  if (t->wsi)
+  if (t->wsi || t->tc)
     return -EALREADY;
   if (!w->lws || w->stopping)
     return -ESHUTDOWN;
@@ -600,16 +664,21 @@ static int wsr_open(struct ch_channel *base, const struct ch_transport_open *o) 
     ch_buf_free(&t->req);
     return -ENOMEM;
   }
-  struct lws_client_connect_info ci;
-  ch__ws_connect_info(&ci, w, o, CH_WSRAW_PROTOCOL_NAME, t, &t->wsi);
-  ci.path = "/";
-  ci.host = o->host_header;
-  ci.method = "RAW";
   t->fail = CH_FAIL_NONE;
   t->why[0] = '\0';
   t->phase = WSR_CONNECTING;
   t->closing = t->kill = t->close_sent = t->in_frag = false;
-  rc = ch__ws_connect(&ci, &t->opening);
+  if (o->tls) {
+    char why[160];
+    rc = ch__tlsc_open(w, o->host, o->port, o->source_addr, &wsr_tls_events, t, &t->tc, why, sizeof why);
+  } else {
+    struct lws_client_connect_info ci;
+    ch__ws_connect_info(&ci, w, o, CH_WSRAW_PROTOCOL_NAME, t, &t->wsi);
+    ci.path = "/";
+    ci.host = o->host_header;
+    ci.method = "RAW";
+    rc = ch__ws_connect(&ci, &t->opening);
+  }
   if (rc) {
     t->phase = WSR_IDLE;
     ch_buf_free(&t->req);
@@ -619,23 +688,25 @@ static int wsr_open(struct ch_channel *base, const struct ch_transport_open *o) 
 
 static int wsr_send(struct ch_channel *base, const char *p, size_t n) {
   struct ch_wsr *t = (struct ch_wsr *)base;
-  if (!t->wsi || t->phase != WSR_OPEN || t->closing || t->kill)
+  if ((!t->wsi && !t->tc) || t->phase != WSR_OPEN || t->closing || t->kill)
     return -ENOTCONN;
   int rc = wsr_frame(t, 1, p, n);
   if (rc)
     return rc;
-  lws_callback_on_writable(t->wsi);
+  wsr_want_write(t);
   return 0;
 }
 
 static void wsr_close(struct ch_channel *base, bool abrupt) {
   struct ch_wsr *t = (struct ch_wsr *)base;
-  if (!t->wsi)
+  if (!t->wsi && !t->tc)
     return;
   if (abrupt || t->phase != WSR_OPEN) {
     t->closing = true;
     t->kill = true;
-    if (!t->in_cb)
+    if (!t->in_cb && t->tc)
+      ch__tlsc_close(t->tc);
+    else if (!t->in_cb)
       ch__ws_kill(base->worker, t->wsi);
     return;
   }
@@ -646,14 +717,22 @@ static void wsr_close(struct ch_channel *base, bool abrupt) {
   static const char normal[2] = {0x03, (char)0xE8};
   if (!t->close_sent && wsr_frame(t, 8, normal, 2) == 0)
     t->close_sent = true;
-  lws_callback_on_writable(t->wsi);
-  lws_set_timeout(t->wsi, PENDING_TIMEOUT_CLOSE_ACK, 3);
+  wsr_want_write(t);
+  if (t->tc)
+    ch__tlsc_close_within(t->tc, 3000);
+  else
+    lws_set_timeout(t->wsi, PENDING_TIMEOUT_CLOSE_ACK, 3);
 }
 
-static bool wsr_is_open(const struct ch_channel *base) { return ((const struct ch_wsr *)base)->wsi != NULL; }
+static bool wsr_is_open(const struct ch_channel *base) {
+  const struct ch_wsr *t = (const struct ch_wsr *)base;
+  return t->wsi || t->tc;
+}
 
 static void wsr_detach(struct ch_channel *base) {
   struct ch_wsr *t = (struct ch_wsr *)base;
+  ch__tlsc_detach(t->tc);
+  t->tc = NULL;
   ch__ws_detach(base->worker, &t->wsi);
   wsr_reset(t);
 }

@@ -36,6 +36,8 @@ enum ch_lat {
   CH_LAT_RECONNECT,          /* "reconnect": connection lost -> reconnected (transport open again) */
   CH_LAT_REPLAY,             /* "replay_latency": reconnect completed -> an Update published while the subscriber
                                 was disconnected received (replayed), one sample per receiver */
+  CH_LAT_TLS_HANDSHAKE,      /* "tls_handshake": TCP connected -> TLS handshake done, every TLS connection of a client
+                                (negotiate, start, abort, send, SSE, long polling, WebSocket), full and resumed */
   CH_LAT_COUNT
 };
 
@@ -59,6 +61,8 @@ enum ch_cnt {
   CH_CNT_BYTES_IN,             /* "bytes_in": payload bytes received */
   CH_CNT_BYTES_OUT,            /* "bytes_out": payload bytes sent */
   CH_CNT_SERVER_CLOSES,        /* "server_closes": receive channels the server ended while connected, unasked */
+  CH_CNT_TLS_FULL,             /* "tls_handshakes_full": TLS handshakes without a session to resume */
+  CH_CNT_TLS_RESUMED,          /* "tls_handshakes_resumed": TLS handshakes that resumed an earlier session */
   CH_CNT_COUNT
 };
 
@@ -176,7 +180,8 @@ int ch_cnt_from_name(const char *name);
 /**
  * Metric names for thresholds (values are doubles; latencies in ns):
  *   <latency>.<stat>  latency one of ch_lat_name (negotiate, tcp_connect, connect, init, start, invoke_subscribe,
- *                     invoke_unsubscribe, update_latency, fanout_completion, reconnect, replay_latency); stat one
+ *                     invoke_unsubscribe, update_latency, fanout_completion, reconnect, replay_latency,
+ *                     tls_handshake); stat one
  *                     of count, min,
  *                     max, mean, stddev, overflow, p<N> with N a percentile 0..100 (p50, p90, p95, p99, p99.9, ...)
  *   <counter>         any ch_cnt_name (clients_connected, connect_errors, disconnects, reconnects, errors,

@@ -29,7 +29,7 @@ static const char capacity_usage[] =
     "against the load with the knee marked, and each step is also a CAP-* check.\n"
     "\n"
     "Options: the same as `centro-harness run` (--target, --token, --token-env, --token-file, --set, --seed,\n"
-    "--workers, --processes, --source-addresses, --insecure, --ca-file, --report-dir, --quiet, --metrics-listen,\n"
+    "--workers, --processes, --source-addresses, --insecure, --ca-file, --cert, --key, --report-dir, --quiet, --metrics-listen,\n"
     "--dashboard, --dashboard-allow-stop, --out, --linger); the live outputs last the whole search, counters adding\n"
     "up over its steps.\n"
     "\n"

@@ -606,6 +606,9 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   eo.tls = r->target.tls; /* only then: each TLS context costs memory lws 4.1 never gives back */
   eo.insecure = o->insecure || s->target.insecure;
   eo.ca_file = o->ca_file ? o->ca_file : s->target.ca_file;
+  eo.cert_file = o->cert_file ? o->cert_file : s->target.cert_file;
+  eo.key_file = o->cert_file ? o->key_file : s->target.key_file;
+  eo.server_name = s->target.server_name;
   eo.log = run_engine_log;
   eo.on_stop = run_worker_stopping;
   eo.on_stop_arg = r;

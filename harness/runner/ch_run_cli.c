@@ -37,6 +37,8 @@ static const char run_usage[] =
     "  --source-addresses S    local addresses to spread connections over: 127.0.0.2-127.0.0.40 or a,b,c\n"
     "  --insecure              do not verify TLS certificates\n"
     "  --ca-file FILE          CA certificates to verify the target with\n"
+    "  --cert FILE             TLS client certificate (PEM; may hold the key) for servers that require one\n"
+    "  --key FILE              the private key of --cert (PEM, unencrypted; also --cert-key, as in check)\n"
     "  --report-dir DIR        where to write report.json, junit.xml, report.html and scenario.json\n"
     "                          (default: a new reports/<scenario>-<UTC time>, with -2, -3... when taken)\n"
     "  --quiet                 no progress line and no summary table\n"
@@ -238,7 +240,7 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
 
 int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli *c) {
   enum { O_TARGET = 256, O_TOKEN, O_TOKEN_ENV, O_TOKEN_FILE, O_SET, O_SEED, O_WORKERS, O_PROCESSES, O_SRC, O_INSECURE,
-         O_CA, O_REPORT_DIR, O_QUIET, O_HELP, O_CKPT, O_METRICS, O_DASH, O_ALLOW_STOP, O_OUT, O_LINGER };
+         O_CA, O_REPORT_DIR, O_QUIET, O_HELP, O_CKPT, O_METRICS, O_DASH, O_ALLOW_STOP, O_OUT, O_LINGER, O_CERT, O_KEY };
   static const struct option longopts[] = {
       {"target", required_argument, NULL, O_TARGET},     {"token", required_argument, NULL, O_TOKEN},
       {"token-env", required_argument, NULL, O_TOKEN_ENV}, {"token-file", required_argument, NULL, O_TOKEN_FILE},
@@ -250,6 +252,8 @@ int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli
       {"checkpoint-every", required_argument, NULL, O_CKPT}, {"metrics-listen", required_argument, NULL, O_METRICS},
       {"dashboard", required_argument, NULL, O_DASH},    {"dashboard-allow-stop", no_argument, NULL, O_ALLOW_STOP},
       {"out", required_argument, NULL, O_OUT},           {"linger", no_argument, NULL, O_LINGER},
+      {"cert", required_argument, NULL, O_CERT},         {"key", required_argument, NULL, O_KEY},
+      {"cert-key", required_argument, NULL, O_KEY},
       {NULL, 0, NULL, 0}};
   memset(c, 0, sizeof *c);
   struct ch_run_opts *op = &c->o;
@@ -320,6 +324,8 @@ int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli
     case O_SRC: op->source_addresses = optarg; break;
     case O_INSECURE: op->insecure = true; break;
     case O_CA: op->ca_file = optarg; break;
+    case O_CERT: op->cert_file = optarg; break;
+    case O_KEY: op->key_file = optarg; break;
     case O_REPORT_DIR: op->report_dir = optarg; break;
     case O_QUIET: op->quiet = true; break;
     case O_METRICS: c->metrics_listen = optarg; break;

@@ -12,6 +12,7 @@
 #include "ch_report.h"
 #include "ch_run_int.h"
 #include "ch_sha256.h"
+#include "ch_tls.h"
 
 bool run_reference_needs_embedded(const struct ch_scenario *s, struct ch_buf *err) {
   if (!s->target.url || !ch_scenario_has_trigger_type(s, CH_SCN_TRIGGER_REFERENCE))
@@ -38,6 +39,18 @@ int ch_run_check_input(const struct ch_run_opts *o, const struct ch_scenario *s,
   if ((rc = run_auth_check_input(o, s, rep, err)) != CH_EXIT_OK)
     return rc;
   if (run_reference_needs_embedded(s, err))
+    return CH_EXIT_INPUT;
+  /* TLS files that cannot be used are invalid input, named, before any folder exists */
+  struct ch_tls_opts to = {.ca_file = o->ca_file ? o->ca_file : s->target.ca_file,
+                           .cert_file = o->cert_file ? o->cert_file : s->target.cert_file,
+                           .key_file = o->cert_file ? o->key_file : s->target.key_file};
+  if (o->key_file && !o->cert_file) {
+    ch_buf_printf(err, "--key %s: a key without a certificate (give --cert too)", o->key_file);
+    return CH_EXIT_INPUT;
+  }
+  const char *wc = o->cert_file ? "--cert" : "target.tls.cert_file";
+  const char *wk = o->cert_file ? "--key" : "target.tls.key_file";
+  if (ch_tls_check_files(&to, o->ca_file ? "--ca-file" : "target.ca_file", wc, wk, err))
     return CH_EXIT_INPUT;
   if (o->source_addresses) {
     char **addrs = NULL;

@@ -290,6 +290,13 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
     rw->late++;
 }
 
+static void rc_on_tls(struct ch_client *c, bool resumed, uint64_t handshake_ns, void *user) {
+  (void)c;
+  struct run_client *rc = user;
+  ch_metrics_record(rc->g, CH_LAT_TLS_HANDSHAKE, handshake_ns);
+  ch_metrics_count(rc->g, resumed ? CH_CNT_TLS_RESUMED : CH_CNT_TLS_FULL, 1);
+}
+
 static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user) {
   struct run_client *rc = user;
   if (e == CH_EVENT_RECONNECTED) {
@@ -353,6 +360,7 @@ static void rc_start(struct run_worker *rw, struct run_client *rc) {
   co.on_state = rc_on_state;
   co.on_message = rc_on_message;
   co.on_event = rc_on_event;
+  co.on_tls = rc_on_tls;
   if (r->s->total_clients <= RUN_TRACE_CLIENTS)
     co.on_trace = rc_on_trace;
   co.user = rc;

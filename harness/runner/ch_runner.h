@@ -27,6 +27,7 @@ struct ch_run_opts {
   unsigned processes;       /* 0: the scenario's */
   bool insecure;            /* --insecure (also from the scenario) */
   const char *ca_file;
+  const char *cert_file, *key_file; /* --cert, --key: a TLS client certificate (PEM) */
   const char *source_addresses;
   bool quiet;               /* no progress line, no summary */
   const char *progress_label; /* shown in the progress line (a capacity step, a shard); NULL: none */

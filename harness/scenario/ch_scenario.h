@@ -93,7 +93,9 @@ struct ch_scn_target {
   char *url;                  /* NULL: the embedded reference endpoint (started by the runner) */
   struct ch_url parsed;       /* valid only when url != NULL */
   bool insecure;              /* skip TLS certificate verification (default false) */
-  char *ca_file;              /* NULL or a path resolved against the scenario's folder */
+  char *ca_file;              /* NULL or a path resolved against the scenario's folder (also target.tls.ca_file) */
+  char *cert_file, *key_file; /* target.tls: client certificate and key (PEM), resolved like ca_file; NULL: none */
+  char *server_name;          /* target.tls.server_name: TLS name sent (SNI) and verified; NULL: the URL's host */
   struct ch_scn_auth auth;
   char **bad_tokens;          /* credentials that the target must reject (401/403); never log them */
   size_t n_bad_tokens;

@@ -175,6 +175,19 @@ static void sj_target(struct sj *j, cJSON *root, const struct ch_scenario *s) {
   if (t->ca_file) /* absolute when stored: the copy lives in another folder than the original */
     sj_str(j, o, "ca_file", abs ? abs : t->ca_file);
   free(abs);
+  if (t->cert_file || t->server_name) {
+    cJSON *tl = sj_obj(j, o, "tls");
+    char *ac = j->stored && t->cert_file ? realpath(t->cert_file, NULL) : NULL;
+    char *ak = j->stored && t->key_file ? realpath(t->key_file, NULL) : NULL;
+    if (tl && t->cert_file)
+      sj_str(j, tl, "cert_file", ac ? ac : t->cert_file);
+    if (tl && t->key_file)
+      sj_str(j, tl, "key_file", ak ? ak : t->key_file);
+    if (tl && t->server_name)
+      sj_str(j, tl, "server_name", t->server_name);
+    free(ac);
+    free(ak);
+  }
   cJSON *a = sj_obj(j, o, "auth");
   if (a) {
     static const char *const modes[] = {"none", "header", "query"};

@@ -113,7 +113,7 @@ static void scn_target(struct ch__scn_ctx *c, const cJSON *root, struct ch_scn_t
     scn_auth(c, NULL, &t->auth);
     return;
   }
-  static const char *const keys[] = {"url", "insecure", "ca_file", "auth", "bad_tokens", NULL};
+  static const char *const keys[] = {"url", "insecure", "ca_file", "tls", "auth", "bad_tokens", NULL};
   ch__scn_check_keys(c, o, keys);
   if (ch__scn_string(c, o, "url", false, NULL, &t->url) && t->url) {
     struct ch_buf e = CH_BUF_INIT;
@@ -140,6 +140,32 @@ static void scn_target(struct ch__scn_ctx *c, const cJSON *root, struct ch_scn_t
   }
   ch__scn_bool(c, o, "insecure", false, &t->insecure);
   ch__scn_file(c, o, "ca_file", &t->ca_file);
+  const cJSON *tls = cJSON_GetObjectItemCaseSensitive(o, "tls");
+  if (tls) {
+    size_t m2 = ch__scn_push_key(c, "tls");
+    if (!cJSON_IsObject(tls)) {
+      ch__scn_fail(c, tls, true, "an object");
+    } else {
+      static const char *const tkeys[] = {"ca_file", "cert_file", "key_file", "insecure", "server_name", NULL};
+      ch__scn_check_keys(c, tls, tkeys);
+      if (cJSON_GetObjectItemCaseSensitive(tls, "insecure"))
+        ch__scn_bool(c, tls, "insecure", false, &t->insecure);
+      if (cJSON_GetObjectItemCaseSensitive(tls, "ca_file")) {
+        free(t->ca_file);
+        ch__scn_file(c, tls, "ca_file", &t->ca_file);
+      }
+      ch__scn_file(c, tls, "cert_file", &t->cert_file);
+      ch__scn_file(c, tls, "key_file", &t->key_file);
+      ch__scn_string(c, tls, "server_name", false, NULL, &t->server_name);
+      if (t->key_file && !t->cert_file) {
+        size_t m3 = ch__scn_push_key(c, "key_file");
+        ch__scn_failf(c, cJSON_GetObjectItemCaseSensitive(tls, "key_file"),
+                      "expected cert_file beside key_file (the certificate the key belongs to), found none");
+        ch__scn_pop(c, m3);
+      }
+    }
+    ch__scn_pop(c, m2);
+  }
   scn_auth(c, o, &t->auth);
   if ((t->auth.source == CH_SCN_TOKEN_LOGIN || t->auth.source == CH_SCN_TOKEN_COMMAND) &&
       !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "url")))
@@ -541,6 +567,9 @@ void ch_scenario_free(struct ch_scenario *s) {
     ch_url_free(&t->parsed);
   free(t->url);
   free(t->ca_file);
+  free(t->cert_file);
+  free(t->key_file);
+  free(t->server_name);
   free(t->auth.scheme);
   free(t->auth.query_param);
   if (t->auth.token) /* a credential: wipe before freeing */

@@ -15,7 +15,8 @@
 static const char *const thr_latencies[] = {"negotiate",          "tcp_connect",    "connect",
                                             "init",               "start",          "invoke_subscribe",
                                             "invoke_unsubscribe", "update_latency", "fanout_completion",
-                                            "reconnect",          "replay_latency", NULL};
+                                            "reconnect",          "replay_latency", "tls_handshake",
+                                            NULL};
 
 /* The name before the dot of "<latency>.<stat>" is a latency. */
 static bool thr_is_latency(const char *name, const char *dot) {

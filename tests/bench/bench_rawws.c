@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ch_bench_proc.h"
 #include "ch_clock.h"
 
 #define CDATA "%5B%7B%22name%22%3A%22resourceeventhub%22%7D%5D"
@@ -234,25 +235,6 @@ static void consume(struct conn *c, const unsigned char *p, size_t n, struct tot
   }
 }
 
-static double cpu_s(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
-}
-
-static long rss_kib(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (!strncmp(line, "VmRSS:", 6))
-      v = strtol(line + 6, NULL, 10);
-  if (f)
-    fclose(f);
-  return v;
-}
-
 static void publish(int cport, int key, int count, double pace) {
   char body[160], req[512], rate[32] = "";
   if (pace > 0)
@@ -300,7 +282,7 @@ int main(int argc, char **argv) {
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
-  long rss0 = rss_kib();
+  long rss0 = ch_bench_rss_kib();
   struct conn *cs = calloc((size_t)n, sizeof *cs);
   int ep = epoll_create1(0);
   if (!cs || ep < 0)
@@ -328,10 +310,10 @@ int main(int argc, char **argv) {
         consume(c, buf, (size_t)r, &t);
     }
   }
-  long rss1 = rss_kib();
+  long rss1 = ch_bench_rss_kib();
   /* Phase 2: publish at the rate and count every Update (bounded: publishing time + the server's pacing + 30 s). */
   long expect = (long)pubs * count * (n / keys), base_updates = t.updates;
-  double c0 = cpu_s();
+  double c0 = ch_bench_cpu_s();
   uint64_t t0 = ch_now_ns(), gap = (uint64_t)(1e9 / rate), next = t0;
   int sent = 0;
   deadline = t0 + (uint64_t)pubs * gap + (pace > 0 ? (uint64_t)(count / pace * 1e9) : 0) + 30000000000ull;
@@ -354,7 +336,7 @@ int main(int argc, char **argv) {
       }
     }
   }
-  double c1 = cpu_s();
+  double c1 = ch_bench_cpu_s();
   printf("rawws clients=%d rss_base_kib=%ld rss_conn_kib=%ld acks=%ld updates=%ld expected=%ld frames=%ld cpu_s=%.3f "
          "secs=%.3f\n",
          n, rss0, rss1, t.acks, t.updates - base_updates, expect, t.frames, c1 - c0, (double)(last - t0) / 1e9);

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks behind the speed and memory targets, with a table at the end, also written as
 # reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
-# Environment: BENCH_ONLY="micro density multi intake peers fanout transports fallback live" (a subset, in that order;
+# Environment: BENCH_ONLY="micro density multi intake peers fanout transports fallback live wss" (a subset, in that order;
 #              intake and peers measure two streams each: the batched one, 50 Updates per frame, and the single
 #              one, 1 Update per frame, recorded as intake1_*, raw1_*, peer_<tool>_cpu1_*),
 #              BENCH_PIN=0 (do not pin the server to core 0 and the load generators to core 1),
 #              BENCH_MP_SIZES="60000 100000" (multi-process sizes), BENCH_DENSITY=19000,
 #              BENCH_PEERS_HOLD=10000 (peers: connections Tsung and Artillery are asked to hold, 0 = skip that run),
 #              BENCH_LIVE_CLIENTS=5000 BENCH_LIVE_SECONDS=20 BENCH_LIVE_REPS=3 (live: the watched/unwatched pair).
+#              BENCH_WSS_N=2000 (wss: clients of the ws/wss side-by-side runs of bench_wss).
 # Every server and harness process started here is ended by its pid on exit; every wait is bounded.
 set -uo pipefail
 
@@ -15,7 +16,8 @@ build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 4
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
-only=${BENCH_ONLY:-micro density multi intake peers fanout transports fallback live}
+only=${BENCH_ONLY:-micro density multi intake peers fanout transports fallback live wss}
+wss_n=${BENCH_WSS_N:-2000}
 mp_sizes=${BENCH_MP_SIZES:-60000 100000}
 density_n=${BENCH_DENSITY:-19000}
 scn="$root/tests/bench/scenarios"
@@ -684,6 +686,34 @@ if want live; then
   put live_overhead_pct "$(awk -v a="$(least watched)" -v b="$(least plain)" \
     'BEGIN{ if (b+0 > 0) printf "%.1f", 100*(a/b-1); else print "-" }')"
 fi
+if want wss; then
+  # ws and wss side by side (issue #13): the harness's own client, one worker thread, against a small lws server in
+  # a child process (bench_wss pins it to core 0, itself to core 1); the same N clients connect, idle, and 20 of them
+  # then receive single-Update frames as fast as the server writes them. RESUME=0: the server refuses resumption.
+  for m in "ws 1" "wss 1" "wss 0"; do
+    set -- $m
+    tag="wss_$1$([ "$2" = 0 ] && echo _full)"
+    echo "== $tag: $wss_n clients over $1:// (bench_wss, one worker; $([ "$2" = 0 ] && echo "every TLS handshake full" || echo "sessions resumed"))"
+    fg timeout 300 "$build/tests/bench_wss" "$1" "$wss_n" 20 3 "$2" >"$work/$tag.txt" 2>&1
+    rc=$?
+    line=$(grep -E '^wss? clients=' "$work/$tag.txt" | tail -1)
+    echo "exit $rc; ${line:-no result line}"
+    bv() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+    for k in clients failed connect_per_s cpu_us_per_connect tls_per_s kib_per_client heap_kib_per_client \
+      cpu_ns_per_update tls_full tls_resumed; do
+      put "${tag}_$k" "$(bv "$k")"
+    done
+    put "${tag}_exit" "$rc"
+  done
+  put wss_cpu_ratio "$(awk -v a="$(get wss_wss_cpu_ns_per_update)" -v b="$(get wss_ws_cpu_ns_per_update)" \
+    'BEGIN{ if (a ~ /^[0-9.]+$/ && b+0 > 0) printf "%.2f", a/b; else print "-" }')"
+  # Against `serve` itself over TLS (density, reconnect storm) once serve can listen with TLS.
+  if "$H" serve --help 2>/dev/null | grep -q -- '--tls-cert'; then
+    echo "== wss: serve --tls-cert is available; the density and reconnect-storm rows over serve are not written yet"
+  else
+    echo "== wss: serve has no --tls-cert in this build: the rows over serve (density, reconnect storm) are skipped"
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # The table and the JSON file.
@@ -779,6 +809,19 @@ if want live; then
   row "6 CPU/Update watched vs not" "$(get live_watched_cpu_s_per_million) vs $(get live_plain_cpu_s_per_million) s/M" \
     "<= +5%" "$(get live_overhead_pct)% ($(awk -v v="$(get live_overhead_pct)" \
     'BEGIN{ if (v !~ /^-?[0-9.]+$/) print "n/a"; else if (v+0 <= 5) print "met"; else print "NOT met" }'))"
+fi
+if want wss; then
+  row "7 ws vs wss: CPU per Update" "$(get wss_ws_cpu_ns_per_update) / $(get wss_wss_cpu_ns_per_update) ns" \
+    "wss <= 1.5x ws" "$(get wss_cpu_ratio)x: $(ok "$(get wss_cpu_ratio)" 1.5 '<=')"
+  row "7 RSS per idle client, ws / wss" "$(get wss_ws_kib_per_client) / $(get wss_wss_kib_per_client) KiB" \
+    "wss <= 12 KiB" "$(ok "$(get wss_wss_kib_per_client)" 12 '<=')"
+  row "7 TLS handshakes/s, resumed" "$(get wss_wss_tls_per_s)/s" ">= 4000/s" "$(ok "$(get wss_wss_tls_per_s)" 4000 '>=')"
+  row "  full+resumed / full" "$(get wss_wss_tls_full)+$(get wss_wss_tls_resumed) / $(get wss_wss_full_tls_full)" "" \
+    "$(get wss_wss_connect_per_s) / $(get wss_wss_full_connect_per_s) clients/s"
+  row "7 TLS handshakes/s, full" "$(get wss_wss_full_tls_per_s)/s" ">= 2000/s" \
+    "$(ok "$(get wss_wss_full_tls_per_s)" 2000 '>=')"
+  row "  CPU per connect ws / wss / full" \
+    "$(get wss_ws_cpu_us_per_connect) / $(get wss_wss_cpu_us_per_connect) / $(get wss_wss_full_cpu_us_per_connect) us" "" ""
 fi
 if want micro; then
   row "micro: WS frame decode" "$(get proto_ws_ns_per_msg) ns/msg" "validating: $(get proto_ws_validating_ns_per_msg)" ""

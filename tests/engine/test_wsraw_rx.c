@@ -30,7 +30,7 @@ static void sink_message(void *owner, const char *p, size_t n, uint64_t recv_ns)
   s->count++;
 }
 
-static const struct ch_transport_events sink_events = {NULL, sink_message, NULL, NULL};
+static const struct ch_transport_events sink_events = {NULL, sink_message, NULL, NULL, NULL};
 
 struct rig {
   struct ch_engine eng;

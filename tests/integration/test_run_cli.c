@@ -1,14 +1,20 @@
 /* `centro-harness run` as users and release pipelines use it: the shipped scenarios pass against the embedded
    reference endpoint, exit codes and last lines are the documented ones, reports are written without credentials. */
 #include <cJSON.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "ch_server.h"
+#include "ch_listen.h"
 #include "ch_spawn.h"
 #include "ch_test.h"
+#include "ch_test_certs.h"
 
 static char report_dir[64];
 
@@ -126,6 +132,78 @@ static void test_run_unreachable_target_exits_4(void) {
   expect_exit("scenarios/smoke.json", extra, 4, "exit 4: run could not be carried out");
 }
 
+/* TLS files are checked before anything runs: exit 3 naming the option and the file. */
+static void test_run_tls_files_refused_with_exit_3(void) {
+  const char *extra[] = {"--cert", "/nonexistent/client.pem", NULL};
+  struct ch_spawn_result r = run_scenario("scenarios/smoke.json", extra, 30);
+  CU_ASSERT_EQUAL(r.code, 3);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "--cert /nonexistent/client.pem: No such file or directory"));
+  free(r.out);
+  const char *extra2[] = {"--cert", CH_SOURCE_DIR "/scenarios/smoke.json", NULL};
+  r = run_scenario("scenarios/smoke.json", extra2, 30);
+  CU_ASSERT_EQUAL(r.code, 3);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "smoke.json: not a PEM certificate"));
+  free(r.out);
+}
+
+/* A TLS listener whose certificate nobody trusts: it accepts and handshakes until told to stop. */
+struct tls_lsn {
+  int fd, port;
+  SSL_CTX *ctx;
+  uv_thread_t th;
+  volatile int stop;
+};
+
+static void tls_lsn_main(void *arg) {
+  struct tls_lsn *l = arg;
+  while (!l->stop) {
+    int c = accept(l->fd, NULL, NULL);
+    if (c < 0)
+      continue;
+    SSL *s = SSL_new(l->ctx);
+    SSL_set_fd(s, c);
+    SSL_accept(s); /* the client refuses the certificate */
+    SSL_free(s);
+    close(c);
+  }
+}
+
+/* Verification is on: a certificate from an unknown CA ends the run with exit 4 and the reason. */
+static void test_run_untrusted_certificate_exits_4_with_reason(void) {
+  struct tls_lsn l = {0};
+  signal(SIGPIPE, SIG_IGN); /* the listener's handshake writes to sockets the refusing client has closed */
+  l.ctx = SSL_CTX_new(TLS_server_method());
+  BIO *cb = BIO_new_mem_buf(test_cert, -1), *kb = BIO_new_mem_buf(test_key, -1);
+  X509 *x = PEM_read_bio_X509(cb, NULL, NULL, NULL);
+  EVP_PKEY *k = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
+  CU_ASSERT_EQUAL_FATAL(SSL_CTX_use_certificate(l.ctx, x) == 1 && SSL_CTX_use_PrivateKey(l.ctx, k) == 1, 1);
+  X509_free(x), EVP_PKEY_free(k), BIO_free(cb), BIO_free(kb);
+  l.fd = ch_test_listen(64, &l.port);
+  CU_ASSERT_TRUE_FATAL(l.fd >= 0);
+  CU_ASSERT_EQUAL_FATAL(uv_thread_create(&l.th, tls_lsn_main, &l), 0);
+  char url[64];
+  snprintf(url, sizeof url, "https://127.0.0.1:%d/Centro", l.port);
+  const char *extra[] = {"--target", url, "--set", "trigger.type=none", "--set",
+                         "phases=[{\"type\":\"connect\",\"timeout\":\"5s\"}]", "--token", "x", NULL};
+  struct ch_spawn_result r = run_scenario("scenarios/smoke.json", extra, 60);
+  if (r.code != 4 || !strstr(r.out, "TLS failure at"))
+    fprintf(stderr, "\nexit %d:\n%s\n", r.code, r.out);
+  CU_ASSERT_EQUAL(r.code, 4);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "TLS failure at https://127.0.0.1:"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "certificate"));
+  free(r.out);
+  l.stop = 1;
+  shutdown(l.fd, SHUT_RDWR);
+  int wake = socket(AF_INET, SOCK_STREAM, 0); /* accept may still wait: one connection ends it */
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)l.port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  connect(wake, (struct sockaddr *)&sa, sizeof sa);
+  close(wake);
+  uv_thread_join(&l.th);
+  close(l.fd);
+  SSL_CTX_free(l.ctx);
+}
+
 /* An external endpoint that ends every WebSocket (Close 1000) after 50 Updates: the clients reconnect and get the
    replay, so nothing is lost, but the run counts the closes (server_closes) and RUN-SERVER-CLOSE fails, unless the
    scenario allows them. */
@@ -227,6 +305,8 @@ int main(void) {
                          CH_TEST(test_run_threshold_failure_exits_2),
                          CH_TEST(test_run_invalid_scenario_exits_3_naming_file_and_path),
                          CH_TEST(test_run_unreachable_target_exits_4),
+                         CH_TEST(test_run_tls_files_refused_with_exit_3),
+                         CH_TEST(test_run_untrusted_certificate_exits_4_with_reason),
                          CH_TEST(test_run_refuses_a_run_beyond_the_descriptor_limit),
                          CH_TEST(test_run_counts_server_closes_and_fails_unless_allowed),
                          CU_TEST_INFO_NULL};

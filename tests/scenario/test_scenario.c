@@ -542,7 +542,9 @@ static void test_scenario_schema_matches_loader(void) {
   const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");
   check_keys_known(props, "", 15);
   const cJSON *target = cJSON_GetObjectItemCaseSensitive(props, "target");
-  check_keys_known(cJSON_GetObjectItemCaseSensitive(target, "properties"), "target.", 5);
+  check_keys_known(cJSON_GetObjectItemCaseSensitive(target, "properties"), "target.", 6);
+  const cJSON *tls = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(target, "properties"), "tls");
+  check_keys_known(cJSON_GetObjectItemCaseSensitive(tls, "properties"), "target.tls.", 5);
   const cJSON *pop = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(props, "clients"), "items");
   check_keys_known(cJSON_GetObjectItemCaseSensitive(pop, "properties"), "clients.0.", 10); /* + passive */
   const cJSON *trig = cJSON_GetObjectItemCaseSensitive(props, "trigger");
@@ -552,6 +554,32 @@ static void test_scenario_schema_matches_loader(void) {
   const cJSON *cor = cJSON_GetObjectItemCaseSensitive(props, "correlation");
   check_keys_known(cJSON_GetObjectItemCaseSensitive(cor, "properties"), "correlation.", 4);
   cJSON_Delete(schema);
+}
+
+/* target.tls: files resolved and kept, written back, unreadable files and a key without a certificate refused with
+   their path. */
+static void test_scenario_target_tls(void) {
+  struct ch_buf err = CH_BUF_INIT;
+  struct ch_scenario *s =
+      load("{" MIN_CLIENTS "," MIN_PHASES ",\"target\":{\"url\":\"https://10.0.0.5/C\",\"tls\":{\"cert_file\":\"" CH_SOURCE_DIR
+           "/scenarios/smoke.json\",\"key_file\":\"" CH_SOURCE_DIR "/scenarios/auth.json\",\"insecure\":true,"
+           "\"server_name\":\"centro.example\"}}}",
+           NULL, 0, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_PTR_NOT_NULL(strstr(s->target.cert_file ? s->target.cert_file : "", "smoke.json"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(s->target.key_file ? s->target.key_file : "", "auth.json"));
+  CH_ASSERT_STR(s->target.server_name ? s->target.server_name : "", "centro.example");
+  CU_ASSERT_TRUE(s->target.insecure);
+  roundtrip(s);
+  ch_scenario_free(s);
+  ch_buf_free(&err);
+  expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"target\":{\"tls\":{\"cert_file\":\"/nonexistent/c.pem\"}}}", NULL, 0,
+               "target.tls.cert_file", "/nonexistent/c.pem", "readable");
+  expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"target\":{\"tls\":{\"key_file\":\"" CH_SOURCE_DIR
+               "/scenarios/smoke.json\"}}}",
+               NULL, 0, "target.tls.key_file", "cert_file", NULL);
+  expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"target\":{\"tls\":{\"cert\":\"x\"}}}", NULL, 0, "target.tls",
+               "cert", NULL);
 }
 
 /* k6's abortOnFail, as an object in thresholds: read, written back, and refused where it cannot work. */
@@ -630,6 +658,7 @@ int main(void) {
       CH_TEST(test_scenario_http_trigger),
       CH_TEST(test_scenario_schema_matches_loader),
       CH_TEST(test_scenario_threshold_abort_on_fail),
+      CH_TEST(test_scenario_target_tls),
       CH_TEST(test_scenario_to_json_roundtrip),
       CH_TEST(test_scenario_stored_form_has_no_credentials_and_is_stable),
       CU_TEST_INFO_NULL,

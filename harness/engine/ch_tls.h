@@ -1,0 +1,42 @@
+/* ch_tls: the client side of TLS that the engine owns itself (wss:// over ch_tls_conn.c) and the checks that
+   refuse unusable TLS input before a run starts. One SSL_CTX per worker, loaded once (CA, client certificate and
+   key, verification, SSL_MODE_RELEASE_BUFFERS so an idle connection holds no record buffers), and a small cache of
+   the last session per host so that reconnects and many clients of one host resume instead of paying a full
+   handshake. curl's connections (negotiate, start, abort, SSE, long polling) get the same files through curl
+   options and share sessions per worker through a CURLSH (ch_http.c). */
+#ifndef CH_TLS_H
+#define CH_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ch_buf.h"
+
+/* The TLS settings a run uses (command line over scenario target.tls). Strings are borrowed. */
+struct ch_tls_opts {
+  const char *ca_file;     /* NULL: the system store */
+  const char *cert_file;   /* NULL: no client certificate; PEM, may hold the chain */
+  const char *key_file;    /* NULL: the key is in cert_file; PEM */
+  const char *server_name; /* NULL: the URL's host; else sent as SNI and verified against the certificate */
+  bool insecure;           /* no peer or host verification */
+};
+
+/* Loads every file given as OpenSSL will (PEM CA bundle, certificate, key, and that the key matches the
+   certificate). 0, or -EINVAL with a message naming the file and what is wrong with it ("--cert client.pem: cannot
+   read: No such file or directory"). `what_cert`, `what_key`, `what_ca` name the options in the message. */
+int ch_tls_check_files(const struct ch_tls_opts *o, const char *what_ca, const char *what_cert, const char *what_key,
+                       struct ch_buf *err);
+
+/* One worker's TLS client context. */
+struct ch_tls_ctx;
+struct ssl_st;
+
+int ch__tls_ctx_new(const struct ch_tls_opts *o, struct ch_tls_ctx **out, struct ch_buf *err);
+void ch__tls_ctx_free(struct ch_tls_ctx *x);
+/* A client SSL for host:port: SNI (names only, or server_name), host or IP verification, and the cached session of
+   that host to resume. NULL on out of memory. */
+struct ssl_st *ch__tls_ssl_new(struct ch_tls_ctx *x, const char *host, int port);
+/* Why a handshake failed: the verification result when that failed, else OpenSSL's error queue (cleared). */
+void ch__tls_error(struct ssl_st *ssl, int ssl_err, char *out, size_t size);
+
+#endif /* CH_TLS_H */

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "ch_client.h"
+#include "ch_coord.h"
 #include "ch_delivery.h"
 #include "ch_engine.h"
 #include "ch_metrics.h"
@@ -181,6 +182,10 @@ struct ch_run {
   pthread_cond_t abort_cv;
   pthread_t abort_thread;
   char abort_reason[384];
+  /* A shard of a coordinated run (ch_coord_shard.c): its link to the coordinator, NULL otherwise. */
+  struct ch_coord_link *coord;
+  bool coord_plans;                     /* the coordinator sends the triggers; this shard installs its plans */
+  int coord_started;                    /* the phase the coordinator last started, -1 none yet */
 };
 
 /* Transcripts are kept per client, up to this many bytes each, in runs of at most RUN_TRACE_CLIENTS clients; the
@@ -306,5 +311,23 @@ struct ch_report;
 void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally *t);
 void run_checks(struct ch_run *r, const struct run_outcome *o, struct run_tally *t, struct ch_report *rep);
 void run_write_transcripts(struct ch_run *r, struct ch_report *rep);
+
+/* ch_coord_shard.c (a shard's main thread; no-ops without a link). Open: the link from o->barrier_in, when set. */
+int run_coord_open(struct ch_run *r);
+void run_coord_close(struct ch_run *r);
+/* Waits for the coordinator to start phase i: 1 run it, 0 skip it (the coordinator started a later one), -1 end
+   the timeline (a signal, the coordinator gone). */
+int run_coord_begin(struct ch_run *r, size_t i);
+/* A trigger, silence or drop phase whose triggers the coordinator sends: says the clients are ready, installs the
+   coordinator's plan (ps: its trigger phases), and returns how many; then, after the hold's start, the results. */
+size_t run_coord_take_plan(struct ch_run *r, size_t i, struct run_tphase **ps);
+void run_coord_take_sent(struct ch_run *r, size_t i, struct run_tphase **ps, size_t np, struct run_outcome *out);
+/* This shard ended phase i / leaves the run early. */
+void run_coord_end(struct ch_run *r, size_t i);
+void run_coord_leave(struct ch_run *r, size_t i);
+/* ch_run.c for the coordinator (ch_coord.c): a run with the scenario's key tables and trigger storage, no engine
+   and no clients; freed with run_plan_only_free. */
+int run_plan_only_init(struct ch_run *r);
+void run_plan_only_free(struct ch_run *r);
 
 #endif /* CH_RUN_INT_H */

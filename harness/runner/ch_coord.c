@@ -173,6 +173,17 @@ static int co_trigger_phase(struct coord *c, size_t i, struct ch_rng *rng, uint3
   return co_broken(c) ? -1 : 0;
 }
 
+/* run_poll's question while the coordinator sends (it reads no message then): has a shard's link ended? */
+static bool co_watch(void *user) {
+  struct coord *c = user;
+  for (unsigned k = 0; k < c->n; k++) {
+    struct pollfd pf = {c->links[k].fd, 0, 0};
+    if (!c->gone[k] && poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR)))
+      co_lost(c, k, false);
+  }
+  return c->out->lost_shard >= 0;
+}
+
 static double co_cpu_s(void) {
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru))
@@ -207,6 +218,8 @@ int ch_coord_run(const struct ch_run_opts *o, const struct ch_scenario *s, struc
     rc = -ENOMEM;
   if (rc)
     goto done;
+  c.r.coord_lost = co_watch;
+  c.r.coord_user = &c;
   c.r.run_id = (ch_wall_ns() ^ ((uint64_t)getpid() << 32)) & 0xffffffffffffu;
   struct ch_buf b = CH_BUF_INIT;
   ch_coord_put64(&b, c.r.run_id);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ch_coord.h"
@@ -25,7 +26,7 @@ void ch_coord_link_free(struct ch_coord_link *l) {
 static int coord_write_all(int fd, const void *p, size_t n) {
   const char *c = p;
   while (n) {
-    ssize_t w = write(fd, c, n);
+    ssize_t w = send(fd, c, n, MSG_NOSIGNAL); /* a peer gone is an error to handle, not a SIGPIPE */
     if (w < 0 && errno == EINTR)
       continue;
     if (w <= 0)

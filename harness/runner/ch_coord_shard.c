@@ -28,8 +28,8 @@ void run_coord_close(struct ch_run *r) {
 }
 
 static void sc_send32(struct ch_run *r, unsigned type, uint32_t v) {
-  if (r->coord && ch_coord_link_send(r->coord, type, &v, sizeof v))
-    fprintf(stderr, "shard %u: the coordinator cannot be told (%s)\n", r->o->shard_index + 1, "link closed");
+  if (r->coord && ch_coord_link_send(r->coord, type, &v, sizeof v) && !r->stop)
+    fprintf(stderr, "shard %u: the coordinator is gone (its link is closed)\n", r->o->shard_index + 1);
 }
 
 /* Waits for a message of type `want` (HELLO is taken on the way). 1: m holds it; -1: the link ended or a signal

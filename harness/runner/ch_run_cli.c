@@ -254,8 +254,19 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
     /* a shard that died ends the run: the others were stopped and reported what they measured until then */
     int k = co.lost_shard, st = status[k];
     char how[64], when[128];
-    if (WIFSIGNALED(st))
-      snprintf(how, sizeof how, "was killed by %s", ch_signal_name(WTERMSIG(st)));
+    static const struct {
+      int sig;
+      const char *name;
+    } sigs[] = {{SIGKILL, "SIGKILL"}, {SIGSEGV, "SIGSEGV"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},
+                {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"}, {SIGHUP, "SIGHUP"}, {SIGPIPE, "SIGPIPE"}};
+    const char *sn = NULL;
+    for (size_t i = 0; WIFSIGNALED(st) && i < sizeof sigs / sizeof *sigs && !sn; i++)
+      if (sigs[i].sig == WTERMSIG(st))
+        sn = sigs[i].name; /* the out-of-memory killer's SIGKILL says more by name than by number */
+    if (sn)
+      snprintf(how, sizeof how, "was killed by %s", sn);
+    else if (WIFSIGNALED(st))
+      snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(st));
     else
       snprintf(how, sizeof how, "ended with exit %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     if (co.lost_phase >= 0 && (size_t)co.lost_phase < s->n_phases)

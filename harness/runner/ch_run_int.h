@@ -186,6 +186,9 @@ struct ch_run {
   struct ch_coord_link *coord;
   bool coord_plans;                     /* the coordinator sends the triggers; this shard installs its plans */
   int coord_started;                    /* the phase the coordinator last started, -1 none yet */
+  /* The coordinator's run: true once a shard was lost; run_poll then stops the run as a first signal would. */
+  bool (*coord_lost)(void *user);
+  void *coord_user;
 };
 
 /* Transcripts are kept per client, up to this many bytes each, in runs of at most RUN_TRACE_CLIENTS clients; the

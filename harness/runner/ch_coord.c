@@ -21,6 +21,7 @@ struct coord {
   const pid_t *pids;
   unsigned n;
   bool *gone, *arrived;
+  unsigned want; /* the message co_wait_all waits for, 0 none */
   struct ch_coord_outcome *out;
 };
 
@@ -58,29 +59,53 @@ static void co_broadcast32(struct coord *c, unsigned type, uint32_t v) {
   ch_buf_free(&b);
 }
 
+/* A shard lost a threshold marked abort_on_fail: no further trigger (the sender watches r.aborted), only the
+   disconnect is started, and every other shard hears why (its holds end, its report says so). */
+static void co_abort(struct coord *c, unsigned from, const struct ch_coord_msg *m) {
+  if (atomic_load(&c->r.aborted))
+    return;
+  size_t n = m->n < sizeof c->out->abort_reason - 1 ? m->n : sizeof c->out->abort_reason - 1;
+  memcpy(c->out->abort_reason, m->p, n);
+  c->out->abort_reason[n] = '\0';
+  atomic_store(&c->r.aborted, true);
+  for (unsigned k = 0; k < c->n; k++)
+    if (k != from && !c->gone[k] && ch_coord_link_send(&c->links[k], CH_COORD_ABORT, m->p, n))
+      co_lost(c, k, false);
+}
+
+/* Takes the messages the shards sent so far: the one awaited (c->want) marks its shard arrived, and nothing after
+   it is read (after its last DONE a shard ends, and the end of its link then is no loss). */
+static void co_drain(struct coord *c) {
+  for (unsigned k = 0; k < c->n; k++) {
+    struct ch_coord_msg m;
+    int got;
+    while (!c->gone[k] && !(c->want && c->arrived[k]) && (got = ch_coord_link_recv(&c->links[k], 0, &m)) != 0) {
+      if (got < 0)
+        co_lost(c, k, false);
+      else if (m.type == CH_COORD_LEAVE)
+        co_lost(c, k, true);
+      else if (m.type == CH_COORD_ABORT)
+        co_abort(c, k, &m);
+      else if (c->want && m.type == c->want)
+        c->arrived[k] = true;
+    }
+  }
+}
+
 /* Waits until every shard sent `want`: 0; -1 a shard was lost or left; 1 a signal reached r.stop_at. */
 static int co_wait_all(struct coord *c, unsigned want) {
   memset(c->arrived, 0, c->n * sizeof *c->arrived);
   struct pollfd *pf = calloc(c->n, sizeof *pf);
   if (!pf)
     return -1;
+  c->want = want;
   int rc;
   for (;;) {
     unsigned pending = 0;
-    for (unsigned k = 0; k < c->n; k++) {
-      struct ch_coord_msg m;
-      int got;
-      while (!c->gone[k] && !c->arrived[k] && (got = ch_coord_link_recv(&c->links[k], 0, &m)) != 0) {
-        if (got < 0)
-          co_lost(c, k, false);
-        else if (m.type == CH_COORD_LEAVE)
-          co_lost(c, k, true);
-        else if (m.type == want)
-          c->arrived[k] = true;
-      }
+    co_drain(c);
+    for (unsigned k = 0; k < c->n; k++)
       if (!c->gone[k] && !c->arrived[k])
         pf[pending++] = (struct pollfd){c->links[k].fd, POLLIN, 0};
-    }
     if (co_broken(c)) {
       rc = -1;
       break;
@@ -95,6 +120,7 @@ static int co_wait_all(struct coord *c, unsigned want) {
     }
     poll(pf, pending, 20);
   }
+  c->want = 0;
   free(pf);
   return rc;
 }
@@ -173,14 +199,10 @@ static int co_trigger_phase(struct coord *c, size_t i, struct ch_rng *rng, uint3
   return co_broken(c) ? -1 : 0;
 }
 
-/* run_poll's question while the coordinator sends (it reads no message then): has a shard's link ended? */
+/* run_poll's question, also while the coordinator sends: has a shard's link ended? (An abort is taken too.) */
 static bool co_watch(void *user) {
   struct coord *c = user;
-  for (unsigned k = 0; k < c->n; k++) {
-    struct pollfd pf = {c->links[k].fd, 0, 0};
-    if (!c->gone[k] && poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR)))
-      co_lost(c, k, false);
-  }
+  co_drain(c);
   return c->out->lost_shard >= 0;
 }
 
@@ -230,6 +252,8 @@ int ch_coord_run(const struct ch_run_opts *o, const struct ch_scenario *s, struc
   ch_rng_seed(&rng, s->seed * 0x9e3779b97f4a7c15u + 7); /* the single-process timeline's sequence */
   for (size_t i = 0; i < s->n_phases && !co_broken(&c); i++) {
     enum ch_scn_phase_type t = s->phases[i].type;
+    if (atomic_load(&c.r.aborted) && t != CH_SCN_PHASE_DISCONNECT)
+      continue; /* abort_on_fail: only the clean disconnect is left */
     c.r.cur_phase = (int)i;
     c.r.stop_at = 1;
     if (run_poll(&c.r))

@@ -33,6 +33,8 @@ enum ch_coord_type {
   CH_COORD_SENT,      /* C->S: u32 phase, u32 np, per trigger phase: u32 n_sent, u64 sent/ok/failed, first error */
   CH_COORD_DONE,      /* S->C: u32 phase: it ended the phase */
   CH_COORD_LEAVE,     /* S->C: its timeline ended early (nothing can be measured); u32 phase */
+  CH_COORD_ABORT,     /* S->C and C->S: a threshold marked abort_on_fail was lost; the reason (text). Only the
+                         disconnect is left: the coordinator sends no further trigger and starts no other phase */
 };
 
 struct ch_coord_msg {
@@ -53,6 +55,8 @@ int ch_coord_link_send(struct ch_coord_link *l, unsigned type, const void *p, si
 /* Receives the next message, waiting at most timeout_ms: 1 (m filled), 0 (none yet), -1 (the peer is gone or sent
    garbage). */
 int ch_coord_link_recv(struct ch_coord_link *l, int timeout_ms, struct ch_coord_msg *m);
+/* Puts the message last returned back: the next receive returns it again. */
+void ch_coord_link_unread(struct ch_coord_link *l);
 void ch_coord_link_free(struct ch_coord_link *l); /* closes fd */
 
 /* Reading and writing message fields. */
@@ -73,6 +77,7 @@ struct ch_coord_outcome {
   int left_shard;       /* the first shard that left early (LEAVE), -1 none */
   int lost_phase;       /* the phase the coordinator was in then (-1 set-up) */
   uint64_t triggers;    /* triggers the coordinator sent */
+  char abort_reason[384]; /* a shard's abort_on_fail, "" none */
   double cpu_s;         /* the coordinator's CPU time (user + system) over the timeline */
 };
 

@@ -99,6 +99,8 @@ int ch_coord_link_recv(struct ch_coord_link *l, int timeout_ms, struct ch_coord_
   }
 }
 
+void ch_coord_link_unread(struct ch_coord_link *l) { l->used = 0; }
+
 void ch_coord_put32(struct ch_buf *b, uint32_t v) { ch_buf_append(b, &v, sizeof v); }
 void ch_coord_put64(struct ch_buf *b, uint64_t v) { ch_buf_append(b, &v, sizeof v); }
 

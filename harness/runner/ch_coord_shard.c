@@ -32,15 +32,60 @@ static void sc_send32(struct ch_run *r, unsigned type, uint32_t v) {
     fprintf(stderr, "shard %u: the coordinator is gone (its link is closed)\n", r->o->shard_index + 1);
 }
 
+/* Another shard lost a threshold marked abort_on_fail: this one stops as if it had (holds end, the coordinator
+   starts only the disconnect), with the same reason. */
+static void sc_aborted(struct ch_run *r, const struct ch_coord_msg *m) {
+  pthread_mutex_lock(&r->mu);
+  if (!atomic_load(&r->aborted)) {
+    size_t n = m->n < sizeof r->abort_reason - 1 ? m->n : sizeof r->abort_reason - 1;
+    memcpy(r->abort_reason, m->p, n);
+    r->abort_reason[n] = '\0';
+    r->coord_abort_told = true; /* it came from there */
+    atomic_store(&r->aborted, true);
+  }
+  pthread_mutex_unlock(&r->mu);
+}
+
+void run_coord_poll(struct ch_run *r) {
+  if (!r->coord)
+    return;
+  if (atomic_load(&r->aborted) && !r->coord_abort_told) {
+    char why[sizeof r->abort_reason];
+    pthread_mutex_lock(&r->mu);
+    memcpy(why, r->abort_reason, sizeof why);
+    pthread_mutex_unlock(&r->mu);
+    r->coord_abort_told = true;
+    ch_coord_link_send(r->coord, CH_COORD_ABORT, why, strlen(why));
+  }
+  if (r->coord_in_wait)
+    return; /* sc_wait reads the link itself */
+  /* outside a wait only an abort is taken; anything else (the next START) stays for the wait that wants it */
+  struct ch_coord_msg m;
+  while (ch_coord_link_recv(r->coord, 0, &m) == 1) {
+    if (m.type != CH_COORD_ABORT) {
+      ch_coord_link_unread(r->coord);
+      break;
+    }
+    sc_aborted(r, &m);
+  }
+}
+
 /* Waits for a message of type `want` (HELLO is taken on the way). 1: m holds it; -1: the link ended or a signal
    reached r->stop_at. */
 static int sc_wait(struct ch_run *r, unsigned want, struct ch_coord_msg *m) {
-  for (;;) {
-    int rc = ch_coord_link_recv(r->coord, 20, m);
+  r->coord_in_wait = true;
+  int rc = 0;
+  while (rc == 0) {
+    rc = ch_coord_link_recv(r->coord, 20, m);
     if (rc < 0) {
       if (!r->stop)
         fprintf(stderr, "shard %u: the coordinator is gone; ending the run\n", r->o->shard_index + 1);
-      return -1;
+      break;
+    }
+    if (rc == 1 && m->type == CH_COORD_ABORT) {
+      sc_aborted(r, m);
+      rc = 0;
+      continue;
     }
     if (rc == 1 && m->type == CH_COORD_HELLO) {
       struct ch_coord_rd rd = {m->p, m->n, 0, false};
@@ -50,15 +95,16 @@ static int sc_wait(struct ch_run *r, unsigned want, struct ch_coord_msg *m) {
         r->run_id = id;
         r->coord_plans = true;
       }
+      rc = 0;
       continue;
     }
-    if (rc == 1 && m->type == want)
-      return 1;
-    if (rc == 1)
-      continue; /* nothing else is meant for this point of the timeline */
-    if (run_poll(r) >= r->stop_at)
-      return -1;
+    if (rc == 1 && m->type != want)
+      rc = 0; /* nothing else is meant for this point of the timeline */
+    else if (rc == 0 && run_poll(r) >= r->stop_at)
+      rc = -1;
   }
+  r->coord_in_wait = false;
+  return rc;
 }
 
 int run_coord_begin(struct ch_run *r, size_t i) {

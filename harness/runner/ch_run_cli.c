@@ -36,7 +36,8 @@ static const char run_usage[] =
     "  --set PATH=VALUE        override a scenario value, e.g. --set clients.0.count=5000 (repeatable)\n"
     "  --seed N                seed for key choice, jitter and client order (default: the scenario's, 1)\n"
     "  --workers N             worker threads (default: the scenario's, else one per CPU)\n"
-    "  --processes N           run the clients in N processes (shards) and merge their results (default 1)\n"
+    "  --processes N           run the clients in N processes (shards) on one timeline and merge their results\n"
+    "                          (default 1); against an external target this process sends each trigger once\n"
     "  --source-addresses S    local addresses to spread connections over: 127.0.0.2-127.0.0.40 or a,b,c\n"
     "  --insecure              do not verify TLS certificates\n"
     "  --ca-file FILE          CA certificates to verify the target with\n"
@@ -280,6 +281,8 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
     ch_report_add_note(rep, err->data);
     worst = CH_EXIT_RUN;
   }
+  if (co.abort_reason[0] && !err->len)
+    ch_buf_puts(err, co.abort_reason); /* the exit line says which threshold stopped the run */
   if (!o->quiet && co.triggers)
     fprintf(stderr, "coordinator: %llu triggers sent, %.1f us CPU per trigger\n", (unsigned long long)co.triggers,
             co.cpu_s * 1e6 / (double)co.triggers);

@@ -186,6 +186,7 @@ struct ch_run {
   struct ch_coord_link *coord;
   bool coord_plans;                     /* the coordinator sends the triggers; this shard installs its plans */
   int coord_started;                    /* the phase the coordinator last started, -1 none yet */
+  bool coord_in_wait, coord_abort_told; /* inside sc_wait; this shard's abort was told to the coordinator */
   /* The coordinator's run: true once a shard was lost; run_poll then stops the run as a first signal would. */
   bool (*coord_lost)(void *user);
   void *coord_user;
@@ -325,6 +326,8 @@ int run_coord_begin(struct ch_run *r, size_t i);
    coordinator's plan (ps: its trigger phases), and returns how many; then, after the hold's start, the results. */
 size_t run_coord_take_plan(struct ch_run *r, size_t i, struct run_tphase **ps);
 void run_coord_take_sent(struct ch_run *r, size_t i, struct run_tphase **ps, size_t np, struct run_outcome *out);
+/* From run_poll: tells the coordinator of this shard's abort_on_fail, takes one told by it. */
+void run_coord_poll(struct ch_run *r);
 /* This shard ended phase i / leaves the run early. */
 void run_coord_end(struct ch_run *r, size_t i);
 void run_coord_leave(struct ch_run *r, size_t i);

@@ -281,12 +281,44 @@ static void test_a_killed_shard_ends_the_run_with_a_report(void) {
   ch_server_free(srv);
 }
 
+/* abort_on_fail in one shard stops the whole run: the coordinator sends no further trigger and starts only the
+   disconnect; exit 2 with the threshold on the last line, long before the two minutes planned. */
+static void test_abort_on_fail_in_a_shard_stops_every_shard(void) {
+  clean_reports();
+  struct ch_server *srv = serve();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+  char text[2048], target[96], *argv[32];
+  snprintf(text, sizeof text, long_scenario, ch_server_control_port(srv));
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(scenario_path, text), 0);
+  const char *extra[] = {"--set", "thresholds=[{\"threshold\":\"update_latency.p99 < 1us\",\"abort_on_fail\":true}]",
+                         NULL};
+  run_argv(srv, scenario_path, "2", extra, argv, target);
+  uint64_t t0 = ch_spawn_ms();
+  struct ch_spawn_result r = ch_spawn(argv, 120);
+  uint64_t ms = ch_spawn_ms() - t0;
+  char last[1024];
+  ch_last_line(&r, last, sizeof last);
+  CU_ASSERT_EQUAL(r.code, 2);
+  CU_ASSERT_PTR_NOT_NULL(strstr(last, "exit 2: threshold failed (1 of 1): aborted at "));
+  CU_ASSERT_PTR_NOT_NULL(strstr(last, "\"update_latency.p99 < 1us\" lost"));
+  CU_ASSERT_TRUE(ms < 20000);
+  if (r.code != 2 || ms >= 20000)
+    fprintf(stderr, "\n%llu ms, output:\n%s\n", (unsigned long long)ms, r.out);
+  long sent = stat_of(srv, "\"publishes\":");
+  CU_ASSERT_TRUE(sent > 0 && sent < 400); /* 20 a second: stopped within seconds, not after 2,400 */
+  CU_ASSERT_EQUAL(stat_of(srv, "\"live\":"), 0); /* every shard ran the disconnect */
+  free(r.out);
+  unlink(scenario_path);
+  ch_server_free(srv);
+}
+
 int main(void) {
   snprintf(report_dir, sizeof report_dir, "/tmp/ch-run-coord-%d", (int)getpid());
   snprintf(scenario_path, sizeof scenario_path, "/tmp/ch-run-coord-%d.json", (int)getpid());
   CU_TestInfo tests[] = {CH_TEST(test_two_hubs_two_processes_like_one),
                          CH_TEST(test_silence_and_drop_phases_two_processes),
-                         CH_TEST(test_a_killed_shard_ends_the_run_with_a_report), CU_TEST_INFO_NULL};
+                         CH_TEST(test_a_killed_shard_ends_the_run_with_a_report),
+                         CH_TEST(test_abort_on_fail_in_a_shard_stops_every_shard), CU_TEST_INFO_NULL};
   int rc = ch_test_run("run_coord", tests);
   clean_reports();
   return rc;

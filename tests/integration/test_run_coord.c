@@ -117,6 +117,13 @@ static int two_hubs(const char *procs, struct summary *s, long *publishes) {
   free(r.out);
   *publishes = stat_of(srv, "\"publishes\":");
   summarize(s);
+  if (!strcmp(procs, "2")) { /* the coordinator's own line: what it sent and its CPU per trigger */
+    char path[128];
+    snprintf(path, sizeof path, "%s/report.json", report_dir);
+    char *body = ch_slurp(path, NULL);
+    CU_ASSERT_PTR_NOT_NULL(body ? strstr(body, "coordinator: 56 triggers sent once for 2 shards, ") : NULL);
+    free(body);
+  }
   ch_server_free(srv);
   unsetenv("CENTRO_CONTROL");
   return r.code;

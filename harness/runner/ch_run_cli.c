@@ -302,6 +302,8 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
     return signalled;
   if (worst != CH_EXIT_OK)
     return worst;
+  if (co.abort_reason[0]) /* as in one process: an abort_on_fail stop is the verdict, whatever else failed */
+    return CH_EXIT_THRESHOLD;
   /* ch_report_merge judged the thresholds again on the merged metrics: never per shard. */
   if (ch_report_count_checks(rep, CH_RESULT_FAIL))
     return CH_EXIT_CHECK_FAILED;

@@ -203,7 +203,7 @@ static const char long_scenario[] =
     "                      \"body\": {\"hub\": \"ResourceEventHub\", \"key\": \"{{key}}\",\n"
     "                               \"payload\": {\"Note\": \"{{nonce}}\"}}}},\n"
     " \"correlation\": {\"nonce\": \"/Note\"},\n"
-    " \"expect\": {\"delivery\": \"exactly_once\", \"deadline\": \"3s\"}}\n";
+    " \"expect\": {\"delivery\": \"exactly_once\", \"in_order\": false, \"deadline\": \"3s\"}}\n";
 
 struct stat_at_least {
   const struct ch_server *srv;

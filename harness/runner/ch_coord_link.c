@@ -114,18 +114,21 @@ const void *ch_coord_getn(struct ch_coord_rd *r, size_t n) {
   return p;
 }
 
+/* A number of n bytes (4 or 8) into out; zero past the end. */
+static void coord_get(struct ch_coord_rd *r, void *out, size_t n) {
+  const void *p = ch_coord_getn(r, n);
+  if (p)
+    memcpy(out, p, n);
+}
+
 uint32_t ch_coord_get32(struct ch_coord_rd *r) {
   uint32_t v = 0;
-  const void *p = ch_coord_getn(r, sizeof v);
-  if (p)
-    memcpy(&v, p, sizeof v);
+  coord_get(r, &v, sizeof v);
   return v;
 }
 
 uint64_t ch_coord_get64(struct ch_coord_rd *r) {
   uint64_t v = 0;
-  const void *p = ch_coord_getn(r, sizeof v);
-  if (p)
-    memcpy(&v, p, sizeof v);
+  coord_get(r, &v, sizeof v);
   return v;
 }

@@ -131,24 +131,9 @@ static struct run_tphase *sc_install(struct ch_run *r, struct ch_coord_rd *rd, s
   if (rd->bad || kind > RUN_TP_DROP || trigger >= r->s->n_triggers || first != r->n_trig ||
       n > r->cap_trig - r->n_trig || !K || K > r->keys.n || nt >= r->cap_tphases)
     return NULL;
-  struct run_tphase *p = &r->tphases[nt];
-  memset(p, 0, sizeof *p);
-  p->kind = (enum run_tphase_kind)kind;
-  p->trigger = trigger;
-  p->first = first;
-  p->n = p->n_sent = n;
-  p->K = K;
-  p->order = malloc(K * sizeof *p->order);
-  p->pos = malloc(r->keys.n * sizeof *p->pos);
-  p->base = malloc(r->keys.n * sizeof *p->base);
-  if (!p->order || !p->pos || !p->base) {
-    free(p->order), free(p->pos), free(p->base);
+  struct run_tphase *p = run_tphase_init(r, nt, (enum run_tphase_kind)kind, trigger, first, n, K);
+  if (!p)
     return NULL;
-  }
-  for (size_t k = 0; k < r->keys.n; k++) {
-    p->pos[k] = -1;
-    p->base[k] = r->key_seq[k];
-  }
   bool ok = true;
   for (uint32_t j = 0; j < K; j++) {
     uint32_t key = ch_coord_get32(rd);

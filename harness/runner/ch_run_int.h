@@ -274,6 +274,9 @@ void run_abort_free(struct ch_run *r);
 void run_abort_snapshot(struct run_worker *rw);
 
 /* ch_run_plan.c (main thread). */
+/* Fills tphases[slot]'s header and allocates its tables (no key in order yet, base from key_seq); NULL on ENOMEM. */
+struct run_tphase *run_tphase_init(struct ch_run *r, size_t slot, enum run_tphase_kind kind, uint32_t trigger,
+                                   uint32_t first, uint32_t n, uint32_t K);
 struct run_tphase *run_plan(struct ch_run *r, size_t trigger, enum run_tphase_kind kind, const uint32_t *keys,
                             size_t K, size_t n, uint64_t start_ns, struct ch_rng *rng);
 /* Sends the planned triggers of one phase (n tphases, one per scenario trigger, each from its own sender thread,

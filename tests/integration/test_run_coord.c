@@ -10,33 +10,13 @@
 #include <unistd.h>
 
 #include "ch_control.h"
+#include "ch_endpoint.h"
 #include "ch_report.h"
 #include "ch_server.h"
 #include "ch_spawn.h"
 #include "ch_test.h"
 
 static char report_dir[64], scenario_path[96];
-
-static struct ch_server *serve(void) {
-  struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
-  struct ch_server *srv = NULL;
-  if (ch_server_new(&so, &srv) || ch_server_start(srv)) {
-    ch_server_free(srv);
-    return NULL;
-  }
-  return srv;
-}
-
-/* A number of the endpoint's /stats ("\"publishes\":" and the like), -1 when unknown. */
-static long stat_of(const struct ch_server *srv, const char *field) {
-  struct ch_buf b = CH_BUF_INIT;
-  long v = -1;
-  const char *p;
-  if (ch_control(ch_server_control_port(srv), "/stats", NULL, &b, 2000) == 200 && b.data && (p = strstr(b.data, field)))
-    v = atol(p + strlen(field));
-  ch_buf_free(&b);
-  return v;
-}
 
 static void clean_reports(void) {
   char cmd[128];
@@ -105,7 +85,7 @@ static void summarize(struct summary *s) {
 /* scenarios/two-hubs.json (two http triggers, one per hub, nonces) against a fresh endpoint with N processes. */
 static int two_hubs(const char *procs, struct summary *s, long *publishes) {
   clean_reports();
-  struct ch_server *srv = serve();
+  struct ch_server *srv = ch_endpoint_start_open();
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
   char control[64], target[96], *argv[32];
   snprintf(control, sizeof control, "127.0.0.1:%d", ch_server_control_port(srv));
@@ -115,7 +95,7 @@ static int two_hubs(const char *procs, struct summary *s, long *publishes) {
   if (r.code != 0)
     fprintf(stderr, "\n--processes %s: exit %d\n%s\n", procs, r.code, r.out);
   free(r.out);
-  *publishes = stat_of(srv, "\"publishes\":");
+  *publishes = ch_control_stat(ch_server_control_port(srv), "\"publishes\":");
   summarize(s);
   if (!strcmp(procs, "2")) { /* the coordinator's own line: what it sent and its CPU per trigger */
     char path[128];
@@ -164,7 +144,7 @@ static void test_two_hubs_two_processes_like_one(void) {
    at the endpoint's /publish and nonces. Each trigger once; every check passes as with one process. */
 static void run_external(const char *scenario, long want_publishes) {
   clean_reports();
-  struct ch_server *srv = serve();
+  struct ch_server *srv = ch_endpoint_start_open();
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
   char url[128], target[96], *argv[32];
   snprintf(url, sizeof url, "trigger.http.url=http://127.0.0.1:%d/publish", ch_server_control_port(srv));
@@ -177,7 +157,7 @@ static void run_external(const char *scenario, long want_publishes) {
   if (r.code != 0)
     fprintf(stderr, "\n%s: exit %d\n%s\n", scenario, r.code, r.out);
   free(r.out);
-  CU_ASSERT_EQUAL(stat_of(srv, "\"publishes\":"), want_publishes);
+  CU_ASSERT_EQUAL(ch_control_stat(ch_server_control_port(srv), "\"publishes\":"), want_publishes);
   struct summary s;
   summarize(&s);
   CU_ASSERT_EQUAL(s.counters[5], want_publishes);
@@ -205,14 +185,12 @@ static const char long_scenario[] =
     " \"correlation\": {\"nonce\": \"/Note\"},\n"
     " \"expect\": {\"delivery\": \"exactly_once\", \"in_order\": false, \"deadline\": \"3s\"}}\n";
 
-struct stat_at_least {
-  const struct ch_server *srv;
-  const char *field;
-  long min;
-};
-static bool stat_reached(void *arg) {
-  const struct stat_at_least *s = arg;
-  return stat_of(s->srv, s->field) >= s->min;
+/* Writes the long scenario aimed at srv and fills argv for it with two processes. */
+static void long_run_argv(const struct ch_server *srv, const char *const extra[], char *argv[32], char target[96]) {
+  char text[2048];
+  snprintf(text, sizeof text, long_scenario, ch_server_control_port(srv));
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(scenario_path, text), 0);
+  run_argv(srv, scenario_path, "2", extra, argv, target);
 }
 
 /* The pids of a process's children (its shards), from /proc; how many were read. */
@@ -238,16 +216,14 @@ static int children_of(pid_t pid, pid_t out[], int max) {
 
 static void test_a_killed_shard_ends_the_run_with_a_report(void) {
   clean_reports();
-  struct ch_server *srv = serve();
+  struct ch_server *srv = ch_endpoint_start_open();
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
-  char text[2048], target[96], *argv[32];
-  snprintf(text, sizeof text, long_scenario, ch_server_control_port(srv));
-  CU_ASSERT_EQUAL_FATAL(ch_write_text(scenario_path, text), 0);
-  run_argv(srv, scenario_path, "2", NULL, argv, target);
+  char target[96], *argv[32];
+  long_run_argv(srv, NULL, argv, target);
   struct ch_spawn_bg bg;
   CU_ASSERT_EQUAL_FATAL(ch_spawn_start(argv, &bg), 0);
-  struct stat_at_least pub = {srv, "\"publishes\":", 10}; /* the trigger phase runs */
-  CU_ASSERT_TRUE(ch_wait_until(stat_reached, &pub, 30000));
+  struct ch_control_stat_min pub = {ch_server_control_port(srv), "\"publishes\":", 10}; /* the trigger phase runs */
+  CU_ASSERT_TRUE(ch_wait_until(ch_control_stat_reached, &pub, 30000));
   pid_t shards[4];
   CU_ASSERT_EQUAL_FATAL(children_of(bg.pid, shards, 4), 2);
   kill(shards[1], SIGKILL);
@@ -257,7 +233,7 @@ static void test_a_killed_shard_ends_the_run_with_a_report(void) {
     fprintf(stderr, "\nexit %d after %d ms; output:\n%s\n", r.code, ms, r.out);
   CU_ASSERT_EQUAL(r.code, 4);
   CU_ASSERT_TRUE(ms < 15000); /* not the two minutes planned */
-  long sent = stat_of(srv, "\"publishes\":");
+  long sent = ch_control_stat(ch_server_control_port(srv), "\"publishes\":");
   CU_ASSERT_TRUE(sent > 0 && sent < 2400); /* the coordinator stopped sending */
   char last[512], want[96];
   ch_last_line(&r, last, sizeof last);
@@ -292,14 +268,12 @@ static void test_a_killed_shard_ends_the_run_with_a_report(void) {
    disconnect; exit 2 with the threshold on the last line, long before the two minutes planned. */
 static void test_abort_on_fail_in_a_shard_stops_every_shard(void) {
   clean_reports();
-  struct ch_server *srv = serve();
+  struct ch_server *srv = ch_endpoint_start_open();
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
-  char text[2048], target[96], *argv[32];
-  snprintf(text, sizeof text, long_scenario, ch_server_control_port(srv));
-  CU_ASSERT_EQUAL_FATAL(ch_write_text(scenario_path, text), 0);
+  char target[96], *argv[32];
   const char *extra[] = {"--set", "thresholds=[{\"threshold\":\"update_latency.p99 < 1us\",\"abort_on_fail\":true}]",
                          NULL};
-  run_argv(srv, scenario_path, "2", extra, argv, target);
+  long_run_argv(srv, extra, argv, target);
   uint64_t t0 = ch_spawn_ms();
   struct ch_spawn_result r = ch_spawn(argv, 120);
   uint64_t ms = ch_spawn_ms() - t0;
@@ -311,9 +285,9 @@ static void test_abort_on_fail_in_a_shard_stops_every_shard(void) {
   CU_ASSERT_TRUE(ms < 20000);
   if (r.code != 2 || ms >= 20000)
     fprintf(stderr, "\n%llu ms, output:\n%s\n", (unsigned long long)ms, r.out);
-  long sent = stat_of(srv, "\"publishes\":");
+  long sent = ch_control_stat(ch_server_control_port(srv), "\"publishes\":");
   CU_ASSERT_TRUE(sent > 0 && sent < 400); /* 20 a second: stopped within seconds, not after 2,400 */
-  CU_ASSERT_EQUAL(stat_of(srv, "\"live\":"), 0); /* every shard ran the disconnect */
+  CU_ASSERT_EQUAL(ch_control_stat(ch_server_control_port(srv), "\"live\":"), 0); /* every shard ran the disconnect */
   free(r.out);
   unlink(scenario_path);
   ch_server_free(srv);

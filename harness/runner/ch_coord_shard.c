@@ -10,7 +10,7 @@
 #include "ch_run_int.h"
 
 int run_coord_open(struct ch_run *r) {
-  if (r->o->barrier_in < 0)
+  if (r->o->barrier_in < 0 || r->o->shard_count <= 1) /* options zeroed by a caller are no link (fd 0) */
     return 0;
   r->coord = malloc(sizeof *r->coord);
   if (!r->coord)

@@ -256,7 +256,19 @@ static int run_make_clients(struct ch_run *r) {
     kbuf = nb;
     for (size_t i = 0; i < pop->count; i++) {
       size_t gi = pop->first_client + i;
-      if (!run_shard_owns(r, gi))
+      struct ch_rng rng;
+      ch_scenario_client_rng(s, p, i, &rng);
+      size_t n = 0;
+      if (kpc && ch_scenario_client_keys(pop, i, &rng, kbuf, kpc, &n)) {
+        rc = -EINVAL;
+        break;
+      }
+      /* every shard (and a coordinator, which has no workers) sees every client's keys: one key-to-trigger table */
+      for (size_t k = 0; k < n; k++) {
+        const char *name = pop->subscribe.keys[kbuf[k]];
+        key_pops[run_keys_find(&r->keys, name, strlen(name))] |= 1ull << (p & 63);
+      }
+      if (!r->workers || !run_shard_owns(r, gi))
         continue;
       struct run_worker *rw = r->workers[owned++ % r->n_workers];
       struct run_client *rc_ = calloc(1, sizeof *rc_);
@@ -269,13 +281,6 @@ static int run_make_clients(struct ch_run *r) {
       rc_->index = (uint32_t)gi;
       rc_->bad_creds = pop->credentials != CH_SCN_CRED_VALID;
       rw->clients[rw->n_clients++] = rc_;
-      struct ch_rng rng;
-      ch_scenario_client_rng(s, p, i, &rng);
-      size_t n = 0;
-      if (kpc && ch_scenario_client_keys(pop, i, &rng, kbuf, kpc, &n)) {
-        rc = -EINVAL;
-        break;
-      }
       rc_->subs = n ? calloc(n, sizeof *rc_->subs) : NULL;
       if (n && !rc_->subs) {
         rc = -ENOMEM;
@@ -288,7 +293,6 @@ static int run_make_clients(struct ch_run *r) {
         rc_->subs[k].key = key;
         ch_delivery_init(&rc_->subs[k].dl, 1u << 30);
         r->key_subscribed[key] = true;
-        key_pops[key] |= 1ull << (p & 63);
         if (!rc_->bad_creds)
           r->subs_per_key[key]++;
       }
@@ -331,7 +335,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
   }
   for (size_t i = 0; i < s->n_phases; i++) {
     const struct ch_scn_phase *ph = &s->phases[i];
-    if (atomic_load(&r->aborted) && ph->type != CH_SCN_PHASE_DISCONNECT)
+    if (!r->coord && atomic_load(&r->aborted) && ph->type != CH_SCN_PHASE_DISCONNECT)
       continue; /* abort_on_fail: only the clean disconnect is left */
     struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction};
     ch_run_progress_phase(r->progress, i);
@@ -340,6 +344,11 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     r->stop_at = ph->type == CH_SCN_PHASE_DISCONNECT ? 2 : 1; /* a disconnect is what a stop would do anyway */
     if (run_poll(r))
       break; /* interrupted: no new phase */
+    int cb = run_coord_begin(r, i); /* a shard: the coordinator starts every phase on every shard together */
+    if (cb < 0)
+      break;
+    if (cb == 0)
+      continue;
     r->drain_done = false;
     uint64_t start = ch_now_ns();
     uint64_t timeout = ph->timeout_ns ? ph->timeout_ns : 30000000000u;
@@ -370,11 +379,15 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       bool silence = ph->type == CH_SCN_PHASE_VERIFY_SILENCE;
       /* every trigger plans its own triggers (its keys, rate, arrival and count), all starting together */
       struct run_tphase *ps[CH_SCN_TRIGGERS_MAX];
-      size_t np = triggers_on ? run_plan_phase(r, ph, silence ? RUN_TP_SILENCE : RUN_TP_TRIGGER,
-                                               ch_now_ns() + 1000000u, &rng, tkeys, ps)
-                              : 0;
+      size_t np = r->coord_plans ? run_coord_take_plan(r, i, ps)
+                  : triggers_on  ? run_plan_phase(r, ph, silence ? RUN_TP_SILENCE : RUN_TP_TRIGGER,
+                                                  ch_now_ns() + 1000000u, &rng, tkeys, ps)
+                                 : 0;
       uint64_t rcv0 = run_updates_received(r);
-      run_send_phase(r, ps, np, out);
+      if (r->coord_plans)
+        run_coord_take_sent(r, i, ps, np, out);
+      else
+        run_send_phase(r, ps, np, out);
       uint64_t want = 0;
       for (size_t k = 0; k < np; k++) {
         ps[k]->end_ns = ch_now_ns();
@@ -401,9 +414,14 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
          wait for them to come back and for the replay. */
       out->had_drop = true;
       struct run_tphase *ps[CH_SCN_TRIGGERS_MAX];
-      size_t np = triggers_on ? run_plan_phase(r, ph, RUN_TP_DROP, ch_now_ns() + 200000000u, &rng, tkeys, ps) : 0;
+      size_t np = r->coord_plans ? run_coord_take_plan(r, i, ps)
+                  : triggers_on  ? run_plan_phase(r, ph, RUN_TP_DROP, ch_now_ns() + 200000000u, &rng, tkeys, ps)
+                                 : 0;
       uint64_t rcv0 = run_updates_received(r);
-      run_send_phase(r, ps, np, out);
+      if (r->coord_plans)
+        run_coord_take_sent(r, i, ps, np, out);
+      else
+        run_send_phase(r, ps, np, out);
       if (!run_wait(r, start + timeout) && i < 64 && !r->stop)
         out->timed_out[i] = true;
       if (np && !r->stop) {
@@ -420,8 +438,11 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       run_wait(r, start + timeout);
       break;
     }
-    if (ph->type == CH_SCN_PHASE_CONNECT && run_ff_check(r, &ffm, ph->population, timeout, &out->failfast))
+    run_coord_end(r, i);
+    if (ph->type == CH_SCN_PHASE_CONNECT && run_ff_check(r, &ffm, ph->population, timeout, &out->failfast)) {
+      run_coord_leave(r, i);
       break; /* nothing can be measured: stop before any trigger is sent */
+    }
   }
   if (r->stop) {
     /* Close every client still open the way the official client does (POST /abort), within the window of stops
@@ -441,6 +462,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
 
 static void run_free(struct ch_run *r) {
   run_auth_free(r); /* the refreshers post to the workers: they stop first */
+  run_coord_close(r);
   if (r->engine)
     ch_engine_stop(r->engine);
   run_abort_free(r);
@@ -488,6 +510,22 @@ static void run_free(struct ch_run *r) {
   pthread_cond_destroy(&r->cv);
 }
 
+int run_plan_only_init(struct ch_run *r) {
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  r->cur_phase = r->stop_phase = -1;
+  r->stop_at = 1;
+  if (run_make_clients(r))
+    return -ENOMEM;
+  r->cap_trig = run_trigger_capacity(r->s, r->keys.n);
+  r->trig = calloc(r->cap_trig, sizeof *r->trig);
+  r->cap_tphases = r->s->n_phases * r->s->n_triggers + 1;
+  r->tphases = calloc(r->cap_tphases, sizeof *r->tphases);
+  return r->trig && r->tphases ? 0 : -ENOMEM;
+}
+
+void run_plan_only_free(struct ch_run *r) { run_free(r); }
+
 static void run_engine_log(int level, const char *line, void *user) {
   (void)level;
   (void)user;
@@ -532,6 +570,11 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   r->wall_minus_mono = ch_wall_ns() - ch_now_ns();
   r->t0 = ch_now_ns();
   r->run_id = (ch_wall_ns() ^ ((uint64_t)getpid() << 32)) & 0xffffffffffffu;
+  r->coord_started = -1;
+  if (run_coord_open(r)) {
+    ch_buf_puts(err, "out of memory");
+    goto done;
+  }
 
   struct ch_token_cli cli = {o->token, o->token_env, o->token_file};
   rc = ch_tokens_resolve(&s->target.auth, &cli, &r->tokens, err);

@@ -12,7 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include "ch_clock.h"
+#include "ch_coord.h"
 #include "ch_exit.h"
 #include "ch_interrupt.h"
 #include "ch_report.h"
@@ -33,7 +36,8 @@ static const char run_usage[] =
     "  --set PATH=VALUE        override a scenario value, e.g. --set clients.0.count=5000 (repeatable)\n"
     "  --seed N                seed for key choice, jitter and client order (default: the scenario's, 1)\n"
     "  --workers N             worker threads (default: the scenario's, else one per CPU)\n"
-    "  --processes N           run the clients in N processes (shards) and merge their results (default 1)\n"
+    "  --processes N           run the clients in N processes (shards) on one timeline and merge their results\n"
+    "                          (default 1); against an external target this process sends each trigger once\n"
     "  --source-addresses S    local addresses to spread connections over: 127.0.0.2-127.0.0.40 or a,b,c\n"
     "  --insecure              do not verify TLS certificates\n"
     "  --ca-file FILE          CA certificates to verify the target with\n"
@@ -144,20 +148,42 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
                       struct ch_report *rep, struct ch_interrupt *intr, struct ch_buf *err) {
   pid_t *pids = calloc(n, sizeof *pids);
   int *status = calloc(n, sizeof *status);
-  if (!pids || !status) {
+  struct ch_coord_link *links = calloc(n, sizeof *links);
+  int (*sp)[2] = calloc(n, sizeof *sp);
+  if (!pids || !status || !links || !sp) {
     free(pids);
     free(status);
+    free(links);
+    free(sp);
     return CH_EXIT_RUN;
   }
+  /* one link per shard to the coordinator (this process): the phase barrier and the trigger plans */
+  for (unsigned k = 0; k < n; k++)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp[k])) {
+      ch_buf_printf(err, "socketpair: %s", strerror(errno));
+      for (unsigned j = 0; j < k; j++)
+        close(sp[j][0]), close(sp[j][1]);
+      free(pids), free(status), free(links), free(sp);
+      return CH_EXIT_RUN;
+    }
   fflush(NULL);
   for (unsigned k = 0; k < n; k++) {
     pid_t pid = fork();
     if (pid < 0) {
       ch_buf_printf(err, "fork: %s", strerror(errno));
+      for (unsigned j = k; j < n; j++)
+        close(sp[j][0]), close(sp[j][1]);
       n = k;
       break;
     }
     if (pid == 0) {
+      for (unsigned j = 0; j < n; j++) { /* only its own end: another shard's end would hide that one's death */
+        if (j < k)
+          close(sp[j][0]);
+        else if (j > k)
+          close(sp[j][0]), close(sp[j][1]);
+      }
+      close(sp[k][0]);
       /* Its own process group, so that a terminal's Ctrl-C reaches the parent only, which passes it on once; a
          parent that dies is a SIGTERM. The parent opened no interrupt context yet: nothing of it is inherited. */
       setpgid(0, 0);
@@ -166,6 +192,7 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
       struct ch_run_opts co = *o;
       co.shard_index = k;
       co.shard_count = n;
+      co.barrier_in = co.barrier_out = sp[k][1];
       co.quiet = o->quiet || k > 0; /* one progress line: the first shard's, for its share of the clients */
       char label[48];
       snprintf(label, sizeof label, "shard 1/%u", n);
@@ -191,11 +218,23 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
       _exit(code);
     }
     pids[k] = pid;
+    close(sp[k][1]);
+    ch_coord_link_init(&links[k], sp[k][0]);
   }
+  free(sp);
   if (ch_interrupt_open(intr) == 0) {
     intr->forward = pids;
     intr->n_forward = n;
   }
+  struct ch_coord_outcome co;
+  if (ch_coord_run(o, s, links, pids, n, intr, &co)) {
+    ch_buf_puts(err, "the coordinator could not set the run up (out of memory)");
+    for (unsigned k = 0; k < n; k++)
+      kill(pids[k], SIGTERM);
+  }
+  for (unsigned k = 0; k < n; k++) /* shards still waiting for a phase end their timelines */
+    ch_coord_link_free(&links[k]);
+  free(links);
   run_shards_wait(pids, status, n, intr);
   intr->forward = NULL;
   int worst = CH_EXIT_OK, signalled = 0;
@@ -214,22 +253,66 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
       if (sr->exit_reason && (code == CH_EXIT_RUN || code == CH_EXIT_INPUT) && !err->len)
         ch_buf_puts(err, sr->exit_reason);
       ch_report_free(sr);
-    } else {
+    } else if ((int)k != co.lost_shard) { /* a lost shard is named below */
       ch_buf_printf(err, "shard %u wrote no report (exit %d)", k, code);
       worst = CH_EXIT_RUN;
     }
     ch_buf_free(&path);
     ch_buf_free(&e);
   }
+  if (co.lost_shard >= 0) {
+    /* a shard that died ends the run: the others were stopped and reported what they measured until then */
+    int k = co.lost_shard, st = status[k];
+    char how[64], when[128];
+    static const struct {
+      int sig;
+      const char *name;
+    } sigs[] = {{SIGKILL, "SIGKILL"}, {SIGSEGV, "SIGSEGV"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},
+                {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"}, {SIGHUP, "SIGHUP"}, {SIGPIPE, "SIGPIPE"}};
+    const char *sn = NULL;
+    for (size_t i = 0; WIFSIGNALED(st) && i < sizeof sigs / sizeof *sigs && !sn; i++)
+      if (sigs[i].sig == WTERMSIG(st))
+        sn = sigs[i].name; /* the out-of-memory killer's SIGKILL says more by name than by number */
+    if (sn)
+      snprintf(how, sizeof how, "was killed by %s", sn);
+    else if (WIFSIGNALED(st))
+      snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(st));
+    else
+      snprintf(how, sizeof how, "ended with exit %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    if (co.lost_phase >= 0 && (size_t)co.lost_phase < s->n_phases)
+      snprintf(when, sizeof when, "phase %d of %zu (%s)", co.lost_phase + 1, s->n_phases,
+               s->phases[co.lost_phase].name);
+    else
+      snprintf(when, sizeof when, "set-up");
+    ch_buf_reset(err);
+    ch_buf_printf(err, "shard %d of %u (pid %d) %s during %s; the other shards were stopped and the report holds what "
+                       "they measured", k + 1, n, (int)-pids[k], how, when);
+    ch_report_add_note(rep, err->data);
+    worst = CH_EXIT_RUN;
+  }
+  if (co.abort_reason[0] && !err->len)
+    ch_buf_puts(err, co.abort_reason); /* the exit line says which threshold stopped the run */
+  if (co.triggers) { /* what one trigger stream costs its owner: the figure a run over many shards scales by */
+    char note[160];
+    snprintf(note, sizeof note, "coordinator: %llu triggers sent once for %u shards, %.1f us CPU per trigger",
+             (unsigned long long)co.triggers, n, co.cpu_s * 1e6 / (double)co.triggers);
+    ch_report_add_note(rep, note);
+    if (!o->quiet)
+      fprintf(stderr, "%s\n", note);
+  }
   free(pids);
   free(status);
   rep->shards = n;
+  if (co.lost_shard >= 0)
+    return CH_EXIT_RUN;
   if (intr->count) /* the shards' reports say when and in which phase; a checkpoint stands in for a killed one */
     return ch_interrupt_exit_code(intr);
   if (signalled)
     return signalled;
   if (worst != CH_EXIT_OK)
     return worst;
+  if (co.abort_reason[0]) /* as in one process: an abort_on_fail stop is the verdict, whatever else failed */
+    return CH_EXIT_THRESHOLD;
   /* ch_report_merge judged the thresholds again on the merged metrics: never per shard. */
   if (ch_report_count_checks(rep, CH_RESULT_FAIL))
     return CH_EXIT_CHECK_FAILED;

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "ch_client.h"
+#include "ch_coord.h"
 #include "ch_delivery.h"
 #include "ch_engine.h"
 #include "ch_metrics.h"
@@ -194,6 +195,14 @@ struct ch_run {
   _Atomic int live_phase;               /* -1 before the first phase */
   _Atomic uint64_t live_phase_start;    /* ns after t0 */
   _Atomic uint64_t live_trig_failed;
+  /* A shard of a coordinated run (ch_coord_shard.c): its link to the coordinator, NULL otherwise. */
+  struct ch_coord_link *coord;
+  bool coord_plans;                     /* the coordinator sends the triggers; this shard installs its plans */
+  int coord_started;                    /* the phase the coordinator last started, -1 none yet */
+  bool coord_in_wait, coord_abort_told; /* inside sc_wait; this shard's abort was told to the coordinator */
+  /* The coordinator's run: true once a shard was lost; run_poll then stops the run as a first signal would. */
+  bool (*coord_lost)(void *user);
+  void *coord_user;
 };
 
 /* Transcripts are kept per client, up to this many bytes each, in runs of at most RUN_TRACE_CLIENTS clients; the
@@ -302,6 +311,9 @@ void run_live_second(struct ch_run *r, const struct ch_metrics *m);
 void run_live_final(struct ch_run *r, const struct ch_metrics *m);
 
 /* ch_run_plan.c (main thread). */
+/* Fills tphases[slot]'s header and allocates its tables (no key in order yet, base from key_seq); NULL on ENOMEM. */
+struct run_tphase *run_tphase_init(struct ch_run *r, size_t slot, enum run_tphase_kind kind, uint32_t trigger,
+                                   uint32_t first, uint32_t n, uint32_t K);
 struct run_tphase *run_plan(struct ch_run *r, size_t trigger, enum run_tphase_kind kind, const uint32_t *keys,
                             size_t K, size_t n, uint64_t start_ns, struct ch_rng *rng);
 /* Sends the planned triggers of one phase (n tphases, one per scenario trigger, each from its own sender thread,
@@ -343,5 +355,25 @@ struct ch_report;
 void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally *t);
 void run_checks(struct ch_run *r, const struct run_outcome *o, struct run_tally *t, struct ch_report *rep);
 void run_write_transcripts(struct ch_run *r, struct ch_report *rep);
+
+/* ch_coord_shard.c (a shard's main thread; no-ops without a link). Open: the link from o->barrier_in, when set. */
+int run_coord_open(struct ch_run *r);
+void run_coord_close(struct ch_run *r);
+/* Waits for the coordinator to start phase i: 1 run it, 0 skip it (the coordinator started a later one), -1 end
+   the timeline (a signal, the coordinator gone). */
+int run_coord_begin(struct ch_run *r, size_t i);
+/* A trigger, silence or drop phase whose triggers the coordinator sends: says the clients are ready, installs the
+   coordinator's plan (ps: its trigger phases), and returns how many; then, after the hold's start, the results. */
+size_t run_coord_take_plan(struct ch_run *r, size_t i, struct run_tphase **ps);
+void run_coord_take_sent(struct ch_run *r, size_t i, struct run_tphase **ps, size_t np, struct run_outcome *out);
+/* From run_poll: tells the coordinator of this shard's abort_on_fail, takes one told by it. */
+void run_coord_poll(struct ch_run *r);
+/* This shard ended phase i / leaves the run early. */
+void run_coord_end(struct ch_run *r, size_t i);
+void run_coord_leave(struct ch_run *r, size_t i);
+/* ch_run.c for the coordinator (ch_coord.c): a run with the scenario's key tables and trigger storage, no engine
+   and no clients; freed with run_plan_only_free. */
+int run_plan_only_init(struct ch_run *r);
+void run_plan_only_free(struct ch_run *r);
 
 #endif /* CH_RUN_INT_H */

@@ -88,6 +88,30 @@ static int run_build_http(void *user, size_t i, const struct ch_trig *t, struct 
   return 0;
 }
 
+struct run_tphase *run_tphase_init(struct ch_run *r, size_t slot, enum run_tphase_kind kind, uint32_t trigger,
+                                   uint32_t first, uint32_t n, uint32_t K) {
+  struct run_tphase *p = &r->tphases[slot];
+  memset(p, 0, sizeof *p);
+  p->kind = kind;
+  p->trigger = trigger;
+  p->first = first;
+  p->n = p->n_sent = n;
+  p->K = K;
+  p->order = malloc(K * sizeof *p->order);
+  p->pos = malloc(r->keys.n * sizeof *p->pos);
+  p->base = malloc(r->keys.n * sizeof *p->base);
+  if (!p->order || !p->pos || !p->base) {
+    free(p->order), free(p->pos), free(p->base);
+    memset(p, 0, sizeof *p);
+    return NULL;
+  }
+  for (size_t k = 0; k < r->keys.n; k++) {
+    p->pos[k] = -1;
+    p->base[k] = r->key_seq[k];
+  }
+  return p;
+}
+
 /* Appends the triggers one scenario trigger sends in one phase to the run's plan: n triggers, round-robin over
    keys[0..K), at its rate from start_ns. */
 struct run_tphase *run_plan(struct ch_run *r, size_t trigger, enum run_tphase_kind kind, const uint32_t *keys,
@@ -98,24 +122,10 @@ struct run_tphase *run_plan(struct ch_run *r, size_t trigger, enum run_tphase_ki
     return NULL;
   if (n > r->cap_trig - r->n_trig)
     n = r->cap_trig - r->n_trig;
-  struct run_tphase *p = &r->tphases[nt];
-  memset(p, 0, sizeof *p);
-  p->kind = kind;
-  p->trigger = (uint32_t)trigger;
-  p->first = (uint32_t)r->n_trig;
-  p->n = p->n_sent = (uint32_t)n;
-  p->K = (uint32_t)K;
-  p->order = malloc(K * sizeof *p->order);
-  p->pos = malloc(r->keys.n * sizeof *p->pos);
-  p->base = malloc(r->keys.n * sizeof *p->base);
-  if (!p->order || !p->pos || !p->base) {
-    free(p->order), free(p->pos), free(p->base);
+  struct run_tphase *p = run_tphase_init(r, nt, kind, (uint32_t)trigger, (uint32_t)r->n_trig, (uint32_t)n,
+                                         (uint32_t)K);
+  if (!p)
     return NULL;
-  }
-  for (size_t k = 0; k < r->keys.n; k++) {
-    p->pos[k] = -1;
-    p->base[k] = r->key_seq[k];
-  }
   for (size_t j = 0; j < K; j++) {
     p->order[j] = keys[j];
     p->pos[keys[j]] = (int32_t)j;

@@ -110,6 +110,9 @@ static void run_checkpoint_step(struct ch_run *r) {
 
 unsigned run_poll(struct ch_run *r) {
   unsigned n = ch_interrupt_poll(r->o->intr);
+  if (!n && r->coord_lost && r->coord_lost(r->coord_user))
+    n = 1;
+  run_coord_poll(r);
   if (n && !r->stop) {
     r->stop_phase = r->cur_phase;
     if (!r->o->quiet) {

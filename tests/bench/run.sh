@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks behind the speed and memory targets, with a table at the end, also written as
 # reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
-# Environment: BENCH_ONLY="micro density multi intake peers fanout transports fallback live wss" (a subset, in that order;
+# Environment: BENCH_ONLY="micro density multi coord intake peers fanout transports fallback live wss" (a subset, in that order;
 #              intake and peers measure two streams each: the batched one, 50 Updates per frame, and the single
 #              one, 1 Update per frame, recorded as intake1_*, raw1_*, peer_<tool>_cpu1_*),
 #              BENCH_PIN=0 (do not pin the server to core 0 and the load generators to core 1),
@@ -16,7 +16,7 @@ build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 4
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
-only=${BENCH_ONLY:-micro density multi intake peers fanout transports fallback live wss}
+only=${BENCH_ONLY:-micro density multi coord intake peers fanout transports fallback live wss}
 wss_n=${BENCH_WSS_N:-2000}
 mp_sizes=${BENCH_MP_SIZES:-60000 100000}
 density_n=${BENCH_DENSITY:-19000}
@@ -237,6 +237,28 @@ if want multi; then
     put "multi${n}_exit" "$rc"
     tail -3 "$work/multi-$n.log" | sed 's/^/  /'
   done
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# coord: `run --processes 3` with an http trigger: the parent sends the 5,000 triggers once for the three shards
+# (each judging its own 133 subscribers against the parent's plan); the parent's CPU per trigger, from its note in
+# report.json. The endpoint's publish count says each trigger went out once.
+if want coord; then
+  echo "== coord: 400 WebSocket clients, 3 harness processes, 5,000 http triggers at 500/s sent by the coordinator"
+  start_serve 1 || exit 4
+  d="$work/coord"
+  fg $PIN_GEN "$H" run "$scn/coord.json" --target "$SRV_URL" --processes 3 --workers 1 --quiet \
+    --set "trigger.http.url=http://127.0.0.1:$SRV_CP/publish" --report-dir "$d" >"$work/coord.log" 2>&1
+  rc=$?
+  pubs=$(stats | sed -n 's/.*"publishes":\([0-9]*\).*/\1/p')
+  stop_serve
+  us=$(grep -o 'coordinator: [0-9]* triggers sent once for [0-9]* shards, [0-9.]* us CPU per trigger' \
+    "$d/report.json" | sed -n 's/.*, \([0-9.]*\) us CPU per trigger/\1/p' | head -1)
+  echo "exit $rc; the endpoint counted ${pubs:-?} publishes (5000 planned); coordinator ${us:--} us CPU per trigger"
+  put coord_exit "$rc"
+  put coord_publishes "${pubs:--}"
+  put coord_cpu_us_per_trigger "${us:--}"
+  tail -2 "$work/coord.log" | sed 's/^/  /'
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -741,6 +763,10 @@ if want multi; then
     row "  handshakes per second" "$(get "multi${n}_handshakes_per_s")/s" ">= 5000/s" \
       "$(ok "$(get "multi${n}_handshakes_per_s")" 5000 '>=')"
   done
+fi
+if want coord; then
+  row "1 coordinator CPU per trigger" "$(get coord_cpu_us_per_trigger) us (3 shards)" "" \
+    "$(get coord_publishes)/5000 publishes, exit $(get coord_exit)"
 fi
 if want intake; then
   row "2 Updates per worker-thread CPU s" "$(get intake_updates_per_worker_cpu_s)" ">= 500000" \

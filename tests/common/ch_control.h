@@ -50,4 +50,26 @@ static inline long ch_control_live(int port, long timeout_ms) {
   return live;
 }
 
+/* A number of the endpoint's /stats by its key with quotes and colon ("\"publishes\":"), -1 when unknown. */
+static inline long ch_control_stat(int port, const char *field) {
+  struct ch_buf b = CH_BUF_INIT;
+  long v = -1;
+  const char *p;
+  if (ch_control(port, "/stats", NULL, &b, 2000) == 200 && b.data && (p = strstr(b.data, field)))
+    v = atol(p + strlen(field));
+  ch_buf_free(&b);
+  return v;
+}
+
+/* A condition for ch_wait_until: the stat reached min. */
+struct ch_control_stat_min {
+  int port;
+  const char *field;
+  long min;
+};
+static inline bool ch_control_stat_reached(void *arg) {
+  const struct ch_control_stat_min *s = arg;
+  return ch_control_stat(s->port, s->field) >= s->min;
+}
+
 #endif /* CH_CONTROL_H */

@@ -21,4 +21,16 @@ static inline struct ch_server *ch_endpoint_start(const char *token) {
   return srv;
 }
 
+/* The endpoint as `serve` runs it by default: no base path, no authorization, free loopback ports (endpoint and
+   control API); NULL when it cannot start. */
+static inline struct ch_server *ch_endpoint_start_open(void) {
+  struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
+  struct ch_server *srv = NULL;
+  if (ch_server_new(&so, &srv) || ch_server_start(srv)) {
+    ch_server_free(srv);
+    return NULL;
+  }
+  return srv;
+}
+
 #endif /* CH_ENDPOINT_H */

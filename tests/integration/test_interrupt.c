@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "ch_control.h"
+#include "ch_endpoint.h"
 #include "ch_report.h"
 #include "ch_server.h"
 #include "ch_spawn.h"
@@ -25,16 +26,6 @@ static const char scenario_fmt[] =
     "                      \"body\": {\"hub\": \"ResourceEventHub\", \"key\": \"{{key}}\"}}},\n"
     " \"correlation\": {\"sequence\": null, \"server_time_us\": \"/HarnessSentUs\"},\n"
     " \"expect\": {\"delivery\": \"any\", \"in_order\": false, \"deadline\": \"%s\"}}\n";
-
-static struct ch_server *serve(void) {
-  struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
-  struct ch_server *srv = NULL;
-  if (ch_server_new(&so, &srv) || ch_server_start(srv)) {
-    ch_server_free(srv);
-    return NULL;
-  }
-  return srv;
-}
 
 /* keys: the trigger's "keys" value; deadline: how long Updates already due are waited for. */
 static void write_scenario(const struct ch_server *srv, const char *keys, const char *deadline) {
@@ -62,27 +53,6 @@ static void start_run(const struct ch_server *srv, const char *const extra[], st
     argv[n++] = (char *)extra[i];
   argv[n] = NULL;
   CU_ASSERT_EQUAL_FATAL(ch_spawn_start(argv, bg), 0);
-}
-
-/* A number of the endpoint's /stats ("\"publishes\":" and the like), -1 when unknown. */
-static long stat_of(const struct ch_server *srv, const char *field) {
-  struct ch_buf b = CH_BUF_INIT;
-  long v = -1;
-  const char *p;
-  if (ch_control(ch_server_control_port(srv), "/stats", NULL, &b, 2000) == 200 && b.data && (p = strstr(b.data, field)))
-    v = atol(p + strlen(field));
-  ch_buf_free(&b);
-  return v;
-}
-
-struct stat_at_least {
-  const struct ch_server *srv;
-  const char *field;
-  long min;
-};
-static bool stat_reached(void *arg) {
-  const struct stat_at_least *s = arg;
-  return stat_of(s->srv, s->field) >= s->min;
 }
 
 static struct ch_report *read_report(void) {
@@ -114,15 +84,15 @@ static void clean_reports(void) {
    aborted, the three report files written and marked interrupted in the trigger phase. */
 static void interrupt_mid_run(int sig, int want_code, const char *want_name) {
   clean_reports();
-  struct ch_server *srv = serve();
+  struct ch_server *srv = ch_endpoint_start_open();
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
   write_scenario(srv, "\"subscribed\"", "3s");
   struct ch_spawn_bg bg;
   start_run(srv, NULL, &bg);
   /* triggers are flowing: the run is in its trigger phase with 20 clients connected */
-  struct stat_at_least pub = {srv, "\"publishes\":", 10};
-  CU_ASSERT_TRUE(ch_wait_until(stat_reached, &pub, 30000));
-  CU_ASSERT_EQUAL(stat_of(srv, "\"live\":"), 20);
+  struct ch_control_stat_min pub = {ch_server_control_port(srv), "\"publishes\":", 10};
+  CU_ASSERT_TRUE(ch_wait_until(ch_control_stat_reached, &pub, 30000));
+  CU_ASSERT_EQUAL(ch_control_stat(ch_server_control_port(srv), "\"live\":"), 20);
   kill(bg.pid, sig);
   int ms = 0;
   struct ch_spawn_result r = ch_spawn_finish(&bg, 30000, &ms);
@@ -137,8 +107,8 @@ static void interrupt_mid_run(int sig, int want_code, const char *want_name) {
   CU_ASSERT_EQUAL(strncmp(last, want_last, strlen(want_last)), 0);
   /* the clients said goodbye: the endpoint forgot every connection (a client that just vanishes stays known
      until DisconnectTimeout) */
-  CU_ASSERT_EQUAL(stat_of(srv, "\"known\":"), 0);
-  CU_ASSERT_EQUAL(stat_of(srv, "\"live\":"), 0);
+  CU_ASSERT_EQUAL(ch_control_stat(ch_server_control_port(srv), "\"known\":"), 0);
+  CU_ASSERT_EQUAL(ch_control_stat(ch_server_control_port(srv), "\"live\":"), 0);
   CU_ASSERT_TRUE(file_exists("junit.xml"));
   CU_ASSERT_TRUE(file_exists("report.html"));
   struct ch_report *rep = read_report();
@@ -176,13 +146,13 @@ static void test_sigterm_mid_run_exits_143_with_the_report(void) { interrupt_mid
 /* Graceful, the run would wait 60 s for Updates of a key nobody subscribes to; a second signal ends that at once. */
 static void test_second_signal_stops_at_once_and_still_reports(void) {
   clean_reports();
-  struct ch_server *srv = serve();
+  struct ch_server *srv = ch_endpoint_start_open();
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
   write_scenario(srv, "[\"NOBODY\"]", "60s");
   struct ch_spawn_bg bg;
   start_run(srv, NULL, &bg);
-  struct stat_at_least pub = {srv, "\"publishes\":", 5};
-  CU_ASSERT_TRUE(ch_wait_until(stat_reached, &pub, 30000));
+  struct ch_control_stat_min pub = {ch_server_control_port(srv), "\"publishes\":", 5};
+  CU_ASSERT_TRUE(ch_wait_until(ch_control_stat_reached, &pub, 30000));
   kill(bg.pid, SIGINT);
   CU_ASSERT_TRUE(ch_spawn_wait_output(&bg, "a second signal stops at once", 10000));
   CU_ASSERT_EQUAL(waitpid(bg.pid, NULL, WNOHANG), 0); /* still waiting for the Updates already due */
@@ -226,7 +196,7 @@ static bool checkpoint_with_clients(void *arg) {
 
 static void test_kill_9_after_a_checkpoint_leaves_a_partial_report(void) {
   clean_reports();
-  struct ch_server *srv = serve();
+  struct ch_server *srv = ch_endpoint_start_open();
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
   write_scenario(srv, "\"subscribed\"", "3s");
   struct ch_spawn_bg bg;
@@ -341,15 +311,15 @@ static bool shards_checkpointed(void *arg) {
 
 static void test_sigterm_to_a_sharded_run_reaches_every_shard(void) {
   clean_reports();
-  struct ch_server *srv = serve();
+  struct ch_server *srv = ch_endpoint_start_open();
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
   write_scenario(srv, "\"subscribed\"", "3s");
   struct ch_spawn_bg bg;
   const char *extra[] = {"--processes", "2", "--checkpoint-every", "0.5", NULL};
   start_run(srv, extra, &bg);
   CU_ASSERT_TRUE(ch_wait_until(shards_checkpointed, NULL, 30000)); /* both shards run (and catch signals) */
-  struct stat_at_least pub = {srv, "\"publishes\":", 10};
-  CU_ASSERT_TRUE(ch_wait_until(stat_reached, &pub, 30000));
+  struct ch_control_stat_min pub = {ch_server_control_port(srv), "\"publishes\":", 10};
+  CU_ASSERT_TRUE(ch_wait_until(ch_control_stat_reached, &pub, 30000));
   kill(bg.pid, SIGTERM);
   int ms = 0;
   struct ch_spawn_result r = ch_spawn_finish(&bg, 30000, &ms);
@@ -357,7 +327,7 @@ static void test_sigterm_to_a_sharded_run_reaches_every_shard(void) {
     fprintf(stderr, "\nexit %d after %d ms; output:\n%s\n", r.code, ms, r.out);
   CU_ASSERT_EQUAL(r.code, 143);
   CU_ASSERT_TRUE(ms < 15000);
-  CU_ASSERT_EQUAL(stat_of(srv, "\"known\":"), 0); /* both shards aborted their clients */
+  CU_ASSERT_EQUAL(ch_control_stat(ch_server_control_port(srv), "\"known\":"), 0); /* both shards aborted their clients */
   struct ch_report *rep = read_report();
   CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
   CH_ASSERT_STR(rep->interrupted.signal, "SIGTERM");

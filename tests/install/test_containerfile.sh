@@ -7,7 +7,11 @@ cf=$CH_SOURCE_DIR/Containerfile
 # instructions, one per line: continuation lines joined, comments and blank lines dropped
 awk '/^[[:space:]]*#/ || !NF { next } { line = line $0 } /\\$/ { sub(/\\$/, "", line); next } { print line; line = "" }' \
   "$cf" > "$WORK/instructions"
-stages=$(awk 'toupper($1) == "FROM" { print $2, (toupper($3) == "AS" ? $4 : "-") }' "$WORK/instructions")
+# FROM's image with the defaults of the ARGs before the first FROM (the base images are build arguments)
+stages=$(awk 'toupper($1) == "ARG" && !from && split($2, kv, "=") == 2 { arg[kv[1]] = kv[2] }
+  toupper($1) == "FROM" { from = 1; img = $2; for (a in arg) { gsub("\\$\\{" a "\\}", arg[a], img); if (img == "$" a) img = arg[a] }
+                          print img, (toupper($3) == "AS" ? $4 : "-") }' "$WORK/instructions")
+printf '%s\n' "$stages" | grep -q '\$' && fail "a FROM names an ARG without a default: $(echo $stages)"
 [ "$(printf '%s\n' "$stages" | wc -l)" -ge 2 ] && pass "multi-stage: $(echo $stages)" || fail "fewer than two FROM lines: $stages"
 first_image=$(printf '%s\n' "$stages" | head -1 | cut -d' ' -f1)
 last_image=$(printf '%s\n' "$stages" | tail -1 | cut -d' ' -f1)
@@ -38,6 +42,12 @@ set -- $script
 [ -f "$CH_SOURCE_DIR/.ci/install-deps.sh" ] && pass "RUN $script: the script exists" || fail "no .ci/install-deps.sh"
 grep -q "\"\${1:-test}\" = test" "$CH_SOURCE_DIR/.ci/install-deps.sh" && [ "${2:-}" = build ] \
   && pass "install-deps.sh is run with its build set" || fail "install-deps.sh is run with '${2:-}', not build"
+# test_container.sh replaces the stage that holds the .deb (--build-context NAME=DIR): it must be the stage the
+# runtime stage copies the .deb from
+ctx=$(sed -n 's/.*--build-context "\([a-z]*\)=.*/\1/p' "$CH_SOURCE_DIR/tests/install/test_container.sh" | head -1)
+[ -n "$ctx" ] && printf '%s\n' "$stages" | grep -q " $ctx\$" && grep -Eiq "^COPY --from=$ctx /[^ ]*\.deb " "$WORK/instructions" \
+  && pass "test_container.sh's --build-context $ctx replaces the stage the .deb is copied from" \
+  || fail "no stage '${ctx:-?}' (test_container.sh's --build-context) that the runtime stage copies the .deb from"
 # the runtime stage installs the package cpack makes and runs the binary CMake builds
 runtime=$(awk 'toupper($1) == "FROM" { n++ } n == '"$(printf '%s\n' "$stages" | wc -l)"'' "$WORK/instructions")
 pkg=$(sed -n 's/^set(CPACK_PACKAGE_NAME \([^ )]*\))/\1/p' "$CH_SOURCE_DIR/cmake/Packaging.cmake")

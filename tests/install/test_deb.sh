@@ -24,12 +24,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# What `make package` runs once the build is done (the package target of the build folder).
-"$CH_CPACK" --config "$CH_BUILD_DIR/CPackConfig.cmake" -B "$WORK/pkg" >"$WORK/cpack.log" 2>&1 \
-  || { cat "$WORK/cpack.log" >&2; echo "FAIL: cpack" >&2; exit 1; }
-set -- "$WORK"/pkg/centro-harness_*.deb
-[ $# -eq 1 ] && [ -f "$1" ] || { echo "FAIL: no single centro-harness_*.deb in $WORK/pkg: $*" >&2; exit 1; }
-deb=$1
+build_deb "$WORK/pkg"
 pass "package built: ${deb##*/}"
 version=$(dpkg-deb -f "$deb" Version)
 case $version in "$CH_VERSION"*-1) pass "version $version" ;; *) fail "version '$version' does not start with $CH_VERSION and end in -1" ;; esac
@@ -44,6 +39,9 @@ for so in $(readelf -d "$CH_BUILD_DIR/centro-harness" | sed -n 's/.*(NEEDED).*\[
     *) fail "Depends lacks $lib, the package of $so: $depends" ;;
   esac
 done
+# and the libuv event loop plugin libwebsockets dlopens (no NEEDED entry names it)
+case ", $depends," in *", libwebsockets-evlib-uv"[,\ ]*) pass "Depends names libwebsockets-evlib-uv (dlopened)" ;;
+  *) fail "Depends lacks libwebsockets-evlib-uv, the plugin lws loads at run time: $depends" ;; esac
 contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
 for f in ./usr/bin/centro-harness ./usr/share/centro-harness/scenarios/smoke.json \
          ./usr/share/centro-harness/scenarios/schema.json ./usr/share/man/man1/centro-harness.1.gz \
@@ -75,15 +73,7 @@ cd "$WORK" || exit 1
   || fail "validate smoke: $(/usr/bin/centro-harness validate smoke 2>&1)"
 # serve from the installed binary, check against it with the same token (webSockets: the other transports' checks
 # are the integration tests' business; this proves the installed binary speaks to the installed server)
-/usr/bin/centro-harness serve --token pkgtest:alice --keepalive 1 --quiet >"$WORK/serve.out" 2>&1 &
-serve_pid=$!
-url=""
-for _ in $(seq 1 100); do # up to 10 s for its "listening on" line
-  url=$(sed -n 's/^listening on \(http:[^ ,]*\)\/signalr.*/\1/p' "$WORK/serve.out")
-  [ -n "$url" ] && break
-  kill -0 "$serve_pid" 2>/dev/null || break
-  sleep 0.1
-done
+start_serve /usr/bin/centro-harness --token pkgtest:alice --keepalive 1 --quiet
 if [ -z "$url" ]; then
   fail "serve did not start: $(cat "$WORK/serve.out")"
 else

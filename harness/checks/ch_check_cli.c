@@ -128,10 +128,7 @@ static int read_scenario(const char *path, bool explicit_path, char **name, uint
     return -EINVAL;
   }
   struct ch_buf t = CH_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-    ch_buf_append(&t, tmp, n);
+  ch_buf_read_file(&t, f, 0);
   fclose(f);
   int rc = 0;
   const char *end = NULL;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ch_check_auth.h"
 #include "ch_checks.h"
 #include "ch_clock.h"
 #include "ch_exit.h"
@@ -69,7 +70,9 @@ static void usage(FILE *f) {
           "                        (default reports/check-<UTC time>)\n"
           "  --scenario FILE       a scenario file, validated as `run` validates it: its name and seed go into the\n"
           "                        report, and its target.url, insecure, ca_file, target.auth's credential\n"
-          "                        (token, token_env or token_file, header mode; its second line is --token2) and\n"
+          "                        (token, token_env or token_file, header mode; its second line is --token2; or\n"
+          "                        login / command: the users file's first user's token, the second user's for\n"
+          "                        --token2, fetched before the checks and again between check families when due) and\n"
           "                        trigger and correlation are used where the command line gives none (default:\n"
           "                        " DEFAULT_SCENARIO ", whose name and seed only are read)\n"
           "  --seed N              seed for keys and nonces (default: from the clock; printed in the report)\n"
@@ -128,10 +131,7 @@ static int read_scenario(const char *path, bool explicit_path, char **name, uint
     return -EINVAL;
   }
   struct ch_buf t = CH_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-    ch_buf_append(&t, tmp, n);
+  ch_buf_read_file(&t, f, 0);
   fclose(f);
   int rc = 0;
   const char *end = NULL;
@@ -155,9 +155,10 @@ static int read_scenario(const char *path, bool explicit_path, char **name, uint
 
 /* check --scenario FILE: the scenario loaded and validated; its target.url, insecure and ca_file where the command
    line gives none, its target.auth's credential unless the command line gives one (the scheme kept: "Scheme TOKEN";
-   a token file's second line is the other user's), and its trigger and correlation unless --trigger is given. */
+   a token file's second line is the other user's; a login or command: its users read into *cauth, the tokens
+   fetched later), and its trigger and correlation unless --trigger is given. */
 static int scenario_use(const char *path, bool cli_cred, struct ch_checks_opts *o, struct ch_scenario **scn,
-                        struct ch_tokens *toks, char **auth, struct ch_buf *err) {
+                        struct ch_tokens *toks, char **auth, struct ch_check_auth **cauth, struct ch_buf *err) {
   int rc = ch_scenario_load(path, NULL, 0, scn, err);
   if (rc)
     return rc;
@@ -176,6 +177,8 @@ static int scenario_use(const char *path, bool cli_cred, struct ch_checks_opts *
                   path);
     return -EINVAL;
   }
+  if (t->auth.source == CH_SCN_TOKEN_LOGIN || t->auth.source == CH_SCN_TOKEN_COMMAND)
+    return ch_check_auth_new(*scn, o, cauth, err);
   struct ch_token_cli none = {0};
   if ((rc = ch_tokens_resolve(&t->auth, &none, toks, err)) != 0)
     return rc;
@@ -378,6 +381,7 @@ int ch_check_main(int argc, char **argv) {
   bool bad = false, scen_given = false, list = false;
   char *file_tok1 = NULL, *file_tok2 = NULL, *scen_name = NULL, *report_dir = NULL, *scn_auth = NULL;
   struct ch_scenario *scn = NULL;
+  struct ch_check_auth *cauth = NULL;
   struct ch_tokens scn_tokens = {0};
   struct ch_buf err = CH_BUF_INIT, last = CH_BUF_INIT;
   struct ch_checks_results res = {0};
@@ -491,7 +495,7 @@ int ch_check_main(int argc, char **argv) {
     bad = true;
   if (!bad && scen_given) { /* a whole scenario: validated as `run` would, its target and trigger used */
     bool cli_cred = o.token || token_env || token_file;
-    if (scenario_use(scenario_path, cli_cred, &o, &scn, &scn_tokens, &scn_auth, &err) != 0) {
+    if (scenario_use(scenario_path, cli_cred, &o, &scn, &scn_tokens, &scn_auth, &cauth, &err) != 0) {
       bad = true;
       while (err.len && err.data[err.len - 1] == '\n')
         err.data[--err.len] = '\0';
@@ -518,7 +522,14 @@ int ch_check_main(int argc, char **argv) {
   struct ch_interrupt intr;
   if (ch_interrupt_open(&intr) == 0)
     o.intr = &intr;
-  int rc = ch_checks_run(&o, &res);
+  ch_buf_reset(&err);
+  int rc = cauth ? ch_check_auth_fetch(cauth, &o, &err) : 0; /* a refused login: exit 4, before any check */
+  if (rc) {
+    res.run_error = rc;
+    snprintf(res.run_error_msg, sizeof res.run_error_msg, "%s", err.data ? err.data : strerror(-rc));
+  } else {
+    rc = ch_checks_run(&o, &res);
+  }
   if (rc == -EINVAL && report_dir)
     rmdir(report_dir); /* refused input: no folder (nothing was written into it) */
   code = ch_checks_exit_code(&res, rc, &last);
@@ -533,6 +544,7 @@ int ch_check_main(int argc, char **argv) {
     if (build_report(&o, &res, scen_name ? scen_name : "conformance", scenario_path, code, last.data, t0, argv, argc,
                      &rep) == 0) {
       ch_buf_reset(&err);
+      ch_check_auth_report(cauth, rep);
       if (o.intr && intr.count)
         ch_report_set_interrupted(rep, intr.signum, intr.at_wall_ns, res.interrupted_at, intr.count > 1);
       if (ch_report_write_dir(rep, o.report_dir, &err) != 0)
@@ -554,6 +566,7 @@ out:
   free(scen_name);
   free(report_dir);
   free(scn_auth);
+  ch_check_auth_free(cauth);
   ch_tokens_free(&scn_tokens);
   ch_scenario_free(scn);
   ch_buf_free(&err);

@@ -130,6 +130,11 @@ struct ch_checks_opts {
      normally) and the checks not run are recorded incomplete; a second one aborts the probe in progress. */
   struct ch_interrupt *intr;
   int strict;                /* a skipped check fails the gate (exit 1) */
+  /* Tokens with a lifetime (check --scenario with target.auth.login or command: ch_check_auth.h): called before each
+     check family with the longest family so far; it may replace token and token2 (the strings stay valid until the
+     run ends). Nonzero (err says why) ends the run: exit 4. NULL: the credentials never change. */
+  int (*renew)(void *arg, uint64_t span_ns, const char **token, const char **token2, struct ch_buf *err);
+  void *renew_arg;
 };
 
 /* Runs the catalogue against opts->target (or an embedded reference endpoint) and appends results to out.

@@ -177,6 +177,19 @@ static void register_token(struct ch_chk_ctx *cx, const char *tok) {
   ch_chk_secret_add(cx, tok);
 }
 
+/* The credentials the probes send (at the start, and when renewed between families). */
+static void set_credentials(struct ch_chk_ctx *cx, const char *tok1, const char *tok2) {
+  free(cx->auth);
+  free(cx->auth2);
+  free(cx->raw_token);
+  register_token(cx, tok1);
+  register_token(cx, tok2);
+  cx->auth = auth_header(tok1);
+  cx->auth2 = auth_header(tok2);
+  const char *sp = tok1 ? strchr(tok1, ' ') : NULL;
+  cx->raw_token = tok1 ? strdup(sp ? sp + 1 : tok1) : NULL;
+}
+
 static int set_target(struct ch_chk_ctx *cx, const char *target, struct ch_buf *err) {
   struct ch_url u;
   int rc = ch_url_parse(target, &u, err);
@@ -343,15 +356,8 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
     else
       snprintf(cx.key2, sizeof cx.key2, "%.62s0", cx.key);
   }
-  register_token(&cx, tok1);
-  register_token(&cx, tok2);
+  set_credentials(&cx, tok1, tok2);
   register_token(&cx, o->bad_token);
-  cx.auth = auth_header(tok1);
-  cx.auth2 = auth_header(tok2);
-  if (tok1) {
-    const char *sp = strchr(tok1, ' ');
-    cx.raw_token = strdup(sp ? sp + 1 : tok1);
-  }
   {
     char bad[64];
     snprintf(bad, sizeof bad, "unknown-%016llx", (unsigned long long)ch_rng_next(&cx.rng));
@@ -385,9 +391,21 @@ int ch_checks_run(const struct ch_checks_opts *o, struct ch_checks_results *out)
     struct ch_buf cause = CH_BUF_INIT, ev = CH_BUF_INIT;
     if (ch_chk_precondition(&cx, &cause, &ev))
       ch_chk_mark_not_run(&cx, out, cause.data, &ev);
-    else
-      for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+    else {
+      uint64_t span = 0; /* the longest family so far */
+      for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        /* a token about to expire is renewed between families (never under a session a family holds) */
+        if (o->renew) {
+          if ((rc = o->renew(o->renew_arg, span, &tok1, &tok2, &err)) != 0)
+            break;
+          set_credentials(&cx, tok1, tok2);
+        }
+        uint64_t t0 = ch_now_ns();
         families[i](&cx, out);
+        if (ch_now_ns() - t0 > span)
+          span = ch_now_ns() - t0;
+      }
+    }
     ch_buf_free(&cause);
     ch_buf_free(&ev);
   }

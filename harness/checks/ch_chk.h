@@ -12,7 +12,7 @@
 #include "ch_checks.h"
 #include "ch_rng.h"
 
-#define CH_CHK_MAX_SECRETS 16
+#define CH_CHK_MAX_SECRETS 64 /* the credentials renewed between families too */
 #define CH_CHK_EXCERPT 300
 
 struct ch_chk_trigger; /* ch_chk_trigger.c */

@@ -147,10 +147,7 @@ int ch_chk_trigger_load(struct ch_chk_ctx *cx, const char *path, struct ch_buf *
     return -EINVAL;
   }
   struct ch_buf text = CH_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && text.len < (1u << 20))
-    ch_buf_append(&text, tmp, n);
+  ch_buf_read_file(&text, f, 1u << 20); /* what is read of a larger file is refused by the parser, by path */
   fclose(f);
   struct ch_scn_trigger_file *file = calloc(1, sizeof *file);
   int rc = file ? ch_scn_trigger_file_parse(text.data ? text.data : "", text.len, path, false, file, err) : -ENOMEM;

@@ -37,6 +37,22 @@ int ch_buf_append(struct ch_buf *b, const void *p, size_t n) {
   return 0;
 }
 
+int ch_buf_read_file(struct ch_buf *b, FILE *f, size_t max) {
+  size_t start = b->len;
+  for (;;) {
+    int rc = ch_buf_reserve(b, 8192);
+    if (rc)
+      return rc;
+    size_t got = fread(b->data + b->len, 1, b->cap - b->len - 1, f);
+    b->len += got;
+    b->data[b->len] = '\0';
+    if (max && b->len - start > max)
+      return -EFBIG;
+    if (!got)
+      return ferror(f) ? -EIO : 0;
+  }
+}
+
 int ch_buf_puts(struct ch_buf *b, const char *s) { return ch_buf_append(b, s, strlen(s)); }
 
 int ch_buf_putc(struct ch_buf *b, char c) { return ch_buf_append(b, &c, 1); }

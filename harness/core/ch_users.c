@@ -87,16 +87,9 @@ int ch_users_load(const char *path, struct ch_users *out, struct ch_buf *err) {
     return -EINVAL;
   }
   struct ch_buf data = CH_BUF_INIT;
-  char chunk[4096];
-  size_t got;
-  int rc = 0;
-  while (!rc && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-    rc = data.len + got > USERS_MAX_BYTES ? -EINVAL : ch_buf_append(&data, chunk, got);
-  if (!rc && ferror(f))
-    rc = -EIO;
+  int rc = ch_buf_read_file(&data, f, USERS_MAX_BYTES);
   fclose(f);
-  memset(chunk, 0, sizeof chunk);
-  if (rc == -EINVAL)
+  if (rc == -EFBIG)
     ch_buf_printf(err, "users file %s: larger than %u MiB", path, USERS_MAX_BYTES >> 20);
   else if (rc == -EIO)
     ch_buf_printf(err, "users file %s: read error", path), rc = -EINVAL;

@@ -237,12 +237,10 @@ void ch_live_end(struct ch_live *lv, const char *report_dir) {
     if (report_dir)
       ch_buf_printf(&path, "%s/report.html", report_dir);
     FILE *rf = path.data ? fopen(path.data, "rb") : NULL;
-    char chunk[16384];
-    size_t n;
-    while (rf && (n = fread(chunk, 1, sizeof chunk, rf)) > 0)
-      ch_buf_append(&html, chunk, n);
-    if (rf)
+    if (rf) {
+      ch_buf_read_file(&html, rf, 0);
       fclose(rf);
+    }
     if (lv->dashboard) {
       ch_buf_append(&p->event, lv->last_event.data ? lv->last_event.data : "", lv->last_event.len);
       sse_event(&p->end_event, "end", html.len ? html.data : "<p>The run ended; no report was written.</p>");

@@ -681,13 +681,8 @@ int ch_report_read_json(const char *path, struct ch_report **out, struct ch_buf 
     return -e;
   }
   struct ch_buf b = CH_BUF_INIT;
-  char chunk[65536];
-  size_t got;
-  int rc = 0;
-  while (!rc && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-    rc = ch_buf_append(&b, chunk, got);
-  if (!rc && ferror(f)) {
-    rc = -EIO;
+  int rc = ch_buf_read_file(&b, f, 0);
+  if (rc == -EIO) {
     if (err)
       ch_buf_printf(err, "%s: read error", path);
   }

@@ -347,7 +347,9 @@ int ch_scenario_subscribed_keys(const struct ch_scenario *s, int only, const cha
 
 /**
  * The effective scenario as JSON, every default filled in, in the file format (it loads back to the same
- * scenario). Credentials (token, bad_tokens) are replaced by "[REDACTED]"; token_env and token_file are kept.
+ * scenario). Credentials (token, bad_tokens) are replaced by "[REDACTED]"; token_env and token_file are kept; URLs
+ * (target, login, triggers) lose userinfo and credential-like query values, and credential-named header values and
+ * login body members are "[REDACTED]" unless a placeholder, as in the stored form.
  * For reports and `validate --print`. Appends to out. @return 0 or -ENOMEM.
  */
 int ch_scenario_to_json(const struct ch_scenario *s, struct ch_buf *out);

@@ -59,9 +59,9 @@ static void sj_push_str(struct sj *j, cJSON *a, const char *v) {
   }
 }
 
-/* A URL; stored, without userinfo and with credential-like query values redacted. */
+/* A URL without userinfo and with credential-like query values redacted (both forms: `validate --print` too). */
 static void sj_url(struct sj *j, cJSON *o, const char *k, const char *url) {
-  if (!j->stored || !url) {
+  if (!url) {
     sj_str(j, o, k, url);
     return;
   }
@@ -73,16 +73,16 @@ static void sj_url(struct sj *j, cJSON *o, const char *k, const char *url) {
   ch_buf_free(&b);
 }
 
-/* Stored: the value of a header that carries a credential is redacted, unless it is only a placeholder. */
+/* The value of a header that carries a credential is redacted (both forms), unless it is only a placeholder. */
 static bool sj_placeholder(const char *value) {
   size_t n = strlen(value);
   return n >= 4 && !strncmp(value, "{{", 2) && strchr(value, '}') == value + n - 2 && value[n - 1] == '}';
 }
 
-static const char *sj_header_value(const struct sj *j, const char *name, const char *value) {
+static const char *sj_header_value(const char *name, const char *value) {
   bool placeholder = sj_placeholder(value);
   bool secret = ch_report_secret_name(name, strlen(name)) || !strcasecmp(name, "cookie");
-  return j->stored && secret && !placeholder ? SJ_REDACTED : value;
+  return secret && !placeholder ? SJ_REDACTED : value;
 }
 
 /* A login body's literal credentials (a client secret written into the scenario) are redacted, placeholders kept:
@@ -136,7 +136,7 @@ static void sj_fetcher(struct sj *j, cJSON *a, const struct ch_scn_auth *au) {
     sj_url(j, o, "url", l->url);
     cJSON *hs = sj_obj(j, o, "headers");
     for (size_t i = 0; hs && i < l->n_headers; i++)
-      sj_str(j, hs, l->header_names[i], sj_header_value(j, l->header_names[i], l->header_values[i]));
+      sj_str(j, hs, l->header_names[i], sj_header_value(l->header_names[i], l->header_values[i]));
     sj_login_body(j, o, l);
     char *abs = j->stored && l->users_file ? realpath(l->users_file, NULL) : NULL;
     if (l->users_file)
@@ -339,7 +339,7 @@ static void sj_trigger(struct sj *j, cJSON *o, const struct ch_scenario *s, cons
   sj_url(j, ho, "url", ch_template_source(h->url));
   cJSON *hs = sj_obj(j, ho, "headers");
   for (size_t i = 0; hs && i < h->n_headers; i++)
-    sj_str(j, hs, h->headers[i].name, sj_header_value(j, h->headers[i].name, ch_template_source(h->headers[i].value)));
+    sj_str(j, hs, h->headers[i].name, sj_header_value(h->headers[i].name, ch_template_source(h->headers[i].value)));
   if (h->body && ch_template_escape_of(h->body) == CH_TEMPLATE_JSON) {
     cJSON *b = cJSON_Parse(ch_template_source(h->body)); /* a JSON body stays JSON (its escaping depends on it) */
     if (!b || !cJSON_AddItemToObject(ho, "body", b)) {

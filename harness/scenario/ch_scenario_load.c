@@ -524,24 +524,13 @@ int ch_scenario_load(const char *path, const char *const *sets, size_t nsets, st
     return e == ENOENT ? -ENOENT : -EINVAL;
   }
   struct ch_buf data = CH_BUF_INIT;
-  char chunk[8192];
-  size_t got;
-  int rc = 0;
-  while (!rc && (got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-    if (data.len + got > SCN_FILE_MAX) {
-      if (err)
-        ch_buf_printf(err, "%s: expected a scenario file under %u MiB, found a larger file\n", path,
-                      SCN_FILE_MAX >> 20);
-      rc = -EINVAL;
-    } else if (ch_buf_append(&data, chunk, got)) {
-      rc = -ENOMEM;
-    }
-  }
-  if (!rc && ferror(f)) {
-    if (err)
-      ch_buf_printf(err, "%s: cannot read the scenario file\n", path);
+  int rc = ch_buf_read_file(&data, f, SCN_FILE_MAX);
+  if (rc == -EFBIG && err)
+    ch_buf_printf(err, "%s: expected a scenario file under %u MiB, found a larger file\n", path, SCN_FILE_MAX >> 20);
+  else if (rc == -EIO && err)
+    ch_buf_printf(err, "%s: cannot read the scenario file\n", path);
+  if (rc == -EFBIG || rc == -EIO)
     rc = -EINVAL;
-  }
   fclose(f);
   if (!rc)
     rc = scn_load(data.data ? data.data : "", data.len, path, sets, nsets, out, err);

@@ -50,18 +50,11 @@ static int tok_from_file(const char *path, struct ch_tokens *out, struct ch_buf 
     return e == ENOENT ? -ENOENT : -EINVAL;
   }
   struct ch_buf data = CH_BUF_INIT;
-  char chunk[4096];
-  size_t got;
-  int rc = 0;
-  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && !rc) {
-    if (data.len + got > TOKEN_FILE_MAX) {
-      ch_buf_printf(err, "token file %s: larger than %u MiB", path, TOKEN_FILE_MAX >> 20);
-      rc = -EINVAL;
-    } else if (ch_buf_append(&data, chunk, got)) {
-      rc = -ENOMEM;
-    }
-  }
-  if (!rc && ferror(f)) {
+  int rc = ch_buf_read_file(&data, f, TOKEN_FILE_MAX);
+  if (rc == -EFBIG) {
+    ch_buf_printf(err, "token file %s: larger than %u MiB", path, TOKEN_FILE_MAX >> 20);
+    rc = -EINVAL;
+  } else if (rc == -EIO) {
     ch_buf_printf(err, "token file %s: read error", path);
     rc = -EINVAL;
   }

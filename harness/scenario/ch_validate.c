@@ -15,7 +15,8 @@ static void validate_usage(FILE *f) {
              "  --set PATH=VALUE   override a value first, e.g. --set clients.0.count=5000\n"
              "                     (VALUE is parsed as JSON when it is JSON, else taken as a string)\n"
              "  --seed N           same as --set seed=N\n"
-             "  --print            also print each valid scenario with every default filled in (tokens redacted)\n"
+             "  --print            also print each valid scenario with every default filled in (credentials redacted\n"
+             "                     as in a report's scenario.json)\n"
              "  -h, --help         this text\n\n"
              "Exit codes: 0 every file is valid, 3 a file is invalid or missing (errors on stderr).\n");
 }

@@ -97,6 +97,24 @@ static inline struct ch_spawn_result ch_spawn(char *const argv[], int timeout_s)
   return r;
 }
 
+/* `centro-harness run SCENARIO --report-dir DIR --workers 2 EXTRA...` (extra NULL-terminated, at most 32). */
+static inline struct ch_spawn_result ch_spawn_run(const char *scenario, const char *report_dir,
+                                                  const char *const extra[], int timeout_s) {
+  char *argv[40];
+  int n = 0;
+  argv[n++] = "centro-harness";
+  argv[n++] = "run";
+  argv[n++] = (char *)scenario;
+  argv[n++] = "--report-dir";
+  argv[n++] = (char *)report_dir;
+  argv[n++] = "--workers";
+  argv[n++] = "2";
+  for (int i = 0; extra && extra[i] && n < 38; i++)
+    argv[n++] = (char *)extra[i];
+  argv[n] = NULL;
+  return ch_spawn(argv, timeout_s);
+}
+
 /* The last non-empty line of the output. */
 static inline const char *ch_last_line(const struct ch_spawn_result *r, char *buf, size_t n) {
   size_t e = r->len;

@@ -93,6 +93,28 @@ static void test_core_buf_printf_grows(void) {
   free(s);
 }
 
+/* ch_buf_read_file: the whole file appended (larger than one read), and -EFBIG past the limit. */
+static void test_core_buf_read_file(void) {
+  FILE *f = tmpfile();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  for (int i = 0; i < 5000; i++)
+    fprintf(f, "%04d", i);
+  rewind(f);
+  struct ch_buf b = CH_BUF_INIT;
+  ch_buf_puts(&b, "x");
+  CU_ASSERT_EQUAL(ch_buf_read_file(&b, f, 0), 0);
+  CU_ASSERT_EQUAL(b.len, 20001);
+  CU_ASSERT_EQUAL(memcmp(b.data + 19997, "4999", 5), 0);
+  rewind(f);
+  ch_buf_reset(&b);
+  CU_ASSERT_EQUAL(ch_buf_read_file(&b, f, 20000), 0); /* exactly the limit */
+  rewind(f);
+  ch_buf_reset(&b);
+  CU_ASSERT_EQUAL(ch_buf_read_file(&b, f, 19999), -EFBIG);
+  fclose(f);
+  ch_buf_free(&b);
+}
+
 /* A size that would wrap len + extra + 1 is refused, not taken for "fits" (a huge frame length must not pass). */
 static void test_core_buf_reserve_refuses_sizes_that_wrap(void) {
   struct ch_buf b = CH_BUF_INIT;
@@ -210,7 +232,7 @@ int main(void) {
   CU_TestInfo tests[] = {
       CH_TEST(test_core_url_virtual_directory),        CH_TEST(test_core_url_errors_name_what_was_found),
       CH_TEST(test_core_pct_encode_matches_encodeURIComponent), CH_TEST(test_core_form_get_decodes_plus_and_escapes),
-      CH_TEST(test_core_buf_printf_grows),             CH_TEST(test_core_buf_reserve_refuses_sizes_that_wrap),
+      CH_TEST(test_core_buf_printf_grows), CH_TEST(test_core_buf_read_file),             CH_TEST(test_core_buf_reserve_refuses_sizes_that_wrap),
       CH_TEST(test_core_excerpt_is_printable_and_bounded), CH_TEST(test_core_base64_round_trips_padded_and_not),
       CH_TEST(test_core_sha1_vectors_and_websocket_accept), CH_TEST(test_core_sha256_vectors),
       CH_TEST(test_core_rng_is_deterministic_per_seed),

@@ -18,24 +18,8 @@
 
 static char report_dir[64];
 
-static struct ch_spawn_result run_scenario(const char *scenario, const char *const extra[], int timeout_s) {
-  char *argv[40];
-  int n = 0;
-  argv[n++] = "centro-harness";
-  argv[n++] = "run";
-  argv[n++] = (char *)scenario;
-  argv[n++] = "--report-dir";
-  argv[n++] = report_dir;
-  argv[n++] = "--workers";
-  argv[n++] = "2";
-  for (int i = 0; extra && extra[i] && n < 38; i++)
-    argv[n++] = (char *)extra[i];
-  argv[n] = NULL;
-  return ch_spawn(argv, timeout_s);
-}
-
 static void expect_exit(const char *scenario, const char *const extra[], int want, const char *last_prefix) {
-  struct ch_spawn_result r = run_scenario(scenario, extra, 240);
+  struct ch_spawn_result r = ch_spawn_run(scenario, report_dir, extra, 240);
   char last[512];
   ch_last_line(&r, last, sizeof last);
   if (r.code != want)
@@ -47,7 +31,7 @@ static void expect_exit(const char *scenario, const char *const extra[], int wan
 
 static void test_run_smoke_passes_and_writes_reports_without_credentials(void) {
   const char *extra[] = {"--token", "s3cret-token-for-test", NULL};
-  struct ch_spawn_result r = run_scenario("scenarios/smoke.json", extra, 120);
+  struct ch_spawn_result r = ch_spawn_run("scenarios/smoke.json", report_dir, extra, 120);
   char last[256];
   CU_ASSERT_EQUAL(r.code, 0);
   CH_ASSERT_STR(ch_last_line(&r, last, sizeof last), "exit 0: passed (10 checks, 0 skipped; 3 thresholds)");
@@ -108,7 +92,7 @@ static void test_run_threshold_failure_exits_2(void) {
 
 static void test_run_invalid_scenario_exits_3_naming_file_and_path(void) {
   const char *extra[] = {"--set", "clients.0.count=\"ten\"", NULL};
-  struct ch_spawn_result r = run_scenario("scenarios/smoke.json", extra, 30);
+  struct ch_spawn_result r = ch_spawn_run("scenarios/smoke.json", report_dir, extra, 30);
   CU_ASSERT_EQUAL(r.code, 3);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "scenarios/smoke.json"));
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "clients[0].count"));
@@ -116,10 +100,10 @@ static void test_run_invalid_scenario_exits_3_naming_file_and_path(void) {
   CU_ASSERT_EQUAL(strncmp(ch_last_line(&r, last, sizeof last), "exit 3:", 7), 0);
   free(r.out);
   const char *extra2[] = {"--bogus", NULL};
-  r = run_scenario("scenarios/smoke.json", extra2, 30);
+  r = ch_spawn_run("scenarios/smoke.json", report_dir, extra2, 30);
   CU_ASSERT_EQUAL(r.code, 3);
   free(r.out);
-  r = run_scenario("scenarios/does-not-exist.json", NULL, 30);
+  r = ch_spawn_run("scenarios/does-not-exist.json", report_dir, NULL, 30);
   CU_ASSERT_EQUAL(r.code, 3);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "does-not-exist.json"));
   free(r.out);
@@ -255,7 +239,7 @@ static void test_run_counts_server_closes_and_fails_unless_allowed(void) {
   ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
   double closes = 0;
   const char *strict[] = {"--set", target, "--set", trigger, NULL};
-  struct ch_spawn_result r = run_scenario(path, strict, 120);
+  struct ch_spawn_result r = ch_spawn_run(path, report_dir, strict, 120);
   CU_ASSERT_EQUAL(r.code, 1);
   read_close_verdict(result, sizeof result, &closes);
   CU_ASSERT_STRING_EQUAL(result, "fail");
@@ -265,7 +249,7 @@ static void test_run_counts_server_closes_and_fails_unless_allowed(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "server_closes"));
   free(r.out);
   const char *allowed[] = {"--set", target, "--set", trigger, "--set", "expect.allow_server_closes=true", NULL};
-  r = run_scenario(path, allowed, 120);
+  r = ch_spawn_run(path, report_dir, allowed, 120);
   read_close_verdict(result, sizeof result, &closes);
   CU_ASSERT_STRING_EQUAL(result, "pass");
   CU_ASSERT_TRUE(closes >= 10); /* still counted */
@@ -289,7 +273,7 @@ static void test_run_refuses_a_run_beyond_the_descriptor_limit(void) {
   char count[64];
   snprintf(count, sizeof count, "clients.0.count=%llu", (unsigned long long)rl.rlim_max + 1);
   const char *extra[] = {"--set", count, NULL};
-  struct ch_spawn_result r = run_scenario("scenarios/smoke.json", extra, 60);
+  struct ch_spawn_result r = ch_spawn_run("scenarios/smoke.json", report_dir, extra, 60);
   CU_ASSERT_EQUAL(r.code, 4);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "ulimit -n"));
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "--processes"));

@@ -46,22 +46,6 @@ static const char soak_scenario[] =
     " \"correlation\": {\"nonce\": \"/Comment\", \"server_time_us\": \"/HarnessSentUs\"},\n"
     " \"expect\": {\"delivery\": \"exactly_once\", \"in_order\": true, \"deadline\": \"5s\"}}\n";
 
-static struct ch_spawn_result run_it(const char *scenario, const char *const extra[], int timeout_s) {
-  char *argv[40];
-  int n = 0;
-  argv[n++] = "centro-harness";
-  argv[n++] = "run";
-  argv[n++] = (char *)scenario;
-  argv[n++] = "--report-dir";
-  argv[n++] = report_dir;
-  argv[n++] = "--workers";
-  argv[n++] = "2";
-  for (int i = 0; extra && extra[i] && n < 38; i++)
-    argv[n++] = (char *)extra[i];
-  argv[n] = NULL;
-  return ch_spawn(argv, timeout_s);
-}
-
 static void fresh_report_dir(const char *name) {
   snprintf(report_dir, sizeof report_dir, "%s/rep-%s", dir, name);
 }
@@ -135,16 +119,18 @@ static double serve_stat(int control_port, const char *name) {
   return out;
 }
 
-/* report.json: a counter summed over groups, and one check's result and evidence. */
+/* report.json: a counter summed over groups (-1 when no group has it: a renamed counter cannot pass as 0), and one
+   check's result and evidence. */
 static double counter(const cJSON *rep, const char *name) {
   double n = 0;
+  bool seen = false;
   const cJSON *g;
   cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rep, "metrics"), "groups")) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(g, "counters"), name);
     if (cJSON_IsNumber(v))
-      n += v->valuedouble;
+      n += v->valuedouble, seen = true;
   }
-  return n;
+  return seen ? n : -1;
 }
 
 static const cJSON *check_of(const cJSON *rep, const char *id) {
@@ -201,7 +187,7 @@ static struct ch_spawn_result run_against(struct ch_server *srv, const char *nam
            login_query ? login_query : "");
   fresh_report_dir(name);
   const char *extra[] = {"--set", target, "--set", trigger, "--set", login, NULL};
-  struct ch_spawn_result r = run_it(path, extra, 90);
+  struct ch_spawn_result r = ch_spawn_run(path, report_dir, extra, 90);
   if (r.code != want)
     fprintf(stderr, "\n%s: exit %d, wanted %d\n%s\n", name, r.code, want, r.out);
   return r;
@@ -327,7 +313,7 @@ static void expect_cmd_exit_4(const char *command, const char *name, const char 
   char path[128];
   write_cmd_scenario(command, path, sizeof path);
   fresh_report_dir(name);
-  struct ch_spawn_result r = run_it(path, extra, 60);
+  struct ch_spawn_result r = ch_spawn_run(path, report_dir, extra, 60);
   CU_ASSERT_EQUAL(r.code, 4);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, why));
   CU_ASSERT_PTR_NULL(strstr(r.out, "half-a-token"));
@@ -353,7 +339,7 @@ static void test_auth_command_script(void) {
   write_cmd_scenario(cmd, path, sizeof path);
   fresh_report_dir("cmd");
   const char *extra[] = {"--set", target, NULL};
-  struct ch_spawn_result r = run_it(path, extra, 60);
+  struct ch_spawn_result r = ch_spawn_run(path, report_dir, extra, 60);
   if (r.code != 0)
     fprintf(stderr, "\n%s\n", r.out);
   CU_ASSERT_EQUAL(r.code, 0);
@@ -383,7 +369,7 @@ static void test_auth_command_script(void) {
   snprintf(cmd, sizeof cmd, "{\"argv\": [\"%s\"], \"ttl\": \"600ms\"}", once);
   write_cmd_scenario(cmd, path, sizeof path);
   fresh_report_dir("cmd-refresh-fails");
-  r = run_it(path, extra, 60);
+  r = ch_spawn_run(path, report_dir, extra, 60);
   CU_ASSERT_EQUAL(r.code, 1);
   rep = read_report();
   c = check_of(rep, "RUN-TOKEN-REFRESH");
@@ -408,6 +394,137 @@ static void test_auth_command_script(void) {
   ch_server_free(srv);
 }
 
+/* ---- check --scenario with target.auth.login / target.auth.command ---- */
+
+/* A scenario for check against srv: its endpoint, its control API as the trigger (both hubs by {{hub}}) and auth
+   (a JSON value, printf'd with the endpoint's port for a login URL). */
+static const char check_scenario[] =
+    "{\"name\": \"check-auth\",\n"
+    " \"target\": {\"url\": \"http://127.0.0.1:%d\", \"auth\": %s},\n"
+    " \"clients\": [{\"name\": \"c\", \"count\": 1, \"subscribe\": {\"keys\": [\"K1\"]}}],\n"
+    " \"phases\": [{\"type\": \"connect\"}],\n"
+    " \"trigger\": {\"type\": \"http\", \"rate\": 1, \"keys\": \"subscribed\",\n"
+    "             \"http\": {\"method\": \"POST\", \"url\": \"http://127.0.0.1:%d/publish\",\n"
+    "                      \"body\": {\"hub\": \"{{hub}}\", \"key\": \"{{key}}\",\n"
+    "                               \"payload\": {\"Comment\": \"{{nonce}}\"}}}},\n"
+    " \"correlation\": {\"nonce\": \"/Comment\"}}\n";
+
+static const char check_login[] =
+    "{\"login\": {\"url\": \"http://127.0.0.1:%d/login%s\",\n"
+    "   \"body\": {\"user\": \"{{user}}\", \"password\": \"{{password}}\"}, \"users_file\": \"users.csv\",\n"
+    "   \"token_pointer\": \"/access_token\", \"expires_in_pointer\": \"/expires_in\", \"refresh_at\": 0.25}}";
+
+/* `check --scenario <dir>/<name>.json --only ONLY --transport webSockets` against srv (auth as in check_scenario),
+   the report in rep-<name>. */
+static struct ch_spawn_result check_against(struct ch_server *srv, const char *name, const char *auth,
+                                            const char *only) {
+  char path[128], text[4096];
+  snprintf(path, sizeof path, "%s/%s.json", dir, name);
+  snprintf(text, sizeof text, check_scenario, ch_server_port(srv), auth, ch_server_control_port(srv));
+  CU_ASSERT_EQUAL(ch_write_text(path, text), 0);
+  fresh_report_dir(name);
+  char *argv[] = {"centro-harness", "check", "--scenario", path, "--report-dir", report_dir, "--only", (char *)only,
+                  "--transport", "webSockets", NULL};
+  return ch_spawn(argv, 120);
+}
+
+/* The report's note on the tokens: how many were obtained, and renewed between families (-1 when absent). */
+static int check_tokens(const cJSON *rep, unsigned *obtained, unsigned *renewed) {
+  const cJSON *n;
+  cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(rep, "notes")) {
+    size_t users = 0;
+    const char *comma = cJSON_IsString(n) ? strchr(n->valuestring, ',') : NULL;
+    if (comma && sscanf(n->valuestring, "target.auth: %u tokens obtained for %zu user", obtained, &users) == 2 &&
+        sscanf(comma, ", %u of them renewed", renewed) == 1)
+      return (int)users;
+  }
+  return -1;
+}
+
+/* Tokens of 2 s obtained by login, the first two users (the second one is AUTH-006's other identity); the delivery
+   family outlasts the first token's refresh point (0.25 of its lifetime) and the auth family (which needs a valid
+   token: AUTH-001, AUTH-002, AUTH-006) runs on renewed tokens. Nothing secret is written or printed. */
+static void test_check_scenario_login_renews_between_families(void) {
+  CU_ASSERT_EQUAL_FATAL(write_users(NULL), 0);
+  struct ch_server *srv = start_serve(2, NULL, 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+  char auth[512], last[512];
+  snprintf(auth, sizeof auth, check_login, ch_server_port(srv), "");
+  struct ch_spawn_result r = check_against(srv, "check-login", auth, "negotiate,delivery,auth");
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  CU_ASSERT_EQUAL(r.code, 0);
+  ch_last_line(&r, last, sizeof last);
+  CU_ASSERT_EQUAL(strncmp(last, "exit 0: all conformance checks passed", 37), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "pass  AUTH-006")); /* the second user's token */
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "pass  DEL-004"));  /* both hubs triggered */
+  cJSON *rep = read_report();
+  unsigned obtained = 0, renewed = 0;
+  CU_ASSERT_EQUAL(check_tokens(rep, &obtained, &renewed), 2);
+  CU_ASSERT_TRUE(renewed >= 2); /* both users, before the auth family at least */
+  CU_ASSERT_EQUAL(obtained, 2 + renewed);
+  assert_no_secret(&r);
+  cJSON_Delete(rep);
+  free(r.out);
+  ch_server_free(srv);
+}
+
+/* A login the server refuses: exit 4 before any check, naming the status and the redacted URL, never the password
+   or the URL's key; a report still says why. */
+static void test_check_scenario_login_refused_exits_4(void) {
+  CU_ASSERT_EQUAL_FATAL(write_users(NULL), 0);
+  char path[128];
+  snprintf(path, sizeof path, "%s/users.csv", dir);
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(path, "u1,Wrong-pw-s3cret\nu2,Pw-2-s3cret\n"), 0);
+  struct ch_server *srv = start_serve(5, NULL, 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+  char auth[512], want[160], last[512];
+  snprintf(auth, sizeof auth, check_login, ch_server_port(srv), "?api_key=K3y-s3cret-value");
+  struct ch_spawn_result r = check_against(srv, "check-refused", auth, "negotiate");
+  snprintf(want, sizeof want, "POST http://127.0.0.1:%d/login?api_key=[REDACTED] answered 401", ch_server_port(srv));
+  CU_ASSERT_EQUAL(r.code, 4);
+  ch_last_line(&r, last, sizeof last);
+  CU_ASSERT_EQUAL(strncmp(last, "exit 4: the run could not be carried out (login of user 1", 57), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(last, want));
+  CU_ASSERT_PTR_NULL(strstr(r.out, "Wrong-pw-s3cret"));
+  CU_ASSERT_PTR_NULL(strstr(r.out, "K3y-s3cret-value"));
+  if (r.code != 4 || !strstr(last, want))
+    fprintf(stderr, "\n%s\n", r.out);
+  char *body = NULL;
+  snprintf(path, sizeof path, "%s/report.json", report_dir);
+  CU_ASSERT_PTR_NOT_NULL(body = ch_slurp(path, NULL));
+  CU_ASSERT_PTR_NULL(body ? strstr(body, "Wrong-pw-s3cret") : "");
+  CU_ASSERT_PTR_NULL(body ? strstr(body, "K3y-s3cret-value") : "");
+  free(body);
+  free(r.out);
+  ch_server_free(srv);
+}
+
+/* target.auth.command: the script's token is the credential (no second user: AUTH-006 skips, the rest passes). */
+static void test_check_scenario_auth_command(void) {
+  struct ch_server_token tok = {.token = CMD_TOKEN, .user = "cmd"};
+  struct ch_server *srv = start_serve(5, &tok, 1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+  char script[128], auth[256];
+  snprintf(script, sizeof script, "%s/print-token-check.sh", dir);
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(script, "#!/bin/sh\necho " CMD_TOKEN "\n"), 0);
+  chmod(script, 0700);
+  snprintf(auth, sizeof auth, "{\"command\": {\"argv\": [\"%s\"]}}", script);
+  struct ch_spawn_result r = check_against(srv, "check-cmd", auth, "negotiate,auth");
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  CU_ASSERT_EQUAL(r.code, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "pass  AUTH-005")); /* needs the valid token */
+  cJSON *rep = read_report();
+  unsigned obtained = 0, renewed = 0;
+  CU_ASSERT_EQUAL(check_tokens(rep, &obtained, &renewed), 1);
+  CU_ASSERT_EQUAL(obtained, 1);
+  assert_no_secret(&r);
+  cJSON_Delete(rep);
+  free(r.out);
+  ch_server_free(srv);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/ch-login-test-%d", (int)getpid());
   mkdir(dir, 0700);
@@ -416,6 +533,9 @@ int main(void) {
                          CH_TEST(test_login_refused_exits_4_naming_status_and_url),
                          CH_TEST(test_login_query_mode_rebuilds_poll_and_send_urls),
                          CH_TEST(test_auth_command_script),
+                         CH_TEST(test_check_scenario_login_renews_between_families),
+                         CH_TEST(test_check_scenario_login_refused_exits_4),
+                         CH_TEST(test_check_scenario_auth_command),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("run_login", tests);
   char cmd[128];

@@ -128,12 +128,43 @@ static void test_login_stored_form_round_trips_without_secrets(void) {
   ch_buf_free(&again);
 }
 
+/* `validate --print` (the effective form) redacts as scenario.json does: login URL key and userinfo, credential
+   headers and body members of the login and of the trigger; placeholders stay. */
+static void test_effective_form_redacts_like_the_stored_form(void) {
+  struct ch_buf err = CH_BUF_INIT, out = CH_BUF_INIT, again = CH_BUF_INIT;
+  struct ch_scenario *s = load_auth(
+      "{\"login\": {\"url\": \"http://usr:literal-us3rinfo@x/login?api_key=literal-k3y\",\n"
+      " \"headers\": {\"X-Api-Key\": \"literal-h3ader\", \"Authorization\": \"{{env.CH_TEST_USERS_SET}}\"},\n"
+      " \"body\": {\"user\": \"{{user}}\", \"password\": \"{{password}}\", \"client_secret\": \"literal-s3cret\"},\n"
+      " \"users_env\": \"CH_TEST_USERS_SET\"}}",
+      &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL(ch_scenario_to_json(s, &out), 0);
+  CU_ASSERT_PTR_NULL(strstr(out.data, "literal-"));
+  if (strstr(out.data, "literal-"))
+    fprintf(stderr, "\n%s\n", out.data);
+  CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "?api_key=[REDACTED]"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "\"Authorization\":\t\"{{env.CH_TEST_USERS_SET}}\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "\"password\":\t\"{{password}}\""));
+  struct ch_scenario *s2 = NULL; /* still loads back to the same text */
+  CU_ASSERT_EQUAL(ch_scenario_from_json_string(out.data, out.len, "print.json", NULL, 0, &s2, &err), 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s2);
+  CU_ASSERT_EQUAL(ch_scenario_to_json(s2, &again), 0);
+  CH_ASSERT_STR(again.data, out.data);
+  ch_scenario_free(s2);
+  ch_scenario_free(s);
+  ch_buf_free(&err);
+  ch_buf_free(&out);
+  ch_buf_free(&again);
+}
+
 int main(void) {
   setenv("CH_TEST_USERS_SET", "u1,pw1\n", 1);
   CU_TestInfo tests[] = {
       CH_TEST(test_login_defaults_and_fields),
       CH_TEST(test_login_errors_name_the_path),
       CH_TEST(test_login_stored_form_round_trips_without_secrets),
+      CH_TEST(test_effective_form_redacts_like_the_stored_form),
       CU_TEST_INFO_NULL,
   };
   return ch_test_run("scenario_auth", tests);

@@ -1,8 +1,9 @@
 /* ch_auth: tokens fetched at run time (target.auth.login, target.auth.command): one token per user, fetched before
  * the connect phase at a bounded rate, then refreshed before expiry by threads of its own (up to 8 requests or
  * command runs at once, within the rate), which hand every new token to a callback (the runner posts it to each
- * worker loop: see ch_run_auth.c). Passwords and tokens are
- * secrets: no message built here contains one, and URLs are shown redacted.
+ * worker loop: see ch_run_auth.c). `check` uses no refresher: it fetches again between check families
+ * (ch_check_auth.c). Passwords and tokens are secrets: no message built here contains one, and URLs are shown
+ * redacted.
  */
 #ifndef CH_AUTH_H
 #define CH_AUTH_H
@@ -51,6 +52,9 @@ void ch_auth_each_password(const struct ch_auth *a, void (*fn)(void *arg, const 
 int ch_auth_fetch(struct ch_auth *a, const bool *need, struct ch_buf *err);
 /* The current token of user u (NULL when it has none); only while the refresher is not running. */
 const char *ch_auth_token(const struct ch_auth *a, size_t u);
+/* When user u's token is due for a refresh (refresh_at of its lifetime) and when it expires, ch_now_ns() time (both 0
+   without a token or a lifetime); only while the refresher is not running. */
+void ch_auth_times(const struct ch_auth *a, size_t u, uint64_t *due_ns, uint64_t *expires_ns);
 
 /* Starts the refresher threads; tokens without a lifetime are never refreshed. 0 or -errno. */
 int ch_auth_start(struct ch_auth *a, ch_auth_publish_cb publish, void *arg);

@@ -176,6 +176,12 @@ void ch_auth_each_password(const struct ch_auth *a, void (*fn)(void *arg, const 
 
 const char *ch_auth_token(const struct ch_auth *a, size_t u) { return u < a->n_users ? a->users[u].token : NULL; }
 
+void ch_auth_times(const struct ch_auth *a, size_t u, uint64_t *due_ns, uint64_t *expires_ns) {
+  bool has = u < a->n_users && a->users[u].token;
+  *due_ns = has ? a->users[u].due_ns : 0;
+  *expires_ns = has ? a->users[u].expires_ns : 0;
+}
+
 /* "user 2 (row 3 of users.csv)" or "the client credentials": never the user's name (the CSV is a secret file). */
 static void auth_who(const struct ch_auth *a, size_t u, struct ch_buf *out) {
   const struct ch_scn_login *l = &a->a->login;

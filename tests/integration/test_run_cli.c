@@ -119,12 +119,12 @@ static void test_run_unreachable_target_exits_4(void) {
 /* TLS files are checked before anything runs: exit 3 naming the option and the file. */
 static void test_run_tls_files_refused_with_exit_3(void) {
   const char *extra[] = {"--cert", "/nonexistent/client.pem", NULL};
-  struct ch_spawn_result r = run_scenario("scenarios/smoke.json", extra, 30);
+  struct ch_spawn_result r = ch_spawn_run("scenarios/smoke.json", report_dir, extra, 30);
   CU_ASSERT_EQUAL(r.code, 3);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "--cert /nonexistent/client.pem: No such file or directory"));
   free(r.out);
   const char *extra2[] = {"--cert", CH_SOURCE_DIR "/scenarios/smoke.json", NULL};
-  r = run_scenario("scenarios/smoke.json", extra2, 30);
+  r = ch_spawn_run("scenarios/smoke.json", report_dir, extra2, 30);
   CU_ASSERT_EQUAL(r.code, 3);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "smoke.json: not a PEM certificate"));
   free(r.out);
@@ -169,7 +169,7 @@ static void test_run_untrusted_certificate_exits_4_with_reason(void) {
   snprintf(url, sizeof url, "https://127.0.0.1:%d/Centro", l.port);
   const char *extra[] = {"--target", url, "--set", "trigger.type=none", "--set",
                          "phases=[{\"type\":\"connect\",\"timeout\":\"5s\"}]", "--token", "x", NULL};
-  struct ch_spawn_result r = run_scenario("scenarios/smoke.json", extra, 60);
+  struct ch_spawn_result r = ch_spawn_run("scenarios/smoke.json", report_dir, extra, 60);
   if (r.code != 4 || !strstr(r.out, "TLS failure at"))
     fprintf(stderr, "\nexit %d:\n%s\n", r.code, r.out);
   CU_ASSERT_EQUAL(r.code, 4);

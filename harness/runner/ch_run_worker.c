@@ -219,6 +219,8 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
     if (key >= 0 && rc_read_int(m, cor->sequence, &seq) && seq > 0 && seq <= UINT32_MAX)
       idx = run_trigger_index(r, (uint32_t)key, (uint32_t)seq);
   }
+  if (rc->storm_back_ns && !rc->storm_rx_ns)
+    rc->storm_rx_ns = recv_ns; /* receiving again after the storm */
   struct run_sub *sub = key >= 0 ? rc_find_sub(rc, (uint32_t)key) : NULL;
   if (!sub) {
     /* Isolation: an Update for a key this client never subscribed to (or one we cannot even read). */
@@ -295,6 +297,7 @@ static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user)
   if (e == CH_EVENT_RECONNECTED) {
     const struct ch_client_times *t = ch_client_times(c);
     rc->back_ns = t->reconnect_end;
+    run_storm_back(rc, t->reconnect_end);
     ch_metrics_count(rc->g, CH_CNT_RECONNECTS, 1);
     ch_metrics_record(rc->g, CH_LAT_RECONNECT, span_ns(t->reconnect_start, t->reconnect_end));
     if (rc->dropped && !rc->reconnected) {
@@ -304,7 +307,11 @@ static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user)
   } else if (e == CH_EVENT_RECONNECTING) {
     rc->away_ns = ch_client_times(c)->reconnect_start;
     rc->back_ns = 0;
-    if (!rc->dropped) {
+    if (rc->storm && !rc->storm_back_ns) { /* the storm's drop was asked for */
+      uint32_t sc = ch_client_counters(c)->server_closes;
+      rc->closes_in_drop += sc - rc->closes_seen;
+      rc->closes_seen = sc;
+    } else if (!rc->dropped) {
       ch_metrics_count(rc->g, CH_CNT_DISCONNECTS, 1);
       /* a close by the server while a drop phase runs belongs to that phase (the scenario asked for drops) */
       uint32_t sc = ch_client_counters(c)->server_closes;
@@ -312,6 +319,8 @@ static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user)
         rc->closes_in_drop += sc - rc->closes_seen;
       rc->closes_seen = sc;
     }
+  } else if (e == CH_EVENT_RECONNECT_FAILED) {
+    run_storm_attempt_failed(rc, ch_client_attempt_failure(c));
   } else if (e == CH_EVENT_KEEPALIVE_LOST) {
     ch_metrics_fail(rc->g, "keep-alive: nothing received within KeepAliveTimeout");
   }
@@ -349,6 +358,7 @@ static void rc_start(struct run_worker *rw, struct run_client *rc) {
   co.transport = (enum ch_transport)p->transports[0];
   co.auto_transport = p->transport_auto;
   co.client_protocol = p->client_protocol;
+  co.js_reconnect = p->client_model == CH_SCN_MODEL_OFFICIAL_JS;
   co.source_index = rc->index;
   co.on_state = rc_on_state;
   co.on_message = rc_on_message;
@@ -545,6 +555,12 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
         rc->dropped = false;
       }
     }
+    break;
+  case CH_SCN_PHASE_DROP:
+    if (task->prepare)
+      run_storm_mark(rw);
+    else
+      run_storm_await(rw);
     break;
   case CH_SCN_PHASE_DISCONNECT:
     if (rw->timers_open)

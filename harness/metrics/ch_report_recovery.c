@@ -71,7 +71,7 @@ int ch_report_recovery_merge(struct ch_report_recovery **dst, const struct ch_re
   }
   struct ch_report_recovery *d = *dst;
   d->clients += src->clients, d->reconnected += src->reconnected, d->new_connections += src->new_connections;
-  d->receiving += src->receiving, d->gave_up += src->gave_up;
+  d->receiving += src->receiving, d->gave_up += src->gave_up, d->live += src->live;
   d->published += src->published, d->replayed += src->replayed, d->lost += src->lost;
   for (int i = 0; i < CH_RECOVERY_CAUSES; i++)
     d->answers[i] += src->answers[i];
@@ -112,6 +112,7 @@ cJSON *ch__recovery_to_json(const struct ch_report_recovery *r, struct ch__jw *w
   ch__jw_num(w, o, "reconnected", (double)r->reconnected);
   ch__jw_num(w, o, "new_connections", (double)r->new_connections);
   ch__jw_num(w, o, "receiving", (double)r->receiving);
+  ch__jw_num(w, o, "live", (double)r->live);
   ch__jw_num(w, o, "gave_up", (double)r->gave_up);
   ch__jw_str(w, o, "drop", r->drop);
   j_share(w, o, "back_s", r->back_p50, r->back_p99, r->back_p100);
@@ -177,6 +178,7 @@ int ch__recovery_from_json(const cJSON *o, struct ch_report_recovery **out, stru
   rc = rc ? rc : rj_u64(o, "reconnected", &r->reconnected, err);
   rc = rc ? rc : rj_u64(o, "new_connections", &r->new_connections, err);
   rc = rc ? rc : rj_u64(o, "receiving", &r->receiving, err);
+  rc = rc ? rc : rj_u64(o, "live", &r->live, err);
   rc = rc ? rc : rj_u64(o, "gave_up", &r->gave_up, err);
   rc = rc ? rc : rj_u64(u, "published_while_away", &r->published, err);
   rc = rc ? rc : rj_u64(u, "replayed", &r->replayed, err);
@@ -234,14 +236,14 @@ int ch_report_recovery_text(const struct ch_report_recovery *r, struct ch_buf *b
   fmt_s(t[0], sizeof t[0], r->back_p50), fmt_s(t[1], sizeof t[1], r->back_p99), fmt_s(t[2], sizeof t[2], r->back_p100);
   fmt_s(t[3], sizeof t[3], r->rx_p50), fmt_s(t[4], sizeof t[4], r->rx_p99), fmt_s(t[5], sizeof t[5], r->rx_p100);
   ch_buf_printf(b,
-                "\n  recovery from the drop: %llu clients, %llu reconnected, %llu new connections, %llu receiving, "
-                "%llu gave up\n"
+                "\n  recovery from the drop: %llu clients, %llu reconnected, %llu new connections, %llu receiving "
+                "(%llu live), %llu gave up\n"
                 "    back        p50 %-10s p99 %-10s 100%% %s\n"
                 "    receiving   p50 %-10s p99 %-10s 100%% %s\n"
                 "    Updates published while away %llu: replayed %llu, lost %llu\n    failed reconnects: ",
                 (unsigned long long)r->clients, (unsigned long long)r->reconnected,
                 (unsigned long long)r->new_connections, (unsigned long long)r->receiving,
-                (unsigned long long)r->gave_up, t[0], t[1], t[2], t[3], t[4], t[5], (unsigned long long)r->published,
+                (unsigned long long)r->live, (unsigned long long)r->gave_up, t[0], t[1], t[2], t[3], t[4], t[5], (unsigned long long)r->published,
                 (unsigned long long)r->replayed, (unsigned long long)r->lost);
   answers_line(r, b);
   ch_buf_putc(b, '\n');
@@ -261,11 +263,12 @@ int ch_report_recovery_html(const struct ch_report_recovery *r, struct ch_buf *b
                 "<tr><td>back (reconnected or new connection)</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
                 "<td class=\"n\">%s</td></tr><tr><td>receiving (first Update after the drop)</td><td class=\"n\">%s"
                 "</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr></table>"
-                "<p>%llu clients dropped: %llu reconnected, %llu new connections, %llu receiving, %llu gave up. "
+                "<p>%llu clients dropped: %llu reconnected, %llu new connections, %llu receiving (%llu live), %llu gave up. "
                 "Updates published while away: %llu, replayed %llu, lost %llu. Failed reconnects: ",
                 t[0], t[1], t[2], t[3], t[4], t[5], (unsigned long long)r->clients,
                 (unsigned long long)r->reconnected, (unsigned long long)r->new_connections,
-                (unsigned long long)r->receiving, (unsigned long long)r->gave_up, (unsigned long long)r->published,
+                (unsigned long long)r->receiving, (unsigned long long)r->live, (unsigned long long)r->gave_up,
+                (unsigned long long)r->published,
                 (unsigned long long)r->replayed, (unsigned long long)r->lost);
   struct ch_buf a = CH_BUF_INIT;
   answers_line(r, &a);

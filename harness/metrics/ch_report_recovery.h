@@ -25,6 +25,7 @@ struct ch_report_recovery {
   uint64_t reconnected;      /* came back by /reconnect (same connection, groupsToken and messageId) */
   uint64_t new_connections;  /* came back by a new connection and Subscribes again (client_model official-js) */
   uint64_t receiving;        /* received an Update after the drop */
+  uint64_t live;             /* received an Update published after it was back (not only replayed ones) */
   uint64_t gave_up;          /* ended without coming back */
   /* seconds after the drop request until that share was back / receiving; < 0: never reached */
   double back_p50, back_p99, back_p100, rx_p50, rx_p99, rx_p100;

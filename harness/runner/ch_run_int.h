@@ -82,6 +82,7 @@ struct run_client {
   uint32_t closes_in_drop;              /* of them, those during a drop_reconnect phase (allowed) */
   /* The reconnect storm (ch_run_storm.c): up when the drop was sent; when it was back and first received again. */
   bool storm, storm_new;                /* storm_new: it came back on a new connection (client_model official-js) */
+  bool storm_live;                      /* received an Update published after it was back */
   uint64_t storm_back_ns, storm_rx_ns;
 };
 

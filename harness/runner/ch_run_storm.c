@@ -24,6 +24,7 @@ void run_storm_mark(struct run_worker *rw) {
     rc->dropped = true;
     rc->reconnected = false;
     rc->storm_back_ns = rc->storm_rx_ns = 0;
+    rc->storm_live = false;
   }
 }
 
@@ -141,6 +142,7 @@ int run_storm_report(struct ch_run *r, const struct run_tally *t, uint64_t repla
       rv->reconnected += rc->storm_back_ns && !rc->storm_new;
       rv->new_connections += rc->storm_back_ns && rc->storm_new;
       rv->receiving += rc->storm_rx_ns != 0;
+      rv->live += rc->storm_live;
       rv->gave_up += !rc->storm_back_ns;
     }
   }
@@ -158,7 +160,11 @@ int run_storm_report(struct ch_run *r, const struct run_tally *t, uint64_t repla
 /* RUN-RECOVERY: every connection the drop hit came back and (with triggers) received an Update again within the
    phase's timeout. */
 int run_storm_check(const struct ch_run *r, const struct ch_report_recovery *rv, struct ch_report *rep) {
-  bool rx_judged = ch_scenario_triggers_on(r->s);
+  bool rx_judged = ch_scenario_triggers_on(r->s), live_judged = false, seen_drop = false;
+  for (size_t i = 0; rx_judged && i < r->s->n_phases; i++) { /* live Updates need a trigger phase after the drop */
+    seen_drop |= r->s->phases[i].type == CH_SCN_PHASE_DROP;
+    live_judged |= seen_drop && r->s->phases[i].type == CH_SCN_PHASE_TRIGGER;
+  }
   struct ch_buf ev = CH_BUF_INIT;
   enum ch_result res = CH_RESULT_PASS;
   if (!r->storm_drop_ok) {
@@ -168,7 +174,8 @@ int run_storm_check(const struct ch_run *r, const struct ch_report_recovery *rv,
     res = CH_RESULT_FAIL;
     ch_buf_printf(&ev, "no connection was up when the drop was sent (%s)", r->storm_drop);
   } else {
-    if (rv->gave_up || (rx_judged && rv->receiving < rv->clients))
+    uint64_t back = rv->reconnected + rv->new_connections;
+    if (rv->gave_up || (rx_judged && rv->receiving < rv->clients) || (live_judged && rv->live < back))
       res = CH_RESULT_FAIL;
     char s[4][24];
     snprintf(s[0], sizeof s[0], rv->back_p100 < 0 ? "never" : "%.3f s", rv->back_p100);
@@ -180,6 +187,12 @@ int run_storm_check(const struct ch_run *r, const struct ch_report_recovery *rv,
                   (unsigned long long)rv->clients, (unsigned long long)(rv->reconnected + rv->new_connections), s[1],
                   s[0], (unsigned long long)rv->gave_up, (unsigned long long)rv->receiving, s[3], s[2],
                   rx_judged ? "" : " (not judged: no trigger)");
+    if (live_judged)
+      ch_buf_printf(&ev, "; %llu of the %llu back received Updates published after their return%s",
+                    (unsigned long long)rv->live, (unsigned long long)back,
+                    rv->live < back ? " (the others lost their subscriptions across the reconnect: groupsToken?)" : "");
+    else
+      ch_buf_puts(&ev, "; live Updates after the return not judged: no trigger phase follows the drop");
   }
   struct ch_check c = {0};
   c.id = "RUN-RECOVERY";

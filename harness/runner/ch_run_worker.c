@@ -270,6 +270,8 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
   }
   if (!have_lat)
     return;
+  if (rc->storm_back_ns && pub >= rc->storm_back_ns)
+    rc->storm_live = true; /* live again, not only replayed: its subscriptions survived the storm */
   if (rc->away_ns && pub >= rc->away_ns && (!rc->back_ns || pub < rc->back_ns)) {
     /* Published while this subscriber was away: only a replay after its reconnect can bring it, so its delay counts
        from the reconnect's completion (a reconnect takes its delay of 2 s at least: from the trigger, it would fail

@@ -83,6 +83,8 @@ struct run_client {
   /* The reconnect storm (ch_run_storm.c): up when the drop was sent; when it was back and first received again. */
   bool storm, storm_new;                /* storm_new: it came back on a new connection (client_model official-js) */
   bool storm_live;                      /* received an Update published after it was back */
+  bool renewing;                        /* a new connection replaces one that could not reconnect (official-js) */
+  uint32_t renewals;                    /* ... so many times (at most RUN_RENEW_MAX) */
   uint64_t storm_back_ns, storm_rx_ns;
 };
 
@@ -216,6 +218,9 @@ struct ch_run {
 /* Clients stopped (POST /abort, close) at once per worker in a disconnect: stopping 19,000 at once held one abort
    request's buffers per client and took RSS to 2.65x what holding them cost. */
 #define RUN_STOP_WINDOW 128
+/* client_model official-js: new connections per client after failed reconnects (a web app retries forever; a run
+   stops a loop against a server that never takes one). */
+#define RUN_RENEW_MAX 5
 
 /* target.auth.login and target.auth.command (ch_run_auth.c); the int functions return an enum ch_exit value unless
    said otherwise. */

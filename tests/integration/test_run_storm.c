@@ -126,7 +126,7 @@ static void storm_against_fault(enum ch_fault fault, const char *failing_check) 
            "\"body\": {\"hub\": \"{{hub}}\", \"key\": \"{{key}}\", \"payload\": {\"Note\": \"{{nonce}}\"}}}}",
            ch_server_control_port(srv));
   const char *extra[] = {"--set", target,  "--set", drop, "--set", trigger, "--set", "correlation={\"nonce\": \"/Note\"}",
-                         "--set", "clients.0.count=60", NULL};
+                         "--set", "clients.0.count=60", "--set", "expect.deadline=\"3s\"", NULL};
   struct ch_spawn_result r = run_storm("scenarios/reconnect-storm.json", extra);
   CU_ASSERT_EQUAL(r.code, 1);
   cJSON *j = read_report();
@@ -151,6 +151,49 @@ static void test_storm_fails_when_groups_token_is_ignored(void) {
 
 static void test_storm_fails_without_replay(void) { storm_against_fault(CH_FAULT_NO_REPLAY, "RUN-REPLAY"); }
 
+/* A server that answers /reconnect with 503 (DisconnectTimeout 6 s): the official JS client's web app starts a new
+   connection and subscribes again once the window is over; the harness's own model gives up. */
+static void test_official_js_starts_a_new_connection_after_the_window(void) {
+  struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
+  so.faults = 1u << CH_FAULT_REFUSE_RECONNECT;
+  so.disconnect_timeout_s = 6;
+  struct ch_server *srv = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_server_new(&so, &srv), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_server_start(srv), 0);
+  char target[96], drop[96], trigger[256];
+  snprintf(target, sizeof target, "target.url=http://127.0.0.1:%d", ch_server_port(srv));
+  snprintf(drop, sizeof drop, "phases.3.url=http://127.0.0.1:%d/drop", ch_server_control_port(srv));
+  snprintf(trigger, sizeof trigger,
+           "trigger={\"type\": \"http\", \"rate\": 30, \"http\": {\"url\": \"http://127.0.0.1:%d/publish\", "
+           "\"body\": {\"hub\": \"{{hub}}\", \"key\": \"{{key}}\", \"payload\": {\"Note\": \"{{nonce}}\"}}}}",
+           ch_server_control_port(srv));
+  const char *models[] = {"clients.0.client_model=\"official-js\"", "clients.0.client_model=\"harness\""};
+  for (int m = 0; m < 2; m++) {
+    const char *extra[] = {"--set", target, "--set", drop, "--set", trigger, "--set",
+                           "correlation={\"nonce\": \"/Note\"}", "--set", "clients.0.count=30", "--set", models[m],
+                           "--set", "expect.deadline=\"3s\"", NULL};
+    struct ch_spawn_result r = run_storm("scenarios/reconnect-storm.json", extra);
+    CU_ASSERT_EQUAL(r.code, 1); /* either way the Updates published meanwhile are lost (RUN-REPLAY) */
+    cJSON *j = read_report();
+    const cJSON *rv = cJSON_GetObjectItemCaseSensitive(j, "recovery");
+    CU_ASSERT_STRING_EQUAL(check_result(j, "RUN-RECOVERY"), m == 0 ? "pass" : "fail");
+    if (m == 0) /* a client that gave up is judged as a failed connection instead */
+      CU_ASSERT_STRING_EQUAL(check_result(j, "RUN-REPLAY"), "fail");
+    CU_ASSERT_EQUAL(num_at(rv, "new_connections", NULL), m == 0 ? 30 : 0);
+    CU_ASSERT_EQUAL(num_at(rv, "gave_up", NULL), m == 0 ? 0 : 30);
+    CU_ASSERT_TRUE(num_at(rv, "failed_attempts", "http_503") >= 30); /* each client tried at least once */
+    if (m == 0) {
+      CU_ASSERT_EQUAL(num_at(rv, "live", NULL), 30);
+      CU_ASSERT_TRUE(num_at(rv, "back_s", "p50") >= 4); /* not before its window was over */
+    }
+    if (r.code != 1 || !strstr(check_result(j, "RUN-RECOVERY"), m == 0 ? "pass" : "fail"))
+      fprintf(stderr, "\n%s\n", r.out);
+    cJSON_Delete(j);
+    free(r.out);
+  }
+  ch_server_free(srv);
+}
+
 static void test_drop_phase_fields_are_checked(void) {
   char *argv[] = {"centro-harness", "validate", "scenarios/reconnect-storm.json", "--set",
                   "target.url=http://127.0.0.1:9/Centro", "--set", "clients.0.client_model=\"officialjs\"", NULL};
@@ -169,6 +212,7 @@ int main(void) {
                          CH_TEST(test_client_model_selects_the_js_reconnect_delay),
                          CH_TEST(test_storm_fails_when_groups_token_is_ignored),
                          CH_TEST(test_storm_fails_without_replay),
+                         CH_TEST(test_official_js_starts_a_new_connection_after_the_window),
                          CH_TEST(test_drop_phase_fields_are_checked),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("run_storm", tests);

@@ -217,6 +217,13 @@ static void fmt_s(char *buf, size_t n, double s) {
     ch__fmt_dur(buf, n, s * 1e9);
 }
 
+/* back p50, p99, p100, then receiving p50, p99, p100, as durations or "never". */
+static void fmt_times(const struct ch_report_recovery *r, char t[6][24]) {
+  const double v[6] = {r->back_p50, r->back_p99, r->back_p100, r->rx_p50, r->rx_p99, r->rx_p100};
+  for (int i = 0; i < 6; i++)
+    fmt_s(t[i], 24, v[i]);
+}
+
 /* "503: 4, timeout: 2" or "none". */
 static void answers_line(const struct ch_report_recovery *r, struct ch_buf *b) {
   bool any = false;
@@ -233,8 +240,7 @@ int ch_report_recovery_text(const struct ch_report_recovery *r, struct ch_buf *b
   if (!r)
     return 0;
   char t[6][24];
-  fmt_s(t[0], sizeof t[0], r->back_p50), fmt_s(t[1], sizeof t[1], r->back_p99), fmt_s(t[2], sizeof t[2], r->back_p100);
-  fmt_s(t[3], sizeof t[3], r->rx_p50), fmt_s(t[4], sizeof t[4], r->rx_p99), fmt_s(t[5], sizeof t[5], r->rx_p100);
+  fmt_times(r, t);
   ch_buf_printf(b,
                 "\n  recovery from the drop: %llu clients, %llu reconnected, %llu new connections, %llu receiving "
                 "(%llu live), %llu gave up\n"
@@ -243,8 +249,8 @@ int ch_report_recovery_text(const struct ch_report_recovery *r, struct ch_buf *b
                 "    Updates published while away %llu: replayed %llu, lost %llu\n    failed reconnects: ",
                 (unsigned long long)r->clients, (unsigned long long)r->reconnected,
                 (unsigned long long)r->new_connections, (unsigned long long)r->receiving,
-                (unsigned long long)r->live, (unsigned long long)r->gave_up, t[0], t[1], t[2], t[3], t[4], t[5], (unsigned long long)r->published,
-                (unsigned long long)r->replayed, (unsigned long long)r->lost);
+                (unsigned long long)r->live, (unsigned long long)r->gave_up, t[0], t[1], t[2], t[3], t[4], t[5],
+                (unsigned long long)r->published, (unsigned long long)r->replayed, (unsigned long long)r->lost);
   answers_line(r, b);
   ch_buf_putc(b, '\n');
   if (r->drop)
@@ -256,8 +262,7 @@ int ch_report_recovery_html(const struct ch_report_recovery *r, struct ch_buf *b
   if (!r)
     return 0;
   char t[6][24];
-  fmt_s(t[0], sizeof t[0], r->back_p50), fmt_s(t[1], sizeof t[1], r->back_p99), fmt_s(t[2], sizeof t[2], r->back_p100);
-  fmt_s(t[3], sizeof t[3], r->rx_p50), fmt_s(t[4], sizeof t[4], r->rx_p99), fmt_s(t[5], sizeof t[5], r->rx_p100);
+  fmt_times(r, t);
   ch_buf_printf(b,
                 "<table id=\"recovery-table\"><tr><th></th><th>50%%</th><th>99%%</th><th>100%%</th></tr>"
                 "<tr><td>back (reconnected or new connection)</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"

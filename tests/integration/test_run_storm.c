@@ -83,8 +83,8 @@ static void test_storm_recovers_with_figures(void) {
   char path[128];
   snprintf(path, sizeof path, "%s/report.html", report_dir);
   char *html = ch_slurp(path, NULL);
-  CU_ASSERT_PTR_NOT_NULL(html && strstr(html, "id=\"chart-recovery\""));
-  CU_ASSERT_PTR_NOT_NULL(html && strstr(html, "id=\"recovery-table\""));
+  CU_ASSERT_TRUE(html && strstr(html, "id=\"chart-recovery\""));
+  CU_ASSERT_TRUE(html && strstr(html, "id=\"recovery-table\""));
   free(html);
 }
 
@@ -111,20 +111,36 @@ static void test_client_model_selects_the_js_reconnect_delay(void) {
     fprintf(stderr, "\nback p50: official-js %.3f s, harness %.3f s\n", p50[0], p50[1]);
 }
 
-/* Against a running reference endpoint with a fault: the drop is the phase's url, the trigger its /publish. */
-static void storm_against_fault(enum ch_fault fault, const char *failing_check) {
+/* A reference endpoint with one fault (and a DisconnectTimeout when > 0); NULL when it cannot start. */
+static struct ch_server *start_faulty(enum ch_fault fault, double disconnect_timeout_s) {
   struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
   so.faults = 1u << fault;
+  so.disconnect_timeout_s = disconnect_timeout_s;
   struct ch_server *srv = NULL;
-  CU_ASSERT_EQUAL_FATAL(ch_server_new(&so, &srv), 0);
-  CU_ASSERT_EQUAL_FATAL(ch_server_start(srv), 0);
-  char target[96], drop[96], trigger[256];
-  snprintf(target, sizeof target, "target.url=http://127.0.0.1:%d", ch_server_port(srv));
-  snprintf(drop, sizeof drop, "phases.3.url=http://127.0.0.1:%d/drop", ch_server_control_port(srv));
-  snprintf(trigger, sizeof trigger,
+  if (ch_server_new(&so, &srv) || ch_server_start(srv)) {
+    ch_server_free(srv);
+    return NULL;
+  }
+  return srv;
+}
+
+/* The --set values that aim reconnect-storm.json at it: the target, the drop phase's url (its control API's /drop)
+   and an http trigger on its /publish, correlated by nonce. */
+static void external_sets(struct ch_server *srv, char target[96], char drop[96], char trigger[256]) {
+  snprintf(target, 96, "target.url=http://127.0.0.1:%d", ch_server_port(srv));
+  snprintf(drop, 96, "phases.3.url=http://127.0.0.1:%d/drop", ch_server_control_port(srv));
+  snprintf(trigger, 256,
            "trigger={\"type\": \"http\", \"rate\": 30, \"http\": {\"url\": \"http://127.0.0.1:%d/publish\", "
            "\"body\": {\"hub\": \"{{hub}}\", \"key\": \"{{key}}\", \"payload\": {\"Note\": \"{{nonce}}\"}}}}",
            ch_server_control_port(srv));
+}
+
+/* Against a running reference endpoint with a fault: the drop is the phase's url, the trigger its /publish. */
+static void storm_against_fault(enum ch_fault fault, const char *failing_check) {
+  struct ch_server *srv = start_faulty(fault, 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+  char target[96], drop[96], trigger[256];
+  external_sets(srv, target, drop, trigger);
   const char *extra[] = {"--set", target,  "--set", drop, "--set", trigger, "--set", "correlation={\"nonce\": \"/Note\"}",
                          "--set", "clients.0.count=60", "--set", "expect.deadline=\"3s\"", NULL};
   struct ch_spawn_result r = run_storm("scenarios/reconnect-storm.json", extra);
@@ -154,19 +170,10 @@ static void test_storm_fails_without_replay(void) { storm_against_fault(CH_FAULT
 /* A server that answers /reconnect with 503 (DisconnectTimeout 6 s): the official JS client's web app starts a new
    connection and subscribes again once the window is over; the harness's own model gives up. */
 static void test_official_js_starts_a_new_connection_after_the_window(void) {
-  struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
-  so.faults = 1u << CH_FAULT_REFUSE_RECONNECT;
-  so.disconnect_timeout_s = 6;
-  struct ch_server *srv = NULL;
-  CU_ASSERT_EQUAL_FATAL(ch_server_new(&so, &srv), 0);
-  CU_ASSERT_EQUAL_FATAL(ch_server_start(srv), 0);
+  struct ch_server *srv = start_faulty(CH_FAULT_REFUSE_RECONNECT, 6);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
   char target[96], drop[96], trigger[256];
-  snprintf(target, sizeof target, "target.url=http://127.0.0.1:%d", ch_server_port(srv));
-  snprintf(drop, sizeof drop, "phases.3.url=http://127.0.0.1:%d/drop", ch_server_control_port(srv));
-  snprintf(trigger, sizeof trigger,
-           "trigger={\"type\": \"http\", \"rate\": 30, \"http\": {\"url\": \"http://127.0.0.1:%d/publish\", "
-           "\"body\": {\"hub\": \"{{hub}}\", \"key\": \"{{key}}\", \"payload\": {\"Note\": \"{{nonce}}\"}}}}",
-           ch_server_control_port(srv));
+  external_sets(srv, target, drop, trigger);
   const char *models[] = {"clients.0.client_model=\"official-js\"", "clients.0.client_model=\"harness\""};
   for (int m = 0; m < 2; m++) {
     const char *extra[] = {"--set", target, "--set", drop, "--set", trigger, "--set",

@@ -576,12 +576,12 @@ static void test_scenario_client_model_and_drop_phase(void) {
            "{\"type\":\"drop\",\"url\":\"http://127.0.0.1:9/drop\",\"clients\":\"clients0\"}]}",
            NULL, 0, &err);
   CU_ASSERT_PTR_NULL(s);
-  CU_ASSERT_PTR_NOT_NULL(err.data && strstr(err.data, "$.phases[1]: expected \"url\""));
-  CU_ASSERT_PTR_NOT_NULL(err.data && strstr(err.data, "$.phases[2].url: expected an absolute http:// or https:// URL"));
-  CU_ASSERT_PTR_NOT_NULL(err.data && strstr(err.data, "$.phases[3].clients: unknown key"));
+  CU_ASSERT_TRUE(err.data && strstr(err.data, "$.phases[1]: expected \"url\""));
+  CU_ASSERT_TRUE(err.data && strstr(err.data, "$.phases[2].url: expected an absolute http:// or https:// URL"));
+  CU_ASSERT_TRUE(err.data && strstr(err.data, "$.phases[3].clients: unknown key"));
   s = load("{" MIN_CLIENTS "," MIN_PHASES "}", (const char *const[]){"clients.0.client_model=\"js\""}, 1, &err);
   CU_ASSERT_PTR_NULL(s);
-  CU_ASSERT_PTR_NOT_NULL(err.data && strstr(err.data, "$.clients[0].client_model"));
+  CU_ASSERT_TRUE(err.data && strstr(err.data, "$.clients[0].client_model"));
   ch_scenario_free(s);
   ch_buf_free(&err);
   ch_buf_free(&text);

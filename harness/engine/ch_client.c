@@ -45,7 +45,8 @@ const char *ch_failure_name(enum ch_failure_category c) {
 
 const char *ch_client_event_name(enum ch_client_event e) {
   static const char *const names[] = {"keepalive_slow", "keepalive_lost", "reconnecting",
-                                      "reconnected",    "groups_token",   "server_shutdown"};
+                                      "reconnected",    "groups_token",   "server_shutdown",
+                                      "reconnect_failed"};
   return (unsigned)e < sizeof names / sizeof *names ? names[e] : "unknown";
 }
 
@@ -355,6 +356,7 @@ int ch_client_new(struct ch_worker *w, const struct ch_client_opts *o, struct ch
   c->connect_timeout_ms = o->connect_timeout_ms;
   c->reconnect_delay_ms = o->reconnect_delay_ms ? o->reconnect_delay_ms : 2000;
   c->no_reconnect = o->no_reconnect;
+  c->js_reconnect = o->js_reconnect;
   c->id_as_string = o->invoke_id_as_string;
   int rc = cl_url_copy(&c->target, o->target);
   if (!rc && !(c->client_protocol = cl_strdup(proto)))
@@ -503,6 +505,7 @@ void ch__client_free_all(struct ch_worker *w) {
 enum ch_client_state ch_client_state(const struct ch_client *c) { return c->state; }
 const struct ch_client_failure *ch_client_failure(const struct ch_client *c) { return c->failed ? &c->fail : NULL; }
 const struct ch_client_times *ch_client_times(const struct ch_client *c) { return &c->times; }
+const struct ch_client_failure *ch_client_attempt_failure(const struct ch_client *c) { return &c->attempt_fail; }
 const struct ch_client_counters *ch_client_counters(const struct ch_client *c) { return &c->counters; }
 const struct ch_negotiate *ch_client_negotiation(const struct ch_client *c) { return c->have_neg ? &c->neg : NULL; }
 const char *ch_client_negotiate_body(const struct ch_client *c, size_t *len) {

@@ -68,6 +68,8 @@ enum ch_client_event {
   CH_EVENT_RECONNECTED,
   CH_EVENT_GROUPS_TOKEN,       /* a new G token was stored */
   CH_EVENT_SERVER_SHUTDOWN,    /* a persistent response carried T:1 */
+  CH_EVENT_RECONNECT_FAILED,   /* one /reconnect attempt failed (ch_client_attempt_failure says why); more follow
+                                  within the window */
 };
 const char *ch_client_event_name(enum ch_client_event e);
 
@@ -130,6 +132,10 @@ struct ch_client_opts {
   uint32_t connect_timeout_ms;   /* 0: TransportConnectTimeout from negotiate (init must arrive within it) */
   uint32_t reconnect_delay_ms;   /* 0: 2000 (as the official clients) */
   bool no_reconnect;             /* true: a lost transport ends the client (CH_FAIL_CONNECTION_LOST) */
+  bool js_reconnect;             /* jquery.signalR 2.4.3's reconnect timing instead: reconnectDelay 2 s (3 s on
+                                    longPolling), given up after DisconnectTimeout in reconnecting or once
+                                    reconnectWindow (DisconnectTimeout + KeepAliveTimeout) has passed since the last
+                                    message (verifyLastActive); reconnect_delay_ms is then ignored */
   bool invoke_id_as_string;      /* send "I":"0" (.NET) instead of "I":0 (JS) */
   ch_client_state_cb on_state;
   ch_client_message_cb on_message;
@@ -194,6 +200,8 @@ void ch_client_free(struct ch_client *c);
 enum ch_client_state ch_client_state(const struct ch_client *c);
 const struct ch_client_failure *ch_client_failure(const struct ch_client *c); /* NULL if none */
 const struct ch_client_times *ch_client_times(const struct ch_client *c);
+/* Why the last /reconnect attempt failed (valid in the CH_EVENT_RECONNECT_FAILED callback). */
+const struct ch_client_failure *ch_client_attempt_failure(const struct ch_client *c);
 const struct ch_client_counters *ch_client_counters(const struct ch_client *c);
 /* NULL before a valid negotiate response (connection_token inside: never log it). */
 const struct ch_negotiate *ch_client_negotiation(const struct ch_client *c);

@@ -33,7 +33,7 @@ struct ch_client {
   void *user;
   enum ch_transport transport;
   uint32_t http_timeout_ms, invoke_timeout_ms, connect_timeout_ms, reconnect_delay_ms;
-  bool no_reconnect, id_as_string;
+  bool no_reconnect, id_as_string, js_reconnect;
   bool auto_transport;  /* fall back webSockets -> serverSentEvents -> longPolling (cl_fallback) */
   struct ch_url target;
   char *client_protocol;
@@ -59,6 +59,7 @@ struct ch_client {
   uint64_t init_deadline;    /* CONNECTING/INITIALIZING */
   uint64_t reconnect_at;     /* RECONNECTING: next attempt */
   uint64_t reconnect_deadline;
+  struct ch_client_failure attempt_fail; /* the last failed /reconnect attempt */
   uint64_t stop_deadline;    /* STOPPING */
 
   bool hs_slot, queued;

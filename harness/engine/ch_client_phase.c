@@ -249,6 +249,23 @@ static void cl_connect(struct ch_client *c, bool reconnect) {
   ch__client_emit_state(c);
 }
 
+/* The wait before a /reconnect: the JS client's reconnectDelay (2 s; 3 s on longPolling, protocol §8), or the
+   harness's own (reconnect_delay_ms, 2 s by default, on every transport). */
+static uint64_t cl_reconnect_delay_ns(const struct ch_client *c) {
+  if (c->js_reconnect)
+    return (c->transport == CH_TRANSPORT_LONGPOLLING ? 3000u : 2000u) * MS;
+  return (uint64_t)c->reconnect_delay_ms * MS;
+}
+
+/* Records why one attempt failed and tells the owner. false: the owner stopped the client meanwhile. */
+static bool cl_attempt_failed(struct ch_client *c, enum ch_failure_category cat, const char *why) {
+  c->attempt_fail.category = cat == CH_FAIL_NONE ? CH_FAIL_CONNECT : cat;
+  snprintf(c->attempt_fail.message, sizeof c->attempt_fail.message, "%s", why);
+  if (c->on_event)
+    c->on_event(c, CH_EVENT_RECONNECT_FAILED, c->user);
+  return c->state == CH_CLIENT_RECONNECTING;
+}
+
 static void cl_reconnect_attempt(struct ch_client *c) {
   c->reconnect_at = 0;
   if (!ch__hs_acquire(c->w, c))
@@ -256,7 +273,9 @@ static void cl_reconnect_attempt(struct ch_client *c) {
   int rc = cl_open_transport(c, true);
   if (rc) {
     ch__client_slot_release(c);
-    uint64_t next = ch_now_ns() + (uint64_t)c->reconnect_delay_ms * MS;
+    if (!cl_attempt_failed(c, CH_FAIL_CONNECT, "reconnect: the request could not be opened"))
+      return;
+    uint64_t next = ch_now_ns() + cl_reconnect_delay_ns(c);
     if (next >= c->reconnect_deadline) {
       ch__client_shutdown(c, CH_FAIL_RECONNECT, "reconnect: could not reconnect within %.1f s",
                           c->neg.disconnect_timeout);
@@ -278,7 +297,12 @@ static void cl_lost(struct ch_client *c, enum ch_failure_category cat, const cha
   c->times.reconnect_start = now;
   c->times.reconnect_end = 0;
   c->reconnect_deadline = now + (uint64_t)(c->neg.disconnect_timeout * 1e9);
-  c->reconnect_at = now + (uint64_t)c->reconnect_delay_ms * MS;
+  if (c->js_reconnect) { /* verifyLastActive: reconnectWindow since the last message, whichever ends first */
+    uint64_t window = c->times.last_rx + (uint64_t)((c->neg.disconnect_timeout + c->neg.keep_alive_timeout) * 1e9);
+    if (c->times.last_rx && window < c->reconnect_deadline)
+      c->reconnect_deadline = window;
+  }
+  c->reconnect_at = now + cl_reconnect_delay_ns(c);
   ch__client_arm(c, c->reconnect_at);
   ch__client_fail_pending(c, -ECONNRESET);
   if (c->state != CH_CLIENT_RECONNECTING)
@@ -350,7 +374,9 @@ static void cl_tr_closed(void *owner, enum ch_failure_category cat, const char *
     break;
   case CH_CLIENT_RECONNECTING: {
     ch__client_slot_release(c);
-    uint64_t next = ch_now_ns() + (uint64_t)c->reconnect_delay_ms * MS;
+    if (!cl_attempt_failed(c, cat, why[0] ? why : "reconnect: failed"))
+      break;
+    uint64_t next = ch_now_ns() + cl_reconnect_delay_ns(c);
     if (cat == CH_FAIL_WS_PROTOCOL || next >= c->reconnect_deadline) {
       ch__client_shutdown(c, cat == CH_FAIL_WS_PROTOCOL ? cat : CH_FAIL_RECONNECT,
                           "reconnect: could not reconnect within %.1f s (%.100s)", c->neg.disconnect_timeout, why);

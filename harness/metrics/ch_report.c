@@ -89,6 +89,7 @@ void ch_report_free(struct ch_report *r) {
   ch_metrics_free(r->metrics);
   ch_capacity_free(r->capacity);
   ch_report_triggers_free(r->triggers);
+  ch_report_recovery_free(r->recovery);
   free(r);
 }
 
@@ -373,6 +374,7 @@ int ch_report_merge(struct ch_report *dst, const struct ch_report *src, struct c
   }
   int rc = ch_metrics_merge(dst->metrics, src->metrics);
   rc = rc ? rc : ch_report_triggers_merge(&dst->triggers, src->triggers);
+  rc = rc ? rc : ch_report_recovery_merge(&dst->recovery, src->recovery);
   if (!rc && !dst->scenario_sha256 && src->scenario_sha256) /* shards of one run ran the same scenario */
     rc = ch_report_set(&dst->scenario_sha256, src->scenario_sha256);
   if (rc)

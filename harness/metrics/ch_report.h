@@ -16,6 +16,7 @@
 #include "ch_buf.h"
 #include "ch_metrics.h"
 #include "ch_report_capacity.h"
+#include "ch_report_recovery.h"
 #include "ch_report_triggers.h"
 #include "ch_thresh_expr.h"
 
@@ -74,6 +75,7 @@ struct ch_report {
   struct ch_metrics *metrics;             /* owned; never NULL after ch_report_new */
   struct ch_capacity *capacity;           /* owned; a capacity search's steps and knee, NULL for other runs */
   struct ch_report_triggers *triggers;    /* owned; a run's per-trigger lines, NULL for other reports */
+  struct ch_report_recovery *recovery;    /* owned; a run with a drop phase (reconnect storm), else NULL */
   char **secrets; size_t n_secrets;       /* never written anywhere */
 };
 

@@ -25,7 +25,7 @@ struct line {
   bool *red; /* X_LOAD: per point, the step broke an SLO (may be NULL) */
 };
 
-enum xaxis { X_SECONDS, X_PERCENTILE, X_LOAD };
+enum xaxis { X_SECONDS, X_PERCENTILE, X_LOAD, X_SINCE_DROP };
 
 /* X_LOAD (capacity charts): what is varied, and the knee. Every step is drawn as a point, those that broke an SLO in
    red, and a red vertical line marks the first step that broke. */
@@ -106,7 +106,8 @@ static void chart(struct ch_buf *b, const char *id, const char *title, const cha
       double x = ML + pw * i / 5.0;
       ch_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"xt\">%.4gs</text>", x, MT + ph + 16, xmax * i / 5.0);
     }
-    ch_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"xl\">seconds since start</text>", ML + pw / 2, H - 4);
+    ch_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"xl\">seconds since %s</text>", ML + pw / 2, H - 4,
+                  xa == X_SINCE_DROP ? "the drop" : "start");
   }
   ch_buf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" class=\"frame\"/>", ML, MT, pw, ph);
   if (!points)
@@ -323,6 +324,28 @@ static void vary_label(char *buf, size_t n, const char *vary) {
 }
 
 /* Capacity search: latency and deliveries/s against the load, the knee marked, then the steps. */
+/* The reconnect storm: share of the dropped clients back and receiving over the seconds since the drop. */
+static int recovery_section(struct ch_buf *b, const struct ch_report_recovery *rv) {
+  if (!rv)
+    return 0;
+  double x[2][CH_RECOVERY_POINTS + 1], y[2][CH_RECOVERY_POINTS + 1];
+  struct line lines[2] = {{"reconnected or new connection", 0, x[0], y[0], NULL},
+                          {"receiving again", 0, x[1], y[1], NULL}};
+  for (int l = 0; l < 2; l++) {
+    const double *c = l ? rv->rx_curve : rv->back_curve;
+    x[l][0] = 0, y[l][0] = 0, lines[l].n = 1;
+    for (int i = 0; i < CH_RECOVERY_POINTS && c[i] >= 0; i++) {
+      x[l][lines[l].n] = c[i];
+      y[l][lines[l].n++] = (i + 1) * (100.0 / CH_RECOVERY_POINTS);
+    }
+  }
+  ch_buf_puts(b, "<section id=\"recovery\"><h2>Recovery from the drop</h2>");
+  chart(b, "chart-recovery", "clients recovered after the drop", "% of dropped clients", X_SINCE_DROP, lines, 2, NULL);
+  int rc = ch_report_recovery_html(rv, b);
+  ch_buf_puts(b, "</section>\n");
+  return rc || !b->data ? -ENOMEM : 0;
+}
+
 static int capacity_charts(struct ch_buf *b, const struct ch_capacity *c, const char *xlabel) {
   struct line l[3];
   size_t nl = 0;
@@ -686,6 +709,7 @@ int ch_report_html(const struct ch_report *r, struct ch_buf *out) {
   thresholds_section(b, r);
   int rc = r->capacity ? capacity_section(b, r->capacity) : 0;
   rc = rc ? rc : ch_report_triggers_html(r->triggers, b);
+  rc = rc ? rc : recovery_section(b, r->recovery);
   if (!r->metrics->n_groups && !r->metrics->n_series) {
     ch_buf_puts(b, "<section id=\"latency\"><h2>Load metrics</h2><p>No load metrics in this run (conformance checks "
                    "only).</p></section>\n");

@@ -73,5 +73,9 @@ void ch__jw_lat(struct ch__jw *w, struct cJSON *lat, const char *name, const str
 struct ch_report_triggers;
 struct cJSON *ch__triggers_to_json(const struct ch_report_triggers *t, struct ch__jw *w);
 int ch__triggers_from_json(const struct cJSON *a, struct ch_report_triggers **out, struct ch_buf *err);
+/* The "recovery" object of report.json (ch_report_recovery.c). to_json: NULL when out of memory. */
+struct ch_report_recovery;
+struct cJSON *ch__recovery_to_json(const struct ch_report_recovery *r, struct ch__jw *w);
+int ch__recovery_from_json(const struct cJSON *o, struct ch_report_recovery **out, struct ch_buf *err);
 
 #endif /* CH_REPORT_INT_H */

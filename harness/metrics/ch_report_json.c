@@ -235,6 +235,13 @@ static cJSON *report_to_json(const struct ch_report *r, struct ch__jw *w) {
       w->oom = 1;
     }
   }
+  if (r->recovery) {
+    cJSON *rv = ch__recovery_to_json(r->recovery, w);
+    if (!rv || !cJSON_AddItemToObject(root, "recovery", rv)) {
+      cJSON_Delete(rv);
+      w->oom = 1;
+    }
+  }
   const struct ch_metrics *m = r->metrics;
   cJSON *mo = cJSON_AddObjectToObject(root, "metrics");
   ch__jw_chk(w, mo);
@@ -636,6 +643,11 @@ static int rd_report(struct jr *j, const cJSON *root, struct ch_report *r) {
   const cJSON *tro = cJSON_GetObjectItemCaseSensitive(root, "triggers");
   if (!rc && tro && !cJSON_IsNull(tro)) {
     rc = ch__triggers_from_json(tro, &r->triggers, j->bad ? NULL : j->err);
+    j->bad |= rc != 0;
+  }
+  const cJSON *rvo = cJSON_GetObjectItemCaseSensitive(root, "recovery");
+  if (!rc && rvo && !cJSON_IsNull(rvo)) {
+    rc = ch__recovery_from_json(rvo, &r->recovery, j->bad ? NULL : j->err);
     j->bad |= rc != 0;
   }
   const cJSON *mo = cJSON_GetObjectItemCaseSensitive(root, "metrics");

@@ -241,6 +241,7 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
   if (r->capacity)
     capacity_block(b, r->capacity);
   ch_report_triggers_text(r->triggers, b);
+  ch_report_recovery_text(r->recovery, b);
   for (size_t i = 0; i < r->n_notes; i++) {
     ch_buf_puts(b, i ? "  note: " : "\n  note: ");
     term_str(b, r->notes[i]);

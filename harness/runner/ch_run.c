@@ -312,7 +312,7 @@ static size_t run_trigger_capacity(const struct ch_scenario *s, size_t n_keys) {
     for (size_t t = 0; t < s->n_triggers; t++)
       if (ph->type == CH_SCN_PHASE_TRIGGER || ph->type == CH_SCN_PHASE_VERIFY_SILENCE)
         cap += run_phase_triggers(&s->triggers[t], ph, n_keys);
-      else if (ph->type == CH_SCN_PHASE_DROP_RECONNECT)
+      else if (ph->type == CH_SCN_PHASE_DROP_RECONNECT || ph->type == CH_SCN_PHASE_DROP)
         cap += (double)(n_keys < 100 ? n_keys : 100);
   }
   return cap > 50e6 ? 50000000u : (size_t)cap;
@@ -337,7 +337,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     const struct ch_scn_phase *ph = &s->phases[i];
     if (!r->coord && atomic_load(&r->aborted) && ph->type != CH_SCN_PHASE_DISCONNECT)
       continue; /* abort_on_fail: only the clean disconnect is left */
-    struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction};
+    struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction, false};
     ch_run_progress_phase(r->progress, i);
     r->cur_phase = (int)i;
     run_live_phase(r, i);
@@ -354,7 +354,16 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     uint64_t timeout = ph->timeout_ns ? ph->timeout_ns : 30000000000u;
     struct run_ff_mark ffm;
     run_ff_mark(r, &ffm);
-    int rc = run_post_all(r, run_worker_phase, true, &task);
+    int rc = 0;
+    if (ph->type == CH_SCN_PHASE_DROP) { /* mark who is up, then drop them all: the phase waits for their return */
+      task.prepare = true;
+      rc = run_post_all(r, run_worker_phase, true, &task);
+      if (!rc && run_wait(r, start + timeout))
+        rc = run_storm_drop(r, ph);
+      task.prepare = false;
+      out->had_drop = out->had_storm = true;
+    }
+    rc = rc ? rc : run_post_all(r, run_worker_phase, true, &task);
     if (rc) {
       free(tkeys);
       return rc;
@@ -409,6 +418,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       }
       break;
     }
+    case CH_SCN_PHASE_DROP:
     case CH_SCN_PHASE_DROP_RECONNECT: {
       /* Publish while the dropped clients are away (the clients wait reconnect_delay before /reconnect), then
          wait for them to come back and for the replay. */
@@ -447,7 +457,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
   if (r->stop) {
     /* Close every client still open the way the official client does (POST /abort), within the window of stops
        per worker; after a second signal only as long as it takes to hand the aborts over. */
-    struct run_phase_task task = {NULL, (int)s->n_phases, CH_SCN_PHASE_DISCONNECT, -1, 0};
+    struct run_phase_task task = {NULL, (int)s->n_phases, CH_SCN_PHASE_DISCONNECT, -1, 0, false};
     r->cur_phase = (int)s->n_phases;
     r->stop_at = 2;
     if (run_post_all(r, run_worker_phase, true, &task) == 0)

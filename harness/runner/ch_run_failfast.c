@@ -8,7 +8,7 @@
 
 #include "ch_run_int.h"
 
-static enum run_ff_cause ff_classify(const char *m) {
+enum run_ff_cause run_ff_classify(const char *m) {
   if (strstr(m, "HTTP 401"))
     return RUN_FF_401;
   if (strstr(m, "HTTP 403"))
@@ -39,7 +39,7 @@ void run_ff_failed(struct run_worker *rw, const struct run_client *rc, const str
   if (rc->bad_creds)
     return;
   const char *m = f && f->category != CH_FAIL_NONE ? f->message : "closed before connecting";
-  enum run_ff_cause c = ff_classify(m);
+  enum run_ff_cause c = run_ff_classify(m);
   if (atomic_fetch_add_explicit(&rw->ff.failed[c], 1, memory_order_relaxed) == 0) {
     pthread_mutex_lock(&rw->run->mu); /* once per cause and worker: the main thread reads it under the same lock */
     snprintf(rw->ff.first[c], sizeof rw->ff.first[c], "%.191s", m);

@@ -12,6 +12,7 @@
 #include "ch_delivery.h"
 #include "ch_engine.h"
 #include "ch_metrics.h"
+#include "ch_report.h"
 #include "ch_rng.h"
 #include "ch_runner.h"
 #include "ch_scenario.h"
@@ -80,6 +81,12 @@ struct run_client {
   uint64_t away_ns, back_ns;
   uint32_t closes_seen;                 /* the engine's server_closes when last looked at */
   uint32_t closes_in_drop;              /* of them, those during a drop_reconnect phase (allowed) */
+  /* The reconnect storm (ch_run_storm.c): up when the drop was sent; when it was back and first received again. */
+  bool storm, storm_new;                /* storm_new: it came back on a new connection (client_model official-js) */
+  bool storm_live;                      /* received an Update published after it was back */
+  bool renewing;                        /* a new connection replaces one that could not reconnect (official-js) */
+  uint32_t renewals;                    /* ... so many times (at most RUN_RENEW_MAX) */
+  uint64_t storm_back_ns, storm_rx_ns;
 };
 
 /* Fail fast (ch_run_failfast.c): why valid-credential clients failed to connect, counted per cause. */
@@ -126,6 +133,7 @@ struct run_worker {
   bool pumping;                         /* inside rw_pump_stops: callbacks it causes do not re-enter it */
   struct ch_metrics *snap;              /* checkpoint: a copy of m made on this thread, for the main thread */
   struct run_ff ff;
+  uint64_t storm_fail[CH_RECOVERY_CAUSES]; /* failed /reconnect attempts of storm clients, by cause */
   /* abort_on_fail (ch_run_abort.c): a copy of m taken on the worker's tick, for the watcher thread */
   pthread_mutex_t abort_snap_mu;
   struct ch_metrics *abort_snap;
@@ -203,6 +211,10 @@ struct ch_run {
   /* The coordinator's run: true once a shard was lost; run_poll then stops the run as a first signal would. */
   bool (*coord_lost)(void *user);
   void *coord_user;
+  /* The reconnect storm (main thread): when the drop request was sent, what it answered. */
+  uint64_t storm_t0;
+  bool storm_drop_ok;
+  char storm_drop[256];
 };
 
 /* Transcripts are kept per client, up to this many bytes each, in runs of at most RUN_TRACE_CLIENTS clients; the
@@ -215,6 +227,9 @@ struct ch_run {
 /* Clients stopped (POST /abort, close) at once per worker in a disconnect: stopping 19,000 at once held one abort
    request's buffers per client and took RSS to 2.65x what holding them cost. */
 #define RUN_STOP_WINDOW 128
+/* client_model official-js: new connections per client after failed reconnects (a web app retries forever; a run
+   stops a loop against a server that never takes one). */
+#define RUN_RENEW_MAX 5
 
 /* target.auth.login and target.auth.command (ch_run_auth.c); the int functions return an enum ch_exit value unless
    said otherwise. */
@@ -241,6 +256,7 @@ struct run_phase_task {
   enum ch_scn_phase_type type;
   int pop;         /* -1: every population */
   double fraction; /* drop_reconnect */
+  bool prepare;    /* drop: only mark the connections the drop will hit (the request follows) */
 };
 void run_worker_phase(struct ch_worker *w, void *arg);   /* arg: struct run_phase_task (freed) */
 void run_worker_teardown(struct ch_worker *w, void *arg);
@@ -256,7 +272,7 @@ void run_worker_report_done(struct run_worker *rw);
 struct run_outcome {
   struct ch_trigger_result trig;  /* summed over phases and triggers */
   struct ch_trigger_result trig_each[CH_SCN_TRIGGERS_MAX]; /* per scenario trigger, summed over phases */
-  bool had_subscribe, had_unsubscribe, had_silence, had_drop, had_triggers;
+  bool had_subscribe, had_unsubscribe, had_silence, had_drop, had_triggers, had_storm;
   bool timed_out[64];             /* per phase (first 64) */
   struct ch_buf failfast;         /* set: a connect phase ended with no valid client connected; why, in words */
   uint64_t start_wall, end_wall;
@@ -284,7 +300,18 @@ double run_phase_triggers(const struct ch_scn_trigger *t, const struct ch_scn_ph
 
 /* ch_run_output.c: true (err says why) when the scenario's reference trigger cannot reach an external target. */
 bool run_reference_needs_embedded(const struct ch_scenario *s, struct ch_buf *err);
-/* ch_run_failfast.c. Worker side: note a valid client's connect or its failure before connecting. */
+/* ch_run_storm.c: the reconnect storm. Worker side: mark the clients up before the drop, then wait for them;
+   note one back (reconnected or on a new connection), or a failed attempt. Main thread: send the drop request (the
+   phase's url or the reference endpoint's /drop), then the report's recovery figures and RUN-RECOVERY. */
+void run_storm_mark(struct run_worker *rw);
+void run_storm_await(struct run_worker *rw);
+void run_storm_back(struct run_client *rc, uint64_t now);
+void run_storm_attempt_failed(struct run_client *rc, const struct ch_client_failure *f);
+int run_storm_drop(struct ch_run *r, const struct ch_scn_phase *ph);
+int run_storm_report(struct ch_run *r, const struct run_tally *t, uint64_t replayed, struct ch_report *rep);
+int run_storm_check(const struct ch_run *r, const struct ch_report_recovery *rv, struct ch_report *rep);
+/* ch_run_failfast.c. The cause of a failure message; worker side: note a valid client's connect or its failure before connecting. */
+enum run_ff_cause run_ff_classify(const char *m);
 void run_ff_connected(struct run_worker *rw, const struct run_client *rc);
 void run_ff_failed(struct run_worker *rw, const struct run_client *rc, const struct ch_client_failure *f);
 /* Main thread: take the totals before a connect phase; after it, true (with the cause in words) when no

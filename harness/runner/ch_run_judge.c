@@ -247,6 +247,8 @@ void run_checks(struct ch_run *r, const struct run_outcome *o, struct run_tally 
                                (unsigned long long)replayed, (unsigned long long)late_replay, e->deadline_ns / 1e9,
                                t->ev_replay.data ? t->ev_replay.data : ""));
   }
+  if (o->had_storm && !run_storm_report(r, t, replayed, rep))
+    run_storm_check(r, rep->recovery, rep);
   if (t->invalid)
     run_add_check(rep, "RUN-DECODE", "every Update carried its key and sequence at the correlation pointers",
                   CH_RESULT_FAIL, EV("%llu Updates could not be read", (unsigned long long)t->invalid));

@@ -165,8 +165,9 @@ static const struct run_evidence run_evidence[] = {
     {"RUN-ISOLATION", PT(CH_SCN_PHASE_TRIGGER), false},
     {"RUN-DECODE", PT(CH_SCN_PHASE_TRIGGER), false},
     {"RUN-UNSUBSCRIBE", PT(CH_SCN_PHASE_UNSUBSCRIBE) | PT(CH_SCN_PHASE_VERIFY_SILENCE), false},
-    {"RUN-RECONNECT", PT(CH_SCN_PHASE_DROP_RECONNECT), true},
-    {"RUN-REPLAY", PT(CH_SCN_PHASE_DROP_RECONNECT), true},
+    {"RUN-RECONNECT", PT(CH_SCN_PHASE_DROP_RECONNECT) | PT(CH_SCN_PHASE_DROP), true},
+    {"RUN-REPLAY", PT(CH_SCN_PHASE_DROP_RECONNECT) | PT(CH_SCN_PHASE_DROP), true},
+    {"RUN-RECOVERY", PT(CH_SCN_PHASE_DROP), true},
 };
 
 /* Whether some phase feeding the check had not finished when the first signal came: it never started, or it was

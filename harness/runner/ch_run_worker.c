@@ -67,17 +67,61 @@ static void rw_pump_stops(struct run_worker *rw) {
   rw_check_done(rw);
 }
 
+static void rc_start(struct run_worker *rw, struct run_client *rc);
+static void rc_resubscribe(struct run_worker *rw, struct run_client *rc);
+
+/* An auto client is counted under the transport it ended up on once connected. */
+static void rc_transport_group(struct run_worker *rw, struct run_client *rc, struct ch_client *c) {
+  if (rw->run->s->populations[rc->pop].transport_auto) {
+    struct ch_metrics_group *g = NULL;
+    if (!ch_metrics_group(rw->m, rw->run->s->populations[rc->pop].name, ch_transport_name(ch_client_transport(c)), &g))
+      rc->g = g;
+  }
+}
+
+/* client_model official-js: a connection that could not reconnect within its window is started again, and
+   subscribes again, as a web app does from its disconnected handler. true: a new client is on its way. */
+static bool rc_renew(struct run_worker *rw, struct run_client *rc, struct ch_client *c,
+                     const struct ch_client_failure *f) {
+  if (!f || f->category != CH_FAIL_RECONNECT || rc->stopping || !rc->connected || rc->renewals >= RUN_RENEW_MAX ||
+      rw->run->s->populations[rc->pop].client_model != CH_SCN_MODEL_OFFICIAL_JS ||
+      rw->phase_type == CH_SCN_PHASE_DISCONNECT || rw->run->stop)
+    return false;
+  char why[sizeof f->message];
+  ch_metrics_connected(rc->g, -1);
+  ch_metrics_count(rc->g, CH_CNT_DISCONNECTS, 1);
+  ch_metrics_fail(rc->g, rc_reason(f->message, why, sizeof why));
+  rc->renewals++;
+  rc->renewing = true;
+  ch_client_free(c); /* allowed from on_state with CLOSED; its counters go with it */
+  rc->c = NULL;
+  rc->closes_seen = 0;
+  rc_start(rw, rc);
+  return true;
+}
+
 static void rc_on_state(struct ch_client *c, enum ch_client_state st, const struct ch_client_failure *f, void *user) {
   struct run_client *rc = user;
   struct run_worker *rw = rc->w;
+  if (st == CH_CLIENT_CONNECTED && rc->renewing) { /* a new connection in place of one that could not reconnect */
+    rc->renewing = false;
+    uint64_t now = ch_now_ns();
+    rc_transport_group(rw, rc, c);
+    ch_metrics_connected(rc->g, +1);
+    ch_metrics_count(rc->g, CH_CNT_CONNECTS, 1);
+    rc->back_ns = now;
+    if (rc->storm && !rc->storm_back_ns)
+      rc->storm_new = true;
+    run_storm_back(rc, now);
+    rc_resubscribe(rw, rc);
+    rc_settle(rc); /* a drop phase waits for it; RUN-RECONNECT still counts it as not reconnected */
+    return;
+  }
+  if (st == CH_CLIENT_CLOSED && !rc->closed && rc_renew(rw, rc, c, f))
+    return;
   if (st == CH_CLIENT_CONNECTED && !rc->connected) {
     rc->connected = true;
-    if (rw->run->s->populations[rc->pop].transport_auto) {
-      struct ch_metrics_group *g = NULL;
-      if (!ch_metrics_group(rw->m, rw->run->s->populations[rc->pop].name, ch_transport_name(ch_client_transport(c)),
-                            &g))
-        rc->g = g;
-    }
+    rc_transport_group(rw, rc, c);
     const struct ch_client_times *t = ch_client_times(rc->c);
     ch_metrics_record(rc->g, CH_LAT_NEGOTIATE, span_ns(t->negotiate_start, t->negotiate_end));
     ch_metrics_record(rc->g, CH_LAT_CONNECT, span_ns(t->connect_start, t->connect_end));
@@ -219,6 +263,8 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
     if (key >= 0 && rc_read_int(m, cor->sequence, &seq) && seq > 0 && seq <= UINT32_MAX)
       idx = run_trigger_index(r, (uint32_t)key, (uint32_t)seq);
   }
+  if (rc->storm_back_ns && !rc->storm_rx_ns)
+    rc->storm_rx_ns = recv_ns; /* receiving again after the storm */
   struct run_sub *sub = key >= 0 ? rc_find_sub(rc, (uint32_t)key) : NULL;
   if (!sub) {
     /* Isolation: an Update for a key this client never subscribed to (or one we cannot even read). */
@@ -268,6 +314,8 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
   }
   if (!have_lat)
     return;
+  if (rc->storm_back_ns && pub >= rc->storm_back_ns)
+    rc->storm_live = true; /* live again, not only replayed: its subscriptions survived the storm */
   if (rc->away_ns && pub >= rc->away_ns && (!rc->back_ns || pub < rc->back_ns)) {
     /* Published while this subscriber was away: only a replay after its reconnect can bring it, so its delay counts
        from the reconnect's completion (a reconnect takes its delay of 2 s at least: from the trigger, it would fail
@@ -302,6 +350,7 @@ static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user)
   if (e == CH_EVENT_RECONNECTED) {
     const struct ch_client_times *t = ch_client_times(c);
     rc->back_ns = t->reconnect_end;
+    run_storm_back(rc, t->reconnect_end);
     ch_metrics_count(rc->g, CH_CNT_RECONNECTS, 1);
     ch_metrics_record(rc->g, CH_LAT_RECONNECT, span_ns(t->reconnect_start, t->reconnect_end));
     if (rc->dropped && !rc->reconnected) {
@@ -311,7 +360,11 @@ static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user)
   } else if (e == CH_EVENT_RECONNECTING) {
     rc->away_ns = ch_client_times(c)->reconnect_start;
     rc->back_ns = 0;
-    if (!rc->dropped) {
+    if (rc->storm && !rc->storm_back_ns) { /* the storm's drop was asked for */
+      uint32_t sc = ch_client_counters(c)->server_closes;
+      rc->closes_in_drop += sc - rc->closes_seen;
+      rc->closes_seen = sc;
+    } else if (!rc->dropped) {
       ch_metrics_count(rc->g, CH_CNT_DISCONNECTS, 1);
       /* a close by the server while a drop phase runs belongs to that phase (the scenario asked for drops) */
       uint32_t sc = ch_client_counters(c)->server_closes;
@@ -319,6 +372,8 @@ static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user)
         rc->closes_in_drop += sc - rc->closes_seen;
       rc->closes_seen = sc;
     }
+  } else if (e == CH_EVENT_RECONNECT_FAILED) {
+    run_storm_attempt_failed(rc, ch_client_attempt_failure(c));
   } else if (e == CH_EVENT_KEEPALIVE_LOST) {
     ch_metrics_fail(rc->g, "keep-alive: nothing received within KeepAliveTimeout");
   }
@@ -356,6 +411,7 @@ static void rc_start(struct run_worker *rw, struct run_client *rc) {
   co.transport = (enum ch_transport)p->transports[0];
   co.auto_transport = p->transport_auto;
   co.client_protocol = p->client_protocol;
+  co.js_reconnect = p->client_model == CH_SCN_MODEL_OFFICIAL_JS;
   co.source_index = rc->index;
   co.on_state = rc_on_state;
   co.on_message = rc_on_message;
@@ -448,6 +504,36 @@ static void rc_invoke_done(struct ch_client *c, const struct ch_completion *res,
   if (rc->inv_phase == rw->phase) { /* a completion after its phase timed out is not this phase's */
     rw->pending--;
     rw_pump_invokes(rw);
+  }
+}
+
+/* The Subscribes of a renewed connection: outside any phase's count (its completions are not awaited). The
+   subscription interval keeps its first acknowledgement, so what was published while it was away stays owed. */
+static void rc_resub_done(struct ch_client *c, const struct ch_completion *res, void *arg) {
+  struct run_client *rc = ch_client_user(c);
+  (void)arg;
+  if (res->status != 0 || res->error) {
+    ch_metrics_count(rc->g, CH_CNT_INVOKE_ERRORS, 1);
+    ch_metrics_fail(rc->g, "subscribe again on a new connection: failed");
+  }
+}
+
+static void rc_resubscribe(struct run_worker *rw, struct run_client *rc) {
+  const struct ch_population *p = &rw->run->s->populations[rc->pop];
+  for (uint32_t i = 0; i < rc->n_subs; i++) {
+    const struct run_sub *sub = &rc->subs[i];
+    if (!sub->sub_ack_ns || sub->unsub_sent_ns)
+      continue;
+    const char *name = rw->run->keys.names[sub->key];
+    ch_buf_reset(&rw->scratch);
+    ch_buf_putc(&rw->scratch, '[');
+    ch_json_append_str(&rw->scratch, name, strlen(name));
+    ch_buf_putc(&rw->scratch, ']');
+    if (ch_client_invoke(rc->c, p->hub_name, ch_scn_hub_subscribe_method(p->hub), rw->scratch.data, rc_resub_done,
+                         NULL, NULL)) {
+      ch_metrics_count(rc->g, CH_CNT_INVOKE_ERRORS, 1);
+      ch_metrics_fail(rc->g, "subscribe again on a new connection: could not send");
+    }
   }
 }
 
@@ -553,6 +639,12 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
         rc->dropped = false;
       }
     }
+    break;
+  case CH_SCN_PHASE_DROP:
+    if (task->prepare)
+      run_storm_mark(rw);
+    else
+      run_storm_await(rw);
     break;
   case CH_SCN_PHASE_DISCONNECT:
     if (rw->timers_open)

@@ -135,6 +135,15 @@ struct ch_scn_ramp {
   uint64_t duration_ns;       /* alternatively: spread the starts evenly over this time; 0 = unused */
 };
 
+/* How a client recovers a lost transport (see scenarios/README.md "client_model"). */
+enum ch_scn_client_model {
+  CH_SCN_MODEL_HARNESS,     /* "harness" (default): /reconnect every 2 s within DisconnectTimeout, then the client
+                               ends (a failure) */
+  CH_SCN_MODEL_OFFICIAL_JS, /* "official-js": jquery.signalR 2.4.3's timing (2 s, 3 s on longPolling; window
+                               DisconnectTimeout and DisconnectTimeout + KeepAliveTimeout since the last message),
+                               then a new connection and its Subscribes again, as a web app restarts it */
+};
+
 struct ch_population {
   char *name;                 /* unique; default "clients<i>" */
   size_t count;               /* >= 1 */
@@ -153,6 +162,7 @@ struct ch_population {
                                  ("/PartKey" for ResourceEventHub, "/PipeId" for JobEventHub) */
   size_t first_client;        /* global index of this population's first client (populations in file order) */
   bool passive;               /* "passive": no trigger needs to reach its keys (load, or an isolation witness) */
+  enum ch_scn_client_model client_model; /* "client_model": how a lost transport is recovered */
 };
 
 enum ch_scn_phase_type {
@@ -164,6 +174,8 @@ enum ch_scn_phase_type {
   CH_SCN_PHASE_VERIFY_SILENCE, /* "verify_silence": trigger the unsubscribed keys; nothing may arrive; "duration" */
   CH_SCN_PHASE_DROP_RECONNECT, /* "drop_reconnect": drop "fraction" of connections; they must reconnect; "timeout" */
   CH_SCN_PHASE_DISCONNECT,     /* "disconnect": abort every connection cleanly; "timeout" */
+  CH_SCN_PHASE_DROP,           /* "drop": the server drops every connection (a reconnect storm); recovery within
+                                  "timeout"; "url" is the drop request (default: the reference endpoint's /drop) */
   CH_SCN_PHASE_TYPE_COUNT,
 };
 
@@ -173,6 +185,7 @@ struct ch_scn_phase {
   uint64_t duration_ns;       /* hold / verify_silence (required), trigger (0 = until count sent) */
   uint64_t timeout_ns;        /* connect / subscribe / unsubscribe / drop_reconnect / disconnect; default 30s */
   double fraction;            /* drop_reconnect: 0 < f <= 1, default 1 */
+  char *url;                  /* drop: an absolute http(s) URL POSTed to drop every connection; NULL = reference */
   int population;             /* index into scenario.populations, or -1 for every population (default) */
 };
 

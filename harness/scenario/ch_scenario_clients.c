@@ -371,7 +371,7 @@ static void scn_population(struct ch__scn_ctx *c, const cJSON *o, size_t index, 
   }
   static const char *const keys[] = {"name",   "count",     "hub",              "transport",   "client_protocol",
                                      "ramp",   "subscribe", "source_addresses", "credentials", "passive",
-                                     NULL};
+                                     "client_model", NULL};
   ch__scn_check_keys(c, o, keys);
   char def[32];
   snprintf(def, sizeof def, "clients%zu", index);
@@ -405,6 +405,10 @@ static void scn_population(struct ch__scn_ctx *c, const cJSON *o, size_t index, 
   if (p->credentials == CH_SCN_CRED_BAD && !s->target.n_bad_tokens)
     ch__scn_failf(c, o, "expected target.bad_tokens for credentials \"bad\", found none");
   ch__scn_bool(c, o, "passive", false, &p->passive);
+  static const char *const models[] = {"harness", "official-js", NULL};
+  int model;
+  ch__scn_enum(c, o, "client_model", false, models, 0, &model);
+  p->client_model = (enum ch_scn_client_model)model;
   const char *hub_key = p->hub == CH_SCN_HUB_JOB ? "/PipeId" : "/PartKey";
   p->key_pointer = ch__scn_strdup(c, s->correlation.key ? s->correlation.key : hub_key);
   if (p->subscribe.pick == CH_SCN_PICK_ZIPF && p->subscribe.n_keys && ch__scn_zipf_build(p))
@@ -458,6 +462,7 @@ void ch__scn_population_free(struct ch_population *p) {
 
 static const char *const scn_phase_types[] = {"connect",     "subscribe",      "hold",           "trigger",
                                               "unsubscribe", "verify_silence", "drop_reconnect", "disconnect",
+                                              "drop",
                                               NULL};
 
 static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario *s, struct ch_scn_phase *ph,
@@ -475,11 +480,14 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
   static const char *const k_timeout[] = {"type", "name", "clients", "timeout", NULL};
   static const char *const k_duration[] = {"type", "name", "clients", "duration", NULL};
   static const char *const k_drop[] = {"type", "name", "clients", "fraction", "timeout", NULL};
+  static const char *const k_storm[] = {"type", "name", "timeout", "url", NULL};
   const char *const *keys = k_timeout;
   if (ph->type == CH_SCN_PHASE_HOLD || ph->type == CH_SCN_PHASE_VERIFY_SILENCE || ph->type == CH_SCN_PHASE_TRIGGER)
     keys = k_duration;
   else if (ph->type == CH_SCN_PHASE_DROP_RECONNECT)
     keys = k_drop;
+  else if (ph->type == CH_SCN_PHASE_DROP)
+    keys = k_storm;
   ch__scn_check_keys(c, o, keys);
   ch__scn_string(c, o, "name", false, scn_phase_types[type], &ph->name);
   ph->population = -1;
@@ -509,6 +517,15 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
   ph->fraction = 1;
   if (ph->type == CH_SCN_PHASE_DROP_RECONNECT)
     ch__scn_number(c, o, "fraction", false, 0, 1, true, 1, &ph->fraction);
+  if (ph->type == CH_SCN_PHASE_DROP && ch__scn_string(c, o, "url", false, NULL, &ph->url) && ph->url &&
+      strncmp(ph->url, "http://", 7) && strncmp(ph->url, "https://", 8)) {
+    size_t m = ch__scn_push_key(c, "url");
+    ch__scn_fail(c, cJSON_GetObjectItemCaseSensitive(o, "url"), false, "an absolute http:// or https:// URL");
+    ch__scn_pop(c, m);
+  }
+  if (ph->type == CH_SCN_PHASE_DROP && !ph->url && s->target.url)
+    ch__scn_failf(c, o, "expected \"url\" (the request that makes the target drop every connection) with a "
+                        "target.url: only the embedded reference endpoint has a default");
   /* order: everything needs connected clients; verify_silence needs an unsubscribe before it */
   if (ph->type != CH_SCN_PHASE_CONNECT && !(*seen & (1u << CH_SCN_PHASE_CONNECT)))
     ch__scn_failf(c, o, "expected a connect phase before \"%s\"", scn_phase_types[type]);

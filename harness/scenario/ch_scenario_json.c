@@ -273,6 +273,8 @@ static void sj_population(struct sj *j, cJSON *o, const struct ch_population *p)
   sj_str(j, o, "credentials", creds[p->credentials]);
   if (p->passive)
     sj_bool(j, o, "passive", true);
+  if (p->client_model == CH_SCN_MODEL_OFFICIAL_JS)
+    sj_str(j, o, "client_model", "official-js");
 }
 
 static void sj_phase(struct sj *j, cJSON *o, const struct ch_scenario *s, const struct ch_scn_phase *ph) {
@@ -292,6 +294,11 @@ static void sj_phase(struct sj *j, cJSON *o, const struct ch_scenario *s, const 
   case CH_SCN_PHASE_DROP_RECONNECT:
     sj_num(j, o, "fraction", ph->fraction);
     sj_dur(j, o, "timeout", ph->timeout_ns);
+    break;
+  case CH_SCN_PHASE_DROP:
+    sj_dur(j, o, "timeout", ph->timeout_ns);
+    if (ph->url)
+      sj_str(j, o, "url", ph->url);
     break;
   default:
     sj_dur(j, o, "timeout", ph->timeout_ns);

@@ -15,6 +15,7 @@
 static const char *const scn_transport_names[] = {"webSockets", "serverSentEvents", "longPolling", NULL};
 static const char *const scn_phase_names[] = {"connect", "subscribe",      "hold",           "trigger",
                                               "unsubscribe", "verify_silence", "drop_reconnect", "disconnect",
+                                              "drop",
                                               NULL};
 
 const char *ch_scn_transport_name(enum ch_scn_transport t) {
@@ -574,8 +575,10 @@ void ch_scenario_free(struct ch_scenario *s) {
   for (size_t i = 0; i < s->n_populations; i++)
     ch__scn_population_free(&s->populations[i]);
   free(s->populations);
-  for (size_t i = 0; i < s->n_phases; i++)
+  for (size_t i = 0; i < s->n_phases; i++) {
     free(s->phases[i].name);
+    free(s->phases[i].url);
+  }
   free(s->phases);
   for (size_t i = 0; i < s->n_triggers; i++)
     ch_scn_trigger_clear(&s->triggers[i]);

@@ -35,6 +35,8 @@ static const struct ch_fault_info fault_table[CH_FAULT_COUNT] = {
      "the server ends every receive channel after 50 Updates on it: WebSocket Close 1000, end of the event stream, "
      "poll answered with T:1"},
     {CH_FAULT_PING_NUL, "ping-nul", "PING", "/ping answers { \"Response\": \"pong\" } followed by a NUL byte"},
+    {CH_FAULT_REFUSE_RECONNECT, "refuse-reconnect", "REPLAY",
+     "/reconnect answers 503, so a dropped connection can only come back as a new one (its missed Updates are lost)"},
 };
 
 const struct ch_fault_info *ch_fault_table(void) { return fault_table; }

@@ -40,6 +40,8 @@ enum ch_fault {
   CH_FAULT_REORDER_1PCT,       /* each Update to a connection is sent after the next one with probability 1% (seeded) */
   CH_FAULT_CLOSE_AFTER_UPDATES, /* every receive channel is ended by the server after 50 Updates on it */
   CH_FAULT_PING_NUL,           /* /ping answers {"Response":"pong"} followed by a NUL byte (content-length 23) */
+  CH_FAULT_REFUSE_RECONNECT,   /* /reconnect answers 503 (an overloaded or restarting server): clients must start a
+                                  new connection once their reconnect window is over */
   CH_FAULT_COUNT
 };
 

@@ -16,6 +16,7 @@ static const char TXT_BAD_TOKEN[] = "The ConnectionId is in the incorrect format
 static const char TXT_USER_CHANGED[] =
     "Unrecognized user identity.  The user identity cannot change during an active SignalR connection.";
 static const char TXT_NOT_WS[] = "Not a valid web socket request.";
+static const char TXT_UNAVAILABLE[] = "Service Unavailable";
 static const char CT_JSON[] = "application/json; charset=UTF-8";
 
 enum pss_kind { P_IDLE, P_BODY, P_WS, P_SSE, P_LP };
@@ -193,6 +194,10 @@ static unsigned validate(struct ch_server *s, struct pss *p, bool upgrade, struc
   if (!same) {
     *text = TXT_USER_CHANGED;
     return 403;
+  }
+  if (v->cmd == CH_SRV_CMD_RECONNECT && ch_srv_fault(s, CH_FAULT_REFUSE_RECONNECT)) {
+    *text = TXT_UNAVAILABLE;
+    return 503;
   }
   bool receive = v->cmd == CH_SRV_CMD_CONNECT || v->cmd == CH_SRV_CMD_RECONNECT || v->cmd == CH_SRV_CMD_POLL ||
                  v->cmd == CH_SRV_CMD_OTHER;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks behind the speed and memory targets, with a table at the end, also written as
 # reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
-# Environment: BENCH_ONLY="micro density multi coord intake peers fanout transports fallback live wss" (a subset, in that order;
+# Environment: BENCH_ONLY="micro density multi coord intake peers fanout transports fallback live wss storm" (a subset, in that order;
 #              intake and peers measure two streams each: the batched one, 50 Updates per frame, and the single
 #              one, 1 Update per frame, recorded as intake1_*, raw1_*, peer_<tool>_cpu1_*),
 #              BENCH_PIN=0 (do not pin the server to core 0 and the load generators to core 1),
@@ -9,6 +9,7 @@
 #              BENCH_PEERS_HOLD=10000 (peers: connections Tsung and Artillery are asked to hold, 0 = skip that run),
 #              BENCH_LIVE_CLIENTS=5000 BENCH_LIVE_SECONDS=20 BENCH_LIVE_REPS=3 (live: the watched/unwatched pair).
 #              BENCH_WSS_N=2000 (wss: clients of the ws/wss side-by-side runs of bench_wss).
+#              BENCH_STORM_CLIENTS=10000 (storm: scenarios/reconnect-storm.json with that many official-js clients).
 # Every server and harness process started here is ended by its pid on exit; every wait is bounded.
 set -uo pipefail
 
@@ -16,7 +17,7 @@ build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 4
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
-only=${BENCH_ONLY:-micro density multi coord intake peers fanout transports fallback live wss}
+only=${BENCH_ONLY:-micro density multi coord intake peers fanout transports fallback live wss storm}
 wss_n=${BENCH_WSS_N:-2000}
 mp_sizes=${BENCH_MP_SIZES:-60000 100000}
 density_n=${BENCH_DENSITY:-19000}
@@ -656,6 +657,29 @@ if want fallback; then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
+if want storm; then
+  # The reconnect storm (issue #18): the embedded endpoint drops every connection at once; the official-js clients come
+  # back after their 2 s delay. The times until 50/99/100% are back and receiving, from the run's summary.
+  sn=${BENCH_STORM_CLIENTS:-10000}
+  echo "== storm: $sn official-js clients dropped at once (scenarios/reconnect-storm.json)"
+  fg timeout 300 $PIN_GEN "$H" run "$root/scenarios/reconnect-storm.json" --report-dir "$work/storm" \
+    --set "clients.0.count=$sn" --set 'clients.0.ramp={"rate": 2000}' --set 'phases.3.timeout="120s"' \
+    >"$work/storm.txt" 2>&1
+  rc=$?
+  sed -n '/recovery from the drop/,/drop:/p' "$work/storm.txt"
+  echo "exit $rc"
+  sv() { awk -v w="$1" -v k="$2" '$1==w { for (i=2;i<NF;i++) if ($i==k) { print $(i+1); exit } }' "$work/storm.txt"; }
+  for w in back receiving; do
+    put "storm_${w}_p50" "$(sv "$w" p50)"
+    put "storm_${w}_p99" "$(sv "$w" p99)"
+    put "storm_${w}_p100" "$(sv "$w" '100%')"
+  done
+  put storm_clients "$(sed -n 's/.*recovery from the drop: \([0-9]*\) clients.*/\1/p' "$work/storm.txt")"
+  put storm_lost "$(sed -n 's/.*Updates published while away [0-9]*: replayed [0-9]*, lost \([0-9]*\).*/\1/p' "$work/storm.txt")"
+  put storm_exit "$rc"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
 if want live; then
   # Watching a run (issue #15) must not slow it: the same run plain, then with --metrics-listen and --dashboard while
   # a scraper GETs /metrics every second and a page's event stream is open (curl -N). The harness's CPU over the
@@ -848,6 +872,12 @@ if want wss; then
     "$(ok "$(get wss_wss_full_tls_per_s)" 2000 '>=')"
   row "  CPU per connect ws / wss / full" \
     "$(get wss_ws_cpu_us_per_connect) / $(get wss_wss_cpu_us_per_connect) / $(get wss_wss_full_cpu_us_per_connect) us" "" ""
+fi
+if want storm; then
+  row "8 storm: $(get storm_clients) clients back" "p50 $(get storm_back_p50) p99 $(get storm_back_p99)" \
+    "100% $(get storm_back_p100)" "exit $(get storm_exit)"
+  row "  receiving again" "p50 $(get storm_receiving_p50) p99 $(get storm_receiving_p99)" \
+    "100% $(get storm_receiving_p100)" "lost $(get storm_lost)"
 fi
 if want micro; then
   row "micro: WS frame decode" "$(get proto_ws_ns_per_msg) ns/msg" "validating: $(get proto_ws_validating_ns_per_msg)" ""

@@ -10,7 +10,7 @@
 #include "ch_test.h"
 
 static const char *const shipped[] = {"smoke", "conformance", "auth", "fanout-1k", "transports",
-                                      "reconnect", "soak-10m", "capacity-fanout", "capacity-rate"};
+                                      "reconnect", "soak-10m", "capacity-fanout", "capacity-rate", "reconnect-storm"};
 
 /* Loads a scenario from text; returns the scenario or NULL with the errors in err. */
 static struct ch_scenario *load(const char *json, const char *const *sets, size_t nsets, struct ch_buf *err) {
@@ -546,7 +546,7 @@ static void test_scenario_schema_matches_loader(void) {
   const cJSON *tls = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(target, "properties"), "tls");
   check_keys_known(cJSON_GetObjectItemCaseSensitive(tls, "properties"), "target.tls.", 5);
   const cJSON *pop = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(props, "clients"), "items");
-  check_keys_known(cJSON_GetObjectItemCaseSensitive(pop, "properties"), "clients.0.", 10); /* + passive */
+  check_keys_known(cJSON_GetObjectItemCaseSensitive(pop, "properties"), "clients.0.", 11); /* + passive, client_model */
   const cJSON *trig = cJSON_GetObjectItemCaseSensitive(props, "trigger");
   check_keys_known(cJSON_GetObjectItemCaseSensitive(trig, "properties"), "trigger.", 10); /* + clients, hub */
   const cJSON *exp = cJSON_GetObjectItemCaseSensitive(props, "expect");
@@ -580,6 +580,39 @@ static void test_scenario_target_tls(void) {
                NULL, 0, "target.tls.key_file", "cert_file", NULL);
   expect_error("{" MIN_CLIENTS "," MIN_PHASES ",\"target\":{\"tls\":{\"cert\":\"x\"}}}", NULL, 0, "target.tls",
                "cert", NULL);
+}
+
+/* The reconnect storm's fields (#18): client_model and the drop phase, read, defaulted, written back, refused. */
+static void test_scenario_client_model_and_drop_phase(void) {
+  struct ch_buf err = CH_BUF_INIT, text = CH_BUF_INIT;
+  struct ch_scenario *s = load("{\"clients\":[{\"count\":3,\"client_model\":\"official-js\"},{\"count\":2}],"
+                               "\"phases\":[{\"type\":\"connect\"},{\"type\":\"drop\",\"timeout\":\"45s\"}]}",
+                               NULL, 0, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL(s->populations[0].client_model, CH_SCN_MODEL_OFFICIAL_JS);
+  CU_ASSERT_EQUAL(s->populations[1].client_model, CH_SCN_MODEL_HARNESS);
+  CU_ASSERT_EQUAL(s->phases[1].type, CH_SCN_PHASE_DROP);
+  CU_ASSERT_EQUAL(s->phases[1].timeout_ns, 45000000000ull);
+  CU_ASSERT_PTR_NULL(s->phases[1].url);
+  CU_ASSERT_EQUAL(ch_scenario_to_json(s, &text), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(text.data, "\"official-js\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text.data, "\"drop\""));
+  ch_scenario_free(s);
+  /* a drop phase against a target needs its url; a url must be http(s); no "clients" (the server drops everyone) */
+  s = load("{\"target\":{\"url\":\"http://127.0.0.1:9/C\"},\"trigger\":{\"type\":\"none\"}," MIN_CLIENTS ","
+           "\"phases\":[{\"type\":\"connect\"},{\"type\":\"drop\"},{\"type\":\"drop\",\"url\":\"ftp://x/drop\"},"
+           "{\"type\":\"drop\",\"url\":\"http://127.0.0.1:9/drop\",\"clients\":\"clients0\"}]}",
+           NULL, 0, &err);
+  CU_ASSERT_PTR_NULL(s);
+  CU_ASSERT_TRUE(err.data && strstr(err.data, "$.phases[1]: expected \"url\""));
+  CU_ASSERT_TRUE(err.data && strstr(err.data, "$.phases[2].url: expected an absolute http:// or https:// URL"));
+  CU_ASSERT_TRUE(err.data && strstr(err.data, "$.phases[3].clients: unknown key"));
+  s = load("{" MIN_CLIENTS "," MIN_PHASES "}", (const char *const[]){"clients.0.client_model=\"js\""}, 1, &err);
+  CU_ASSERT_PTR_NULL(s);
+  CU_ASSERT_TRUE(err.data && strstr(err.data, "$.clients[0].client_model"));
+  ch_scenario_free(s);
+  ch_buf_free(&err);
+  ch_buf_free(&text);
 }
 
 /* k6's abortOnFail, as an object in thresholds: read, written back, and refused where it cannot work. */
@@ -657,6 +690,7 @@ int main(void) {
       CH_TEST(test_scenario_source_addresses),
       CH_TEST(test_scenario_http_trigger),
       CH_TEST(test_scenario_schema_matches_loader),
+      CH_TEST(test_scenario_client_model_and_drop_phase),
       CH_TEST(test_scenario_threshold_abort_on_fail),
       CH_TEST(test_scenario_target_tls),
       CH_TEST(test_scenario_to_json_roundtrip),

@@ -9,13 +9,14 @@
 static const char *const lat_names[CH_LAT_COUNT] = {
     "negotiate", "tcp_connect",        "connect",        "init",      "start", "invoke_subscribe",
     "invoke_unsubscribe", "update_latency", "fanout_completion", "reconnect",
-    "replay_latency"};
+    "replay_latency", "first_update"};
 
 static const char *const cnt_names[CH_CNT_COUNT] = {
     "clients_connected", "connect_errors",    "disconnects",       "reconnects",           "errors",
     "updates_expected",  "updates_received",  "updates_missing",   "updates_duplicate",    "updates_out_of_order",
     "updates_unexpected", "triggers",         "invoke_errors",     "messages_in",          "messages_out",
-    "bytes_in",          "bytes_out",         "server_closes"};
+    "bytes_in",          "bytes_out",         "server_closes",     "sessions_started",     "sessions_ended",
+    "subscribes",        "unsubscribes"};
 
 const char *ch_lat_name(enum ch_lat which) { return (unsigned)which < CH_LAT_COUNT ? lat_names[which] : "?"; }
 const char *ch_cnt_name(enum ch_cnt which) { return (unsigned)which < CH_CNT_COUNT ? cnt_names[which] : "?"; }
@@ -371,11 +372,11 @@ int ch_metrics_merge(struct ch_metrics *dst, const struct ch_metrics *src) {
 
 static const char known_names[] =
     "<latency>.<stat> with <latency> one of negotiate, tcp_connect, connect, init, start, invoke_subscribe, "
-    "invoke_unsubscribe, update_latency, fanout_completion, reconnect, replay_latency and <stat> one of count, min, "
+    "invoke_unsubscribe, update_latency, fanout_completion, reconnect, replay_latency, first_update and <stat> one of count, min, "
     "max, mean, stddev, overflow, pN (a percentile such as p50, p90, p99, p99.9); counters clients_connected, "
     "connect_errors, disconnects, reconnects, errors, updates_expected, updates_received, updates_missing, "
     "updates_duplicate, updates_out_of_order, updates_unexpected, triggers, invoke_errors, messages_in, messages_out, "
-    "bytes_in, bytes_out, server_closes; derived connected_peak, delivery_ratio, messages_per_second, "
+    "bytes_in, bytes_out, server_closes, sessions_started, sessions_ended, subscribes, unsubscribes; derived connected_peak, delivery_ratio, messages_per_second, "
     "updates_per_second, error_rate, duration";
 
 const char *ch_metrics_known_names(void) { return known_names; }

@@ -36,6 +36,7 @@ enum ch_lat {
   CH_LAT_RECONNECT,          /* "reconnect": connection lost -> reconnected (transport open again) */
   CH_LAT_REPLAY,             /* "replay_latency": reconnect completed -> an Update published while the subscriber
                                 was disconnected received (replayed), one sample per receiver */
+  CH_LAT_FIRST_UPDATE,       /* "first_update": Subscribe acknowledged -> the first Update of that key (sessions) */
   CH_LAT_COUNT
 };
 
@@ -59,6 +60,10 @@ enum ch_cnt {
   CH_CNT_BYTES_IN,             /* "bytes_in": payload bytes received */
   CH_CNT_BYTES_OUT,            /* "bytes_out": payload bytes sent */
   CH_CNT_SERVER_CLOSES,        /* "server_closes": receive channels the server ended while connected, unasked */
+  CH_CNT_SESSIONS_STARTED,     /* "sessions_started": sessions of session populations that arrived and started */
+  CH_CNT_SESSIONS_ENDED,       /* "sessions_ended": sessions that left (lifetime over, end of steady, or failed) */
+  CH_CNT_SUBSCRIBES,           /* "subscribes": Subscribe invocations acknowledged */
+  CH_CNT_UNSUBSCRIBES,         /* "unsubscribes": Unsubscribe invocations acknowledged */
   CH_CNT_COUNT
 };
 

@@ -269,6 +269,15 @@ static int run_make_clients(struct ch_run *r) {
       rc_->index = (uint32_t)gi;
       rc_->bad_creds = pop->credentials != CH_SCN_CRED_VALID;
       rw->clients[rw->n_clients++] = rc_;
+      if (pop->sessions.enabled) { /* a slot: each session draws its keys when it starts, from the whole universe */
+        rc_->session = true;
+        for (size_t k = 0; k < pop->subscribe.n_keys; k++) {
+          uint32_t key = (uint32_t)run_keys_find(&r->keys, pop->subscribe.keys[k], strlen(pop->subscribe.keys[k]));
+          r->key_subscribed[key] = true;
+          key_pops[key] |= 1ull << (p & 63);
+        }
+        continue;
+      }
       struct ch_rng rng;
       ch_scenario_client_rng(s, p, i, &rng);
       size_t n = 0;
@@ -306,7 +315,8 @@ static size_t run_trigger_capacity(const struct ch_scenario *s, size_t n_keys) {
   for (size_t i = 0; i < s->n_phases; i++) {
     const struct ch_scn_phase *ph = &s->phases[i];
     for (size_t t = 0; t < s->n_triggers; t++)
-      if (ph->type == CH_SCN_PHASE_TRIGGER || ph->type == CH_SCN_PHASE_VERIFY_SILENCE)
+      if (ph->type == CH_SCN_PHASE_TRIGGER || ph->type == CH_SCN_PHASE_VERIFY_SILENCE ||
+          ph->type == CH_SCN_PHASE_STEADY)
         cap += run_phase_triggers(&s->triggers[t], ph, n_keys);
       else if (ph->type == CH_SCN_PHASE_DROP_RECONNECT)
         cap += (double)(n_keys < 100 ? n_keys : 100);
@@ -333,7 +343,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     const struct ch_scn_phase *ph = &s->phases[i];
     if (atomic_load(&r->aborted) && ph->type != CH_SCN_PHASE_DISCONNECT)
       continue; /* abort_on_fail: only the clean disconnect is left */
-    struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction};
+    struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction, false};
     ch_run_progress_phase(r->progress, i);
     r->cur_phase = (int)i;
     run_live_phase(r, i);
@@ -396,6 +406,25 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       }
       break;
     }
+    case CH_SCN_PHASE_STEADY: {
+      /* Sessions arrive, churn and leave on the workers while the triggers go on for the duration; then every
+         session still open leaves, and the phase ends once their clients closed (each judged as it closes). */
+      run_wait(r, 0);
+      struct run_tphase *ps[CH_SCN_TRIGGERS_MAX];
+      size_t np = triggers_on ? run_plan_phase(r, ph, RUN_TP_TRIGGER, ch_now_ns() + 1000000u, &rng, tkeys, ps) : 0;
+      run_send_phase(r, ps, np, out);
+      for (size_t k = 0; k < np; k++)
+        ps[k]->end_ns = ch_now_ns();
+      run_hold(r, start + ph->duration_ns, 0, 0);
+      out->had_triggers |= np > 0;
+      out->had_sessions = out->had_subscribe = true;
+      struct run_phase_task end = task;
+      end.end_sessions = true;
+      if (run_post_all(r, run_worker_phase, true, &end) == 0 && !run_wait(r, ch_now_ns() + timeout) && i < 64 &&
+          !r->stop)
+        out->timed_out[i] = true;
+      break;
+    }
     case CH_SCN_PHASE_DROP_RECONNECT: {
       /* Publish while the dropped clients are away (the clients wait reconnect_delay before /reconnect), then
          wait for them to come back and for the replay. */
@@ -426,7 +455,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
   if (r->stop) {
     /* Close every client still open the way the official client does (POST /abort), within the window of stops
        per worker; after a second signal only as long as it takes to hand the aborts over. */
-    struct run_phase_task task = {NULL, (int)s->n_phases, CH_SCN_PHASE_DISCONNECT, -1, 0};
+    struct run_phase_task task = {NULL, (int)s->n_phases, CH_SCN_PHASE_DISCONNECT, -1, 0, false};
     r->cur_phase = (int)s->n_phases;
     r->stop_at = 2;
     if (run_post_all(r, run_worker_phase, true, &task) == 0)
@@ -452,13 +481,15 @@ static void run_free(struct ch_run *r) {
       struct run_client *rc = rw->clients[c];
       if (rc->c)
         ch_client_free(rc->c);
-      for (uint32_t k = 0; k < rc->n_subs; k++)
-        ch_delivery_free(&rc->subs[k].dl);
+      run_sess_free_subs(rc);
       free(rc->subs);
       ch_buf_free(&rc->trace);
       free(rc);
     }
     free(rw->clients);
+    if (rw->stally)
+      run_tally_free(rw->stally);
+    free(rw->stally);
     free(rw->fan_last);
     free(rw->trig_lat);
     ch_metrics_free(rw->m);
@@ -713,6 +744,24 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   for (unsigned i = 0; i < r->n_workers; i++)
     for (size_t c = 0; c < r->workers[i]->n_clients; c++)
       run_judge_client(r, r->workers[i]->clients[c], &tally);
+  uint64_t capped = 0;
+  for (unsigned i = 0; i < r->n_workers; i++) { /* sessions judged as they ended */
+    if (r->workers[i]->stally)
+      run_tally_merge(&tally, r->workers[i]->stally);
+    capped += r->workers[i]->sess_capped;
+  }
+  if (capped) {
+    char note[200];
+    snprintf(note, sizeof note, "%llu session arrivals found every slot busy (sessions.max_concurrent) and were "
+             "not started", (unsigned long long)capped);
+    ch_report_add_note(rep, note);
+  }
+  if (tally.sess_early) {
+    char note[200];
+    snprintf(note, sizeof note, "%llu sessions left before they connected, less than expect.deadline after they "
+             "started (a short lifetime or the steady phase's end): not judged", (unsigned long long)tally.sess_early);
+    ch_report_add_note(rep, note);
+  }
   run_write_transcripts(r, rep);
   struct ch_metrics *m = NULL;
   if (ch_metrics_new(&m))
@@ -790,9 +839,7 @@ done:
   run_free(r);
   if (srv)
     ch_server_free(srv);
-  ch_buf_free(&tally.ev_connect), ch_buf_free(&tally.ev_auth), ch_buf_free(&tally.ev_delivery);
-  ch_buf_free(&tally.ev_replay), ch_buf_free(&tally.ev_isolation), ch_buf_free(&tally.ev_unsub);
-  ch_buf_free(&tally.ev_dup), ch_buf_free(&tally.ev_order), ch_buf_free(&tally.ev_close);
+  run_tally_free(&tally);
   ch_buf_free(&out.failfast);
   return code;
 }

@@ -25,7 +25,12 @@ static void rc_settle(struct run_client *rc) {
   rw_check_done(rc->w);
 }
 
-static bool rc_in_phase(const struct run_client *rc) { return rc->w->phase_pop < 0 || rc->w->phase_pop == (int)rc->pop; }
+/* Session slots take part in no phase but a disconnect (steady phases run them: ch_run_sessions.c). */
+static bool rc_in_phase(const struct run_client *rc) {
+  if (rc->session && rc->w->phase_type != CH_SCN_PHASE_DISCONNECT)
+    return false;
+  return rc->w->phase_pop < 0 || rc->w->phase_pop == (int)rc->pop;
+}
 
 static uint64_t span_ns(uint64_t a, uint64_t b) { return a && b > a ? b - a : 0; }
 
@@ -86,7 +91,9 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
     ch_metrics_count(rc->g, CH_CNT_CONNECTS, 1);
     ch_metrics_connected(rc->g, +1);
     run_ff_connected(rw, rc);
-    if (rw->phase_type == CH_SCN_PHASE_CONNECT)
+    if (rc->session)
+      run_sess_connected(rc);
+    else if (rw->phase_type == CH_SCN_PHASE_CONNECT)
       rc_settle(rc);
     return;
   }
@@ -114,6 +121,8 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
     ch_metrics_fail(rc->g, f->category != CH_FAIL_NONE ? rc_reason(f->message, why, sizeof why)
                                                        : "closed before connecting");
   }
+  if (rc->session)
+    run_sess_closed(rc); /* judged, its client freed: the slot is free */
   rc_settle(rc);
   if (rw->phase_type == CH_SCN_PHASE_DISCONNECT)
     rw_pump_stops(rw);
@@ -247,6 +256,8 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
   } else if (cor->sequence || cor->nonce) {
     rc->invalid++;
   }
+  if (rc->session)
+    run_sess_update(rc, sub, idx, recv_ns);
   if (sub->unsub_ack_ns && recv_ns > sub->unsub_ack_ns + r->s->expect.unsubscribe_grace_ns) {
     sub->after_unsub++;
     ch_metrics_count(rc->g, CH_CNT_UPDATES_UNEXPECTED, 1);
@@ -337,7 +348,7 @@ static void rc_on_trace(struct ch_client *c, enum ch_trace_dir dir, enum ch_trac
 
 /* ---- starting clients ---- */
 
-static void rc_start(struct run_worker *rw, struct run_client *rc) {
+void run_client_start(struct run_worker *rw, struct run_client *rc) {
   const struct ch_run *r = rw->run;
   const struct ch_scenario *s = r->s;
   const struct ch_population *p = &s->populations[rc->pop];
@@ -399,7 +410,7 @@ static void rw_ramp_cb(uv_timer_t *t) {
     struct run_client *rc = rw->clients[rw->next_start++];
     if (rc->waiting && !rc->started) {
       rw->ramp_started++;
-      rc_start(rw, rc);
+      run_client_start(rw, rc);
     }
   }
   if (rw->next_start >= rw->n_clients) {
@@ -515,7 +526,7 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
     } else {
       for (size_t i = 0; i < rw->n_clients; i++)
         if (rw->clients[i]->waiting)
-          rc_start(rw, rw->clients[i]);
+          run_client_start(rw, rw->clients[i]);
       rw->next_start = rw->n_clients;
     }
     break;
@@ -547,17 +558,25 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
     }
     break;
   case CH_SCN_PHASE_DISCONNECT:
-    if (rw->timers_open)
+    if (rw->timers_open) {
       uv_timer_stop(&rw->ramp); /* an interrupted connect ramp starts nobody else */
+      uv_timer_stop(&rw->sess_timer);
+    }
+    rw->sess_on = false;
     for (size_t i = 0; i < rw->n_clients; i++) {
       struct run_client *rc = rw->clients[i];
       if (rc_in_phase(rc) && rc->c && !rc->closed) {
+        if (rc->session && !rc->sess_stop_ns)
+          rc->sess_stop_ns = ch_now_ns(); /* its intervals end here */
         rc->waiting = true;
         rw->pending++;
       }
     }
     rw->next_start = 0;
     rw_pump_stops(rw);
+    break;
+  case CH_SCN_PHASE_STEADY:
+    run_sess_phase(rw, task->end_sessions);
     break;
   default:
     break;
@@ -590,7 +609,8 @@ void run_worker_setup(struct ch_worker *w, void *arg) {
   rw->w = w;
   uv_timer_init(ch_worker_loop(w), &rw->ramp);
   uv_timer_init(ch_worker_loop(w), &rw->tick);
-  rw->ramp.data = rw->tick.data = rw;
+  uv_timer_init(ch_worker_loop(w), &rw->sess_timer);
+  rw->ramp.data = rw->tick.data = rw->sess_timer.data = rw;
   rw->timers_open = true;
   uv_timer_start(&rw->tick, rw_tick_cb, 1000, 1000);
   run_worker_report_done(rw);
@@ -603,6 +623,7 @@ void run_worker_teardown(struct ch_worker *w, void *arg) {
     rw->timers_open = false;
     uv_close((uv_handle_t *)&rw->ramp, NULL);
     uv_close((uv_handle_t *)&rw->tick, NULL);
+    uv_close((uv_handle_t *)&rw->sess_timer, NULL);
   }
   rw_tick_cb(&rw->tick); /* the last partial second */
   rw->phase_reported = false;
@@ -617,6 +638,7 @@ void run_worker_stopping(struct ch_worker *w, void *arg) {
     rw->timers_open = false;
     uv_close((uv_handle_t *)&rw->ramp, NULL);
     uv_close((uv_handle_t *)&rw->tick, NULL);
+    uv_close((uv_handle_t *)&rw->sess_timer, NULL);
   }
 }
 

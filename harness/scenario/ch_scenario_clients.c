@@ -371,7 +371,7 @@ static void scn_population(struct ch__scn_ctx *c, const cJSON *o, size_t index, 
   }
   static const char *const keys[] = {"name",   "count",     "hub",              "transport",   "client_protocol",
                                      "ramp",   "subscribe", "source_addresses", "credentials", "passive",
-                                     NULL};
+                                     "sessions", NULL};
   ch__scn_check_keys(c, o, keys);
   char def[32];
   snprintf(def, sizeof def, "clients%zu", index);
@@ -384,8 +384,16 @@ static void scn_population(struct ch__scn_ctx *c, const cJSON *o, size_t index, 
     ch__scn_pop(c, m);
   }
   uint64_t n;
-  ch__scn_uint(c, o, "count", true, 1, SCN_MAX_CLIENTS, 1, &n);
-  p->count = (size_t)n;
+  const cJSON *sess = cJSON_GetObjectItemCaseSensitive(o, "sessions");
+  if (sess && !cJSON_IsNull(sess)) { /* its slots are sessions.max_concurrent */
+    if (cJSON_GetObjectItemCaseSensitive(o, "count"))
+      ch__scn_failf(c, o, "expected no count with sessions (sessions.max_concurrent gives the client slots), "
+                          "found both");
+    ch__scn_sessions(c, o, p);
+  } else {
+    ch__scn_uint(c, o, "count", true, 1, SCN_MAX_CLIENTS, 1, &n);
+    p->count = (size_t)n;
+  }
   static const char *const hubs[] = {"ResourceEventHub", "JobEventHub", NULL};
   int hub;
   ch__scn_enum(c, o, "hub", false, hubs, 0, &hub);
@@ -452,13 +460,14 @@ void ch__scn_population_free(struct ch_population *p) {
     free(p->source_addresses[i]);
   free(p->source_addresses);
   free(p->key_pointer);
+  ch__scn_sessions_free(p);
 }
 
 /* ------------------------------------------------------------------------------------------------- phases */
 
 static const char *const scn_phase_types[] = {"connect",     "subscribe",      "hold",           "trigger",
                                               "unsubscribe", "verify_silence", "drop_reconnect", "disconnect",
-                                              NULL};
+                                              "steady",      NULL};
 
 static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario *s, struct ch_scn_phase *ph,
                       unsigned *seen) {
@@ -476,7 +485,8 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
   static const char *const k_duration[] = {"type", "name", "clients", "duration", NULL};
   static const char *const k_drop[] = {"type", "name", "clients", "fraction", "timeout", NULL};
   const char *const *keys = k_timeout;
-  if (ph->type == CH_SCN_PHASE_HOLD || ph->type == CH_SCN_PHASE_VERIFY_SILENCE || ph->type == CH_SCN_PHASE_TRIGGER)
+  if (ph->type == CH_SCN_PHASE_HOLD || ph->type == CH_SCN_PHASE_VERIFY_SILENCE || ph->type == CH_SCN_PHASE_TRIGGER ||
+      ph->type == CH_SCN_PHASE_STEADY)
     keys = k_duration;
   else if (ph->type == CH_SCN_PHASE_DROP_RECONNECT)
     keys = k_drop;
@@ -489,6 +499,10 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
     for (size_t i = 0; cJSON_IsString(cl) && i < s->n_populations; i++)
       if (s->populations[i].name && !strcmp(s->populations[i].name, cl->valuestring))
         ph->population = (int)i;
+    if (ph->population >= 0 && s->populations[ph->population].sessions.enabled && ph->type != CH_SCN_PHASE_STEADY)
+      ch__scn_failf(c, cl, "expected a population with a count, found the session population \"%s\" (its "
+                           "sessions run in steady phases only)",
+                    cl->valuestring);
     if (ph->population < 0) {
       struct ch_buf names = CH_BUF_INIT;
       for (size_t i = 0; i < s->n_populations; i++)
@@ -501,7 +515,8 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
     }
     ch__scn_pop(c, m);
   }
-  bool needs_duration = ph->type == CH_SCN_PHASE_HOLD || ph->type == CH_SCN_PHASE_VERIFY_SILENCE;
+  bool needs_duration =
+      ph->type == CH_SCN_PHASE_HOLD || ph->type == CH_SCN_PHASE_VERIFY_SILENCE || ph->type == CH_SCN_PHASE_STEADY;
   if (keys == k_duration)
     ch__scn_duration(c, o, "duration", needs_duration, 0, &ph->duration_ns);
   else
@@ -510,7 +525,10 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
   if (ph->type == CH_SCN_PHASE_DROP_RECONNECT)
     ch__scn_number(c, o, "fraction", false, 0, 1, true, 1, &ph->fraction);
   /* order: everything needs connected clients; verify_silence needs an unsubscribe before it */
-  if (ph->type != CH_SCN_PHASE_CONNECT && !(*seen & (1u << CH_SCN_PHASE_CONNECT)))
+  if (ph->type == CH_SCN_PHASE_STEADY && !ch_scenario_has_sessions(s))
+    ch__scn_failf(c, o, "expected a population with \"sessions\" for a steady phase, found none (use a trigger "
+                        "phase)");
+  if (ph->type != CH_SCN_PHASE_CONNECT && ph->type != CH_SCN_PHASE_STEADY && !(*seen & (1u << CH_SCN_PHASE_CONNECT)))
     ch__scn_failf(c, o, "expected a connect phase before \"%s\"", scn_phase_types[type]);
   if (ph->type == CH_SCN_PHASE_VERIFY_SILENCE && !(*seen & (1u << CH_SCN_PHASE_UNSUBSCRIBE)))
     ch__scn_failf(c, o, "expected an unsubscribe phase before verify_silence (it checks nothing arrives after "

@@ -544,7 +544,7 @@ static void test_scenario_schema_matches_loader(void) {
   const cJSON *target = cJSON_GetObjectItemCaseSensitive(props, "target");
   check_keys_known(cJSON_GetObjectItemCaseSensitive(target, "properties"), "target.", 5);
   const cJSON *pop = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(props, "clients"), "items");
-  check_keys_known(cJSON_GetObjectItemCaseSensitive(pop, "properties"), "clients.0.", 10); /* + passive */
+  check_keys_known(cJSON_GetObjectItemCaseSensitive(pop, "properties"), "clients.0.", 11); /* + passive, sessions */
   const cJSON *trig = cJSON_GetObjectItemCaseSensitive(props, "trigger");
   check_keys_known(cJSON_GetObjectItemCaseSensitive(trig, "properties"), "trigger.", 10); /* + clients, hub */
   const cJSON *exp = cJSON_GetObjectItemCaseSensitive(props, "expect");

@@ -267,8 +267,8 @@ static void sess_tick(uv_timer_t *t) {
   rw->sess_last = now;
   for (size_t p = 0; p < s->n_populations && p < 64 && rw->sess_on; p++) {
     const struct ch_population *pop = &s->populations[p];
-    if (!pop->sessions.enabled)
-      continue;
+    if (!pop->sessions.enabled || (rw->phase_pop >= 0 && (size_t)rw->phase_pop != p))
+      continue; /* steady's "clients": that population only */
     size_t mine = 0;
     for (size_t i = 0; i < rw->n_clients; i++)
       mine += rw->clients[i]->pop == p;

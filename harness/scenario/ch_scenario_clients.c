@@ -499,6 +499,9 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
     for (size_t i = 0; cJSON_IsString(cl) && i < s->n_populations; i++)
       if (s->populations[i].name && !strcmp(s->populations[i].name, cl->valuestring))
         ph->population = (int)i;
+    if (ph->population >= 0 && !s->populations[ph->population].sessions.enabled && ph->type == CH_SCN_PHASE_STEADY)
+      ch__scn_failf(c, cl, "expected a session population (with \"sessions\"), found \"%s\" with a count",
+                    cl->valuestring);
     if (ph->population >= 0 && s->populations[ph->population].sessions.enabled && ph->type != CH_SCN_PHASE_STEADY)
       ch__scn_failf(c, cl, "expected a population with a count, found the session population \"%s\" (its "
                            "sessions run in steady phases only)",

@@ -109,6 +109,9 @@ static void test_sessions_refusals_name_the_path(void) {
   refused("{\"clients\":[{\"name\":\"w\",\"sessions\":{\"rate\":1,\"lifetime\":\"1s\",\"max_concurrent\":2}},"
           "{\"name\":\"c\",\"count\":1}],\"phases\":[{\"type\":\"connect\",\"clients\":\"w\"}]}",
           "$.phases[0].clients: expected a population with a count, found the session population \"w\"");
+  refused("{\"clients\":[{\"name\":\"w\",\"sessions\":{\"rate\":1,\"lifetime\":\"1s\",\"max_concurrent\":2}},"
+          "{\"name\":\"c\",\"count\":1}],\"phases\":[{\"type\":\"steady\",\"clients\":\"c\",\"duration\":\"1s\"}]}",
+          "$.phases[0].clients: expected a session population (with \"sessions\"), found \"c\" with a count");
 }
 
 static void test_dist_draws(void) {

@@ -270,10 +270,12 @@ static int point_merge_hist(struct ch_series_point *p, const struct ch_hist *add
 
 int ch_metrics_tick(struct ch_metrics *m, uint64_t wall_ns) {
   int64_t t = (int64_t)(wall_ns / 1000000000u);
-  uint64_t connected = 0, in = 0, out = 0, errors = 0;
+  uint64_t connected = 0, in = 0, out = 0, errors = 0, sessions = 0;
   for (size_t i = 0; i < m->n_groups; i++) {
     const struct ch_metrics_group *g = m->groups[i];
     connected += g->connected > 0 ? (uint64_t)g->connected : 0;
+    uint64_t st = g->counters[CH_CNT_SESSIONS_STARTED], en = g->counters[CH_CNT_SESSIONS_ENDED];
+    sessions += st > en ? st - en : 0;
     in += g->counters[CH_CNT_MESSAGES_IN];
     out += g->counters[CH_CNT_MESSAGES_OUT];
     errors += g->counters[CH_CNT_ERRORS];
@@ -289,6 +291,7 @@ int ch_metrics_tick(struct ch_metrics *m, uint64_t wall_ns) {
     p->t = t;
   }
   p->connected = connected;
+  p->sessions = sessions;
   p->messages_in += in - m->last_msgs_in;
   p->messages_out += out - m->last_msgs_out;
   p->errors += errors - m->last_errors;
@@ -332,6 +335,7 @@ static int series_merge(struct ch_metrics *dst, const struct ch_metrics *src) {
     }
     j++;
     p->connected += b->connected;
+    p->sessions += b->sessions;
     p->messages_in += b->messages_in;
     p->messages_out += b->messages_out;
     p->errors += b->errors;

@@ -94,6 +94,7 @@ struct ch_metrics_group {
 struct ch_series_point {
   int64_t t;               /* wall-clock Unix second the point covers */
   uint64_t connected;
+  uint64_t sessions;       /* sessions of session populations open at the tick (started - ended) */
   uint64_t messages_in, messages_out;
   uint64_t errors;
   uint64_t deliveries;     /* Update latency samples recorded in this second */

@@ -88,7 +88,21 @@ static void test_sessions_scenario_passes(void) {
   const cJSON *peak = cJSON_GetObjectItemCaseSensitive(
       cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metrics"), "total"), "connected_peak");
   CU_ASSERT_TRUE(cJSON_IsNumber(peak) && peak->valuedouble > 10 && peak->valuedouble <= 180);
+  /* the active sessions per second: in the series, and plotted */
+  double most = 0;
+  const cJSON *pt;
+  cJSON_ArrayForEach(pt, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metrics"), "series")) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(pt, "sessions");
+    if (cJSON_IsNumber(v) && v->valuedouble > most)
+      most = v->valuedouble;
+  }
+  CU_ASSERT_TRUE(most > 10 && most <= 180);
   cJSON_Delete(root);
+  char path[128];
+  snprintf(path, sizeof path, "%s/report.html", report_dir);
+  char *html = ch_slurp(path, NULL);
+  CU_ASSERT_TRUE(html && strstr(html, "chart-sessions") && strstr(html, "Active sessions"));
+  free(html);
 }
 
 static void test_ignore_unsubscribe_fails_sessions(void) {

@@ -163,6 +163,7 @@ struct run_worker {
   uint64_t sess_t0;                     /* its start (monotonic) */
   uint64_t sess_last;                   /* the previous tick */
   double sess_acc[64], sess_next[64];   /* per population: arrivals accumulated, the next arrival's threshold */
+  double sess_share[64];                /* per population: this worker's share of its slots (and arrivals) */
   uint64_t sess_capped;                 /* arrivals that found every slot busy (max_concurrent) */
   struct ch_rng arr_rng;
   struct run_tally *stally;             /* ended sessions, judged as they end */
@@ -378,6 +379,8 @@ void run_worker_snapshot(struct ch_worker *w, void *arg); /* arg: struct run_wor
    slot connected, closed; the hot path's check of an Update (key, trigger index, receive time) against the intervals;
    the interval judge (by run_judge_client); freeing a slot. */
 void run_client_start(struct run_worker *rw, struct run_client *rc);
+/* A Subscribe/Unsubscribe that failed: counted, its reason recorded (ch_run_worker.c). */
+void run_invoke_failed(struct run_client *rc, const struct ch_completion *res, bool unsub);
 void run_sess_phase(struct run_worker *rw, bool end);
 void run_sess_connected(struct run_client *rc);
 void run_sess_closed(struct run_client *rc);

@@ -86,15 +86,7 @@ static void sess_invoke_done(struct ch_client *c, const struct ch_completion *re
     iv->failed = true;
     sub->sub_failed = true;
   }
-  ch_metrics_count(rc->g, CH_CNT_INVOKE_ERRORS, 1);
-  char why[CH_METRICS_REASON_MAX];
-  if (res->error)
-    snprintf(why, sizeof why, "%s: hub error: %.*s", unsub ? "unsubscribe" : "subscribe", (int)res->error_len,
-             res->error);
-  else
-    snprintf(why, sizeof why, "%s: %s", unsub ? "unsubscribe" : "subscribe",
-             res->status == -ETIMEDOUT ? "no completion before the invocation timeout" : "connection lost");
-  ch_metrics_fail(rc->g, why);
+  run_invoke_failed(rc, res, unsub);
 }
 
 static void sess_invoke(struct run_client *rc, uint32_t si, bool unsub) {
@@ -269,11 +261,7 @@ static void sess_tick(uv_timer_t *t) {
     const struct ch_population *pop = &s->populations[p];
     if (!pop->sessions.enabled || (rw->phase_pop >= 0 && (size_t)rw->phase_pop != p))
       continue; /* steady's "clients": that population only */
-    size_t mine = 0;
-    for (size_t i = 0; i < rw->n_clients; i++)
-      mine += rw->clients[i]->pop == p;
-    double share = (double)mine / (double)pop->count;
-    rw->sess_acc[p] += ch_scn_sessions_rate(&pop->sessions, now - rw->sess_t0) * share * dt;
+    rw->sess_acc[p] += ch_scn_sessions_rate(&pop->sessions, now - rw->sess_t0) * rw->sess_share[p] * dt;
     while (rw->sess_acc[p] >= rw->sess_next[p]) {
       rw->sess_acc[p] -= rw->sess_next[p];
       rw->sess_next[p] = pop->sessions.arrival == CH_SCN_ARRIVAL_POISSON
@@ -314,7 +302,11 @@ void run_sess_phase(struct run_worker *rw, bool end) {
     rw->sess_on = true;
     rw->sess_t0 = rw->sess_last = ch_now_ns();
     for (size_t p = 0; p < 64; p++)
-      rw->sess_acc[p] = 0, rw->sess_next[p] = 1.0;
+      rw->sess_acc[p] = rw->sess_share[p] = 0, rw->sess_next[p] = 1.0;
+    /* this worker's share of a population's arrivals: its share of the slots (over workers and shards) */
+    for (size_t i = 0; i < rw->n_clients; i++)
+      if (rw->clients[i]->session && rw->clients[i]->pop < 64)
+        rw->sess_share[rw->clients[i]->pop] += 1.0 / (double)rw->run->s->populations[rw->clients[i]->pop].count;
     ch_rng_seed(&rw->arr_rng, rw->run->s->seed * 0x2545f4914f6cdd1du + rw->index + 1);
     uv_timer_start(&rw->sess_timer, sess_tick, SESS_TICK_MS, SESS_TICK_MS);
     return;
@@ -322,14 +314,16 @@ void run_sess_phase(struct run_worker *rw, bool end) {
   rw->sess_on = false;
   uv_timer_stop(&rw->sess_timer);
   uint64_t now = ch_now_ns();
-  for (size_t i = 0; i < rw->n_clients; i++) {
+  for (size_t i = 0; i < rw->n_clients; i++) { /* counted first: a stop may close a client at once */
     struct run_client *rc = rw->clients[i];
-    if (!rc->session || !rc->sess_active || !rc->c)
-      continue;
-    rc->waiting = true; /* settled by its CLOSED */
-    rw->pending++;
-    sess_stop(rc, now);
+    if (rc->session && rc->sess_active && rc->c) {
+      rc->waiting = true; /* settled by its CLOSED */
+      rw->pending++;
+    }
   }
+  for (size_t i = 0; i < rw->n_clients; i++)
+    if (rw->clients[i]->waiting)
+      sess_stop(rw->clients[i], now);
 }
 
 /* ---- judging ---- */

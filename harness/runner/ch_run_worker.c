@@ -423,6 +423,18 @@ static void rw_ramp_cb(uv_timer_t *t) {
 
 static void rw_pump_invokes(struct run_worker *rw);
 
+void run_invoke_failed(struct run_client *rc, const struct ch_completion *res, bool unsub) {
+  ch_metrics_count(rc->g, CH_CNT_INVOKE_ERRORS, 1);
+  char why[CH_METRICS_REASON_MAX];
+  if (res->error)
+    snprintf(why, sizeof why, "%s: hub error: %.*s", unsub ? "unsubscribe" : "subscribe", (int)res->error_len,
+             res->error);
+  else
+    snprintf(why, sizeof why, "%s: %s", unsub ? "unsubscribe" : "subscribe",
+             res->status == -ETIMEDOUT ? "no completion before the invocation timeout" : "connection lost");
+  ch_metrics_fail(rc->g, why);
+}
+
 static void rc_invoke_done(struct ch_client *c, const struct ch_completion *res, void *arg) {
   struct run_client *rc = ch_client_user(c);
   struct run_sub *sub = arg;
@@ -434,18 +446,11 @@ static void rc_invoke_done(struct ch_client *c, const struct ch_completion *res,
     else
       sub->sub_ack_ns = ack;
     ch_metrics_record(rc->g, unsub ? CH_LAT_INVOKE_UNSUBSCRIBE : CH_LAT_INVOKE_SUBSCRIBE, res->rtt_ns);
+    ch_metrics_count(rc->g, unsub ? CH_CNT_UNSUBSCRIBES : CH_CNT_SUBSCRIBES, 1);
   } else {
     if (!unsub)
       sub->sub_failed = true;
-    ch_metrics_count(rc->g, CH_CNT_INVOKE_ERRORS, 1);
-    char why[CH_METRICS_REASON_MAX];
-    if (res->error)
-      snprintf(why, sizeof why, "%s: hub error: %.*s", unsub ? "unsubscribe" : "subscribe", (int)res->error_len,
-               res->error);
-    else
-      snprintf(why, sizeof why, "%s: %s", unsub ? "unsubscribe" : "subscribe",
-               res->status == -ETIMEDOUT ? "no completion before the invocation timeout" : "connection lost");
-    ch_metrics_fail(rc->g, why);
+    run_invoke_failed(rc, res, unsub);
   }
   struct run_worker *rw = rc->w;
   if (rc->inv_phase == rw->phase) { /* a completion after its phase timed out is not this phase's */

@@ -744,24 +744,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   for (unsigned i = 0; i < r->n_workers; i++)
     for (size_t c = 0; c < r->workers[i]->n_clients; c++)
       run_judge_client(r, r->workers[i]->clients[c], &tally);
-  uint64_t capped = 0;
-  for (unsigned i = 0; i < r->n_workers; i++) { /* sessions judged as they ended */
-    if (r->workers[i]->stally)
-      run_tally_merge(&tally, r->workers[i]->stally);
-    capped += r->workers[i]->sess_capped;
-  }
-  if (capped) {
-    char note[200];
-    snprintf(note, sizeof note, "%llu session arrivals found every slot busy (sessions.max_concurrent) and were "
-             "not started", (unsigned long long)capped);
-    ch_report_add_note(rep, note);
-  }
-  if (tally.sess_early) {
-    char note[200];
-    snprintf(note, sizeof note, "%llu sessions left before they connected, less than expect.deadline after they "
-             "started (a short lifetime or the steady phase's end): not judged", (unsigned long long)tally.sess_early);
-    ch_report_add_note(rep, note);
-  }
+  run_sess_tally(r, &tally, rep); /* sessions judged as they ended */
   run_write_transcripts(r, rep);
   struct ch_metrics *m = NULL;
   if (ch_metrics_new(&m))

@@ -388,6 +388,10 @@ void run_sess_update(struct run_client *rc, struct run_sub *sub, long idx, uint6
 void run_sess_judge_sub(struct ch_run *r, struct run_client *rc, struct run_sub *sub, struct run_tally *t);
 void run_sess_free_subs(struct run_client *rc);
 void run_tally_merge(struct run_tally *dst, const struct run_tally *src);
+/* Main thread, after the workers were joined: the workers' session tallies into t, and the notes about sessions
+   not started (every slot busy) or not judged (left before they could connect). */
+struct ch_report;
+void run_sess_tally(struct ch_run *r, struct run_tally *t, struct ch_report *rep);
 void run_tally_free(struct run_tally *t);
 
 /* ch_run_judge.c (main thread, after the workers were joined). */

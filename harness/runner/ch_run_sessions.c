@@ -434,6 +434,26 @@ void run_tally_merge(struct run_tally *d, const struct run_tally *s) {
   tally_cat(&d->ev_order, &d->n_ev_order, &s->ev_order, s->n_ev_order);
 }
 
+void run_sess_tally(struct ch_run *r, struct run_tally *t, struct ch_report *rep) {
+  uint64_t capped = 0;
+  for (unsigned i = 0; i < r->n_workers; i++) {
+    if (r->workers[i]->stally)
+      run_tally_merge(t, r->workers[i]->stally);
+    capped += r->workers[i]->sess_capped;
+  }
+  char note[200];
+  if (capped) {
+    snprintf(note, sizeof note, "%llu session arrivals found every slot busy (sessions.max_concurrent) and were "
+             "not started", (unsigned long long)capped);
+    ch_report_add_note(rep, note);
+  }
+  if (t->sess_early) {
+    snprintf(note, sizeof note, "%llu sessions left before they connected, less than expect.deadline after they "
+             "started (a short lifetime or the steady phase's end): not judged", (unsigned long long)t->sess_early);
+    ch_report_add_note(rep, note);
+  }
+}
+
 void run_tally_free(struct run_tally *t) {
   ch_buf_free(&t->ev_connect), ch_buf_free(&t->ev_auth), ch_buf_free(&t->ev_delivery);
   ch_buf_free(&t->ev_replay), ch_buf_free(&t->ev_isolation), ch_buf_free(&t->ev_unsub);

@@ -9,13 +9,14 @@
 static const char *const lat_names[CH_LAT_COUNT] = {
     "negotiate", "tcp_connect",        "connect",        "init",      "start", "invoke_subscribe",
     "invoke_unsubscribe", "update_latency", "fanout_completion", "reconnect",
-    "replay_latency", "tls_handshake"};
+    "replay_latency", "tls_handshake", "first_update"};
 
 static const char *const cnt_names[CH_CNT_COUNT] = {
     "clients_connected", "connect_errors",    "disconnects",       "reconnects",           "errors",
     "updates_expected",  "updates_received",  "updates_missing",   "updates_duplicate",    "updates_out_of_order",
     "updates_unexpected", "triggers",         "invoke_errors",     "messages_in",          "messages_out",
-    "bytes_in",          "bytes_out",         "server_closes",     "tls_handshakes_full",  "tls_handshakes_resumed"};
+    "bytes_in",          "bytes_out",         "server_closes",     "tls_handshakes_full",  "tls_handshakes_resumed",
+    "sessions_started",  "sessions_ended",    "subscribes",        "unsubscribes"};
 
 const char *ch_lat_name(enum ch_lat which) { return (unsigned)which < CH_LAT_COUNT ? lat_names[which] : "?"; }
 const char *ch_cnt_name(enum ch_cnt which) { return (unsigned)which < CH_CNT_COUNT ? cnt_names[which] : "?"; }
@@ -269,10 +270,12 @@ static int point_merge_hist(struct ch_series_point *p, const struct ch_hist *add
 
 int ch_metrics_tick(struct ch_metrics *m, uint64_t wall_ns) {
   int64_t t = (int64_t)(wall_ns / 1000000000u);
-  uint64_t connected = 0, in = 0, out = 0, errors = 0;
+  uint64_t connected = 0, in = 0, out = 0, errors = 0, sessions = 0;
   for (size_t i = 0; i < m->n_groups; i++) {
     const struct ch_metrics_group *g = m->groups[i];
     connected += g->connected > 0 ? (uint64_t)g->connected : 0;
+    uint64_t st = g->counters[CH_CNT_SESSIONS_STARTED], en = g->counters[CH_CNT_SESSIONS_ENDED];
+    sessions += st > en ? st - en : 0;
     in += g->counters[CH_CNT_MESSAGES_IN];
     out += g->counters[CH_CNT_MESSAGES_OUT];
     errors += g->counters[CH_CNT_ERRORS];
@@ -288,6 +291,7 @@ int ch_metrics_tick(struct ch_metrics *m, uint64_t wall_ns) {
     p->t = t;
   }
   p->connected = connected;
+  p->sessions = sessions;
   p->messages_in += in - m->last_msgs_in;
   p->messages_out += out - m->last_msgs_out;
   p->errors += errors - m->last_errors;
@@ -331,6 +335,7 @@ static int series_merge(struct ch_metrics *dst, const struct ch_metrics *src) {
     }
     j++;
     p->connected += b->connected;
+    p->sessions += b->sessions;
     p->messages_in += b->messages_in;
     p->messages_out += b->messages_out;
     p->errors += b->errors;
@@ -371,12 +376,13 @@ int ch_metrics_merge(struct ch_metrics *dst, const struct ch_metrics *src) {
 
 static const char known_names[] =
     "<latency>.<stat> with <latency> one of negotiate, tcp_connect, connect, init, start, invoke_subscribe, "
-    "invoke_unsubscribe, update_latency, fanout_completion, reconnect, replay_latency, tls_handshake and <stat> one "
+    "invoke_unsubscribe, update_latency, fanout_completion, reconnect, replay_latency, tls_handshake, first_update and <stat> one "
     "of count, min, "
     "max, mean, stddev, overflow, pN (a percentile such as p50, p90, p99, p99.9); counters clients_connected, "
     "connect_errors, disconnects, reconnects, errors, updates_expected, updates_received, updates_missing, "
     "updates_duplicate, updates_out_of_order, updates_unexpected, triggers, invoke_errors, messages_in, messages_out, "
-    "bytes_in, bytes_out, server_closes, tls_handshakes_full, tls_handshakes_resumed; derived connected_peak, delivery_ratio, messages_per_second, "
+    "bytes_in, bytes_out, server_closes, tls_handshakes_full, tls_handshakes_resumed, sessions_started, sessions_ended, "
+    "subscribes, unsubscribes; derived connected_peak, delivery_ratio, messages_per_second, "
     "updates_per_second, error_rate, duration";
 
 const char *ch_metrics_known_names(void) { return known_names; }

@@ -38,6 +38,7 @@ enum ch_lat {
                                 was disconnected received (replayed), one sample per receiver */
   CH_LAT_TLS_HANDSHAKE,      /* "tls_handshake": TCP connected -> TLS handshake done, every TLS connection of a client
                                 (negotiate, start, abort, send, SSE, long polling, WebSocket), full and resumed */
+  CH_LAT_FIRST_UPDATE,       /* "first_update": Subscribe acknowledged -> the first Update of that key (sessions) */
   CH_LAT_COUNT
 };
 
@@ -63,6 +64,10 @@ enum ch_cnt {
   CH_CNT_SERVER_CLOSES,        /* "server_closes": receive channels the server ended while connected, unasked */
   CH_CNT_TLS_FULL,             /* "tls_handshakes_full": TLS handshakes without a session to resume */
   CH_CNT_TLS_RESUMED,          /* "tls_handshakes_resumed": TLS handshakes that resumed an earlier session */
+  CH_CNT_SESSIONS_STARTED,     /* "sessions_started": sessions of session populations that arrived and started */
+  CH_CNT_SESSIONS_ENDED,       /* "sessions_ended": sessions that left (lifetime over, end of steady, or failed) */
+  CH_CNT_SUBSCRIBES,           /* "subscribes": Subscribe invocations acknowledged */
+  CH_CNT_UNSUBSCRIBES,         /* "unsubscribes": Unsubscribe invocations acknowledged */
   CH_CNT_COUNT
 };
 
@@ -93,6 +98,7 @@ struct ch_metrics_group {
 struct ch_series_point {
   int64_t t;               /* wall-clock Unix second the point covers */
   uint64_t connected;
+  uint64_t sessions;       /* sessions of session populations open at the tick (started - ended) */
   uint64_t messages_in, messages_out;
   uint64_t errors;
   uint64_t deliveries;     /* Update latency samples recorded in this second */

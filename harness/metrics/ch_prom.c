@@ -128,6 +128,10 @@ static const char *const cnt_help[CH_CNT_COUNT] = {
     [CH_CNT_BYTES_IN] = "Payload bytes received.",
     [CH_CNT_BYTES_OUT] = "Payload bytes sent.",
     [CH_CNT_SERVER_CLOSES] = "Receive channels the server ended while connected, unasked.",
+    [CH_CNT_SESSIONS_STARTED] = "Sessions (open-model populations) that arrived and started.",
+    [CH_CNT_SESSIONS_ENDED] = "Sessions that left.",
+    [CH_CNT_SUBSCRIBES] = "Subscribe invocations acknowledged.",
+    [CH_CNT_UNSUBSCRIBES] = "Unsubscribe invocations acknowledged.",
 };
 
 static void group_labels(struct ch_buf *l, const struct ch_metrics_group *g) {

@@ -233,6 +233,26 @@ int ch__html_series(struct ch_buf *b, const char *id, const char *title, const c
   return rc;
 }
 
+/* Session populations: the sessions open each second (none plotted for a run without them). */
+static int sessions_chart(struct ch_buf *b, const struct ch_metrics *m) {
+  bool any = false;
+  for (size_t i = 0; i < m->n_series && !any; i++)
+    any = m->series[i].sessions > 0;
+  if (!any)
+    return 0;
+  struct line l;
+  int rc = alloc_line(&l, "active sessions", m->n_series);
+  int64_t t0 = m->series[0].t;
+  for (size_t i = 0; !rc && i < m->n_series; i++) {
+    l.x[l.n] = (double)(m->series[i].t - t0);
+    l.y[l.n++] = (double)m->series[i].sessions;
+  }
+  if (!rc)
+    chart(b, "chart-sessions", "Active sessions", "sessions", X_SECONDS, &l, 1, NULL);
+  free_lines(&l, 1);
+  return rc;
+}
+
 static int series_charts(struct ch_buf *b, const struct ch_metrics *m) {
   size_t n = m->n_series;
   struct line l[6];
@@ -257,6 +277,7 @@ static int series_charts(struct ch_buf *b, const struct ch_metrics *m) {
   }
   if (!rc) {
     chart(b, "chart-connections", "Connected clients", "clients", X_SECONDS, &l[0], 1, NULL);
+    rc = sessions_chart(b, m);
     chart(b, "chart-throughput", "Messages per second", "messages/s", X_SECONDS, &l[1], 2, NULL);
     chart(b, "chart-delivery", "Update delivery latency per second", "latency (ms)", X_SECONDS, &l[3], 2, NULL);
     chart(b, "chart-errors", "Errors per second", "errors/s", X_SECONDS, &l[5], 1, NULL);

@@ -256,12 +256,17 @@ static int run_make_clients(struct ch_run *r) {
     kbuf = nb;
     for (size_t i = 0; i < pop->count; i++) {
       size_t gi = pop->first_client + i;
-      struct ch_rng rng;
-      ch_scenario_client_rng(s, p, i, &rng);
       size_t n = 0;
-      if (kpc && ch_scenario_client_keys(pop, i, &rng, kbuf, kpc, &n)) {
-        rc = -EINVAL;
-        break;
+      if (pop->sessions.enabled) { /* every shard marks the universe its sessions may draw from, once */
+        for (size_t k = 0; i == 0 && k < pop->subscribe.n_keys; k++)
+          key_pops[run_keys_find(&r->keys, pop->subscribe.keys[k], strlen(pop->subscribe.keys[k]))] |= 1ull << (p & 63);
+      } else {
+        struct ch_rng rng;
+        ch_scenario_client_rng(s, p, i, &rng);
+        if (kpc && ch_scenario_client_keys(pop, i, &rng, kbuf, kpc, &n)) {
+          rc = -EINVAL;
+          break;
+        }
       }
       /* every shard (and a coordinator, which has no workers) sees every client's keys: one key-to-trigger table */
       for (size_t k = 0; k < n; k++) {
@@ -281,6 +286,12 @@ static int run_make_clients(struct ch_run *r) {
       rc_->index = (uint32_t)gi;
       rc_->bad_creds = pop->credentials != CH_SCN_CRED_VALID;
       rw->clients[rw->n_clients++] = rc_;
+      if (pop->sessions.enabled) { /* a slot: each session draws its keys when it starts, from the whole universe */
+        rc_->session = true;
+        for (size_t k = 0; k < pop->subscribe.n_keys; k++)
+          r->key_subscribed[run_keys_find(&r->keys, pop->subscribe.keys[k], strlen(pop->subscribe.keys[k]))] = true;
+        continue;
+      }
       rc_->subs = n ? calloc(n, sizeof *rc_->subs) : NULL;
       if (n && !rc_->subs) {
         rc = -ENOMEM;
@@ -310,7 +321,8 @@ static size_t run_trigger_capacity(const struct ch_scenario *s, size_t n_keys) {
   for (size_t i = 0; i < s->n_phases; i++) {
     const struct ch_scn_phase *ph = &s->phases[i];
     for (size_t t = 0; t < s->n_triggers; t++)
-      if (ph->type == CH_SCN_PHASE_TRIGGER || ph->type == CH_SCN_PHASE_VERIFY_SILENCE)
+      if (ph->type == CH_SCN_PHASE_TRIGGER || ph->type == CH_SCN_PHASE_VERIFY_SILENCE ||
+          ph->type == CH_SCN_PHASE_STEADY)
         cap += run_phase_triggers(&s->triggers[t], ph, n_keys);
       else if (ph->type == CH_SCN_PHASE_DROP_RECONNECT || ph->type == CH_SCN_PHASE_DROP)
         cap += (double)(n_keys < 100 ? n_keys : 100);
@@ -337,7 +349,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     const struct ch_scn_phase *ph = &s->phases[i];
     if (!r->coord && atomic_load(&r->aborted) && ph->type != CH_SCN_PHASE_DISCONNECT)
       continue; /* abort_on_fail: only the clean disconnect is left */
-    struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction, false};
+    struct run_phase_task task = {NULL, (int)i, ph->type, ph->population, ph->fraction, false, false};
     ch_run_progress_phase(r->progress, i);
     r->cur_phase = (int)i;
     run_live_phase(r, i);
@@ -418,6 +430,25 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
       }
       break;
     }
+    case CH_SCN_PHASE_STEADY: {
+      /* Sessions arrive, churn and leave on the workers while the triggers go on for the duration; then every
+         session still open leaves, and the phase ends once their clients closed (each judged as it closes). */
+      run_wait(r, 0);
+      struct run_tphase *ps[CH_SCN_TRIGGERS_MAX];
+      size_t np = triggers_on ? run_plan_phase(r, ph, RUN_TP_TRIGGER, ch_now_ns() + 1000000u, &rng, tkeys, ps) : 0;
+      run_send_phase(r, ps, np, out);
+      for (size_t k = 0; k < np; k++)
+        ps[k]->end_ns = ch_now_ns();
+      run_hold(r, start + ph->duration_ns, 0, 0);
+      out->had_triggers |= np > 0;
+      out->had_sessions = out->had_subscribe = true;
+      struct run_phase_task end = task;
+      end.end_sessions = true;
+      if (run_post_all(r, run_worker_phase, true, &end) == 0 && !run_wait(r, ch_now_ns() + timeout) && i < 64 &&
+          !r->stop)
+        out->timed_out[i] = true;
+      break;
+    }
     case CH_SCN_PHASE_DROP:
     case CH_SCN_PHASE_DROP_RECONNECT: {
       /* Publish while the dropped clients are away (the clients wait reconnect_delay before /reconnect), then
@@ -457,7 +488,7 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
   if (r->stop) {
     /* Close every client still open the way the official client does (POST /abort), within the window of stops
        per worker; after a second signal only as long as it takes to hand the aborts over. */
-    struct run_phase_task task = {NULL, (int)s->n_phases, CH_SCN_PHASE_DISCONNECT, -1, 0, false};
+    struct run_phase_task task = {NULL, (int)s->n_phases, CH_SCN_PHASE_DISCONNECT, -1, 0, false, false};
     r->cur_phase = (int)s->n_phases;
     r->stop_at = 2;
     if (run_post_all(r, run_worker_phase, true, &task) == 0)
@@ -484,13 +515,15 @@ static void run_free(struct ch_run *r) {
       struct run_client *rc = rw->clients[c];
       if (rc->c)
         ch_client_free(rc->c);
-      for (uint32_t k = 0; k < rc->n_subs; k++)
-        ch_delivery_free(&rc->subs[k].dl);
+      run_sess_free_subs(rc);
       free(rc->subs);
       ch_buf_free(&rc->trace);
       free(rc);
     }
     free(rw->clients);
+    if (rw->stally)
+      run_tally_free(rw->stally);
+    free(rw->stally);
     free(rw->fan_last);
     free(rw->trig_lat);
     ch_metrics_free(rw->m);
@@ -769,6 +802,7 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   for (unsigned i = 0; i < r->n_workers; i++)
     for (size_t c = 0; c < r->workers[i]->n_clients; c++)
       run_judge_client(r, r->workers[i]->clients[c], &tally);
+  run_sess_tally(r, &tally, rep); /* sessions judged as they ended */
   run_write_transcripts(r, rep);
   struct ch_metrics *m = NULL;
   if (ch_metrics_new(&m))
@@ -846,9 +880,7 @@ done:
   run_free(r);
   if (srv)
     ch_server_free(srv);
-  ch_buf_free(&tally.ev_connect), ch_buf_free(&tally.ev_auth), ch_buf_free(&tally.ev_delivery);
-  ch_buf_free(&tally.ev_replay), ch_buf_free(&tally.ev_isolation), ch_buf_free(&tally.ev_unsub);
-  ch_buf_free(&tally.ev_dup), ch_buf_free(&tally.ev_order), ch_buf_free(&tally.ev_close);
+  run_tally_free(&tally);
   ch_buf_free(&out.failfast);
   return code;
 }

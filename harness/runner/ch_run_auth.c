@@ -3,7 +3,7 @@
    (ch_auth's threads) hand each new token to every worker by posting a task to its loop.
 
    Why this is safe without locks on the hot path: a worker's token table (run_worker.auth_tok) and its clients'
-   credentials are only ever touched on that worker's loop thread: by rc_start when a client starts, and by the
+   credentials are only ever touched on that worker's loop thread: by run_client_start when a client starts, and by the
    posted task, which replaces the table's entry and calls ch_client_set_auth on the user's clients. The refreshers
    share nothing with the workers but the engine's task queue (its own short lock, taken once per refresh and
    worker, never per message). The old string is freed at once: nothing else refers to it (the engine copies a

@@ -51,6 +51,15 @@ struct run_tphase {
 
 struct run_worker;
 
+/* A session's subscription interval of one key: Subscribe sent/acknowledged, Unsubscribe sent/acknowledged (0 = not
+   yet; a session that leaves closes its open intervals at the time it stopped). It is owed the Updates published
+   between the acknowledgement plus the grace and the end minus the grace (ch_run_sessions.c). */
+struct run_ival {
+  uint64_t sub_sent_ns, sub_ack_ns, unsub_sent_ns, unsub_ack_ns;
+  bool failed;       /* the Subscribe failed */
+  bool first_seen;   /* its first Update arrived (first_update latency recorded) */
+};
+
 /* Per client, per subscribed key. */
 struct run_sub {
   uint32_t key;
@@ -58,7 +67,12 @@ struct run_sub {
   uint64_t unsub_sent_ns, unsub_ack_ns;
   bool sub_failed;
   struct ch_delivery dl;
-  uint32_t after_unsub;                 /* Updates received later than unsubscribe ack + grace */
+  uint32_t after_unsub;                 /* Updates received later than unsubscribe ack + grace (sessions: published
+                                           outside every interval of the key, grace included) */
+  /* Session populations only: the key's intervals in the current session (compact, grown by doubling) */
+  struct run_ival *iv;
+  uint32_t n_iv, cap_iv;
+  bool held;                            /* subscribed (or being subscribed) now */
 };
 
 struct run_client {
@@ -87,6 +101,16 @@ struct run_client {
   bool renewing;                        /* a new connection replaces one that could not reconnect (official-js) */
   uint32_t renewals;                    /* ... so many times (at most RUN_RENEW_MAX) */
   uint64_t storm_back_ns, storm_rx_ns;
+  /* Session populations (ch_run_sessions.c): the client is a slot that successive sessions reuse. */
+  bool session;                         /* a slot of a session population */
+  bool sess_active;                     /* a session occupies the slot (until its client closed and was judged) */
+  bool churning;                        /* unsubscribed one key, thinking before subscribing the next */
+  uint32_t cap_subs;
+  uint32_t n_sessions;                  /* sessions this slot has run */
+  uint64_t sess_end_ns, churn_ns, think_ns; /* monotonic: when it leaves, churns next, subscribes after thinking */
+  uint64_t sess_start_ns;               /* when the session started */
+  uint64_t sess_stop_ns;                /* when it was stopped (the end of its open intervals); 0 while running */
+  struct ch_rng sess_rng;
 };
 
 /* Fail fast (ch_run_failfast.c): why valid-credential clients failed to connect, counted per cause. */
@@ -142,6 +166,16 @@ struct run_worker {
   size_t n_auth_tok;
   uint32_t *auth_first, *auth_next;     /* per user its first client (index into clients), per client the next of
                                            its user; UINT32_MAX ends a list (valid-credential clients only) */
+  /* Session populations (ch_run_sessions.c) */
+  uv_timer_t sess_timer;
+  bool sess_on;                         /* a steady phase runs: sessions arrive */
+  uint64_t sess_t0;                     /* its start (monotonic) */
+  uint64_t sess_last;                   /* the previous tick */
+  double sess_acc[64], sess_next[64];   /* per population: arrivals accumulated, the next arrival's threshold */
+  double sess_share[64];                /* per population: this worker's share of its slots (and arrivals) */
+  uint64_t sess_capped;                 /* arrivals that found every slot busy (max_concurrent) */
+  struct ch_rng arr_rng;
+  struct run_tally *stally;             /* ended sessions, judged as they end */
 };
 
 struct ch_run {
@@ -257,6 +291,7 @@ struct run_phase_task {
   int pop;         /* -1: every population */
   double fraction; /* drop_reconnect */
   bool prepare;    /* drop: only mark the connections the drop will hit (the request follows) */
+  bool end_sessions; /* steady: the phase's end (every session leaves) rather than its start */
 };
 void run_worker_phase(struct ch_worker *w, void *arg);   /* arg: struct run_phase_task (freed) */
 void run_worker_teardown(struct ch_worker *w, void *arg);
@@ -273,6 +308,7 @@ struct run_outcome {
   struct ch_trigger_result trig;  /* summed over phases and triggers */
   struct ch_trigger_result trig_each[CH_SCN_TRIGGERS_MAX]; /* per scenario trigger, summed over phases */
   bool had_subscribe, had_unsubscribe, had_silence, had_drop, had_triggers, had_storm;
+  bool had_sessions;              /* a steady phase ran session populations */
   bool timed_out[64];             /* per phase (first 64) */
   struct ch_buf failfast;         /* set: a connect phase ended with no valid client connected; why, in words */
   uint64_t start_wall, end_wall;
@@ -284,6 +320,7 @@ struct run_tally {
   uint64_t sub_failed, subs;
   uint64_t expected, missing, replay_expected, replay_missing, dups, ooo, unexpected, after_unsub, invalid, late;
   uint64_t dropped, reconnected;
+  uint64_t sess_early;                  /* sessions that left (lifetime or steady's end) before they could connect */
   uint64_t server_closes, closes_unexpected; /* all, and those outside drop phases */
   struct ch_buf ev_close;
   unsigned n_ev_close;
@@ -376,6 +413,25 @@ void run_judge_interrupted(struct ch_run *r, struct ch_report *rep, size_t first
 /* Frees snapshots the workers made (after they were joined). */
 void run_snap_free(struct ch_run *r);
 void run_worker_snapshot(struct ch_worker *w, void *arg); /* arg: struct run_worker */
+
+/* ch_run_sessions.c (worker thread). Start a client (ch_run_worker.c); the steady phase's start and end; a session
+   slot connected, closed; the hot path's check of an Update (key, trigger index, receive time) against the intervals;
+   the interval judge (by run_judge_client); freeing a slot. */
+void run_client_start(struct run_worker *rw, struct run_client *rc);
+/* A Subscribe/Unsubscribe that failed: counted, its reason recorded (ch_run_worker.c). */
+void run_invoke_failed(struct run_client *rc, const struct ch_completion *res, bool unsub);
+void run_sess_phase(struct run_worker *rw, bool end);
+void run_sess_connected(struct run_client *rc);
+void run_sess_closed(struct run_client *rc);
+void run_sess_update(struct run_client *rc, struct run_sub *sub, long idx, uint64_t recv_ns);
+void run_sess_judge_sub(struct ch_run *r, struct run_client *rc, struct run_sub *sub, struct run_tally *t);
+void run_sess_free_subs(struct run_client *rc);
+void run_tally_merge(struct run_tally *dst, const struct run_tally *src);
+/* Main thread, after the workers were joined: the workers' session tallies into t, and the notes about sessions
+   not started (every slot busy) or not judged (left before they could connect). */
+struct ch_report;
+void run_sess_tally(struct ch_run *r, struct run_tally *t, struct ch_report *rep);
+void run_tally_free(struct run_tally *t);
 
 /* ch_run_judge.c (main thread, after the workers were joined). */
 struct ch_report;

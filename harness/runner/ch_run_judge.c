@@ -31,6 +31,8 @@ static void tally_note(struct ch_buf *b, unsigned *n, const char *fmt, ...) {
 
 void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally *t) {
   const struct ch_scenario *s = r->s;
+  if (rc->session && !rc->sess_active)
+    return; /* a free slot: its sessions were judged as they ended */
   const char *pop = s->populations[rc->pop].name;
   if (rc->bad_creds) {
     t->bad++;
@@ -45,12 +47,20 @@ void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally 
     }
     return;
   }
+  /* A session we ended before it could connect (shorter than the deadline: a short lifetime, or the steady phase's
+     end) is not a connection failure; one that had longer is. */
+  if (rc->session && !rc->connected && rc->failure.category == CH_FAIL_NONE && rc->sess_stop_ns &&
+      rc->sess_stop_ns - rc->sess_start_ns < s->expect.deadline_ns) {
+    t->sess_early++;
+    return;
+  }
   t->valid++;
   if (rc->connected)
     t->connected++;
   else
     tally_note(&t->ev_connect, &t->n_ev_connect, "client %u (%s): %s", rc->index, pop,
                rc->failure.message[0] ? rc->failure.message
+               : rc->session             ? "session did not connect within its lifetime"
                : !rc->started && r->stop ? "not started: the run was interrupted first"
                                          : "not connected before the phase timeout");
   if (rc->dropped) {
@@ -79,8 +89,14 @@ void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally 
                  sub->dl.out_of_order);
     if (sub->after_unsub) {
       t->after_unsub += sub->after_unsub;
-      tally_note(&t->ev_unsub, &t->n_ev_unsub, "client %u key %s: %u Updates after its unsubscribe was acknowledged",
-                 rc->index, key, sub->after_unsub);
+      tally_note(&t->ev_unsub, &t->n_ev_unsub, "client %u key %s: %u Updates %s", rc->index, key, sub->after_unsub,
+                 rc->session ? "published while its session did not hold the key (grace included)"
+                             : "after its unsubscribe was acknowledged");
+    }
+    if (rc->session) {
+      if (!lost)
+        run_sess_judge_sub(r, rc, sub, t);
+      continue;
     }
     for (size_t i = 0; i < nt && !lost; i++) {
       const struct run_tphase *p = &r->tphases[i];
@@ -218,13 +234,15 @@ void run_checks(struct ch_run *r, const struct run_outcome *o, struct run_tally 
                   !t->connected ? CH_RESULT_SKIP : t->unexpected ? CH_RESULT_FAIL : CH_RESULT_PASS,
                   EV("%llu Updates for keys not subscribed%s", (unsigned long long)t->unexpected,
                      t->ev_isolation.data ? t->ev_isolation.data : ""));
-  if (o->had_unsubscribe)
+  /* Sessions judge it on every Update: one published outside every subscription interval of its key fails. */
+  bool silence = o->had_silence || o->had_sessions;
+  if (o->had_unsubscribe || o->had_sessions)
     run_add_check(rep, "RUN-UNSUBSCRIBE", "nothing arrived after an acknowledged unsubscribe plus the grace time",
-                  !o->had_silence || !t->connected ? CH_RESULT_SKIP
-                  : t->after_unsub                 ? CH_RESULT_FAIL
-                                                   : CH_RESULT_PASS,
-                  !o->had_silence || !t->connected ? "skipped: no verify_silence phase triggered keys that connected "
-                                                     "clients had unsubscribed"
+                  !silence || !t->connected ? CH_RESULT_SKIP
+                  : t->after_unsub          ? CH_RESULT_FAIL
+                                            : CH_RESULT_PASS,
+                  !silence || !t->connected ? "skipped: no verify_silence phase triggered keys that connected "
+                                              "clients had unsubscribed"
                                   : EV("%llu Updates after unsubscribe%s", (unsigned long long)t->after_unsub,
                                        t->ev_unsub.data ? t->ev_unsub.data : ""));
   if (o->had_drop)

@@ -44,6 +44,7 @@ uint64_t ch_run_phase_planned_ns(const struct ch_scenario *s, size_t i, bool *es
   const struct ch_scn_phase *ph = &s->phases[i];
   switch (ph->type) {
   case CH_SCN_PHASE_HOLD:
+  case CH_SCN_PHASE_STEADY:
     return ph->duration_ns;
   case CH_SCN_PHASE_VERIFY_SILENCE: /* nothing may arrive: it lasts its duration and the grace, always */
     return ph->duration_ns + s->expect.unsubscribe_grace_ns;

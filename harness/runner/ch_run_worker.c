@@ -25,7 +25,12 @@ static void rc_settle(struct run_client *rc) {
   rw_check_done(rc->w);
 }
 
-static bool rc_in_phase(const struct run_client *rc) { return rc->w->phase_pop < 0 || rc->w->phase_pop == (int)rc->pop; }
+/* Session slots take part in no phase but a disconnect (steady phases run them: ch_run_sessions.c). */
+static bool rc_in_phase(const struct run_client *rc) {
+  if (rc->session && rc->w->phase_type != CH_SCN_PHASE_DISCONNECT)
+    return false;
+  return rc->w->phase_pop < 0 || rc->w->phase_pop == (int)rc->pop;
+}
 
 static uint64_t span_ns(uint64_t a, uint64_t b) { return a && b > a ? b - a : 0; }
 
@@ -67,7 +72,6 @@ static void rw_pump_stops(struct run_worker *rw) {
   rw_check_done(rw);
 }
 
-static void rc_start(struct run_worker *rw, struct run_client *rc);
 static void rc_resubscribe(struct run_worker *rw, struct run_client *rc);
 
 /* An auto client is counted under the transport it ended up on once connected. */
@@ -96,7 +100,7 @@ static bool rc_renew(struct run_worker *rw, struct run_client *rc, struct ch_cli
   ch_client_free(c); /* allowed from on_state with CLOSED; its counters go with it */
   rc->c = NULL;
   rc->closes_seen = 0;
-  rc_start(rw, rc);
+  run_client_start(rw, rc);
   return true;
 }
 
@@ -130,7 +134,9 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
     ch_metrics_count(rc->g, CH_CNT_CONNECTS, 1);
     ch_metrics_connected(rc->g, +1);
     run_ff_connected(rw, rc);
-    if (rw->phase_type == CH_SCN_PHASE_CONNECT)
+    if (rc->session)
+      run_sess_connected(rc);
+    else if (rw->phase_type == CH_SCN_PHASE_CONNECT)
       rc_settle(rc);
     return;
   }
@@ -158,6 +164,8 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
     ch_metrics_fail(rc->g, f->category != CH_FAIL_NONE ? rc_reason(f->message, why, sizeof why)
                                                        : "closed before connecting");
   }
+  if (rc->session)
+    run_sess_closed(rc); /* judged, its client freed: the slot is free */
   rc_settle(rc);
   if (rw->phase_type == CH_SCN_PHASE_DISCONNECT)
     rw_pump_stops(rw);
@@ -293,6 +301,8 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
   } else if (cor->sequence || cor->nonce) {
     rc->invalid++;
   }
+  if (rc->session)
+    run_sess_update(rc, sub, idx, recv_ns);
   if (sub->unsub_ack_ns && recv_ns > sub->unsub_ack_ns + r->s->expect.unsubscribe_grace_ns) {
     sub->after_unsub++;
     ch_metrics_count(rc->g, CH_CNT_UPDATES_UNEXPECTED, 1);
@@ -399,7 +409,7 @@ static void rc_on_trace(struct ch_client *c, enum ch_trace_dir dir, enum ch_trac
 
 /* ---- starting clients ---- */
 
-static void rc_start(struct run_worker *rw, struct run_client *rc) {
+void run_client_start(struct run_worker *rw, struct run_client *rc) {
   const struct ch_run *r = rw->run;
   const struct ch_scenario *s = r->s;
   const struct ch_population *p = &s->populations[rc->pop];
@@ -463,7 +473,7 @@ static void rw_ramp_cb(uv_timer_t *t) {
     struct run_client *rc = rw->clients[rw->next_start++];
     if (rc->waiting && !rc->started) {
       rw->ramp_started++;
-      rc_start(rw, rc);
+      run_client_start(rw, rc);
     }
   }
   if (rw->next_start >= rw->n_clients) {
@@ -476,6 +486,18 @@ static void rw_ramp_cb(uv_timer_t *t) {
 
 static void rw_pump_invokes(struct run_worker *rw);
 
+void run_invoke_failed(struct run_client *rc, const struct ch_completion *res, bool unsub) {
+  ch_metrics_count(rc->g, CH_CNT_INVOKE_ERRORS, 1);
+  char why[CH_METRICS_REASON_MAX];
+  if (res->error)
+    snprintf(why, sizeof why, "%s: hub error: %.*s", unsub ? "unsubscribe" : "subscribe", (int)res->error_len,
+             res->error);
+  else
+    snprintf(why, sizeof why, "%s: %s", unsub ? "unsubscribe" : "subscribe",
+             res->status == -ETIMEDOUT ? "no completion before the invocation timeout" : "connection lost");
+  ch_metrics_fail(rc->g, why);
+}
+
 static void rc_invoke_done(struct ch_client *c, const struct ch_completion *res, void *arg) {
   struct run_client *rc = ch_client_user(c);
   struct run_sub *sub = arg;
@@ -487,18 +509,11 @@ static void rc_invoke_done(struct ch_client *c, const struct ch_completion *res,
     else
       sub->sub_ack_ns = ack;
     ch_metrics_record(rc->g, unsub ? CH_LAT_INVOKE_UNSUBSCRIBE : CH_LAT_INVOKE_SUBSCRIBE, res->rtt_ns);
+    ch_metrics_count(rc->g, unsub ? CH_CNT_UNSUBSCRIBES : CH_CNT_SUBSCRIBES, 1);
   } else {
     if (!unsub)
       sub->sub_failed = true;
-    ch_metrics_count(rc->g, CH_CNT_INVOKE_ERRORS, 1);
-    char why[CH_METRICS_REASON_MAX];
-    if (res->error)
-      snprintf(why, sizeof why, "%s: hub error: %.*s", unsub ? "unsubscribe" : "subscribe", (int)res->error_len,
-               res->error);
-    else
-      snprintf(why, sizeof why, "%s: %s", unsub ? "unsubscribe" : "subscribe",
-               res->status == -ETIMEDOUT ? "no completion before the invocation timeout" : "connection lost");
-    ch_metrics_fail(rc->g, why);
+    run_invoke_failed(rc, res, unsub);
   }
   struct run_worker *rw = rc->w;
   if (rc->inv_phase == rw->phase) { /* a completion after its phase timed out is not this phase's */
@@ -609,7 +624,7 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
     } else {
       for (size_t i = 0; i < rw->n_clients; i++)
         if (rw->clients[i]->waiting)
-          rc_start(rw, rw->clients[i]);
+          run_client_start(rw, rw->clients[i]);
       rw->next_start = rw->n_clients;
     }
     break;
@@ -647,17 +662,25 @@ void run_worker_phase(struct ch_worker *w, void *arg) {
       run_storm_await(rw);
     break;
   case CH_SCN_PHASE_DISCONNECT:
-    if (rw->timers_open)
+    if (rw->timers_open) {
       uv_timer_stop(&rw->ramp); /* an interrupted connect ramp starts nobody else */
+      uv_timer_stop(&rw->sess_timer);
+    }
+    rw->sess_on = false;
     for (size_t i = 0; i < rw->n_clients; i++) {
       struct run_client *rc = rw->clients[i];
       if (rc_in_phase(rc) && rc->c && !rc->closed) {
+        if (rc->session && !rc->sess_stop_ns)
+          rc->sess_stop_ns = ch_now_ns(); /* its intervals end here */
         rc->waiting = true;
         rw->pending++;
       }
     }
     rw->next_start = 0;
     rw_pump_stops(rw);
+    break;
+  case CH_SCN_PHASE_STEADY:
+    run_sess_phase(rw, task->end_sessions);
     break;
   default:
     break;
@@ -690,7 +713,8 @@ void run_worker_setup(struct ch_worker *w, void *arg) {
   rw->w = w;
   uv_timer_init(ch_worker_loop(w), &rw->ramp);
   uv_timer_init(ch_worker_loop(w), &rw->tick);
-  rw->ramp.data = rw->tick.data = rw;
+  uv_timer_init(ch_worker_loop(w), &rw->sess_timer);
+  rw->ramp.data = rw->tick.data = rw->sess_timer.data = rw;
   rw->timers_open = true;
   uv_timer_start(&rw->tick, rw_tick_cb, 1000, 1000);
   run_worker_report_done(rw);
@@ -703,6 +727,7 @@ void run_worker_teardown(struct ch_worker *w, void *arg) {
     rw->timers_open = false;
     uv_close((uv_handle_t *)&rw->ramp, NULL);
     uv_close((uv_handle_t *)&rw->tick, NULL);
+    uv_close((uv_handle_t *)&rw->sess_timer, NULL);
   }
   rw_tick_cb(&rw->tick); /* the last partial second */
   rw->phase_reported = false;
@@ -717,6 +742,7 @@ void run_worker_stopping(struct ch_worker *w, void *arg) {
     rw->timers_open = false;
     uv_close((uv_handle_t *)&rw->ramp, NULL);
     uv_close((uv_handle_t *)&rw->tick, NULL);
+    uv_close((uv_handle_t *)&rw->sess_timer, NULL);
   }
 }
 

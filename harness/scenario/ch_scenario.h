@@ -144,6 +144,45 @@ enum ch_scn_client_model {
                                then a new connection and its Subscribes again, as a web app restarts it */
 };
 
+enum ch_scn_arrival {
+  CH_SCN_ARRIVAL_CONSTANT, /* "constant" (default): one trigger every 1/rate seconds */
+  CH_SCN_ARRIVAL_POISSON,  /* "poisson": exponential gaps with mean 1/rate, from the scenario seed */
+};
+
+/* A random duration (sessions' lifetime, churn interval, think time): a duration string is "fixed". */
+enum ch_scn_dist_kind {
+  CH_SCN_DIST_FIXED,       /* {"dist": "fixed", "value": "5s"} or "5s" */
+  CH_SCN_DIST_UNIFORM,     /* {"dist": "uniform", "min": "2s", "max": "8s"} */
+  CH_SCN_DIST_EXPONENTIAL, /* {"dist": "exponential", "mean": "5s"} */
+  CH_SCN_DIST_LOGNORMAL,   /* {"dist": "lognormal", "median": "5s", "sigma": 0.5} */
+};
+struct ch_scn_dist {
+  enum ch_scn_dist_kind kind;
+  uint64_t a_ns, b_ns;        /* fixed: value; uniform: min, max; exponential: mean; lognormal: median */
+  double sigma;               /* lognormal: the standard deviation of ln(duration) */
+};
+
+/* One stage of a ramping arrival rate: the rate moves linearly to target over duration. */
+struct ch_scn_stage {
+  uint64_t duration_ns;
+  double target;              /* sessions per second */
+};
+
+/* An open-model population (scenarios/README.md "sessions"): sessions arrive at a rate during steady phases, each
+   connects, subscribes to its keys, churns, and leaves after its lifetime. The population's count is
+   max_concurrent: its client slots, reused by the sessions that follow. */
+struct ch_scn_sessions {
+  bool enabled;
+  enum ch_scn_arrival arrival;
+  double rate;                /* sessions per second; with stages, the rate the first stage starts from (default 0) */
+  struct ch_scn_stage *stages;
+  size_t n_stages;
+  struct ch_scn_dist lifetime;
+  bool churn;                 /* "churn" given */
+  struct ch_scn_dist churn_every; /* time between two churns of a session */
+  struct ch_scn_dist think;   /* unsubscribe -> subscribe of the next key; default fixed 0 */
+};
+
 struct ch_population {
   char *name;                 /* unique; default "clients<i>" */
   size_t count;               /* >= 1 */
@@ -163,6 +202,7 @@ struct ch_population {
   size_t first_client;        /* global index of this population's first client (populations in file order) */
   bool passive;               /* "passive": no trigger needs to reach its keys (load, or an isolation witness) */
   enum ch_scn_client_model client_model; /* "client_model": how a lost transport is recovered */
+  struct ch_scn_sessions sessions; /* enabled: an open-model population, run by steady phases only */
 };
 
 enum ch_scn_phase_type {
@@ -176,6 +216,8 @@ enum ch_scn_phase_type {
   CH_SCN_PHASE_DISCONNECT,     /* "disconnect": abort every connection cleanly; "timeout" */
   CH_SCN_PHASE_DROP,           /* "drop": the server drops every connection (a reconnect storm); recovery within
                                   "timeout"; "url" is the drop request (default: the reference endpoint's /drop) */
+  CH_SCN_PHASE_STEADY,         /* "steady": session populations arrive, churn and leave while triggers go on for
+                                  "duration" (required); every session still open at its end leaves */
   CH_SCN_PHASE_TYPE_COUNT,
 };
 
@@ -193,11 +235,6 @@ enum ch_scn_trigger_type {
   CH_SCN_TRIGGER_NONE,      /* "none": passive observation, nothing is sent */
   CH_SCN_TRIGGER_REFERENCE, /* "reference": the reference endpoint's publish API (embedded or a running `serve`) */
   CH_SCN_TRIGGER_HTTP,      /* "http": a templated HTTP request sent with libcurl */
-};
-
-enum ch_scn_arrival {
-  CH_SCN_ARRIVAL_CONSTANT, /* "constant" (default): one trigger every 1/rate seconds */
-  CH_SCN_ARRIVAL_POISSON,  /* "poisson": exponential gaps with mean 1/rate, from the scenario seed */
 };
 
 struct ch_scn_http_header {
@@ -334,6 +371,13 @@ const char *ch_scn_hub_name(enum ch_scn_hub h);
 /* The hub's server methods: "SubscribeToPart"/"UnsubscribeFromPart" or "SubscribeToPipeline"/"UnsubscribeFrom..". */
 const char *ch_scn_hub_subscribe_method(enum ch_scn_hub h);
 const char *ch_scn_hub_unsubscribe_method(enum ch_scn_hub h);
+
+/* A draw of d in ns from rng (ch_scenario_sessions.c). */
+uint64_t ch_scn_dist_draw(const struct ch_scn_dist *d, struct ch_rng *rng);
+/* The arrival rate of a session population t ns into a steady phase (sessions per second). */
+double ch_scn_sessions_rate(const struct ch_scn_sessions *ss, uint64_t t_ns);
+/* Whether any population is a session population. */
+bool ch_scenario_has_sessions(const struct ch_scenario *s);
 
 /* Seeds rng for one client so that its choices depend only on (scenario seed, population, client), never on which
    worker runs it or in which order clients start. */

@@ -371,7 +371,7 @@ static void scn_population(struct ch__scn_ctx *c, const cJSON *o, size_t index, 
   }
   static const char *const keys[] = {"name",   "count",     "hub",              "transport",   "client_protocol",
                                      "ramp",   "subscribe", "source_addresses", "credentials", "passive",
-                                     "client_model", NULL};
+                                     "client_model", "sessions", NULL};
   ch__scn_check_keys(c, o, keys);
   char def[32];
   snprintf(def, sizeof def, "clients%zu", index);
@@ -384,8 +384,16 @@ static void scn_population(struct ch__scn_ctx *c, const cJSON *o, size_t index, 
     ch__scn_pop(c, m);
   }
   uint64_t n;
-  ch__scn_uint(c, o, "count", true, 1, SCN_MAX_CLIENTS, 1, &n);
-  p->count = (size_t)n;
+  const cJSON *sess = cJSON_GetObjectItemCaseSensitive(o, "sessions");
+  if (sess && !cJSON_IsNull(sess)) { /* its slots are sessions.max_concurrent */
+    if (cJSON_GetObjectItemCaseSensitive(o, "count"))
+      ch__scn_failf(c, o, "expected no count with sessions (sessions.max_concurrent gives the client slots), "
+                          "found both");
+    ch__scn_sessions(c, o, p);
+  } else {
+    ch__scn_uint(c, o, "count", true, 1, SCN_MAX_CLIENTS, 1, &n);
+    p->count = (size_t)n;
+  }
   static const char *const hubs[] = {"ResourceEventHub", "JobEventHub", NULL};
   int hub;
   ch__scn_enum(c, o, "hub", false, hubs, 0, &hub);
@@ -456,13 +464,14 @@ void ch__scn_population_free(struct ch_population *p) {
     free(p->source_addresses[i]);
   free(p->source_addresses);
   free(p->key_pointer);
+  ch__scn_sessions_free(p);
 }
 
 /* ------------------------------------------------------------------------------------------------- phases */
 
 static const char *const scn_phase_types[] = {"connect",     "subscribe",      "hold",           "trigger",
                                               "unsubscribe", "verify_silence", "drop_reconnect", "disconnect",
-                                              "drop",
+                                              "drop",        "steady",
                                               NULL};
 
 static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario *s, struct ch_scn_phase *ph,
@@ -482,7 +491,8 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
   static const char *const k_drop[] = {"type", "name", "clients", "fraction", "timeout", NULL};
   static const char *const k_storm[] = {"type", "name", "timeout", "url", NULL};
   const char *const *keys = k_timeout;
-  if (ph->type == CH_SCN_PHASE_HOLD || ph->type == CH_SCN_PHASE_VERIFY_SILENCE || ph->type == CH_SCN_PHASE_TRIGGER)
+  if (ph->type == CH_SCN_PHASE_HOLD || ph->type == CH_SCN_PHASE_VERIFY_SILENCE || ph->type == CH_SCN_PHASE_TRIGGER ||
+      ph->type == CH_SCN_PHASE_STEADY)
     keys = k_duration;
   else if (ph->type == CH_SCN_PHASE_DROP_RECONNECT)
     keys = k_drop;
@@ -497,6 +507,13 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
     for (size_t i = 0; cJSON_IsString(cl) && i < s->n_populations; i++)
       if (s->populations[i].name && !strcmp(s->populations[i].name, cl->valuestring))
         ph->population = (int)i;
+    if (ph->population >= 0 && !s->populations[ph->population].sessions.enabled && ph->type == CH_SCN_PHASE_STEADY)
+      ch__scn_failf(c, cl, "expected a session population (with \"sessions\"), found \"%s\" with a count",
+                    cl->valuestring);
+    if (ph->population >= 0 && s->populations[ph->population].sessions.enabled && ph->type != CH_SCN_PHASE_STEADY)
+      ch__scn_failf(c, cl, "expected a population with a count, found the session population \"%s\" (its "
+                           "sessions run in steady phases only)",
+                    cl->valuestring);
     if (ph->population < 0) {
       struct ch_buf names = CH_BUF_INIT;
       for (size_t i = 0; i < s->n_populations; i++)
@@ -509,7 +526,8 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
     }
     ch__scn_pop(c, m);
   }
-  bool needs_duration = ph->type == CH_SCN_PHASE_HOLD || ph->type == CH_SCN_PHASE_VERIFY_SILENCE;
+  bool needs_duration =
+      ph->type == CH_SCN_PHASE_HOLD || ph->type == CH_SCN_PHASE_VERIFY_SILENCE || ph->type == CH_SCN_PHASE_STEADY;
   if (keys == k_duration)
     ch__scn_duration(c, o, "duration", needs_duration, 0, &ph->duration_ns);
   else
@@ -527,7 +545,10 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
     ch__scn_failf(c, o, "expected \"url\" (the request that makes the target drop every connection) with a "
                         "target.url: only the embedded reference endpoint has a default");
   /* order: everything needs connected clients; verify_silence needs an unsubscribe before it */
-  if (ph->type != CH_SCN_PHASE_CONNECT && !(*seen & (1u << CH_SCN_PHASE_CONNECT)))
+  if (ph->type == CH_SCN_PHASE_STEADY && !ch_scenario_has_sessions(s))
+    ch__scn_failf(c, o, "expected a population with \"sessions\" for a steady phase, found none (use a trigger "
+                        "phase)");
+  if (ph->type != CH_SCN_PHASE_CONNECT && ph->type != CH_SCN_PHASE_STEADY && !(*seen & (1u << CH_SCN_PHASE_CONNECT)))
     ch__scn_failf(c, o, "expected a connect phase before \"%s\"", scn_phase_types[type]);
   if (ph->type == CH_SCN_PHASE_VERIFY_SILENCE && !(*seen & (1u << CH_SCN_PHASE_UNSUBSCRIBE)))
     ch__scn_failf(c, o, "expected an unsubscribe phase before verify_silence (it checks nothing arrives after "

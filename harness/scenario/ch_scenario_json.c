@@ -239,10 +239,69 @@ static void sj_subscribe(struct sj *j, cJSON *o, const struct ch_scn_subscribe *
     sj_num(j, so, "zipf_s", sub->zipf_s);
 }
 
+static void sj_dist(struct sj *j, cJSON *o, const char *k, const struct ch_scn_dist *d) {
+  static const char *const kinds[] = {"fixed", "uniform", "exponential", "lognormal"};
+  cJSON *x = sj_obj(j, o, k);
+  if (!x)
+    return;
+  sj_str(j, x, "dist", kinds[d->kind]);
+  switch (d->kind) {
+  case CH_SCN_DIST_FIXED:
+    sj_dur(j, x, "value", d->a_ns);
+    break;
+  case CH_SCN_DIST_UNIFORM:
+    sj_dur(j, x, "min", d->a_ns);
+    sj_dur(j, x, "max", d->b_ns);
+    break;
+  case CH_SCN_DIST_EXPONENTIAL:
+    sj_dur(j, x, "mean", d->a_ns);
+    break;
+  case CH_SCN_DIST_LOGNORMAL:
+    sj_dur(j, x, "median", d->a_ns);
+    sj_num(j, x, "sigma", d->sigma);
+    break;
+  }
+}
+
+static void sj_sessions(struct sj *j, cJSON *o, const struct ch_population *p) {
+  const struct ch_scn_sessions *ss = &p->sessions;
+  cJSON *x = sj_obj(j, o, "sessions");
+  if (!x)
+    return;
+  sj_str(j, x, "arrival", ss->arrival == CH_SCN_ARRIVAL_POISSON ? "poisson" : "constant");
+  if (ss->rate > 0 || !ss->n_stages)
+    sj_num(j, x, "rate", ss->rate);
+  if (ss->n_stages) {
+    cJSON *a = sj_arr(j, x, "stages");
+    for (size_t i = 0; a && i < ss->n_stages; i++) {
+      cJSON *st = cJSON_CreateObject();
+      if (!st || !cJSON_AddItemToArray(a, st)) {
+        cJSON_Delete(st);
+        sj_check(j, NULL);
+        break;
+      }
+      sj_dur(j, st, "duration", ss->stages[i].duration_ns);
+      sj_num(j, st, "target", ss->stages[i].target);
+    }
+  }
+  sj_dist(j, x, "lifetime", &ss->lifetime);
+  sj_num(j, x, "max_concurrent", (double)p->count);
+  if (ss->churn) {
+    cJSON *c = sj_obj(j, x, "churn");
+    if (c) {
+      sj_dist(j, c, "every", &ss->churn_every);
+      sj_dist(j, c, "think", &ss->think);
+    }
+  }
+}
+
 static void sj_population(struct sj *j, cJSON *o, const struct ch_population *p) {
   static const char *const creds[] = {"valid", "bad", "none"};
   sj_str(j, o, "name", p->name);
-  sj_num(j, o, "count", (double)p->count);
+  if (p->sessions.enabled)
+    sj_sessions(j, o, p);
+  else
+    sj_num(j, o, "count", (double)p->count);
   sj_str(j, o, "hub", p->hub_name);
   bool default_auto = p->transport_auto && p->n_transports == CH_SCN_TRANSPORT_COUNT;
   for (size_t i = 0; default_auto && i < p->n_transports; i++)
@@ -285,6 +344,7 @@ static void sj_phase(struct sj *j, cJSON *o, const struct ch_scenario *s, const 
   switch (ph->type) {
   case CH_SCN_PHASE_HOLD:
   case CH_SCN_PHASE_VERIFY_SILENCE:
+  case CH_SCN_PHASE_STEADY:
     sj_dur(j, o, "duration", ph->duration_ns);
     break;
   case CH_SCN_PHASE_TRIGGER:

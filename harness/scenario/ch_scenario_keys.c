@@ -120,7 +120,7 @@ int ch_scenario_subscribed_keys(const struct ch_scenario *s, int only, const cha
     size_t nk = pop->subscribe.n_keys, per = ch_scenario_keys_per_client(pop);
     if ((only >= 0 && (size_t)only != p) || !nk)
       continue;
-    bool every = pop->subscribe.pick == CH_SCN_PICK_ALL ||
+    bool every = pop->subscribe.pick == CH_SCN_PICK_ALL || pop->sessions.enabled || /* sessions draw anew */
                  (pop->subscribe.pick == CH_SCN_PICK_ROUND_ROBIN && (uint64_t)pop->count * per >= nk);
     if (every) {
       for (size_t k = 0; k < nk; k++)

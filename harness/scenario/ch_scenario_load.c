@@ -15,7 +15,7 @@
 static const char *const scn_transport_names[] = {"webSockets", "serverSentEvents", "longPolling", NULL};
 static const char *const scn_phase_names[] = {"connect", "subscribe",      "hold",           "trigger",
                                               "unsubscribe", "verify_silence", "drop_reconnect", "disconnect",
-                                              "drop",
+                                              "drop",        "steady",
                                               NULL};
 
 const char *ch_scn_transport_name(enum ch_scn_transport t) {

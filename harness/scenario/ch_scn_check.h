@@ -81,6 +81,9 @@ void ch__scn_populations(struct ch__scn_ctx *c, const cJSON *root, struct ch_sce
 void ch__scn_phases(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 void ch__scn_compare(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);
 void ch__scn_population_free(struct ch_population *p);
+/* ch_scenario_sessions.c: a population's "sessions" (sets its count to max_concurrent); what it owns. */
+void ch__scn_sessions(struct ch__scn_ctx *c, const cJSON *pop, struct ch_population *p);
+void ch__scn_sessions_free(struct ch_population *p);
 /* "trigger" (ch_scenario_trigger.c): read before the populations; its scope ("clients" resolved, keys no other
    trigger drives, populations no trigger reaches) judged after them and after "capacity". */
 void ch__scn_triggers(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);

@@ -546,7 +546,7 @@ static void test_scenario_schema_matches_loader(void) {
   const cJSON *tls = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(target, "properties"), "tls");
   check_keys_known(cJSON_GetObjectItemCaseSensitive(tls, "properties"), "target.tls.", 5);
   const cJSON *pop = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(props, "clients"), "items");
-  check_keys_known(cJSON_GetObjectItemCaseSensitive(pop, "properties"), "clients.0.", 11); /* + passive, client_model */
+  check_keys_known(cJSON_GetObjectItemCaseSensitive(pop, "properties"), "clients.0.", 12); /* + passive, client_model, sessions */
   const cJSON *trig = cJSON_GetObjectItemCaseSensitive(props, "trigger");
   check_keys_known(cJSON_GetObjectItemCaseSensitive(trig, "properties"), "trigger.", 10); /* + clients, hub */
   const cJSON *exp = cJSON_GetObjectItemCaseSensitive(props, "expect");

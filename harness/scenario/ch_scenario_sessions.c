@@ -1,0 +1,181 @@
+/* The loader's session populations (open model: arrival rate or stages, lifetime, churn) and the draws the runner
+   makes from them. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ch_scenario.h"
+#include "ch_scn_check.h"
+
+#define SCN_MAX_STAGES 100u
+
+static const char scn_dist_expected[] =
+    "a duration such as \"5s\" or an object {\"dist\": \"fixed\"|\"uniform\"|\"exponential\"|\"lognormal\", ...}";
+
+/* A duration string (fixed) or {"dist": ..., parameters}. */
+static void scn_dist(struct ch__scn_ctx *c, const cJSON *obj, const char *key, bool required, uint64_t def,
+                     struct ch_scn_dist *d) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  memset(d, 0, sizeof *d);
+  d->a_ns = def;
+  if (!v || cJSON_IsString(v) || cJSON_IsNumber(v)) {
+    ch__scn_duration(c, obj, key, required, def, &d->a_ns);
+    return;
+  }
+  size_t mark = ch__scn_push_key(c, key);
+  if (!cJSON_IsObject(v)) {
+    ch__scn_fail(c, v, false, scn_dist_expected);
+    ch__scn_pop(c, mark);
+    return;
+  }
+  static const char *const kinds[] = {"fixed", "uniform", "exponential", "lognormal", NULL};
+  int kind = 0;
+  ch__scn_enum(c, v, "dist", true, kinds, 0, &kind);
+  d->kind = (enum ch_scn_dist_kind)kind;
+  static const char *const k_fixed[] = {"dist", "value", NULL};
+  static const char *const k_uniform[] = {"dist", "min", "max", NULL};
+  static const char *const k_exp[] = {"dist", "mean", NULL};
+  static const char *const k_logn[] = {"dist", "median", "sigma", NULL};
+  switch (d->kind) {
+  case CH_SCN_DIST_FIXED:
+    ch__scn_check_keys(c, v, k_fixed);
+    ch__scn_duration(c, v, "value", true, def, &d->a_ns);
+    break;
+  case CH_SCN_DIST_UNIFORM:
+    ch__scn_check_keys(c, v, k_uniform);
+    ch__scn_duration(c, v, "min", true, 0, &d->a_ns);
+    ch__scn_duration(c, v, "max", true, 0, &d->b_ns);
+    if (d->b_ns < d->a_ns)
+      ch__scn_failf(c, v, "expected min <= max, found a min longer than the max");
+    break;
+  case CH_SCN_DIST_EXPONENTIAL:
+    ch__scn_check_keys(c, v, k_exp);
+    ch__scn_duration(c, v, "mean", true, def, &d->a_ns);
+    break;
+  case CH_SCN_DIST_LOGNORMAL:
+    ch__scn_check_keys(c, v, k_logn);
+    ch__scn_duration(c, v, "median", true, def, &d->a_ns);
+    ch__scn_number(c, v, "sigma", false, 0, 5, false, 0.5, &d->sigma);
+    break;
+  }
+  ch__scn_pop(c, mark);
+}
+
+static void scn_stages(struct ch__scn_ctx *c, const cJSON *o, struct ch_scn_sessions *ss) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "stages");
+  if (!a)
+    return;
+  size_t mark = ch__scn_push_key(c, "stages");
+  size_t n = cJSON_IsArray(a) ? (size_t)cJSON_GetArraySize(a) : 0;
+  if (!n || n > SCN_MAX_STAGES)
+    ch__scn_fail(c, a, false, "an array of 1 to 100 stages {\"duration\": \"20s\", \"target\": \"50/s\"}");
+  else if (!(ss->stages = calloc(n, sizeof *ss->stages)))
+    c->oom = true;
+  size_t i = 0;
+  for (const cJSON *it = ss->stages ? a->child : NULL; it; it = it->next, i++) {
+    size_t m = ch__scn_push_index(c, i);
+    struct ch_scn_stage *st = &ss->stages[ss->n_stages++];
+    if (!cJSON_IsObject(it)) {
+      ch__scn_fail(c, it, false, "an object {\"duration\": \"20s\", \"target\": \"50/s\"}");
+    } else {
+      static const char *const keys[] = {"duration", "target", NULL};
+      ch__scn_check_keys(c, it, keys);
+      ch__scn_duration(c, it, "duration", true, 0, &st->duration_ns);
+      ch__scn_rate(c, it, "target", true, 0, &st->target);
+    }
+    ch__scn_pop(c, m);
+  }
+  ch__scn_pop(c, mark);
+}
+
+void ch__scn_sessions(struct ch__scn_ctx *c, const cJSON *pop, struct ch_population *p) {
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(pop, "sessions");
+  if (!o || cJSON_IsNull(o))
+    return;
+  size_t mark = ch__scn_push_key(c, "sessions");
+  struct ch_scn_sessions *ss = &p->sessions;
+  if (!cJSON_IsObject(o)) {
+    ch__scn_fail(c, o, false, "an object {\"rate\": \"5/s\", \"lifetime\": \"10s\", \"max_concurrent\": 100}");
+    ch__scn_pop(c, mark);
+    return;
+  }
+  static const char *const keys[] = {"arrival", "rate", "stages", "lifetime", "max_concurrent", "churn", NULL};
+  ch__scn_check_keys(c, o, keys);
+  ss->enabled = true;
+  static const char *const arrivals[] = {"constant", "poisson", NULL};
+  int arr = 0;
+  ch__scn_enum(c, o, "arrival", false, arrivals, 0, &arr);
+  ss->arrival = (enum ch_scn_arrival)arr;
+  bool has_stages = cJSON_GetObjectItemCaseSensitive(o, "stages") != NULL;
+  bool has_rate = cJSON_GetObjectItemCaseSensitive(o, "rate") != NULL;
+  if (!has_stages && !has_rate)
+    ch__scn_failf(c, o, "expected rate or stages (how fast sessions arrive), found neither");
+  ch__scn_rate(c, o, "rate", false, 0, &ss->rate);
+  scn_stages(c, o, ss);
+  scn_dist(c, o, "lifetime", true, 0, &ss->lifetime);
+  uint64_t n = 0;
+  ch__scn_uint(c, o, "max_concurrent", true, 1, 1000000, 1, &n);
+  p->count = (size_t)n;
+  const cJSON *ch = cJSON_GetObjectItemCaseSensitive(o, "churn");
+  if (ch && !cJSON_IsNull(ch)) {
+    size_t m = ch__scn_push_key(c, "churn");
+    if (!cJSON_IsObject(ch)) {
+      ch__scn_fail(c, ch, false, "an object {\"every\": \"2s\", \"think\": \"200ms\"}");
+    } else {
+      static const char *const ck[] = {"every", "think", NULL};
+      ch__scn_check_keys(c, ch, ck);
+      ss->churn = true;
+      scn_dist(c, ch, "every", true, 1000000000u, &ss->churn_every);
+      scn_dist(c, ch, "think", false, 0, &ss->think);
+    }
+    ch__scn_pop(c, m);
+  }
+  ch__scn_pop(c, mark);
+}
+
+void ch__scn_sessions_free(struct ch_population *p) {
+  free(p->sessions.stages);
+  p->sessions.stages = NULL;
+}
+
+uint64_t ch_scn_dist_draw(const struct ch_scn_dist *d, struct ch_rng *rng) {
+  double u = ch_rng_unit(rng), a = (double)d->a_ns, v = a;
+  switch (d->kind) {
+  case CH_SCN_DIST_FIXED:
+    return d->a_ns;
+  case CH_SCN_DIST_UNIFORM:
+    v = a + u * (double)(d->b_ns - d->a_ns);
+    break;
+  case CH_SCN_DIST_EXPONENTIAL:
+    v = -a * log(1.0 - u); /* u < 1 always */
+    break;
+  case CH_SCN_DIST_LOGNORMAL: {
+    double u2 = ch_rng_unit(rng); /* Box-Muller: one standard normal draw */
+    double z = sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * u2);
+    v = a * exp(d->sigma * z);
+    break;
+  }
+  }
+  return v <= 0 ? 0 : v >= 1e18 ? (uint64_t)1e18 : (uint64_t)v;
+}
+
+double ch_scn_sessions_rate(const struct ch_scn_sessions *ss, uint64_t t_ns) {
+  if (!ss->n_stages)
+    return ss->rate;
+  double from = ss->rate;
+  for (size_t i = 0; i < ss->n_stages; i++) {
+    const struct ch_scn_stage *st = &ss->stages[i];
+    if (t_ns < st->duration_ns)
+      return from + (st->target - from) * ((double)t_ns / (double)st->duration_ns);
+    t_ns -= st->duration_ns;
+    from = st->target;
+  }
+  return from; /* after the last stage: its target, until the steady phase ends */
+}
+
+bool ch_scenario_has_sessions(const struct ch_scenario *s) {
+  for (size_t p = 0; p < s->n_populations; p++)
+    if (s->populations[p].sessions.enabled)
+      return true;
+  return false;
+}

@@ -1,0 +1,149 @@
+/* Sessions and churn (issue #18), the real binary on loopback: scenarios/sessions.json against the embedded endpoint
+   passes with sessions and churn in report.json and every owed Update delivered; against a reference endpoint that
+   keeps sending after UnsubscribeFromPart (serve --fault ignore-unsubscribe), the same workload fails
+   RUN-UNSUBSCRIBE, the Updates published outside a session's subscription intervals named. */
+#include <cJSON.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ch_server.h"
+#include "ch_spawn.h"
+#include "ch_test.h"
+
+static char report_dir[64];
+
+static struct ch_spawn_result run(const char *const extra[], int timeout_s) {
+  char *argv[32];
+  int n = 0;
+  argv[n++] = "centro-harness", argv[n++] = "run", argv[n++] = "scenarios/sessions.json";
+  argv[n++] = "--report-dir", argv[n++] = report_dir, argv[n++] = "--workers", argv[n++] = "2";
+  for (int i = 0; extra && extra[i] && n < 30; i++)
+    argv[n++] = (char *)extra[i];
+  argv[n] = NULL;
+  char cmd[96];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", report_dir); /* no earlier report can pass for this one */
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not clear %s\n", report_dir);
+  return ch_spawn(argv, timeout_s);
+}
+
+static cJSON *read_report(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/report.json", report_dir);
+  char *body = ch_slurp(path, NULL);
+  cJSON *root = cJSON_Parse(body ? body : "");
+  free(body);
+  return root;
+}
+
+static double counter(const cJSON *root, const char *name) {
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metrics"), "total"), "counters");
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, name);
+  return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* The check's result ("pass", "fail", "skip") and its evidence. */
+static const char *check(const cJSON *root, const char *id, const char **evidence) {
+  const cJSON *c;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "checks")) {
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "id");
+    if (cJSON_IsString(i) && !strcmp(i->valuestring, id)) {
+      const cJSON *e = cJSON_GetObjectItemCaseSensitive(c, "evidence");
+      *evidence = cJSON_IsString(e) ? e->valuestring : "";
+      const cJSON *r = cJSON_GetObjectItemCaseSensitive(c, "result");
+      return cJSON_IsString(r) ? r->valuestring : "?";
+    }
+  }
+  *evidence = "";
+  return "absent";
+}
+
+static void test_sessions_scenario_passes(void) {
+  struct ch_spawn_result r = run(NULL, 60);
+  CU_ASSERT_EQUAL(r.code, 0);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  /* the text summary shows the session counters and the first-Update latency */
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "sessions_started"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "first_update"));
+  free(r.out);
+  cJSON *root = read_report();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+  double started = counter(root, "sessions_started"), ended = counter(root, "sessions_ended");
+  CU_ASSERT_TRUE(started > 50);       /* ~7 s of arrivals at 5..20/s plus 8/s */
+  CU_ASSERT_TRUE(started < 400);      /* the stages bound it */
+  CU_ASSERT_EQUAL(started, ended);    /* every session left by the end of the steady phase */
+  CU_ASSERT_TRUE(counter(root, "unsubscribes") > 20); /* churn */
+  CU_ASSERT_TRUE(counter(root, "subscribes") > started);
+  CU_ASSERT_TRUE(counter(root, "updates_expected") > 500);
+  CU_ASSERT_EQUAL(counter(root, "updates_missing"), 0);
+  CU_ASSERT_EQUAL(counter(root, "updates_unexpected"), 0);
+  const char *ev;
+  CH_ASSERT_STR(check(root, "RUN-DELIVERY", &ev), "pass");
+  CH_ASSERT_STR(check(root, "RUN-UNSUBSCRIBE", &ev), "pass");
+  CH_ASSERT_STR(check(root, "RUN-ISOLATION", &ev), "pass");
+  /* connected_peak stays within max_concurrent (120 + 60 slots) */
+  const cJSON *peak = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metrics"), "total"), "connected_peak");
+  CU_ASSERT_TRUE(cJSON_IsNumber(peak) && peak->valuedouble > 10 && peak->valuedouble <= 180);
+  /* the active sessions per second: in the series, and plotted */
+  double most = 0;
+  const cJSON *pt;
+  cJSON_ArrayForEach(pt, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metrics"), "series")) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(pt, "sessions");
+    if (cJSON_IsNumber(v) && v->valuedouble > most)
+      most = v->valuedouble;
+  }
+  CU_ASSERT_TRUE(most > 10 && most <= 180);
+  cJSON_Delete(root);
+  char path[128];
+  snprintf(path, sizeof path, "%s/report.html", report_dir);
+  char *html = ch_slurp(path, NULL);
+  CU_ASSERT_TRUE(html && strstr(html, "chart-sessions") && strstr(html, "Active sessions"));
+  free(html);
+}
+
+static void test_ignore_unsubscribe_fails_sessions(void) {
+  struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
+  so.faults = 1u << CH_FAULT_IGNORE_UNSUBSCRIBE;
+  struct ch_server *srv = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_server_new(&so, &srv), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_server_start(srv), 0);
+  char target[64], trigger[900];
+  snprintf(target, sizeof target, "http://127.0.0.1:%d", ch_server_port(srv));
+  const char *req = "{\"type\":\"http\",\"hub\":\"%s\",\"rate\":%d,\"http\":{\"method\":\"POST\","
+                    "\"url\":\"http://127.0.0.1:%d/publish\",\"body\":{\"hub\":\"{{hub}}\",\"key\":\"{{key}}\","
+                    "\"payload\":{\"Note\":\"{{nonce}}\"}}}}";
+  char t0[400], t1[400];
+  snprintf(t0, sizeof t0, req, "ResourceEventHub", 200, ch_server_control_port(srv));
+  snprintf(t1, sizeof t1, req, "JobEventHub", 50, ch_server_control_port(srv));
+  snprintf(trigger, sizeof trigger, "trigger=[%s,%s]", t0, t1);
+  const char *extra[] = {"--target", target, "--set", trigger, "--set", "correlation={\"nonce\":\"/Note\"}",
+                         "--set", "phases.0.duration=6s", NULL};
+  struct ch_spawn_result r = run(extra, 60);
+  CU_ASSERT_EQUAL(r.code, 1);
+  free(r.out);
+  cJSON *root = read_report();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+  const char *ev;
+  CH_ASSERT_STR(check(root, "RUN-UNSUBSCRIBE", &ev), "fail");
+  CU_ASSERT_PTR_NOT_NULL(strstr(ev, "published while its session did not hold the key"));
+  CH_ASSERT_STR(check(root, "RUN-DELIVERY", &ev), "pass"); /* it still delivers what it owes */
+  CU_ASSERT_TRUE(counter(root, "unsubscribes") > 0);
+  cJSON_Delete(root);
+  ch_server_free(srv);
+}
+
+int main(void) {
+  snprintf(report_dir, sizeof report_dir, "/tmp/ch-sessions-%d", (int)getpid());
+  CU_TestInfo tests[] = {CH_TEST(test_sessions_scenario_passes), CH_TEST(test_ignore_unsubscribe_fails_sessions),
+                         CU_TEST_INFO_NULL};
+  int rc = ch_test_run("run_sessions", tests);
+  char cmd[96];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", report_dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", report_dir);
+  return rc;
+}

@@ -153,9 +153,11 @@ static int read_scenario(const char *path, bool explicit_path, char **name, uint
   return rc;
 }
 
-/* check --scenario FILE: the scenario loaded and validated; its target.url, insecure and ca_file where the command
-   line gives none, its target.auth's credential unless the command line gives one (the scheme kept: "Scheme TOKEN";
-   a token file's second line is the other user's), and its trigger and correlation unless --trigger is given. */
+/* check --scenario FILE: the scenario loaded and validated; its target.url, insecure, ca_file and client
+   certificate (target.tls cert_file, key_file) where the command line gives none (server_name is not applied:
+   check's curl probes have no SNI override), its target.auth's credential unless the command line gives one (the
+   scheme kept: "Scheme TOKEN"; a token file's second line is the other user's), and its trigger and correlation
+   unless --trigger is given. */
 static int scenario_use(const char *path, bool cli_cred, struct ch_checks_opts *o, struct ch_scenario **scn,
                         struct ch_tokens *toks, char **auth, struct ch_buf *err) {
   int rc = ch_scenario_load(path, NULL, 0, scn, err);
@@ -167,6 +169,10 @@ static int scenario_use(const char *path, bool cli_cred, struct ch_checks_opts *
   if (!o->ca_file && t->ca_file)
     o->ca_file = t->ca_file;
   o->insecure |= t->insecure;
+  if (!o->cert_file && t->cert_file) { /* target.tls's certificate with its own key, never half of each */
+    o->cert_file = t->cert_file;
+    o->cert_key_file = t->key_file;
+  }
   o->scenario = *scn;
   if (cli_cred || t->auth.source == CH_SCN_TOKEN_NONE)
     return 0;

@@ -735,7 +735,7 @@ if want wss_serve; then
     start_serve 2 "${tls_srv[@]}" || exit 4
     d="$work/wss-density"
     $PIN_GEN "$H" run "$scn/density.json" --target "$SRV_URL" --ca-file "$c/ca.pem" --set "clients.1.count=$wd" \
-      --set phases.2.timeout=180s --quiet --source-addresses 127.0.0.2-127.0.0.40 --report-dir "$d" \
+      --set "phases.2.timeout=$((60 + wd / 40))s" --quiet --source-addresses 127.0.0.2-127.0.0.40 --report-dir "$d" \
       >"$work/wss-density.log" 2>&1 &
     hp=$!
     remember "$hp"

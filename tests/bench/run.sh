@@ -787,7 +787,7 @@ if want wss_serve; then
     subs=$("$P" json <(stats) /subscriptions 2>/dev/null)
     if [ "${subs:-0}" -ge "$sn" ] 2>/dev/null; then
       sleep 0.5
-      dropped=$(curl -s -m 10 -d '{}' "http://127.0.0.1:$SRV_CP/drop" | sed -n 's/.*"dropped":\([0-9]*\).*/\1/p')
+      dropped=$(curl -s -m 60 -d '{}' "http://127.0.0.1:$SRV_CP/drop" | sed -n 's/.*"dropped":\([0-9]*\).*/\1/p')
       break
     fi
     sleep 0.1
@@ -806,10 +806,13 @@ if want wss_serve; then
     'BEGIN{ if (e+0 > 0) printf "%.4f", g/e; else print "-" }')
   res_s=$("$P" json "$rj" /metrics/total/counters/tls_handshakes_resumed)
   full_s=$("$P" json "$rj" /metrics/total/counters/tls_handshakes_full)
-  back=$(awk -v m="$rmax" 'BEGIN{ if (m ~ /^[0-9.]+$/) printf "%.1f", m/1e9; else print "-" }')
+  # the slowest reconnect is "all back" only when every client did reconnect (the others gave up after
+  # DisconnectTimeout: the report's failures say so)
+  back=$(awk -v m="$rmax" -v r="$rec" -v n="$sn" 'BEGIN{ if (m !~ /^[0-9.]+$/) print "-";
+    else if (r+0 < n+0) print "never"; else printf "%.1f", m/1e9 }')
   echo "exit $rc; dropped $dropped of $sn; reconnects $rec; reconnect p50 $(num "$r50" | awk '{printf "%.2f", $1/1e9}') s," \
-    "p99 $(num "$r99" | awk '{printf "%.2f", $1/1e9}') s, all back within $back s of the drop (2 s of it SignalR's delay);" \
-    "delivery ratio after the storm $ratio; TLS handshakes $full_s full + $res_s resumed"
+    "p99 $(num "$r99" | awk '{printf "%.2f", $1/1e9}') s, all back within: $back s of the drop (2 s of it SignalR's delay);" \
+    "delivery after the storm to the clients still connected $ratio; TLS handshakes $full_s full + $res_s resumed"
   put wss_storm_clients "$sn"
   put wss_storm_dropped "$dropped"
   put wss_storm_reconnects "$rec"
@@ -937,7 +940,7 @@ if want wss_serve; then
   row "7 TLS ramp vs serve -p 2, resumed" "$(get wssd_tls_resumed_per_s)/s" ">= 4000/s" \
     "$(get wssd_tls_resumed) resumed, $(get wssd_cpu_us_per_client) us CPU/client"
   row "7 wss storm: all back (POST /drop)" "$(get wss_storm_back_s) s" "$(get wss_storm_clients) clients" \
-    "p99 $(get wss_storm_p99_s) s, $(get wss_storm_reconnects) reconnects, delivery $(get wss_storm_delivery_ratio)"
+    "$(get wss_storm_reconnects) back, p99 $(get wss_storm_p99_s) s, delivery $(get wss_storm_delivery_ratio)"
 fi
 if want micro; then
   row "micro: WS frame decode" "$(get proto_ws_ns_per_msg) ns/msg" "validating: $(get proto_ws_validating_ns_per_msg)" ""

@@ -33,6 +33,15 @@ static int serve_mtls(struct ch_serve_bg *s, const struct mtls_files *f) {
   return ch_serve_bg_start(s, args);
 }
 
+/* Runs the harness and expects exit 0 (its output shown otherwise). */
+static void expect_exit_0(char *const argv[]) {
+  struct ch_spawn_result r = ch_spawn(argv, 60);
+  CU_ASSERT_EQUAL(r.code, 0);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  free(r.out);
+}
+
 static const char scenario[] =
     "{\"name\": \"mtls\", \"seed\": 1,\n"
     " \"clients\": [\n"
@@ -56,11 +65,7 @@ static void test_client_certificate_is_accepted_on_every_transport(void) {
   /* one worker: see run_against in test_serve_tls.c (lws 4.1.6 leaks all but the last TLS context's SSL_CTX) */
   char *argv[] = {"centro-harness", "run", spath, "--target", target, "--ca-file", f.ca, "--cert", f.ccert,
                   "--key", f.ckey, "--report-dir", reports, "--workers", "1", NULL};
-  struct ch_spawn_result r = ch_spawn(argv, 60);
-  CU_ASSERT_EQUAL(r.code, 0);
-  if (r.code != 0)
-    fprintf(stderr, "\n%s\n", r.out);
-  free(r.out);
+  expect_exit_0(argv);
   CU_ASSERT_EQUAL(ch_serve_bg_stop(&s), 0);
 }
 
@@ -121,11 +126,7 @@ static void test_check_uses_the_scenario_client_certificate(void) {
   CU_ASSERT_EQUAL_FATAL(ch_write_text(spath, text), 0);
   char *argv[] = {"centro-harness", "check", "--scenario", spath, "--only", "NEG-001,CON-003", "--report-dir", reports,
                   NULL};
-  struct ch_spawn_result r = ch_spawn(argv, 60);
-  CU_ASSERT_EQUAL(r.code, 0);
-  if (r.code != 0)
-    fprintf(stderr, "\n%s\n", r.out);
-  free(r.out);
+  expect_exit_0(argv);
   CU_ASSERT_EQUAL(ch_serve_bg_stop(&s), 0);
 }
 

@@ -69,7 +69,8 @@ static void usage(FILE *f) {
           "  --report-dir DIR      where report.json, junit.xml, report.html and transcripts/ go\n"
           "                        (default reports/check-<UTC time>)\n"
           "  --scenario FILE       a scenario file, validated as `run` validates it: its name and seed go into the\n"
-          "                        report, and its target.url, insecure, ca_file, target.auth's credential\n"
+          "                        report, and its target.url, insecure, ca_file, target.tls client certificate\n"
+          "                        (cert_file, key_file), target.auth's credential\n"
           "                        (token, token_env or token_file, header mode; its second line is --token2; or\n"
           "                        login / command: the users file's first user's token, the second user's for\n"
           "                        --token2, fetched before the checks and again between check families when due) and\n"
@@ -153,10 +154,11 @@ static int read_scenario(const char *path, bool explicit_path, char **name, uint
   return rc;
 }
 
-/* check --scenario FILE: the scenario loaded and validated; its target.url, insecure and ca_file where the command
-   line gives none, its target.auth's credential unless the command line gives one (the scheme kept: "Scheme TOKEN";
-   a token file's second line is the other user's; a login or command: its users read into *cauth, the tokens
-   fetched later), and its trigger and correlation unless --trigger is given. */
+/* check --scenario FILE: the scenario loaded and validated; its target.url, insecure, ca_file and client
+   certificate (target.tls cert_file, key_file) where the command line gives none (server_name is not applied:
+   check's curl probes have no SNI override), its target.auth's credential unless the command line gives one (the
+   scheme kept: "Scheme TOKEN"; a token file's second line is the other user's; a login or command: its users
+   read into *cauth, the tokens fetched later), and its trigger and correlation unless --trigger is given. */
 static int scenario_use(const char *path, bool cli_cred, struct ch_checks_opts *o, struct ch_scenario **scn,
                         struct ch_tokens *toks, char **auth, struct ch_check_auth **cauth, struct ch_buf *err) {
   int rc = ch_scenario_load(path, NULL, 0, scn, err);
@@ -168,6 +170,10 @@ static int scenario_use(const char *path, bool cli_cred, struct ch_checks_opts *
   if (!o->ca_file && t->ca_file)
     o->ca_file = t->ca_file;
   o->insecure |= t->insecure;
+  if (!o->cert_file && t->cert_file) { /* target.tls's certificate with its own key, never half of each */
+    o->cert_file = t->cert_file;
+    o->cert_key_file = t->key_file;
+  }
   o->scenario = *scn;
   if (cli_cred || t->auth.source == CH_SCN_TOKEN_NONE)
     return 0;

@@ -2,7 +2,9 @@
 #include "ch_tls.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,45 @@ static int tls_file_fail(struct ch_buf *err, const char *what, const char *path,
     ch_buf_printf(err, "%s %s: %s", what, path, problem);
   ERR_clear_error();
   return -EINVAL;
+}
+
+/* scheme, host and port of an https/wss URL; false when it is none. The strings are curl's (curl_free). */
+static bool tls_endpoint(const char *url, char **host, long *port) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *p = NULL;
+  *host = NULL;
+  bool ok = u && url && !curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) &&
+            !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
+            (!strcasecmp(scheme, "https") || !strcasecmp(scheme, "wss")) && !curl_url_get(u, CURLUPART_HOST, host, 0);
+  if (ok)
+    *port = curl_url_get(u, CURLUPART_PORT, &p, 0) ? 443 : strtol(p, NULL, 10);
+  curl_free(scheme);
+  curl_free(p);
+  curl_url_cleanup(u);
+  return ok;
+}
+
+bool ch_tls_same_endpoint(const char *url, const char *target_url) {
+  char *h1 = NULL, *h2 = NULL;
+  long p1 = 0, p2 = 0;
+  bool same = tls_endpoint(url, &h1, &p1) && tls_endpoint(target_url, &h2, &p2) && p1 == p2 && !strcasecmp(h1, h2);
+  curl_free(h1);
+  curl_free(h2);
+  return same;
+}
+
+void ch_tls_curl_apply(void *curl_easy, const struct ch_tls_opts *o, const char *url, const char *target_url) {
+  CURL *e = curl_easy;
+  if (o->insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (o->ca_file)
+    curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+  if (o->cert_file && ch_tls_same_endpoint(url, target_url)) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, o->cert_file);
+    curl_easy_setopt(e, CURLOPT_SSLKEY, o->key_file ? o->key_file : o->cert_file);
+  }
 }
 
 int ch_tls_check_files(const struct ch_tls_opts *o, const char *what_ca, const char *what_cert, const char *what_key,

@@ -27,6 +27,15 @@ struct ch_tls_opts {
 int ch_tls_check_files(const struct ch_tls_opts *o, const char *what_ca, const char *what_cert, const char *what_key,
                        struct ch_buf *err);
 
+/* The same settings for a curl handle the runner opens itself (trigger requests, the capacity probe): CA and
+   verification always; the client certificate only when `url` is on the target's scheme, host and port
+   (`target_url`), because a trigger may go to another service (a publisher, the control API on its own port) that
+   has no business seeing it. server_name is not applied: such a URL names the host it verifies. */
+void ch_tls_curl_apply(void *curl_easy, const struct ch_tls_opts *o, const char *url, const char *target_url);
+/* Whether two absolute URLs reach the same TLS endpoint: https/wss both, the same host (ASCII case ignored) and port
+   (the default 443 when none is written). False when either is not such a URL. */
+bool ch_tls_same_endpoint(const char *url, const char *target_url);
+
 /* One worker's TLS client context. */
 struct ch_tls_ctx;
 struct ssl_st;

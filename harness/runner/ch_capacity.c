@@ -17,6 +17,7 @@
 #include "ch_runner.h"
 #include "ch_scenario.h"
 #include "ch_template.h"
+#include "ch_tls.h"
 
 static const char capacity_usage[] =
     "Usage: centro-harness capacity SCENARIO.json [OPTIONS]\n"
@@ -48,8 +49,8 @@ struct cap_sample {
 
 struct cap_probe {
   char url[256];         /* the /stats URL of a reference endpoint the trigger names; "" when none */
-  bool insecure;
-  const char *ca_file;
+  struct ch_tls_opts tls; /* the run's: the client certificate goes only to the target's own host and port */
+  const char *target_url;
   struct cap_sample before, after;
 };
 
@@ -79,12 +80,7 @@ static void cap_sample_get(const struct cap_probe *p, const char *url, struct ca
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cap_write);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  if (p->insecure) {
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-  if (p->ca_file)
-    curl_easy_setopt(c, CURLOPT_CAINFO, p->ca_file);
+  ch_tls_curl_apply(c, &p->tls, url, p->target_url);
   bool got = curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
              status == 200 && body.data;
   curl_easy_cleanup(c);
@@ -295,8 +291,8 @@ int ch_capacity_main(int argc, char **argv) {
   char dur[64];
   snprintf(dur, sizeof dur, "phases.%d.duration=%.3fs", tphase, (double)cap->step_duration_ns / 1e9);
   sets[cli.n_sets] = dur;
-  struct cap_probe probe = {.insecure = cli.o.insecure || s->target.insecure,
-                            .ca_file = cli.o.ca_file ? cli.o.ca_file : s->target.ca_file};
+  struct cap_probe probe = {.target_url = s->target.url};
+  ch_run_tls_opts(&cli.o, s, &probe.tls);
   if (s->target.url)
     cap_probe_external(s, &probe);
   if ((code = ch_run_live_open(&cli, s->name, 1)) != CH_EXIT_OK)

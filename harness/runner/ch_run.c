@@ -690,11 +690,13 @@ int ch_run_execute(const struct ch_run_opts *o, const struct ch_scenario *s, str
   struct ch_engine_opts eo = {0};
   eo.workers = workers;
   eo.tls = r->target.tls; /* only then: each TLS context costs memory lws 4.1 never gives back */
-  eo.insecure = o->insecure || s->target.insecure;
-  eo.ca_file = o->ca_file ? o->ca_file : s->target.ca_file;
-  eo.cert_file = o->cert_file ? o->cert_file : s->target.cert_file;
-  eo.key_file = o->cert_file ? o->key_file : s->target.key_file;
-  eo.server_name = s->target.server_name;
+  struct ch_tls_opts to;
+  ch_run_tls_opts(o, s, &to);
+  eo.insecure = to.insecure;
+  eo.ca_file = to.ca_file;
+  eo.cert_file = to.cert_file;
+  eo.key_file = to.key_file;
+  eo.server_name = to.server_name;
   eo.log = run_engine_log;
   eo.on_stop = run_worker_stopping;
   eo.on_stop_arg = r;

@@ -23,6 +23,14 @@ bool run_reference_needs_embedded(const struct ch_scenario *s, struct ch_buf *er
   return true;
 }
 
+void ch_run_tls_opts(const struct ch_run_opts *o, const struct ch_scenario *s, struct ch_tls_opts *out) {
+  *out = (struct ch_tls_opts){.ca_file = o->ca_file ? o->ca_file : s->target.ca_file,
+                              .cert_file = o->cert_file ? o->cert_file : s->target.cert_file,
+                              .key_file = o->cert_file ? o->key_file : s->target.key_file,
+                              .server_name = s->target.server_name,
+                              .insecure = o->insecure || s->target.insecure};
+}
+
 int ch_run_check_input(const struct ch_run_opts *o, const struct ch_scenario *s, struct ch_report *rep,
                        struct ch_buf *err) {
   struct ch_token_cli cli = {o->token, o->token_env, o->token_file};
@@ -41,9 +49,8 @@ int ch_run_check_input(const struct ch_run_opts *o, const struct ch_scenario *s,
   if (run_reference_needs_embedded(s, err))
     return CH_EXIT_INPUT;
   /* TLS files that cannot be used are invalid input, named, before any folder exists */
-  struct ch_tls_opts to = {.ca_file = o->ca_file ? o->ca_file : s->target.ca_file,
-                           .cert_file = o->cert_file ? o->cert_file : s->target.cert_file,
-                           .key_file = o->cert_file ? o->key_file : s->target.key_file};
+  struct ch_tls_opts to;
+  ch_run_tls_opts(o, s, &to);
   if (o->key_file && !o->cert_file) {
     ch_buf_printf(err, "--key %s: a key without a certificate (give --cert too)", o->key_file);
     return CH_EXIT_INPUT;

@@ -164,8 +164,8 @@ void run_send(struct ch_run *r, struct run_tphase **ps, size_t np, struct ch_tri
     o.plan = &r->trig[p->first];
     o.n = p->n;
     o.user = &x[k];
-    o.insecure = r->o->insecure || r->s->target.insecure;
-    o.ca_file = r->o->ca_file ? r->o->ca_file : r->s->target.ca_file;
+    ch_run_tls_opts(r->o, r->s, &o.tls);
+    o.target_url = r->s->target.url;
     o.stop = &r->aborted;
     if (tg->type == CH_SCN_TRIGGER_REFERENCE) {
       o.build = run_build_reference;

@@ -47,6 +47,11 @@ struct ch_run_opts {
   struct ch_live *live;
 };
 
+struct ch_tls_opts;
+/* The TLS settings every connection of a run to its target uses: the command line's over the scenario's
+   target.tls (--key only with --cert). Strings are borrowed from o and s. */
+void ch_run_tls_opts(const struct ch_run_opts *o, const struct ch_scenario *s, struct ch_tls_opts *out);
+
 /**
  * Runs the scenario (already loaded) and fills report (checks, thresholds, metrics, run info).
  * @return an enum ch_exit value; on CH_EXIT_RUN or CH_EXIT_INPUT, err says why.

@@ -80,12 +80,7 @@ static struct trig_req *trig_make(struct ch_trigger_sender *s, size_t i) {
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(s->o.timeout_ns / 1000000u));
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-  if (s->o.insecure) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-  if (s->o.ca_file)
-    curl_easy_setopt(e, CURLOPT_CAINFO, s->o.ca_file);
+  ch_tls_curl_apply(e, &s->o.tls, r->req.url.data, s->o.target_url);
   return r;
 }
 

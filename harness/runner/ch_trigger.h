@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ch_buf.h"
+#include "ch_tls.h"
 
 /* One trigger: which key it changes, the sequence number its Update will carry for that key, and when it is due. */
 struct ch_trig {
@@ -36,8 +37,8 @@ struct ch_trigger_opts {
   void *user;
   uint64_t timeout_ns;     /* per request */
   int status_min, status_max; /* accepted HTTP statuses */
-  bool insecure;
-  const char *ca_file;
+  struct ch_tls_opts tls;   /* https: verification always, the client certificate only to the target (ch_tls.h) */
+  const char *target_url;   /* the run's target: a trigger URL on its host and port gets the client certificate */
   unsigned max_in_flight;  /* 0: 256 */
   const atomic_bool *stop; /* optional: once true, no further trigger is sent (as ch_trigger_cancel) */
   /* Optional check of each response body (e.g. the reference endpoint's first_seq): return NULL when fine or a short

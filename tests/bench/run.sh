@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks behind the speed and memory targets, with a table at the end, also written as
 # reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
-# Environment: BENCH_ONLY="micro density multi coord intake peers fanout transports fallback live wss storm" (a subset, in that order;
+# Environment: BENCH_ONLY="micro density multi coord intake peers fanout transports fallback live wss wss_serve storm" (a subset, in that order;
 #              intake and peers measure two streams each: the batched one, 50 Updates per frame, and the single
 #              one, 1 Update per frame, recorded as intake1_*, raw1_*, peer_<tool>_cpu1_*),
 #              BENCH_PIN=0 (do not pin the server to core 0 and the load generators to core 1),
@@ -10,6 +10,8 @@
 #              BENCH_LIVE_CLIENTS=5000 BENCH_LIVE_SECONDS=20 BENCH_LIVE_REPS=3 (live: the watched/unwatched pair).
 #              BENCH_WSS_N=2000 (wss: clients of the ws/wss side-by-side runs of bench_wss).
 #              BENCH_STORM_CLIENTS=10000 (storm: scenarios/reconnect-storm.json with that many official-js clients).
+#              BENCH_WSS_DENSITY=19000 BENCH_WSS_STORM=10000 (wss_serve: wss clients held by one harness process
+#              against `serve --tls-cert --processes 2`; clients of the reconnect storm against `serve --tls-cert`).
 # Every server and harness process started here is ended by its pid on exit; every wait is bounded.
 set -uo pipefail
 
@@ -17,7 +19,7 @@ build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 4
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
-only=${BENCH_ONLY:-micro density multi coord intake peers fanout transports fallback live wss storm}
+only=${BENCH_ONLY:-micro density multi coord intake peers fanout transports fallback live wss wss_serve storm}
 wss_n=${BENCH_WSS_N:-2000}
 mp_sizes=${BENCH_MP_SIZES:-60000 100000}
 density_n=${BENCH_DENSITY:-19000}
@@ -70,18 +72,19 @@ fg() {
 }
 trap 'exit 130' INT TERM
 
-# start_serve NPROC: a reference endpoint in its own process(es); sets SRV_PID SRV_URL SRV_PORT SRV_CP
+# start_serve NPROC [SERVE OPTIONS...]: a reference endpoint in its own process(es); sets SRV_PID SRV_URL SRV_PORT SRV_CP
 start_serve() {
   local n=$1 f="$work/serve-$RANDOM.out"
-  $PIN_SRV "$H" serve --processes "$n" --quiet >"$f" 2>"$f.err" &
+  shift
+  $PIN_SRV "$H" serve --processes "$n" --quiet "$@" >"$f" 2>"$f.err" &
   SRV_PID=$!
   remember "$SRV_PID"
   for _ in $(seq 100); do
     grep -q '^listening on' "$f" 2>/dev/null && break
     sleep 0.1
   done
-  SRV_URL=$(sed -n 's/^listening on \(http:[^ ,]*\)\/signalr.*/\1/p' "$f")
-  SRV_PORT=$(sed -n 's/^listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$f")
+  SRV_URL=$(sed -n 's/^listening on \(https\{0,1\}:[^ ,]*\)\/signalr.*/\1/p' "$f")
+  SRV_PORT=$(sed -n 's/^listening on https\{0,1\}:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$f")
   SRV_CP=$(sed -n 's/.*control on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$f")
   if [ -z "$SRV_URL" ] || [ -z "$SRV_CP" ]; then
     echo "bench: serve did not start: $(cat "$f.err")" >&2
@@ -753,12 +756,116 @@ if want wss; then
   done
   put wss_cpu_ratio "$(awk -v a="$(get wss_wss_cpu_ns_per_update)" -v b="$(get wss_ws_cpu_ns_per_update)" \
     'BEGIN{ if (a ~ /^[0-9.]+$/ && b+0 > 0) printf "%.2f", a/b; else print "-" }')"
-  # Against `serve` itself over TLS (density, reconnect storm) once serve can listen with TLS.
-  if "$H" serve --help 2>/dev/null | grep -q -- '--tls-cert'; then
-    echo "== wss: serve --tls-cert is available; the density and reconnect-storm rows over serve are not written yet"
-  else
-    echo "== wss: serve has no --tls-cert in this build: the rows over serve (density, reconnect storm) are skipped"
+fi
+if want wss_serve; then
+  # Against `serve --tls-cert` itself (issue #13): a test CA and an ECDSA P-256 certificate for 127.0.0.1 made here.
+  c="$work/tls"
+  mkdir -p "$c"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$c/ext"
+  if ! { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
+    -keyout "$c/ca.key" -out "$c/ca.pem" && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj /CN=127.0.0.1 -keyout "$c/server.key" -out "$c/server.csr" && openssl x509 -req -in "$c/server.csr" \
+    -CA "$c/ca.pem" -CAkey "$c/ca.key" -CAcreateserial -days 2 -extfile "$c/ext" -out "$c/server.pem"; } \
+    >"$c/openssl.log" 2>&1; then
+    echo "bench: cannot make the test certificate: $(tail -2 "$c/openssl.log")" >&2
+    exit 4
   fi
+  tls_srv=(--tls-cert "$c/server.pem" --tls-key "$c/server.key")
+  # Density over wss, as the ws density row (2 server processes, 39 source addresses, the descriptor limit raised
+  # to the hard limit by the harness): clients held by ONE harness process, RSS per idle client from its samples,
+  # and the TLS handshakes of the connect ramp. Two serve processes have two session-ticket keys, so a client whose
+  # cached session came from the other process pays a full handshake: both kinds happen in this ramp.
+  wd=${BENCH_WSS_DENSITY:-$density_n}
+  if [ "$wd" -gt 0 ]; then # BENCH_WSS_DENSITY=0: the storm alone
+    echo "== wss_density: $wd wss clients in ONE harness process (server: serve --tls-cert --processes 2)"
+    start_serve 2 "${tls_srv[@]}" || exit 4
+    d="$work/wss-density"
+    $PIN_GEN "$H" run "$scn/density.json" --target "$SRV_URL" --ca-file "$c/ca.pem" --set "clients.1.count=$wd" \
+      --set "phases.2.timeout=$((60 + wd / 40))s" --quiet --source-addresses 127.0.0.2-127.0.0.40 --report-dir "$d" \
+      >"$work/wss-density.log" 2>&1 &
+    hp=$!
+    remember "$hp"
+    fg "$P" watch "$hp" "$work/wss-density.tsv" 50 400
+    wait "$hp"
+    rc=$?
+    stop_serve
+    read -r base hold per rate dt cpu_hs peak_kb < <(density_analyse "$work/wss-density.tsv" "$wd")
+    peak=$("$P" json "$d/report.json" /metrics/total/connected_peak)
+    errs=$("$P" json "$d/report.json" /metrics/total/counters/connect_errors)
+    full=$("$P" json "$d/report.json" /metrics/total/counters/tls_handshakes_full)
+    resd=$("$P" json "$d/report.json" /metrics/total/counters/tls_handshakes_resumed)
+    hs50=$("$P" json "$d/report.json" /metrics/total/latency/tls_handshake/p50_ns)
+    # handshakes per second of the ramp: the report's counts over the 1%..99% window, scaled to it (98% of them)
+    read -r fps rps < <(awk -v f="$full" -v r="$resd" -v t="$dt" 'BEGIN{ if (t+0 > 0 && f ~ /^[0-9]+$/)
+      printf "%.0f %.0f\n", 0.98*f/t, 0.98*r/t; else print "- -" }')
+    echo "exit $rc; connected peak $peak (1 idle + $wd), connect errors $errs; baseline RSS $base KiB, hold RSS" \
+      "$hold KiB => $per KiB/client; $rate clients/s; harness CPU $cpu_hs us per client; TLS handshakes $full full +" \
+      "$resd resumed ($fps/s full, $rps/s resumed in the ramp; p50 $((${hs50%.*} / 1000)) us); peak RSS $peak_kb KiB"
+    put wssd_clients "$((peak - 1))"
+    put wssd_connect_errors "$errs"
+    put wssd_kib_per_client "$per"
+    put wssd_rss_hold_kib "$hold"
+    put wssd_clients_per_s "$rate"
+    put wssd_cpu_us_per_client "$cpu_hs"
+    put wssd_tls_full "$full"
+    put wssd_tls_resumed "$resd"
+    put wssd_tls_full_per_s "$fps"
+    put wssd_tls_resumed_per_s "$rps"
+    put wssd_rss_peak_kib "$peak_kb"
+    put wssd_exit "$rc"
+  fi
+  # Reconnect storm: every wss connection dropped by the endpoint (POST /drop) once all are subscribed; the report's
+  # reconnect histogram says when each was back (from the drop, SignalR's 2 s reconnect delay included), and the
+  # trigger phase after the storm hold that they receive again (delivery ratio).
+  sn=${BENCH_WSS_STORM:-10000}
+  echo "== wss_storm: $sn wss clients dropped by serve --tls-cert's POST /drop, reconnecting"
+  start_serve 1 "${tls_srv[@]}" || exit 4
+  d="$work/wss-storm"
+  # the storm hold: long enough for every client to be back at the connect rate this box managed (~75/s loaded)
+  $PIN_GEN "$H" run "$scn/wss-storm.json" --target "$SRV_URL" --ca-file "$c/ca.pem" --set "clients.0.count=$sn" \
+    --set "phases.2.duration=$((20 + sn / 50))s" --set "phases.0.timeout=$((60 + sn / 40))s" \
+    --set "trigger.http.url=http://127.0.0.1:$SRV_CP/publish" --quiet --report-dir "$d" >"$work/wss-storm.log" 2>&1 &
+  hp=$!
+  remember "$hp"
+  dropped=-
+  for _ in $(seq 1800); do # until every client is subscribed (at most 180 s), then drop them all
+    kill -0 "$hp" 2>/dev/null || break
+    subs=$("$P" json <(stats) /subscriptions 2>/dev/null)
+    if [ "${subs:-0}" -ge "$sn" ] 2>/dev/null; then
+      sleep 0.5
+      dropped=$(curl -s -m 60 -d '{}' "http://127.0.0.1:$SRV_CP/drop" | sed -n 's/.*"dropped":\([0-9]*\).*/\1/p')
+      break
+    fi
+    sleep 0.1
+  done
+  fg "$P" watch "$hp" "$work/wss-storm.tsv" 100 400
+  wait "$hp"
+  rc=$?
+  stop_serve
+  rj="$d/report.json"
+  rec=$("$P" json "$rj" /metrics/total/counters/reconnects)
+  r50=$("$P" json "$rj" /metrics/total/latency/reconnect/p50_ns)
+  r99=$("$P" json "$rj" /metrics/total/latency/reconnect/p99_ns)
+  rmax=$("$P" json "$rj" /metrics/total/latency/reconnect/max_ns)
+  ratio=$(awk -v e="$("$P" json "$rj" /metrics/total/counters/updates_expected)" \
+    -v g="$("$P" json "$rj" /metrics/total/counters/updates_received)" \
+    'BEGIN{ if (e+0 > 0) printf "%.4f", g/e; else print "-" }')
+  res_s=$("$P" json "$rj" /metrics/total/counters/tls_handshakes_resumed)
+  full_s=$("$P" json "$rj" /metrics/total/counters/tls_handshakes_full)
+  # the slowest reconnect is "all back" only when every client did reconnect (the others gave up after
+  # DisconnectTimeout: the report's failures say so)
+  back=$(awk -v m="$rmax" -v r="$rec" -v n="$sn" 'BEGIN{ if (m !~ /^[0-9.]+$/) print "-";
+    else if (r+0 < n+0) print "never"; else printf "%.1f", m/1e9 }')
+  echo "exit $rc; dropped $dropped of $sn; reconnects $rec; reconnect p50 $(num "$r50" | awk '{printf "%.2f", $1/1e9}') s," \
+    "p99 $(num "$r99" | awk '{printf "%.2f", $1/1e9}') s, all back within: $back s of the drop (2 s of it SignalR's delay);" \
+    "delivery after the storm to the clients still connected $ratio; TLS handshakes $full_s full + $res_s resumed"
+  put wss_storm_clients "$sn"
+  put wss_storm_dropped "$dropped"
+  put wss_storm_reconnects "$rec"
+  put wss_storm_back_s "$back"
+  put wss_storm_p99_s "$(num "$r99" | awk '{printf "%.2f", $1/1e9}')"
+  put wss_storm_delivery_ratio "$ratio"
+  put wss_storm_exit "$rc"
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -872,6 +979,18 @@ if want wss; then
     "$(ok "$(get wss_wss_full_tls_per_s)" 2000 '>=')"
   row "  CPU per connect ws / wss / full" \
     "$(get wss_ws_cpu_us_per_connect) / $(get wss_wss_cpu_us_per_connect) / $(get wss_wss_full_cpu_us_per_connect) us" "" ""
+fi
+if want wss_serve; then
+  row "7 wss clients, one process (serve)" "$(get wssd_clients) conn" ">= 19000" \
+    "$(ok "$(get wssd_clients)" 19000 '>='), $(get wssd_connect_errors) errors"
+  row "7 RSS per idle wss client (run)" "$(get wssd_kib_per_client) KiB" "<= 12 KiB" \
+    "$(ok "$(get wssd_kib_per_client)" 12 '<=')"
+  row "7 TLS ramp vs serve -p 2, full" "$(get wssd_tls_full_per_s)/s" ">= 2000/s" \
+    "$(get wssd_tls_full) full, $(get wssd_clients_per_s) clients/s"
+  row "7 TLS ramp vs serve -p 2, resumed" "$(get wssd_tls_resumed_per_s)/s" ">= 4000/s" \
+    "$(get wssd_tls_resumed) resumed, $(get wssd_cpu_us_per_client) us CPU/client"
+  row "7 wss storm: all back (POST /drop)" "$(get wss_storm_back_s) s" "$(get wss_storm_clients) clients" \
+    "$(get wss_storm_reconnects) back, p99 $(get wss_storm_p99_s) s, delivery $(get wss_storm_delivery_ratio)"
 fi
 if want storm; then
   row "8 storm: $(get storm_clients) clients back" "p50 $(get storm_back_p50) p99 $(get storm_back_p99)" \

@@ -442,6 +442,20 @@ static void test_engine_tls_server_name(void) {
   srv_stop(&srv);
 }
 
+/* The rule for the runner's own requests: the client certificate goes to the target's host and port only. */
+static void test_engine_tls_same_endpoint(void) {
+  const char *t = "https://Centro.example:8443/Centro";
+  CU_ASSERT_TRUE(ch_tls_same_endpoint("https://centro.example:8443/api/publish?x=1", t));
+  CU_ASSERT_TRUE(ch_tls_same_endpoint("wss://centro.example:8443/signalr", t));
+  CU_ASSERT_TRUE(ch_tls_same_endpoint("https://centro.example/a", "https://CENTRO.example:443"));
+  CU_ASSERT_FALSE(ch_tls_same_endpoint("https://centro.example:9443/publish", t)); /* a control API */
+  CU_ASSERT_FALSE(ch_tls_same_endpoint("https://publisher.example:8443/publish", t));
+  CU_ASSERT_FALSE(ch_tls_same_endpoint("http://centro.example:8443/publish", t)); /* no TLS, no certificate */
+  CU_ASSERT_FALSE(ch_tls_same_endpoint("https://centro.example:8443/", "http://centro.example:8443"));
+  CU_ASSERT_FALSE(ch_tls_same_endpoint("not a url", t));
+  CU_ASSERT_FALSE(ch_tls_same_endpoint("https://centro.example:8443/", NULL));
+}
+
 /* Files are checked before anything runs: the message names the option and the file. */
 static void test_engine_tls_files_checked(void) {
   char *cert = write_temp(client_cert), *key = write_temp(client_key), *junk = write_temp("not a pem\n");
@@ -512,7 +526,7 @@ int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_engine_tls_verification_ca_file_and_insecure),
                          CH_TEST(test_engine_tls_resumption), CH_TEST(test_engine_tls_client_certificate),
                          CH_TEST(test_engine_tls_drop_reconnects_resumed), CH_TEST(test_engine_tls_server_name),
-                         CH_TEST(test_engine_tls_files_checked),
+                         CH_TEST(test_engine_tls_files_checked), CH_TEST(test_engine_tls_same_endpoint),
                          CH_TEST(test_engine_tls_target_needs_tls_engine), CU_TEST_INFO_NULL};
   return ch_test_run("engine_tls", tests);
 }

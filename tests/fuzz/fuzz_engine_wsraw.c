@@ -41,7 +41,7 @@ static void on_message(void *owner, const char *p, size_t n, uint64_t recv_ns) {
   ch_buf_append(&s->all, p, n);
 }
 
-static const struct ch_transport_events events = {on_opened, on_message, NULL, NULL};
+static const struct ch_transport_events events = {on_opened, on_message, NULL, NULL, NULL};
 
 /* What a connection may hold between two reads. */
 static void check_bounds(const struct ch_wsr *t) {

@@ -375,6 +375,9 @@ void run_live_second(struct ch_run *r, const struct ch_metrics *m);
 void run_live_final(struct ch_run *r, const struct ch_metrics *m);
 
 /* ch_run_plan.c (main thread). */
+/* ch_run_clients.c: assigns keys to every client of this shard, fills the key table (every shard and the
+   coordinator see every client's keys), spreads the clients over the workers. 0, -ENOMEM or -EINVAL. */
+int run_make_clients(struct ch_run *r);
 /* Fills tphases[slot]'s header and allocates its tables (no key in order yet, base from key_seq); NULL on ENOMEM. */
 struct run_tphase *run_tphase_init(struct ch_run *r, size_t slot, enum run_tphase_kind kind, uint32_t trigger,
                                    uint32_t first, uint32_t n, uint32_t K);

@@ -115,6 +115,16 @@ static inline struct ch_spawn_result ch_spawn_run(const char *scenario, const ch
   return ch_spawn(argv, timeout_s);
 }
 
+/* ch_spawn_run into an emptied report_dir, so no earlier report can pass for this run's. */
+static inline struct ch_spawn_result ch_spawn_run_fresh(const char *scenario, const char *report_dir,
+                                                        const char *const extra[], int timeout_s) {
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", report_dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not clear %s\n", report_dir);
+  return ch_spawn_run(scenario, report_dir, extra, timeout_s);
+}
+
 /* The last non-empty line of the output. */
 static inline const char *ch_last_line(const struct ch_spawn_result *r, char *buf, size_t n) {
   size_t e = r->len;

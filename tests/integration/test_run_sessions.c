@@ -13,21 +13,6 @@
 
 static char report_dir[64];
 
-static struct ch_spawn_result run(const char *const extra[], int timeout_s) {
-  char *argv[32];
-  int n = 0;
-  argv[n++] = "centro-harness", argv[n++] = "run", argv[n++] = "scenarios/sessions.json";
-  argv[n++] = "--report-dir", argv[n++] = report_dir, argv[n++] = "--workers", argv[n++] = "2";
-  for (int i = 0; extra && extra[i] && n < 30; i++)
-    argv[n++] = (char *)extra[i];
-  argv[n] = NULL;
-  char cmd[96];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", report_dir); /* no earlier report can pass for this one */
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not clear %s\n", report_dir);
-  return ch_spawn(argv, timeout_s);
-}
-
 static cJSON *read_report(void) {
   char path[128];
   snprintf(path, sizeof path, "%s/report.json", report_dir);
@@ -61,7 +46,7 @@ static const char *check(const cJSON *root, const char *id, const char **evidenc
 }
 
 static void test_sessions_scenario_passes(void) {
-  struct ch_spawn_result r = run(NULL, 60);
+  struct ch_spawn_result r = ch_spawn_run_fresh("scenarios/sessions.json", report_dir, NULL, 60);
   CU_ASSERT_EQUAL(r.code, 0);
   if (r.code != 0)
     fprintf(stderr, "\n%s\n", r.out);
@@ -122,7 +107,7 @@ static void test_ignore_unsubscribe_fails_sessions(void) {
   snprintf(trigger, sizeof trigger, "trigger=[%s,%s]", t0, t1);
   const char *extra[] = {"--target", target, "--set", trigger, "--set", "correlation={\"nonce\":\"/Note\"}",
                          "--set", "phases.0.duration=6s", NULL};
-  struct ch_spawn_result r = run(extra, 60);
+  struct ch_spawn_result r = ch_spawn_run_fresh("scenarios/sessions.json", report_dir, extra, 60);
   CU_ASSERT_EQUAL(r.code, 1);
   free(r.out);
   cJSON *root = read_report();

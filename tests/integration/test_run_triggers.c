@@ -14,21 +14,6 @@
 
 static char report_dir[64], scratch[96];
 
-static struct ch_spawn_result run(const char *scenario, const char *const extra[], int timeout_s) {
-  char *argv[24];
-  int n = 0;
-  argv[n++] = "centro-harness", argv[n++] = "run", argv[n++] = (char *)scenario;
-  argv[n++] = "--report-dir", argv[n++] = report_dir, argv[n++] = "--workers", argv[n++] = "2";
-  for (int i = 0; extra && extra[i] && n < 22; i++)
-    argv[n++] = (char *)extra[i];
-  argv[n] = NULL;
-  char cmd[96];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", report_dir); /* no earlier report can pass for this one */
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not clear %s\n", report_dir);
-  return ch_spawn(argv, timeout_s);
-}
-
 /* report.json's "triggers" array (NULL when absent); free with cJSON_Delete on the returned root. */
 static const cJSON *read_triggers(cJSON **root) {
   char path[128];
@@ -54,7 +39,7 @@ static void test_two_hubs_against_serve(void) {
   snprintf(control, sizeof control, "127.0.0.1:%d", ch_server_control_port(srv));
   setenv("CENTRO_CONTROL", control, 1);
   const char *extra[] = {"--target", target, NULL};
-  struct ch_spawn_result r = run("scenarios/two-hubs.json", extra, 120);
+  struct ch_spawn_result r = ch_spawn_run_fresh("scenarios/two-hubs.json", report_dir, extra, 120);
   CU_ASSERT_EQUAL(r.code, 0);
   if (r.code != 0)
     fprintf(stderr, "\n%s\n", r.out);
@@ -78,7 +63,7 @@ static void test_two_hubs_against_serve(void) {
   cJSON_Delete(root);
   /* the variable unset: refused before anything runs, the path named */
   unsetenv("CENTRO_CONTROL");
-  r = run("scenarios/two-hubs.json", extra, 60);
+  r = ch_spawn_run_fresh("scenarios/two-hubs.json", report_dir, extra, 60);
   CU_ASSERT_EQUAL(r.code, 3);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "$.trigger[0].http.url: expected the environment variable CENTRO_CONTROL"));
   free(r.out);
@@ -100,7 +85,7 @@ static void test_reference_trigger_array_embedded(void) {
   char path[128];
   snprintf(path, sizeof path, "%s/array.json", scratch);
   CU_ASSERT_EQUAL_FATAL(ch_write_text(path, reference_array), 0);
-  struct ch_spawn_result r = run(path, NULL, 120);
+  struct ch_spawn_result r = ch_spawn_run_fresh(path, report_dir, NULL, 120);
   CU_ASSERT_EQUAL(r.code, 0);
   if (r.code != 0)
     fprintf(stderr, "\n%s\n", r.out);
@@ -120,7 +105,7 @@ static void test_reference_trigger_array_embedded(void) {
   memset(p, ' ', strlen(" \"passive\": true,"));
   CU_ASSERT_EQUAL_FATAL(ch_write_text(path, text), 0);
   free(text);
-  r = run(path, NULL, 60);
+  r = ch_spawn_run_fresh(path, report_dir, NULL, 60);
   CU_ASSERT_EQUAL(r.code, 3);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "$.clients[2]: population \"load\" subscribes to keys that no trigger drives"));
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"passive\": true"));
@@ -152,7 +137,7 @@ static void test_env_credentials_never_in_output(void) {
                     " \"correlation\": {\"sequence\": \"/HarnessSeq\"}}\n"),
       0);
   const char *extra[] = {"--target", target, NULL};
-  struct ch_spawn_result r = run(path, extra, 120);
+  struct ch_spawn_result r = ch_spawn_run_fresh(path, report_dir, extra, 120);
   CU_ASSERT_EQUAL(r.code, 1); /* RUN-TRIGGER: every request answered 404 */
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "RUN-TRIGGER"));
   CU_ASSERT_PTR_NULL(strstr(r.out, "v4lue-of-the-api-key"));

@@ -469,11 +469,6 @@ void ch__scn_population_free(struct ch_population *p) {
 
 /* ------------------------------------------------------------------------------------------------- phases */
 
-static const char *const scn_phase_types[] = {"connect",     "subscribe",      "hold",           "trigger",
-                                              "unsubscribe", "verify_silence", "drop_reconnect", "disconnect",
-                                              "drop",        "steady",
-                                              NULL};
-
 static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario *s, struct ch_scn_phase *ph,
                       unsigned *seen) {
   if (!cJSON_IsObject(o)) {
@@ -481,7 +476,7 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
     return;
   }
   int type;
-  if (!ch__scn_enum(c, o, "type", true, scn_phase_types, 0, &type)) {
+  if (!ch__scn_enum(c, o, "type", true, ch__scn_phase_names, 0, &type)) {
     ph->type = CH_SCN_PHASE_HOLD;
     return; /* its other keys depend on the type: nothing sensible to say about them */
   }
@@ -499,7 +494,7 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
   else if (ph->type == CH_SCN_PHASE_DROP)
     keys = k_storm;
   ch__scn_check_keys(c, o, keys);
-  ch__scn_string(c, o, "name", false, scn_phase_types[type], &ph->name);
+  ch__scn_string(c, o, "name", false, ch__scn_phase_names[type], &ph->name);
   ph->population = -1;
   const cJSON *cl = cJSON_GetObjectItemCaseSensitive(o, "clients");
   if (cl) {
@@ -549,14 +544,14 @@ static void scn_phase(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario 
     ch__scn_failf(c, o, "expected a population with \"sessions\" for a steady phase, found none (use a trigger "
                         "phase)");
   if (ph->type != CH_SCN_PHASE_CONNECT && ph->type != CH_SCN_PHASE_STEADY && !(*seen & (1u << CH_SCN_PHASE_CONNECT)))
-    ch__scn_failf(c, o, "expected a connect phase before \"%s\"", scn_phase_types[type]);
+    ch__scn_failf(c, o, "expected a connect phase before \"%s\"", ch__scn_phase_names[type]);
   if (ph->type == CH_SCN_PHASE_VERIFY_SILENCE && !(*seen & (1u << CH_SCN_PHASE_UNSUBSCRIBE)))
     ch__scn_failf(c, o, "expected an unsubscribe phase before verify_silence (it checks nothing arrives after "
                         "unsubscribing)");
   if ((ph->type == CH_SCN_PHASE_TRIGGER || ph->type == CH_SCN_PHASE_VERIFY_SILENCE) && !ch_scenario_triggers_on(s))
     ch__scn_failf(c, o, "expected trigger.type \"reference\" or \"http\" for a %s phase, found \"none\" (use a "
                         "hold phase to observe passively)",
-                  scn_phase_types[type]);
+                  ch__scn_phase_names[type]);
   bool counted = true; /* every trigger that sends has a count: the phase ends once they are sent */
   for (size_t t = 0; t < s->n_triggers; t++)
     counted &= s->triggers[t].type == CH_SCN_TRIGGER_NONE || s->triggers[t].count > 0;

@@ -13,7 +13,7 @@
 /* ------------------------------------------------------------------------------------------------- names */
 
 static const char *const scn_transport_names[] = {"webSockets", "serverSentEvents", "longPolling", NULL};
-static const char *const scn_phase_names[] = {"connect", "subscribe",      "hold",           "trigger",
+const char *const ch__scn_phase_names[] = {"connect", "subscribe",      "hold",           "trigger",
                                               "unsubscribe", "verify_silence", "drop_reconnect", "disconnect",
                                               "drop",        "steady",
                                               NULL};
@@ -22,7 +22,7 @@ const char *ch_scn_transport_name(enum ch_scn_transport t) {
   return (unsigned)t < CH_SCN_TRANSPORT_COUNT ? scn_transport_names[t] : "?";
 }
 const char *ch_scn_phase_type_name(enum ch_scn_phase_type t) {
-  return (unsigned)t < CH_SCN_PHASE_TYPE_COUNT ? scn_phase_names[t] : "?";
+  return (unsigned)t < CH_SCN_PHASE_TYPE_COUNT ? ch__scn_phase_names[t] : "?";
 }
 const char *ch_scn_hub_name(enum ch_scn_hub h) { return h == CH_SCN_HUB_JOB ? "JobEventHub" : "ResourceEventHub"; }
 const char *ch_scn_hub_subscribe_method(enum ch_scn_hub h) {

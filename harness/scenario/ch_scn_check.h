@@ -59,6 +59,9 @@ bool ch__scn_duration(struct ch__scn_ctx *c, const cJSON *obj, const char *key, 
                       uint64_t *out);
 /* A rate: a positive number (per second) or a string "500/s", "30/m". */
 bool ch__scn_rate(struct ch__scn_ctx *c, const cJSON *obj, const char *key, bool required, double def, double *out);
+/* The phase types' names in scenario files, by enum ch_scn_phase_type, NULL-terminated (one list for the parser
+   and ch_scn_phase_type_name). */
+extern const char *const ch__scn_phase_names[];
 /* One of names (NULL-terminated); stores the index. */
 bool ch__scn_enum(struct ch__scn_ctx *c, const cJSON *obj, const char *key, bool required,
                   const char *const *names, int def, int *out);

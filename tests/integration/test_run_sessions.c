@@ -3,6 +3,7 @@
    keeps sending after UnsubscribeFromPart (serve --fault ignore-unsubscribe), the same workload fails
    RUN-UNSUBSCRIBE, the Updates published outside a session's subscription intervals named. */
 #include <cJSON.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,10 +122,61 @@ static void test_ignore_unsubscribe_fails_sessions(void) {
   ch_server_free(srv);
 }
 
+/* The closed model (scenarios/sessions-ramp.json): the sessions open each second follow the stages' target (0 -> 40
+   in 2 s, 40 for 2 s, -> 10 in 2 s), within a tolerance for the sessions closing or replaced at the tick, and every
+   owed Update is delivered. */
+static void test_closed_model_follows_the_stages(void) {
+  struct ch_spawn_result r = ch_spawn_run_fresh("scenarios/sessions-ramp.json", report_dir, NULL, 60);
+  CU_ASSERT_EQUAL(r.code, 0);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  free(r.out);
+  cJSON *root = read_report();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+  double started = counter(root, "sessions_started");
+  CU_ASSERT_TRUE(started > 40);                       /* lifetimes of 1-2 s: sessions were replaced */
+  CU_ASSERT_EQUAL(started, counter(root, "sessions_ended"));
+  CU_ASSERT_TRUE(counter(root, "updates_expected") > 200);
+  CU_ASSERT_EQUAL(counter(root, "updates_missing"), 0);
+  CU_ASSERT_EQUAL(counter(root, "updates_unexpected"), 0);
+  const char *ev;
+  CH_ASSERT_STR(check(root, "RUN-DELIVERY", &ev), "pass");
+  CH_ASSERT_STR(check(root, "RUN-UNSUBSCRIBE", &ev), "pass");
+  unsigned points = 0, at_hold = 0, bad = 0;
+  double last_target = -1, last_active = -1;
+  const cJSON *pt;
+  cJSON_ArrayForEach(pt, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metrics"), "series")) {
+    const cJSON *tv = cJSON_GetObjectItemCaseSensitive(pt, "sessions_target");
+    const cJSON *av = cJSON_GetObjectItemCaseSensitive(pt, "sessions");
+    if (!cJSON_IsNumber(tv))
+      continue;
+    double target = tv->valuedouble, active = cJSON_IsNumber(av) ? av->valuedouble : 0;
+    points++;
+    CU_ASSERT_TRUE(target <= 40 && active <= 40); /* never more than the slots */
+    if (fabs(active - target) > 2 + 0.1 * target) {
+      bad++;
+      fprintf(stderr, "\nsecond %u: target %.0f, active %.0f", points, target, active);
+    }
+    at_hold += target == 40 && active >= 36;
+    last_target = target, last_active = active;
+  }
+  CU_ASSERT_TRUE(points >= 5); /* about 6 s of stages, one point a second */
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT_TRUE(at_hold >= 1); /* the hold at 40 was reached */
+  CU_ASSERT_EQUAL(last_target, 10); /* the last stage's end, held until the phase ends */
+  CU_ASSERT_TRUE(last_active >= 9 && last_active <= 12);
+  cJSON_Delete(root);
+  char path[128];
+  snprintf(path, sizeof path, "%s/report.html", report_dir);
+  char *html = ch_slurp(path, NULL);
+  CU_ASSERT_TRUE(html && strstr(html, "chart-sessions") && strstr(html, "target (closed model)"));
+  free(html);
+}
+
 int main(void) {
   snprintf(report_dir, sizeof report_dir, "/tmp/ch-sessions-%d", (int)getpid());
   CU_TestInfo tests[] = {CH_TEST(test_sessions_scenario_passes), CH_TEST(test_ignore_unsubscribe_fails_sessions),
-                         CU_TEST_INFO_NULL};
+                         CH_TEST(test_closed_model_follows_the_stages), CU_TEST_INFO_NULL};
   int rc = ch_test_run("run_sessions", tests);
   char cmd[96];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", report_dir);

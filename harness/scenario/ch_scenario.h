@@ -311,11 +311,17 @@ enum ch_scn_capacity_dim {
   CH_SCN_CAPACITY_SUBSCRIBERS_PER_KEY, /* "subscribers_per_key" */
   CH_SCN_CAPACITY_KEYS,                /* "keys" */
   CH_SCN_CAPACITY_TRIGGER_RATE,        /* "trigger_rate" */
+  CH_SCN_CAPACITY_ARRIVAL_RATE,        /* "arrival_rate": sessions per second of an open-model population */
+  CH_SCN_CAPACITY_CHURN_RATE,          /* "churn_rate": churns per second of each session (1 / churn.every's mean) */
+  CH_SCN_CAPACITY_CONCURRENT_SESSIONS, /* "concurrent_sessions": sessions open at once of a closed-model population */
+  CH_SCN_CAPACITY_DIMS
 };
 
 struct ch_scn_capacity {
   bool enabled;               /* the file has a "capacity" object */
   enum ch_scn_capacity_dim step_what;
+  int population;             /* the session population the session knobs step ("clients", default the first that
+                                 fits); -1 for the other knobs */
   double start, step, max;    /* start <= max, step > 0 */
   uint64_t step_duration_ns;  /* required */
   struct ch_scn_threshold *slo;   /* the first step that breaks one of these ends the search */
@@ -382,6 +388,8 @@ uint64_t ch_scn_dist_draw(const struct ch_scn_dist *d, struct ch_rng *rng);
 /* The arrival rate of a session population t ns into a steady phase (sessions per second); in the closed model,
    the count of sessions it should have open then (not rounded). */
 double ch_scn_sessions_rate(const struct ch_scn_sessions *ss, uint64_t t_ns);
+/* The name of a capacity dimension as the file writes it ("subscribers_per_key", ..., "concurrent_sessions"). */
+const char *ch_scn_capacity_dim_name(enum ch_scn_capacity_dim d);
 /* Whether any population is a session population. */
 bool ch_scenario_has_sessions(const struct ch_scenario *s);
 

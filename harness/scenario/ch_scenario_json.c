@@ -522,10 +522,11 @@ static int sj_render(const struct ch_scenario *s, bool stored, struct ch_buf *ou
   }
   sj_thresholds(&j, root, "thresholds", s->thresholds, s->n_thresholds);
   if (s->capacity.enabled) {
-    static const char *const dims[] = {"subscribers_per_key", "keys", "trigger_rate"};
     cJSON *k = sj_obj(&j, root, "capacity");
     if (k) {
-      sj_str(&j, k, "vary", dims[s->capacity.step_what]);
+      sj_str(&j, k, "vary", ch_scn_capacity_dim_name(s->capacity.step_what));
+      if (s->capacity.population >= 0)
+        sj_str(&j, k, "clients", s->populations[s->capacity.population].name);
       sj_num(&j, k, "start", s->capacity.start);
       sj_num(&j, k, "step", s->capacity.step);
       sj_num(&j, k, "max", s->capacity.max);

@@ -244,6 +244,78 @@ double ch_scn_sessions_rate(const struct ch_scn_sessions *ss, uint64_t t_ns) {
   return from; /* after the last stage: its target, until the steady phase ends */
 }
 
+const char *ch_scn_capacity_dim_name(enum ch_scn_capacity_dim d) {
+  static const char *const names[CH_SCN_CAPACITY_DIMS] = {"subscribers_per_key", "keys", "trigger_rate",
+                                                          "arrival_rate", "churn_rate", "concurrent_sessions"};
+  return (unsigned)d < CH_SCN_CAPACITY_DIMS ? names[d] : "?";
+}
+
+/* Whether population p can be stepped along d. */
+static bool cap_fits(const struct ch_population *p, enum ch_scn_capacity_dim d) {
+  const struct ch_scn_sessions *ss = &p->sessions;
+  switch (d) {
+  case CH_SCN_CAPACITY_ARRIVAL_RATE:
+    return ss->enabled && !ss->closed;
+  case CH_SCN_CAPACITY_CHURN_RATE:
+    return ss->enabled && ss->churn;
+  case CH_SCN_CAPACITY_CONCURRENT_SESSIONS:
+    return ss->enabled && ss->closed;
+  case CH_SCN_CAPACITY_TRIGGER_RATE:
+    return true;
+  default: /* subscribers_per_key, keys: the first population's count */
+    return !ss->enabled;
+  }
+}
+
+static const char *cap_needs(enum ch_scn_capacity_dim d) {
+  switch (d) {
+  case CH_SCN_CAPACITY_ARRIVAL_RATE:
+    return "a session population of the open model (sessions with an arrival rate)";
+  case CH_SCN_CAPACITY_CHURN_RATE:
+    return "a session population with churn";
+  case CH_SCN_CAPACITY_CONCURRENT_SESSIONS:
+    return "a session population of the closed model (\"model\": \"closed\")";
+  default:
+    return "a first population with a count (not sessions)";
+  }
+}
+
+void ch__scn_capacity_population(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario *s) {
+  struct ch_scn_capacity *k = &s->capacity;
+  enum ch_scn_capacity_dim d = k->step_what;
+  bool session_knob = d >= CH_SCN_CAPACITY_ARRIVAL_RATE;
+  const cJSON *cl = cJSON_GetObjectItemCaseSensitive(o, "clients");
+  k->population = -1;
+  size_t m = ch__scn_push_key(c, "clients");
+  if (cl && !session_knob) {
+    ch__scn_failf(c, cl, "expected no clients with vary \"%s\" (it steps the first population or the trigger), "
+                         "found one", ch_scn_capacity_dim_name(d));
+  } else if (cl) {
+    for (size_t i = 0; cJSON_IsString(cl) && i < s->n_populations; i++)
+      if (s->populations[i].name && !strcmp(s->populations[i].name, cl->valuestring))
+        k->population = (int)i;
+    if (k->population < 0)
+      ch__scn_fail(c, cl, false, "the name of a session population");
+    else if (!cap_fits(&s->populations[k->population], d))
+      ch__scn_failf(c, cl, "expected %s to step \"%s\", found \"%s\"", cap_needs(d), ch_scn_capacity_dim_name(d),
+                    cl->valuestring);
+  }
+  ch__scn_pop(c, m);
+  if (cl)
+    return;
+  if (session_knob)
+    for (size_t i = 0; i < s->n_populations && k->population < 0; i++)
+      if (cap_fits(&s->populations[i], d))
+        k->population = (int)i;
+  bool fits = session_knob ? k->population >= 0 : !s->n_populations || cap_fits(&s->populations[0], d);
+  if (!fits) {
+    m = ch__scn_push_key(c, "vary");
+    ch__scn_failf(c, cJSON_GetObjectItemCaseSensitive(o, "vary"), "expected %s to step \"%s\", found none",
+                  cap_needs(d), ch_scn_capacity_dim_name(d));
+    ch__scn_pop(c, m);
+  }
+}
+
 bool ch_scenario_has_sessions(const struct ch_scenario *s) {
   for (size_t p = 0; p < s->n_populations; p++)
     if (s->populations[p].sessions.enabled)

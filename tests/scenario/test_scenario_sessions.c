@@ -217,9 +217,49 @@ static void test_closed_model_refusals_name_the_path(void) {
           "t.json: $.clients[0].sessions.start: expected no start in the open model");
 }
 
+/* capacity can step a session population: its arrival rate, its churn rate or its count of open sessions. */
+#define CAP(x) ",\"capacity\":{\"start\":1,\"step\":1,\"max\":3,\"step_duration\":\"1s\",\"slo\":[\"errors == 0\"]," x "}}"
+#define TWO "{\"clients\":[" POP_A SESS ",{\"name\":\"ramp\"," CLOSED "]," STEADY
+static void test_capacity_session_knobs(void) {
+  struct ch_buf err = CH_BUF_INIT, a = CH_BUF_INIT;
+  struct ch_scenario *s = load(TWO CAP("\"vary\":\"concurrent_sessions\""), &err);
+  if (!s)
+    fprintf(stderr, "\n%s", err.data);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL(s->capacity.step_what, CH_SCN_CAPACITY_CONCURRENT_SESSIONS);
+  CU_ASSERT_EQUAL(s->capacity.population, 1); /* the first closed-model population */
+  CU_ASSERT_EQUAL(ch_scenario_to_json(s, &a), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.data, "\"clients\":\t\"ramp\""));
+  ch_scenario_free(s);
+  s = load(TWO CAP("\"vary\":\"churn_rate\",\"clients\":\"ramp\""), &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL(s->capacity.population, 1);
+  ch_scenario_free(s);
+  s = load(TWO CAP("\"vary\":\"arrival_rate\""), &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL(s->capacity.population, 0);
+  ch_scenario_free(s);
+  ch_buf_free(&a), ch_buf_free(&err);
+  refused(TWO CAP("\"vary\":\"arrival_rate\",\"clients\":\"ramp\""),
+          "t.json: $.capacity.clients: expected a session population of the open model (sessions with an arrival "
+          "rate) to step \"arrival_rate\", found \"ramp\"");
+  refused(TWO CAP("\"vary\":\"churn_rate\",\"clients\":\"nobody\""),
+          "t.json: $.capacity.clients: expected the name of a session population, found \"nobody\"");
+  refused(TWO CAP("\"vary\":\"trigger_rate\",\"clients\":\"web\""),
+          "t.json: $.capacity.clients: expected no clients with vary \"trigger_rate\"");
+  refused("{\"clients\":[{\"count\":2}],\"phases\":[{\"type\":\"connect\"}]" CAP("\"vary\":\"arrival_rate\""),
+          "t.json: $.capacity.vary: expected a session population of the open model (sessions with an arrival rate) "
+          "to step \"arrival_rate\", found none");
+  refused("{\"clients\":[" POP_A SESS "]," STEADY CAP("\"vary\":\"subscribers_per_key\""),
+          "t.json: $.capacity.vary: expected a first population with a count (not sessions) to step "
+          "\"subscribers_per_key\", found none");
+  refused(TWO CAP("\"vary\":\"arival_rate\""), "(did you mean \"arrival_rate\"?)");
+}
+
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_sessions_read_and_written_back), CH_TEST(test_sessions_refusals_name_the_path),
                          CH_TEST(test_dist_draws), CH_TEST(test_closed_model_read_and_written_back),
-                         CH_TEST(test_closed_model_refusals_name_the_path), CU_TEST_INFO_NULL};
+                         CH_TEST(test_closed_model_refusals_name_the_path), CH_TEST(test_capacity_session_knobs),
+                         CU_TEST_INFO_NULL};
   return ch_test_run("scenario_sessions", tests);
 }

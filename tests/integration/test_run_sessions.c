@@ -1,7 +1,8 @@
 /* Sessions and churn (issue #18), the real binary on loopback: scenarios/sessions.json against the embedded endpoint
    passes with sessions and churn in report.json and every owed Update delivered; against a reference endpoint that
    keeps sending after UnsubscribeFromPart (serve --fault ignore-unsubscribe), the same workload fails
-   RUN-UNSUBSCRIBE, the Updates published outside a session's subscription intervals named. */
+   RUN-UNSUBSCRIBE, the Updates published outside a session's subscription intervals named; one that ignores the
+   groups token fails long-polling sessions' RUN-DELIVERY. The closed model follows its stages. */
 #include <cJSON.h>
 #include <math.h>
 #include <stdbool.h>
@@ -91,12 +92,16 @@ static void test_sessions_scenario_passes(void) {
   free(html);
 }
 
-static void test_ignore_unsubscribe_fails_sessions(void) {
+/* sessions.json against a running reference endpoint with one fault, its /publish as the two hubs' triggers
+   (nonce-correlated); more: one more --set or NULL. Returns the run's exit code; the report is in report_dir. */
+static int sessions_against_fault(enum ch_fault fault, const char *more) {
   struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
-  so.faults = 1u << CH_FAULT_IGNORE_UNSUBSCRIBE;
+  so.faults = 1u << fault;
   struct ch_server *srv = NULL;
-  CU_ASSERT_EQUAL_FATAL(ch_server_new(&so, &srv), 0);
-  CU_ASSERT_EQUAL_FATAL(ch_server_start(srv), 0);
+  if (ch_server_new(&so, &srv) || ch_server_start(srv)) {
+    ch_server_free(srv);
+    return -1;
+  }
   char target[64], trigger[900];
   snprintf(target, sizeof target, "http://127.0.0.1:%d", ch_server_port(srv));
   const char *req = "{\"type\":\"http\",\"hub\":\"%s\",\"rate\":%d,\"http\":{\"method\":\"POST\","
@@ -107,10 +112,15 @@ static void test_ignore_unsubscribe_fails_sessions(void) {
   snprintf(t1, sizeof t1, req, "JobEventHub", 50, ch_server_control_port(srv));
   snprintf(trigger, sizeof trigger, "trigger=[%s,%s]", t0, t1);
   const char *extra[] = {"--target", target, "--set", trigger, "--set", "correlation={\"nonce\":\"/Note\"}",
-                         "--set", "phases.0.duration=6s", NULL};
+                         "--set", "phases.0.duration=6s", more ? "--set" : NULL, more, NULL};
   struct ch_spawn_result r = ch_spawn_run_fresh("scenarios/sessions.json", report_dir, extra, 60);
-  CU_ASSERT_EQUAL(r.code, 1);
   free(r.out);
+  ch_server_free(srv);
+  return r.code;
+}
+
+static void test_ignore_unsubscribe_fails_sessions(void) {
+  CU_ASSERT_EQUAL(sessions_against_fault(CH_FAULT_IGNORE_UNSUBSCRIBE, NULL), 1);
   cJSON *root = read_report();
   CU_ASSERT_PTR_NOT_NULL_FATAL(root);
   const char *ev;
@@ -119,7 +129,21 @@ static void test_ignore_unsubscribe_fails_sessions(void) {
   CH_ASSERT_STR(check(root, "RUN-DELIVERY", &ev), "pass"); /* it still delivers what it owes */
   CU_ASSERT_TRUE(counter(root, "unsubscribes") > 0);
   cJSON_Delete(root);
-  ch_server_free(srv);
+}
+
+/* A server that ignores the groups token on reconnect and poll (serve --fault ignore-groups-token) loses a long
+   polling session's subscriptions at its next poll: the jobs' sessions, on longPolling here, miss what they are
+   owed (the same run passes against a sound endpoint). */
+static void test_ignore_groups_token_fails_long_polling_sessions(void) {
+  CU_ASSERT_EQUAL(sessions_against_fault(CH_FAULT_IGNORE_GROUPS_TOKEN, "clients.1.transport=longPolling"), 1);
+  cJSON *root = read_report();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+  const char *ev;
+  CH_ASSERT_STR(check(root, "RUN-DELIVERY", &ev), "fail");
+  CU_ASSERT_PTR_NOT_NULL(strstr(ev, "(JobEventHub)"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(ev, "Updates owed by its subscription interval"));
+  CU_ASSERT_TRUE(counter(root, "updates_missing") > 0);
+  cJSON_Delete(root);
 }
 
 /* The closed model (scenarios/sessions-ramp.json): the sessions open each second follow the stages' target (0 -> 40
@@ -176,6 +200,7 @@ static void test_closed_model_follows_the_stages(void) {
 int main(void) {
   snprintf(report_dir, sizeof report_dir, "/tmp/ch-sessions-%d", (int)getpid());
   CU_TestInfo tests[] = {CH_TEST(test_sessions_scenario_passes), CH_TEST(test_ignore_unsubscribe_fails_sessions),
+                         CH_TEST(test_ignore_groups_token_fails_long_polling_sessions),
                          CH_TEST(test_closed_model_follows_the_stages), CU_TEST_INFO_NULL};
   int rc = ch_test_run("run_sessions", tests);
   char cmd[96];

@@ -143,8 +143,8 @@ static void scn_closed(struct ch__scn_ctx *c, const cJSON *o, struct ch_populati
   const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "stages");
   if (!st || cJSON_IsNull(st)) {
     size_t m = ch__scn_push_key(c, "stages");
-    ch__scn_fail(c, NULL, false, "an array of stages {\"duration\": \"20s\", \"target\": 200} (required in the "
-                                 "closed model)");
+    ch__scn_fail(c, st, false, "an array of stages {\"duration\": \"20s\", \"target\": 200} (required in the "
+                               "closed model)");
     ch__scn_pop(c, m);
   }
   scn_stages(c, o, ss);

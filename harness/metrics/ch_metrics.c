@@ -292,6 +292,8 @@ int ch_metrics_tick(struct ch_metrics *m, uint64_t wall_ns) {
   }
   p->connected = connected;
   p->sessions = sessions;
+  p->has_target = m->has_target;
+  p->sessions_target = m->has_target ? m->sessions_target : 0;
   p->messages_in += in - m->last_msgs_in;
   p->messages_out += out - m->last_msgs_out;
   p->errors += errors - m->last_errors;
@@ -336,6 +338,8 @@ static int series_merge(struct ch_metrics *dst, const struct ch_metrics *src) {
     j++;
     p->connected += b->connected;
     p->sessions += b->sessions;
+    p->sessions_target += b->sessions_target;
+    p->has_target = p->has_target || b->has_target;
     p->messages_in += b->messages_in;
     p->messages_out += b->messages_out;
     p->errors += b->errors;

@@ -99,6 +99,8 @@ struct ch_series_point {
   int64_t t;               /* wall-clock Unix second the point covers */
   uint64_t connected;
   uint64_t sessions;       /* sessions of session populations open at the tick (started - ended) */
+  uint64_t sessions_target; /* closed-model populations: the sessions the stages wanted open at the tick */
+  bool has_target;         /* a closed-model steady phase ran at the tick (sessions_target is meaningful) */
   uint64_t messages_in, messages_out;
   uint64_t errors;
   uint64_t deliveries;     /* Update latency samples recorded in this second */
@@ -115,6 +117,10 @@ struct ch_metrics {
   struct ch_series_point *series;
   /* Published by ch_metrics_tick for other threads (progress line); read with relaxed atomic loads. */
   _Atomic uint64_t pub_p50_ns, pub_p99_ns, pub_deliveries; /* Update delivery in the last closed second */
+  /* Gauge set by the owner's thread: the sessions its closed-model populations want open now (has_target: while a
+     steady phase runs one); copied into each second's point. */
+  bool has_target;
+  uint64_t sessions_target;
   /* State of the second being measured (private): */
   struct ch_hist *second;
   uint64_t last_msgs_in, last_msgs_out, last_errors;

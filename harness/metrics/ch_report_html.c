@@ -233,23 +233,34 @@ int ch__html_series(struct ch_buf *b, const char *id, const char *title, const c
   return rc;
 }
 
-/* Session populations: the sessions open each second (none plotted for a run without them). */
+/* Session populations: the sessions open each second, and the closed model's target (none plotted for a run
+   without them). */
 static int sessions_chart(struct ch_buf *b, const struct ch_metrics *m) {
-  bool any = false;
-  for (size_t i = 0; i < m->n_series && !any; i++)
-    any = m->series[i].sessions > 0;
+  bool any = false, target = false;
+  for (size_t i = 0; i < m->n_series; i++) {
+    any = any || m->series[i].sessions > 0 || m->series[i].has_target;
+    target = target || m->series[i].has_target;
+  }
   if (!any)
     return 0;
-  struct line l;
-  int rc = alloc_line(&l, "active sessions", m->n_series);
+  struct line l[2];
+  size_t nl = 0;
+  int rc = alloc_line(&l[nl++], "active sessions", m->n_series);
+  if (!rc && target)
+    rc = alloc_line(&l[nl++], "target (closed model)", m->n_series);
   int64_t t0 = m->series[0].t;
   for (size_t i = 0; !rc && i < m->n_series; i++) {
-    l.x[l.n] = (double)(m->series[i].t - t0);
-    l.y[l.n++] = (double)m->series[i].sessions;
+    const struct ch_series_point *p = &m->series[i];
+    l[0].x[l[0].n] = (double)(p->t - t0);
+    l[0].y[l[0].n++] = (double)p->sessions;
+    if (nl > 1 && p->has_target) {
+      l[1].x[l[1].n] = (double)(p->t - t0);
+      l[1].y[l[1].n++] = (double)p->sessions_target;
+    }
   }
   if (!rc)
-    chart(b, "chart-sessions", "Active sessions", "sessions", X_SECONDS, &l, 1, NULL);
-  free_lines(&l, 1);
+    chart(b, "chart-sessions", "Active sessions", "sessions", X_SECONDS, l, nl, NULL);
+  free_lines(l, nl);
   return rc;
 }
 

@@ -284,6 +284,8 @@ static cJSON *report_to_json(const struct ch_report *r, struct ch__jw *w) {
     ch__jw_num(w, o, "connected", (double)p->connected);
     if (p->sessions) /* session populations only */
       ch__jw_num(w, o, "sessions", (double)p->sessions);
+    if (p->has_target) /* closed-model session populations: the count their stages wanted */
+      ch__jw_num(w, o, "sessions_target", (double)p->sessions_target);
     ch__jw_num(w, o, "messages_in", (double)p->messages_in);
     ch__jw_num(w, o, "messages_out", (double)p->messages_out);
     ch__jw_num(w, o, "errors", (double)p->errors);
@@ -493,6 +495,8 @@ static int rd_metrics(struct jr *j, const cJSON *mo, struct ch_metrics *m) {
     rc = rd_u64(j, e, "t", &t);
     rc = rc ? rc : rd_u64(j, e, "connected", &p.connected);
     rc = rc ? rc : rd_u64(j, e, "sessions", &p.sessions);
+    rc = rc ? rc : rd_u64(j, e, "sessions_target", &p.sessions_target);
+    p.has_target = cJSON_GetObjectItemCaseSensitive(e, "sessions_target") != NULL;
     rc = rc ? rc : rd_u64(j, e, "messages_in", &p.messages_in);
     rc = rc ? rc : rd_u64(j, e, "messages_out", &p.messages_out);
     rc = rc ? rc : rd_u64(j, e, "errors", &p.errors);

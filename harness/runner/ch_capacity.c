@@ -1,7 +1,8 @@
-/* `centro-harness capacity`: repeats a scenario while stepping one dimension (subscribers per key, number of keys or
-   trigger rate) until a step breaks one of the scenario's SLOs, then reports the knee: the last step that held and
-   the first that did not, with connections, deliveries per second, latency and loss for every step. Each step is a
-   whole run of the scenario (fresh connections), so a step never inherits the backlog of the one before. */
+/* `centro-harness capacity`: repeats a scenario while stepping one dimension (subscribers per key, number of keys,
+   trigger rate, or a session population's arrival rate, churn rate or count of open sessions) until a step breaks
+   one of the scenario's SLOs, then reports the knee: the last step that held and the first that did not, with
+   connections, deliveries per second, latency and loss for every step. Each step is a whole run of the scenario
+   (fresh connections), so a step never inherits the backlog of the one before. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -22,8 +23,9 @@
 static const char capacity_usage[] =
     "Usage: centro-harness capacity SCENARIO.json [OPTIONS]\n"
     "\n"
-    "Steps the dimension named by the scenario's \"capacity\" object (subscribers_per_key, keys or trigger_rate)\n"
-    "from start to max by step, running the scenario once per step with its trigger phase lasting step_duration,\n"
+    "Steps the dimension named by the scenario's \"capacity\" object (subscribers_per_key, keys, trigger_rate, or\n"
+    "for a session population arrival_rate, churn_rate or concurrent_sessions) from start to max by step, running\n"
+    "the scenario once per step with its trigger phase (else its steady phase) lasting step_duration,\n"
     "until a step breaks one of the \"slo\" thresholds. Prints a table of the steps and the knee, and writes one\n"
     "report: its \"capacity\" section has every step (clients, deliveries/s, latency, loss, the SLO that broke and,\n"
     "for the reference endpoint, its connections, CPU and memory), report.html plots latency and deliveries/s\n"
@@ -139,47 +141,88 @@ static void cap_on_embedded(void *user, const char *control_base, bool started) 
   cap_sample_get(p, url, started ? &p->before : &p->after);
 }
 
-/* The --set overrides that make the scenario run one step at value v. */
-static int cap_step_sets(const struct ch_scenario *s, double v, struct ch_buf *a, struct ch_buf *b) {
+/* churn.every with its mean at 1/v seconds (v churns per second of each session), the file's distribution kept. */
+static void cap_churn_every(const struct ch_scn_dist *d, double v, struct ch_buf *b) {
+  double mean_us = 1e6 / v, a = (double)d->a_ns / 1e3, f;
+  switch (d->kind) {
+  case CH_SCN_DIST_FIXED:
+    ch_buf_printf(b, "\"%.0fus\"", mean_us);
+    break;
+  case CH_SCN_DIST_UNIFORM:
+    f = a + (double)d->b_ns / 1e3 > 0 ? 2 * mean_us / (a + (double)d->b_ns / 1e3) : 1;
+    ch_buf_printf(b, "{\"dist\":\"uniform\",\"min\":\"%.0fus\",\"max\":\"%.0fus\"}", a * f,
+                  (double)d->b_ns / 1e3 * f);
+    break;
+  case CH_SCN_DIST_EXPONENTIAL:
+    ch_buf_printf(b, "{\"dist\":\"exponential\",\"mean\":\"%.0fus\"}", mean_us);
+    break;
+  case CH_SCN_DIST_LOGNORMAL: /* mean = median * e^(sigma^2 / 2) */
+    ch_buf_printf(b, "{\"dist\":\"lognormal\",\"median\":\"%.0fus\",\"sigma\":%.17g}",
+                  mean_us / exp(d->sigma * d->sigma / 2), d->sigma);
+    break;
+  }
+}
+
+/* The --set overrides that make the scenario run one step at value v (up to 3). */
+static void cap_step_sets(const struct ch_scenario *s, double v, struct ch_buf set[3]) {
   const struct ch_scn_capacity *cap = &s->capacity;
   const struct ch_population *p = &s->populations[0];
   size_t per_client = ch_scenario_keys_per_client(p);
   double keys = p->subscribe.n_keys ? (double)p->subscribe.n_keys : 1;
+  int sp = cap->population; /* the session population a session knob steps */
   switch (cap->step_what) {
   case CH_SCN_CAPACITY_SUBSCRIBERS_PER_KEY:
-    ch_buf_printf(a, "clients.0.count=%.0f", ceil(v * keys / (double)(per_client ? per_client : 1)));
+    ch_buf_printf(&set[0], "clients.0.count=%.0f", ceil(v * keys / (double)(per_client ? per_client : 1)));
     break;
   case CH_SCN_CAPACITY_KEYS: {
     /* As many keys as the step says, each with the subscribers per key the file gives. */
     double per_key = (double)p->count * (double)(per_client ? per_client : 1) / keys;
-    ch_buf_printf(a, "clients.0.subscribe={\"key_count\":%.0f,\"prefix\":\"CAP-\",\"generator\":\"round_robin\"}",
-                  v);
-    ch_buf_printf(b, "clients.0.count=%.0f", ceil(v * (per_key < 1 ? 1 : per_key)));
-    return 0;
-  }
-  case CH_SCN_CAPACITY_TRIGGER_RATE:
-    ch_buf_printf(a, s->trigger_array ? "trigger.0.rate=%g" : "trigger.rate=%g", v); /* one trigger (loader) */
+    ch_buf_printf(&set[0],
+                  "clients.0.subscribe={\"key_count\":%.0f,\"prefix\":\"CAP-\",\"generator\":\"round_robin\"}", v);
+    ch_buf_printf(&set[1], "clients.0.count=%.0f", ceil(v * (per_key < 1 ? 1 : per_key)));
     break;
   }
-  return 0;
+  case CH_SCN_CAPACITY_TRIGGER_RATE:
+    ch_buf_printf(&set[0], s->trigger_array ? "trigger.0.rate=%g" : "trigger.rate=%g", v); /* one trigger (loader) */
+    break;
+  case CH_SCN_CAPACITY_ARRIVAL_RATE: /* a constant rate for the whole step: the stages give way */
+    ch_buf_printf(&set[0], "clients.%d.sessions.rate=%.17g", sp, v);
+    ch_buf_printf(&set[1], "clients.%d.sessions.stages=null", sp);
+    break;
+  case CH_SCN_CAPACITY_CHURN_RATE:
+    ch_buf_printf(&set[0], "clients.%d.sessions.churn.every=", sp);
+    cap_churn_every(&s->populations[sp].sessions.churn_every, v, &set[0]);
+    break;
+  case CH_SCN_CAPACITY_CONCURRENT_SESSIONS: { /* ramp from 0 over a quarter of the step, then hold */
+    double n = round(v);
+    ch_buf_printf(&set[0], "clients.%d.sessions.stages=[{\"duration\":\"%.0fus\",\"target\":%.0f}]", sp,
+                  (double)cap->step_duration_ns / 4e3, n);
+    ch_buf_printf(&set[1], "clients.%d.sessions.start=0", sp);
+    ch_buf_printf(&set[2], "clients.%d.sessions.max_concurrent=%.0f", sp, n < 1 ? 1 : n);
+    break;
+  }
+  case CH_SCN_CAPACITY_DIMS:
+    break;
+  }
 }
 
-static int cap_trigger_phase(const struct ch_scenario *s) {
-  for (size_t i = 0; i < s->n_phases; i++)
-    if (s->phases[i].type == CH_SCN_PHASE_TRIGGER)
-      return (int)i;
+static void cap_sets_free(struct ch_buf set[3]) {
+  for (size_t k = 0; k < 3; k++)
+    ch_buf_free(&set[k]);
+}
+
+/* The phase whose duration is the step's: the first trigger phase, else the first steady phase (sessions). */
+static int cap_step_phase(const struct ch_scenario *s) {
+  for (int want = 0; want < 2; want++)
+    for (size_t i = 0; i < s->n_phases; i++)
+      if (s->phases[i].type == (want ? CH_SCN_PHASE_STEADY : CH_SCN_PHASE_TRIGGER))
+        return (int)i;
   return -1;
 }
 
 static double cap_metric(const struct ch_report *r, const char *name) {
   double v = 0;
   return ch_metrics_lookup(r->metrics, name, &v) == 0 ? v : 0;
-}
-
-static const char *cap_vary_name(enum ch_scn_capacity_dim d) {
-  return d == CH_SCN_CAPACITY_SUBSCRIBERS_PER_KEY ? "subscribers_per_key"
-         : d == CH_SCN_CAPACITY_KEYS              ? "keys"
-                                                  : "trigger_rate";
 }
 
 /* A step's row from its run's report. */
@@ -246,9 +289,10 @@ int ch_capacity_main(int argc, char **argv) {
     goto out;
   }
   const struct ch_scn_capacity *cap = &s->capacity;
-  int tphase = cap_trigger_phase(s);
+  int tphase = cap_step_phase(s);
   if (!cap->enabled || tphase < 0 || !s->n_populations) {
-    fprintf(stderr, "%s: a capacity search needs a \"capacity\" object, a trigger phase and a client population\n",
+    fprintf(stderr, "%s: a capacity search needs a \"capacity\" object, a trigger or steady phase and a client "
+                    "population\n",
                     cli.o.scenario_path);
     fprintf(stderr, "exit 3: invalid input\n");
     goto out;
@@ -257,13 +301,13 @@ int ch_capacity_main(int argc, char **argv) {
   if (n_steps > 1000)
     n_steps = 1000;
   code = CH_EXIT_RUN;
-  sets = calloc(cli.n_sets + 3, sizeof *sets);
+  sets = calloc(cli.n_sets + 4, sizeof *sets);
   slo = calloc(cap->n_slo + 1, sizeof *slo);
   if (!sets || !slo || ch_report_new(&final))
     goto oom;
   for (size_t k = 0; k < cap->n_slo; k++)
     slo[k] = cap->slo[k].expr;
-  if (ch_capacity_new(cap_vary_name(cap->step_what), slo, cap->n_slo, &final->capacity))
+  if (ch_capacity_new(ch_scn_capacity_dim_name(cap->step_what), slo, cap->n_slo, &final->capacity))
     goto oom;
   struct ch_capacity *section = final->capacity;
   section->start = cap->start;
@@ -310,24 +354,24 @@ int ch_capacity_main(int argc, char **argv) {
     struct ch_capacity_step st = {0};
     char broken[200] = "";
     st.load = cap->start + (double)i * cap->step;
-    struct ch_buf a = CH_BUF_INIT, b = CH_BUF_INIT, e = CH_BUF_INIT;
-    cap_step_sets(s, st.load, &a, &b);
+    struct ch_buf set[3] = {CH_BUF_INIT, CH_BUF_INIT, CH_BUF_INIT}, e = CH_BUF_INIT;
+    cap_step_sets(s, st.load, set);
     size_t n = cli.n_sets + 1;
-    sets[n++] = a.data;
-    if (b.data)
-      sets[n++] = b.data;
+    for (size_t k = 0; k < 3; k++)
+      if (set[k].data)
+        sets[n++] = set[k].data;
     struct ch_scenario *ss = NULL;
     struct ch_report *r = NULL;
     if (ch_scenario_load(cli.o.scenario_path, sets, n, &ss, &e) || ch_report_new(&r)) {
       fprintf(stderr, "step %g: %s\n", st.load, e.data ? e.data : "cannot be set up");
       code = CH_EXIT_INPUT;
-      ch_buf_free(&a), ch_buf_free(&b), ch_buf_free(&e);
+      cap_sets_free(set), ch_buf_free(&e);
       ch_scenario_free(ss);
       break;
     }
     struct ch_run_opts o = cli.o;
     char label[96];
-    snprintf(label, sizeof label, "step %zu/%zu (%s %g)", i + 1, n_steps, cap_vary_name(cap->step_what), st.load);
+    snprintf(label, sizeof label, "step %zu/%zu (%s %g)", i + 1, n_steps, ch_scn_capacity_dim_name(cap->step_what), st.load);
     o.progress_label = label; /* the step's own progress line; the summary is the search's */
     o.intr = have_intr ? &intr : NULL;
     memset(&probe.before, 0, sizeof probe.before);
@@ -359,7 +403,7 @@ int ch_capacity_main(int argc, char **argv) {
         ch_report_add_secret(final, r->secrets[k]);
       ch_report_free(r);
       ch_scenario_free(ss);
-      ch_buf_free(&a), ch_buf_free(&b), ch_buf_free(&e);
+      cap_sets_free(set), ch_buf_free(&e);
       break;
     }
     if (rcode == CH_EXIT_RUN || rcode == CH_EXIT_INPUT) {
@@ -400,7 +444,7 @@ int ch_capacity_main(int argc, char **argv) {
       ch_report_add_secret(final, r->secrets[k]);
     ch_report_free(r);
     ch_scenario_free(ss);
-    ch_buf_free(&a), ch_buf_free(&b), ch_buf_free(&e);
+    cap_sets_free(set), ch_buf_free(&e);
     if (code == CH_EXIT_RUN)
       break;
   }

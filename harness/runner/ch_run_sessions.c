@@ -1,7 +1,7 @@
-/* Session populations (open model, scenarios/README.md "sessions"): during a steady phase each worker starts
-   sessions at the population's arrival rate (its share of the slots), each in a free slot of max_concurrent; a
-   session connects, subscribes to its keys, churns (unsubscribes one key, thinks, subscribes another) and leaves
-   after its lifetime. Each subscription is a run_ival; a session is judged as its client closes, by interval: it is
+/* Session populations (scenarios/README.md "sessions"): during a steady phase each worker starts sessions at the
+   population's arrival rate (open model: its share of the slots, each in a free slot of max_concurrent) or keeps
+   its slots below the stages' target busy (closed model); a session connects, subscribes to its keys, churns
+   (unsubscribes one key, thinks, subscribes another) and leaves after its lifetime (or when the target falls). Each subscription is a run_ival; a session is judged as its client closes, by interval: it is
    owed exactly the Updates of a key published between the acknowledgement of its Subscribe plus the grace and the
    sending of its Unsubscribe (or its leaving) minus the grace, and nothing published outside every interval of the
    key. Then the slot is free for the next session. Everything here runs on the worker's thread, except
@@ -17,6 +17,7 @@
 
 #define SESS_TICK_MS 5
 #define SESS_NO_IV UINT32_MAX
+#define SESS_RETRY_NS 1000000000ull /* closed model: a failed session's slot starts again after this */
 
 static uint64_t sess_grace(const struct ch_run *r) { return r->s->expect.unsubscribe_grace_ns; }
 
@@ -171,7 +172,8 @@ static void sess_begin(struct run_worker *rw, struct run_client *rc, uint64_t no
   rc->churning = false;
   rc->sess_stop_ns = 0;
   rc->sess_start_ns = now;
-  rc->sess_end_ns = now + ch_scn_dist_draw(&p->sessions.lifetime, &rc->sess_rng);
+  rc->sess_end_ns = p->sessions.has_lifetime ? now + ch_scn_dist_draw(&p->sessions.lifetime, &rc->sess_rng)
+                                             : UINT64_MAX; /* closed model: until the target falls below its slot */
   rc->churn_ns = rc->think_ns = 0;
   rc->started = rc->connected = rc->closed = rc->dropped = rc->reconnected = rc->stopping = false;
   memset(&rc->failure, 0, sizeof rc->failure);
@@ -248,37 +250,74 @@ static void sess_churn(struct run_client *rc, uint64_t now) {
     sess_invoke(rc, (uint32_t)(sub - rc->subs), false);
 }
 
-/* Starts the sessions due by now: the arrival rate integrated over time (an inhomogeneous Poisson process by time
-   change: thresholds drawn Exp(1), or 1 for constant arrivals), so ticks' jitter never changes the rate. */
+/* Open model: starts the sessions due by now, the arrival rate integrated over time (an inhomogeneous Poisson
+   process by time change: thresholds drawn Exp(1), or 1 for constant arrivals), so ticks' jitter never changes the
+   rate. */
+static void sess_arrivals(struct run_worker *rw, size_t p, uint64_t now, double dt) {
+  const struct ch_population *pop = &rw->run->s->populations[p];
+  rw->sess_acc[p] += ch_scn_sessions_rate(&pop->sessions, now - rw->sess_t0) * rw->sess_share[p] * dt;
+  while (rw->sess_acc[p] >= rw->sess_next[p]) {
+    rw->sess_acc[p] -= rw->sess_next[p];
+    static const struct ch_scn_dist exp1 = {CH_SCN_DIST_EXPONENTIAL, 1000000000u, 0, 0};
+    rw->sess_next[p] =
+        pop->sessions.arrival == CH_SCN_ARRIVAL_POISSON ? (double)ch_scn_dist_draw(&exp1, &rw->arr_rng) / 1e9 : 1.0;
+    struct run_client *slot = NULL;
+    for (size_t i = 0; i < rw->n_clients && !slot; i++)
+      if (rw->clients[i]->pop == p && !rw->clients[i]->sess_active)
+        slot = rw->clients[i];
+    if (slot)
+      sess_begin(rw, slot, now);
+    else
+      rw->sess_capped++;
+  }
+}
+
+/* Closed model: slot i of the population holds a session while i < the stages' target (rounded), so every worker
+   and shard follows the target with its own slots and no talk. A session that ended (its lifetime) is replaced at
+   once; one that failed, after SESS_RETRY_NS, so a failing target is not hammered. Returns the slots wanted here. */
+static uint64_t sess_closed(struct run_worker *rw, size_t p, uint64_t now) {
+  const struct ch_population *pop = &rw->run->s->populations[p];
+  double want = ch_scn_sessions_rate(&pop->sessions, now - rw->sess_t0);
+  size_t target = want > 0 ? (size_t)(want + 0.5) : 0;
+  uint64_t mine = 0;
+  for (size_t i = 0; i < rw->n_clients; i++) {
+    struct run_client *rc = rw->clients[i];
+    if (rc->pop != p)
+      continue;
+    if (rc->index - pop->first_client >= target) {
+      if (rc->sess_active && !rc->sess_stop_ns)
+        sess_stop(rc, now);
+      continue;
+    }
+    mine++;
+    bool failed = rc->n_sessions && rc->failure.message[0];
+    if (!rc->sess_active && (!failed || now >= rc->sess_stop_ns + SESS_RETRY_NS))
+      sess_begin(rw, rc, now);
+  }
+  return mine;
+}
+
 static void sess_tick(uv_timer_t *t) {
   struct run_worker *rw = t->data;
-  const struct ch_run *r = rw->run;
-  const struct ch_scenario *s = r->s;
+  const struct ch_scenario *s = rw->run->s;
   uint64_t now = ch_now_ns();
   double dt = (double)(now - rw->sess_last) / 1e9;
   rw->sess_last = now;
+  uint64_t target = 0;
+  bool closed = false;
   for (size_t p = 0; p < s->n_populations && p < 64 && rw->sess_on; p++) {
     const struct ch_population *pop = &s->populations[p];
     if (!pop->sessions.enabled || (rw->phase_pop >= 0 && (size_t)rw->phase_pop != p))
       continue; /* steady's "clients": that population only */
-    rw->sess_acc[p] += ch_scn_sessions_rate(&pop->sessions, now - rw->sess_t0) * rw->sess_share[p] * dt;
-    while (rw->sess_acc[p] >= rw->sess_next[p]) {
-      rw->sess_acc[p] -= rw->sess_next[p];
-      rw->sess_next[p] = pop->sessions.arrival == CH_SCN_ARRIVAL_POISSON
-                             ? (double)ch_scn_dist_draw(&(struct ch_scn_dist){CH_SCN_DIST_EXPONENTIAL, 1000000000u,
-                                                                             0, 0},
-                                                        &rw->arr_rng) / 1e9
-                             : 1.0;
-      struct run_client *slot = NULL;
-      for (size_t i = 0; i < rw->n_clients && !slot; i++)
-        if (rw->clients[i]->pop == p && !rw->clients[i]->sess_active)
-          slot = rw->clients[i];
-      if (slot)
-        sess_begin(rw, slot, now);
-      else
-        rw->sess_capped++;
+    if (pop->sessions.closed) {
+      target += sess_closed(rw, p, now);
+      closed = true;
+    } else {
+      sess_arrivals(rw, p, now, dt);
     }
   }
+  rw->m->has_target = closed;
+  rw->m->sessions_target = target;
   for (size_t i = 0; i < rw->n_clients; i++) {
     struct run_client *rc = rw->clients[i];
     if (!rc->session || !rc->sess_active || rc->sess_stop_ns)
@@ -312,6 +351,7 @@ void run_sess_phase(struct run_worker *rw, bool end) {
     return;
   }
   rw->sess_on = false;
+  rw->m->has_target = false; /* no closed-model target outside a steady phase */
   uv_timer_stop(&rw->sess_timer);
   uint64_t now = ch_now_ns();
   for (size_t i = 0; i < rw->n_clients; i++) { /* counted first: a stop may close a client at once */

@@ -25,8 +25,9 @@ static const char shrink_usage[] =
     "Reduces a failing scenario to the smallest one that still fails the same way, for a bug report. Each candidate\n"
     "is run as a child `centro-harness run` (a crash is contained) and kept when the check ID still fails (--check,\n"
     "e.g. RUN-DELIVERY), or the threshold EXPR still fails on its metrics (--threshold \"update_latency.p99 < 250ms\").\n"
-    "It reduces, in order: clients per population, populations, keys, trigger rate, trigger count, phase durations\n"
-    "(not below 100 ms); each by halving while that keeps failing, then by single steps (one client, key or\n"
+    "It reduces, in order: clients per population (a session population's max_concurrent, or its targets in the\n"
+    "closed model), session arrival rates and stages, populations, keys, trigger rate, trigger count, phase\n"
+    "durations (not below 100 ms); each by halving while that keeps failing, then by single steps (one client, key or\n"
     "trigger, 1/s of rate, a quarter of a duration). Every step is printed and written to the log.\n"
     "\n"
     "Options:\n"
@@ -358,6 +359,8 @@ static void describe(const cJSON *doc, char *buf, size_t n) {
   const cJSON *p;
   cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "clients")) {
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "count");
+    if (!c) /* a session population: its slots */
+      c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p, "sessions"), "max_concurrent");
     clients += cJSON_IsNumber(c) ? c->valuedouble : 0;
   }
   const cJSON *trig = cJSON_GetObjectItemCaseSensitive(doc, "trigger");

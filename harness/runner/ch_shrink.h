@@ -1,7 +1,8 @@
 /* ch_shrink: `centro-harness shrink`, the smallest scenario that still fails the same way.
  *
  * The scenario (with --set and --seed applied, every default filled in, no credential) is reduced one dimension at
- * a time: clients per population, populations, keys, trigger rate and count, phase durations. Every candidate is
+ * a time: clients per population (a session population's slots or target counts), session arrival rates and
+ * stages, populations, keys, trigger rate and count, phase durations. Every candidate is
  * run as a child `centro-harness run` (so a crash of the run is contained), and kept when the same check id still
  * fails (--check) or the same threshold still fails (--threshold). Each dimension is halved while that keeps
  * failing, then reduced by single steps (one client, one key, one trigger; a quarter of a duration).
@@ -16,7 +17,10 @@ struct cJSON;
 
 /* One reduction of the scenario document. */
 enum ch__shrink_dim {
-  CH__SHRINK_CLIENTS,    /* clients[i].count */
+  CH__SHRINK_CLIENTS,    /* clients[i].count; a session population's sessions.max_concurrent (open model) or its
+                            targets (closed model: stages, start and max_concurrent together) */
+  CH__SHRINK_ARRIVAL,    /* clients[i].sessions: the open model's rate and stage targets together */
+  CH__SHRINK_STAGES,     /* clients[i].sessions.stages: the last ones dropped (one stays) */
   CH__SHRINK_POPULATION, /* drop clients[i] and the phases only it runs */
   CH__SHRINK_KEYS,       /* clients[i].subscribe: keys, range or key_count */
   CH__SHRINK_RATE,       /* trigger.rate (trigger[i].rate when "trigger" is an array) */

@@ -9,7 +9,7 @@
 #include "ch_shrink.h"
 
 #define SHRINK_MIN_DURATION_NS 100000000ull /* 100 ms: shorter phases measure nothing */
-#define SHRINK_MIN_RATE 0.1                 /* triggers per second */
+#define SHRINK_MIN_RATE 0.1                 /* triggers (or session arrivals) per second */
 
 static cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 
@@ -29,7 +29,7 @@ size_t ch__shrink_count(const cJSON *doc, enum ch__shrink_dim dim) {
     const cJSON *t = item(doc, "trigger");
     return cJSON_IsArray(t) ? (size_t)cJSON_GetArraySize(t) : 1;
   }
-  const cJSON *a = item(doc, dim == CH__SHRINK_DURATION ? "phases" : "clients");
+  const cJSON *a = item(doc, dim == CH__SHRINK_DURATION ? "phases" : "clients"); /* the rest: per population */
   return cJSON_IsArray(a) ? (size_t)cJSON_GetArraySize(a) : 0;
 }
 
@@ -48,10 +48,95 @@ static bool reduce_int(cJSON *o, const char *k, double lo, bool halve, const cha
   return true;
 }
 
+/* A number or rate string ("5/s") of o[k]; -1 when neither. */
+static double value_of(const cJSON *o, const char *k) {
+  const cJSON *v = item(o, k);
+  double r = -1;
+  if (cJSON_IsNumber(v))
+    r = v->valuedouble;
+  else if (cJSON_IsString(v) && ch_parse_rate(v->valuestring, &r, NULL))
+    r = -1;
+  return r;
+}
+
+static cJSON *sessions_of(cJSON *doc, size_t i) {
+  cJSON *ss = item(cJSON_GetArrayItem(item(doc, "clients"), (int)i), "sessions");
+  return cJSON_IsObject(ss) ? ss : NULL;
+}
+
+static bool is_closed(const cJSON *ss) {
+  const cJSON *m = item(ss, "model");
+  return cJSON_IsString(m) && !strcmp(m->valuestring, "closed");
+}
+
+/* Closed model: every target (stages and start) halved (rounding up) or minus one, max_concurrent following the
+   highest; stops when the highest is 1. */
+static bool reduce_targets(cJSON *ss, size_t i, bool halve, char *what, size_t n) {
+  cJSON *stages = item(ss, "stages"), *st;
+  double most = value_of(ss, "start");
+  cJSON_ArrayForEach(st, stages) most = value_of(st, "target") > most ? value_of(st, "target") : most;
+  if (most <= 1)
+    return false;
+  double nmost = halve ? ceil(most / 2) : most - 1, t;
+  cJSON_ArrayForEach(st, stages) {
+    if ((t = value_of(st, "target")) > 0)
+      cJSON_ReplaceItemInObjectCaseSensitive(st, "target", cJSON_CreateNumber(halve ? ceil(t / 2) : t - 1));
+  }
+  if ((t = value_of(ss, "start")) > 0)
+    cJSON_ReplaceItemInObjectCaseSensitive(ss, "start", cJSON_CreateNumber(halve ? ceil(t / 2) : t - 1));
+  cJSON_ReplaceItemInObjectCaseSensitive(ss, "max_concurrent", cJSON_CreateNumber(nmost));
+  snprintf(what, n, "clients[%zu].sessions targets %.0f -> %.0f (stages, start, max_concurrent)", i, most, nmost);
+  return true;
+}
+
 static bool reduce_count(cJSON *doc, size_t i, bool halve, char *what, size_t n) {
-  char label[48];
+  char label[64];
+  cJSON *ss = sessions_of(doc, i);
+  if (ss && is_closed(ss))
+    return reduce_targets(ss, i, halve, what, n);
+  if (ss) { /* open model: the slots */
+    snprintf(label, sizeof label, "clients[%zu].sessions.max_concurrent", i);
+    return reduce_int(ss, "max_concurrent", 1, halve, label, what, n);
+  }
   snprintf(label, sizeof label, "clients[%zu].count", i);
   return reduce_int(cJSON_GetArrayItem(item(doc, "clients"), (int)i), "count", 1, halve, label, what, n);
+}
+
+static double rate_down(double x, bool halve) {
+  double v = halve ? x / 2 : x - 1;
+  return v < SHRINK_MIN_RATE ? SHRINK_MIN_RATE : v;
+}
+
+/* Open model: the arrival rate and every stage's target halved or minus 1/s together, not below 0.1/s (a rate of 0,
+   where the stages start from nothing, stays). */
+static bool reduce_arrival(cJSON *doc, size_t i, bool halve, char *what, size_t n) {
+  cJSON *ss = sessions_of(doc, i), *st;
+  if (!ss || is_closed(ss))
+    return false;
+  double most = value_of(ss, "rate"), t;
+  cJSON_ArrayForEach(st, item(ss, "stages")) most = value_of(st, "target") > most ? value_of(st, "target") : most;
+  if (!(most > SHRINK_MIN_RATE))
+    return false;
+  cJSON_ArrayForEach(st, item(ss, "stages")) {
+    if ((t = value_of(st, "target")) > SHRINK_MIN_RATE)
+      cJSON_ReplaceItemInObjectCaseSensitive(st, "target", cJSON_CreateNumber(rate_down(t, halve)));
+  }
+  if ((t = value_of(ss, "rate")) > SHRINK_MIN_RATE)
+    cJSON_ReplaceItemInObjectCaseSensitive(ss, "rate", cJSON_CreateNumber(rate_down(t, halve)));
+  snprintf(what, n, "clients[%zu].sessions arrivals %g/s -> %g/s (rate and stages)", i, most, rate_down(most, halve));
+  return true;
+}
+
+/* The last stages dropped: half of them, or one; the first stays. */
+static bool reduce_stages(cJSON *doc, size_t i, bool halve, char *what, size_t n) {
+  cJSON *stages = item(sessions_of(doc, i), "stages");
+  int have = cJSON_IsArray(stages) ? cJSON_GetArraySize(stages) : 0, keep = halve ? (have + 1) / 2 : have - 1;
+  if (have < 2 || keep == have)
+    return false;
+  while (cJSON_GetArraySize(stages) > keep)
+    cJSON_DeleteItemFromArray(stages, cJSON_GetArraySize(stages) - 1);
+  snprintf(what, n, "clients[%zu].sessions.stages %d -> %d", i, have, keep);
+  return true;
 }
 
 /* Drops population i and the phases that name it alone; at least one population stays. */
@@ -169,6 +254,10 @@ bool ch__shrink_apply(cJSON *doc, enum ch__shrink_dim dim, size_t i, bool halve,
   switch (dim) {
   case CH__SHRINK_CLIENTS:
     return reduce_count(doc, i, halve, what, n);
+  case CH__SHRINK_ARRIVAL:
+    return reduce_arrival(doc, i, halve, what, n);
+  case CH__SHRINK_STAGES:
+    return reduce_stages(doc, i, halve, what, n);
   case CH__SHRINK_POPULATION:
     return drop_population(doc, i, halve, what, n);
   case CH__SHRINK_KEYS:

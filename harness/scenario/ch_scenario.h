@@ -162,10 +162,11 @@ struct ch_scn_dist {
   double sigma;               /* lognormal: the standard deviation of ln(duration) */
 };
 
-/* One stage of a ramping arrival rate: the rate moves linearly to target over duration. */
+/* One stage of a ramping arrival rate (or, in the closed model, of a count of open sessions): the value moves
+   linearly to target over duration. */
 struct ch_scn_stage {
   uint64_t duration_ns;
-  double target;              /* sessions per second */
+  double target;              /* sessions per second; closed model: sessions open at once */
 };
 
 /* An open-model population (scenarios/README.md "sessions"): sessions arrive at a rate during steady phases, each
@@ -173,10 +174,14 @@ struct ch_scn_stage {
    max_concurrent: its client slots, reused by the sessions that follow. */
 struct ch_scn_sessions {
   bool enabled;
+  bool closed;                /* "model": "closed" (k6's ramping VUs): stages of a count of sessions open at once;
+                                 slot i holds a session while i < the target, so shards and workers need no talk */
   enum ch_scn_arrival arrival;
-  double rate;                /* sessions per second; with stages, the rate the first stage starts from (default 0) */
+  double rate;                /* sessions per second; with stages, the rate the first stage starts from (default 0).
+                                 Closed model: "start", the count the first stage starts from */
   struct ch_scn_stage *stages;
   size_t n_stages;
+  bool has_lifetime;          /* always in the open model; closed: without one a session stays while it is wanted */
   struct ch_scn_dist lifetime;
   bool churn;                 /* "churn" given */
   struct ch_scn_dist churn_every; /* time between two churns of a session */
@@ -306,11 +311,17 @@ enum ch_scn_capacity_dim {
   CH_SCN_CAPACITY_SUBSCRIBERS_PER_KEY, /* "subscribers_per_key" */
   CH_SCN_CAPACITY_KEYS,                /* "keys" */
   CH_SCN_CAPACITY_TRIGGER_RATE,        /* "trigger_rate" */
+  CH_SCN_CAPACITY_ARRIVAL_RATE,        /* "arrival_rate": sessions per second of an open-model population */
+  CH_SCN_CAPACITY_CHURN_RATE,          /* "churn_rate": churns per second of each session (1 / churn.every's mean) */
+  CH_SCN_CAPACITY_CONCURRENT_SESSIONS, /* "concurrent_sessions": sessions open at once of a closed-model population */
+  CH_SCN_CAPACITY_DIMS
 };
 
 struct ch_scn_capacity {
   bool enabled;               /* the file has a "capacity" object */
   enum ch_scn_capacity_dim step_what;
+  int population;             /* the session population the session knobs step ("clients", default the first that
+                                 fits); -1 for the other knobs */
   double start, step, max;    /* start <= max, step > 0 */
   uint64_t step_duration_ns;  /* required */
   struct ch_scn_threshold *slo;   /* the first step that breaks one of these ends the search */
@@ -374,8 +385,11 @@ const char *ch_scn_hub_unsubscribe_method(enum ch_scn_hub h);
 
 /* A draw of d in ns from rng (ch_scenario_sessions.c). */
 uint64_t ch_scn_dist_draw(const struct ch_scn_dist *d, struct ch_rng *rng);
-/* The arrival rate of a session population t ns into a steady phase (sessions per second). */
+/* The arrival rate of a session population t ns into a steady phase (sessions per second); in the closed model,
+   the count of sessions it should have open then (not rounded). */
 double ch_scn_sessions_rate(const struct ch_scn_sessions *ss, uint64_t t_ns);
+/* The name of a capacity dimension as the file writes it ("subscribers_per_key", ..., "concurrent_sessions"). */
+const char *ch_scn_capacity_dim_name(enum ch_scn_capacity_dim d);
 /* Whether any population is a session population. */
 bool ch_scenario_has_sessions(const struct ch_scenario *s);
 

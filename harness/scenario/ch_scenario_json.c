@@ -268,8 +268,13 @@ static void sj_sessions(struct sj *j, cJSON *o, const struct ch_population *p) {
   cJSON *x = sj_obj(j, o, "sessions");
   if (!x)
     return;
-  sj_str(j, x, "arrival", ss->arrival == CH_SCN_ARRIVAL_POISSON ? "poisson" : "constant");
-  if (ss->rate > 0 || !ss->n_stages)
+  if (ss->closed) {
+    sj_str(j, x, "model", "closed");
+    sj_num(j, x, "start", ss->rate);
+  } else {
+    sj_str(j, x, "arrival", ss->arrival == CH_SCN_ARRIVAL_POISSON ? "poisson" : "constant");
+  }
+  if (!ss->closed && (ss->rate > 0 || !ss->n_stages))
     sj_num(j, x, "rate", ss->rate);
   if (ss->n_stages) {
     cJSON *a = sj_arr(j, x, "stages");
@@ -284,7 +289,8 @@ static void sj_sessions(struct sj *j, cJSON *o, const struct ch_population *p) {
       sj_num(j, st, "target", ss->stages[i].target);
     }
   }
-  sj_dist(j, x, "lifetime", &ss->lifetime);
+  if (ss->has_lifetime)
+    sj_dist(j, x, "lifetime", &ss->lifetime);
   sj_num(j, x, "max_concurrent", (double)p->count);
   if (ss->churn) {
     cJSON *c = sj_obj(j, x, "churn");
@@ -516,10 +522,11 @@ static int sj_render(const struct ch_scenario *s, bool stored, struct ch_buf *ou
   }
   sj_thresholds(&j, root, "thresholds", s->thresholds, s->n_thresholds);
   if (s->capacity.enabled) {
-    static const char *const dims[] = {"subscribers_per_key", "keys", "trigger_rate"};
     cJSON *k = sj_obj(&j, root, "capacity");
     if (k) {
-      sj_str(&j, k, "vary", dims[s->capacity.step_what]);
+      sj_str(&j, k, "vary", ch_scn_capacity_dim_name(s->capacity.step_what));
+      if (s->capacity.population >= 0)
+        sj_str(&j, k, "clients", s->populations[s->capacity.population].name);
       sj_num(&j, k, "start", s->capacity.start);
       sj_num(&j, k, "step", s->capacity.step);
       sj_num(&j, k, "max", s->capacity.max);

@@ -367,12 +367,15 @@ static void scn_capacity(struct ch__scn_ctx *c, const cJSON *root, struct ch_sce
     return;
   }
   k->enabled = true;
-  static const char *const keys[] = {"vary", "start", "step", "max", "step_duration", "slo", NULL};
+  static const char *const keys[] = {"vary", "clients", "start", "step", "max", "step_duration", "slo", NULL};
   ch__scn_check_keys(c, o, keys);
-  static const char *const dims[] = {"subscribers_per_key", "keys", "trigger_rate", NULL};
+  const char *dims[CH_SCN_CAPACITY_DIMS + 1] = {NULL};
+  for (int i = 0; i < CH_SCN_CAPACITY_DIMS; i++)
+    dims[i] = ch_scn_capacity_dim_name((enum ch_scn_capacity_dim)i);
   int d;
   ch__scn_enum(c, o, "vary", true, dims, 0, &d);
   k->step_what = (enum ch_scn_capacity_dim)d;
+  ch__scn_capacity_population(c, o, s);
   ch__scn_number(c, o, "start", true, 0, 1e9, true, 1, &k->start);
   ch__scn_number(c, o, "step", true, 0, 1e9, true, 1, &k->step);
   if (ch__scn_number(c, o, "max", true, 0, 1e9, true, 1, &k->max) && k->max < k->start) {

@@ -87,6 +87,8 @@ void ch__scn_population_free(struct ch_population *p);
 /* ch_scenario_sessions.c: a population's "sessions" (sets its count to max_concurrent); what it owns. */
 void ch__scn_sessions(struct ch__scn_ctx *c, const cJSON *pop, struct ch_population *p);
 void ch__scn_sessions_free(struct ch_population *p);
+/* capacity.clients and whether the population the dimension steps fits it (o: the "capacity" object). */
+void ch__scn_capacity_population(struct ch__scn_ctx *c, const cJSON *o, struct ch_scenario *s);
 /* "trigger" (ch_scenario_trigger.c): read before the populations; its scope ("clients" resolved, keys no other
    trigger drives, populations no trigger reaches) judged after them and after "capacity". */
 void ch__scn_triggers(struct ch__scn_ctx *c, const cJSON *root, struct ch_scenario *s);

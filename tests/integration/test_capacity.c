@@ -29,6 +29,22 @@ static struct ch_spawn_result run_capacity(const char *scenario, const char *con
   return ch_spawn(argv, 240);
 }
 
+/* A capacity search of the scenario text against a running reference endpoint: its URL as the target, its /publish
+   as the http trigger's URL. The output is printed when the search did not complete. */
+static struct ch_spawn_result run_capacity_against(const struct ch_server *srv, const char *scenario) {
+  char path[96], target[96], trigger[128];
+  snprintf(path, sizeof path, "%s-scenario.json", report_dir);
+  if (ch_write_text(path, scenario))
+    return (struct ch_spawn_result){-1, strdup("cannot write the scenario"), 0};
+  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
+  const char *extra[] = {"--set", target, "--set", trigger, NULL};
+  struct ch_spawn_result r = run_capacity(path, extra);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out ? r.out : "");
+  unlink(path);
+  return r;
+}
+
 static struct ch_report *read_report(void) {
   char path[128];
   snprintf(path, sizeof path, "%s/report.json", report_dir);
@@ -146,18 +162,10 @@ static void test_capacity_external_reference_endpoint_resources(void) {
     CU_ASSERT_PTR_NOT_NULL(stats.data ? strstr(stats.data, fields[i]) : NULL);
   ch_buf_free(&stats);
 
-  char path[96], target[96], trigger[128];
-  snprintf(path, sizeof path, "%s-external.json", report_dir);
-  CU_ASSERT_EQUAL_FATAL(ch_write_text(path, external_scenario), 0);
-  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
-  const char *extra[] = {"--set", target, "--set", trigger, NULL};
-  struct ch_spawn_result r = run_capacity(path, extra);
-  if (r.code != 0)
-    fprintf(stderr, "\n%s\n", r.out);
+  struct ch_spawn_result r = run_capacity_against(srv, external_scenario);
   CU_ASSERT_EQUAL(r.code, 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "tgt cpu"));
   free(r.out);
-  unlink(path);
   ch_server_free(srv);
   struct ch_report *rep = read_report();
   CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
@@ -176,12 +184,101 @@ static void test_capacity_external_reference_endpoint_resources(void) {
   ch_report_free(rep);
 }
 
+/* Session populations (issue #18 item 4): the search steps a population's arrival rate (the stages give way to a
+   constant rate) or, in the closed model, its count of open sessions; every step is a row of the report's table. */
+static void test_capacity_steps_session_knobs(void) {
+  const char *arrival[] = {"--set",
+                           "capacity={\"vary\":\"arrival_rate\",\"clients\":\"parts\",\"start\":5,\"step\":10,"
+                           "\"max\":15,\"step_duration\":\"2s\",\"slo\":[\"delivery_ratio == 1\","
+                           "\"updates_unexpected == 0\"]}",
+                           NULL};
+  struct ch_spawn_result r = run_capacity("scenarios/sessions.json", arrival);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  CU_ASSERT_EQUAL(r.code, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "step 2/2 (arrival_rate 15)"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "knee: not reached; every step up to 15 met the SLOs"));
+  free(r.out);
+  struct ch_report *rep = read_report();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+  const struct ch_capacity *c = rep->capacity;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CH_ASSERT_STR(c->vary, "arrival_rate");
+  CU_ASSERT_EQUAL_FATAL(c->n_steps, 2);
+  CU_ASSERT_TRUE(c->steps[0].held && c->steps[1].held);
+  /* 2 s of arrivals at 5/s then 15/s (plus the jobs' 8/s): the second step had more connections */
+  CU_ASSERT_TRUE(c->steps[1].target.connections > c->steps[0].target.connections + 10);
+  CU_ASSERT_TRUE(c->steps[0].deliveries_per_s > 0 && c->steps[0].delivery_ratio == 1);
+  ch_report_free(rep);
+
+  const char *closed[] = {"--set",
+                          "capacity={\"vary\":\"concurrent_sessions\",\"start\":10,\"step\":20,\"max\":30,"
+                          "\"step_duration\":\"2s\",\"slo\":[\"delivery_ratio == 1\"]}",
+                          NULL};
+  r = run_capacity("scenarios/sessions-ramp.json", closed);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  CU_ASSERT_EQUAL(r.code, 0);
+  free(r.out);
+  rep = read_report();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+  c = rep->capacity;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CH_ASSERT_STR(c->vary, "concurrent_sessions");
+  CU_ASSERT_EQUAL_FATAL(c->n_steps, 2);
+  CU_ASSERT_EQUAL(c->steps[0].clients, 10); /* the slots follow the step */
+  CU_ASSERT_EQUAL(c->steps[1].clients, 30);
+  CU_ASSERT_TRUE(c->steps[0].held && c->steps[1].held);
+  ch_report_free(rep);
+}
+
+/* A server that ignores Unsubscribe (serve --fault ignore-unsubscribe) holds while sessions do not churn (0.1 churns
+   per second: none within a 2 s step) and breaks once they do: the search finds the knee on churn_rate. */
+static const char churn_scenario[] =
+    "{\"name\": \"capacity-churn\",\n"
+    " \"clients\": [{\"name\": \"web\", \"hub\": \"ResourceEventHub\", \"transport\": \"webSockets\",\n"
+    "   \"subscribe\": {\"key_count\": 6, \"prefix\": \"C-\", \"generator\": \"uniform\", \"per_client\": 2},\n"
+    "   \"sessions\": {\"rate\": 20, \"lifetime\": \"5s\", \"max_concurrent\": 30,\n"
+    "                \"churn\": {\"every\": \"10s\", \"think\": \"50ms\"}}}],\n"
+    " \"phases\": [{\"type\": \"steady\", \"duration\": \"2s\"}],\n"
+    " \"trigger\": {\"type\": \"http\", \"rate\": 100, \"keys\": \"subscribed\",\n"
+    "             \"http\": {\"method\": \"POST\", \"url\": \"http://127.0.0.1:1/publish\",\n"
+    "                      \"body\": {\"hub\": \"ResourceEventHub\", \"key\": \"{{key}}\",\n"
+    "                               \"payload\": {\"Note\": \"{{nonce}}\"}}}},\n"
+    " \"correlation\": {\"nonce\": \"/Note\"},\n"
+    " \"expect\": {\"deadline\": \"2s\", \"unsubscribe_grace\": \"300ms\"},\n"
+    " \"capacity\": {\"vary\": \"churn_rate\", \"start\": 0.1, \"step\": 4, \"max\": 8.1, \"step_duration\": \"2s\",\n"
+    "              \"slo\": [\"updates_unexpected == 0\", \"delivery_ratio == 1\"]}}\n";
+
+static void test_capacity_churn_rate_knee_with_a_fault(void) {
+  struct ch_server_opts so = {.port = 0, .control_port = 0, .listen_host = "127.0.0.1", .quiet = true};
+  so.faults = 1u << CH_FAULT_IGNORE_UNSUBSCRIBE;
+  struct ch_server *srv = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_server_new(&so, &srv), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_server_start(srv), 0);
+  struct ch_spawn_result r = run_capacity_against(srv, churn_scenario);
+  CU_ASSERT_EQUAL(r.code, 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "knee: last step that held 0.1, first that broke 4.1 (updates_unexpected == 0)"));
+  free(r.out);
+  ch_server_free(srv);
+  struct ch_report *rep = read_report();
+  const struct ch_capacity *c = rep ? rep->capacity : NULL;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CH_ASSERT_STR(c->vary, "churn_rate");
+  CU_ASSERT_EQUAL_FATAL(c->n_steps, 2); /* the search stops at the first step that broke */
+  CU_ASSERT_EQUAL(c->last_held, 0);
+  CU_ASSERT_EQUAL(c->first_broken, 1);
+  CU_ASSERT_TRUE(c->steps[1].has_observed && c->steps[1].observed > 0);
+  ch_report_free(rep);
+}
+
 int main(void) {
   snprintf(report_dir, sizeof report_dir, "/tmp/ch-capacity-test-%d", (int)getpid());
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CU_TestInfo tests[] = {CH_TEST(test_capacity_embedded_reports_steps_and_knee),
                          CH_TEST(test_capacity_first_step_breaking_is_the_knee),
                          CH_TEST(test_capacity_external_reference_endpoint_resources),
+                         CH_TEST(test_capacity_steps_session_knobs), CH_TEST(test_capacity_churn_rate_knee_with_a_fault),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("capacity", tests);
   curl_global_cleanup();

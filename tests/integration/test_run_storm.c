@@ -149,6 +149,11 @@ static void test_storm_fails_when_groups_token_is_ignored(void) {
   storm_against_fault(CH_FAULT_IGNORE_GROUPS_TOKEN, "RUN-RECOVERY");
 }
 
+/* The storm scenario unsubscribes after the storm: groups restored from the groups token must be left too. */
+static void test_storm_fails_when_unsubscribe_is_ignored(void) {
+  storm_against_fault(CH_FAULT_IGNORE_UNSUBSCRIBE, "RUN-UNSUBSCRIBE");
+}
+
 static void test_storm_fails_without_replay(void) { storm_against_fault(CH_FAULT_NO_REPLAY, "RUN-REPLAY"); }
 
 /* A server that answers /reconnect with 503 (DisconnectTimeout 6 s): the official JS client's web app starts a new
@@ -216,6 +221,7 @@ int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_storm_recovers_with_figures),
                          CH_TEST(test_client_model_selects_the_js_reconnect_delay),
                          CH_TEST(test_storm_fails_when_groups_token_is_ignored),
+                         CH_TEST(test_storm_fails_when_unsubscribe_is_ignored),
                          CH_TEST(test_storm_fails_without_replay),
                          CH_TEST(test_official_js_starts_a_new_connection_after_the_window),
                          CH_TEST(test_drop_phase_fields_are_checked),

@@ -129,12 +129,54 @@ static void test_shrink_refuses_what_does_not_fail(void) {
   free(r.out);
 }
 
+/* Sessions (issue #18): an open-model population churning against an endpoint that ignores Unsubscribe (serve
+   --fault ignore-unsubscribe) is reduced to a few session slots that still fail RUN-UNSUBSCRIBE. */
+static const char sessions_scenario[] =
+    "{\"name\": \"churn-leak\",\n"
+    " \"clients\": [{\"name\": \"web\", \"hub\": \"ResourceEventHub\", \"transport\": \"webSockets\",\n"
+    "   \"subscribe\": {\"key_count\": 6, \"prefix\": \"S-\", \"generator\": \"uniform\", \"per_client\": 2},\n"
+    "   \"sessions\": {\"arrival\": \"poisson\", \"stages\": [{\"duration\": \"500ms\", \"target\": 40}],\n"
+    "                \"lifetime\": \"3s\", \"max_concurrent\": 40,\n"
+    "                \"churn\": {\"every\": \"300ms\", \"think\": \"50ms\"}}}],\n"
+    " \"phases\": [{\"type\": \"steady\", \"duration\": \"2s\"}],\n"
+    " \"expect\": {\"deadline\": \"1s\", \"unsubscribe_grace\": \"300ms\"}}\n";
+
+static void test_shrink_sessions_to_a_few_slots_still_failing_unsubscribe(void) {
+  struct ch_server *srv = endpoint(1u << CH_FAULT_IGNORE_UNSUBSCRIBE);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+  char target[64], trigger[400], path[128], out[128];
+  sets_for(srv, target, trigger);
+  snprintf(path, sizeof path, "%s/churn-leak.json", root);
+  snprintf(out, sizeof out, "%s/churn-small.json", root);
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(path, sessions_scenario), 0);
+  const char *args[] = {"shrink", path, "--check", "RUN-UNSUBSCRIBE", "--target", target, "--set", trigger,
+                        "--set", "trigger.rate=100", "--set", "correlation={\"nonce\":\"/Note\"}", "-o", out,
+                        "--max-runs", "5", "--max-time", "100s", NULL};
+  struct ch_spawn_result r = harness(args, 150);
+  CU_ASSERT_EQUAL(r.code, 0);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "start: 40 clients in 1 population"));
+  CU_ASSERT_PTR_NOT_NULL(
+      strstr(r.out, "clients[0].sessions.max_concurrent 40 -> 20: still fails RUN-UNSUBSCRIBE, kept"));
+  free(r.out);
+  char *text = ch_slurp(out, NULL);
+  cJSON *doc = cJSON_Parse(text ? text : "");
+  const cJSON *ss = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "clients"), 0), "sessions");
+  const cJSON *slots = cJSON_GetObjectItem(ss, "max_concurrent");
+  CU_ASSERT_TRUE(cJSON_IsNumber(slots) && slots->valuedouble >= 1 && slots->valuedouble <= 10);
+  cJSON_Delete(doc);
+  free(text);
+  ch_server_free(srv);
+}
+
 int main(void) {
   snprintf(root, sizeof root, "/tmp/ch-shrink-test-XXXXXX");
   if (!mkdtemp(root))
     return 2;
   CU_TestInfo tests[] = {CH_TEST(test_shrink_fanout_to_a_few_clients_still_failing_delivery),
-                         CH_TEST(test_shrink_refuses_what_does_not_fail), CU_TEST_INFO_NULL};
+                         CH_TEST(test_shrink_refuses_what_does_not_fail),
+                         CH_TEST(test_shrink_sessions_to_a_few_slots_still_failing_unsubscribe), CU_TEST_INFO_NULL};
   int rc = ch_test_run("shrink", tests);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

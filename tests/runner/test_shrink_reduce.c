@@ -77,7 +77,65 @@ static void test_shrink_reductions(void) {
   cJSON_Delete(d);
 }
 
+static double sess_num(const cJSON *doc, int pop, const char *k) {
+  const cJSON *ss = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "clients"), pop), "sessions");
+  const cJSON *v = cJSON_GetObjectItem(ss, k);
+  return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+static double stage_target(const cJSON *doc, int pop, int i) {
+  const cJSON *ss = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "clients"), pop), "sessions");
+  const cJSON *v = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(ss, "stages"), i), "target");
+  return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* Session populations: the open model's slots, arrival rate (with its stages) and stages; the closed model's
+   targets, max_concurrent following. */
+static void test_shrink_sessions(void) {
+  cJSON *d = cJSON_Parse(
+      "{\"clients\": [{\"name\": \"o\", \"sessions\": {\"arrival\": \"poisson\", \"rate\": 4, \"max_concurrent\": 9,"
+      "   \"stages\": [{\"duration\": \"1s\", \"target\": 20}, {\"duration\": \"1s\", \"target\": \"0.1/s\"},"
+      "                {\"duration\": \"1s\", \"target\": 6}], \"lifetime\": \"1s\"}},"
+      "  {\"name\": \"c\", \"sessions\": {\"model\": \"closed\", \"start\": 3, \"max_concurrent\": 40,"
+      "   \"stages\": [{\"duration\": \"1s\", \"target\": 40}, {\"duration\": \"1s\", \"target\": 0}]}}]}");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+  char what[200];
+  CU_ASSERT_EQUAL(ch__shrink_count(d, CH__SHRINK_ARRIVAL), 2);
+  /* open: the slots 9 -> 5 -> 4 */
+  CU_ASSERT_TRUE(ch__shrink_apply(d, CH__SHRINK_CLIENTS, 0, true, what, sizeof what));
+  CU_ASSERT_STRING_EQUAL(what, "clients[0].sessions.max_concurrent 9 -> 5");
+  CU_ASSERT_TRUE(ch__shrink_apply(d, CH__SHRINK_CLIENTS, 0, false, what, sizeof what));
+  CU_ASSERT_EQUAL(sess_num(d, 0, "max_concurrent"), 4);
+  /* open: the rate and every stage halved together (0.1/s is the floor), then 1/s off */
+  CU_ASSERT_TRUE(ch__shrink_apply(d, CH__SHRINK_ARRIVAL, 0, true, what, sizeof what));
+  CU_ASSERT_STRING_EQUAL(what, "clients[0].sessions arrivals 20/s -> 10/s (rate and stages)");
+  CU_ASSERT_EQUAL(sess_num(d, 0, "rate"), 2);
+  CU_ASSERT_EQUAL(stage_target(d, 0, 0), 10);
+  CU_ASSERT_EQUAL(stage_target(d, 0, 2), 3);
+  CU_ASSERT_TRUE(ch__shrink_apply(d, CH__SHRINK_ARRIVAL, 0, false, what, sizeof what));
+  CU_ASSERT_EQUAL(stage_target(d, 0, 0), 9);
+  CU_ASSERT_EQUAL(sess_num(d, 0, "rate"), 1);
+  /* stages: the last ones go, the first stays */
+  CU_ASSERT_TRUE(ch__shrink_apply(d, CH__SHRINK_STAGES, 0, true, what, sizeof what));
+  CU_ASSERT_STRING_EQUAL(what, "clients[0].sessions.stages 3 -> 2");
+  CU_ASSERT_TRUE(ch__shrink_apply(d, CH__SHRINK_STAGES, 0, false, what, sizeof what));
+  CU_ASSERT_FALSE(ch__shrink_apply(d, CH__SHRINK_STAGES, 0, false, what, sizeof what));
+  /* closed: the targets (stages, start) halved with max_concurrent, 0 stays 0; no arrival rate to reduce */
+  CU_ASSERT_FALSE(ch__shrink_apply(d, CH__SHRINK_ARRIVAL, 1, true, what, sizeof what));
+  CU_ASSERT_TRUE(ch__shrink_apply(d, CH__SHRINK_CLIENTS, 1, true, what, sizeof what));
+  CU_ASSERT_STRING_EQUAL(what, "clients[1].sessions targets 40 -> 20 (stages, start, max_concurrent)");
+  CU_ASSERT_EQUAL(stage_target(d, 1, 0), 20);
+  CU_ASSERT_EQUAL(stage_target(d, 1, 1), 0);
+  CU_ASSERT_EQUAL(sess_num(d, 1, "start"), 2);
+  CU_ASSERT_EQUAL(sess_num(d, 1, "max_concurrent"), 20);
+  for (int k = 0; k < 40 && ch__shrink_apply(d, CH__SHRINK_CLIENTS, 1, false, what, sizeof what); k++)
+    ;
+  CU_ASSERT_EQUAL(stage_target(d, 1, 0), 1); /* the floor: one session */
+  CU_ASSERT_EQUAL(sess_num(d, 1, "max_concurrent"), 1);
+  cJSON_Delete(d);
+}
+
 int main(void) {
-  CU_TestInfo tests[] = {CH_TEST(test_shrink_reductions), CU_TEST_INFO_NULL};
+  CU_TestInfo tests[] = {CH_TEST(test_shrink_reductions), CH_TEST(test_shrink_sessions), CU_TEST_INFO_NULL};
   return ch_test_run("shrink_reduce", tests);
 }

@@ -10,7 +10,8 @@
 #include "ch_test.h"
 
 static const char *const shipped[] = {"smoke", "conformance", "auth", "fanout-1k", "transports",
-                                      "reconnect", "soak-10m", "capacity-fanout", "capacity-rate", "reconnect-storm"};
+                                      "reconnect", "soak-10m", "capacity-fanout", "capacity-rate", "reconnect-storm",
+                                      "sessions", "sessions-ramp"};
 
 /* Loads a scenario from text; returns the scenario or NULL with the errors in err. */
 static struct ch_scenario *load(const char *json, const char *const *sets, size_t nsets, struct ch_buf *err) {

@@ -36,6 +36,21 @@ static void refused(const char *json, const char *what) {
   ch_buf_free(&err);
 }
 
+/* The text a scenario was written back to loads again and is written back to the same text. */
+static void reloads_to_the_same_text(const char *text) {
+  struct ch_buf err = CH_BUF_INIT, b = CH_BUF_INIT;
+  struct ch_scenario *s2 = load(text, &err);
+  if (!s2)
+    fprintf(stderr, "\n%s\n%s", err.data, text);
+  CU_ASSERT_PTR_NOT_NULL(s2);
+  if (s2) {
+    CU_ASSERT_EQUAL(ch_scenario_to_json(s2, &b), 0);
+    CH_ASSERT_STR(b.data, text);
+  }
+  ch_scenario_free(s2);
+  ch_buf_free(&b), ch_buf_free(&err);
+}
+
 static void test_sessions_read_and_written_back(void) {
   struct ch_buf err = CH_BUF_INIT;
   struct ch_scenario *s = load("{\"clients\":[" POP_A SESS "]," STEADY "}", &err);
@@ -69,18 +84,12 @@ static void test_sessions_read_and_written_back(void) {
   CU_ASSERT_EQUAL(nk, 20);
   free(keys);
   /* written back without a count (the loader refuses both), loaded again to the same text */
-  struct ch_buf a = CH_BUF_INIT, b = CH_BUF_INIT;
+  struct ch_buf a = CH_BUF_INIT;
   CU_ASSERT_EQUAL(ch_scenario_to_json(s, &a), 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(a.data, "\"max_concurrent\":\t30"));
-  struct ch_scenario *s2 = load(a.data, &err);
-  if (!s2)
-    fprintf(stderr, "\n%s\n%s", err.data, a.data);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(s2);
-  CU_ASSERT_EQUAL(ch_scenario_to_json(s2, &b), 0);
-  CH_ASSERT_STR(b.data, a.data);
-  ch_scenario_free(s2);
+  reloads_to_the_same_text(a.data);
   ch_scenario_free(s);
-  ch_buf_free(&a), ch_buf_free(&b), ch_buf_free(&err);
+  ch_buf_free(&a), ch_buf_free(&err);
 }
 
 static void test_sessions_refusals_name_the_path(void) {
@@ -137,8 +146,123 @@ static void test_dist_draws(void) {
   CU_ASSERT_DOUBLE_EQUAL((double)below_median / n, 0.5, 0.02);
 }
 
+#define CLOSED                                                                                                        \
+  "\"sessions\":{\"model\":\"closed\",\"start\":5,\"stages\":[{\"duration\":\"2s\",\"target\":25},"               \
+  "{\"duration\":\"1m\",\"target\":25},{\"duration\":\"10s\",\"target\":0}],"                                        \
+  "\"churn\":{\"every\":\"2s\"}}}"
+
+/* The closed model (k6's ramping VUs): stages of a count of open sessions, slots defaulting to the highest target,
+   no lifetime needed; written back to the same text. */
+static void test_closed_model_read_and_written_back(void) {
+  struct ch_buf err = CH_BUF_INIT;
+  struct ch_scenario *s = load("{\"clients\":[" POP_A CLOSED "]," STEADY "}", &err);
+  if (!s)
+    fprintf(stderr, "\n%s", err.data);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  const struct ch_population *p = &s->populations[0];
+  const struct ch_scn_sessions *ss = &p->sessions;
+  CU_ASSERT_TRUE(ss->enabled && ss->closed);
+  CU_ASSERT_FALSE(ss->has_lifetime);
+  CU_ASSERT_TRUE(ss->churn);
+  CU_ASSERT_EQUAL(p->count, 25); /* the highest target */
+  CU_ASSERT_EQUAL(ss->n_stages, 3);
+  /* the target count ramps from start through the stages */
+  CU_ASSERT_DOUBLE_EQUAL(ch_scn_sessions_rate(ss, 0), 5, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(ch_scn_sessions_rate(ss, 1000000000u), 15, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(ch_scn_sessions_rate(ss, 30000000000u), 25, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(ch_scn_sessions_rate(ss, 67000000000u), 12.5, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(ch_scn_sessions_rate(ss, 99000000000u), 0, 1e-9);
+  struct ch_buf a = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_scenario_to_json(s, &a), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.data, "\"model\":\t\"closed\""));
+  CU_ASSERT_PTR_NULL(strstr(a.data, "\"lifetime\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.data, "\"start\":\t5"));
+  reloads_to_the_same_text(a.data);
+  ch_scenario_free(s);
+  /* with a lifetime (sessions replaced while the target holds) and more slots than the targets need */
+  s = load("{\"clients\":[{\"sessions\":{\"model\":\"closed\",\"stages\":[{\"duration\":\"1s\",\"target\":3}],"
+           "\"lifetime\":\"500ms\",\"max_concurrent\":8}}]," STEADY "}",
+           &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_TRUE(s->populations[0].sessions.has_lifetime);
+  CU_ASSERT_EQUAL(s->populations[0].sessions.lifetime.a_ns, 500000000ull);
+  CU_ASSERT_EQUAL(s->populations[0].count, 8);
+  ch_scenario_free(s);
+  ch_buf_free(&a), ch_buf_free(&err);
+}
+
+#define CL(x) "{\"clients\":[{\"sessions\":{\"model\":\"closed\"," x "}}]," STEADY "}"
+static void test_closed_model_refusals_name_the_path(void) {
+  refused(CL("\"stages\":[{\"duration\":\"1s\",\"target\":\"5/s\"}]"),
+          "t.json: $.clients[0].sessions.stages[0].target: expected a non-negative integer up to 1000000, found "
+          "\"5/s\"");
+  refused(CL("\"stages\":[{\"duration\":\"1s\",\"target\":2.5}]"),
+          "t.json: $.clients[0].sessions.stages[0].target: expected a non-negative integer");
+  refused(CL("\"churn\":{\"every\":\"1s\"}"),
+          "t.json: $.clients[0].sessions.stages: expected an array of stages {\"duration\": \"20s\", \"target\": 200} "
+          "(required in the closed model), found nothing");
+  refused(CL("\"stages\":[]"), "t.json: $.clients[0].sessions.stages: expected an array of 1 to 100 stages");
+  refused(CL("\"rate\":5,\"stages\":[{\"duration\":\"1s\",\"target\":5}]"),
+          "t.json: $.clients[0].sessions.rate: expected no rate in the closed model");
+  refused(CL("\"arrival\":\"poisson\",\"stages\":[{\"duration\":\"1s\",\"target\":5}]"),
+          "t.json: $.clients[0].sessions.arrival: expected no arrival in the closed model");
+  refused(CL("\"stages\":[{\"duration\":\"1s\",\"target\":50}],\"max_concurrent\":20"),
+          "t.json: $.clients[0].sessions.max_concurrent: expected at least the highest target (50), found 20");
+  refused(CL("\"start\":-1,\"stages\":[{\"duration\":\"1s\",\"target\":5}]"),
+          "t.json: $.clients[0].sessions.start: expected a non-negative integer");
+  refused(CL("\"stages\":[{\"duration\":\"1s\",\"taget\":5}]"),
+          "$.clients[0].sessions.stages[0].taget: unknown key \"taget\" (did you mean \"target\"?)");
+  refused("{\"clients\":[{\"sessions\":{\"model\":\"closd\",\"stages\":[]}}]," STEADY "}",
+          "t.json: $.clients[0].sessions.model: expected one of \"open\" or \"closed\" (did you mean \"closed\"?)");
+  /* the open model takes no start */
+  refused("{\"clients\":[{\"sessions\":{\"rate\":1,\"start\":3,\"lifetime\":\"1s\",\"max_concurrent\":2}}]," STEADY
+          "}",
+          "t.json: $.clients[0].sessions.start: expected no start in the open model");
+}
+
+/* capacity can step a session population: its arrival rate, its churn rate or its count of open sessions. */
+#define CAP(x) ",\"capacity\":{\"start\":1,\"step\":1,\"max\":3,\"step_duration\":\"1s\",\"slo\":[\"errors == 0\"]," x "}}"
+#define TWO "{\"clients\":[" POP_A SESS ",{\"name\":\"ramp\"," CLOSED "]," STEADY
+static void test_capacity_session_knobs(void) {
+  struct ch_buf err = CH_BUF_INIT, a = CH_BUF_INIT;
+  struct ch_scenario *s = load(TWO CAP("\"vary\":\"concurrent_sessions\""), &err);
+  if (!s)
+    fprintf(stderr, "\n%s", err.data);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL(s->capacity.step_what, CH_SCN_CAPACITY_CONCURRENT_SESSIONS);
+  CU_ASSERT_EQUAL(s->capacity.population, 1); /* the first closed-model population */
+  CU_ASSERT_EQUAL(ch_scenario_to_json(s, &a), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(a.data, "\"clients\":\t\"ramp\""));
+  ch_scenario_free(s);
+  s = load(TWO CAP("\"vary\":\"churn_rate\",\"clients\":\"ramp\""), &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL(s->capacity.population, 1);
+  ch_scenario_free(s);
+  s = load(TWO CAP("\"vary\":\"arrival_rate\""), &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  CU_ASSERT_EQUAL(s->capacity.population, 0);
+  ch_scenario_free(s);
+  ch_buf_free(&a), ch_buf_free(&err);
+  refused(TWO CAP("\"vary\":\"arrival_rate\",\"clients\":\"ramp\""),
+          "t.json: $.capacity.clients: expected a session population of the open model (sessions with an arrival "
+          "rate) to step \"arrival_rate\", found \"ramp\"");
+  refused(TWO CAP("\"vary\":\"churn_rate\",\"clients\":\"nobody\""),
+          "t.json: $.capacity.clients: expected the name of a session population, found \"nobody\"");
+  refused(TWO CAP("\"vary\":\"trigger_rate\",\"clients\":\"web\""),
+          "t.json: $.capacity.clients: expected no clients with vary \"trigger_rate\"");
+  refused("{\"clients\":[{\"count\":2}],\"phases\":[{\"type\":\"connect\"}]" CAP("\"vary\":\"arrival_rate\""),
+          "t.json: $.capacity.vary: expected a session population of the open model (sessions with an arrival rate) "
+          "to step \"arrival_rate\", found none");
+  refused("{\"clients\":[" POP_A SESS "]," STEADY CAP("\"vary\":\"subscribers_per_key\""),
+          "t.json: $.capacity.vary: expected a first population with a count (not sessions) to step "
+          "\"subscribers_per_key\", found none");
+  refused(TWO CAP("\"vary\":\"arival_rate\""), "(did you mean \"arrival_rate\"?)");
+}
+
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_sessions_read_and_written_back), CH_TEST(test_sessions_refusals_name_the_path),
-                         CH_TEST(test_dist_draws), CU_TEST_INFO_NULL};
+                         CH_TEST(test_dist_draws), CH_TEST(test_closed_model_read_and_written_back),
+                         CH_TEST(test_closed_model_refusals_name_the_path), CH_TEST(test_capacity_session_knobs),
+                         CU_TEST_INFO_NULL};
   return ch_test_run("scenario_sessions", tests);
 }

@@ -463,6 +463,18 @@ if want peers || want peers_wss; then
     done
     echo "$s"
   }
+  # mem_samples TSV N T_PUB: from a process's samples (wall rss fds ...): the RSS before its descriptors grow by 2%
+  # of N, the RSS holding (the last sample before T_PUB, the first publish), the RSS once 10% of the descriptors
+  # held at T_PUB are open, and that fraction (exactly). Prints: base hold m_base m_frac
+  mem_samples() {
+    awk -v N="$2" -v tp="$3" '
+      { t[NR]=$1; r[NR]=$2; f[NR]=$3 } END {
+        th=0.02*N; if (th < 30) th=30; lo=-1; a=0
+        for (i=1;i<=NR;i++) { if (r[i] <= 0) continue; if (lo < 0 || f[i] < lo) lo=f[i]; if (f[i] >= lo+th) { a=i; break } }
+        for (i=1;i<=NR;i++) if (t[i] <= tp) { h=r[i]; fh=f[i] }
+        for (i=1;i<=NR;i++) if (r[i] > 0 && fh > lo && f[i] >= lo+0.1*(fh-lo)) { m=i; break }
+        printf "%d %d %d %.4f\n", (a>1?r[a-1]:0), h, (m?r[m]:0), (m && fh>lo)?(f[m]-lo)/(fh-lo):0 }' "$1"
+  }
   # peer_run NAME N PUBS [STREAM] [CERT_DIR]: CERT_DIR (make_test_ca): over https/wss against `serve --tls-cert`,
   # recorded as peer_NAME_wss_*.
   peer_run() {
@@ -533,13 +545,7 @@ if want peers || want peers_wss; then
     # tool's descriptors grow by 2% of N) / held. Marginal: the same from the sample where 10% of the connections
     # are open, over the other 90%: Artillery (Node) is still loading its workers when its first connections open,
     # which the simple figure counts as connection memory. The marginal figure is the one compared with ours.
-    read -r base hold_kb m_base m_frac < <(awk -v N="$n" -v tp="$t_pub" '
-      { t[NR]=$1; r[NR]=$2; f[NR]=$3 } END {
-        th=0.02*N; if (th < 30) th=30; lo=-1; a=0
-        for (i=1;i<=NR;i++) { if (r[i] <= 0) continue; if (lo < 0 || f[i] < lo) lo=f[i]; if (f[i] >= lo+th) { a=i; break } }
-        for (i=1;i<=NR;i++) if (t[i] <= tp) { h=r[i]; fh=f[i] }
-        for (i=1;i<=NR;i++) if (r[i] > 0 && fh > lo && f[i] >= lo+0.1*(fh-lo)) { m=i; break }
-        printf "%d %d %d %.4f\n", (a>1?r[a-1]:0), h, (m?r[m]:0), (m && fh>lo)?(f[m]-lo)/(fh-lo):0 }' "$o/watch.tsv")
+    read -r base hold_kb m_base m_frac < <(mem_samples "$o/watch.tsv" "$n" "$t_pub")
     per_s=$(awk -v b="$base" -v h="$hold_kb" -v n="$held" 'BEGIN{ if (n>0 && b>0) printf "%.2f", (h-b)/n; else print "-" }')
     per=$(awk -v b="$m_base" -v h="$hold_kb" -v n="$held" -v f="$m_frac" \
       'BEGIN{ if (n>0 && b>0 && f<1) printf "%.2f", (h-b)/(n*(1-f)); else print "-" }')
@@ -620,13 +626,17 @@ if want peers || want peers_wss; then
   # ---- peers_wss (issue #13): the same workload over https/wss against `serve --tls-cert` (make_test_ca, as the
   # wss_serve rows): ours (the intake scenario with --ca-file, verification on), then each tool (batched and single
   # stream, 2,400 subscribers); with `intake peers` in the same run the table puts ws and wss side by side.
-  # ours_conn TAG: from the intake run's process samples (density_analyse over its 2,400 clients), RSS per client
-  # (the plateau's most frequent RSS minus the one before connecting) and clients per second of the ramp (asked:
-  # 3,000/s), plus the report's connect (WebSocket upgrade) latency p50.
+  # ours_conn TAG: from the intake run's process samples, RSS per client as the peers' marginal figure (the intake
+  # scenario connects at once, with no idle sample before: from 10% of the descriptors held at the first delivery
+  # to all) and clients per second of the ramp (density_analyse; asked: 3,000/s), plus the report's connect
+  # (WebSocket upgrade) latency p50.
   ours_conn() {
-    local base hold per rate _r
-    read -r base hold per rate _r < <(density_analyse "$work/$1.tsv" 2400)
-    put "${1}_kib_per_client" "$per"
+    local w0 base hold mb mf rate _r
+    read -r w0 _r < <(stats_window "$work/$1-stats.tsv")
+    read -r base hold mb mf < <(mem_samples "$work/$1.tsv" 2400 "$w0")
+    put "${1}_kib_per_client" "$(awk -v b="$mb" -v h="$hold" -v f="$mf" \
+      'BEGIN{ if (b>0 && f<1) printf "%.2f", (h-b)/(2400*(1-f)); else print "-" }')"
+    read -r _r _r _r rate _r < <(density_analyse "$work/$1.tsv" 2400)
     put "${1}_connect_per_s" "$rate"
     put "${1}_connect_ms" "$(num "$("$P" json "$work/$1/report.json" /metrics/total/latency/connect/p50_ns)" |
       awk '{ if ($1 ~ /^[0-9.]+$/) printf "%.1f", $1/1e6; else print "-" }')"
@@ -1100,6 +1110,9 @@ if want peers_wss; then
   sides "  CPU s per million Updates, batched" intake_cpu_s_per_million intake_wss_cpu_s_per_million cpu_s_per_million
   sides "  CPU s per million Updates, single" intake1_cpu_s_per_million intake1_wss_cpu_s_per_million \
     cpu1_s_per_million
+  sides "    per million frames" intake1_cpu_s_per_million_frames intake1_wss_cpu_s_per_million_frames \
+    cpu1_s_per_million_frames
+  sides "    Updates per frame" intake1_updates_per_frame intake1_wss_updates_per_frame updates_per_frame1
   sides "  RSS KiB per connection" intake_kib_per_client intake_wss_kib_per_client kib_per_conn
   sides "  connections per second (ramp)" intake_connect_per_s intake_wss_connect_per_s connect_per_s
   sides "  connect ms (p50; Tsung: mean)" intake_connect_ms intake_wss_connect_ms connect_ms

@@ -531,8 +531,8 @@ if want peers || want peers_wss; then
     stop_serve
     # Connect latency as the tool times it: Tsung's `connect` (TCP connect, plus the TLS handshake over ssl, of both
     # its sockets per user; the mean since the start: a dump's interval mean and count weighed with the earlier
-    # dumps' mean and count, its last two fields; dumps every 10 s, so the last seconds' are missing); Artillery's WebSocket open (TCP, TLS, upgrade; the
-    # median of the processor's samples, see artillery-signalr.js).
+    # dumps' mean and count, its last two fields; dumps every 10 s, so the last seconds' are missing); Artillery's
+    # WebSocket open (TCP, TLS, upgrade; the median of the processor's samples, see artillery-signalr.js).
     local lat=-
     case "$name" in
       tsung) lat=$(cat "$o"/log/*/tsung.log 2>/dev/null | awk '$1=="stats:" && $2=="connect" && $3+$9 > 0 {
@@ -630,6 +630,10 @@ if want peers || want peers_wss; then
   # scenario connects at once, with no idle sample before: from 10% of the descriptors held at the first delivery
   # to all) and clients per second of the ramp (density_analyse; asked: 3,000/s), plus the report's connect
   # (WebSocket upgrade) latency p50.
+  report_ms() { # REPORT POINTER: a latency of a run report in ms (from ns), "-" when absent
+    "$P" json "$1" "$2" 2>/dev/null |
+      awk '{ if ($1 ~ /^[0-9.]+$/) printf "%.1f", $1/1e6; else print "-" } END{ if (!NR) print "-" }'
+  }
   ours_conn() {
     local w0 base hold mb mf rate _r
     read -r w0 _r < <(stats_window "$work/$1-stats.tsv")
@@ -638,8 +642,7 @@ if want peers || want peers_wss; then
       'BEGIN{ if (b>0 && f<1) printf "%.2f", (h-b)/(2400*(1-f)); else print "-" }')"
     read -r _r _r _r rate _r < <(density_analyse "$work/$1.tsv" 2400)
     put "${1}_connect_per_s" "$rate"
-    put "${1}_connect_ms" "$(num "$("$P" json "$work/$1/report.json" /metrics/total/latency/connect/p50_ns)" |
-      awk '{ if ($1 ~ /^[0-9.]+$/) printf "%.1f", $1/1e6; else print "-" }')"
+    put "${1}_connect_ms" "$(report_ms "$work/$1/report.json" /metrics/total/latency/connect/p50_ns)"
   }
   if want peers_wss; then
     pc="$work/tls"
@@ -653,8 +656,8 @@ if want peers || want peers_wss; then
       --set phases.4.duration=3s
     intake_srv=()
     ours_conn intake_wss
-    put intake_wss_tls_handshake_ms "$(num "$("$P" json "$work/intake_wss/report.json" \
-      /metrics/total/latency/tls_handshake/p50_ns)" | awk '{ if ($1 ~ /^[0-9.]+$/) printf "%.1f", $1/1e6; else print "-" }')"
+    put intake_wss_tls_handshake_ms \
+      "$(report_ms "$work/intake_wss/report.json" /metrics/total/latency/tls_handshake/p50_ns)"
     for tool in $peer_tools; do
       peer_ready "$tool" || continue
       peer_run "$tool" 2400 40 batched "$pc"

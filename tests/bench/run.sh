@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks behind the speed and memory targets, with a table at the end, also written as
 # reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
-# Environment: BENCH_ONLY="micro density multi coord intake peers fanout transports fallback live wss wss_serve storm" (a subset, in that order;
+# Environment: BENCH_ONLY="micro density multi coord intake peers peers_wss fanout transports fallback live wss
+#              wss_serve storm" (a subset, in that order;
 #              intake and peers measure two streams each: the batched one, 50 Updates per frame, and the single
 #              one, 1 Update per frame, recorded as intake1_*, raw1_*, peer_<tool>_cpu1_*),
 #              BENCH_PIN=0 (do not pin the server to core 0 and the load generators to core 1),
 #              BENCH_MP_SIZES="60000 100000" (multi-process sizes), BENCH_DENSITY=19000,
 #              BENCH_PEERS_HOLD=10000 (peers: connections Tsung and Artillery are asked to hold, 0 = skip that run),
+#              peers_wss: the harness (intake over wss), Tsung and Artillery on the peers' workload against
+#              `serve --tls-cert` (the test CA of wss_serve); BENCH_PEERS_TOOLS="tsung artillery" (peers, peers_wss),
 #              BENCH_LIVE_CLIENTS=5000 BENCH_LIVE_SECONDS=20 BENCH_LIVE_REPS=3 (live: the watched/unwatched pair).
 #              BENCH_WSS_N=2000 (wss: clients of the ws/wss side-by-side runs of bench_wss).
 #              BENCH_STORM_CLIENTS=10000 (storm: scenarios/reconnect-storm.json with that many official-js clients).
@@ -19,7 +22,7 @@ build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 4
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
-only=${BENCH_ONLY:-micro density multi coord intake peers fanout transports fallback live wss wss_serve storm}
+only=${BENCH_ONLY:-micro density multi coord intake peers peers_wss fanout transports fallback live wss wss_serve storm}
 wss_n=${BENCH_WSS_N:-2000}
 mp_sizes=${BENCH_MP_SIZES:-60000 100000}
 density_n=${BENCH_DENSITY:-19000}
@@ -100,6 +103,22 @@ start_serve() {
 }
 stop_serve() { end_pid "$SRV_PID"; }
 stats() { curl -s -m 5 "http://127.0.0.1:$SRV_CP/stats"; }
+# make_test_ca DIR: a test CA (DIR/ca.pem) and an ECDSA P-256 certificate for 127.0.0.1 signed by it
+# (DIR/server.pem, DIR/server.key) for `serve --tls-cert`, made once per bench run with the openssl command.
+make_test_ca() {
+  local c=$1
+  [ -s "$c/server.pem" ] && [ -s "$c/ca.pem" ] && return 0
+  mkdir -p "$c"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$c/ext"
+  if ! { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
+    -keyout "$c/ca.key" -out "$c/ca.pem" && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj /CN=127.0.0.1 -keyout "$c/server.key" -out "$c/server.csr" && openssl x509 -req -in "$c/server.csr" \
+    -CA "$c/ca.pem" -CAkey "$c/ca.key" -CAcreateserial -days 2 -extfile "$c/ext" -out "$c/server.pem"; } \
+    >"$c/openssl.log" 2>&1; then
+    echo "bench: cannot make the test certificate: $(tail -2 "$c/openssl.log")" >&2
+    return 1
+  fi
+}
 
 # Results: "key value" lines, turned into the JSON and the table at the end.
 res="$work/results.txt"
@@ -269,11 +288,12 @@ fi
 # intake_run TAG HEADLINE [--set ...]: the intake scenario (2,400 subscribers on K0/K1, one worker thread) against a
 # fresh server, with the given overrides; records TAG_* (CPU per Update inside the delivery window, the server's
 # frames (pushes) and Updates (deliveries), latency).
+intake_srv=() # serve options of intake_run's server (peers_wss: --tls-cert/--tls-key)
 intake_run() {
   local tag=$1 head=$2
   shift 2
   echo "== $tag: 2400 WebSocket subscribers on 2 keys, one harness worker thread, $head"
-  start_serve 1 || exit 4
+  start_serve 1 "${intake_srv[@]}" || exit 4
   d="$work/$tag"
   "$P" watch "$SRV_PID" "$work/$tag-srv.tsv" 100 120 &
   wp=$!
@@ -345,7 +365,7 @@ if want intake; then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
-if want peers; then
+if want peers || want peers_wss; then
   # raw_run TAG ARGS...: bench_rawws with 2400 clients on K0/K1 and the stream ARGS (PUBS COUNT RATE) on a fresh server
   raw_run() {
     local tag=$1
@@ -368,10 +388,12 @@ if want peers; then
     echo "raw reader ($tag): $(get "${tag}_cpu_s_per_million") CPU s per million Updates, $(get "${tag}_kib_per_conn")" \
       "KiB RSS per connection, server $(get "${tag}_updates_per_frame") Updates per frame"
   }
-  echo "== peer: minimal raw WebSocket reader (bench_rawws: frame headers + counting, no decoding), intake workload"
-  raw_run raw 40 50 10
-  echo "== peer: raw reader, the single stream ($single_pubs single-Update publishes at $single_rate/s)"
-  raw_run raw1 "$single_pubs" 1 "$single_rate"
+  if want peers; then
+    echo "== peer: minimal raw WebSocket reader (bench_rawws: frame headers + counting, no decoding), intake workload"
+    raw_run raw 40 50 10
+    echo "== peer: raw reader, the single stream ($single_pubs single-Update publishes at $single_rate/s)"
+    raw_run raw1 "$single_pubs" 1 "$single_rate"
+  fi
 
   # ---- the real peers: Tsung and Artillery on the same workload (install them with tests/bench/install-peers.sh) --
   # Each tool gets a fresh server (core 0) and runs alone on core 1. peer_run NAME N PUBS [STREAM]: starts the tool
@@ -394,37 +416,45 @@ if want peers; then
   sub_count() { stats | sed -n 's/.*"subscriptions":\([0-9]*\).*/\1/p'; }
   live_count() { stats | sed -n 's/.*"live":\([0-9]*\).*/\1/p'; }
   deliveries() { stats | sed -n 's/.*"deliveries":\([0-9]*\).*/\1/p'; }
-  peer_start() { # NAME N HOLD_S OUTDIR: starts the tool in the background, sets TOOL_PID
+  peer_start() { # NAME N HOLD_S OUTDIR [CERT_DIR]: starts the tool in the background, sets TOOL_PID
     # 600 arrivals/s. Tsung's arrivals are random (exponential gaps), its phase clock starts before the VM is ready
     # and, CPU-bound on its core, it starts only ~250 users/s once it holds thousands: its phase is long enough for
-    # 250/s (maxnumber stops it at N)
-    local name=$1 n=$2 hold=$3 o=$4 ramp=$((($2 + 599) / 600 + 1))
+    # 250/s (maxnumber stops it at N). CERT_DIR (make_test_ca): https/wss; Artillery (Node) verifies the server
+    # against CERT_DIR/ca.pem given as NODE_EXTRA_CA_CERTS; Tsung 1.7.0 cannot verify (it never asks Erlang's ssl
+    # for verify_peer, and OTP 25 defaults to verify_none), which the tables say.
+    local name=$1 n=$2 hold=$3 o=$4 cert=${5:-} ramp=$((($2 + 599) / 600 + 1)) type=tcp scheme=ws
     [ "$name" = tsung ] && ramp=$((n / 250 + 3))
+    # over ssl Tsung starts fewer users per second (~150/s here, its core doing the handshakes): a longer phase
+    [ -n "$cert" ] && type=ssl scheme=wss && [ "$name" = tsung ] && ramp=$((n / 100 + 3))
     mkdir -p "$o"
     case "$name" in
       tsung)
         sed -e "s/@PORT@/$SRV_PORT/g; s/@USERS@/$n/g; s/@RATE@/600/g; s/@RAMP@/$ramp/g; s/@HOLD@/$hold/g" \
-          -e "s|<ip value=\"@SRC@\"/>|$tsung_ips|; s/@LOADDUR@/$((ramp + hold + 30))/g" "$pdir/tsung-signalr.xml.in" \
-          >"$o/tsung.xml"
+          -e "s/@TYPE@/$type/g; s|<ip value=\"@SRC@\"/>|$tsung_ips|; s/@LOADDUR@/$((ramp + hold + 30))/g" \
+          "$pdir/tsung-signalr.xml.in" >"$o/tsung.xml"
         # -n: no web dashboard (port 8091); -i: a controller name and cookie of our own
         (cd "$o" && exec $PIN_GEN tsung -n -i "bench$$" -f "$o/tsung.xml" -l "$o/log" start) >"$o/tool.log" 2>&1 &
         ;;
       artillery)
-        sed -e "s/@PORT@/$SRV_PORT/g; s/@USERS@/$n/g; s/@RAMP@/$ramp/g; s/@HOLD@/$hold/g" \
+        sed -e "s/@SCHEME@/$scheme/g; s/@PORT@/$SRV_PORT/g; s/@USERS@/$n/g; s/@RAMP@/$ramp/g; s/@HOLD@/$hold/g" \
           -e "s|\"./artillery-signalr.js\"|\"$pdir/artillery-signalr.js\"|" "$pdir/artillery-signalr.yml.in" >"$o/artillery.yml"
-        (cd "$o" && ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 exec $PIN_GEN "$pdir/node_modules/.bin/artillery" \
-          run --quiet "$o/artillery.yml") >"$o/tool.log" 2>&1 &
+        (cd "$o" && ARTILLERY_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 NODE_EXTRA_CA_CERTS=${cert:+$cert/ca.pem} \
+          SIGNALR_OPEN_TIMES="$o/open_ms.txt" exec $PIN_GEN "$pdir/node_modules/.bin/artillery" run --quiet \
+          "$o/artillery.yml") >"$o/tool.log" 2>&1 &
         ;;
     esac
     TOOL_PID=$!
     remember "$TOOL_PID"
   }
-  # wait_subs N MAX_S: until the subscriptions reach N, or stop growing for 3 s, or MAX_S pass; prints the count.
+  # wait_subs N MAX_S TSV: until the subscriptions reach N, or stop growing for 3 s, or MAX_S pass; prints the
+  # count. TSV gets "wall_s subscriptions" per poll (the connect rate).
   wait_subs() {
     local n=$1 last=-1 same=0 s=0 i
+    : >"$3"
     for i in $(seq $(($2 * 5))); do
       s=$(sub_count)
       s=${s:-0}
+      echo "$(date +%s.%N) $s" >>"$3"
       [ "$s" -ge "$n" ] && break
       if [ "$s" = "$last" ] && [ "$s" -gt 0 ]; then same=$((same + 1)); else same=0; fi
       [ "$same" -ge 15 ] && break
@@ -433,21 +463,43 @@ if want peers; then
     done
     echo "$s"
   }
+  # mem_samples TSV N T_PUB: from a process's samples (wall rss fds ...): the RSS before its descriptors grow by 2%
+  # of N, the RSS holding (the last sample before T_PUB, the first publish), the RSS once 10% of the descriptors
+  # held at T_PUB are open, and that fraction (exactly). Prints: base hold m_base m_frac
+  mem_samples() {
+    awk -v N="$2" -v tp="$3" '
+      { t[NR]=$1; r[NR]=$2; f[NR]=$3 } END {
+        th=0.02*N; if (th < 30) th=30; lo=-1; a=0
+        for (i=1;i<=NR;i++) { if (r[i] <= 0) continue; if (lo < 0 || f[i] < lo) lo=f[i]; if (f[i] >= lo+th) { a=i; break } }
+        for (i=1;i<=NR;i++) if (t[i] <= tp) { h=r[i]; fh=f[i] }
+        for (i=1;i<=NR;i++) if (r[i] > 0 && fh > lo && f[i] >= lo+0.1*(fh-lo)) { m=i; break }
+        printf "%d %d %d %.4f\n", (a>1?r[a-1]:0), h, (m?r[m]:0), (m && fh>lo)?(f[m]-lo)/(fh-lo):0 }' "$1"
+  }
+  # peer_run NAME N PUBS [STREAM] [CERT_DIR]: CERT_DIR (make_test_ca): over https/wss against `serve --tls-cert`,
+  # recorded as peer_NAME_wss_*.
   peer_run() {
-    local name=$1 n=$2 pubs=$3 stream=${4:-batched} o="$work/peer-$1-$2" held t_pub i due now what
+    local name=$1 n=$2 pubs=$3 stream=${4:-batched} cert=${5:-} key=$1 held t_pub i due now what srv=() over=""
+    [ -n "$cert" ] && key=${name}_wss srv=(--tls-cert "$cert/server.pem" --tls-key "$cert/server.key") over=" over wss"
+    local o="$work/peer-$key-$n"
     what=", $pubs publishes of 50 Updates at 10/s (the intake stream)"
     [ "$stream" = single ] && o="$o-single" what=", $pubs single-Update publishes at $single_rate/s (the single stream)"
     [ "$pubs" -gt 0 ] || what=", connections only"
-    echo "== peer $name: $n subscribers$what"
-    start_serve 1 || return 1
-    peer_start "$name" "$n" 120 "$o"
+    echo "== peer $name$over: $n subscribers$what"
+    start_serve 1 "${srv[@]}" || return 1
+    peer_start "$name" "$n" 120 "$o" "$cert"
     "$P" watch "$TOOL_PID" "$o/watch.tsv" 100 200 &
     local wp=$!
     remember "$wp"
     "$P" stats "$SRV_CP" "$TOOL_PID" "$o/stats.tsv" 100 &
     local sp=$!
     remember "$sp"
-    held=$(wait_subs "$n" 90)
+    held=$(wait_subs "$n" 90 "$o/subs.tsv")
+    # connect rate: subscriptions per second from 1% to 99% of those held (the tools are asked for 600/s)
+    local run=""
+    [ "$stream" = single ] && run=1
+    [ "$pubs" -gt 0 ] || run=_max
+    put "peer_${key}_connect_per_s$run" "$(awk -v h="$held" '$2 >= 0.01*h && !a {a=$1} $2 >= 0.99*h && !b {b=$1}
+      END{ if (h > 0 && b > a) printf "%.0f", 0.98*h/(b-a); else print "-" }' "$o/subs.tsv")"
     sleep 1 # let the last subscriptions' acknowledgements and the tool's bookkeeping settle
     t_pub=$(date +%s.%N)
     if [ "$stream" = single ]; then
@@ -477,17 +529,23 @@ if want peers; then
     end_pid "$TOOL_PID"
     wait "$wp" "$sp" 2>/dev/null
     stop_serve
+    # Connect latency as the tool times it: Tsung's `connect` (TCP connect, plus the TLS handshake over ssl, of both
+    # its sockets per user; the mean since the start: a dump's interval mean and count weighed with the earlier
+    # dumps' mean and count, its last two fields; dumps every 10 s, so the last seconds' are missing); Artillery's
+    # WebSocket open (TCP, TLS, upgrade; the median of the processor's samples, see artillery-signalr.js).
+    local lat=-
+    case "$name" in
+      tsung) lat=$(cat "$o"/log/*/tsung.log 2>/dev/null | awk '$1=="stats:" && $2=="connect" && $3+$9 > 0 {
+        m=($3*$4 + $9*$8)/($3+$9) } END{ if (m != "") printf "%.1f", m; else print "-" }') ;;
+      artillery) lat=$(sort -g "$o/open_ms.txt" 2>/dev/null | awk '{v[NR]=$1}
+        END{ if (NR) printf "%.1f", v[int((NR+1)/2)]; else print "-" }') ;;
+    esac
+    put "peer_${key}_connect_ms$run" "$lat"
     # Memory per connection, two ways. Simple: (RSS just before publishing - RSS of the last sample before the
     # tool's descriptors grow by 2% of N) / held. Marginal: the same from the sample where 10% of the connections
     # are open, over the other 90%: Artillery (Node) is still loading its workers when its first connections open,
     # which the simple figure counts as connection memory. The marginal figure is the one compared with ours.
-    read -r base hold_kb m_base m_frac < <(awk -v N="$n" -v tp="$t_pub" '
-      { t[NR]=$1; r[NR]=$2; f[NR]=$3 } END {
-        th=0.02*N; if (th < 30) th=30; lo=-1; a=0
-        for (i=1;i<=NR;i++) { if (r[i] <= 0) continue; if (lo < 0 || f[i] < lo) lo=f[i]; if (f[i] >= lo+th) { a=i; break } }
-        for (i=1;i<=NR;i++) if (t[i] <= tp) { h=r[i]; fh=f[i] }
-        for (i=1;i<=NR;i++) if (r[i] > 0 && fh > lo && f[i] >= lo+0.1*(fh-lo)) { m=i; break }
-        printf "%d %d %d %.4f\n", (a>1?r[a-1]:0), h, (m?r[m]:0), (m && fh>lo)?(f[m]-lo)/(fh-lo):0 }' "$o/watch.tsv")
+    read -r base hold_kb m_base m_frac < <(mem_samples "$o/watch.tsv" "$n" "$t_pub")
     per_s=$(awk -v b="$base" -v h="$hold_kb" -v n="$held" 'BEGIN{ if (n>0 && b>0) printf "%.2f", (h-b)/n; else print "-" }')
     per=$(awk -v b="$m_base" -v h="$hold_kb" -v n="$held" -v f="$m_frac" \
       'BEGIN{ if (n>0 && b>0 && f<1) printf "%.2f", (h-b)/(n*(1-f)); else print "-" }')
@@ -495,11 +553,11 @@ if want peers; then
     pct=$(awk -v f="$m_frac" 'BEGIN{printf "%.0f", 100*f}')
     mem="RSS $base KiB before connecting, $m_base KiB with $pct% of the connections, $hold_kb KiB holding"
     mem="$mem => $per KiB per connection (marginal; $per_s simple)"
-    put "peer_${name}_connections$([ "$pubs" -gt 0 ] || echo _max)" "${held:-0}"
+    put "peer_${key}_connections$([ "$pubs" -gt 0 ] || echo _max)" "${held:-0}"
     if [ "$pubs" -eq 0 ]; then
       echo "$name: held $held of $n subscriptions (live WebSocket connections at the end: $live); $mem"
-      put "peer_${name}_max_kib_per_conn" "$per"
-      put "peer_${name}_max_kib_per_conn_simple" "$per_s"
+      put "peer_${key}_max_kib_per_conn" "$per"
+      put "peer_${key}_max_kib_per_conn_simple" "$per_s"
       return 0
     fi
     read -r w0 sw1 sdel < <(stats_window "$o/stats.tsv")
@@ -515,42 +573,48 @@ if want peers; then
       echo "$name (single stream): held $held of $n subscriptions (live at the end: $live); server delivered $sdel" \
         "Updates ($upf per frame) in $(awk -v a="$w0" -v b="$w1" 'BEGIN{printf "%.2f", b-a}') s, tool CPU" \
         "$(awk -v c="$cpu" -v k="$clk" 'BEGIN{printf "%.2f", c/k}') s => $cpm CPU s per million Updates"
-      put "peer_${name}_connections1" "${held:-0}"
-      put "peer_${name}_cpu1_s_per_million" "$cpm"
-      put "peer_${name}_deliveries1" "$sdel"
-      put "peer_${name}_updates_per_frame1" "$upf"
-      put "peer_${name}_cpu1_s_per_million_frames" "$(per_frame "$cpm" "$upf")"
+      put "peer_${key}_connections1" "${held:-0}"
+      put "peer_${key}_cpu1_s_per_million" "$cpm"
+      put "peer_${key}_deliveries1" "$sdel"
+      put "peer_${key}_updates_per_frame1" "$upf"
+      put "peer_${key}_cpu1_s_per_million_frames" "$(per_frame "$cpm" "$upf")"
       return 0
     fi
     echo "$name: held $held of $n subscriptions (live at the end: $live); $mem; server delivered $sdel Updates in" \
       "$(awk -v a="$w0" -v b="$w1" 'BEGIN{printf "%.2f", b-a}') s, tool CPU $(awk -v c="$cpu" -v k="$clk" \
       'BEGIN{printf "%.2f", c/k}') s => $cpm CPU s per million Updates"
-    put "peer_${name}_kib_per_conn" "$per"
-    put "peer_${name}_kib_per_conn_simple" "$per_s"
-    put "peer_${name}_rss_hold_kib" "$hold_kb"
+    put "peer_${key}_kib_per_conn" "$per"
+    put "peer_${key}_kib_per_conn_simple" "$per_s"
+    put "peer_${key}_rss_hold_kib" "$hold_kb"
     # Tsung's RSS grows while Updates arrive (received binaries wait for a garbage collection): the peak, for the record
-    put "peer_${name}_rss_peak_kib" "$(awk '$2>m{m=$2} END{print m+0}' "$o/watch.tsv")"
-    put "peer_${name}_cpu_s_per_million" "$cpm"
-    put "peer_${name}_deliveries" "$sdel"
+    put "peer_${key}_rss_peak_kib" "$(awk '$2>m{m=$2} END{print m+0}' "$o/watch.tsv")"
+    put "peer_${key}_cpu_s_per_million" "$cpm"
+    put "peer_${key}_deliveries" "$sdel"
   }
-  # Erlang distribution needs epmd: run our own in the foreground (so it is ended with the rest) unless one runs.
-  for tool in tsung artillery; do
-    if ! "have_$tool"; then
-      echo "== peer $tool: not installed (tests/bench/install-peers.sh installs it); skipped"
-      put "peer_${tool}_connections" "-"
-      continue
+  # peer_ready TOOL: whether it is installed (else says so and records it); Erlang distribution needs epmd for
+  # Tsung: run our own in the foreground (so it is ended with the rest) unless one runs.
+  peer_ready() {
+    if ! "have_$1"; then
+      echo "== peer $1: not installed (tests/bench/install-peers.sh installs it); skipped"
+      put "peer_$1_connections" "-"
+      return 1
     fi
-    if [ "$tool" = tsung ]; then
+    if [ "$1" = tsung ] && ! epmd -names >/dev/null 2>&1; then
       epmd >/dev/null 2>&1 &
       remember $!
       for _ in $(seq 20); do epmd -names >/dev/null 2>&1 && break; sleep 0.1; done
     fi
+  }
+  peer_tools=${BENCH_PEERS_TOOLS:-tsung artillery}
+  for tool in $peer_tools; do
+    want peers && peer_ready "$tool" || continue
     peer_run "$tool" 2400 40
     peer_run "$tool" 2400 "$single_pubs" single
     [ "$peer_hold" -gt 0 ] && peer_run "$tool" "$peer_hold" 0
   done
   # ratios to ours: their figure / ours (ours from density and intake in the same run)
   for tool in tsung artillery; do
+    want peers || break
     put "peer_${tool}_mem_ratio" "$(awk -v p="$(get "peer_${tool}_kib_per_conn")" -v o="$(get density_kib_per_client)" \
       'BEGIN{ if (p ~ /^[0-9.]+$/ && o ~ /^[0-9.]+$/ && o+0 > 0) printf "%.1f", p/o; else print "-" }')"
     put "peer_${tool}_cpu_ratio" "$(awk -v p="$(get "peer_${tool}_cpu_s_per_million")" -v o="$(get intake_cpu_s_per_million)" \
@@ -558,6 +622,48 @@ if want peers; then
     put "peer_${tool}_cpu1_ratio" "$(awk -v p="$(get "peer_${tool}_cpu1_s_per_million")" -v o="$(get intake1_cpu_s_per_million)" \
       'BEGIN{ if (p ~ /^[0-9.]+$/ && o ~ /^[0-9.]+$/ && o+0 > 0) printf "%.1f", p/o; else print "-" }')"
   done
+
+  # ---- peers_wss (issue #13): the same workload over https/wss against `serve --tls-cert` (make_test_ca, as the
+  # wss_serve rows): ours (the intake scenario with --ca-file, verification on), then each tool (batched and single
+  # stream, 2,400 subscribers); with `intake peers` in the same run the table puts ws and wss side by side.
+  # ours_conn TAG: from the intake run's process samples, RSS per client as the peers' marginal figure (the intake
+  # scenario connects at once, with no idle sample before: from 10% of the descriptors held at the first delivery
+  # to all) and clients per second of the ramp (density_analyse; asked: 3,000/s), plus the report's connect
+  # (WebSocket upgrade) latency p50.
+  report_ms() { # REPORT POINTER: a latency of a run report in ms (from ns), "-" when absent
+    "$P" json "$1" "$2" 2>/dev/null |
+      awk '{ if ($1 ~ /^[0-9.]+$/) printf "%.1f", $1/1e6; else print "-" } END{ if (!NR) print "-" }'
+  }
+  ours_conn() {
+    local w0 base hold mb mf rate _r
+    read -r w0 _r < <(stats_window "$work/$1-stats.tsv")
+    read -r base hold mb mf < <(mem_samples "$work/$1.tsv" 2400 "$w0")
+    put "${1}_kib_per_client" "$(awk -v b="$mb" -v h="$hold" -v f="$mf" \
+      'BEGIN{ if (b>0 && f<1) printf "%.2f", (h-b)/(2400*(1-f)); else print "-" }')"
+    read -r _r _r _r rate _r < <(density_analyse "$work/$1.tsv" 2400)
+    put "${1}_connect_per_s" "$rate"
+    put "${1}_connect_ms" "$(report_ms "$work/$1/report.json" /metrics/total/latency/connect/p50_ns)"
+  }
+  if want peers_wss; then
+    pc="$work/tls"
+    make_test_ca "$pc" || exit 4
+    want intake && ours_conn intake
+    intake_srv=(--tls-cert "$pc/server.pem" --tls-key "$pc/server.key")
+    intake_run intake_wss "publishes of 50 Updates (the batched stream), over wss" --ca-file "$pc/ca.pem"
+    intake_run intake1_wss "$single_pubs single-Update publishes at $single_rate/s (the single stream), over wss" \
+      --ca-file "$pc/ca.pem" --set "trigger.count=$single_pubs" --set "trigger.rate=$single_rate" \
+      --set trigger.http.body.count=1 --set "phases.3.duration=$((single_pubs / single_rate + 2))s" \
+      --set phases.4.duration=3s
+    intake_srv=()
+    ours_conn intake_wss
+    put intake_wss_tls_handshake_ms \
+      "$(report_ms "$work/intake_wss/report.json" /metrics/total/latency/tls_handshake/p50_ns)"
+    for tool in $peer_tools; do
+      peer_ready "$tool" || continue
+      peer_run "$tool" 2400 40 batched "$pc"
+      peer_run "$tool" 2400 "$single_pubs" single "$pc"
+    done
+  fi
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -760,16 +866,7 @@ fi
 if want wss_serve; then
   # Against `serve --tls-cert` itself (issue #13): a test CA and an ECDSA P-256 certificate for 127.0.0.1 made here.
   c="$work/tls"
-  mkdir -p "$c"
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$c/ext"
-  if ! { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
-    -keyout "$c/ca.key" -out "$c/ca.pem" && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -subj /CN=127.0.0.1 -keyout "$c/server.key" -out "$c/server.csr" && openssl x509 -req -in "$c/server.csr" \
-    -CA "$c/ca.pem" -CAkey "$c/ca.key" -CAcreateserial -days 2 -extfile "$c/ext" -out "$c/server.pem"; } \
-    >"$c/openssl.log" 2>&1; then
-    echo "bench: cannot make the test certificate: $(tail -2 "$c/openssl.log")" >&2
-    exit 4
-  fi
+  make_test_ca "$c" || exit 4
   tls_srv=(--tls-cert "$c/server.pem" --tls-key "$c/server.key")
   # Density over wss, as the ws density row (2 server processes, 39 source addresses, the descriptor limit raised
   # to the hard limit by the harness): clients held by ONE harness process, RSS per idle client from its samples,
@@ -1002,6 +1099,28 @@ if want micro; then
   row "micro: WS frame decode" "$(get proto_ws_ns_per_msg) ns/msg" "validating: $(get proto_ws_validating_ns_per_msg)" ""
   row "micro: batched frame, per Update" "$(get proto_batch_ns_per_update) ns" "" ""
   row "micro: latency record" "$(get metrics_record_ns) ns" "" ""
+fi
+if want peers_wss; then
+  # ws and wss side by side on the peers' workload (2,400 subscribers on K0/K1, `serve` and `serve --tls-cert`);
+  # "-" where that run was not part of this one (BENCH_ONLY="intake peers peers_wss" makes all six columns).
+  side() { printf '%-38s %-9s %-9s %-9s %-10s %-12s %s\n' "$@"; }
+  sides() { # LABEL OURS_WS OURS_WSS PEER_SUFFIX: ours' keys, then peer_<tool>[_wss]_<suffix>
+    side "$1" "$(get "$2")" "$(get "$3")" "$(get "peer_tsung_$4")" "$(get "peer_tsung_wss_$4")" \
+      "$(get "peer_artillery_$4")" "$(get "peer_artillery_wss_$4")"
+  }
+  echo
+  side "5 peers' workload over ws and wss" ours-ws ours-wss tsung-ws tsung-wss artillery-ws artillery-wss
+  sides "  CPU s per million Updates, batched" intake_cpu_s_per_million intake_wss_cpu_s_per_million cpu_s_per_million
+  sides "  CPU s per million Updates, single" intake1_cpu_s_per_million intake1_wss_cpu_s_per_million \
+    cpu1_s_per_million
+  sides "    per million frames" intake1_cpu_s_per_million_frames intake1_wss_cpu_s_per_million_frames \
+    cpu1_s_per_million_frames
+  sides "    Updates per frame" intake1_updates_per_frame intake1_wss_updates_per_frame updates_per_frame1
+  sides "  RSS KiB per connection" intake_kib_per_client intake_wss_kib_per_client kib_per_conn
+  sides "  connections per second (ramp)" intake_connect_per_s intake_wss_connect_per_s connect_per_s
+  sides "  connect ms (p50; Tsung: mean)" intake_connect_ms intake_wss_connect_ms connect_ms
+  side "  Update latency p99 ms" "$(get intake_latency_p99_ms)" "$(get intake_wss_latency_p99_ms)" "-" "-" "-" "-"
+  side "  server certificate verified" "" "yes" "" "NO" "" "yes"
 fi
 {
   echo "{"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ch_clock.h"
+#include "ch_hist.h"
 #include "ch_interrupt.h"
 #include "ch_run_int.h"
 
@@ -23,6 +24,7 @@ struct coord {
   bool *gone, *arrived;
   unsigned want; /* the message co_wait_all waits for, 0 none */
   struct ch_coord_outcome *out;
+  struct ch_hist *late; /* sent minus intended time of every trigger sent (the sender's accuracy) */
 };
 
 /* A shard is lost (its link ended: it died) or left: the run ends. The others are stopped with SIGTERM when one
@@ -182,6 +184,13 @@ static int co_trigger_phase(struct coord *c, size_t i, struct ch_rng *rng, uint3
   struct run_outcome po = {0};
   run_send_phase(r, ps, np, &po);
   c->out->triggers += po.trig.sent;
+  for (size_t k = 0; k < np; k++)
+    for (uint32_t j = 0; j < ps[k]->n; j++) {
+      const struct ch_trig *t = &r->trig[ps[k]->first + j];
+      uint64_t sent = atomic_load(&((struct ch_trig *)t)->sent_ns);
+      if (sent)
+        ch_hist_record(c->late, sent > t->intended_ns ? sent - t->intended_ns : 0);
+    }
   ch_coord_put32(&b, (uint32_t)i);
   ch_coord_put32(&b, (uint32_t)np);
   /* per trigger phase its own result: run_send_phase summed them, so send them again one by one */
@@ -231,9 +240,12 @@ int ch_coord_run(const struct ch_run_opts *o, const struct ch_scenario *s, struc
   c.out = out;
   c.gone = calloc(n, sizeof *c.gone);
   c.arrived = calloc(n, sizeof *c.arrived);
+  c.late = malloc(sizeof *c.late);
+  if (c.late)
+    ch_hist_init(c.late);
   bool plans = s->target.url != NULL; /* shards with their own embedded endpoint send their own triggers */
   double cpu0 = co_cpu_s();
-  bool inited = c.gone && c.arrived;
+  bool inited = c.gone && c.arrived && c.late;
   int rc = inited ? run_plan_only_init(&c.r) : -ENOMEM;
   uint32_t *tkeys = rc ? NULL : malloc((c.r.keys.n ? c.r.keys.n : 1) * sizeof *tkeys);
   if (!rc && !tkeys)
@@ -267,6 +279,11 @@ int ch_coord_run(const struct ch_run_opts *o, const struct ch_scenario *s, struc
   }
 done:
   out->cpu_s = co_cpu_s() - cpu0;
+  if (c.late) {
+    out->late_p50_ns = ch_hist_value_at(c.late, 50);
+    out->late_p99_ns = ch_hist_value_at(c.late, 99);
+  }
+  free(c.late);
   free(tkeys);
   free(c.gone);
   free(c.arrived);

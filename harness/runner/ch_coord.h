@@ -79,6 +79,7 @@ struct ch_coord_outcome {
   uint64_t triggers;    /* triggers the coordinator sent */
   char abort_reason[384]; /* a shard's abort_on_fail, "" none */
   double cpu_s;         /* the coordinator's CPU time (user + system) over the timeline */
+  uint64_t late_p50_ns, late_p99_ns; /* how long after its intended time each trigger was handed to curl */
 };
 
 /* The parent of `run --processes`: walks the scenario's timeline with n shards over links[0..n) (the parent's

@@ -514,18 +514,6 @@ int ch_run_main(int argc, char **argv) {
     code = run_fail(code, code == CH_EXIT_INPUT ? "invalid input" : "out of memory", err.data);
     goto out;
   }
-  /* The coordinator does not plan a storm's drop request and its Updates, nor a steady phase's triggers, yet: every
-     shard would send its own to an external target (N drops, N publishes per key). With the embedded endpoint each
-     shard has its own endpoint. */
-  for (size_t i = 0; (o.processes ? o.processes : s->processes) > 1 && s->target.url && i < s->n_phases; i++)
-    if (s->phases[i].type == CH_SCN_PHASE_DROP || s->phases[i].type == CH_SCN_PHASE_STEADY) {
-      code = run_fail(CH_EXIT_INPUT,
-                      s->phases[i].type == CH_SCN_PHASE_DROP
-                          ? "a \"drop\" phase (reconnect storm) against a target runs in one process"
-                          : "a \"steady\" phase (sessions) against a target runs in one process",
-                      "--processes 1, or several hosts each with its own run");
-      goto out;
-    }
   bool reserved = !o.report_dir;
   if (ch_run_prepare_dir(&o, s, rep, &dir, &err)) {
     code = run_fail(CH_EXIT_RUN, "cannot create the report folder", err.data);

@@ -191,12 +191,19 @@ static int co_drop(struct coord *c, size_t i) {
     r->storm_drop_ok = false;
     snprintf(r->storm_drop, sizeof r->storm_drop, "the drop request could not be made: out of memory");
   }
-  struct ch_buf b = CH_BUF_INIT;
-  ch_coord_put32(&b, (uint32_t)i);
-  ch_coord_put64(&b, r->storm_t0);
+  struct ch_buf b = CH_BUF_INIT; /* after the phase and the age: ok, then the answer */
   ch_buf_putc(&b, r->storm_drop_ok ? 1 : 0);
   ch_buf_append(&b, r->storm_drop, strlen(r->storm_drop));
-  co_broadcast(c, CH_COORD_DROPPED, &b);
+  for (unsigned k = 0; k < c->n; k++) { /* each its own age of the drop: the shards' clocks need no offset */
+    uint64_t age = ch_now_ns() - r->storm_t0;
+    struct ch_buf m = CH_BUF_INIT;
+    ch_coord_put32(&m, (uint32_t)i);
+    ch_coord_put64(&m, age);
+    ch_buf_append(&m, b.data, b.len);
+    if (!c->gone[k] && ch_coord_link_send(&c->links[k], CH_COORD_DROPPED, m.data, m.len))
+      co_lost(c, k, false);
+    ch_buf_free(&m);
+  }
   ch_buf_free(&b);
   return co_broken(c) ? -1 : 0;
 }

@@ -280,12 +280,12 @@ void run_coord_take_drop(struct ch_run *r, size_t i) {
     return;
   struct ch_coord_rd rd = {m.p, m.n, 0, false};
   ch_coord_get32(&rd);
-  uint64_t t = ch_coord_get64(&rd);
+  uint64_t age = ch_coord_get64(&rd), now = ch_now_ns();
   const unsigned char *ok = ch_coord_getn(&rd, 1);
   if (rd.bad || !ok)
     return;
   size_t n = m.n - rd.off < sizeof r->storm_drop - 1 ? m.n - rd.off : sizeof r->storm_drop - 1;
-  r->storm_t0 = t;
+  r->storm_t0 = age < now ? now - age : 0; /* on this host's clock (the message's transit is not counted) */
   r->storm_drop_ok = *ok != 0;
   memcpy(r->storm_drop, m.p + rd.off, n); /* the coordinator redacted the URL */
   r->storm_drop[n] = '\0';

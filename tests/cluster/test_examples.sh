@@ -15,14 +15,8 @@ bad() {
   fail=1
 }
 
-if ! python3 -c 'import yaml' 2>/dev/null; then
-  if [ "${CH_ALLOW_SKIP:-}" = 1 ]; then
-    echo "SKIPPED: python3 with PyYAML not found (CH_ALLOW_SKIP=1)"
-    exit 77
-  fi
-  echo "FAILED: python3 with PyYAML not found (apt-get install -y python3-yaml; CH_ALLOW_SKIP=1 skips this test)" >&2
-  exit 1
-fi
+# shellcheck source-path=SCRIPTDIR source=../common/ch_need_pyyaml.sh
+. "$(dirname "$0")/../common/ch_need_pyyaml.sh"
 
 for f in ch-rank.sh run-hosts.sh slurm.sbatch; do
   bash -n "$ex/$f" || bad "$f does not parse (bash -n)"

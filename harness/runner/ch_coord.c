@@ -1,6 +1,7 @@
 /* The coordinator of a sharded run (ch_coord.h): the parent of `run --processes N` walks the scenario's timeline,
    starts each phase on every shard and waits until every shard ended it; against an external target it plans and
-   sends the triggers itself (once), after every shard holds the plan. */
+   sends the triggers itself (once), after every shard holds the plan, those of a steady phase too, and a drop
+   phase's request. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "ch_clock.h"
+#include "ch_hist.h"
 #include "ch_interrupt.h"
 #include "ch_run_int.h"
 
@@ -23,6 +25,13 @@ struct coord {
   bool *gone, *arrived;
   unsigned want; /* the message co_wait_all waits for, 0 none */
   struct ch_coord_outcome *out;
+  struct ch_hist *late; /* sent minus intended time of every trigger sent (the sender's accuracy) */
+  /* A steady phase's triggers while they go out (co_progress): its trigger phases, GO's t0, and how many of each
+     the shards were told of. */
+  struct run_tphase **stream;
+  size_t n_stream;
+  uint64_t stream_t0;
+  uint32_t stream_phase, told[CH_SCN_TRIGGERS_MAX];
 };
 
 /* A shard is lost (its link ended: it died) or left: the run ends. The others are stopped with SIGTERM when one
@@ -146,14 +155,68 @@ static void co_encode_plan(const struct ch_run *r, size_t i, struct run_tphase *
   }
 }
 
-/* A phase whose triggers the coordinator sends: READY from all, PLAN, ACK, GO (the times), ACK, send, SENT.
-   Returns what co_wait_all returns. */
+/* Tells the shards the send times of a steady phase's triggers sent since the last call: each sender goes through
+   its plan in order, so what was sent is a prefix of it. */
+static void co_progress(struct coord *c) {
+  for (size_t k = 0; k < c->n_stream; k++) {
+    const struct run_tphase *p = c->stream[k];
+    uint32_t j = c->told[k];
+    while (j < p->n && atomic_load_explicit(&c->r.trig[p->first + j].sent_ns, memory_order_acquire))
+      j++;
+    if (j == c->told[k])
+      continue;
+    struct ch_buf b = CH_BUF_INIT;
+    ch_coord_put32(&b, c->stream_phase);
+    ch_coord_put32(&b, p->first + c->told[k]);
+    ch_coord_put32(&b, j - c->told[k]);
+    for (uint32_t x = c->told[k]; x < j; x++) {
+      uint64_t sent = atomic_load(&c->r.trig[p->first + x].sent_ns);
+      ch_coord_put64(&b, sent > c->stream_t0 ? sent - c->stream_t0 : 0);
+    }
+    co_broadcast(c, CH_COORD_PROGRESS, &b);
+    ch_buf_free(&b);
+    c->told[k] = j;
+  }
+}
+
+/* A drop phase's one request, once every shard marked the clients that are up (READY): DROPPED tells each shard
+   when it was sent and what it answered (the recovery is measured from then). */
+static int co_drop(struct coord *c, size_t i) {
+  int rc = co_wait_all(c, CH_COORD_READY);
+  if (rc)
+    return rc;
+  struct ch_run *r = &c->r;
+  if (run_storm_drop(r, &r->s->phases[i])) {
+    r->storm_t0 = ch_now_ns();
+    r->storm_drop_ok = false;
+    snprintf(r->storm_drop, sizeof r->storm_drop, "the drop request could not be made: out of memory");
+  }
+  struct ch_buf b = CH_BUF_INIT; /* after the phase and the age: ok, then the answer */
+  ch_buf_putc(&b, r->storm_drop_ok ? 1 : 0);
+  ch_buf_append(&b, r->storm_drop, strlen(r->storm_drop));
+  for (unsigned k = 0; k < c->n; k++) { /* each its own age of the drop: the shards' clocks need no offset */
+    uint64_t age = ch_now_ns() - r->storm_t0;
+    struct ch_buf m = CH_BUF_INIT;
+    ch_coord_put32(&m, (uint32_t)i);
+    ch_coord_put64(&m, age);
+    ch_buf_append(&m, b.data, b.len);
+    if (!c->gone[k] && ch_coord_link_send(&c->links[k], CH_COORD_DROPPED, m.data, m.len))
+      co_lost(c, k, false);
+    ch_buf_free(&m);
+  }
+  ch_buf_free(&b);
+  return co_broken(c) ? -1 : 0;
+}
+
+/* A phase whose triggers the coordinator sends: READY from all, PLAN, ACK, GO (the times), ACK, send (a steady
+   phase's send times told as they go: PROGRESS), SENT. Returns what co_wait_all returns. */
 static int co_trigger_phase(struct coord *c, size_t i, struct ch_rng *rng, uint32_t *tkeys) {
   struct ch_run *r = &c->r;
   const struct ch_scn_phase *ph = &r->s->phases[i];
   enum run_tphase_kind kind = ph->type == CH_SCN_PHASE_VERIFY_SILENCE ? RUN_TP_SILENCE
-                              : ph->type == CH_SCN_PHASE_DROP_RECONNECT ? RUN_TP_DROP
-                                                                        : RUN_TP_TRIGGER;
+                              : ph->type == CH_SCN_PHASE_DROP_RECONNECT || ph->type == CH_SCN_PHASE_DROP
+                                  ? RUN_TP_DROP
+                                  : RUN_TP_TRIGGER;
   int rc = co_wait_all(c, CH_COORD_READY);
   if (rc)
     return rc;
@@ -180,8 +243,21 @@ static int co_trigger_phase(struct coord *c, size_t i, struct ch_rng *rng, uint3
   if ((rc = co_wait_all(c, CH_COORD_ACK)) != 0)
     return rc;
   struct run_outcome po = {0};
+  if (ph->type == CH_SCN_PHASE_STEADY) { /* sessions are judged as they leave: they need the send times now */
+    c->stream = ps, c->n_stream = np, c->stream_t0 = t0, c->stream_phase = (uint32_t)i;
+    memset(c->told, 0, sizeof c->told);
+  }
   run_send_phase(r, ps, np, &po);
+  co_progress(c); /* the last ones, before SENT */
+  c->n_stream = 0;
   c->out->triggers += po.trig.sent;
+  for (size_t k = 0; k < np; k++)
+    for (uint32_t j = 0; j < ps[k]->n; j++) {
+      const struct ch_trig *t = &r->trig[ps[k]->first + j];
+      uint64_t sent = atomic_load(&((struct ch_trig *)t)->sent_ns);
+      if (sent)
+        ch_hist_record(c->late, sent > t->intended_ns ? sent - t->intended_ns : 0);
+    }
   ch_coord_put32(&b, (uint32_t)i);
   ch_coord_put32(&b, (uint32_t)np);
   /* per trigger phase its own result: run_send_phase summed them, so send them again one by one */
@@ -202,6 +278,7 @@ static int co_trigger_phase(struct coord *c, size_t i, struct ch_rng *rng, uint3
 /* run_poll's question, also while the coordinator sends: has a shard's link ended? (An abort is taken too.) */
 static bool co_watch(void *user) {
   struct coord *c = user;
+  co_progress(c);
   co_drain(c);
   return c->out->lost_shard >= 0;
 }
@@ -231,9 +308,12 @@ int ch_coord_run(const struct ch_run_opts *o, const struct ch_scenario *s, struc
   c.out = out;
   c.gone = calloc(n, sizeof *c.gone);
   c.arrived = calloc(n, sizeof *c.arrived);
+  c.late = malloc(sizeof *c.late);
+  if (c.late)
+    ch_hist_init(c.late);
   bool plans = s->target.url != NULL; /* shards with their own embedded endpoint send their own triggers */
   double cpu0 = co_cpu_s();
-  bool inited = c.gone && c.arrived;
+  bool inited = c.gone && c.arrived && c.late;
   int rc = inited ? run_plan_only_init(&c.r) : -ENOMEM;
   uint32_t *tkeys = rc ? NULL : malloc((c.r.keys.n ? c.r.keys.n : 1) * sizeof *tkeys);
   if (!rc && !tkeys)
@@ -259,7 +339,11 @@ int ch_coord_run(const struct ch_run_opts *o, const struct ch_scenario *s, struc
     if (run_poll(&c.r))
       break; /* interrupted: no new phase (the shards had the signal too) */
     co_broadcast32(&c, CH_COORD_START, (uint32_t)i);
-    if (plans && (t == CH_SCN_PHASE_TRIGGER || t == CH_SCN_PHASE_VERIFY_SILENCE || t == CH_SCN_PHASE_DROP_RECONNECT) &&
+    if (plans && t == CH_SCN_PHASE_DROP && co_drop(&c, i))
+      break;
+    if (plans &&
+        (t == CH_SCN_PHASE_TRIGGER || t == CH_SCN_PHASE_VERIFY_SILENCE || t == CH_SCN_PHASE_DROP_RECONNECT ||
+         t == CH_SCN_PHASE_DROP || t == CH_SCN_PHASE_STEADY) &&
         co_trigger_phase(&c, i, &rng, tkeys))
       break;
     if (co_wait_all(&c, CH_COORD_DONE))
@@ -267,6 +351,11 @@ int ch_coord_run(const struct ch_run_opts *o, const struct ch_scenario *s, struc
   }
 done:
   out->cpu_s = co_cpu_s() - cpu0;
+  if (c.late) {
+    out->late_p50_ns = ch_hist_value_at(c.late, 50);
+    out->late_p99_ns = ch_hist_value_at(c.late, 99);
+  }
+  free(c.late);
   free(tkeys);
   free(c.gone);
   free(c.arrived);

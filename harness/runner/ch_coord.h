@@ -7,7 +7,9 @@
 
    The coordination is a handful of small messages (struct ch_coord_msg) over a link. A link is a transport: today
    a byte stream (a socketpair per shard, framed by ch_coord_link_*); an MPI transport only has to carry the same
-   messages between rank 0 and rank k. Numbers travel in host byte order: the shards of one run share one host. */
+   messages between rank 0 and rank k. Numbers travel in host byte order: the shards of one run share one host.
+   Times are monotonic nanoseconds: GO's t0 absolute, plan and PROGRESS times offsets from t0 (so a transport
+   across hosts corrects GO's t0 by its clock offset), DROPPED's an age. */
 #ifndef CH_COORD_H
 #define CH_COORD_H
 
@@ -35,6 +37,12 @@ enum ch_coord_type {
   CH_COORD_LEAVE,     /* S->C: its timeline ended early (nothing can be measured); u32 phase */
   CH_COORD_ABORT,     /* S->C and C->S: a threshold marked abort_on_fail was lost; the reason (text). Only the
                          disconnect is left: the coordinator sends no further trigger and starts no other phase */
+  CH_COORD_DROPPED,   /* C->S: u32 phase, u64 how long ago (ns, when this message was sent) the drop request was
+                         sent, u8 it answered 2xx, then what it answered (text): a drop phase's one request, after
+                         every shard's READY (its clients up then are marked). An age, not a time: no clock offset */
+  CH_COORD_PROGRESS,  /* C->S: u32 phase, u32 first (run-wide trigger index), u32 n, n x u64 send time as an offset
+                         from GO's t0: a steady phase's triggers as they are sent, so that a shard judges each session
+                         interval (owed: sent while it held the key) when the session leaves, mid-phase */
 };
 
 struct ch_coord_msg {
@@ -79,6 +87,7 @@ struct ch_coord_outcome {
   uint64_t triggers;    /* triggers the coordinator sent */
   char abort_reason[384]; /* a shard's abort_on_fail, "" none */
   double cpu_s;         /* the coordinator's CPU time (user + system) over the timeline */
+  uint64_t late_p50_ns, late_p99_ns; /* how long after its intended time each trigger was handed to curl */
 };
 
 /* The parent of `run --processes`: walks the scenario's timeline with n shards over links[0..n) (the parent's

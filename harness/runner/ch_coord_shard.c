@@ -1,6 +1,7 @@
 /* A shard's side of a coordinated run (ch_coord.h): waits for the coordinator to start each phase, tells it when
    the phase ended here, and installs the plans of the triggers the coordinator sends, so that this shard's workers
-   judge the Updates of its own subscribers against them (nonces, sequence numbers, intended times). */
+   judge the Updates of its own subscribers against them (nonces, sequence numbers, intended times, and a steady
+   phase's send times as they come); a drop phase's request is the coordinator's too. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +71,24 @@ void run_coord_poll(struct ch_run *r) {
   }
 }
 
-/* Waits for a message of type `want` (HELLO is taken on the way). 1: m holds it; -1: the link ended or a signal
-   reached r->stop_at. */
+/* PROGRESS: send times of a steady phase's triggers, offsets from the phase's t0 (the sessions' judge reads them;
+   a trigger not yet told of is not owed). Triggers outside this shard's installed plan are ignored. */
+static void sc_progress(struct ch_run *r, const struct ch_coord_msg *m) {
+  struct ch_coord_rd rd = {m->p, m->n, 0, false};
+  ch_coord_get32(&rd); /* phase */
+  uint32_t first = ch_coord_get32(&rd), n = ch_coord_get32(&rd);
+  if (rd.bad || first > r->n_trig || n > r->n_trig - first || !r->coord_t0)
+    return;
+  for (uint32_t j = 0; j < n; j++) {
+    uint64_t off = ch_coord_get64(&rd);
+    if (rd.bad)
+      return;
+    atomic_store_explicit(&r->trig[first + j].sent_ns, r->coord_t0 + off, memory_order_release);
+  }
+}
+
+/* Waits for a message of type `want` (HELLO and PROGRESS are taken on the way). 1: m holds it; -1: the link ended or
+   a signal reached r->stop_at. */
 static int sc_wait(struct ch_run *r, unsigned want, struct ch_coord_msg *m) {
   r->coord_in_wait = true;
   int rc = 0;
@@ -98,9 +115,12 @@ static int sc_wait(struct ch_run *r, unsigned want, struct ch_coord_msg *m) {
       rc = 0;
       continue;
     }
+    if (rc == 1 && m->type == CH_COORD_PROGRESS && want != CH_COORD_PROGRESS)
+      sc_progress(r, m);
     if (rc == 1 && m->type != want)
       rc = 0; /* nothing else is meant for this point of the timeline */
-    else if (rc == 0 && run_poll(r) >= r->stop_at)
+    /* polled after any other message too: PROGRESS comes every few milliseconds while a steady phase sends */
+    if (rc == 0 && run_poll(r) >= r->stop_at)
       rc = -1;
   }
   r->coord_in_wait = false;
@@ -191,6 +211,7 @@ size_t run_coord_take_plan(struct ch_run *r, size_t i, struct run_tphase **ps) {
   rd = (struct ch_coord_rd){m.p, m.n, 0, false};
   ch_coord_get32(&rd);
   uint64_t t0 = ch_coord_get64(&rd);
+  r->coord_t0 = t0;
   for (size_t k = 0; k < np; k++) {
     ps[k]->start_ns = t0;
     for (uint32_t j = 0; j < ps[k]->n; j++)
@@ -247,4 +268,25 @@ void run_coord_take_sent(struct ch_run *r, size_t i, struct run_tphase **ps, siz
     if (tr.first_error[0] && !out->trig_each[ps[k]->trigger].first_error[0])
       memcpy(out->trig_each[ps[k]->trigger].first_error, tr.first_error, sizeof tr.first_error);
   }
+}
+
+void run_coord_take_drop(struct ch_run *r, size_t i) {
+  sc_send32(r, CH_COORD_READY, (uint32_t)i); /* this shard's clients that are up are marked */
+  struct ch_coord_msg m;
+  r->storm_t0 = ch_now_ns();
+  r->storm_drop_ok = false;
+  snprintf(r->storm_drop, sizeof r->storm_drop, "the coordinator did not send the drop request");
+  if (sc_wait(r, CH_COORD_DROPPED, &m) < 0)
+    return;
+  struct ch_coord_rd rd = {m.p, m.n, 0, false};
+  ch_coord_get32(&rd);
+  uint64_t age = ch_coord_get64(&rd), now = ch_now_ns();
+  const unsigned char *ok = ch_coord_getn(&rd, 1);
+  if (rd.bad || !ok)
+    return;
+  size_t n = m.n - rd.off < sizeof r->storm_drop - 1 ? m.n - rd.off : sizeof r->storm_drop - 1;
+  r->storm_t0 = age < now ? now - age : 0; /* on this host's clock (the message's transit is not counted) */
+  r->storm_drop_ok = *ok != 0;
+  memcpy(r->storm_drop, m.p + rd.off, n); /* the coordinator redacted the URL */
+  r->storm_drop[n] = '\0';
 }

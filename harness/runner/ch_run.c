@@ -240,7 +240,10 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
     if (ph->type == CH_SCN_PHASE_DROP) { /* mark who is up, then drop them all: the phase waits for their return */
       task.prepare = true;
       rc = run_post_all(r, run_worker_phase, true, &task);
-      if (!rc && run_wait(r, start + timeout))
+      bool marked = !rc && run_wait(r, start + timeout);
+      if (!rc && r->coord_plans)
+        run_coord_take_drop(r, i); /* the coordinator sends the one drop for every shard */
+      else if (marked)
         rc = run_storm_drop(r, ph);
       task.prepare = false;
       out->had_drop = out->had_storm = true;
@@ -305,8 +308,13 @@ static int run_timeline(struct ch_run *r, struct run_outcome *out) {
          session still open leaves, and the phase ends once their clients closed (each judged as it closes). */
       run_wait(r, 0);
       struct run_tphase *ps[CH_SCN_TRIGGERS_MAX];
-      size_t np = triggers_on ? run_plan_phase(r, ph, RUN_TP_TRIGGER, ch_now_ns() + 1000000u, &rng, tkeys, ps) : 0;
-      run_send_phase(r, ps, np, out);
+      size_t np = r->coord_plans ? run_coord_take_plan(r, i, ps)
+                  : triggers_on  ? run_plan_phase(r, ph, RUN_TP_TRIGGER, ch_now_ns() + 1000000u, &rng, tkeys, ps)
+                                 : 0;
+      if (r->coord_plans)
+        run_coord_take_sent(r, i, ps, np, out);
+      else
+        run_send_phase(r, ps, np, out);
       for (size_t k = 0; k < np; k++)
         ps[k]->end_ns = ch_now_ns();
       run_hold(r, start + ph->duration_ns, 0, 0);

@@ -241,6 +241,7 @@ struct ch_run {
   struct ch_coord_link *coord;
   bool coord_plans;                     /* the coordinator sends the triggers; this shard installs its plans */
   int coord_started;                    /* the phase the coordinator last started, -1 none yet */
+  uint64_t coord_t0;                    /* GO's t0 of the last plan installed (PROGRESS times are offsets) */
   bool coord_in_wait, coord_abort_told; /* inside sc_wait; this shard's abort was told to the coordinator */
   /* The coordinator's run: true once a shard was lost; run_poll then stops the run as a first signal would. */
   bool (*coord_lost)(void *user);
@@ -452,6 +453,9 @@ int run_coord_begin(struct ch_run *r, size_t i);
    coordinator's plan (ps: its trigger phases), and returns how many; then, after the hold's start, the results. */
 size_t run_coord_take_plan(struct ch_run *r, size_t i, struct run_tphase **ps);
 void run_coord_take_sent(struct ch_run *r, size_t i, struct run_tphase **ps, size_t np, struct run_outcome *out);
+/* A drop phase: says this shard's clients are marked, waits for the coordinator's one drop request and takes when
+   it was sent and what it answered (r->storm_*). */
+void run_coord_take_drop(struct ch_run *r, size_t i);
 /* From run_poll: tells the coordinator of this shard's abort_on_fail, takes one told by it. */
 void run_coord_poll(struct ch_run *r);
 /* This shard ended phase i / leaves the run early. */

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
 
 #include "ch_clock.h"
 
@@ -123,19 +125,34 @@ static void trig_unlink(struct trig_req **live, struct trig_req *r) {
     r->next->prev = r->prev;
 }
 
+/* The last stretch before a trigger is due is slept, not polled: at most this plus 1 ms, during which the answers of
+   requests in flight wait (they are only counted, so that costs nothing but their bookkeeping's delay). */
+#define TRIG_TAIL_NS 1000000u
+
+static void trig_sleep_until(uint64_t due_ns) {
+  struct timespec ts = {(time_t)(due_ns / 1000000000u), (long)(due_ns % 1000000000u)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) /* ch_now_ns's clock */
+    ;
+}
+
 static void *trig_thread(void *arg) {
   struct ch_trigger_sender *s = arg;
+  /* wake-ups of this thread within 1 us of the time asked for, not the default 50 us of slack */
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   CURLM *m = curl_multi_init();
   struct trig_req *live = NULL;
   unsigned cap = s->o.max_in_flight ? s->o.max_in_flight : 256;
   size_t next = 0;
+  /* plan[next]'s request, built before the sleep to its time (its {{now_ms}} up to 2 ms early) */
+  struct trig_req *made = NULL;
   int running = 0;
   unsigned in_flight = 0;
   while (m) {
     uint64_t now = ch_now_ns();
     bool cancel = atomic_load(&s->cancel) || (s->o.stop && atomic_load(s->o.stop));
     while (!cancel && next < s->o.n && s->o.plan[next].intended_ns <= now && in_flight < cap) {
-      struct trig_req *r = trig_make(s, next);
+      struct trig_req *r = made ? made : trig_make(s, next); /* made is always plan[next]'s */
+      made = NULL;
       atomic_store_explicit(&s->o.plan[next].sent_ns, ch_now_ns(), memory_order_release);
       s->res.sent++;
       if (!r || curl_multi_add_handle(m, r->easy) != CURLM_OK) {
@@ -172,17 +189,27 @@ static void *trig_thread(void *arg) {
       }
     if ((next >= s->o.n || cancel) && in_flight == 0)
       break;
+    /* Until the next trigger is due: curl's poll (its sockets and timers) while more than TRIG_TAIL_NS plus a
+       millisecond are left, since its timeout counts whole milliseconds; the last stretch a sleep to the exact time
+       (rounding that down to 0 ms made this loop spin for up to a millisecond before every trigger). */
     int wait_ms = 50;
     if (!cancel && next < s->o.n && in_flight < cap) {
       uint64_t due = s->o.plan[next].intended_ns;
       now = ch_now_ns();
-      wait_ms = due <= now ? 0 : (int)((due - now) / 1000000u);
+      uint64_t left = due > now ? due - now : 0;
+      wait_ms = left >= TRIG_TAIL_NS + 1000000u ? (int)((left - TRIG_TAIL_NS) / 1000000u) : 0;
       if (wait_ms > 50)
         wait_ms = 50;
+      if (!wait_ms && left) {
+        if (!made) /* built now (a failure is built again when due), so that only its hand-over is left then */
+          made = trig_make(s, next);
+        trig_sleep_until(due);
+      }
     }
     if (wait_ms > 0)
       curl_multi_poll(m, NULL, 0, wait_ms, NULL);
   }
+  trig_req_free(made); /* cancelled before its time */
   curl_multi_cleanup(m);
   atomic_store(&s->finished, true);
   return NULL;

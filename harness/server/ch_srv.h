@@ -97,7 +97,7 @@ struct ch_srv_pubjob {
   struct ch_srv_msg **ready; /* slow-updates fault: messages waiting to be fanned out */
 };
 
-#define CH_SRV_NSTAT 14 /* counters exchanged between --processes siblings (ch_srv_stats_vec order) */
+#define CH_SRV_NSTAT 15 /* counters exchanged between --processes siblings (ch_srv_stats_vec order) */
 
 struct ch_srv_peer {
   struct ch_server *s;
@@ -118,6 +118,7 @@ struct ch_srv_stats {
   uint64_t invocations;
   uint64_t drops;           /* messages that fell out of a connection's buffer unsent */
   uint64_t rejected;        /* requests answered 4xx/5xx */
+  uint64_t drop_requests;   /* POST /drop requests of the control API */
   uint64_t last_fanout_ns;  /* build + queue + direct writes of the last immediate publish */
 };
 

@@ -50,6 +50,7 @@ void ch_srv_stats_vec(const struct ch_server *s, uint64_t v[CH_SRV_NSTAT]) {
   v[11] = s->st.keepalives;
   v[12] = s->st.drops;
   v[13] = s->st.rejected;
+  v[14] = s->st.drop_requests;
 }
 
 static double tv_s(struct timeval t) { return (double)t.tv_sec + (double)t.tv_usec / 1e6; }
@@ -88,9 +89,10 @@ void ch_srv_stats_json(struct ch_server *s, struct ch_buf *out) {
                 "{\"pid\":%ld,\"processes\":%zu,\"connections\":{\"webSockets\":%llu,\"serverSentEvents\":%llu,"
                 "\"longPolling\":%llu,\"live\":%llu,\"known\":%llu,\"total\":%llu},\"subscriptions\":%llu,"
                 "\"negotiates\":%llu,\"invocations\":%llu,\"publishes\":%llu,\"pushes\":%llu,\"deliveries\":%llu,"
-                "\"keepalives\":%llu,\"dropped_messages\":%llu,\"rejected\":%llu,\"last_fanout_us\":%llu",
+                "\"keepalives\":%llu,\"dropped_messages\":%llu,\"rejected\":%llu,\"drop_requests\":%llu,"
+                "\"last_fanout_us\":%llu",
                 (long)getpid(), procs, u[0], u[1], u[2], u[0] + u[1] + u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
-                u[10], u[11], u[12], u[13], (unsigned long long)(s->st.last_fanout_ns / 1000u));
+                u[10], u[11], u[12], u[13], u[14], (unsigned long long)(s->st.last_fanout_ns / 1000u));
   resources_json(out);
   ch_buf_putc(out, '}');
 }
@@ -135,6 +137,7 @@ static int handle(struct ch_server *s, struct lws *wsi, struct cpss *p) {
       count = (long)c->valuedouble;
     cJSON_Delete(j);
     size_t n = drop_transports(s, count);
+    s->st.drop_requests++;
     ch_buf_printf(&out, "{\"dropped\":%zu}", n);
     return done(wsi, p, 200, &out);
   }

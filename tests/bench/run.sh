@@ -277,10 +277,17 @@ if want coord; then
   stop_serve
   us=$(grep -o 'coordinator: [0-9]* triggers sent once for [0-9]* shards, [0-9.]* us CPU per trigger' \
     "$d/report.json" | sed -n 's/.*, \([0-9.]*\) us CPU per trigger/\1/p' | head -1)
-  echo "exit $rc; the endpoint counted ${pubs:-?} publishes (5000 planned); coordinator ${us:--} us CPU per trigger"
+  # how late the coordinator handed each trigger to curl (intended vs actual send time): the sleep's accuracy
+  late=$(grep -o 'sent [0-9]* us (p50) and [0-9]* us (p99) after their intended times' "$d/report.json" | head -1)
+  l50=$(echo "$late" | sed -n 's/sent \([0-9]*\) us (p50).*/\1/p')
+  l99=$(echo "$late" | sed -n 's/.* and \([0-9]*\) us (p99).*/\1/p')
+  echo "exit $rc; the endpoint counted ${pubs:-?} publishes (5000 planned); coordinator ${us:--} us CPU per trigger," \
+    "sent ${l50:--} us (p50) / ${l99:--} us (p99) after the intended time"
   put coord_exit "$rc"
   put coord_publishes "${pubs:--}"
   put coord_cpu_us_per_trigger "${us:--}"
+  put coord_late_p50_us "${l50:--}"
+  put coord_late_p99_us "${l99:--}"
   tail -2 "$work/coord.log" | sed 's/^/  /'
 fi
 
@@ -995,6 +1002,7 @@ fi
 if want coord; then
   row "1 coordinator CPU per trigger" "$(get coord_cpu_us_per_trigger) us (3 shards)" "" \
     "$(get coord_publishes)/5000 publishes, exit $(get coord_exit)"
+  row "  sent after intended p50/p99" "$(get coord_late_p50_us) / $(get coord_late_p99_us) us" "" ""
 fi
 if want intake; then
   row "2 Updates per worker-thread CPU s" "$(get intake_updates_per_worker_cpu_s)" ">= 500000" \

@@ -202,20 +202,6 @@ static void test_drop_phase_fields_are_checked(void) {
   free(r.out);
 }
 
-/* The coordinator does not plan a drop phase: against a target, --processes would send N drops. Refused. */
-static void test_drop_phase_against_a_target_refuses_processes(void) {
-  const char *extra[] = {"--set", "target.url=http://127.0.0.1:9/Centro", "--set",
-                         "phases.3.url=\"http://127.0.0.1:9/drop\"", "--set", "trigger={\"type\":\"http\",\"http\":{\"url\":\"http://127.0.0.1:9/publish\"}}", "--set",
-                         "expect.delivery=\"any\"",
-                         "--processes", "2", NULL};
-  struct ch_spawn_result r = ch_spawn_run("scenarios/reconnect-storm.json", report_dir, extra, 30);
-  CU_ASSERT_EQUAL(r.code, 3);
-  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"drop\" phase (reconnect storm) against a target runs in one process"));
-  if (r.code != 3)
-    fprintf(stderr, "\n%s\n", r.out);
-  free(r.out);
-}
-
 int main(void) {
   snprintf(report_dir, sizeof report_dir, "/tmp/ch-storm-test-%d", (int)getpid());
   CU_TestInfo tests[] = {CH_TEST(test_storm_recovers_with_figures),
@@ -225,7 +211,6 @@ int main(void) {
                          CH_TEST(test_storm_fails_without_replay),
                          CH_TEST(test_official_js_starts_a_new_connection_after_the_window),
                          CH_TEST(test_drop_phase_fields_are_checked),
-                         CH_TEST(test_drop_phase_against_a_target_refuses_processes),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("run_storm", tests);
   char cmd[128];

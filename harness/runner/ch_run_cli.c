@@ -19,6 +19,8 @@
 #include "ch_exit.h"
 #include "ch_interrupt.h"
 #include "ch_report.h"
+#include "ch_run_int.h"
+#include "ch_run_mpi.h"
 #include "ch_runner.h"
 #include "ch_scenario.h"
 
@@ -38,6 +40,12 @@ static const char run_usage[] =
     "  --workers N             worker threads (default: the scenario's, else one per CPU)\n"
     "  --processes N           run the clients in N processes (shards) on one timeline and merge their results\n"
     "                          (default 1); against an external target this process sends each trigger once\n"
+    "  --mpi                   one run over the ranks of mpirun (mpirun -np N centro-harness run S --mpi): rank 0\n"
+    "                          coordinates and sends the triggers, every rank runs its share of the clients,\n"
+    "                          rank 0 writes the one merged report (with each rank's host, CPU, RSS, clients and\n"
+    "                          clock offset); not with --processes; exit 3 when built without MPI\n"
+    "  --mpi-timeout S         a rank whose link is silent for S seconds is lost: the run ends with the others'\n"
+    "                          report, naming it (exit 4; default 30; needs mpirun --enable-recovery, see README)\n"
     "  --source-addresses S    local addresses to spread connections over: 127.0.0.2-127.0.0.40 or a,b,c\n"
     "  --insecure              do not verify TLS certificates\n"
     "  --ca-file FILE          CA certificates to verify the target with\n"
@@ -290,20 +298,25 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
     ch_report_add_note(rep, err->data);
     worst = CH_EXIT_RUN;
   }
-  if (co.abort_reason[0] && !err->len)
-    ch_buf_puts(err, co.abort_reason); /* the exit line says which threshold stopped the run */
-  if (co.triggers) { /* what one trigger stream costs its owner: the figure a run over many shards scales by */
+  free(pids);
+  free(status);
+  return run_shards_verdict(o, &co, n, rep, intr, worst, signalled, err);
+}
+
+int run_shards_verdict(const struct ch_run_opts *o, const struct ch_coord_outcome *co, unsigned n,
+                       struct ch_report *rep, struct ch_interrupt *intr, int worst, int signalled, struct ch_buf *err) {
+  if (co->abort_reason[0] && !err->len)
+    ch_buf_puts(err, co->abort_reason); /* the exit line says which threshold stopped the run */
+  if (co->triggers) { /* what one trigger stream costs its owner: the figure a run over many shards scales by */
     char note[160];
     snprintf(note, sizeof note, "coordinator: %llu triggers sent once for %u shards, %.1f us CPU per trigger",
-             (unsigned long long)co.triggers, n, co.cpu_s * 1e6 / (double)co.triggers);
+             (unsigned long long)co->triggers, n, co->cpu_s * 1e6 / (double)co->triggers);
     ch_report_add_note(rep, note);
     if (!o->quiet)
       fprintf(stderr, "%s\n", note);
   }
-  free(pids);
-  free(status);
   rep->shards = n;
-  if (co.lost_shard >= 0)
+  if (co->lost_shard >= 0)
     return CH_EXIT_RUN;
   if (intr->count) /* the shards' reports say when and in which phase; a checkpoint stands in for a killed one */
     return ch_interrupt_exit_code(intr);
@@ -311,7 +324,7 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
     return signalled;
   if (worst != CH_EXIT_OK)
     return worst;
-  if (co.abort_reason[0]) /* as in one process: an abort_on_fail stop is the verdict, whatever else failed */
+  if (co->abort_reason[0]) /* as in one process: an abort_on_fail stop is the verdict, whatever else failed */
     return CH_EXIT_THRESHOLD;
   /* ch_report_merge judged the thresholds again on the merged metrics: never per shard. */
   if (ch_report_count_checks(rep, CH_RESULT_FAIL))
@@ -323,7 +336,8 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
 
 int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli *c) {
   enum { O_TARGET = 256, O_TOKEN, O_TOKEN_ENV, O_TOKEN_FILE, O_SET, O_SEED, O_WORKERS, O_PROCESSES, O_SRC, O_INSECURE,
-         O_CA, O_REPORT_DIR, O_QUIET, O_HELP, O_CKPT, O_METRICS, O_DASH, O_ALLOW_STOP, O_OUT, O_LINGER, O_CERT, O_KEY };
+         O_CA, O_REPORT_DIR, O_QUIET, O_HELP, O_CKPT, O_METRICS, O_DASH, O_ALLOW_STOP, O_OUT, O_LINGER, O_CERT, O_KEY,
+         O_MPI, O_MPI_TIMEOUT };
   static const struct option longopts[] = {
       {"target", required_argument, NULL, O_TARGET},     {"token", required_argument, NULL, O_TOKEN},
       {"token-env", required_argument, NULL, O_TOKEN_ENV}, {"token-file", required_argument, NULL, O_TOKEN_FILE},
@@ -337,10 +351,12 @@ int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli
       {"out", required_argument, NULL, O_OUT},           {"linger", no_argument, NULL, O_LINGER},
       {"cert", required_argument, NULL, O_CERT},         {"key", required_argument, NULL, O_KEY},
       {"cert-key", required_argument, NULL, O_KEY},
+      {"mpi", no_argument, NULL, O_MPI},               {"mpi-timeout", required_argument, NULL, O_MPI_TIMEOUT},
       {NULL, 0, NULL, 0}};
   memset(c, 0, sizeof *c);
   struct ch_run_opts *op = &c->o;
   op->barrier_in = op->barrier_out = -1;
+  c->mpi_timeout_s = 30;
   c->sets = calloc((size_t)argc + 2, sizeof *c->sets);
   const char **sets = c->sets;
   char **owned = c->owned;
@@ -416,6 +432,17 @@ int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli
     case O_ALLOW_STOP: c->allow_stop = true; break;
     case O_OUT: c->out = optarg; break;
     case O_LINGER: c->linger = true; break;
+    case O_MPI: c->mpi = true; break;
+    case O_MPI_TIMEOUT: {
+      double secs = strtod(optarg, &end);
+      if (!*optarg || *end || !(secs >= 1 && secs <= 3600)) {
+        fprintf(stderr, "--mpi-timeout: expected seconds from 1 to 3600, found \"%s\"\n", optarg);
+        code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
+        goto out;
+      }
+      c->mpi_timeout_s = secs;
+      break;
+    }
     case O_CKPT: {
       double secs = strtod(optarg, &end);
       if (!*optarg || *end || !(secs >= 0.1 && secs <= 86400)) {
@@ -483,11 +510,12 @@ int ch_run_main(int argc, char **argv) {
   struct ch_report *rep = NULL;
   struct ch_buf err = CH_BUF_INIT, dir = CH_BUF_INIT, line = CH_BUF_INIT;
   struct ch_interrupt intr = {0};
+  struct ch_run_mpi mpi = {0};
   int code = ch_run_cli_parse(argc, argv, run_usage, &cli);
   struct ch_run_opts o = cli.o;
   const char **sets = cli.sets;
   size_t n_sets = cli.n_sets;
-  if (code >= 0)
+  if (code >= 0 || (cli.mpi && (code = ch_run_mpi_check(&cli, "run")) >= 0))
     goto out;
   int rc = ch_scenario_load(o.scenario_path, sets, n_sets, &s, &err);
   if (rc) {
@@ -515,7 +543,8 @@ int ch_run_main(int argc, char **argv) {
   /* The coordinator does not plan a storm's drop request and its Updates, nor a steady phase's triggers, yet: every
      shard would send its own to an external target (N drops, N publishes per key). With the embedded endpoint each
      shard has its own endpoint. */
-  for (size_t i = 0; (o.processes ? o.processes : s->processes) > 1 && s->target.url && i < s->n_phases; i++)
+  for (size_t i = 0; ((o.processes ? o.processes : s->processes) > 1 || cli.mpi) && s->target.url && i < s->n_phases;
+       i++)
     if (s->phases[i].type == CH_SCN_PHASE_DROP || s->phases[i].type == CH_SCN_PHASE_STEADY) {
       code = run_fail(CH_EXIT_INPUT,
                       s->phases[i].type == CH_SCN_PHASE_DROP
@@ -524,6 +553,10 @@ int ch_run_main(int argc, char **argv) {
                       "--processes 1, or several hosts each with its own run");
       goto out;
     }
+  /* MPI starts once the input is known good on every rank (each read the same files); ranks 1.. run their shard */
+  if (cli.mpi && ((code = ch_run_mpi_init(&mpi, cli.mpi_timeout_s)) >= 0 ||
+                  (mpi.rank > 0 && (code = ch_run_mpi_shard(&mpi, &o, s)) >= 0)))
+    goto out;
   bool reserved = !o.report_dir;
   if (ch_run_prepare_dir(&o, s, rep, &dir, &err)) {
     code = run_fail(CH_EXIT_RUN, "cannot create the report folder", err.data);
@@ -531,7 +564,7 @@ int ch_run_main(int argc, char **argv) {
   }
   o.report_dir = dir.data; /* transcripts of failing clients go next to the report */
   o.checkpoint_dir = dir.data;
-  unsigned procs = o.processes ? o.processes : s->processes;
+  unsigned procs = cli.mpi ? (unsigned)mpi.size : o.processes ? o.processes : s->processes;
   if ((code = ch_run_live_open(&cli, s->name, procs)) != CH_EXIT_OK) {
     ch_run_discard_dir(dir.data, reserved);
     goto out;
@@ -557,7 +590,8 @@ int ch_run_main(int argc, char **argv) {
       goto out;
     }
     ch_buf_free(&e2);
-    code = run_shards(&o, s, procs, dir.data, rep, &intr, &err);
+    code = cli.mpi ? ch_run_mpi_coord(&mpi, &o, s, dir.data, rep, &intr, &err)
+                   : run_shards(&o, s, procs, dir.data, rep, &intr, &err);
   } else {
     if (ch_interrupt_open(&intr) == 0)
       o.intr = &intr;
@@ -579,6 +613,7 @@ int ch_run_main(int argc, char **argv) {
 out:
   fflush(stdout);
   ch_interrupt_close(&intr); /* open until the report is written: a further signal cannot cut it short */
+  ch_run_mpi_end(&mpi);
   ch_run_cli_free(&cli);
   ch_scenario_free(s);
   ch_report_free(rep);

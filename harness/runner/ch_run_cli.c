@@ -433,24 +433,20 @@ int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli
     case O_OUT: c->out = optarg; break;
     case O_LINGER: c->linger = true; break;
     case O_MPI: c->mpi = true; break;
-    case O_MPI_TIMEOUT: {
-      double secs = strtod(optarg, &end);
-      if (!*optarg || *end || !(secs >= 1 && secs <= 3600)) {
-        fprintf(stderr, "--mpi-timeout: expected seconds from 1 to 3600, found \"%s\"\n", optarg);
-        code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
-        goto out;
-      }
-      c->mpi_timeout_s = secs;
-      break;
-    }
+    case O_MPI_TIMEOUT:
     case O_CKPT: {
-      double secs = strtod(optarg, &end);
-      if (!*optarg || *end || !(secs >= 0.1 && secs <= 86400)) {
-        fprintf(stderr, "--checkpoint-every: expected seconds from 0.1 to 86400, found \"%s\"\n", optarg);
+      bool ckpt = opt == O_CKPT;
+      double secs = strtod(optarg, &end), lo = ckpt ? 0.1 : 1, hi = ckpt ? 86400 : 3600;
+      if (!*optarg || *end || !(secs >= lo && secs <= hi)) {
+        fprintf(stderr, "--%s: expected seconds from %g to %g, found \"%s\"\n",
+                ckpt ? "checkpoint-every" : "mpi-timeout", lo, hi, optarg);
         code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
         goto out;
       }
-      op->checkpoint_ns = (uint64_t)(secs * 1e9);
+      if (ckpt)
+        op->checkpoint_ns = (uint64_t)(secs * 1e9);
+      else
+        c->mpi_timeout_s = secs;
       break;
     }
     case O_HELP:

@@ -56,4 +56,19 @@ static inline void ch_run_summarize(const char *dir, struct ch_run_summary *s) {
   cJSON_Delete(j);
 }
 
+/* A coordinated run to interrupt: N subscribers of K1 and two minutes of http triggers at 20/s with nonces, aimed
+   at a reference endpoint's control API (printf arguments: the name, N, the control port). */
+static const char ch_run_long_scenario[] =
+    "{\"name\": \"%s\",\n"
+    " \"clients\": [{\"name\": \"subs\", \"count\": %d, \"ramp\": {\"rate\": 1000},\n"
+    "              \"subscribe\": {\"keys\": [\"K1\"]}}],\n"
+    " \"phases\": [{\"type\": \"connect\", \"timeout\": \"10s\"}, {\"type\": \"subscribe\", \"timeout\": \"10s\"},\n"
+    "            {\"type\": \"trigger\", \"duration\": \"120s\"}, {\"type\": \"disconnect\"}],\n"
+    " \"trigger\": {\"type\": \"http\", \"rate\": 20, \"keys\": [\"K1\"],\n"
+    "             \"http\": {\"method\": \"POST\", \"url\": \"http://127.0.0.1:%d/publish\",\n"
+    "                      \"body\": {\"hub\": \"ResourceEventHub\", \"key\": \"{{key}}\",\n"
+    "                               \"payload\": {\"Note\": \"{{nonce}}\"}}}},\n"
+    " \"correlation\": {\"nonce\": \"/Note\"},\n"
+    " \"expect\": {\"delivery\": \"exactly_once\", \"in_order\": false, \"deadline\": \"3s\"}}\n";
+
 #endif /* CH_RUN_SUMMARY_H */

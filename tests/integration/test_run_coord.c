@@ -129,24 +129,11 @@ static void test_silence_and_drop_phases_two_processes(void) {
   run_external("scenarios/reconnect.json", 68);   /* 20 + 8 keys while half are away + 40 after */
 }
 
-/* 20 subscribers of K1 and two minutes of triggers (the test kills a shard first). */
-static const char long_scenario[] =
-    "{\"name\": \"coord-kill\",\n"
-    " \"clients\": [{\"name\": \"subs\", \"count\": 20, \"ramp\": {\"rate\": 1000},\n"
-    "              \"subscribe\": {\"keys\": [\"K1\"]}}],\n"
-    " \"phases\": [{\"type\": \"connect\", \"timeout\": \"10s\"}, {\"type\": \"subscribe\", \"timeout\": \"10s\"},\n"
-    "            {\"type\": \"trigger\", \"duration\": \"120s\"}, {\"type\": \"disconnect\"}],\n"
-    " \"trigger\": {\"type\": \"http\", \"rate\": 20, \"keys\": [\"K1\"],\n"
-    "             \"http\": {\"method\": \"POST\", \"url\": \"http://127.0.0.1:%d/publish\",\n"
-    "                      \"body\": {\"hub\": \"ResourceEventHub\", \"key\": \"{{key}}\",\n"
-    "                               \"payload\": {\"Note\": \"{{nonce}}\"}}}},\n"
-    " \"correlation\": {\"nonce\": \"/Note\"},\n"
-    " \"expect\": {\"delivery\": \"exactly_once\", \"in_order\": false, \"deadline\": \"3s\"}}\n";
-
-/* Writes the long scenario aimed at srv and fills argv for it with two processes. */
+/* Writes the long scenario (20 subscribers of K1, two minutes of triggers: the tests stop it first) aimed at srv and
+   fills argv for it with two processes. */
 static void long_run_argv(const struct ch_server *srv, const char *const extra[], char *argv[32], char target[96]) {
   char text[2048];
-  snprintf(text, sizeof text, long_scenario, ch_server_control_port(srv));
+  snprintf(text, sizeof text, ch_run_long_scenario, "coord-kill", 20, ch_server_control_port(srv));
   CU_ASSERT_EQUAL_FATAL(ch_write_text(scenario_path, text), 0);
   run_argv(srv, scenario_path, "2", extra, argv, target);
 }

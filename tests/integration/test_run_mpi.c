@@ -191,20 +191,6 @@ static void test_two_hubs_three_ranks_like_one(void) {
   assert_ranks(3, 34);
 }
 
-/* 21 subscribers of K1 and two minutes of triggers (the test kills a rank first). */
-static const char long_scenario[] =
-    "{\"name\": \"mpi-kill\",\n"
-    " \"clients\": [{\"name\": \"subs\", \"count\": 21, \"ramp\": {\"rate\": 1000},\n"
-    "              \"subscribe\": {\"keys\": [\"K1\"]}}],\n"
-    " \"phases\": [{\"type\": \"connect\", \"timeout\": \"10s\"}, {\"type\": \"subscribe\", \"timeout\": \"10s\"},\n"
-    "            {\"type\": \"trigger\", \"duration\": \"120s\"}, {\"type\": \"disconnect\"}],\n"
-    " \"trigger\": {\"type\": \"http\", \"rate\": 20, \"keys\": [\"K1\"],\n"
-    "             \"http\": {\"method\": \"POST\", \"url\": \"http://127.0.0.1:%d/publish\",\n"
-    "                      \"body\": {\"hub\": \"ResourceEventHub\", \"key\": \"{{key}}\",\n"
-    "                               \"payload\": {\"Note\": \"{{nonce}}\"}}}},\n"
-    " \"correlation\": {\"nonce\": \"/Note\"},\n"
-    " \"expect\": {\"delivery\": \"exactly_once\", \"in_order\": false, \"deadline\": \"3s\"}}\n";
-
 /* The pid of MPI rank `rank` among mpirun's children (Open MPI puts OMPI_COMM_WORLD_RANK in each one's
    environment), or -1. */
 static pid_t rank_pid(pid_t mpirun, int rank) {
@@ -231,7 +217,7 @@ static void test_a_killed_rank_ends_the_run_with_a_report(void) {
   struct ch_server *srv = ch_endpoint_start_open();
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
   char text[2048], target[96], *argv[64];
-  snprintf(text, sizeof text, long_scenario, ch_server_control_port(srv));
+  snprintf(text, sizeof text, ch_run_long_scenario, "mpi-kill", 21, ch_server_control_port(srv));
   CU_ASSERT_EQUAL_FATAL(ch_write_text(scenario_path, text), 0);
   snprintf(target, sizeof target, "http://127.0.0.1:%d", ch_server_port(srv));
   const char *mpi_extra[] = {"--enable-recovery", NULL}, *extra[] = {"--mpi-timeout", "2", NULL};

@@ -292,7 +292,7 @@ static void mpi_clock_notes(struct ch_run_mpi *m, const struct ch_scenario *s, s
   ch_report_add_note(rep, note);
   if (smallest && worst * 10 > smallest) {
     snprintf(note, sizeof note, "WARNING: clock offset uncertainty %.1f us (rank %d, host %s) exceeds 10%% of the "
-                                "smallest latency judged (%.1f ms): latencies across hosts are not trustworthy",
+                                "smallest latency judged (%.3f ms): latencies across hosts are not trustworthy",
              (double)worst / 1e3, worst_k, m->hosts + (size_t)worst_k * CH_RUN_MPI_HOST, (double)smallest / 1e6);
     ch_report_add_note(rep, note);
     fprintf(stderr, "%s\n", note);

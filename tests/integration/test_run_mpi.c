@@ -191,6 +191,22 @@ static void test_two_hubs_three_ranks_like_one(void) {
   assert_ranks(3, 34);
 }
 
+/* Offsets less sure than a tenth of the smallest latency judged (here a 20 us threshold) are warned about, on
+   stderr and in the report. */
+static void test_clock_uncertainty_above_the_latencies_judged_is_warned(void) {
+  struct ch_run_summary s;
+  long pub = 0;
+  const char *extra[] = {"--set", "thresholds=[\"update_latency.p99 < 20us\"]", NULL};
+  run_against_serve(3, "scenarios/two-hubs.json", extra, &s, &pub);
+  char path[128];
+  snprintf(path, sizeof path, "%s/report.json", report_dir);
+  char *body = ch_slurp(path, NULL);
+  const char *w = body ? strstr(body, "WARNING: clock offset uncertainty ") : NULL;
+  CU_ASSERT_PTR_NOT_NULL(w);
+  CU_ASSERT_PTR_NOT_NULL(w ? strstr(w, "exceeds 10% of the smallest latency judged (0.020 ms)") : NULL);
+  free(body);
+}
+
 /* The pid of MPI rank `rank` among mpirun's children (Open MPI puts OMPI_COMM_WORLD_RANK in each one's
    environment), or -1. */
 static pid_t rank_pid(pid_t mpirun, int rank) {
@@ -304,6 +320,7 @@ int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_mpi_in_a_build_without_mpi), CU_TEST_INFO_NULL};
   (void)test_mpi_refuses_processes, (void)test_fanout_1k_three_ranks_like_one;
   (void)test_two_hubs_three_ranks_like_one, (void)test_a_killed_rank_ends_the_run_with_a_report, (void)have_mpirun;
+  (void)test_clock_uncertainty_above_the_latencies_judged_is_warned;
 #else
   (void)test_mpi_in_a_build_without_mpi;
   if (!have_mpirun()) { /* libopenmpi-dev without openmpi-bin: the build has MPI, nothing can launch it */
@@ -315,6 +332,7 @@ int main(void) {
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
   CU_TestInfo tests[] = {CH_TEST(test_mpi_refuses_processes), CH_TEST(test_two_hubs_three_ranks_like_one),
                          CH_TEST(test_fanout_1k_three_ranks_like_one),
+                         CH_TEST(test_clock_uncertainty_above_the_latencies_judged_is_warned),
                          CH_TEST(test_a_killed_rank_ends_the_run_with_a_report), CU_TEST_INFO_NULL};
 #endif
   int rc = ch_test_run("run_mpi", tests);

@@ -41,6 +41,8 @@ enum ch_coord_type {
   CH_COORD_REPORT,    /* S->C: the shard's report.json text (MPI: no shared file system assumed) */
   CH_COORD_RANK,      /* S->C: the shard's rank line (JSON text: host, CPU, RSS, clients) */
   CH_COORD_FIN,       /* C->S: the reports are in; u8 1: a rank was lost (no MPI_Finalize, it could wait forever) */
+  CH_COORD_CHECKPOINT, /* S->C: a checkpoint's report.json text (MPI; the link keeps the last one, for a report
+                          written in the second mpirun leaves rank 0 when it ends the job) */
   CH_COORD_HEARTBEAT = 64, /* link-internal (MPI): keep-alive, clock ping/pong and the offset told to the shard */
   CH_COORD_PING,
   CH_COORD_PONG,

@@ -40,6 +40,8 @@ struct mpi_link {
   uint64_t last_heard, last_sent, timeout_ns;
   struct ml_out *out;  /* sends in flight, oldest first */
   size_t n_out, cap_out;
+  char *ckpt;          /* coordinator: the shard's last checkpoint (report.json text), NULL none yet */
+  size_t ckpt_n;
 };
 
 static struct mpi_link *ml(struct ch_coord_link *l) { return l->impl; }
@@ -187,6 +189,17 @@ static int ml_internal(struct ch_coord_link *l) {
   case CH_COORD_END:
     m->closed = true;
     return 0;
+  case CH_COORD_CHECKPOINT: {
+    char *c = malloc(m->msg_n + 1);
+    if (c) {
+      memcpy(c, m->msg, m->msg_n);
+      c[m->msg_n] = '\0';
+      free(m->ckpt);
+      m->ckpt = c;
+      m->ckpt_n = m->msg_n;
+    }
+    return 0;
+  }
   default:
     return 1;
   }
@@ -291,6 +304,7 @@ static void ml_free(struct ch_coord_link *l) {
   if (!m->n_out) /* else MPI still holds the requests and their buffers: they are left to it */
     free(m->out);
   free(m->msg);
+  free(m->ckpt);
   free(m);
 }
 
@@ -309,6 +323,13 @@ int ch_coord_mpi_link_init(struct ch_coord_link *l, void *comm, int peer, uint64
   l->ops = &mpi_ops;
   l->impl = m;
   return 0;
+}
+
+const char *ch_coord_mpi_link_checkpoint(struct ch_coord_link *l, size_t *n) {
+  if (l->ops != &mpi_ops || !ml(l)->ckpt)
+    return NULL;
+  *n = ml(l)->ckpt_n;
+  return ml(l)->ckpt;
 }
 
 bool ch_coord_mpi_link_lost(struct ch_coord_link *l) { return l->ops == &mpi_ops && ml(l)->lost; }

@@ -35,6 +35,48 @@ int ch_run_mpi_shard(struct ch_run_mpi *m, const struct ch_run_opts *o, const st
   (void)m, (void)o, (void)s;
   return CH_EXIT_INPUT;
 }
+/* A signal reached rank 0 with no rank lost: mpirun may be ending the job (by default it does, within a second of
+   a rank dying: SIGTERM, then SIGKILL), so before the wind-down rank 0 writes at once what it holds: its shard's
+   last checkpoint (rank-0/report.json) and every rank's last one sent over MPI, merged and marked partial. The full
+   report replaces it if the ranks get to send theirs. */
+static void mpi_write_checkpoints(const struct ch_run_mpi *m, const struct ch_scenario *s, const char *dir,
+                                  const char *rank0_dir, struct ch_coord_link *links) {
+  struct ch_report *cp = NULL, *one = NULL;
+  if (ch_report_new(&cp))
+    return;
+  ch_report_set(&cp->scenario, s->name);
+  cp->seed = s->seed;
+  cp->shards = 0;
+  struct ch_buf e = CH_BUF_INIT, path = CH_BUF_INIT;
+  unsigned got = 0;
+  ch_buf_printf(&path, "%s/report.json", rank0_dir);
+  if (ch_report_read_json(path.data, &one, &e) == 0 && ch_report_merge(cp, one, &e) == 0)
+    got++;
+  ch_report_free(one);
+  for (int k = 1; k < m->size; k++) {
+    size_t n = 0;
+    const char *text = ch_coord_mpi_link_checkpoint(&links[k], &n);
+    one = NULL;
+    ch_buf_reset(&e);
+    if (text && ch_report_parse_json(text, n, &one, &e) == 0 && ch_report_merge(cp, one, &e) == 0)
+      got++;
+    ch_report_free(one);
+  }
+  char note[256];
+  snprintf(note, sizeof note, "partial: rank 0 had a signal (mpirun ending the job?) and merged the last checkpoints "
+                              "it held, of %u of %d ranks", got, m->size);
+  cp->partial = true;
+  cp->exit_code = CH_EXIT_RUN;
+  ch_report_set(&cp->exit_reason, note);
+  ch_report_add_note(cp, note);
+  ch_buf_reset(&e);
+  if (ch_report_write_dir(cp, dir, &e))
+    fprintf(stderr, "report: %s\n", e.data ? e.data : "cannot be written");
+  ch_buf_free(&e);
+  ch_buf_free(&path);
+  ch_report_free(cp);
+}
+
 int ch_run_mpi_coord(struct ch_run_mpi *m, const struct ch_run_opts *o, const struct ch_scenario *s, const char *dir,
                      struct ch_report *rep, struct ch_interrupt *intr, struct ch_buf *err) {
   (void)m, (void)o, (void)s, (void)dir, (void)rep, (void)intr, (void)err;
@@ -301,6 +343,48 @@ static void mpi_clock_notes(struct ch_run_mpi *m, const struct ch_scenario *s, s
   }
 }
 
+/* A signal reached rank 0 with no rank lost: mpirun may be ending the job (by default it does, within a second of
+   a rank dying: SIGTERM, then SIGKILL), so before the wind-down rank 0 writes at once what it holds: its shard's
+   last checkpoint (rank-0/report.json) and every rank's last one sent over MPI, merged and marked partial. The full
+   report replaces it if the ranks get to send theirs. */
+static void mpi_write_checkpoints(const struct ch_run_mpi *m, const struct ch_scenario *s, const char *dir,
+                                  const char *rank0_dir, struct ch_coord_link *links) {
+  struct ch_report *cp = NULL, *one = NULL;
+  if (ch_report_new(&cp))
+    return;
+  ch_report_set(&cp->scenario, s->name);
+  cp->seed = s->seed;
+  cp->shards = 0;
+  struct ch_buf e = CH_BUF_INIT, path = CH_BUF_INIT;
+  unsigned got = 0;
+  ch_buf_printf(&path, "%s/report.json", rank0_dir);
+  if (ch_report_read_json(path.data, &one, &e) == 0 && ch_report_merge(cp, one, &e) == 0)
+    got++;
+  ch_report_free(one);
+  for (int k = 1; k < m->size; k++) {
+    size_t n = 0;
+    const char *text = ch_coord_mpi_link_checkpoint(&links[k], &n);
+    one = NULL;
+    ch_buf_reset(&e);
+    if (text && ch_report_parse_json(text, n, &one, &e) == 0 && ch_report_merge(cp, one, &e) == 0)
+      got++;
+    ch_report_free(one);
+  }
+  char note[256];
+  snprintf(note, sizeof note, "partial: rank 0 had a signal (mpirun ending the job?) and merged the last checkpoints "
+                              "it held, of %u of %d ranks", got, m->size);
+  cp->partial = true;
+  cp->exit_code = CH_EXIT_RUN;
+  ch_report_set(&cp->exit_reason, note);
+  ch_report_add_note(cp, note);
+  ch_buf_reset(&e);
+  if (ch_report_write_dir(cp, dir, &e))
+    fprintf(stderr, "report: %s\n", e.data ? e.data : "cannot be written");
+  ch_buf_free(&e);
+  ch_buf_free(&path);
+  ch_report_free(cp);
+}
+
 int ch_run_mpi_coord(struct ch_run_mpi *m, const struct ch_run_opts *o, const struct ch_scenario *s, const char *dir,
                      struct ch_report *rep, struct ch_interrupt *intr, struct ch_buf *err) {
   unsigned n = (unsigned)m->size;
@@ -333,6 +417,8 @@ int ch_run_mpi_coord(struct ch_run_mpi *m, const struct ch_run_opts *o, const st
     co.lost_shard = co.left_shard = co.lost_phase = -1;
     worst = CH_EXIT_RUN;
   }
+  if (intr->count && co.lost_shard < 0)
+    mpi_write_checkpoints(m, s, dir, a.ckpt, links);
   /* the timeline is over: shards still waiting for a phase end theirs */
   ch_coord_link_free(&links[0]);
   for (unsigned k = 1; k < n; k++)
@@ -357,7 +443,13 @@ int ch_run_mpi_coord(struct ch_run_mpi *m, const struct ch_run_opts *o, const st
       cJSON_AddNumberToObject(line, "rank", k);
       cJSON_AddStringToObject(line, "host", m->hosts + (size_t)k * CH_RUN_MPI_HOST);
     }
-    if (!reps[k]) {
+    size_t cn = 0;
+    const char *ckpt = reps[k] ? NULL : ch_coord_mpi_link_checkpoint(&links[k], &cn);
+    struct ch_buf ce = CH_BUF_INIT;
+    if (ckpt && ch_report_parse_json(ckpt, cn, &reps[k], &ce) == 0) /* as a lost shard's checkpoint file does */
+      cJSON_AddBoolToObject(line, "from_checkpoint", true);
+    ch_buf_free(&ce);
+    if (!reps[k] || ckpt) {
       cJSON_AddBoolToObject(line, "lost", true);
       if (co.lost_shard < 0) { /* it ended its timeline but its report never came */
         co.lost_shard = (int)k;
@@ -378,6 +470,8 @@ int ch_run_mpi_coord(struct ch_run_mpi *m, const struct ch_run_opts *o, const st
     if (!reps[k])
       continue;
     int code = k ? reps[k]->exit_code : codes0;
+    if (reps[k]->partial) /* a lost rank's checkpoint: its figures count, its "not carried out" does not */
+      code = CH_EXIT_OK;
     if (code == CH_EXIT_RUN || code == CH_EXIT_INPUT)
       worst = code;
     if (code == CH_EXIT_SIGINT || code == CH_EXIT_SIGTERM)
@@ -398,8 +492,9 @@ int ch_run_mpi_coord(struct ch_run_mpi *m, const struct ch_run_opts *o, const st
       snprintf(when, sizeof when, "%s", co.lost_phase < 0 ? "during set-up" : "after the timeline");
     ch_buf_reset(err);
     ch_buf_printf(err, "rank %d of %u (host %s) was lost (its link to rank 0 was silent for %.0f s) %s; the other "
-                       "ranks were stopped and the report holds what they measured",
-                  k, n, m->hosts + (size_t)k * CH_RUN_MPI_HOST, m->timeout_s, when);
+                       "ranks were stopped and the report holds what they measured%s",
+                  k, n, m->hosts + (size_t)k * CH_RUN_MPI_HOST, m->timeout_s, when,
+                  reps[k] ? ", and its last checkpoint" : "");
     ch_report_add_note(rep, err->data);
     worst = CH_EXIT_RUN;
   }

@@ -48,6 +48,8 @@ void ch_run_mpi_end(struct ch_run_mpi *m);
 /* ch_coord_mpi.c: a link to rank `peer` over comm (an MPI_Comm *); timeout_ns 0: never lost by silence. */
 int ch_coord_mpi_link_init(struct ch_coord_link *l, void *comm, int peer, uint64_t timeout_ns);
 bool ch_coord_mpi_link_lost(struct ch_coord_link *l);
+/* The last checkpoint (report.json text) the shard sent over the link, NULL none. */
+const char *ch_coord_mpi_link_checkpoint(struct ch_coord_link *l, size_t *n);
 void ch_coord_mpi_link_timeout(struct ch_coord_link *l, uint64_t timeout_ns);
 
 #endif /* CH_RUN_MPI_H */

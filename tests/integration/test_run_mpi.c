@@ -226,8 +226,9 @@ static pid_t rank_pid(pid_t mpirun, int rank) {
 }
 
 /* A rank killed mid-run: with mpirun --enable-recovery the others live on, rank 0 hears the rank's link go silent
-   (--mpi-timeout 2), stops the others, and writes the report of what they measured naming the rank and its host
-   (exit 4 on rank 0's last line and in report.json; Open MPI 4.1's mpirun itself exits 0 under recovery). */
+   (--mpi-timeout 2), stops the others, and writes the report of what they measured and the lost rank's last
+   checkpoint (sent over MPI every second), naming the rank and its host (exit 4 on rank 0's last line and in
+   report.json; Open MPI 4.1's mpirun itself exits 0 under recovery). */
 static void test_a_killed_rank_ends_the_run_with_a_report(void) {
   clean_reports();
   struct ch_server *srv = ch_endpoint_start_open();
@@ -236,11 +237,13 @@ static void test_a_killed_rank_ends_the_run_with_a_report(void) {
   snprintf(text, sizeof text, ch_run_long_scenario, "mpi-kill", 21, ch_server_control_port(srv));
   CU_ASSERT_EQUAL_FATAL(ch_write_text(scenario_path, text), 0);
   snprintf(target, sizeof target, "http://127.0.0.1:%d", ch_server_port(srv));
-  const char *mpi_extra[] = {"--enable-recovery", NULL}, *extra[] = {"--mpi-timeout", "2", NULL};
+  const char *mpi_extra[] = {"--enable-recovery", NULL},
+             *extra[] = {"--mpi-timeout", "2", "--checkpoint-every", "1", NULL};
   build_argv(3, mpi_extra, scenario_path, target, extra, argv);
   struct ch_spawn_bg bg;
   CU_ASSERT_EQUAL_FATAL(ch_spawn_start_prog(argv[0], argv, &bg), 0);
-  struct ch_control_stat_min pub = {ch_server_control_port(srv), "\"publishes\":", 10}; /* the trigger phase runs */
+  /* two seconds into the trigger phase: every rank has sent rank 0 a checkpoint (every second) */
+  struct ch_control_stat_min pub = {ch_server_control_port(srv), "\"publishes\":", 40};
   CU_ASSERT_TRUE(ch_wait_until(ch_control_stat_reached, &pub, 30000));
   pid_t victim = rank_pid(bg.pid, 2);
   CU_ASSERT_TRUE_FATAL(victim > 0);
@@ -253,7 +256,8 @@ static void test_a_killed_rank_ends_the_run_with_a_report(void) {
   char want[256];
   snprintf(want, sizeof want, "exit 4: run could not be carried out: rank 2 of 3 (host %s) was lost", host);
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
-  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "during phase 3 of 4 (trigger); the other ranks were stopped"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "during phase 3 of 4 (trigger); the other ranks were stopped and the report "
+                                       "holds what they measured, and its last checkpoint"));
   if (!strstr(r.out, want))
     fprintf(stderr, "\nafter %d ms, output:\n%s\nwanted: %s\n", ms, r.out, want);
   free(r.out);
@@ -264,14 +268,15 @@ static void test_a_killed_rank_ends_the_run_with_a_report(void) {
   CU_ASSERT_EQUAL(ch_run_summary_num(run, "exit_code"), 4);
   CU_ASSERT_EQUAL(cJSON_GetArraySize(ranks), 3);
   CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ranks, 2), "lost")));
+  CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ranks, 2), "from_checkpoint")));
   CU_ASSERT_FALSE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ranks, 1), "lost")));
-  /* what ranks 0 and 1 measured: 7 subscribers each, every one connected */
+  /* what ranks 0 and 1 measured, 7 subscribers each, and the 7 of rank 2's last checkpoint: every one connected */
   struct ch_run_summary s;
   ch_run_summarize(report_dir, &s);
   CU_ASSERT_TRUE(s.counters[1] > 0);
   const cJSON *total = cJSON_GetObjectItemCaseSensitive(
       cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metrics"), "total"), "counters");
-  CU_ASSERT_EQUAL(ch_run_summary_num(total, "clients_connected"), 14);
+  CU_ASSERT_EQUAL(ch_run_summary_num(total, "clients_connected"), 21);
   cJSON_Delete(root);
   unlink(scenario_path);
   ch_server_free(srv);

@@ -35,48 +35,6 @@ int ch_run_mpi_shard(struct ch_run_mpi *m, const struct ch_run_opts *o, const st
   (void)m, (void)o, (void)s;
   return CH_EXIT_INPUT;
 }
-/* A signal reached rank 0 with no rank lost: mpirun may be ending the job (by default it does, within a second of
-   a rank dying: SIGTERM, then SIGKILL), so before the wind-down rank 0 writes at once what it holds: its shard's
-   last checkpoint (rank-0/report.json) and every rank's last one sent over MPI, merged and marked partial. The full
-   report replaces it if the ranks get to send theirs. */
-static void mpi_write_checkpoints(const struct ch_run_mpi *m, const struct ch_scenario *s, const char *dir,
-                                  const char *rank0_dir, struct ch_coord_link *links) {
-  struct ch_report *cp = NULL, *one = NULL;
-  if (ch_report_new(&cp))
-    return;
-  ch_report_set(&cp->scenario, s->name);
-  cp->seed = s->seed;
-  cp->shards = 0;
-  struct ch_buf e = CH_BUF_INIT, path = CH_BUF_INIT;
-  unsigned got = 0;
-  ch_buf_printf(&path, "%s/report.json", rank0_dir);
-  if (ch_report_read_json(path.data, &one, &e) == 0 && ch_report_merge(cp, one, &e) == 0)
-    got++;
-  ch_report_free(one);
-  for (int k = 1; k < m->size; k++) {
-    size_t n = 0;
-    const char *text = ch_coord_mpi_link_checkpoint(&links[k], &n);
-    one = NULL;
-    ch_buf_reset(&e);
-    if (text && ch_report_parse_json(text, n, &one, &e) == 0 && ch_report_merge(cp, one, &e) == 0)
-      got++;
-    ch_report_free(one);
-  }
-  char note[256];
-  snprintf(note, sizeof note, "partial: rank 0 had a signal (mpirun ending the job?) and merged the last checkpoints "
-                              "it held, of %u of %d ranks", got, m->size);
-  cp->partial = true;
-  cp->exit_code = CH_EXIT_RUN;
-  ch_report_set(&cp->exit_reason, note);
-  ch_report_add_note(cp, note);
-  ch_buf_reset(&e);
-  if (ch_report_write_dir(cp, dir, &e))
-    fprintf(stderr, "report: %s\n", e.data ? e.data : "cannot be written");
-  ch_buf_free(&e);
-  ch_buf_free(&path);
-  ch_report_free(cp);
-}
-
 int ch_run_mpi_coord(struct ch_run_mpi *m, const struct ch_run_opts *o, const struct ch_scenario *s, const char *dir,
                      struct ch_report *rep, struct ch_interrupt *intr, struct ch_buf *err) {
   (void)m, (void)o, (void)s, (void)dir, (void)rep, (void)intr, (void)err;

@@ -233,6 +233,14 @@ static inline struct ch_spawn_result ch_spawn_finish(struct ch_spawn_bg *bg, int
   return r;
 }
 
+/* Removes a folder and what it holds (a report folder between runs, so that no earlier report passes for a new one). */
+static inline void ch_remove_tree(const char *dir) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
+}
+
 /* Up to cap-1 bytes of a /proc file (it has no size to read ahead: read as a stream), NUL-terminated; the length. */
 static inline size_t ch_proc_read(const char *path, char *buf, size_t cap) {
   size_t got = 0;

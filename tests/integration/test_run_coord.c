@@ -19,12 +19,7 @@
 
 static char report_dir[64], scenario_path[96];
 
-static void clean_reports(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", report_dir); /* no earlier report can pass for this one */
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", report_dir);
-}
+static void clean_reports(void) { ch_remove_tree(report_dir); }
 
 /* argv of `run SCENARIO --target <srv> --report-dir ... --workers 1 --processes N [extra]`. */
 static void run_argv(const struct ch_server *srv, const char *scenario, const char *procs, const char *const extra[],

@@ -18,12 +18,7 @@
 
 static char report_dir[64], scenario_path[96];
 
-static void clean_reports(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", report_dir); /* no earlier report can pass for this one */
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", report_dir);
-}
+static void clean_reports(void) { ch_remove_tree(report_dir); }
 
 /* mpirun on loopback only, more ranks than cores allowed; as root (CI) Open MPI wants both variables. */
 static const char *const mpirun_head[] = {"mpirun", "--oversubscribe", "--mca", "btl", "self,tcp", "--mca",

@@ -20,6 +20,8 @@ if [ "${1:-test}" = test ]; then
   pkgs+=(python3-yaml)
   # dpkg-dev (dpkg-shlibdeps), file and lintian for the .deb test (make package, tests/install/test_deb.sh).
   pkgs+=(dpkg-dev file lintian)
+  # Open MPI: the test builds have run --mpi (CH_HAVE_MPI=ON) and test_run_mpi launches it with mpirun.
+  pkgs+=(openmpi-bin libopenmpi-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

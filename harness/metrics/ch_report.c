@@ -68,6 +68,7 @@ void ch_report_free(struct ch_report *r) {
     return;
   free(r->scenario), free(r->scenario_path), free(r->target), free(r->harness_version), free(r->exit_reason);
   free(r->harness_json);
+  free(r->ranks_json);
   free(r->scenario_sha256);
   free(r->interrupted.signal), free(r->interrupted.phase);
   free_list(r->overrides, r->n_overrides);

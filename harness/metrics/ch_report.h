@@ -61,6 +61,7 @@ struct ch_report {
   int exit_code;          /* enum ch_exit */
   uint64_t start_wall_ns, end_wall_ns;
   unsigned shards;        /* number of reports merged into this one (1 for a plain run) */
+  char *ranks_json;       /* run --mpi: run.ranks, the ranks' lines (JSON array text; reports/README.md), or NULL */
   bool partial;           /* a checkpoint written while the run was still going (see reports/README.md) */
   struct ch_report_interrupt {
     char *signal;         /* "SIGINT"/"SIGTERM"; NULL when the run was not interrupted */

@@ -168,6 +168,13 @@ static cJSON *report_to_json(const struct ch_report *r, struct ch__jw *w) {
     ch__jw_num(w, run, "exit_code", r->exit_code);
     ch__jw_str(w, run, "exit_reason", r->exit_reason);
     ch__jw_num(w, run, "shards", r->shards);
+    if (r->ranks_json) { /* run --mpi: one line per rank */
+      cJSON *ranks = cJSON_Parse(r->ranks_json);
+      if (!ranks || !cJSON_AddItemToObject(run, "ranks", ranks)) {
+        cJSON_Delete(ranks);
+        w->oom = 1;
+      }
+    }
     ch__jw_chk(w, cJSON_AddBoolToObject(run, "partial", r->partial));
     if (!r->interrupted.signal) {
       ch__jw_chk(w, cJSON_AddNullToObject(run, "interrupted"));
@@ -573,6 +580,11 @@ static int rd_report(struct jr *j, const cJSON *root, struct ch_report *r) {
   rc = rc ? rc : rd_u64(j, run, "shards", &v);
   r->shards = v ? (unsigned)(v > 1000000 ? 1000000 : v) : 1;
   rc = rc ? rc : rd_strings(j, run, "overrides", &r->overrides, &r->n_overrides);
+  const cJSON *ranks = cJSON_GetObjectItemCaseSensitive(run, "ranks");
+  if (!rc && ranks && !cJSON_IsArray(ranks))
+    rc = jr_fail(j, "ranks", "expected an array");
+  if (!rc && ranks && !(r->ranks_json = cJSON_PrintUnformatted(ranks)))
+    rc = -ENOMEM;
   const cJSON *partial = cJSON_GetObjectItemCaseSensitive(run, "partial");
   if (!rc && partial && !cJSON_IsBool(partial))
     rc = jr_fail(j, "partial", "expected true or false");

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cJSON.h>
+
 #include "ch_report.h"
 #include "ch_report_int.h"
 
@@ -135,6 +137,36 @@ static void capacity_block(struct ch_buf *b, const struct ch_capacity *c) {
                   c->last_held + 1, c->steps[c->first_broken].load, c->first_broken + 1);
 }
 
+/* run --mpi: one line per rank (host, clients, CPU, RSS, clock offset to rank 0 and its uncertainty). */
+static void ranks_block(struct ch_buf *b, const char *json) {
+  cJSON *a = json ? cJSON_Parse(json) : NULL, *e;
+  if (!cJSON_IsArray(a)) {
+    cJSON_Delete(a);
+    return;
+  }
+  ch_buf_puts(b, "  rank  host                  clients      cpu s   rss MiB  clock offset (us)  +/- (us)\n");
+  cJSON_ArrayForEach(e, a) {
+    const cJSON *host = cJSON_GetObjectItemCaseSensitive(e, "host");
+    double v[6];
+    static const char *const k[6] = {"rank", "clients", "cpu_s", "max_rss_kib", "clock_offset_ns",
+                                     "clock_uncertainty_ns"};
+    for (int i = 0; i < 6; i++) {
+      const cJSON *x = cJSON_GetObjectItemCaseSensitive(e, k[i]);
+      v[i] = cJSON_IsNumber(x) ? x->valuedouble : 0;
+    }
+    ch_buf_printf(b, "  %4.0f  ", v[0]);
+    term_str(b, cJSON_IsString(host) ? host->valuestring : "-");
+    size_t hl = cJSON_IsString(host) ? strlen(host->valuestring) : 1;
+    ch_buf_printf(b, "%*s", hl < 20 ? (int)(20 - hl) : 0, "");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "lost")))
+      ch_buf_puts(b, "  LOST: no report from this rank\n");
+    else
+      ch_buf_printf(b, "  %8.0f  %9.2f  %8.1f  %17.1f  %8.1f\n", v[1], v[2], v[3] / 1024, v[4] / 1e3, v[5] / 1e3);
+  }
+  ch_buf_putc(b, '\n');
+  cJSON_Delete(a);
+}
+
 static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_metrics_group *t) {
   const struct ch_metrics *m = r->metrics;
   char s1[40], s2[40];
@@ -145,6 +177,7 @@ static int summary(const struct ch_report *r, struct ch_buf *b, const struct ch_
   ch__fmt_time(s2, sizeof s2, r->start_wall_ns);
   ch_buf_printf(b, "  started: %s   duration: %s   shards: %u   harness: %s\n\n", s2[0] ? s2 : "-", s1, r->shards,
                 r->harness_version ? r->harness_version : "-");
+  ranks_block(b, r->ranks_json);
   if (r->partial)
     ch_buf_puts(b, "  PARTIAL REPORT: a checkpoint written while the run was going on; the run never finished it\n\n");
   if (r->interrupted.signal) {

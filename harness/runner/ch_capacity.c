@@ -280,6 +280,12 @@ int ch_capacity_main(int argc, char **argv) {
   int code = ch_run_cli_parse(argc, argv, capacity_usage, &cli);
   if (code >= 0)
     goto out;
+  if (cli.mpi) { /* each step would be a run over the ranks: not built (issue #17); run --mpi per load instead */
+    fprintf(stderr, "capacity --mpi: not supported; run the scenario at each load with run --mpi\n"
+                    "exit 3: invalid input: capacity --mpi is not supported\n");
+    code = CH_EXIT_INPUT;
+    goto out;
+  }
   code = CH_EXIT_INPUT;
   int rc = ch_scenario_load(cli.o.scenario_path, cli.sets, cli.n_sets, &s, &err);
   if (rc) {

@@ -51,6 +51,8 @@ static void co_lost(struct coord *c, unsigned k, bool left) {
   for (unsigned j = 0; j < c->n; j++)
     if (!c->gone[j] && c->pids[j] > 0)
       kill(c->pids[j], SIGTERM);
+    else if (!c->gone[j] && c->links[j].ops) /* an MPI rank: its link raises the SIGTERM there */
+      ch_coord_link_send(&c->links[j], CH_COORD_STOP, NULL, 0);
 }
 
 static bool co_broken(const struct coord *c) { return c->out->lost_shard >= 0 || c->out->left_shard >= 0; }
@@ -88,6 +90,8 @@ static void co_drain(struct coord *c) {
   for (unsigned k = 0; k < c->n; k++) {
     struct ch_coord_msg m;
     int got;
+    if (!c->gone[k])
+      ch_coord_link_tick(&c->links[k]);
     while (!c->gone[k] && !(c->want && c->arrived[k]) && (got = ch_coord_link_recv(&c->links[k], 0, &m)) != 0) {
       if (got < 0)
         co_lost(c, k, false);
@@ -104,8 +108,8 @@ static void co_drain(struct coord *c) {
 /* Waits until every shard sent `want`: 0; -1 a shard was lost or left; 1 a signal reached r.stop_at. */
 static int co_wait_all(struct coord *c, unsigned want) {
   memset(c->arrived, 0, c->n * sizeof *c->arrived);
-  struct pollfd *pf = calloc(c->n, sizeof *pf);
-  if (!pf)
+  struct ch_coord_link **pl = calloc(c->n, sizeof *pl);
+  if (!pl)
     return -1;
   c->want = want;
   int rc;
@@ -114,7 +118,7 @@ static int co_wait_all(struct coord *c, unsigned want) {
     co_drain(c);
     for (unsigned k = 0; k < c->n; k++)
       if (!c->gone[k] && !c->arrived[k])
-        pf[pending++] = (struct pollfd){c->links[k].fd, POLLIN, 0};
+        pl[pending++] = &c->links[k];
     if (co_broken(c)) {
       rc = -1;
       break;
@@ -127,10 +131,10 @@ static int co_wait_all(struct coord *c, unsigned want) {
       rc = 1;
       break;
     }
-    poll(pf, pending, 20);
+    ch_coord_link_wait(pl, pending, 20);
   }
   c->want = 0;
-  free(pf);
+  free(pl);
   return rc;
 }
 
@@ -338,6 +342,9 @@ int ch_coord_run(const struct ch_run_opts *o, const struct ch_scenario *s, struc
     c.r.stop_at = 1;
     if (run_poll(&c.r))
       break; /* interrupted: no new phase (the shards had the signal too) */
+    for (unsigned k = 0; k < n; k++) /* at each barrier: hosts' clocks drift apart during long runs */
+      if (!c.gone[k])
+        ch_coord_link_sync(&c.links[k]);
     co_broadcast32(&c, CH_COORD_START, (uint32_t)i);
     if (plans && t == CH_SCN_PHASE_DROP && co_drop(&c, i))
       break;

@@ -1,6 +1,8 @@
-/* The coordination's stream transport: length-prefixed frames over a connected socket, and the field codec. */
+/* The coordination's stream transport: length-prefixed frames over a connected socket, and the field codec; links
+   of another transport (l->ops, ch_coord_mpi.c) are dispatched to it. */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +18,11 @@ void ch_coord_link_init(struct ch_coord_link *l, int fd) {
 }
 
 void ch_coord_link_free(struct ch_coord_link *l) {
+  if (l->ops) {
+    l->ops->free(l);
+    l->ops = NULL;
+    l->impl = NULL;
+  }
   if (l->fd >= 0)
     close(l->fd);
   l->fd = -1;
@@ -38,6 +45,8 @@ static int coord_write_all(int fd, const void *p, size_t n) {
 }
 
 int ch_coord_link_send(struct ch_coord_link *l, unsigned type, const void *p, size_t n) {
+  if (l->ops)
+    return l->ops->send(l, type, p, n);
   if (l->fd < 0)
     return -EPIPE;
   uint32_t hdr[2] = {(uint32_t)n, (uint32_t)type};
@@ -55,6 +64,8 @@ static size_t coord_frame(const struct ch_coord_link *l) {
 }
 
 int ch_coord_link_recv(struct ch_coord_link *l, int timeout_ms, struct ch_coord_msg *m) {
+  if (l->ops)
+    return l->ops->recv(l, timeout_ms, m);
   if (l->used) { /* drop the message returned last time */
     memmove(l->in.data, l->in.data + l->used, l->in.len - l->used);
     l->in.len -= l->used;
@@ -99,7 +110,45 @@ int ch_coord_link_recv(struct ch_coord_link *l, int timeout_ms, struct ch_coord_
   }
 }
 
-void ch_coord_link_unread(struct ch_coord_link *l) { l->used = 0; }
+void ch_coord_link_unread(struct ch_coord_link *l) {
+  if (l->ops)
+    l->ops->unread(l);
+  else
+    l->used = 0;
+}
+
+void ch_coord_link_tick(struct ch_coord_link *l) {
+  if (l->ops)
+    l->ops->tick(l);
+}
+
+void ch_coord_link_sync(struct ch_coord_link *l) {
+  if (l->ops)
+    l->ops->sync(l);
+}
+
+/* Streams are polled together; other links are asked every millisecond (MPI has no descriptor to poll). */
+void ch_coord_link_wait(struct ch_coord_link *const *ls, unsigned n, int timeout_ms) {
+  struct pollfd one, *pf = n > 1 ? calloc(n, sizeof *pf) : &one;
+  unsigned nf = 0, other = 0;
+  for (unsigned k = 0; k < n; k++) {
+    if (ls[k]->ops)
+      other++;
+    else if (pf && ls[k]->fd >= 0)
+      pf[nf++] = (struct pollfd){ls[k]->fd, POLLIN, 0};
+  }
+  if (!other)
+    poll(pf, nf, timeout_ms);
+  for (int waited = 0; other && waited <= timeout_ms; waited++) {
+    bool any = false;
+    for (unsigned k = 0; k < n && !any; k++)
+      any = ls[k]->ops && ls[k]->ops->pending(ls[k]);
+    if (any || poll(pf, nf, 1) > 0)
+      break;
+  }
+  if (pf != &one)
+    free(pf);
+}
 
 void ch_coord_put32(struct ch_buf *b, uint32_t v) { ch_buf_append(b, &v, sizeof v); }
 void ch_coord_put64(struct ch_buf *b, uint64_t v) { ch_buf_append(b, &v, sizeof v); }

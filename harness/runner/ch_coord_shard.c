@@ -11,6 +11,10 @@
 #include "ch_run_int.h"
 
 int run_coord_open(struct ch_run *r) {
+  if (r->o->coord_link && r->o->shard_count > 1) { /* the caller's (an MPI rank's): it outlives the run */
+    r->coord = r->o->coord_link;
+    return 0;
+  }
   if (r->o->barrier_in < 0 || r->o->shard_count <= 1) /* options zeroed by a caller are no link (fd 0) */
     return 0;
   r->coord = malloc(sizeof *r->coord);
@@ -23,6 +27,10 @@ int run_coord_open(struct ch_run *r) {
 void run_coord_close(struct ch_run *r) {
   if (!r->coord)
     return;
+  if (r->coord == r->o->coord_link) {
+    r->coord = NULL;
+    return;
+  }
   ch_coord_link_free(r->coord); /* the coordinator reads the end of the stream as "gone" only after its timeline */
   free(r->coord);
   r->coord = NULL;
@@ -210,7 +218,8 @@ size_t run_coord_take_plan(struct ch_run *r, size_t i, struct run_tphase **ps) {
   }
   rd = (struct ch_coord_rd){m.p, m.n, 0, false};
   ch_coord_get32(&rd);
-  uint64_t t0 = ch_coord_get64(&rd);
+  /* the coordinator's clock to this host's (MPI ranks on other hosts; 0 on one host) */
+  uint64_t t0 = ch_coord_get64(&rd) + (uint64_t)r->coord->clock_offset_ns;
   r->coord_t0 = t0;
   for (size_t k = 0; k < np; k++) {
     ps[k]->start_ns = t0;

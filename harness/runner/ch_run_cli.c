@@ -19,6 +19,8 @@
 #include "ch_exit.h"
 #include "ch_interrupt.h"
 #include "ch_report.h"
+#include "ch_run_int.h"
+#include "ch_run_mpi.h"
 #include "ch_runner.h"
 #include "ch_scenario.h"
 
@@ -39,6 +41,12 @@ static const char run_usage[] =
     "  --processes N           run the clients in N processes (shards) on one timeline and merge their results\n"
     "                          (default 1); against an external target this process sends each trigger (and a\n"
     "                          drop phase's request) once\n"
+    "  --mpi                   one run over the ranks of mpirun (mpirun -np N centro-harness run S --mpi): rank 0\n"
+    "                          coordinates and sends the triggers, every rank runs its share of the clients,\n"
+    "                          rank 0 writes the one merged report (with each rank's host, CPU, RSS, clients and\n"
+    "                          clock offset); not with --processes; exit 3 when built without MPI\n"
+    "  --mpi-timeout S         a rank whose link is silent for S seconds is lost: the run ends with the others'\n"
+    "                          report, naming it (exit 4; default 30; needs mpirun --enable-recovery, see README)\n"
     "  --source-addresses S    local addresses to spread connections over: 127.0.0.2-127.0.0.40 or a,b,c\n"
     "  --insecure              do not verify TLS certificates\n"
     "  --ca-file FILE          CA certificates to verify the target with\n"
@@ -291,22 +299,27 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
     ch_report_add_note(rep, err->data);
     worst = CH_EXIT_RUN;
   }
-  if (co.abort_reason[0] && !err->len)
-    ch_buf_puts(err, co.abort_reason); /* the exit line says which threshold stopped the run */
-  if (co.triggers) { /* what one trigger stream costs its owner: the figure a run over many shards scales by */
+  free(pids);
+  free(status);
+  return run_shards_verdict(o, &co, n, rep, intr, worst, signalled, err);
+}
+
+int run_shards_verdict(const struct ch_run_opts *o, const struct ch_coord_outcome *co, unsigned n,
+                       struct ch_report *rep, struct ch_interrupt *intr, int worst, int signalled, struct ch_buf *err) {
+  if (co->abort_reason[0] && !err->len)
+    ch_buf_puts(err, co->abort_reason); /* the exit line says which threshold stopped the run */
+  if (co->triggers) { /* what one trigger stream costs its owner: the figure a run over many shards scales by */
     char note[224];
     snprintf(note, sizeof note, "coordinator: %llu triggers sent once for %u shards, %.1f us CPU per trigger, sent "
              "%.0f us (p50) and %.0f us (p99) after their intended times",
-             (unsigned long long)co.triggers, n, co.cpu_s * 1e6 / (double)co.triggers, co.late_p50_ns / 1e3,
-             co.late_p99_ns / 1e3);
+             (unsigned long long)co->triggers, n, co->cpu_s * 1e6 / (double)co->triggers, co->late_p50_ns / 1e3,
+             co->late_p99_ns / 1e3);
     ch_report_add_note(rep, note);
     if (!o->quiet)
       fprintf(stderr, "%s\n", note);
   }
-  free(pids);
-  free(status);
   rep->shards = n;
-  if (co.lost_shard >= 0)
+  if (co->lost_shard >= 0)
     return CH_EXIT_RUN;
   if (intr->count) /* the shards' reports say when and in which phase; a checkpoint stands in for a killed one */
     return ch_interrupt_exit_code(intr);
@@ -314,7 +327,7 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
     return signalled;
   if (worst != CH_EXIT_OK)
     return worst;
-  if (co.abort_reason[0]) /* as in one process: an abort_on_fail stop is the verdict, whatever else failed */
+  if (co->abort_reason[0]) /* as in one process: an abort_on_fail stop is the verdict, whatever else failed */
     return CH_EXIT_THRESHOLD;
   /* ch_report_merge judged the thresholds again on the merged metrics: never per shard. */
   if (ch_report_count_checks(rep, CH_RESULT_FAIL))
@@ -326,7 +339,8 @@ static int run_shards(const struct ch_run_opts *o, const struct ch_scenario *s, 
 
 int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli *c) {
   enum { O_TARGET = 256, O_TOKEN, O_TOKEN_ENV, O_TOKEN_FILE, O_SET, O_SEED, O_WORKERS, O_PROCESSES, O_SRC, O_INSECURE,
-         O_CA, O_REPORT_DIR, O_QUIET, O_HELP, O_CKPT, O_METRICS, O_DASH, O_ALLOW_STOP, O_OUT, O_LINGER, O_CERT, O_KEY };
+         O_CA, O_REPORT_DIR, O_QUIET, O_HELP, O_CKPT, O_METRICS, O_DASH, O_ALLOW_STOP, O_OUT, O_LINGER, O_CERT, O_KEY,
+         O_MPI, O_MPI_TIMEOUT };
   static const struct option longopts[] = {
       {"target", required_argument, NULL, O_TARGET},     {"token", required_argument, NULL, O_TOKEN},
       {"token-env", required_argument, NULL, O_TOKEN_ENV}, {"token-file", required_argument, NULL, O_TOKEN_FILE},
@@ -340,10 +354,12 @@ int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli
       {"out", required_argument, NULL, O_OUT},           {"linger", no_argument, NULL, O_LINGER},
       {"cert", required_argument, NULL, O_CERT},         {"key", required_argument, NULL, O_KEY},
       {"cert-key", required_argument, NULL, O_KEY},
+      {"mpi", no_argument, NULL, O_MPI},               {"mpi-timeout", required_argument, NULL, O_MPI_TIMEOUT},
       {NULL, 0, NULL, 0}};
   memset(c, 0, sizeof *c);
   struct ch_run_opts *op = &c->o;
   op->barrier_in = op->barrier_out = -1;
+  c->mpi_timeout_s = 30;
   c->sets = calloc((size_t)argc + 2, sizeof *c->sets);
   const char **sets = c->sets;
   char **owned = c->owned;
@@ -419,14 +435,21 @@ int ch_run_cli_parse(int argc, char **argv, const char *usage, struct ch_run_cli
     case O_ALLOW_STOP: c->allow_stop = true; break;
     case O_OUT: c->out = optarg; break;
     case O_LINGER: c->linger = true; break;
+    case O_MPI: c->mpi = true; break;
+    case O_MPI_TIMEOUT:
     case O_CKPT: {
-      double secs = strtod(optarg, &end);
-      if (!*optarg || *end || !(secs >= 0.1 && secs <= 86400)) {
-        fprintf(stderr, "--checkpoint-every: expected seconds from 0.1 to 86400, found \"%s\"\n", optarg);
+      bool ckpt = opt == O_CKPT;
+      double secs = strtod(optarg, &end), lo = ckpt ? 0.1 : 1, hi = ckpt ? 86400 : 3600;
+      if (!*optarg || *end || !(secs >= lo && secs <= hi)) {
+        fprintf(stderr, "--%s: expected seconds from %g to %g, found \"%s\"\n",
+                ckpt ? "checkpoint-every" : "mpi-timeout", lo, hi, optarg);
         code = run_fail(CH_EXIT_INPUT, "bad option", NULL);
         goto out;
       }
-      op->checkpoint_ns = (uint64_t)(secs * 1e9);
+      if (ckpt)
+        op->checkpoint_ns = (uint64_t)(secs * 1e9);
+      else
+        c->mpi_timeout_s = secs;
       break;
     }
     case O_HELP:
@@ -486,11 +509,12 @@ int ch_run_main(int argc, char **argv) {
   struct ch_report *rep = NULL;
   struct ch_buf err = CH_BUF_INIT, dir = CH_BUF_INIT, line = CH_BUF_INIT;
   struct ch_interrupt intr = {0};
+  struct ch_run_mpi mpi = {0};
   int code = ch_run_cli_parse(argc, argv, run_usage, &cli);
   struct ch_run_opts o = cli.o;
   const char **sets = cli.sets;
   size_t n_sets = cli.n_sets;
-  if (code >= 0)
+  if (code >= 0 || (cli.mpi && (code = ch_run_mpi_check(&cli, "run")) >= 0))
     goto out;
   int rc = ch_scenario_load(o.scenario_path, sets, n_sets, &s, &err);
   if (rc) {
@@ -515,6 +539,10 @@ int ch_run_main(int argc, char **argv) {
     code = run_fail(code, code == CH_EXIT_INPUT ? "invalid input" : "out of memory", err.data);
     goto out;
   }
+  /* MPI starts once the input is known good on every rank (each read the same files); ranks 1.. run their shard */
+  if (cli.mpi && ((code = ch_run_mpi_init(&mpi, cli.mpi_timeout_s)) >= 0 ||
+                  (mpi.rank > 0 && (code = ch_run_mpi_shard(&mpi, &o, s)) >= 0)))
+    goto out;
   bool reserved = !o.report_dir;
   if (ch_run_prepare_dir(&o, s, rep, &dir, &err)) {
     code = run_fail(CH_EXIT_RUN, "cannot create the report folder", err.data);
@@ -522,7 +550,7 @@ int ch_run_main(int argc, char **argv) {
   }
   o.report_dir = dir.data; /* transcripts of failing clients go next to the report */
   o.checkpoint_dir = dir.data;
-  unsigned procs = o.processes ? o.processes : s->processes;
+  unsigned procs = cli.mpi ? (unsigned)mpi.size : o.processes ? o.processes : s->processes;
   if ((code = ch_run_live_open(&cli, s->name, procs)) != CH_EXIT_OK) {
     ch_run_discard_dir(dir.data, reserved);
     goto out;
@@ -538,7 +566,10 @@ int ch_run_main(int argc, char **argv) {
     /* creates the folder the shards write into; until the merge replaces it, it says the run has not ended */
     rep->partial = true;
     rep->exit_code = CH_EXIT_RUN;
-    ch_report_set(&rep->exit_reason, "partial: the run is going on; each shard checkpoints into shard-K/report.json");
+    ch_report_set(&rep->exit_reason, cli.mpi ? "partial: the run is going on; rank 0's shard checkpoints into "
+                                               "rank-0/report.json, the other ranks send their reports at the end"
+                                             : "partial: the run is going on; each shard checkpoints into "
+                                               "shard-K/report.json");
     int wrc = ch_report_write_dir(rep, dir.data, &e2);
     rep->partial = false;
     rep->exit_code = CH_EXIT_OK;
@@ -548,7 +579,8 @@ int ch_run_main(int argc, char **argv) {
       goto out;
     }
     ch_buf_free(&e2);
-    code = run_shards(&o, s, procs, dir.data, rep, &intr, &err);
+    code = cli.mpi ? ch_run_mpi_coord(&mpi, &o, s, dir.data, rep, &intr, &err)
+                   : run_shards(&o, s, procs, dir.data, rep, &intr, &err);
   } else {
     if (ch_interrupt_open(&intr) == 0)
       o.intr = &intr;
@@ -570,6 +602,7 @@ int ch_run_main(int argc, char **argv) {
 out:
   fflush(stdout);
   ch_interrupt_close(&intr); /* open until the report is written: a further signal cannot cut it short */
+  ch_run_mpi_end(&mpi);
   ch_run_cli_free(&cli);
   ch_scenario_free(s);
   ch_report_free(rep);

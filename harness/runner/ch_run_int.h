@@ -443,6 +443,13 @@ void run_judge_client(struct ch_run *r, struct run_client *rc, struct run_tally 
 void run_checks(struct ch_run *r, const struct run_outcome *o, struct run_tally *t, struct ch_report *rep);
 void run_write_transcripts(struct ch_run *r, struct ch_report *rep);
 
+/* ch_run_cli.c: a sharded run's exit code (forked shards or MPI ranks), once the shards' reports are merged into rep;
+   worst: CH_EXIT_RUN or CH_EXIT_INPUT of a shard, else 0; signalled: a shard's 130/143, else 0. Notes the
+   coordinator's CPU per trigger. */
+struct ch_interrupt;
+int run_shards_verdict(const struct ch_run_opts *o, const struct ch_coord_outcome *co, unsigned n,
+                       struct ch_report *rep, struct ch_interrupt *intr, int worst, int signalled, struct ch_buf *err);
+
 /* ch_coord_shard.c (a shard's main thread; no-ops without a link). Open: the link from o->barrier_in, when set. */
 int run_coord_open(struct ch_run *r);
 void run_coord_close(struct ch_run *r);

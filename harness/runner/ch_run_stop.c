@@ -61,8 +61,11 @@ static void run_checkpoint_write(struct ch_run *r) {
     rep->start_wall_ns = m->start_wall_ns;
     rep->end_wall_ns = now;
     struct ch_buf err = CH_BUF_INIT;
-    if (ch_report_write_checkpoint(rep, r->o->checkpoint_dir, &err))
+    if (r->o->checkpoint_dir && ch_report_write_checkpoint(rep, r->o->checkpoint_dir, &err))
       fprintf(stderr, "checkpoint: %s\n", err.data ? err.data : "cannot be written");
+    /* an MPI rank has no folder of its own: its checkpoint goes to rank 0 */
+    if (!r->o->checkpoint_dir && ch_report_json(rep, &err) == 0)
+      ch_coord_link_send(r->coord, CH_COORD_CHECKPOINT, err.data, err.len);
     ch_buf_free(&err);
     rep->metrics = keep;
     rep->exit_code = code;
@@ -76,7 +79,7 @@ static void run_checkpoint_write(struct ch_run *r) {
 }
 
 static void run_checkpoint_step(struct ch_run *r) {
-  if (!r->o->checkpoint_dir || !r->rep || !r->workers)
+  if ((!r->o->checkpoint_dir && !(r->coord && r->coord->ops)) || !r->rep || !r->workers)
     return;
   uint64_t now = ch_now_ns();
   uint64_t every = r->o->checkpoint_ns ? r->o->checkpoint_ns : RUN_CHECKPOINT_DEFAULT_NS;

@@ -8,6 +8,7 @@
 
 #include "ch_buf.h"
 
+struct ch_coord_link;
 struct ch_interrupt;
 struct ch_live;
 struct ch_report;
@@ -35,6 +36,7 @@ struct ch_run_opts {
   /* Shards (--processes): this process runs clients with index % shard_count == shard_index. */
   unsigned shard_index, shard_count;
   int barrier_in, barrier_out; /* shard only: pipe ends for phase barriers with the parent; -1 otherwise */
+  struct ch_coord_link *coord_link; /* shard only: a link to the coordinator the caller owns (an MPI rank's) */
   ch_run_embedded_cb on_embedded; /* NULL: none */
   void *on_embedded_user;
   /* SIGINT/SIGTERM (opened by the caller on this thread); NULL: signals keep their default disposition. */
@@ -74,6 +76,8 @@ struct ch_run_cli {
   /* watching it live (ch_run_live.c): --metrics-listen, --dashboard, --dashboard-allow-stop, --out, --linger */
   const char *metrics_listen, *dashboard, *out;
   bool allow_stop, linger;
+  bool mpi;            /* --mpi: one run over the ranks of mpirun (ch_run_mpi.h) */
+  double mpi_timeout_s; /* --mpi-timeout (default 30): a rank silent this long is lost */
 };
 /* Parses argv (argv[0] is the command); prints usage errors. Returns -1 to go on, else the exit code to return
    (0 after --help). Free with ch_run_cli_free either way. */

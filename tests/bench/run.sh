@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks behind the speed and memory targets, with a table at the end, also written as
 # reports/bench-<UTC time>.json. Usage: tests/bench/run.sh [BUILD_DIR=build]
-# Environment: BENCH_ONLY="micro density multi coord intake peers peers_wss fanout transports fallback live wss
-#              wss_serve storm" (a subset, in that order;
+# Environment: BENCH_ONLY="micro density multi coord mpi intake peers peers_wss fanout transports fallback live
+#              wss wss_serve storm" (a subset, in that order;
 #              intake and peers measure two streams each: the batched one, 50 Updates per frame, and the single
 #              one, 1 Update per frame, recorded as intake1_*, raw1_*, peer_<tool>_cpu1_*),
 #              BENCH_PIN=0 (do not pin the server to core 0 and the load generators to core 1),
@@ -13,6 +13,7 @@
 #              BENCH_LIVE_CLIENTS=5000 BENCH_LIVE_SECONDS=20 BENCH_LIVE_REPS=3 (live: the watched/unwatched pair).
 #              BENCH_WSS_N=2000 (wss: clients of the ws/wss side-by-side runs of bench_wss).
 #              BENCH_STORM_CLIENTS=10000 (storm: scenarios/reconnect-storm.json with that many official-js clients).
+#              BENCH_MPI_N=30000 (mpi: clients over 3 MPI ranks and over --processes 3).
 #              BENCH_WSS_DENSITY=19000 BENCH_WSS_STORM=10000 (wss_serve: wss clients held by one harness process
 #              against `serve --tls-cert --processes 2`; clients of the reconnect storm against `serve --tls-cert`).
 # Every server and harness process started here is ended by its pid on exit; every wait is bounded.
@@ -22,7 +23,7 @@ build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root" || exit 4
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
-only=${BENCH_ONLY:-micro density multi coord intake peers peers_wss fanout transports fallback live wss wss_serve storm}
+only=${BENCH_ONLY:-micro density multi coord mpi intake peers peers_wss fanout transports fallback live wss wss_serve storm}
 wss_n=${BENCH_WSS_N:-2000}
 mp_sizes=${BENCH_MP_SIZES:-60000 100000}
 density_n=${BENCH_DENSITY:-19000}
@@ -289,6 +290,56 @@ if want coord; then
   put coord_late_p50_us "${l50:--}"
   put coord_late_p99_us "${l99:--}"
   tail -2 "$work/coord.log" | sed 's/^/  /'
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# mpi: the same clients over 3 MPI ranks (`mpirun -np 3 ... run --mpi`, loopback) as over `run --processes 3`, and
+# the coordinator's CPU per trigger under MPI (the coord scenario: rank 0 sends 5,000 triggers for the 3 ranks; its
+# CPU is rank 0's less the mean of the other ranks', since rank 0 also runs shard 0).
+if want mpi; then
+  mn=${BENCH_MPI_N:-30000}
+  msp=$(((mn + 14999) / 15000))
+  MPIRUN=(mpirun --oversubscribe --bind-to none -np 3 --mca btl self,tcp --mca btl_tcp_if_include lo
+          --mca oob_tcp_if_include lo)
+  [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  if ! command -v mpirun >/dev/null || "$H" --version | grep -q "not built with MPI"; then
+    echo "== mpi: skipped (no mpirun, or a build without MPI)"
+  else
+    for mode in processes mpi; do
+      echo "== mpi: $mn WebSocket clients, 3 harness $([ $mode = mpi ] && echo "MPI ranks" || echo processes)," \
+        "$msp server processes"
+      start_serve "$msp" || exit 4
+      d="$work/mpi-$mode"
+      how=(--processes 3)
+      [ $mode = mpi ] && how=(--mpi)
+      fg $PIN_GEN $([ $mode = mpi ] && echo "${MPIRUN[@]}") "$H" run "$scn/density.json" --target "$SRV_URL" \
+        --set "clients.1.count=$((mn - 1))" "${how[@]}" --source-addresses 127.0.0.2-127.0.0.40 \
+        --set phases.3.duration=3s --set phases.2.timeout=90s --quiet --report-dir "$d" >"$work/mpi-$mode.log" 2>&1
+      rc=$?
+      stop_serve
+      conn=$("$P" json "$d/report.json" /metrics/total/counters/clients_connected)
+      echo "exit $rc; connected $conn of $mn"
+      put "mpi_${mode}_connected" "$conn"
+      put "mpi_${mode}_exit" "$rc"
+    done
+    echo "== mpi: 400 WebSocket clients, 3 MPI ranks, 5,000 http triggers at 500/s sent by rank 0"
+    start_serve 1 || exit 4
+    d="$work/mpi-coord"
+    fg $PIN_GEN "${MPIRUN[@]}" "$H" run "$scn/coord.json" --target "$SRV_URL" --mpi --workers 1 --quiet \
+      --set "trigger.http.url=http://127.0.0.1:$SRV_CP/publish" --report-dir "$d" >"$work/mpi-coord.log" 2>&1
+    rc=$?
+    pubs=$(stats | sed -n 's/.*"publishes":\([0-9]*\).*/\1/p')
+    stop_serve
+    us=$(grep -o 'coordinator: [0-9]* triggers sent once for [0-9]* shards, [0-9.]* us CPU per trigger' \
+      "$d/report.json" | sed -n 's/.*, \([0-9.]*\) us CPU per trigger/\1/p' | head -1)
+    unc=$(grep -o 'largest uncertainty [0-9.]* us' "$d/report.json" | head -1 | awk '{print $3}')
+    echo "exit $rc; the endpoint counted ${pubs:-?} publishes (5000 planned); coordinator ${us:--} us CPU per" \
+      "trigger; clock offsets known to ${unc:--} us"
+    put mpi_coord_exit "$rc"
+    put mpi_coord_publishes "${pubs:--}"
+    put mpi_coord_cpu_us_per_trigger "${us:--}"
+    put mpi_clock_uncertainty_us "${unc:--}"
+  fi
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1003,6 +1054,13 @@ if want coord; then
   row "1 coordinator CPU per trigger" "$(get coord_cpu_us_per_trigger) us (3 shards)" "" \
     "$(get coord_publishes)/5000 publishes, exit $(get coord_exit)"
   row "  sent after intended p50/p99" "$(get coord_late_p50_us) / $(get coord_late_p99_us) us" "" ""
+fi
+if want mpi; then
+  row "1 clients held, 3 MPI ranks" "$(get mpi_mpi_connected) connected" \
+    "$(get mpi_processes_connected) (--processes 3)" \
+    "$(ok "$(get mpi_mpi_connected)" "$(get mpi_processes_connected)" '>=')"
+  row "1 coordinator CPU per trigger, MPI" "$(get mpi_coord_cpu_us_per_trigger) us (3 ranks)" "" \
+    "$(get mpi_coord_publishes)/5000 publishes, exit $(get mpi_coord_exit), clock +/- $(get mpi_clock_uncertainty_us) us"
 fi
 if want intake; then
   row "2 Updates per worker-thread CPU s" "$(get intake_updates_per_worker_cpu_s)" ">= 500000" \

@@ -3,6 +3,7 @@
 #ifndef CH_SPAWN_H
 #define CH_SPAWN_H
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -150,8 +151,9 @@ static inline uint64_t ch_spawn_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Starts the binary (argv[0] ignored) with its output to a temporary file and CI=true (plain progress lines). */
-static inline int ch_spawn_start(char *const argv[], struct ch_spawn_bg *bg) {
+/* Starts prog (found on PATH; argv[0] ignored) with its output to a temporary file and CI=true (plain progress
+   lines): the binary, or a launcher such as mpirun that starts it. */
+static inline int ch_spawn_start_prog(const char *prog, char *const argv[], struct ch_spawn_bg *bg) {
   snprintf(bg->out_path, sizeof bg->out_path, "/tmp/ch-spawn-XXXXXX");
   int fd = mkstemp(bg->out_path);
   bg->pid = -1;
@@ -162,11 +164,16 @@ static inline int ch_spawn_start(char *const argv[], struct ch_spawn_bg *bg) {
     dup2(fd, 1);
     dup2(fd, 2);
     setenv("CI", "true", 1);
-    execv(CH_BINARY, argv);
+    execvp(prog, argv);
     _exit(127);
   }
   close(fd);
   return bg->pid > 0 ? 0 : -1;
+}
+
+/* Starts the binary (argv[0] ignored) as ch_spawn_start_prog does. */
+static inline int ch_spawn_start(char *const argv[], struct ch_spawn_bg *bg) {
+  return ch_spawn_start_prog(CH_BINARY, argv, bg);
 }
 
 /* Waits until cond(arg) holds, polling every 20 ms, for at most timeout_ms: true when it held. */
@@ -224,6 +231,51 @@ static inline struct ch_spawn_result ch_spawn_finish(struct ch_spawn_bg *bg, int
     r.out = calloc(1, 1);
   unlink(bg->out_path);
   return r;
+}
+
+/* Removes a folder and what it holds (a report folder between runs, so that no earlier report passes for a new one). */
+static inline void ch_remove_tree(const char *dir) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Up to cap-1 bytes of a /proc file (it has no size to read ahead: read as a stream), NUL-terminated; the length. */
+static inline size_t ch_proc_read(const char *path, char *buf, size_t cap) {
+  size_t got = 0;
+  FILE *f = fopen(path, "r");
+  if (f) {
+    got = fread(buf, 1, cap - 1, f);
+    fclose(f);
+  }
+  buf[got] = '\0';
+  return got;
+}
+
+/* The pids of a process's children (a run's shards, mpirun's ranks), from /proc: those of every thread (mpirun
+   starts its ranks from a thread of its own); how many were read. */
+static inline int ch_children_of(pid_t pid, pid_t out[], int max) {
+  int n = 0;
+  char path[128], body[512];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(path);
+  for (struct dirent *de; d && (de = readdir(d)) && n < max;) {
+    int tid = atoi(de->d_name);
+    if (tid <= 0)
+      continue;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, tid);
+    ch_proc_read(path, body, sizeof body);
+    for (char *p = body, *end; *p && n < max; p = end) {
+      long v = strtol(p, &end, 10);
+      if (end == p)
+        break;
+      out[n++] = (pid_t)v;
+    }
+  }
+  if (d)
+    closedir(d);
+  return n;
 }
 
 #endif /* CH_SPAWN_H */

@@ -12,18 +12,14 @@
 #include "ch_control.h"
 #include "ch_endpoint.h"
 #include "ch_report.h"
+#include "ch_run_summary.h"
 #include "ch_server.h"
 #include "ch_spawn.h"
 #include "ch_test.h"
 
 static char report_dir[64], scenario_path[96];
 
-static void clean_reports(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", report_dir); /* no earlier report can pass for this one */
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", report_dir);
-}
+static void clean_reports(void) { ch_remove_tree(report_dir); }
 
 /* argv of `run SCENARIO --target <srv> --report-dir ... --workers 1 --processes N [extra]`. */
 static void run_argv(const struct ch_server *srv, const char *scenario, const char *procs, const char *const extra[],
@@ -38,52 +34,8 @@ static void run_argv(const struct ch_server *srv, const char *scenario, const ch
   argv[n] = NULL;
 }
 
-/* What a run's report says, for comparing runs: each check's result, the per-trigger lines and the counters. */
-struct summary {
-  char checks[512];
-  double sent[2], expected[2], missing[2];
-  double counters[6]; /* updates_expected, _received, _missing, _duplicate, _unexpected, triggers */
-};
-static const char *const counter_names[6] = {"updates_expected", "updates_received", "updates_missing",
-                                             "updates_duplicate", "updates_unexpected", "triggers"};
-
-static double num(const cJSON *o, const char *k) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
-static void summarize(struct summary *s) {
-  memset(s, 0, sizeof *s);
-  char path[128];
-  snprintf(path, sizeof path, "%s/report.json", report_dir);
-  char *body = ch_slurp(path, NULL);
-  cJSON *j = cJSON_Parse(body ? body : "");
-  free(body);
-  const cJSON *c;
-  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "checks")) {
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id"), *res = cJSON_GetObjectItemCaseSensitive(c, "result");
-    size_t len = strlen(s->checks);
-    snprintf(s->checks + len, sizeof s->checks - len, "%s=%s ", cJSON_IsString(id) ? id->valuestring : "?",
-             cJSON_IsString(res) ? res->valuestring : "?");
-  }
-  const cJSON *tr = cJSON_GetObjectItemCaseSensitive(j, "triggers");
-  for (int i = 0; i < 2; i++) {
-    const cJSON *t = cJSON_GetArrayItem(tr, i);
-    s->sent[i] = num(t, "sent"), s->expected[i] = num(t, "updates_expected"), s->missing[i] = num(t, "updates_missing");
-  }
-  const cJSON *g;
-  cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "metrics"), "groups")) {
-    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(g, "counters");
-    for (int k = 0; k < 6; k++) {
-      double v = num(cs, counter_names[k]);
-      s->counters[k] += v > 0 ? v : 0;
-    }
-  }
-  cJSON_Delete(j);
-}
-
 /* scenarios/two-hubs.json (two http triggers, one per hub, nonces) against a fresh endpoint with N processes. */
-static int two_hubs(const char *procs, struct summary *s, long *publishes) {
+static int two_hubs(const char *procs, struct ch_run_summary *s, long *publishes) {
   clean_reports();
   struct ch_server *srv = ch_endpoint_start_open();
   CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
@@ -96,7 +48,7 @@ static int two_hubs(const char *procs, struct summary *s, long *publishes) {
     fprintf(stderr, "\n--processes %s: exit %d\n%s\n", procs, r.code, r.out);
   free(r.out);
   *publishes = ch_control_stat(ch_server_control_port(srv), "\"publishes\":");
-  summarize(s);
+  ch_run_summarize(report_dir, s);
   if (!strcmp(procs, "2")) { /* the coordinator's own line: what it sent and its CPU per trigger */
     char path[128];
     snprintf(path, sizeof path, "%s/report.json", report_dir);
@@ -112,7 +64,7 @@ static int two_hubs(const char *procs, struct summary *s, long *publishes) {
 /* Two processes against an external target: each trigger sent once (40 + 16, not twice that), nothing fails to
    decode, and the verdicts, per-trigger lines and counters are those of one process. */
 static void test_two_hubs_two_processes_like_one(void) {
-  struct summary one, two;
+  struct ch_run_summary one, two;
   long pub1 = 0, pub2 = 0;
   CU_ASSERT_EQUAL(two_hubs("1", &one, &pub1), 0);
   CU_ASSERT_EQUAL(two_hubs("2", &two, &pub2), 0);
@@ -135,7 +87,8 @@ static void test_two_hubs_two_processes_like_one(void) {
   for (int k = 0; k < 6; k++) {
     CU_ASSERT_EQUAL(one.counters[k], two.counters[k]);
     if (one.counters[k] != two.counters[k])
-      fprintf(stderr, "\n%s: %g with one process, %g with two\n", counter_names[k], one.counters[k], two.counters[k]);
+      fprintf(stderr, "\n%s: %g with one process, %g with two\n", ch_run_summary_counters[k], one.counters[k],
+              two.counters[k]);
   }
 }
 
@@ -158,8 +111,8 @@ static void run_external(const char *scenario, long want_publishes) {
     fprintf(stderr, "\n%s: exit %d\n%s\n", scenario, r.code, r.out);
   free(r.out);
   CU_ASSERT_EQUAL(ch_control_stat(ch_server_control_port(srv), "\"publishes\":"), want_publishes);
-  struct summary s;
-  summarize(&s);
+  struct ch_run_summary s;
+  ch_run_summarize(report_dir, &s);
   CU_ASSERT_EQUAL(s.counters[5], want_publishes);
   CU_ASSERT_EQUAL(s.counters[2], 0); /* nothing missing */
   CU_ASSERT_TRUE(s.counters[0] > 0);
@@ -171,47 +124,13 @@ static void test_silence_and_drop_phases_two_processes(void) {
   run_external("scenarios/reconnect.json", 68);   /* 20 + 8 keys while half are away + 40 after */
 }
 
-/* 20 subscribers of K1 and two minutes of triggers (the test kills a shard first). */
-static const char long_scenario[] =
-    "{\"name\": \"coord-kill\",\n"
-    " \"clients\": [{\"name\": \"subs\", \"count\": 20, \"ramp\": {\"rate\": 1000},\n"
-    "              \"subscribe\": {\"keys\": [\"K1\"]}}],\n"
-    " \"phases\": [{\"type\": \"connect\", \"timeout\": \"10s\"}, {\"type\": \"subscribe\", \"timeout\": \"10s\"},\n"
-    "            {\"type\": \"trigger\", \"duration\": \"120s\"}, {\"type\": \"disconnect\"}],\n"
-    " \"trigger\": {\"type\": \"http\", \"rate\": 20, \"keys\": [\"K1\"],\n"
-    "             \"http\": {\"method\": \"POST\", \"url\": \"http://127.0.0.1:%d/publish\",\n"
-    "                      \"body\": {\"hub\": \"ResourceEventHub\", \"key\": \"{{key}}\",\n"
-    "                               \"payload\": {\"Note\": \"{{nonce}}\"}}}},\n"
-    " \"correlation\": {\"nonce\": \"/Note\"},\n"
-    " \"expect\": {\"delivery\": \"exactly_once\", \"in_order\": false, \"deadline\": \"3s\"}}\n";
-
-/* Writes the long scenario aimed at srv and fills argv for it with two processes. */
+/* Writes the long scenario (20 subscribers of K1, two minutes of triggers: the tests stop it first) aimed at srv and
+   fills argv for it with two processes. */
 static void long_run_argv(const struct ch_server *srv, const char *const extra[], char *argv[32], char target[96]) {
   char text[2048];
-  snprintf(text, sizeof text, long_scenario, ch_server_control_port(srv));
+  snprintf(text, sizeof text, ch_run_long_scenario, "coord-kill", 20, ch_server_control_port(srv));
   CU_ASSERT_EQUAL_FATAL(ch_write_text(scenario_path, text), 0);
   run_argv(srv, scenario_path, "2", extra, argv, target);
-}
-
-/* The pids of a process's children (its shards), from /proc; how many were read. */
-static int children_of(pid_t pid, pid_t out[], int max) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
-  char body[256] = ""; /* a /proc file has no size to read ahead: read it as a stream */
-  FILE *f = fopen(path, "r");
-  if (f) {
-    size_t got = fread(body, 1, sizeof body - 1, f);
-    body[got] = '\0';
-    fclose(f);
-  }
-  int n = 0;
-  for (char *p = body, *end; *p && n < max; p = end) {
-    long v = strtol(p, &end, 10);
-    if (end == p)
-      break;
-    out[n++] = (pid_t)v;
-  }
-  return n;
 }
 
 static void test_a_killed_shard_ends_the_run_with_a_report(void) {
@@ -225,7 +144,7 @@ static void test_a_killed_shard_ends_the_run_with_a_report(void) {
   struct ch_control_stat_min pub = {ch_server_control_port(srv), "\"publishes\":", 10}; /* the trigger phase runs */
   CU_ASSERT_TRUE(ch_wait_until(ch_control_stat_reached, &pub, 30000));
   pid_t shards[4];
-  CU_ASSERT_EQUAL_FATAL(children_of(bg.pid, shards, 4), 2);
+  CU_ASSERT_EQUAL_FATAL(ch_children_of(bg.pid, shards, 4), 2);
   kill(shards[1], SIGKILL);
   int ms = 0;
   struct ch_spawn_result r = ch_spawn_finish(&bg, 30000, &ms);

@@ -661,7 +661,15 @@ static void test_report_names_the_harness_and_its_libraries(void) {
   const char *names[] = {"libcurl", "libwebsockets", "OpenSSL", "libuv", "cJSON"};
   const char *running[] = {curl_version_info(CURLVERSION_NOW)->version, NULL, NULL, uv_version_string(),
                            cJSON_Version()};
+#ifdef CH_HAVE_MPI /* a build with MPI (run --mpi) names its library too: "MPI 3.1", "Open MPI v4.1.4, ..." */
+  CU_ASSERT_EQUAL(cJSON_GetArraySize(libs), 6);
+  const cJSON *mpi = cJSON_GetObjectItemCaseSensitive(libs, "MPI");
+  const char *mb = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(mpi, "built"));
+  CU_ASSERT_TRUE(mb && !strncmp(mb, "MPI ", 4));
+  CU_ASSERT_TRUE(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(mpi, "running")) != NULL);
+#else
   CU_ASSERT_EQUAL(cJSON_GetArraySize(libs), 5);
+#endif
   for (size_t i = 0; i < 5; i++) {
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(libs, names[i]);
     const char *b = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "built"));

@@ -11,12 +11,14 @@
 #include "ch_spawn.h"
 
 struct ch_run_summary {
-  char checks[512];
+  char checks[640];
   double sent[2], expected[2], missing[2];
-  double counters[6]; /* updates_expected, _received, _missing, _duplicate, _unexpected, triggers */
+  double counters[7]; /* updates_expected, _received, _missing, _duplicate, _unexpected, triggers, sessions_started */
 };
-static const char *const ch_run_summary_counters[6] = {"updates_expected", "updates_received", "updates_missing",
-                                                       "updates_duplicate", "updates_unexpected", "triggers"};
+#define CH_RUN_SUMMARY_COUNTERS 7
+static const char *const ch_run_summary_counters[CH_RUN_SUMMARY_COUNTERS] = {
+    "updates_expected", "updates_received", "updates_missing", "updates_duplicate", "updates_unexpected", "triggers",
+    "sessions_started"};
 
 static inline double ch_run_summary_num(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -48,7 +50,7 @@ static inline void ch_run_summarize(const char *dir, struct ch_run_summary *s) {
   const cJSON *g;
   cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "metrics"), "groups")) {
     const cJSON *cs = cJSON_GetObjectItemCaseSensitive(g, "counters");
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < CH_RUN_SUMMARY_COUNTERS; k++) {
       double v = ch_run_summary_num(cs, ch_run_summary_counters[k]);
       s->counters[k] += v > 0 ? v : 0;
     }

@@ -84,7 +84,7 @@ static void test_two_hubs_two_processes_like_one(void) {
   }
   CU_ASSERT_EQUAL(two.expected[0], 200); /* 4 keys x 5 subscribers, 10 triggers each */
   CU_ASSERT_EQUAL(two.expected[1], 80);
-  for (int k = 0; k < 6; k++) {
+  for (int k = 0; k < CH_RUN_SUMMARY_COUNTERS; k++) {
     CU_ASSERT_EQUAL(one.counters[k], two.counters[k]);
     if (one.counters[k] != two.counters[k])
       fprintf(stderr, "\n%s: %g with one process, %g with two\n", ch_run_summary_counters[k], one.counters[k],

@@ -114,7 +114,7 @@ static void assert_like_one(const struct ch_run_summary *one, const struct ch_ru
     CU_ASSERT_EQUAL(one->expected[i], three->expected[i]);
     CU_ASSERT_EQUAL(one->missing[i], three->missing[i]);
   }
-  for (int k = 0; k < 6; k++) {
+  for (int k = 0; k < CH_RUN_SUMMARY_COUNTERS; k++) {
     CU_ASSERT_EQUAL(one->counters[k], three->counters[k]);
     if (one->counters[k] != three->counters[k])
       fprintf(stderr, "\n%s: %g with one process, %g with three ranks\n", ch_run_summary_counters[k],

@@ -44,6 +44,7 @@ struct ch_tls_conn {
   bool close_at_timer; /* close when the timer fires (ch__tlsc_close_within) */
   struct ch_buf out; /* bytes SSL_write has not taken yet */
   uint64_t hs_start;
+  enum ch_tls_resume if_full; /* the cache miss cause should the handshake be full */
   char why[160]; /* a failure found inside a call, reported from the loop */
 };
 
@@ -161,8 +162,10 @@ static void tlsc_handshake(struct ch_tls_conn *c) {
   }
   c->st = TLSC_OPEN;
   uv_timer_stop(&c->timer);
+  ch__tls_handshake_done(c->ssl);
   c->in_event = true;
-  if (tlsc_after_event(c, c->ev->connected(c->owner, SSL_session_reused(c->ssl) == 1, ch_now_ns() - c->hs_start)))
+  enum ch_tls_resume how = SSL_session_reused(c->ssl) == 1 ? CH_TLS_RESUMED : c->if_full;
+  if (tlsc_after_event(c, c->ev->connected(c->owner, how, ch_now_ns() - c->hs_start)))
     return;
   if (tlsc_flush(c))
     tlsc_end(c, c->why);
@@ -352,7 +355,7 @@ int ch__tlsc_open(struct ch_worker *w, const char *host, int port, const char *s
     free(c);
     return rc;
   }
-  if (!(c->ssl = ch__tls_ssl_new(w->tls, host, port))) {
+  if (!(c->ssl = ch__tls_ssl_new(w->tls, host, port, &c->if_full))) {
     snprintf(why, why_size, "connect: TLS setup failed");
     close(c->fd);
     free(c);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,6 +117,7 @@ static int count_fds(void) {
 }
 
 static void srv_child(bool tls, int wfd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a bench that crashed */
   pin(0);
   lws_set_log_level(LLL_ERR, NULL);
   struct lws_context_creation_info info;

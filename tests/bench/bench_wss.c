@@ -232,7 +232,8 @@ struct hs {
   struct ch_worker *w;
   int port;
   size_t n, k, started;
-  _Atomic size_t done, full, resumed, failed;
+  bool hold; /* idle mode: keep every connection open once answered */
+  _Atomic size_t done, full, resumed, failed, held;
   _Atomic size_t how[CH_TLS_RESUME_KINDS];
 };
 
@@ -249,6 +250,15 @@ static int hs_connected(void *owner, enum ch_tls_resume how, uint64_t ns) {
 
 static int hs_rx(void *owner, const char *p, size_t n) {
   (void)p, (void)n;
+  struct hs *h = ((void **)owner)[0];
+  if (h->hold) { /* idle mode: the connection stays, counted once */
+    if (!((void **)owner)[2]) {
+      ((void **)owner)[2] = owner;
+      atomic_fetch_add(&h->held, 1);
+      hs_next(h);
+    }
+    return 0;
+  }
   ch__tlsc_close(((void **)owner)[1]);
   return 0;
 }
@@ -275,7 +285,7 @@ static void hs_next(struct hs *h) {
   if (h->started >= h->n)
     return;
   h->started++;
-  void **owner = calloc(2, sizeof *owner);
+  void **owner = calloc(3, sizeof *owner);
   char why[160];
   struct ch_tls_conn *c = NULL;
   owner[0] = h;
@@ -296,19 +306,28 @@ static void hs_start(struct ch_worker *w, void *arg) {
     hs_next(h);
 }
 
-static int hs_main(int port, const char *ca, size_t n, pid_t srv) {
-  struct hs h = {.port = port, .n = n, .k = 32};
+static int hs_main(int port, const char *ca, size_t n, pid_t srv, bool hold) {
+  struct hs h = {.port = port, .n = n, .k = 32, .hold = hold};
   struct ch_engine *e = NULL;
   struct ch_engine_opts eo = {.workers = 1, .tls = true, .ca_file = ca};
   if (ch_engine_new(&eo, &e, NULL) || ch_engine_start(e, NULL))
     return 4;
   usleep(200000);
   double c0 = ch_bench_cpu_s(), s0 = proc_cpu_s(srv);
+  size_t heap0 = mallinfo2().uordblks;
+  long rss0 = ch_bench_rss_kib();
   uint64_t t0 = ch_now_ns();
   ch_engine_post(e, 0, hs_start, &h);
   uint64_t end = t0 + 120000000000ull;
-  while (atomic_load(&h.done) < n && ch_now_ns() < end)
+  while (atomic_load(&h.done) + atomic_load(&h.held) < n && ch_now_ns() < end)
     usleep(2000);
+  if (hold) {
+    usleep(500000);
+    size_t held = atomic_load(&h.held);
+    printf("idle tls connections=%zu heap_kib_per_conn=%.2f rss_kib_per_conn=%.2f\n", held,
+           held ? (double)(mallinfo2().uordblks - heap0) / 1024.0 / (double)held : 0,
+           held ? (double)(ch_bench_rss_kib() - rss0) / (double)held : 0);
+  }
   double secs = (double)(ch_now_ns() - t0) / 1e9 - 0.02; /* the last close waits 20 ms */
   double cpu = ch_bench_cpu_s() - c0, scpu = proc_cpu_s(srv) - s0;
   size_t ok = atomic_load(&h.full) + atomic_load(&h.resumed);
@@ -328,10 +347,11 @@ static int hs_main(int port, const char *ca, size_t n, pid_t srv) {
 }
 
 int main(int argc, char **argv) {
-  bool hs_mode = argc > 1 && !strcmp(argv[1], "hs");
+  bool idle_mode = argc > 1 && !strcmp(argv[1], "idle");
+  bool hs_mode = idle_mode || (argc > 1 && !strcmp(argv[1], "hs"));
   bool tls = hs_mode || (argc > 1 && !strcmp(argv[1], "wss"));
   if (argc < 2 || (!tls && strcmp(argv[1], "ws"))) {
-    fprintf(stderr, "usage: bench_wss ws|wss|hs [N=2000] [STREAMS=20] [SECS=3] [RESUME=1]\n");
+    fprintf(stderr, "usage: bench_wss ws|wss|hs|idle [N=2000] [STREAMS=20] [SECS=3] [RESUME=1]\n");
     return 2;
   }
   struct bench b = {.n = argc > 2 ? strtoul(argv[2], NULL, 10) : 2000,
@@ -361,7 +381,7 @@ int main(int argc, char **argv) {
     return 4;
   close(cfd);
   if (hs_mode) {
-    int rc = hs_main(port, ca, b.n, srv);
+    int rc = hs_main(port, ca, b.n, srv, idle_mode);
     unlink(ca);
     free(b.c);
     return rc;

@@ -6,7 +6,9 @@
      idle: RSS per connected idle client,
      receive: CPU per received Update over STREAMS streaming connections for SECS seconds.
    RESUME=0 makes the server refuse session resumption (every handshake full); 1 lets the harness resume.
-   Usage: bench_wss ws|wss [N=2000] [STREAMS=20] [SECS=3] [RESUME=1]
+   hs: N bare TLS handshakes (ch_tls_conn, no HTTP or WebSocket), 32 at a time, with the client's and the server's
+   CPU per handshake; idle: the same but every connection held, heap per idle TLS connection.
+   Usage: bench_wss ws|wss|hs|idle [N=2000] [STREAMS=20] [SECS=3] [RESUME=1]
    Prints one line: "wss clients=.. connect_per_s=.. cpu_us_per_connect=.. tls_per_s=.. kib_per_client=..
    heap_kib_per_client=.. fds_per_client=.. updates=.. cpu_ns_per_update=.. tls_full=.. tls_resumed=..". */
 #include <dirent.h>

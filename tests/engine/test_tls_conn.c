@@ -2,7 +2,8 @@
    handshake is full for want of a session, the next resume; a connection opened while another one has just resumed
    the cached session (its new ticket not read yet) still resumes, since OpenSSL marks a TLS 1.3 session a client
    has resumed "used" and each connection gets a copy; a server that cannot decrypt the ticket (other ticket keys)
-   makes the miss count as rejected. A received record costs one read() (none that only finds the socket empty). */
+   makes the miss count as rejected; a host that wanted another key-exchange group gets it in the next
+   ClientHello (no HelloRetryRequest again). A received record costs one read() (none that only finds the socket empty). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/pem.h>
@@ -26,7 +27,8 @@
 /* ---------------------------------------------------------------- the server: one thread per connection */
 
 struct srv {
-  SSL_CTX *ctx[2]; /* [1]: other ticket keys, so [0]'s tickets are refused */
+  SSL_CTX *ctx[3]; /* [1]: other ticket keys, so [0]'s tickets are refused; [2]: P-256 key exchange only */
+  _Atomic int hellos; /* ClientHellos [2] received (two for a connection it answered with a HelloRetryRequest) */
   _Atomic int use; /* which context new connections get */
   int rounds;      /* > 0: answer each of that many client writes with one record, then close */
   int lfd, port;
@@ -92,10 +94,20 @@ static SSL_CTX *srv_ctx(void) {
   return ctx;
 }
 
+static int srv_count_hello(SSL *ssl, int *alert, void *arg) {
+  (void)ssl, (void)alert;
+  atomic_fetch_add(&((struct srv *)arg)->hellos, 1);
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 static int srv_start(struct srv *s) {
   memset(s, 0, sizeof *s);
   s->ctx[0] = srv_ctx();
   s->ctx[1] = srv_ctx();
+  s->ctx[2] = srv_ctx();
+  if (!s->ctx[2] || SSL_CTX_set1_groups_list(s->ctx[2], "P-256") != 1)
+    return -1;
+  SSL_CTX_set_client_hello_cb(s->ctx[2], srv_count_hello, s);
   struct sockaddr_in a = {.sin_family = AF_INET};
   socklen_t al = sizeof a;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -111,8 +123,8 @@ static void srv_stop(struct srv *s) {
   shutdown(s->lfd, SHUT_RDWR);
   uv_thread_join(&s->th);
   close(s->lfd);
-  SSL_CTX_free(s->ctx[0]);
-  SSL_CTX_free(s->ctx[1]);
+  for (int i = 0; i < 3; i++)
+    SSL_CTX_free(s->ctx[i]);
 }
 
 /* ---------------------------------------------------------------- the client: connections on the worker's loop */
@@ -289,8 +301,38 @@ static void test_tls_receive_reads_once_per_wakeup(void) {
   free(r);
 }
 
+static void test_tls_remembers_the_group_a_host_chose(void) {
+  struct rig *r = calloc(1, sizeof *r);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  for (int i = 0; i < MAX_CONNS; i++)
+    r->how[i] = -1;
+  r->open_next_on_connect = -1;
+  CU_ASSERT_EQUAL_FATAL(srv_start(&r->srv), 0);
+  atomic_store(&r->srv.use, 2);
+  char ca[] = "/tmp/ch_test_tls_conn_XXXXXX";
+  int fd = mkstemp(ca);
+  CU_ASSERT_FATAL(fd >= 0 && write(fd, test_cert, strlen(test_cert)) == (ssize_t)strlen(test_cert));
+  close(fd);
+  struct ch_engine_opts eo = {.workers = 1, .tls = true, .ca_file = ca};
+  CU_ASSERT_FATAL(ch_engine_new(&eo, &r->e, NULL) == 0 && ch_engine_start(r->e, NULL) == 0);
+  /* the first ClientHello carries an X25519 key share, which this server answers with a HelloRetryRequest */
+  CU_ASSERT_TRUE(open_and_wait(r, 1));
+  CU_ASSERT_EQUAL(atomic_load(&r->srv.hellos), 2);
+  /* the next ones offer P-256 at once: one ClientHello each (two each before the group was remembered) */
+  CU_ASSERT_TRUE(open_and_wait(r, 2));
+  CU_ASSERT_TRUE(open_and_wait(r, 3));
+  CU_ASSERT_EQUAL(atomic_load(&r->srv.hellos), 4);
+  CU_ASSERT_EQUAL(r->how[2], CH_TLS_RESUMED);
+  ch_engine_stop(r->e);
+  ch_engine_free(r->e);
+  srv_stop(&r->srv);
+  unlink(ca);
+  free(r);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_tls_session_cache_resumes_and_counts_misses),
-                         CH_TEST(test_tls_receive_reads_once_per_wakeup), CU_TEST_INFO_NULL};
+                         CH_TEST(test_tls_receive_reads_once_per_wakeup),
+                         CH_TEST(test_tls_remembers_the_group_a_host_chose), CU_TEST_INFO_NULL};
   return ch_test_run("tls_conn", tests);
 }

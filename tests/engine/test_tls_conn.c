@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "ch_bench_proc.h"
 #include "ch_clock.h"
 #include "ch_engine.h"
 #include "ch_test.h"
@@ -132,6 +133,7 @@ static void srv_stop(struct srv *s) {
 #define MAX_CONNS 8
 
 struct rig {
+  char ca[40]; /* the server's certificate, trusted by the engine */
   int rounds; /* > 0: the connection answers each received record with a write until that many were received */
   _Atomic int received;
   struct ch_engine *e;
@@ -220,19 +222,41 @@ static bool open_and_wait(struct rig *r, int want) {
   return atomic_load(&r->done) == want && !atomic_load(&r->failed);
 }
 
-static void test_tls_session_cache_resumes_and_counts_misses(void) {
+/* A server and a one-worker TLS engine trusting its certificate; NULL when either cannot start. */
+static struct rig *rig_new(void) {
   struct rig *r = calloc(1, sizeof *r);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  if (!r)
+    return NULL;
   for (int i = 0; i < MAX_CONNS; i++)
     r->how[i] = -1;
   r->open_next_on_connect = -1;
-  CU_ASSERT_EQUAL_FATAL(srv_start(&r->srv), 0);
-  char ca[] = "/tmp/ch_test_tls_conn_XXXXXX";
-  int fd = mkstemp(ca);
-  CU_ASSERT_FATAL(fd >= 0 && write(fd, test_cert, strlen(test_cert)) == (ssize_t)strlen(test_cert));
-  close(fd);
-  struct ch_engine_opts eo = {.workers = 1, .tls = true, .ca_file = ca};
-  CU_ASSERT_FATAL(ch_engine_new(&eo, &r->e, NULL) == 0 && ch_engine_start(r->e, NULL) == 0);
+  snprintf(r->ca, sizeof r->ca, "/tmp/ch_test_tls_conn_XXXXXX");
+  int fd = mkstemp(r->ca);
+  bool ok = fd >= 0 && write(fd, test_cert, strlen(test_cert)) == (ssize_t)strlen(test_cert);
+  if (fd >= 0)
+    close(fd);
+  struct ch_engine_opts eo = {.workers = 1, .tls = true, .ca_file = r->ca};
+  if (!ok || srv_start(&r->srv) || ch_engine_new(&eo, &r->e, NULL) || ch_engine_start(r->e, NULL)) {
+    fprintf(stderr, "\n  cannot start the server or the engine");
+    if (fd >= 0)
+      unlink(r->ca);
+    free(r); /* a test that cannot start ends here: what was started is left to the process's exit */
+    return NULL;
+  }
+  return r;
+}
+
+static void rig_free(struct rig *r) {
+  ch_engine_stop(r->e);
+  ch_engine_free(r->e);
+  srv_stop(&r->srv);
+  unlink(r->ca);
+  free(r);
+}
+
+static void test_tls_session_cache_resumes_and_counts_misses(void) {
+  struct rig *r = rig_new();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 
   CU_ASSERT_TRUE(open_and_wait(r, 1));
   CU_ASSERT_EQUAL(r->how[0], CH_TLS_MISS_NO_SESSION);
@@ -249,42 +273,20 @@ static void test_tls_session_cache_resumes_and_counts_misses(void) {
   CU_ASSERT_TRUE(open_and_wait(r, 5));
   CU_ASSERT_EQUAL(r->how[4], CH_TLS_RESUMED);
 
-  ch_engine_stop(r->e);
-  ch_engine_free(r->e);
-  srv_stop(&r->srv);
-  unlink(ca);
-  free(r);
+  rig_free(r);
 }
 
-/* read() calls of this process so far (/proc/self/io syscr), -1 unknown. */
-static long read_calls(void) {
-  FILE *f = fopen("/proc/self/io", "r");
-  char line[128];
-  long v = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (!strncmp(line, "syscr:", 6))
-      v = strtol(line + 6, NULL, 10);
-  if (f)
-    fclose(f);
-  return v;
-}
+/* read() calls of this process so far, -1 unknown. */
+static long read_calls(void) { return ch_bench_proc_field("/proc/self/io", "syscr:"); }
 
 static void test_tls_receive_reads_once_per_wakeup(void) {
   if (read_calls() < 0) {
     fprintf(stderr, "\n  skipped: no /proc/self/io");
     return;
   }
-  struct rig *r = calloc(1, sizeof *r);
+  struct rig *r = rig_new();
   CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-  r->open_next_on_connect = -1;
-  CU_ASSERT_EQUAL_FATAL(srv_start(&r->srv), 0);
   r->rounds = r->srv.rounds = 200;
-  char ca[] = "/tmp/ch_test_tls_conn_XXXXXX";
-  int fd = mkstemp(ca);
-  CU_ASSERT_FATAL(fd >= 0 && write(fd, test_cert, strlen(test_cert)) == (ssize_t)strlen(test_cert));
-  close(fd);
-  struct ch_engine_opts eo = {.workers = 1, .tls = true, .ca_file = ca};
-  CU_ASSERT_FATAL(ch_engine_new(&eo, &r->e, NULL) == 0 && ch_engine_start(r->e, NULL) == 0);
   long before = read_calls();
   CU_ASSERT_TRUE(open_and_wait(r, 1));
   long reads = read_calls() - before;
@@ -294,27 +296,13 @@ static void test_tls_receive_reads_once_per_wakeup(void) {
   if (reads > 200 * 9 / 4 || getenv("CH_TEST_VERBOSE"))
     fprintf(stderr, "\n  %ld read() calls for 200 rounds", reads);
   CU_ASSERT_TRUE(reads <= 200 * 9 / 4); /* 2.05 per round measured; 2.4-3 before */
-  ch_engine_stop(r->e);
-  ch_engine_free(r->e);
-  srv_stop(&r->srv);
-  unlink(ca);
-  free(r);
+  rig_free(r);
 }
 
 static void test_tls_remembers_the_group_a_host_chose(void) {
-  struct rig *r = calloc(1, sizeof *r);
+  struct rig *r = rig_new();
   CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-  for (int i = 0; i < MAX_CONNS; i++)
-    r->how[i] = -1;
-  r->open_next_on_connect = -1;
-  CU_ASSERT_EQUAL_FATAL(srv_start(&r->srv), 0);
   atomic_store(&r->srv.use, 2);
-  char ca[] = "/tmp/ch_test_tls_conn_XXXXXX";
-  int fd = mkstemp(ca);
-  CU_ASSERT_FATAL(fd >= 0 && write(fd, test_cert, strlen(test_cert)) == (ssize_t)strlen(test_cert));
-  close(fd);
-  struct ch_engine_opts eo = {.workers = 1, .tls = true, .ca_file = ca};
-  CU_ASSERT_FATAL(ch_engine_new(&eo, &r->e, NULL) == 0 && ch_engine_start(r->e, NULL) == 0);
   /* the first ClientHello carries an X25519 key share, which this server answers with a HelloRetryRequest */
   CU_ASSERT_TRUE(open_and_wait(r, 1));
   CU_ASSERT_EQUAL(atomic_load(&r->srv.hellos), 2);
@@ -323,11 +311,7 @@ static void test_tls_remembers_the_group_a_host_chose(void) {
   CU_ASSERT_TRUE(open_and_wait(r, 3));
   CU_ASSERT_EQUAL(atomic_load(&r->srv.hellos), 4);
   CU_ASSERT_EQUAL(r->how[2], CH_TLS_RESUMED);
-  ch_engine_stop(r->e);
-  ch_engine_free(r->e);
-  srv_stop(&r->srv);
-  unlink(ca);
-  free(r);
+  rig_free(r);
 }
 
 int main(void) {

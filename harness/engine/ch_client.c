@@ -64,10 +64,10 @@ void ch__client_emit_state(struct ch_client *c) {
 
 void ch_client_stop_trace(struct ch_client *c) { c->on_trace = NULL; }
 
-void ch__client_tls(void *client, bool resumed, uint64_t handshake_ns) {
+void ch__client_tls(void *client, enum ch_tls_resume how, uint64_t handshake_ns) {
   struct ch_client *c = client;
   if (c->on_tls)
-    c->on_tls(c, resumed, handshake_ns, c->user);
+    c->on_tls(c, how, handshake_ns, c->user);
 }
 
 void ch__client_trace(struct ch_client *c, enum ch_trace_dir dir, enum ch_trace_channel ch, const char *p, size_t n,

@@ -14,6 +14,7 @@
 
 #include "ch_buf.h"
 #include "ch_signalr.h" /* enum ch_transport, struct ch_hub_msg, struct ch_span */
+#include "ch_tls.h"     /* enum ch_tls_resume */
 #include "ch_url.h"
 
 struct ch_client;
@@ -108,8 +109,9 @@ typedef void (*ch_client_event_cb)(struct ch_client *c, enum ch_client_event e, 
 typedef void (*ch_client_trace_cb)(struct ch_client *c, enum ch_trace_dir dir, enum ch_trace_channel ch,
                                    const char *bytes, size_t len, void *user);
 /* A TLS handshake of one of the client's connections (negotiate, start, abort, send, SSE, long polling, the
-   WebSocket): resumed when an earlier session of the worker was reused; handshake_ns from TCP connected to done. */
-typedef void (*ch_client_tls_cb)(struct ch_client *c, bool resumed, uint64_t handshake_ns, void *user);
+   WebSocket): CH_TLS_RESUMED when an earlier session of the worker was reused, else why the handshake was full;
+   handshake_ns from TCP connected to done. */
+typedef void (*ch_client_tls_cb)(struct ch_client *c, enum ch_tls_resume how, uint64_t handshake_ns, void *user);
 typedef void (*ch_invoke_done_cb)(struct ch_client *c, const struct ch_completion *r, void *arg);
 
 struct ch_client_opts {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/ssl.h>
 
@@ -31,7 +32,7 @@ struct ch_http_req {
   char *url;   /* the URL with server_name as its host (NULL: o->url as given) */
   struct curl_slist *connect_to; /* server_name:port -> the URL's host:port */
   void *tls_owner;
-  int tls_resumed; /* -1 unknown; else SSL_session_reused of the connection, read before the request went out */
+  int tls_how; /* -1 unknown; else the enum ch_tls_resume of the connection, read before the request went out */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -137,6 +138,7 @@ int ch__http_worker_init(struct ch_worker *w) {
      the full handshake (the share is this thread's alone, so it needs no lock functions) */
   if (!(w->share = curl_share_init()) || curl_share_setopt(w->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION))
     return -ENOMEM;
+  w->hello_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); /* -1: miss causes of curl's unknown */
   w->easy_pool_cap = window < 16 ? 16 : window;
   w->easy_pool = calloc(w->easy_pool_cap, sizeof *w->easy_pool);
   return w->easy_pool ? 0 : -ENOMEM;
@@ -176,6 +178,9 @@ void ch__http_worker_shutdown(struct ch_worker *w) {
     curl_share_cleanup(w->share);
     w->share = NULL;
   }
+  if (w->hello_idx > 0)
+    CRYPTO_free_ex_index(CRYPTO_EX_INDEX_SSL, w->hello_idx);
+  w->hello_idx = -1;
   if (w->curl_timer_init) {
     uv_timer_stop(&w->curl_timer);
     uv_close((uv_handle_t *)&w->curl_timer, NULL);
@@ -221,8 +226,8 @@ static void http_finish(struct ch_http_req *r, CURLcode code) {
   long new_conns = 0;
   curl_easy_getinfo(r->easy, CURLINFO_APPCONNECT_TIME_T, &app_us);
   curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &new_conns);
-  if (r->tls_owner && r->tls_resumed >= 0 && new_conns > 0 && app_us >= conn_us)
-    ch__client_tls(r->tls_owner, r->tls_resumed == 1, (uint64_t)(app_us - conn_us) * 1000u);
+  if (r->tls_owner && r->tls_how >= 0 && new_conns > 0 && app_us >= conn_us)
+    ch__client_tls(r->tls_owner, (enum ch_tls_resume)r->tls_how, (uint64_t)(app_us - conn_us) * 1000u);
   r->done(r, &res, r->arg);
   http_req_release(r);
 }
@@ -238,13 +243,38 @@ static int http_new_session(SSL *ssl, SSL_SESSION *sess) {
   return 0;
 }
 
+/* What the ClientHello offered, kept in the SSL's ex data at the worker's index (curl keeps its filter in the app
+   data): the address of one of these constants. */
+static const char http_hello_offered = 'o', http_hello_none = 'n', http_hello_expired = 'e';
+
+/* Sees the connection's ClientHello go out: whether curl set a session OpenSSL offers; then stops listening. */
+static void http_tls_msg(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
+                         void *arg) {
+  (void)version;
+  const struct ch_worker *w = arg;
+  if (!write_p || content_type != SSL3_RT_HANDSHAKE || len < 1 || ((const unsigned char *)buf)[0] != SSL3_MT_CLIENT_HELLO)
+    return;
+  const SSL_SESSION *s = SSL_get_session(ssl);
+  /* a fresh connection's placeholder session is not resumable: that is "none" */
+  const char *mark = !s || !SSL_SESSION_is_resumable(s)                ? &http_hello_none
+                     : ch__tls_session_fresh(s, (long)time(NULL)) ? &http_hello_offered
+                                                                        : &http_hello_expired;
+  SSL_set_ex_data(ssl, w->hello_idx, (void *)mark);
+  SSL_set_msg_callback(ssl, NULL); /* the first hello is the one that offered or not */
+}
+
 /* curl calls this last while setting up a connection's SSL_CTX (one per connection in 7.88). */
 static CURLcode http_ssl_ctx(CURL *easy, void *sslctx, void *arg) {
-  (void)easy, (void)arg;
+  (void)easy;
+  struct ch_worker *w = arg;
   SSL_CTX *ctx = sslctx;
   int (*curl_cb)(SSL *, SSL_SESSION *) = SSL_CTX_sess_get_new_cb(ctx);
   if (curl_cb && curl_cb != http_new_session && SSL_CTX_set_app_data(ctx, (void *)curl_cb) == 1)
     SSL_CTX_sess_set_new_cb(ctx, http_new_session);
+  if (w->hello_idx > 0) { /* the worker outlives its connections: curl_multi_cleanup closes them first */
+    SSL_CTX_set_msg_callback(ctx, http_tls_msg);
+    SSL_CTX_set_msg_callback_arg(ctx, w);
+  }
   return CURLE_OK;
 }
 
@@ -255,7 +285,14 @@ static int http_prereq_cb(void *arg, char *ip, char *local_ip, int port, int loc
   struct curl_tlssessioninfo *ti = NULL;
   if (curl_easy_getinfo(r->easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
       ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals)
-    r->tls_resumed = SSL_session_reused((SSL *)ti->internals) == 1;
+  {
+    SSL *ssl = ti->internals;
+    const void *mark = r->w->hello_idx > 0 ? SSL_get_ex_data(ssl, r->w->hello_idx) : NULL;
+    r->tls_how = SSL_session_reused(ssl) == 1    ? CH_TLS_RESUMED
+                 : mark == &http_hello_offered ? CH_TLS_MISS_REJECTED
+                 : mark == &http_hello_expired ? CH_TLS_MISS_EXPIRED
+                                               : CH_TLS_MISS_NO_SESSION;
+  }
   return CURL_PREREQFUNC_OK;
 }
 
@@ -423,9 +460,10 @@ int ch_http_start(struct ch_worker *w, const struct ch_http_opts *o, struct ch_h
   }
   curl_easy_setopt(e, CURLOPT_SHARE, w->share);
   r->tls_owner = o->tls_owner;
-  r->tls_resumed = -1;
+  r->tls_how = -1;
   curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, http_prereq_cb);
   curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, http_ssl_ctx);
+  curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, w);
   curl_easy_setopt(e, CURLOPT_PREREQDATA, r);
   if (r->iface)
     curl_easy_setopt(e, CURLOPT_INTERFACE, r->iface);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -20,6 +21,7 @@ struct tls_slot {
   char key[160]; /* "host:port" (server_name when given) */
   SSL_SESSION *sess;
   unsigned long last_use;
+  int group; /* NID of the key exchange group the host chose last, 0 unknown */
 };
 
 struct ch_tls_ctx {
@@ -234,11 +236,46 @@ static struct tls_slot *tls_slot_for(struct ch_tls_ctx *x, const char *key) {
   if (lru->sess)
     SSL_SESSION_free(lru->sess);
   lru->sess = NULL;
+  lru->group = 0;
   snprintf(lru->key, sizeof lru->key, "%s", key);
   return lru;
 }
 
-struct ssl_st *ch__tls_ssl_new(struct ch_tls_ctx *x, const char *host, int port) {
+bool ch__tls_session_fresh(const SSL_SESSION *sess, long now) {
+  if (!sess || !SSL_SESSION_is_resumable(sess))
+    return false;
+  long age = now - (long)SSL_SESSION_get_time(sess);
+  unsigned long hint = SSL_SESSION_get_ticket_lifetime_hint(sess); /* TLS 1.3: OpenSSL sends no PSK past it */
+  return age < (long)SSL_SESSION_get_timeout(sess) && (!hint || SSL_SESSION_get_protocol_version(sess) < TLS1_3_VERSION ||
+                                                       age < (long)hint);
+}
+
+/* Why nothing is cached for key: another name on the same port has a session (SNI or host differs), or none. */
+static enum ch_tls_resume tls_no_session_cause(const struct ch_tls_ctx *x, const char *key) {
+  const char *port = strrchr(key, ':');
+  for (int i = 0; port && i < TLS_CACHE_SLOTS; i++) {
+    const char *p = strrchr(x->slots[i].key, ':');
+    if (x->slots[i].sess && p && !strcmp(p, port) && strcmp(x->slots[i].key, key))
+      return CH_TLS_MISS_OTHER_NAME;
+  }
+  return CH_TLS_MISS_NO_SESSION;
+}
+
+/* The default client groups (OpenSSL 3.0's elliptic ones), the host's last choice first: OpenSSL sends a key share
+   for the first only, and a server that wants another answers with a HelloRetryRequest, a round trip and a second
+   key generation on every handshake. */
+static void tls_groups_for(SSL *ssl, int group) {
+  static const int defaults[] = {NID_X25519, NID_X9_62_prime256v1, NID_X448, NID_secp521r1, NID_secp384r1};
+  int list[6], n = 0;
+  list[n++] = group;
+  for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+    if (defaults[i] != group)
+      list[n++] = defaults[i];
+  if (SSL_set1_groups(ssl, list, n) != 1)
+    ERR_clear_error(); /* a group this build lacks: keep the defaults */
+}
+
+struct ssl_st *ch__tls_ssl_new(struct ch_tls_ctx *x, const char *host, int port, enum ch_tls_resume *if_full) {
   SSL *ssl = SSL_new(x->ctx);
   if (!ssl)
     return NULL;
@@ -257,11 +294,35 @@ struct ssl_st *ch__tls_ssl_new(struct ch_tls_ctx *x, const char *host, int port)
   struct tls_slot *s = tls_slot_for(x, key);
   s->last_use = ++x->tick;
   SSL_set_app_data(ssl, s);
-  if (s->sess)
-    SSL_set_session(ssl, s->sess);
+  if (s->sess && !ch__tls_session_fresh(s->sess, (long)time(NULL))) {
+    SSL_SESSION_free(s->sess);
+    s->sess = NULL;
+    *if_full = CH_TLS_MISS_EXPIRED;
+  } else if (s->sess) {
+    /* a copy per connection: one the connection holds is marked not resumable (when it ends without a
+       close_notify, a resumption the server refuses, ...), and the slot's must stay good for the next ones;
+       sharing it turned 5-10% of the handshakes of 32 concurrent ones full (bench_wss hs) */
+    SSL_SESSION *copy = SSL_SESSION_dup(s->sess);
+    if (copy) {
+      SSL_set_session(ssl, copy);
+      SSL_SESSION_free(copy); /* the SSL holds its own reference */
+    }
+    *if_full = CH_TLS_MISS_REJECTED;
+  } else {
+    *if_full = tls_no_session_cause(x, key);
+  }
+  if (s->group && s->group != NID_X25519)
+    tls_groups_for(ssl, s->group);
   SSL_set_connect_state(ssl);
   SSL_set_read_ahead(ssl, 1); /* one read() takes every record the socket holds, not a header and a body each */
   return ssl;
+}
+
+void ch__tls_handshake_done(struct ssl_st *ssl) {
+  struct tls_slot *s = SSL_get_app_data(ssl);
+  int g = SSL_get_negotiated_group(ssl);
+  if (s && g > 0)
+    s->group = g;
 }
 
 void ch__tls_error(struct ssl_st *ssl, int ssl_err, char *out, size_t size) {

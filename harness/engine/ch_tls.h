@@ -12,6 +12,17 @@
 
 #include "ch_buf.h"
 
+/* How a TLS handshake went: resumed, or full and why the session cache missed (counted per cause in the report,
+   tls_resume_miss_*). */
+enum ch_tls_resume {
+  CH_TLS_RESUMED = 0,       /* an earlier session of the worker was reused */
+  CH_TLS_MISS_NO_SESSION,   /* full: nothing cached for this host, port and server name (first connection) */
+  CH_TLS_MISS_OTHER_NAME,   /* full: nothing for this name, but a session for another name on the same port */
+  CH_TLS_MISS_EXPIRED,      /* full: the cached session had outlived its lifetime (not offered) */
+  CH_TLS_MISS_REJECTED,     /* full: a session was offered and the server made a full handshake anyway */
+};
+#define CH_TLS_RESUME_KINDS 5
+
 /* The TLS settings a run uses (command line over scenario target.tls). Strings are borrowed. */
 struct ch_tls_opts {
   const char *ca_file;     /* NULL: the system store */
@@ -39,12 +50,19 @@ bool ch_tls_same_endpoint(const char *url, const char *target_url);
 /* One worker's TLS client context. */
 struct ch_tls_ctx;
 struct ssl_st;
+struct ssl_session_st;
 
 int ch__tls_ctx_new(const struct ch_tls_opts *o, struct ch_tls_ctx **out, struct ch_buf *err);
 void ch__tls_ctx_free(struct ch_tls_ctx *x);
-/* A client SSL for host:port: SNI (names only, or server_name), host or IP verification, and the cached session of
-   that host to resume. NULL on out of memory. */
-struct ssl_st *ch__tls_ssl_new(struct ch_tls_ctx *x, const char *host, int port);
+/* A client SSL for host:port: SNI (names only, or server_name), host or IP verification, the cached session of
+   that host to resume and, when that host answered a key share with a HelloRetryRequest before, its group first.
+   *if_full: the miss cause should the handshake be full. NULL on out of memory. */
+struct ssl_st *ch__tls_ssl_new(struct ch_tls_ctx *x, const char *host, int port, enum ch_tls_resume *if_full);
+/* After a handshake: remembers the group the host chose (the next ClientHello sends that key share, no retry). */
+void ch__tls_handshake_done(struct ssl_st *ssl);
+/* Whether a client session may still be offered at `now` (seconds): resumable, within its timeout and ticket
+   lifetime. A session OpenSSL would silently not offer counts as expired. */
+bool ch__tls_session_fresh(const struct ssl_session_st *sess, long now);
 /* Why a handshake failed: the verification result when that failed, else OpenSSL's error queue (cleared). */
 void ch__tls_error(struct ssl_st *ssl, int ssl_err, char *out, size_t size);
 

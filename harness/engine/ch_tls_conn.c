@@ -39,11 +39,13 @@ struct ch_tls_conn {
   int fd;
   enum tlsc_state st;
   int handles; /* uv handles still to close before the struct is freed */
+  int poll_events; /* what the uv_poll watches now: uv_poll_start again only on a change (each is an epoll_ctl) */
   bool want_write, in_event, shut_clean;
   bool close_req;      /* close from the loop at once (ch__tlsc_close, a failed write) */
   bool close_at_timer; /* close when the timer fires (ch__tlsc_close_within) */
   struct ch_buf out; /* bytes SSL_write has not taken yet */
   uint64_t hs_start;
+  enum ch_tls_resume if_full; /* the cache miss cause should the handshake be full */
   char why[160]; /* a failure found inside a call, reported from the loop */
 };
 
@@ -133,6 +135,9 @@ static void tlsc_update_poll(struct ch_tls_conn *c, bool want_write) {
   int ev = UV_READABLE | (want_write ? UV_WRITABLE : 0);
   if (c->st == TLSC_TCP)
     ev = UV_WRITABLE;
+  if (ev == c->poll_events)
+    return;
+  c->poll_events = ev;
   uv_poll_start(&c->poll, ev, tlsc_poll_cb);
 }
 
@@ -161,8 +166,10 @@ static void tlsc_handshake(struct ch_tls_conn *c) {
   }
   c->st = TLSC_OPEN;
   uv_timer_stop(&c->timer);
+  ch__tls_handshake_done(c->ssl);
   c->in_event = true;
-  if (tlsc_after_event(c, c->ev->connected(c->owner, SSL_session_reused(c->ssl) == 1, ch_now_ns() - c->hs_start)))
+  enum ch_tls_resume how = SSL_session_reused(c->ssl) == 1 ? CH_TLS_RESUMED : c->if_full;
+  if (tlsc_after_event(c, c->ev->connected(c->owner, how, ch_now_ns() - c->hs_start)))
     return;
   if (tlsc_flush(c))
     tlsc_end(c, c->why);
@@ -196,8 +203,8 @@ static void tlsc_read(struct ch_tls_conn *c) {
     tlsc_end(c, "ws: out of memory");
     return;
   }
+  ERR_clear_error(); /* once: a WANT_READ pushes nothing, and any other result ends the connection */
   for (;;) {
-    ERR_clear_error();
     int n = SSL_read(c->ssl, w->tls_rbuf, TLSC_RBUF);
     if (n <= 0) {
       if (tlsc_ssl_wait(c, n, "read")) {
@@ -213,6 +220,13 @@ static void tlsc_read(struct ch_tls_conn *c) {
     c->in_event = true;
     if (tlsc_after_event(c, c->ev->rx(c->owner, w->tls_rbuf, (size_t)n)))
       return;
+    /* nothing buffered: the socket is drained or holds more, and then the level-triggered poll calls again; no
+       read() that only finds it empty (one syscall per wake-up saved) */
+    if (!SSL_has_pending(c->ssl)) {
+      if (!c->out.len)
+        SSL_free_buffers(c->ssl); /* an idle connection keeps no record buffer (see above) */
+      return;
+    }
   }
 }
 
@@ -352,7 +366,7 @@ int ch__tlsc_open(struct ch_worker *w, const char *host, int port, const char *s
     free(c);
     return rc;
   }
-  if (!(c->ssl = ch__tls_ssl_new(w->tls, host, port))) {
+  if (!(c->ssl = ch__tls_ssl_new(w->tls, host, port, &c->if_full))) {
     snprintf(why, why_size, "connect: TLS setup failed");
     close(c->fd);
     free(c);
@@ -369,6 +383,7 @@ int ch__tlsc_open(struct ch_worker *w, const char *host, int port, const char *s
   c->poll.data = c->timer.data = c;
   c->handles = 2;
   c->st = TLSC_TCP;
+  c->poll_events = UV_WRITABLE;
   uv_poll_start(&c->poll, UV_WRITABLE, tlsc_poll_cb);
   uv_timer_start(&c->timer, tlsc_timer_cb, TLSC_CONNECT_TIMEOUT_MS, 0);
   *out = c;
@@ -397,8 +412,10 @@ void ch__tlsc_want_write(struct ch_tls_conn *c) {
   c->want_write = true;
   if (c->st == TLSC_OPEN && !c->in_event)
     tlsc_update_poll(c, true);
-  else if (c->st == TLSC_OPEN)
-    uv_poll_start(&c->poll, UV_READABLE | UV_WRITABLE, tlsc_poll_cb);
+  else if (c->st == TLSC_OPEN && c->poll_events != (UV_READABLE | UV_WRITABLE)) {
+    c->poll_events = UV_READABLE | UV_WRITABLE;
+    uv_poll_start(&c->poll, c->poll_events, tlsc_poll_cb);
+  }
 }
 
 void ch__tlsc_close_within(struct ch_tls_conn *c, unsigned ms) {

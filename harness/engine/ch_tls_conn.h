@@ -14,11 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ch_tls.h"
+
 struct ch_worker;
 struct ch_tls_conn;
 
 struct ch_tls_conn_events {
-  int (*connected)(void *owner, bool resumed, uint64_t handshake_ns);
+  int (*connected)(void *owner, enum ch_tls_resume how, uint64_t handshake_ns);
   int (*rx)(void *owner, const char *p, size_t n);
   int (*writable)(void *owner);
   void (*closed)(void *owner, bool was_connected, const char *why);

@@ -37,7 +37,7 @@ struct ch_transport_events {
   /* Optional: redacted bytes for the transcript. */
   void (*trace)(void *owner, enum ch_trace_dir dir, enum ch_trace_channel ch, const char *p, size_t n);
   /* Optional: a TLS handshake of the transport's own connection finished (resumed: an earlier session was reused). */
-  void (*tls)(void *owner, bool resumed, uint64_t handshake_ns);
+  void (*tls)(void *owner, enum ch_tls_resume how, uint64_t handshake_ns);
 };
 
 struct ch_transport_open {

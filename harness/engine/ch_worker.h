@@ -11,6 +11,7 @@
 
 #include "ch_buf.h"
 #include "ch_engine.h"
+#include "ch_tls.h"
 
 struct lws_context;
 struct lws_protocols;
@@ -67,6 +68,7 @@ struct ch_worker {
   CURL **easy_pool;    /* reset easy handles kept for reuse */
   size_t easy_pool_n, easy_pool_cap;
   CURLSH *share;       /* TLS sessions of this worker's curl connections (one thread: no locks) */
+  int hello_idx;       /* SSL ex data index: what a curl connection's ClientHello offered (ch_http.c), <= 0 none */
 
   /* wss:// without lws (ch_tls.c, ch_tls_conn.c) */
   struct ch_tls_ctx *tls;   /* NULL unless the engine has tls */
@@ -121,7 +123,7 @@ void ch__ws_worker_destroy_end(struct ch_worker *w);
 int ch__ws_protocols_new(struct ch_engine *e);
 
 /* ch_client.c */
-void ch__client_tls(void *client, bool resumed, uint64_t handshake_ns); /* a TLS handshake for this client */
+void ch__client_tls(void *client, enum ch_tls_resume how, uint64_t handshake_ns); /* a TLS handshake for this client */
 void ch__client_cancel_all(struct ch_worker *w); /* engine stopping: every started client ends (CANCELLED) */
 void ch__client_free_all(struct ch_worker *w);   /* engine freeing: frees clients the caller left */
 

@@ -543,10 +543,10 @@ static void wsr_destroyed(struct ch_wsr *t) {
 
 /* ---------------------------------------------------------------- wss:// over ch_tls_conn */
 
-static int wsr_tls_connected(void *owner, bool resumed, uint64_t handshake_ns) {
+static int wsr_tls_connected(void *owner, enum ch_tls_resume how, uint64_t handshake_ns) {
   struct ch_wsr *t = owner;
   if (t->base.ev->tls)
-    t->base.ev->tls(t->base.owner, resumed, handshake_ns);
+    t->base.ev->tls(t->base.owner, how, handshake_ns);
   t->phase = WSR_HANDSHAKE;
   return wsr_writeable(t, NULL); /* the upgrade request */
 }

@@ -16,6 +16,7 @@ static const char *const cnt_names[CH_CNT_COUNT] = {
     "updates_expected",  "updates_received",  "updates_missing",   "updates_duplicate",    "updates_out_of_order",
     "updates_unexpected", "triggers",         "invoke_errors",     "messages_in",          "messages_out",
     "bytes_in",          "bytes_out",         "server_closes",     "tls_handshakes_full",  "tls_handshakes_resumed",
+    "tls_resume_miss_no_session", "tls_resume_miss_other_name", "tls_resume_miss_expired", "tls_resume_miss_rejected",
     "sessions_started",  "sessions_ended",    "subscribes",        "unsubscribes"};
 
 const char *ch_lat_name(enum ch_lat which) { return (unsigned)which < CH_LAT_COUNT ? lat_names[which] : "?"; }
@@ -385,7 +386,8 @@ static const char known_names[] =
     "max, mean, stddev, overflow, pN (a percentile such as p50, p90, p99, p99.9); counters clients_connected, "
     "connect_errors, disconnects, reconnects, errors, updates_expected, updates_received, updates_missing, "
     "updates_duplicate, updates_out_of_order, updates_unexpected, triggers, invoke_errors, messages_in, messages_out, "
-    "bytes_in, bytes_out, server_closes, tls_handshakes_full, tls_handshakes_resumed, sessions_started, sessions_ended, "
+    "bytes_in, bytes_out, server_closes, tls_handshakes_full, tls_handshakes_resumed, tls_resume_miss_no_session, "
+    "tls_resume_miss_other_name, tls_resume_miss_expired, tls_resume_miss_rejected, sessions_started, sessions_ended, "
     "subscribes, unsubscribes; derived connected_peak, delivery_ratio, messages_per_second, "
     "updates_per_second, error_rate, duration";
 

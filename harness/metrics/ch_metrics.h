@@ -64,6 +64,10 @@ enum ch_cnt {
   CH_CNT_SERVER_CLOSES,        /* "server_closes": receive channels the server ended while connected, unasked */
   CH_CNT_TLS_FULL,             /* "tls_handshakes_full": TLS handshakes without a session to resume */
   CH_CNT_TLS_RESUMED,          /* "tls_handshakes_resumed": TLS handshakes that resumed an earlier session */
+  CH_CNT_TLS_MISS_NO_SESSION,  /* "tls_resume_miss_no_session": full, nothing cached for the host (first one) */
+  CH_CNT_TLS_MISS_OTHER_NAME,  /* "tls_resume_miss_other_name": full, cached only for another name on that port */
+  CH_CNT_TLS_MISS_EXPIRED,     /* "tls_resume_miss_expired": full, the cached session had expired */
+  CH_CNT_TLS_MISS_REJECTED,    /* "tls_resume_miss_rejected": full, a session was offered and not resumed */
   CH_CNT_SESSIONS_STARTED,     /* "sessions_started": sessions of session populations that arrived and started */
   CH_CNT_SESSIONS_ENDED,       /* "sessions_ended": sessions that left (lifetime over, end of steady, or failed) */
   CH_CNT_SUBSCRIBES,           /* "subscribes": Subscribe invocations acknowledged */

@@ -348,11 +348,16 @@ static void rc_on_message(struct ch_client *c, const struct ch_hub_msg *m, int h
     rw->late++;
 }
 
-static void rc_on_tls(struct ch_client *c, bool resumed, uint64_t handshake_ns, void *user) {
+static void rc_on_tls(struct ch_client *c, enum ch_tls_resume how, uint64_t handshake_ns, void *user) {
   (void)c;
   struct run_client *rc = user;
   ch_metrics_record(rc->g, CH_LAT_TLS_HANDSHAKE, handshake_ns);
-  ch_metrics_count(rc->g, resumed ? CH_CNT_TLS_RESUMED : CH_CNT_TLS_FULL, 1);
+  ch_metrics_count(rc->g, how == CH_TLS_RESUMED ? CH_CNT_TLS_RESUMED : CH_CNT_TLS_FULL, 1);
+  static const enum ch_cnt miss[CH_TLS_RESUME_KINDS] = {
+      [CH_TLS_MISS_NO_SESSION] = CH_CNT_TLS_MISS_NO_SESSION, [CH_TLS_MISS_OTHER_NAME] = CH_CNT_TLS_MISS_OTHER_NAME,
+      [CH_TLS_MISS_EXPIRED] = CH_CNT_TLS_MISS_EXPIRED, [CH_TLS_MISS_REJECTED] = CH_CNT_TLS_MISS_REJECTED};
+  if (how != CH_TLS_RESUMED && (unsigned)how < CH_TLS_RESUME_KINDS)
+    ch_metrics_count(rc->g, miss[how], 1);
 }
 
 static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user) {

@@ -358,7 +358,7 @@ int ch_server_main(int argc, char **argv) {
   pid_t kids[MAX_PROCESSES];
   int relay[MAX_PROCESSES], statr[MAX_PROCESSES];
   int nkids = 0;
-  uint64_t keys[5];
+  uint64_t keys[15]; /* token keys, then the TLS session ticket keys (ch__server_share_keys) */
   if (nproc > 1) {
     if (getrandom(keys, sizeof keys, 0) != (ssize_t)sizeof keys) {
       fputs("centro-harness serve: no randomness for the shared token keys\n", stderr);

@@ -415,7 +415,9 @@ static void thread_main(void *arg) {
   teardown(s);
 }
 
-void ch__server_share_keys(struct ch_server *s, const uint64_t keys[5]) {
+void ch__server_share_keys(struct ch_server *s, const uint64_t keys[15]) {
+  memcpy(s->tls_ticket_keys, keys + 5, sizeof s->tls_ticket_keys);
+  s->tls_ticket_keys_set = true;
   s->conn_key[0] = keys[0];
   s->conn_key[1] = keys[1];
   s->groups_key[0] = keys[2];

@@ -127,6 +127,8 @@ struct ch_server {
   struct ch_server_opts o;
   char *listen_host, *base, *control_host;
   char *tls_cert, *tls_key, *tls_client_ca;
+  unsigned char tls_ticket_keys[80]; /* shared by --processes siblings (ch__server_share_keys) */
+  bool tls_ticket_keys_set;
   struct ch_server_token *tokens;
   size_t n_tokens;
   struct ch_server_login_user *login; /* --login-users (ch_srv_login.c) */
@@ -268,7 +270,11 @@ int ch__server_set_peers(struct ch_server *s, const int *fds, size_t n);
 /* ch_server.c */
 int ch__listen_port(int fd, int *port_out);
 /* Token keys and cursor prefix shared by the --processes siblings (tokens from one process open in another). */
-void ch__server_share_keys(struct ch_server *s, const uint64_t keys[5]);
+/* keys[0..4]: connection and groups token keys and the id prefix; keys[5..14]: the TLS session ticket keys (name,
+   HMAC and AES keys, 80 bytes), so that a session one sibling issued resumes at another. */
+void ch__server_share_keys(struct ch_server *s, const uint64_t keys[15]);
+/* The endpoint's SSL_CTX once lws made it: the shared ticket keys, one ticket per handshake. */
+void ch_srv_tls_ctx_setup(struct ch_server *s, void *ssl_ctx);
 int ch__bind_listen(const char *host, int port, bool reuse_port, int *fd_out, int *port_out);
 
 /* ch_srv_tls.c */

@@ -702,6 +702,10 @@ int ch_srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
   struct ch_server *s;
   if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION) /* user: the X509_STORE_CTX */
     return ch_srv_tls_verify(srv_of(wsi), user, (int)len);
+  if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS) { /* user: the vhost's SSL_CTX */
+    ch_srv_tls_ctx_setup(srv_of(wsi), user);
+    return 0;
+  }
   if (wsi && lws_get_opaque_user_data(wsi))
     return ch_srv_control_callback(wsi, reason, user, in, len); /* a socket accepted on the control port */
   switch (reason) {

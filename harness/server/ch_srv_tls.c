@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <stdio.h>
@@ -109,6 +110,19 @@ void ch_srv_tls_vhost_info(const struct ch_server *s, struct lws_context_creatio
     info->ssl_ca_filepath = s->o.tls_client_ca;
     info->options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
   }
+}
+
+void ch_srv_tls_ctx_setup(struct ch_server *s, void *ssl_ctx) {
+  SSL_CTX *ctx = ssl_ctx;
+  if (!s || !ctx)
+    return;
+  /* TLS 1.3 sends two tickets by default; a client keeps the newest, so the second is work for nothing */
+  SSL_CTX_set_num_tickets(ctx, 1);
+  /* --processes: every sibling encrypts tickets with the same keys, else a session resumes only at the process that
+     issued it and SO_REUSEPORT sends most reconnects elsewhere (full handshakes) */
+  if (s->tls_ticket_keys_set && SSL_CTX_set_tlsext_ticket_keys(ctx, s->tls_ticket_keys, sizeof s->tls_ticket_keys) != 1)
+    ch_srv_log(s, "TLS: cannot set the shared session ticket keys (sessions resume only at the issuing process)");
+  ERR_clear_error();
 }
 
 int ch_srv_tls_verify(struct ch_server *s, void *x509_store_ctx, int preverify_ok) {

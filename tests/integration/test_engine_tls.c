@@ -182,8 +182,9 @@ struct tls_run {
   char msg[200];
 };
 
-static void on_tls(struct ch_client *c, bool resumed, uint64_t ns, void *user) {
+static void on_tls(struct ch_client *c, enum ch_tls_resume how, uint64_t ns, void *user) {
   struct tls_run *t = user;
+  bool resumed = how == CH_TLS_RESUMED;
   CU_ASSERT_TRUE(ns > 0 && ns < 10000000000ull);
   if (getenv("CH_TEST_VERBOSE"))
     fprintf(stderr, "\n  tls handshake of client %d: %s, %.3f ms (state %s)", c == t->c ? 1 : 2,

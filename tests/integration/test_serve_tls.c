@@ -2,14 +2,20 @@
    certificates made by the test (tests/common/ch_testcerts.h): every transport and the check catalogue verify the
    server with --ca-file; a wrong CA, an expired certificate and a wrong host name are refused with exit 4 and the
    verification failure named; --insecure passes; --tls-client-ca refuses clients without a certificate signed by
-   that CA; --processes serves TLS in every process; the control API stays plain unless --control-tls; bad TLS files
+   that CA; --processes serves TLS in every process and a session one process issued resumes at the others; the
+   control API stays plain unless --control-tls; bad TLS files
    are usage errors naming the file. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "ch_serve_bg.h"
@@ -297,6 +303,61 @@ static void test_processes_serve_tls_in_every_process(void) {
   CU_ASSERT_EQUAL(ch_serve_bg_stop(&s), 0);
 }
 
+/* One blocking TLS connection to 127.0.0.1:port offering `sess` (NULL: none) with a GET of /signalr/ping, whose
+   answer carries the server's ticket: 1 resumed, 0 full, -1 failed. *out (when given) gets the newest session. */
+static int tls_get(SSL_CTX *ctx, int port, SSL_SESSION *sess, SSL_SESSION **out) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0), rc = -1;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  struct timeval tv = {5, 0};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  SSL *ssl = SSL_new(ctx);
+  if (fd < 0 || !ssl || connect(fd, (struct sockaddr *)&a, sizeof a) || !SSL_set_fd(ssl, fd))
+    goto out;
+  if (sess)
+    SSL_set_session(ssl, sess);
+  static const char req[] = "GET /signalr/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  char buf[512];
+  if (SSL_connect(ssl) != 1 || SSL_write(ssl, req, sizeof req - 1) != (int)sizeof req - 1 ||
+      SSL_read(ssl, buf, sizeof buf) <= 0)
+    goto out;
+  rc = SSL_session_reused(ssl) == 1;
+  if (out)
+    *out = SSL_get1_session(ssl);
+  SSL_shutdown(ssl);
+out:
+  SSL_free(ssl);
+  if (fd >= 0)
+    close(fd);
+  return rc;
+}
+
+static void test_processes_resume_sessions_issued_by_a_sibling(void) {
+  const char *extra[] = {"--processes", "2", NULL};
+  struct ch_serve_bg s;
+  CU_ASSERT_EQUAL_FATAL(serve_tls(&s, "server", extra), 0);
+  char ca[128];
+  path_of(ca, sizeof ca, "ca.pem");
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  CU_ASSERT_FATAL(ctx && SSL_CTX_load_verify_locations(ctx, ca, NULL) == 1);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_SESSION *first = NULL;
+  CU_ASSERT_EQUAL(tls_get(ctx, s.port, NULL, &first), 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+  /* SO_REUSEPORT spreads these over both processes: with per-process ticket keys about half came back full */
+  int resumed = 0;
+  for (int i = 0; i < 16; i++) {
+    SSL_SESSION *copy = SSL_SESSION_dup(first);
+    resumed += tls_get(ctx, s.port, copy, NULL) == 1;
+    SSL_SESSION_free(copy);
+  }
+  CU_ASSERT_EQUAL(resumed, 16);
+  SSL_SESSION_free(first);
+  SSL_CTX_free(ctx);
+  CU_ASSERT_EQUAL(ch_serve_bg_stop(&s), 0);
+}
+
 static void test_control_tls_serves_the_control_api_over_https(void) {
   const char *extra[] = {"--control-tls", NULL};
   struct ch_serve_bg s;
@@ -323,6 +384,7 @@ int main(void) {
       CH_TEST(test_insecure_passes),
       CH_TEST(test_client_ca_refuses_clients_without_a_valid_certificate),
       CH_TEST(test_processes_serve_tls_in_every_process),
+      CH_TEST(test_processes_resume_sessions_issued_by_a_sibling),
       CH_TEST(test_control_tls_serves_the_control_api_over_https),
       CU_TEST_INFO_NULL,
   };

@@ -11,6 +11,7 @@
 
 #include "ch_control.h"
 #include "ch_endpoint.h"
+#include "ch_report.h"
 #include "ch_run_summary.h"
 #include "ch_server.h"
 #include "ch_spawn.h"
@@ -24,10 +25,10 @@ static void clean_reports(void) { ch_remove_tree(report_dir); }
 static const char *const mpirun_head[] = {"mpirun", "--oversubscribe", "--mca", "btl", "self,tcp", "--mca",
                                           "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo", NULL};
 
-/* argv: [mpirun ... -np N [extra_mpirun]] centro-harness run SCENARIO --target T --report-dir D --workers 1
-   [--mpi] EXTRA. */
-static int build_argv(int ranks, const char *const mpi_extra[], const char *scenario, const char *target,
-                      const char *const extra[], char *argv[64]) {
+/* argv: [mpirun ... -np N [extra_mpirun]] centro-harness CMD SCENARIO --target T --report-dir D --workers 1
+   [--mpi] EXTRA (CMD: run or capacity). */
+static int build_argv(int ranks, const char *const mpi_extra[], const char *cmd, const char *scenario,
+                      const char *target, const char *const extra[], char *argv[64]) {
   int n = 0;
   static char np[8], asan[512];
   if (ranks) {
@@ -46,7 +47,7 @@ static int build_argv(int ranks, const char *const mpi_extra[], const char *scen
     for (int i = 0; mpi_extra && mpi_extra[i]; i++)
       argv[n++] = (char *)mpi_extra[i];
   }
-  argv[n++] = CH_BINARY, argv[n++] = "run", argv[n++] = (char *)scenario, argv[n++] = "--target";
+  argv[n++] = CH_BINARY, argv[n++] = (char *)cmd, argv[n++] = (char *)scenario, argv[n++] = "--target";
   argv[n++] = (char *)target, argv[n++] = "--report-dir", argv[n++] = report_dir, argv[n++] = "--workers";
   argv[n++] = "1";
   if (ranks)
@@ -92,7 +93,7 @@ static int run_against_serve(int ranks, const char *scenario, const char *const 
     all[n++] = strcmp(extra[i], "TRIGGER_URL") ? extra[i] : trigger;
   }
   all[n] = NULL;
-  build_argv(ranks, NULL, scenario, target, all, argv);
+  build_argv(ranks, NULL, "run", scenario, target, all, argv);
   struct ch_spawn_result r = run_it(argv, 120);
   if (r.code != 0)
     fprintf(stderr, "\n%s with %d ranks: exit %d\n%s\n", scenario, ranks, r.code, r.out);
@@ -234,7 +235,7 @@ static void test_a_killed_rank_ends_the_run_with_a_report(void) {
   snprintf(target, sizeof target, "http://127.0.0.1:%d", ch_server_port(srv));
   const char *mpi_extra[] = {"--enable-recovery", NULL},
              *extra[] = {"--mpi-timeout", "2", "--checkpoint-every", "1", NULL};
-  build_argv(3, mpi_extra, scenario_path, target, extra, argv);
+  build_argv(3, mpi_extra, "run", scenario_path, target, extra, argv);
   struct ch_spawn_bg bg;
   CU_ASSERT_EQUAL_FATAL(ch_spawn_start_prog(argv[0], argv, &bg), 0);
   /* two seconds into the trigger phase: every rank has sent rank 0 a checkpoint (every second) */
@@ -277,6 +278,105 @@ static void test_a_killed_rank_ends_the_run_with_a_report(void) {
   ch_server_free(srv);
 }
 
+/* A capacity search of 1-second steps (4, 8, 12 subscribers of one key; the third breaks "clients_connected <= 8")
+   with an http trigger whose nonces the coordinator plans. */
+static const char capacity_scenario[] =
+    "{\"name\": \"capacity-mpi\",\n"
+    " \"clients\": [{\"name\": \"subs\", \"count\": 4, \"ramp\": {\"rate\": 1000},\n"
+    "              \"subscribe\": {\"keys\": [\"K1\"]}}],\n"
+    " \"phases\": [{\"type\": \"connect\", \"timeout\": \"10s\"}, {\"type\": \"subscribe\", \"timeout\": \"10s\"},\n"
+    "            {\"type\": \"trigger\", \"duration\": \"1s\"}, {\"type\": \"disconnect\"}],\n"
+    " \"trigger\": {\"type\": \"http\", \"rate\": 10, \"keys\": \"subscribed\",\n"
+    "             \"http\": {\"method\": \"POST\", \"url\": \"http://127.0.0.1:1/publish\",\n"
+    "                      \"body\": {\"hub\": \"ResourceEventHub\", \"key\": \"{{key}}\",\n"
+    "                               \"payload\": {\"Note\": \"{{nonce}}\"}}}},\n"
+    " \"correlation\": {\"nonce\": \"/Note\"},\n"
+    " \"capacity\": {\"vary\": \"subscribers_per_key\", \"start\": 4, \"step\": 4, \"max\": 16,\n"
+    "              \"step_duration\": \"1s\", \"slo\": [\"delivery_ratio >= 0.999\", \"clients_connected <= 8\"]}}\n";
+
+/* One capacity search against a fresh endpoint, in one process (ranks 0) or over ranks: exit code, output, the
+   endpoint's publishes; the report stays in report_dir. */
+static int capacity_against_serve(int ranks, char **out, long *publishes) {
+  clean_reports();
+  struct ch_server *srv = ch_endpoint_start_open();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+  char target[96], trigger[128], *argv[64];
+  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
+  const char *extra[] = {"--set", trigger, NULL};
+  build_argv(ranks, NULL, "capacity", scenario_path, target + strlen("target.url="), extra, argv);
+  struct ch_spawn_result r = run_it(argv, 120);
+  if (r.code != 0)
+    fprintf(stderr, "\ncapacity with %d ranks: exit %d\n%s\n", ranks, r.code, r.out);
+  *out = r.out;
+  *publishes = ch_control_stat(ch_server_control_port(srv), "\"publishes\":");
+  ch_server_free(srv);
+  return r.code;
+}
+
+static struct ch_report *read_report(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/report.json", report_dir);
+  struct ch_report *r = NULL;
+  struct ch_buf err = CH_BUF_INIT;
+  ch_report_read_json(path, &r, &err);
+  ch_buf_free(&err);
+  return r;
+}
+
+/* capacity --mpi: every step one run over the ranks, rank 0 judging it and naming the next; the steps, their
+   verdicts and the knee are those of one process, every trigger sent once, one report with the ranks. */
+static void test_capacity_over_two_ranks_like_one(void) {
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(scenario_path, capacity_scenario), 0);
+  char *out1 = NULL, *out2 = NULL;
+  long pub1 = 0, pub2 = 0;
+  CU_ASSERT_EQUAL(capacity_against_serve(0, &out1, &pub1), 0);
+  struct ch_report *one = read_report();
+  CU_ASSERT_EQUAL(capacity_against_serve(2, &out2, &pub2), 0);
+  struct ch_report *two = read_report();
+  const char *knee = "knee: last step that held 8, first that broke 12 (clients_connected <= 8)";
+  CU_ASSERT_PTR_NOT_NULL(out1 ? strstr(out1, knee) : NULL);
+  CU_ASSERT_PTR_NOT_NULL(out2 ? strstr(out2, knee) : NULL);
+  CU_ASSERT_PTR_NOT_NULL(out2 ? strstr(out2, "exit 0: capacity search completed") : NULL);
+  CU_ASSERT_EQUAL(pub1, pub2); /* 10/s for 1 s per step, each sent once */
+  CU_ASSERT_EQUAL(pub2, 30);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(one);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(two);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(one->capacity);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(two->capacity);
+  const struct ch_capacity *c1 = one->capacity, *c2 = two->capacity;
+  CU_ASSERT_EQUAL_FATAL(c1->n_steps, 3);
+  CU_ASSERT_EQUAL_FATAL(c2->n_steps, 3);
+  CU_ASSERT_EQUAL(c2->last_held, c1->last_held);
+  CU_ASSERT_EQUAL(c2->first_broken, c1->first_broken);
+  for (size_t i = 0; i < 3; i++) {
+    CU_ASSERT_EQUAL(c2->steps[i].load, c1->steps[i].load);
+    CU_ASSERT_EQUAL(c2->steps[i].clients, c1->steps[i].clients);
+    CU_ASSERT_EQUAL(c2->steps[i].connected, c1->steps[i].connected);
+    CU_ASSERT_EQUAL(c2->steps[i].held, c1->steps[i].held);
+    CU_ASSERT_EQUAL(c2->steps[i].delivery_ratio, 1);
+    CU_ASSERT_EQUAL(c2->steps[i].missing, 0);
+    CH_ASSERT_STR(c2->steps[i].broken ? c2->steps[i].broken : "", c1->steps[i].broken ? c1->steps[i].broken : "");
+  }
+  ch_report_free(one);
+  ch_report_free(two);
+  free(out1);
+  free(out2);
+  assert_ranks(2, 12); /* the last step run: 12 subscribers over two ranks */
+  unlink(scenario_path);
+}
+
+/* check drives a handful of clients: --mpi is named and refused (exit 3), not taken for a typo. */
+static void test_check_mpi_is_refused(void) {
+  char *argv[] = {"centro-harness", "check", "--mpi", NULL};
+  struct ch_spawn_result r = ch_spawn(argv, 30);
+  char last[512];
+  ch_last_line(&r, last, sizeof last);
+  CU_ASSERT_EQUAL(r.code, 3);
+  CU_ASSERT_PTR_NOT_NULL(strstr(last, "exit 3: invalid input (check --mpi is not supported: the conformance checks "
+                                      "drive a handful of clients"));
+  free(r.out);
+}
+
 /* --mpi never forks shards: --processes is refused before MPI starts (no mpirun needed to see it). */
 static void test_mpi_refuses_processes(void) {
   clean_reports();
@@ -317,8 +417,9 @@ int main(void) {
   snprintf(report_dir, sizeof report_dir, "/tmp/ch-run-mpi-%d", (int)getpid());
   snprintf(scenario_path, sizeof scenario_path, "/tmp/ch-run-mpi-%d.json", (int)getpid());
 #ifndef CH_HAVE_MPI
-  CU_TestInfo tests[] = {CH_TEST(test_mpi_in_a_build_without_mpi), CU_TEST_INFO_NULL};
-  (void)test_mpi_refuses_processes, (void)test_fanout_1k_three_ranks_like_one;
+  CU_TestInfo tests[] = {CH_TEST(test_mpi_in_a_build_without_mpi), CH_TEST(test_check_mpi_is_refused),
+                         CU_TEST_INFO_NULL};
+  (void)test_capacity_over_two_ranks_like_one, (void)test_mpi_refuses_processes, (void)test_fanout_1k_three_ranks_like_one;
   (void)test_two_hubs_three_ranks_like_one, (void)test_a_killed_rank_ends_the_run_with_a_report, (void)have_mpirun;
   (void)test_clock_uncertainty_above_the_latencies_judged_is_warned;
 #else
@@ -333,7 +434,9 @@ int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_mpi_refuses_processes), CH_TEST(test_two_hubs_three_ranks_like_one),
                          CH_TEST(test_fanout_1k_three_ranks_like_one),
                          CH_TEST(test_clock_uncertainty_above_the_latencies_judged_is_warned),
-                         CH_TEST(test_a_killed_rank_ends_the_run_with_a_report), CU_TEST_INFO_NULL};
+                         CH_TEST(test_a_killed_rank_ends_the_run_with_a_report),
+                         CH_TEST(test_capacity_over_two_ranks_like_one), CH_TEST(test_check_mpi_is_refused),
+                         CU_TEST_INFO_NULL};
 #endif
   int rc = ch_test_run("run_mpi", tests);
   clean_reports();

@@ -444,11 +444,19 @@ int ch_capacity_main(int argc, char **argv) {
     if (probe.url[0])
       cap_sample_get(&probe, probe.url, &probe.before);
     int rcode;
-    if (cli.mpi) /* every rank loads this step's scenario as this one did */
+    if (cli.mpi) { /* every rank loads this step's scenario as this one did */
+      unsigned count = intr.count;
+      int signum = intr.signum;
+      uint64_t at = intr.at_wall_ns;
       rcode = ch_run_mpi_step_send(&mpi, (int64_t)i) ? CH_EXIT_RUN
                                                      : ch_run_mpi_coord(&mpi, &o, ss, dir.data, r, &intr, &e);
-    else
+      if (mpi.no_finalize) { /* a lost rank: the SIGTERM that stopped shard 0 was the coordinator's, not a user's */
+        ch_interrupt_poll(&intr);
+        intr.count = count, intr.signum = signum, intr.at_wall_ns = at;
+      }
+    } else {
       rcode = ch_run_execute(&o, ss, r, &e);
+    }
     if (probe.url[0])
       cap_sample_get(&probe, probe.url, &probe.after);
     final->end_wall_ns = ch_wall_ns();

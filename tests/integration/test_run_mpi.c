@@ -365,6 +365,51 @@ static void test_capacity_over_two_ranks_like_one(void) {
   unlink(scenario_path);
 }
 
+/* A rank killed during the second step (3-second steps): rank 0 hears its link go silent (--mpi-timeout 2, under
+   mpirun --enable-recovery), ends the search and writes the report of the step done, naming the rank (exit 4). */
+static void test_capacity_a_killed_rank_ends_the_search_with_a_report(void) {
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(scenario_path, capacity_scenario), 0);
+  clean_reports();
+  struct ch_server *srv = ch_endpoint_start_open();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+  char target[96], trigger[128], *argv[64];
+  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
+  const char *mpi_extra[] = {"--enable-recovery", NULL},
+             *extra[] = {"--set", trigger, "--set", "capacity.step_duration=3s", "--mpi-timeout", "2", NULL};
+  build_argv(2, mpi_extra, "capacity", scenario_path, target + strlen("target.url="), extra, argv);
+  struct ch_spawn_bg bg;
+  CU_ASSERT_EQUAL_FATAL(ch_spawn_start_prog(argv[0], argv, &bg), 0);
+  /* step 1 sends 30 triggers (10/s for 3 s): the 35th is step 2's */
+  struct ch_control_stat_min pub = {ch_server_control_port(srv), "\"publishes\":", 35};
+  CU_ASSERT_TRUE(ch_wait_until(ch_control_stat_reached, &pub, 30000));
+  pid_t victim = rank_pid(bg.pid, 1);
+  CU_ASSERT_TRUE_FATAL(victim > 0);
+  kill(victim, SIGKILL);
+  int ms = 0;
+  struct ch_spawn_result r = ch_spawn_finish(&bg, 60000, &ms);
+  CU_ASSERT_TRUE(ms < 30000);
+  char host[128] = "", want[256];
+  gethostname(host, sizeof host - 1);
+  snprintf(want, sizeof want, "exit 4: the step could not be run: rank 1 of 2 (host %s) was lost", host);
+  CU_ASSERT_PTR_NOT_NULL(r.out ? strstr(r.out, want) : NULL);
+  if (!r.out || !strstr(r.out, want))
+    fprintf(stderr, "\nafter %d ms, exit %d, output:\n%s\nwanted: %s\n", ms, r.code, r.out ? r.out : "", want);
+  free(r.out);
+  long sent = ch_control_stat(ch_server_control_port(srv), "\"publishes\":");
+  CU_ASSERT_TRUE(sent >= 35 && sent < 60); /* no third step */
+  struct ch_report *rep = read_report();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+  CU_ASSERT_EQUAL(rep->exit_code, 4);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rep->capacity);
+  CU_ASSERT_EQUAL_FATAL(rep->capacity->n_steps, 2);
+  CU_ASSERT_TRUE(rep->capacity->steps[0].held);
+  CU_ASSERT_FALSE(rep->capacity->steps[1].held);
+  CU_ASSERT_PTR_NOT_NULL(strstr(rep->capacity->steps[1].broken, "rank 1 of 2"));
+  ch_report_free(rep);
+  ch_server_free(srv);
+  unlink(scenario_path);
+}
+
 /* check drives a handful of clients: --mpi is named and refused (exit 3), not taken for a typo. */
 static void test_check_mpi_is_refused(void) {
   char *argv[] = {"centro-harness", "check", "--mpi", NULL};
@@ -419,7 +464,8 @@ int main(void) {
 #ifndef CH_HAVE_MPI
   CU_TestInfo tests[] = {CH_TEST(test_mpi_in_a_build_without_mpi), CH_TEST(test_check_mpi_is_refused),
                          CU_TEST_INFO_NULL};
-  (void)test_capacity_over_two_ranks_like_one, (void)test_mpi_refuses_processes, (void)test_fanout_1k_three_ranks_like_one;
+  (void)test_capacity_over_two_ranks_like_one, (void)test_capacity_a_killed_rank_ends_the_search_with_a_report;
+  (void)(void)test_mpi_refuses_processes, (void)test_fanout_1k_three_ranks_like_one;
   (void)test_two_hubs_three_ranks_like_one, (void)test_a_killed_rank_ends_the_run_with_a_report, (void)have_mpirun;
   (void)test_clock_uncertainty_above_the_latencies_judged_is_warned;
 #else
@@ -435,7 +481,9 @@ int main(void) {
                          CH_TEST(test_fanout_1k_three_ranks_like_one),
                          CH_TEST(test_clock_uncertainty_above_the_latencies_judged_is_warned),
                          CH_TEST(test_a_killed_rank_ends_the_run_with_a_report),
-                         CH_TEST(test_capacity_over_two_ranks_like_one), CH_TEST(test_check_mpi_is_refused),
+                         CH_TEST(test_capacity_over_two_ranks_like_one),
+                         CH_TEST(test_capacity_a_killed_rank_ends_the_search_with_a_report),
+                         CH_TEST(test_check_mpi_is_refused),
                          CU_TEST_INFO_NULL};
 #endif
   int rc = ch_test_run("run_mpi", tests);

@@ -2,7 +2,8 @@
    trigger rate, or a session population's arrival rate, churn rate or count of open sessions) until a step breaks
    one of the scenario's SLOs, then reports the knee: the last step that held and the first that did not, with
    connections, deliveries per second, latency and loss for every step. Each step is a whole run of the scenario
-   (fresh connections), so a step never inherits the backlog of the one before. */
+   (fresh connections), so a step never inherits the backlog of the one before. With --mpi every step is one run over
+   the ranks of mpirun (ch_run_mpi.h): rank 0 coordinates it, judges it and tells the others the next step. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include "ch_exit.h"
 #include "ch_interrupt.h"
 #include "ch_report.h"
+#include "ch_run_mpi.h"
 #include "ch_runner.h"
 #include "ch_scenario.h"
 #include "ch_template.h"
@@ -33,8 +35,12 @@ static const char capacity_usage[] =
     "\n"
     "Options: the same as `centro-harness run` (--target, --token, --token-env, --token-file, --set, --seed,\n"
     "--workers, --processes, --source-addresses, --insecure, --ca-file, --cert, --key, --report-dir, --quiet, --metrics-listen,\n"
-    "--dashboard, --dashboard-allow-stop, --out, --linger); the live outputs last the whole search, counters adding\n"
-    "up over its steps.\n"
+    "--dashboard, --dashboard-allow-stop, --out, --linger, --mpi, --mpi-timeout); the live outputs last the whole\n"
+    "search, counters adding up over its steps.\n"
+    "  --mpi   (mpirun -np N centro-harness capacity S --mpi) every step is one run over the ranks, as run --mpi:\n"
+    "          rank 0 coordinates it, merges its report and judges the SLOs, then tells every rank the next step;\n"
+    "          one report from rank 0. A lost rank ends the search with the steps done, naming it (exit 4).\n"
+    "          Not with --processes or the live outputs.\n"
     "\n"
     "Exit codes: 0 the search completed (the knee is in the report), 3 invalid input, 4 a step could not be run.\n"
     "\n"
@@ -220,6 +226,53 @@ static int cap_step_phase(const struct ch_scenario *s) {
   return -1;
 }
 
+/* The scenario of the step at `load`: the file with the command line's overrides and the step's duration (sets, n
+   of them; room for 3 more), and the step's own (in set, the caller's to free). Every rank derives the same one. */
+static int cap_step_load(const char *path, const struct ch_scenario *s, const char **sets, size_t n, double load,
+                         struct ch_buf set[3], struct ch_scenario **ss, struct ch_buf *e) {
+  cap_step_sets(s, load, set);
+  for (size_t k = 0; k < 3; k++)
+    if (set[k].data)
+      sets[n++] = set[k].data;
+  return ch_scenario_load(path, sets, n, ss, e);
+}
+
+/* capacity --mpi, rank k > 0: the steps rank 0 names, each as a shard of its run, until it says the search is over
+   (or a rank was lost: FIN said so). A signal is rank 0's to act on (mpirun gives every rank one). */
+static int cap_mpi_rank(struct ch_run_mpi *m, const struct ch_run_cli *cli, const struct ch_scenario *s,
+                        const char **sets, size_t n) {
+  struct ch_interrupt ci = {0};
+  ch_interrupt_open(&ci); /* between steps too: a SIGTERM does not end this rank before rank 0's word */
+  int code = CH_EXIT_OK;
+  for (;;) {
+    int64_t i = -1;
+    if (ch_run_mpi_step_recv(m, &i)) {
+      fprintf(stderr, "rank %d: no word from rank 0 about the next step\n", m->rank);
+      m->no_finalize = true;
+      code = CH_EXIT_RUN;
+      break;
+    }
+    if (i < 0)
+      break;
+    struct ch_buf set[3] = {CH_BUF_INIT, CH_BUF_INIT, CH_BUF_INIT}, e = CH_BUF_INIT;
+    struct ch_scenario *ss = NULL;
+    double load = s->capacity.start + (double)i * s->capacity.step;
+    if (cap_step_load(cli->o.scenario_path, s, sets, n, load, set, &ss, &e)) {
+      fprintf(stderr, "rank %d: step %g: %s\n", m->rank, load, e.data ? e.data : "cannot be set up");
+      m->no_finalize = true; /* rank 0 waits for this rank in vain: it is lost to it by silence */
+      code = CH_EXIT_INPUT;
+    } else {
+      code = ch_run_mpi_shard(m, &cli->o, ss);
+    }
+    ch_scenario_free(ss);
+    cap_sets_free(set), ch_buf_free(&e);
+    if (code != CH_EXIT_OK || m->no_finalize)
+      break;
+  }
+  ch_interrupt_close(&ci);
+  return code;
+}
+
 static double cap_metric(const struct ch_report *r, const char *name) {
   double v = 0;
   return ch_metrics_lookup(r->metrics, name, &v) == 0 ? v : 0;
@@ -276,16 +329,14 @@ int ch_capacity_main(int argc, char **argv) {
   const char **sets = NULL, **slo = NULL;
   struct ch_buf err = CH_BUF_INIT, dir = CH_BUF_INIT;
   struct ch_interrupt intr = {0};
+  struct ch_run_mpi mpi = {0};
+  bool told = false; /* capacity --mpi: the other ranks heard that the search is over */
   char stopped[200] = ""; /* the step a signal interrupted, and where */
   int code = ch_run_cli_parse(argc, argv, capacity_usage, &cli);
   if (code >= 0)
     goto out;
-  if (cli.mpi) { /* each step would be a run over the ranks: not built (issue #17); run --mpi per load instead */
-    fprintf(stderr, "capacity --mpi: not supported; run the scenario at each load with run --mpi\n"
-                    "exit 3: invalid input: capacity --mpi is not supported\n");
-    code = CH_EXIT_INPUT;
+  if (cli.mpi && (code = ch_run_mpi_check(&cli, "capacity")) >= 0)
     goto out;
-  }
   code = CH_EXIT_INPUT;
   int rc = ch_scenario_load(cli.o.scenario_path, cli.sets, cli.n_sets, &s, &err);
   if (rc) {
@@ -332,15 +383,19 @@ int ch_capacity_main(int argc, char **argv) {
             code == CH_EXIT_INPUT ? "invalid input" : "out of memory");
     goto out;
   }
+  memcpy(sets, cli.sets, cli.n_sets * sizeof *sets);
+  char dur[64];
+  snprintf(dur, sizeof dur, "phases.%d.duration=%.3fs", tphase, (double)cap->step_duration_ns / 1e9);
+  sets[cli.n_sets] = dur;
+  /* MPI starts once the input is known good on every rank; ranks 1.. run the steps rank 0 names */
+  if (cli.mpi && ((code = ch_run_mpi_init(&mpi, cli.mpi_timeout_s)) >= 0 ||
+                  (mpi.rank > 0 && (code = cap_mpi_rank(&mpi, &cli, s, sets, cli.n_sets + 1)) >= 0)))
+    goto out;
   if (ch_run_prepare_dir(&cli.o, s, final, &dir, &err)) {
     fprintf(stderr, "%s\nexit 4: cannot create the report folder\n", err.data ? err.data : "");
     code = CH_EXIT_RUN;
     goto out;
   }
-  memcpy(sets, cli.sets, cli.n_sets * sizeof *sets);
-  char dur[64];
-  snprintf(dur, sizeof dur, "phases.%d.duration=%.3fs", tphase, (double)cap->step_duration_ns / 1e9);
-  sets[cli.n_sets] = dur;
   struct cap_probe probe = {.target_url = s->target.url};
   ch_run_tls_opts(&cli.o, s, &probe.tls);
   if (s->target.url)
@@ -361,14 +416,9 @@ int ch_capacity_main(int argc, char **argv) {
     char broken[200] = "";
     st.load = cap->start + (double)i * cap->step;
     struct ch_buf set[3] = {CH_BUF_INIT, CH_BUF_INIT, CH_BUF_INIT}, e = CH_BUF_INIT;
-    cap_step_sets(s, st.load, set);
-    size_t n = cli.n_sets + 1;
-    for (size_t k = 0; k < 3; k++)
-      if (set[k].data)
-        sets[n++] = set[k].data;
     struct ch_scenario *ss = NULL;
     struct ch_report *r = NULL;
-    if (ch_scenario_load(cli.o.scenario_path, sets, n, &ss, &e) || ch_report_new(&r)) {
+    if (cap_step_load(cli.o.scenario_path, s, sets, cli.n_sets + 1, st.load, set, &ss, &e) || ch_report_new(&r)) {
       fprintf(stderr, "step %g: %s\n", st.load, e.data ? e.data : "cannot be set up");
       code = CH_EXIT_INPUT;
       cap_sets_free(set), ch_buf_free(&e);
@@ -382,23 +432,42 @@ int ch_capacity_main(int argc, char **argv) {
     o.intr = have_intr ? &intr : NULL;
     memset(&probe.before, 0, sizeof probe.before);
     memset(&probe.after, 0, sizeof probe.after);
-    if (!s->target.url) {
+    if (!s->target.url && !cli.mpi) { /* under MPI every rank has an endpoint of its own: rank 0's is not the target */
       o.on_embedded = cap_on_embedded;
       o.on_embedded_user = &probe;
     }
     ch_report_set(&r->scenario, s->name);
+    r->seed = ss->seed;
     uint64_t t0 = ch_wall_ns();
     if (!final->start_wall_ns)
       final->start_wall_ns = t0;
     if (probe.url[0])
       cap_sample_get(&probe, probe.url, &probe.before);
-    int rcode = ch_run_execute(&o, ss, r, &e);
+    int rcode;
+    if (cli.mpi) { /* every rank loads this step's scenario as this one did */
+      unsigned count = intr.count;
+      int signum = intr.signum;
+      uint64_t at = intr.at_wall_ns;
+      rcode = ch_run_mpi_step_send(&mpi, (int64_t)i) ? CH_EXIT_RUN
+                                                     : ch_run_mpi_coord(&mpi, &o, ss, dir.data, r, &intr, &e);
+      if (mpi.no_finalize) { /* a lost rank: the SIGTERM that stopped shard 0 was the coordinator's, not a user's */
+        ch_interrupt_poll(&intr);
+        intr.count = count, intr.signum = signum, intr.at_wall_ns = at;
+      }
+    } else {
+      rcode = ch_run_execute(&o, ss, r, &e);
+    }
     if (probe.url[0])
       cap_sample_get(&probe, probe.url, &probe.after);
     final->end_wall_ns = ch_wall_ns();
     if (!final->target && r->target)
       ch_report_set(&final->target, r->target); /* already redacted by the run */
     cap_target(&probe, &st.target);
+    if (r->ranks_json) { /* the ranks of the last step run */
+      free(final->ranks_json);
+      final->ranks_json = r->ranks_json;
+      r->ranks_json = NULL;
+    }
     st.clients = ss->total_clients;
     cap_fill(&st, r);
     if (rcode == CH_EXIT_SIGINT || rcode == CH_EXIT_SIGTERM) {
@@ -454,6 +523,8 @@ int ch_capacity_main(int argc, char **argv) {
     if (code == CH_EXIT_RUN)
       break;
   }
+  ch_run_mpi_step_send(&mpi, -1); /* the other ranks are done (unless a lost rank told them already) */
+  told = true;
   char knee[320];
   cap_results(final, knee, sizeof knee);
   char last[400];
@@ -485,7 +556,10 @@ int ch_capacity_main(int argc, char **argv) {
 oom:
   fprintf(stderr, "exit 4: out of memory\n");
 out:
+  if (!told && mpi.rank == 0)
+    ch_run_mpi_step_send(&mpi, -1);
   ch_interrupt_close(&intr);
+  ch_run_mpi_end(&mpi);
   free(sets);
   free(slo);
   ch_report_free(final);

@@ -41,6 +41,14 @@ int ch_run_mpi_coord(struct ch_run_mpi *m, const struct ch_run_opts *o, const st
   return CH_EXIT_INPUT;
 }
 void ch_run_mpi_end(struct ch_run_mpi *m) { (void)m; }
+int ch_run_mpi_step_send(struct ch_run_mpi *m, int64_t step) {
+  (void)m, (void)step;
+  return -1;
+}
+int ch_run_mpi_step_recv(struct ch_run_mpi *m, int64_t *step) {
+  (void)m, (void)step;
+  return -1;
+}
 #else
 #include <cJSON.h>
 #include <errno.h>
@@ -51,6 +59,7 @@ void ch_run_mpi_end(struct ch_run_mpi *m) { (void)m; }
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ch_clock.h"
@@ -105,6 +114,38 @@ void ch_run_mpi_end(struct ch_run_mpi *m) {
   free(m->hosts);
   m->comm = NULL;
   m->hosts = NULL;
+}
+
+/* Rank 0's word before a capacity step: a tag of its own, above the links' message types (ch_coord.h), so that it
+   never reaches a link and a link's message never answers it. */
+#define MPI_TAG_STEP 1024
+/* Between two steps rank 0 only judges the one that ended and reads the target's /stats: 120 s is ample. */
+#define MPI_STEP_WAIT_NS 120000000000u
+
+int ch_run_mpi_step_send(struct ch_run_mpi *m, int64_t step) {
+  if (!m->inited || !m->comm || m->rank != 0 || m->no_finalize)
+    return 0;
+  int rc = 0;
+  for (int k = 1; k < m->size; k++) /* 8 bytes go eagerly: MPI_Send returns without waiting for the rank */
+    if (MPI_Send(&step, 1, MPI_INT64_T, k, MPI_TAG_STEP, *(MPI_Comm *)m->comm) != MPI_SUCCESS)
+      rc = -1;
+  return rc;
+}
+
+int ch_run_mpi_step_recv(struct ch_run_mpi *m, int64_t *step) {
+  if (!m->inited || !m->comm)
+    return -1;
+  MPI_Comm comm = *(MPI_Comm *)m->comm;
+  for (uint64_t t0 = ch_now_ns(); ch_now_ns() - t0 < MPI_STEP_WAIT_NS;) {
+    int flag = 0;
+    if (MPI_Iprobe(0, MPI_TAG_STEP, comm, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+      return -1;
+    if (flag)
+      return MPI_Recv(step, 1, MPI_INT64_T, 0, MPI_TAG_STEP, comm, MPI_STATUS_IGNORE) == MPI_SUCCESS ? 0 : -1;
+    struct timespec ts = {0, 1000000}; /* polling: rank 0 judges the step that ended */
+    nanosleep(&ts, NULL);
+  }
+  return -1;
 }
 
 static uint64_t mpi_timeout_ns(const struct ch_run_mpi *m) { return (uint64_t)(m->timeout_s * 1e9); }
@@ -366,7 +407,7 @@ int ch_run_mpi_coord(struct ch_run_mpi *m, const struct ch_run_opts *o, const st
   pids[0] = getpid(); /* a lost rank stops shard 0 as it stops a forked shard: SIGTERM (this process's) */
   for (unsigned k = 1; k < n; k++)
     ch_coord_mpi_link_init(&links[k], m->comm, (int)k, mpi_timeout_ns(m));
-  if (ch_interrupt_open(intr) == 0)
+  if (intr->open || ch_interrupt_open(intr) == 0) /* capacity --mpi keeps one open for the whole search */
     started = pthread_create(&th, NULL, mpi_shard0_main, &a) == 0;
   struct ch_coord_outcome co;
   if (!started || ch_coord_run(o, s, links, pids, n, intr, &co)) {

@@ -42,6 +42,12 @@ int ch_run_mpi_shard(struct ch_run_mpi *m, const struct ch_run_opts *o, const st
    Returns the run's exit code; err says why for 4. */
 int ch_run_mpi_coord(struct ch_run_mpi *m, const struct ch_run_opts *o, const struct ch_scenario *s, const char *dir,
                      struct ch_report *rep, struct ch_interrupt *intr, struct ch_buf *err);
+/* capacity --mpi: rank 0 tells every other rank the next step (its index from 0) or -1 (the search is over) before
+   each step, so that every rank walks the same steps; never after a rank was lost (the others heard so in FIN).
+   0, or -1 when MPI failed. */
+int ch_run_mpi_step_send(struct ch_run_mpi *m, int64_t step);
+/* Rank k > 0: waits (bounded) for rank 0's word. 0 (step filled), or -1 when none came or MPI failed. */
+int ch_run_mpi_step_recv(struct ch_run_mpi *m, int64_t *step);
 /* MPI_Finalize (unless a rank was lost). Idempotent. */
 void ch_run_mpi_end(struct ch_run_mpi *m);
 

@@ -11,6 +11,7 @@
 
 #include "ch_control.h"
 #include "ch_endpoint.h"
+#include "ch_report.h"
 #include "ch_run_summary.h"
 #include "ch_server.h"
 #include "ch_spawn.h"
@@ -24,10 +25,10 @@ static void clean_reports(void) { ch_remove_tree(report_dir); }
 static const char *const mpirun_head[] = {"mpirun", "--oversubscribe", "--mca", "btl", "self,tcp", "--mca",
                                           "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo", NULL};
 
-/* argv: [mpirun ... -np N [extra_mpirun]] centro-harness run SCENARIO --target T --report-dir D --workers 1
-   [--mpi] EXTRA. */
-static int build_argv(int ranks, const char *const mpi_extra[], const char *scenario, const char *target,
-                      const char *const extra[], char *argv[64]) {
+/* argv: [mpirun ... -np N [extra_mpirun]] centro-harness CMD SCENARIO --target T --report-dir D --workers 1
+   [--mpi] EXTRA (CMD: run or capacity). */
+static int build_argv(int ranks, const char *const mpi_extra[], const char *cmd, const char *scenario,
+                      const char *target, const char *const extra[], char *argv[64]) {
   int n = 0;
   static char np[8], asan[512];
   if (ranks) {
@@ -46,7 +47,7 @@ static int build_argv(int ranks, const char *const mpi_extra[], const char *scen
     for (int i = 0; mpi_extra && mpi_extra[i]; i++)
       argv[n++] = (char *)mpi_extra[i];
   }
-  argv[n++] = CH_BINARY, argv[n++] = "run", argv[n++] = (char *)scenario, argv[n++] = "--target";
+  argv[n++] = CH_BINARY, argv[n++] = (char *)cmd, argv[n++] = (char *)scenario, argv[n++] = "--target";
   argv[n++] = (char *)target, argv[n++] = "--report-dir", argv[n++] = report_dir, argv[n++] = "--workers";
   argv[n++] = "1";
   if (ranks)
@@ -92,7 +93,7 @@ static int run_against_serve(int ranks, const char *scenario, const char *const 
     all[n++] = strcmp(extra[i], "TRIGGER_URL") ? extra[i] : trigger;
   }
   all[n] = NULL;
-  build_argv(ranks, NULL, scenario, target, all, argv);
+  build_argv(ranks, NULL, "run", scenario, target, all, argv);
   struct ch_spawn_result r = run_it(argv, 120);
   if (r.code != 0)
     fprintf(stderr, "\n%s with %d ranks: exit %d\n%s\n", scenario, ranks, r.code, r.out);
@@ -220,6 +221,32 @@ static pid_t rank_pid(pid_t mpirun, int rank) {
   return -1;
 }
 
+/* Starts mpirun (argv), waits until the endpoint counted `publishes` triggers, kills rank `rank` with SIGKILL and
+   waits (at most 60 s) for mpirun to end: its result, and within 30 s of the kill (not the minutes planned). */
+static struct ch_spawn_result kill_rank_after(char *argv[], const struct ch_server *srv, long publishes, int rank) {
+  struct ch_spawn_bg bg;
+  struct ch_spawn_result none = {-1, NULL, 0};
+  CU_ASSERT_EQUAL_FATAL(ch_spawn_start_prog(argv[0], argv, &bg), 0);
+  struct ch_control_stat_min pub = {ch_server_control_port(srv), "\"publishes\":", publishes};
+  CU_ASSERT_TRUE(ch_wait_until(ch_control_stat_reached, &pub, 30000));
+  pid_t victim = rank_pid(bg.pid, rank);
+  CU_ASSERT_TRUE(victim > 0);
+  if (victim <= 0) {
+    kill(bg.pid, SIGKILL);
+    none = ch_spawn_finish(&bg, 60000, NULL);
+    free(none.out);
+    none.out = calloc(1, 1);
+    return none;
+  }
+  kill(victim, SIGKILL);
+  int ms = 0;
+  struct ch_spawn_result r = ch_spawn_finish(&bg, 60000, &ms);
+  CU_ASSERT_TRUE(ms < 30000);
+  if (ms >= 30000)
+    fprintf(stderr, "\nmpirun ended %d ms after rank %d was killed\n", ms, rank);
+  return r;
+}
+
 /* A rank killed mid-run: with mpirun --enable-recovery the others live on, rank 0 hears the rank's link go silent
    (--mpi-timeout 2), stops the others, and writes the report of what they measured and the lost rank's last
    checkpoint (sent over MPI every second), naming the rank and its host (exit 4 on rank 0's last line and in
@@ -234,18 +261,9 @@ static void test_a_killed_rank_ends_the_run_with_a_report(void) {
   snprintf(target, sizeof target, "http://127.0.0.1:%d", ch_server_port(srv));
   const char *mpi_extra[] = {"--enable-recovery", NULL},
              *extra[] = {"--mpi-timeout", "2", "--checkpoint-every", "1", NULL};
-  build_argv(3, mpi_extra, scenario_path, target, extra, argv);
-  struct ch_spawn_bg bg;
-  CU_ASSERT_EQUAL_FATAL(ch_spawn_start_prog(argv[0], argv, &bg), 0);
+  build_argv(3, mpi_extra, "run", scenario_path, target, extra, argv);
   /* two seconds into the trigger phase: every rank has sent rank 0 a checkpoint (every second) */
-  struct ch_control_stat_min pub = {ch_server_control_port(srv), "\"publishes\":", 40};
-  CU_ASSERT_TRUE(ch_wait_until(ch_control_stat_reached, &pub, 30000));
-  pid_t victim = rank_pid(bg.pid, 2);
-  CU_ASSERT_TRUE_FATAL(victim > 0);
-  kill(victim, SIGKILL);
-  int ms = 0;
-  struct ch_spawn_result r = ch_spawn_finish(&bg, 60000, &ms);
-  CU_ASSERT_TRUE(ms < 30000); /* not the two minutes planned */
+  struct ch_spawn_result r = kill_rank_after(argv, srv, 40, 2);
   char host[128] = "";
   gethostname(host, sizeof host - 1);
   char want[256];
@@ -254,7 +272,7 @@ static void test_a_killed_rank_ends_the_run_with_a_report(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "during phase 3 of 4 (trigger); the other ranks were stopped and the report "
                                        "holds what they measured, and its last checkpoint"));
   if (!strstr(r.out, want))
-    fprintf(stderr, "\nafter %d ms, output:\n%s\nwanted: %s\n", ms, r.out, want);
+    fprintf(stderr, "\noutput:\n%s\nwanted: %s\n", r.out, want);
   free(r.out);
   long sent = ch_control_stat(ch_server_control_port(srv), "\"publishes\":");
   CU_ASSERT_TRUE(sent > 0 && sent < 2400); /* rank 0 stopped sending */
@@ -275,6 +293,143 @@ static void test_a_killed_rank_ends_the_run_with_a_report(void) {
   cJSON_Delete(root);
   unlink(scenario_path);
   ch_server_free(srv);
+}
+
+/* scenarios/capacity-fanout.json made small: 1-second steps of 4, 8 and 12 subscribers of its key (the third breaks
+   "clients_connected <= 8"), triggered over http with nonces the coordinator plans (TRIGGER_URL: the endpoint's). */
+static const char *const capacity_small[] = {
+    "--set", "trigger.type=http", "--set", "trigger.rate=10", "--set", "TRIGGER_URL", "--set",
+    "trigger.http.body={\"hub\":\"{{hub}}\",\"key\":\"{{key}}\",\"payload\":{\"Note\":\"{{nonce}}\"}}", "--set",
+    "correlation.nonce=/Note", "--set", "capacity.start=4", "--set", "capacity.step=4", "--set", "capacity.max=16",
+    "--set", "capacity.step_duration=1s", "--set",
+    "capacity.slo=[\"delivery_ratio >= 0.999\",\"clients_connected <= 8\"]", NULL};
+
+/* argv of a capacity search of the small scenario against srv (ranks 0: one process), with more options. */
+static void capacity_argv(int ranks, const char *const mpi_extra[], const struct ch_server *srv,
+                          const char *const more[], char *argv[64]) {
+  static char target[96], trigger[128];
+  const char *all[40];
+  int n = 0;
+  ch_external_sets(ch_server_port(srv), ch_server_control_port(srv), target, trigger);
+  for (int i = 0; capacity_small[i]; i++)
+    all[n++] = strcmp(capacity_small[i], "TRIGGER_URL") ? capacity_small[i] : trigger;
+  for (int i = 0; more && more[i] && n < 38; i++)
+    all[n++] = more[i];
+  all[n] = NULL;
+  build_argv(ranks, mpi_extra, "capacity", "scenarios/capacity-fanout.json", target + strlen("target.url="), all,
+             argv);
+}
+
+/* One capacity search against a fresh endpoint, in one process (ranks 0) or over ranks: exit code, output, the
+   endpoint's publishes; the report stays in report_dir. */
+static int capacity_against_serve(int ranks, char **out, long *publishes) {
+  clean_reports();
+  struct ch_server *srv = ch_endpoint_start_open();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+  char *argv[64];
+  capacity_argv(ranks, NULL, srv, NULL, argv);
+  struct ch_spawn_result r = run_it(argv, 120);
+  if (r.code != 0)
+    fprintf(stderr, "\ncapacity with %d ranks: exit %d\n%s\n", ranks, r.code, r.out);
+  *out = r.out;
+  *publishes = ch_control_stat(ch_server_control_port(srv), "\"publishes\":");
+  ch_server_free(srv);
+  return r.code;
+}
+
+static struct ch_report *read_report(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/report.json", report_dir);
+  struct ch_report *r = NULL;
+  struct ch_buf err = CH_BUF_INIT;
+  ch_report_read_json(path, &r, &err);
+  ch_buf_free(&err);
+  return r;
+}
+
+/* capacity --mpi: every step one run over the ranks, rank 0 judging it and naming the next; the steps, their
+   verdicts and the knee are those of one process, every trigger sent once, one report with the ranks. */
+static void test_capacity_over_two_ranks_like_one(void) {
+  char *out1 = NULL, *out2 = NULL;
+  long pub1 = 0, pub2 = 0;
+  CU_ASSERT_EQUAL(capacity_against_serve(0, &out1, &pub1), 0);
+  struct ch_report *one = read_report();
+  CU_ASSERT_EQUAL(capacity_against_serve(2, &out2, &pub2), 0);
+  struct ch_report *two = read_report();
+  const char *knee = "knee: last step that held 8, first that broke 12 (clients_connected <= 8)";
+  CU_ASSERT_PTR_NOT_NULL(out1 ? strstr(out1, knee) : NULL);
+  CU_ASSERT_PTR_NOT_NULL(out2 ? strstr(out2, knee) : NULL);
+  CU_ASSERT_PTR_NOT_NULL(out2 ? strstr(out2, "exit 0: capacity search completed") : NULL);
+  CU_ASSERT_EQUAL(pub1, pub2); /* 10/s for 1 s per step, each sent once */
+  CU_ASSERT_EQUAL(pub2, 30);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(one);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(two);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(one->capacity);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(two->capacity);
+  const struct ch_capacity *c1 = one->capacity, *c2 = two->capacity;
+  CU_ASSERT_EQUAL_FATAL(c1->n_steps, 3);
+  CU_ASSERT_EQUAL_FATAL(c2->n_steps, 3);
+  CU_ASSERT_EQUAL(c2->last_held, c1->last_held);
+  CU_ASSERT_EQUAL(c2->first_broken, c1->first_broken);
+  for (size_t i = 0; i < 3; i++) {
+    CU_ASSERT_EQUAL(c2->steps[i].load, c1->steps[i].load);
+    CU_ASSERT_EQUAL(c2->steps[i].clients, c1->steps[i].clients);
+    CU_ASSERT_EQUAL(c2->steps[i].connected, c1->steps[i].connected);
+    CU_ASSERT_EQUAL(c2->steps[i].held, c1->steps[i].held);
+    CU_ASSERT_EQUAL(c2->steps[i].delivery_ratio, 1);
+    CU_ASSERT_EQUAL(c2->steps[i].missing, 0);
+    CH_ASSERT_STR(c2->steps[i].broken ? c2->steps[i].broken : "", c1->steps[i].broken ? c1->steps[i].broken : "");
+  }
+  ch_report_free(one);
+  ch_report_free(two);
+  free(out1);
+  free(out2);
+  assert_ranks(2, 12); /* the last step run: 12 subscribers over two ranks */
+}
+
+/* A rank killed during the second step (3-second steps): rank 0 hears its link go silent (--mpi-timeout 2, under
+   mpirun --enable-recovery), ends the search and writes the report of the step done, naming the rank (exit 4). */
+static void test_capacity_a_killed_rank_ends_the_search_with_a_report(void) {
+  clean_reports();
+  struct ch_server *srv = ch_endpoint_start_open();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+  char *argv[64];
+  const char *mpi_extra[] = {"--enable-recovery", NULL},
+             *more[] = {"--set", "capacity.step_duration=3s", "--mpi-timeout", "2", NULL};
+  capacity_argv(2, mpi_extra, srv, more, argv);
+  /* step 1 sends 30 triggers (10/s for 3 s): the 35th is step 2's */
+  struct ch_spawn_result r = kill_rank_after(argv, srv, 35, 1);
+  char host[128] = "", want[256];
+  gethostname(host, sizeof host - 1);
+  snprintf(want, sizeof want, "exit 4: the step could not be run: rank 1 of 2 (host %s) was lost", host);
+  CU_ASSERT_PTR_NOT_NULL(r.out ? strstr(r.out, want) : NULL);
+  if (!r.out || !strstr(r.out, want))
+    fprintf(stderr, "\noutput:\n%s\nwanted: %s\n", r.out ? r.out : "", want);
+  free(r.out);
+  long sent = ch_control_stat(ch_server_control_port(srv), "\"publishes\":");
+  CU_ASSERT_TRUE(sent >= 35 && sent < 60); /* no third step */
+  struct ch_report *rep = read_report();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+  CU_ASSERT_EQUAL(rep->exit_code, 4);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(rep->capacity);
+  CU_ASSERT_EQUAL_FATAL(rep->capacity->n_steps, 2);
+  CU_ASSERT_TRUE(rep->capacity->steps[0].held);
+  CU_ASSERT_FALSE(rep->capacity->steps[1].held);
+  CU_ASSERT_PTR_NOT_NULL(strstr(rep->capacity->steps[1].broken, "rank 1 of 2"));
+  ch_report_free(rep);
+  ch_server_free(srv);
+}
+
+/* check drives a handful of clients: --mpi is named and refused (exit 3), not taken for a typo. */
+static void test_check_mpi_is_refused(void) {
+  char *argv[] = {"centro-harness", "check", "--mpi", NULL};
+  struct ch_spawn_result r = ch_spawn(argv, 30);
+  char last[512];
+  ch_last_line(&r, last, sizeof last);
+  CU_ASSERT_EQUAL(r.code, 3);
+  CU_ASSERT_PTR_NOT_NULL(strstr(last, "exit 3: invalid input (check --mpi is not supported: the conformance checks "
+                                      "drive a handful of clients"));
+  free(r.out);
 }
 
 /* --mpi never forks shards: --processes is refused before MPI starts (no mpirun needed to see it). */
@@ -317,8 +472,10 @@ int main(void) {
   snprintf(report_dir, sizeof report_dir, "/tmp/ch-run-mpi-%d", (int)getpid());
   snprintf(scenario_path, sizeof scenario_path, "/tmp/ch-run-mpi-%d.json", (int)getpid());
 #ifndef CH_HAVE_MPI
-  CU_TestInfo tests[] = {CH_TEST(test_mpi_in_a_build_without_mpi), CU_TEST_INFO_NULL};
-  (void)test_mpi_refuses_processes, (void)test_fanout_1k_three_ranks_like_one;
+  CU_TestInfo tests[] = {CH_TEST(test_mpi_in_a_build_without_mpi), CH_TEST(test_check_mpi_is_refused),
+                         CU_TEST_INFO_NULL};
+  (void)test_capacity_over_two_ranks_like_one, (void)test_capacity_a_killed_rank_ends_the_search_with_a_report;
+  (void)(void)test_mpi_refuses_processes, (void)test_fanout_1k_three_ranks_like_one;
   (void)test_two_hubs_three_ranks_like_one, (void)test_a_killed_rank_ends_the_run_with_a_report, (void)have_mpirun;
   (void)test_clock_uncertainty_above_the_latencies_judged_is_warned;
 #else
@@ -333,7 +490,11 @@ int main(void) {
   CU_TestInfo tests[] = {CH_TEST(test_mpi_refuses_processes), CH_TEST(test_two_hubs_three_ranks_like_one),
                          CH_TEST(test_fanout_1k_three_ranks_like_one),
                          CH_TEST(test_clock_uncertainty_above_the_latencies_judged_is_warned),
-                         CH_TEST(test_a_killed_rank_ends_the_run_with_a_report), CU_TEST_INFO_NULL};
+                         CH_TEST(test_a_killed_rank_ends_the_run_with_a_report),
+                         CH_TEST(test_capacity_over_two_ranks_like_one),
+                         CH_TEST(test_capacity_a_killed_rank_ends_the_search_with_a_report),
+                         CH_TEST(test_check_mpi_is_refused),
+                         CU_TEST_INFO_NULL};
 #endif
   int rc = ch_test_run("run_mpi", tests);
   clean_reports();

@@ -34,13 +34,14 @@ static const char capacity_usage[] =
     "against the load with the knee marked, and each step is also a CAP-* check.\n"
     "\n"
     "Options: the same as `centro-harness run` (--target, --token, --token-env, --token-file, --set, --seed,\n"
-    "--workers, --processes, --source-addresses, --insecure, --ca-file, --cert, --key, --report-dir, --quiet, --metrics-listen,\n"
+    "--workers, --source-addresses, --insecure, --ca-file, --cert, --key, --report-dir, --quiet, --metrics-listen,\n"
     "--dashboard, --dashboard-allow-stop, --out, --linger, --mpi, --mpi-timeout); the live outputs last the whole\n"
     "search, counters adding up over its steps.\n"
     "  --mpi   (mpirun -np N centro-harness capacity S --mpi) every step is one run over the ranks, as run --mpi:\n"
     "          rank 0 coordinates it, merges its report and judges the SLOs, then tells every rank the next step;\n"
     "          one report from rank 0. A lost rank ends the search with the steps done, naming it (exit 4).\n"
-    "          Not with --processes or the live outputs.\n"
+    "          Not with the live outputs. Without --mpi, every step runs in this one process (--processes is\n"
+    "          refused, exit 3): more processes come from mpirun, on one host or many.\n"
     "\n"
     "Exit codes: 0 the search completed (the knee is in the report), 3 invalid input, 4 a step could not be run.\n"
     "\n"
@@ -343,6 +344,17 @@ int ch_capacity_main(int argc, char **argv) {
     fprintf(stderr, "%s%s", err.data ? err.data : "", err.len && err.data[err.len - 1] == '\n' ? "" : "\n");
     fprintf(stderr, "exit %d: invalid input: the scenario is not valid\n", rc == -ENOMEM ? CH_EXIT_RUN : CH_EXIT_INPUT);
     code = rc == -ENOMEM ? CH_EXIT_RUN : CH_EXIT_INPUT;
+    goto out;
+  }
+  /* A step runs in this process: forking shards here would hand them the search's signal handling (libuv's
+     signal pipe and epoll set are shared across fork), so more processes come from mpirun, on one host or many. */
+  unsigned procs = cli.o.processes ? cli.o.processes : s->processes;
+  if (!cli.mpi && procs > 1) {
+    fprintf(stderr, "%s: capacity runs each step in one process, found %s %u; for more clients than one process "
+                    "holds, run it over ranks: mpirun -np %u centro-harness capacity %s --mpi\n"
+                    "exit 3: invalid input: capacity does not take --processes\n",
+            cli.o.scenario_path, cli.o.processes ? "--processes" : "\"processes\":", procs, procs,
+            cli.o.scenario_path);
     goto out;
   }
   const struct ch_scn_capacity *cap = &s->capacity;

@@ -186,6 +186,22 @@ static void test_capacity_external_reference_endpoint_resources(void) {
 
 /* Session populations (issue #18 item 4): the search steps a population's arrival rate (the stages give way to a
    constant rate) or, in the closed model, its count of open sessions; every step is a row of the report's table. */
+/* Every step runs in the search's own process: --processes (or a scenario's "processes") is refused, not
+   ignored, and the error says how to get more processes (mpirun ... --mpi). */
+static void test_capacity_refuses_processes(void) {
+  const char *procs[] = {"--processes", "2", NULL};
+  struct ch_spawn_result r = run_capacity("scenarios/capacity-fanout.json", procs);
+  CU_ASSERT_EQUAL(r.code, 3);
+  CU_ASSERT_PTR_NOT_NULL(r.out && strstr(r.out, "found --processes 2"));
+  CU_ASSERT_PTR_NOT_NULL(r.out && strstr(r.out, "mpirun -np 2 centro-harness capacity"));
+  free(r.out);
+  const char *field[] = {"--set", "processes=3", NULL};
+  r = run_capacity("scenarios/capacity-fanout.json", field);
+  CU_ASSERT_EQUAL(r.code, 3);
+  CU_ASSERT_PTR_NOT_NULL(r.out && strstr(r.out, "found \"processes\": 3"));
+  free(r.out);
+}
+
 static void test_capacity_steps_session_knobs(void) {
   const char *arrival[] = {"--set",
                            "capacity={\"vary\":\"arrival_rate\",\"clients\":\"parts\",\"start\":5,\"step\":10,"
@@ -279,6 +295,7 @@ int main(void) {
                          CH_TEST(test_capacity_first_step_breaking_is_the_knee),
                          CH_TEST(test_capacity_external_reference_endpoint_resources),
                          CH_TEST(test_capacity_steps_session_knobs), CH_TEST(test_capacity_churn_rate_knee_with_a_fault),
+                         CH_TEST(test_capacity_refuses_processes),
                          CU_TEST_INFO_NULL};
   int rc = ch_test_run("capacity", tests);
   curl_global_cleanup();

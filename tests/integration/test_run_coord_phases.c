@@ -165,8 +165,8 @@ static void like_one(const char *scenario, bool storm, int ranks, long min_publi
   CU_ASSERT_TRUE(two->coordinator_note);
   CU_ASSERT_STRING_EQUAL((*one)->checks, two->checks);
   if (strcmp((*one)->checks, two->checks))
-    fprintf(stderr, "\n%s, one process: %s\n%s:   %s\n", scenario, (*one)->checks, ranks ? "two ranks" : "two processes",
-            two->checks);
+    fprintf(stderr, "\n%s, one process: %s\n%s:   %s\n", scenario, (*one)->checks,
+            ranks ? "two ranks" : "two processes", two->checks);
 }
 
 /* The storm split in two gives one process's recovery, from one drop request. */

@@ -58,11 +58,7 @@ static void read_outcome(struct outcome *o) {
   o->missing = sum.counters[2];
   o->triggers = sum.counters[5];
   o->sessions = sum.counters[6];
-  char path[128];
-  snprintf(path, sizeof path, "%s/report.json", report_dir);
-  char *body = ch_slurp(path, NULL);
-  cJSON *j = cJSON_Parse(body ? body : "");
-  free(body);
+  cJSON *j = ch_run_report_json(report_dir);
   const cJSON *rv = cJSON_GetObjectItemCaseSensitive(j, "recovery");
   const char *rk[5] = {"clients", "reconnected", "receiving", "live", NULL};
   for (int i = 0; i < 4; i++)

@@ -25,10 +25,10 @@ int ch_report_ranks_html(const char *ranks_json, struct ch_buf *b) {
   }
   ch_buf_printf(b, "<section id=\"ranks\"><h2>MPI ranks: %d</h2><p>Rank 0 coordinates the run and runs a share of "
                    "the clients too. Clock offsets are each rank's monotonic clock minus rank 0's, estimated by "
-                   "round trips over MPI at every phase; &plusmn; is the last estimate's uncertainty (half the best "
+                   "round trips over MPI at every phase; &#177; is the last estimate's uncertainty (half the best "
                    "round trip), the largest over the run beside it.</p><div class=\"scroll\"><table "
                    "id=\"ranks-table\"><tr><th>rank</th><th>host</th><th>pid</th><th>clients</th><th>CPU s</th>"
-                   "<th>peak RSS MiB</th><th>clock offset us</th><th>&plusmn; us</th><th>largest &plusmn; us</th>"
+                   "<th>peak RSS MiB</th><th>clock offset us</th><th>&#177; us</th><th>largest &#177; us</th>"
                    "<th>state</th></tr>",
                 cJSON_GetArraySize(a));
   const cJSON *e;

@@ -7,6 +7,7 @@
 
 #include "ch_report.h"
 #include "ch_report_int.h"
+#include "ch_report_ranks.h"
 
 #define W 760
 #define H 260
@@ -737,9 +738,10 @@ int ch_report_html(const struct ch_report *r, struct ch_buf *out) {
   }
   ch_buf_puts(b, "</header>\n");
   summary_section(b, r, t);
+  int rc = ch_report_ranks_html(r->ranks_json, b);
   checks_section(b, r);
   thresholds_section(b, r);
-  int rc = r->capacity ? capacity_section(b, r->capacity) : 0;
+  rc = rc ? rc : r->capacity ? capacity_section(b, r->capacity) : 0;
   rc = rc ? rc : ch_report_triggers_html(r->triggers, b);
   rc = rc ? rc : recovery_section(b, r->recovery);
   if (!r->metrics->n_groups && !r->metrics->n_series) {

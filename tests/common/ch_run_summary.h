@@ -25,14 +25,20 @@ static inline double ch_run_summary_num(const cJSON *o, const char *k) {
   return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-/* Reads dir/report.json into s (zeroes when it cannot be read). */
-static inline void ch_run_summarize(const char *dir, struct ch_run_summary *s) {
-  memset(s, 0, sizeof *s);
+/* dir/report.json parsed (NULL when it cannot be read); the caller deletes it. */
+static inline cJSON *ch_run_report_json(const char *dir) {
   char path[256];
   snprintf(path, sizeof path, "%s/report.json", dir);
   char *body = ch_slurp(path, NULL);
   cJSON *j = cJSON_Parse(body ? body : "");
   free(body);
+  return j;
+}
+
+/* Reads dir/report.json into s (zeroes when it cannot be read). */
+static inline void ch_run_summarize(const char *dir, struct ch_run_summary *s) {
+  memset(s, 0, sizeof *s);
+  cJSON *j = ch_run_report_json(dir);
   const cJSON *c;
   cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "checks")) {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id"), *res = cJSON_GetObjectItemCaseSensitive(c, "result");

@@ -11,6 +11,7 @@
 
 #include "ch_control.h"
 #include "ch_endpoint.h"
+#include "ch_mpirun.h"
 #include "ch_report.h"
 #include "ch_run_summary.h"
 #include "ch_server.h"
@@ -21,32 +22,14 @@ static char report_dir[64], scenario_path[96];
 
 static void clean_reports(void) { ch_remove_tree(report_dir); }
 
-/* mpirun on loopback only, more ranks than cores allowed; as root (CI) Open MPI wants both variables. */
-static const char *const mpirun_head[] = {"mpirun", "--oversubscribe", "--mca", "btl", "self,tcp", "--mca",
-                                          "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo", NULL};
-
 /* argv: [mpirun ... -np N [extra_mpirun]] centro-harness CMD SCENARIO --target T --report-dir D --workers 1
    [--mpi] EXTRA (CMD: run or capacity). */
 static int build_argv(int ranks, const char *const mpi_extra[], const char *cmd, const char *scenario,
                       const char *target, const char *const extra[], char *argv[64]) {
   int n = 0;
-  static char np[8], asan[512];
-  if (ranks) {
-    for (int i = 0; mpirun_head[i]; i++)
-      argv[n++] = (char *)mpirun_head[i];
-    /* ASan build: Open MPI 4.1 unloads its components in MPI_Finalize, which leaves their allocations unreachable
-       with no module left to name in a suppression; leak checking is off in the ranks only (the runs without
-       mpirun, and every other test of the code the ranks run, keep it). */
-    const char *ao = getenv("ASAN_OPTIONS");
-    if (ao) {
-      snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s:detect_leaks=0", ao);
-      argv[n++] = "-x", argv[n++] = asan;
-    }
-    snprintf(np, sizeof np, "%d", ranks);
-    argv[n++] = "-np", argv[n++] = np;
-    for (int i = 0; mpi_extra && mpi_extra[i]; i++)
-      argv[n++] = (char *)mpi_extra[i];
-  }
+  static struct ch_mpirun m; /* the strings it puts in argv outlive the call */
+  if (ranks)
+    n = ch_mpirun_argv(&m, ranks, mpi_extra, argv, n);
   argv[n++] = CH_BINARY, argv[n++] = (char *)cmd, argv[n++] = (char *)scenario, argv[n++] = "--target";
   argv[n++] = (char *)target, argv[n++] = "--report-dir", argv[n++] = report_dir, argv[n++] = "--workers";
   argv[n++] = "1";
@@ -455,19 +438,6 @@ static void test_mpi_in_a_build_without_mpi(void) {
   free(r.out);
 }
 
-static bool have_mpirun(void) {
-  const char *path = getenv("PATH");
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path ? path : "/usr/bin");
-  for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-    char p[4200];
-    snprintf(p, sizeof p, "%s/mpirun", d);
-    if (access(p, X_OK) == 0)
-      return true;
-  }
-  return false;
-}
-
 int main(void) {
   snprintf(report_dir, sizeof report_dir, "/tmp/ch-run-mpi-%d", (int)getpid());
   snprintf(scenario_path, sizeof scenario_path, "/tmp/ch-run-mpi-%d.json", (int)getpid());
@@ -476,17 +446,15 @@ int main(void) {
                          CU_TEST_INFO_NULL};
   (void)test_capacity_over_two_ranks_like_one, (void)test_capacity_a_killed_rank_ends_the_search_with_a_report;
   (void)(void)test_mpi_refuses_processes, (void)test_fanout_1k_three_ranks_like_one;
-  (void)test_two_hubs_three_ranks_like_one, (void)test_a_killed_rank_ends_the_run_with_a_report, (void)have_mpirun;
+  (void)test_two_hubs_three_ranks_like_one, (void)test_a_killed_rank_ends_the_run_with_a_report;
   (void)test_clock_uncertainty_above_the_latencies_judged_is_warned;
 #else
   (void)test_mpi_in_a_build_without_mpi;
-  if (!have_mpirun()) { /* libopenmpi-dev without openmpi-bin: the build has MPI, nothing can launch it */
+  if (!ch_have_mpirun()) { /* libopenmpi-dev without openmpi-bin: the build has MPI, nothing can launch it */
     printf("skipped: mpirun not found (install openmpi-bin)\n");
     return 77;
   }
-  /* Open MPI refuses root (CI) without both; loopback only */
-  setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-  setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  ch_mpirun_allow_root();
   CU_TestInfo tests[] = {CH_TEST(test_mpi_refuses_processes), CH_TEST(test_two_hubs_three_ranks_like_one),
                          CH_TEST(test_fanout_1k_three_ranks_like_one),
                          CH_TEST(test_clock_uncertainty_above_the_latencies_judged_is_warned),

@@ -174,6 +174,8 @@ struct run_worker {
   double sess_acc[64], sess_next[64];   /* per population: arrivals accumulated, the next arrival's threshold */
   double sess_share[64];                /* per population: this worker's share of its slots (and arrivals) */
   uint64_t sess_capped;                 /* arrivals that found every slot busy (max_concurrent) */
+  _Atomic uint64_t sess_live_target[64]; /* per closed-model population: its slots here that the stages want open
+                                            now (0 outside steady), for the live outputs' thread (relaxed) */
   struct ch_rng arr_rng;
   struct run_tally *stally;             /* ended sessions, judged as they end */
 };

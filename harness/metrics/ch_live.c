@@ -138,6 +138,7 @@ static char *json_line(const struct ch_live_frame *f, const struct ch_metrics *m
   cJSON_AddNumberToObject(o, "expected_s", f->run.expected_s);
   cJSON_AddNumberToObject(o, "target_clients", (double)f->run.target_clients);
   cJSON_AddNumberToObject(o, "connected", t ? (double)(t->connected > 0 ? t->connected : 0) : 0);
+  cJSON_AddNumberToObject(o, "reconnecting", t ? (double)t->reconnecting : 0);
   cJSON_AddNumberToObject(o, "triggers_sent", (double)f->run.triggers_sent);
   cJSON_AddNumberToObject(o, "trigger_errors", (double)f->run.trigger_errors);
   json_sessions(o, &f->run);

@@ -162,6 +162,12 @@ static void run_families(struct ch_prom *p, const struct ch_metrics *m, struct c
     group_labels(l, m->groups[i]);
     ch_prom_sample(p, CH_PROM_PREFIX "connected_clients_peak", "", l->data, (double)m->groups[i]->connected_peak);
   }
+  ch_prom_family(p, CH_PROM_PREFIX "reconnecting_clients", CH_PROM_GAUGE,
+                 "Connected clients whose transport was lost, reconnecting now (a drop's recovery).");
+  for (size_t i = 0; i < ng; i++) {
+    group_labels(l, m->groups[i]);
+    ch_prom_sample(p, CH_PROM_PREFIX "reconnecting_clients", "", l->data, (double)m->groups[i]->reconnecting);
+  }
   for (int k = 0; k < CH_LAT_COUNT; k++) {
     ch_buf_reset(name);
     ch_buf_printf(name, CH_PROM_PREFIX "%s_seconds", ch_lat_name(k));

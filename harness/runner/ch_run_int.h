@@ -93,6 +93,7 @@ struct run_client {
   /* The last time it was disconnected: transport lost -> reconnected (0 while still away). An Update published in
      between can only come by replay, so it is judged from the reconnect (RUN-REPLAY), not from its trigger. */
   uint64_t away_ns, back_ns;
+  bool reconnecting;                    /* counted in its group's reconnecting gauge */
   uint32_t closes_seen;                 /* the engine's server_closes when last looked at */
   uint32_t closes_in_drop;              /* of them, those during a drop_reconnect phase (allowed) */
   /* The reconnect storm (ch_run_storm.c): up when the drop was sent; when it was back and first received again. */

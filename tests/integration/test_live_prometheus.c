@@ -7,6 +7,8 @@
    and an open model) on its embedded endpoint, is scraped while its steady phase goes: the sessions gauges are
    there with plausible values (active > 0 and within the target or the cap), promtool accepts that exposition, the
    dashboard's event has the Active sessions chart, its --out lines carry the same, and Prometheus stored them.
+   A third run, a small reconnect storm, shows its recovery live: clients reconnecting during the drop, none after it
+   and every client's reconnect counted, scraped while the run goes.
    Every wait is for a condition with a deadline. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -27,7 +29,7 @@
 #define PROMTOOL "/usr/bin/promtool"
 
 static char tmp[64];
-static int prom_port, run_port, serve_mport, sess_port, sess_dport;
+static int prom_port, run_port, serve_mport, sess_port, sess_dport, storm_port;
 static pid_t prom_pid = -1;
 static struct ch_spawn_bg serve_bg = {-1, ""}, run_bg = {-1, ""}, sess_bg = {-1, ""};
 static struct ch_report *rep;
@@ -152,8 +154,9 @@ static void test_setup(void) {
   snprintf(tmp, sizeof tmp, "/tmp/ch-live-XXXXXX");
   CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(tmp));
   prom_port = free_port(), run_port = free_port(), serve_mport = free_port(), sess_port = free_port();
-  sess_dport = free_port();
-  CU_ASSERT_FATAL(prom_port > 0 && run_port > 0 && serve_mport > 0 && sess_port > 0 && sess_dport > 0);
+  sess_dport = free_port(), storm_port = free_port();
+  CU_ASSERT_FATAL(prom_port > 0 && run_port > 0 && serve_mport > 0 && sess_port > 0 && sess_dport > 0 &&
+                  storm_port > 0);
   char path[128], text[1024];
   snprintf(path, sizeof path, "%s/prometheus.yml", tmp);
   snprintf(text, sizeof text,
@@ -385,12 +388,14 @@ static bool sess_report_written(void *arg) {
   return stat(path, &st) == 0 && st.st_size > 0;
 }
 
-/* The dashboard's event stream: its first event (the second of now) read, then the transfer stopped. */
+/* The dashboard's event stream: its first event (the second of now, after "retry: 1000") read, then the transfer
+   stopped. */
 static size_t first_event(char *p, size_t size, size_t n, void *user) {
   struct ch_buf *b = user;
   if (ch_buf_append(b, p, size * n))
     return 0;
-  return strstr(b->data, "\n\n") ? 0 : size * n; /* 0 ends the transfer: one event is enough */
+  const char *data = strstr(b->data, "data: ");
+  return data && strstr(data, "\n\n") ? 0 : size * n; /* 0 ends the transfer: one event is enough */
 }
 
 static void test_sessions_live(void) {
@@ -483,6 +488,68 @@ static void test_sessions_live(void) {
   if (!(steady >= 2 && with_sessions >= 1))
     fprintf(stderr, "\n%zu steady lines, %zu with the web sessions open at their target\n", steady, with_sessions);
   CU_ASSERT_EQUAL(final_active, 0);
+}
+
+/* ---- a drop's recovery, live ---- */
+
+static const char storm_scenario[] =
+    "{\"name\": \"live-storm\", \"seed\": 3,\n"
+    " \"clients\": [{\"name\": \"web\", \"count\": 20, \"client_model\": \"official-js\", \"ramp\": {\"rate\": 400},\n"
+    "              \"subscribe\": {\"key_count\": 4, \"prefix\": \"S-\", \"generator\": \"round_robin\"}}],\n"
+    " \"phases\": [{\"type\": \"connect\", \"timeout\": \"10s\"}, {\"type\": \"subscribe\"},\n"
+    "            {\"type\": \"drop\", \"timeout\": \"20s\"},\n"
+    "            {\"type\": \"trigger\", \"name\": \"after-storm\", \"duration\": \"3s\"}, {\"type\": \"disconnect\"}],\n"
+    " \"trigger\": {\"type\": \"reference\", \"rate\": 10},\n"
+    " \"expect\": {\"deadline\": \"5s\"}}\n";
+
+#define STORM_RECONNECTING "centro_harness_reconnecting_clients{population=\"web\",transport=\"webSockets\"}"
+#define STORM_RECONNECTS "centro_harness_reconnects_total{population=\"web\",transport=\"webSockets\"}"
+
+struct storm_wait {
+  const char *phase; /* the phase sample that must be there */
+  bool back;         /* false: some clients reconnecting; true: none, and every client reconnected */
+  struct ch_buf scrape;
+};
+static bool storm_seen(void *arg) {
+  struct storm_wait *w = arg;
+  char url[96];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", storm_port);
+  if (http_get(url, NULL, &w->scrape) != 200 || !w->scrape.data || !strstr(w->scrape.data, w->phase))
+    return false;
+  double now = sample_value(w->scrape.data, STORM_RECONNECTING);
+  return w->back ? now == 0 && sample_value(w->scrape.data, STORM_RECONNECTS) == 20 : now > 0;
+}
+
+static void test_storm_recovery_live(void) {
+  char path[128], repdir[96], ml[32];
+  snprintf(path, sizeof path, "%s/storm.json", tmp);
+  CU_ASSERT_EQUAL_FATAL(ch_write_text(path, storm_scenario), 0);
+  snprintf(repdir, sizeof repdir, "%s/storm", tmp);
+  snprintf(ml, sizeof ml, "127.0.0.1:%d", storm_port);
+  char *argv[] = {"centro-harness", "run", path, "--report-dir", repdir, "--metrics-listen", ml, "--quiet", NULL};
+  struct ch_spawn_bg bg;
+  CU_ASSERT_EQUAL_FATAL(ch_spawn_start(argv, &bg), 0);
+  /* the official client waits 2 s before it reconnects: the drop phase's seconds show clients reconnecting */
+  struct storm_wait away = {"\ncentro_harness_phase{index=\"3\",phase=\"drop\"} 1\n", false, CH_BUF_INIT};
+  bool seen = ch_wait_until(storm_seen, &away, 20000);
+  CU_ASSERT_TRUE(seen);
+  double n = sample_value(away.scrape.data, STORM_RECONNECTING);
+  CU_ASSERT_TRUE(n > 0 && n <= 20);
+  if (!seen)
+    fprintf(stderr, "\nno scrape of the drop with clients reconnecting; last:\n%s\n", away.scrape.data ? away.scrape.data : "");
+  /* then every one is back: none reconnecting, 20 reconnects, while the trigger after the storm runs */
+  struct storm_wait back = {"\ncentro_harness_phase{index=\"4\",phase=\"after-storm\"} 1\n", true, CH_BUF_INIT};
+  seen = ch_wait_until(storm_seen, &back, 20000);
+  CU_ASSERT_TRUE(seen);
+  if (!seen)
+    fprintf(stderr, "\nno scrape after the storm with every client back; last:\n%s\n", back.scrape.data ? back.scrape.data : "");
+  ch_buf_free(&away.scrape);
+  ch_buf_free(&back.scrape);
+  struct ch_spawn_result r = ch_spawn_finish(&bg, 30000, NULL);
+  CU_ASSERT_EQUAL(r.code, 0);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  free(r.out);
 }
 
 /* examples/prometheus: the scrape configuration passes promtool, and every query of the Grafana dashboard is valid
@@ -587,6 +654,7 @@ int main(void) {
                          {"promtool accepts; OpenMetrics on Accept", test_promtool_and_openmetrics},
                          {"--out: one JSON line per second", test_out_lines_parse},
                          {"sessions: gauges scraped in steady, promtool, dashboard, --out", test_sessions_live},
+                         {"a reconnect storm's recovery, scraped live", test_storm_recovery_live},
                          {"examples/prometheus: config and dashboard queries", test_examples_work},
                          {"tear-down", test_teardown},
                          CU_TEST_INFO_NULL};

@@ -128,6 +128,7 @@ static void test_prom_sessions_gauges(void) {
   unlink(path);
   cJSON *o = cJSON_Parse(line.data ? line.data : "");
   ch_buf_free(&line);
+  CU_ASSERT_TRUE(cJSON_IsNumber(cJSON_GetObjectItem(o, "reconnecting")));
   cJSON *s = cJSON_GetObjectItem(o, "sessions");
   CU_ASSERT_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItem(s, "active")), 11);
   CU_ASSERT_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItem(s, "target")), 7);
@@ -147,6 +148,40 @@ static void test_prom_sessions_gauges(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "id=\"chart-sessions\""));
   CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "target (closed model)"));
   ch_buf_free(&b);
+  ch_metrics_free(m);
+}
+
+/* A drop's recovery: the reconnecting gauge per group, summed by merges, in the exposition, the --out line's
+   "reconnecting" and the dashboard's tile. */
+static void test_prom_reconnecting_gauge(void) {
+  struct ch_metrics *w1, *w2, *m;
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_new(&w1), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_new(&w2), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_new(&m), 0);
+  struct ch_metrics_group *g1, *g2;
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_group(w1, "web", "webSockets", &g1), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_group(w2, "web", "webSockets", &g2), 0);
+  ch_metrics_reconnecting(g1, +1), ch_metrics_reconnecting(g1, +1), ch_metrics_reconnecting(g1, -1);
+  ch_metrics_reconnecting(g2, -1); /* never below 0 */
+  ch_metrics_reconnecting(g2, +1), ch_metrics_reconnecting(g2, +1);
+  ch_metrics_count(g2, CH_CNT_RECONNECTS, 5);
+  CU_ASSERT_EQUAL(g2->reconnecting, 2);
+  CU_ASSERT_EQUAL(ch_metrics_merge(m, w1), 0);
+  CU_ASSERT_EQUAL(ch_metrics_merge(m, w2), 0);
+  struct ch_buf b = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_prom_render_run(m, NULL, false, &b), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "# TYPE centro_harness_reconnecting_clients gauge\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "\ncentro_harness_reconnecting_clients{population=\"web\",transport=\"webSockets\"} 3\n"));
+  ch_buf_reset(&b);
+  struct ch_metrics_group *t = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_total(m, &t), 0);
+  struct ch_live_frame f = {.m = m};
+  CU_ASSERT_EQUAL(ch_live_view(&b, &f, t), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "id=\"t-reconnecting\">reconnecting now / reconnects<b>3 / 5</b>"));
+  free(t);
+  ch_buf_free(&b);
+  ch_metrics_free(w1);
+  ch_metrics_free(w2);
   ch_metrics_free(m);
 }
 
@@ -204,6 +239,7 @@ int main(void) {
   CU_TestInfo tests[] = {{"buckets are cumulative at fixed bounds", test_prom_buckets_are_cumulative_at_fixed_bounds},
                          {"text 0.0.4 and OpenMetrics naming, escaping", test_prom_text_and_openmetrics_naming},
                          {"session populations: gauges, --out line, dashboard", test_prom_sessions_gauges},
+                         {"reconnecting gauge: merged, exposed, on the dashboard", test_prom_reconnecting_gauge},
                          {"serve's /stats families", test_prom_serve_stats},
                          {"dashboard view and page", test_live_view_and_page},
                          CU_TEST_INFO_NULL};

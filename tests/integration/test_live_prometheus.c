@@ -605,24 +605,22 @@ static void test_examples_work(void) {
   cJSON_Delete(dash);
 }
 
+/* Ends a lingering run with SIGTERM: it exits 0. */
+static void end_linger(struct ch_spawn_bg *bg) {
+  if (bg->pid <= 0)
+    return;
+  kill(bg->pid, SIGTERM);
+  struct ch_spawn_result r = ch_spawn_finish(bg, 10000, NULL);
+  CU_ASSERT_EQUAL(r.code, 0);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out);
+  free(r.out);
+}
+
 static void test_teardown(void) {
-  if (sess_bg.pid > 0) {
-    kill(sess_bg.pid, SIGTERM); /* ends the linger */
-    struct ch_spawn_result r = ch_spawn_finish(&sess_bg, 10000, NULL);
-    CU_ASSERT_EQUAL(r.code, 0);
-    if (r.code != 0)
-      fprintf(stderr, "\n%s\n", r.out);
-    free(r.out);
-  }
+  end_linger(&sess_bg);
   ch_buf_free(&steady_scrape);
-  if (run_bg.pid > 0) {
-    kill(run_bg.pid, SIGTERM); /* ends the linger */
-    struct ch_spawn_result r = ch_spawn_finish(&run_bg, 10000, NULL);
-    CU_ASSERT_EQUAL(r.code, 0);
-    if (r.code != 0)
-      fprintf(stderr, "\n%s\n", r.out);
-    free(r.out);
-  }
+  end_linger(&run_bg);
   if (serve_bg.pid > 0) {
     kill(serve_bg.pid, SIGTERM);
     struct ch_spawn_result r = ch_spawn_finish(&serve_bg, 10000, NULL);

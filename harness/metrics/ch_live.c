@@ -101,6 +101,28 @@ static void json_second(cJSON *o, const struct ch_metrics *m) {
   cJSON_AddNumberToObject(s, "p99_ns", (double)p->p99_ns);
 }
 
+/* Session populations: "sessions": {"active": N, "target": N (closed models only), "populations": {"web": {"active":
+   N, "target": N}}}, as the gauges sessions_active and sessions_target. */
+static void json_sessions(cJSON *o, const struct ch_prom_run *x) {
+  if (!x->n_sessions)
+    return;
+  cJSON *s = cJSON_AddObjectToObject(o, "sessions");
+  cJSON *pops = cJSON_CreateObject();
+  for (size_t i = 0; i < x->n_sessions; i++) {
+    const struct ch_prom_sessions *e = &x->sessions[i];
+    cJSON *p = cJSON_AddObjectToObject(pops, e->population);
+    cJSON_AddNumberToObject(p, "active", (double)e->active);
+    if (e->closed)
+      cJSON_AddNumberToObject(p, "target", (double)e->target);
+  }
+  uint64_t active, target;
+  bool closed = ch_prom_sessions_sum(x, &active, &target);
+  cJSON_AddNumberToObject(s, "active", (double)active);
+  if (closed)
+    cJSON_AddNumberToObject(s, "target", (double)target);
+  cJSON_AddItemToObject(s, "populations", pops);
+}
+
 static char *json_line(const struct ch_live_frame *f, const struct ch_metrics *m, const struct ch_metrics_group *t) {
   cJSON *o = cJSON_CreateObject();
   if (!o)
@@ -116,8 +138,10 @@ static char *json_line(const struct ch_live_frame *f, const struct ch_metrics *m
   cJSON_AddNumberToObject(o, "expected_s", f->run.expected_s);
   cJSON_AddNumberToObject(o, "target_clients", (double)f->run.target_clients);
   cJSON_AddNumberToObject(o, "connected", t ? (double)(t->connected > 0 ? t->connected : 0) : 0);
+  cJSON_AddNumberToObject(o, "reconnecting", t ? (double)t->reconnecting : 0);
   cJSON_AddNumberToObject(o, "triggers_sent", (double)f->run.triggers_sent);
   cJSON_AddNumberToObject(o, "trigger_errors", (double)f->run.trigger_errors);
+  json_sessions(o, &f->run);
   cJSON *c = cJSON_AddObjectToObject(o, "counters");
   for (int k = 0; k < CH_CNT_COUNT; k++)
     cJSON_AddNumberToObject(c, ch_cnt_name(k), t ? (double)t->counters[k] : 0);

@@ -114,6 +114,20 @@ int ch_live_view(struct ch_buf *b, const struct ch_live_frame *f, const struct c
   snprintf(v, sizeof v, "%lld / %llu", t ? (long long)(t->connected > 0 ? t->connected : 0) : 0LL,
            (unsigned long long)f->run.target_clients);
   tile(b, "t-connected", "connected", v);
+  if (t && (t->reconnecting || t->counters[CH_CNT_RECONNECTS] || t->counters[CH_CNT_DISCONNECTS])) {
+    snprintf(v, sizeof v, "%lld / %llu", (long long)t->reconnecting,
+             (unsigned long long)t->counters[CH_CNT_RECONNECTS]); /* a drop's recovery, as it goes */
+    tile(b, "t-reconnecting", "reconnecting now / reconnects", v);
+  }
+  if (f->run.n_sessions) { /* session populations: the gauges sessions_active and sessions_target, summed */
+    uint64_t active, target;
+    bool closed = ch_prom_sessions_sum(&f->run, &active, &target);
+    if (closed)
+      snprintf(v, sizeof v, "%llu / %llu", (unsigned long long)active, (unsigned long long)target);
+    else
+      snprintf(v, sizeof v, "%llu", (unsigned long long)active);
+    tile(b, "t-sessions", closed ? "sessions active / target" : "sessions active", v);
+  }
   const struct ch_series_point *p = m && m->n_series ? &m->series[m->n_series - 1] : NULL;
   ch__fmt_count(v, sizeof v, p ? (double)p->messages_in : 0);
   tile(b, "t-msgs", "messages in/s (last second)", v);

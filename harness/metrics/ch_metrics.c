@@ -134,6 +134,12 @@ bool ch_metrics_record_corrected(struct ch_metrics_group *g, enum ch_lat which, 
   return ch_hist_record_corrected(&g->lat[which], ns, interval_ns);
 }
 
+void ch_metrics_reconnecting(struct ch_metrics_group *g, int delta) {
+  g->reconnecting += delta;
+  if (g->reconnecting < 0)
+    g->reconnecting = 0;
+}
+
 void ch_metrics_connected(struct ch_metrics_group *g, int delta) {
   g->connected += delta;
   if (g->connected < 0)
@@ -174,6 +180,7 @@ void ch_metrics_group_add(struct ch_metrics_group *dst, const struct ch_metrics_
   for (int i = 0; i < CH_CNT_COUNT; i++)
     dst->counters[i] += src->counters[i];
   dst->connected += src->connected;
+  dst->reconnecting += src->reconnecting;
   /* peaks of different groups/workers may not coincide: the sum is an upper bound */
   dst->connected_peak += src->connected_peak;
   for (size_t i = 0; i < src->n_reasons; i++)

@@ -93,6 +93,8 @@ struct ch_metrics_group {
   uint64_t counters[CH_CNT_COUNT];
   int64_t connected;      /* gauge: clients connected right now */
   int64_t connected_peak; /* highest value of the gauge */
+  int64_t reconnecting;   /* gauge: connected clients whose transport was lost and that are reconnecting now (the
+                             live outputs show a drop's recovery with it; not in report.json) */
   size_t n_reasons;
   struct ch_metrics_reason reasons[CH_METRICS_REASONS + 1]; /* the last slot is "other" */
   struct ch_hist lat[CH_LAT_COUNT];
@@ -160,6 +162,8 @@ static inline void ch_metrics_count(struct ch_metrics_group *g, enum ch_cnt whic
 }
 /* Connected gauge: +1 on connect, -1 on disconnect (keeps the peak). */
 void ch_metrics_connected(struct ch_metrics_group *g, int delta);
+/* Reconnecting gauge: +1 when a connected client's transport is lost, -1 when it is back or the client closed. */
+void ch_metrics_reconnecting(struct ch_metrics_group *g, int delta);
 /* A failure with its reason (e.g. "negotiate: HTTP 500", "connect: ECONNREFUSED"); bumps CH_CNT_ERRORS too.
    Never pass text containing a credential. Linear search over <= 32 reasons: not for per-message use. */
 void ch_metrics_fail(struct ch_metrics_group *g, const char *reason);

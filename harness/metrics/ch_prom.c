@@ -168,6 +168,12 @@ static void run_families(struct ch_prom *p, const struct ch_metrics *m, struct c
     group_labels(l, m->groups[i]);
     ch_prom_sample(p, CH_PROM_PREFIX "connected_clients_peak", "", l->data, (double)m->groups[i]->connected_peak);
   }
+  ch_prom_family(p, CH_PROM_PREFIX "reconnecting_clients", CH_PROM_GAUGE,
+                 "Connected clients whose transport was lost, reconnecting now (a drop's recovery).");
+  for (size_t i = 0; i < ng; i++) {
+    group_labels(l, m->groups[i]);
+    ch_prom_sample(p, CH_PROM_PREFIX "reconnecting_clients", "", l->data, (double)m->groups[i]->reconnecting);
+  }
   for (int k = 0; k < CH_LAT_COUNT; k++) {
     ch_buf_reset(name);
     ch_buf_printf(name, CH_PROM_PREFIX "%s_seconds", ch_lat_name(k));
@@ -180,6 +186,17 @@ static void run_families(struct ch_prom *p, const struct ch_metrics *m, struct c
       ch_prom_hist(p, name->data, l->data, &m->groups[i]->lat[k]);
     }
   }
+}
+
+bool ch_prom_sessions_sum(const struct ch_prom_run *x, uint64_t *active, uint64_t *target) {
+  bool closed = false;
+  *active = *target = 0;
+  for (size_t i = 0; i < x->n_sessions; i++) {
+    *active += x->sessions[i].active;
+    *target += x->sessions[i].closed ? x->sessions[i].target : 0;
+    closed = closed || x->sessions[i].closed;
+  }
+  return closed;
 }
 
 int ch_prom_render_run(const struct ch_metrics *m, const struct ch_prom_run *x, bool om, struct ch_buf *out) {
@@ -198,6 +215,22 @@ int ch_prom_render_run(const struct ch_metrics *m, const struct ch_prom_run *x, 
   ch_prom_family(&p, CH_PROM_PREFIX "trigger_errors", CH_PROM_COUNTER,
                  "Trigger requests that failed (counted once a phase's triggers were answered).");
   ch_prom_sample(&p, CH_PROM_PREFIX "trigger_errors", "_total", "", x ? (double)x->trigger_errors : 0);
+  ch_prom_family(&p, CH_PROM_PREFIX "sessions_active", CH_PROM_GAUGE,
+                 "Sessions of a session population open now (started - ended).");
+  for (size_t i = 0; x && i < x->n_sessions; i++) {
+    ch_buf_reset(&l);
+    ch_prom_label(&l, "population", x->sessions[i].population);
+    ch_prom_sample(&p, CH_PROM_PREFIX "sessions_active", "", l.data, (double)x->sessions[i].active);
+  }
+  ch_prom_family(&p, CH_PROM_PREFIX "sessions_target", CH_PROM_GAUGE,
+                 "Closed-model session populations: the sessions their stages want open now (0 outside steady).");
+  for (size_t i = 0; x && i < x->n_sessions; i++) {
+    if (!x->sessions[i].closed)
+      continue; /* an open model has an arrival rate, not a target */
+    ch_buf_reset(&l);
+    ch_prom_label(&l, "population", x->sessions[i].population);
+    ch_prom_sample(&p, CH_PROM_PREFIX "sessions_target", "", l.data, (double)x->sessions[i].target);
+  }
   ch_prom_family(&p, CH_PROM_PREFIX "phase", CH_PROM_GAUGE, "The timeline's phase: 1 for the phase it is in.");
   if (x && x->phase) {
     ch_buf_reset(&l);

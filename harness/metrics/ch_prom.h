@@ -45,7 +45,16 @@ void ch_prom_label(struct ch_buf *labels, const char *name, const char *value);
 /* OpenMetrics: "# EOF". Returns 0, or -ENOMEM when any append failed. */
 int ch_prom_finish(struct ch_prom *p);
 
-/* What the runner adds to its metrics: the phase, the clock and connect failures by cause. */
+/* A session population now (label population only): the sessions open (started - ended, from the workers' last
+   snapshots) and, for the closed model, the count its stages want open now (0 outside a steady phase). */
+struct ch_prom_sessions {
+  const char *population;
+  uint64_t active;
+  uint64_t target;
+  bool closed; /* closed model: target is meaningful (an open population has no target series) */
+};
+
+/* What the runner adds to its metrics: the phase, the clock, connect failures by cause and session populations. */
 struct ch_prom_run {
   const char *phase;          /* NULL: none (not started, or ended) */
   int phase_index;            /* 1-based; 0 none */
@@ -55,9 +64,14 @@ struct ch_prom_run {
   const char *const *causes;  /* connect failures of valid-credential clients by cause */
   const uint64_t *cause_counts;
   size_t n_causes;
+  const struct ch_prom_sessions *sessions; /* the scenario's session populations; NULL none */
+  size_t n_sessions;
   bool running;
 };
 
+/* The session populations of x summed: the sessions open and the closed models' targets. @return whether any is a
+   closed model (a target exists). */
+bool ch_prom_sessions_sum(const struct ch_prom_run *x, uint64_t *active, uint64_t *target);
 /* The run's exposition: counters, gauges and latency histograms per (population, transport) of m, plus x. m may be
    NULL (nothing measured yet). Returns 0 or -ENOMEM. */
 int ch_prom_render_run(const struct ch_metrics *m, const struct ch_prom_run *x, bool om, struct ch_buf *out);

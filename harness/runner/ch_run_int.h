@@ -93,6 +93,7 @@ struct run_client {
   /* The last time it was disconnected: transport lost -> reconnected (0 while still away). An Update published in
      between can only come by replay, so it is judged from the reconnect (RUN-REPLAY), not from its trigger. */
   uint64_t away_ns, back_ns;
+  bool reconnecting;                    /* counted in its group's reconnecting gauge */
   uint32_t closes_seen;                 /* the engine's server_closes when last looked at */
   uint32_t closes_in_drop;              /* of them, those during a drop_reconnect phase (allowed) */
   /* The reconnect storm (ch_run_storm.c): up when the drop was sent; when it was back and first received again. */
@@ -174,6 +175,8 @@ struct run_worker {
   double sess_acc[64], sess_next[64];   /* per population: arrivals accumulated, the next arrival's threshold */
   double sess_share[64];                /* per population: this worker's share of its slots (and arrivals) */
   uint64_t sess_capped;                 /* arrivals that found every slot busy (max_concurrent) */
+  _Atomic uint64_t sess_live_target[64]; /* per closed-model population: its slots here that the stages want open
+                                            now (0 outside steady), for the live outputs' thread (relaxed) */
   struct ch_rng arr_rng;
   struct run_tally *stally;             /* ended sessions, judged as they end */
 };

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ch_clock.h"
@@ -38,6 +39,33 @@ static uint64_t live_triggers_sent(struct ch_run *r) {
   return sent;
 }
 
+/* Session populations now: the sessions open, from the snapshot's counters (started - ended over the population's
+   groups, as the report's series counts them), and the closed model's target, from the workers' session ticks.
+   Fills up to 64 entries of out; returns how many. */
+static size_t live_sessions(struct ch_run *r, const struct ch_metrics *m, struct ch_prom_sessions *out) {
+  const struct ch_scenario *s = r->s;
+  size_t n = 0;
+  for (size_t p = 0; p < s->n_populations && p < 64; p++) {
+    const struct ch_population *pop = &s->populations[p];
+    if (!pop->sessions.enabled)
+      continue;
+    struct ch_prom_sessions *e = &out[n++];
+    *e = (struct ch_prom_sessions){.population = pop->name, .closed = pop->sessions.closed};
+    uint64_t st = 0, en = 0;
+    for (size_t i = 0; m && i < m->n_groups; i++) {
+      const struct ch_metrics_group *g = m->groups[i];
+      if (strncmp(g->population, pop->name, CH_METRICS_NAME_MAX - 1)) /* group names are truncated */
+        continue;
+      st += g->counters[CH_CNT_SESSIONS_STARTED];
+      en += g->counters[CH_CNT_SESSIONS_ENDED];
+    }
+    e->active = st > en ? st - en : 0;
+    for (unsigned i = 0; e->closed && i < r->n_workers; i++)
+      e->target += atomic_load_explicit(&r->workers[i]->sess_live_target[p], memory_order_relaxed);
+  }
+  return n;
+}
+
 static void live_publish(struct ch_run *r, const struct ch_metrics *m, bool final) {
   const struct ch_scenario *s = r->s;
   struct ch_live_frame f = {0};
@@ -68,6 +96,9 @@ static void live_publish(struct ch_run *r, const struct ch_metrics *m, bool fina
   f.run.n_causes = RUN_FF_N;
   f.run.triggers_sent = r->tphases ? live_triggers_sent(r) : 0;
   f.run.trigger_errors = atomic_load(&r->live_trig_failed);
+  struct ch_prom_sessions sess[64];
+  f.run.sessions = sess;
+  f.run.n_sessions = live_sessions(r, m, sess);
   /* thresholds as they stand (a percentile without samples is not judged yet) */
   size_t nt = s->n_thresholds;
   struct ch_live_threshold *th = nt ? calloc(nt, sizeof *th) : NULL;

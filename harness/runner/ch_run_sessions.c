@@ -310,7 +310,9 @@ static void sess_tick(uv_timer_t *t) {
     if (!pop->sessions.enabled || (rw->phase_pop >= 0 && (size_t)rw->phase_pop != p))
       continue; /* steady's "clients": that population only */
     if (pop->sessions.closed) {
-      target += sess_closed(rw, p, now);
+      uint64_t mine = sess_closed(rw, p, now);
+      atomic_store_explicit(&rw->sess_live_target[p], mine, memory_order_relaxed);
+      target += mine;
       closed = true;
     } else {
       sess_arrivals(rw, p, now, dt);
@@ -352,6 +354,8 @@ void run_sess_phase(struct run_worker *rw, bool end) {
   }
   rw->sess_on = false;
   rw->m->has_target = false; /* no closed-model target outside a steady phase */
+  for (size_t p = 0; p < 64; p++)
+    atomic_store_explicit(&rw->sess_live_target[p], 0, memory_order_relaxed);
   uv_timer_stop(&rw->sess_timer);
   uint64_t now = ch_now_ns();
   for (size_t i = 0; i < rw->n_clients; i++) { /* counted first: a stop may close a client at once */

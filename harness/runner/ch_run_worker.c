@@ -83,6 +83,14 @@ static void rc_transport_group(struct run_worker *rw, struct run_client *rc, str
   }
 }
 
+/* The group's reconnecting gauge follows the client: transport lost, then back or closed. */
+static void rc_reconnecting(struct run_client *rc, bool on) {
+  if (rc->reconnecting == on || !rc->g)
+    return;
+  rc->reconnecting = on;
+  ch_metrics_reconnecting(rc->g, on ? +1 : -1);
+}
+
 /* client_model official-js: a connection that could not reconnect within its window is started again, and
    subscribes again, as a web app does from its disconnected handler. true: a new client is on its way. */
 static bool rc_renew(struct run_worker *rw, struct run_client *rc, struct ch_client *c,
@@ -92,6 +100,7 @@ static bool rc_renew(struct run_worker *rw, struct run_client *rc, struct ch_cli
       rw->phase_type == CH_SCN_PHASE_DISCONNECT || rw->run->stop)
     return false;
   char why[sizeof f->message];
+  rc_reconnecting(rc, false);
   ch_metrics_connected(rc->g, -1);
   ch_metrics_count(rc->g, CH_CNT_DISCONNECTS, 1);
   ch_metrics_fail(rc->g, rc_reason(f->message, why, sizeof why));
@@ -151,6 +160,7 @@ static void rc_on_state(struct ch_client *c, enum ch_client_state st, const stru
   bool cancelled = f && f->category == CH_FAIL_CANCELLED;
   if (f && f->category != CH_FAIL_NONE && !cancelled)
     rc->failure = *f;
+  rc_reconnecting(rc, false);
   if (rc->connected) {
     ch_metrics_connected(rc->g, -1);
     if (f && f->category != CH_FAIL_NONE && !cancelled) {
@@ -365,6 +375,7 @@ static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user)
   if (e == CH_EVENT_RECONNECTED) {
     const struct ch_client_times *t = ch_client_times(c);
     rc->back_ns = t->reconnect_end;
+    rc_reconnecting(rc, false);
     run_storm_back(rc, t->reconnect_end);
     ch_metrics_count(rc->g, CH_CNT_RECONNECTS, 1);
     ch_metrics_record(rc->g, CH_LAT_RECONNECT, span_ns(t->reconnect_start, t->reconnect_end));
@@ -375,6 +386,7 @@ static void rc_on_event(struct ch_client *c, enum ch_client_event e, void *user)
   } else if (e == CH_EVENT_RECONNECTING) {
     rc->away_ns = ch_client_times(c)->reconnect_start;
     rc->back_ns = 0;
+    rc_reconnecting(rc, true);
     if (rc->storm && !rc->storm_back_ns) { /* the storm's drop was asked for */
       uint32_t sc = ch_client_counters(c)->server_closes;
       rc->closes_in_drop += sc - rc->closes_seen;

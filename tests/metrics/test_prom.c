@@ -2,7 +2,9 @@
    OpenMetrics naming, label escaping, serve's /stats families, and the dashboard's view of a second. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ch_live.h"
 #include "ch_metrics.h"
@@ -74,6 +76,115 @@ static void test_prom_text_and_openmetrics_naming(void) {
   ch_metrics_free(m);
 }
 
+/* Session populations: a sessions_active gauge per population, sessions_target for the closed model only; the
+   --out line and the dashboard's tile carry the same; the dashboard plots the series' sessions. */
+static void test_prom_sessions_gauges(void) {
+  struct ch_metrics *m;
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_new(&m), 0);
+  struct ch_metrics_group *g;
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_group(m, "web", "webSockets", &g), 0);
+  ch_metrics_count(g, CH_CNT_SESSIONS_STARTED, 9);
+  ch_metrics_count(g, CH_CNT_SESSIONS_ENDED, 4);
+  m->has_target = true, m->sessions_target = 7;
+  ch_metrics_tick(m, 1000000000000ull);
+  struct ch_prom_sessions sess[] = {{"web", 5, 0, false}, {"ramp \"r\"", 6, 7, true}};
+  struct ch_prom_run x = {.sessions = sess, .n_sessions = 2, .running = true, .phase = "steady", .phase_index = 1};
+  struct ch_buf t = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_prom_render_run(m, &x, false, &t), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.data, "# TYPE centro_harness_sessions_active gauge\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.data, "\ncentro_harness_sessions_active{population=\"web\"} 5\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.data, "\ncentro_harness_sessions_active{population=\"ramp \\\"r\\\"\"} 6\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.data, "\ncentro_harness_sessions_target{population=\"ramp \\\"r\\\"\"} 7\n"));
+  CU_ASSERT_PTR_NULL(strstr(t.data, "centro_harness_sessions_target{population=\"web\"}")); /* open: no target */
+  /* the counters and the first_update histogram pass through per group */
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.data, "centro_harness_sessions_started_total{population=\"web\",transport=\"webSockets\"} 9\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.data, "# TYPE centro_harness_first_update_seconds histogram\n"));
+  ch_buf_reset(&t);
+  x.n_sessions = 0; /* no session population: the families stay, without samples */
+  CU_ASSERT_EQUAL(ch_prom_render_run(m, &x, false, &t), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(t.data, "# TYPE centro_harness_sessions_active gauge\n"));
+  CU_ASSERT_PTR_NULL(strstr(t.data, "centro_harness_sessions_active{"));
+  ch_buf_free(&t);
+  x.n_sessions = 2;
+
+  /* the --out line */
+  char path[] = "/tmp/ch-prom-sess-XXXXXX";
+  int fd = mkstemp(path);
+  CU_ASSERT_FATAL(fd >= 0);
+  close(fd);
+  struct ch_live_opts lo = {.out_path = path};
+  struct ch_live *lv = NULL;
+  struct ch_buf err = CH_BUF_INIT;
+  CU_ASSERT_EQUAL_FATAL(ch_live_open(&lo, &lv, &err), 0);
+  struct ch_live_frame f = {.m = m, .run = x};
+  ch_live_publish(lv, &f);
+  ch_live_close(lv);
+  ch_buf_free(&err);
+  struct ch_buf line = CH_BUF_INIT;
+  FILE *lf = fopen(path, "rb");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(lf);
+  ch_buf_read_file(&line, lf, 0);
+  fclose(lf);
+  unlink(path);
+  cJSON *o = cJSON_Parse(line.data ? line.data : "");
+  ch_buf_free(&line);
+  CU_ASSERT_TRUE(cJSON_IsNumber(cJSON_GetObjectItem(o, "reconnecting")));
+  cJSON *s = cJSON_GetObjectItem(o, "sessions");
+  CU_ASSERT_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItem(s, "active")), 11);
+  CU_ASSERT_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItem(s, "target")), 7);
+  cJSON *pops = cJSON_GetObjectItem(s, "populations");
+  CU_ASSERT_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(pops, "web"), "active")), 5);
+  CU_ASSERT_PTR_NULL(cJSON_GetObjectItem(cJSON_GetObjectItem(pops, "web"), "target"));
+  CU_ASSERT_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(pops, "ramp \"r\""), "target")), 7);
+  cJSON_Delete(o);
+
+  /* the dashboard: a tile, and the report's Active sessions chart with the target */
+  struct ch_buf b = CH_BUF_INIT;
+  struct ch_metrics_group *tot = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_total(m, &tot), 0);
+  CU_ASSERT_EQUAL(ch_live_view(&b, &f, tot), 0);
+  free(tot);
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "id=\"t-sessions\">sessions active / target<b>11 / 7</b>"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "id=\"chart-sessions\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "target (closed model)"));
+  ch_buf_free(&b);
+  ch_metrics_free(m);
+}
+
+/* A drop's recovery: the reconnecting gauge per group, summed by merges, in the exposition, the --out line's
+   "reconnecting" and the dashboard's tile. */
+static void test_prom_reconnecting_gauge(void) {
+  struct ch_metrics *w1, *w2, *m;
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_new(&w1), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_new(&w2), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_new(&m), 0);
+  struct ch_metrics_group *g1, *g2;
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_group(w1, "web", "webSockets", &g1), 0);
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_group(w2, "web", "webSockets", &g2), 0);
+  ch_metrics_reconnecting(g1, +1), ch_metrics_reconnecting(g1, +1), ch_metrics_reconnecting(g1, -1);
+  ch_metrics_reconnecting(g2, -1); /* never below 0 */
+  ch_metrics_reconnecting(g2, +1), ch_metrics_reconnecting(g2, +1);
+  ch_metrics_count(g2, CH_CNT_RECONNECTS, 5);
+  CU_ASSERT_EQUAL(g2->reconnecting, 2);
+  CU_ASSERT_EQUAL(ch_metrics_merge(m, w1), 0);
+  CU_ASSERT_EQUAL(ch_metrics_merge(m, w2), 0);
+  struct ch_buf b = CH_BUF_INIT;
+  CU_ASSERT_EQUAL(ch_prom_render_run(m, NULL, false, &b), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "# TYPE centro_harness_reconnecting_clients gauge\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "\ncentro_harness_reconnecting_clients{population=\"web\",transport=\"webSockets\"} 3\n"));
+  ch_buf_reset(&b);
+  struct ch_metrics_group *t = NULL;
+  CU_ASSERT_EQUAL_FATAL(ch_metrics_total(m, &t), 0);
+  struct ch_live_frame f = {.m = m};
+  CU_ASSERT_EQUAL(ch_live_view(&b, &f, t), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "id=\"t-reconnecting\">reconnecting now / reconnects<b>3 / 5</b>"));
+  free(t);
+  ch_buf_free(&b);
+  ch_metrics_free(w1);
+  ch_metrics_free(w2);
+  ch_metrics_free(m);
+}
+
 static void test_prom_serve_stats(void) {
   cJSON *st = cJSON_Parse("{\"processes\":1,\"connections\":{\"webSockets\":4,\"serverSentEvents\":1,\"longPolling\":0,"
                           "\"known\":5,\"total\":9},\"deliveries\":120,\"rss_kib\":10,\"cpu_s\":0.5}");
@@ -127,6 +238,8 @@ static void test_live_view_and_page(void) {
 int main(void) {
   CU_TestInfo tests[] = {{"buckets are cumulative at fixed bounds", test_prom_buckets_are_cumulative_at_fixed_bounds},
                          {"text 0.0.4 and OpenMetrics naming, escaping", test_prom_text_and_openmetrics_naming},
+                         {"session populations: gauges, --out line, dashboard", test_prom_sessions_gauges},
+                         {"reconnecting gauge: merged, exposed, on the dashboard", test_prom_reconnecting_gauge},
                          {"serve's /stats families", test_prom_serve_stats},
                          {"dashboard view and page", test_live_view_and_page},
                          CU_TEST_INFO_NULL};

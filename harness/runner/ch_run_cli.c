@@ -309,11 +309,14 @@ int run_shards_verdict(const struct ch_run_opts *o, const struct ch_coord_outcom
   if (co->abort_reason[0] && !err->len)
     ch_buf_puts(err, co->abort_reason); /* the exit line says which threshold stopped the run */
   if (co->triggers) { /* what one trigger stream costs its owner: the figure a run over many shards scales by */
-    char note[224];
-    snprintf(note, sizeof note, "coordinator: %llu triggers sent once for %u shards, %.1f us CPU per trigger, sent "
-             "%.0f us (p50) and %.0f us (p99) after their intended times",
-             (unsigned long long)co->triggers, n, co->cpu_s * 1e6 / (double)co->triggers, co->late_p50_ns / 1e3,
-             co->late_p99_ns / 1e3);
+    char note[256], cpu[64];
+    if (co->cpu_s >= 0)
+      snprintf(cpu, sizeof cpu, "%.1f us CPU per trigger", co->cpu_s * 1e6 / (double)co->triggers);
+    else
+      snprintf(cpu, sizeof cpu, "CPU per trigger not measurable (too short)");
+    snprintf(note, sizeof note, "coordinator: %llu triggers sent once for %u shards, %s, sent %.0f us (p50) and %.0f us "
+             "(p99) after their intended times",
+             (unsigned long long)co->triggers, n, cpu, co->late_p50_ns / 1e3, co->late_p99_ns / 1e3);
     ch_report_add_note(rep, note);
     if (!o->quiet)
       fprintf(stderr, "%s\n", note);

@@ -510,7 +510,7 @@ int ch_run_mpi_coord(struct ch_run_mpi *m, const struct ch_run_opts *o, const st
   const cJSON *cpu0 = cJSON_GetObjectItemCaseSensitive(line0, "cpu_s");
   if (n_others && cJSON_IsNumber(cpu0)) {
     double est = cpu0->valuedouble - cpu_others / n_others;
-    co.cpu_s = est > 0 ? est : 0;
+    co.cpu_s = est > 0 ? est : -1; /* a short run: the shards' spread hides the coordinator's share */
     if (co.triggers)
       ch_report_add_note(rep, "coordinator CPU under MPI: rank 0's CPU less the mean of the other ranks' (rank 0 "
                               "also runs shard 0)");

@@ -192,13 +192,13 @@ static void test_capacity_refuses_processes(void) {
   const char *procs[] = {"--processes", "2", NULL};
   struct ch_spawn_result r = run_capacity("scenarios/capacity-fanout.json", procs);
   CU_ASSERT_EQUAL(r.code, 3);
-  CU_ASSERT_PTR_NOT_NULL(r.out && strstr(r.out, "found --processes 2"));
-  CU_ASSERT_PTR_NOT_NULL(r.out && strstr(r.out, "mpirun -np 2 centro-harness capacity"));
+  CU_ASSERT_TRUE(r.out && strstr(r.out, "found --processes 2"));
+  CU_ASSERT_TRUE(r.out && strstr(r.out, "mpirun -np 2 centro-harness capacity"));
   free(r.out);
   const char *field[] = {"--set", "processes=3", NULL};
   r = run_capacity("scenarios/capacity-fanout.json", field);
   CU_ASSERT_EQUAL(r.code, 3);
-  CU_ASSERT_PTR_NOT_NULL(r.out && strstr(r.out, "found \"processes\": 3"));
+  CU_ASSERT_TRUE(r.out && strstr(r.out, "found \"processes\": 3"));
   free(r.out);
 }
 

@@ -157,6 +157,32 @@ static void test_fanout_1k_three_ranks_like_one(void) {
   assert_ranks(3, 1000);
 }
 
+/* Without a target every rank runs the embedded endpoint and its scenario's `reference` trigger for its own
+   share of the clients (no coordinator trigger stream): fanout-1k still delivers every Update to its 1,000
+   subscribers, and the merged report counts them all. */
+static void test_fanout_1k_three_ranks_embedded_reference_triggers(void) {
+  clean_reports();
+  char *argv[64];
+  static struct ch_mpirun m;
+  int n = ch_mpirun_argv(&m, 3, NULL, argv, 0);
+  const char *rest[] = {CH_BINARY, "run", "scenarios/fanout-1k.json", "--mpi", "--report-dir", report_dir,
+                        "--workers", "1", NULL};
+  for (int i = 0; rest[i]; i++)
+    argv[n++] = (char *)rest[i];
+  argv[n] = NULL;
+  struct ch_spawn_result r = run_it(argv, 240);
+  CU_ASSERT_EQUAL(r.code, 0);
+  if (r.code != 0)
+    fprintf(stderr, "\n%s\n", r.out ? r.out : "");
+  free(r.out);
+  struct ch_run_summary s;
+  ch_run_summarize(report_dir, &s);
+  CU_ASSERT_PTR_NOT_NULL(strstr(s.checks, "RUN-DELIVERY=pass"));
+  CU_ASSERT_EQUAL(s.counters[0], 25000); /* 1000 subscribers x 25 Updates of their key, over three endpoints */
+  CU_ASSERT_EQUAL(s.counters[1], 25000);
+  assert_ranks(3, 1000);
+}
+
 static void test_two_hubs_three_ranks_like_one(void) {
   struct ch_run_summary one, three;
   long pub1 = 0, pub3 = 0;
@@ -446,6 +472,7 @@ int main(void) {
                          CU_TEST_INFO_NULL};
   (void)test_capacity_over_two_ranks_like_one, (void)test_capacity_a_killed_rank_ends_the_search_with_a_report;
   (void)(void)test_mpi_refuses_processes, (void)test_fanout_1k_three_ranks_like_one;
+  (void)test_fanout_1k_three_ranks_embedded_reference_triggers;
   (void)test_two_hubs_three_ranks_like_one, (void)test_a_killed_rank_ends_the_run_with_a_report;
   (void)test_clock_uncertainty_above_the_latencies_judged_is_warned;
 #else
@@ -457,6 +484,7 @@ int main(void) {
   ch_mpirun_allow_root();
   CU_TestInfo tests[] = {CH_TEST(test_mpi_refuses_processes), CH_TEST(test_two_hubs_three_ranks_like_one),
                          CH_TEST(test_fanout_1k_three_ranks_like_one),
+                         CH_TEST(test_fanout_1k_three_ranks_embedded_reference_triggers),
                          CH_TEST(test_clock_uncertainty_above_the_latencies_judged_is_warned),
                          CH_TEST(test_a_killed_rank_ends_the_run_with_a_report),
                          CH_TEST(test_capacity_over_two_ranks_like_one),

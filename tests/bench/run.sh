@@ -268,6 +268,11 @@ fi
 # coord: `run --processes 3` with an http trigger: the parent sends the 5,000 triggers once for the three shards
 # (each judging its own 133 subscribers against the parent's plan); the parent's CPU per trigger, from its note in
 # report.json. The endpoint's publish count says each trigger went out once.
+# The coordinator's CPU per trigger from a run's report folder ("" when the note says it is not measurable).
+coord_cpu_us() {
+  grep -o 'coordinator: [0-9]* triggers sent once for [0-9]* shards, [0-9.]* us CPU per trigger' "$1/report.json" |
+    sed -n 's/.*, \([0-9.]*\) us CPU per trigger/\1/p' | head -1
+}
 if want coord; then
   echo "== coord: 400 WebSocket clients, 3 harness processes, 5,000 http triggers at 500/s sent by the coordinator"
   start_serve 1 || exit 4
@@ -277,8 +282,7 @@ if want coord; then
   rc=$?
   pubs=$(stats | sed -n 's/.*"publishes":\([0-9]*\).*/\1/p')
   stop_serve
-  us=$(grep -o 'coordinator: [0-9]* triggers sent once for [0-9]* shards, [0-9.]* us CPU per trigger' \
-    "$d/report.json" | sed -n 's/.*, \([0-9.]*\) us CPU per trigger/\1/p' | head -1)
+  us=$(coord_cpu_us "$d")
   # how late the coordinator handed each trigger to curl (intended vs actual send time): the sleep's accuracy
   late=$(grep -o 'sent [0-9]* us (p50) and [0-9]* us (p99) after their intended times' "$d/report.json" | head -1)
   l50=$(echo "$late" | sed -n 's/sent \([0-9]*\) us (p50).*/\1/p')
@@ -331,8 +335,7 @@ if want mpi; then
     rc=$?
     pubs=$(stats | sed -n 's/.*"publishes":\([0-9]*\).*/\1/p')
     stop_serve
-    us=$(grep -o 'coordinator: [0-9]* triggers sent once for [0-9]* shards, [0-9.]* us CPU per trigger' \
-      "$d/report.json" | sed -n 's/.*, \([0-9.]*\) us CPU per trigger/\1/p' | head -1)
+    us=$(coord_cpu_us "$d")
     unc=$(grep -o 'largest uncertainty [0-9.]* us' "$d/report.json" | head -1 | awk '{print $3}')
     echo "exit $rc; the endpoint counted ${pubs:-?} publishes (5000 planned); coordinator ${us:--} us CPU per" \
       "trigger; clock offsets known to ${unc:--} us"

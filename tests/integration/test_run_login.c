@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ch_run_summary.h"
 #include "ch_server.h"
 #include "ch_spawn.h"
 #include "ch_test.h"
@@ -143,14 +144,7 @@ static const cJSON *check_of(const cJSON *rep, const char *id) {
   return NULL;
 }
 
-static cJSON *read_report(void) {
-  char path[160];
-  snprintf(path, sizeof path, "%s/report.json", report_dir);
-  char *body = ch_slurp(path, NULL);
-  cJSON *j = cJSON_Parse(body ? body : "");
-  free(body);
-  return j;
-}
+static cJSON *read_report(void) { return ch_run_report_json(report_dir); }
 
 static int write_users(const char *wrong_password_of_u3) {
   char path[128], text[1024] = "user,password\n";

@@ -51,11 +51,7 @@ static struct ch_spawn_result run_it(char *argv[], int timeout_s) {
 
 /* report.json's run.ranks of the last run (NULL when none); the caller deletes the root. */
 static cJSON *read_ranks(cJSON **root) {
-  char path[128];
-  snprintf(path, sizeof path, "%s/report.json", report_dir);
-  char *body = ch_slurp(path, NULL);
-  *root = cJSON_Parse(body ? body : "");
-  free(body);
+  *root = ch_run_report_json(report_dir);
   return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(*root, "run"), "ranks");
 }
 

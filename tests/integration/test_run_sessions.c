@@ -9,20 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ch_run_summary.h"
 #include "ch_server.h"
 #include "ch_spawn.h"
 #include "ch_test.h"
 
 static char report_dir[64];
 
-static cJSON *read_report(void) {
-  char path[128];
-  snprintf(path, sizeof path, "%s/report.json", report_dir);
-  char *body = ch_slurp(path, NULL);
-  cJSON *root = cJSON_Parse(body ? body : "");
-  free(body);
-  return root;
-}
+static cJSON *read_report(void) { return ch_run_report_json(report_dir); }
 
 static double counter(const cJSON *root, const char *name) {
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(
